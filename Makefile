@@ -1,0 +1,39 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Each bootstraps .venv itself.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BASE := $(VENV)/.installed
+DEV := $(VENV)/.installed-dev
+
+.PHONY: demo test lint bench system-deps clean
+
+$(BASE): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(DEV): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(BASE) $@
+
+demo: $(BASE)
+	$(VENV)/bin/finops demo
+
+system-deps:
+	bash tests/setup/system_deps.sh
+
+lint: $(DEV)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: $(DEV) system-deps lint
+	$(VENV)/bin/pytest
+
+bench: $(DEV)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) data/warehouse .pytest_cache

@@ -1,0 +1,51 @@
+"""`finops ingest SOURCE ...`: each source's command lives in its own module."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+
+import click
+
+from dashboard.cli import App, LazyGroup
+from dashboard.commands.progress import progress_bar, summary_table
+from ingest.store import LoadResult, PeriodLoad
+from models.errors import FinopsError
+
+SOURCES = {
+    "aws": "dashboard.commands.ingest_aws:command",
+    "focus": "dashboard.commands.ingest_focus:command",
+}
+
+
+@click.group(cls=LazyGroup, lazy=SOURCES)
+def group() -> None:
+    """Load billing exports, inventories, telemetry and invoices into the warehouse."""
+
+
+def load_cost_lines(
+    app: App,
+    source: str,
+    target: str,
+    open_batches: Callable[[], contextlib.AbstractContextManager[Iterable[PeriodLoad]]],
+) -> list[LoadResult]:
+    """Run one cost-line ingest: progress bar, one commit per period, closing summary.
+
+    `open_batches` is a context manager yielding the periods to load (it may download files
+    first and clean up after). A failure is recorded for the Data health page and re-raised.
+    """
+    store = app.store()
+    try:
+        with (
+            progress_bar(app.err_console, f"{source} {target}") as progress,
+            open_batches() as batches,
+        ):
+            results = store.load_cost_lines(batches, progress)
+    except FinopsError as exc:
+        store.record_error("cost_lines", source, target, exc)
+        raise
+    if results:
+        app.console.print(summary_table(results))
+    else:
+        app.console.print(f"Nothing to load in {target}.")
+    return results

@@ -1,0 +1,114 @@
+"""`finops query "SQL"`: read-only SQL over the warehouse views."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+
+import click
+import duckdb
+
+from dashboard.cli import App
+from ingest.warehouse import parse_as_of
+from models.errors import InputError
+
+READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+
+
+def run_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
+    """Execute `sql` if every statement in it only reads; refuse anything else."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise InputError(f"SQL does not parse: {exc}", found=sql[:200]) from None
+    if not statements:
+        raise InputError("no SQL statement given", hint='e.g. finops query "select 1"')
+    for stmt in statements:
+        if stmt.type not in READ_ONLY:
+            raise InputError(
+                "only read-only queries are allowed",
+                expected="SELECT (or EXPLAIN)",
+                found=stmt.type.name,
+                hint="the warehouse changes only through `finops ingest`",
+            )
+    try:
+        rel = con.execute(sql)
+        names = [d[0] for d in rel.description or []]
+        return names, rel.fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"query failed: {exc}") from None
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text or "0"
+    if isinstance(value, datetime | date):
+        return json.dumps(value.isoformat())
+    return json.dumps(value, default=str)
+
+
+def to_json(names: list[str], rows: list[tuple]) -> str:
+    """A list of objects; decimals are written as exact JSON numbers, never via float."""
+    items = [
+        "{"
+        + ", ".join(f"{json.dumps(n)}: {_json_value(v)}" for n, v in zip(names, row, strict=True))
+        + "}"
+        for row in rows
+    ]
+    return "[" + ",\n ".join(items) + "]"
+
+
+def to_csv(names: list[str], rows: list[tuple]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows([[_plain(v) for v in row] for row in rows])
+    return buf.getvalue()
+
+
+@click.command()
+@click.argument("sql")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--as-of", metavar="VERSION|TIMESTAMP", help="Query the warehouse as it was then.")
+@click.pass_obj
+def command(app: App, sql: str, fmt: str, as_of: str | None) -> None:
+    """Run read-only SQL over the views cost_lines, classified_costs, gpu_util, gpu_hours, loads."""
+    con = app.connect(parse_as_of(as_of))
+    names, rows = run_read_only(con, sql)
+    if fmt == "csv":
+        sys.stdout.write(to_csv(names, rows))
+    elif fmt == "json":
+        sys.stdout.write(to_json(names, rows) + "\n")
+    else:
+        from rich.table import Table
+
+        table = Table(show_lines=False)
+        for n in names:
+            table.add_column(n)
+        for row in rows:
+            table.add_row(*[_plain(v) for v in row])
+        app.console.print(table)
+        app.console.print(f"{len(rows)} row(s)")

@@ -1,0 +1,26 @@
+"""`finops vacuum`: remove files no version of the warehouse needs."""
+
+from __future__ import annotations
+
+import click
+
+from dashboard.cli import App
+
+
+@click.command()
+@click.option(
+    "--older-than",
+    "days",
+    type=float,
+    default=None,
+    help="Also drop history older than DAYS (time travel stops there). Default: keep all.",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be removed.")
+@click.pass_obj
+def command(app: App, days: float | None, dry_run: bool) -> None:
+    """Remove staging leftovers and data files that no committed version references."""
+    removed = app.store().vacuum(older_than_days=days, dry_run=dry_run)
+    verb = "Would remove" if dry_run else "Removed"
+    app.console.print(f"{verb} {len(removed)} file(s).")
+    for path in removed:
+        app.console.print(f"  {path}")

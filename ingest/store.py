@@ -1,0 +1,535 @@
+"""The warehouse writer — the only module that changes the warehouse (DESIGN §5).
+
+A load is staged, validated and reconciled before anything is committed; then each
+(dataset, partition) is replaced by exactly one Delta commit, and a `loads` record is
+appended. The loads record also travels in the commit's own metadata, so if the process dies
+between the two commits the next writer restores the record (`_repair_loads`).
+
+Only one writer at a time (an advisory lock file); readers never take it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from models.errors import InputError, ReconciliationError, WarehouseError
+from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, conform, validate
+
+Progress = Callable[[str, int, int], None]
+META_KEY = "finops.load"
+PART_COLUMNS = {
+    "cost_lines": ("x_PartSource", "x_PartAccount", "x_PartPeriod"),
+}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    sha256: str
+    bytes: int
+
+    @classmethod
+    def of(cls, path: Path, display: str | None = None) -> SourceFile:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        return cls(display or str(path), digest.hexdigest(), path.stat().st_size)
+
+
+@dataclass
+class PeriodLoad:
+    """One (source, billing account, billing period) of cost lines, ready to be committed.
+
+    `lines` holds the period's rows in (or castable to) the cost_lines schema; the store adds
+    x_Source, x_LoadId and x_LineId. `source_total` is the sum of the source's own cost column
+    for the period at scale 12, computed by the reader independently of `lines`.
+    """
+
+    source: str
+    billing_account: str
+    billing_period: str  # YYYY-MM
+    currency: str
+    files: list[SourceFile]
+    lines: pl.LazyFrame
+    source_total: Decimal
+    label: str = ""  # what to call the batch in messages (a folder, a URI)
+
+
+@dataclass
+class LoadResult:
+    load_id: str
+    dataset: str
+    source: str
+    billing_account: str
+    billing_period: str
+    currency: str | None
+    rows: int
+    source_total: Decimal | None
+    warehouse_total: Decimal | None
+    status: str  # committed | unchanged
+    table_version: int | None
+    files: list[SourceFile] = field(default_factory=list)
+
+    @property
+    def difference(self) -> Decimal | None:
+        if self.source_total is None or self.warehouse_total is None:
+            return None
+        return self.warehouse_total - self.source_total
+
+
+def new_load_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+
+
+def line_id_base(*key: str) -> int:
+    """High 31 bits of x_LineId: a stable hash of the partition key (row number below)."""
+    digest = hashlib.sha1("|".join(key).encode()).digest()
+    return (int.from_bytes(digest[:4], "big") & 0x7FFFFFFF) << 32
+
+
+def safe_part(value: str) -> str:
+    """A partition directory value that is readable and safe on every file system."""
+    clean = "".join(c if c.isalnum() or c in "-_." else "_" for c in value)[:60]
+    if clean != value:
+        clean += "~" + hashlib.sha1(value.encode()).hexdigest()[:8]
+    return clean
+
+
+class Store:
+    """Writer over one warehouse folder."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    # ---- paths and tables ---------------------------------------------------------------
+
+    def table_path(self, name: str) -> Path:
+        return self.root / name
+
+    def table(self, name: str) -> DeltaTable | None:
+        try:
+            return DeltaTable(str(self.table_path(name)))
+        except TableNotFoundError:
+            return None
+
+    @contextlib.contextmanager
+    def writer(self, wait_s: float = 600.0) -> Iterator[None]:
+        """Exclusive writer lock; waits for another ingest to finish rather than failing."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".writer.lock").open("a+") as fh:
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise WarehouseError(
+                            "another finops process is writing to the warehouse",
+                            file=str(self.root),
+                            hint="wait for it to finish, then run again",
+                            retryable=True,
+                        ) from None
+                    time.sleep(0.2)
+            try:
+                self._repair_loads()
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def staging_dir(self) -> Path:
+        path = self.root / "_staging"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # ---- cost lines -----------------------------------------------------------------------
+
+    def load_cost_lines(
+        self, batches: Iterable[PeriodLoad], progress: Progress | None = None
+    ) -> list[LoadResult]:
+        """Stage, validate and reconcile every batch, then commit each as one Delta commit.
+
+        Nothing is committed unless every batch passes, so a bad file never leaves half an
+        export behind. Re-loading identical files (same sha256) commits nothing.
+        """
+        with self.writer():
+            staged: list[tuple[PeriodLoad, LoadResult, Path]] = []
+            batches = list(batches)
+            try:
+                for i, batch in enumerate(batches):
+                    if progress:
+                        progress(f"checking {batch.billing_period}", i, len(batches))
+                    staged.append(self._stage_cost_lines(batch))
+            except BaseException:
+                for _, _, path in staged:
+                    path.unlink(missing_ok=True)
+                raise
+            results = []
+            for i, (batch, result, path) in enumerate(staged):
+                if progress:
+                    progress(f"committing {batch.billing_period}", i, len(staged))
+                if result.status == "committed":
+                    self._commit_cost_lines(batch, result, path)
+                results.append(result)
+            if progress:
+                progress("done", len(staged), len(staged))
+            return results
+
+    def _stage_cost_lines(self, batch: PeriodLoad) -> tuple[PeriodLoad, LoadResult, Path]:
+        load_id = new_load_id()
+        label = batch.label or (batch.files[0].path if batch.files else batch.source)
+        base = line_id_base(batch.source, batch.billing_account, batch.billing_period)
+        lines = batch.lines.with_columns(
+            pl.lit(batch.source).alias("x_Source"),
+            pl.lit(load_id).alias("x_LoadId"),
+            (pl.int_range(pl.len(), dtype=pl.Int64) + base).alias("x_LineId"),
+        )
+        path = self.staging_dir() / f"{load_id}.parquet"
+        try:
+            conform(lines, COST_LINES).sink_parquet(path, compression="zstd")
+        except pl.exceptions.PolarsError as exc:
+            path.unlink(missing_ok=True)
+            raise InputError(
+                f"cannot convert to cost lines: {str(exc).splitlines()[0]}",
+                file=label,
+                hint="check the file against its export format",
+            ) from exc
+        try:
+            staged = pl.scan_parquet(path)
+            problems = validate(staged, COST_LINES)
+            if problems:
+                shown = "; ".join(str(p) for p in problems[:5])
+                more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+                raise InputError(
+                    f"{len(problems)} contract violation(s): {shown}{more}",
+                    file=label,
+                    hint="the export does not match what the reader expects; "
+                    "report it with the file if it is a genuine export",
+                )
+            keys = (
+                staged.group_by("BillingPeriodStart", "BillingAccountId", "BillingCurrency")
+                .agg(pl.len().alias("rows"), pl.col("BilledCost").sum().alias("total"))
+                .collect()
+            )
+            self._check_single_key(batch, keys, label)
+            rows = int(keys["rows"].sum()) if keys.height else 0
+            total = Decimal(keys["total"][0]) if keys.height else Decimal(0)
+            if rows and total != batch.source_total:
+                raise ReconciliationError(
+                    f"{batch.source} {batch.billing_account} {batch.billing_period} "
+                    f"{batch.currency}: warehouse total would differ from the source "
+                    f"by {total - batch.source_total}",
+                    file=label,
+                    expected=str(batch.source_total),
+                    found=str(total),
+                    hint="nothing was committed; this is a reader bug or a corrupt export",
+                )
+        except Exception:
+            path.unlink(missing_ok=True)
+            raise
+        status = "unchanged" if self._same_files(batch) else "committed"
+        result = LoadResult(
+            load_id=load_id,
+            dataset="cost_lines",
+            source=batch.source,
+            billing_account=batch.billing_account,
+            billing_period=batch.billing_period,
+            currency=batch.currency,
+            rows=rows,
+            source_total=batch.source_total,
+            warehouse_total=total,
+            status=status,
+            table_version=None,
+            files=batch.files,
+        )
+        if status == "unchanged":
+            path.unlink(missing_ok=True)
+        return batch, result, path
+
+    @staticmethod
+    def _check_single_key(batch: PeriodLoad, keys: pl.DataFrame, label: str) -> None:
+        periods = sorted({ts.strftime("%Y-%m") for ts in keys["BillingPeriodStart"]})
+        if periods and periods != [batch.billing_period]:
+            raise InputError(
+                "lines of more than one billing period in one load",
+                file=label,
+                expected=batch.billing_period,
+                found=", ".join(periods),
+                hint="give each billing period its own folder (or manifest)",
+            )
+        currencies = sorted(set(keys["BillingCurrency"]))
+        if currencies and currencies != [batch.currency]:
+            raise InputError(
+                "more than one currency in one billing period",
+                file=label,
+                expected=batch.currency,
+                found=", ".join(currencies),
+                hint="totals are never summed across currencies; split the export by currency",
+            )
+        accounts = sorted(set(keys["BillingAccountId"]))
+        if accounts and accounts != [batch.billing_account]:
+            raise InputError(
+                "lines of more than one billing account in one load",
+                file=label,
+                expected=batch.billing_account,
+                found=", ".join(accounts),
+            )
+
+    def _same_files(self, batch: PeriodLoad) -> bool:
+        """True when the partition's current content came from exactly these files."""
+        loads = self.table("loads")
+        if loads is None:
+            return False
+        df = pl.from_arrow(loads.to_pyarrow_table())
+        assert isinstance(df, pl.DataFrame)
+        prev = (
+            df.filter(
+                (pl.col("dataset") == "cost_lines")
+                & (pl.col("source") == batch.source)
+                & (pl.col("billing_account") == batch.billing_account)
+                & (pl.col("billing_period") == batch.billing_period)
+                & (pl.col("status") == "committed")
+            )
+            .sort("table_version")
+            .tail(1)
+        )
+        if prev.height == 0:
+            return False
+        old = sorted(f["sha256"] for f in json.loads(prev["files"][0]))
+        return old == sorted(f.sha256 for f in batch.files)
+
+    def _commit_cost_lines(self, batch: PeriodLoad, result: LoadResult, staged: Path) -> None:
+        parts = {
+            "x_PartSource": safe_part(batch.source),
+            "x_PartAccount": safe_part(batch.billing_account),
+            "x_PartPeriod": batch.billing_period,
+        }
+        predicate = " AND ".join(f"{k} = '{v}'" for k, v in parts.items())
+        started = datetime.now(UTC)
+        record = self._record(result, started)
+        version = self._replace(
+            "cost_lines", staged, parts, predicate, record, list(PART_COLUMNS["cost_lines"])
+        )
+        result.table_version = version
+        record["table_version"] = version
+        self._append_loads([record])
+        staged.unlink(missing_ok=True)
+
+    # ---- generic commit -------------------------------------------------------------------
+
+    def _replace(
+        self,
+        dataset: str,
+        staged: Path,
+        constants: dict[str, str],
+        predicate: str,
+        record: dict,
+        partition_by: list[str] | None,
+    ) -> int:
+        """One Delta commit replacing the rows matching `predicate` by the staged file's rows."""
+        source = pq.ParquetFile(staged)
+        schema = source.schema_arrow
+        for name in constants:
+            schema = schema.append(pa.field(name, pa.string()))
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for rb in source.iter_batches(batch_size=256_000):
+                extra = [pa.array([v] * rb.num_rows, pa.string()) for v in constants.values()]
+                yield pa.RecordBatch.from_arrays([*rb.columns, *extra], schema=schema)
+
+        meta = {META_KEY: json.dumps(record, default=str)}
+        path = str(self.table_path(dataset))
+        write_deltalake(
+            path,
+            pa.RecordBatchReader.from_batches(schema, batches()),
+            mode="overwrite",
+            predicate=predicate,
+            partition_by=partition_by,
+            commit_properties=CommitProperties(custom_metadata=meta),
+        )
+        table = DeltaTable(path)
+        version = table.version()
+        if version and version % 25 == 0:
+            table.create_checkpoint()
+        return version
+
+    def replace_rows(
+        self,
+        dataset: str,
+        table_decl: Table,
+        staged: Path,
+        predicate: str,
+        result: LoadResult,
+        partition_by: list[str] | None = None,
+        constants: dict[str, str] | None = None,
+    ) -> int:
+        """Commit a staged, validated file into `dataset`, replacing rows matching `predicate`.
+
+        For datasets other than cost_lines (gpu_util by host and hour range, assets by site).
+        The caller holds `writer()`; `staged` must already conform to `table_decl`.
+        """
+        problems = validate(pl.scan_parquet(staged), table_decl)
+        if problems:
+            raise InputError(
+                f"{len(problems)} contract violation(s): "
+                + "; ".join(str(p) for p in problems[:5]),
+                file=result.files[0].path if result.files else dataset,
+            )
+        started = datetime.now(UTC)
+        record = self._record(result, started)
+        version = self._replace(dataset, staged, constants or {}, predicate, record, partition_by)
+        result.table_version = version
+        record["table_version"] = version
+        self._append_loads([record])
+        return version
+
+    # ---- loads ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _record(result: LoadResult, started: datetime) -> dict:
+        return {
+            "load_id": result.load_id,
+            "dataset": result.dataset,
+            "source": result.source,
+            "billing_account": result.billing_account,
+            "billing_period": result.billing_period,
+            "currency": result.currency,
+            "files": json.dumps([f.__dict__ for f in result.files]),
+            "rows": result.rows,
+            "source_total": None if result.source_total is None else str(result.source_total),
+            "warehouse_total": (
+                None if result.warehouse_total is None else str(result.warehouse_total)
+            ),
+            "status": result.status,
+            "message": None,
+            "started_at": started.isoformat(),
+            "finished_at": datetime.now(UTC).isoformat(),
+            "table_version": None,
+        }
+
+    def _append_loads(self, records: list[dict]) -> None:
+        frame = pl.DataFrame(
+            [
+                {
+                    **r,
+                    "source_total": None
+                    if r["source_total"] is None
+                    else Decimal(r["source_total"]),
+                    "warehouse_total": (
+                        None if r["warehouse_total"] is None else Decimal(r["warehouse_total"])
+                    ),
+                    "started_at": datetime.fromisoformat(r["started_at"]),
+                    "finished_at": datetime.fromisoformat(r["finished_at"]),
+                }
+                for r in records
+            ],
+            schema=LOADS.polars_schema,
+        )
+        write_deltalake(str(self.table_path("loads")), frame.to_arrow(), mode="append")
+
+    def record_error(self, dataset: str, source: str, target: str, error: Exception) -> None:
+        """Keep a failed load's message for the Data health page; nothing else changes."""
+        row = {
+            "load_id": new_load_id(),
+            "dataset": dataset,
+            "source": source,
+            "target": target,
+            "error": type(error).__name__,
+            "message": str(error),
+            "at": datetime.now(UTC),
+        }
+        frame = pl.DataFrame([row], schema=LOAD_ERRORS.polars_schema)
+        with contextlib.suppress(OSError):
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_deltalake(str(self.table_path("load_errors")), frame.to_arrow(), mode="append")
+
+    def _repair_loads(self) -> None:
+        """Restore loads records of commits whose process died before recording them."""
+        loads = self.table("loads")
+        known: set[str] = set()
+        if loads is not None:
+            known = set(pl.from_arrow(loads.to_pyarrow_table().select(["load_id"]))["load_id"])
+        missing = []
+        for dataset in ("cost_lines", "gpu_util", "assets"):
+            table = self.table(dataset)
+            if table is None:
+                continue
+            for entry in table.history():
+                raw = entry.get(META_KEY)
+                if not raw:
+                    continue
+                record = json.loads(raw)
+                if record["load_id"] not in known:
+                    record["table_version"] = entry["version"]
+                    missing.append(record)
+                    known.add(record["load_id"])
+        if missing:
+            self._append_loads(missing)
+
+    # ---- housekeeping ---------------------------------------------------------------------
+
+    def vacuum(self, older_than_days: float | None = None, dry_run: bool = False) -> list[str]:
+        """Remove files no version needs: staging leftovers and data files no commit references.
+
+        With `older_than_days`, history older than that is also dropped (Delta vacuum), so
+        `--as-of` can no longer reach those versions.
+        """
+        removed: list[str] = []
+        with self.writer():
+            staging = self.root / "_staging"
+            if staging.exists():
+                removed += [str(p) for p in staging.iterdir()]
+                if not dry_run:
+                    shutil.rmtree(staging)
+            for dataset in ("cost_lines", "gpu_util", "assets", "loads", "load_errors"):
+                table = self.table(dataset)
+                if table is None:
+                    continue
+                if older_than_days is not None:
+                    removed += table.vacuum(
+                        retention_hours=int(older_than_days * 24),
+                        enforce_retention_duration=False,
+                        dry_run=dry_run,
+                    )
+                    table = DeltaTable(str(self.table_path(dataset)))
+                removed += self._remove_orphans(dataset, table, dry_run)
+        return removed
+
+    def _remove_orphans(self, dataset: str, table: DeltaTable, dry_run: bool) -> list[str]:
+        root = self.table_path(dataset)
+        referenced: set[str] = set()
+        oldest = min((h["version"] for h in table.history()), default=0)
+        for version in range(oldest, table.version() + 1):
+            try:
+                snap = DeltaTable(str(root), version=version)
+            except Exception:
+                continue
+            referenced.update(os.path.normpath(u) for u in snap.file_uris())
+        removed = []
+        for path in root.rglob("*.parquet"):
+            if "_delta_log" in path.parts:
+                continue
+            if os.path.normpath(str(path)) not in referenced:
+                removed.append(str(path))
+                if not dry_run:
+                    path.unlink()
+        return removed

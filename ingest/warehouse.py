@@ -1,0 +1,165 @@
+"""Read-only access to the warehouse: an in-process DuckDB connection with views over a snapshot.
+
+Each view reads the Parquet files of one Delta snapshot (DESIGN §5), so a reader sees either
+the old or the new state of a load, never a mix, and never takes a lock a writer needs.
+Further views (classified_costs, gpu_hours, ...) are registered by the layers that define
+them through `register_view`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from models.errors import InputError, WarehouseError
+from models.schema import COST_LINES, GPU_UTIL, LOAD_ERRORS, LOADS, Table
+
+BASE_TABLES: tuple[Table, ...] = (COST_LINES, GPU_UTIL, LOADS, LOAD_ERRORS)
+
+# Views built on top of the base tables: name -> function(connection) that creates it.
+# Registered by importing modules that define them (see register_view), so this module
+# does not depend on what is above it.
+_DERIVED: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] = {}
+
+
+def register_view(name: str, create: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+    _DERIVED[name] = create
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Which version of each table a connection reads."""
+
+    versions: dict[str, int | None]
+
+
+AsOf = int | datetime | None
+
+
+def parse_as_of(text: str | None) -> AsOf:
+    """`--as-of` accepts a cost_lines version number or an ISO timestamp."""
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            "--as-of is neither a version number nor a timestamp",
+            expected="a version like 12 or a time like 2026-10-05T12:00:00Z",
+            found=text,
+        ) from None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _snapshot(root: Path, name: str, as_of: AsOf) -> DeltaTable | None:
+    path = root / name
+    try:
+        table = DeltaTable(str(path))
+    except TableNotFoundError:
+        return None
+    if as_of is None:
+        return table
+    try:
+        if isinstance(as_of, int):
+            # A version number refers to cost_lines; other tables follow its commit time.
+            if name == "cost_lines":
+                table.load_as_version(as_of)
+                return table
+            when = _version_time(root / "cost_lines", as_of)
+            table.load_as_version(when)
+        else:
+            table.load_as_version(as_of)
+    except Exception as exc:  # deltalake raises several types for "no such version"
+        if name == "cost_lines":
+            raise InputError(
+                f"the warehouse has no cost_lines state at {as_of}",
+                hint="`finops loads` lists each load with the version it produced",
+            ) from exc
+        return None  # the table did not exist yet at that time
+    return table
+
+
+def _version_time(path: Path, version: int) -> datetime:
+    table = DeltaTable(str(path))
+    for entry in table.history():
+        if entry["version"] == version:
+            return datetime.fromtimestamp(entry["timestamp"] / 1000, tz=UTC)
+    raise InputError(f"cost_lines has no version {version}", found=str(version))
+
+
+def _empty_select(table: Table) -> str:
+    cols = ", ".join(f'CAST(NULL AS {c.sql_type}) AS "{c.name}"' for c in table.columns)
+    return f"SELECT {cols} WHERE false"
+
+
+def _files_select(table: Table, files: list[str]) -> str:
+    cols = ", ".join(f'"{c.name}"' for c in table.columns)
+    listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return (
+        f"SELECT {cols} FROM read_parquet([{listing}], hive_partitioning = false, "
+        "union_by_name = true)"
+    )
+
+
+def connect(
+    root: Path | str, as_of: AsOf = None, *, derived: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB with the warehouse views, pinned to one snapshot.
+
+    External file access is switched off once the views exist, so SQL run through this
+    connection can read the warehouse and nothing else.
+    """
+    root = Path(root)
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    versions: dict[str, int | None] = {}
+    for table in BASE_TABLES:
+        snap = _snapshot(root, table.name, as_of)
+        files = snap.file_uris() if snap is not None else []
+        versions[table.name] = snap.version() if snap is not None else None
+        body = _files_select(table, files) if files else _empty_select(table)
+        con.execute(f'CREATE VIEW "{table.name}" AS {body}')
+    if derived:
+        for create in _DERIVED.values():
+            create(con)
+    con.execute(
+        "CREATE MACRO finops_snapshot() AS TABLE SELECT * FROM (VALUES "
+        + ", ".join(f"('{k}', {v if v is not None else 'NULL'})" for k, v in versions.items())
+        + ") AS t(dataset, version)"
+    )
+    with contextlib.suppress(duckdb.Error):
+        con.execute(f"SET allowed_directories = ['{root.resolve()}']")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def versions(root: Path | str) -> dict[str, int | None]:
+    """Current version of each table: cheap, for deciding whether cached answers are stale."""
+    out: dict[str, int | None] = {}
+    for table in BASE_TABLES:
+        try:
+            out[table.name] = DeltaTable(str(Path(root) / table.name)).version()
+        except TableNotFoundError:
+            out[table.name] = None
+    return out
+
+
+def require(root: Path | str) -> Path:
+    root = Path(root)
+    if not root.exists():
+        raise WarehouseError(
+            "no warehouse here yet",
+            file=str(root),
+            hint="ingest something first, e.g. `finops ingest aws PATH` or `finops demo`",
+        )
+    return root

@@ -1,0 +1,173 @@
+"""Settings: `finops.toml` parsed strictly into frozen dataclasses.
+
+One section per concern (DESIGN §8). Parsing takes a plain dict (the caller reads the file),
+so this module stays pure. An unknown section or key is an error that lists the valid ones
+with a "did you mean"; a value of the wrong type names the key, the expected and the found.
+Every field has a default that works for the sample enterprise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from models.errors import ConfigError, did_you_mean
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    path: str = "data/warehouse"
+
+
+@dataclass(frozen=True)
+class AwsSourceSettings:
+    profile: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class IdleSettings:
+    """Per GPU-hour states (DESIGN §6, gpu_economics.md B3)."""
+
+    idle_below: float = 0.05  # mean activity under this is idle
+    hard_idle_max_below: float = 0.01  # and max activity under this with little memory: hard idle
+    hard_idle_mem_mib: float = 1024.0
+    underutilised_below: float = 0.30
+    min_samples: int = 1  # fewer samples in an hour than this: unmonitored
+    episode_min_hours: int = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
+    sources: dict[str, Any] = field(default_factory=dict)
+    classify: dict[str, Any] = field(default_factory=dict)
+    allocation: dict[str, Any] = field(default_factory=dict)
+    idle: IdleSettings = field(default_factory=IdleSettings)
+    own_vs_rent: dict[str, Any] = field(default_factory=dict)
+    anomaly: dict[str, Any] = field(default_factory=dict)
+    budgets: dict[str, Any] = field(default_factory=dict)
+    auth: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def aws(self) -> AwsSourceSettings:
+        return parse_section(AwsSourceSettings, self.sources.get("aws", {}), "sources.aws")
+
+
+# Sections whose values are dataclasses are checked here; sections still held as dicts are
+# checked by the module that owns them (classify rules, price book, budgets), each strictly.
+_SOURCE_SECTIONS = {"aws": AwsSourceSettings}
+
+
+def parse_settings(data: dict[str, Any], origin: str = "finops.toml") -> Settings:
+    """Build Settings from a parsed TOML document; unknown keys are errors."""
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(
+                f"unknown section [{key}]{did_you_mean(key, list(fields))}",
+                file=origin,
+                expected=f"one of {sorted(fields)}",
+                found=key,
+            )
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"[{key}] must be a table", file=origin, expected="a table", found=repr(value)
+            )
+        ftype = _resolve(Settings, fields[key])
+        if dataclasses.is_dataclass(ftype):
+            kwargs[key] = parse_section(ftype, value, key, origin)
+        else:
+            kwargs[key] = value
+    for name, value in kwargs.get("sources", {}).items():
+        if name in _SOURCE_SECTIONS:
+            parse_section(_SOURCE_SECTIONS[name], value, f"sources.{name}", origin)
+    return Settings(**kwargs)
+
+
+def parse_section(cls: type, data: dict[str, Any], section: str, origin: str = "finops.toml"):
+    """Strictly build dataclass `cls` from `data` (unknown keys and wrong types rejected)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(
+                f"unknown key {key!r} in [{section}]{did_you_mean(key, list(fields))}",
+                file=origin,
+                expected=f"one of {sorted(fields)}",
+                found=key,
+            )
+        kwargs[key] = _coerce(value, _resolve(cls, fields[key]), f"[{section}] {key}", origin)
+    return cls(**kwargs)
+
+
+def _resolve(cls: type, f: dataclasses.Field) -> Any:
+    return typing.get_type_hints(cls)[f.name]
+
+
+def _coerce(value: Any, tp: Any, where: str, origin: str) -> Any:
+    origin_tp = typing.get_origin(tp)
+    if origin_tp in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where, origin)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise _type_error(where, origin, "a table", value)
+        return parse_section(tp, value, where.strip("[]"), origin)
+    if origin_tp in (list, tuple):
+        if not isinstance(value, list):
+            raise _type_error(where, origin, "a list", value)
+        (inner, *_) = typing.get_args(tp) or (Any,)
+        items = [_coerce(v, inner, where, origin) for v in value]
+        return items if origin_tp is list else tuple(items)
+    if origin_tp is dict:
+        if not isinstance(value, dict):
+            raise _type_error(where, origin, "a table", value)
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise _type_error(where, origin, "true or false", value)
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _type_error(where, origin, "an integer", value)
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise _type_error(where, origin, "a number", value)
+    if tp is Decimal:
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            raise _type_error(where, origin, "a decimal number", value) from None
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise _type_error(where, origin, "a string", value)
+    return value
+
+
+def _type_error(where: str, origin: str, expected: str, value: Any) -> ConfigError:
+    return ConfigError(
+        f"{where} has the wrong type", file=origin, expected=expected, found=repr(value)
+    )

@@ -1,0 +1,74 @@
+"""`finops query`: read-only SQL, exact decimals in every format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from dashboard.cli import main
+from ingest.store import Store
+from tests.ingest.test_store import batch
+
+
+@pytest.fixture
+def loaded(warehouse: Path) -> Path:
+    Store(warehouse).load_cost_lines([batch("2026-09", ["0.0000008", "12.5"])])
+    return warehouse
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+SQL = "select ProviderName as p, sum(BilledCost) as total from cost_lines group by 1"
+
+
+def test_json_is_a_list_of_objects_with_exact_numbers(loaded: Path, capsys) -> None:
+    code, out, _ = run(capsys, "--warehouse", str(loaded), "query", SQL, "--format", "json")
+    assert code == 0
+    assert out.strip() == '[{"p": "AWS", "total": 12.5000008}]'
+    assert json.loads(out) == [{"p": "AWS", "total": 12.5000008}]
+
+
+def test_csv_has_a_header_row(loaded: Path, capsys) -> None:
+    code, out, _ = run(capsys, "--warehouse", str(loaded), "query", SQL, "--format", "csv")
+    assert code == 0
+    assert list(csv.reader(io.StringIO(out))) == [["p", "total"], ["AWS", "12.500000800000"]]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "delete from cost_lines",
+        "create table t as select 1",
+        "select 1; drop view cost_lines",
+        "copy (select 1) to 'out.csv'",
+        "attach 'other.db'",
+    ],
+)
+def test_write_statements_are_refused(loaded: Path, capsys, sql: str) -> None:
+    code, _, err = run(capsys, "--warehouse", str(loaded), "query", sql)
+    assert code == 2
+    assert "only read-only queries are allowed" in err
+
+
+def test_reading_other_files_is_refused(loaded: Path, capsys, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a\n1\n")
+    code, _, err = run(capsys, "--warehouse", str(loaded), "query", f"select * from '{secret}'")
+    assert code == 2
+    assert "query failed" in err
+
+
+def test_unknown_config_key_is_named_with_a_suggestion(tmp_path: Path, capsys) -> None:
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text('[warehouse]\npth = "x"\n')
+    code, _, err = run(capsys, "--config", str(cfg), "loads")
+    assert code == 2
+    assert "unknown key 'pth' in [warehouse]" in err and 'did you mean "path"' in err

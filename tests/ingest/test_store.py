@@ -1,0 +1,184 @@
+"""The warehouse writer: reconciliation, idempotence, restatement, time travel, vacuum."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ingest.store import PeriodLoad, SourceFile, Store
+from ingest.warehouse import connect, parse_as_of, versions
+from models.errors import InputError, ReconciliationError
+from models.schema import COST_LINES
+
+
+def batch(period: str, amounts: list[str], sha: str = "a" * 64, **over) -> PeriodLoad:
+    start = datetime.fromisoformat(period + "-01T00:00:00+00:00")
+    end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
+    n = len(amounts)
+    money = pl.Series(amounts).str.to_decimal(scale=12)
+    frame = pl.LazyFrame(
+        {
+            "BilledCost": money,
+            "EffectiveCost": money,
+            "ListCost": money,
+            "ContractedCost": money,
+            "BillingAccountId": [over.get("account", "111122223333")] * n,
+            "BillingCurrency": [over.get("currency", "USD")] * n,
+            "BillingPeriodStart": [start] * n,
+            "BillingPeriodEnd": [end] * n,
+            "ChargePeriodStart": [start] * n,
+            "ChargePeriodEnd": [end] * n,
+            "ChargeCategory": ["Usage"] * n,
+            "ChargeFrequency": ["Usage-Based"] * n,
+            "InvoiceIssuerName": ["Amazon Web Services, Inc."] * n,
+            "ProviderName": ["AWS"] * n,
+            "PublisherName": ["Amazon Web Services, Inc."] * n,
+            "ServiceCategory": ["Compute"] * n,
+            "ServiceName": ["Amazon Elastic Compute Cloud"] * n,
+            "ServiceSubcategory": ["Virtual Machines"] * n,
+        }
+    )
+    total = over.get("source_total", sum((Decimal(a) for a in amounts), Decimal(0)))
+    return PeriodLoad(
+        source="aws-cur2",
+        billing_account="111122223333",
+        billing_period=period,
+        currency="USD",
+        files=[SourceFile(f"export-{period}.parquet", sha, 100)],
+        lines=frame,
+        source_total=total,
+    )
+
+
+def totals(root: Path, as_of=None) -> dict[str, tuple[int, Decimal]]:
+    con = connect(root, as_of)
+    rows = con.execute(
+        "select strftime(BillingPeriodStart, '%Y-%m'), count(*), sum(BilledCost) "
+        "from cost_lines group by 1 order by 1"
+    ).fetchall()
+    return {p: (n, t) for p, n, t in rows}
+
+
+def test_load_reconciles_to_the_cent_and_records_the_load(warehouse: Path) -> None:
+    results = Store(warehouse).load_cost_lines(
+        [batch("2026-09", ["0.0000008", "12.5", "-0.25"]), batch("2026-10", ["3"])]
+    )
+    assert [(r.billing_period, r.status, r.rows) for r in results] == [
+        ("2026-09", "committed", 3),
+        ("2026-10", "committed", 1),
+    ]
+    assert results[0].warehouse_total == Decimal("12.2500008") == results[0].source_total
+    assert totals(warehouse) == {
+        "2026-09": (3, Decimal("12.250000800000")),
+        "2026-10": (1, Decimal("3.000000000000")),
+    }
+    con = connect(warehouse)
+    loads = con.execute(
+        "select billing_period, rows, source_total, warehouse_total, status, files from loads "
+        "order by billing_period"
+    ).fetchall()
+    assert [(p, n, s, w, st) for p, n, s, w, st, _ in loads] == [
+        ("2026-09", 3, Decimal("12.2500008"), Decimal("12.2500008"), "committed"),
+        ("2026-10", 1, Decimal("3"), Decimal("3"), "committed"),
+    ]
+    assert json.loads(loads[0][5])[0]["sha256"] == "a" * 64
+
+
+def test_mismatched_source_total_fails_and_commits_nothing(warehouse: Path) -> None:
+    store = Store(warehouse)
+    store.load_cost_lines([batch("2026-09", ["1.00"])])
+    before = versions(warehouse)
+    bad = batch("2026-10", ["1.00", "2.00"], source_total=Decimal("3.01"))
+    with pytest.raises(ReconciliationError) as err:
+        store.load_cost_lines([batch("2026-11", ["5"]), bad])
+    assert "-0.01" in str(err.value) and "3.01" in str(err.value)
+    assert versions(warehouse) == before
+    assert totals(warehouse) == {"2026-09": (1, Decimal("1.000000000000"))}
+    assert list((warehouse / "_staging").iterdir()) == []
+
+
+def test_same_files_twice_changes_nothing(warehouse: Path) -> None:
+    store = Store(warehouse)
+    store.load_cost_lines([batch("2026-09", ["1.10", "2.20"])])
+    before = versions(warehouse)
+    (again,) = store.load_cost_lines([batch("2026-09", ["1.10", "2.20"])])
+    assert again.status == "unchanged"
+    assert versions(warehouse) == before
+    assert totals(warehouse) == {"2026-09": (2, Decimal("3.300000000000"))}
+
+
+def test_restatement_replaces_the_month_and_keeps_the_old_by_version(warehouse: Path) -> None:
+    store = Store(warehouse)
+    (first,) = store.load_cost_lines([batch("2026-09", ["1.10", "2.20"])])
+    store.load_cost_lines([batch("2026-08", ["7"])])
+    (restated,) = store.load_cost_lines([batch("2026-09", ["4.00"], sha="b" * 64)])
+    assert restated.status == "committed"
+    assert totals(warehouse) == {
+        "2026-08": (1, Decimal("7.000000000000")),
+        "2026-09": (1, Decimal("4.000000000000")),
+    }
+    assert totals(warehouse, as_of=first.table_version) == {
+        "2026-09": (2, Decimal("3.300000000000"))
+    }
+    con = connect(warehouse)
+    (stamp,) = con.execute(
+        "select finished_at from loads where load_id = ?", [first.load_id]
+    ).fetchone()
+    assert totals(warehouse, as_of=parse_as_of(stamp.isoformat()))["2026-09"][0] == 2
+
+
+def test_wrong_period_or_currency_in_a_batch_is_rejected(warehouse: Path) -> None:
+    store = Store(warehouse)
+    mixed = batch("2026-09", ["1"], currency="EUR")
+    with pytest.raises(InputError, match="currency"):
+        store.load_cost_lines([mixed])
+    assert versions(warehouse)["cost_lines"] is None
+
+
+def test_contract_violation_names_the_file_and_row(warehouse: Path) -> None:
+    bad = batch("2026-09", ["1", "2"])
+    bad.lines = bad.lines.with_columns(
+        pl.when(pl.int_range(pl.len()) == 1)
+        .then(pl.lit("Usage-based"))
+        .otherwise(pl.col("ChargeFrequency"))
+        .alias("ChargeFrequency")
+    )
+    with pytest.raises(InputError) as err:
+        Store(warehouse).load_cost_lines([bad])
+    text = str(err.value)
+    assert "export-2026-09.parquet" in text and "ChargeFrequency" in text and "row 1" in text
+
+
+def test_vacuum_removes_only_files_no_version_needs(warehouse: Path) -> None:
+    store = Store(warehouse)
+    (first,) = store.load_cost_lines([batch("2026-09", ["1"])])
+    store.load_cost_lines([batch("2026-09", ["2"], sha="b" * 64)])
+    orphan = warehouse / "cost_lines" / "x_PartSource=aws-cur2" / "orphan.parquet"
+    COST_LINES.empty().write_parquet(orphan)
+    (warehouse / "_staging").mkdir(exist_ok=True)
+    (warehouse / "_staging" / "dead.parquet").write_bytes(b"x")
+    removed = store.vacuum()
+    assert sorted(Path(p).name for p in removed) == ["dead.parquet", "orphan.parquet"]
+    assert totals(warehouse, as_of=first.table_version)["2026-09"][1] == Decimal("1")
+
+
+def test_loads_record_is_restored_after_a_crash_between_commits(warehouse: Path) -> None:
+    store = Store(warehouse)
+    store.load_cost_lines([batch("2026-09", ["1"])])
+    # Simulate a death after the cost_lines commit but before the loads append.
+    original = Store._append_loads
+    Store._append_loads = lambda self, records: None  # type: ignore[method-assign]
+    try:
+        (lost,) = store.load_cost_lines([batch("2026-10", ["2"])])
+    finally:
+        Store._append_loads = original  # type: ignore[method-assign]
+    assert lost.load_id not in {r[0] for r in connect(warehouse).execute("from loads").fetchall()}
+    with store.writer():
+        pass
+    ids = {r[0] for r in connect(warehouse).execute("select load_id from loads").fetchall()}
+    assert lost.load_id in ids
