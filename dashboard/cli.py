@@ -11,6 +11,7 @@ import os
 import sys
 import tomllib
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ COMMANDS = {
     "dashboard": "dashboard.commands.serve:dashboard",
     "demo": "dashboard.commands.serve:demo",
     "sample": "dashboard.commands.sample:command",
+    "classify": "dashboard.commands.classify:command",
+    "rules": "dashboard.commands.rules:group",
+    "explain": "dashboard.commands.explain:command",
+    "own-vs-rent": "dashboard.commands.own_vs_rent:command",
+    "report": "dashboard.commands.report:command",
 }
 
 
@@ -38,10 +44,12 @@ class LazyGroup(click.Group):
         self.lazy = dict(lazy or {})
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy})
+        # A command whose module is not part of this build is simply not offered.
+        present = {n for n, t in self.lazy.items() if find_spec(t.split(":")[0]) is not None}
+        return sorted({*super().list_commands(ctx), *present})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.lazy:
+        if name in self.lazy and find_spec(self.lazy[name].split(":")[0]) is not None:
             module, attr = self.lazy[name].split(":")
             return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, name)

@@ -19,3 +19,28 @@ def reference() -> Path:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     return tmp_path / "warehouse"
+
+
+SAMPLE_DATA = REPO / "sample_data"
+
+
+@pytest.fixture(scope="session")
+def sample_truth() -> dict:
+    """The planted truth of the committed sample enterprise."""
+    import json
+
+    path = SAMPLE_DATA / "truth.json"
+    if not path.exists():
+        pytest.skip("sample_data/truth.json is not generated yet")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, sample_truth: dict) -> Path:
+    """A warehouse built from sample_data/ exactly as `make demo` builds it (no server)."""
+    from dashboard.cli import main
+
+    root = tmp_path_factory.mktemp("sample") / "warehouse"
+    code = main(["--warehouse", str(root), "demo", "--no-serve", "--data", str(SAMPLE_DATA)])
+    assert code == 0, "finops demo --no-serve failed on sample_data/"
+    return root

@@ -9,12 +9,18 @@ import click
 
 from dashboard.cli import App, LazyGroup
 from dashboard.commands.progress import progress_bar, summary_table
+from ingest import derived
 from ingest.store import LoadResult, PeriodLoad
 from models.errors import FinopsError
 
 SOURCES = {
     "aws": "dashboard.commands.ingest_aws:command",
     "focus": "dashboard.commands.ingest_focus:command",
+    "azure": "dashboard.commands.ingest_azure:command",
+    "gcp": "dashboard.commands.ingest_gcp:command",
+    "onprem": "dashboard.commands.ingest_onprem:command",
+    "telemetry": "dashboard.commands.ingest_telemetry:group",
+    "saas": "dashboard.commands.ingest_saas:command",
 }
 
 
@@ -44,6 +50,7 @@ def load_cost_lines(
     except FinopsError as exc:
         store.record_error("cost_lines", source, target, exc)
         raise
+    derived.refresh(store, app.settings, results)
     if results:
         app.console.print(summary_table(results))
     else:
