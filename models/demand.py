@@ -14,8 +14,9 @@ billing alone" (the bill says the GPU was paid for, no telemetry says what it di
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -49,9 +50,9 @@ def trailing_window(gpu_hours: pl.LazyFrame, months: int, end: datetime | None =
                 hint="ingest billing (and ideally telemetry) for GPU instances first",
             )
         end = last + timedelta(hours=1)
-    frame = pl.DataFrame({"end": [end]}).with_columns(
-        pl.col("end").dt.truncate("1h").alias("end")
-    )
+    # One notion of UTC (a DuckDB session may say Etc/UTC; polars compares zones by name).
+    end = end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
+    frame = pl.DataFrame({"end": [end]}).with_columns(pl.col("end").dt.truncate("1h").alias("end"))
     frame = frame.with_columns(pl.col("end").dt.offset_by(f"-{months}mo").alias("start"))
     return Window(frame["start"][0], frame["end"][0])
 
@@ -85,9 +86,7 @@ class MeasuredUtilisation:
 
     @property
     def unmonitored_share(self) -> float:
-        total = (
-            self.owned_monitored_hours + self.cloud_monitored_hours + self.unmonitored_hours
-        )
+        total = self.owned_monitored_hours + self.cloud_monitored_hours + self.unmonitored_hours
         return self.unmonitored_hours / total if total else 0.0
 
     @property
@@ -195,9 +194,16 @@ def demand_curve(
 
 
 def _select(gpu_hours: pl.LazyFrame, window: Window, gpu_model: str | None) -> pl.LazyFrame:
-    lf = gpu_hours.filter(
-        (pl.col("hour") >= window.start) & (pl.col("hour") < window.end)
-    )
+    lf = gpu_hours.filter((pl.col("hour") >= window.start) & (pl.col("hour") < window.end))
     if gpu_model:
-        lf = lf.filter(pl.col("gpu_model").str.to_uppercase() == gpu_model.upper())
+        lf = lf.filter(pl.col("gpu_model").str.to_uppercase().str.contains(gpu_pattern(gpu_model)))
     return lf
+
+
+def gpu_pattern(gpu_model: str) -> str:
+    """A regex for one GPU model as a whole word of an upper-cased name.
+
+    "A100" matches "A100", "A100-80" and "NVIDIA A100-SXM4-40GB" but not "A1000"; "A10"
+    does not match "A100".
+    """
+    return f"(^|[^0-9A-Z]){re.escape(gpu_model.upper())}($|[^0-9A-Z])"

@@ -133,7 +133,7 @@ def cost_per_useful_gpu_hour(node: OwnedNode, u: float) -> float:
 
 
 def rented_cost_per_useful_gpu_hour(price: float, u_r: float = 1.0) -> float:
-    _check_price(price)
+    check_price(price)
     _check_fraction("u_r (useful share of rented hours)", u_r)
     return price / u_r
 
@@ -160,7 +160,7 @@ def annual_cost_owned(node: OwnedNode, u: float) -> Decimal:
 
 def annual_cost_committed(price: float, gpus: int) -> Decimal:
     """A commitment covering `gpus` GPUs for a year, billed whether used or not."""
-    _check_price(price)
+    check_price(price)
     return money(Decimal(repr(float(price))) * gpus * HOURS_PER_YEAR)
 
 
@@ -239,7 +239,7 @@ def hybrid_sizing(
     either extreme.
     """
     d = _check_demand(demand)
-    _check_price(burst_price)
+    check_price(burst_price)
     _check_fraction("u_r (useful share of rented hours)", rent_useful_fraction)
     n, hours = node.gpus, len(d)
     total = float(d.sum())
@@ -304,7 +304,10 @@ def break_even_sensitivity(
     node_ranges = {
         "capex": _rel(node.capex, spread),
         "life_years": (max(1.0, node.life_years - 2), node.life_years + 1),
-        "residual_frac": (max(0.0, node.residual_frac - 0.10), min(0.95, node.residual_frac + 0.15)),
+        "residual_frac": (
+            max(0.0, node.residual_frac - 0.10),
+            min(0.95, node.residual_frac + 0.15),
+        ),
         "wacc": (max(0.0, node.wacc - 0.05), min(0.95, node.wacc + 0.10)),
         "colo_usd_per_kw_month": _rel(node.colo_usd_per_kw_month, spread),
         "provisioned_kw": _rel(node.provisioned_kw, spread),
@@ -356,7 +359,7 @@ def _rel(v: float, spread: float) -> tuple[float, float]:
     return v * (1 - spread), v * (1 + spread)
 
 
-def _check_price(price: float) -> None:
+def check_price(price: float) -> None:
     if isinstance(price, bool) or not isinstance(price, int | float) or not math.isfinite(price):
         raise InputError("a rent price must be a finite number", found=repr(price))
     if price < 0:

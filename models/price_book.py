@@ -101,7 +101,9 @@ class PriceBook:
     def rent_options(self, gpu: str) -> list[RentOption]:
         """Rent options for `gpu` (case-insensitive), cheapest first."""
         opts = [
-            e for e in self.entries.values() if isinstance(e, RentOption) and e.gpu.upper() == gpu.upper()
+            e
+            for e in self.entries.values()
+            if isinstance(e, RentOption) and e.gpu.upper() == gpu.upper()
         ]
         return sorted(opts, key=lambda o: (o.value, o.key))
 
@@ -274,9 +276,7 @@ def _check_value(key: str, value: Any, origin: str) -> float:
 
 def _check_text(key: str, name: str, value: Any, origin: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(
-            f"{key}: {name} must be non-empty text", file=origin, found=repr(value)
-        )
+        raise ConfigError(f"{key}: {name} must be non-empty text", file=origin, found=repr(value))
     return value.strip()
 
 

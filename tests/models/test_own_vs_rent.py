@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -249,3 +250,241 @@ def test_utilisation_outside_zero_one_is_an_error(u):
 def test_empty_or_negative_demand_curve_is_an_error(demand):
     with pytest.raises(InputError, match="demand curve"):
         hybrid_sizing(BASE, demand, 6.88)
+
+
+# ---- the command line, over a real DuckDB holding a gpu_hours view -------------------------
+
+
+def _node_inputs(a: dict, gpu: str) -> dict:
+    """The owned-node inputs as printed in the assumptions, by their price book keys."""
+    v = {k: e["value"] for k, e in a.items()}
+    n = f"node.{gpu}."
+    return {
+        "N": v[n + "gpus_per_node"],
+        "C": v[n + "server_capex"] + v[n + "fabric_capex"],
+        "L": v["finance.life_years"],
+        "rho": v["finance.residual_frac"],
+        "r": v["finance.wacc"],
+        "k": v["facility.colo_usd_per_kw_month"],
+        "P_prov": v[n + "provisioned_kw"],
+        "P_idle": v[n + "idle_kw"],
+        "P_load": v[n + "load_kw"],
+        "PUE": v["facility.pue"],
+        "e": v["facility.usd_per_kwh"],
+        "O": v["ops.usd_per_node_year"],
+    }
+
+
+def assert_recommendation_recomputes(out: dict) -> None:
+    """Recompute the recommendation's money from its printed inputs, by §A4 written out."""
+    x = _node_inputs(out["assumptions"], out["gpu"].upper())
+    assert x["r"] == 0, "this recomputation is for straight-line depreciation"
+    fixed = (
+        x["C"] * (1 - x["rho"]) / x["L"]
+        + 12 * x["k"] * x["P_prov"]
+        + x["O"]
+        + x["P_idle"] * x["PUE"] * 8760 * x["e"]
+    )
+    m = (x["P_load"] - x["P_idle"]) * x["PUE"] * x["e"] / x["N"]
+    assert float(out["owned"]["fixed_cost_per_node_year"]) == pytest.approx(fixed, abs=0.01)
+    u, u_r = out["owned"]["u"], out["rent_useful_fraction"]["u_r"]
+    per_useful = fixed / (x["N"] * 8760 * u) + m
+    assert float(out["owned"]["cost_per_useful_gpu_hour"]) == pytest.approx(per_useful, abs=0.01)
+    assert float(out["owned"]["break_even_rent_per_gpu_hour"]) == pytest.approx(
+        u_r * per_useful, abs=0.01
+    )
+    rec = out["recommendation"]
+    p = rec["burst_price_per_gpu_hour"] / out["rent_useful_fraction"]["u_r"]
+    per_year = 8760 / out["demand"]["hours"]
+    owned, burst = rec["owned_useful_gpu_hours"], rec["burst_useful_gpu_hours"]
+    assert owned + burst == pytest.approx(out["demand"]["gpu_hours"])
+    hybrid = fixed * rec["owned_baseline_nodes"] + (m * owned + p * burst) * per_year
+    all_rent = p * out["demand"]["gpu_hours"] * per_year
+    assert float(rec["annual_cost"]) == pytest.approx(hybrid, abs=0.05)
+    assert float(rec["all_rent_annual_cost"]) == pytest.approx(all_rent, abs=0.05)
+    assert Decimal(str(rec["annual_saving"])) == Decimal(str(rec["all_rent_annual_cost"])) - (
+        Decimal(str(rec["annual_cost"]))
+    )
+    assert rec["annual_cost"] <= min(rec["all_rent_annual_cost"], rec["all_own_annual_cost"])
+
+
+def _gpu_hours_frame(hours: int = 24 * 60):
+    """Owned: 16 H100s, 75% of hours useful. Cloud: 8 H100s at $6.88, half useful, plus
+    8 more with no telemetry (billing only) for the first 100 hours."""
+    import polars as pl
+
+    from tests.models.test_demand import SCHEMA, T0
+
+    rows = []
+    for h in range(hours):
+        t = T0 + timedelta(hours=h)
+        for g in range(16):
+            state = "active" if (h + g) % 4 else "hard_idle"
+            rows.append((t, "node-a", g, "H100", "onprem", Decimal("1.537"), state))
+        for g in range(8):
+            state = "underutilised" if (h + g) % 2 else "allocated_idle"
+            rows.append((t, "i-p5", g, "H100", "cloud", Decimal("6.88"), state))
+        if h < 100:
+            for g in range(8):
+                rows.append((t, "i-p5-b", g, "H100", "cloud", Decimal("6.88"), "unmonitored"))
+    cols = ["hour", "resource_id", "gpu_index", "gpu_model", "deployment", "cost", "state"]
+    frame = pl.DataFrame(rows, schema={c: SCHEMA[c] for c in cols}, orient="row")
+    return frame.with_columns(
+        pl.lit(None, pl.String).alias("gpu_uuid"), pl.lit("AWS").alias("provider")
+    )
+
+
+class _App:
+    """What the command needs from ctx.obj: settings, a console and a read-only connection."""
+
+    def __init__(self, frame, own_vs_rent=None):
+        from rich.console import Console
+
+        self.frame = frame
+        self.settings = type("S", (), {"own_vs_rent": own_vs_rent or {}})()
+        self.config_file = None
+        self.console = Console(width=200)
+
+    def connect(self, as_of=None):
+        import duckdb
+
+        con = duckdb.connect()
+        con.register("gpu_hours_src", self.frame.to_arrow())
+        con.execute("create view gpu_hours as select * from gpu_hours_src")
+        return con
+
+
+def _run(app, *args):
+    from click.testing import CliRunner
+
+    from dashboard.commands.own_vs_rent import command
+
+    result = CliRunner().invoke(command, list(args), obj=app, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_cli_json_reports_measured_inputs_and_a_recomputable_plan():
+    import json
+
+    out = json.loads(_run(_App(_gpu_hours_frame()), "--format", "json", "--months", "3"))
+    assert out["gpu"] == "H100"
+    assert out["measured"]["u"] == pytest.approx(0.75)
+    assert out["measured"]["u_r"] == pytest.approx(0.5)
+    assert out["measured"]["unmonitored_gpu_hours"] == 800
+    assert out["demand"]["estimated_from_billing_gpu_hours"] == 800
+    assert out["recommendation"]["burst_price_per_gpu_hour"] == pytest.approx(6.88)
+    assert out["rent_useful_fraction"] == {"u_r": 0.5, "source": "measured"}
+    assert {o["key"] for o in out["options"]} >= {"rent.H100.aws_p5_on_demand"}
+    assert out["assumptions"]["node.H100.server_capex"]["source"]
+    assert_recommendation_recomputes(out)
+    # 16 owned GPUs always busy 12 of 16; cloud demand 4 GPUs: own at least the steady 2 nodes
+    assert out["recommendation"]["owned_baseline_nodes"] >= 1
+
+
+def test_cli_price_option_and_settings_overrides():
+    import json
+
+    app = _App(
+        _gpu_hours_frame(24 * 10),
+        {
+            "prices": {
+                "finance.life_years": {"value": 3, "source": "our policy", "as_of": "2026-01-01"}
+            }
+        },
+    )
+    out = json.loads(_run(app, "--format", "json", "--months", "1", "--price-per-gpu-hour", "2.5"))
+    rec = out["recommendation"]
+    assert rec["burst_price_per_gpu_hour"] == 2.5
+    assert rec["burst_price_source"] == "--price-per-gpu-hour"
+    assert out["assumptions"]["finance.life_years"]["value"] == 3
+    assert any(o["key"] == "rent.H100.given" for o in out["options"])
+    assert_recommendation_recomputes(out)
+
+
+def test_cli_table_names_the_figures():
+    text = _run(_App(_gpu_hours_frame(24 * 10)), "--months", "1")
+    for words in ("u_r", "break-even", "owned baseline", "annual saving", "Assumptions"):
+        assert words in text
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        (["--price-per-gpu-hour", "-1"], InputError, "must not be negative"),
+        (["--gpu", "L4"], InputError, "no owned-node prices"),
+    ],
+)
+def test_cli_bad_inputs_are_domain_errors(args, error, message):
+    from click.testing import CliRunner
+
+    from dashboard.commands.own_vs_rent import command
+
+    result = CliRunner().invoke(command, args, obj=_App(_gpu_hours_frame(48)))
+    assert isinstance(result.exception, error)
+    assert message in str(result.exception)
+
+
+def test_cli_rejects_unknown_settings_keys():
+    from click.testing import CliRunner
+
+    from dashboard.commands.own_vs_rent import command
+    from models.errors import ConfigError
+
+    result = CliRunner().invoke(command, [], obj=_App(_gpu_hours_frame(48), {"gppu": "H100"}))
+    assert isinstance(result.exception, ConfigError)
+    assert 'did you mean "gpu"' in str(result.exception)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gpu", ["H100", "A100"])
+def test_sample_enterprise_measured_u_and_u_r_match_truth(request, gpu):
+    import json
+
+    from tests.models.test_demand import implied_by_truth, sample_app, sample_or_skip
+
+    warehouse, truth = sample_or_skip(request)
+    u, u_r = implied_by_truth(truth, gpu)
+    if u is None and u_r is None:
+        pytest.skip(f"the sample has no monitored {gpu} hours")
+    span = truth.get("meta", {}).get("months", 12)  # the sample's months, or how many
+    months = len(span) if isinstance(span, list) else int(span)
+    out = json.loads(
+        _run(sample_app(warehouse), "--format", "json", "--gpu", gpu, "--months", str(months))
+    )
+    m = out["measured"]
+    if u is not None:
+        assert m["u"] == pytest.approx(u, abs=0.01)
+    if u_r is not None:
+        assert m["u_r"] == pytest.approx(u_r, abs=0.01)
+    assert 0 <= out["demand"]["estimated_from_billing_share"] <= 1
+    assert_recommendation_recomputes(out)
+
+
+def test_own_vs_rent_settings_are_strict():
+    from models.errors import ConfigError
+    from models.recommendation import OwnVsRentSettings
+
+    s = OwnVsRentSettings.from_dict(
+        {
+            "gpu": "A100",
+            "months": 6,
+            "prices": {
+                "facility": {
+                    "pue": {"value": 1.2, "source": "our colo contract", "as_of": date(2026, 1, 1)}
+                }
+            },
+        }
+    )
+    assert (s.gpu, s.months, s.price_book().value("facility.pue")) == ("A100", 6, 1.2)
+    bad = [
+        ({"monts": 6}, 'did you mean "months"'),
+        ({"months": "6"}, "wrong type"),
+        ({"months": 0}, "months must be >= 1"),
+        ({"gpu": "H10"}, "no owned-node prices"),
+        ({"prices": {"facility.pue": {"value": 0.9, "source": "x", "as_of": "2026-01-01"}}}, "PUE"),
+        ({"prices": {"facility.pue": {"value": 1.2}}}, "has no source"),
+    ]
+    for raw, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            OwnVsRentSettings.from_dict(raw)

@@ -110,13 +110,23 @@ def test_override_by_dotted_key_and_a_new_rent_option():
             "out of range",
         ),
         ({"facility.usd_per_kwh": {"value": 0.1, "source": "x", "as_of": "soon"}}, "as_of"),
-        ({"facility.usd_per_kwhr": {"value": 0.1, "source": "x", "as_of": "2026-01-01"}}, "unknown"),
+        (
+            {"facility.usd_per_kwhr": {"value": 0.1, "source": "x", "as_of": "2026-01-01"}},
+            "unknown",
+        ),
         (
             {"facility.usd_per_kwh": {"value": 0.1, "source": "x", "as_of": "2026-01-01", "u": 1}},
             "unknown field",
         ),
         (
-            {"facility.usd_per_kwh": {"value": 1, "unit": "EUR", "source": "x", "as_of": "2026-01-01"}},
+            {
+                "facility.usd_per_kwh": {
+                    "value": 1,
+                    "unit": "EUR",
+                    "source": "x",
+                    "as_of": "2026-01-01",
+                }
+            },
             "changes its unit",
         ),
     ],
