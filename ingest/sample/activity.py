@@ -46,7 +46,8 @@ def host_state(seed: int, cal: Calendar, host: GpuHost) -> np.ndarray:
         busy,
         rng.uniform(0.72, 0.97, b - a)
         if host.workload == "training"
-        else 0.45 + 0.35 * np.clip(np.sin((hod - 8) / 24 * 2 * np.pi), 0, 1)
+        else 0.45
+        + 0.35 * np.clip(np.sin((hod - 8) / 24 * 2 * np.pi), 0, 1)
         + rng.uniform(0.0, 0.12, b - a),
         rng.uniform(0.0, IDLE_MAX, b - a),
     )
@@ -83,6 +84,6 @@ def episodes(mask: np.ndarray) -> list[tuple[int, int]]:
 def billed_mask(host: GpuHost, state: np.ndarray) -> np.ndarray:
     """Hours the provider bills: the whole running window, except managed training jobs,
     which bill only while a job runs."""
-    if host.service == "sagemaker-train":
+    if host.service in ("sagemaker-train", "sagemaker-processing"):
         return np.nan_to_num(state, nan=0.0) >= ACTIVE_MIN
     return ~np.isnan(state)

@@ -21,57 +21,108 @@ MAP_F = pa.map_(pa.string(), pa.float64())
 
 # CUR 2.0 column names (snake_case) in the export's order; types as Data Exports writes them.
 COLUMNS: list[tuple[str, pa.DataType]] = [
-    ("bill_bill_type", STR), ("bill_billing_entity", STR),
-    ("bill_billing_period_end_date", TS), ("bill_billing_period_start_date", TS),
-    ("bill_invoice_id", STR), ("bill_invoicing_entity", STR), ("bill_payer_account_id", STR),
-    ("bill_payer_account_name", STR), ("cost_category", MAP_S), ("discount", MAP_F),
-    ("discount_bundled_discount", F64), ("discount_total_discount", F64),
-    ("identity_line_item_id", STR), ("identity_time_interval", STR),
-    ("line_item_availability_zone", STR), ("line_item_blended_cost", F64),
-    ("line_item_blended_rate", STR), ("line_item_currency_code", STR),
-    ("line_item_legal_entity", STR), ("line_item_line_item_description", STR),
-    ("line_item_line_item_type", STR), ("line_item_net_unblended_cost", F64),
-    ("line_item_net_unblended_rate", STR), ("line_item_normalization_factor", F64),
-    ("line_item_normalized_usage_amount", F64), ("line_item_operation", STR),
-    ("line_item_product_code", STR), ("line_item_resource_id", STR),
-    ("line_item_tax_type", STR), ("line_item_unblended_cost", F64),
-    ("line_item_unblended_rate", STR), ("line_item_usage_account_id", STR),
-    ("line_item_usage_account_name", STR), ("line_item_usage_amount", F64),
-    ("line_item_usage_end_date", TS), ("line_item_usage_start_date", TS),
-    ("line_item_usage_type", STR), ("pricing_currency", STR),
-    ("pricing_lease_contract_length", STR), ("pricing_offering_class", STR),
-    ("pricing_public_on_demand_cost", F64), ("pricing_public_on_demand_rate", STR),
-    ("pricing_purchase_option", STR), ("pricing_rate_code", STR), ("pricing_rate_id", STR),
-    ("pricing_term", STR), ("pricing_unit", STR), ("product", MAP_S), ("product_comment", STR),
-    ("product_fee_code", STR), ("product_fee_description", STR),
-    ("product_from_location", STR), ("product_from_location_type", STR),
-    ("product_from_region_code", STR), ("product_instance_family", STR),
-    ("product_instance_type", STR), ("product_instancesku", STR), ("product_location", STR),
-    ("product_location_type", STR), ("product_operation", STR),
-    ("product_pricing_unit", STR), ("product_product_family", STR),
-    ("product_region_code", STR), ("product_servicecode", STR), ("product_sku", STR),
-    ("product_to_location", STR), ("product_to_location_type", STR),
-    ("product_to_region_code", STR), ("product_usagetype", STR),
+    ("bill_bill_type", STR),
+    ("bill_billing_entity", STR),
+    ("bill_billing_period_end_date", TS),
+    ("bill_billing_period_start_date", TS),
+    ("bill_invoice_id", STR),
+    ("bill_invoicing_entity", STR),
+    ("bill_payer_account_id", STR),
+    ("bill_payer_account_name", STR),
+    ("cost_category", MAP_S),
+    ("discount", MAP_F),
+    ("discount_bundled_discount", F64),
+    ("discount_total_discount", F64),
+    ("identity_line_item_id", STR),
+    ("identity_time_interval", STR),
+    ("line_item_availability_zone", STR),
+    ("line_item_blended_cost", F64),
+    ("line_item_blended_rate", STR),
+    ("line_item_currency_code", STR),
+    ("line_item_legal_entity", STR),
+    ("line_item_line_item_description", STR),
+    ("line_item_line_item_type", STR),
+    ("line_item_net_unblended_cost", F64),
+    ("line_item_net_unblended_rate", STR),
+    ("line_item_normalization_factor", F64),
+    ("line_item_normalized_usage_amount", F64),
+    ("line_item_operation", STR),
+    ("line_item_product_code", STR),
+    ("line_item_resource_id", STR),
+    ("line_item_tax_type", STR),
+    ("line_item_unblended_cost", F64),
+    ("line_item_unblended_rate", STR),
+    ("line_item_usage_account_id", STR),
+    ("line_item_usage_account_name", STR),
+    ("line_item_usage_amount", F64),
+    ("line_item_usage_end_date", TS),
+    ("line_item_usage_start_date", TS),
+    ("line_item_usage_type", STR),
+    ("pricing_currency", STR),
+    ("pricing_lease_contract_length", STR),
+    ("pricing_offering_class", STR),
+    ("pricing_public_on_demand_cost", F64),
+    ("pricing_public_on_demand_rate", STR),
+    ("pricing_purchase_option", STR),
+    ("pricing_rate_code", STR),
+    ("pricing_rate_id", STR),
+    ("pricing_term", STR),
+    ("pricing_unit", STR),
+    ("product", MAP_S),
+    ("product_comment", STR),
+    ("product_fee_code", STR),
+    ("product_fee_description", STR),
+    ("product_from_location", STR),
+    ("product_from_location_type", STR),
+    ("product_from_region_code", STR),
+    ("product_instance_family", STR),
+    ("product_instance_type", STR),
+    ("product_instancesku", STR),
+    ("product_location", STR),
+    ("product_location_type", STR),
+    ("product_operation", STR),
+    ("product_pricing_unit", STR),
+    ("product_product_family", STR),
+    ("product_region_code", STR),
+    ("product_servicecode", STR),
+    ("product_sku", STR),
+    ("product_to_location", STR),
+    ("product_to_location_type", STR),
+    ("product_to_region_code", STR),
+    ("product_usagetype", STR),
     ("reservation_amortized_upfront_cost_for_usage", F64),
     ("reservation_amortized_upfront_fee_for_billing_period", F64),
-    ("reservation_availability_zone", STR), ("reservation_effective_cost", F64),
-    ("reservation_end_time", STR), ("reservation_modification_status", STR),
-    ("reservation_net_effective_cost", F64), ("reservation_number_of_reservations", STR),
-    ("reservation_recurring_fee_for_usage", F64), ("reservation_reservation_a_r_n", STR),
-    ("reservation_start_time", STR), ("reservation_subscription_id", STR),
-    ("reservation_total_reserved_units", STR), ("reservation_units_per_reservation", STR),
+    ("reservation_availability_zone", STR),
+    ("reservation_effective_cost", F64),
+    ("reservation_end_time", STR),
+    ("reservation_modification_status", STR),
+    ("reservation_net_effective_cost", F64),
+    ("reservation_number_of_reservations", STR),
+    ("reservation_recurring_fee_for_usage", F64),
+    ("reservation_reservation_a_r_n", STR),
+    ("reservation_start_time", STR),
+    ("reservation_subscription_id", STR),
+    ("reservation_total_reserved_units", STR),
+    ("reservation_units_per_reservation", STR),
     ("reservation_unused_amortized_upfront_fee_for_billing_period", F64),
-    ("reservation_unused_quantity", F64), ("reservation_unused_recurring_fee", F64),
-    ("reservation_upfront_value", F64), ("resource_tags", MAP_S),
+    ("reservation_unused_quantity", F64),
+    ("reservation_unused_recurring_fee", F64),
+    ("reservation_upfront_value", F64),
+    ("resource_tags", MAP_S),
     ("savings_plan_amortized_upfront_commitment_for_billing_period", F64),
-    ("savings_plan_end_time", STR), ("savings_plan_instance_type_family", STR),
+    ("savings_plan_end_time", STR),
+    ("savings_plan_instance_type_family", STR),
     ("savings_plan_net_savings_plan_effective_cost", F64),
-    ("savings_plan_offering_type", STR), ("savings_plan_payment_option", STR),
+    ("savings_plan_offering_type", STR),
+    ("savings_plan_payment_option", STR),
     ("savings_plan_purchase_term", STR),
     ("savings_plan_recurring_commitment_for_billing_period", F64),
-    ("savings_plan_region", STR), ("savings_plan_savings_plan_a_r_n", STR),
-    ("savings_plan_savings_plan_effective_cost", F64), ("savings_plan_savings_plan_rate", F64),
-    ("savings_plan_start_time", STR), ("savings_plan_total_commitment_to_date", F64),
+    ("savings_plan_region", STR),
+    ("savings_plan_savings_plan_a_r_n", STR),
+    ("savings_plan_savings_plan_effective_cost", F64),
+    ("savings_plan_savings_plan_rate", F64),
+    ("savings_plan_start_time", STR),
+    ("savings_plan_total_commitment_to_date", F64),
     ("savings_plan_used_commitment", F64),
 ]
 SCHEMA = pa.schema([pa.field(n, t) for n, t in COLUMNS])
@@ -98,8 +149,9 @@ def money(v: Money, n: int) -> tuple[Decimal, np.ndarray | float]:
 class CurWriter:
     """Writes one billing period's CUR 2.0 Parquet file(s) in bounded row groups."""
 
-    def __init__(self, path: Path, id_prefix: str, chunk_rows: int = 250_000,
-                 rows_per_file: int = 5_000_000) -> None:
+    def __init__(
+        self, path: Path, id_prefix: str, chunk_rows: int = 250_000, rows_per_file: int = 5_000_000
+    ) -> None:
         self.dir = path
         self.prefix = id_prefix
         self.chunk_rows = chunk_rows
@@ -155,9 +207,15 @@ class CurWriter:
             if name in GENERATED:
                 continue
             if name in NUMERIC:
-                parts = [np.broadcast_to(np.asarray(g.nums.get(name, np.nan), dtype=np.float64
-                                                    if typ == F64 else np.int64), (g.n,))
-                         for g in groups]
+                parts = [
+                    np.broadcast_to(
+                        np.asarray(
+                            g.nums.get(name, np.nan), dtype=np.float64 if typ == F64 else np.int64
+                        ),
+                        (g.n,),
+                    )
+                    for g in groups
+                ]
                 arr = np.concatenate(parts)
                 if typ == TS:
                     cols[name] = pa.array(arr, type=pa.int64()).cast(TS)
@@ -168,9 +226,12 @@ class CurWriter:
                 cols[name] = vals.take(idx)
         ids = pa.array(np.arange(self.written, self.written + total), type=pa.int64())
         cols["identity_line_item_id"] = pc.binary_join_element_wise(
-            self.prefix, pc.cast(ids, STR), "")
+            self.prefix, pc.cast(ids, STR), ""
+        )
         fmt = "%Y-%m-%dT%H:%M:%SZ"
         cols["identity_time_interval"] = pc.binary_join_element_wise(
             pc.strftime(cols["line_item_usage_start_date"], fmt),
-            pc.strftime(cols["line_item_usage_end_date"], fmt), "/")
+            pc.strftime(cols["line_item_usage_end_date"], fmt),
+            "/",
+        )
         return pa.table([cols[n] for n, _ in COLUMNS], schema=SCHEMA)

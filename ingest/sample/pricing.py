@@ -7,7 +7,7 @@ same decimal, and products with whole-hour quantities stay exact in ``Decimal``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from ingest.sample.company import Asset, Company, GpuHost
 
@@ -42,8 +42,11 @@ GCP_PARTS = {
 def od_rate(company: Company, host: GpuHost, month: str) -> Decimal:
     """On-demand $/instance-hour in a billing month (the planted price change applies here)."""
     ev = company.events
-    if (host.provider == "aws" and host.instance_type == ev.price_change_type
-            and month >= ev.price_change_month):
+    if (
+        host.provider == "aws"
+        and host.instance_type == ev.price_change_type
+        and month >= ev.price_change_month
+    ):
         return ev.price_new
     if host.provider == "gcp":
         return sum((q * p for _, _, q, p in GCP_PARTS[host.instance_type]), Decimal(0))
@@ -74,25 +77,36 @@ def effective_rate(company: Company, host: GpuHost, month: str) -> Decimal:
 
 @dataclass(frozen=True)
 class OwnedCost:
-    """gpu_economics.md A4 for one server: F ($/year fixed) and m ($ per active GPU-hour)."""
+    """gpu_economics.md A4 for one server: F ($/year fixed) and its per-day parts."""
 
     annual_capital: Decimal
     annual_colo: Decimal
     annual_ops: Decimal
     annual_idle_power: Decimal
-    marginal_per_gpu_hour: Decimal
+    energy_kwh_per_unit: Decimal  # (P_load - P_idle) / N: above-idle kWh of a GPU-hour at load
+    pue: Decimal
+    usd_per_kwh: Decimal
+    idle_kw: Decimal
 
     @property
     def fixed_per_year(self) -> Decimal:
         return self.annual_capital + self.annual_colo + self.annual_ops + self.annual_idle_power
 
-    @property
-    def fixed_per_day(self) -> Decimal:
-        return (self.fixed_per_year * 24 / HOURS_PER_YEAR).quantize(Q12)
+    def day_cost(self, load_units: Decimal, in_life: bool = True) -> Decimal:
+        """One day in service: each part rounded to 12 decimals, then summed."""
+        day = Decimal(24) / HOURS_PER_YEAR
+        parts = (
+            self.annual_capital * day if in_life else Decimal(0),
+            self.annual_colo * day,
+            self.annual_ops * day,
+            self.idle_kw * self.pue * self.usd_per_kwh * 24,
+            self.energy_kwh_per_unit * load_units * self.pue * self.usd_per_kwh,
+        )
+        return sum((p.quantize(Q12, ROUND_HALF_EVEN) for p in parts), Decimal(0))
 
     def gpu_hour_rate(self, gpus: int) -> Decimal:
         """Amortised owned cost of one GPU-hour, F / (N * 8760), at 12 decimals."""
-        return (self.fixed_per_year / (gpus * HOURS_PER_YEAR)).quantize(Q12)
+        return (self.fixed_per_year / (gpus * HOURS_PER_YEAR)).quantize(Q12, ROUND_HALF_EVEN)
 
 
 def owned_cost(a: Asset) -> OwnedCost:
@@ -102,6 +116,8 @@ def owned_cost(a: Asset) -> OwnedCost:
         annual_colo=12 * a.colo_usd_per_kw_month * a.provisioned_kw,
         annual_ops=a.ops_usd_per_year,
         annual_idle_power=a.power_idle_kw * a.pue * HOURS_PER_YEAR * a.usd_per_kwh,
-        marginal_per_gpu_hour=((a.power_load_kw - a.power_idle_kw) * a.pue * a.usd_per_kwh
-                               / a.gpus).quantize(Q12),
+        energy_kwh_per_unit=(a.power_load_kw - a.power_idle_kw) / a.gpus,
+        pue=a.pue,
+        usd_per_kwh=a.usd_per_kwh,
+        idle_kw=a.power_idle_kw,
     )

@@ -19,8 +19,13 @@ from ingest.sample.company import ONPREM_SITE, Company, GpuHost
 from ingest.sample.pricing import effective_rate, owned_cost
 
 PROVIDER_NAMES = {"aws": "AWS", "azure": "Microsoft", "gcp": "Google Cloud", "onprem": ONPREM_SITE}
-SOURCES = {"aws": "aws-cur2", "azure": "azure-cost-details", "gcp": "gcp-bq", "onprem": "onprem",
-           "saas": "saas"}
+SOURCES = {
+    "aws": "aws-cur2",
+    "azure": "azure-cost-details",
+    "gcp": "gcp-bq",
+    "onprem": "onprem",
+    "saas": "saas",
+}
 Z = Decimal(0)
 
 
@@ -37,9 +42,20 @@ class Ledger:
     restatements: list = field(default_factory=list)
     events: list = field(default_factory=list)
 
-    def charge(self, *, provider: str, source: str, period: str, billed: Decimal,
-               effective: Decimal, currency: str = "USD", team: str | None = None,
-               workload: str | None = None, egress: str | None = None, lines: int = 1) -> None:
+    def charge(
+        self,
+        *,
+        provider: str,
+        source: str,
+        period: str,
+        billed: Decimal,
+        effective: Decimal,
+        currency: str = "USD",
+        team: str | None = None,
+        workload: str | None = None,
+        egress: str | None = None,
+        lines: int = 1,
+    ) -> None:
         self.totals[(provider, source, period, currency)] += billed
         self.effective[(provider, source, period, currency)] += effective
         self.lines[(source, period)] += lines
@@ -48,12 +64,16 @@ class Ledger:
         if workload and team:
             self.workloads[(team, period, workload)] += effective
 
-    def tool(self, family: str, tool: str, team: str, cost: Decimal, source: str) -> None:
-        f = self.sprawl.setdefault(family, {"tools": set(), "teams": set(), "cost": Z,
-                                            "sources": set()})
+    def tool(
+        self, family: str, tool: str, team: str, cost: Decimal, source: str, currency: str = "USD"
+    ) -> None:
+        f = self.sprawl.setdefault(
+            family,
+            {"tools": set(), "teams": set(), "sources": set(), "costs": defaultdict(Decimal)},
+        )
         f["tools"].add(tool)
         f["teams"].add(team)
-        f["cost"] += cost
+        f["costs"][currency] += cost
         f["sources"].add(source)
 
 
@@ -79,7 +99,7 @@ def _gpu_hour_costs(company: Company, host: GpuHost) -> np.ndarray:
 
 
 def idle_and_demand(company: Company) -> tuple[list, list]:
-    """Idle GPU truth per resource and the hourly active-GPU demand summary per GPU model."""
+    """Idle GPU truth per resource; hourly active-GPU demand per GPU model and deployment."""
     cal = company.cal
     idle_rows = []
     demand: dict[str, dict] = {}
@@ -88,11 +108,16 @@ def idle_and_demand(company: Company) -> tuple[list, list]:
             continue
         state = host_state(company.seed, cal, host)
         paid = billed_mask(host, state)
-        d = demand.setdefault(host.gpu_model, {
-            "paid": np.zeros(cal.hours, dtype=np.int64),
-            "active": np.zeros(cal.hours, dtype=np.int64),
-            "unmonitored": np.zeros(cal.hours, dtype=np.int64),
-            "providers": set()})
+        deployment = "onprem" if host.provider == "onprem" else "cloud"
+        d = demand.setdefault(
+            (host.gpu_model, deployment),
+            {
+                "paid": np.zeros(cal.hours, dtype=np.int64),
+                "active": np.zeros(cal.hours, dtype=np.int64),
+                "unmonitored": np.zeros(cal.hours, dtype=np.int64),
+                "providers": set(),
+            },
+        )
         d["providers"].add(PROVIDER_NAMES[host.provider])
         d["paid"] += paid * host.gpus
         if host.telemetry == "none":
@@ -113,46 +138,83 @@ def idle_and_demand(company: Company) -> tuple[list, list]:
             c = sum(costs[hrs].tolist(), Z) * host.gpus
             by_period[m] = {"gpu_hours_idle": int(hrs.size * host.gpus), "idle_cost": _s(c)}
             total += c
-        idle_rows.append({
-            "provider": PROVIDER_NAMES[host.provider], "source": SOURCES[host.provider],
-            "resource_id": host.resource_id, "host": host.host, "team": host.team,
-            "gpu_model": host.gpu_model, "gpus": host.gpus,
-            "gpu_hours_idle": int(idle.sum() * host.gpus), "idle_cost": _s(total),
-            "by_period": by_period,
-            "episodes": [{"start": _iso(company, a), "end": _iso(company, b), "hours": b - a}
-                         for a, b in episodes(idle)],
-        })
+        idle_rows.append(
+            {
+                "provider": PROVIDER_NAMES[host.provider],
+                "source": SOURCES[host.provider],
+                "resource_id": host.resource_id,
+                "host": host.host,
+                "team": host.team,
+                "gpu_model": host.gpu_model,
+                "gpus": host.gpus,
+                "gpu_hours_idle": int(idle.sum() * host.gpus),
+                "idle_cost": _s(total),
+                "by_period": by_period,
+                "episodes": [
+                    {"start": _iso(company, a), "end": _iso(company, b), "hours": b - a}
+                    for a, b in episodes(idle)
+                ],
+            }
+        )
     demand_rows = []
-    for model, d in sorted(demand.items()):
+    for (model, deployment), d in sorted(demand.items()):
         act = d["active"]
-        demand_rows.append({
-            "gpu_model": model, "providers": sorted(d["providers"]), "hours": cal.hours,
-            "paid_gpu_hours": int(d["paid"].sum()), "active_gpu_hours": int(act.sum()),
-            "unmonitored_gpu_hours": int(d["unmonitored"].sum()),
-            "peak_active_gpus": int(act.max()), "mean_active_gpus": f"{act.mean():.4f}",
-            "p50_active_gpus": int(np.percentile(act, 50, method="lower")),
-            "p90_active_gpus": int(np.percentile(act, 90, method="lower")),
-            "hours_with_active_gpus": int((act > 0).sum()),
-        })
+        demand_rows.append(
+            {
+                "gpu_model": model,
+                "deployment": deployment,
+                "providers": sorted(d["providers"]),
+                "hours": cal.hours,
+                "paid_gpu_hours": int(d["paid"].sum()),
+                "active_gpu_hours": int(act.sum()),
+                "unmonitored_gpu_hours": int(d["unmonitored"].sum()),
+                "peak_active_gpus": int(act.max()),
+                "mean_active_gpus": f"{act.mean():.4f}",
+                "p50_active_gpus": int(np.percentile(act, 50, method="lower")),
+                "p90_active_gpus": int(np.percentile(act, 90, method="lower")),
+                "hours_with_active_gpus": int((act > 0).sum()),
+            }
+        )
     return idle_rows, demand_rows
 
 
 def build_truth(company: Company, ledger: Ledger, meta: dict) -> dict:
     idle_rows, demand_rows = idle_and_demand(company)
-    totals = [{"provider": p, "source": s, "billing_period": m, "currency": c,
-               "billed_cost": _s(v), "effective_cost": _s(ledger.effective[(p, s, m, c)]),
-               "lines": ledger.lines[(s, m)]}
-              for (p, s, m, c), v in sorted(ledger.totals.items())]
+    totals = [
+        {
+            "provider": p,
+            "source": s,
+            "billing_period": m,
+            "currency": c,
+            "billed_cost": _s(v),
+            "effective_cost": _s(ledger.effective[(p, s, m, c)]),
+            "lines": ledger.lines[(s, m)],
+        }
+        for (p, s, m, c), v in sorted(ledger.totals.items())
+    ]
     return {
         "meta": meta,
         "totals": totals,
-        "egress": [{"provider": p, "source": s, "billing_period": m, "kind": k, "cost": _s(v)}
-                   for (p, s, m, k), v in sorted(ledger.egress.items())],
-        "workloads": [{"team": t, "billing_period": m, "workload": w, "cost": _s(v)}
-                      for (t, m, w), v in sorted(ledger.workloads.items())],
-        "tool_sprawl": [{"family": f, "tools": sorted(v["tools"]), "teams": sorted(v["teams"]),
-                         "sources": sorted(v["sources"]), "cost": _s(v["cost"])}
-                        for f, v in sorted(ledger.sprawl.items())],
+        "egress": [
+            {"provider": p, "source": s, "billing_period": m, "kind": k, "cost": _s(v)}
+            for (p, s, m, k), v in sorted(ledger.egress.items())
+        ],
+        "workloads": [
+            {"team": t, "billing_period": m, "workload": w, "cost": _s(v)}
+            for (t, m, w), v in sorted(ledger.workloads.items())
+        ],
+        "tool_sprawl": [
+            {
+                "family": f,
+                "tools": sorted(v["tools"]),
+                "teams": sorted(v["teams"]),
+                "sources": sorted(v["sources"]),
+                "cost": _s(v["costs"]["USD"]),
+                "currency": "USD",
+                "cost_by_currency": {c: _s(x) for c, x in sorted(v["costs"].items())},
+            }
+            for f, v in sorted(ledger.sprawl.items())
+        ],
         "idle_gpu": idle_rows,
         "gpu_demand_hourly": demand_rows,
         "restatements": ledger.restatements,

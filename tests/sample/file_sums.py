@@ -1,0 +1,126 @@
+"""Independent readers of the generated files: totals and idle hours recomputed from the files
+alone (never from the generator's code), in Decimal.
+
+``assert_totals_match`` is meant to be called by an ingest test too, with the warehouse's
+sum(BilledCost) per (billing period, currency) for one provider.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+CENT = Decimal("0.01")
+
+
+def dec(x: float | str) -> Decimal:
+    """A float from Parquet/JSON as the decimal it was written from (shortest repr)."""
+    return Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
+
+
+def truth_totals(truth: dict, provider: str) -> dict[tuple[str, str], Decimal]:
+    return {
+        (t["billing_period"], t["currency"]): Decimal(t["billed_cost"])
+        for t in truth["totals"]
+        if t["provider"] == provider
+    }
+
+
+def assert_totals_match(actual: dict[tuple[str, str], Decimal], truth: dict, provider: str) -> None:
+    """Every (billing period, currency) total equals truth.json to the cent."""
+    expected = truth_totals(truth, provider)
+    assert set(actual) == set(expected), (sorted(actual), sorted(expected))
+    for key, value in expected.items():
+        assert Decimal(actual[key]).quantize(CENT) == value.quantize(CENT), (provider, key)
+
+
+def aws_totals(root: Path) -> dict[tuple[str, str], Decimal]:
+    """sum(line_item_unblended_cost) per period; a restated export replaces its month."""
+    out: dict[tuple[str, str], Decimal] = {}
+    for folder in ("cur2", "cur2-restated"):  # later exports overwrite earlier months
+        for part in sorted((root / "aws" / folder).glob("BILLING_PERIOD=*")):
+            period = part.name.split("=", 1)[1]
+            sums: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+            for f in sorted(part.glob("*.parquet")):
+                t = pq.read_table(
+                    f, columns=["line_item_unblended_cost", "line_item_currency_code"]
+                )
+                for cost, cur in zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True):
+                    sums[(period, cur)] += dec(cost)
+            out.update(sums)
+    return out
+
+
+def azure_totals(root: Path, kind: str = "actual") -> dict[tuple[str, str], Decimal]:
+    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for f in sorted((root / "azure" / kind).glob("*/part_*.csv")):
+        with open(f, encoding="utf-8-sig", newline="") as fh:
+            for row in csv.DictReader(fh):
+                period = f.parent.name[:4] + "-" + f.parent.name[4:]
+                out[(period, row["BillingCurrency"])] += Decimal(row["CostInBillingCurrency"])
+    return dict(out)
+
+
+def gcp_totals_parquet(root: Path) -> dict[tuple[str, str], Decimal]:
+    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for f in sorted((root / "gcp" / "parquet").glob("*.parquet")):
+        for r in pq.read_table(f, columns=["cost", "credits", "invoice", "currency"]).to_pylist():
+            m = r["invoice"]["month"]
+            net = dec(r["cost"]) + sum((dec(c["amount"]) for c in r["credits"]), Decimal(0))
+            out[(f"{m[:4]}-{m[4:]}", r["currency"])] += net
+    return dict(out)
+
+
+def gcp_totals_ndjson(root: Path) -> dict[tuple[str, str], Decimal]:
+    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for f in sorted((root / "gcp" / "ndjson").glob("*.jsonl")):
+        with open(f, encoding="utf-8") as fh:
+            for line in fh:
+                r = json.loads(line, parse_float=Decimal)
+                m = r["invoice"]["month"]
+                net = r["cost"] + sum((c["amount"] for c in r.get("credits", [])), Decimal(0))
+                out[(f"{m[:4]}-{m[4:]}", r["currency"])] += net
+    return dict(out)
+
+
+def saas_totals(root: Path) -> dict[tuple[str, str, str], Decimal]:
+    out: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    with open(root / "saas" / "invoices.csv", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            out[(row["vendor"], row["month"], row["currency"])] += Decimal(row["amount"])
+    return dict(out)
+
+
+def read_telemetry(root: Path) -> tuple[dict, dict]:
+    """(activity, power): host -> {hour start (unix s) -> per-GPU values}, from both formats.
+
+    Activity is GR_ENGINE_ACTIVE (or utilization.gpu / 100) in 0..1, power in watts."""
+    acts: dict = defaultdict(lambda: defaultdict(list))
+    power: dict = defaultdict(lambda: defaultdict(list))
+    wanted = {"DCGM_FI_PROF_GR_ENGINE_ACTIVE": acts, "DCGM_FI_DEV_POWER_USAGE": power}
+    for f in sorted((root / "telemetry" / "prometheus").glob("*.json.gz")):
+        body = json.loads(gzip.decompress(f.read_bytes()))
+        assert body["status"] == "success" and body["data"]["resultType"] == "matrix"
+        for s in body["data"]["result"]:
+            target = wanted.get(s["metric"]["__name__"])
+            if target is None:
+                continue
+            for ts, v in s["values"]:
+                target[s["metric"]["Hostname"]][int(ts) // 3600 * 3600].append(float(v))
+    for f in sorted((root / "telemetry" / "nvidia-smi").glob("*.csv.gz")):
+        host = f.name.removesuffix(".csv.gz")
+        rows = csv.reader(gzip.decompress(f.read_bytes()).decode().splitlines())
+        next(rows)
+        for r in rows:
+            when = datetime.strptime(r[0], "%Y/%m/%d %H:%M:%S.%f").replace(tzinfo=UTC)
+            hour = int(when.timestamp()) // 3600 * 3600
+            acts[host][hour].append(float(r[5].strip().removesuffix(" %")) / 100)
+            power[host][hour].append(float(r[7].strip().removesuffix(" W")))
+    return acts, power

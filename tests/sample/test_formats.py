@@ -1,0 +1,339 @@
+"""Each generated file looks like the real export: names, types, nesting, envelopes."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ingest.sample.azure import HEADER as AZURE_HEADER
+
+
+def _snake(legacy: str) -> str:
+    """Legacy CUR `lineItem/UsageType` -> CUR 2.0 `line_item_usage_type` (ARN -> a_r_n)."""
+    snake = re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), legacy.replace("/", "_"))
+    return re.sub("_+", "_", snake)
+
+
+# legacy CUR columns (seen in the koku sample) whose CUR 2.0 names the ingestors rely on
+LEGACY = [
+    "bill/BillType",
+    "bill/BillingEntity",
+    "bill/BillingPeriodStartDate",
+    "bill/BillingPeriodEndDate",
+    "bill/PayerAccountId",
+    "identity/LineItemId",
+    "identity/TimeInterval",
+    "lineItem/LineItemType",
+    "lineItem/UsageType",
+    "lineItem/Operation",
+    "lineItem/ProductCode",
+    "lineItem/ResourceId",
+    "lineItem/UsageAccountId",
+    "lineItem/UsageAmount",
+    "lineItem/UsageStartDate",
+    "lineItem/UsageEndDate",
+    "lineItem/UnblendedCost",
+    "lineItem/UnblendedRate",
+    "lineItem/CurrencyCode",
+    "lineItem/LineItemDescription",
+    "lineItem/LegalEntity",
+    "pricing/publicOnDemandCost",
+    "pricing/term",
+    "pricing/unit",
+    "savingsPlan/SavingsPlanArn",
+    "savingsPlan/SavingsPlanEffectiveCost",
+    "savingsPlan/TotalCommitmentToDate",
+    "savingsPlan/UsedCommitment",
+    "reservation/ReservationARN",
+    "reservation/EffectiveCost",
+    "reservation/UnusedRecurringFee",
+    "reservation/UnusedQuantity",
+]
+
+
+def test_cur2_columns_and_arrow_types(sample, reference: Path) -> None:
+    root, _ = sample
+    files = sorted((root / "aws" / "cur2").glob("BILLING_PERIOD=*/*.snappy.parquet"))
+    assert len(files) == len(sample[1]["meta"]["months"])
+    schema = pq.read_schema(files[0])
+    koku = (reference / "aws-cur-legacy-koku" / "2023-06-01.csv").read_text().splitlines()[0]
+    for legacy in LEGACY:
+        assert legacy in koku.split(","), legacy
+        # same name modulo the CUR 2.0 underscore rules (ARN/Arn -> a_r_n)
+        squashed = {n.replace("_", ""): n for n in schema.names}
+        assert _snake(legacy).replace("_", "") in squashed, _snake(legacy)
+    assert "savings_plan_savings_plan_a_r_n" in schema.names
+    types = {n: schema.field(n).type for n in schema.names}
+    for money in (
+        "line_item_unblended_cost",
+        "line_item_net_unblended_cost",
+        "line_item_usage_amount",
+        "pricing_public_on_demand_cost",
+        "savings_plan_savings_plan_effective_cost",
+        "reservation_effective_cost",
+    ):
+        assert types[money] == pa.float64(), money
+    for ts in (
+        "line_item_usage_start_date",
+        "line_item_usage_end_date",
+        "bill_billing_period_start_date",
+        "bill_billing_period_end_date",
+    ):
+        assert pa.types.is_timestamp(types[ts]), ts
+    for m in ("product", "resource_tags", "cost_category"):
+        assert types[m] == pa.map_(pa.string(), pa.string()), m
+    assert types["line_item_unblended_rate"] == pa.string()  # rates are text in CUR
+    for f in files[1:]:
+        assert pq.read_schema(f).equals(schema)
+
+
+def test_cur2_content_has_the_ai_patterns(sample) -> None:
+    root, _ = sample
+    t = pq.read_table(
+        sorted((root / "aws" / "cur2").glob("*/*.parquet")),
+        columns=[
+            "line_item_line_item_type",
+            "line_item_usage_type",
+            "bill_billing_entity",
+            "resource_tags",
+            "product",
+            "line_item_product_code",
+        ],
+    )
+    types = set(t.column("line_item_line_item_type").to_pylist())
+    assert {
+        "Usage",
+        "SavingsPlanCoveredUsage",
+        "SavingsPlanNegation",
+        "SavingsPlanRecurringFee",
+        "DiscountedUsage",
+        "RIFee",
+        "Tax",
+        "Credit",
+    } <= types
+    usage = set(t.column("line_item_usage_type").to_pylist())
+    for family in ("p5", "p4d", "g5", "g6", "inf2", "trn1"):
+        assert any(re.search(rf"BoxUsage:{family}\.", u) for u in usage), family
+    for op in ("Train:ml.", "Host:ml.", "Notebk:ml."):
+        assert any(op in u for u in usage), op
+    for pattern in (
+        r"^DataTransfer-Out-Bytes$",
+        r"-AWS-Out-Bytes$",
+        r"^DataTransfer-Regional-Bytes$",
+        r"^NatGateway-",
+        r"^US-DataTransfer-Out",
+        r"input-tokens$",
+        r"InputTokenCount",
+    ):
+        assert any(re.search(pattern, u) for u in usage), pattern
+    assert "AWS Marketplace" in set(t.column("bill_billing_entity").to_pylist())
+    tags = t.column("resource_tags").to_pylist()
+    assert ("user_team", "research") in {kv for row in tags if row for kv in row}
+    utypes = t.column("line_item_usage_type").to_pylist()
+    gpu = [
+        dict(p)
+        for p, u in zip(t.column("product").to_pylist(), utypes, strict=True)
+        if u.endswith("p5.48xlarge")
+    ]
+    assert gpu and gpu[0]["gpu"] == "8"
+
+
+def test_azure_headers_match_the_cost_details_export(sample, reference: Path) -> None:
+    root, _ = sample
+    ea = reference / "azure-ea-finops-toolkit" / "EA_ActualCost_Small.csv"
+    ea_header = ea.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    renamed = {
+        "Cost": "CostInBillingCurrency",
+        "Product": "ProductName",
+        "InvoiceSection": "InvoiceSectionName",
+    }
+    assert AZURE_HEADER[: len(ea_header)] == [renamed.get(c, c) for c in ea_header]
+    camel = reference / "azure-header-variants" / "headersets_EnterpriseCamel.csv"
+    camel_header = camel.read_text().splitlines()[0].split(",")
+    partner_only = {
+        "partnerName",
+        "resellerName",
+        "resellerMpnId",
+        "customerTenantId",
+        "customerName",
+        "publisherId",
+        "resourceGroupName",
+        "location",
+    }
+    ours = {c.lower() for c in AZURE_HEADER}
+    missing = [c for c in camel_header if c not in partner_only and c.lower() not in ours]
+    assert missing == []
+    for kind in ("actual", "amortized"):
+        files = sorted((root / "azure" / kind).glob("*/part_0_0001.csv"))
+        assert [f.parent.name for f in files][-1] == "202610"
+        raw = files[-1].read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf")  # exports carry a UTF-8 BOM
+        with open(files[-1], encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert list(rows[0]) == AZURE_HEADER
+        sizes = {
+            json.loads(r["AdditionalInfo"]).get("ServiceType") for r in rows if r["AdditionalInfo"]
+        }
+        assert {
+            "Standard_ND96isr_H100_v5",
+            "Standard_NC24ads_A100_v4",
+            "Standard_NV36ads_A10_v5",
+        } <= sizes
+        assert all(json.loads(r["Tags"])["team"] for r in rows)
+        assert {r["MeterCategory"] for r in rows} >= {
+            "Virtual Machines",
+            "Azure OpenAI",
+            "Bandwidth",
+        }
+        purchases = {r["PricingModel"] for r in rows if r["ChargeType"] == "Purchase"}
+        assert ("Reservation" in purchases) == (kind == "actual")
+        assert re.fullmatch(r"\d\d/\d\d/\d{4}", rows[0]["Date"])
+    amortized = (root / "azure" / "amortized" / "202610" / "part_0_0001.csv").read_text(
+        encoding="utf-8-sig"
+    )
+    assert "UnusedReservation" in amortized
+
+
+def _paths(t: pa.DataType, prefix: str = "") -> set[str]:
+    out = set()
+    if pa.types.is_struct(t):
+        for f in t:
+            out |= {prefix + f.name} | _paths(f.type, prefix + f.name + ".")
+    elif pa.types.is_list(t):
+        out |= _paths(t.value_type, prefix)
+    return out
+
+
+def test_gcp_nested_fields_match_the_bigquery_export(sample, reference: Path) -> None:
+    root, _ = sample
+    schema = pq.read_schema(root / "gcp" / "parquet" / "202610.parquet")
+    paths = set()
+    for f in schema:
+        paths |= {f.name} | _paths(f.type, f.name + ".")
+    koku = (reference / "gcp-bq-export-koku" / "2022-08-01_5.csv").read_text().splitlines()[0]
+    for col in koku.split(","):
+        if col != "partition_date":
+            assert col in paths, col
+    kv = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
+    assert schema.field("labels").type == kv and schema.field("system_labels").type == kv
+    credit = schema.field("credits").type
+    assert pa.types.is_list(credit)
+    assert [f.name for f in credit.value_type] == ["name", "amount", "full_name", "id", "type"]
+    assert schema.field("cost").type == pa.float64()
+    table = pq.read_table(root / "gcp" / "parquet" / "202610.parquet")
+    lines = (root / "gcp" / "ndjson" / "202610.jsonl").read_text().splitlines()
+    assert len(lines) == table.num_rows
+    first = json.loads(lines[0])
+    assert first["invoice"]["month"] == "202610"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", first["usage_start_time"])
+    skus = {r["description"] for r in table.column("sku").to_pylist()}
+    for pat in (r"Nvidia L4 GPU", r"G2 Instance Core", r"Network Internet Egress"):
+        assert any(re.search(pat, s) for s in skus), pat
+    credits = [c for row in table.column("credits").to_pylist() for c in row]
+    assert {c["type"] for c in credits} == {"COMMITTED_USAGE_DISCOUNT"}
+    all_skus = set()
+    for f in (root / "gcp" / "parquet").glob("*.parquet"):
+        all_skus |= {
+            r["description"] for r in pq.read_table(f, columns=["sku"]).column("sku").to_pylist()
+        }
+    for pat in (
+        "A100 GPU",
+        "H100 80GB GPU",
+        "L4 GPU",
+        "A2 Instance Core",
+        "A3 Instance Core",
+        "Custom Training",
+        "Online Prediction",
+    ):
+        assert any(pat in s for s in all_skus), pat
+
+
+def test_onprem_inventory_columns(sample) -> None:
+    root, _ = sample
+    with open(root / "onprem" / "inventory.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == [
+        "asset_id",
+        "site",
+        "hostnames",
+        "gpu_model",
+        "gpus",
+        "purchase_date",
+        "server_capex",
+        "network_capex",
+        "life_years",
+        "residual_fraction",
+        "power_idle_kw",
+        "power_load_kw",
+        "provisioned_kw",
+        "pue",
+        "usd_per_kwh",
+        "colo_usd_per_kw_month",
+        "ops_usd_per_year",
+        "team",
+        "currency",
+        "retired_date",
+        "wacc",
+    ]
+    assert {r["gpu_model"] for r in rows} == {"NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-80GB"}
+    assert all(r["gpus"] == "8" for r in rows)
+
+
+def test_telemetry_envelopes_and_logs(sample) -> None:
+    root, _ = sample
+    body = json.loads(
+        gzip.decompress((root / "telemetry" / "prometheus" / "2026-10.json.gz").read_bytes())
+    )
+    assert body["status"] == "success" and body["data"]["resultType"] == "matrix"
+    names = {s["metric"]["__name__"] for s in body["data"]["result"]}
+    assert names == {
+        "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+        "DCGM_FI_DEV_GPU_UTIL",
+        "DCGM_FI_DEV_FB_USED",
+        "DCGM_FI_DEV_POWER_USAGE",
+    }
+    s = body["data"]["result"][0]
+    assert {"Hostname", "UUID", "gpu", "modelName"} <= set(s["metric"])
+    ts, v = s["values"][0]
+    assert isinstance(ts, int) and isinstance(v, str)
+    smi = sorted((root / "telemetry" / "nvidia-smi").glob("*.csv.gz"))
+    assert smi
+    text = gzip.decompress(smi[0].read_bytes()).decode().splitlines()
+    assert text[0] == (
+        "timestamp, name, pci.bus_id, uuid, index, utilization.gpu [%], "
+        "memory.used [MiB], power.draw [W]"
+    )
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}, .+ %, \d+ MiB, [\d.]+ W", text[1])
+    with open(root / "telemetry" / "host_map.csv", encoding="utf-8", newline="") as fh:
+        hosts = list(csv.DictReader(fh))
+    assert list(hosts[0])[:2] == ["host", "resource_id"]
+    assert any(h["resource_id"].startswith("i-0") for h in hosts)
+    assert any("/Microsoft.Compute/virtualMachines/" in h["resource_id"] for h in hosts)
+    assert any(re.match(r"projects/.+/zones/.+/instances/", h["resource_id"]) for h in hosts)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        "vendor",
+        "product",
+        "team",
+        "month",
+        "amount",
+        "currency",
+        "seats",
+        "active_seats",
+        "invoice_id",
+    ],
+)
+def test_saas_invoice_columns(sample, column: str) -> None:
+    root, _ = sample
+    header = (root / "saas" / "invoices.csv").read_text().splitlines()[0].split(",")
+    assert column in header
