@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -28,7 +29,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
+from deltalake.transaction import AddAction, create_table_with_add_actions
 
 from models.errors import InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, conform, validate
@@ -94,6 +97,14 @@ class LoadResult:
         if self.source_total is None or self.warehouse_total is None:
             return None
         return self.warehouse_total - self.source_total
+
+
+def pause_point(point: str) -> None:
+    """Test hook: with FINOPS_TEST_PAUSE_AT=<point> the writer stops here so a crash test can
+    SIGKILL it (points: stage, commit, write, loads; see tests/ingest/test_crash.py)."""
+    if os.environ.get("FINOPS_TEST_PAUSE_AT") == point:
+        print(f"finops: paused at {point}", file=sys.stderr, flush=True)
+        time.sleep(float(os.environ.get("FINOPS_TEST_PAUSE_S", "60")))
 
 
 def new_load_id() -> str:
@@ -188,6 +199,7 @@ class Store:
                 if progress:
                     progress(f"committing {batch.billing_period}", i, len(staged))
                 if result.status == "committed":
+                    pause_point("commit")
                     self._commit_cost_lines(batch, result, path)
                 results.append(result)
             if progress:
@@ -206,6 +218,7 @@ class Store:
         path = self.staging_dir() / f"{load_id}.parquet"
         try:
             conform(lines, COST_LINES).sink_parquet(path, compression="zstd")
+            pause_point("stage")
         except pl.exceptions.PolarsError as exc:
             path.unlink(missing_ok=True)
             raise InputError(
@@ -331,6 +344,7 @@ class Store:
         )
         result.table_version = version
         record["table_version"] = version
+        pause_point("loads")
         self._append_loads([record])
         staged.unlink(missing_ok=True)
 
@@ -346,6 +360,10 @@ class Store:
         partition_by: list[str] | None,
     ) -> int:
         """One Delta commit replacing the rows matching `predicate` by the staged file's rows."""
+        whole = " AND ".join(f"{k} = '{v}'" for k, v in constants.items())
+        if constants and partition_by == list(constants) and predicate == whole:
+            # only when the predicate is the whole partition (gpu_util narrows it by host)
+            return self._replace_partition(dataset, staged, constants, record)
         source = pq.ParquetFile(staged)
         schema = source.schema_arrow
         for name in constants:
@@ -355,6 +373,7 @@ class Store:
             for rb in source.iter_batches(batch_size=256_000):
                 extra = [pa.array([v] * rb.num_rows, pa.string()) for v in constants.values()]
                 yield pa.RecordBatch.from_arrays([*rb.columns, *extra], schema=schema)
+            pause_point("write")
 
         meta = {META_KEY: json.dumps(record, default=str)}
         path = str(self.table_path(dataset))
@@ -367,6 +386,58 @@ class Store:
             commit_properties=CommitProperties(custom_metadata=meta),
         )
         table = DeltaTable(path)
+        version = table.version()
+        if version and version % 25 == 0:
+            table.create_checkpoint()
+        return version
+
+    def _replace_partition(
+        self, dataset: str, staged: Path, partition: dict[str, str], record: dict
+    ) -> int:
+        """Replace one whole partition by the staged file itself: the file is moved into the
+        table (partition values live in the log, not in the file) and committed by one
+        overwrite of that partition. Nothing is rewritten, so memory stays flat at any size;
+        a kill between the move and the commit leaves an orphan that `vacuum` removes."""
+        root = self.table_path(dataset)
+        rel = "/".join(f"{k}={v}" for k, v in partition.items())
+        rel += f"/part-{record['load_id']}.zstd.parquet"
+        schema = pq.read_schema(staged)
+        for name in partition:
+            schema = schema.append(pa.field(name, pa.string()))
+        rows = pq.ParquetFile(staged).metadata.num_rows
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        pause_point("write")
+        add = AddAction(
+            path=rel,
+            size=target.stat().st_size,
+            partition_values=partition,
+            modification_time=int(target.stat().st_mtime * 1000),
+            data_change=True,
+            stats=json.dumps({"numRecords": rows}),
+        )
+        commit = CommitProperties(custom_metadata={META_KEY: json.dumps(record, default=str)})
+        table = self.table(dataset)
+        if table is None:
+            create_table_with_add_actions(
+                str(root),
+                DeltaSchema.from_arrow(schema),
+                [add],
+                mode="error",
+                partition_by=list(partition),
+                commit_properties=commit,
+            )
+        else:
+            table.create_write_transaction(
+                [add],
+                mode="overwrite",
+                schema=schema,
+                partition_by=list(partition),
+                partition_filters=[(k, "=", v) for k, v in partition.items()],
+                commit_properties=commit,
+            )
+        table = DeltaTable(str(root))
         version = table.version()
         if version and version % 25 == 0:
             table.create_checkpoint()
@@ -400,6 +471,46 @@ class Store:
         result.table_version = version
         record["table_version"] = version
         self._append_loads([record])
+        return version
+
+    def replace_derived(
+        self,
+        dataset: str,
+        table_decl: Table,
+        staged: Path,
+        predicate: str | None,
+        partition_by: list[str] | None = None,
+    ) -> int:
+        """One Delta commit replacing the rows of a derived dataset (classifications,
+        gpu_hours) that match `predicate` (all rows when None) by the staged file's rows.
+
+        Derived data is rebuilt from loaded data, so no `loads` record is written. The caller
+        holds `writer()`; columns beyond `table_decl` (partition keys) are kept.
+        """
+        frame = pl.scan_parquet(staged)
+        problems = validate(frame.select(table_decl.names), table_decl)
+        if problems:
+            raise WarehouseError(
+                f"derived dataset {dataset} breaks its contract: "
+                + "; ".join(str(p) for p in problems[:5]),
+                hint="this is a bug in the classification code; nothing was committed",
+            )
+        path = str(self.table_path(dataset))
+        reader = pq.ParquetFile(staged)
+        batches = pa.RecordBatchReader.from_batches(
+            reader.schema_arrow, reader.iter_batches(batch_size=256_000)
+        )
+        write_deltalake(
+            path,
+            batches,
+            mode="overwrite",
+            predicate=predicate,
+            partition_by=partition_by,
+        )
+        table = DeltaTable(path)
+        version = table.version()
+        if version and version % 25 == 0:
+            table.create_checkpoint()
         return version
 
     # ---- loads ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Derived warehouse views (classified_costs, gpu_hours, ...) registered with ingest.warehouse.
+"""Derived warehouse views (classified_costs, gpu_hours, idle_episodes, ...).
 
-Each derived dataset registers a function that creates its view on a fresh connection; the
-classification and idle layers add theirs here.
+Materialised derived datasets are registered as tables (read like the base tables, from the
+same snapshot; under `--as-of` they follow cost_lines' commit time, i.e. the classification
+that was current then). Views over them are registered as SQL.
 """
 
 from __future__ import annotations
@@ -10,10 +11,30 @@ from models.settings import Settings
 
 VIEW_MODULES: tuple[str, ...] = ()
 
+CLASSIFIED_COSTS = """
+CREATE VIEW classified_costs AS
+SELECT c.*, {cols}
+FROM cost_lines c LEFT JOIN classifications k ON k.x_LineId = c.x_LineId
+"""
+
+
+def _classified_costs(con) -> None:
+    from models.classify import CLASSIFICATIONS
+
+    cols = ", ".join(f'k."{n}"' for n in CLASSIFICATIONS.names if n != "x_LineId")
+    con.execute(CLASSIFIED_COSTS.format(cols=cols))
+
 
 def register_all(settings: Settings) -> None:
-    """Register every derived view with the reader, configured by `settings`."""
+    """Register every derived table and view with the reader, configured by `settings`."""
     import importlib
 
+    from ingest import warehouse
+    from models.classify import CLASSIFICATIONS
+    from models.idle import GPU_HOURS, IDLE_EPISODES
+
+    for table in (CLASSIFICATIONS, GPU_HOURS, IDLE_EPISODES):
+        warehouse.register_table(table)
+    warehouse.register_view("classified_costs", _classified_costs)
     for name in VIEW_MODULES:
         importlib.import_module(name).register(settings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -19,9 +19,9 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from models.errors import InputError, WarehouseError
-from models.schema import COST_LINES, GPU_UTIL, LOAD_ERRORS, LOADS, Table
+from models.schema import ASSETS, COST_LINES, GPU_UTIL, LOAD_ERRORS, LOADS, Table
 
-BASE_TABLES: tuple[Table, ...] = (COST_LINES, GPU_UTIL, LOADS, LOAD_ERRORS)
+BASE_TABLES: tuple[Table, ...] = (COST_LINES, GPU_UTIL, ASSETS, LOADS, LOAD_ERRORS)
 
 # Views built on top of the base tables: name -> function(connection) that creates it.
 # Registered by importing modules that define them (see register_view), so this module
@@ -31,6 +31,15 @@ _DERIVED: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] = {}
 
 def register_view(name: str, create: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
     _DERIVED[name] = create
+
+
+# Derived datasets stored as Delta tables (classifications, gpu_hours, ...): exposed as views
+# over the same snapshot rules as the base tables (under --as-of they follow cost_lines' time).
+_TABLES: dict[str, Table] = {}
+
+
+def register_table(table: Table) -> None:
+    _TABLES[table.name] = table
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,17 @@ def _snapshot(root: Path, name: str, as_of: AsOf) -> DeltaTable | None:
     return table
 
 
+def _derived_as_of(root: Path, as_of: AsOf) -> AsOf:
+    """Derived tables are committed just after the cost_lines commit they follow, so for
+    cost_lines version N they are read as of just before version N+1 (or now)."""
+    if not isinstance(as_of, int):
+        return as_of
+    try:
+        return _version_time(root / "cost_lines", as_of + 1) - timedelta(milliseconds=1)
+    except (InputError, TableNotFoundError):
+        return None
+
+
 def _version_time(path: Path, version: int) -> datetime:
     table = DeltaTable(str(path))
     for entry in table.history():
@@ -121,9 +141,11 @@ def connect(
     root = Path(root)
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # never write to a command's stdout
     versions: dict[str, int | None] = {}
-    for table in BASE_TABLES:
-        snap = _snapshot(root, table.name, as_of)
+    derived_as_of = _derived_as_of(root, as_of) if _TABLES else as_of
+    for table in (*BASE_TABLES, *_TABLES.values()):
+        snap = _snapshot(root, table.name, derived_as_of if table.name in _TABLES else as_of)
         files = snap.file_uris() if snap is not None else []
         versions[table.name] = snap.version() if snap is not None else None
         body = _files_select(table, files) if files else _empty_select(table)

@@ -31,6 +31,29 @@ class AwsSourceSettings:
 
 
 @dataclass(frozen=True)
+class AzureSourceSettings:
+    """`[sources.azure]`: where exports and the Cost Management API are reached.
+
+    Credentials come only from azure-identity's DefaultAzureCredential chain, or from a
+    storage connection string held in the environment variable named here (never the file).
+    """
+
+    connection_string_env: str = "AZURE_STORAGE_CONNECTION_STRING"
+    blob_endpoint: str | None = None  # default https://<account>.blob.core.windows.net
+    scope: str | None = None  # e.g. /providers/Microsoft.Billing/billingAccounts/<id>
+    management_endpoint: str | None = None  # default https://management.azure.com
+
+
+@dataclass(frozen=True)
+class GcpSourceSettings:
+    """`[sources.gcp]`: BigQuery billing export access through Google ADC."""
+
+    project: str | None = None  # project that runs (and pays for) the query
+    location: str | None = None
+    api_endpoint: str | None = None  # default https://bigquery.googleapis.com
+
+
+@dataclass(frozen=True)
 class IdleSettings:
     """Per GPU-hour states (DESIGN §6, gpu_economics.md B3)."""
 
@@ -49,8 +72,8 @@ class Settings:
     classify: dict[str, Any] = field(default_factory=dict)
     allocation: dict[str, Any] = field(default_factory=dict)
     idle: IdleSettings = field(default_factory=IdleSettings)
-    own_vs_rent: dict[str, Any] = field(default_factory=dict)
-    anomaly: dict[str, Any] = field(default_factory=dict)
+    own_vs_rent: Any = field(default_factory=dict)  # OwnVsRentSettings once parsed
+    anomaly: Any = field(default_factory=dict)  # AnomalySettings once parsed
     budgets: dict[str, Any] = field(default_factory=dict)
     auth: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
@@ -59,10 +82,29 @@ class Settings:
     def aws(self) -> AwsSourceSettings:
         return parse_section(AwsSourceSettings, self.sources.get("aws", {}), "sources.aws")
 
+    @property
+    def azure(self) -> AzureSourceSettings:
+        return parse_section(AzureSourceSettings, self.sources.get("azure", {}), "sources.azure")
+
+    @property
+    def gcp(self) -> GcpSourceSettings:
+        return parse_section(GcpSourceSettings, self.sources.get("gcp", {}), "sources.gcp")
+
 
 # Sections whose values are dataclasses are checked here; sections still held as dicts are
 # checked by the module that owns them (classify rules, price book, budgets), each strictly.
-_SOURCE_SECTIONS = {"aws": AwsSourceSettings}
+_SOURCE_SECTIONS = {
+    "aws": AwsSourceSettings,
+    "azure": AzureSourceSettings,
+    "gcp": GcpSourceSettings,
+}
+
+# Sections parsed by the module that owns them: section -> "module:Class" with a strict
+# `from_dict(data, origin)`. Imported only when the section is present.
+_OWNED_SECTIONS = {
+    "own_vs_rent": "models.recommendation:OwnVsRentSettings",
+    "anomaly": "models.anomaly:AnomalySettings",
+}
 
 
 def parse_settings(data: dict[str, Any], origin: str = "finops.toml") -> Settings:
@@ -82,7 +124,12 @@ def parse_settings(data: dict[str, Any], origin: str = "finops.toml") -> Setting
                 f"[{key}] must be a table", file=origin, expected="a table", found=repr(value)
             )
         ftype = _resolve(Settings, fields[key])
-        if dataclasses.is_dataclass(ftype):
+        if key in _OWNED_SECTIONS:
+            import importlib
+
+            module, cls = _OWNED_SECTIONS[key].split(":")
+            kwargs[key] = getattr(importlib.import_module(module), cls).from_dict(value, origin)
+        elif dataclasses.is_dataclass(ftype):
             kwargs[key] = parse_section(ftype, value, key, origin)
         else:
             kwargs[key] = value

@@ -13,45 +13,83 @@ from dashboard.cli import App
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 SAMPLE_DATA = Path("sample_data")
+# Streamlit treats a `pages/` folder beside the main script as legacy navigation until the
+# script first calls st.navigation, and would run a page file directly, before the app's
+# login and filters. The launcher turns that off before the server starts.
+_LAUNCH = (
+    "import sys; from streamlit.runtime.pages_manager import PagesManager; "
+    "PagesManager.uses_pages_directory = False; from streamlit.web import cli; "
+    "sys.exit(cli.main(prog_name='streamlit'))"
+)
 
 # The demo ingests the sample enterprise through the same commands a user runs, in the
 # order exports arrive: the restated AWS month lands after the original.
 DEMO_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("aws", ("aws/cur2",)),
     ("aws", ("aws/cur2-restated",)),
-    ("azure", ("azure/actual",)),
+    ("azure", ("azure/",)),  # actual/ and amortized/ together
     ("gcp", ("gcp/parquet",)),
-    ("onprem", ("onprem/inventory.csv",)),
+    # telemetry before the inventory: on-prem energy above idle uses the measured GPU power
     ("telemetry", ("prometheus", "telemetry/prometheus", "--host-map", "telemetry/host_map.csv")),
-    ("telemetry", ("nvidia-smi", "telemetry/nvidia-smi", "--host-map", "telemetry/host_map.csv")),
+    (
+        "telemetry",
+        (
+            "nvidia-smi",
+            "telemetry/nvidia-smi",
+            "--tz",
+            "UTC",
+            "--host-map",
+            "telemetry/host_map.csv",
+        ),
+    ),
+    ("onprem", ("onprem/inventory.csv",)),
     ("saas", ("saas/invoices.csv",)),
 )
 
 
 def serve(app: App, port: int, host: str) -> int:
+    import tempfile
+
+    from dashboard.auth import check_bind, parse_auth, write_secrets
+
+    origin = str(app.config_file) if app.config_file else "finops.toml"
+    auth = parse_auth(app.settings.auth, origin)
+    check_bind(host, auth)
     env = dict(os.environ, FINOPS_WAREHOUSE=str(app.warehouse.resolve()))
     if app.config_file:
         env["FINOPS_CONFIG"] = str(app.config_file.resolve())
     args = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-c", _LAUNCH, "run", str(APP),
         "--server.address", host,
         "--server.port", str(port),
         "--server.headless", "true",
+        "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
         "--client.showErrorDetails", "false",
         "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     click.echo(f"Serving the dashboard on http://{host}:{port} (Ctrl+C stops it)")
-    try:
-        return subprocess.call(args, env=env)
-    except KeyboardInterrupt:
-        return 0
+    # The OIDC client secret goes to a private file that lives as long as the server.
+    with tempfile.TemporaryDirectory(prefix="finops-dashboard-") as private:
+        if auth is not None:
+            secrets = write_secrets(auth, host, port, Path(private))
+            args += ["--secrets.files", str(secrets)]
+            click.echo("Sign-in required (OIDC).")
+        else:
+            args += ["--secrets.files", str(Path(private) / "none.toml")]
+        try:
+            return subprocess.call(args, env=env)
+        except KeyboardInterrupt:
+            return 0
 
 
 @click.command()
 @click.option("--port", default=8501, show_default=True, help="Port to listen on.")
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to bind (localhost only)."
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; anything but localhost needs [auth] in finops.toml.",
 )
 @click.pass_obj
 def dashboard(app: App, port: int, host: str) -> None:

@@ -1,0 +1,281 @@
+"""Benchmark: classification of N cost lines and the idle join over a year of GPU-hours.
+
+Each measured task runs in its own process (so its peak RSS is its own) and is repeated;
+the median wall time and peak RSS are reported beside a DuckDB floor on the same data in the
+same run: a plain group-by over the same lines (classification), a join + group-by of the
+same telemetry and billing (idle). Targets: <= 3x the floor, peak RSS <= 4 GiB.
+
+    python bench/bench_classify.py                  # 10M lines, 500 GPUs x 1 year, 3 repeats
+    python bench/bench_classify.py --lines 1000000 --gpus 64 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+START = datetime(2025, 11, 1, tzinfo=UTC)
+
+
+# ---- data -----------------------------------------------------------------------------------
+
+
+def make_lines(path: Path, n: int) -> None:
+    """N cost lines shaped like a large AWS+Azure estate: many resources, few usage types."""
+    import numpy as np
+    import polars as pl
+
+    from models.schema import COST_LINES, conform
+
+    rng = np.random.default_rng(7)
+    usage = [
+        "USE1-BoxUsage:p5.48xlarge", "BoxUsage:g6.xlarge", "BoxUsage:m5.large",
+        "USE2-BoxUsage:c6i.2xlarge", "DataTransfer-Out-Bytes", "USE1-USW2-AWS-Out-Bytes",
+        "DataTransfer-Regional-Bytes", "NatGateway-Bytes", "TimedStorage-ByteHrs",
+        "USE1-Train:ml.g5.2xlarge", "USE1-Host:ml.g5.xlarge", "USE2-EBS:VolumeUsage.gp3",
+        "USE1-Meta-Llama3-70B-input-tokens", "US-DataTransfer-Out-Bytes", "SpotUsage:g5.xlarge",
+    ]  # fmt: skip
+    codes = ["AmazonEC2"] * 8 + [
+        "AmazonS3", "AmazonSageMaker", "AmazonSageMaker", "AmazonEC2", "AmazonBedrock",
+        "AmazonCloudFront", "AmazonEC2",
+    ]  # fmt: skip
+    teams = ["research", "platform", "search", "recsys", "vision", "speech"]
+    workloads = ["training", "inference", "experimentation", "data_prep", None]
+    u = rng.integers(0, len(usage), n)
+    t = rng.integers(0, len(teams), n)
+    w = rng.integers(0, len(workloads), n)
+    tags = [
+        json.dumps({"team": teams[i], **({"workload": workloads[j]} if workloads[j] else {})})
+        for i in range(len(teams))
+        for j in range(len(workloads))
+    ]
+    hours = rng.integers(0, 24 * 365, n)
+    frame = pl.DataFrame(
+        {
+            "x_LineId": np.arange(n, dtype=np.int64),
+            "x_UsageType": pl.Series(usage, dtype=pl.String).gather(u),
+            "x_ServiceCode": pl.Series(codes, dtype=pl.String).gather(u),
+            "Tags": pl.Series(tags, dtype=pl.String).gather(t * len(workloads) + w),
+            "ResourceId": pl.Series([f"i-{k:017x}" for k in rng.integers(0, 200_000, n)]),
+            "ProviderName": pl.repeat("AWS", n, eager=True),
+            "PublisherName": pl.repeat("Amazon Web Services, Inc.", n, eager=True),
+            "ChargeCategory": pl.repeat("Usage", n, eager=True),
+            "ServiceName": pl.repeat("Amazon Elastic Compute Cloud", n, eager=True),
+            "ServiceCategory": pl.repeat("Compute", n, eager=True),
+            "ServiceSubcategory": pl.repeat("Virtual Machines", n, eager=True),
+            "BillingAccountId": pl.repeat("412395078111", n, eager=True),
+            "SubAccountId": pl.Series([f"{100000000000 + k}" for k in rng.integers(0, 40, n)]),
+            "BillingCurrency": pl.repeat("USD", n, eager=True),
+            "EffectiveCost": pl.Series(rng.integers(1, 10_000_000, n)).cast(pl.Decimal(38, 12))
+            / 1000,
+            "ChargePeriodStart": pl.Series(START.timestamp() * 1e6 + hours * 3_600_000_000)
+            .cast(pl.Int64)
+            .cast(pl.Datetime("us", "UTC")),
+        }
+    )
+    frame = frame.with_columns(
+        (pl.col("ChargePeriodStart") + pl.duration(hours=1)).alias("ChargePeriodEnd"),
+        pl.col("ChargePeriodStart").dt.truncate("1mo").alias("BillingPeriodStart"),
+    )
+    conform(frame.lazy(), COST_LINES).sink_parquet(path, row_group_size=1_000_000)
+
+
+def make_idle(folder: Path, gpus: int) -> None:
+    """Hourly billing of gpus/8 8-GPU instances for a year, and one telemetry row per GPU-hour."""
+    import numpy as np
+    import polars as pl
+
+    from models.schema import MONEY, UTC_TS
+
+    hosts = max(1, gpus // 8)
+    hours = 24 * 365
+    idx = np.arange(hosts * hours)
+    host = idx // hours
+    hour = pl.Series(START.timestamp() * 1e6 + (idx % hours) * 3_600_000_000).cast(pl.Int64)
+    lines = pl.DataFrame(
+        {
+            "ResourceId": pl.Series([f"i-{k:017x}" for k in range(hosts)]).gather(host),
+            "ResourceName": pl.Series(
+                [f"ip-10-0-{k // 250}-{k % 250}" for k in range(hosts)]
+            ).gather(host),
+            "ChargeCategory": pl.repeat("Usage", len(idx), eager=True),
+            "CommitmentDiscountStatus": pl.repeat(None, len(idx), dtype=pl.String, eager=True),
+            "ChargePeriodStart": hour.cast(UTC_TS),
+            "ChargePeriodEnd": (hour + 3_600_000_000).cast(UTC_TS),
+            "ConsumedQuantity": pl.repeat(1, len(idx), eager=True).cast(MONEY),
+            "ConsumedUnit": pl.repeat("Hrs", len(idx), eager=True),
+            "EffectiveCost": pl.repeat(44, len(idx), eager=True).cast(MONEY),
+            "ProviderName": pl.repeat("AWS", len(idx), eager=True),
+            "x_Source": pl.repeat("aws-cur2", len(idx), eager=True),
+            "x_AiClass": pl.repeat("gpu_compute", len(idx), eager=True),
+            "x_Team": pl.repeat("research", len(idx), eager=True),
+            "x_GpuPerInstance": pl.repeat(8.0, len(idx), eager=True),
+            "x_GpuModelName": pl.repeat("H100", len(idx), eager=True),
+        }
+    )
+    lines.write_parquet(folder / "gpu_lines.parquet")
+    rng = np.random.default_rng(3)
+    n = len(idx) * 8
+    util = pl.DataFrame(
+        {
+            "hour": hour.cast(UTC_TS).gather(np.repeat(np.arange(len(idx)), 8)),
+            "host": lines["ResourceName"].gather(np.repeat(np.arange(len(idx)), 8)),
+            "resource_id": lines["ResourceId"].gather(np.repeat(np.arange(len(idx)), 8)),
+            "gpu_index": np.tile(np.arange(8, dtype=np.int64), len(idx)),
+            "gpu_uuid": pl.repeat(None, n, dtype=pl.String, eager=True),
+            "avg_active": rng.choice([0.0, 0.01, 0.2, 0.9], n),
+            "max_active": rng.choice([0.0, 0.5, 1.0], n),
+            "max_mem_used_mib": rng.choice([0.0, 40_000.0], n),
+            "samples": pl.repeat(60, n, eager=True),
+        }
+    )
+    util.write_parquet(folder / "gpu_util.parquet")
+
+
+# ---- tasks (each in its own process) ------------------------------------------------------
+
+
+def task_classify(folder: Path) -> dict:
+    import polars as pl
+
+    from ingest.classified import rulebook
+    from models.classify import classify
+    from models.settings import Settings
+
+    book = rulebook(Settings())
+    lines = pl.scan_parquet(folder / "lines.parquet")
+    out = classify(lines, book.ruleset, book.settings, book.catalogue, book.tools)
+    out.sink_parquet(folder / "classified.parquet")
+    n = pl.scan_parquet(folder / "classified.parquet").select(pl.len()).collect().item()
+    return {"rows": n}
+
+
+def task_classify_floor(folder: Path) -> dict:
+    import duckdb
+
+    con = duckdb.connect()
+    src = str(folder / "lines.parquet")
+    con.execute(
+        "copy (select x_UsageType, x_ServiceCode, Tags, SubAccountId, count(*) as n, "
+        f"sum(EffectiveCost) as cost from read_parquet('{src}') group by all) "
+        f"to '{folder / 'floor.parquet'}' (format parquet)"
+    )
+    return {"rows": con.execute(f"select count(*) from '{folder / 'floor.parquet'}'").fetchone()[0]}
+
+
+def task_idle(folder: Path) -> dict:
+    import polars as pl
+
+    from models.idle import billed_gpu_hours, gpu_hours, idle_episodes
+    from models.settings import IdleSettings
+
+    billed = billed_gpu_hours(pl.scan_parquet(folder / "gpu_lines.parquet"))
+    hours = gpu_hours(billed, pl.scan_parquet(folder / "gpu_util.parquet"), IdleSettings())
+    hours.sink_parquet(folder / "gpu_hours.parquet")
+    eps = idle_episodes(pl.scan_parquet(folder / "gpu_hours.parquet"), IdleSettings())
+    eps.sink_parquet(folder / "episodes.parquet")
+    n = pl.scan_parquet(folder / "gpu_hours.parquet").select(pl.len()).collect().item()
+    return {"rows": n}
+
+
+def task_idle_floor(folder: Path) -> dict:
+    import duckdb
+
+    con = duckdb.connect()
+    lines, util = folder / "gpu_lines.parquet", folder / "gpu_util.parquet"
+    con.execute(
+        f"""copy (
+          with b as (select ResourceId, ChargePeriodStart as hour,
+                            sum(EffectiveCost) / 8 as cost
+                     from '{lines}' group by all)
+          select u.resource_id, u.gpu_index, u.hour, b.cost,
+                 case when u.avg_active < 0.05 then 'idle' else 'busy' end as state
+          from '{util}' u join b on b.ResourceId = u.resource_id and b.hour = u.hour
+        ) to '{folder / "idle_floor.parquet"}' (format parquet)"""
+    )
+    return {"rows": con.execute(f"select count(*) from '{folder / 'idle_floor.parquet'}'")
+            .fetchone()[0]}  # fmt: skip
+
+
+def task_make(folder: Path) -> dict:
+    lines, gpus = (int(x) for x in (folder / "size").read_text().split())
+    make_lines(folder / "lines.parquet", lines)
+    make_idle(folder, gpus)
+    return {"rows": lines}
+
+
+TASKS = {
+    "make": task_make,
+    "classify": task_classify,
+    "classify_floor": task_classify_floor,
+    "idle": task_idle,
+    "idle_floor": task_idle_floor,
+}
+
+
+def run_child(task: str, folder: Path) -> tuple[float, float, dict]:
+    """(seconds, peak RSS GiB, result) of one task in a fresh process (ru_maxrss of the
+    child alone, from wait4)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--task", task, "--folder", str(folder)],
+        stdout=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    if status != 0:
+        raise SystemExit(f"task {task} failed:\n{out}")
+    return elapsed, usage.ru_maxrss / 1024 / 1024, json.loads(out.strip().splitlines()[-1])
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    mem = subprocess.run(["free", "-g"], capture_output=True, text=True).stdout.splitlines()
+    total = mem[1].split()[1] if len(mem) > 1 else "?"
+    return f"{cores} cores, {total} GiB RAM, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=10_000_000)
+    ap.add_argument("--gpus", type=int, default=500)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--task")
+    ap.add_argument("--folder")
+    args = ap.parse_args()
+    if args.task:
+        print(json.dumps(TASKS[args.task](Path(args.folder))))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        # data is made in a child too: a child's peak RSS includes what its parent held
+        (folder / "size").write_text(f"{args.lines} {args.gpus}")
+        run_child("make", folder)
+        print(f"# bench_classify: {args.lines:,} lines; {args.gpus} GPUs x 8760 h; "
+              f"median of {args.repeats}; {machine()}")  # fmt: skip
+        for name, floor in (("classify", "classify_floor"), ("idle", "idle_floor")):
+            runs = {t: [run_child(t, folder) for _ in range(args.repeats)] for t in (name, floor)}
+            med = {t: statistics.median(r[0] for r in rs) for t, rs in runs.items()}
+            rss = {t: max(r[1] for r in rs) for t, rs in runs.items()}
+            rows = runs[name][0][2]["rows"]
+            print(
+                f"{name:9s} {rows:>11,} rows  {med[name]:7.2f} s  peak {rss[name]:5.2f} GiB | "
+                f"DuckDB floor {med[floor]:6.2f} s  peak {rss[floor]:5.2f} GiB | "
+                f"ratio {med[name] / med[floor]:4.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()

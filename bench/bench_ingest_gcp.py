@@ -1,0 +1,192 @@
+"""GCP ingest speed and memory: a generated detailed billing export month of 5 million lines.
+
+Writes one invoice month of the BigQuery detailed export as Parquet with its real nesting
+(`service`, `sku`, `labels`, `system_labels`, `credits` ...; every fourth line carries a
+committed-use credit), then in the same run and on the same file measures, each in its own
+process (peak RSS from wait4):
+
+- floor: DuckDB reading the Parquet and writing it to Parquet with `cost` as DECIMAL(38,12)
+  and the credits summed per line (the minimum work that reconciles a GCP month);
+- finops: `finops ingest gcp FILE` into a fresh warehouse (flatten, typing, checks, FOCUS
+  conversion with one Credit line per credit, stage, validate, reconcile, one Delta commit).
+
+    python bench/bench_ingest_gcp.py [--lines 5000000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+SKUS = ["Nvidia Tesla A100 GPU running in Americas", "A2 Instance Core running in Americas",
+        "A2 Instance Ram running in Americas", "Network Internet Egress from Americas to EMEA",
+        "Nvidia L4 GPU running in Americas", "Standard Storage US Multi-region"]  # fmt: skip
+MACHINES = ["a2-highgpu-1g", "a2-highgpu-2g", "g2-standard-8", "n2-standard-8"]
+TEAMS = ["ml-research", "platform", "search", "ads", "vision", "speech"]
+CHUNK = 1_000_000
+
+
+def _one(a: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+
+
+def _struct(**fields: pa.Array) -> pa.StructArray:
+    return pa.StructArray.from_arrays([_one(a) for a in fields.values()], names=list(fields))
+
+
+def _pairs(keys: np.ndarray, values: np.ndarray) -> pa.ListArray:
+    """One {key, value} per row."""
+    n = len(keys)
+    inner = _struct(key=pa.array(keys), value=pa.array(values))
+    return pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), _one(inner))
+
+
+def chunk(rng: np.random.Generator, n: int) -> pa.Table:
+    sku = rng.integers(0, len(SKUS), n)
+    hour = rng.integers(0, 720, n)
+    micros = rng.integers(1, 40_000_000, n)
+    start = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+    starts = pa.array(
+        [start + dt.timedelta(hours=int(h)) for h in range(720)], pa.timestamp("us", tz="UTC")
+    ).take(pa.array(hour))
+    ends = pa.array(
+        [start + dt.timedelta(hours=int(h) + 1) for h in range(720)], pa.timestamp("us", tz="UTC")
+    ).take(pa.array(hour))
+    with_credit = np.arange(n) % 4 == 0
+    counts = with_credit.astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    k = int(counts.sum())
+    credit_micros = -(micros[with_credit] // 3)
+    credits = _struct(
+        name=pa.array(["CUD"] * k),
+        amount=pa.array(credit_micros / 1e6),
+        full_name=pa.array(["Committed use discount: A2"] * k),
+        id=pa.array(["projects/p/regions/us-central1/commitments/c1"] * k),
+        type=pa.array(["COMMITTED_USAGE_DISCOUNT"] * k),
+    )
+    text = lambda values, idx: pa.array(np.array(values)[idx])  # noqa: E731
+    const = lambda v: pa.array([v] * n)  # noqa: E731
+    return pa.table(
+        {
+            "billing_account_id": const("01A2B3-C4D5E6-F7A8B9"),
+            "service": _struct(id=const("6F81-5844-456A"), description=const("Compute Engine")),
+            "sku": _struct(id=pa.array(np.char.add("SKU-", sku.astype(str))),
+                           description=text(SKUS, sku)),
+            "usage_start_time": starts,
+            "usage_end_time": ends,
+            "project": _struct(id=text(TEAMS, sku % 6), name=text(TEAMS, sku % 6)),
+            "labels": _pairs(np.array(["team"] * n), np.array(TEAMS)[(hour + sku) % 6]),
+            "system_labels": _pairs(np.array(["compute.googleapis.com/machine_spec"] * n),
+                                    np.array(MACHINES)[sku % 4]),
+            "location": _struct(location=const("us-central1"), region=const("us-central1"),
+                                zone=const("us-central1-a")),
+            "cost": pa.array(micros / 1e6),
+            "currency": const("USD"),
+            "usage": _struct(amount=pa.array(np.full(n, 3600.0)), unit=const("seconds"),
+                             amount_in_pricing_units=pa.array(np.ones(n)),
+                             pricing_unit=const("hour")),
+            "credits": pa.ListArray.from_arrays(pa.array(offsets), credits),
+            "invoice": _struct(month=const("202609")),
+            "cost_type": const("regular"),
+            "resource": _struct(name=pa.array(np.char.add("vm-", (hour % 97).astype(str))),
+                                global_name=pa.array(np.char.add("//compute/vm-",
+                                                                 (hour % 97).astype(str)))),
+        }
+    )  # fmt: skip
+
+
+def generate(path: Path, lines: int, seed: int = 7) -> None:
+    rng = np.random.default_rng(seed)
+    writer = None
+    done = 0
+    while done < lines:
+        table = chunk(rng, min(CHUNK, lines - done))
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+        writer.write_table(table)
+        done += table.num_rows
+    assert writer is not None
+    writer.close()
+
+
+def measured(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of one child process."""
+    began = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - began
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    return seconds, usage.ru_maxrss * 1024
+
+
+def floor_cmd(src: Path, out: Path) -> list[str]:
+    sql = (
+        "COPY (SELECT * REPLACE (CAST(cost AS DECIMAL(38,12)) AS cost), "
+        "list_sum([CAST(c.amount AS DECIMAL(38,12)) FOR c IN credits]) AS credit_total "
+        f"FROM read_parquet('{src}')) TO '{out}' (FORMAT parquet, COMPRESSION zstd)"
+    )
+    return [sys.executable, "-c", f"import duckdb; duckdb.connect().execute({sql!r})"]
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.machine()}, {os.cpu_count()} cores (nproc), {mem:.0f} GiB RAM"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=5_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-gcp-") as tmp:
+        src = Path(tmp) / "gcp" / "202609.parquet"
+        src.parent.mkdir()
+        t = time.perf_counter()
+        generate(src, args.lines)
+        print(f"generated {args.lines:,} lines in {time.perf_counter() - t:.1f} s", flush=True)
+        floor, ours = [], []
+        for i in range(args.repeats):
+            out = Path(tmp) / f"floor-{i}.parquet"
+            floor.append(measured(floor_cmd(src, out)))
+            out.unlink()
+            wh = Path(tmp) / f"warehouse-{i}"
+            cmd = [sys.executable, "-m", "dashboard.cli", "--warehouse", str(wh), "ingest",
+                   "gcp", str(src)]  # fmt: skip
+            ours.append(measured(cmd))
+            print(f"run {i + 1}: floor {floor[-1][0]:.1f} s, finops {ours[-1][0]:.1f} s",
+                  flush=True)  # fmt: skip
+            shutil.rmtree(wh)
+        f_s = statistics.median(s for s, _ in floor)
+        o_s = statistics.median(s for s, _ in ours)
+        f_rss = statistics.median(r for _, r in floor)
+        o_rss = statistics.median(r for _, r in ours)
+        print()
+        print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}")
+        print(f"input: {args.lines:,} GCP detailed-export lines (+{args.lines // 4:,} credits), "
+              f"{src.stat().st_size / 2**20:.0f} MiB Parquet; "
+              f"medians of {args.repeats}")  # fmt: skip
+        print("| step | median s | lines/s | peak RSS | vs floor |")
+        print("|---|---:|---:|---:|---:|")
+        print(f"| DuckDB Parquet→Parquet, DECIMAL cost + credit sum (floor) | {f_s:.1f} | "
+              f"{args.lines / f_s:,.0f} | {f_rss / 2**30:.2f} GiB | 1.00x |")  # fmt: skip
+        print(f"| `finops ingest gcp` | {o_s:.1f} | {args.lines / o_s:,.0f} | "
+              f"{o_rss / 2**30:.2f} GiB | {o_s / f_s:.2f}x |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

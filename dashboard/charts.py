@@ -1,0 +1,224 @@
+"""Pure plotly figure builders: frames in, figures out, no Streamlit and no queries.
+
+Money arrives as Decimal; it is turned into floats only here, for drawing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+import polars as pl
+
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.15))
+
+
+def _f(frame: pl.DataFrame, col: str) -> list[float]:
+    return frame[col].cast(pl.Float64).fill_null(0.0).to_list()
+
+
+def stacked_monthly(frame: pl.DataFrame, title: str) -> go.Figure:
+    """Monthly bars stacked by key (columns month, key, cost)."""
+    fig = go.Figure()
+    for key in frame["key"].unique(maintain_order=True).to_list():
+        part = frame.filter(pl.col("key") == key) if key is not None else frame
+        fig.add_bar(x=part["month"].to_list(), y=_f(part, "cost"), name=str(key))
+    fig.update_layout(barmode="stack", title=title, yaxis_title="USD", **_LAYOUT)
+    return fig
+
+
+def bars(frame: pl.DataFrame, title: str, x: str = "key", y: str = "cost") -> go.Figure:
+    fig = go.Figure(go.Bar(x=frame[x].cast(pl.String).to_list(), y=_f(frame, y)))
+    fig.update_layout(title=title, yaxis_title="USD", **_LAYOUT)
+    return fig
+
+
+def movers(frame: pl.DataFrame, title: str) -> go.Figure:
+    change = _f(frame, "change")
+    fig = go.Figure(
+        go.Bar(
+            x=change,
+            y=frame["key"].cast(pl.String).to_list(),
+            orientation="h",
+            marker_color=["#c0392b" if c > 0 else "#27ae60" for c in change],
+        )
+    )
+    fig.update_layout(title=title, xaxis_title="USD change", **_LAYOUT)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def idle_timeline(hours: pl.DataFrame, resource: str, threshold: float) -> go.Figure:
+    """Hourly utilisation against cost for one resource; idle stretches shaded."""
+    fig = go.Figure()
+    x = hours["hour"].to_list()
+    fig.add_bar(x=x, y=_f(hours, "cost"), name="cost (USD/h)", yaxis="y2", opacity=0.35)
+    fig.add_scatter(x=x, y=_f(hours, "utilisation"), name="GPU activity", mode="lines")
+    fig.add_hline(y=threshold, line_dash="dot", annotation_text=f"idle below {threshold:.0%}")
+    for start, end in idle_runs(hours):
+        fig.add_vrect(x0=start, x1=end, fillcolor="#e74c3c", opacity=0.12, line_width=0)
+    fig.update_layout(
+        title=f"{resource}: activity and cost per hour",
+        yaxis=dict(title="activity", range=[0, 1.05], tickformat=".0%"),
+        yaxis2=dict(title="USD / hour", overlaying="y", side="right"),
+        **_LAYOUT,
+    )
+    return fig
+
+
+def idle_runs(hours: pl.DataFrame, limit: int = 200) -> list[tuple[object, object]]:
+    """(start, end) of each run of hours in which every monitored GPU of the resource idled."""
+    runs: list[tuple[object, object]] = []
+    start = prev = None
+    idle = (hours["idle_gpus"] > 0) & (
+        hours["idle_gpus"] + hours["unmonitored_gpus"] == hours["gpus"]
+    )
+    for hour, flag in zip(hours["hour"].to_list(), idle.to_list(), strict=True):
+        if flag and start is None:
+            start = hour
+        if not flag and start is not None:
+            runs.append((start, prev))
+            start = None
+        prev = hour
+    if start is not None:
+        runs.append((start, prev))
+    return runs[:limit]
+
+
+def heatmap(frame: pl.DataFrame, rows: str, cols: str, value: str, title: str) -> go.Figure:
+    wide = frame.pivot(on=cols, index=rows, values=value, aggregate_function="sum").fill_null(0)
+    columns = [c for c in wide.columns if c != rows]
+    z = [[float(v or 0) for v in wide[c].to_list()] for c in columns]
+    fig = go.Figure(
+        go.Heatmap(
+            z=list(map(list, zip(*z, strict=True))) if z else [],
+            x=columns,
+            y=wide[rows].cast(pl.String).to_list(),
+            colorscale="Blues",
+        )
+    )
+    fig.update_layout(title=title, **_LAYOUT)
+    return fig
+
+
+def own_vs_rent(
+    u_grid: Sequence[float],
+    own_cost: Sequence[float],
+    rent: dict[str, float],
+    u_star: float | None,
+    u_measured: float | None,
+    u_r_measured: float | None,
+) -> go.Figure:
+    """Cost per useful GPU-hour against utilisation: own (curve), each rent option (flat)."""
+    fig = go.Figure()
+    fig.add_scatter(x=list(u_grid), y=list(own_cost), name="own", mode="lines")
+    for name, price in rent.items():
+        fig.add_scatter(
+            x=[u_grid[0], u_grid[-1]], y=[price, price], name=name, mode="lines", line_dash="dash"
+        )
+    if u_star is not None and math.isfinite(u_star) and u_star <= 1:
+        fig.add_vline(x=u_star, line_color="#c0392b", annotation_text=f"break-even {u_star:.0%}")
+    if u_measured is not None:
+        fig.add_vline(
+            x=u_measured,
+            line_dash="dot",
+            annotation_text=f"measured u {u_measured:.0%}",
+            annotation_position="bottom right",
+        )
+    if u_r_measured is not None:
+        fig.add_vline(
+            x=u_r_measured,
+            line_dash="dot",
+            line_color="#8e44ad",
+            annotation_text=f"measured u_r {u_r_measured:.0%}",
+            annotation_position="top left",
+        )
+    top = max([*rent.values(), 1.0]) * 3
+    fig.update_layout(
+        title="Cost per useful GPU-hour",
+        xaxis=dict(title="utilisation", tickformat=".0%", range=[0, 1]),
+        yaxis=dict(title="USD per useful GPU-hour", range=[0, top]),
+        **_LAYOUT,
+    )
+    return fig
+
+
+def hybrid(costs: Sequence[float], baseline: int, gpus_per_node: int) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=list(range(len(costs))), y=list(costs), mode="lines+markers"))
+    fig.add_vline(
+        x=baseline,
+        line_color="#27ae60",
+        annotation_text=f"recommended: own {baseline} nodes ({baseline * gpus_per_node} GPUs)",
+    )
+    fig.update_layout(
+        title="Annual cost by owned baseline (rest rented on demand)",
+        xaxis_title="owned nodes",
+        yaxis_title="USD / year",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def tornado(bars_: Sequence[object], base: float) -> go.Figure:
+    """Break-even utilisation when one input moves low/high (TornadoBar-like objects)."""
+    names = [b.parameter for b in bars_]
+
+    def clip(v: float) -> float:
+        return min(v, 1.5) if math.isfinite(v) else 1.5
+
+    fig = go.Figure()
+    fig.add_bar(
+        y=names,
+        x=[clip(b.u_star_low) - base for b in bars_],
+        base=base,
+        orientation="h",
+        name="input low",
+    )
+    fig.add_bar(
+        y=names,
+        x=[clip(b.u_star_high) - base for b in bars_],
+        base=base,
+        orientation="h",
+        name="input high",
+    )
+    fig.add_vline(x=base, line_color="#333")
+    fig.update_layout(
+        title="Break-even utilisation: sensitivity",
+        barmode="overlay",
+        xaxis=dict(tickformat=".0%", title="break-even utilisation"),
+        **_LAYOUT,
+    )
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def forecast(frame: pl.DataFrame, key: str) -> go.Figure:
+    """Actuals and forecast with 80% / 95% bands (models.forecast.forecast_spend columns)."""
+    part = frame.filter(pl.col("key") == key)
+    act = part.filter(pl.col("kind") == "actual")
+    fc = part.filter(pl.col("kind") == "forecast")
+    fig = go.Figure()
+    for lo, hi, name, alpha in (("lo95", "hi95", "95%", 0.12), ("lo80", "hi80", "80%", 0.22)):
+        if fc[lo].null_count() < fc.height:
+            x = fc["month"].to_list()
+            fig.add_scatter(
+                x=x + x[::-1],
+                y=_f(fc, hi) + _f(fc, lo)[::-1],
+                fill="toself",
+                fillcolor=f"rgba(41,128,185,{alpha})",
+                line_width=0,
+                name=name,
+            )
+    fig.add_scatter(
+        x=act["month"].to_list(), y=_f(act, "spend"), name="actual", mode="lines+markers"
+    )
+    fig.add_scatter(
+        x=fc["month"].to_list(),
+        y=_f(fc, "spend"),
+        name="forecast",
+        mode="lines+markers",
+        line_dash="dash",
+    )
+    fig.update_layout(title=f"{key}: monthly spend", yaxis_title="USD", **_LAYOUT)
+    return fig

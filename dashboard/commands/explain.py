@@ -1,0 +1,88 @@
+"""`finops explain LINE_ID`: why a cost line was classified the way it was."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from dashboard.cli import App
+from models.errors import InputError
+
+SHOWN = (
+    "ProviderName", "x_Source", "BillingPeriodStart", "ChargeCategory", "ServiceName",
+    "x_UsageType", "x_InstanceType", "SkuMeter", "ChargeDescription", "x_SkuMeterCategory",
+    "x_SkuMeterSubcategory", "ResourceId", "SubAccountId", "Tags", "SkuPriceDetails",
+    "EffectiveCost",
+)  # fmt: skip
+
+
+def explain_line(con, book, line_id: int) -> dict:
+    """The line's key fields, its classes and, per decision, the rule and its conditions."""
+    rel = con.execute("select * from classified_costs where x_LineId = ?", [line_id])
+    names = [d[0] for d in rel.description]
+    row = rel.fetchone()
+    if row is None:
+        raise InputError(
+            f"no cost line with x_LineId {line_id}",
+            found=str(line_id),
+            hint='find ids with finops query "select x_LineId, ... from classified_costs"',
+        )
+    line = dict(zip(names, row, strict=True))
+    decisions = []
+    for col, rule_col in (
+        ("x_AiClass", "x_AiClassRule"),
+        ("x_Workload", "x_WorkloadRule"),
+    ):
+        rule = book.ruleset.by_id(line.get(rule_col) or "")
+        decisions.append(
+            {
+                "decides": col,
+                "value": line.get(col),
+                "rule": line.get(rule_col),
+                "priority": rule.priority if rule else None,
+                "description": rule.description if rule else "rule no longer in effect",
+                "from": rule.origin if rule else None,
+                "conditions": [
+                    {"field": c.field, "op": c.op, "value": c.value} for c in rule.conditions
+                ]
+                if rule
+                else [],
+            }
+        )
+    decisions.append(
+        {"decides": "x_Team", "value": line.get("x_Team"), "rule": line.get("x_TeamRule")}
+    )
+    return {
+        "line": {k: line.get(k) for k in SHOWN if k in line},
+        "classes": {k: line.get(k) for k in (
+            "x_AiClass", "x_EgressKind", "x_Workload", "x_ToolFamily", "x_Tool", "x_Team",
+            "x_Project", "x_Environment", "x_GpuPerInstance", "x_GpuModelName")},
+        "decisions": decisions,
+    }  # fmt: skip
+
+
+@click.command()
+@click.argument("line_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@click.pass_obj
+def command(app: App, line_id: int, as_json: bool) -> None:
+    """Show why the cost line LINE_ID (x_LineId) got its class, workload and team."""
+    from ingest import classified
+
+    out = explain_line(app.connect(), classified.rulebook(app.settings), line_id)
+    if as_json:
+        click.echo(json.dumps(out, indent=2, default=str))
+        return
+    con = app.console
+    con.print(f"[bold]Cost line {line_id}[/bold]")
+    for k, v in out["line"].items():
+        if v is not None:
+            con.print(f"  {k}: {v}")
+    for d in out["decisions"]:
+        con.print(f"[bold]{d['decides']} = {d['value']}[/bold]  by rule {d['rule']}")
+        if d.get("description"):
+            con.print(f"  {d['description']} (priority {d.get('priority')}, {d.get('from')})")
+        for c in d.get("conditions", []):
+            actual = out["line"].get(c["field"], "(derived)")
+            con.print(f"  - {c['field']} {c['op']} {c['value']!r}   line has: {actual}")

@@ -1,0 +1,95 @@
+"""`finops ingest azure PATH | azblob://account/container/prefix | --api --scope S --month M`."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from dashboard.cli import App
+from dashboard.commands.ingest import load_cost_lines
+from ingest.store import PeriodLoad
+from models.errors import InputError
+
+
+@click.command()
+@click.argument("target", required=False, metavar="PATH|azblob://ACCOUNT/CONTAINER/PREFIX")
+@click.option("--api", is_flag=True, help="Query the Cost Management API instead of files.")
+@click.option("--scope", help="Cost Management scope for --api (default: [sources.azure] scope).")
+@click.option("--month", metavar="YYYY-MM", help="Only this billing month (required with --api).")
+@click.pass_obj
+def command(app: App, target: str | None, api: bool, scope: str | None, month: str | None) -> None:
+    """Load Azure cost details (EA, MCA, pay-as-you-go; actual and amortized).
+
+    PATH is a cost-details CSV (or .csv.gz) or a folder of them; a folder with actual/ and
+    amortized/ gives BilledCost from actual and EffectiveCost from amortized. With --api the
+    month is read from the Cost Management Query API for --scope.
+    """
+    from ingest.billing_period import month_bounds
+
+    settings = app.settings.azure
+    if month is not None:
+        month_bounds(month)
+    if api:
+        if target:
+            raise InputError("give either PATH or --api, not both", found=target)
+        scope = scope or settings.scope
+        if not scope or not month:
+            raise InputError(
+                "--api needs a scope and a month",
+                expected="--scope /providers/Microsoft.Billing/billingAccounts/<id> "
+                "--month YYYY-MM",
+                found=f"scope={scope!r}, month={month!r}",
+                hint="or set scope in [sources.azure] of finops.toml",
+            )
+        label = f"{scope} {month}"
+
+        @contextlib.contextmanager
+        def from_api() -> Iterator[list[PeriodLoad]]:
+            from ingest import azure_api
+
+            azure_api.account_of(scope)
+            columns, rows = azure_api.fetch(scope, month, settings)
+            yield azure_api.period_loads(scope, month, columns, rows, label)
+
+        load_cost_lines(app, "azure", label, from_api)
+        return
+    if not target:
+        raise InputError(
+            "nothing to load",
+            expected="PATH, azblob://ACCOUNT/CONTAINER/PREFIX or --api",
+            hint="see `finops ingest azure --help`",
+        )
+
+    @contextlib.contextmanager
+    def from_files() -> Iterator[list[PeriodLoad]]:
+        from ingest import azure
+        from ingest.azure_export import discover, is_focus_export
+
+        with tempfile.TemporaryDirectory(prefix="finops-azure-") as tmp:
+            work = Path(tmp)
+            root, shown = Path(target), target
+            if target.startswith("azblob://"):
+                from ingest import azure_blob
+
+                blob = azure_blob.parse_uri(target)
+                root, shown = work / "blobs", blob.uri
+                root.mkdir()
+                azure_blob.download(blob, settings, root)
+            exports = discover(root, shown)
+            if is_focus_export(exports):
+                from ingest import focus
+
+                by_path = {e.path: e.display for e in exports}
+                yield _only(focus.read(root, work, lambda p: by_path.get(p, str(p))), month)
+                return
+            yield _only(azure.period_loads(exports, target, work), month)
+
+    load_cost_lines(app, "azure", target, from_files)
+
+
+def _only(loads: list[PeriodLoad], month: str | None) -> list[PeriodLoad]:
+    return loads if month is None else [b for b in loads if b.billing_period == month]

@@ -1,0 +1,63 @@
+"""`finops ingest gcp PATH | bq://project.dataset.table --month YYYY-MM`."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from dashboard.cli import App
+from dashboard.commands.ingest import load_cost_lines
+from ingest.store import PeriodLoad
+from models.errors import InputError
+
+
+@click.command()
+@click.argument("target", metavar="PATH|bq://PROJECT.DATASET.TABLE")
+@click.option("--month", metavar="YYYY-MM", help="Invoice month (required for bq://).")
+@click.pass_obj
+def command(app: App, target: str, month: str | None) -> None:
+    """Load the GCP billing export (standard or detailed schema).
+
+    PATH is a newline-delimited JSON, Parquet or CSV export, or a folder of them. bq://
+    queries the export table in BigQuery for one invoice month (Application Default
+    Credentials; project and endpoint from [sources.gcp]).
+    """
+    from ingest.billing_period import month_bounds
+
+    if month is not None:
+        month_bounds(month)
+
+    @contextlib.contextmanager
+    def batches() -> Iterator[list[PeriodLoad]]:
+        from ingest import gcp
+        from ingest.gcp_export import ExportFile, discover
+
+        with tempfile.TemporaryDirectory(prefix="finops-gcp-") as tmp:
+            work = Path(tmp)
+            if not target.startswith("bq://"):
+                yield gcp.period_loads(discover(Path(target)), target, work, month)
+                return
+            from ingest import bigquery
+
+            ref = bigquery.parse_uri(target)
+            if month is None:
+                raise InputError(
+                    "a BigQuery table needs --month",
+                    file=target,
+                    expected="--month YYYY-MM",
+                    hint="one invoice month is read per run",
+                )
+            path, _ = bigquery.export_month(
+                ref, month, app.settings.gcp, work / f"bq-{month}.parquet"
+            )
+            if not path.exists():  # the month has no rows
+                yield []
+                return
+            exports = [ExportFile(path, f"{ref.uri} {month}", "parquet")]
+            yield gcp.period_loads(exports, target, work, month)
+
+    load_cost_lines(app, "gcp", target, batches)

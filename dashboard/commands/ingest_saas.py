@@ -1,0 +1,26 @@
+"""`finops ingest saas FILE`: SaaS invoices -> cost lines beside Marketplace tool spend."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import click
+
+from dashboard.cli import App
+from dashboard.commands.ingest import load_cost_lines
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def command(app: App, file: Path) -> None:
+    """Load SaaS invoices: vendor, product, team, month, amount, currency[, seats,
+    active_seats, invoice_id]; one load per (month, currency), reconciled to the cent."""
+    from ingest import saas
+
+    @contextlib.contextmanager
+    def batches():
+        yield list(saas.period_loads(file))
+
+    load_cost_lines(app, "saas", str(file), batches)

@@ -1,0 +1,194 @@
+"""`finops ingest telemetry ...`: GPU utilisation into `gpu_util`, one row per GPU-hour."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from dashboard.cli import App
+from ingest.store import LoadResult
+
+HOST_MAP = click.option(
+    "--host-map",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV host,resource_id tying hosts to billed resources (instance ids, asset ids).",
+)
+
+
+def _time(text: str, name: str) -> datetime:
+    from models.errors import InputError
+
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"{name} is not a time", expected="ISO 8601, e.g. 2026-10-01T00:00:00Z", found=text
+        ) from None
+    if stamp.tzinfo is None:
+        raise InputError(
+            f"{name} has no time zone",
+            expected="a zone, e.g. 2026-10-01T00:00Z",
+            found=text,
+            hint="add Z for UTC",
+        )
+    return stamp.astimezone(UTC)
+
+
+def _store(app: App, source: str, target: str, build, host_map: Path | None) -> None:
+    """Build the GPU-hours (`build()` -> (files, lazy rows)), map hosts, commit, summarise."""
+    import polars as pl
+
+    from ingest import derived, telemetry
+    from ingest import host_map as hm
+    from models.errors import FinopsError
+
+    store = app.store()
+    try:
+        mapping = hm.read_host_map(host_map) if host_map else {}
+        files, rows = build()
+        assets: dict[str, str] = {}
+        if app.warehouse.exists():
+            from ingest.warehouse import connect
+
+            table = connect(app.warehouse, derived=False).sql("from assets").to_arrow_table()
+            assets = hm.from_assets(pl.DataFrame(pl.from_arrow(table)))
+        frame = hm.resolve(rows.lazy(), mapping, assets).collect()
+        load = telemetry.HourlyLoad(source, frame, files, target)
+        results = telemetry.store_gpu_util(store, load)
+    except FinopsError as exc:
+        store.record_error("gpu_util", source, target, exc)
+        raise
+    derived.refresh(store, app.settings, results)
+    _summary(app, results, frame)
+
+
+def _summary(app: App, results: list[LoadResult], frame) -> None:
+    if not results:
+        app.console.print("No GPU samples found.")
+        return
+    from rich.table import Table
+
+    table = Table(title="Loaded GPU-hours")
+    for col in ("source", "month", "hosts", "GPU-hours", "status"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(
+            r.source,
+            r.billing_period,
+            r.billing_account,
+            f"{r.rows:,}",
+            f"{r.status} (v{r.table_version})",
+        )
+    app.console.print(table)
+    unmapped = sorted(set(frame.filter(frame["resource_id"].is_null())["host"]))
+    if unmapped:
+        app.console.print(
+            f"{len(unmapped)} host(s) not tied to a billed resource (give --host-map): "
+            + ", ".join(unmapped[:5])
+            + (" ..." if len(unmapped) > 5 else "")
+        )
+
+
+@click.group()
+def group() -> None:
+    """Load GPU utilisation telemetry (Prometheus/DCGM, nvidia-smi logs, CloudWatch agent)."""
+
+
+@group.command("prometheus")
+@click.argument("target")
+@click.option("--start", help="Start time, ISO 8601 with zone (for a URL).")
+@click.option("--end", help="End time, exclusive (for a URL).")
+@click.option("--query-set", default="dcgm", show_default=True, help="Queries to run.")
+@HOST_MAP
+@click.pass_obj
+def prometheus(
+    app: App, target: str, start: str | None, end: str | None, query_set: str, host_map: Path | None
+) -> None:
+    """DCGM exporter metrics from a Prometheus server URL (query_range, hourly), or from a
+    file or folder of saved query_range answers (*.json)."""
+    from ingest import prometheus as prom
+    from models.errors import InputError
+
+    if target.startswith(("http://", "https://")):
+        if not start or not end:
+            raise InputError(
+                "a Prometheus URL needs --start and --end",
+                expected="--start 2026-10-01T00:00Z --end 2026-11-01T00:00Z",
+            )
+        t0, t1 = _time(start, "--start"), _time(end, "--end")
+
+        def build():
+            from ingest.store import SourceFile
+
+            rows = prom.fetch_hourly(prom.Client(target), t0, t1, query_set)
+            return [
+                SourceFile(f"{target} {t0:%Y-%m-%dT%H:%MZ}..{t1:%Y-%m-%dT%H:%MZ}", "-", 0)
+            ], rows
+    else:
+
+        def build():
+            from ingest.prometheus_answers import read_answers
+
+            return read_answers(Path(target))
+
+    _store(app, "prometheus", target, build, host_map)
+
+
+@group.command("nvidia-smi")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--host", help="Host of every log (default: each file's name).")
+@click.option("--tz", help="Zone of the logs' clock (nvidia-smi prints local time), e.g. UTC.")
+@HOST_MAP
+@click.pass_obj
+def nvidia_smi(
+    app: App, files: tuple[Path, ...], host: str | None, tz: str | None, host_map: Path | None
+) -> None:
+    """nvidia-smi --query-gpu CSV logs (files or folders of <host>.csv[.gz])."""
+    from ingest import nvidia_smi as smi
+    from ingest import telemetry
+
+    def build():
+        records, parts = [], []
+        for record, samples in smi.read_logs(list(files), host, tz):
+            records.append(record)
+            parts.append(telemetry.partials(samples).collect().lazy())
+        return records, telemetry.finish(parts)
+
+    _store(app, "nvidia-smi", " ".join(map(str, files)), build, host_map)
+
+
+@group.command("cloudwatch")
+@click.option("--region", required=True)
+@click.option("--start", required=True, help="Start time, ISO 8601 with zone.")
+@click.option("--end", required=True, help="End time, exclusive.")
+@click.option("--namespace", default="CWAgent", show_default=True)
+@click.option("--period", default=60, show_default=True, help="Agent interval (s).")
+@HOST_MAP
+@click.pass_obj
+def cloudwatch(
+    app: App, region: str, start: str, end: str, namespace: str, period: int, host_map: Path | None
+) -> None:
+    """CloudWatch agent GPU metrics (nvidia_smi_*) through GetMetricData."""
+    from ingest import cloudwatch as cw
+    from ingest import telemetry
+    from ingest.store import SourceFile
+
+    t0, t1 = _time(start, "--start"), _time(end, "--end")
+    aws = app.settings.aws
+
+    def build():
+        samples = cw.fetch_samples(
+            region,
+            t0,
+            t1,
+            namespace=namespace,
+            period_s=period,
+            endpoint_url=aws.endpoint_url,
+            profile=aws.profile,
+        )
+        record = SourceFile(f"cloudwatch {region} {namespace} {start}..{end}", "-", 0)
+        return [record], telemetry.finish([telemetry.partials(samples)])
+
+    _store(app, "cloudwatch", f"cloudwatch {region}", build, host_map)

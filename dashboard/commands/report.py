@@ -1,0 +1,68 @@
+"""`finops report`: the month's finance pack as XLSX, PDF and CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dashboard.cli import App
+
+
+@click.command()
+@click.option("--month", required=True, metavar="YYYY-MM", help="Billing month to report.")
+@click.option(
+    "--format",
+    "formats",
+    default="xlsx,pdf,csv",
+    show_default=True,
+    help="Comma-separated: xlsx, pdf, csv.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default="reports",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the files.",
+)
+@click.option("--currency", default=None, help="Currency to report (default [report] or USD).")
+@click.option("--as-of", default=None, help="Report the warehouse as it was (version or time).")
+@click.option(
+    "--strict", is_flag=True, help="Exit with code 3 when the reconciliation has a failure."
+)
+@click.pass_obj
+def command(
+    app: App,
+    month: str,
+    formats: str,
+    out_dir: Path,
+    currency: str | None,
+    as_of: str | None,
+    strict: bool,
+) -> None:
+    """Write the month's finance pack, reconciled to the source totals and invoices."""
+    from dashboard.report import build_pack
+    from dashboard.report_model import money_text
+    from ingest.warehouse import parse_as_of
+    from models.errors import ReconciliationError
+
+    con = app.connect(parse_as_of(as_of))
+    pack = build_pack(con, month, formats, out_dir, currency, app.settings)
+    for fmt, paths in pack.files.items():
+        shown = paths[0] if len(paths) == 1 else f"{len(paths)} files in {out_dir}"
+        app.console.print(f"{fmt}: {shown}")
+    total = pack.headline["Total billed"]
+    app.console.print(f"{pack.month} total billed {money_text(total, pack.currency)}")
+    rec = pack.sections["reconciliation"].frame
+    failed = [r for r in rec.iter_rows(named=True) if r["status"] != "ok"]
+    for r in failed:
+        app.err_console.print(
+            f"Reconciliation failed: {r['source']} {r['billing_account']} {r['currency']}: "
+            f"{r['check']}"
+        )
+    if failed and strict:
+        raise ReconciliationError(
+            f"{len(failed)} source account(s) do not reconcile for {pack.month}",
+            hint="the pack was written; see its Reconciliation sheet",
+        )

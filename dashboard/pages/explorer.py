@@ -1,0 +1,60 @@
+"""Spend explorer: break spend down by any dimension or tag key, drill to the line items, CSV."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, queries
+from dashboard.pages import session
+
+PAGE_SIZE = 100
+TAG = "tag key ..."
+
+
+def read() -> dict:
+    f = session.filters()
+    cur = session.currency()
+    by = st.selectbox("Break down by", [*queries.DIMENSIONS, TAG], key="ex_by")
+    if by == TAG:
+        tag = st.text_input("Tag key", value="team", key="ex_tag").strip()
+        table = session.ask("tag_breakdown", f, tag, cur) if tag else None
+    else:
+        table = session.ask("breakdown", f, by, cur)
+    return {"f": f, "cur": cur, "by": by, "table": table}
+
+
+def render(d: dict) -> None:
+    table, by, cur = d["table"], d["by"], d["cur"]
+    if table is None:
+        st.info("Type a tag key to break spend down by its values.")
+        return
+    st.plotly_chart(charts.bars(table.head(25), f"Spend by {by} ({cur})"))
+    st.dataframe(table, hide_index=True)
+    st.download_button(
+        "Download breakdown (CSV)",
+        table.write_csv(),
+        file_name=f"spend_by_{by.replace(' ', '_')}.csv",
+        mime="text/csv",
+    )
+    if by == TAG:
+        return
+    st.subheader("Line items")
+    keys = ["(all)", *[str(k) for k in table["key"].to_list()]]
+    key = st.selectbox(f"Drill into {by}", keys, key="ex_key")
+    dim = None if key == "(all)" else by
+    total = session.ask("drill_count", d["f"], cur, dim, key if dim else None)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = st.number_input(f"Page (of {pages}; {total:,} lines)", 1, pages, 1, key="ex_page")
+    lines = session.ask("drill_page", d["f"], cur, dim, key if dim else None, page - 1, PAGE_SIZE)
+    st.dataframe(lines, hide_index=True)
+    st.download_button(
+        "Download this page (CSV)",
+        lines.write_csv(),
+        file_name=f"lines_page{page}.csv",
+        mime="text/csv",
+    )
+
+
+if session.ready():
+    st.title("Spend explorer")
+    render(read())

@@ -1,0 +1,72 @@
+"""Forecast: monthly spend with 80%/95% intervals per provider and AI class; anomalies and
+the resources that drove them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts
+from dashboard.pages import session
+from dashboard.queries_forecast import ANOMALY_DIMENSIONS
+from models.anomaly import AnomalySettings
+
+Q = "queries_forecast"
+
+
+def read() -> dict:
+    f = session.filters()
+    cur = session.currency()
+    by = (
+        st.segmented_control(
+            "Forecast by", ["provider", "ai_class"], default="provider", key="fc_by"
+        )
+        or "provider"
+    )
+    horizon = st.slider("Months ahead", 1, 12, 6, key="fc_h")
+    fc = session.ask("forecast", f, cur, by, horizon, module=Q)
+    settings = AnomalySettings.from_dict(dict(session.settings().anomaly))
+    anomalies = session.ask("anomalies", f, cur, settings, module=Q)
+    out = {"cur": cur, "by": by, "forecast": fc, "anomalies": anomalies, "drivers": None}
+    if anomalies.height:
+        labels = [
+            f"{r['dimension']} {r['key']}: {r['start']} to {r['end']} (+{r['excess']})"
+            for r in anomalies.iter_rows(named=True)
+        ]
+        pick = st.selectbox(
+            "Anomaly", range(len(labels)), format_func=labels.__getitem__, key="fc_anomaly"
+        )
+        a = anomalies.row(pick, named=True)
+        out["drivers"] = session.ask(
+            "anomaly_drivers",
+            cur,
+            ANOMALY_DIMENSIONS[a["dimension"]],
+            a["key"],
+            a["start"],
+            a["end"],
+            settings.window_days,
+        )
+    return out
+
+
+def render(d: dict) -> None:
+    fc = d["forecast"]
+    if fc.height == 0:
+        st.info("Not enough complete months of spend to forecast yet.")
+    else:
+        keys = fc["key"].unique(maintain_order=True).to_list()
+        cols = st.columns(2)
+        for i, key in enumerate(keys):
+            cols[i % 2].plotly_chart(charts.forecast(fc, key), key=f"fc_{key}")
+        st.dataframe(fc.filter(fc["kind"] == "forecast"), hide_index=True)
+    st.subheader("Anomalies")
+    if d["anomalies"].height == 0:
+        st.write("No spend anomaly in the period.")
+        return
+    st.dataframe(d["anomalies"], hide_index=True)
+    st.write("Resources that drove the selected anomaly:")
+    st.dataframe(d["drivers"], hide_index=True)
+
+
+if session.ready():
+    st.title("Forecast")
+    render(read())

@@ -1,0 +1,42 @@
+"""Data movement: egress by kind, provider, region pair and resource; its share of AI spend."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, queries
+from dashboard.pages import session
+from dashboard.pages.session import money, share
+
+
+def read() -> dict | None:
+    if not session.has("classified_costs"):
+        return None
+    f = session.filters()
+    cur = session.currency()
+    by = st.segmented_control("Egress by", list(queries.EGRESS_BY), default="kind", key="eg_by")
+    return {
+        "cur": cur,
+        "by": by or "kind",
+        "head": session.ask("headline", f, cur),
+        "table": session.ask("egress", f, by or "kind"),
+        "monthly": session.ask("egress_monthly", f, cur),
+    }
+
+
+def render(d: dict | None) -> None:
+    if d is None:
+        session.not_yet("Egress", "run `finops classify` to classify the billing lines.")
+        return
+    h, cur = d["head"], d["cur"]
+    a, b = st.columns(2)
+    a.metric("Egress", money(h["egress"], cur))
+    b.metric("Egress share of AI spend", share(h["egress"], h["ai"]))
+    st.plotly_chart(charts.stacked_monthly(d["monthly"], "Egress by kind, month on month"))
+    st.plotly_chart(charts.bars(d["table"].head(25), f"Egress by {d['by']}"))
+    st.dataframe(d["table"], hide_index=True)
+
+
+if session.ready():
+    st.title("Data movement")
+    render(read())

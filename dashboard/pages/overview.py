@@ -1,0 +1,100 @@
+"""Overview (CIO): AI spend this month and last, trend by provider and AI class, the KPI tiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import charts
+from dashboard.pages import session
+from dashboard.pages.session import money, share
+
+
+def read() -> dict:
+    f = session.filters()
+    cur = session.currency()
+    out = {
+        "cur": cur,
+        "head": session.ask("headline", f, cur),
+        "by_provider": session.ask("monthly", f, "provider", cur),
+        "by_class": session.ask("monthly", f, "AI class", cur),
+        "movers": session.ask("movers", f, cur, "service"),
+        "classified": session.has("classified_costs"),
+        "anomalies": session.ask("anomalies", f, cur, module="queries_forecast"),
+        "gpu": None,
+    }
+    if session.has("gpu_hours"):
+        out["gpu"] = session.ask("utilisation", f, module="queries_gpu")
+    return out
+
+
+def render(d: dict) -> None:
+    st.title("Overview")
+    h, cur = d["head"], d["cur"]
+    month = h["month"].strftime("%B %Y") if h["month"] else "–"
+    a, b, c, e = st.columns(4)
+    a.metric("Spend in the period", money(h["total"], cur))
+    b.metric(f"This month ({month})", money(h["this_month"], cur), _delta(h))
+    c.metric("Last month", money(h["last_month"], cur))
+    e.metric(
+        "Untagged spend",
+        money(h["untagged"], cur),
+        f"tag coverage {share(h['tagged'], h['total'])}",
+        delta_color="off",
+    )
+    a, b, c, e = st.columns(4)
+    if d["classified"]:
+        a.metric("AI spend", money(h["ai"], cur))
+        b.metric("Egress share of AI spend", share(h["egress"], h["ai"]))
+    else:
+        a.metric("AI spend", "–")
+        b.metric("Egress share of AI spend", "–")
+    _gpu_tiles(d["gpu"], c, e, cur)
+    if not d["classified"]:
+        session.not_yet("AI classes", "run `finops classify` after ingesting billing data.")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.stacked_monthly(d["by_provider"], "Spend by provider"))
+    right.plotly_chart(charts.stacked_monthly(d["by_class"], "Spend by AI class"))
+    left, right = st.columns(2)
+    left.plotly_chart(charts.movers(d["movers"], "Biggest movers (service, month on month)"))
+    with right:
+        st.subheader("Anomalies")
+        top = d["anomalies"].head(5)
+        if top.height:
+            st.dataframe(top.select("dimension", "key", "start", "end", "excess"), hide_index=True)
+        else:
+            st.write("No spend anomaly in the period.")
+        st.page_link(str(Path(__file__).with_name("forecast.py")), label="Anomalies with drivers")
+    if d["gpu"] is not None and d["gpu"].height:
+        st.subheader("GPU utilisation by environment")
+        st.dataframe(d["gpu"], hide_index=True)
+
+
+def _delta(h: dict) -> str | None:
+    if not h["last_month"] or h["this_month"] is None:
+        return None
+    return f"{float(h['this_month']) / float(h['last_month']) - 1:+.1%} on last month"
+
+
+def _gpu_tiles(gpu, c, e, cur: str) -> None:
+    if gpu is None or gpu.height == 0:
+        c.metric("Idle GPU cost", "–")
+        e.metric("Cost per useful GPU-hour", "–")
+        session.not_yet("GPU utilisation", "ingest GPU telemetry (`finops ingest telemetry ...`).")
+        return
+    idle, cost = gpu["idle_cost"].sum(), gpu["cost"].sum()
+    useful = int(gpu["useful_hours"].sum())
+    c.metric(
+        "Idle GPU cost", money(idle, cur), f"{share(idle, cost)} of GPU cost", delta_color="off"
+    )
+    e.metric("Cost per useful GPU-hour", money(float(cost) / useful, cur) if useful else "–")
+    parts = [
+        f"{r['deployment']}: {float(r['mean_activity'] or 0):.0%}"
+        for r in gpu.iter_rows(named=True)
+    ]
+    st.caption("Mean GPU activity (monitored hours) — " + ", ".join(parts))
+
+
+if session.ready():
+    render(read())

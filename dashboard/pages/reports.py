@@ -1,0 +1,56 @@
+"""Reports: pick a month, download the finance pack, see its reconciliation to the sources."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+import streamlit as st
+
+from dashboard.pages import session
+from models.errors import FinopsError
+
+
+def read() -> dict:
+    months = session.ask("months", module="queries_health")
+    month = st.selectbox("Month", months, key="rep_month")
+    out = {"month": month, "pack": find_spec("dashboard.report") is not None, "files": None}
+    if not out["pack"]:
+        out["recon"], out["ok"] = (
+            session.ask("reconciliation", month, module="queries_health"),
+            None,
+        )
+        return out
+    try:
+        out["recon"], out["ok"] = session.ask(
+            "reconciliation", month, session.settings(), module="queries_report"
+        )
+        if st.button("Build the finance pack (XLSX, PDF, CSV)", key="rep_build"):
+            st.session_state["rep_files"] = month
+        if st.session_state.get("rep_files") == month:
+            out["files"] = session.ask("files", month, session.settings(), module="queries_report")
+    except FinopsError as exc:
+        out["error"] = f"{exc.title}: {exc.render()}"
+    return out
+
+
+def render(d: dict) -> None:
+    if "error" in d:
+        st.error(d["error"])
+        return
+    st.subheader(f"Reconciliation, {d['month']}")
+    st.caption("Each source's own total for the month against what the warehouse holds.")
+    st.dataframe(d["recon"], hide_index=True)
+    if d["ok"] is True:
+        st.success("Every source account reconciles.")
+    elif d["ok"] is False:
+        st.warning("Some source accounts do not reconcile: see the status column.")
+    if not d["pack"]:
+        session.not_yet("The finance pack", f"run `finops report --month {d['month']}`.")
+        return
+    for name, (data, mime) in (d["files"] or {}).items():
+        st.download_button(f"Download {name}", data, file_name=name, mime=mime, key=f"rep_{name}")
+
+
+if session.ready():
+    st.title("Reports")
+    render(read())

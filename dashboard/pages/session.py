@@ -1,0 +1,190 @@
+"""What every page shares: the warehouse, its cached connection, the global filters, messages.
+
+Connections and answers are cached per warehouse snapshot (`queries.snapshot_key`): a new
+load changes the key, so the next rerun reads the new state while an ingest never waits for
+the dashboard. Each query runs on its own cursor, so sessions do not share a statement.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import streamlit as st
+
+from dashboard import queries
+from dashboard.filters import Filters, from_query, to_query
+from models.settings import Settings, parse_settings
+
+FILTERS_KEY = "finops_filters"
+
+
+def root() -> Path:
+    return Path(os.environ.get("FINOPS_WAREHOUSE", "data/warehouse"))
+
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    path = os.environ.get("FINOPS_CONFIG")
+    if not path or not Path(path).exists():
+        return Settings()
+    return parse_settings(tomllib.loads(Path(path).read_text(encoding="utf-8")), origin=path)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading the warehouse ...")
+def _connection(root_: str, key: tuple) -> duckdb.DuckDBPyConnection:
+    from ingest import views, warehouse
+
+    views.register_all(settings())
+    con = warehouse.connect(root_)
+    queries.prepare(con)
+    return con
+
+
+def connection() -> duckdb.DuckDBPyConnection:
+    """A cursor over the current snapshot (cheap; the prepared connection is cached)."""
+    r = root()
+    return _connection(str(r.resolve()), queries.snapshot_key(r)).cursor()
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _answer(module: str, name: str, root_: str, key: tuple, args: tuple) -> Any:
+    import importlib
+
+    fn = getattr(importlib.import_module(f"dashboard.{module}"), name)
+    con = _connection(root_, key).cursor()
+    try:
+        return fn(con, *args)
+    finally:
+        con.close()
+
+
+def ask(name: str, *args: Any, module: str = "queries") -> Any:
+    """Run `dashboard.<module>.<name>(con, *args)` once per snapshot and arguments."""
+    r = root()
+    return _answer(module, name, str(r.resolve()), queries.snapshot_key(r), args)
+
+
+def has(relation: str) -> bool:
+    """Whether a derived dataset (classified_costs, gpu_hours) is built and holds rows."""
+    return relation in ask("available")
+
+
+def not_yet(what: str, how: str) -> None:
+    st.info(f"**{what}** is not available yet: {how}")
+
+
+def empty_warehouse() -> None:
+    st.info(
+        "The warehouse has no billing data yet. Ingest an export, for example\n\n"
+        "```\nfinops ingest aws PATH_TO_CUR_EXPORT\nfinops ingest azure PATH\n"
+        "finops ingest gcp PATH\n```\n\nor build the sample enterprise with `finops demo`."
+    )
+
+
+def login_needed() -> bool:
+    return bool(settings().auth) and not st.user.is_logged_in
+
+
+def login_page() -> None:
+    st.title("hybrid-finops")
+    st.write("Sign in to see the dashboard.")
+    st.button("Log in", on_click=st.login, type="primary")
+
+
+def ready() -> bool:
+    """False when the page must not render: a login is required (every page checks, not only
+    the app), or there is nothing to show yet (then it says how to ingest)."""
+    if login_needed():
+        login_page()
+        st.stop()
+    if not queries.has_data(root()):
+        empty_warehouse()
+        return False
+    return True
+
+
+# ---- global filters ----------------------------------------------------------------------
+
+
+def sidebar_filters() -> Filters:
+    """The filter widgets (in the sidebar, on every page), kept in the URL query string."""
+    if not queries.has_data(root()):
+        st.session_state[FILTERS_KEY] = Filters()
+        return Filters()
+    ch = ask("choices")
+    url = from_query(st.query_params.to_dict() | _lists())
+    first, last = ch["first"], ch["last"]
+    state = st.session_state
+    if "f_range" not in state:
+        state["f_range"] = (
+            _clip(url.start or first, first, last),
+            _clip(url.end or last, first, last),
+        )
+        state["f_provider"] = [p for p in url.providers if p in ch["provider"]]
+        state["f_team"] = [t for t in url.teams if t in ch["team"]]
+        state["f_env"] = [e for e in url.environments if e in ch["env"]]
+    with st.sidebar:
+        st.subheader("Filters")
+        picked = st.date_input("Dates", key="f_range", min_value=first, max_value=last)
+        providers = st.multiselect("Providers", ch["provider"], key="f_provider")
+        teams = st.multiselect("Teams", ch["team"], key="f_team")
+        envs = st.multiselect("Environments", ch["env"], key="f_env")
+    start, end = (
+        (*tuple(picked), None, None)[:2] if isinstance(picked, tuple | list) else (picked, None)
+    )
+    f = Filters(
+        start=None if start == first else start,
+        end=None if (end or last) == last else end,
+        providers=tuple(providers),
+        teams=tuple(teams),
+        environments=tuple(envs),
+    )
+    wanted = to_query(f)
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+    state[FILTERS_KEY] = f
+    return f
+
+
+def _lists() -> dict[str, list[str]]:
+    return {
+        k: st.query_params.get_all(k) for k in ("provider", "team", "env") if k in st.query_params
+    }
+
+
+def _clip(d: date, lo: date, hi: date) -> date:
+    return min(max(d, lo), hi)
+
+
+def filters() -> Filters:
+    return st.session_state.get(FILTERS_KEY, Filters())
+
+
+def currency() -> str:
+    """The currency pages total in: the largest; mixed currencies are never summed."""
+    table = ask("currencies", filters())
+    if table.height == 0:
+        return "USD"
+    if table.height > 1:
+        others = ", ".join(table["currency"].to_list()[1:])
+        st.caption(f"Totals in {table['currency'][0]}; spend in {others} is shown on its own.")
+    return str(table["currency"][0])
+
+
+def money(value: object, cur: str = "USD") -> str:
+    if value is None:
+        return "–"
+    # Decimal formatting rounds half-even, as the totals are rounded everywhere else.
+    return f"{cur} {Decimal(str(value)):,.2f}"
+
+
+def share(part: object, whole: object) -> str:
+    if not whole or part is None:
+        return "–"
+    return f"{float(part) / float(whole):.1%}"

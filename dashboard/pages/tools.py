@@ -1,0 +1,41 @@
+"""Tools & SaaS: sprawl families, the team x tool matrix, seat use, consolidation savings."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, queries
+from dashboard.pages import session
+from dashboard.pages.session import money
+
+
+def read() -> dict:
+    f = session.filters()
+    tools = session.ask("tools", f)
+    return {
+        "tools": tools,
+        "matrix": session.ask("tool_matrix", f),
+        "savings": queries.consolidation(tools),
+    }
+
+
+def render(d: dict) -> None:
+    tools = d["tools"]
+    if tools.height == 0:
+        session.not_yet("SaaS tools", "ingest SaaS invoices (`finops ingest saas FILE`).")
+        return
+    a, b, c = st.columns(3)
+    a.metric("Tool spend", money(tools["cost"].sum()))
+    b.metric("Tools", f"{tools.height:,} in {tools['family'].n_unique()} families")
+    c.metric("Consolidation savings", money(d["savings"]["saving"].sum()))
+    st.subheader("Families and seats")
+    st.dataframe(tools, hide_index=True)
+    st.plotly_chart(charts.heatmap(d["matrix"], "team", "tool", "cost", "Spend by team and tool"))
+    st.subheader("Consolidation")
+    st.caption("Every active seat of a family moved to its cheapest tool per active seat.")
+    st.dataframe(d["savings"], hide_index=True)
+
+
+if session.ready():
+    st.title("Tools & SaaS")
+    render(read())

@@ -1,0 +1,33 @@
+"""Workloads: training vs inference vs experimentation, by team and month."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboard import charts
+from dashboard.pages import session
+
+
+def read() -> dict | None:
+    if not session.has("classified_costs"):
+        return None
+    cur = session.currency()
+    return {"cur": cur, "table": session.ask("workloads", session.filters(), cur)}
+
+
+def render(d: dict | None) -> None:
+    if d is None:
+        session.not_yet("Workloads", "run `finops classify` to classify the billing lines.")
+        return
+    table = d["table"]
+    monthly = table.group_by("month", "key").agg(pl.col("cost").sum()).sort("month", "key")
+    st.plotly_chart(charts.stacked_monthly(monthly, f"AI spend by workload ({d['cur']})"))
+    by_team = table.group_by("team", "key").agg(pl.col("cost").sum())
+    st.plotly_chart(charts.heatmap(by_team, "team", "key", "cost", "Workload by team"))
+    st.dataframe(table, hide_index=True)
+
+
+if session.ready():
+    st.title("Workloads")
+    render(read())

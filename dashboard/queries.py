@@ -1,0 +1,535 @@
+"""The dashboard's reads: parameterised SQL over the warehouse views, aggregates as polars frames.
+
+Every value a user can choose reaches DuckDB as a bound parameter; the only SQL text built at
+run time picks a column from a fixed whitelist (`DIMENSIONS`). A connection is prepared once
+per warehouse snapshot (`prepare`): the spend lines are rolled up by day into small in-memory
+tables, so page queries scan thousands of rows rather than millions, and only the drill-down
+reads line items (a page at a time).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from dashboard.filters import Filters
+from ingest import warehouse
+
+# What the explorer can break spend down by: label -> rollup column.
+DIMENSIONS: dict[str, str] = {
+    "provider": "provider",
+    "service": "service",
+    "team": "team",
+    "project": "project",
+    "environment": "env",
+    "region": "region",
+    "AI class": "ai_class",
+    "workload": "workload",
+    "account": "account",
+}
+# The same dimensions over line items (for the drill-down), by label.
+LINE_COLUMNS: dict[str, str] = {
+    "provider": "provider",
+    "service": "ServiceName",
+    "team": "x_Team",
+    "project": "x_Project",
+    "environment": "x_Environment",
+    "region": "RegionId",
+    "AI class": "x_AiClass",
+    "workload": "x_Workload",
+    "account": "SubAccountName",
+}
+CLASSIFIED = "classified_costs"
+UNSET = "(not set)"
+
+_PROVIDER = (
+    "CASE WHEN x_Source = 'onprem' THEN ProviderName || coalesce(' · ' || RegionName, '') "
+    "ELSE ProviderName END"
+)
+_TAG = "nullif(json_extract_string(Tags, '$.{0}'), '')"
+# Classification columns when classified_costs is not built yet: tags, else unknown.
+_UNCLASSIFIED = (
+    f"SELECT *, {_PROVIDER} AS provider, {_TAG.format('team')} AS x_Team, "
+    f"{_TAG.format('project')} AS x_Project, "
+    f"coalesce({_TAG.format('env')}, {_TAG.format('environment')}) AS x_Environment, "
+    "CAST(NULL AS VARCHAR) AS x_AiClass, CAST(NULL AS VARCHAR) AS x_Workload, "
+    "CAST(NULL AS VARCHAR) AS x_EgressKind, CAST(NULL AS VARCHAR) AS x_ToolFamily "
+    "FROM cost_lines"
+)
+_FILTER = """
+    ($start IS NULL OR day >= $start) AND ($end IS NULL OR day <= $end)
+    AND (len(CAST($providers AS VARCHAR[])) = 0
+         OR list_contains(CAST($providers AS VARCHAR[]), provider))
+    AND (len(CAST($teams AS VARCHAR[])) = 0 OR list_contains(CAST($teams AS VARCHAR[]), team))
+    AND (len(CAST($envs AS VARCHAR[])) = 0 OR list_contains(CAST($envs AS VARCHAR[]), env))
+"""
+
+
+def snapshot_key(root: Path | str) -> tuple[tuple[str, int | None], ...]:
+    """Version of every Delta table in the warehouse: a new load gives a new key.
+
+    Derived tables (classified_costs, gpu_hours, ...) are refreshed after the base load, so
+    they are part of the key too.
+    """
+    root = Path(root)
+    out = dict(warehouse.versions(root))
+    if root.is_dir():
+        for log in sorted(root.glob("*/_delta_log")):
+            if log.parent.name not in out:
+                commits = [p.stem for p in log.glob("*.json")]
+                out[log.parent.name] = max((int(c) for c in commits if c.isdigit()), default=None)
+    return tuple(sorted(out.items()))
+
+
+def has_data(root: Path | str) -> bool:
+    return dict(snapshot_key(root)).get("cost_lines") is not None
+
+
+def relations(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+# Derived datasets and the column that is set once they are built.
+DERIVED = {CLASSIFIED: "x_AiClass", "gpu_hours": "state", "idle_episodes": "hours"}
+
+
+def available(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Derived datasets that exist and hold rows (they exist empty before `finops classify`)."""
+    have = relations(con)
+    out = set()
+    for name, col in DERIVED.items():
+        if name in have:
+            sql = f'SELECT EXISTS (SELECT 1 FROM "{name}" WHERE "{col}" IS NOT NULL)'
+            if con.execute(sql).fetchall()[0][0]:
+                out.add(name)
+    return out
+
+
+def lines_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """The line items with classification columns (from tags where not classified yet)."""
+    if CLASSIFIED in available(con):
+        return f"SELECT *, {_PROVIDER} AS provider FROM {CLASSIFIED}"
+    return _UNCLASSIFIED
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll the snapshot up (once per snapshot; pages query the rollups, not the lines)."""
+    from dashboard import queries_gpu, queries_health
+
+    if "gpu_hours" in available(con):
+        queries_gpu.prepare(con)
+    queries_health.prepare(con)
+    lines = lines_sql(con)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE spend_daily AS
+        SELECT CAST(ChargePeriodStart AS DATE) AS day, provider, ProviderName AS provider_name,
+               ServiceName AS service, coalesce(x_Team, '{UNSET}') AS team,
+               coalesce(x_Project, '{UNSET}') AS project,
+               coalesce(x_Environment, '{UNSET}') AS env, coalesce(RegionId, '{UNSET}') AS region,
+               coalesce(x_AiClass, '{UNSET}') AS ai_class,
+               coalesce(x_Workload, '{UNSET}') AS workload,
+               coalesce(SubAccountName, SubAccountId, BillingAccountId) AS account,
+               BillingCurrency AS currency,
+               (Tags IS NOT NULL AND json_extract_string(Tags, '$.team') IS NOT NULL) AS tagged,
+               sum(EffectiveCost) AS cost, sum(BilledCost) AS billed, count(*) AS lines
+        FROM ({lines}) GROUP BY ALL
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE egress_daily AS
+        SELECT CAST(ChargePeriodStart AS DATE) AS day, provider,
+               coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
+               coalesce(x_EgressKind, '{UNSET}') AS kind, coalesce(RegionId, '{UNSET}') AS region,
+               coalesce(nullif(regexp_extract(x_UsageType, '^([A-Z]+[0-9]?)-([A-Z]+[0-9]?)-AWS',
+                                              ['a', 'b']).a, '') || ' → ' ||
+                        regexp_extract(x_UsageType, '^([A-Z]+[0-9]?)-([A-Z]+[0-9]?)-AWS',
+                                       ['a', 'b']).b,
+                        coalesce(RegionId, '?') || ' → ' || coalesce(x_EgressKind, '?'))
+                   AS region_pair,
+               coalesce(ResourceId, '{UNSET}') AS resource,
+               sum(EffectiveCost) AS cost, sum(ConsumedQuantity) AS quantity
+        FROM ({lines}) WHERE x_AiClass = 'egress' GROUP BY ALL
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE tools_monthly AS
+        SELECT CAST(date_trunc('month', ChargePeriodStart) AS DATE) AS month, provider,
+               coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
+               coalesce(x_ToolFamily, '{UNSET}') AS family,
+               coalesce(ServiceName, ProviderName) AS tool,
+               sum(EffectiveCost) AS cost, sum(x_Seats) AS seats,
+               sum(x_ActiveSeats) AS active_seats
+        FROM ({lines})
+        WHERE x_AiClass = 'saas_tool' OR x_ToolFamily IS NOT NULL OR x_Source = 'saas'
+        GROUP BY ALL
+        """
+    )
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:
+    return con.sql(sql, params=params or {}).pl()
+
+
+def _p(f: Filters, **extra: object) -> dict[str, object]:
+    return {**f.params(), **extra}
+
+
+# ---- filters and their choices ---------------------------------------------------------------
+
+
+def choices(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """What the global filters can offer: the data's date range, providers, teams, envs."""
+    span = con.execute("SELECT min(day), max(day) FROM spend_daily").fetchall()[0]
+    out: dict[str, object] = {"first": span[0], "last": span[1]}
+    for name in ("provider", "team", "env"):
+        rows = con.execute(f"SELECT DISTINCT {name} FROM spend_daily ORDER BY 1").fetchall()
+        out[name] = [r[0] for r in rows if r[0] is not None]
+    return out
+
+
+# ---- spend -----------------------------------------------------------------------------------
+
+
+def currencies(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
+    return frame(
+        con,
+        f"SELECT currency, sum(cost) AS cost FROM spend_daily WHERE {_FILTER} "
+        "GROUP BY 1 ORDER BY cost DESC",
+        _p(f),
+    )
+
+
+def monthly(con: duckdb.DuckDBPyConnection, f: Filters, by: str, currency: str) -> pl.DataFrame:
+    """Spend per month and `by` (a DIMENSIONS label)."""
+    col = DIMENSIONS[by]
+    return frame(
+        con,
+        f"""SELECT date_trunc('month', day) AS month, {col} AS key, sum(cost) AS cost
+            FROM spend_daily WHERE {_FILTER} AND currency = $cur
+            GROUP BY ALL ORDER BY month, cost DESC""",
+        _p(f, cur=currency),
+    )
+
+
+def headline(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> dict[str, object]:
+    """Totals for the Overview tiles: period, this (latest) month, last month, tags, egress."""
+    row = con.execute(
+        f"""
+        WITH s AS (SELECT * FROM spend_daily WHERE {_FILTER} AND currency = $cur),
+        m AS (SELECT date_trunc('month', max(day)) AS this FROM s)
+        SELECT sum(cost), sum(cost) FILTER (WHERE date_trunc('month', day) = (SELECT this FROM m)),
+               sum(cost) FILTER (WHERE date_trunc('month', day)
+                                 = (SELECT this FROM m) - INTERVAL 1 MONTH),
+               (SELECT this FROM m),
+               sum(cost) FILTER (WHERE tagged), sum(cost) FILTER (WHERE NOT tagged),
+               sum(cost) FILTER (WHERE ai_class = 'egress'),
+               sum(cost) FILTER (WHERE ai_class NOT IN ('cpu_compute', 'other', '{UNSET}'))
+        FROM s
+        """,
+        _p(f, cur=currency),
+    ).fetchall()[0]
+    keys = ("total", "this_month", "last_month", "month", "tagged", "untagged", "egress", "ai")
+    return dict(zip(keys, row, strict=True))
+
+
+def movers(
+    con: duckdb.DuckDBPyConnection, f: Filters, currency: str, by: str = "service", n: int = 8
+) -> pl.DataFrame:
+    """The largest changes from last month to the latest month, by `by`."""
+    col = DIMENSIONS[by]
+    return frame(
+        con,
+        f"""
+        WITH s AS (SELECT * FROM spend_daily WHERE {_FILTER} AND currency = $cur),
+        m AS (SELECT date_trunc('month', max(day)) AS this FROM s),
+        k AS (SELECT {col} AS key,
+                     coalesce(sum(cost) FILTER (WHERE date_trunc('month', day)
+                                                = (SELECT this FROM m)), 0) AS this_month,
+                     coalesce(sum(cost) FILTER (WHERE date_trunc('month', day)
+                                   = (SELECT this FROM m) - INTERVAL 1 MONTH), 0) AS last_month
+              FROM s GROUP BY 1)
+        SELECT key, last_month, this_month, this_month - last_month AS change FROM k
+        ORDER BY abs(change) DESC, key LIMIT $n
+        """,
+        _p(f, cur=currency, n=n),
+    )
+
+
+def breakdown(con: duckdb.DuckDBPyConnection, f: Filters, by: str, currency: str) -> pl.DataFrame:
+    col = DIMENSIONS[by]
+    return frame(
+        con,
+        f"""SELECT {col} AS key, sum(cost) AS cost, sum(billed) AS billed,
+                   sum(lines)::BIGINT AS lines
+            FROM spend_daily WHERE {_FILTER} AND currency = $cur
+            GROUP BY 1 ORDER BY cost DESC, key""",
+        _p(f, cur=currency),
+    )
+
+
+_LINE_FILTER = """
+    ($start IS NULL OR ChargePeriodStart >= CAST($start AS TIMESTAMPTZ))
+    AND ($end IS NULL OR ChargePeriodStart < CAST($end AS TIMESTAMPTZ) + INTERVAL 1 DAY)
+    AND (len(CAST($providers AS VARCHAR[])) = 0
+         OR list_contains(CAST($providers AS VARCHAR[]), provider))
+    AND (len(CAST($teams AS VARCHAR[])) = 0
+         OR list_contains(CAST($teams AS VARCHAR[]), coalesce(x_Team, '(not set)')))
+    AND (len(CAST($envs AS VARCHAR[])) = 0
+         OR list_contains(CAST($envs AS VARCHAR[]), coalesce(x_Environment, '(not set)')))
+    AND BillingCurrency = $cur
+"""
+
+
+def _drill_where(by: str | None) -> str:
+    if by is None:
+        return ""
+    return f" AND coalesce(CAST({LINE_COLUMNS[by]} AS VARCHAR), '{UNSET}') = $key"
+
+
+def tag_breakdown(
+    con: duckdb.DuckDBPyConnection, f: Filters, tag_key: str, currency: str
+) -> pl.DataFrame:
+    """Spend by the value of one tag key (read from line items: tags are not rolled up)."""
+    return frame(
+        con,
+        f"""SELECT coalesce(json_extract_string(Tags, '$."' || replace($tag, '"', '') || '"'),
+                            '{UNSET}') AS key,
+                   sum(EffectiveCost) AS cost, sum(BilledCost) AS billed, count(*) AS lines
+            FROM ({lines_sql(con)}) WHERE {_LINE_FILTER} GROUP BY 1 ORDER BY cost DESC, key""",
+        _p(f, cur=currency, tag=tag_key),
+    )
+
+
+DRILL_COLUMNS = (
+    "ChargePeriodStart",
+    "provider",
+    "ServiceName",
+    "x_Team",
+    "x_AiClass",
+    "RegionId",
+    "ResourceId",
+    "x_UsageType",
+    "ChargeDescription",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "BilledCost",
+    "EffectiveCost",
+    "x_LineId",
+)
+
+
+def drill_count(
+    con: duckdb.DuckDBPyConnection, f: Filters, currency: str, by: str | None, key: str | None
+) -> int:
+    """Lines behind a breakdown row, counted from the daily rollup (same filters)."""
+    where = f" AND {DIMENSIONS[by]} = $key" if by else ""
+    sql = f"SELECT sum(lines) FROM spend_daily WHERE {_FILTER} AND currency = $cur{where}"
+    params = _p(f, cur=currency) | ({"key": key} if by else {})
+    return int(con.execute(sql, params).fetchall()[0][0] or 0)
+
+
+def drill_page(
+    con: duckdb.DuckDBPyConnection,
+    f: Filters,
+    currency: str,
+    by: str | None,
+    key: str | None,
+    page: int,
+    size: int = 100,
+) -> pl.DataFrame:
+    """One page of the line items behind a breakdown row, largest cost first.
+
+    When neither the filters nor the drilled dimension need a classification column, the page
+    is chosen from cost_lines alone and only its rows are joined to their classes.
+    """
+    cols = ", ".join(DRILL_COLUMNS)
+    params = _p(f, cur=currency, size=size, offset=max(page, 0) * size)
+    if by:
+        params["key"] = key
+    native_ok = not (f.teams or f.environments) and by in (None, *_LINE_NATIVE)
+    source = lines_sql(con)
+    if native_ok and CLASSIFIED in available(con):
+        native = (
+            f"SELECT x_LineId, EffectiveCost, {_PROVIDER} AS provider, ServiceName, RegionId, "
+            "ChargePeriodStart, BillingCurrency, SubAccountName, "
+            "CAST(NULL AS VARCHAR) AS x_Team, CAST(NULL AS VARCHAR) AS x_Environment "
+            "FROM cost_lines"
+        )
+        pick = (
+            f"SELECT x_LineId FROM ({native}) WHERE {_LINE_FILTER}{_drill_where(by)} "
+            "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset"
+        )
+        sql = (
+            f"WITH ids AS ({pick}) SELECT {cols} FROM ({source}) "
+            "WHERE x_LineId IN (SELECT x_LineId FROM ids) ORDER BY EffectiveCost DESC, x_LineId"
+        )
+    else:
+        sql = (
+            f"SELECT {cols} FROM ({source}) WHERE {_LINE_FILTER}{_drill_where(by)} "
+            "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset"
+        )
+    return frame(con, sql, params)
+
+
+# Drill dimensions that are columns of cost_lines itself (no classification needed).
+_LINE_NATIVE = ("provider", "service", "region", "account")
+
+
+def daily(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataFrame:
+    """Daily spend per service, team, AI class and provider (input of the anomaly detector)."""
+    return frame(
+        con,
+        f"""SELECT CAST(day AS TIMESTAMPTZ) AS ChargePeriodStart, provider_name AS ProviderName,
+                   service AS ServiceName, team AS x_Team, ai_class AS x_AiClass,
+                   sum(cost) AS EffectiveCost
+            FROM spend_daily WHERE {_FILTER} AND currency = $cur GROUP BY ALL""",
+        _p(f, cur=currency),
+    )
+
+
+def anomaly_drivers(
+    con: duckdb.DuckDBPyConnection,
+    currency: str,
+    by: str,
+    key: str,
+    start: date,
+    end: date,
+    window_days: int = 28,
+    n: int = 5,
+) -> pl.DataFrame:
+    """Resources that drove an anomaly: spend in it less their own daily baseline over the
+    `window_days` before it (models/anomaly.py's definition), largest first."""
+    col = LINE_COLUMNS[by]
+    return frame(
+        con,
+        f"""
+        WITH l AS (SELECT coalesce(ResourceId, '(no resource id)') AS resource,
+                          CAST(ChargePeriodStart AS DATE) AS d, EffectiveCost AS c
+                   FROM ({lines_sql(con)})
+                   WHERE BillingCurrency = $cur
+                     AND coalesce(CAST({col} AS VARCHAR), '{UNSET}') = $key
+                     AND ChargePeriodStart >= CAST($a AS TIMESTAMPTZ) - to_days($w)
+                     AND ChargePeriodStart < CAST($b AS TIMESTAMPTZ) + INTERVAL 1 DAY)
+        SELECT resource,
+               coalesce(sum(c) FILTER (WHERE d >= $a), 0) AS during,
+               coalesce(sum(c) FILTER (WHERE d < $a), 0) / $w AS baseline_per_day,
+               during - baseline_per_day * $days AS excess
+        FROM l GROUP BY 1 HAVING excess > 0 ORDER BY excess DESC, resource LIMIT $n
+        """,
+        {
+            "cur": currency,
+            "key": key,
+            "a": start,
+            "b": end,
+            "w": window_days,
+            "days": (end - start).days + 1,
+            "n": n,
+        },
+    )
+
+
+# ---- data movement and tools -----------------------------------------------------------------
+
+EGRESS_BY = {
+    "kind": "kind",
+    "provider": "provider",
+    "region pair": "region_pair",
+    "resource": "resource",
+}
+
+
+def egress(con: duckdb.DuckDBPyConnection, f: Filters, by: str, n: int = 50) -> pl.DataFrame:
+    col = EGRESS_BY[by]
+    return frame(
+        con,
+        f"""SELECT {col} AS key, sum(cost) AS cost, sum(quantity) AS quantity
+            FROM egress_daily WHERE {_FILTER} GROUP BY 1 ORDER BY cost DESC, key LIMIT $n""",
+        _p(f, n=n),
+    )
+
+
+def egress_monthly(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataFrame:
+    """Per month: egress by kind, with the month's AI spend for the share."""
+    return frame(
+        con,
+        f"""WITH e AS (SELECT date_trunc('month', day) AS month, kind AS key, sum(cost) AS cost
+                       FROM egress_daily WHERE {_FILTER} GROUP BY ALL),
+                 a AS (SELECT date_trunc('month', day) AS month, sum(cost) AS ai
+                       FROM spend_daily WHERE {_FILTER} AND currency = $cur
+                         AND ai_class NOT IN ('cpu_compute', 'other', '{UNSET}') GROUP BY 1)
+            SELECT e.month, e.key, e.cost, a.ai,
+                   sum(e.cost) OVER (PARTITION BY e.month) / a.ai AS month_share
+            FROM e LEFT JOIN a USING (month) ORDER BY month, cost DESC""",
+        _p(f, cur=currency),
+    )
+
+
+def tools(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
+    """Per tool family and tool: cost, teams, seats bought and in use (latest month's seats)."""
+    return frame(
+        con,
+        f"""WITH t AS (SELECT *, month AS day FROM tools_monthly),
+                 s AS (SELECT * FROM t WHERE {_FILTER}),
+                 last AS (SELECT family, tool, sum(seats) AS seats, sum(active_seats) AS active
+                          FROM s WHERE month = (SELECT max(month) FROM s) GROUP BY ALL)
+            SELECT family, tool, sum(cost) AS cost, count(DISTINCT team) AS teams,
+                   any_value(last.seats) AS seats, any_value(last.active) AS active_seats
+            FROM s LEFT JOIN last USING (family, tool)
+            GROUP BY family, tool ORDER BY family, cost DESC""",
+        _p(f),
+    )
+
+
+def tool_matrix(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
+    return frame(
+        con,
+        f"""SELECT team, tool, sum(cost) AS cost FROM (SELECT *, month AS day FROM tools_monthly)
+            WHERE {_FILTER} GROUP BY ALL ORDER BY team, tool""",
+        _p(f),
+    )
+
+
+def workloads(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataFrame:
+    return frame(
+        con,
+        f"""SELECT date_trunc('month', day) AS month, team, workload AS key, sum(cost) AS cost
+            FROM spend_daily WHERE {_FILTER} AND currency = $cur
+              AND ai_class NOT IN ('other', '{UNSET}')
+            GROUP BY ALL ORDER BY month, team, key""",
+        _p(f, cur=currency),
+    )
+
+
+def consolidation(tools_: pl.DataFrame) -> pl.DataFrame:
+    """Per family with two or more tools: moving every active seat to the family's cheapest
+    tool per active seat, what would it cost, and what would it save."""
+    priced = tools_.filter(pl.col("active_seats") > 0).with_columns(
+        (pl.col("cost").cast(pl.Float64) / pl.col("active_seats")).alias("per_seat")
+    )
+    return (
+        priced.group_by("family")
+        .agg(
+            pl.len().alias("tools"),
+            pl.col("cost").sum().alias("cost"),
+            pl.col("active_seats").sum().alias("active_seats"),
+            pl.col("tool").sort_by("per_seat").first().alias("keep"),
+            pl.col("per_seat").min().alias("best_per_seat"),
+        )
+        .filter(pl.col("tools") >= 2)
+        .with_columns(
+            (pl.col("cost").cast(pl.Float64) - pl.col("best_per_seat") * pl.col("active_seats"))
+            .clip(lower_bound=0)
+            .round(2)
+            .alias("saving")
+        )
+        .sort("saving", descending=True)
+    )

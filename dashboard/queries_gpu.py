@@ -1,0 +1,181 @@
+"""Reads over `gpu_hours` (one row per paid GPU-hour with telemetry): idle GPUs, utilisation.
+
+A GPU-hour is idle when it was monitored and its mean activity was under the threshold
+(DESIGN §6). At the configured threshold the idle engine's own states, `idle_cost` and
+`idle_episodes` are used, so the page shows exactly what `finops` computed; another threshold
+from the slider re-derives idleness from `avg_active`. Unmonitored hours are never idle or
+active.
+
+A year of 500 GPUs is 4.4 million GPU-hours, so `prepare` rolls them up once per snapshot:
+`gpu_buckets` (per resource and day, GPU-hours by activity in 1% steps: enough to answer any
+slider position, which moves in 1% steps) and `gpu_hourly` (per resource and hour, with each
+GPU's activity, for the one resource an engineer opens).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from dashboard.filters import Filters
+from dashboard.queries import frame
+
+GPU_HOURS = "gpu_hours"
+USEFUL = "('active', 'underutilised')"
+IDLE = "('allocated_idle', 'hard_idle')"
+TOP_BUCKET = 51  # activity of 51% and more: above any threshold the slider offers
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    # 1e-9: activity 0.29 is 28.999999999999996 in floating point, and belongs in bucket 29
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE gpu_buckets AS
+        SELECT CAST(hour AS DATE) AS day, resource_id, provider, deployment, team, gpu_model,
+               CASE WHEN state = 'unmonitored' THEN NULL
+                    ELSE least(CAST(floor(avg_active * 100 + 1e-9) AS INTEGER), {TOP_BUCKET})
+               END AS bucket,
+               state IN {IDLE} AS idle_default, state IN {USEFUL} AS useful,
+               count(*) AS hours, sum(cost) AS cost, sum(coalesce(idle_cost, 0)) AS idle_cost,
+               sum(avg_active) FILTER (WHERE state <> 'unmonitored') AS active_sum
+        FROM {GPU_HOURS} GROUP BY ALL
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE gpu_hourly AS
+        SELECT resource_id, hour, any_value(provider) AS provider, any_value(team) AS team,
+               avg(avg_active) FILTER (WHERE state <> 'unmonitored') AS utilisation,
+               sum(cost) AS cost, sum(coalesce(idle_cost, 0)) AS idle_cost,
+               count(*) FILTER (WHERE state IN {IDLE}) AS idle_default,
+               count(*) FILTER (WHERE state = 'unmonitored') AS unmonitored_gpus,
+               count(*) AS gpus,
+               list(avg_active) FILTER (WHERE state <> 'unmonitored') AS activity,
+               list(cost) FILTER (WHERE state <> 'unmonitored') AS gpu_cost
+        FROM {GPU_HOURS} GROUP BY resource_id, hour ORDER BY resource_id, hour
+        """
+    )
+
+
+_WHERE = """
+    ($start IS NULL OR day >= $start) AND ($end IS NULL OR day <= $end)
+    AND (len(CAST($providers AS VARCHAR[])) = 0
+         OR list_contains(CAST($providers AS VARCHAR[]), provider))
+    AND (len(CAST($teams AS VARCHAR[])) = 0
+         OR list_contains(CAST($teams AS VARCHAR[]), coalesce(team, '(not set)')))
+"""
+
+
+def _default(threshold: float, default: float) -> bool:
+    return abs(threshold - default) < 1e-9
+
+
+def _params(f: Filters, **extra: object) -> dict[str, object]:
+    p = f.params()
+    p.pop("envs")
+    return {**p, **extra}
+
+
+def ranking(
+    con: duckdb.DuckDBPyConnection, f: Filters, threshold: float, default: float, n: int = 200
+) -> pl.DataFrame:
+    """Resources ranked by idle cost, with idle hours and their longest idle episode (the
+    episodes the idle engine found at the configured threshold)."""
+    if _default(threshold, default):
+        idle, cost, extra = "idle_default", "idle_cost", {}
+    else:
+        idle, cost = "(bucket IS NOT NULL AND bucket < $k)", "CASE WHEN {idle} THEN cost END"
+        cost, extra = cost.format(idle=idle), {"k": round(threshold * 100)}
+    return frame(
+        con,
+        f"""
+        WITH b AS (SELECT * FROM gpu_buckets WHERE {_WHERE}),
+        e AS (SELECT resource_id, max(hours) AS longest_episode_h FROM idle_episodes
+              WHERE ($start IS NULL OR CAST("start" AS DATE) >= $start)
+                AND ($end IS NULL OR CAST("start" AS DATE) <= $end) GROUP BY 1)
+        SELECT resource_id AS resource, any_value(team) AS team, any_value(gpu_model) AS gpu_model,
+               any_value(provider) AS provider, any_value(deployment) AS deployment,
+               coalesce(sum({cost}), 0) AS idle_cost,
+               coalesce(sum(hours) FILTER (WHERE {idle}), 0)::BIGINT AS idle_hours,
+               coalesce(sum(hours) FILTER (WHERE bucket IS NULL), 0)::BIGINT AS unmonitored_hours,
+               sum(hours)::BIGINT AS gpu_hours, sum(cost) AS cost,
+               coalesce(any_value(e.longest_episode_h), 0) AS longest_episode_h
+        FROM b LEFT JOIN e USING (resource_id)
+        GROUP BY resource_id HAVING coalesce(sum({cost}), 0) > 0
+        ORDER BY idle_cost DESC, resource LIMIT $n
+        """,
+        _params(f, n=n, **extra),
+    )
+
+
+def resource_hours(
+    con: duckdb.DuckDBPyConnection, f: Filters, resource: str, threshold: float, default: float
+) -> pl.DataFrame:
+    """Hourly utilisation (mean over the resource's GPUs) and cost of one resource."""
+    if _default(threshold, default):
+        idle_gpus, idle_cost, extra = "idle_default", "idle_cost", {}
+    else:
+        idle_gpus = "len(list_filter(activity, lambda a: a < $thr))"
+        idle_cost = (
+            "coalesce(list_sum(list_transform(list_zip(activity, gpu_cost), "
+            "lambda p: CASE WHEN p[1] < $thr THEN p[2] ELSE 0 END)), 0)"
+        )
+        extra = {"thr": threshold}
+    where = _WHERE.replace("day >=", "CAST(hour AS DATE) >=").replace(
+        "day <=", "CAST(hour AS DATE) <="
+    )
+    return frame(
+        con,
+        f"""SELECT hour, utilisation, cost, {idle_cost} AS idle_cost, {idle_gpus} AS idle_gpus,
+                   unmonitored_gpus, gpus
+            FROM gpu_hourly WHERE resource_id = $resource AND {where} ORDER BY hour""",
+        _params(f, resource=resource, **extra),
+    )
+
+
+def unmonitored(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
+    """Paid GPU-hours without telemetry, by provider: shown apart, never counted as idle."""
+    return frame(
+        con,
+        f"""SELECT provider, deployment, sum(hours)::BIGINT AS gpu_hours, sum(cost) AS cost,
+                   count(DISTINCT resource_id) AS resources
+            FROM gpu_buckets WHERE {_WHERE} AND bucket IS NULL
+            GROUP BY ALL ORDER BY cost DESC""",
+        _params(f),
+    )
+
+
+def utilisation(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
+    """Per deployment (cloud, onprem): mean activity over monitored hours, useful hours, idle
+    cost (configured threshold), cost."""
+    return frame(
+        con,
+        f"""SELECT deployment,
+                   sum(active_sum) / sum(hours) FILTER (WHERE bucket IS NOT NULL) AS mean_activity,
+                   coalesce(sum(hours) FILTER (WHERE useful), 0)::BIGINT AS useful_hours,
+                   coalesce(sum(hours) FILTER (WHERE bucket IS NOT NULL), 0)::BIGINT
+                       AS monitored_hours,
+                   sum(hours)::BIGINT AS gpu_hours, sum(cost) AS cost, sum(idle_cost) AS idle_cost
+            FROM gpu_buckets WHERE {_WHERE} GROUP BY 1 ORDER BY 1""",
+        _params(f),
+    )
+
+
+def gpu_models(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT gpu_model, sum(hours) FROM gpu_buckets WHERE gpu_model IS NOT NULL "
+        "GROUP BY 1 ORDER BY 2 DESC"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def coverage(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Telemetry coverage per provider and month: monitored share of paid GPU-hours."""
+    return frame(
+        con,
+        """SELECT date_trunc('month', day) AS month, provider, sum(hours)::BIGINT AS gpu_hours,
+                  coalesce(sum(hours) FILTER (WHERE bucket IS NOT NULL), 0)::BIGINT
+                      AS monitored_hours,
+                  monitored_hours / sum(hours) AS coverage
+           FROM gpu_buckets GROUP BY ALL ORDER BY month, provider""",
+    )

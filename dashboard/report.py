@@ -1,0 +1,155 @@
+"""The finance pack: one month of AI spend, reconciled to the invoices, as XLSX, PDF and CSV.
+
+Public entry point (used by `finops report` and the dashboard's Reports page):
+
+    build_pack(source, month, formats=("xlsx", "pdf", "csv"), out_dir=None,
+               currency=None, settings=None, generated_at=None) -> Pack
+
+- `source`: a warehouse folder (opened read-only) or a connection from
+  `ingest.warehouse.connect` (its views, derived ones included, are used as they are).
+- `month`: "YYYY-MM" or a `Month`.
+- `out_dir`: where files go (created if needed); None computes the sections only.
+- `currency`: the currency reported (default `[report] currency`, else USD); lines in other
+  currencies are listed in the notes, never added in.
+- `settings`: the parsed finops.toml (`[report]` invoices and `[budgets]` are read from it).
+- `generated_at`: the stamp printed on the cover (default now); everything else in the files
+  depends only on the warehouse snapshot and the settings.
+
+`Pack.sections` maps a name (summary, budgets, trend, reconciliation, onprem_parts,
+chargeback, idle_gpu, egress, tools, commitments, notes) to a `Section` whose `frame` holds
+exact Decimal money; `Pack.files` maps each format to the files written; `Pack.reconciled`
+says whether every source account matched. Raises InputError for an unknown month or
+currency and ConfigError for a bad `[report]`/`[budgets]` section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from dashboard import report_data, report_sections, report_usage
+from dashboard.report_config import ReportSettings, report_settings
+from dashboard.report_model import FORMATS, Month, Pack, Section
+from models.errors import InputError
+from models.settings import Settings
+
+
+def parse_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
+    items = formats.split(",") if isinstance(formats, str) else list(formats)
+    out = tuple(dict.fromkeys(f.strip().lower() for f in items if f.strip()))
+    bad = [f for f in out if f not in FORMATS]
+    if bad or not out:
+        raise InputError(
+            "unknown report format",
+            location="--format",
+            expected="a comma-separated list of " + ", ".join(FORMATS),
+            found=", ".join(bad) or "nothing",
+        )
+    return out
+
+
+def build_pack(
+    source: Path | str | duckdb.DuckDBPyConnection,
+    month: str | Month,
+    formats: str | Iterable[str] = FORMATS,
+    out_dir: Path | str | None = None,
+    currency: str | None = None,
+    settings: Settings | None = None,
+    generated_at: datetime | None = None,
+) -> Pack:
+    """Compute the month's sections and write the requested files (see the module doc)."""
+    month = month if isinstance(month, Month) else Month.parse(month)
+    wanted = parse_formats(formats)
+    cfg = report_settings(settings or Settings())
+    currency = (currency or cfg.currency).upper()
+    if isinstance(source, duckdb.DuckDBPyConnection):
+        con = source.cursor()  # own temp tables and results; the caller's connection is untouched
+    else:
+        from ingest import views, warehouse
+
+        views.register_all(settings or Settings())  # classified_costs, gpu_hours, ...
+        con = warehouse.connect(warehouse.require(source))
+    sections = compute(con, month, currency, cfg)
+    stamp = (generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    un = cfg.allocation.unallocated
+    pack = Pack(month, currency, stamp, sections, headline=headline(sections, un))
+    if out_dir is not None:
+        write(pack, Path(out_dir), wanted)
+    return pack
+
+
+def compute(
+    con: duckdb.DuckDBPyConnection, month: Month, currency: str, cfg: ReportSettings
+) -> dict[str, Section]:
+    sources = report_data.Sources.of(con)
+    report_data.stage(con, month, sources)
+    try:
+        report_data.check_month(con, month, currency)
+        gaps = []
+        if not sources.classified:
+            gaps.append(
+                "classification (classified_costs) is not available: AI class, egress and "
+                "tool families are unknown and team comes from tags only"
+            )
+        idle, why = report_usage.idle(con, month, sources)
+        if why:
+            gaps.append(why)
+        rec = report_sections.reconciliation(con, month, cfg)
+        parts: list[Section | None] = [
+            report_sections.summary(con, month, currency, cfg.allocation.unallocated),
+            report_sections.budgets(con, month, currency, cfg),
+            report_sections.trend(con, month, currency),
+            rec,
+            report_sections.onprem_parts(con, month, currency),
+            report_sections.chargeback(con, month, currency, cfg),
+            idle,
+            report_usage.egress(con, month, currency),
+            report_usage.tools(con, month, currency),
+            report_usage.commitments(con, month, currency),
+            report_usage.notes(con, month, currency, cfg, gaps, idle, rec),
+        ]
+    finally:
+        con.execute(f"drop table if exists {report_data.LINES}")
+    return {s.name: s for s in parts if s is not None}
+
+
+def headline(sections: dict[str, Section], unallocated: str) -> dict[str, Decimal]:
+    """The figures on the cover: what a CFO reads first."""
+    total = sections["summary"].frame.filter(pl.col("dimension") == "total")
+    first = total.row(0, named=True) if total.height else {}
+    chargeback = sections["chargeback"].frame.filter(pl.col("team") == unallocated)
+    out = {
+        "Total billed": Decimal(first.get("billed_cost", 0)),
+        "Total amortised": Decimal(first.get("amortised_cost", 0)),
+        "Previous month billed": Decimal(first.get("previous_billed_cost", 0)),
+        "Change on previous month": Decimal(first.get("change", 0)),
+        "Idle GPU waste": sections["idle_gpu"].total("idle_cost"),
+        "Unused commitments": sections["commitments"].total("unused_cost"),
+        "Data egress": sections["egress"].total("billed_cost"),
+        "Unallocated (no team)": sum((Decimal(v) for v in chargeback["total_cost"]), Decimal(0)),
+    }
+    return out
+
+
+def stem(pack: Pack) -> str:
+    suffix = "" if pack.currency == "USD" else f"-{pack.currency}"
+    return f"finops-{pack.month}{suffix}"
+
+
+def write(pack: Pack, out_dir: Path, formats: Iterable[str]) -> None:
+    from dashboard import report_csv, report_pdf, report_xlsx
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = stem(pack)
+    for fmt in formats:
+        if fmt == "xlsx":
+            pack.files["xlsx"] = [report_xlsx.write(pack, out_dir / f"{name}.xlsx")]
+        elif fmt == "pdf":
+            pack.files["pdf"] = [report_pdf.write(pack, out_dir / f"{name}.pdf")]
+        elif fmt == "csv":
+            pack.files["csv"] = report_csv.write(pack, out_dir, name)

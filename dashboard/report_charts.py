@@ -1,0 +1,100 @@
+"""Charts for the PDF pack, drawn with reportlab's own graphics: offline and byte-stable.
+
+Pure functions: numbers in, a Drawing out. Long tails are folded into "other" so a chart
+stays readable.
+"""
+
+from __future__ import annotations
+
+from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+
+PALETTE = [
+    colors.HexColor(c)
+    for c in ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2",
+              "#7F7F7F", "#BCBD22", "#17BECF")
+]  # fmt: skip
+WIDTH = 500
+
+
+def top(items: list[tuple[str, float]], n: int = 8) -> list[tuple[str, float]]:
+    """The n largest items, the rest summed as 'other'."""
+    items = sorted(items, key=lambda kv: (-kv[1], kv[0]))
+    if len(items) <= n:
+        return items
+    rest = sum(v for _, v in items[n - 1 :])
+    return [*items[: n - 1], ("other", rest)]
+
+
+def _title(drawing: Drawing, text: str, height: float) -> None:
+    drawing.add(String(0, height - 12, text, fontName="Helvetica-Bold", fontSize=11))
+
+
+def bars(title: str, items: list[tuple[str, float]], unit: str) -> Drawing:
+    """Horizontal bars, largest first (spend by provider, by class, idle cost by team)."""
+    items = top(items)
+    rows = max(len(items), 1)
+    height = 40 + rows * 18
+    d = Drawing(WIDTH, height)
+    _title(d, title, height)
+    if not items:
+        d.add(String(0, height - 30, "nothing to show this month", fontName="Helvetica"))
+        return d
+    chart = HorizontalBarChart()
+    chart.x, chart.y = 150, 10
+    chart.width, chart.height = WIDTH - 220, rows * 18
+    chart.data = [[v for _, v in reversed(items)]]
+    chart.categoryAxis.categoryNames = [k[:28] for k, _ in reversed(items)]
+    chart.categoryAxis.labels.fontName = "Helvetica"
+    chart.categoryAxis.labels.fontSize = 8
+    chart.valueAxis.valueMin = min(0, min(v for _, v in items))
+    chart.valueAxis.labels.fontName = "Helvetica"
+    chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}"
+    chart.bars[0].fillColor = PALETTE[0]
+    chart.barLabelFormat = lambda v: f"{unit} {v:,.0f}"
+    chart.barLabels.fontName = "Helvetica"
+    chart.barLabels.fontSize = 7
+    chart.barLabels.boxAnchor = "w"
+    chart.barLabels.dx = 3
+    d.add(chart)
+    return d
+
+
+def stacked(title: str, periods: list[str], series: dict[str, list[float]]) -> Drawing:
+    """Stacked monthly columns, one colour per provider (the twelve-month trend)."""
+    height = 230
+    d = Drawing(WIDTH, height)
+    _title(d, title, height)
+    if not periods:
+        d.add(String(0, height - 30, "nothing to show", fontName="Helvetica"))
+        return d
+    names = sorted(series)
+    chart = VerticalBarChart()
+    chart.x, chart.y = 50, 40
+    chart.width, chart.height = WIDTH - 170, height - 70
+    chart.data = [series[n] for n in names]
+    chart.categoryAxis.categoryNames = periods
+    chart.categoryAxis.style = "stacked"
+    chart.categoryAxis.labels.fontName = "Helvetica"
+    chart.categoryAxis.labels.fontSize = 7
+    chart.categoryAxis.labels.angle = 45
+    chart.categoryAxis.labels.boxAnchor = "ne"
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.labels.fontName = "Helvetica"
+    chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}"
+    for i in range(len(names)):
+        chart.bars[i].fillColor = PALETTE[i % len(PALETTE)]
+    d.add(chart)
+    legend = Legend()
+    legend.x, legend.y = WIDTH - 110, height - 30
+    legend.fontName = "Helvetica"
+    legend.fontSize = 8
+    legend.columnMaximum = 12
+    legend.alignment = "right"
+    legend.colorNamePairs = [(PALETTE[i % len(PALETTE)], n[:18]) for i, n in enumerate(names)]
+    d.add(legend)
+    return d

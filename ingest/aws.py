@@ -1,0 +1,317 @@
+"""AWS Cost and Usage Reports: legacy CSV/CSV.gz, legacy Parquet, CUR 2.0 Parquet -> cost lines.
+
+Listing and reading are separate steps. `plan` finds the billing periods under a path (a file,
+a CUR manifest, a period folder, or a folder of period folders); `read_period` turns one
+period's files into PeriodLoads, one per payer account, each with its source total summed from
+the raw unblended-cost column. The flavour is detected from the columns (formats.md §4.1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from ingest import aws_columns as cols
+from ingest.aws_columns import normalise, source_column
+from ingest.detect import CSV, CSV_GZ, PARQUET, Sniffed, is_data_file, sniff
+from ingest.store import PeriodLoad, SourceFile
+from ingest.values import Check, first_bad, money, raise_bad, timestamp
+from models.errors import InputError
+
+CUR2, LEGACY_CSV, LEGACY_PARQUET = "aws-cur2", "aws-cur-legacy", "aws-cur-legacy"
+# Required columns: snake_case name -> the legacy CSV name (for messages in the file's terms).
+REQUIRED = {
+    "bill_payer_account_id": "bill/PayerAccountId",
+    "bill_billing_period_start_date": "bill/BillingPeriodStartDate",
+    "bill_billing_period_end_date": "bill/BillingPeriodEndDate",
+    "line_item_line_item_type": "lineItem/LineItemType",
+    "line_item_usage_start_date": "lineItem/UsageStartDate",
+    "line_item_usage_end_date": "lineItem/UsageEndDate",
+    "line_item_product_code": "lineItem/ProductCode",
+    "line_item_currency_code": "lineItem/CurrencyCode",
+    "line_item_unblended_cost": "lineItem/UnblendedCost",
+}
+MONEY_COLUMNS = ("line_item_unblended_cost",)
+TIME_COLUMNS = (
+    "bill_billing_period_start_date",
+    "bill_billing_period_end_date",
+    "line_item_usage_start_date",
+    "line_item_usage_end_date",
+)
+Display = Callable[[Path], str]
+
+
+@dataclass
+class Period:
+    """The files of one billing period as listed (before anything is read)."""
+
+    label: str
+    files: list[Path]
+
+
+# ---- listing ----------------------------------------------------------------------------
+
+
+def _is_manifest(path: Path) -> bool:
+    return path.name.endswith("Manifest.json") or path.name == "manifest.json"
+
+
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_data_file(p))
+
+
+def _manifest_files(manifest: Path, display: Display) -> list[Path]:
+    """Data files named by a legacy CUR manifest (`reportKeys`, S3 keys) found beside it."""
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+        keys = [str(k) for k in doc["reportKeys"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            "not a CUR manifest",
+            file=display(manifest),
+            expected='JSON with "reportKeys"',
+            found=str(exc)[:120],
+        ) from None
+    files = []
+    for key in keys:
+        parts = key.strip("/").split("/")
+        hit = None
+        for n in range(len(parts), 0, -1):  # longest key suffix that exists under the folder
+            candidate = manifest.parent.joinpath(*parts[-n:])
+            if candidate.is_file():
+                hit = candidate
+                break
+        if hit is None:
+            matches = [p for p in manifest.parent.rglob(parts[-1]) if p.is_file()]
+            hit = matches[0] if len(matches) == 1 else None
+        if hit is None:
+            raise InputError(
+                "a file named by the manifest is missing",
+                file=display(manifest),
+                expected=key,
+                found="no such file beside the manifest",
+                hint="download the whole period folder, including its assembly subfolder",
+            )
+        files.append(hit)
+    return files
+
+
+def plan(target: Path, display: Display = str) -> list[Period]:
+    """The billing periods under `target`, each a list of files; raises if there are none."""
+    if not target.exists():
+        raise InputError("no such file or folder", file=display(target))
+    if target.is_file():
+        files = _manifest_files(target, display) if _is_manifest(target) else [target]
+        return [Period(display(target), files)]
+    periods: list[Period] = []
+
+    def walk(folder: Path) -> None:
+        manifests = sorted(p for p in folder.iterdir() if p.is_file() and _is_manifest(p))
+        if manifests:
+            files = [f for m in manifests for f in _manifest_files(m, display)]
+            periods.append(Period(display(folder), files))
+            return
+        data = _data_files(folder)
+        if data:
+            periods.append(Period(display(folder), data))
+            return
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            if not sub.name.startswith((".", "_")):
+                walk(sub)
+
+    walk(target)
+    if not periods:
+        raise InputError(
+            "no billing export files found",
+            file=display(target),
+            expected="CUR files (CSV, CSV.gz, Parquet) or a manifest, or period subfolders",
+            found="an empty folder",
+        )
+    return periods
+
+
+# ---- reading ----------------------------------------------------------------------------
+
+
+def _flavour(s: Sniffed) -> str:
+    names = set(s.columns)
+    if s.container in (CSV, CSV_GZ) and any(n.startswith("lineItem/") for n in names):
+        return "legacy-csv"
+    if s.container == PARQUET and "line_item_line_item_type" in names:
+        return "cur2" if "product" in names or "resource_tags" in names else "legacy-parquet"
+    if s.container in (CSV, CSV_GZ) and "line_item_line_item_type" in names:
+        return "legacy-csv-snake"
+    raise InputError(
+        "not an AWS Cost and Usage Report",
+        file=s.display,
+        expected="CUR columns such as lineItem/UnblendedCost or line_item_unblended_cost",
+        found=f"{s.container} with columns {', '.join(s.columns[:5])}",
+        hint="for FOCUS exports use `finops ingest focus`",
+    )
+
+
+def _scan(s: Sniffed, flavour: str) -> tuple[pl.LazyFrame, dict[str, str], dict[str, str]]:
+    """The file with snake_case names, its tag columns {column: key}, and {snake: original}."""
+    if s.container == PARQUET:
+        frame = pl.scan_parquet(s.path)
+    else:
+        frame = pl.scan_csv(s.path, infer_schema=False, null_values=[""], encoding="utf8")
+    tags = {c: k for c in s.columns if (k := cols.tag_key(c)) is not None}
+    rename: dict[str, str] = {}
+    if flavour == "legacy-csv":
+        taken = set(s.columns)
+        for c in s.columns:
+            if c in tags:
+                continue
+            new = cols.snake(c)
+            if new != c and new not in taken:
+                rename[c] = new
+                taken.add(new)
+        frame = frame.rename(rename)
+    original = {v: k for k, v in rename.items()}
+    schema = frame.collect_schema()
+    missing = [REQUIRED[c] if flavour == "legacy-csv" else c for c in REQUIRED if c not in schema]
+    if missing:
+        raise InputError(
+            "missing required column" + ("s" if len(missing) > 1 else ""),
+            file=s.display,
+            location="column " + ", ".join(missing),
+            expected="every required CUR column: "
+            + ", ".join(REQUIRED.values() if flavour == "legacy-csv" else REQUIRED),
+            found=f"{len(s.columns)} columns without {', '.join(missing)}",
+            hint="the export definition may have changed; re-export with the default columns",
+        )
+    return frame, tags, original
+
+
+def _checks(frame: pl.LazyFrame, original: dict[str, str]) -> list[Check]:
+    schema = frame.collect_schema()
+    out = []
+    for c in MONEY_COLUMNS:
+        out.append(Check(c, "a decimal number", money(pl.col(c), schema[c]), original.get(c)))
+    for c in TIME_COLUMNS:
+        parsed = timestamp(pl.col(c), schema[c])
+        out.append(Check(c, "a date-time like 2026-09-01T00:00:00Z", parsed, original.get(c)))
+    return out
+
+
+def _keys(frame: pl.LazyFrame) -> pl.DataFrame:
+    """(payer, period, currency) -> rows and sum of the raw unblended cost, at scale 12."""
+    s = frame.collect_schema()
+    return (
+        frame.select(
+            source_column(s, "bill_payer_account_id").alias("account"),
+            timestamp(pl.col("bill_billing_period_start_date"), s["bill_billing_period_start_date"])
+            .dt.strftime("%Y-%m")
+            .alias("period"),
+            source_column(s, "line_item_currency_code").alias("currency"),
+            money(pl.col("line_item_unblended_cost"), s["line_item_unblended_cost"]).alias("cost"),
+        )
+        .group_by("account", "period", "currency")
+        .agg(pl.len().alias("rows"), pl.col("cost").sum().alias("total"))
+        .collect()
+    )
+
+
+def read_period(period: Period, work: Path, display: Display = str) -> list[PeriodLoad]:
+    """One billing period's files -> one PeriodLoad per payer account (raises on bad input)."""
+    frames: list[pl.LazyFrame] = []
+    totals: dict[tuple[str, str, str], Decimal] = {}
+    first_file: dict[str, str] = {}
+    flavours: dict[str, str] = {}
+    sources: list[SourceFile] = []
+    for path in period.files:
+        shown = display(path)
+        sniffed = sniff(path, shown, work)
+        flavour = _flavour(sniffed)
+        flavours.setdefault(flavour, shown)
+        frame, tags, original = _scan(sniffed, flavour)
+        header = 1 if sniffed.container != PARQUET else 0
+        raise_bad(shown, first_bad(frame, _checks(frame, original)), header)
+        keys = _keys(frame)
+        if keys.height == 0:
+            raise InputError(
+                "the file has a header but no data rows",
+                file=shown,
+                expected="at least one line item",
+                found="0 rows",
+                hint="AWS writes an empty report before the first charges; wait for the next one",
+            )
+        for account, month, currency, _, total in keys.iter_rows():
+            if account is None or currency is None:
+                raise InputError(
+                    "line items without a payer account or currency",
+                    file=shown,
+                    location="column bill_payer_account_id / line_item_currency_code",
+                    expected="a value on every line",
+                    found="empty",
+                )
+            first_file.setdefault(month, shown)
+            totals[(account, month, currency)] = totals.get(
+                (account, month, currency), Decimal(0)
+            ) + Decimal(total)
+        frames.append(normalise(frame, tags, shown))
+        sources.append(SourceFile.of(path, shown))
+    if len(flavours) > 1:
+        raise InputError(
+            "one billing period mixes CUR formats",
+            file=period.label,
+            found=", ".join(f"{k} ({v})" for k, v in flavours.items()),
+            hint="give each export its own folder",
+        )
+    months = sorted(first_file)
+    if len(months) > 1:
+        raise InputError(
+            "files of more than one billing period in one folder",
+            file=period.label,
+            expected="one billing period per folder (or manifest)",
+            found=", ".join(f"{m} in {first_file[m]}" for m in months),
+            hint="put each period's files in their own folder, e.g. BILLING_PERIOD=YYYY-MM/",
+        )
+    source = CUR2 if "cur2" in flavours else LEGACY_CSV
+    lines = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
+    loads = []
+    accounts = sorted({a for a, _, _ in totals})
+    for account in accounts:
+        currencies = sorted({c for a, _, c in totals if a == account})
+        if len(currencies) > 1:
+            raise InputError(
+                "more than one currency in one billing period",
+                file=period.label,
+                location=f"account {account}, period {months[0]}",
+                expected="one currency per billing period",
+                found=", ".join(currencies),
+                hint="totals are never summed across currencies; split the export by currency",
+            )
+        currency = currencies[0]
+        mine = lines if len(accounts) == 1 else lines.filter(pl.col("BillingAccountId") == account)
+        loads.append(
+            PeriodLoad(
+                source=source,
+                billing_account=account,
+                billing_period=months[0],
+                currency=currency,
+                files=sources,
+                lines=mine,
+                source_total=totals[(account, months[0], currency)],
+                label=period.label,
+            )
+        )
+    return loads
+
+
+@contextlib.contextmanager
+def open_export(target: Path, display: Display = str) -> Iterator[list[PeriodLoad]]:
+    """Every billing period under `target` as PeriodLoads; scratch files removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="finops-aws-") as tmp:
+        loads: list[PeriodLoad] = []
+        for i, period in enumerate(plan(target, display)):
+            loads.extend(read_period(period, Path(tmp) / str(i), display))
+        yield loads

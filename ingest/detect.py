@@ -1,0 +1,200 @@
+"""What a source file is: container from magic bytes, columns from its header, format from columns.
+
+Shared by every source reader. Each check raises one InputError naming the file and the
+problem (empty, truncated, not UTF-8, duplicate columns, unknown format), so a reader can
+call them in order and only ever see files it can read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import shutil
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from models.errors import InputError
+
+PARQUET, CSV, CSV_GZ, JSON = "parquet", "csv", "csv.gz", "json"
+DATA_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet", ".pq")
+_HEADER_LIMIT = 4 << 20  # a header line longer than this is not a billing export
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    path: Path
+    display: str  # what to call the file in messages (its path or URI)
+    container: str  # parquet | csv | csv.gz | json
+    columns: tuple[str, ...]
+
+
+def is_data_file(path: Path) -> bool:
+    """A file a folder listing should read: data extensions only (READMEs etc. are skipped)."""
+    name = path.name.lower()
+    return not name.startswith((".", "_")) and name.endswith(DATA_SUFFIXES)
+
+
+def container(path: Path, display: str) -> str:
+    """The container by magic bytes (extensions lie); raises for empty and unknown files."""
+    with path.open("rb") as fh:
+        head = fh.read(512)
+    if not head.strip():
+        raise InputError(
+            "empty file",
+            file=display,
+            expected="a billing export with a header row and data rows",
+            found=f"{path.stat().st_size} bytes",
+            hint="the export may still be uploading; fetch it again",
+        )
+    if head[:4] == b"PAR1":
+        return PARQUET
+    if head[:2] == b"\x1f\x8b":
+        return CSV_GZ
+    if head.lstrip()[:1] in (b"{", b"["):
+        return JSON
+    if b"\x00" in head or head[:4] == b"PK\x03\x04":
+        raise unknown_format(display, "binary data that is not Parquet or gzip")
+    return CSV
+
+
+def unknown_format(display: str, found: str) -> InputError:
+    return InputError(
+        "not a format this reader knows",
+        file=display,
+        expected="CSV, CSV.gz or Parquet billing export",
+        found=found,
+        hint="pass the export's data files (or its folder / manifest)",
+    )
+
+
+def gunzip(path: Path, dest: Path, display: str) -> Path:
+    """Decompress to `dest` in chunks (never the whole file in memory); detects truncation."""
+    try:
+        with gzip.open(path, "rb") as src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        dest.unlink(missing_ok=True)
+        raise InputError(
+            "truncated or corrupt gzip file",
+            file=display,
+            expected="a complete gzip stream",
+            found=str(exc),
+            hint="the download or upload was cut short; fetch the file again",
+        ) from None
+    return dest
+
+
+def parquet_columns(path: Path, display: str) -> tuple[str, ...]:
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for cut or damaged files
+        raise InputError(
+            "truncated or corrupt Parquet file",
+            file=display,
+            expected="a Parquet file ending in its footer and PAR1",
+            found=str(exc).splitlines()[0][:200],
+            hint="the download or upload was cut short; fetch the file again",
+        ) from None
+    return tuple(schema.names)
+
+
+def csv_columns(path: Path, display: str) -> tuple[str, ...]:
+    """The header row of an (uncompressed) CSV, decoded strictly as UTF-8."""
+    with path.open("rb") as fh:
+        line = fh.readline(_HEADER_LIMIT)
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(display, 1, exc) from None
+    row = next(csv.reader(io.StringIO(text)), [])
+    names = tuple(n.strip() for n in row)
+    if not any(names):
+        raise InputError("no header row", file=display, expected="column names on line 1")
+    return names
+
+
+def check_utf8(path: Path, display: str) -> None:
+    """Stream the file through a strict UTF-8 decoder; reports the line of the first bad byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    lines = 1
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(display, lines + chunk[: exc.start].count(b"\n"), exc) from None
+            lines += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(display, lines, exc) from None
+
+
+def _not_utf8(display: str, line: int, exc: UnicodeDecodeError) -> InputError:
+    bad = exc.object[exc.start : exc.start + 4]
+    return InputError(
+        "text is not UTF-8",
+        file=display,
+        location=f"line {line}",
+        expected="UTF-8 text",
+        found=f"bytes {bad!r}",
+        hint="re-export as UTF-8 (billing exports are UTF-8; the file may be damaged)",
+    )
+
+
+def check_unique(columns: tuple[str, ...], display: str) -> None:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(columns):
+        if name in seen:
+            raise InputError(
+                "duplicate column name",
+                file=display,
+                location=f"column {name!r}",
+                expected="each column name once",
+                found=f"{name!r} at positions {seen[name] + 1} and {i + 1}",
+                hint="the header was edited or two exports were concatenated",
+            )
+        seen[name] = i
+
+
+def sniff(path: Path, display: str, work: Path) -> Sniffed:
+    """Container and columns of one data file; gzip is decompressed into `work` first."""
+    kind = container(path, display)
+    if kind == PARQUET:
+        return Sniffed(path, display, PARQUET, parquet_columns(path, display))
+    if kind == JSON:
+        raise unknown_format(display, "JSON (a manifest? pass its folder or the manifest itself)")
+    if kind == CSV_GZ:
+        work.mkdir(parents=True, exist_ok=True)
+        plain = gunzip(path, work / (path.name.removesuffix(".gz") + f".{id(path)}.csv"), display)
+        if plain.stat().st_size == 0:
+            raise InputError("empty file (gzip of nothing)", file=display)
+        path = plain
+    check_utf8(path, display)
+    columns = csv_columns(path, display)
+    check_unique(columns, display)
+    return Sniffed(path, display, kind, columns)
+
+
+def identify(
+    sniffed: Sniffed, formats: Mapping[str, Callable[[frozenset[str]], bool]], expected: str
+) -> str:
+    """The name of the first format whose test accepts the file's columns."""
+    names = frozenset(sniffed.columns)
+    for name, test in formats.items():
+        if test(names):
+            return name
+    shown = ", ".join(sniffed.columns[:6]) + (" ..." if len(sniffed.columns) > 6 else "")
+    raise InputError(
+        "columns do not match any known export format",
+        file=sniffed.display,
+        expected=expected,
+        found=f"{sniffed.container} with columns {shown}",
+        hint="a required column may be missing, or this is not a billing export",
+    )

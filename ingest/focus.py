@@ -1,0 +1,271 @@
+"""FOCUS 1.0-1.2 cost-and-usage exports from any provider (CSV, CSV.gz, Parquet) -> cost lines.
+
+Real files are looser than the specification (formats.md §5): "NULL" strings, timestamps
+without T/Z, `Usage-based` casing, no ServiceSubcategory before 1.1, Azure tags without outer
+braces. Those are tolerated here; anything else is an InputError naming the file and line.
+A file may hold several providers, accounts and periods: each (billing account, billing
+period) becomes its own PeriodLoad, with a source total summed from the raw BilledCost column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from ingest.detect import PARQUET, Sniffed, is_data_file, sniff
+from ingest.store import PeriodLoad, SourceFile
+from ingest.values import Check, first_bad, money, raise_bad, timestamp
+from models.errors import InputError
+from models.schema import COST_LINES
+
+SOURCE = "focus"
+REQUIRED = (
+    "BilledCost",
+    "BillingAccountId",
+    "BillingCurrency",
+    "BillingPeriodStart",
+    "BillingPeriodEnd",
+    "ChargeCategory",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ServiceCategory",
+    "ServiceName",
+)
+NULLS = ["", "NULL", "null"]
+FREQUENCIES = {"usage-based": "Usage-Based", "one-time": "One-Time", "recurring": "Recurring"}
+# FOCUS 1.3 renamed the provider columns; older names win when both are present.
+RENAMED = {"ServiceProviderName": "ProviderName", "HostProviderName": "PublisherName"}
+OURS = {"x_Source", "x_LoadId", "x_LineId", "x_SourceFile"}
+Display = Callable[[Path], str]
+
+
+def _files(target: Path, display: Display) -> list[Path]:
+    if not target.exists():
+        raise InputError("no such file or folder", file=display(target))
+    if target.is_file():
+        return [target]
+    files = sorted(
+        p
+        for p in target.rglob("*")
+        if p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(target).parts)
+        and is_data_file(p)
+    )
+    if not files:
+        raise InputError(
+            "no FOCUS files found", file=display(target), expected="CSV, CSV.gz or Parquet files"
+        )
+    return files
+
+
+def _check_columns(s: Sniffed) -> None:
+    names = set(s.columns)
+    if not {"BilledCost", "ChargePeriodStart"} & names:
+        raise InputError(
+            "not a FOCUS cost-and-usage file",
+            file=s.display,
+            expected="FOCUS columns such as BilledCost, ChargePeriodStart, ServiceCategory",
+            found=f"{s.container} with columns {', '.join(s.columns[:5])}",
+            hint="for AWS CUR use `finops ingest aws`",
+        )
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise InputError(
+            "missing required column" + ("s" if len(missing) > 1 else ""),
+            file=s.display,
+            location="column " + ", ".join(missing),
+            expected="the FOCUS Mandatory columns: " + ", ".join(REQUIRED),
+            found=f"{len(s.columns)} columns without {', '.join(missing)}",
+        )
+
+
+def _scan(s: Sniffed) -> pl.LazyFrame:
+    if s.container == PARQUET:
+        frame = pl.scan_parquet(s.path)
+    else:
+        frame = pl.scan_csv(s.path, infer_schema=False, null_values=NULLS, encoding="utf8")
+    renames = {
+        old: new for old, new in RENAMED.items() if old in s.columns and new not in s.columns
+    }
+    return frame.rename(renames) if renames else frame
+
+
+def _checks(frame: pl.LazyFrame) -> list[Check]:
+    schema = frame.collect_schema()
+    out = []
+    for col in COST_LINES.columns:
+        if col.name not in schema or schema[col.name] != pl.String:
+            continue
+        if col.kind == "decimal":
+            out.append(Check(col.name, "a decimal number", money(pl.col(col.name), pl.String)))
+        elif col.kind == "datetime":
+            out.append(
+                Check(
+                    col.name,
+                    "a date-time like 2024-09-01T00:00:00Z",
+                    timestamp(pl.col(col.name), pl.String),
+                )
+            )
+    return out
+
+
+def _json_object(expr: pl.Expr) -> pl.Expr:
+    text = expr.str.strip_chars()
+    return (
+        pl.when(text.is_null() | text.is_in([*NULLS, "{}"]))
+        .then(None)
+        .when(text.str.starts_with("{"))
+        .then(text)
+        .otherwise(pl.concat_str(pl.lit("{"), text, pl.lit("}")))  # Azure EA: no outer braces
+    )
+
+
+def normalise(frame: pl.LazyFrame, display: str) -> pl.LazyFrame:
+    """FOCUS columns to contract types; unknown columns are dropped, absent ones stay null."""
+    schema = frame.collect_schema()
+    exprs = []
+    for col in COST_LINES.columns:
+        if col.name not in schema or col.name in OURS:
+            continue
+        raw, dtype = pl.col(col.name), schema[col.name]
+        if col.kind == "decimal":
+            expr = money(raw, dtype)
+        elif col.kind == "datetime":
+            expr = timestamp(raw, dtype)
+        elif col.kind == "json":
+            expr = _json_object(raw if dtype == pl.String else raw.cast(pl.String))
+        elif col.kind == "int":
+            expr = raw.cast(pl.Int64, strict=False)
+        elif col.kind == "bool":
+            expr = raw if dtype == pl.Boolean else raw.cast(pl.String).str.to_lowercase() == "true"
+        else:
+            text = raw if dtype == pl.String else raw.cast(pl.String)
+            # Parquet keeps the placeholders that CSV reading already turned into nulls.
+            expr = pl.when(text.is_in(NULLS)).then(None).otherwise(text)
+        exprs.append(expr.alias(col.name))
+    present = {e.meta.output_name() for e in exprs}
+    exprs += [
+        pl.lit(None, dtype=COST_LINES.column(n).dtype).alias(n)
+        for n in ("ListCost", "EffectiveCost", "ContractedCost")
+        if n not in present
+    ]
+    out = frame.select(exprs)
+    fixes = [pl.lit(display).alias("x_SourceFile")]
+    if "ChargeFrequency" in schema:
+        freq = pl.col("ChargeFrequency")
+        fixes.append(
+            freq.str.to_lowercase()
+            .replace_strict(FREQUENCIES, default=freq, return_dtype=pl.String)
+            .alias("ChargeFrequency")
+        )
+    sub = pl.concat_str(pl.lit("Other ("), pl.col("ServiceCategory"), pl.lit(")"))
+    if "ServiceSubcategory" in schema:
+        sub = pl.coalesce(pl.col("ServiceSubcategory"), sub)
+    fixes.append(sub.alias("ServiceSubcategory"))
+    provider = pl.col("ProviderName") if "ProviderName" in schema else pl.lit(None, pl.String)
+    for name in ("PublisherName", "InvoiceIssuerName"):
+        own = pl.col(name) if name in schema else pl.lit(None, pl.String)
+        fixes.append(pl.coalesce(own, provider).alias(name))
+    # Some providers (OCI) leave cost columns the spec makes mandatory empty: without
+    # negotiated prices, contracted = list cost; without list or effective, the billed cost.
+    billed = pl.col("BilledCost")
+    fixes.append(pl.coalesce(pl.col("ListCost"), billed).alias("ListCost"))
+    fixes.append(pl.coalesce(pl.col("EffectiveCost"), billed).alias("EffectiveCost"))
+    fixes.append(
+        pl.coalesce(pl.col("ContractedCost"), pl.col("ListCost"), billed).alias("ContractedCost")
+    )
+    return out.with_columns(fixes)
+
+
+def _keys(frame: pl.LazyFrame) -> pl.DataFrame:
+    s = frame.collect_schema()
+    return (
+        frame.select(
+            pl.col("BillingAccountId").cast(pl.String).alias("account"),
+            timestamp(pl.col("BillingPeriodStart"), s["BillingPeriodStart"])
+            .dt.strftime("%Y-%m")
+            .alias("period"),
+            pl.col("BillingCurrency").cast(pl.String).alias("currency"),
+            money(pl.col("BilledCost"), s["BilledCost"]).alias("cost"),
+        )
+        .group_by("account", "period", "currency")
+        .agg(pl.len().alias("rows"), pl.col("cost").sum().alias("total"))
+        .collect()
+    )
+
+
+def read(target: Path, work: Path, display: Display = str) -> list[PeriodLoad]:
+    """Every (billing account, billing period) in the FOCUS files under `target`."""
+    frames: list[pl.LazyFrame] = []
+    totals: dict[tuple[str, str], dict[str, Decimal]] = {}
+    files: dict[tuple[str, str], list[SourceFile]] = {}
+    for path in _files(target, display):
+        shown = display(path)
+        sniffed = sniff(path, shown, work)
+        _check_columns(sniffed)
+        frame = _scan(sniffed)
+        header = 1 if sniffed.container != PARQUET else 0
+        raise_bad(shown, first_bad(frame, _checks(frame)), header)
+        keys = _keys(frame)
+        if keys.height == 0:
+            raise InputError(
+                "the file has a header but no data rows",
+                file=shown,
+                expected="at least one cost line",
+                found="0 rows",
+            )
+        source_file = SourceFile.of(path, shown)
+        for account, period, currency, _, total in keys.iter_rows():
+            if account is None or currency is None or period is None:
+                raise InputError(
+                    "cost lines without a billing account, period or currency",
+                    file=shown,
+                    location="column BillingAccountId / BillingPeriodStart / BillingCurrency",
+                    expected="a value on every line",
+                    found="empty",
+                )
+            per = totals.setdefault((account, period), {})
+            per[currency] = per.get(currency, Decimal(0)) + Decimal(total)
+            files.setdefault((account, period), []).append(source_file)
+        frames.append(normalise(frame, shown))
+    lines = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    loads = []
+    for (account, period), by_currency in sorted(totals.items()):
+        if len(by_currency) > 1:
+            raise InputError(
+                "more than one currency in one billing period",
+                file=display(target),
+                location=f"account {account}, period {period}",
+                expected="one currency per billing account and period",
+                found=", ".join(sorted(by_currency)),
+                hint="totals are never summed across currencies; split the export by currency",
+            )
+        ((currency, total),) = by_currency.items()
+        mine = lines.filter(
+            (pl.col("BillingAccountId") == account)
+            & (pl.col("BillingPeriodStart").dt.strftime("%Y-%m") == period)
+        )
+        loads.append(
+            PeriodLoad(
+                source=SOURCE,
+                billing_account=account,
+                billing_period=period,
+                currency=currency,
+                files=list(dict.fromkeys(files[(account, period)])),
+                lines=mine,
+                source_total=total,
+                label=display(target),
+            )
+        )
+    return loads
+
+
+@contextlib.contextmanager
+def open_export(target: Path, display: Display = str) -> Iterator[list[PeriodLoad]]:
+    with tempfile.TemporaryDirectory(prefix="finops-focus-") as tmp:
+        yield read(target, Path(tmp), display)

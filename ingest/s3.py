@@ -1,0 +1,165 @@
+"""Billing exports on S3: list a prefix and stream its objects to a local folder.
+
+Credentials come only from boto3's default chain (environment, shared config/credentials
+files, `--profile`, container or instance roles); nothing is stored or logged. Objects are
+downloaded to disk in chunks by boto3's transfer manager, never held whole in memory, and the
+local layout mirrors the keys below the prefix so period folders and manifests keep working.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from models.errors import InputError, SourceUnavailableError
+
+CHAIN = (
+    "boto3 default credential chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or "
+    "--profile, ~/.aws/credentials and ~/.aws/config, container and instance roles"
+)
+
+
+@dataclass(frozen=True)
+class Location:
+    bucket: str
+    prefix: str  # without leading slash; "" for the whole bucket
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+@dataclass
+class Download:
+    """A prefix copied to `root`; `display` maps a local path back to its s3:// URI."""
+
+    location: Location
+    root: Path
+    keys: dict[Path, str]
+
+    def display(self, path: Path) -> str:
+        path = Path(path)
+        if path in self.keys:
+            return f"s3://{self.location.bucket}/{self.keys[path]}"
+        with contextlib.suppress(ValueError):
+            rel = path.relative_to(self.root).as_posix()
+            prefix = self.location.prefix.rstrip("/")
+            return f"s3://{self.location.bucket}/{prefix + '/' if prefix else ''}{rel}".rstrip("/.")
+        return str(path)
+
+
+def is_uri(text: str) -> bool:
+    return text.startswith("s3://")
+
+
+def parse(uri: str) -> Location:
+    rest = uri.removeprefix("s3://")
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise InputError(
+            "S3 URI without a bucket", found=uri, expected="s3://bucket/prefix/to/export"
+        )
+    return Location(bucket, prefix.lstrip("/"))
+
+
+def client(profile: str | None = None, endpoint_url: str | None = None):
+    """An S3 client from the default credential chain (imported only when S3 is used)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+        return session.client("s3", endpoint_url=endpoint_url)
+    except BotoCoreError as exc:
+        raise SourceUnavailableError(
+            f"cannot create an S3 client: {exc}", hint=f"credentials are taken from the {CHAIN}"
+        ) from None
+
+
+def _unavailable(exc: Exception, location: Location) -> SourceUnavailableError:
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    retryable = isinstance(exc, EndpointConnectionError)
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        found = f"{code}: {exc.response.get('Error', {}).get('Message', '')}"
+        retryable = code in ("SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout")
+    elif isinstance(exc, NoCredentialsError):
+        found = "no credentials"
+    else:
+        found = str(exc)
+    return SourceUnavailableError(
+        "S3 refused or failed the request",
+        file=location.uri,
+        found=found,
+        hint=f"check the bucket, prefix and permissions; credentials come from the {CHAIN}",
+        retryable=retryable,
+    )
+
+
+def list_objects(s3, location: Location) -> list[tuple[str, int]]:
+    """(key, size) of every object under the prefix, in key order."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    prefix = location.prefix
+    if prefix and not prefix.endswith("/"):
+        # s3://b/path names a folder unless it is exactly one object.
+        prefix_dir = prefix + "/"
+    else:
+        prefix_dir = prefix
+    out: list[tuple[str, int]] = []
+    try:
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=location.bucket, Prefix=location.prefix
+        )
+        for page in pages:
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                if key.endswith("/"):
+                    continue
+                if key == location.prefix or key.startswith(prefix_dir):
+                    out.append((key, int(obj["Size"])))
+    except (BotoCoreError, ClientError) as exc:
+        raise _unavailable(exc, location) from None
+    return sorted(out)
+
+
+@contextlib.contextmanager
+def download(
+    uri: str, profile: str | None = None, endpoint_url: str | None = None
+) -> Iterator[Download]:
+    """Copy every object under `uri` into a temporary folder, removed on exit."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    location = parse(uri)
+    s3 = client(profile, endpoint_url)
+    objects = list_objects(s3, location)
+    if not objects:
+        raise InputError(
+            "no objects under this S3 prefix",
+            file=location.uri,
+            expected="the export's data files (CSV, CSV.gz, Parquet) or manifest",
+            found="nothing",
+            hint="check the prefix: Data Exports write under <prefix>/<name>/data/",
+        )
+    base = location.prefix if any(k == location.prefix for k, _ in objects) else None
+    with tempfile.TemporaryDirectory(prefix="finops-s3-") as tmp:
+        root = Path(tmp)
+        keys: dict[Path, str] = {}
+        for key, _size in objects:
+            if base is not None:  # the URI named one object
+                rel = PurePosixPath(key).name
+            else:
+                rel = key[len(location.prefix) :].lstrip("/")
+            local = root.joinpath(*PurePosixPath(rel).parts)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                s3.download_file(location.bucket, key, str(local))
+            except (BotoCoreError, ClientError) as exc:
+                raise _unavailable(exc, Location(location.bucket, key)) from None
+            keys[local] = key
+        target = root / PurePosixPath(base).name if base is not None else root
+        yield Download(Location(location.bucket, location.prefix), target, keys)

@@ -1,0 +1,103 @@
+"""Source values to contract types: money as Decimal(38, 12), timestamps as UTC, with row reports.
+
+Text that does not parse becomes null in polars; `first_bad` finds such rows (a value was
+there, the parsed one is not) so a reader can name the file, line, column and value instead of
+loading a silent null.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from models.errors import InputError
+from models.schema import MONEY
+
+UTC = "UTC"
+
+
+def money(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Decimal(38, 12); text and floats round half-even at 12 decimals (DESIGN §4)."""
+    if dtype == pl.String:
+        return expr.str.strip_chars().str.to_decimal(scale=12)
+    if dtype == MONEY:
+        return expr
+    if dtype.is_float():
+        # Via the shortest round-trip text: exactly the decimal the exporter wrote. A direct
+        # cast scales by 1e12 in binary and is off by up to 1e-11 above ~9,000.
+        return expr.cast(pl.String).str.to_decimal(scale=12)
+    return expr.cast(MONEY, strict=True)
+
+
+def quantity(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Like money, for non-reconciled numbers (unit prices, quantities)."""
+    return money(expr, dtype)
+
+
+def timestamp(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """UTC timestamps from ISO text with or without T/Z/offset/fraction, or from native types."""
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return expr.cast(pl.Datetime("us")).dt.replace_time_zone(UTC)
+        return expr.cast(pl.Datetime("us", dtype.time_zone)).dt.convert_time_zone(UTC)
+    if isinstance(dtype, pl.Date):
+        return expr.cast(pl.Datetime("us")).dt.replace_time_zone(UTC)
+    text = expr.str.strip_chars().str.replace("T", " ", literal=True).str.replace(r"Z$", "")
+
+    def parse(fmt: str) -> pl.Expr:
+        return text.str.to_datetime(fmt, strict=False, time_unit="us")
+
+    return pl.coalesce(
+        parse("%Y-%m-%d %H:%M:%S%.f%:z").dt.convert_time_zone(UTC),
+        parse("%Y-%m-%d %H:%M:%S%.f").dt.replace_time_zone(UTC),
+        parse("%Y-%m-%d %H:%M").dt.replace_time_zone(UTC),
+        parse("%Y-%m-%d").dt.replace_time_zone(UTC),
+    )
+
+
+@dataclass(frozen=True)
+class Check:
+    column: str  # the column in the frame
+    expected: str  # "a decimal number", "a date-time"
+    parsed: pl.Expr
+    label: str | None = None  # the column as the file names it, when the reader renamed it
+
+    @property
+    def name(self) -> str:
+        return self.label or self.column
+
+
+def first_bad(frame: pl.LazyFrame, checks: list[Check]) -> tuple[Check, int, str] | None:
+    """The first check with an unparseable value: (check, 0-based row, raw value)."""
+    if not checks:
+        return None
+    aggs = []
+    for i, c in enumerate(checks):
+        bad = pl.col(c.column).is_not_null() & c.parsed.is_null()
+        aggs.append(pl.int_range(pl.len(), dtype=pl.Int64).filter(bad).first().alias(f"r{i}"))
+    rows = frame.select(aggs).collect().row(0)
+    for c, row in zip(checks, rows, strict=True):
+        if row is not None:
+            value = frame.select(pl.col(c.column)).slice(row, 1).collect().item()
+            return c, int(row), str(value)
+    return None
+
+
+def raise_bad(display: str, found: tuple[Check, int, str] | None, header_lines: int = 1) -> None:
+    """One InputError for the first unparseable value (line numbers count the header)."""
+    if found is None:
+        return
+    check, row, value = found
+    raise InputError(
+        f"value in column {check.name!r} cannot be read",
+        file=display,
+        location=(
+            f"line {row + 1 + header_lines}, column {check.name}"
+            if header_lines
+            else f"row {row + 1}, column {check.name}"
+        ),
+        expected=check.expected,
+        found=repr(value[:80]),
+        hint="fix or re-export the file; nothing was loaded",
+    )

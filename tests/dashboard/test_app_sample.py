@@ -1,0 +1,42 @@
+"""AppTest on the sample enterprise (the warehouse `make demo` builds): every page runs and the
+headline numbers are the warehouse's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest import views
+from ingest.warehouse import connect
+from models.settings import Settings
+from tests.dashboard.test_app import PAGES, app, metrics, no_errors, page, usd
+
+
+@pytest.fixture
+def sample(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FINOPS_WAREHOUSE", str(sample_warehouse))
+    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    return sample_warehouse
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_runs_on_the_sample_warehouse(sample: Path, name: str) -> None:
+    no_errors(page(app(), name))
+
+
+def test_sample_headlines_equal_the_warehouse(sample: Path) -> None:
+    views.register_all(Settings())
+    con = connect(sample)
+    cur, total = con.execute(
+        "SELECT BillingCurrency, sum(EffectiveCost) FROM cost_lines GROUP BY 1 ORDER BY 2 DESC"
+    ).fetchall()[0]
+    at = app()
+    assert cur == "USD"
+    assert metrics(at)["Spend in the period"] == usd(total)
+    top = con.execute(
+        "SELECT resource_id, sum(idle_cost) FROM gpu_hours GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
+    ).fetchall()
+    if top and top[0][1]:
+        shown = metrics(page(at, "idle"))
+        assert (shown["Top idle resource"], shown["Its idle cost"]) == (top[0][0], usd(top[0][1]))

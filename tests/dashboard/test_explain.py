@@ -1,0 +1,127 @@
+"""The classification commands: query over the derived views, explain, rules check, classify."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from dashboard.cli import main
+from ingest.store import Store
+from tests.ingest.test_classified import EGRESS, OCT, SEPT, H, gpu_rows, load, telemetry
+
+
+@pytest.fixture
+def wh(warehouse: Path) -> Path:
+    store = Store(warehouse)
+    telemetry(store, OCT - 2 * H, 4, idle={0, 1, 3})
+    load(store, SEPT, [*gpu_rows(OCT - 2 * H, 2), *EGRESS], "a")
+    load(store, OCT, gpu_rows(OCT, 2), "c")
+    return warehouse
+
+
+def query(wh: Path, sql: str, capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    capsys.readouterr()
+    assert main(["--warehouse", str(wh), "query", sql, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out, parse_float=Decimal)
+
+
+def test_query_over_classified_costs_gpu_hours_and_idle_episodes(
+    wh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = query(
+        wh, "select x_AiClass, sum(EffectiveCost) as cost from classified_costs group by 1 "
+        "order by 1", capsys,
+    )  # fmt: skip
+    assert rows == [{"x_AiClass": "egress", "cost": 75}, {"x_AiClass": "gpu_compute", "cost": 320}]
+    rows = query(wh, "select state, count(*) as n from gpu_hours group by 1 order by 1", capsys)
+    assert rows == [{"state": "active", "n": 23}, {"state": "hard_idle", "n": 9}]
+    rows = query(wh, "select sum(hours) as h, sum(cost) as c from idle_episodes", capsys)
+    assert rows == [{"h": 9, "c": 90}]
+
+
+def test_explain_shows_the_rule_and_its_conditions(
+    wh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (row,) = query(
+        wh, "select x_LineId from classified_costs where x_EgressKind = 'internet'", capsys
+    )
+    assert main(["--warehouse", str(wh), "explain", str(row["x_LineId"]), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    cls, workload, team = out["decisions"]
+    assert (cls["decides"], cls["value"], cls["rule"]) == (
+        "x_AiClass",
+        "egress",
+        "aws.egress.internet",
+    )
+    assert cls["conditions"] == [
+        {"field": "x_UsageType", "op": "regex", "value": "(^|-)DataTransfer-Out-Bytes$"}
+    ]
+    assert out["classes"]["x_EgressKind"] == "internet"
+    assert (workload["value"], workload["rule"]) == ("unknown", "workload.fallback")
+    assert (team["value"], team["rule"]) == ("recsys", "tag:team")
+    assert main(["--warehouse", str(wh), "explain", str(row["x_LineId"])]) == 0
+    text = capsys.readouterr().out
+    assert "aws.egress.internet" in text and "line has: DataTransfer-Out-Bytes" in text
+
+
+def test_explain_of_an_unknown_line_is_one_clear_error(
+    wh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--warehouse", str(wh), "explain", "12345"]) == 2
+    assert "no cost line with x_LineId 12345" in capsys.readouterr().err
+
+
+MINE = """
+[[rules]]
+id = "acme.replication_link"
+priority = 800
+description = "replication to us-west-2 runs over our Direct Connect"
+match.x_UsageType = { regex = '^USE1-USW2-AWS-Out-Bytes$' }
+set = { ai_class = "egress", egress_kind = "interconnect" }
+"""
+
+
+def test_rules_check_validates_without_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "mine.toml"
+    good.write_text(MINE)
+    assert main(["--warehouse", str(tmp_path / "none"), "rules", "check", str(good)]) == 0
+    assert "1 rule(s) OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(MINE.replace("egress_kind", "egres_kind"))
+    assert main(["rules", "check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and 'did you mean "egress_kind"' in err
+    assert main(["rules", "check", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_classify_with_user_rules_reclassifies_everything(
+    wh: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text(MINE)
+    assert main(["--warehouse", str(wh), "classify", "--rules", str(mine)]) == 0
+    rows = query(
+        wh, "select x_EgressKind, x_AiClassRule, sum(EffectiveCost) as c from classified_costs "
+        "where x_AiClass = 'egress' group by all order by 1", capsys,
+    )  # fmt: skip
+    assert rows == [
+        {"x_EgressKind": "interconnect", "x_AiClassRule": "acme.replication_link", "c": 30},
+        {"x_EgressKind": "internet", "x_AiClassRule": "aws.egress.internet", "c": 45},
+    ]
+    # the same rule from finops.toml [classify]
+    config = tmp_path / "finops.toml"
+    config.write_text(f'[classify]\nrules = ["{mine}"]\nteam_aliases = {{ recsys = "ranking" }}\n')
+    assert main(["--warehouse", str(wh), "--config", str(config), "classify"]) == 0
+    rows = query(
+        wh, "select x_Team, count(*) as n from classified_costs group by 1 order by 1", capsys
+    )
+    assert rows == [
+        {"x_Team": "ranking", "n": 1},
+        {"x_Team": "research", "n": 4},
+        {"x_Team": "unallocated", "n": 1},
+    ]

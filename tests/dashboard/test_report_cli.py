@@ -1,0 +1,104 @@
+"""`finops report`: the files it writes, and one clear message for each bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dashboard.cli import main
+from tests.dashboard.test_report_world import shared
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared(tmp_path_factory)
+
+
+def test_writes_the_requested_formats(world: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "pack"
+    code = main(["--warehouse", str(world), "report", "--month", "2026-09",
+                 "--format", "csv,xlsx", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    stdout = capsys.readouterr().out
+    assert "2026-09 total billed USD 9,818.68" in stdout
+    names = sorted(p.name for p in out.iterdir())
+    assert "finops-2026-09.xlsx" in names and "finops-2026-09.pdf" not in names
+    assert sorted(n for n in names if n.endswith(".csv")) == sorted(
+        f"finops-2026-09-{s}.csv"
+        for s in ("summary", "trend", "reconciliation", "onprem_parts", "chargeback",
+                  "idle_gpu", "egress", "tools", "commitments", "notes")
+    )  # fmt: skip
+
+
+def test_currency_option_reports_the_other_currency(world: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "eur"
+    code = main(["--warehouse", str(world), "report", "--month", "2026-09", "--currency", "eur",
+                 "--format", "csv", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    assert "total billed EUR 55.55" in capsys.readouterr().out
+    assert (out / "finops-2026-09-EUR-summary.csv").read_text().splitlines()[1] == (
+        "total,all,55.55,55.55,0.00,0.000000,55.55"
+    )
+
+
+def test_budgets_compare_actual_spend(world: Path, tmp_path: Path) -> None:
+    config = tmp_path / "finops.toml"
+    config.write_text(
+        '[budgets]\ntotal = "9000"\nteam = { platform = "500", ml-research = "9000" }\n'
+    )
+    out = tmp_path / "b"
+    code = main(["--warehouse", str(world), "--config", str(config), "report", "--month",
+                 "2026-09", "--format", "csv", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    lines = (out / "finops-2026-09-budgets.csv").read_text().splitlines()
+    assert lines == [
+        "scope,name,budget,actual,variance,used_pct,status",
+        "total,total,9000.00,9818.68,-818.68,1.090964,over",
+        "team,platform,500.00,460.00,40.00,0.920000,within",
+        "team,ml-research,9000.00,9207.11,-207.11,1.023012,over",
+    ]
+
+
+BAD = [
+    (["--month", "2026-13"], None, 2, "--month: not a month — expected YYYY-MM"),
+    (["--month", "Sept"], None, 2, "found Sept"),
+    (["--month", "2026-09", "--format", "xlsx,docx"], None, 2,
+     "unknown report format — expected a comma-separated list of xlsx, pdf, csv, found docx"),
+    (["--month", "2025-01"], None, 2,
+     "no cost lines for 2025-01 — expected a month with loaded cost lines: 2026-08, 2026-09"),
+    (["--month", "2026-09", "--currency", "GBP"], None, 2,
+     "no cost lines in GBP for 2026-09 — expected one of EUR, USD, found GBP"),
+    (["--month", "2026-09"], '[report]\ncurency = "USD"\n', 2,
+     "unknown key 'curency' in [report] (did you mean \"currency\"?)"),
+    (["--month", "2026-09"], '[[report.invoices]]\nsource = "aws-cur2"\naccount = "1"\n'
+     'month = "2026-09"\ntotal = "12,50"\n', 2, "[[report.invoices]] #1 total is not a number"),
+    (["--month", "2026-09"], '[[report.invoices]]\nsource = "aws-cur2"\naccount = "1"\n'
+     'total = "1"\n', 2, "[[report.invoices]] #1 has no month"),
+    (["--month", "2026-09"], '[budgets]\nteams = { a = "1" }\n', 2,
+     "unknown key 'teams' in [budgets] (did you mean \"team\"?)"),
+    (["--month", "2026-09"], '[budgets]\nteam = { a = true }\n', 2,
+     "[budgets.team] a must be an amount"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "config", "code", "message"), BAD)
+def test_bad_input_gets_one_message_and_writes_nothing(
+    world: Path, tmp_path: Path, capsys, args, config, code, message
+) -> None:
+    pre = []
+    if config is not None:
+        (tmp_path / "finops.toml").write_text(config)
+        pre = ["--config", str(tmp_path / "finops.toml")]
+    out = tmp_path / "out"
+    assert main(["--warehouse", str(world), *pre, "report", *args, "--out", str(out)]) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_no_warehouse_is_a_warehouse_error(tmp_path: Path, capsys) -> None:
+    code = main(["--warehouse", str(tmp_path / "none"), "report", "--month", "2026-09"])
+    assert code == 4
+    assert "no warehouse here yet" in capsys.readouterr().err

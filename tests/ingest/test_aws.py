@@ -1,0 +1,377 @@
+"""AWS CUR ingest: real legacy samples, CUR 2.0 amortisation rules, layouts, restatement."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import shutil
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dashboard.cli import main
+from ingest import aws
+from ingest.warehouse import connect, versions
+
+REPO = Path(__file__).resolve().parents[2]
+KOKU = REPO / "tests" / "fixtures" / "reference" / "aws-cur-legacy-koku"
+Q = Decimal("1e-12")
+
+# ---- a CUR 2.0 export built in code -------------------------------------------------------
+
+MAP = pa.map_(pa.string(), pa.string())
+SP_ARN = "arn:aws:savingsplans::111111111111:savingsplan/sp-1"
+RI_ARN = "arn:aws:ec2:us-east-1:111111111111:reserved-instances/ri-1"
+
+# (line type, usage type, product code, unblended, effective, extra columns)
+LINES: list[tuple[str, str, str, float, str, dict]] = [
+    ("Usage", "USE1-BoxUsage:p4d.24xlarge", "AmazonEC2", 32.7726, "32.7726", {}),
+    (
+        "SavingsPlanCoveredUsage", "USE1-BoxUsage:g5.2xlarge", "AmazonEC2", 1.212, "0.7878",
+        {"savings_plan_savings_plan_a_r_n": SP_ARN,
+         "savings_plan_savings_plan_effective_cost": 0.7878},
+    ),
+    ("SavingsPlanNegation", "USE1-BoxUsage:g5.2xlarge", "AmazonEC2", -1.212, "0",
+     {"savings_plan_savings_plan_a_r_n": SP_ARN}),
+    (
+        "SavingsPlanRecurringFee", "ComputeSP:1yrNoUpfront", "ComputeSavingsPlans", 720.0,
+        "719.2122",
+        {"savings_plan_savings_plan_a_r_n": SP_ARN,
+         "savings_plan_total_commitment_to_date": 720.0,
+         "savings_plan_used_commitment": 0.7878},
+    ),
+    ("DiscountedUsage", "USE1-BoxUsage:p5.48xlarge", "AmazonEC2", 0.0, "55.04",
+     {"reservation_reservation_a_r_n": RI_ARN, "reservation_effective_cost": 55.04}),
+    (
+        "RIFee", "HeavyUsage:p5.48xlarge", "AmazonEC2", 39628.8, "39573.76",
+        {"reservation_reservation_a_r_n": RI_ARN,
+         "reservation_unused_amortized_upfront_fee_for_billing_period": 0.0,
+         "reservation_unused_recurring_fee": 39573.76},
+    ),
+    ("Tax", "Tax", "AmazonEC2", 7.123456789012345, "7.123456789012", {}),
+    ("Credit", "", "AmazonBedrock", -5.0, "-5", {}),
+    ("Usage", "USE1-Claude3Sonnet-input-tokens", "AmazonBedrock", 1.23e-07, "0.000000123", {}),
+    ("Usage", "USW2-DataTransfer-Out-Bytes", "AWSDataTransfer", 0.09, "0.09", {}),
+]  # fmt: skip
+
+
+def cur2_table(period: str = "2026-09", scale: float = 1.0, payer: str = "111111111111",
+               currency: str = "USD") -> pa.Table:  # fmt: skip
+    """One billing period of CUR 2.0 lines, money as float64 like Data Exports writes it."""
+    start = pa.scalar(f"{period}-01T00:00:00").cast(pa.timestamp("ms"))
+    y, m = map(int, period.split("-"))
+    end = pa.scalar(f"{y + m // 12}-{m % 12 + 1:02d}-01T00:00:00").cast(pa.timestamp("ms"))
+    rows = []
+    for i, (kind, utype, code, cost, _, extra) in enumerate(LINES):
+        itype = utype.split(":")[-1] if "Usage:" in utype else None
+        rows.append(
+            {
+                "bill_payer_account_id": payer,
+                "bill_billing_entity": "AWS",
+                "bill_billing_period_start_date": start.as_py(),
+                "bill_billing_period_end_date": end.as_py(),
+                "line_item_usage_account_id": "222222222222",
+                "line_item_line_item_type": kind,
+                "line_item_usage_start_date": start.as_py(),
+                "line_item_usage_end_date": end.as_py(),
+                "line_item_product_code": code,
+                "line_item_usage_type": utype,
+                "line_item_currency_code": currency,
+                "line_item_unblended_cost": cost * scale,
+                "line_item_usage_amount": 1.0,
+                "line_item_resource_id": f"i-{i:04d}",
+                "pricing_public_on_demand_cost": abs(cost) * scale,
+                "pricing_unit": "Hrs",
+                "product": [("product_name", f"{code} product"), ("region_code", "us-east-1")]
+                + ([("gpu", "8")] if itype and itype.startswith("p4d") else []),
+                "product_instance_type": itype,
+                "resource_tags": [("user_team", "ml-research"), ("user_env", "prod")]
+                if i % 2 == 0
+                else [],
+                "savings_plan_savings_plan_a_r_n": None,
+                "savings_plan_savings_plan_effective_cost": None,
+                "savings_plan_total_commitment_to_date": None,
+                "savings_plan_used_commitment": None,
+                "reservation_reservation_a_r_n": None,
+                "reservation_effective_cost": None,
+                "reservation_unused_amortized_upfront_fee_for_billing_period": None,
+                "reservation_unused_recurring_fee": None,
+                **{k: (v * scale if isinstance(v, float) else v) for k, v in extra.items()},
+            }
+        )
+    schema = pa.schema(
+        [
+            pa.field(k, MAP if k in ("product", "resource_tags") else _arrow_type(k, v))
+            for k, v in rows[0].items()
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _arrow_type(name: str, value: object) -> pa.DataType:
+    if name.endswith(("_cost", "_amount", "_to_date", "_commitment", "_fee", "_period")):
+        return pa.float64()
+    if name.endswith("_date"):
+        return pa.timestamp("ms")
+    return pa.string()
+
+
+def write_cur2(folder: Path, period: str = "2026-09", parts: int = 1, **kw) -> Path:
+    """`folder/BILLING_PERIOD=<period>/` with the period's lines split over `parts` files."""
+    out = folder / f"BILLING_PERIOD={period}"
+    out.mkdir(parents=True, exist_ok=True)
+    table = cur2_table(period, **kw)
+    step = -(-table.num_rows // parts)
+    for i in range(parts):
+        pq.write_table(table.slice(i * step, step), out / f"export-{i + 1:05d}.snappy.parquet")
+    return out
+
+
+def expected_billed(table: pa.Table) -> Decimal:
+    """Independent total: each float's shortest repr as Decimal, rounded half-even at 12."""
+    values = table.column("line_item_unblended_cost").to_pylist()
+    return sum((Decimal(repr(v)).quantize(Q, ROUND_HALF_EVEN) for v in values), Decimal(0))
+
+
+def ingest(warehouse: Path, *args: str) -> int:
+    return main(["--warehouse", str(warehouse), "ingest", *args])
+
+
+def period_totals(root: Path, as_of=None) -> dict[str, tuple[int, Decimal, Decimal]]:
+    rows = connect(root, as_of).execute(
+        "select strftime(BillingPeriodStart, '%Y-%m'), count(*), sum(BilledCost), "
+        "sum(EffectiveCost) from cost_lines group by 1 order by 1"
+    )
+    return {p: (n, b, e) for p, n, b, e in rows.fetchall()}
+
+
+def state(root: Path) -> tuple:
+    """What a failed load must not change: table versions and every period's totals.
+
+    (load_errors is the one table a failure appends to, for the Data health page.)"""
+    v = versions(root)
+    return v["cost_lines"], v["loads"], period_totals(root) if v["cost_lines"] is not None else {}
+
+
+# ---- the real legacy samples ----------------------------------------------------------------
+
+
+def koku_truth(path: Path) -> tuple[int, Decimal, str]:
+    """Rows, Decimal sum of the unblended-cost column and billing month, read with csv."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    col = next(c for c in rows[0] if c in ("lineItem/UnblendedCost", "line_item_unblended_cost"))
+    start = next(
+        c for c in rows[0] if c.replace("_", "").lower().endswith("billingperiodstartdate")
+    )
+    total = sum((Decimal(r[col]).quantize(Q, ROUND_HALF_EVEN) for r in rows), Decimal(0))
+    return len(rows), total, rows[0][start][:7]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["test_cur.csv", "2023-06-01.csv", "2023-06-01-not-final.csv", "2022-07-01-alt-columns.csv"],
+)
+def test_real_legacy_cur_samples_reconcile_exactly(warehouse: Path, name: str) -> None:
+    rows, total, month = koku_truth(KOKU / name)
+    assert ingest(warehouse, "aws", str(KOKU / name)) == 0
+    n, billed, _ = period_totals(warehouse)[month]
+    assert (n, billed) == (rows, total)
+    (source_total, wh_total, source) = (
+        connect(warehouse)
+        .execute("select source_total, warehouse_total, source from loads")
+        .fetchone()
+    )
+    assert source_total == wh_total == total and source == "aws-cur-legacy"
+
+
+def test_legacy_savings_plan_lines_amortise_to_the_plan_rate(warehouse: Path) -> None:
+    assert ingest(warehouse, "aws", str(KOKU / "2023-06-01.csv")) == 0
+    con = connect(warehouse)
+    got = con.execute(
+        "select sum(BilledCost), sum(EffectiveCost), any_value(BillingCurrency), "
+        "any_value(CommitmentDiscountCategory), any_value(PricingCategory) from cost_lines"
+    ).fetchone()
+    # three SavingsPlanCoveredUsage lines: unblended 10 each, SavingsPlanEffectiveCost 0.1 each
+    assert got == (Decimal("30"), Decimal("0.3"), "NOK", None, "Committed")
+
+
+def test_gzip_and_manifest_layout_give_the_same_lines(warehouse: Path, tmp_path: Path) -> None:
+    rows, total, _ = koku_truth(KOKU / "test_cur.csv")
+    period = tmp_path / "cur" / "acme" / "20180601-20180701"
+    (period / "assembly-1").mkdir(parents=True)
+    with (
+        (KOKU / "test_cur.csv").open("rb") as src,
+        gzip.open(period / "assembly-1" / "acme-1.csv.gz", "wb") as out,
+    ):
+        shutil.copyfileobj(src, out)
+    # a stale assembly the manifest does not name must be ignored
+    (period / "assembly-0").mkdir()
+    shutil.copy(KOKU / "test_cur.csv", period / "assembly-0" / "acme-1.csv")
+    manifest = {"reportKeys": ["cur/acme/20180601-20180701/assembly-1/acme-1.csv.gz"]}
+    (period / "acme-Manifest.json").write_text(json.dumps(manifest))
+    assert ingest(warehouse, "aws", str(tmp_path / "cur")) == 0
+    assert period_totals(warehouse)["2018-06"][:2] == (rows, total)
+    (files,) = connect(warehouse).execute("select files from loads").fetchone()
+    assert [Path(f["path"]).name for f in json.loads(files)] == ["acme-1.csv.gz"]
+
+
+def test_legacy_parquet_is_read_by_its_snake_case_columns(warehouse: Path, tmp_path: Path) -> None:
+    raw = pl.read_csv(KOKU / "2022-07-01-alt-columns.csv", infer_schema=False)
+    rows, total, month = koku_truth(KOKU / "test_cur.csv")
+    legacy = pl.read_csv(KOKU / "test_cur.csv", infer_schema=False)
+    legacy = legacy.rename({c: aws.cols.snake(c) for c in legacy.columns})
+    legacy = legacy.with_columns(pl.col("line_item_unblended_cost").cast(pl.Float64))
+    legacy = legacy.with_columns(resource_tags_user_team=pl.lit("ml"))
+    legacy.write_parquet(tmp_path / "legacy.parquet")
+    assert "product" not in raw.columns
+    assert ingest(warehouse, "aws", str(tmp_path / "legacy.parquet")) == 0
+    n, billed, _ = period_totals(warehouse)[month]
+    assert (n, billed) == (rows, total)
+    tags, source = (
+        connect(warehouse)
+        .execute("select any_value(Tags), any_value(x_Source) from cost_lines")
+        .fetchone()
+    )
+    assert json.loads(tags) == {"team": "ml"} and source == "aws-cur-legacy"
+
+
+# ---- CUR 2.0 -----------------------------------------------------------------------------------
+
+
+def test_cur2_effective_cost_follows_the_line_item_type_rules(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    folder = write_cur2(tmp_path / "cur2", parts=2)
+    assert ingest(warehouse, "aws", str(folder)) == 0
+    con = connect(warehouse)
+    got = dict(
+        con.execute(
+            "select x_UsageType || '|' || ChargeCategory, sum(EffectiveCost) from cost_lines "
+            "group by 1"
+        ).fetchall()
+    )
+    for kind, utype, *_ in LINES:
+        category = aws.cols.LINE_ITEM_TYPES[kind][0]
+        key = f"{utype}|{category}"
+        want = sum(
+            Decimal(e)
+            for k, u, _, _, e, _ in LINES
+            if f"{u}|{aws.cols.LINE_ITEM_TYPES[k][0]}" == key
+        )
+        assert got[key] == want, key
+    n, billed, effective = period_totals(warehouse)["2026-09"]
+    assert n == len(LINES)
+    assert billed == expected_billed(cur2_table())
+    assert effective == sum(Decimal(e) for *_, e, _ in LINES)
+
+
+def test_cur2_columns_tags_and_instance_fields(warehouse: Path, tmp_path: Path) -> None:
+    assert ingest(warehouse, "aws", str(write_cur2(tmp_path / "cur2"))) == 0
+    row = (
+        connect(warehouse)
+        .execute(
+            "select Tags, x_InstanceType, x_GpuCount, ServiceCategory, ServiceSubcategory, "
+            "BillingAccountId, SubAccountId, ProviderName, x_Source, RegionId "
+            "from cost_lines where x_UsageType = 'USE1-BoxUsage:p4d.24xlarge'"
+        )
+        .fetchone()
+    )
+    assert json.loads(row[0]) == {"team": "ml-research", "env": "prod"}
+    assert row[1:] == (
+        "p4d.24xlarge", 8, "Compute", "Virtual Machines", "111111111111", "222222222222",
+        "AWS", "aws-cur2", "us-east-1",
+    )  # fmt: skip
+    commitments = (
+        connect(warehouse)
+        .execute(
+            "select CommitmentDiscountCategory, CommitmentDiscountType, count(*) from cost_lines "
+            "where CommitmentDiscountId is not null group by all order by 1"
+        )
+        .fetchall()
+    )
+    assert commitments == [("Spend", "Savings Plan", 2), ("Usage", "Reserved Instance", 2)]
+
+
+def test_folder_of_periods_restatement_and_idempotence(warehouse: Path, tmp_path: Path) -> None:
+    first = tmp_path / "cur2"
+    write_cur2(first, "2026-09")
+    write_cur2(first, "2026-10", scale=2.0)
+    assert ingest(warehouse, "aws", str(first)) == 0
+    before = period_totals(warehouse)
+    assert set(before) == {"2026-09", "2026-10"}
+    assert before["2026-10"][1] == expected_billed(cur2_table(scale=2.0))
+    version = versions(warehouse)["cost_lines"]
+
+    assert ingest(warehouse, "aws", str(first)) == 0  # same export again: nothing changes
+    assert versions(warehouse)["cost_lines"] == version
+    assert period_totals(warehouse) == before
+
+    restated = tmp_path / "cur2-restated"
+    write_cur2(restated, "2026-09", scale=3.0)
+    assert ingest(warehouse, "aws", str(restated)) == 0
+    after = period_totals(warehouse)
+    assert after["2026-09"][1] == expected_billed(cur2_table(scale=3.0))
+    assert after["2026-10"] == before["2026-10"]
+    assert period_totals(warehouse, as_of=version) == before  # pre-restatement by version
+
+
+def test_a_reader_bug_fails_reconciliation_and_commits_nothing(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    assert ingest(warehouse, "aws", str(write_cur2(tmp_path / "a", "2026-08"))) == 0
+    before = state(warehouse)
+    real = aws.normalise
+    monkeypatch.setattr(aws, "normalise", lambda *a: real(*a).filter(pl.col("BilledCost") != 0.09))
+    code = ingest(warehouse, "aws", str(write_cur2(tmp_path / "b", "2026-09")))
+    err = capsys.readouterr().err
+    assert code == 3 and "Reconciliation failed" in err and "-0.09" in err
+    assert state(warehouse) == before
+    (error,) = connect(warehouse).execute("select error from load_errors").fetchone()
+    assert error == "ReconciliationError"
+
+
+def test_warehouse_option_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_cur2(tmp_path / "cur2")
+    explicit = tmp_path / "explicit"
+    assert main(["ingest", "aws", str(folder), "--warehouse", str(explicit)]) == 0
+    monkeypatch.setenv("FINOPS_WAREHOUSE", str(tmp_path / "from-env"))
+    assert main(["ingest", "aws", str(folder)]) == 0
+    want = expected_billed(cur2_table())
+    assert period_totals(explicit)["2026-09"][1] == want
+    assert period_totals(tmp_path / "from-env")["2026-09"][1] == want
+
+
+def test_sample_enterprise_aws_months_match_the_planted_truth(
+    sample_warehouse: Path, sample_truth: dict
+) -> None:
+    restated = {
+        r["billing_period"]: Decimal(r["billed_cost"])
+        for r in sample_truth.get("restatements", [])
+        if r["source"] == "aws-cur2" and r["export"] == "cur2-restated"
+    }
+    want = {
+        t["billing_period"]: (t["lines"], Decimal(t["billed_cost"]), Decimal(t["effective_cost"]))
+        for t in sample_truth["totals"]
+        if t["source"] == "aws-cur2"
+    }
+    rows = (
+        connect(sample_warehouse)
+        .execute(
+            "select strftime(BillingPeriodStart, '%Y-%m'), count(*), sum(BilledCost), "
+            "sum(EffectiveCost) from cost_lines where x_Source = 'aws-cur2' group by 1"
+        )
+        .fetchall()
+    )
+    got = {p: (n, b, e) for p, n, b, e in rows}
+    assert set(got) == set(want)
+    for period, (lines, billed, effective) in want.items():
+        if period in restated:  # the demo loads the restated export last
+            assert got[period][1] == restated[period]
+        else:
+            assert got[period] == (lines, billed, effective), period

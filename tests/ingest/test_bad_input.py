@@ -1,0 +1,237 @@
+"""Broken inputs: one clear message naming the file and the problem, non-zero exit, no change.
+
+Each case builds its broken file from a real sample (or the CUR 2.0 builder), runs the real
+command line in-process against a warehouse that already holds a good load, and checks the
+message, the exit code and that the warehouse's versions and totals are what they were.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.ingest.test_aws import KOKU, cur2_table, ingest, state, write_cur2
+
+FOCUS = KOKU.parent / "focus-1.0-sample" / "focus_sample.csv"
+GOOD = KOKU / "test_cur.csv"
+
+
+def cur_lines() -> list[str]:
+    return GOOD.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def replace_field(line: str, column: str, value: str) -> str:
+    header = cur_lines()[0].rstrip("\n").split(",")
+    fields = line.rstrip("\n").split(",")
+    fields[header.index(column)] = value
+    return ",".join(fields) + "\n"
+
+
+def truncated_gz(d: Path) -> Path:
+    data = gzip.compress(GOOD.read_bytes())
+    (d / "cur.csv.gz").write_bytes(data[: len(data) // 2])
+    return d / "cur.csv.gz"
+
+
+def truncated_parquet(d: Path) -> Path:
+    folder = write_cur2(d, "2026-09")
+    path = next(folder.iterdir())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 200])
+    return folder
+
+
+def missing_column(d: Path) -> Path:
+    lines = cur_lines()
+    header = lines[0].rstrip("\n").split(",")
+    drop = header.index("lineItem/UnblendedCost")
+    out = [
+        ",".join(f for i, f in enumerate(x.rstrip("\n").split(",")) if i != drop) + "\n"
+        for x in lines
+    ]
+    (d / "cur.csv").write_text("".join(out), encoding="utf-8")
+    return d / "cur.csv"
+
+
+def text_in_cost(d: Path) -> Path:
+    lines = cur_lines()
+    lines[5] = replace_field(lines[5], "lineItem/UnblendedCost", "twelve")
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8")
+    return d / "cur.csv"
+
+
+def bad_date(d: Path) -> Path:
+    lines = cur_lines()
+    lines[3] = replace_field(lines[3], "lineItem/UsageStartDate", "31/06/2018 00:00")
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8")
+    return d / "cur.csv"
+
+
+def empty(d: Path) -> Path:
+    (d / "cur.csv").write_bytes(b"")
+    return d / "cur.csv"
+
+
+def header_only(d: Path) -> Path:
+    (d / "cur.csv").write_text(cur_lines()[0], encoding="utf-8")
+    return d / "cur.csv"
+
+
+def duplicate_columns(d: Path) -> Path:
+    lines = cur_lines()
+    lines[0] = lines[0].replace("lineItem/BlendedCost", "lineItem/UnblendedCost")
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8")
+    return d / "cur.csv"
+
+
+def not_utf8(d: Path) -> Path:
+    lines = [x.encode() for x in cur_lines()]
+    lines[7] = lines[7].replace(b"Amazon", b"Am\xe9zon", 1)  # a Latin-1 byte
+    (d / "cur.csv").write_bytes(b"".join(lines))
+    return d / "cur.csv"
+
+
+def mixed_currencies(d: Path) -> Path:
+    lines = cur_lines()
+    lines[2] = replace_field(lines[2], "lineItem/CurrencyCode", "EUR")
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8")
+    return d / "cur.csv"
+
+
+def two_periods(d: Path) -> Path:
+    folder = d / "export"
+    folder.mkdir()
+    shutil.copy(GOOD, folder / "june.csv")
+    july = [cur_lines()[0]] + [
+        x.replace(
+            "2018-06-01T00:00:00Z,2018-07-01T00:00:00Z", "2018-07-01T00:00:00Z,2018-08-01T00:00:00Z"
+        )
+        for x in cur_lines()[1:]
+    ]
+    (folder / "july.csv").write_text("".join(july), encoding="utf-8")
+    return folder
+
+
+def unknown_format(d: Path) -> Path:
+    (d / "cur.csv").write_bytes(b"PK\x03\x04" + b"\x00" * 100)  # a spreadsheet named .csv
+    return d / "cur.csv"
+
+
+def not_a_cur(d: Path) -> Path:
+    (d / "cur.csv").write_text("date,amount\n2026-09-01,12.00\n", encoding="utf-8")
+    return d / "cur.csv"
+
+
+def focus_text_cost(d: Path) -> Path:
+    lines = FOCUS.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[10] = lines[10].replace(",0.", ',"n/a",', 1) if ",0." in lines[10] else lines[10]
+    (d / "focus.csv").write_text("".join(lines), encoding="utf-8")
+    return d / "focus.csv"
+
+
+def focus_missing_column(d: Path) -> Path:
+    lines = FOCUS.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[0] = lines[0].replace('"BillingCurrency"', '"Currency"')
+    (d / "focus.csv").write_text("".join(lines), encoding="utf-8")
+    return d / "focus.csv"
+
+
+def cur2_mixed_currency(d: Path) -> Path:
+    folder = d / "BILLING_PERIOD=2026-09"
+    folder.mkdir()
+    pq.write_table(cur2_table(), folder / "a.parquet")
+    pq.write_table(cur2_table(currency="EUR"), folder / "b.parquet")
+    return folder
+
+
+@dataclass(frozen=True)
+class Case:
+    make: Callable[[Path], Path]
+    source: str
+    says: str  # the problem, as the message states it
+    names: str  # file or folder name the message must contain
+    where: str | None = None  # line/column the message must point at
+
+
+CASES = {
+    "truncated gz": Case(truncated_gz, "aws", "truncated or corrupt gzip", "cur.csv.gz"),
+    "truncated parquet": Case(
+        truncated_parquet, "aws", "truncated or corrupt Parquet", "export-00001"
+    ),
+    "missing required column": Case(
+        missing_column, "aws", "missing required column", "cur.csv", "lineItem/UnblendedCost"
+    ),
+    "text in a cost column": Case(
+        text_in_cost, "aws", "cannot be read", "cur.csv", "line 6, column lineItem/UnblendedCost"
+    ),
+    "unparseable date": Case(
+        bad_date, "aws", "cannot be read", "cur.csv", "line 4, column lineItem/UsageStartDate"
+    ),
+    "empty file": Case(empty, "aws", "empty file", "cur.csv"),
+    "header-only file": Case(header_only, "aws", "no data rows", "cur.csv"),
+    "duplicate column names": Case(
+        duplicate_columns, "aws", "duplicate column name", "cur.csv", "'lineItem/UnblendedCost'"
+    ),
+    "non-UTF-8 bytes": Case(not_utf8, "aws", "not UTF-8", "cur.csv", "line 8"),
+    "mixed currencies in one period": Case(
+        mixed_currencies, "aws", "more than one currency", "cur.csv", "EUR, USD"
+    ),
+    "mixed currencies across files (CUR 2.0)": Case(
+        cur2_mixed_currency, "aws", "more than one currency", "BILLING_PERIOD=2026-09", "EUR, USD"
+    ),
+    "folder mixing two billing periods": Case(
+        two_periods, "aws", "more than one billing period", "export", "2018-06 in"
+    ),
+    "unknown format": Case(unknown_format, "aws", "not a format this reader knows", "cur.csv"),
+    "CSV that is not a CUR": Case(not_a_cur, "aws", "not an AWS Cost and Usage Report", "cur.csv"),
+    "FOCUS: text in BilledCost": Case(
+        focus_text_cost, "focus", "cannot be read", "focus.csv", "column BilledCost"
+    ),
+    "FOCUS: missing required column": Case(
+        focus_missing_column, "focus", "missing required column", "focus.csv", "BillingCurrency"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse holding one good load; each case works on its own copy."""
+    root = tmp_path_factory.mktemp("good") / "warehouse"
+    assert ingest(root, "aws", str(GOOD)) == 0
+    return root
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_broken_input_is_refused_with_one_clear_message(
+    case: Case, loaded: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(loaded, warehouse)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    target = case.make(inputs)
+    before = state(warehouse)
+    capsys.readouterr()
+
+    code = ingest(warehouse, case.source, str(target))
+
+    captured = capsys.readouterr()
+    lines = [x for x in captured.err.splitlines() if x.strip()]
+    assert code == 2, captured.err
+    assert len(lines) == 1, captured.err  # one message, not a traceback
+    message = lines[0]
+    assert message.startswith("Bad input: ")
+    assert case.says in message and case.names in message, message
+    if case.where:
+        assert case.where in message, message
+    assert captured.out == ""
+    assert state(warehouse) == before
+    assert (
+        not list((warehouse / "_staging").glob("*")) if (warehouse / "_staging").exists() else True
+    )

@@ -1,0 +1,183 @@
+"""Derived datasets end to end: ingest -> classifications, gpu_hours, idle_episodes, views."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ingest import derived, views
+from ingest.store import PeriodLoad, SourceFile, Store
+from ingest.telemetry import HourlyLoad, store_gpu_util
+from ingest.warehouse import connect
+from models.settings import Settings
+
+H = timedelta(hours=1)
+SEPT = datetime(2026, 9, 1, tzinfo=UTC)
+OCT = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def cost_lines(period_start: datetime, rows: list[dict]) -> pl.LazyFrame:
+    end = OCT if period_start == SEPT else datetime(2026, 11, 1, tzinfo=UTC)
+    n = len(rows)
+    money = pl.Series([r["cost"] for r in rows]).str.to_decimal(scale=12)
+    return pl.LazyFrame(
+        {
+            "BilledCost": money,
+            "EffectiveCost": money,
+            "ListCost": money,
+            "ContractedCost": money,
+            "BillingAccountId": ["412395078111"] * n,
+            "BillingCurrency": ["USD"] * n,
+            "BillingPeriodStart": [period_start] * n,
+            "BillingPeriodEnd": [end] * n,
+            "ChargePeriodStart": [r["start"] for r in rows],
+            "ChargePeriodEnd": [r["start"] + r.get("hours", 1) * H for r in rows],
+            "ChargeCategory": ["Usage"] * n,
+            "ChargeFrequency": ["Usage-Based"] * n,
+            "InvoiceIssuerName": ["Amazon Web Services, Inc."] * n,
+            "ProviderName": ["AWS"] * n,
+            "PublisherName": ["Amazon Web Services, Inc."] * n,
+            "ServiceCategory": [r.get("category", "Compute") for r in rows],
+            "ServiceName": ["Amazon Elastic Compute Cloud"] * n,
+            "ServiceSubcategory": [r.get("subcategory", "Virtual Machines") for r in rows],
+            "ResourceId": [r.get("resource") for r in rows],
+            "ConsumedQuantity": pl.Series([str(r.get("hours", 1)) for r in rows]).str.to_decimal(
+                scale=12
+            ),
+            "ConsumedUnit": ["Hrs"] * n,
+            "x_UsageType": [r["usage"] for r in rows],
+            "Tags": [r.get("tags") for r in rows],
+        }
+    )
+
+
+def load(store: Store, start: datetime, rows: list[dict], sha: str) -> list:
+    frame = cost_lines(start, rows)
+    total = sum((Decimal(r["cost"]) for r in rows), Decimal(0))
+    batch = PeriodLoad(
+        source="aws-cur2",
+        billing_account="412395078111",
+        billing_period=start.strftime("%Y-%m"),
+        currency="USD",
+        files=[SourceFile(f"cur-{start:%Y-%m}.parquet", sha * 64, 1)],
+        lines=frame,
+        source_total=total,
+    )
+    results = store.load_cost_lines([batch])
+    derived.refresh(store, Settings(), results)
+    return results
+
+
+def gpu_rows(start: datetime, hours: int) -> list[dict]:
+    return [
+        {"start": start + k * H, "cost": "80", "usage": "USE2-BoxUsage:p5.48xlarge",
+         "resource": "i-0aaaaaaaaaaaaaaaa",
+         "tags": '{"team": "research", "workload": "training"}'}
+        for k in range(hours)
+    ]  # fmt: skip
+
+
+EGRESS = [
+    {"start": SEPT, "hours": 24, "cost": "45.00", "usage": "DataTransfer-Out-Bytes",
+     "resource": "i-0frontend", "category": "Networking", "subcategory": "Network Infrastructure",
+     "tags": '{"team": "recsys"}'},
+    {"start": SEPT, "hours": 24, "cost": "30.00", "usage": "USE1-USW2-AWS-Out-Bytes",
+     "category": "Networking", "subcategory": "Network Infrastructure"},
+]  # fmt: skip
+
+
+def telemetry(store: Store, start: datetime, hours: int, idle: set[int]) -> None:
+    rows = []
+    for k in range(hours):
+        for g in range(8):
+            busy = k not in idle or g >= 3  # GPUs 0-2 idle in `idle` hours
+            a = 0.9 if busy else 0.0
+            rows.append({"hour": start + k * H, "host": "ip-10-20-1-11", "gpu_index": g,
+                         "gpu_uuid": f"GPU-{g}", "gpu_model": "NVIDIA H100 80GB HBM3",
+                         "resource_id": "i-0aaaaaaaaaaaaaaaa", "avg_active": a, "max_active": a,
+                         "max_mem_used_mib": 0.0, "samples": 60})  # fmt: skip
+    load = HourlyLoad("prometheus", pl.DataFrame(rows), [SourceFile("q.json", "b" * 64, 1)], "t")
+    results = store_gpu_util(store, load)
+    derived.refresh(store, Settings(), results)
+
+
+@pytest.fixture
+def built(warehouse: Path) -> Path:
+    store = Store(warehouse)
+    start = OCT - 2 * H  # two hours in September, two in October
+    telemetry(store, start, 4, idle={0, 1, 3})
+    load(store, SEPT, [*gpu_rows(start, 2), *EGRESS], "a")
+    load(store, OCT, gpu_rows(OCT, 2), "c")
+    views.register_all(Settings())
+    return warehouse
+
+
+def test_classified_costs_has_every_line_with_its_class_and_rule(built: Path) -> None:
+    con = connect(built)
+    rows = con.execute(
+        "select x_AiClass, x_EgressKind, x_Team, x_Workload, count(*), sum(EffectiveCost), "
+        "count(x_AiClassRule) from classified_costs group by all order by 1, 2"
+    ).fetchall()
+    assert rows == [
+        ("egress", "inter_region", "unallocated", "unknown", 1, Decimal("30"), 1),
+        ("egress", "internet", "recsys", "unknown", 1, Decimal("45"), 1),
+        ("gpu_compute", None, "research", "training", 4, Decimal("320"), 4),
+    ]
+    total = con.execute("select count(*) from cost_lines").fetchone()[0]
+    assert total == 6
+
+
+def test_gpu_hours_and_idle_episodes_after_ingest(built: Path) -> None:
+    con = connect(built)
+    by_state = con.execute(
+        "select state, count(*), sum(cost), sum(idle_cost) from gpu_hours group by 1 order by 1"
+    ).fetchall()
+    # 4 hours x 8 GPUs at $10 per GPU-hour; GPUs 0-2 idle in hours 0, 1 and 3
+    assert by_state == [
+        ("active", 23, Decimal("230"), Decimal("0")),
+        ("hard_idle", 9, Decimal("90"), Decimal("90")),
+    ]
+    episodes = con.execute(
+        'select gpu_index, start, "end", hours, cost from idle_episodes order by 1, 2'
+    ).fetchall()
+    start = OCT - 2 * H
+    assert episodes[:2] == [
+        (0, start, start + 2 * H, 2, Decimal("20")),  # crosses no month: Sept 22:00-24:00
+        (0, start + 3 * H, start + 4 * H, 1, Decimal("10")),
+    ]
+    assert len(episodes) == 6
+
+
+def test_restated_month_replaces_its_classifications(built: Path) -> None:
+    store = Store(built)
+    load(store, OCT, gpu_rows(OCT, 2)[:1], "d")  # October restated: one hour only
+    con = connect(built)
+    n, cost = con.execute(
+        "select count(*), sum(EffectiveCost) from classified_costs where BillingPeriodStart = ?",
+        [OCT],
+    ).fetchone()
+    assert (n, cost) == (1, Decimal("80"))
+    assert con.execute("select count(*) from classifications").fetchone()[0] == 5
+    hours = con.execute("select count(*) from gpu_hours where month = '2026-10'").fetchone()[0]
+    assert hours == 8
+
+
+def test_as_of_reads_the_classification_of_that_time(built: Path) -> None:
+    version = (
+        connect(built)
+        .execute("select version from finops_snapshot() where dataset = 'cost_lines'")
+        .fetchone()[0]
+    )
+    store = Store(built)
+    load(store, OCT, gpu_rows(OCT, 2)[:1], "d")
+    old = connect(built, as_of=version)
+    n, cost, rules = old.execute(
+        "select count(*), sum(EffectiveCost), count(x_AiClassRule) from classified_costs "
+        "where BillingPeriodStart = ?",
+        [OCT],
+    ).fetchone()
+    assert (n, cost, rules) == (2, Decimal("160"), 2)

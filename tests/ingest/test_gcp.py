@@ -1,0 +1,244 @@
+"""GCP billing export from files: the koku sample to the cent, credits, CUDs, GPUs, bad input."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from dashboard.cli import main
+from ingest.warehouse import connect, versions
+
+KOKU = "gcp-bq-export-koku/2022-08-01_5.csv"
+ACCOUNT = "01A2B3-C4D5E6-F7A8B9"
+GPU_VM = "//compute.googleapis.com/projects/p1/zones/us-central1-a/instances/1"
+
+
+def ingest(warehouse: Path, *args: str) -> int:
+    return main(["--warehouse", str(warehouse), "ingest", "gcp", *args])
+
+
+def stored(warehouse: Path) -> tuple[int | None, int | None]:
+    v = versions(warehouse)
+    return v["cost_lines"], v["loads"]
+
+
+def export_rows() -> list[dict]:
+    """Detailed-export rows: a GPU line with a CUD and a sustained-use credit, a CUD fee, tax."""
+    base = {
+        "billing_account_id": ACCOUNT,
+        "service": {"id": "6F81-5844-456A", "description": "Compute Engine"},
+        "usage_start_time": "2024-09-30T23:00:00Z", "usage_end_time": "2024-10-01T00:00:00Z",
+        "project": {"id": "p1", "name": "research"},
+        "labels": [], "system_labels": [],
+        "location": {"location": "us-central1", "region": "us-central1", "zone": None},
+        "currency": "USD", "credits": [], "invoice": {"month": "202409"},
+        "cost_type": "regular", "resource": {"name": None, "global_name": None},
+        "usage": {"amount": 3600.0, "unit": "seconds", "amount_in_pricing_units": 1.0,
+                  "pricing_unit": "hour"},
+    }  # fmt: skip
+    gpu = {
+        **base,
+        "sku": {"id": "A1B2-C3D4", "description": "Nvidia Tesla A100 GPU running in Americas"},
+        "labels": [{"key": "team", "value": "research"}, {"key": "goog-k8s", "value": 'a"b'}],
+        "system_labels": [{"key": "compute.googleapis.com/machine_spec",
+                           "value": "a2-highgpu-2g"}],
+        "cost": 5.866,
+        "credits": [
+            {"name": "CUD", "amount": -2.2, "type": "COMMITTED_USAGE_DISCOUNT",
+             "id": "projects/p1/regions/us-central1/commitments/c1",
+             "full_name": "Committed use discount: A2"},
+            {"name": "SUD", "amount": -5e-06, "type": "SUSTAINED_USAGE_DISCOUNT", "id": None,
+             "full_name": None},
+        ],
+        "resource": {"name": "gpu-1", "global_name": GPU_VM},
+    }  # fmt: skip
+    fee = {**base, "sku": {"id": "CUD-1", "description": "Commitment v1: A2 Cpu in Americas "
+                           "for 1 Year"}, "cost": 1.25}  # fmt: skip
+    tax = {**base, "sku": {"id": "TAX", "description": "Tax"}, "cost": 0.75, "cost_type": "tax",
+           "usage": {"amount": None, "unit": None, "amount_in_pricing_units": None,
+                     "pricing_unit": None}}  # fmt: skip
+    october = {**fee, "invoice": {"month": "202410"}, "cost": 9.0}
+    return [gpu, fee, tax, october]
+
+
+def write_ndjson(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_koku_csv_dump_ingests_to_the_cent(reference: Path, warehouse: Path) -> None:
+    assert ingest(warehouse, str(reference / KOKU)) == 0
+    con = connect(warehouse)
+    got = con.execute(
+        "select BillingAccountId, strftime(BillingPeriodStart, '%Y-%m'), count(*), "
+        "sum(BilledCost), sum(EffectiveCost), min(ChargePeriodStart)::varchar from cost_lines "
+        "group by 1, 2"
+    ).fetchall()
+    assert got == [("018984-D0AAA4-940B88", "2022-08", 9, Decimal("0.000012"),
+                    Decimal("0.000012"), "2022-08-01 03:00:00+00")]  # fmt: skip
+    (load,) = con.execute("select source, source_total, warehouse_total from loads").fetchall()
+    assert load == ("gcp-bq", Decimal("0.000012"), Decimal("0.000012"))
+    egress = con.execute(
+        "select ServiceName, ServiceCategory, x_SkuMeterSubcategory, ProviderName "
+        "from cost_lines where BilledCost > 0 order by BilledCost"
+    ).fetchall()
+    assert (
+        egress
+        == [
+            (
+                "Compute Engine",
+                "Compute",
+                "Network Internet Egress from Americas to China",
+                "Google Cloud",
+            )
+        ]
+        * 2
+    )
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "parquet"])
+def test_credits_cud_and_gpu_lines(fmt: str, tmp_path: Path, warehouse: Path) -> None:
+    path = write_ndjson(tmp_path / "gcp" / "202409.jsonl", export_rows())
+    if fmt == "parquet":
+        pl.read_ndjson(path).write_parquet(path.with_suffix(".parquet"))
+        path.unlink()
+    assert ingest(warehouse, str(tmp_path / "gcp")) == 0
+    con = connect(warehouse)
+    periods = con.execute(
+        "select billing_period, source_total, warehouse_total from loads order by 1"
+    ).fetchall()
+    # September: 5.866 + 1.25 + 0.75 - 2.2 - 0.000005; October: the CUD fee of 9
+    assert periods == [("2024-09", Decimal("5.665995"), Decimal("5.665995")),
+                       ("2024-10", Decimal("9"), Decimal("9"))]  # fmt: skip
+    lines = con.execute(
+        "select ChargeCategory, ChargeFrequency, BilledCost, CommitmentDiscountCategory, "
+        "CommitmentDiscountType, x_GpuModel, x_GpuCount, x_InstanceType, PricingQuantity "
+        "from cost_lines where BillingPeriodStart = '2024-09-01' order by BilledCost desc"
+    ).fetchall()
+    assert lines == [
+        ("Usage", "Usage-Based", Decimal("5.866"), None, None, "A100", 2, "a2-highgpu-2g",
+         Decimal("1")),
+        ("Purchase", "Recurring", Decimal("1.25"), "Usage", "Committed Use Discount", None,
+         None, None, Decimal("1")),
+        ("Tax", "One-Time", Decimal("0.75"), None, None, None, None, None, None),
+        ("Credit", "One-Time", Decimal("-0.000005"), None, None, None, None, "a2-highgpu-2g",
+         None),
+        ("Credit", "One-Time", Decimal("-2.2"), "Usage", "Committed Use Discount", None, None,
+         "a2-highgpu-2g", None),
+    ]  # fmt: skip
+    tags, period_start = con.execute(
+        "select Tags, ChargePeriodStart::varchar from cost_lines "
+        "where ChargeCategory = 'Usage' and BilledCost > 5"
+    ).fetchone()
+    assert json.loads(tags) == {"team": "research", "goog-k8s": 'a"b'}
+    # invoice.month decides the period even though the usage hour ends in October
+    assert period_start == "2024-09-30 23:00:00+00"
+
+
+def test_csv_dump_with_python_repr_credits_and_labels(tmp_path: Path, warehouse: Path) -> None:
+    header = ("billing_account_id,service.description,sku.description,usage_start_time,"
+              "usage_end_time,labels,cost,currency,credits,invoice.month,cost_type")  # fmt: skip
+    credits = "\"[{'name': 'FreeTrial:Credit-0123', 'amount': -5e-06, 'type': 'PROMOTION'}]\""
+    labels = "\"[{'key': 'env', 'value': 'prod'}]\""
+    row = (
+        f"{ACCOUNT},Cloud Storage,Standard Storage US Multi-region,2022-08-01 03:00:00+00:00,"
+        f"2022-08-01 04:00:00+00:00,{labels},0.000123,USD,{credits},202208,regular"
+    )
+    (tmp_path / "dump.csv").write_text(header + "\n" + row + "\n", encoding="utf-8")
+    assert ingest(warehouse, str(tmp_path / "dump.csv")) == 0
+    got = (
+        connect(warehouse)
+        .execute(
+            "select ChargeCategory, BilledCost, ChargeDescription, Tags, ServiceCategory "
+            "from cost_lines order by BilledCost"
+        )
+        .fetchall()
+    )
+    assert got == [
+        ("Credit", Decimal("-0.000005"), "FreeTrial:Credit-0123", '{"env":"prod"}', "Storage"),
+        ("Usage", Decimal("0.000123"), "Standard Storage US Multi-region", '{"env":"prod"}',
+         "Storage"),
+    ]  # fmt: skip
+
+
+def test_same_export_twice_changes_nothing(reference: Path, warehouse: Path) -> None:
+    assert ingest(warehouse, str(reference / KOKU)) == 0
+    before = stored(warehouse)
+    assert ingest(warehouse, str(reference / KOKU)) == 0
+    assert stored(warehouse) == before
+
+
+def koku_with(tmp: Path, column: str, value: str, line: int = 2) -> Path:
+    src = Path(__file__).resolve().parents[1] / "fixtures" / "reference" / KOKU
+    lines = src.read_text(encoding="utf-8").splitlines()
+    names = lines[0].split(",")
+    cells = lines[line - 1].split(",")
+    cells[names.index(column)] = value
+    lines[line - 1] = ",".join(cells)
+    path = tmp / "export.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def ndjson_with(tmp: Path, **over) -> Path:
+    rows = export_rows()
+    rows[0].update(over)
+    return write_ndjson(tmp / "export.jsonl", rows)
+
+
+BAD_CASES = {
+    "credits that are not valid JSON": (
+        lambda t: koku_with(t, "credits", "[{name: oops"), "credits is not a list",
+        "line 2, column credits"),
+    "credit amount that is not a number": (
+        lambda t: ndjson_with(t, credits=[{"name": "x", "amount": "lots", "type": "PROMOTION"}]),
+        "bad credits.amount", "line 1, column credits.amount"),
+    "cost that is not a number": (
+        lambda t: koku_with(t, "cost", "1.2.3", line=4), "bad cost", "line 4, column cost"),
+    "invoice month in the wrong form": (
+        lambda t: koku_with(t, "invoice.month", "2022-08"), "bad invoice.month",
+        "expected a month as YYYYMM"),
+    "unknown cost type": (
+        lambda t: koku_with(t, "cost_type", "bonus"), "bad cost_type", "regular, tax"),
+    "usage start that is not a timestamp": (
+        lambda t: koku_with(t, "usage_start_time", "yesterday"), "bad usage_start_time",
+        "line 2"),
+    "missing currency": (
+        lambda t: koku_with(t, "currency", ""), "bad currency", "a currency code"),
+    "not a billing export": (
+        lambda t: (t.mkdir(parents=True), (t / "x.csv").write_text("a,b\n1,2\n"))[0],
+        "not a BigQuery billing export", "missing billing_account_id"),
+    "unknown file type": (
+        lambda t: (t.mkdir(parents=True), (t / "x.avro").write_text("x"))[0],
+        "unknown file type", ".avro"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES))
+def test_bad_input_is_one_clear_message_and_changes_nothing(
+    case: str, reference: Path, tmp_path: Path, warehouse: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    assert ingest(warehouse, str(reference / KOKU)) == 0
+    before = stored(warehouse)
+    make, message, where = BAD_CASES[case]
+    make(tmp_path / "bad")
+    target = tmp_path / "bad"
+    if case == "unknown file type":
+        target = target / "x.avro"
+    capsys.readouterr()
+    code = ingest(warehouse, str(target))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("Bad input: ") and err.count("\n") == 1
+    assert message in err and where in err
+    assert str(tmp_path / "bad") in err
+    assert stored(warehouse) == before
+    total = connect(warehouse).execute("select sum(BilledCost) from cost_lines").fetchone()[0]
+    assert total == Decimal("0.000012")

@@ -1,0 +1,93 @@
+"""Rule files are parsed strictly: every mistake is one clear ConfigError."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from ingest.classified import shipped_rules
+from models.errors import ConfigError
+from models.rules import ClassifySettings, build_ruleset, parse_rules
+
+GOOD = """
+[[rules]]
+id = "acme.egress.vpn"
+priority = 700
+description = "our VPN appliance traffic"
+match.x_UsageType = { regex = '^VPN-Out' }
+match.ProviderName = "AWS"
+set = { ai_class = "egress", egress_kind = "interconnect" }
+"""
+
+
+def parse(text: str):
+    return parse_rules(tomllib.loads(text), "mine.toml")
+
+
+def test_a_good_rule_file_parses() -> None:
+    (rule,) = parse(GOOD)
+    assert (rule.id, rule.priority, rule.sets) == (
+        "acme.egress.vpn",
+        700,
+        {"ai_class": "egress", "egress_kind": "interconnect"},
+    )
+    assert [(c.field, c.op) for c in rule.conditions] == [
+        ("x_UsageType", "regex"),
+        ("ProviderName", "eq"),
+    ]
+
+
+BAD = [
+    ('[[rules]]\nid = "a"\npriority = 1\nmatch.x_UsageType = { regex = "(" }\n'
+     'set = { ai_class = "egress" }', "invalid regex"),
+    ('[[rules]]\nid = "a"\npriority = 1\nmatch.x_UsageType = { regex = "(?<=x)y" }\n'
+     'set = { ai_class = "egress" }', "invalid regex"),
+    ('[[rules]]\nid = "a"\nprioirty = 1\nset = { ai_class = "egress" }', 'did you mean "priority"'),
+    ('[[rules]]\nid = "a"\npriority = 1\nmatch.x_UsageTyp = "x"\nset = { ai_class = "egress" }',
+     'did you mean "x_UsageType"'),
+    ('[[rules]]\nid = "a"\npriority = 1\nmatch.x_UsageType = { regexp = "x" }\n'
+     'set = { ai_class = "egress" }', 'did you mean "regex"'),
+    ('[[rules]]\nid = "a"\npriority = 1\nset = { ai_class = "egres" }', 'did you mean "egress"'),
+    ('[[rules]]\nid = "a"\npriority = 1\nset = { workload = "trainig" }',
+     'did you mean "training"'),
+    ('[[rules]]\nid = "a"\npriority = 1\nset = { aiclass = "egress" }', 'did you mean "ai_class"'),
+    ('[[rules]]\nid = "a"\npriority = 1\nset = { ai_class = "other", egress_kind = "cdn" }',
+     "only meaningful"),
+    ('[[rules]]\nid = "a"\npriority = "high"\nset = { ai_class = "other" }',
+     "priority must be an integer"),
+    ('[[rules]]\npriority = 1\nset = { ai_class = "other" }', "needs an id"),
+    ('[[rules]]\nid = "a"\npriority = 1\nset = {}', "set must name"),
+    ('[[rules]]\nid = "a"\npriority = 1\nmatch.x_GpuCount = { gt = "8" }\n'
+     'set = { ai_class = "gpu_compute" }', "needs a number"),
+    ('[[rules]]\nid = "a"\npriority = 1\nmatch.ResourceId = { in = [] }\n'
+     'set = { ai_class = "other" }', "non-empty list"),
+    ('[[rules]]\nid = "a"\npriority = 1\nset = { ai_class = "other" }\n'
+     '[[rules]]\nid = "a"\npriority = 2\nset = { ai_class = "other" }', "duplicate rule id"),
+    ('[[rule]]\nid = "a"', 'did you mean "rules"'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "message"), BAD)
+def test_bad_rule_files_are_rejected_with_one_clear_message(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    assert message in info.value.render()
+    assert info.value.file == "mine.toml"
+
+
+def test_every_shipped_rule_parses_and_has_a_unique_id() -> None:
+    rules = shipped_rules()
+    ids = [r.id for r in rules]
+    assert len(ids) == len(set(ids)) > 60
+    assert {"fallback.other", "workload.fallback"} <= set(ids)
+
+
+def test_user_rules_override_and_disable_shipped_ones() -> None:
+    shipped = shipped_rules()
+    mine = parse(GOOD.replace("acme.egress.vpn", "aws.egress.internet"))
+    rs = build_ruleset(shipped, [mine], ClassifySettings(disable=["aws.egress.cdn"]))
+    assert rs.by_id("aws.egress.internet").priority == 700
+    assert rs.by_id("aws.egress.cdn") is None
+    with pytest.raises(ConfigError, match=r'did you mean "aws\.egress\.cdn"'):
+        build_ruleset(shipped, [], ClassifySettings(disable=["aws.egress.cnd"]))
