@@ -244,6 +244,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warehouse", type=Path, help="reuse (or create) this warehouse")
     ap.add_argument("--build-only", action="store_true")
+    ap.add_argument("--only", default="", help="time only pages whose name contains this")
     args = ap.parse_args()
     root = args.warehouse or Path(tempfile.mkdtemp(prefix="bench-dashboard-")) / "warehouse"
     if not (root / "cost_lines").exists():
@@ -267,7 +268,7 @@ def main() -> None:
     ).fetchall()[0]
     floor = []
     per_page: dict[str, list[float]] = {}
-    plan = pages(con, settings)
+    plan = {k: v for k, v in pages(con, settings).items() if args.only in k}
     for i in range(args.repeats + 1):  # the first round warms up and is not counted
         f = timed(lambda: con.execute("SELECT sum(EffectiveCost) FROM cost_lines").fetchall())
         for name, calls in plan.items():

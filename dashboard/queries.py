@@ -304,8 +304,19 @@ def tag_breakdown(
         f"""SELECT coalesce(json_extract_string(Tags, '$."' || replace($tag, '"', '') || '"'),
                             '{UNSET}') AS key,
                    sum(EffectiveCost) AS cost, sum(BilledCost) AS billed, count(*) AS lines
-            FROM ({lines_sql(con)}) WHERE {_LINE_FILTER} GROUP BY 1 ORDER BY cost DESC, key""",
+            FROM ({_tag_source(con, f)}) WHERE {_LINE_FILTER} GROUP BY 1 ORDER BY cost DESC, key""",
         _p(f, cur=currency, tag=tag_key),
+    )
+
+
+def _tag_source(con: duckdb.DuckDBPyConnection, f: Filters) -> str:
+    """Tags live on cost_lines: without a team or environment filter, no classes are joined."""
+    if f.teams or f.environments:
+        return lines_sql(con)
+    return (
+        f"SELECT Tags, EffectiveCost, BilledCost, ChargePeriodStart, BillingCurrency, "
+        f"{_PROVIDER} AS provider, CAST(NULL AS VARCHAR) AS x_Team, "
+        "CAST(NULL AS VARCHAR) AS x_Environment FROM cost_lines"
     )
 
 
@@ -356,25 +367,25 @@ def drill_page(
     if by:
         params["key"] = key
     native_ok = not (f.teams or f.environments) and by in (None, *_LINE_NATIVE)
-    source = lines_sql(con)
-    if native_ok and CLASSIFIED in available(con):
-        native = (
-            f"SELECT x_LineId, EffectiveCost, {_PROVIDER} AS provider, ServiceName, RegionId, "
-            "ChargePeriodStart, BillingCurrency, SubAccountName, "
+    if native_ok and CLASSIFIED in available(con) and "classifications" in relations(con):
+        native = ", ".join(c for c in DRILL_COLUMNS if c not in ("provider", "x_Team", "x_AiClass"))
+        page_sql = (
+            f"SELECT {native}, {_PROVIDER} AS provider, BillingCurrency, SubAccountName, "
             "CAST(NULL AS VARCHAR) AS x_Team, CAST(NULL AS VARCHAR) AS x_Environment "
             "FROM cost_lines"
         )
-        pick = (
-            f"SELECT x_LineId FROM ({native}) WHERE {_LINE_FILTER}{_drill_where(by)} "
-            "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset"
+        picked = ", ".join(
+            f"k.{c}" if c in ("x_Team", "x_AiClass") else f"p.{c}" for c in DRILL_COLUMNS
         )
         sql = (
-            f"WITH ids AS ({pick}) SELECT {cols} FROM ({source}) "
-            "WHERE x_LineId IN (SELECT x_LineId FROM ids) ORDER BY EffectiveCost DESC, x_LineId"
+            f"WITH p AS (SELECT * FROM ({page_sql}) WHERE {_LINE_FILTER}{_drill_where(by)} "
+            "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset) "
+            f"SELECT {picked} FROM p LEFT JOIN classifications k USING (x_LineId) "
+            "ORDER BY p.EffectiveCost DESC, p.x_LineId"
         )
     else:
         sql = (
-            f"SELECT {cols} FROM ({source}) WHERE {_LINE_FILTER}{_drill_where(by)} "
+            f"SELECT {cols} FROM ({lines_sql(con)}) WHERE {_LINE_FILTER}{_drill_where(by)} "
             "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset"
         )
     return frame(con, sql, params)

@@ -611,7 +611,16 @@ class Store:
                 removed += [str(p) for p in staging.iterdir()]
                 if not dry_run:
                     shutil.rmtree(staging)
-            for dataset in ("cost_lines", "gpu_util", "assets", "loads", "load_errors"):
+            for dataset in (
+                "cost_lines",
+                "gpu_util",
+                "assets",
+                "classifications",
+                "gpu_hours",
+                "idle_episodes",
+                "loads",
+                "load_errors",
+            ):
                 table = self.table(dataset)
                 if table is None:
                     continue

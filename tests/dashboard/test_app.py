@@ -186,6 +186,8 @@ def test_explorer_breakdown_drilldown_and_csv(full: Path) -> None:
     at.selectbox(key="ex_key").set_value("Azure OpenAI").run()
     lines = at.dataframe[1].value
     assert len(lines) == 2 and sorted(float(c) for c in lines["EffectiveCost"]) == [155, 310]
+    # the page's lines carry their classification, joined after the page was chosen
+    assert set(lines["x_AiClass"]) == {"managed_ai"} and set(lines["x_Team"]) == {"nlp"}
     no_errors(at)
 
 
