@@ -149,14 +149,15 @@ def make_idle(folder: Path, gpus: int) -> None:
 def task_classify(folder: Path) -> dict:
     import polars as pl
 
-    from ingest.classified import rulebook
+    from ingest.classified import rulebook, write_classified
     from models.classify import classify
     from models.settings import Settings
 
     book = rulebook(Settings())
     lines = pl.scan_parquet(folder / "lines.parquet")
-    out = classify(lines, book.ruleset, book.settings, book.catalogue, book.tools)
-    out.sink_parquet(folder / "classified.parquet")
+    # as `finops classify` stages it: compact class columns, written as plain strings
+    out = classify(lines, book.ruleset, book.settings, book.catalogue, book.tools, compact=True)
+    write_classified(out, folder / "classified.parquet")
     n = pl.scan_parquet(folder / "classified.parquet").select(pl.len()).collect().item()
     return {"rows": n}
 

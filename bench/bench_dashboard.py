@@ -32,7 +32,14 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import queries, queries_forecast, queries_gpu, queries_health, queries_own
+from dashboard import (
+    queries,
+    queries_forecast,
+    queries_gpu,
+    queries_health,
+    queries_movement,
+    queries_own,
+)
 from dashboard.filters import Filters
 from ingest import derived, views, warehouse
 from ingest.store import PeriodLoad, SourceFile, Store
@@ -212,11 +219,11 @@ def pages(con, settings: Settings) -> dict[str, list]:
         ],
         "Idle GPUs (threshold slider moved)": [(queries_gpu.ranking, f, 0.2, 0.05)],
         "Data movement": [
-            (queries.headline, f, cur), (queries.egress, f, "kind"),
-            (queries.egress_monthly, f, cur),
+            (queries.headline, f, cur), (queries_movement.egress, f, "kind"),
+            (queries_movement.egress_monthly, f, cur),
         ],
-        "Tools & SaaS": [(queries.tools, f), (queries.tool_matrix, f)],
-        "Workloads": [(queries.workloads, f, cur)],
+        "Tools & SaaS": [(queries_movement.tools, f), (queries_movement.tool_matrix, f)],
+        "Workloads": [(queries_movement.workloads, f, cur)],
         "Own vs rent": [
             (queries_gpu.gpu_models,), (queries_own.recommendation, ovr, "H100", 12, ()),
         ],
@@ -261,7 +268,7 @@ def main() -> None:
         queries.prepare(con)
         return con
 
-    load_s = [timed(first_load) for _ in range(2)]
+    load_s = [timed(first_load) for _ in range(1 if args.only else 2)]
     con = first_load()
     lines, gpu_hours = con.execute(
         "SELECT (SELECT count(*) FROM cost_lines), (SELECT count(*) FROM gpu_hours)"

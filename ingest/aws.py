@@ -17,11 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from ingest import aws_columns as cols
 from ingest.aws_columns import normalise, source_column
 from ingest.detect import CSV, CSV_GZ, PARQUET, Sniffed, is_data_file, sniff
-from ingest.store import PeriodLoad, SourceFile
+from ingest.store import CHUNK_ROWS, PeriodLoad, SourceFile
 from ingest.values import Check, first_bad, money, raise_bad, timestamp
 from models.errors import InputError
 
@@ -220,9 +221,49 @@ def _keys(frame: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
+Pieces = Callable[[], Iterator[pl.DataFrame]]
+
+
+def _pieces(s: Sniffed, frame: pl.LazyFrame, tags: dict[str, str]) -> Pieces:
+    """The file's normalised lines a bounded number at a time, in file order.
+
+    Parquet is read one row group at a time, only the columns the mapping uses, and each
+    batch normalised on its own, so memory follows the row group, not the file (polars' scan
+    keeps several row groups of a 100-column CUR in flight). CSV is streamed by polars.
+    """
+
+    def parquet() -> Iterator[pl.DataFrame]:
+        source = pq.ParquetFile(s.path, pre_buffer=False)
+        columns = cols.needed_columns(frame.collect_schema(), tags)
+        for group in range(source.num_row_groups):
+            batches = source.iter_batches(CHUNK_ROWS, row_groups=[group], columns=columns)
+            for rb in batches:
+                raw = pl.from_arrow(rb)
+                assert isinstance(raw, pl.DataFrame)
+                yield normalise(raw.lazy(), tags, s.display).collect()
+
+    def csv() -> Iterator[pl.DataFrame]:
+        yield from normalise(frame, tags, s.display).collect_batches(chunk_size=CHUNK_ROWS)
+
+    return parquet if s.container == PARQUET else csv
+
+
+def _account_pieces(files: list[Pieces], account: str | None) -> Pieces:
+    def pieces() -> Iterator[pl.DataFrame]:
+        for file in files:
+            for piece in file():
+                if account is not None:
+                    piece = piece.filter(pl.col("BillingAccountId") == account)
+                if piece.height:
+                    yield piece
+
+    return pieces
+
+
 def read_period(period: Period, work: Path, display: Display = str) -> list[PeriodLoad]:
     """One billing period's files -> one PeriodLoad per payer account (raises on bad input)."""
     frames: list[pl.LazyFrame] = []
+    pieces: list[Pieces] = []
     totals: dict[tuple[str, str, str], Decimal] = {}
     first_file: dict[str, str] = {}
     flavours: dict[str, str] = {}
@@ -258,6 +299,7 @@ def read_period(period: Period, work: Path, display: Display = str) -> list[Peri
                 (account, month, currency), Decimal(0)
             ) + Decimal(total)
         frames.append(normalise(frame, tags, shown))
+        pieces.append(_pieces(sniffed, frame, tags))
         sources.append(SourceFile.of(path, shown))
     if len(flavours) > 1:
         raise InputError(
@@ -302,6 +344,7 @@ def read_period(period: Period, work: Path, display: Display = str) -> list[Peri
                 lines=mine,
                 source_total=totals[(account, months[0], currency)],
                 label=period.label,
+                pieces=_account_pieces(pieces, account if len(accounts) > 1 else None),
             )
         )
     return loads

@@ -21,12 +21,20 @@ from importlib import resources
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 from deltalake.exceptions import TableNotFoundError
 
 from ingest.store import Store, new_load_id, safe_part
 from models.classify import CLASSIFICATIONS, Catalogue, Tool, classify, parse_catalogue
 from models.errors import ConfigError
-from models.idle import GPU_HOURS, IDLE_EPISODES, billed_gpu_hours, gpu_hours, idle_episodes
+from models.idle import (
+    GPU_HOURS,
+    IDLE_EPISODES,
+    billed_gpu_hours,
+    gpu_hours,
+    idle_episodes,
+    owned_rates,
+)
 from models.rules import ClassifySettings, Rule, RuleSet, build_ruleset, parse_classify_settings
 from models.rules import parse_rules as parse_rule_doc
 from models.settings import Settings
@@ -147,9 +155,9 @@ def refresh_classifications(
             book.catalogue,
             book.tools,
             keep=("x_LineId", *PART),
+            compact=True,
         )
-        classify_lines.select([*CLASSIFICATIONS.names, *PART]).sink_parquet(staged)
-        rows = pl.scan_parquet(staged).select(pl.len()).collect().item()
+        rows = write_classified(classify_lines.select([*CLASSIFICATIONS.names, *PART]), staged)
         if parts is None:
             predicate = None
         else:
@@ -166,6 +174,17 @@ def refresh_classifications(
     finally:
         staged.unlink(missing_ok=True)
     return int(rows)
+
+
+def write_classified(frame: pl.LazyFrame, path: Path) -> int:
+    """Write classify(..., compact=True) output as plain-string Parquet; returns rows.
+
+    The Enum class columns go out as Parquet dictionary pages straight from their codes; no
+    Arrow schema is stored, so readers (and the Delta table) see ordinary string columns.
+    """
+    table = frame.collect(engine="streaming").to_arrow()
+    pq.write_table(table, path, store_schema=False)
+    return table.num_rows
 
 
 def _month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -206,7 +225,9 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
             cond = cond | ((pl.col("ChargePeriodStart") >= a) & (pl.col("ChargePeriodStart") < b))
             ucond = ucond | ((pl.col("hour") >= a) & (pl.col("hour") < b))
         lines, util = lines.filter(cond), util.filter(ucond)
-    billed = billed_gpu_hours(lines)
+    assets = _scan(store, "assets")
+    owned = None if assets is None else owned_rates(assets.collect())
+    billed = billed_gpu_hours(lines, owned)
     hours = gpu_hours(billed, util, settings.idle)
     if months is not None:  # a line's hours stay in the month it starts in, bar day overlaps
         hours = hours.filter(pl.col("month").is_in(months))

@@ -3,13 +3,21 @@
 Columns: asset_id, site, hostnames (`;`-separated), gpu_model, gpus, purchase_date,
 server_capex, network_capex, life_years, residual_fraction, power_idle_kw, power_load_kw,
 provisioned_kw, pue, usd_per_kwh, colo_usd_per_kw_month, ops_usd_per_year, team, currency;
-optional retired_date, wacc. A TOML inventory is a list of `[[server]]` tables with the same
-keys. The first bad value raises one InputError naming the file, row and column. A GPU model
-outside the catalogue is accepted and flagged.
+optional retired_date, wacc, tags. A TOML inventory is a list of `[[server]]` tables with the
+same keys. The first bad value raises one InputError naming the file, row and column. A GPU
+model outside the catalogue is accepted and flagged. Any other column is an error.
+
+`tags` are the server's own tags, copied into the `Tags` of each of its cost lines next to
+`team` so the classification rules see them (e.g. `workload=training` decides the workload):
+a JSON object (`{"workload": "training", "project": "llm"}`; quote the cell in a CSV), or
+`key=value` pairs separated by `;` (`workload=training;project=llm`); in TOML also an inline
+table. Keys are unique; values are text. A `team` tag must agree with the `team` column and
+stands in for it when that column is empty.
 """
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,7 +36,7 @@ REQUIRED = (
     "provisioned_kw", "pue", "usd_per_kwh", "colo_usd_per_kw_month", "ops_usd_per_year",
     "team", "currency",
 )  # fmt: skip
-OPTIONAL = ("retired_date", "wacc")
+OPTIONAL = ("retired_date", "wacc", "tags")
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class InventoryRow:
     team: str | None
     currency: str
     watts: int | None  # board power of the GPU model; None = unknown model (flagged)
+    tags: dict[str, str] = field(default_factory=dict)  # the `tags` column, `team` included
 
 
 @dataclass
@@ -113,12 +122,18 @@ def _toml_records(path: Path) -> list[tuple[str, dict[str, str | None]]]:
     out = []
     for i, table in enumerate(servers):
         _check_columns(path, list(table), where=f"[[server]] #{i + 1}")
-        rec = {
-            k: ";".join(v) if isinstance(v, list) else None if v is None else str(v)
-            for k, v in table.items()
-        }
+        rec = {k: _toml_text(v) for k, v in table.items()}
         out.append((f"[[server]] #{i + 1}", rec))
     return out
+
+
+def _toml_text(value: object) -> str | None:
+    """A TOML value as the CSV cell that says the same (lists `;`-joined, tables as JSON)."""
+    if isinstance(value, list):
+        return ";".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return None if value is None else str(value)
 
 
 def _check_columns(path: Path, columns: list[str], where: str | None = None) -> None:
@@ -218,7 +233,50 @@ def _parse_row(path: Path, where: str, rec: dict[str, str | None]) -> InventoryR
         ops_usd_per_year=number("ops_usd_per_year"),
         wacc=wacc,
     )
+    tags = _tags(rec.get("tags"), bad)
     team = (rec.get("team") or "").strip() or None
+    if team and tags.get("team", team) != team:
+        raise bad("tags", f"a team tag equal to the team column ({team!r}), or none")
+    team = team or tags.get("team")
+    if team:
+        tags["team"] = team
     return InventoryRow(
-        server, text("site"), hostnames, model, team, currency, family[1] if family else None
-    )
+        server, text("site"), hostnames, model, team, currency, family[1] if family else None,
+        tags,
+    )  # fmt: skip
+
+
+TAGS_FORMAT = 'a JSON object {"key": "value", ...} or key=value;key=value'
+
+
+def _tags(raw: str | None, bad) -> dict[str, str]:
+    """The `tags` cell -> {key: value}; `bad(column, expected)` makes the error to raise."""
+    text = (raw or "").strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        try:
+            pairs = json.loads(text, object_pairs_hook=lambda kv: kv)
+        except json.JSONDecodeError as exc:
+            raise bad("tags", f"{TAGS_FORMAT} (JSON: {exc.msg} at char {exc.pos})") from None
+        if not isinstance(pairs, list) or not all(
+            k.strip() and isinstance(v, str | int | float | bool) for k, v in pairs
+        ):
+            raise bad("tags", "a JSON object of non-empty keys to text or number values")
+        keys = [k.strip() for k, _ in pairs]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise bad("tags", f"each key once; {twice[0]!r} appears twice")
+        values = [v if isinstance(v, str) else json.dumps(v) for _, v in pairs]
+        return dict(zip(keys, values, strict=True))
+    tags: dict[str, str] = {}
+    for pair in text.split(";"):
+        if not pair.strip():
+            continue
+        key, eq, value = (p.strip() for p in pair.partition("="))
+        if not eq or not key:
+            raise bad("tags", f"{TAGS_FORMAT}; {pair.strip()!r} is not key=value")
+        if key in tags:
+            raise bad("tags", f"each key once; {key!r} appears twice")
+        tags[key] = value
+    return tags

@@ -6,6 +6,7 @@ billing account = the site. Energy above idle uses the power that `gpu_util` mea
 server's hosts when there is any, else the load estimate — so running `finops ingest onprem`
 again after telemetry has been ingested refines the energy part (the telemetry used is part
 of the load's fingerprint, so such a re-run commits while an identical one does not).
+A line's `Tags` are the server's `team` and its inventory `tags` (e.g. `workload=training`).
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ def _line(r: InventoryRow, cost, month: str, source_file: str) -> dict:
         "ServiceSubcategory": "Other (Compute)",
         "SkuId": r.gpu_model,
         "SkuPriceDetails": json.dumps({"GpuCount": s.gpus, "x_GpuModel": r.gpu_model}),
-        "Tags": json.dumps({"team": r.team} if r.team else {}),
+        "Tags": json.dumps(r.tags, sort_keys=True),  # the inventory's tags, team included
         "x_SourceFile": source_file,
         "x_UsageType": "OwnedGpuHours",
         "x_InstanceType": f"{s.gpus}x {r.gpu_model}",

@@ -34,10 +34,12 @@ from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, create_table_with_add_actions
 
 from models.errors import InputError, ReconciliationError, WarehouseError
-from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, conform, validate
+from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
 
 Progress = Callable[[str, int, int], None]
 META_KEY = "finops.load"
+# Rows staged at a time: memory follows this, not the size of the billing period.
+CHUNK_ROWS = 100_000
 PART_COLUMNS = {
     "cost_lines": ("x_PartSource", "x_PartAccount", "x_PartPeriod"),
 }
@@ -65,6 +67,8 @@ class PeriodLoad:
     `lines` holds the period's rows in (or castable to) the cost_lines schema; the store adds
     x_Source, x_LoadId and x_LineId. `source_total` is the sum of the source's own cost column
     for the period at scale 12, computed by the reader independently of `lines`.
+    `pieces`, when a reader can offer it, yields the same rows in the same order as frames of
+    about CHUNK_ROWS rows (e.g. from Parquet row groups); otherwise polars streams `lines`.
     """
 
     source: str
@@ -75,6 +79,13 @@ class PeriodLoad:
     lines: pl.LazyFrame
     source_total: Decimal
     label: str = ""  # what to call the batch in messages (a folder, a URI)
+    pieces: Callable[[], Iterator[pl.DataFrame]] | None = None
+
+    def chunks(self) -> Iterator[pl.DataFrame]:
+        """The period's rows in order, a bounded number at a time."""
+        if self.pieces is not None:
+            return self.pieces()
+        return iter(self.lines.collect_batches(chunk_size=CHUNK_ROWS))
 
 
 @dataclass
@@ -209,26 +220,10 @@ class Store:
     def _stage_cost_lines(self, batch: PeriodLoad) -> tuple[PeriodLoad, LoadResult, Path]:
         load_id = new_load_id()
         label = batch.label or (batch.files[0].path if batch.files else batch.source)
-        base = line_id_base(batch.source, batch.billing_account, batch.billing_period)
-        lines = batch.lines.with_columns(
-            pl.lit(batch.source).alias("x_Source"),
-            pl.lit(load_id).alias("x_LoadId"),
-            (pl.int_range(pl.len(), dtype=pl.Int64) + base).alias("x_LineId"),
-        )
         path = self.staging_dir() / f"{load_id}.parquet"
         try:
-            conform(lines, COST_LINES).sink_parquet(path, compression="zstd")
+            problems, keys = self._write_staged(batch, load_id, path, label)
             pause_point("stage")
-        except pl.exceptions.PolarsError as exc:
-            path.unlink(missing_ok=True)
-            raise InputError(
-                f"cannot convert to cost lines: {str(exc).splitlines()[0]}",
-                file=label,
-                hint="check the file against its export format",
-            ) from exc
-        try:
-            staged = pl.scan_parquet(path)
-            problems = validate(staged, COST_LINES)
             if problems:
                 shown = "; ".join(str(p) for p in problems[:5])
                 more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -238,11 +233,6 @@ class Store:
                     hint="the export does not match what the reader expects; "
                     "report it with the file if it is a genuine export",
                 )
-            keys = (
-                staged.group_by("BillingPeriodStart", "BillingAccountId", "BillingCurrency")
-                .agg(pl.len().alias("rows"), pl.col("BilledCost").sum().alias("total"))
-                .collect()
-            )
             self._check_single_key(batch, keys, label)
             rows = int(keys["rows"].sum()) if keys.height else 0
             total = Decimal(keys["total"][0]) if keys.height else Decimal(0)
@@ -256,7 +246,7 @@ class Store:
                     found=str(total),
                     hint="nothing was committed; this is a reader bug or a corrupt export",
                 )
-        except Exception:
+        except BaseException:
             path.unlink(missing_ok=True)
             raise
         status = "unchanged" if self._same_files(batch) else "committed"
@@ -277,6 +267,79 @@ class Store:
         if status == "unchanged":
             path.unlink(missing_ok=True)
         return batch, result, path
+
+    def _write_staged(
+        self, batch: PeriodLoad, load_id: str, path: Path, label: str
+    ) -> tuple[list[Violation], pl.DataFrame]:
+        """Conform, validate and append the batch to `path` one chunk at a time.
+
+        Returns the contract violations (rows counted over the whole batch, first row and
+        sample as in one pass) and rows/BilledCost per (period, account, currency) key.
+        """
+        base = line_id_base(batch.source, batch.billing_account, batch.billing_period)
+        found: dict[tuple[str, str], Violation] = {}
+        keys: list[pl.DataFrame] = []
+        rows = 0
+        writer: pq.ParquetWriter | None = None
+        try:
+            for chunk in batch.chunks():
+                lines = conform(
+                    chunk.lazy().with_columns(
+                        pl.lit(batch.source).alias("x_Source"),
+                        pl.lit(load_id).alias("x_LoadId"),
+                        (pl.int_range(pl.len(), dtype=pl.Int64) + (base + rows)).alias("x_LineId"),
+                    ),
+                    COST_LINES,
+                ).collect()
+                for v in validate(lines, COST_LINES):
+                    if v.row is None:  # a missing column or a wrong type: nothing else counts
+                        return [v], COST_LINES.empty()
+                    seen = found.get((v.column, v.rule))
+                    found[(v.column, v.rule)] = (
+                        Violation(v.column, v.rule, v.count, v.row + rows, v.sample)
+                        if seen is None
+                        else Violation(
+                            v.column, v.rule, seen.count + v.count, seen.row, seen.sample
+                        )
+                    )
+                keys.append(
+                    lines.group_by("BillingPeriodStart", "BillingAccountId", "BillingCurrency").agg(
+                        pl.len().cast(pl.Int64).alias("rows"),
+                        pl.col("BilledCost").sum().alias("total"),
+                    )
+                )
+                table = lines.to_arrow()
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+                writer.write_table(table)
+                rows += lines.height
+            if writer is None:  # no rows: an empty file still carries the schema
+                pq.write_table(COST_LINES.empty().to_arrow(), path, compression="zstd")
+        except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
+            raise InputError(
+                f"cannot convert to cost lines: {str(exc).splitlines()[0]}",
+                file=label,
+                hint="check the file against its export format",
+            ) from exc
+        finally:
+            if writer is not None:
+                writer.close()
+        if not keys:
+            return list(found.values()), pl.DataFrame(
+                schema={
+                    "BillingPeriodStart": COST_LINES.polars_schema["BillingPeriodStart"],
+                    "BillingAccountId": pl.String,
+                    "BillingCurrency": pl.String,
+                    "rows": pl.Int64,
+                    "total": COST_LINES.polars_schema["BilledCost"],
+                }
+            )
+        merged = (
+            pl.concat(keys)
+            .group_by("BillingPeriodStart", "BillingAccountId", "BillingCurrency")
+            .agg(pl.col("rows").sum(), pl.col("total").sum())
+        )
+        return list(found.values()), merged
 
     @staticmethod
     def _check_single_key(batch: PeriodLoad, keys: pl.DataFrame, label: str) -> None:

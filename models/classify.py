@@ -333,6 +333,13 @@ def classify_keys(
     return frame.select(out).with_columns([pl.col(c).cast(t) for c, t in CLASS_COLUMNS.items()])
 
 
+def _key_hash(keys: list[str], salt: int) -> pl.Expr:
+    return functools.reduce(
+        operator.xor,
+        [pl.col(k).hash(seed=_HASH_SEED + 1000 * salt + i) for i, k in enumerate(keys)],
+    ).alias(f"_h{salt}")
+
+
 def classify(
     lines: pl.LazyFrame,
     ruleset: RuleSet,
@@ -340,8 +347,14 @@ def classify(
     catalogue: Catalogue,
     tools: list[Tool] | None = None,
     keep: tuple[str, ...] = ("x_LineId",),
+    compact: bool = False,
 ) -> pl.LazyFrame:
-    """`keep` columns of every line plus CLASS_COLUMNS (row order not kept)."""
+    """`keep` columns of every line plus CLASS_COLUMNS (row order not kept).
+
+    With `compact`, the string class columns come out as `pl.Enum` (a few hundred values over
+    millions of lines): the join back then moves small integers and a Parquet writer emits
+    them as dictionary pages without hashing every string again.
+    """
     schema = lines.collect_schema()
     names = schema.names()
     wrong = [c for c in COST_LINES.columns if c.name in names and schema[c.name] != c.dtype]
@@ -352,34 +365,37 @@ def classify(
         lines = lines.with_columns(pl.lit(None, dtype=c.dtype).alias(c.name) for c in missing)
         names = lines.collect_schema().names()
     keys = key_columns(ruleset, names)
-    distinct = lines.select(keys).unique().collect()
+    # Distinct rule inputs by a 128-bit key (two independently seeded 64-bit hashes of the
+    # key columns): grouping two integers is far cheaper than an exact unique over ~20 string
+    # columns, and a collision among a few thousand keys has probability ~1e-31.
+    # One pass hashes every line; the key columns of one line per distinct key are then
+    # fetched by row number (a few thousand rows), and their hashes recomputed, so the join
+    # below never depends on two scans agreeing on row order.
+    hashes = (_key_hash(keys, 0), _key_hash(keys, 1))
+    hashed = lines.with_row_index("_r").select("_r", *keep, *hashes).collect()
+    first = hashed.select("_r", "_h0", "_h1").unique(subset=["_h0", "_h1"], keep="any")
+    distinct = (
+        lines.with_row_index("_r")
+        .filter(pl.col("_r").is_in(first["_r"].implode()))
+        .select(*keys, *hashes)
+        .collect()
+        .unique(subset=["_h0", "_h1"], keep="any")
+    )
+    if first.join(distinct, on=["_h0", "_h1"], how="anti").height:  # rescan differed
+        distinct = lines.select(*keys, *hashes).unique(["_h0", "_h1"], keep="any").collect()
     decided = classify_keys(distinct.lazy(), ruleset, settings, catalogue, tools).collect()
-    # Join back on one 64-bit hash of the key columns when it is collision-free over the
-    # distinct keys (checked here, exactly); otherwise on the key columns themselves.
-    key_hash = functools.reduce(
-        operator.xor, [pl.col(k).hash(seed=_HASH_SEED + i) for i, k in enumerate(keys)]
-    ).alias("_key")
-    decided = decided.with_columns(key_hash)
-    if decided["_key"].n_unique() == decided.height:
-        return (
-            lines.select(*keep, key_hash)
-            .join(
-                decided.lazy().select("_key", *CLASS_COLUMNS),
-                on="_key",
-                how="left",
-            )
-            .select([*keep, *CLASS_COLUMNS])
-        )
-    return (
-        lines.select([*keep, *keys])
-        .join(
-            decided.lazy().drop("_key"),
-            on=keys,
-            how="left",
-            nulls_equal=True,
-        )
+    strings = [c for c, t in CLASS_COLUMNS.items() if t == pl.String()]
+    decided = decided.with_columns(
+        pl.col(c).cast(pl.Enum(decided[c].drop_nulls().unique().sort().to_list())) for c in strings
+    )
+    out = (
+        hashed.lazy()
+        .join(decided.lazy().select("_h0", "_h1", *CLASS_COLUMNS), on=["_h0", "_h1"], how="left")
         .select([*keep, *CLASS_COLUMNS])
     )
+    if compact:
+        return out
+    return out.with_columns(pl.col(c).cast(pl.String) for c in strings)
 
 
 def _class_table() -> Table:

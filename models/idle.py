@@ -2,8 +2,10 @@
 
 - `billed_gpu_hours(lines)`: one row per GPU per paid hour from classified gpu_compute lines.
   Cloud: the resource's EffectiveCost for the charge period (all its lines: instance, SP
-  negation, GCP core/RAM parts) / (billed hours x GPUs of the instance). On-prem: the daily
-  amortised line / (24 x GpuCount), i.e. the amortised rate. A line covering a day with fewer
+  negation, GCP core/RAM parts) / (billed hours x GPUs of the instance). On-prem: the owned
+  fixed rate F/(N x 8760) of the asset (gpu_economics.md B5, `owned_rates`; no capital after
+  the economic life), not the daily line, whose energy above idle an idle GPU does not spend;
+  without an asset row, the daily line / (24 x GpuCount). A line covering a day with fewer
   billed hours (ConsumedQuantity in hours < 24) is counted from the start of the period — the
   bill does not say which hours. A fractional-GPU VM (Azure NVadsA10 v5 below NV36) is one
   GPU row carrying the VM's whole cost.
@@ -17,8 +19,11 @@ An 8-GPU instance with 3 idle GPUs has 3/8 of its hour idle: states are per GPU 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 
+from models.onprem_cost import day_gpu_hour_rate, gpu_hour_rate, server_from_asset
 from models.schema import MONEY, UTC_TS, Column, Table
 from models.settings import IdleSettings
 
@@ -71,8 +76,37 @@ _HOUR_UNITS = r"(?i)(hour|hrs)"
 _HOUR = pl.duration(hours=1)
 
 
-def billed_gpu_hours(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """Classified cost lines -> one row per paid GPU-hour (no telemetry yet)."""
+OWNED_RATES_SCHEMA = {
+    "_key": pl.String,
+    "_life_end": UTC_TS,
+    "_rate": MONEY,
+    "_rate_after_life": MONEY,
+}
+
+
+def owned_rates(assets: pl.DataFrame) -> pl.DataFrame:
+    """Per asset (lower-cased id, as billed on-prem lines carry it): the owned GPU-hour rate
+    F/(N·8760) within the economic life and after it (capital gone), and where life ends."""
+    rows = []
+    for row in assets.iter_rows(named=True):
+        server = server_from_asset(row)
+        end = server.life_end()
+        rows.append(
+            {
+                "_key": server.asset_id.lower(),
+                "_life_end": datetime(end.year, end.month, end.day, tzinfo=UTC),
+                "_rate": gpu_hour_rate(server),
+                "_rate_after_life": day_gpu_hour_rate(server, end),
+            }
+        )
+    return pl.DataFrame(rows, schema=OWNED_RATES_SCHEMA).unique("_key", keep="last")
+
+
+def billed_gpu_hours(lines: pl.LazyFrame, owned: pl.DataFrame | None = None) -> pl.LazyFrame:
+    """Classified cost lines -> one row per paid GPU-hour (no telemetry yet).
+
+    `owned` (from `owned_rates`) prices on-prem GPU-hours at the asset's fixed rate.
+    """
     gpu = lines.filter(
         (pl.col("x_AiClass") == "gpu_compute")
         & pl.col("ResourceId").is_not_null()
@@ -110,13 +144,24 @@ def billed_gpu_hours(lines: pl.LazyFrame) -> pl.LazyFrame:
         )
     )
     rows = pl.col("_gpus").fill_null(1.0).ceil().cast(pl.Int64).clip(lower_bound=1)
+    from_bill = (pl.col("_cost") / (pl.col("_billed_h") * pl.col("_rows"))).cast(MONEY)
+    cost = from_bill
+    if owned is not None:
+        per_period = per_period.join(owned.lazy().cast(OWNED_RATES_SCHEMA), on="_key", how="left")
+        fixed = (
+            pl.when(pl.col("ChargePeriodStart") >= pl.col("_life_end"))
+            .then(pl.col("_rate_after_life"))
+            .otherwise(pl.col("_rate"))
+        )
+        onprem = (pl.col("source") == "onprem") & pl.col("_rate").is_not_null()
+        cost = pl.when(onprem).then(fixed).otherwise(from_bill).cast(MONEY)
     return (
         per_period.with_columns(
             rows.alias("_rows"),
             pl.int_ranges(0, pl.col("_billed_h")).alias("_k"),
         )
         .with_columns(
-            (pl.col("_cost") / (pl.col("_billed_h") * pl.col("_rows"))).cast(MONEY).alias("cost"),
+            cost.alias("cost"),
             pl.int_ranges(0, pl.col("_rows")).alias("gpu_index"),
         )
         .explode("_k")
@@ -144,21 +189,24 @@ def billed_gpu_hours(lines: pl.LazyFrame) -> pl.LazyFrame:
 def _util_keyed(util: pl.LazyFrame, resources: pl.LazyFrame) -> pl.LazyFrame:
     """Telemetry keyed to billed resources: by resource id, else by host name.
 
-    `resources` maps each billed resource key to its host (small: one row per resource), so
-    the telemetry is matched with two small joins and the big join happens once.
+    `resources` maps each billed resource key to its host and a small integer id `_kid`
+    (one row per resource). Telemetry names few distinct (resource id, host) pairs, so the
+    matching is decided per pair and the telemetry takes the integer id with one join.
     """
-    by_id = resources.select("_key").unique()
+    by_id = resources.select("_key", "_kid").unique("_key")
     by_host = (
         resources.filter(pl.col("_host").is_not_null())
         .group_by("_host")
         .agg(pl.col("_key").first().alias("_hkey"))
     )
-    tel = (
-        util.with_columns(
+    pairs = (
+        util.select("resource_id", "host")
+        .unique()
+        .with_columns(
             pl.col("resource_id").str.to_lowercase().alias("_rid"),
             pl.col("host").str.to_lowercase().alias("_host"),
         )
-        .join(by_id.with_columns(pl.lit(True).alias("_known")), left_on="_rid",
+        .join(by_id.select("_key", pl.lit(True).alias("_known")), left_on="_rid",
               right_on="_key", how="left")
         .join(by_host, on="_host", how="left")
         .with_columns(
@@ -167,17 +215,19 @@ def _util_keyed(util: pl.LazyFrame, resources: pl.LazyFrame) -> pl.LazyFrame:
             .otherwise(pl.col("_hkey"))
             .alias("_key")
         )
-        .filter(pl.col("_key").is_not_null())
+        .join(by_id, on="_key", how="inner")
+        .select("resource_id", "host", "_kid")
     )  # fmt: skip
+    tel = util.join(pairs, on=["resource_id", "host"], how="inner", nulls_equal=True)
     # GPU index from telemetry; ranked by uuid only for rows that lack one
     indexed = tel.filter(pl.col("gpu_index").is_not_null())
     ranked = tel.filter(pl.col("gpu_index").is_null()).with_columns(
-        (pl.col("gpu_uuid").rank("dense").over("_key") - 1).cast(pl.Int64).alias("gpu_index")
+        (pl.col("gpu_uuid").rank("dense").over("_kid") - 1).cast(pl.Int64).alias("gpu_index")
     )
     return (
         pl.concat([indexed, ranked], how="vertical_relaxed")
         .select(
-            "_key",
+            "_kid",
             pl.col("hour").cast(UTC_TS),
             pl.col("gpu_index").cast(pl.Int64),
             pl.col("gpu_uuid"),
@@ -186,7 +236,7 @@ def _util_keyed(util: pl.LazyFrame, resources: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("max_mem_used_mib").alias("mem_used_mib"),
             pl.col("samples"),
         )
-        .unique(subset=["_key", "hour", "gpu_index"], keep="any")
+        .unique(subset=["_kid", "hour", "gpu_index"], keep="any")
     )
 
 
@@ -215,11 +265,16 @@ def state_expr(settings: IdleSettings) -> pl.Expr:
 
 def gpu_hours(billed: pl.LazyFrame, util: pl.LazyFrame, settings: IdleSettings) -> pl.LazyFrame:
     """Paid GPU-hours with telemetry, state and idle cost (GPU_HOURS columns)."""
+    # resources get small integer ids, so the big join is on integers, not id strings
+    # (sorted, so the ids are the same wherever the plan evaluates them)
     resources = billed.select("_key", pl.col("host").str.to_lowercase().alias("_host")).unique()
-    tel = _util_keyed(util, resources)
-    joined = billed.join(tel, on=["_key", "hour", "gpu_index"], how="left").with_columns(
-        pl.col("samples").fill_null(0)
-    )
+    ids = resources.select("_key").unique().sort("_key").with_row_index("_kid")
+    tel = _util_keyed(util, resources.join(ids, on="_key"))
+    joined = (
+        billed.join(ids, on="_key", how="left").join(
+            tel, on=["_kid", "hour", "gpu_index"], how="left"
+        )
+    ).with_columns(pl.col("samples").fill_null(0))
     state = state_expr(settings)
     return joined.with_columns(state.alias("state")).select(
         "hour",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, queries
+from dashboard import charts, queries_movement
 from dashboard.pages import session
 from dashboard.pages.session import money, share
 
@@ -14,13 +14,15 @@ def read() -> dict | None:
         return None
     f = session.filters()
     cur = session.currency()
-    by = st.segmented_control("Egress by", list(queries.EGRESS_BY), default="kind", key="eg_by")
+    by = st.segmented_control(
+        "Egress by", list(queries_movement.EGRESS_BY), default="kind", key="eg_by"
+    )
     return {
         "cur": cur,
         "by": by or "kind",
         "head": session.ask("headline", f, cur),
-        "table": session.ask("egress", f, by or "kind"),
-        "monthly": session.ask("egress_monthly", f, cur),
+        "table": session.ask("egress", f, by or "kind", module="queries_movement"),
+        "monthly": session.ask("egress_monthly", f, cur, module="queries_movement"),
     }
 
 

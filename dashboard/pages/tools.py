@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, queries
+from dashboard import charts, queries_movement
 from dashboard.pages import session
 from dashboard.pages.session import money
 
 
 def read() -> dict:
     f = session.filters()
-    tools = session.ask("tools", f)
+    tools = session.ask("tools", f, module="queries_movement")
     return {
         "tools": tools,
-        "matrix": session.ask("tool_matrix", f),
-        "savings": queries.consolidation(tools),
+        "matrix": session.ask("tool_matrix", f, module="queries_movement"),
+        "savings": queries_movement.consolidation(tools),
     }
 
 

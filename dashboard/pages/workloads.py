@@ -13,7 +13,10 @@ def read() -> dict | None:
     if not session.has("classified_costs"):
         return None
     cur = session.currency()
-    return {"cur": cur, "table": session.ask("workloads", session.filters(), cur)}
+    return {
+        "cur": cur,
+        "table": session.ask("workloads", session.filters(), cur, module="queries_movement"),
+    }
 
 
 def render(d: dict | None) -> None:

@@ -54,6 +54,7 @@ COLUMNS = [
     "currency",
     "retired_date",
     "wacc",
+    "tags",
 ]
 
 
@@ -64,6 +65,7 @@ def write_inventory(out: Path, company: Company) -> None:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(COLUMNS)
         for a in company.assets:
+            host = next(h for h in company.hosts if h.resource_id == a.asset_id)
             w.writerow(
                 [
                     a.asset_id,
@@ -87,6 +89,7 @@ def write_inventory(out: Path, company: Company) -> None:
                     "USD",
                     "",
                     "",
+                    f"workload={host.workload}",  # as the clouds' workload tags
                 ]
             )
 

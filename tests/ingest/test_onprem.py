@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -45,8 +46,10 @@ def q(x: Decimal) -> Decimal:
 def write_inventory(path: Path, *rows: dict) -> Path:
     cols = HEADER.split(",")
     cols += sorted({k for r in rows for k in r} - set(cols))
-    lines = [",".join(cols)] + [",".join(r.get(c, "") for c in cols) for r in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh, lineterminator="\n")  # quotes a JSON tags cell as a CSV needs
+        out.writerow(cols)
+        out.writerows([r.get(c, "") for c in cols] for r in rows)
     return path
 
 
@@ -196,6 +199,48 @@ def test_toml_inventory_and_unknown_gpu_model_flagged(
     assert known is False and hosts == "gpu-h100-01.iad1;gpu-h100-01-bmc.iad1"
 
 
+@pytest.mark.parametrize(
+    "tags",
+    [
+        "workload=training; project=llm-pretrain",
+        '{"workload": "training", "project": "llm-pretrain"}',
+        '{"workload": "training", "project": "llm-pretrain", "team": "research"}',
+    ],
+)
+def test_inventory_tags_reach_every_cost_line(warehouse: Path, tmp_path: Path, tags: str) -> None:
+    other = {**H100, "asset_id": "IAD1-H100-02", "team": "", "tags": "team=vision"}
+    inv = write_inventory(tmp_path / "inventory.csv", {**H100, "tags": tags}, other)
+    assert ingest(warehouse, str(inv), "--start", "2026-10", "--end", "2026-10") == 0
+    con = connect(warehouse)
+    got = con.execute(
+        "select ResourceId, any_value(Tags), count(distinct Tags), count(*), sum(EffectiveCost) "
+        "from cost_lines group by 1 order by 1"
+    ).fetchall()
+    assert [(r, json.loads(t), n, d, c.quantize(CENT)) for r, t, n, d, c in got] == [
+        ("IAD1-H100-01", {"team": "research", "workload": "training", "project": "llm-pretrain"},
+         1, 31, Decimal("9149.43")),
+        ("IAD1-H100-02", {"team": "vision"}, 1, 31, Decimal("9149.43")),
+    ]  # fmt: skip
+    # a team tag stands in for an empty team column, in assets too
+    assert con.execute("select asset_id, team from assets order by 1").fetchall() == [
+        ("IAD1-H100-01", "research"),
+        ("IAD1-H100-02", "vision"),
+    ]
+
+
+def test_toml_inline_table_tags(warehouse: Path, tmp_path: Path) -> None:
+    toml = tmp_path / "inventory.toml"
+    body = "\n".join(f'{k} = "{v}"' for k, v in H100.items())
+    toml.write_text(
+        f'[[server]]\n{body}\ntags = {{ workload = "inference", tier = 1 }}\n', encoding="utf-8"
+    )
+    assert ingest(warehouse, str(toml), "--start", "2026-10", "--end", "2026-10") == 0
+    tags = connect(warehouse).execute("select distinct Tags from cost_lines").fetchall()
+    assert [json.loads(t) for (t,) in tags] == [
+        {"team": "research", "workload": "inference", "tier": "1"}
+    ]
+
+
 def test_default_months_follow_the_cloud_bills(warehouse: Path, tmp_path: Path) -> None:
     from ingest.store import Store
     from tests.ingest.test_store import batch
@@ -227,6 +272,11 @@ BAD = [
     ({"life_years": "0"}, "life_years", "a life greater than 0 years"),
     ({"wacc": "abc"}, "wacc", "a number"),
     ({"usd_per_kwh": ""}, "usd_per_kwh", "a value"),
+    ({"tags": "workload"}, "tags", "'workload' is not key=value"),
+    ({"tags": "workload=training;workload=inference"}, "tags", "'workload' appears twice"),
+    ({"tags": '{"workload": "training"'}, "tags", "JSON: Expecting ',' delimiter"),
+    ({"tags": '{"workload": {"kind": "training"}}'}, "tags", "text or number values"),
+    ({"tags": "team=vision"}, "tags", "a team tag equal to the team column ('research')"),
 ]
 
 

@@ -82,6 +82,28 @@ def test_idle_gpu_hours_per_resource_and_every_episode(con, sample_truth: dict) 
     assert not bad, f"{len(bad)} resource(s) off: {bad[:4]}"
 
 
+def test_onprem_idle_cost_per_resource_is_the_owned_fixed_rate(con, sample_truth: dict) -> None:
+    # an idle owned GPU-hour costs F/(N x 8760) (gpu_economics.md B5), not the daily line,
+    # which includes energy above idle that an idle GPU does not spend
+    got = dict(
+        con.execute(
+            "select lower(resource_id), sum(idle_cost) from gpu_hours "
+            "where deployment = 'onprem' group by 1"
+        ).fetchall()
+    )
+    truth = [r for r in sample_truth["idle_gpu"] if r["source"] == "onprem"]
+    assert truth, "the sample plants idle owned GPUs"
+    bad = []
+    print("\non-prem resource: idle cost truth / measured (% off)")
+    for r in truth:
+        exp, have = Decimal(r["idle_cost"]), got.get(r["resource_id"].lower(), Decimal(0))
+        off = _pct(have, exp)
+        print(f"  {r['resource_id']}: {exp:.2f} / {have:.2f} ({off:.3f}%)")
+        if off > 1:
+            bad.append((r["resource_id"], f"{exp:.2f}", f"{have:.2f}"))
+    assert not bad, f"{len(bad)} on-prem idle cost(s) off by more than 1%: {bad}"
+
+
 def test_workload_dollars_per_team_and_month(con, sample_truth: dict) -> None:
     got = {
         (t, m, w): v

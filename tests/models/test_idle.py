@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from models.idle import GPU_HOURS, billed_gpu_hours, gpu_hours, idle_episodes
+from models.idle import GPU_HOURS, billed_gpu_hours, gpu_hours, idle_episodes, owned_rates
 from models.schema import MONEY, UTC_TS, validate
 from models.settings import IdleSettings
 
@@ -188,3 +188,42 @@ def test_idle_episodes_are_runs_of_idle_hours_across_months() -> None:
     ]
     longer = idle_episodes(hours, IdleSettings(episode_min_hours=2)).collect()
     assert longer["hours"].to_list() == [3, 2]
+
+
+def asset(asset_id: str, purchased: datetime) -> dict[str, Any]:
+    """8 GPUs; A = 280,320 / 4 y = 70,080; O = 8,760; idle power 1 kW x 0.10 = 876 a year:
+    F = 79,716, so F/(8 x 8760) = 1.1375 a GPU-hour, and 0.1375 once the capital is spent."""
+    return {
+        "asset_id": asset_id, "gpus": 8, "purchase_date": purchased, "retired_date": None,
+        "server_capex": Decimal(280_320), "network_capex": Decimal(0),
+        "life_years": Decimal(4), "residual_fraction": Decimal(0), "wacc": None,
+        "power_idle_kw": Decimal(1), "power_load_kw": Decimal(6), "provisioned_kw": Decimal(0),
+        "pue": Decimal(1), "usd_per_kwh": Decimal("0.10"), "colo_usd_per_kw_month": Decimal(0),
+        "ops_usd_per_year": Decimal(8_760),
+    }  # fmt: skip
+
+
+def test_onprem_gpu_hours_cost_the_owned_fixed_rate_not_the_daily_line() -> None:
+    # the daily lines include energy above idle (and differ day to day); an owned GPU-hour,
+    # idle or not, costs F/(N x 8760) (gpu_economics.md B5), without capital after its life
+    owned = owned_rates(
+        pl.DataFrame([asset("ASSET-1", datetime(2025, 1, 1)), asset("Old-2", datetime(2020, 1, 1))])
+    )
+    billed = billed_gpu_hours(
+        lines(
+            line("asset-1", T0, 24, "250.123", unit="GPU-Hours", qty=192, source="onprem"),
+            line("OLD-2", T0, 24, "40", unit="GPU-Hours", qty=192, source="onprem"),
+            line("i-0cloud", T0, 1, "16", gpus=8.0),  # cloud: still the bill
+            line("ASSET-9", T0, 24, "192", unit="GPU-Hours", qty=192, source="onprem"),
+        ),
+        owned,
+    ).collect()
+    per = billed.group_by("resource_id").agg(pl.len(), pl.col("cost").unique()).sort("resource_id")
+    assert per.rows() == [
+        ("ASSET-9", 192, [Decimal(1)]),  # no asset row: the daily line / (24 x 8)
+        ("OLD-2", 192, [Decimal("0.1375")]),
+        ("asset-1", 192, [Decimal("1.1375")]),
+        ("i-0cloud", 8, [Decimal(2)]),
+    ]
+    idle = hours_of(billed.lazy(), util([]))
+    assert idle.filter(pl.col("resource_id") == "asset-1")["cost"].sum() == Decimal("218.4")

@@ -281,9 +281,19 @@ def test_onprem_inventory_columns(sample) -> None:
         "currency",
         "retired_date",
         "wacc",
+        "tags",
     ]
     assert {r["gpu_model"] for r in rows} == {"NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-80GB"}
     assert all(r["gpus"] == "8" for r in rows)
+    # the workload each server was bought for, as the clouds tag theirs
+    assert [(r["asset_id"][-7:], r["team"], r["tags"]) for r in rows] == [
+        ("H100-01", "research", "workload=training"),
+        ("H100-02", "research", "workload=training"),
+        ("A100-01", "vision", "workload=inference"),
+        ("A100-02", "vision", "workload=inference"),
+        ("A100-03", "speech", "workload=training"),
+        ("A100-04", "vision", "workload=inference"),
+    ]
 
 
 def test_telemetry_envelopes_and_logs(sample) -> None:
