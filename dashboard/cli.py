@@ -109,7 +109,23 @@ def load_settings(config: str | None) -> tuple[Settings, Path | None]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
-    return parse_settings(data, origin=str(path)), path
+    settings = parse_settings(data, origin=str(path))
+    _check_owned_sections(settings, str(path))
+    return settings, path
+
+
+def _check_owned_sections(settings: Settings, origin: str) -> None:
+    """Sections kept as tables are parsed strictly by their owners; do it now, so a typo is
+    reported when the file is read rather than when a page or report first needs it."""
+    from dashboard.auth import parse_auth
+    from dashboard.report_config import report_settings
+    from models.allocate import parse_allocation
+    from models.rules import parse_classify_settings
+
+    parse_classify_settings(settings.classify, origin)
+    parse_allocation(settings.allocation, origin)
+    parse_auth(settings.auth, origin)
+    report_settings(settings)
 
 
 def resolve_warehouse(option: str | None, settings: Settings) -> Path:
