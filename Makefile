@@ -33,7 +33,7 @@ test: $(DEV) system-deps lint
 	$(VENV)/bin/pytest
 
 bench: $(DEV)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) data/warehouse .pytest_cache
