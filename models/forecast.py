@@ -199,10 +199,13 @@ _SCHEMA = {
 
 
 def _since_first_spend(part: pl.DataFrame) -> pl.DataFrame:
-    """A series starts at its first non-zero month: months before a provider or class existed
-    are not history of it."""
-    nonzero = (part["spend"] != 0).arg_true()
-    return part.slice(int(nonzero[0])) if len(nonzero) else part.tail(1)
+    """A series starts at its first material month: months before a provider or class existed
+    are not history of it, even when they carry a rounding line of a fraction of a cent.
+    Material = at least 1% of the series' largest month (and at least one currency unit)."""
+    spend = part["spend"].cast(pl.Float64).abs()
+    floor = max(1.0, 0.01 * float(spend.max() or 0.0))
+    material = (spend >= floor).arg_true()
+    return part.slice(int(material[0])) if len(material) else part.tail(1)
 
 
 def _row(key, month, kind, spend, ivals, method) -> tuple:
