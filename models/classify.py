@@ -367,7 +367,7 @@ def classify(
     keys = key_columns(ruleset, names)
     # Distinct rule inputs by a 128-bit key (two independently seeded 64-bit hashes of the
     # key columns): grouping two integers is far cheaper than an exact unique over ~20 string
-    # columns, and a collision among a few thousand keys has probability ~1e-31.
+    # columns, and a collision among even 100k distinct keys has probability below 1e-28.
     # One pass hashes every line; the key columns of one line per distinct key are then
     # fetched by row number (a few thousand rows), and their hashes recomputed, so the join
     # below never depends on two scans agreeing on row order.

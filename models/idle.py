@@ -189,11 +189,11 @@ def billed_gpu_hours(lines: pl.LazyFrame, owned: pl.DataFrame | None = None) -> 
 def _util_keyed(util: pl.LazyFrame, resources: pl.LazyFrame) -> pl.LazyFrame:
     """Telemetry keyed to billed resources: by resource id, else by host name.
 
-    `resources` maps each billed resource key to its host and a small integer id `_kid`
-    (one row per resource). Telemetry names few distinct (resource id, host) pairs, so the
-    matching is decided per pair and the telemetry takes the integer id with one join.
+    `resources` maps each billed resource key to its host (small: one row per resource).
+    Telemetry names few distinct (resource id, host) pairs, so the match is decided once per
+    pair and the telemetry takes its key with one join.
     """
-    by_id = resources.select("_key", "_kid").unique("_key")
+    by_id = resources.select("_key").unique()
     by_host = (
         resources.filter(pl.col("_host").is_not_null())
         .group_by("_host")
@@ -206,7 +206,7 @@ def _util_keyed(util: pl.LazyFrame, resources: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("resource_id").str.to_lowercase().alias("_rid"),
             pl.col("host").str.to_lowercase().alias("_host"),
         )
-        .join(by_id.select("_key", pl.lit(True).alias("_known")), left_on="_rid",
+        .join(by_id.with_columns(pl.lit(True).alias("_known")), left_on="_rid",
               right_on="_key", how="left")
         .join(by_host, on="_host", how="left")
         .with_columns(
@@ -215,19 +215,19 @@ def _util_keyed(util: pl.LazyFrame, resources: pl.LazyFrame) -> pl.LazyFrame:
             .otherwise(pl.col("_hkey"))
             .alias("_key")
         )
-        .join(by_id, on="_key", how="inner")
-        .select("resource_id", "host", "_kid")
+        .filter(pl.col("_key").is_not_null())
+        .select("resource_id", "host", "_key")
     )  # fmt: skip
     tel = util.join(pairs, on=["resource_id", "host"], how="inner", nulls_equal=True)
     # GPU index from telemetry; ranked by uuid only for rows that lack one
     indexed = tel.filter(pl.col("gpu_index").is_not_null())
     ranked = tel.filter(pl.col("gpu_index").is_null()).with_columns(
-        (pl.col("gpu_uuid").rank("dense").over("_kid") - 1).cast(pl.Int64).alias("gpu_index")
+        (pl.col("gpu_uuid").rank("dense").over("_key") - 1).cast(pl.Int64).alias("gpu_index")
     )
     return (
         pl.concat([indexed, ranked], how="vertical_relaxed")
         .select(
-            "_kid",
+            "_key",
             pl.col("hour").cast(UTC_TS),
             pl.col("gpu_index").cast(pl.Int64),
             pl.col("gpu_uuid"),
@@ -236,7 +236,7 @@ def _util_keyed(util: pl.LazyFrame, resources: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("max_mem_used_mib").alias("mem_used_mib"),
             pl.col("samples"),
         )
-        .unique(subset=["_kid", "hour", "gpu_index"], keep="any")
+        .unique(subset=["_key", "hour", "gpu_index"], keep="any")
     )
 
 
@@ -265,16 +265,11 @@ def state_expr(settings: IdleSettings) -> pl.Expr:
 
 def gpu_hours(billed: pl.LazyFrame, util: pl.LazyFrame, settings: IdleSettings) -> pl.LazyFrame:
     """Paid GPU-hours with telemetry, state and idle cost (GPU_HOURS columns)."""
-    # resources get small integer ids, so the big join is on integers, not id strings
-    # (sorted, so the ids are the same wherever the plan evaluates them)
     resources = billed.select("_key", pl.col("host").str.to_lowercase().alias("_host")).unique()
-    ids = resources.select("_key").unique().sort("_key").with_row_index("_kid")
-    tel = _util_keyed(util, resources.join(ids, on="_key"))
-    joined = (
-        billed.join(ids, on="_key", how="left").join(
-            tel, on=["_kid", "hour", "gpu_index"], how="left"
-        )
-    ).with_columns(pl.col("samples").fill_null(0))
+    tel = _util_keyed(util, resources)
+    joined = billed.join(tel, on=["_key", "hour", "gpu_index"], how="left").with_columns(
+        pl.col("samples").fill_null(0)
+    )
     state = state_expr(settings)
     return joined.with_columns(state.alias("state")).select(
         "hour",
