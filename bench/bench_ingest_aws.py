@@ -6,7 +6,9 @@ files measures, each in its own process (peak RSS from wait4):
 
 - floor: DuckDB copying the Parquet to Parquet (`COPY (FROM read_parquet(...)) TO ...`);
 - finops: `finops ingest aws DIR` into a fresh warehouse (detect, check, normalise, stage,
-  validate, reconcile, one Delta commit).
+  validate, reconcile, one Delta commit, then the post-ingest classification refresh);
+- load: the same without the classification refresh (reader + `Store.load_cost_lines`), so
+  the two parts' time and memory can be told apart.
 
 Prints medians of `--repeats` runs, lines/s, the ratio to the floor, peak RSS and the machine.
 
@@ -119,6 +121,17 @@ def floor_cmd(src: Path, out: Path) -> list[str]:
     return [sys.executable, "-c", f"import duckdb; duckdb.connect().execute({sql!r})"]
 
 
+# The load alone: what `finops ingest aws` does before `derived.refresh`.
+LOAD_CHILD = """
+import sys
+from pathlib import Path
+from ingest import aws
+from ingest.store import Store
+with aws.open_export(Path(sys.argv[1])) as loads:
+    Store(sys.argv[2]).load_cost_lines(loads)
+"""
+
+
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{platform.machine()}, {os.cpu_count()} cores (nproc), {mem:.0f} GiB RAM"
@@ -139,7 +152,7 @@ def main() -> None:
             generate(data, args.lines)
             print(f"generated {args.lines:,} lines in {time.perf_counter() - t:.1f} s", flush=True)
         size = sum(p.stat().st_size for p in period.iterdir())
-        floor, ours = [], []
+        floor, ours, load = [], [], []
         for i in range(args.repeats):
             out = Path(tmp) / f"floor-{i}.parquet"
             floor.append(measured(floor_cmd(period, out)))
@@ -148,15 +161,22 @@ def main() -> None:
             cmd = [sys.executable, "-m", "dashboard.cli", "--warehouse", str(wh), "ingest", "aws",
                    str(data)]  # fmt: skip
             ours.append(measured(cmd))
+            shutil.rmtree(wh)
+            load.append(measured([sys.executable, "-c", LOAD_CHILD, str(data), str(wh)]))
+            shutil.rmtree(wh)
             print(
                 f"run {i + 1}: floor {floor[-1][0]:.1f} s ({floor[-1][1] / 2**30:.2f} GiB), "
-                f"finops {ours[-1][0]:.1f} s ({ours[-1][1] / 2**30:.2f} GiB)",
+                f"finops {ours[-1][0]:.1f} s ({ours[-1][1] / 2**30:.2f} GiB), "
+                f"load only {load[-1][0]:.1f} s ({load[-1][1] / 2**30:.2f} GiB)",
                 flush=True,
             )
-            shutil.rmtree(wh)
-        f_s, o_s = (statistics.median(r[0] for r in runs) for runs in (floor, ours))
-        f_rss, o_rss = (statistics.median(r[1] for r in runs) for runs in (floor, ours))
-        f_cpu, o_cpu = (statistics.median(r[2] for r in runs) for runs in (floor, ours))
+        f_s, o_s, l_s = (statistics.median(r[0] for r in runs) for runs in (floor, ours, load))
+        f_rss, o_rss, l_rss = (
+            statistics.median(r[1] for r in runs) for runs in (floor, ours, load)
+        )
+        f_cpu, o_cpu, l_cpu = (
+            statistics.median(r[2] for r in runs) for runs in (floor, ours, load)
+        )
         print()
         print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}")
         print(f"input: {args.lines:,} CUR 2.0 lines, {size / 2**20:.0f} MiB Parquet; "
@@ -167,6 +187,8 @@ def main() -> None:
               f"{f_cpu:.1f} | {f_rss / 2**30:.2f} GiB | 1.00x |")  # fmt: skip
         print(f"| `finops ingest aws` | {o_s:.1f} | {args.lines / o_s:,.0f} | {o_cpu:.1f} | "
               f"{o_rss / 2**30:.2f} GiB | {o_s / f_s:.2f}x |")  # fmt: skip
+        print(f"| load only (no classification refresh) | {l_s:.1f} | {args.lines / l_s:,.0f} | "
+              f"{l_cpu:.1f} | {l_rss / 2**30:.2f} GiB | {l_s / f_s:.2f}x |")  # fmt: skip
 
 
 if __name__ == "__main__":

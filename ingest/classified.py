@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from deltalake.exceptions import TableNotFoundError
 
-from ingest.store import Store, new_load_id, safe_part
+from ingest.store import CHUNK_ROWS, Store, new_load_id, safe_part
 from models.classify import CLASSIFICATIONS, Catalogue, Tool, classify, parse_catalogue
 from models.errors import ConfigError
 from models.idle import (
@@ -182,9 +182,23 @@ def write_classified(frame: pl.LazyFrame, path: Path) -> int:
     The Enum class columns go out as Parquet dictionary pages straight from their codes; no
     Arrow schema is stored, so readers (and the Delta table) see ordinary string columns.
     """
-    table = frame.collect(engine="streaming").to_arrow()
-    pq.write_table(table, path, store_schema=False)
-    return table.num_rows
+    # Batch by batch, so memory follows the batch size rather than the period's size.
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for batch in frame.collect_batches(chunk_size=CHUNK_ROWS, engine="streaming"):
+            table = batch.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, store_schema=False)
+            writer.write_table(table)
+            rows += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        empty = pl.DataFrame(schema=frame.collect_schema()).to_arrow()
+        pq.write_table(empty, path, store_schema=False)
+    return rows
 
 
 def _month_bounds(month: str) -> tuple[datetime, datetime]:
