@@ -37,6 +37,7 @@ from dashboard import (
     queries_forecast,
     queries_gpu,
     queries_health,
+    queries_lines,
     queries_movement,
     queries_own,
 )
@@ -205,13 +206,14 @@ def pages(con, settings: Settings) -> dict[str, list]:
             (queries_gpu.utilisation, f),
         ],
         "Spend explorer": [
-            (queries.breakdown, f, "provider", cur), (queries.drill_count, f, cur, None, None),
-            (queries.drill_page, f, cur, None, None, 0, 100),
+            (queries.breakdown, f, "provider", cur),
+            (queries_lines.drill_count, f, cur, None, None),
+            (queries_lines.drill_page, f, cur, None, None, 0, 100),
         ],
-        "Spend explorer (tag key)": [(queries.tag_breakdown, f, "team", cur)],
+        "Spend explorer (tag key)": [(queries_lines.tag_breakdown, f, "team", cur)],
         "Spend explorer (drill into a service, page 5)": [
-            (queries.drill_count, f, cur, "service", "Amazon Bedrock"),
-            (queries.drill_page, f, cur, "service", "Amazon Bedrock", 4, 100),
+            (queries_lines.drill_count, f, cur, "service", "Amazon Bedrock"),
+            (queries_lines.drill_page, f, cur, "service", "Amazon Bedrock", 4, 100),
         ],
         "Idle GPUs": [
             (queries_gpu.ranking, f, 0.05, 0.05), (queries_gpu.unmonitored, f),

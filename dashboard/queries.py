@@ -4,7 +4,7 @@ Every value a user can choose reaches DuckDB as a bound parameter; the only SQL 
 run time picks a column from a fixed whitelist (`DIMENSIONS`). A connection is prepared once
 per warehouse snapshot (`prepare`): the spend lines are rolled up by day into small in-memory
 tables, so page queries scan thousands of rows rather than millions, and only the drill-down
-reads line items (a page at a time).
+(`queries_lines`, with the tag-key breakdown) reads line items, a page at a time.
 """
 
 from __future__ import annotations
@@ -97,11 +97,17 @@ def relations(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 # Derived datasets and the column that is set once they are built.
 DERIVED = {CLASSIFIED: "x_AiClass", "gpu_hours": "state", "idle_episodes": "hours"}
+_AVAILABLE = "snapshot_available"  # what `available` found when the snapshot was prepared
 
 
 def available(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Derived datasets that exist and hold rows (they exist empty before `finops classify`)."""
+    """Derived datasets that exist and hold rows (they exist empty before `finops classify`).
+
+    Asking scans the classified lines, so a prepared snapshot keeps the answer (`_AVAILABLE`).
+    """
     have = relations(con)
+    if _AVAILABLE in have:
+        return {r[0] for r in con.execute(f"SELECT name FROM {_AVAILABLE}").fetchall()}
     out = set()
     for name, col in DERIVED.items():
         if name in have:
@@ -120,9 +126,14 @@ def lines_sql(con: duckdb.DuckDBPyConnection) -> str:
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Roll the snapshot up (once per snapshot; pages query the rollups, not the lines)."""
-    from dashboard import queries_gpu, queries_health
+    from dashboard import queries_gpu, queries_health, queries_lines
 
-    if "gpu_hours" in available(con):
+    have = available(con)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {_AVAILABLE} AS SELECT unnest(CAST($names AS VARCHAR[])) AS name",
+        {"names": sorted(have)},
+    )
+    if "gpu_hours" in have:
         queries_gpu.prepare(con)
     queries_health.prepare(con)
     lines = lines_sql(con)
@@ -138,10 +149,12 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                coalesce(SubAccountName, SubAccountId, BillingAccountId) AS account,
                BillingCurrency AS currency,
                (Tags IS NOT NULL AND json_extract_string(Tags, '$.team') IS NOT NULL) AS tagged,
-               sum(EffectiveCost) AS cost, sum(BilledCost) AS billed, count(*) AS lines
+               sum(EffectiveCost) AS cost, sum(BilledCost) AS billed, count(*) AS lines,
+               max(EffectiveCost) AS max_cost
         FROM ({lines}) GROUP BY ALL
         """
     )
+    queries_lines.prepare(con, lines)
     con.execute(
         f"""
         CREATE OR REPLACE TABLE egress_daily AS
@@ -274,125 +287,6 @@ def breakdown(con: duckdb.DuckDBPyConnection, f: Filters, by: str, currency: str
             GROUP BY 1 ORDER BY cost DESC, key""",
         _p(f, cur=currency),
     )
-
-
-_LINE_FILTER = """
-    ($start IS NULL OR ChargePeriodStart >= CAST($start AS TIMESTAMPTZ))
-    AND ($end IS NULL OR ChargePeriodStart < CAST($end AS TIMESTAMPTZ) + INTERVAL 1 DAY)
-    AND (len(CAST($providers AS VARCHAR[])) = 0
-         OR list_contains(CAST($providers AS VARCHAR[]), provider))
-    AND (len(CAST($teams AS VARCHAR[])) = 0
-         OR list_contains(CAST($teams AS VARCHAR[]), coalesce(x_Team, '(not set)')))
-    AND (len(CAST($envs AS VARCHAR[])) = 0
-         OR list_contains(CAST($envs AS VARCHAR[]), coalesce(x_Environment, '(not set)')))
-    AND BillingCurrency = $cur
-"""
-
-
-def _drill_where(by: str | None) -> str:
-    if by is None:
-        return ""
-    return f" AND coalesce(CAST({LINE_COLUMNS[by]} AS VARCHAR), '{UNSET}') = $key"
-
-
-def tag_breakdown(
-    con: duckdb.DuckDBPyConnection, f: Filters, tag_key: str, currency: str
-) -> pl.DataFrame:
-    """Spend by the value of one tag key (read from line items: tags are not rolled up)."""
-    return frame(
-        con,
-        f"""SELECT coalesce(json_extract_string(Tags, '$."' || replace($tag, '"', '') || '"'),
-                            '{UNSET}') AS key,
-                   sum(EffectiveCost) AS cost, sum(BilledCost) AS billed, count(*) AS lines
-            FROM ({_tag_source(con, f)}) WHERE {_LINE_FILTER} GROUP BY 1 ORDER BY cost DESC, key""",
-        _p(f, cur=currency, tag=tag_key),
-    )
-
-
-def _tag_source(con: duckdb.DuckDBPyConnection, f: Filters) -> str:
-    """Tags live on cost_lines: without a team or environment filter, no classes are joined."""
-    if f.teams or f.environments:
-        return lines_sql(con)
-    return (
-        f"SELECT Tags, EffectiveCost, BilledCost, ChargePeriodStart, BillingCurrency, "
-        f"{_PROVIDER} AS provider, CAST(NULL AS VARCHAR) AS x_Team, "
-        "CAST(NULL AS VARCHAR) AS x_Environment FROM cost_lines"
-    )
-
-
-DRILL_COLUMNS = (
-    "ChargePeriodStart",
-    "provider",
-    "ServiceName",
-    "x_Team",
-    "x_AiClass",
-    "RegionId",
-    "ResourceId",
-    "x_UsageType",
-    "ChargeDescription",
-    "ConsumedQuantity",
-    "ConsumedUnit",
-    "BilledCost",
-    "EffectiveCost",
-    "x_LineId",
-)
-
-
-def drill_count(
-    con: duckdb.DuckDBPyConnection, f: Filters, currency: str, by: str | None, key: str | None
-) -> int:
-    """Lines behind a breakdown row, counted from the daily rollup (same filters)."""
-    where = f" AND {DIMENSIONS[by]} = $key" if by else ""
-    sql = f"SELECT sum(lines) FROM spend_daily WHERE {_FILTER} AND currency = $cur{where}"
-    params = _p(f, cur=currency) | ({"key": key} if by else {})
-    return int(con.execute(sql, params).fetchall()[0][0] or 0)
-
-
-def drill_page(
-    con: duckdb.DuckDBPyConnection,
-    f: Filters,
-    currency: str,
-    by: str | None,
-    key: str | None,
-    page: int,
-    size: int = 100,
-) -> pl.DataFrame:
-    """One page of the line items behind a breakdown row, largest cost first.
-
-    When neither the filters nor the drilled dimension need a classification column, the page
-    is chosen from cost_lines alone and only its rows are joined to their classes.
-    """
-    cols = ", ".join(DRILL_COLUMNS)
-    params = _p(f, cur=currency, size=size, offset=max(page, 0) * size)
-    if by:
-        params["key"] = key
-    native_ok = not (f.teams or f.environments) and by in (None, *_LINE_NATIVE)
-    if native_ok and CLASSIFIED in available(con) and "classifications" in relations(con):
-        native = ", ".join(c for c in DRILL_COLUMNS if c not in ("provider", "x_Team", "x_AiClass"))
-        page_sql = (
-            f"SELECT {native}, {_PROVIDER} AS provider, BillingCurrency, SubAccountName, "
-            "CAST(NULL AS VARCHAR) AS x_Team, CAST(NULL AS VARCHAR) AS x_Environment "
-            "FROM cost_lines"
-        )
-        picked = ", ".join(
-            f"k.{c}" if c in ("x_Team", "x_AiClass") else f"p.{c}" for c in DRILL_COLUMNS
-        )
-        sql = (
-            f"WITH p AS (SELECT * FROM ({page_sql}) WHERE {_LINE_FILTER}{_drill_where(by)} "
-            "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset) "
-            f"SELECT {picked} FROM p LEFT JOIN classifications k USING (x_LineId) "
-            "ORDER BY p.EffectiveCost DESC, p.x_LineId"
-        )
-    else:
-        sql = (
-            f"SELECT {cols} FROM ({lines_sql(con)}) WHERE {_LINE_FILTER}{_drill_where(by)} "
-            "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset"
-        )
-    return frame(con, sql, params)
-
-
-# Drill dimensions that are columns of cost_lines itself (no classification needed).
-_LINE_NATIVE = ("provider", "service", "region", "account")
 
 
 def daily(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataFrame:

@@ -55,6 +55,25 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         FROM {GPU_HOURS} GROUP BY resource_id, hour ORDER BY resource_id, hour
         """
     )
+    # Own vs rent reads GPU-hours per hour, model, deployment and state (thousands of rows,
+    # not millions), and which owned GPUs were seen each day (for the count of owned GPUs).
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE gpu_demand AS
+        SELECT hour, gpu_model, deployment, state, count(*) AS gpus, sum(cost) AS cost
+        FROM {GPU_HOURS} GROUP BY ALL
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE gpu_owned_days AS
+        SELECT gpu_model,
+               coalesce(gpu_uuid, concat_ws('#', resource_id, CAST(gpu_index AS VARCHAR)))
+                   AS gpu_id,
+               CAST(hour AS DATE) AS day, min(hour) AS first_hour, max(hour) AS last_hour
+        FROM {GPU_HOURS} WHERE deployment = 'onprem' GROUP BY ALL
+        """
+    )
 
 
 _WHERE = """

@@ -169,6 +169,23 @@ def demand_curve(
         .sum()
         .alias("estimated_gpus"),
     )
+    return demand_from_hours(per_hour, window, gpu_model)
+
+
+def demand_from_hours(
+    per_hour: pl.LazyFrame | pl.DataFrame, window: Window, gpu_model: str | None = None
+) -> DemandCurve:
+    """The demand curve from GPU counts already summed per hour (hour, measured_gpus,
+    estimated_gpus: useful GPUs and unmonitored paid cloud GPUs), e.g. by a database.
+
+    Only hours inside `window` count; missing hours are zero demand, as in `demand_curve`.
+    """
+    per_hour = per_hour.lazy()
+    zone = getattr(per_hour.collect_schema()["hour"], "time_zone", None)
+    hour = pl.col("hour")
+    # One notion of UTC (a database session may say Etc/UTC; polars compares zones by name).
+    hour = hour.dt.replace_time_zone("UTC") if zone is None else hour.dt.convert_time_zone("UTC")
+    per_hour = per_hour.select(hour.dt.cast_time_unit("us"), "measured_gpus", "estimated_gpus")
     hours = pl.LazyFrame(
         {
             "hour": pl.datetime_range(

@@ -125,10 +125,30 @@ def recommend(
     end: datetime | None = None,
 ) -> Recommendation:
     """Own vs rent for `gpu` over the `months` before `end` (default: after the last hour)."""
-    node = owned_node(book, gpu)
+    owned_node(book, gpu)  # an unknown GPU is the first error, before any data is read
     window = trailing_window(gpu_hours, months, end)
-    measured = measured_utilisation(gpu_hours, window, gpu)
-    demand = demand_curve(gpu_hours, window, gpu)
+    return recommend_measured(
+        measured_utilisation(gpu_hours, window, gpu),
+        demand_curve(gpu_hours, window, gpu),
+        book,
+        gpu=gpu,
+        price_per_gpu_hour=price_per_gpu_hour,
+        burst_option=burst_option,
+    )
+
+
+def recommend_measured(
+    measured: MeasuredUtilisation,
+    demand: DemandCurve,
+    book: PriceBook,
+    gpu: str = "H100",
+    price_per_gpu_hour: float | None = None,
+    burst_option: str | None = None,
+) -> Recommendation:
+    """`recommend` from measurements already taken (e.g. aggregated by a database): the
+    model never needs the GPU-hours themselves, only u, u_r and the hourly demand curve."""
+    node = owned_node(book, gpu)
+    window = measured.window
     options = book.rent_options(gpu)
     if price_per_gpu_hour is not None:
         check_price(price_per_gpu_hour)

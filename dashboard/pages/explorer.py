@@ -17,7 +17,7 @@ def read() -> dict:
     by = st.selectbox("Break down by", [*queries.DIMENSIONS, TAG], key="ex_by")
     if by == TAG:
         tag = st.text_input("Tag key", value="team", key="ex_tag").strip()
-        table = session.ask("tag_breakdown", f, tag, cur) if tag else None
+        table = session.ask("tag_breakdown", f, tag, cur, module="queries_lines") if tag else None
     else:
         table = session.ask("breakdown", f, by, cur)
     return {"f": f, "cur": cur, "by": by, "table": table}
@@ -42,10 +42,11 @@ def render(d: dict) -> None:
     keys = ["(all)", *[str(k) for k in table["key"].to_list()]]
     key = st.selectbox(f"Drill into {by}", keys, key="ex_key")
     dim = None if key == "(all)" else by
-    total = session.ask("drill_count", d["f"], cur, dim, key if dim else None)
+    picked = (d["f"], cur, dim, key if dim else None)
+    total = session.ask("drill_count", *picked, module="queries_lines")
     pages = max(1, -(-total // PAGE_SIZE))
     page = st.number_input(f"Page (of {pages}; {total:,} lines)", 1, pages, 1, key="ex_page")
-    lines = session.ask("drill_page", d["f"], cur, dim, key if dim else None, page - 1, PAGE_SIZE)
+    lines = session.ask("drill_page", *picked, page - 1, PAGE_SIZE, module="queries_lines")
     st.dataframe(lines, hide_index=True)
     st.download_button(
         "Download this page (CSV)",
