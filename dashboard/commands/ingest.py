@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import click
 
@@ -56,3 +57,50 @@ def load_cost_lines(
     else:
         app.console.print(f"Nothing to load in {target}.")
     return results
+
+
+def file_or_s3_command(source: str, reader: str, help_text: str) -> click.Command:
+    """`finops ingest SOURCE PATH_OR_URI` for readers whose exports sit in files or on S3.
+
+    `reader` names an ingest module with `open_export(root, display=None)`, a context manager
+    yielding the PeriodLoads of a local folder or file.
+    """
+
+    @click.command(help=help_text)
+    @click.argument("target", metavar="PATH_OR_URI")
+    @click.option(
+        "--warehouse",
+        metavar="DIR",
+        help="Warehouse folder (default: ./data/warehouse, or $FINOPS_WAREHOUSE).",
+    )
+    @click.option(
+        "--profile", metavar="NAME", help="AWS profile for s3:// (default credential chain)."
+    )
+    @click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint for s3://.")
+    @click.pass_obj
+    def command(
+        app: App, target: str, warehouse: str | None, profile: str | None, endpoint_url: str | None
+    ) -> None:
+        import importlib
+
+        from ingest import s3
+
+        module = importlib.import_module(reader)
+        if warehouse:
+            app.warehouse = Path(warehouse)
+
+        @contextlib.contextmanager
+        def batches() -> Iterator[list]:
+            if s3.is_uri(target):
+                with (
+                    s3.download(target, profile, endpoint_url) as got,
+                    module.open_export(got.root, got.display) as loads,
+                ):
+                    yield loads
+            else:
+                with module.open_export(Path(target)) as loads:
+                    yield loads
+
+        load_cost_lines(app, source, target, batches)
+
+    return command

@@ -2,46 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
+from dashboard.commands.ingest import file_or_s3_command
 
-import click
-
-from dashboard.cli import App
-from dashboard.commands.ingest import load_cost_lines
-
-
-@click.command()
-@click.argument("target", metavar="PATH_OR_URI")
-@click.option(
-    "--warehouse",
-    metavar="DIR",
-    help="Warehouse folder (default: ./data/warehouse, or $FINOPS_WAREHOUSE).",
+command = file_or_s3_command(
+    "aws",
+    "ingest.aws",
+    "Load a CUR export: a file, a manifest, a period folder, a folder of period folders, "
+    "or s3://bucket/prefix. Each billing period becomes one commit, reconciled to the cent.",
 )
-@click.option("--profile", metavar="NAME", help="AWS profile for s3:// (default credential chain).")
-@click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint for s3://.")
-@click.pass_obj
-def command(
-    app: App, target: str, warehouse: str | None, profile: str | None, endpoint_url: str | None
-) -> None:
-    """Load a CUR export: a file, a manifest, a period folder, a folder of period folders,
-    or s3://bucket/prefix. Each billing period becomes one commit, reconciled to the cent."""
-    from ingest import aws, s3
-
-    if warehouse:
-        app.warehouse = Path(warehouse)
-
-    @contextlib.contextmanager
-    def batches() -> Iterator[list]:
-        if s3.is_uri(target):
-            with (
-                s3.download(target, profile, endpoint_url) as got,
-                aws.open_export(got.root, got.display) as loads,
-            ):
-                yield loads
-        else:
-            with aws.open_export(Path(target)) as loads:
-                yield loads
-
-    load_cost_lines(app, "aws", target, batches)
