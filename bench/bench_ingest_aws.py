@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+from measure import machine, measured
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -103,17 +101,6 @@ def generate(folder: Path, lines: int, seed: int = 7) -> Decimal:
     return total
 
 
-def measured(cmd: list[str], env: dict | None = None) -> tuple[float, int, float]:
-    """Wall seconds, peak RSS (bytes) and CPU seconds (user + system) of one child process."""
-    began = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return seconds, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
-
-
 def floor_cmd(src: Path, out: Path) -> list[str]:
     sql = (
         f"COPY (FROM read_parquet('{src}/*.parquet')) TO '{out}' (FORMAT parquet, COMPRESSION zstd)"
@@ -130,11 +117,6 @@ from ingest.store import Store
 with aws.open_export(Path(sys.argv[1])) as loads:
     Store(sys.argv[2]).load_cost_lines(loads)
 """
-
-
-def machine() -> str:
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.machine()}, {os.cpu_count()} cores (nproc), {mem:.0f} GiB RAM"
 
 
 def main() -> None:

@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from measure import machine
+from measure import wall_and_rss as measured
 
 ROOT = Path(__file__).resolve().parent.parent
 SKUS = ["Nvidia Tesla A100 GPU running in Americas", "A2 Instance Core running in Americas",
@@ -123,17 +122,6 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
     writer.close()
 
 
-def measured(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process."""
-    began = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return seconds, usage.ru_maxrss * 1024
-
-
 def floor_cmd(src: Path, out: Path) -> list[str]:
     sql = (
         "COPY (SELECT * REPLACE (CAST(cost AS DECIMAL(38,12)) AS cost), "
@@ -141,11 +129,6 @@ def floor_cmd(src: Path, out: Path) -> list[str]:
         f"FROM read_parquet('{src}')) TO '{out}' (FORMAT parquet, COMPRESSION zstd)"
     )
     return [sys.executable, "-c", f"import duckdb; duckdb.connect().execute({sql!r})"]
-
-
-def machine() -> str:
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.machine()}, {os.cpu_count()} cores (nproc), {mem:.0f} GiB RAM"
 
 
 def main() -> None:

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import machine
+from measure import wall_and_rss as measured
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = (
@@ -65,17 +65,6 @@ def generate(folder: Path, gpus: int, days: int) -> int:
     return written
 
 
-def measured(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process."""
-    began = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return seconds, usage.ru_maxrss * 1024
-
-
 def floor_cmd(src: Path, out: Path) -> list[str]:
     num = "CAST(rtrim(trim({c}), ' %MiBW') AS DOUBLE)"
     sql = (
@@ -88,11 +77,6 @@ def floor_cmd(src: Path, out: Path) -> list[str]:
         f"GROUP BY ALL) TO '{out}' (FORMAT parquet)"
     )
     return [sys.executable, "-c", f"import duckdb; duckdb.connect().execute({sql!r})"]
-
-
-def machine() -> str:
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.machine()}, {os.cpu_count()} cores (nproc), {mem:.0f} GiB RAM"
 
 
 def main() -> None:
