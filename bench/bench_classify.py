@@ -147,19 +147,25 @@ def make_idle(folder: Path, gpus: int) -> None:
 
 
 def task_classify(folder: Path) -> dict:
-    import polars as pl
+    import functools
 
-    from ingest.classified import rulebook, write_classified
-    from models.classify import classify
+    from ingest import line_classes, scratch
+    from ingest.classified import _decide, rulebook
+    from models.classify import key_columns
+    from models.schema import COST_LINES
     from models.settings import Settings
 
     book = rulebook(Settings())
-    lines = pl.scan_parquet(folder / "lines.parquet")
-    # as `finops classify` stages it: compact class columns, written as plain strings
-    out = classify(lines, book.ruleset, book.settings, book.catalogue, book.tools, compact=True)
-    write_classified(out, folder / "classified.parquet")
-    n = pl.scan_parquet(folder / "classified.parquet").select(pl.len()).collect().item()
-    return {"rows": n}
+    keys = key_columns(book.ruleset, COST_LINES.names)
+    # as a refresh stages one partition: the DuckDB pass over the Parquet file, each line's
+    # class combination written beside its id, the combinations kept for class_keys
+    source = line_classes.files_source([([str(folder / "lines.parquet")], {})], ["x_LineId", *keys])
+    with scratch.connect(folder) as con:
+        done = line_classes.classify_lines(
+            con, source, keys, functools.partial(_decide, book), folder / "classified.parquet"
+        )
+    done.classes.write_parquet(folder / "class_keys.parquet")
+    return {"rows": done.rows}
 
 
 def task_classify_floor(folder: Path) -> dict:
@@ -176,17 +182,26 @@ def task_classify_floor(folder: Path) -> dict:
 
 
 def task_idle(folder: Path) -> dict:
-    import polars as pl
-
-    from models.idle import billed_gpu_hours, gpu_hours, idle_episodes
+    # as refresh_gpu_hours / refresh_episodes do it: DuckDB, staged Parquet, bounded memory
+    from ingest.gpu_hours import write_gpu_hours, write_idle_episodes
+    from ingest.scratch import connect
     from models.settings import IdleSettings
 
-    billed = billed_gpu_hours(pl.scan_parquet(folder / "gpu_lines.parquet"))
-    hours = gpu_hours(billed, pl.scan_parquet(folder / "gpu_util.parquet"), IdleSettings())
-    hours.sink_parquet(folder / "gpu_hours.parquet")
-    eps = idle_episodes(pl.scan_parquet(folder / "gpu_hours.parquet"), IdleSettings())
-    eps.sink_parquet(folder / "episodes.parquet")
-    n = pl.scan_parquet(folder / "gpu_hours.parquet").select(pl.len()).collect().item()
+    settings = IdleSettings()
+    lines = (  # the bench lines have no x_LineId: their order in the file stands in for it
+        f"SELECT *, file_row_number AS x_LineId FROM "
+        f"read_parquet('{folder / 'gpu_lines.parquet'}', file_row_number = true)"
+    )
+    util = f"SELECT * FROM read_parquet('{folder / 'gpu_util.parquet'}')"
+    hours = folder / "gpu_hours"  # x_PartMonth=YYYY-MM/ files, as refresh stages them
+    with connect(folder) as con:
+        n = write_gpu_hours(con, lines, util, None, settings, hours)
+        write_idle_episodes(
+            con,
+            f"SELECT * FROM read_parquet('{hours}/*/*.parquet')",
+            settings,
+            folder / "episodes.parquet",
+        )
     return {"rows": n}
 
 

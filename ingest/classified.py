@@ -1,8 +1,9 @@
 """Materialised derived datasets: `classifications`, `gpu_hours`, `idle_episodes`.
 
-- `classifications`: x_LineId + the class columns for every cost line, partitioned like
-  cost_lines and replaced per partition in one commit, so it follows restatements. The
-  `classified_costs` view joins it to cost_lines.
+- `classifications`: the class columns of every cost line. Stored as `line_classes`
+  (x_LineId, x_ClassKey), partitioned like cost_lines and replaced per partition in one
+  commit, so it follows restatements, and `class_keys` (each class combination once); the
+  `classifications` view joins the two and `classified_costs` joins that to cost_lines.
 - `gpu_hours`: paid GPU-hours joined with telemetry, partitioned by month and refreshed for the
   months a load touched. `idle_episodes` is rebuilt whole from gpu_hours after that (runs may
   cross month boundaries).
@@ -13,30 +14,39 @@ accelerator and tool catalogues); models/ gets parsed dicts. All writes go throu
 
 from __future__ import annotations
 
+import functools
+import shutil
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
+from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from ingest.store import CHUNK_ROWS, Store, new_load_id, safe_part
-from models.classify import CLASSIFICATIONS, Catalogue, Tool, classify, parse_catalogue
+from ingest import line_classes, scratch
+from ingest.store import Store, new_load_id, safe_part
+from models.classify import (
+    CLASS_KEYS,
+    LINE_CLASSES,
+    Catalogue,
+    Tool,
+    classify_keys,
+    conform_keys,
+    key_columns,
+    parse_catalogue,
+)
 from models.errors import ConfigError
 from models.idle import (
     GPU_HOURS,
     IDLE_EPISODES,
-    billed_gpu_hours,
-    gpu_hours,
-    idle_episodes,
     owned_rates,
 )
 from models.rules import ClassifySettings, Rule, RuleSet, build_ruleset, parse_classify_settings
 from models.rules import parse_rules as parse_rule_doc
+from models.schema import COST_LINES, Table
 from models.settings import Settings
 from models.sprawl import Family, parse_tool_catalogue
 
@@ -140,135 +150,138 @@ def refresh_classifications(
 ) -> int:
     """Re-classify the given (source, account, period) partitions, or everything (None).
 
-    One commit; returns the number of lines classified. The caller holds store.writer().
+    Commits class_keys (the class combinations, whole: small) and then line_classes (each
+    line's combination, the partitions replaced); returns the number of lines classified.
+    A crash between the two leaves unused combinations, never lines without one. The caller
+    holds store.writer().
     """
-    lines = _scan(store, "cost_lines")
-    if lines is None:
+    table = store.table("cost_lines")
+    if table is None:
         return 0
-    lines = lines.filter(_part_filter(parts))
-    staged = store.staging_dir() / f"classifications-{new_load_id()}.parquet"
+    files = _partition_files(store, table, parts)
+    staging = store.staging_dir()
+    staged = staging / f"line_classes-{new_load_id()}"  # a folder of partition files
+    staged_keys = staging / f"class_keys-{new_load_id()}.parquet"
     try:
-        classify_lines = classify(
-            lines,
-            book.ruleset,
-            book.settings,
-            book.catalogue,
-            book.tools,
-            keep=("x_LineId", *PART),
-            compact=True,
-        )
-        rows = write_classified(classify_lines.select([*CLASSIFICATIONS.names, *PART]), staged)
-        if parts is None:
-            predicate = None
-        else:
-            predicate = " OR ".join(
-                "("
-                + " AND ".join(
-                    f"{k} = '{v}'"
-                    for k, v in zip(PART, (safe_part(s), safe_part(a), p), strict=True)
+        keys = key_columns(book.ruleset, COST_LINES.names)
+        rows, classes = 0, _empty(CLASS_KEYS)
+        if files:  # else nothing is left in these partitions (all restated away)
+            source = line_classes.files_source(files, ["x_LineId", *keys])
+            with scratch.connect(staging) as con:
+                done = line_classes.classify_lines(
+                    con,
+                    source,
+                    keys,
+                    functools.partial(_decide, book),
+                    staged,
+                    keep=PART,
+                    partition_by=PART,
                 )
-                + ")"
-                for s, a, p in parts
-            )
-        store.replace_derived("classifications", CLASSIFICATIONS, staged, predicate, list(PART))
+            rows, classes = done.rows, done.classes
+        known = _scan(store, "class_keys")
+        if parts is not None and known is not None:  # keep the combinations other parts use
+            classes = pl.concat([known.select(CLASS_KEYS.names).collect(), classes])
+        classes.select(CLASS_KEYS.names).unique("x_ClassKey", keep="first").write_parquet(
+            staged_keys
+        )
+        store.replace_derived("class_keys", CLASS_KEYS, staged_keys, None)
+        replace = None
+        if parts is not None:
+            replace = [
+                dict(zip(PART, (safe_part(s), safe_part(a), p), strict=True)) for s, a, p in parts
+            ]
+        staged.mkdir(exist_ok=True)
+        store.replace_derived("line_classes", LINE_CLASSES, staged, replace, list(PART))
     finally:
-        staged.unlink(missing_ok=True)
+        shutil.rmtree(staged, ignore_errors=True)
+        staged_keys.unlink(missing_ok=True)
     return int(rows)
 
 
-def write_classified(frame: pl.LazyFrame, path: Path) -> int:
-    """Write classify(..., compact=True) output as plain-string Parquet; returns rows.
-
-    The Enum class columns go out as Parquet dictionary pages straight from their codes; no
-    Arrow schema is stored, so readers (and the Delta table) see ordinary string columns.
-    """
-    # Batch by batch, so memory follows the batch size rather than the period's size.
-    rows = 0
-    writer: pq.ParquetWriter | None = None
-    try:
-        for batch in frame.collect_batches(chunk_size=CHUNK_ROWS, engine="streaming"):
-            table = batch.to_arrow()
-            if writer is None:
-                writer = pq.ParquetWriter(path, table.schema, store_schema=False)
-            writer.write_table(table)
-            rows += table.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        empty = pl.DataFrame(schema=frame.collect_schema()).to_arrow()
-        pq.write_table(empty, path, store_schema=False)
-    return rows
+def _decide(book: Rulebook, groups: pl.DataFrame) -> pl.DataFrame:
+    keys = conform_keys(groups.lazy())
+    return classify_keys(keys, book.ruleset, book.settings, book.catalogue, book.tools).collect()
 
 
-def _month_bounds(month: str) -> tuple[datetime, datetime]:
-    y, m = (int(x) for x in month.split("-"))
-    start = datetime(y, m, 1, tzinfo=UTC)
-    end = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=UTC)
-    return start, end
+def _empty(table: Table, extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    return pl.DataFrame(schema={**table.polars_schema, **{c: pl.String for c in extra}})
 
 
-def classified_gpu_lines(store: Store) -> pl.LazyFrame | None:
-    lines, classes = _scan(store, "cost_lines"), _scan(store, "classifications")
-    if lines is None or classes is None:
+def _partition_files(
+    store: Store, table: DeltaTable, parts: list[tuple[str, str, str]] | None
+) -> list[tuple[list[str], dict[str, str]]]:
+    """The data files of the wanted cost_lines partitions, grouped with their values."""
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    if not actions.height:
+        return []
+    cols = [f"partition.{p}" for p in PART]
+    if parts is not None:
+        wanted = pl.DataFrame(
+            [(safe_part(s), safe_part(a), p) for s, a, p in parts], schema=cols, orient="row"
+        )
+        actions = actions.join(wanted, on=cols, how="semi")
+    root = store.table_path("cost_lines")
+    out = []
+    for values, group in actions.group_by(cols, maintain_order=True):
+        paths = [str(root / p) for p in group["path"].to_list()]
+        out.append((paths, dict(zip(PART, (str(v) for v in values), strict=True))))
+    return out
+
+
+def classified_gpu_lines(store: Store) -> str | None:
+    """SQL (over the warehouse views) of the gpu_compute lines with what gpu_hours needs."""
+    if store.table("cost_lines") is None:
         return None
-    gpu = classes.filter(pl.col("x_AiClass") == "gpu_compute").select(CLASSIFICATIONS.names)
-    return lines.select(LINE_COLUMNS).join(gpu, on="x_LineId", how="inner")
-
-
-def _util(store: Store) -> pl.LazyFrame:
-    util = _scan(store, "gpu_util")
-    if util is None:
-        from models.schema import GPU_UTIL
-
-        return GPU_UTIL.empty().lazy()
-    return util
+    cols = ", ".join(
+        f'"{c}"' for c in (*LINE_COLUMNS, "x_AiClass", "x_Team", "x_GpuPerInstance",
+                           "x_GpuModelName")
+    )  # fmt: skip
+    return f"SELECT {cols} FROM classified_costs WHERE x_AiClass = 'gpu_compute'"
 
 
 def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None = None) -> int:
-    """Rebuild gpu_hours for `months` (None: all) and idle_episodes whole. Returns rows."""
+    """Rebuild gpu_hours for `months` (None: all) and idle_episodes whole. Returns rows.
+
+    The per-row work runs in DuckDB (ingest.gpu_hours) with the definitions of models.idle;
+    a line's hours stay in the month it starts in, bar day overlaps.
+    """
+    from ingest import gpu_hours as db
+    from ingest import views
+
     lines = classified_gpu_lines(store)
     if lines is None:
         return 0
-    util = _util(store)
-    if months is not None:
-        cond = pl.lit(False)
-        ucond = pl.lit(False)
-        for m in months:
-            a, b = _month_bounds(m)
-            cond = cond | ((pl.col("ChargePeriodStart") >= a) & (pl.col("ChargePeriodStart") < b))
-            ucond = ucond | ((pl.col("hour") >= a) & (pl.col("hour") < b))
-        lines, util = lines.filter(cond), util.filter(ucond)
     assets = _scan(store, "assets")
     owned = None if assets is None else owned_rates(assets.collect())
-    billed = billed_gpu_hours(lines, owned)
-    hours = gpu_hours(billed, util, settings.idle)
-    if months is not None:  # a line's hours stay in the month it starts in, bar day overlaps
-        hours = hours.filter(pl.col("month").is_in(months))
-    staged = store.staging_dir() / f"gpu_hours-{new_load_id()}.parquet"
+    views.register_all(settings)  # classified_costs and what it reads
+    staged = store.staging_dir() / f"gpu_hours-{new_load_id()}"  # a folder of month files
     try:
-        # partitioned by a copy of `month`: Delta keeps partition values out of the data files
-        hours.select(*GPU_HOURS.names, pl.col("month").alias("x_PartMonth")).sink_parquet(staged)
-        rows = pl.scan_parquet(staged).select(pl.len()).collect().item()
-        predicate = None
-        if months is not None:
-            predicate = " OR ".join(f"x_PartMonth = '{m}'" for m in months)
-        store.replace_derived("gpu_hours", GPU_HOURS, staged, predicate, ["x_PartMonth"])
+        with scratch.connect(store.staging_dir()) as con:
+            db.warehouse_views(con, store.root)
+            rows = db.write_gpu_hours(
+                con, lines, "SELECT * FROM gpu_util", owned, settings.idle, staged, months
+            )
+        replace = None if months is None else [{"x_PartMonth": m} for m in months]
+        staged.mkdir(exist_ok=True)
+        store.replace_derived("gpu_hours", GPU_HOURS, staged, replace, ["x_PartMonth"])
     finally:
-        staged.unlink(missing_ok=True)
+        shutil.rmtree(staged, ignore_errors=True)
     refresh_episodes(store, settings)
     return int(rows)
 
 
 def refresh_episodes(store: Store, settings: Settings) -> int:
-    hours = _scan(store, "gpu_hours")
+    from ingest import gpu_hours as db
+
+    hours = db.delta_select(store.table_path("gpu_hours"), GPU_HOURS)
     if hours is None:
         return 0
     staged = store.staging_dir() / f"idle_episodes-{new_load_id()}.parquet"
     try:
-        idle_episodes(hours, settings.idle).select(IDLE_EPISODES.names).sink_parquet(staged)
+        with scratch.connect(store.staging_dir()) as con:
+            rows = db.write_idle_episodes(con, hours, settings.idle, staged)
         store.replace_derived("idle_episodes", IDLE_EPISODES, staged, None)
-        return int(pl.scan_parquet(staged).select(pl.len()).collect().item())
+        return rows
     finally:
         staged.unlink(missing_ok=True)
 

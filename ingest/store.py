@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,7 +32,7 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
-from deltalake.transaction import AddAction, create_table_with_add_actions
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from models.errors import InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
@@ -281,6 +282,10 @@ class Store:
         keys: list[pl.DataFrame] = []
         rows = 0
         writer: pq.ParquetWriter | None = None
+        # Encoding a chunk to Parquet releases the GIL: it runs beside the next chunk's
+        # normalisation, one chunk in flight, so memory stays one chunk larger at most.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage-writer")
+        pending: Future | None = None
         try:
             for chunk in batch.chunks():
                 lines = conform(
@@ -311,8 +316,12 @@ class Store:
                 table = lines.to_arrow()
                 if writer is None:
                     writer = pq.ParquetWriter(path, table.schema, compression="zstd")
-                writer.write_table(table)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(writer.write_table, table)
                 rows += lines.height
+            if pending is not None:
+                pending.result()
             if writer is None:  # no rows: an empty file still carries the schema
                 pq.write_table(COST_LINES.empty().to_arrow(), path, compression="zstd")
         except (pl.exceptions.PolarsError, pa.ArrowException) as exc:
@@ -322,6 +331,7 @@ class Store:
                 hint="check the file against its export format",
             ) from exc
         finally:
+            pool.shutdown(wait=True)
             if writer is not None:
                 writer.close()
         if not keys:
@@ -541,40 +551,131 @@ class Store:
         dataset: str,
         table_decl: Table,
         staged: Path,
-        predicate: str | None,
+        replace: list[dict[str, str]] | None,
         partition_by: list[str] | None = None,
     ) -> int:
-        """One Delta commit replacing the rows of a derived dataset (classifications,
-        gpu_hours) that match `predicate` (all rows when None) by the staged file's rows.
+        """One Delta commit replacing part of a derived dataset (classifications, gpu_hours)
+        by staged files, which are moved into the table rather than rewritten.
 
-        Derived data is rebuilt from loaded data, so no `loads` record is written. The caller
-        holds `writer()`; columns beyond `table_decl` (partition keys) are kept.
+        `staged` is one Parquet file (unpartitioned datasets), or for `partition_by` a folder
+        of `col=value/.../*.parquet` files without the partition columns, as DuckDB's
+        `COPY ... (PARTITION_BY ...)` writes them. `replace` names the partitions whose files
+        the commit removes (None: every file of the table); a staged partition outside it is
+        a bug. Derived data is rebuilt from loaded data, so no `loads` record is written. The
+        caller holds `writer()`. A kill between the move and the commit leaves orphans that
+        `vacuum` removes.
         """
-        frame = pl.scan_parquet(staged)
-        problems = validate(frame.select(table_decl.names), table_decl)
+        keys = partition_by or []
+        files = self._staged_files(staged, keys)
+        if replace is not None:
+            allowed = {tuple(p[k] for k in keys) for p in replace}
+            stray = [v for _, v in files if tuple(v[k] for k in keys) not in allowed]
+            if stray:
+                raise WarehouseError(
+                    f"derived dataset {dataset} staged partitions it was not asked to replace: "
+                    f"{stray[:3]}",
+                    hint="this is a bug in the derived-data code; nothing was committed",
+                )
+        for path, _ in files:
+            self._check_derived(dataset, table_decl, path)
+        root = self.table_path(dataset)
+        tag = new_load_id()
+        adds = []
+        for n, (path, values) in enumerate(files):
+            rel = "/".join([*(f"{k}={values[k]}" for k in keys), f"part-{tag}-{n:05d}.parquet"])
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            rows = pq.ParquetFile(path).metadata.num_rows
+            os.replace(path, target)
+            stat = target.stat()
+            adds.append(
+                AddAction(
+                    path=rel,
+                    size=stat.st_size,
+                    partition_values=values,
+                    modification_time=int(stat.st_mtime * 1000),
+                    data_change=True,
+                    stats=json.dumps({"numRecords": rows}),
+                )
+            )
+        pause_point("write")
+        schema = table_decl.empty().to_arrow().schema  # declared types, every column nullable
+        for name in keys:
+            schema = schema.append(pa.field(name, pa.string()))
+        table = self.table(dataset)
+        if table is None:
+            create_table_with_add_actions(
+                str(root), DeltaSchema.from_arrow(schema), adds, mode="error", partition_by=keys
+            )
+        else:
+            removes = self._files_in(table, keys, replace)
+            table.create_write_transaction(
+                [*removes, *adds], mode="append", schema=schema, partition_by=keys or None
+            )
+        table = DeltaTable(str(root))
+        version = table.version()
+        if version and version % 25 == 0:
+            table.create_checkpoint()
+        return version
+
+    @staticmethod
+    def _staged_files(staged: Path, keys: list[str]) -> list[tuple[Path, dict[str, str]]]:
+        if not keys:
+            return [(staged, {})]
+        out = []
+        for path in sorted(staged.rglob("*.parquet")):
+            parts = path.relative_to(staged).parts[:-1]
+            values = dict(p.split("=", 1) for p in parts)
+            if sorted(values) != sorted(keys):
+                raise WarehouseError(f"staged file {path} is not partitioned by {keys}")
+            out.append((path, values))
+        return out
+
+    @staticmethod
+    def _check_derived(dataset: str, table_decl: Table, path: Path) -> None:
+        """The staged file against its contract, a batch at a time (bounded memory)."""
+        source = pq.ParquetFile(path)
+        missing = [c for c in table_decl.names if c not in source.schema_arrow.names]
+        problems: list[Violation] = []
+        if missing:
+            problems = [Violation(c, "missing column", 1, None, None) for c in missing]
+        for rb in [] if problems else source.iter_batches(batch_size=CHUNK_ROWS * 4):
+            frame = pl.from_arrow(rb)
+            assert isinstance(frame, pl.DataFrame)
+            problems = validate(frame.select(table_decl.names), table_decl)
+            if problems:
+                break
         if problems:
             raise WarehouseError(
                 f"derived dataset {dataset} breaks its contract: "
                 + "; ".join(str(p) for p in problems[:5]),
                 hint="this is a bug in the classification code; nothing was committed",
             )
-        path = str(self.table_path(dataset))
-        reader = pq.ParquetFile(staged)
-        batches = pa.RecordBatchReader.from_batches(
-            reader.schema_arrow, reader.iter_batches(batch_size=256_000)
-        )
-        write_deltalake(
-            path,
-            batches,
-            mode="overwrite",
-            predicate=predicate,
-            partition_by=partition_by,
-        )
-        table = DeltaTable(path)
-        version = table.version()
-        if version and version % 25 == 0:
-            table.create_checkpoint()
-        return version
+
+    @staticmethod
+    def _files_in(
+        table: DeltaTable, keys: list[str], replace: list[dict[str, str]] | None
+    ) -> list[RemoveAction]:
+        """Remove actions for the table's current files in the `replace` partitions."""
+        actions = pl.DataFrame(table.get_add_actions(flatten=True))
+        if replace is not None and actions.height:
+            wanted = pl.DataFrame(
+                [[p[k] for k in keys] for p in replace],
+                schema=[f"partition.{k}" for k in keys],
+                orient="row",
+            )
+            actions = actions.join(wanted, on=wanted.columns, how="semi")
+        now = int(time.time() * 1000)
+        return [
+            RemoveAction(
+                path=row["path"],
+                data_change=True,
+                deletion_timestamp=now,
+                size=row["size_bytes"],
+                partition_values={k: row[f"partition.{k}"] for k in keys} or None,
+            )
+            for row in actions.iter_rows(named=True)
+        ]
 
     # ---- loads ----------------------------------------------------------------------------
 
@@ -678,7 +779,9 @@ class Store:
                 "cost_lines",
                 "gpu_util",
                 "assets",
-                "classifications",
+                "classifications",  # as warehouses before line_classes stored it
+                "line_classes",
+                "class_keys",
                 "gpu_hours",
                 "idle_episodes",
                 "loads",

@@ -18,6 +18,20 @@ FROM cost_lines c LEFT JOIN classifications k ON k.x_LineId = c.x_LineId
 """
 
 
+CLASSIFICATIONS_VIEW = """
+CREATE VIEW classifications AS
+SELECT l.x_LineId, {cols}
+FROM line_classes l JOIN class_keys k ON k.x_ClassKey = l.x_ClassKey
+"""
+
+
+def _classifications(con) -> None:
+    from models.classify import CLASSIFICATIONS
+
+    cols = ", ".join(f'k."{n}"' for n in CLASSIFICATIONS.names if n != "x_LineId")
+    con.execute(CLASSIFICATIONS_VIEW.format(cols=cols))
+
+
 def _classified_costs(con) -> None:
     from models.classify import CLASSIFICATIONS
 
@@ -30,11 +44,12 @@ def register_all(settings: Settings) -> None:
     import importlib
 
     from ingest import warehouse
-    from models.classify import CLASSIFICATIONS
+    from models.classify import CLASS_KEYS, LINE_CLASSES
     from models.idle import GPU_HOURS, IDLE_EPISODES
 
-    for table in (CLASSIFICATIONS, GPU_HOURS, IDLE_EPISODES):
+    for table in (LINE_CLASSES, CLASS_KEYS, GPU_HOURS, IDLE_EPISODES):
         warehouse.register_table(table)
+    warehouse.register_view("classifications", _classifications)  # before classified_costs
     warehouse.register_view("classified_costs", _classified_costs)
     for name in VIEW_MODULES:
         importlib.import_module(name).register(settings)

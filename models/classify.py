@@ -1,9 +1,11 @@
 """Classification of cost lines: AI class, egress kind, workload, team/project/environment.
 
-`classify(lines, ...)` returns one row per input line: `x_LineId` plus the class columns
-(CLASS_COLUMNS). It is a pure polars pipeline. Rules are evaluated once per *distinct*
-combination of the columns they read (a few thousand even on 10M lines) and the answers are
-joined back, so cost grows with the number of lines only through one group-by and one join.
+The rules read a few columns of a line (the key columns) and nothing else, so they are
+decided once per *distinct* combination of those columns (a few thousand even on 10M lines):
+`classify_keys` is that decision, a pure polars pipeline. Applying it to every line is a
+join: `classify(lines, ...)` does it in polars for frames in memory; the warehouse does it
+in one DuckDB pass (ingest/line_classes.py) and stores each line's class combination as an
+id (`class_key`) into a small table of combinations.
 
 GPU detection uses the shipped accelerator catalogue keyed by instance type / VM size /
 machine type, never substrings of SkuId or other ids.
@@ -12,6 +14,7 @@ machine type, never substrings of SkuId or other ids.
 from __future__ import annotations
 
 import functools
+import hashlib
 import operator
 import re
 from dataclasses import dataclass
@@ -270,7 +273,14 @@ def _team_exprs(settings: ClassifySettings) -> list[pl.Expr]:
     ]
 
 
+def _on_distinct(frame: pl.LazyFrame, inputs: list[str], exprs: list[pl.Expr]) -> pl.LazyFrame:
+    """`frame` with `exprs` (reading only `inputs`) evaluated once per distinct input row."""
+    decided = frame.select(inputs).unique().with_columns(exprs)
+    return frame.join(decided, on=inputs, how="left", nulls_equal=True)
+
+
 def _tool_exprs(tools: list[Tool]) -> list[pl.Expr]:
+    """Tool family and name by catalogue pattern (whatever the line's AI class)."""
     text = pl.concat_str(
         [
             pl.col("PublisherName").fill_null(""),
@@ -285,11 +295,7 @@ def _tool_exprs(tools: list[Tool]) -> list[pl.Expr]:
         hit = text.str.contains(t.pattern)
         family = pl.when(hit).then(pl.lit(t.family)).otherwise(family)
         name = pl.when(hit).then(pl.lit(t.name)).otherwise(name)
-    eligible = pl.col("x_AiClass").is_in(["saas_tool", "managed_ai"])
-    return [
-        pl.when(eligible).then(family).alias("x_ToolFamily"),
-        pl.when(eligible).then(name).alias("x_Tool"),
-    ]
+    return [family.alias("x_ToolFamily"), name.alias("x_Tool")]
 
 
 def classify_keys(
@@ -318,7 +324,6 @@ def classify_keys(
         pl.col("x_AiClassRule")
         .replace_strict(kinds, default=None, return_dtype=pl.String)
         .alias("x_EgressKind"),
-        *_team_exprs(settings),
         pl.coalesce(
             pl.col("gpu_count"),
             pl.col("x_GpuCount").cast(pl.Float64),
@@ -328,7 +333,17 @@ def classify_keys(
             "x_GpuModelName"
         ),
     )
-    frame = frame.with_columns(_tool_exprs(tools or []))
+    # Team and tool depend on three columns each: decided once per distinct value of those
+    # (JSON paths and regexes are the costly part), then joined on.
+    frame = _on_distinct(frame, ["Tags", "SubAccountId", "BillingAccountId"], _team_exprs(settings))
+    frame = _on_distinct(
+        frame, ["PublisherName", "ServiceName", "ChargeDescription"], _tool_exprs(tools or [])
+    )
+    eligible = pl.col("x_AiClass").is_in(["saas_tool", "managed_ai"])
+    frame = frame.with_columns(
+        pl.when(eligible).then(pl.col("x_ToolFamily")).alias("x_ToolFamily"),
+        pl.when(eligible).then(pl.col("x_Tool")).alias("x_Tool"),
+    )
     out = [c for c in schema.names()] + [c for c in CLASS_COLUMNS]
     return frame.select(out).with_columns([pl.col(c).cast(t) for c, t in CLASS_COLUMNS.items()])
 
@@ -340,6 +355,19 @@ def _key_hash(keys: list[str], salt: int) -> pl.Expr:
     ).alias(f"_h{salt}")
 
 
+def conform_keys(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Cost-line columns cast to their declared types, absent ones added as nulls."""
+    schema = frame.collect_schema()
+    names = schema.names()
+    wrong = [c for c in COST_LINES.columns if c.name in names and schema[c.name] != c.dtype]
+    if wrong:  # e.g. an all-null column of a hand-built frame
+        frame = frame.with_columns(pl.col(c.name).cast(c.dtype) for c in wrong)
+    missing = [c for c in COST_LINES.columns if c.name not in names]
+    if missing:  # partial frames (tests, previews): absent columns are null
+        frame = frame.with_columns(pl.lit(None, dtype=c.dtype).alias(c.name) for c in missing)
+    return frame
+
+
 def classify(
     lines: pl.LazyFrame,
     ruleset: RuleSet,
@@ -347,55 +375,43 @@ def classify(
     catalogue: Catalogue,
     tools: list[Tool] | None = None,
     keep: tuple[str, ...] = ("x_LineId",),
-    compact: bool = False,
 ) -> pl.LazyFrame:
-    """`keep` columns of every line plus CLASS_COLUMNS (row order not kept).
-
-    With `compact`, the string class columns come out as `pl.Enum` (a few hundred values over
-    millions of lines): the join back then moves small integers and a Parquet writer emits
-    them as dictionary pages without hashing every string again.
-    """
-    schema = lines.collect_schema()
-    names = schema.names()
-    wrong = [c for c in COST_LINES.columns if c.name in names and schema[c.name] != c.dtype]
-    if wrong:  # e.g. an all-null column of a hand-built frame
-        lines = lines.with_columns(pl.col(c.name).cast(c.dtype) for c in wrong)
-    missing = [c for c in COST_LINES.columns if c.name not in names]
-    if missing:  # partial frames (tests, previews): absent columns are null
-        lines = lines.with_columns(pl.lit(None, dtype=c.dtype).alias(c.name) for c in missing)
-        names = lines.collect_schema().names()
-    keys = key_columns(ruleset, names)
+    """`keep` columns of every line plus CLASS_COLUMNS, for frames in memory (row order not
+    kept). The warehouse classifies with the same `classify_keys` in one DuckDB pass
+    (ingest/line_classes.py)."""
+    lines = conform_keys(lines)
+    keys = key_columns(ruleset, lines.collect_schema().names())
     # Distinct rule inputs by a 128-bit key (two independently seeded 64-bit hashes of the
-    # key columns): grouping two integers is far cheaper than an exact unique over ~20 string
-    # columns, and a collision among even 100k distinct keys has probability below 1e-28.
-    # One pass hashes every line; the key columns of one line per distinct key are then
-    # fetched by row number (a few thousand rows), and their hashes recomputed, so the join
-    # below never depends on two scans agreeing on row order.
+    # key columns): grouping two integers is cheaper than a unique over ~20 string columns,
+    # and a collision among even 100k distinct keys has probability below 1e-28.
     hashes = (_key_hash(keys, 0), _key_hash(keys, 1))
-    hashed = lines.with_row_index("_r").select("_r", *keep, *hashes).collect()
-    first = hashed.select("_r", "_h0", "_h1").unique(subset=["_h0", "_h1"], keep="any")
-    distinct = (
-        lines.with_row_index("_r")
-        .filter(pl.col("_r").is_in(first["_r"].implode()))
-        .select(*keys, *hashes)
-        .collect()
-        .unique(subset=["_h0", "_h1"], keep="any")
-    )
-    if first.join(distinct, on=["_h0", "_h1"], how="anti").height:  # rescan differed
-        distinct = lines.select(*keys, *hashes).unique(["_h0", "_h1"], keep="any").collect()
-    decided = classify_keys(distinct.lazy(), ruleset, settings, catalogue, tools).collect()
-    strings = [c for c, t in CLASS_COLUMNS.items() if t == pl.String()]
-    decided = decided.with_columns(
-        pl.col(c).cast(pl.Enum(decided[c].drop_nulls().unique().sort().to_list())) for c in strings
-    )
-    out = (
+    hashed = lines.select(*keep, *keys, *hashes).collect()
+    distinct = hashed.select(*keys, "_h0", "_h1").unique(subset=["_h0", "_h1"], keep="any")
+    decided = classify_keys(distinct.lazy(), ruleset, settings, catalogue, tools)
+    return (
         hashed.lazy()
-        .join(decided.lazy().select("_h0", "_h1", *CLASS_COLUMNS), on=["_h0", "_h1"], how="left")
+        .join(decided.select("_h0", "_h1", *CLASS_COLUMNS), on=["_h0", "_h1"], how="left")
         .select([*keep, *CLASS_COLUMNS])
     )
-    if compact:
-        return out
-    return out.with_columns(pl.col(c).cast(pl.String) for c in strings)
+
+
+def class_key(values: tuple[object, ...]) -> int:
+    """Stable signed 64-bit id of one combination of class values (CLASS_COLUMNS order).
+
+    Content-addressed, so partitions classified at different times share ids and the
+    `class_keys` table only ever needs the combinations it has not seen."""
+    text = "\x1f".join("\x00" if v is None else repr(v) for v in values)
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def with_class_keys(decided: pl.DataFrame) -> pl.DataFrame:
+    """`decided` (classify_keys output) with `x_ClassKey` for its class values."""
+    combos = decided.select(list(CLASS_COLUMNS)).unique()
+    ids = pl.Series("x_ClassKey", [class_key(r) for r in combos.rows()], dtype=pl.Int64)
+    return decided.join(
+        combos.with_columns(ids), on=list(CLASS_COLUMNS), how="left", nulls_equal=True
+    )
 
 
 def _class_table() -> Table:
@@ -410,4 +426,20 @@ def _class_table() -> Table:
     return Table("classifications", tuple(cols))
 
 
+# What readers see: one row per cost line (a view joining the two stored tables below).
 CLASSIFICATIONS = _class_table()
+# Stored: each line's class combination, and each combination's values once.
+LINE_CLASSES = Table(
+    "line_classes",
+    (
+        Column("x_LineId", "int", False, doc="the cost_lines line classified"),
+        Column("x_ClassKey", "int", False, doc="its class combination in class_keys"),
+    ),
+)
+CLASS_KEYS = Table(
+    "class_keys",
+    (
+        Column("x_ClassKey", "int", False, doc="class_key() of the values"),
+        *(c for c in CLASSIFICATIONS.columns if c.name != "x_LineId"),
+    ),
+)

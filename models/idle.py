@@ -14,6 +14,11 @@
   `idle_cost`. Hours without samples are `unmonitored`, never idle or active.
 - `idle_episodes(gpu_hours, settings)`: runs of consecutive idle hours per GPU.
 
+These polars functions are the reference definition. The warehouse refresh runs the same
+per-row work in DuckDB (ingest.gpu_hours) from the SQL forms defined here beside them
+(`state_sql`, `BILLED_LINES_SQL`, `BILLED_HOURS_SQL`, `GPU_ROWS_SQL`, `HOUR_UNITS`); a test
+holds the two paths equal row for row.
+
 An 8-GPU instance with 3 idle GPUs has 3/8 of its hour idle: states are per GPU row.
 """
 
@@ -72,7 +77,7 @@ IDLE_EPISODES = Table(
     ),
 )
 
-_HOUR_UNITS = r"(?i)(hour|hrs)"
+HOUR_UNITS = r"(?i)(hour|hrs)"  # ConsumedUnit naming hours (also valid RE2, for SQL)
 _HOUR = pl.duration(hours=1)
 
 
@@ -121,7 +126,7 @@ def billed_gpu_hours(lines: pl.LazyFrame, owned: pl.DataFrame | None = None) -> 
     )
     qty = pl.col("ConsumedQuantity").cast(pl.Float64)
     billed_h = (
-        pl.when(pl.col("ConsumedUnit").str.contains(_HOUR_UNITS).fill_null(False) & (qty > 0))
+        pl.when(pl.col("ConsumedUnit").str.contains(HOUR_UNITS).fill_null(False) & (qty > 0))
         .then(pl.min_horizontal(period_h, qty.ceil().cast(pl.Int64)))
         .otherwise(period_h)
     )
@@ -140,7 +145,10 @@ def billed_gpu_hours(lines: pl.LazyFrame, owned: pl.DataFrame | None = None) -> 
             pl.col("x_GpuModelName").drop_nulls().first().alias("gpu_model"),
             pl.col("ProviderName").first().alias("provider"),
             pl.col("x_Source").first().alias("source"),
-            pl.col("x_Team").sort_by("EffectiveCost", descending=True).first().alias("team"),
+            pl.col("x_Team")
+            .sort_by("EffectiveCost", descending=True, maintain_order=True)
+            .first()
+            .alias("team"),
         )
     )
     rows = pl.col("_gpus").fill_null(1.0).ceil().cast(pl.Int64).clip(lower_bound=1)
@@ -197,7 +205,7 @@ def _util_keyed(util: pl.LazyFrame, resources: pl.LazyFrame) -> pl.LazyFrame:
     by_host = (
         resources.filter(pl.col("_host").is_not_null())
         .group_by("_host")
-        .agg(pl.col("_key").first().alias("_hkey"))
+        .agg(pl.col("_key").min().alias("_hkey"))  # a host billed under two ids: the least
     )
     pairs = (
         util.select("resource_id", "host")
@@ -261,6 +269,52 @@ def state_expr(settings: IdleSettings) -> pl.Expr:
         .then(pl.lit("underutilised"))
         .otherwise(pl.lit("active"))
     )
+
+
+def _sql_number(x: float) -> str:
+    return f"CAST('{float(x)!r}' AS DOUBLE)"  # parsed exactly, as Python holds the float
+
+
+def state_sql(settings: IdleSettings, state_type: str | None = None) -> str:
+    """`state_expr` as a SQL CASE expression over the same columns (samples NULL = 0).
+
+    `state_type` names a SQL type (e.g. an ENUM of STATES) the state literals are cast to.
+    """
+
+    def lit(state: str) -> str:
+        return f"'{state}'" if state_type is None else f"CAST('{state}' AS {state_type})"
+
+    idle = f"avg_active < {_sql_number(settings.idle_below)}"
+    least = settings.min_samples
+    least_sql = str(least) if isinstance(least, int) else _sql_number(least)
+    monitored = f"coalesce(samples, 0) >= {least_sql} AND avg_active IS NOT NULL"
+    return (
+        f"CASE WHEN NOT ({monitored}) THEN {lit('unmonitored')}"
+        f" WHEN {idle} AND coalesce(max_active, avg_active) < "
+        f"{_sql_number(settings.hard_idle_max_below)} AND (mem_used_mib IS NULL OR "
+        f"mem_used_mib < {_sql_number(settings.hard_idle_mem_mib)}) THEN {lit('hard_idle')}"
+        f" WHEN {idle} THEN {lit('allocated_idle')}"
+        f" WHEN avg_active < {_sql_number(settings.underutilised_below)}"
+        f" THEN {lit('underutilised')} ELSE {lit('active')} END"
+    )
+
+
+# `billed_gpu_hours` in SQL, over cost-line columns (DuckDB dialect; models/ runs no SQL).
+BILLED_LINES_SQL = (
+    "x_AiClass = 'gpu_compute' AND ResourceId IS NOT NULL AND ChargeCategory = 'Usage'"
+    " AND coalesce(CommitmentDiscountStatus, 'Used') <> 'Unused'"
+)
+_PERIOD_H_SQL = (
+    "greatest(CAST(ceil(((epoch_us(ChargePeriodEnd) - epoch_us(ChargePeriodStart)) // 1000000)"
+    " / 3600) AS BIGINT), 1)"
+)
+BILLED_HOURS_SQL = (  # a line's billed hours: its period, or fewer when it bills hours
+    f"CASE WHEN coalesce(regexp_matches(ConsumedUnit, '{HOUR_UNITS}'), false)"
+    " AND CAST(ConsumedQuantity AS DOUBLE) > 0"
+    f" THEN least({_PERIOD_H_SQL}, CAST(ceil(CAST(ConsumedQuantity AS DOUBLE)) AS BIGINT))"
+    f" ELSE {_PERIOD_H_SQL} END"
+)
+GPU_ROWS_SQL = "greatest(CAST(ceil(coalesce(_gpus, 1.0)) AS BIGINT), 1)"  # GPU rows of an instance
 
 
 def gpu_hours(billed: pl.LazyFrame, util: pl.LazyFrame, settings: IdleSettings) -> pl.LazyFrame:

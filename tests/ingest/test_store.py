@@ -182,3 +182,68 @@ def test_loads_record_is_restored_after_a_crash_between_commits(warehouse: Path)
         pass
     ids = {r[0] for r in connect(warehouse).execute("select load_id from loads").fetchall()}
     assert lost.load_id in ids
+
+
+# ---- derived datasets: staged files moved in, partitions replaced in one commit ----------
+
+
+def _stage_months(folder: Path, rows: dict[str, list[int]]) -> Path:
+    """A DuckDB-style partitioned folder: x_PartMonth=M/part.parquet without the column."""
+    for month, ids in rows.items():
+        (folder / f"x_PartMonth={month}").mkdir(parents=True)
+        pl.DataFrame({"x_LineId": ids, "x_ClassKey": [7] * len(ids)}).write_parquet(
+            folder / f"x_PartMonth={month}" / "data_0.parquet"
+        )
+    return folder
+
+
+def _derived(root: Path) -> dict[str, list[int]]:
+    from deltalake import DeltaTable
+
+    frame = pl.from_arrow(DeltaTable(str(root / "line_classes")).to_pyarrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return {
+        m: sorted(g["x_LineId"].to_list())
+        for (m,), g in frame.group_by("x_PartMonth", maintain_order=True)
+    }
+
+
+def test_derived_partitions_are_replaced_by_moving_the_staged_files(tmp_path: Path) -> None:
+    from models.classify import LINE_CLASSES
+
+    store = Store(tmp_path / "wh")
+    by = ["x_PartMonth"]
+    first = _stage_months(tmp_path / "s1", {"2026-01": [1, 2], "2026-02": [3]})
+    store.replace_derived("line_classes", LINE_CLASSES, first, None, by)
+    assert _derived(store.root) == {"2026-01": [1, 2], "2026-02": [3]}
+    assert list(first.rglob("*.parquet")) == []  # moved, not copied
+    # replacing February leaves January alone; a month with no staged files empties it
+    second = _stage_months(tmp_path / "s2", {"2026-02": [4, 5]})
+    replace = [{"x_PartMonth": "2026-02"}, {"x_PartMonth": "2026-03"}]
+    store.replace_derived("line_classes", LINE_CLASSES, second, replace, by)
+    assert _derived(store.root) == {"2026-01": [1, 2], "2026-02": [4, 5]}
+    third = _stage_months(tmp_path / "s3", {})
+    store.replace_derived("line_classes", LINE_CLASSES, third, [{"x_PartMonth": "2026-01"}], by)
+    assert _derived(store.root) == {"2026-02": [4, 5]}
+
+
+def test_derived_files_outside_the_replaced_partitions_or_contract_commit_nothing(
+    tmp_path: Path,
+) -> None:
+    from models.classify import LINE_CLASSES
+    from models.errors import WarehouseError
+
+    store = Store(tmp_path / "wh")
+    by = ["x_PartMonth"]
+    store.replace_derived(
+        "line_classes", LINE_CLASSES, _stage_months(tmp_path / "s1", {"2026-01": [1]}), None, by
+    )
+    stray = _stage_months(tmp_path / "s2", {"2026-05": [9]})
+    with pytest.raises(WarehouseError, match="not asked to replace"):
+        store.replace_derived("line_classes", LINE_CLASSES, stray, [{"x_PartMonth": "2026-01"}], by)
+    bad = tmp_path / "s3" / "x_PartMonth=2026-01"
+    bad.mkdir(parents=True)
+    pl.DataFrame({"x_LineId": [1, None]}).write_parquet(bad / "data_0.parquet")
+    with pytest.raises(WarehouseError, match="x_ClassKey"):
+        store.replace_derived("line_classes", LINE_CLASSES, bad.parent, None, by)
+    assert _derived(store.root) == {"2026-01": [1]}

@@ -1,0 +1,405 @@
+"""GPU-hours and idle episodes computed in DuckDB, streamed to staged Parquet files.
+
+The definitions live in models.idle (`billed_gpu_hours` -> `gpu_hours` -> `idle_episodes`,
+the polars reference; `state_sql`, `BILLED_LINES_SQL`, `BILLED_HOURS_SQL`, `GPU_ROWS_SQL`);
+this module runs the same per-row work as SQL, so a year of GPU-hours is joined and written
+with bounded memory (DuckDB spills to the staging directory beyond `memory_limit`).
+
+Where the reference takes "the first" value of a group of cost lines, the line with the least
+x_LineId is taken (the reference sees lines in that order).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from models.idle import (
+    BILLED_HOURS_SQL,
+    BILLED_LINES_SQL,
+    GPU_HOURS,
+    GPU_ROWS_SQL,
+    IDLE_EPISODES,
+    IDLE_STATES,
+    OWNED_RATES_SCHEMA,
+    STATES,
+    state_sql,
+)
+from models.schema import MONEY, Table
+from models.settings import IdleSettings
+
+_US_PER_HOUR = 3_600_000_000
+_SCALE = 10**MONEY.scale  # MONEY's unscaled integer per unit
+_MONEY_SQL = f"DECIMAL({MONEY.precision},{MONEY.scale})"
+_UNIT = f"CAST('1e-{MONEY.scale}' AS {_MONEY_SQL})"  # one unscaled step of MONEY
+_IDLE_IN = ", ".join(f"'{s}'" for s in IDLE_STATES)
+
+
+def delta_select(path: Path, table: Table) -> str | None:
+    """SQL reading the current snapshot of a Delta table (None when there is no table)."""
+    try:
+        files = DeltaTable(str(path)).file_uris()
+    except TableNotFoundError:
+        return None
+    if not files:
+        cols = ", ".join(f'CAST(NULL AS {c.sql_type}) AS "{c.name}"' for c in table.columns)
+        return f"SELECT {cols} WHERE false"
+    listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    cols = ", ".join(f'"{c}"' for c in table.names)
+    return f"SELECT {cols} FROM read_parquet([{listing}], hive_partitioning = false)"
+
+
+def warehouse_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """Create on `con` the views `warehouse.connect(root)` has, over the same snapshot, so a
+    refresh reads what readers read (cost_lines, classified_costs, gpu_util, ...) on a
+    connection that may write to the staging directory and spill."""
+    from ingest import warehouse
+
+    src = warehouse.connect(root)
+    try:
+        views = src.execute(
+            "SELECT sql FROM duckdb_views() WHERE NOT internal ORDER BY view_oid"
+        ).fetchall()
+    finally:
+        src.close()
+    for (sql,) in views:
+        con.execute(sql)
+
+
+def _lit(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _months_sql(column: str, months: list[str]) -> str:
+    conds = []
+    for m in months:
+        y, mo = (int(x) for x in m.split("-"))
+        end = f"{y + (mo == 12):04d}-{mo % 12 + 1:02d}"
+        conds.append(
+            f"({column} >= TIMESTAMPTZ '{y:04d}-{mo:02d}-01 00:00:00+00' AND "
+            f"{column} < TIMESTAMPTZ '{end}-01 00:00:00+00')"
+        )
+    return "(" + " OR ".join(conds) + ")" if conds else "false"
+
+
+def _periods_sql(lines: str, *, owned: bool) -> str:
+    """One row per (resource key, charge period): attributes, cost per GPU-hour, sizes."""
+    rounded = (  # sum / (hours x rows), rounded half to even at MONEY's scale as polars does
+        "(CASE WHEN _r * 2 > _d OR (_r * 2 = _d AND _q % 2 <> 0) THEN _q + _s ELSE _q END)"
+        f"::DECIMAL(38,0) * {_UNIT}"
+    )
+    cost = unit_cost = "p._unit_cost"
+    if owned:
+        rates = "LEFT JOIN owned_rates o ON o._key = p._key"
+        cost = (
+            "CASE WHEN p.source = 'onprem' AND o._rate IS NOT NULL THEN "
+            "(CASE WHEN p.ChargePeriodStart >= o._life_end THEN o._rate_after_life "
+            f"ELSE o._rate END)::{_MONEY_SQL} ELSE {unit_cost} END"
+        )
+    else:
+        rates = ""
+    return f"""
+WITH _lines AS (
+  SELECT x_LineId, ResourceId, ResourceName, ChargePeriodStart, EffectiveCost, ProviderName,
+         x_Source, x_Team, x_GpuPerInstance, x_GpuModelName, lower(ResourceId) AS _key,
+         {BILLED_HOURS_SQL} AS _billed_h
+  FROM ({lines}) WHERE {BILLED_LINES_SQL}
+), per_period AS (
+  SELECT _key, ChargePeriodStart,
+         arg_min(ResourceId, x_LineId) AS resource_id,
+         arg_min(ResourceName, x_LineId) FILTER (WHERE ResourceName IS NOT NULL) AS host,
+         sum(EffectiveCost) AS _cost,
+         max(_billed_h) AS _billed_h,
+         max(x_GpuPerInstance) AS _gpus,
+         arg_min(x_GpuModelName, x_LineId) FILTER (WHERE x_GpuModelName IS NOT NULL) AS gpu_model,
+         arg_min_null(ProviderName, x_LineId) AS provider,
+         arg_min_null(x_Source, x_LineId) AS source,
+         arg_max_null(x_Team, row(EffectiveCost, -x_LineId)) AS team
+  FROM _lines GROUP BY _key, ChargePeriodStart
+), sized AS (
+  SELECT *, {GPU_ROWS_SQL} AS _rows FROM per_period
+), quotients AS (  -- the division once per distinct (cost, divisor)
+  SELECT _cost, _dd, {rounded} AS _unit_cost FROM (
+    SELECT *, _n // _d AS _q, abs(_n % _d) AS _r, sign(_n) AS _s FROM (
+      SELECT *, CAST(_cost * {_SCALE} AS HUGEINT) AS _n, CAST(_dd AS HUGEINT) AS _d
+      FROM (SELECT DISTINCT _cost, _billed_h * _rows AS _dd FROM sized)))
+), divided AS (
+  SELECT s.*, q._unit_cost FROM sized s
+  JOIN quotients q
+    ON q._cost IS NOT DISTINCT FROM s._cost AND q._dd IS NOT DISTINCT FROM s._billed_h * s._rows
+)
+SELECT p._key, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown') AS gpu_model,
+       p.provider, p.source,
+       CASE WHEN p.source = 'onprem' THEN 'onprem' ELSE 'cloud' END AS deployment,
+       coalesce(p.team, 'unallocated') AS team, {cost} AS cost,
+       epoch_us(p.ChargePeriodStart) AS _start, p._rows, p._billed_h * p._rows AS _n_rows,
+       strftime(p.ChargePeriodStart, '%Y-%m') AS _m0,
+       strftime(p.ChargePeriodStart + (p._billed_h - 1) * INTERVAL 1 HOUR, '%Y-%m') AS _m1
+FROM divided p {rates}
+"""
+
+
+_ENUM_COLUMNS = ("resource_id", "host", "gpu_model", "provider", "source", "team")
+
+
+def _months_between(first: str, last: str) -> list[str]:
+    y, m = (int(x) for x in first.split("-"))
+    out = []
+    while f"{y:04d}-{m:02d}" <= last:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = y + (m == 12), m % 12 + 1
+    return out
+
+
+def _enum(values: list[str]) -> str:
+    return "ENUM (" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+def _stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: bool) -> list[str]:
+    """Small temp tables and ENUM types the row-level query joins to: billed periods with an
+    integer resource key, telemetry (resource id, host) pairs keyed to them, uuid ranks.
+
+    The string columns go out as ENUMs, whose Parquet dictionaries DuckDB writes directly.
+    """
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _periods AS {_periods_sql(lines, owned=owned)}")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _keys AS SELECT _key, "
+        "CAST(row_number() OVER () AS INTEGER) AS _kid FROM (SELECT DISTINCT _key FROM _periods)"
+    )
+    for col in _ENUM_COLUMNS:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TYPE _e_{col} AS ENUM "
+            f"(SELECT DISTINCT {col} FROM _periods WHERE {col} IS NOT NULL)"
+        )
+    first, last = con.execute("SELECT min(_m0), max(_m1) FROM _periods").fetchall()[0]
+    months = _months_between(first, last) if first and last else []
+    con.execute(f"CREATE OR REPLACE TEMP TYPE _e_month AS {_enum(months)}")
+    con.execute(f"CREATE OR REPLACE TEMP TYPE _e_state AS {_enum(list(STATES))}")
+    con.execute(f"CREATE OR REPLACE TEMP TYPE _e_deployment AS {_enum(['cloud', 'onprem'])}")
+    enums = ", ".join(f"p.{c}::_e_{c} AS {c}" for c in _ENUM_COLUMNS)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _billed AS
+        SELECT k._kid, {enums}, p.deployment::_e_deployment AS deployment, p.cost, p._start,
+               p._rows, p._n_rows, p._m0 = p._m1 AS _one_month, p._m0::_e_month AS _month
+        FROM _periods p JOIN _keys k ON k._key = p._key"""
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _util_ids AS SELECT DISTINCT resource_id, host, gpu_uuid,"
+        f" gpu_index IS NULL AS _noidx FROM ({util})"
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _pairs AS
+        WITH hosts AS (
+          SELECT lower(host) AS _host, min(_key) AS _hkey FROM _periods
+          WHERE host IS NOT NULL GROUP BY 1
+        )
+        SELECT u.resource_id, u.host, coalesce(k._kid, hk._kid) AS _kid
+        FROM (SELECT DISTINCT resource_id, host FROM _util_ids) u
+        LEFT JOIN _keys k ON k._key = lower(u.resource_id)
+        LEFT JOIN hosts h ON h._host = lower(u.host)
+        LEFT JOIN _keys hk ON hk._key = h._hkey
+        WHERE coalesce(k._kid, hk._kid) IS NOT NULL"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _ranks AS
+        SELECT _kid, gpu_uuid,
+               dense_rank() OVER (PARTITION BY _kid ORDER BY gpu_uuid) - 1 AS _idx
+        FROM (SELECT DISTINCT p._kid, u.gpu_uuid FROM _util_ids u JOIN _pairs p
+              ON p.resource_id IS NOT DISTINCT FROM u.resource_id
+              AND p.host IS NOT DISTINCT FROM u.host
+              WHERE u._noidx AND u.gpu_uuid IS NOT NULL)"""
+    )
+    return months
+
+
+# billed GPU-hours: each period's hours x GPU rows
+_BILLED_ROWS = f"""(SELECT *, _start + (_j // _rows) * {_US_PER_HOUR} AS _h, _j % _rows AS gpu_index
+  FROM (SELECT *, unnest(range(_n_rows)) AS _j FROM _billed))"""
+_MONTH_SQL = (  # the period's month unless its hours cross into the next
+    "CASE WHEN _one_month THEN _month ELSE strftime(make_timestamptz(_h), '%Y-%m')::_e_month END"
+)
+
+
+def _gpu_hours_select(util: str, settings: IdleSettings, *, ranked: bool, dedup: bool) -> str:
+    """GPU_HOURS rows (+ x_PartMonth) from the staged inputs and the telemetry `util`.
+
+    Without `dedup` telemetry is joined as it is: right when no GPU-hour has two telemetry
+    rows, which the caller checks from the row count.
+    """
+    index = "u.gpu_index"
+    rank_join = ""
+    if ranked:  # GPU index by uuid rank, for telemetry without one
+        index = "coalesce(u.gpu_index, r._idx)"
+        rank_join = (
+            "LEFT JOIN _ranks r ON u.gpu_index IS NULL AND r._kid = p._kid "
+            "AND r.gpu_uuid = u.gpu_uuid"
+        )
+    distinct = "DISTINCT ON (_kid, _h, gpu_index)" if dedup else ""
+    return f"""
+WITH billed AS (
+  SELECT _kid, resource_id, host, gpu_model, provider, source, deployment, team, cost,
+         _one_month, _month, _h, gpu_index
+  FROM {_BILLED_ROWS}
+), tel AS (
+  SELECT {distinct} * FROM (
+    SELECT p._kid, epoch_us(u.hour) AS _h, {index} AS gpu_index, u.gpu_uuid,
+           u.avg_active, u.max_active, u.max_mem_used_mib AS mem_used_mib, u.samples
+    FROM ({util}) u JOIN _pairs p
+      ON p.resource_id IS NOT DISTINCT FROM u.resource_id AND p.host IS NOT DISTINCT FROM u.host
+    {rank_join})
+  WHERE gpu_index IS NOT NULL
+), joined AS (
+  SELECT b.*, t.gpu_uuid, t.avg_active::DOUBLE AS avg_active,
+         t.max_active::DOUBLE AS max_active, t.mem_used_mib::DOUBLE AS mem_used_mib,
+         coalesce(t.samples, 0)::BIGINT AS samples
+  FROM billed b LEFT JOIN tel t ON t._kid = b._kid AND t._h = b._h AND t.gpu_index = b.gpu_index
+), stated AS (
+  SELECT *, {state_sql(settings, "_e_state")} AS state, {_MONTH_SQL} AS month FROM joined
+)
+SELECT make_timestamptz(_h) AS hour, resource_id, host, gpu_index, gpu_uuid, gpu_model,
+       provider, source, deployment, team, cost, avg_active, max_active, mem_used_mib, samples,
+       state, CASE WHEN state IN ({_IDLE_IN}) THEN cost ELSE 0::{_MONEY_SQL} END AS idle_cost,
+       month, month AS x_PartMonth
+FROM stated
+"""
+
+
+_OVERLAP = "idle hours of one GPU overlap"
+_EPISODE_AGGREGATES = f"""
+       arg_min_null(host, hour) AS host,
+       arg_min(gpu_uuid, hour) FILTER (WHERE gpu_uuid IS NOT NULL) AS gpu_uuid,
+       arg_min_null(gpu_model, hour) AS gpu_model, arg_min_null(provider, hour) AS provider,
+       arg_min_null(team, hour) AS team, min(hour) AS start,
+       max(hour) + INTERVAL 1 HOUR AS "end", {{hours}} AS hours,
+       sum(idle_cost)::{_MONEY_SQL} AS cost,
+       CASE WHEN bool_and(state = 'hard_idle') THEN 'hard_idle' ELSE 'allocated_idle' END
+         AS state"""
+
+
+def idle_episodes_sql(hours: str, settings: IdleSettings, *, islands: bool = True) -> str:
+    """Episodes (IDLE_EPISODES columns) from GPU_HOURS rows (`hours`), as `idle_episodes`.
+
+    With `islands` a run is the idle rows whose hour minus their rank is the same (one sort);
+    that is the reference's run exactly when each such group is contiguous in rank, else
+    (only when idle hours of one GPU overlap) the query fails with _OVERLAP. Without, runs
+    are numbered by their breaks, as the reference does.
+    """
+    key = "resource_id, gpu_index"
+    idle = f"SELECT * FROM ({hours}) WHERE state IN ({_IDLE_IN})"
+    if islands:
+        checked = (
+            "CASE WHEN count(*) = max(_rn) - min(_rn) + 1 THEN count(*)::BIGINT "
+            f"ELSE CAST(error('{_OVERLAP}') AS BIGINT) END"
+        )
+        return f"""
+WITH idle AS (
+  SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY hour) AS _rn FROM ({idle})
+)
+SELECT resource_id, gpu_index, {_EPISODE_AGGREGATES.format(hours=checked)}
+FROM idle GROUP BY {key}, epoch_us(hour) - _rn * {_US_PER_HOUR}
+HAVING count(*) >= {math.ceil(settings.episode_min_hours)}
+"""
+    return f"""
+WITH idle AS (
+  SELECT *, CASE WHEN hour - lag(hour) OVER w = INTERVAL 1 HOUR THEN 0 ELSE 1 END AS _new
+  FROM ({idle}) WINDOW w AS (PARTITION BY {key} ORDER BY hour)
+), runs AS (
+  SELECT *, sum(_new) OVER (PARTITION BY {key} ORDER BY hour
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _run
+  FROM idle
+)
+SELECT resource_id, gpu_index, {_EPISODE_AGGREGATES.format(hours="count(*)::BIGINT")}
+FROM runs GROUP BY {key}, _run
+HAVING count(*) >= {math.ceil(settings.episode_min_hours)}
+"""
+
+
+def _columns(table: Table, always: str, guard: tuple[str, ...]) -> str:
+    """The table's columns, the `guard` ones marked nullable: DuckDB writes a column it knows
+    to hold no NULLs as required, and the first file of a Delta table fixes its schema."""
+    return ", ".join(
+        f'CASE WHEN "{always}" IS NOT NULL THEN "{c.name}" END AS "{c.name}"'
+        if c.name in guard
+        else f'"{c.name}"'
+        for c in table.columns
+    )
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection, select: str, path: Path, partition_by: str | None = None
+) -> int:
+    """COPY to one file, or with `partition_by` to a folder of `col=value/` files (which
+    are replaced whole when the copy is repeated)."""
+    options = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
+    if partition_by:
+        shutil.rmtree(path, ignore_errors=True)
+        options += f", PARTITION_BY ({partition_by})"
+    out = con.execute(f"COPY ({select}) TO {_lit(path)} ({options})").fetchall()
+    return int(out[0][0]) if out else 0
+
+
+def write_gpu_hours(
+    con: duckdb.DuckDBPyConnection,
+    lines: str,
+    util: str,
+    owned: pl.DataFrame | None,
+    settings: IdleSettings,
+    path: Path,
+    months: list[str] | None = None,
+) -> int:
+    """Stage gpu_hours rows (GPU_HOURS columns) in `path`, a folder of `x_PartMonth=YYYY-MM/`
+    files; returns rows.
+
+    `lines`/`util` are SQL relations on `con`; `months` limits lines, telemetry and hours to
+    those months (a line's hours stay in the month it starts in).
+    """
+    if months is not None:
+        lines = f"SELECT * FROM ({lines}) WHERE {_months_sql('ChargePeriodStart', months)}"
+        util = f"SELECT * FROM ({util}) WHERE {_months_sql('hour', months)}"
+    if owned is not None:
+        con.register("owned_rates", owned.cast(OWNED_RATES_SCHEMA).to_arrow())
+    try:
+        known = _stage_inputs(con, lines, util, owned is not None)
+        ranked = con.execute("SELECT count(*) FROM _ranks").fetchall()[0][0] > 0
+        cols = _columns(GPU_HOURS, "hour", ("host", "gpu_index")) + ', "x_PartMonth"'
+        where = ""
+        if months is not None:
+            listed = ", ".join(f"'{m}'::_e_month" for m in months if m in known) or "NULL"
+            where = f" WHERE month IN ({listed})"
+        select = _gpu_hours_select(util, settings, ranked=ranked, dedup=False)
+        rows = _copy(con, f"SELECT {cols} FROM ({select}){where}", path, "x_PartMonth")
+        billed = con.execute(  # one row per billed GPU-hour unless telemetry had duplicates
+            "SELECT coalesce(sum(_n_rows), 0) FROM _billed"
+            if months is None
+            else f"SELECT count(*) FROM (SELECT {_MONTH_SQL} AS month FROM {_BILLED_ROWS}){where}"
+        ).fetchall()[0][0]
+        if rows != billed:
+            select = _gpu_hours_select(util, settings, ranked=ranked, dedup=True)
+            rows = _copy(con, f"SELECT {cols} FROM ({select}){where}", path, "x_PartMonth")
+        return rows
+    finally:
+        if owned is not None:
+            con.unregister("owned_rates")
+        for table in ("_periods", "_keys", "_billed", "_util_ids", "_pairs", "_ranks"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def write_idle_episodes(
+    con: duckdb.DuckDBPyConnection, hours: str, settings: IdleSettings, path: Path
+) -> int:
+    """Stage idle_episodes rows (IDLE_EPISODES columns) from gpu_hours rows; returns rows."""
+    cols = _columns(IDLE_EPISODES, "start", ("host", "gpu_index", "gpu_uuid"))
+    try:
+        select = idle_episodes_sql(hours, settings, islands=True)
+        return _copy(con, f"SELECT {cols} FROM ({select})", path)
+    except duckdb.InvalidInputException as exc:
+        if _OVERLAP not in str(exc):
+            raise
+    select = idle_episodes_sql(hours, settings, islands=False)
+    return _copy(con, f"SELECT {cols} FROM ({select})", path)

@@ -1,0 +1,326 @@
+"""GPU-hours and idle episodes in DuckDB are the polars reference (models.idle), row for row."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from ingest.gpu_hours import write_gpu_hours, write_idle_episodes
+from ingest.scratch import connect
+from models.idle import (
+    GPU_HOURS,
+    IDLE_EPISODES,
+    billed_gpu_hours,
+    gpu_hours,
+    idle_episodes,
+    owned_rates,
+)
+from models.schema import MONEY, UTC_TS
+from models.settings import IdleSettings
+
+H = timedelta(hours=1)
+T0 = datetime(2026, 10, 14, 0, tzinfo=UTC)  # ASSET-OLD's economic life ends 2026-10-15
+LINE_SCHEMA = {
+    "x_LineId": pl.Int64, "ResourceId": pl.String, "ResourceName": pl.String,
+    "ChargeCategory": pl.String, "CommitmentDiscountStatus": pl.String,
+    "ChargePeriodStart": UTC_TS, "ChargePeriodEnd": UTC_TS, "ConsumedQuantity": MONEY,
+    "ConsumedUnit": pl.String, "EffectiveCost": MONEY, "ProviderName": pl.String,
+    "x_Source": pl.String, "x_AiClass": pl.String, "x_Team": pl.String,
+    "x_GpuPerInstance": pl.Float64, "x_GpuModelName": pl.String,
+}  # fmt: skip
+UTIL_SCHEMA = {
+    "hour": UTC_TS, "host": pl.String, "resource_id": pl.String, "gpu_index": pl.Int64,
+    "gpu_uuid": pl.String, "avg_active": pl.Float64, "max_active": pl.Float64,
+    "max_mem_used_mib": pl.Float64, "samples": pl.Int64,
+}  # fmt: skip
+
+
+def line(resource: str, start: datetime, hours: float, cost: str, **kw: Any) -> dict[str, Any]:
+    return {
+        "ResourceId": resource,
+        "ResourceName": kw.pop("host", None),
+        "ChargeCategory": kw.pop("category", "Usage"),
+        "CommitmentDiscountStatus": kw.pop("status", None),
+        "ChargePeriodStart": start,
+        "ChargePeriodEnd": start + kw.pop("period", hours) * H,
+        "ConsumedQuantity": None if (q := kw.pop("qty", hours)) is None else Decimal(str(q)),
+        "ConsumedUnit": kw.pop("unit", "Hrs"),
+        "EffectiveCost": Decimal(cost),
+        "ProviderName": kw.pop("provider", "AWS"),
+        "x_Source": kw.pop("source", "aws-cur2"),
+        "x_AiClass": kw.pop("cls", "gpu_compute"),
+        "x_Team": kw.pop("team", "research"),
+        "x_GpuPerInstance": kw.pop("gpus", 8.0),
+        "x_GpuModelName": kw.pop("model", "H100"),
+    }
+
+
+def lines_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame([{"x_LineId": i, **r} for i, r in enumerate(rows)], schema=LINE_SCHEMA)
+
+
+def util_frame(rows: list[tuple]) -> pl.DataFrame:
+    """(hour, host, resource_id, gpu_index, gpu_uuid, avg, max, mem, samples)"""
+    return pl.DataFrame(rows, schema=UTIL_SCHEMA, orient="row")
+
+
+def asset(asset_id: str, purchased: datetime) -> dict[str, Any]:
+    return {
+        "asset_id": asset_id, "gpus": 8, "purchase_date": purchased, "retired_date": None,
+        "server_capex": Decimal(280_320), "network_capex": Decimal(0),
+        "life_years": Decimal(4), "residual_fraction": Decimal(0), "wacc": None,
+        "power_idle_kw": Decimal(1), "power_load_kw": Decimal(6), "provisioned_kw": Decimal(0),
+        "pue": Decimal(1), "usd_per_kwh": Decimal("0.10"), "colo_usd_per_kw_month": Decimal(0),
+        "ops_usd_per_year": Decimal(8_760),
+    }  # fmt: skip
+
+
+def reference(
+    lines: pl.DataFrame,
+    util: pl.DataFrame,
+    owned: pl.DataFrame | None,
+    settings: IdleSettings,
+    months: list[str] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The polars path as refresh_gpu_hours ran it (lines in x_LineId order)."""
+    lf, uf = lines.sort("x_LineId").drop("x_LineId").lazy(), util.lazy()
+    if months is not None:
+        month = pl.col("ChargePeriodStart").dt.strftime("%Y-%m").is_in(months)
+        lf, uf = lf.filter(month), uf.filter(pl.col("hour").dt.strftime("%Y-%m").is_in(months))
+    hours = gpu_hours(billed_gpu_hours(lf, owned), uf, settings)
+    if months is not None:
+        hours = hours.filter(pl.col("month").is_in(months))
+    out = hours.select(GPU_HOURS.names).collect()
+    return out, idle_episodes(out.lazy(), settings).select(IDLE_EPISODES.names).collect()
+
+
+def duckdb_path(
+    tmp_path: Path,
+    lines: pl.DataFrame,
+    util: pl.DataFrame,
+    owned: pl.DataFrame | None,
+    settings: IdleSettings,
+    months: list[str] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    hours_path, episodes_path = tmp_path / "gpu_hours", tmp_path / "episodes.parquet"
+    with connect(tmp_path, memory_limit="256MB") as con:
+        con.register("lines_in", lines.to_arrow())
+        con.register("util_in", util.to_arrow())
+        n = write_gpu_hours(
+            con, "SELECT * FROM lines_in", "SELECT * FROM util_in", owned, settings,
+            hours_path, months,
+        )  # fmt: skip
+        staged = f"{hours_path}/*/*.parquet"
+        m = (
+            write_idle_episodes(
+                con, f"SELECT * FROM read_parquet('{staged}')", settings, episodes_path
+            )
+            if n
+            else 0
+        )
+    hours = (
+        pl.read_parquet(f"{hours_path}/*/*.parquet", hive_partitioning=False).select(
+            GPU_HOURS.names
+        )
+        if n
+        else GPU_HOURS.empty()
+    )
+    episodes = pl.read_parquet(episodes_path) if m or n else IDLE_EPISODES.empty()
+    assert (len(hours), len(episodes)) == (n, m)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("duckdb")] == []
+    return hours, episodes
+
+
+def assert_same(a: pl.DataFrame, b: pl.DataFrame) -> None:
+    assert a.columns == b.columns
+    assert a.schema == b.schema
+    key = list(a.columns)
+    assert_frame_equal(a.sort(key, nulls_last=True), b.sort(key, nulls_last=True), check_exact=True)
+
+
+def check(tmp_path: Path, lines, util, owned=None, settings=None, months=None) -> pl.DataFrame:
+    settings = settings or IdleSettings()
+    want_hours, want_eps = reference(lines, util, owned, settings, months)
+    got_hours, got_eps = duckdb_path(tmp_path, lines, util, owned, settings, months)
+    assert_same(got_hours, want_hours)
+    assert_same(got_eps, want_eps)
+    return want_hours
+
+
+# ---- varied inputs ---------------------------------------------------------------------------
+
+
+def estate() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    rows = []
+    # cloud 8-GPU instance billed hourly, with an SP negation and ignored lines each hour
+    for h in range(6):
+        t = T0 + h * H
+        rows.append(line("i-0p5", t, 1, "98.32", host="ip-10-0-0-1"))
+        rows.append(line("i-0p5", t, 1, "-38.1", status="Used", team="platform"))
+        rows.append(line("i-0p5", t, 1, "5", status="Unused"))
+        rows.append(line("i-0p5", t, 1, "7", category="Purchase"))
+    rows.append(line("i-nogpu", T0, 1, "3", cls="compute"))
+    rows.append(line(None, T0, 1, "3"))  # type: ignore[arg-type]
+    # daily line billing 10.5 hours (fractional): 11 hours from the period's start
+    rows.append(line("i-frac", T0, 10.5, "21", period=24, host="frac-host", gpus=4.0))
+    # daily GCP line, unit in hours but no quantity; another with an unrelated unit
+    rows.append(line("gcp-a100", T0, 24, "77.7", qty=0, unit="Hours", provider="Google Cloud",
+                     source="gcp", model=None, gpus=None))  # fmt: skip
+    rows.append(line("gcp-b", T0, 3, "9", unit="Requests", qty=5, gpus=0.5, team=None))
+    # on-prem assets: fixed rate, before and after the economic life; no asset row: the bill
+    for d in range(3):
+        t = T0 + d * 24 * H
+        for rid in ("asset-old", "ASSET-NEW", "asset-none"):
+            rows.append(line(rid, t, 24, "250.123", unit="GPU-Hours", qty=192, source="onprem",
+                             provider="On-premises", host=f"{rid.lower()}.dc1"))  # fmt: skip
+    # one resource billed with ids in different case (telemetry in a third)
+    rows.append(line("I-0Case", T0, 1, "16", host="case-host"))
+    rows.append(line("i-0case", T0 + H, 1, "16"))
+    rows.append(line("i-0CASE", T0 + 2 * H, 1, "10", team="search"))
+    rows.append(line("i-0case", T0 + 2 * H, 1, "10", team="vision", host="case-host"))
+    # per-GPU-hour costs that round at MONEY's scale (half to even), negative ones too
+    rows.append(line("i-third", T0, 2, "10", gpus=3.0))
+    for k, cost in enumerate(("0.000000000005", "0.000000000007", "-0.000000000005",
+                              "-0.000000000007", "0.000000000003")):  # fmt: skip
+        rows.append(line(f"i-half-{k}", T0, 1, cost, gpus=2.0))
+    # overlapping periods of one resource (a daily line and an hourly one inside it): the
+    # GPU-hour at T0 twice, at the same cost (which copy a run takes is not defined)
+    rows.append(line("i-ovl", T0 - H, 24, "48", gpus=1.0))
+    rows.append(line("i-ovl", T0, 1, "2", gpus=1.0))
+    lines = lines_frame(rows)
+
+    u: list[tuple] = []
+    states = [(0.0, 0.0, 0.0), (0.02, 0.5, 9000.0), (0.2, 0.9, 1.0), (0.9, 1.0, 1.0),
+              (0.001, None, None), (None, None, None)]  # fmt: skip
+    for h in range(6):
+        for g in range(7):  # GPU 7 has no telemetry: unmonitored
+            a, m, mem = states[(g + h // 2) % len(states)]
+            u.append((T0 + h * H, "ip-10-0-0-1", "i-0p5", g, None, a, m, mem, 60))
+    u.append((T0 + H, "ip-10-0-0-1", "i-0p5", 0, None, 0.0, 0.0, 0.0, 0))  # dup: 0 samples
+    for h in range(12):
+        for g in range(4):
+            u.append((T0 + h * H, "frac-host", None, g, None, 0.01 * g, 0.01, 10.0, 30))
+    for d in range(72):  # on-prem telemetry by host name only, upper case, uuids, no index
+        for g in range(8):
+            idle = (d // 5 + g) % 3 != 0
+            u.append((T0 + d * H, "ASSET-OLD.DC1", None, None, f"GPU-{7 - g:02d}-old",
+                      0.0 if idle else 0.6, 0.0 if idle else 0.9, 0.0, 60))  # fmt: skip
+            u.append((T0 + d * H, "asset-new.dc1", None, g, f"GPU-{g}-new",
+                      0.04 if idle else 0.5, 0.2, 2048.0, 12))  # fmt: skip
+    for h in range(3):  # by resource id, and the same GPU-hour again by host only
+        for g in range(8):
+            row = (T0 + h * H, "case-host", "i-0CASE", g, f"uuid-{g}", 0.0, 0.0, 0.0, 60)
+            u.append(row)
+            if g < 3:
+                u.append((row[0], "case-host", None, *row[3:]))
+    for h in range(-1, 23):
+        busy = h == 1 or h % 6 == 5
+        u.append((T0 + h * H, "ovl", "i-ovl", 0, None, 0.5 if busy else 0.0, 0.0, 0.0, 5))
+    u.append((T0 + 5 * H, "x", None, 0, None, 0.0, 0.0, 0.0, 60))  # matches nothing
+    util = util_frame(u)
+    owned = owned_rates(
+        pl.DataFrame([asset("ASSET-OLD", datetime(2022, 10, 15)),
+                      asset("asset-new", datetime(2025, 1, 1))])
+    )  # fmt: skip
+    return lines, util, owned
+
+
+def test_varied_estate_matches_the_reference(tmp_path: Path) -> None:
+    lines, util, owned = estate()
+    hours = check(tmp_path, lines, util, owned)
+    # the cases are all there
+    assert set(hours["state"]) == {
+        "active", "underutilised", "allocated_idle", "hard_idle", "unmonitored"
+    }  # fmt: skip
+    costs = hours.group_by("resource_id").agg(pl.col("cost").unique().sort())
+    by = dict(costs.iter_rows())
+    assert by["asset-old"] == [Decimal("0.1375"), Decimal("1.1375")]  # life ends on day 2
+    assert by["ASSET-NEW"] == [Decimal("1.1375")]
+    assert len(hours.filter(pl.col("resource_id") == "i-frac")) == 11 * 4
+    assert by["i-0p5"] == [Decimal("7.5275")]
+    assert by["i-third"] == [Decimal("1.666666666667")]
+    assert [by[f"i-half-{k}"][0] * 10**12 for k in range(5)] == [2, 4, -2, -4, 2]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [IdleSettings(), IdleSettings(episode_min_hours=3, idle_below=0.3, min_samples=30)],
+)
+def test_without_owned_rates_and_other_settings(tmp_path: Path, settings: IdleSettings) -> None:
+    lines, util, _ = estate()
+    check(tmp_path, lines, util, None, settings)
+
+
+def test_months_as_refresh_limits_them(tmp_path: Path) -> None:
+    lines, util, owned = estate()
+    late = [line("i-edge", datetime(2026, 10, 31, 20, tzinfo=UTC), 24, "24", gpus=1.0)]
+    lines = pl.concat(
+        [lines, lines_frame(late).with_columns(pl.lit(999, pl.Int64).alias("x_LineId"))]
+    )
+    util = pl.concat([util, util_frame([(datetime(2026, 11, 1, 1, tzinfo=UTC), "e", "i-edge",
+                                         0, None, 0.0, 0.0, 0.0, 60)])])  # fmt: skip
+    check(tmp_path, lines, util, owned, months=["2026-10"])
+    check(tmp_path, lines, util, owned, months=["2026-11", "2027-01"])
+
+
+def test_no_lines(tmp_path: Path) -> None:
+    lines, util, owned = estate()
+    check(tmp_path, lines.clear(), util, owned)
+
+
+def test_bench_shaped_data(tmp_path: Path) -> None:
+    """As bench_classify makes it (random states per hour), at 3 hosts x 60 hours."""
+    hosts, hours = 3, 60
+    idx = np.arange(hosts * hours)
+    host, hour = idx // hours, idx % hours
+    rows = [
+        line(f"i-{h:017x}", T0 + int(k) * H, 1, "44", host=f"ip-10-0-0-{h}")
+        for h, k in zip(host, hour, strict=True)
+    ]
+    rng = np.random.default_rng(3)
+    n = len(idx) * 8
+    avg = rng.choice([0.0, 0.01, 0.2, 0.9], n)
+    mx = rng.choice([0.0, 0.5, 1.0], n)
+    mem = rng.choice([0.0, 40_000.0], n)
+    u = [
+        (T0 + int(hour[i // 8]) * H, f"ip-10-0-0-{host[i // 8]}", f"i-{host[i // 8]:017x}",
+         i % 8, None, float(avg[i]), float(mx[i]), float(mem[i]), 60)
+        for i in range(n)
+    ]  # fmt: skip
+    check(tmp_path, lines_frame(rows), util_frame(u))
+
+
+@pytest.mark.parametrize(
+    "settings", [IdleSettings(), IdleSettings(min_samples=2.5, hard_idle_max_below=0.3)]
+)
+def test_state_sql_is_state_expr_at_the_edges(settings: IdleSettings) -> None:
+    import duckdb
+
+    from models.idle import state_expr, state_sql
+
+    edges = [None, float("nan"), 0.0, 0.01, 0.05, 0.049999999, 0.3, 0.30000000000000004, 1.0]
+    rows = [
+        (a, m, mem, n)
+        for a in edges
+        for m in edges
+        for mem in (None, 0.0, 1023.9, 1024.0, 9000.0)
+        for n in (None, 0, 1, 2, 3)
+    ]
+    frame = pl.DataFrame(
+        rows,
+        schema={"avg_active": pl.Float64, "max_active": pl.Float64,
+                "mem_used_mib": pl.Float64, "samples": pl.Int64},
+        orient="row",
+    )  # fmt: skip
+    want = frame.with_columns(pl.col("samples").fill_null(0)).select(state_expr(settings))
+    con = duckdb.connect()
+    con.register("frame", frame.to_arrow())
+    got = con.execute(f"SELECT {state_sql(settings)} FROM frame").fetchall()
+    assert [g[0] for g in got] == want.to_series().to_list()
