@@ -11,10 +11,14 @@ from models.settings import Settings
 
 VIEW_MODULES: tuple[str, ...] = ()
 
+# Joined through the line's key first, so a scan holds two integers a line in its hash table
+# and the classes of the few combinations, not thirteen strings a line.
 CLASSIFIED_COSTS = """
 CREATE VIEW classified_costs AS
 SELECT c.*, {cols}
-FROM cost_lines c LEFT JOIN classifications k ON k.x_LineId = c.x_LineId
+FROM cost_lines c
+LEFT JOIN line_classes l ON l.x_LineId = c.x_LineId
+LEFT JOIN class_keys k ON k.x_ClassKey = l.x_ClassKey
 """
 
 
