@@ -7,7 +7,7 @@ files, streaming, so memory follows DuckDB's limit rather than the size of the p
 
 Two passes over the same immutable files:
 1. group the lines by two 64-bit hashes of the key columns (DuckDB's `hash` over the columns
-   in order and in reverse), keeping the key values of each group;
+   in order and in reverse), then fetch the key values of each group from one of its lines;
 2. once `decide` has classified those groups, hash every line again and write
    (x_LineId, x_ClassKey, keep...) to Parquet — two integers a line instead of thirteen
    strings, which is most of what a per-line write would cost.
