@@ -407,16 +407,18 @@ def validate(frame: pl.DataFrame | pl.LazyFrame, table: Table = COST_LINES) -> l
         return out
 
     keys = list(masks)
-    aggs = []
-    for i, key in enumerate(keys):
-        aggs.append(masks[key].sum().alias(f"n{i}"))
-        aggs.append(_first_row(masks[key]).alias(f"r{i}"))
-    stats = lf.select(aggs).collect().row(0)
-    for i, (column, rule) in enumerate(keys):
-        count, row = stats[2 * i], stats[2 * i + 1]
-        if count:
-            sample = _sample(lf, row, column)
-            out.append(Violation(column, rule, int(count), int(row), sample))
+    # Counts in one streaming pass (bounded memory on files of any size); where a row comes
+    # first is only looked for in the rules that failed.
+    counts = lf.select(masks[k].sum().alias(f"n{i}") for i, k in enumerate(keys))
+    stats = counts.collect(engine="streaming").row(0)
+    failed = [i for i, n in enumerate(stats) if n]
+    if not failed:
+        return out
+    rows = lf.select(_first_row(masks[keys[i]]).alias(f"r{i}") for i in failed).collect().row(0)
+    for i, row in zip(failed, rows, strict=True):
+        column, rule = keys[i]
+        sample = _sample(lf, row, column)
+        out.append(Violation(column, rule, int(stats[i]), int(row), sample))
     return out
 
 
