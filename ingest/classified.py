@@ -185,17 +185,19 @@ def refresh_classifications(
             staged_keys
         )
         store.replace_derived("class_keys", CLASS_KEYS, staged_keys, None)
-        replace = None
-        if parts is not None:
-            replace = [
-                dict(zip(PART, (safe_part(s), safe_part(a), p), strict=True)) for s, a, p in parts
-            ]
         staged.mkdir(exist_ok=True)
-        store.replace_derived("line_classes", LINE_CLASSES, staged, replace, list(PART))
+        store.replace_derived("line_classes", LINE_CLASSES, staged, _part_values(parts), list(PART))
     finally:
         shutil.rmtree(staged, ignore_errors=True)
         staged_keys.unlink(missing_ok=True)
     return int(rows)
+
+
+def _part_values(parts: list[tuple[str, str, str]] | None) -> list[dict[str, str]] | None:
+    """(source, account, period) as the partition values stored in the tables."""
+    if parts is None:
+        return None
+    return [dict(zip(PART, (safe_part(s), safe_part(a), p), strict=True)) for s, a, p in parts]
 
 
 def _decide(book: Rulebook, groups: pl.DataFrame) -> pl.DataFrame:
@@ -211,15 +213,10 @@ def _partition_files(
     store: Store, table: DeltaTable, parts: list[tuple[str, str, str]] | None
 ) -> list[tuple[list[str], dict[str, str]]]:
     """The data files of the wanted cost_lines partitions, grouped with their values."""
-    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    actions = store.partition_files(table, list(PART), _part_values(parts))
     if not actions.height:
         return []
     cols = [f"partition.{p}" for p in PART]
-    if parts is not None:
-        wanted = pl.DataFrame(
-            [(safe_part(s), safe_part(a), p) for s, a, p in parts], schema=cols, orient="row"
-        )
-        actions = actions.join(wanted, on=cols, how="semi")
     root = store.table_path("cost_lines")
     out = []
     for values, group in actions.group_by(cols, maintain_order=True):
@@ -272,8 +269,9 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
 
 def refresh_episodes(store: Store, settings: Settings) -> int:
     from ingest import gpu_hours as db
+    from ingest.warehouse import table_select
 
-    hours = db.delta_select(store.table_path("gpu_hours"), GPU_HOURS)
+    hours = table_select(store.table_path("gpu_hours"), GPU_HOURS)
     if hours is None:
         return 0
     staged = store.staging_dir() / f"idle_episodes-{new_load_id()}.parquet"

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 from models.idle import (
     BILLED_HOURS_SQL,
@@ -39,20 +37,6 @@ _SCALE = 10**MONEY.scale  # MONEY's unscaled integer per unit
 _MONEY_SQL = f"DECIMAL({MONEY.precision},{MONEY.scale})"
 _UNIT = f"CAST('1e-{MONEY.scale}' AS {_MONEY_SQL})"  # one unscaled step of MONEY
 _IDLE_IN = ", ".join(f"'{s}'" for s in IDLE_STATES)
-
-
-def delta_select(path: Path, table: Table) -> str | None:
-    """SQL reading the current snapshot of a Delta table (None when there is no table)."""
-    try:
-        files = DeltaTable(str(path)).file_uris()
-    except TableNotFoundError:
-        return None
-    if not files:
-        cols = ", ".join(f'CAST(NULL AS {c.sql_type}) AS "{c.name}"' for c in table.columns)
-        return f"SELECT {cols} WHERE false"
-    listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    cols = ", ".join(f'"{c}"' for c in table.names)
-    return f"SELECT {cols} FROM read_parquet([{listing}], hive_partitioning = false)"
 
 
 def warehouse_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:

@@ -647,18 +647,26 @@ class Store:
             )
 
     @staticmethod
-    def _files_in(
-        table: DeltaTable, keys: list[str], replace: list[dict[str, str]] | None
-    ) -> list[RemoveAction]:
-        """Remove actions for the table's current files in the `replace` partitions."""
+    def partition_files(
+        table: DeltaTable, keys: list[str], wanted: list[dict[str, str]] | None
+    ) -> pl.DataFrame:
+        """The table's current files (`path`, `size_bytes`, `partition.<key>`...) in the
+        `wanted` partitions (None: all of them)."""
         actions = pl.DataFrame(table.get_add_actions(flatten=True))
-        if replace is not None and actions.height:
-            wanted = pl.DataFrame(
-                [[p[k] for k in keys] for p in replace],
+        if wanted is not None and actions.height:
+            picked = pl.DataFrame(
+                [[p[k] for k in keys] for p in wanted],
                 schema=[f"partition.{k}" for k in keys],
                 orient="row",
             )
-            actions = actions.join(wanted, on=wanted.columns, how="semi")
+            actions = actions.join(picked, on=picked.columns, how="semi")
+        return actions
+
+    def _files_in(
+        self, table: DeltaTable, keys: list[str], replace: list[dict[str, str]] | None
+    ) -> list[RemoveAction]:
+        """Remove actions for the table's current files in the `replace` partitions."""
+        actions = self.partition_files(table, keys, replace)
         now = int(time.time() * 1000)
         return [
             RemoveAction(

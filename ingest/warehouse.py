@@ -130,6 +130,16 @@ def _files_select(table: Table, files: list[str]) -> str:
     )
 
 
+def table_select(path: Path, table: Table) -> str | None:
+    """SELECT of `table`'s columns over the current files of the Delta table at `path`
+    (None when there is no table): for writers reading what they just committed."""
+    try:
+        files = DeltaTable(str(path)).file_uris()
+    except TableNotFoundError:
+        return None
+    return _files_select(table, files) if files else _empty_select(table)
+
+
 def connect(
     root: Path | str, as_of: AsOf = None, *, derived: bool = True
 ) -> duckdb.DuckDBPyConnection:
