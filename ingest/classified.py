@@ -252,19 +252,25 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
     owned = None if assets is None else owned_rates(assets.collect())
     views.register_all(settings)  # classified_costs and what it reads
     staged = store.staging_dir() / f"gpu_hours-{new_load_id()}"  # a folder of month files
+    episodes = store.staging_dir() / f"idle_episodes-{new_load_id()}.parquet"
     try:
         with scratch.connect(store.staging_dir()) as con:
             db.warehouse_views(con, store.root)
-            rows = db.write_gpu_hours(
-                con, lines, "SELECT * FROM gpu_util", owned, settings.idle, staged, months
-            )
+            done = db.write_gpu_hours(
+                con, lines, "SELECT * FROM gpu_util", owned, settings.idle, staged, months,
+                episodes,
+            )  # fmt: skip
         replace = None if months is None else [{"x_PartMonth": m} for m in months]
         staged.mkdir(exist_ok=True)
         store.replace_derived("gpu_hours", GPU_HOURS, staged, replace, ["x_PartMonth"])
+        if done.episodes is not None:  # staged with the hours (all months)
+            store.replace_derived("idle_episodes", IDLE_EPISODES, episodes, None)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
-    refresh_episodes(store, settings)
-    return int(rows)
+        episodes.unlink(missing_ok=True)
+    if done.episodes is None:
+        refresh_episodes(store, settings)
+    return int(done.rows)
 
 
 def refresh_episodes(store: Store, settings: Settings) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
@@ -37,6 +38,7 @@ _SCALE = 10**MONEY.scale  # MONEY's unscaled integer per unit
 _MONEY_SQL = f"DECIMAL({MONEY.precision},{MONEY.scale})"
 _UNIT = f"CAST('1e-{MONEY.scale}' AS {_MONEY_SQL})"  # one unscaled step of MONEY
 _IDLE_IN = ", ".join(f"'{s}'" for s in IDLE_STATES)
+_OVERLAP = "idle hours of one GPU overlap"
 
 
 def warehouse_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
@@ -72,10 +74,15 @@ def _months_sql(column: str, months: list[str]) -> str:
     return "(" + " OR ".join(conds) + ")" if conds else "false"
 
 
-def _periods_sql(lines: str, *, owned: bool) -> str:
-    """One row per (resource key, charge period): attributes, cost per GPU-hour, sizes."""
+def _periods_sql(*, owned: bool) -> str:
+    """One row per (resource key, charge period) of the staged `_gpu_lines`: attributes,
+    cost per GPU-hour, sizes.
+
+    Most periods have one line, whose values are the period's: the string "first" aggregates
+    run only over periods of several lines, the rest take their line by id.
+    """
     rounded = (  # sum / (hours x rows), rounded half to even at MONEY's scale as polars does
-        "(CASE WHEN _r * 2 > _d OR (_r * 2 = _d AND _q % 2 <> 0) THEN _q + _s ELSE _q END)"
+        "(CASE WHEN _r * 2 > _den OR (_r * 2 = _den AND _q % 2 <> 0) THEN _q + _s ELSE _q END)"
         f"::DECIMAL(38,0) * {_UNIT}"
     )
     cost = unit_cost = "p._unit_cost"
@@ -89,29 +96,33 @@ def _periods_sql(lines: str, *, owned: bool) -> str:
     else:
         rates = ""
     return f"""
-WITH _lines AS (
-  SELECT x_LineId, ResourceId, ResourceName, ChargePeriodStart, EffectiveCost, ProviderName,
-         x_Source, x_Team, x_GpuPerInstance, x_GpuModelName, lower(ResourceId) AS _key,
-         {BILLED_HOURS_SQL} AS _billed_h
-  FROM ({lines}) WHERE {BILLED_LINES_SQL}
-), per_period AS (
+WITH groups AS (
+  SELECT _key, ChargePeriodStart, count(*) AS _n, min(x_LineId) AS _first,
+         sum(EffectiveCost) AS _cost, max(_billed_h) AS _billed_h, max(x_GpuPerInstance) AS _gpus
+  FROM _gpu_lines GROUP BY _key, ChargePeriodStart
+), several AS (  -- the first non-null host and model, and the costliest line's team
   SELECT _key, ChargePeriodStart,
-         arg_min(ResourceId, x_LineId) AS resource_id,
          arg_min(ResourceName, x_LineId) FILTER (WHERE ResourceName IS NOT NULL) AS host,
-         sum(EffectiveCost) AS _cost,
-         max(_billed_h) AS _billed_h,
-         max(x_GpuPerInstance) AS _gpus,
          arg_min(x_GpuModelName, x_LineId) FILTER (WHERE x_GpuModelName IS NOT NULL) AS gpu_model,
-         arg_min_null(ProviderName, x_LineId) AS provider,
-         arg_min_null(x_Source, x_LineId) AS source,
          arg_max_null(x_Team, row(EffectiveCost, -x_LineId)) AS team
-  FROM _lines GROUP BY _key, ChargePeriodStart
+  FROM _gpu_lines l
+  SEMI JOIN (SELECT _key, ChargePeriodStart FROM groups WHERE _n > 1) g
+    USING (_key, ChargePeriodStart)
+  GROUP BY _key, ChargePeriodStart
+), per_period AS (
+  SELECT g.*, f.ResourceId AS resource_id, f.ProviderName AS provider, f.x_Source AS source,
+         CASE WHEN g._n = 1 THEN f.ResourceName ELSE m.host END AS host,
+         CASE WHEN g._n = 1 THEN f.x_GpuModelName ELSE m.gpu_model END AS gpu_model,
+         CASE WHEN g._n = 1 THEN f.x_Team ELSE m.team END AS team
+  FROM groups g JOIN _gpu_lines f
+    ON f.x_LineId = g._first AND f._key = g._key AND f.ChargePeriodStart = g.ChargePeriodStart
+  LEFT JOIN several m ON m._key = g._key AND m.ChargePeriodStart = g.ChargePeriodStart
 ), sized AS (
   SELECT *, {GPU_ROWS_SQL} AS _rows FROM per_period
-), quotients AS (  -- the division once per distinct (cost, divisor)
+), quotients AS (  -- the division once per distinct (cost, divisor): HUGEINT is slow
   SELECT _cost, _dd, {rounded} AS _unit_cost FROM (
-    SELECT *, _n // _d AS _q, abs(_n % _d) AS _r, sign(_n) AS _s FROM (
-      SELECT *, CAST(_cost * {_SCALE} AS HUGEINT) AS _n, CAST(_dd AS HUGEINT) AS _d
+    SELECT *, _num // _den AS _q, abs(_num % _den) AS _r, sign(_num) AS _s FROM (
+      SELECT *, CAST(_cost * {_SCALE} AS HUGEINT) AS _num, CAST(_dd AS HUGEINT) AS _den
       FROM (SELECT DISTINCT _cost, _billed_h * _rows AS _dd FROM sized)))
 ), divided AS (
   SELECT s.*, q._unit_cost FROM sized s
@@ -151,7 +162,14 @@ def _stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: 
 
     The string columns go out as ENUMs, whose Parquet dictionaries DuckDB writes directly.
     """
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _periods AS {_periods_sql(lines, owned=owned)}")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _gpu_lines AS
+        SELECT x_LineId, ResourceId, ResourceName, ChargePeriodStart, EffectiveCost, ProviderName,
+               x_Source, x_Team, x_GpuPerInstance, x_GpuModelName, lower(ResourceId) AS _key,
+               {BILLED_HOURS_SQL} AS _billed_h
+        FROM ({lines}) WHERE {BILLED_LINES_SQL}"""
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _periods AS {_periods_sql(owned=owned)}")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _keys AS SELECT _key, "
         "CAST(row_number() OVER () AS INTEGER) AS _kid FROM (SELECT DISTINCT _key FROM _periods)"
@@ -169,13 +187,18 @@ def _stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: 
     enums = ", ".join(f"p.{c}::_e_{c} AS {c}" for c in _ENUM_COLUMNS)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _billed AS
-        SELECT k._kid, {enums}, p.deployment::_e_deployment AS deployment, p.cost, p._start,
-               p._rows, p._n_rows, p._m0 = p._m1 AS _one_month, p._m0::_e_month AS _month
+        SELECT k._kid, {enums},
+               p.deployment::_e_deployment AS deployment, p.cost, p._start, p._rows, p._n_rows,
+               p._m0 = p._m1 AS _one_month, p._m0::_e_month AS _month
         FROM _periods p JOIN _keys k ON k._key = p._key"""
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _util_ids AS SELECT DISTINCT resource_id, host, gpu_uuid,"
         f" gpu_index IS NULL AS _noidx FROM ({util})"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TYPE _e_gpu_uuid AS ENUM "
+        "(SELECT DISTINCT gpu_uuid FROM _util_ids WHERE gpu_uuid IS NOT NULL)"
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _pairs AS
@@ -210,12 +233,8 @@ _MONTH_SQL = (  # the period's month unless its hours cross into the next
 )
 
 
-def _gpu_hours_select(util: str, settings: IdleSettings, *, ranked: bool, dedup: bool) -> str:
-    """GPU_HOURS rows (+ x_PartMonth) from the staged inputs and the telemetry `util`.
-
-    Without `dedup` telemetry is joined as it is: right when no GPU-hour has two telemetry
-    rows, which the caller checks from the row count.
-    """
+def _telemetry_sql(util: str, *, ranked: bool) -> str:
+    """Telemetry rows keyed to billed resources: _kid, _h (epoch us), gpu_index, readings."""
     index = "u.gpu_index"
     rank_join = ""
     if ranked:  # GPU index by uuid rank, for telemetry without one
@@ -224,37 +243,103 @@ def _gpu_hours_select(util: str, settings: IdleSettings, *, ranked: bool, dedup:
             "LEFT JOIN _ranks r ON u.gpu_index IS NULL AND r._kid = p._kid "
             "AND r.gpu_uuid = u.gpu_uuid"
         )
-    distinct = "DISTINCT ON (_kid, _h, gpu_index)" if dedup else ""
     return f"""
-WITH billed AS (
-  SELECT _kid, resource_id, host, gpu_model, provider, source, deployment, team, cost,
-         _one_month, _month, _h, gpu_index
-  FROM {_BILLED_ROWS}
-), tel AS (
-  SELECT {distinct} * FROM (
-    SELECT p._kid, epoch_us(u.hour) AS _h, {index} AS gpu_index, u.gpu_uuid,
-           u.avg_active, u.max_active, u.max_mem_used_mib AS mem_used_mib, u.samples
+    SELECT p._kid, epoch_us(u.hour) AS _h, {index} AS gpu_index,
+           u.gpu_uuid::_e_gpu_uuid AS gpu_uuid, u.avg_active::DOUBLE AS avg_active,
+           u.max_active::DOUBLE AS max_active,
+           u.max_mem_used_mib::DOUBLE AS mem_used_mib, u.samples::BIGINT AS samples
     FROM ({util}) u JOIN _pairs p
       ON p.resource_id IS NOT DISTINCT FROM u.resource_id AND p.host IS NOT DISTINCT FROM u.host
-    {rank_join})
-  WHERE gpu_index IS NOT NULL
-), joined AS (
-  SELECT b.*, t.gpu_uuid, t.avg_active::DOUBLE AS avg_active,
-         t.max_active::DOUBLE AS max_active, t.mem_used_mib::DOUBLE AS mem_used_mib,
-         coalesce(t.samples, 0)::BIGINT AS samples
-  FROM billed b LEFT JOIN tel t ON t._kid = b._kid AND t._h = b._h AND t.gpu_index = b.gpu_index
-), stated AS (
-  SELECT *, {state_sql(settings, "_e_state")} AS state, {_MONTH_SQL} AS month FROM joined
+    {rank_join}"""
+
+
+def _stated_select(joined: str, state: str) -> str:
+    """GPU_HOURS rows (+ x_PartMonth) from `joined`: billed attributes, _h, gpu_index and the
+    telemetry readings (NULL where none); `state` is the SQL of each row's state."""
+    return f"""
+WITH stated AS (
+  SELECT *, {state} AS state, {_MONTH_SQL} AS month FROM ({joined})
 )
 SELECT make_timestamptz(_h) AS hour, resource_id, host, gpu_index, gpu_uuid, gpu_model,
-       provider, source, deployment, team, cost, avg_active, max_active, mem_used_mib, samples,
-       state, CASE WHEN state IN ({_IDLE_IN}) THEN cost ELSE 0::{_MONEY_SQL} END AS idle_cost,
+       provider, source, deployment, team, cost, avg_active, max_active, mem_used_mib,
+       coalesce(samples, 0)::BIGINT AS samples, state,
+       CASE WHEN state IN ({_IDLE_IN}) THEN cost ELSE 0::{_MONEY_SQL} END AS idle_cost,
        month, month AS x_PartMonth
 FROM stated
 """
 
 
-_OVERLAP = "idle hours of one GPU overlap"
+_ATTRIBUTES = "resource_id, host, gpu_model, provider, source, deployment, team, cost"
+_READINGS = "gpu_uuid, avg_active, max_active, mem_used_mib, samples"
+
+
+def _gpu_hours_select(util: str, settings: IdleSettings, *, ranked: bool, dedup: bool) -> str:
+    """GPU_HOURS rows (+ x_PartMonth): every billed GPU-hour joined to its telemetry.
+
+    Without `dedup` telemetry is joined as it is: right when no GPU-hour has two telemetry
+    rows, which the caller checks from the row count.
+    """
+    distinct = "DISTINCT ON (_kid, _h, gpu_index)" if dedup else ""
+    joined = f"""
+  SELECT b.*, {", ".join(f"t.{c}" for c in _READINGS.split(", "))}
+  FROM (SELECT _kid, {_ATTRIBUTES}, _one_month, _month, _h, gpu_index FROM {_BILLED_ROWS}) b
+  LEFT JOIN (SELECT {distinct} * FROM ({_telemetry_sql(util, ranked=ranked)})
+             WHERE gpu_index IS NOT NULL) t
+    ON t._kid = b._kid AND t._h = b._h AND t.gpu_index = b.gpu_index"""
+    return _stated_select(joined, state_sql(settings, "_e_state"))
+
+
+# The fast path's limit: a bit per GPU row of a period-hour in a BIGINT says which have telemetry
+_MASK_ROWS = 62
+# each billed period's hours; a period is its row of _billed (_pid)
+_PERIOD_HOURS = f"""(SELECT _pid, _kid, _rows, _start + _i * {_US_PER_HOUR} AS _h
+  FROM (SELECT rowid AS _pid, _kid, _rows, _start, unnest(range(_n_rows // _rows)) AS _i
+        FROM _billed))"""
+
+
+def _matched_sql(util: str, settings: IdleSettings, *, ranked: bool) -> str:
+    """The telemetry of billed GPU-hours, by period (_pid): one row per telemetry row, with
+    its state (_state).
+
+    The join is to the period-hours (as many rows as billed lines hourly), not to every
+    billed GPU row: GPU rows without telemetry are added by `_fast_gpu_hours_select`.
+    """
+    return f"""
+SELECT *, {state_sql(settings, "_e_state")} AS _state FROM (
+  SELECT h._pid, h._h, t.gpu_index, {", ".join(f"t.{c}" for c in _READINGS.split(", "))}
+  FROM ({_telemetry_sql(util, ranked=ranked)}) t JOIN {_PERIOD_HOURS} h
+    ON h._kid = t._kid AND h._h = t._h
+  WHERE t.gpu_index >= 0 AND t.gpu_index < h._rows)"""
+
+
+def _fast_gpu_hours_select() -> str:
+    """GPU_HOURS rows from `_matched` plus the billed GPU rows it lacks, found per
+    period-hour from a bit mask of the GPU rows it has (periods of <= _MASK_ROWS rows).
+
+    As `_gpu_hours_select` without `dedup`, right when no GPU-hour has two telemetry rows
+    (then the rows outnumber the billed GPU-hours, which the caller checks).
+    """
+    nulls = (  # no readings: unmonitored, whatever the settings
+        "NULL::_e_gpu_uuid, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::BIGINT, "
+        "'unmonitored'::_e_state"
+    )
+    joined = f"""
+  WITH cover AS (
+    SELECT _pid, _h, bit_or(1::BIGINT << gpu_index) AS _mask FROM _matched GROUP BY _pid, _h
+  ), missing AS (
+    SELECT _pid, _h, gpu_index, {nulls} FROM (
+      SELECT h._pid, h._h, c._mask, unnest(range(h._rows)) AS gpu_index
+      FROM {_PERIOD_HOURS} h LEFT JOIN cover c ON c._pid = h._pid AND c._h = h._h
+      WHERE c._mask IS NULL OR c._mask <> (1::BIGINT << h._rows) - 1)
+    WHERE _mask IS NULL OR (_mask >> gpu_index) & 1 = 0
+  )
+  SELECT {", ".join(f"b.{c}" for c in _ATTRIBUTES.split(", "))}, b._one_month, b._month,
+         r._h, r.gpu_index, {", ".join(f"r.{c}" for c in _READINGS.split(", "))}, r._state
+  FROM (SELECT * FROM _matched UNION ALL SELECT * FROM missing) r
+  JOIN _billed b ON b.rowid = r._pid"""
+    return _stated_select(joined, "_state")
+
+
 _EPISODE_AGGREGATES = f"""
        arg_min_null(host, hour) AS host,
        arg_min(gpu_uuid, hour) FILTER (WHERE gpu_uuid IS NOT NULL) AS gpu_uuid,
@@ -304,6 +389,50 @@ HAVING count(*) >= {math.ceil(settings.episode_min_hours)}
 """
 
 
+def _fast_episodes_select(settings: IdleSettings, *, islands: bool) -> str:
+    """IDLE_EPISODES rows from `_matched` (GPU rows without telemetry are never idle), with
+    integer keys; the first hour's attributes are those of its period (_pid).
+
+    Runs as in `idle_episodes_sql`: with `islands` by hour minus rank (exact when no two
+    periods of a resource overlap, so that no GPU has an hour twice); else numbered by their
+    breaks.
+    """
+    us = _US_PER_HOUR
+    if islands:
+        runs = "(SELECT *, row_number() OVER (PARTITION BY _k ORDER BY _h) AS _rn FROM idle)"
+        run = f"_h - _rn * {us}"
+    else:
+        w = "PARTITION BY _k ORDER BY _h, _pid"  # one order for both windows, ties included
+        runs = f"""(SELECT *, sum(_new) OVER ({w} ROWS UNBOUNDED PRECEDING) AS _run FROM (
+          SELECT *, CASE WHEN _h - lag(_h) OVER ({w}) = {us} THEN 0 ELSE 1 END AS _new
+          FROM idle))"""
+        run = "_run"
+    return f"""
+WITH idle AS (
+  SELECT enum_code(b.resource_id)::BIGINT * 64 + m.gpu_index AS _k, m._h, m._pid, m.gpu_uuid,
+         b.cost, m._state = 'hard_idle' AS _hard
+  FROM _matched m JOIN _billed b ON b.rowid = m._pid
+  WHERE m._state IN ({_IDLE_IN})
+), runs AS (
+  SELECT _k, min(_h) AS _start, max(_h) AS _last, count(*)::BIGINT AS _n, sum(cost) AS cost,
+         bool_and(_hard) AS _hard, arg_min(_pid, _h) AS _pid,
+         arg_min(gpu_uuid, _h) FILTER (WHERE gpu_uuid IS NOT NULL) AS gpu_uuid
+  FROM {runs}
+  GROUP BY _k, {run}
+  HAVING count(*) >= {math.ceil(settings.episode_min_hours)}
+)
+SELECT b.resource_id, b.host, r._k % 64 AS gpu_index, r.gpu_uuid, b.gpu_model, b.provider,
+       b.team, make_timestamptz(r._start) AS start, make_timestamptz(r._last + {us}) AS "end",
+       r._n AS hours, r.cost::{_MONEY_SQL} AS cost,
+       CASE WHEN r._hard THEN 'hard_idle' ELSE 'allocated_idle' END AS state
+FROM runs r JOIN _billed b ON b.rowid = r._pid
+"""
+
+
+_OVERLAPPING_PERIODS = f"""SELECT count(*) FROM (
+  SELECT _kid, _h FROM {_PERIOD_HOURS} GROUP BY _kid, _h HAVING count(*) > 1)"""
+
+
 def _columns(table: Table, always: str, guard: tuple[str, ...]) -> str:
     """The table's columns, the `guard` ones marked nullable: DuckDB writes a column it knows
     to hold no NULLs as required, and the first file of a Delta table fixes its schema."""
@@ -328,6 +457,14 @@ def _copy(
     return int(out[0][0]) if out else 0
 
 
+class Staged(NamedTuple):
+    """What `write_gpu_hours` staged: gpu_hours rows, and idle_episodes rows when it could
+    stage them too (None: derive them from the gpu_hours table with `write_idle_episodes`)."""
+
+    rows: int
+    episodes: int | None
+
+
 def write_gpu_hours(
     con: duckdb.DuckDBPyConnection,
     lines: str,
@@ -336,9 +473,10 @@ def write_gpu_hours(
     settings: IdleSettings,
     path: Path,
     months: list[str] | None = None,
-) -> int:
+    episodes: Path | None = None,
+) -> Staged:
     """Stage gpu_hours rows (GPU_HOURS columns) in `path`, a folder of `x_PartMonth=YYYY-MM/`
-    files; returns rows.
+    files, and with `episodes` (all months only) idle_episodes rows in that file.
 
     `lines`/`util` are SQL relations on `con`; `months` limits lines, telemetry and hours to
     those months (a line's hours stay in the month it starts in).
@@ -346,17 +484,28 @@ def write_gpu_hours(
     if months is not None:
         lines = f"SELECT * FROM ({lines}) WHERE {_months_sql('ChargePeriodStart', months)}"
         util = f"SELECT * FROM ({util}) WHERE {_months_sql('hour', months)}"
+        episodes = None  # episodes span months: they come from the whole table
     if owned is not None:
         con.register("owned_rates", owned.cast(OWNED_RATES_SCHEMA).to_arrow())
     try:
         known = _stage_inputs(con, lines, util, owned is not None)
-        ranked = con.execute("SELECT count(*) FROM _ranks").fetchall()[0][0] > 0
+        ranked, widest = con.execute(
+            "SELECT (SELECT count(*) FROM _ranks), (SELECT coalesce(max(_rows), 0) FROM _billed)"
+        ).fetchall()[0]
         cols = _columns(GPU_HOURS, "hour", ("host", "gpu_index")) + ', "x_PartMonth"'
         where = ""
         if months is not None:
             listed = ", ".join(f"'{m}'::_e_month" for m in months if m in known) or "NULL"
             where = f" WHERE month IN ({listed})"
-        select = _gpu_hours_select(util, settings, ranked=ranked, dedup=False)
+        fast = widest <= _MASK_ROWS
+        if fast:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _matched AS "
+                + _matched_sql(util, settings, ranked=ranked > 0)
+            )
+            select = _fast_gpu_hours_select()
+        else:
+            select = _gpu_hours_select(util, settings, ranked=ranked > 0, dedup=False)
         rows = _copy(con, f"SELECT {cols} FROM ({select}){where}", path, "x_PartMonth")
         billed = con.execute(  # one row per billed GPU-hour unless telemetry had duplicates
             "SELECT coalesce(sum(_n_rows), 0) FROM _billed"
@@ -364,14 +513,32 @@ def write_gpu_hours(
             else f"SELECT count(*) FROM (SELECT {_MONTH_SQL} AS month FROM {_BILLED_ROWS}){where}"
         ).fetchall()[0][0]
         if rows != billed:
-            select = _gpu_hours_select(util, settings, ranked=ranked, dedup=True)
+            fast = False
+            select = _gpu_hours_select(util, settings, ranked=ranked > 0, dedup=True)
             rows = _copy(con, f"SELECT {cols} FROM ({select}){where}", path, "x_PartMonth")
-        return rows
+        staged = None
+        if fast and episodes is not None:
+            staged = _fast_episodes(con, settings, episodes)
+        return Staged(rows, staged)
     finally:
         if owned is not None:
             con.unregister("owned_rates")
-        for table in ("_periods", "_keys", "_billed", "_util_ids", "_pairs", "_ranks"):
+        for table in _STAGED_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+_STAGED_TABLES = (
+    "_gpu_lines", "_periods", "_keys", "_billed", "_util_ids", "_pairs", "_ranks", "_matched"
+)  # fmt: skip
+
+
+def _fast_episodes(con: duckdb.DuckDBPyConnection, settings: IdleSettings, path: Path) -> int:
+    """Stage idle_episodes rows from `_matched`; returns rows."""
+    cols = _columns(IDLE_EPISODES, "start", ("host", "gpu_index", "gpu_uuid"))
+    islands = con.execute(_OVERLAPPING_PERIODS).fetchall()[0][0] == 0
+    return _copy(
+        con, f"SELECT {cols} FROM ({_fast_episodes_select(settings, islands=islands)})", path
+    )
 
 
 def write_idle_episodes(

@@ -108,23 +108,28 @@ def duckdb_path(
     owned: pl.DataFrame | None,
     settings: IdleSettings,
     months: list[str] | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    hours_path, episodes_path = tmp_path / "gpu_hours", tmp_path / "episodes.parquet"
+) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
+    """gpu_hours and idle_episodes as refresh_gpu_hours stages them, and whether the
+    episodes were staged with the hours (else derived from the staged hours, as
+    refresh_episodes does). Episodes staged with the hours must equal the derived ones."""
+    hours_path = tmp_path / "gpu_hours"
+    episodes_path, derived_path = tmp_path / "episodes.parquet", tmp_path / "derived.parquet"
     with connect(tmp_path, memory_limit="256MB") as con:
         con.register("lines_in", lines.to_arrow())
         con.register("util_in", util.to_arrow())
-        n = write_gpu_hours(
+        done = write_gpu_hours(
             con, "SELECT * FROM lines_in", "SELECT * FROM util_in", owned, settings,
-            hours_path, months,
+            hours_path, months, episodes_path,
         )  # fmt: skip
         staged = f"{hours_path}/*/*.parquet"
         m = (
             write_idle_episodes(
-                con, f"SELECT * FROM read_parquet('{staged}')", settings, episodes_path
+                con, f"SELECT * FROM read_parquet('{staged}')", settings, derived_path
             )
-            if n
+            if done.rows
             else 0
         )
+    n = done.rows
     hours = (
         pl.read_parquet(f"{hours_path}/*/*.parquet", hive_partitioning=False).select(
             GPU_HOURS.names
@@ -132,10 +137,14 @@ def duckdb_path(
         if n
         else GPU_HOURS.empty()
     )
-    episodes = pl.read_parquet(episodes_path) if m or n else IDLE_EPISODES.empty()
+    episodes = pl.read_parquet(derived_path) if m or n else IDLE_EPISODES.empty()
     assert (len(hours), len(episodes)) == (n, m)
+    if done.episodes is not None:
+        with_hours = pl.read_parquet(episodes_path)
+        assert len(with_hours) == done.episodes
+        assert_same(with_hours, episodes)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("duckdb")] == []
-    return hours, episodes
+    return hours, episodes, done.episodes is not None
 
 
 def assert_same(a: pl.DataFrame, b: pl.DataFrame) -> None:
@@ -145,12 +154,17 @@ def assert_same(a: pl.DataFrame, b: pl.DataFrame) -> None:
     assert_frame_equal(a.sort(key, nulls_last=True), b.sort(key, nulls_last=True), check_exact=True)
 
 
-def check(tmp_path: Path, lines, util, owned=None, settings=None, months=None) -> pl.DataFrame:
+def check(
+    tmp_path: Path, lines, util, owned=None, settings=None, months=None, *, fast: bool
+) -> pl.DataFrame:
+    """DuckDB equals the reference; `fast`: the episodes were staged with the hours (the
+    path taken when no GPU-hour has two telemetry rows and periods have <= 62 GPUs)."""
     settings = settings or IdleSettings()
     want_hours, want_eps = reference(lines, util, owned, settings, months)
-    got_hours, got_eps = duckdb_path(tmp_path, lines, util, owned, settings, months)
+    got_hours, got_eps, with_hours = duckdb_path(tmp_path, lines, util, owned, settings, months)
     assert_same(got_hours, want_hours)
     assert_same(got_eps, want_eps)
+    assert with_hours == fast
     return want_hours
 
 
@@ -234,7 +248,7 @@ def estate() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
 
 def test_varied_estate_matches_the_reference(tmp_path: Path) -> None:
     lines, util, owned = estate()
-    hours = check(tmp_path, lines, util, owned)
+    hours = check(tmp_path, lines, util, owned, fast=False)  # duplicate telemetry
     # the cases are all there
     assert set(hours["state"]) == {
         "active", "underutilised", "allocated_idle", "hard_idle", "unmonitored"
@@ -250,12 +264,41 @@ def test_varied_estate_matches_the_reference(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "settings", [IdleSettings(), IdleSettings(episode_min_hours=3, idle_below=0.3)]
+)
+def test_varied_estate_without_duplicate_telemetry(tmp_path: Path, settings) -> None:
+    """The fast path: telemetry joined per period-hour, the GPU rows it lacks added from a
+    bit mask, episodes staged with the hours. Overlapping periods stay (i-ovl)."""
+    lines, util, owned = estate()
+    dups = (pl.col("samples") == 0) | (
+        (pl.col("host") == "case-host") & pl.col("resource_id").is_null()
+    )
+    hours = check(tmp_path, lines, util.filter(~dups), owned, settings, fast=True)
+    assert hours.filter(pl.col("resource_id") == "i-ovl", pl.col("hour") == T0).height == 2
+    assert hours.filter(pl.col("state") == "unmonitored").height > 0
+
+
+def test_instances_of_more_than_62_gpus(tmp_path: Path) -> None:
+    """Past the bit mask's width every billed GPU row is joined to telemetry."""
+    rows = [line("i-big", T0 + h * H, 1, "640", gpus=64.0, host="big") for h in range(3)]
+    u = [
+        (T0 + h * H, "big", "i-big", g, None, 0.0 if g % 3 else 0.5, 0.0, 0.0, 60)
+        for h in range(3)
+        for g in range(0, 64, 2)  # odd GPUs unmonitored
+    ]
+    hours = check(tmp_path, lines_frame(rows), util_frame(u), fast=False)
+    assert hours.group_by("state").len().sort("state").rows() == [
+        ("active", 33), ("hard_idle", 63), ("unmonitored", 96)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
     "settings",
     [IdleSettings(), IdleSettings(episode_min_hours=3, idle_below=0.3, min_samples=30)],
 )
 def test_without_owned_rates_and_other_settings(tmp_path: Path, settings: IdleSettings) -> None:
     lines, util, _ = estate()
-    check(tmp_path, lines, util, None, settings)
+    check(tmp_path, lines, util, None, settings, fast=False)
 
 
 def test_months_as_refresh_limits_them(tmp_path: Path) -> None:
@@ -266,13 +309,13 @@ def test_months_as_refresh_limits_them(tmp_path: Path) -> None:
     )
     util = pl.concat([util, util_frame([(datetime(2026, 11, 1, 1, tzinfo=UTC), "e", "i-edge",
                                          0, None, 0.0, 0.0, 0.0, 60)])])  # fmt: skip
-    check(tmp_path, lines, util, owned, months=["2026-10"])
-    check(tmp_path, lines, util, owned, months=["2026-11", "2027-01"])
+    check(tmp_path, lines, util, owned, months=["2026-10"], fast=False)
+    check(tmp_path, lines, util, owned, months=["2026-11", "2027-01"], fast=False)
 
 
 def test_no_lines(tmp_path: Path) -> None:
     lines, util, owned = estate()
-    check(tmp_path, lines.clear(), util, owned)
+    check(tmp_path, lines.clear(), util, owned, fast=True)
 
 
 def test_bench_shaped_data(tmp_path: Path) -> None:
@@ -294,7 +337,7 @@ def test_bench_shaped_data(tmp_path: Path) -> None:
          i % 8, None, float(avg[i]), float(mx[i]), float(mem[i]), 60)
         for i in range(n)
     ]  # fmt: skip
-    check(tmp_path, lines_frame(rows), util_frame(u))
+    check(tmp_path, lines_frame(rows), util_frame(u), fast=True)
 
 
 @pytest.mark.parametrize(
