@@ -7,6 +7,13 @@ with bounded memory (DuckDB spills to the staging directory beyond `memory_limit
 
 Where the reference takes "the first" value of a group of cost lines, the line with the least
 x_LineId is taken (the reference sees lines in that order).
+
+Two paths give the same rows. Usually telemetry is matched to the billed period-hours
+(`_matched`), the GPU rows without telemetry are added from a bit mask, and on a full refresh
+the episodes come from `_matched` with integer keys. Instances wider than 62 GPUs, or
+telemetry with two rows for one GPU-hour, take the general join of every billed GPU row; their
+episodes, like those of an incremental refresh, are derived from the gpu_hours table
+(`write_idle_episodes`).
 """
 
 from __future__ import annotations
@@ -457,6 +464,11 @@ def _copy(
     return int(out[0][0]) if out else 0
 
 
+_STAGED_TABLES = (
+    "_gpu_lines", "_periods", "_keys", "_billed", "_util_ids", "_pairs", "_ranks", "_matched"
+)  # fmt: skip
+
+
 class Staged(NamedTuple):
     """What `write_gpu_hours` staged: gpu_hours rows, and idle_episodes rows when it could
     stage them too (None: derive them from the gpu_hours table with `write_idle_episodes`)."""
@@ -525,11 +537,6 @@ def write_gpu_hours(
             con.unregister("owned_rates")
         for table in _STAGED_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-_STAGED_TABLES = (
-    "_gpu_lines", "_periods", "_keys", "_billed", "_util_ids", "_pairs", "_ranks", "_matched"
-)  # fmt: skip
 
 
 def _fast_episodes(con: duckdb.DuckDBPyConnection, settings: IdleSettings, path: Path) -> int:
