@@ -324,26 +324,32 @@ def _fast_gpu_hours_select() -> str:
     period-hour from a bit mask of the GPU rows it has (periods of <= _MASK_ROWS rows).
 
     As `_gpu_hours_select` without `dedup`, right when no GPU-hour has two telemetry rows
-    (then the rows outnumber the billed GPU-hours, which the caller checks).
+    (then the rows outnumber the billed GPU-hours, which the caller checks). The rows without
+    telemetry carry their period's attributes from the start: where most GPUs are
+    unmonitored they are most of the rows, and joining them back by period would cost a
+    join of every row.
     """
+    attributes = ", ".join(f"b.{c}" for c in _ATTRIBUTES.split(", "))
     nulls = (  # no readings: unmonitored, whatever the settings
         "NULL::_e_gpu_uuid, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::BIGINT, "
         "'unmonitored'::_e_state"
     )
+    hours = f"""(SELECT *, _start + _i * {_US_PER_HOUR} AS _h
+      FROM (SELECT rowid AS _pid, *, unnest(range(_n_rows // _rows)) AS _i FROM _billed))"""
     joined = f"""
   WITH cover AS (
     SELECT _pid, _h, bit_or(1::BIGINT << gpu_index) AS _mask FROM _matched GROUP BY _pid, _h
-  ), missing AS (
-    SELECT _pid, _h, gpu_index, {nulls} FROM (
-      SELECT h._pid, h._h, c._mask, unnest(range(h._rows)) AS gpu_index
-      FROM {_PERIOD_HOURS} h LEFT JOIN cover c ON c._pid = h._pid AND c._h = h._h
-      WHERE c._mask IS NULL OR c._mask <> (1::BIGINT << h._rows) - 1)
-    WHERE _mask IS NULL OR (_mask >> gpu_index) & 1 = 0
   )
-  SELECT {", ".join(f"b.{c}" for c in _ATTRIBUTES.split(", "))}, b._one_month, b._month,
-         r._h, r.gpu_index, {", ".join(f"r.{c}" for c in _READINGS.split(", "))}, r._state
-  FROM (SELECT * FROM _matched UNION ALL SELECT * FROM missing) r
-  JOIN _billed b ON b.rowid = r._pid"""
+  SELECT {attributes}, b._one_month, b._month, r._h, r.gpu_index,
+         {", ".join(f"r.{c}" for c in _READINGS.split(", "))}, r._state
+  FROM _matched r JOIN _billed b ON b.rowid = r._pid
+  UNION ALL
+  SELECT {_ATTRIBUTES}, _one_month, _month, _h, gpu_index, {nulls} FROM (
+    SELECT {attributes}, b._one_month, b._month, b._h, c._mask,
+           unnest(range(b._rows)) AS gpu_index
+    FROM {hours} b LEFT JOIN cover c ON c._pid = b._pid AND c._h = b._h
+    WHERE c._mask IS NULL OR c._mask <> (1::BIGINT << b._rows) - 1)
+  WHERE _mask IS NULL OR (_mask >> gpu_index) & 1 = 0"""
     return _stated_select(joined, "_state")
 
 
