@@ -265,8 +265,8 @@ def main() -> None:
     settings = Settings()
     views.register_all(settings)
 
-    def first_load():
-        con = warehouse.connect(root)
+    def first_load():  # as the dashboard opens it, with [warehouse] memory_limit
+        con = warehouse.connect(root, memory_limit=settings.warehouse.memory_limit)
         queries.prepare(con)
         return con
 

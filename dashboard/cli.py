@@ -82,7 +82,9 @@ class App:
 
         warehouse.require(self.warehouse)
         self.register_views()
-        return warehouse.connect(self.warehouse, as_of)
+        return warehouse.connect(
+            self.warehouse, as_of, memory_limit=self.settings.warehouse.memory_limit
+        )
 
     def register_views(self) -> None:
         from ingest import views

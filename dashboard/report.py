@@ -72,8 +72,11 @@ def build_pack(
     else:
         from ingest import views, warehouse
 
-        views.register_all(settings or Settings())  # classified_costs, gpu_hours, ...
-        con = warehouse.connect(warehouse.require(source))
+        settings = settings or Settings()
+        views.register_all(settings)  # classified_costs, gpu_hours, ...
+        con = warehouse.connect(
+            warehouse.require(source), memory_limit=settings.warehouse.memory_limit
+        )
     sections = compute(con, month, currency, cfg)
     stamp = (generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     un = cfg.allocation.unallocated

@@ -141,15 +141,22 @@ def table_select(path: Path, table: Table) -> str | None:
 
 
 def connect(
-    root: Path | str, as_of: AsOf = None, *, derived: bool = True
+    root: Path | str,
+    as_of: AsOf = None,
+    *,
+    derived: bool = True,
+    memory_limit: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB with the warehouse views, pinned to one snapshot.
 
     External file access is switched off once the views exist, so SQL run through this
-    connection can read the warehouse and nothing else.
+    connection can read the warehouse and nothing else. `memory_limit` (e.g. "2GB",
+    `[warehouse] memory_limit`) bounds what DuckDB holds; None leaves DuckDB's default.
     """
     root = Path(root)
     con = duckdb.connect(":memory:")
+    if memory_limit is not None:
+        con.execute("SET memory_limit = '" + memory_limit.replace("'", "''") + "'")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # never write to a command's stdout
     versions: dict[str, int | None] = {}

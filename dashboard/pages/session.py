@@ -41,7 +41,7 @@ def _connection(root_: str, key: tuple) -> duckdb.DuckDBPyConnection:
     from ingest import views, warehouse
 
     views.register_all(settings())
-    con = warehouse.connect(root_)
+    con = warehouse.connect(root_, memory_limit=settings().warehouse.memory_limit)
     queries.prepare(con)
     return con
 

@@ -72,3 +72,27 @@ def test_unknown_config_key_is_named_with_a_suggestion(tmp_path: Path, capsys) -
     code, _, err = run(capsys, "--config", str(cfg), "loads")
     assert code == 2
     assert "unknown key 'pth' in [warehouse]" in err and 'did you mean "path"' in err
+
+
+@pytest.mark.parametrize(
+    ("config", "shown"),
+    [("", "1.8 GiB"), ('memory_limit = "512MB"\n', "488.2 MiB")],  # 2GB by default
+)
+def test_reader_memory_is_bounded_by_the_setting(
+    loaded: Path, capsys, tmp_path: Path, config: str, shown: str
+) -> None:
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text(f'[warehouse]\npath = "{loaded}"\n{config}')
+    sql = "select current_setting('memory_limit') as m"
+    code, out, _ = run(capsys, "--config", str(cfg), "query", sql, "--format", "json")
+    assert code == 0
+    assert json.loads(out) == [{"m": shown}]
+
+
+def test_a_memory_limit_that_is_not_a_size_is_refused(tmp_path: Path, capsys) -> None:
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text('[warehouse]\nmemory_limit = "lots"\n')
+    code, _, err = run(capsys, "--config", str(cfg), "loads")
+    assert code == 2
+    assert "[warehouse] memory_limit is not a memory size" in err
+    assert 'e.g. "2GB"' in err and "'lots'" in err
