@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,8 @@ from models.idle import (
 )
 from models.schema import MONEY, UTC_TS
 from models.settings import IdleSettings
+from tests.models.test_idle import H, line
 
-H = timedelta(hours=1)
 T0 = datetime(2026, 10, 14, 0, tzinfo=UTC)  # ASSET-OLD's economic life ends 2026-10-15
 LINE_SCHEMA = {
     "x_LineId": pl.Int64, "ResourceId": pl.String, "ResourceName": pl.String,
@@ -40,26 +40,6 @@ UTIL_SCHEMA = {
     "gpu_uuid": pl.String, "avg_active": pl.Float64, "max_active": pl.Float64,
     "max_mem_used_mib": pl.Float64, "samples": pl.Int64,
 }  # fmt: skip
-
-
-def line(resource: str, start: datetime, hours: float, cost: str, **kw: Any) -> dict[str, Any]:
-    return {
-        "ResourceId": resource,
-        "ResourceName": kw.pop("host", None),
-        "ChargeCategory": kw.pop("category", "Usage"),
-        "CommitmentDiscountStatus": kw.pop("status", None),
-        "ChargePeriodStart": start,
-        "ChargePeriodEnd": start + kw.pop("period", hours) * H,
-        "ConsumedQuantity": None if (q := kw.pop("qty", hours)) is None else Decimal(str(q)),
-        "ConsumedUnit": kw.pop("unit", "Hrs"),
-        "EffectiveCost": Decimal(cost),
-        "ProviderName": kw.pop("provider", "AWS"),
-        "x_Source": kw.pop("source", "aws-cur2"),
-        "x_AiClass": kw.pop("cls", "gpu_compute"),
-        "x_Team": kw.pop("team", "research"),
-        "x_GpuPerInstance": kw.pop("gpus", 8.0),
-        "x_GpuModelName": kw.pop("model", "H100"),
-    }
 
 
 def lines_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:

@@ -17,15 +17,16 @@ T0 = datetime(2026, 9, 30, 22, tzinfo=UTC)
 H = timedelta(hours=1)
 
 
-def line(resource: str, start: datetime, hours: int, cost: str, **kw: Any) -> dict[str, Any]:
+def line(resource: str, start: datetime, hours: float, cost: str, **kw: Any) -> dict[str, Any]:
+    """A cost line billing `hours` (the period too unless `period`; `qty=None`: no quantity)."""
     return {
         "ResourceId": resource,
         "ResourceName": kw.pop("host", None),
         "ChargeCategory": kw.pop("category", "Usage"),
         "CommitmentDiscountStatus": kw.pop("status", None),
         "ChargePeriodStart": start,
-        "ChargePeriodEnd": start + hours * H,
-        "ConsumedQuantity": Decimal(kw.pop("qty", hours)),
+        "ChargePeriodEnd": start + kw.pop("period", hours) * H,
+        "ConsumedQuantity": None if (q := kw.pop("qty", hours)) is None else Decimal(str(q)),
         "ConsumedUnit": kw.pop("unit", "Hrs"),
         "EffectiveCost": Decimal(cost),
         "ProviderName": kw.pop("provider", "AWS"),
