@@ -298,10 +298,13 @@ def _gpu_hours_select(util: str, settings: IdleSettings, *, ranked: bool, dedup:
 
 # The fast path's limit: a bit per GPU row of a period-hour in a BIGINT says which have telemetry
 _MASK_ROWS = 62
-# each billed period's hours; a period is its row of _billed (_pid)
-_PERIOD_HOURS = f"""(SELECT _pid, _kid, _rows, _start + _i * {_US_PER_HOUR} AS _h
-  FROM (SELECT rowid AS _pid, _kid, _rows, _start, unnest(range(_n_rows // _rows)) AS _i
-        FROM _billed))"""
+
+
+def _period_hours(columns: str = "_kid, _rows, _start") -> str:
+    """Each billed period's hours (_h) with `columns` of `_billed`; a period is its row of
+    _billed (_pid)."""
+    return f"""(SELECT *, _start + _i * {_US_PER_HOUR} AS _h
+  FROM (SELECT rowid AS _pid, {columns}, unnest(range(_n_rows // _rows)) AS _i FROM _billed))"""
 
 
 def _matched_sql(util: str, settings: IdleSettings, *, ranked: bool) -> str:
@@ -314,7 +317,7 @@ def _matched_sql(util: str, settings: IdleSettings, *, ranked: bool) -> str:
     return f"""
 SELECT *, {state_sql(settings, "_e_state")} AS _state FROM (
   SELECT h._pid, h._h, t.gpu_index, {", ".join(f"t.{c}" for c in _READINGS.split(", "))}
-  FROM ({_telemetry_sql(util, ranked=ranked)}) t JOIN {_PERIOD_HOURS} h
+  FROM ({_telemetry_sql(util, ranked=ranked)}) t JOIN {_period_hours()} h
     ON h._kid = t._kid AND h._h = t._h
   WHERE t.gpu_index >= 0 AND t.gpu_index < h._rows)"""
 
@@ -334,8 +337,7 @@ def _fast_gpu_hours_select() -> str:
         "NULL::_e_gpu_uuid, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::BIGINT, "
         "'unmonitored'::_e_state"
     )
-    hours = f"""(SELECT *, _start + _i * {_US_PER_HOUR} AS _h
-      FROM (SELECT rowid AS _pid, *, unnest(range(_n_rows // _rows)) AS _i FROM _billed))"""
+    hours = _period_hours("*")
     joined = f"""
   WITH cover AS (
     SELECT _pid, _h, bit_or(1::BIGINT << gpu_index) AS _mask FROM _matched GROUP BY _pid, _h
@@ -443,7 +445,7 @@ FROM runs r JOIN _billed b ON b.rowid = r._pid
 
 
 _OVERLAPPING_PERIODS = f"""SELECT count(*) FROM (
-  SELECT _kid, _h FROM {_PERIOD_HOURS} GROUP BY _kid, _h HAVING count(*) > 1)"""
+  SELECT _kid, _h FROM {_period_hours()} GROUP BY _kid, _h HAVING count(*) > 1)"""
 
 
 def _columns(table: Table, always: str, guard: tuple[str, ...]) -> str:
@@ -507,9 +509,10 @@ def write_gpu_hours(
         con.register("owned_rates", owned.cast(OWNED_RATES_SCHEMA).to_arrow())
     try:
         known = _stage_inputs(con, lines, util, owned is not None)
-        ranked, widest = con.execute(
+        n_ranked, widest = con.execute(
             "SELECT (SELECT count(*) FROM _ranks), (SELECT coalesce(max(_rows), 0) FROM _billed)"
         ).fetchall()[0]
+        ranked = n_ranked > 0  # telemetry without GPU indexes, ranked by uuid
         cols = _columns(GPU_HOURS, "hour", ("host", "gpu_index")) + ', "x_PartMonth"'
         where = ""
         if months is not None:
@@ -519,11 +522,11 @@ def write_gpu_hours(
         if fast:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _matched AS "
-                + _matched_sql(util, settings, ranked=ranked > 0)
+                + _matched_sql(util, settings, ranked=ranked)
             )
             select = _fast_gpu_hours_select()
         else:
-            select = _gpu_hours_select(util, settings, ranked=ranked > 0, dedup=False)
+            select = _gpu_hours_select(util, settings, ranked=ranked, dedup=False)
         rows = _copy(con, f"SELECT {cols} FROM ({select}){where}", path, "x_PartMonth")
         billed = con.execute(  # one row per billed GPU-hour unless telemetry had duplicates
             "SELECT coalesce(sum(_n_rows), 0) FROM _billed"
@@ -532,7 +535,7 @@ def write_gpu_hours(
         ).fetchall()[0][0]
         if rows != billed:
             fast = False
-            select = _gpu_hours_select(util, settings, ranked=ranked > 0, dedup=True)
+            select = _gpu_hours_select(util, settings, ranked=ranked, dedup=True)
             rows = _copy(con, f"SELECT {cols} FROM ({select}){where}", path, "x_PartMonth")
         staged = None
         if fast and episodes is not None:
