@@ -141,8 +141,9 @@ SELECT p._key, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown') AS gpu_mo
        CASE WHEN p.source = 'onprem' THEN 'onprem' ELSE 'cloud' END AS deployment,
        coalesce(p.team, 'unallocated') AS team, {cost} AS cost,
        epoch_us(p.ChargePeriodStart) AS _start, p._rows, p._billed_h * p._rows AS _n_rows,
-       strftime(p.ChargePeriodStart, '%Y-%m') AS _m0,
-       strftime(p.ChargePeriodStart + (p._billed_h - 1) * INTERVAL 1 HOUR, '%Y-%m') AS _m1
+       strftime(make_timestamp(epoch_us(p.ChargePeriodStart)), '%Y-%m') AS _m0,
+       strftime(make_timestamp(epoch_us(p.ChargePeriodStart) + (p._billed_h - 1) * {_US_PER_HOUR}),
+                '%Y-%m') AS _m1
 FROM divided p {rates}
 """
 
@@ -235,8 +236,10 @@ def _stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: 
 # billed GPU-hours: each period's hours x GPU rows
 _BILLED_ROWS = f"""(SELECT *, _start + (_j // _rows) * {_US_PER_HOUR} AS _h, _j % _rows AS gpu_index
   FROM (SELECT *, unnest(range(_n_rows)) AS _j FROM _billed))"""
+# Months are UTC months formatted from naive timestamps (make_timestamp): formatting a
+# TIMESTAMPTZ goes through the time zone library and is about 3x slower.
 _MONTH_SQL = (  # the period's month unless its hours cross into the next
-    "CASE WHEN _one_month THEN _month ELSE strftime(make_timestamptz(_h), '%Y-%m')::_e_month END"
+    "CASE WHEN _one_month THEN _month ELSE strftime(make_timestamp(_h), '%Y-%m')::_e_month END"
 )
 
 
@@ -404,24 +407,30 @@ HAVING count(*) >= {math.ceil(settings.episode_min_hours)}
 """
 
 
-def _fast_episodes_select(settings: IdleSettings, *, islands: bool) -> str:
+def _fast_episodes_select(settings: IdleSettings, *, islands: bool, uuids: bool = True) -> str:
     """IDLE_EPISODES rows from `_matched` (GPU rows without telemetry are never idle), with
     integer keys; the first hour's attributes are those of its period (_pid).
 
     Runs as in `idle_episodes_sql`: with `islands` by hour minus rank (exact when no two
-    periods of a resource overlap, so that no GPU has an hour twice); else numbered by their
-    breaks.
+    periods of a resource overlap, so that no GPU has an hour twice, so that a run's last
+    hour follows from its length); else numbered by their breaks. Without `uuids` (no
+    telemetry row has one) the uuid aggregate is skipped.
     """
     us = _US_PER_HOUR
+    last = f"min(_h) + (count(*) - 1) * {us}"
     if islands:
         runs = "(SELECT *, row_number() OVER (PARTITION BY _k ORDER BY _h) AS _rn FROM idle)"
         run = f"_h - _rn * {us}"
     else:
+        last = "max(_h)"
         w = "PARTITION BY _k ORDER BY _h, _pid"  # one order for both windows, ties included
         runs = f"""(SELECT *, sum(_new) OVER ({w} ROWS UNBOUNDED PRECEDING) AS _run FROM (
           SELECT *, CASE WHEN _h - lag(_h) OVER ({w}) = {us} THEN 0 ELSE 1 END AS _new
           FROM idle))"""
         run = "_run"
+    uuid = "NULL::_e_gpu_uuid"
+    if uuids:
+        uuid = "arg_min(gpu_uuid, _h) FILTER (WHERE gpu_uuid IS NOT NULL)"
     return f"""
 WITH idle AS (
   SELECT enum_code(b.resource_id)::BIGINT * 64 + m.gpu_index AS _k, m._h, m._pid, m.gpu_uuid,
@@ -429,9 +438,8 @@ WITH idle AS (
   FROM _matched m JOIN _billed b ON b.rowid = m._pid
   WHERE m._state IN ({_IDLE_IN})
 ), runs AS (
-  SELECT _k, min(_h) AS _start, max(_h) AS _last, count(*)::BIGINT AS _n, sum(cost) AS cost,
-         bool_and(_hard) AS _hard, arg_min(_pid, _h) AS _pid,
-         arg_min(gpu_uuid, _h) FILTER (WHERE gpu_uuid IS NOT NULL) AS gpu_uuid
+  SELECT _k, min(_h) AS _start, {last} AS _last, count(*)::BIGINT AS _n, sum(cost) AS cost,
+         bool_and(_hard) AS _hard, arg_min(_pid, _h) AS _pid, {uuid} AS gpu_uuid
   FROM {runs}
   GROUP BY _k, {run}
   HAVING count(*) >= {math.ceil(settings.episode_min_hours)}
@@ -551,10 +559,12 @@ def write_gpu_hours(
 def _fast_episodes(con: duckdb.DuckDBPyConnection, settings: IdleSettings, path: Path) -> int:
     """Stage idle_episodes rows from `_matched`; returns rows."""
     cols = _columns(IDLE_EPISODES, "start", ("host", "gpu_index", "gpu_uuid"))
-    islands = con.execute(_OVERLAPPING_PERIODS).fetchall()[0][0] == 0
-    return _copy(
-        con, f"SELECT {cols} FROM ({_fast_episodes_select(settings, islands=islands)})", path
-    )
+    islands, uuids = con.execute(
+        f"SELECT ({_OVERLAPPING_PERIODS}) = 0, "
+        "(SELECT count(*) FROM _util_ids WHERE gpu_uuid IS NOT NULL) > 0"
+    ).fetchall()[0]
+    select = _fast_episodes_select(settings, islands=islands, uuids=uuids)
+    return _copy(con, f"SELECT {cols} FROM ({select})", path)
 
 
 def write_idle_episodes(
