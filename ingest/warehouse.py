@@ -9,6 +9,8 @@ them through `register_view`.
 from __future__ import annotations
 
 import contextlib
+import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -140,6 +142,13 @@ def table_select(path: Path, table: Table) -> str | None:
     return _files_select(table, files) if files else _empty_select(table)
 
 
+def spill_directory() -> Path:
+    """A private folder under the system temp directory (TMPDIR) for one reader's spill
+    files. DuckDB creates it when it first spills and removes it on close; its default,
+    `.tmp` in the working directory, may be read-only or shared by several dashboards."""
+    return Path(tempfile.gettempdir()) / f"finops-duckdb-{uuid.uuid4().hex}"
+
+
 def connect(
     root: Path | str,
     as_of: AsOf = None,
@@ -152,11 +161,13 @@ def connect(
     External file access is switched off once the views exist, so SQL run through this
     connection can read the warehouse and nothing else. `memory_limit` (e.g. "2GB",
     `[warehouse] memory_limit`) bounds what DuckDB holds; None leaves DuckDB's default.
+    Beyond it DuckDB spills to `spill_directory()`.
     """
     root = Path(root)
     con = duckdb.connect(":memory:")
     if memory_limit is not None:
         con.execute("SET memory_limit = '" + memory_limit.replace("'", "''") + "'")
+    con.execute("SET temp_directory = '" + str(spill_directory()).replace("'", "''") + "'")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # never write to a command's stdout
     versions: dict[str, int | None] = {}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
 
+import ingest.warehouse
 from dashboard.cli import main
 from ingest.store import Store
 from tests.ingest.test_store import batch
@@ -87,6 +89,26 @@ def test_reader_memory_is_bounded_by_the_setting(
     code, out, _ = run(capsys, "--config", str(cfg), "query", sql, "--format", "json")
     assert code == 0
     assert json.loads(out) == [{"m": shown}]
+
+
+def test_a_reader_spills_to_a_private_temp_folder_not_the_working_directory(
+    loaded: Path, tmp_path: Path, monkeypatch
+) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    con = ingest.warehouse.connect(loaded, memory_limit="100MB")
+    spill = Path(con.execute("select current_setting('temp_directory')").fetchone()[0])
+    # a sort of 10M rows (80 MB of keys alone) does not fit in 100MB: it spills, and is right
+    total = con.execute(
+        "select count(*), sum(x) from (select range as x from range(10000000) "
+        "order by x desc offset 5000000)"
+    ).fetchone()
+    assert total == (5_000_000, 12_499_997_500_000)  # 0 + 1 + ... + 4,999,999
+    assert spill.parent == Path(tempfile.gettempdir()) and spill.is_dir()
+    con.close()
+    assert not spill.exists()  # removed with the connection
+    assert list(cwd.iterdir()) == []  # no .tmp left where the dashboard was started
 
 
 def test_a_memory_limit_that_is_not_a_size_is_refused(tmp_path: Path, capsys) -> None:
