@@ -5,6 +5,8 @@ the median wall time and peak RSS are reported beside a DuckDB floor on the same
 same run: a plain group-by over the same lines (classification), a join + group-by of the
 same telemetry and billing (idle). Targets: <= 3x the floor, peak RSS <= 4 GiB. "idle" is
 gpu_hours and idle_episodes as a full refresh stages them; "idle_hours" the gpu_hours alone.
+Last, idle_episodes as a monthly refresh derives them: the runs near one month, against (as
+before) the whole table.
 
     python bench/bench_classify.py                  # 10M lines, 500 GPUs x 1 year, 3 repeats
     python bench/bench_classify.py --lines 1000000 --gpus 64 --repeats 1
@@ -210,6 +212,33 @@ def task_idle_hours(folder: Path) -> dict:
     return task_idle(folder, episodes=False)
 
 
+def _episodes_task(folder: Path, months: list[str] | None) -> dict:
+    """idle_episodes as a monthly refresh derives them after gpu_hours moved on: from the
+    whole table (`months` None, as before), or only the runs near `months` with the rest
+    kept from the full refresh's episodes. Reads what the idle task left in `folder`."""
+    from ingest.gpu_hours import write_idle_episodes, write_idle_episodes_window
+    from ingest.scratch import connect
+    from models.settings import IdleSettings
+
+    hours = f"SELECT * FROM read_parquet('{folder / 'gpu_hours'}/*/*.parquet')"
+    old = f"SELECT * FROM read_parquet('{folder / 'episodes.parquet'}')"
+    out = folder / "episodes_again.parquet"
+    with connect(folder) as con:
+        if months is None:
+            rows = write_idle_episodes(con, hours, IdleSettings(), out)
+        else:
+            rows = write_idle_episodes_window(con, hours, old, months, IdleSettings(), out)
+    return {"rows": rows}
+
+
+def task_episodes_whole(folder: Path) -> dict:
+    return _episodes_task(folder, None)
+
+
+def task_episodes_month(folder: Path) -> dict:
+    return _episodes_task(folder, ["2026-05"])  # a month in the middle of the year
+
+
 def task_idle_floor(folder: Path) -> dict:
     import duckdb
 
@@ -243,6 +272,8 @@ TASKS = {
     "idle": task_idle,
     "idle_hours": task_idle_hours,
     "idle_floor": task_idle_floor,
+    "episodes_whole": task_episodes_whole,
+    "episodes_month": task_episodes_month,
 }
 
 
@@ -287,7 +318,10 @@ def main() -> None:
         run_child("make", folder)
         print(f"# bench_classify: {args.lines:,} lines; {args.gpus} GPUs x 8760 h; "
               f"median of {args.repeats}; {machine()}")  # fmt: skip
-        tasks = ("classify", "classify_floor", "idle", "idle_hours", "idle_floor")
+        tasks = (
+            "classify", "classify_floor", "idle", "idle_hours", "idle_floor",
+            "episodes_whole", "episodes_month",  # read what "idle" wrote
+        )  # fmt: skip
         runs: dict[str, list] = {t: [] for t in tasks}
         for _ in range(args.repeats):  # interleaved, so a slow spell of the machine hits all
             for t in tasks:
@@ -303,6 +337,12 @@ def main() -> None:
                 f"DuckDB floor {med[floor]:6.2f} s  peak {rss[floor]:5.2f} GiB | "
                 f"ratio {med[name] / med[floor]:4.2f}x"
             )
+        whole, month = med["episodes_whole"], med["episodes_month"]
+        print(
+            f"monthly refresh's idle_episodes: one month's runs {month:.2f} s "
+            f"(peak {rss['episodes_month']:.2f} GiB) against the whole table {whole:.2f} s "
+            f"(peak {rss['episodes_whole']:.2f} GiB): {whole / month:.1f}x faster"
+        )
 
 
 if __name__ == "__main__":

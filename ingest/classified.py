@@ -5,8 +5,9 @@
   commit, so it follows restatements, and `class_keys` (each class combination once); the
   `classifications` view joins the two and `classified_costs` joins that to cost_lines.
 - `gpu_hours`: paid GPU-hours joined with telemetry, partitioned by month and refreshed for the
-  months a load touched. `idle_episodes` is rebuilt whole from gpu_hours after that (runs may
-  cross month boundaries).
+  months a load touched. `idle_episodes` follows: only the runs that touch those months are
+  derived again (runs may cross month boundaries), when its commit says it came from the
+  gpu_hours just replaced with the same idle settings; else it is rebuilt whole.
 
 Also the one place that reads the classification inputs (shipped rule files, user rule files,
 accelerator and tool catalogues); models/ gets parsed dicts. All writes go through Store.
@@ -14,7 +15,9 @@ accelerator and tool catalogues); models/ gets parsed dicts. All writes go throu
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import shutil
 import tomllib
 from collections.abc import Iterable
@@ -262,29 +265,74 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
             )  # fmt: skip
         replace = None if months is None else [{"x_PartMonth": m} for m in months]
         staged.mkdir(exist_ok=True)
-        store.replace_derived("gpu_hours", GPU_HOURS, staged, replace, ["x_PartMonth"])
+        basis = _episodes_basis(store)  # read before gpu_hours moves on
+        before = _version(store, "gpu_hours")
+        version = store.replace_derived("gpu_hours", GPU_HOURS, staged, replace, ["x_PartMonth"])
         if done.episodes is not None:  # staged with the hours (all months)
-            store.replace_derived("idle_episodes", IDLE_EPISODES, episodes, None)
+            store.replace_derived(
+                "idle_episodes", IDLE_EPISODES, episodes, None,
+                metadata=_episodes_metadata(version, settings),
+            )  # fmt: skip
     finally:
         shutil.rmtree(staged, ignore_errors=True)
         episodes.unlink(missing_ok=True)
     if done.episodes is None:
-        refresh_episodes(store, settings)
+        # only the months' runs change when the episodes are those of the table just replaced
+        current = basis is not None and basis == _episodes_key(before, settings)
+        refresh_episodes(store, settings, months if current else None)
     return int(done.rows)
 
 
-def refresh_episodes(store: Store, settings: Settings) -> int:
+EPISODES_OF = "finops.episodes_of"  # commit info of idle_episodes: the gpu_hours it came from
+
+
+def _version(store: Store, dataset: str) -> int | None:
+    table = store.table(dataset)
+    return None if table is None else table.version()
+
+
+def _episodes_key(hours_version: int | None, settings: Settings) -> str:
+    """The gpu_hours version and idle settings that idle_episodes were derived from."""
+    idle = dataclasses.asdict(settings.idle)
+    return json.dumps({"gpu_hours": hours_version, "idle": idle}, sort_keys=True, default=str)
+
+
+def _episodes_metadata(hours_version: int, settings: Settings) -> dict[str, str]:
+    return {EPISODES_OF: _episodes_key(hours_version, settings)}
+
+
+def _episodes_basis(store: Store) -> str | None:
+    """What the current idle_episodes were derived from (None: not recorded)."""
+    table = store.table("idle_episodes")
+    if table is None:
+        return None
+    last = table.history(1)
+    return last[0].get(EPISODES_OF) if last else None
+
+
+def refresh_episodes(store: Store, settings: Settings, months: list[str] | None = None) -> int:
+    """Rebuild idle_episodes from gpu_hours: whole, or with `months` only the runs that touch
+    those months (the rest kept; right when the current episodes are those of gpu_hours
+    before its rows for `months` were replaced)."""
     from ingest import gpu_hours as db
     from ingest.warehouse import table_select
 
     hours = table_select(store.table_path("gpu_hours"), GPU_HOURS)
     if hours is None:
         return 0
+    old = table_select(store.table_path("idle_episodes"), IDLE_EPISODES)
+    version = _version(store, "gpu_hours")
     staged = store.staging_dir() / f"idle_episodes-{new_load_id()}.parquet"
     try:
         with scratch.connect(store.staging_dir()) as con:
-            rows = db.write_idle_episodes(con, hours, settings.idle, staged)
-        store.replace_derived("idle_episodes", IDLE_EPISODES, staged, None)
+            if months and old is not None:
+                rows = db.write_idle_episodes_window(con, hours, old, months, settings.idle, staged)
+            else:
+                rows = db.write_idle_episodes(con, hours, settings.idle, staged)
+        store.replace_derived(
+            "idle_episodes", IDLE_EPISODES, staged, None,
+            metadata=_episodes_metadata(int(version or 0), settings),
+        )  # fmt: skip
         return rows
     finally:
         staged.unlink(missing_ok=True)

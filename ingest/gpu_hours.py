@@ -580,3 +580,63 @@ def write_idle_episodes(
             raise
     select = idle_episodes_sql(hours, settings, islands=False)
     return _copy(con, f"SELECT {cols} FROM ({select})", path)
+
+
+def _month_bounds(months: list[str]) -> tuple[str, str]:
+    """SQL TIMESTAMPTZ literals of the first month's start and the last month's end."""
+    first, last = min(months), max(months)
+    y, m = (int(x) for x in last.split("-"))
+    end = f"{y + (m == 12):04d}-{m % 12 + 1:02d}"
+    return f"TIMESTAMPTZ '{first}-01 00:00:00+00'", f"TIMESTAMPTZ '{end}-01 00:00:00+00'"
+
+
+def _touches(start: str, end: str) -> str:
+    """An episode whose hours, or the hour either side of them, fall in [start, end): a change
+    of gpu_hours rows there can change it."""
+    return f'(start - INTERVAL 1 HOUR < {end} AND "end" + INTERVAL 1 HOUR > {start})'
+
+
+def write_idle_episodes_window(
+    con: duckdb.DuckDBPyConnection,
+    hours: str,
+    old: str,
+    months: list[str],
+    settings: IdleSettings,
+    path: Path,
+) -> int:
+    """Stage idle_episodes rows after gpu_hours rows were replaced for `months` only.
+
+    The old episodes (`old`) clear of those months are kept; the runs that touch them are
+    derived again from the gpu_hours rows (`hours`) they can reach. That equals
+    `write_idle_episodes` over the whole table provided `old` is what it gave, with the same
+    settings, for the table before the replacement: a run outside the window and its
+    neighbouring hours is made of rows the replacement left alone. Where a run that touches
+    the window reaches outside it, the old episode holding that stretch says how far (a
+    stretch too short to be an episode is under episode_min_hours long). Returns rows.
+    """
+    ws, we = _month_bounds(months)
+    span = f"INTERVAL {math.ceil(settings.episode_min_hours)} HOUR"
+    lo, hi = con.execute(
+        f"""SELECT least({ws} - {span}, min(start)), greatest({we} + {span}, max("end"))
+        FROM ({old}) WHERE {_touches(ws, we)}"""
+    ).fetchall()[0]
+    near = f"SELECT * FROM ({hours}) WHERE hour >= $lo AND hour < $hi"
+    cols = _columns(IDLE_EPISODES, "start", ("host", "gpu_index", "gpu_uuid"))
+    kept = f"SELECT {cols} FROM ({old}) WHERE NOT {_touches(ws, we)}"
+
+    def copy(islands: bool) -> int:
+        again = idle_episodes_sql(near, settings, islands=islands)
+        select = f"SELECT {cols} FROM ({again}) WHERE {_touches(ws, we)} UNION ALL {kept}"
+        out = con.execute(
+            f"COPY ({select}) TO {_lit(path)} (FORMAT parquet, COMPRESSION zstd, "
+            "COMPRESSION_LEVEL 1)",
+            {"lo": lo, "hi": hi},
+        ).fetchall()
+        return int(out[0][0]) if out else 0
+
+    try:
+        return copy(islands=True)
+    except duckdb.InvalidInputException as exc:
+        if _OVERLAP not in str(exc):
+            raise
+    return copy(islands=False)

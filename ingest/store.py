@@ -553,6 +553,7 @@ class Store:
         staged: Path,
         replace: list[dict[str, str]] | None,
         partition_by: list[str] | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> int:
         """One Delta commit replacing part of a derived dataset (classifications, gpu_hours)
         by staged files, which are moved into the table rather than rewritten.
@@ -561,9 +562,9 @@ class Store:
         of `col=value/.../*.parquet` files without the partition columns, as DuckDB's
         `COPY ... (PARTITION_BY ...)` writes them. `replace` names the partitions whose files
         the commit removes (None: every file of the table); a staged partition outside it is
-        a bug. Derived data is rebuilt from loaded data, so no `loads` record is written. The
-        caller holds `writer()`. A kill between the move and the commit leaves orphans that
-        `vacuum` removes.
+        a bug. Derived data is rebuilt from loaded data, so no `loads` record is written;
+        `metadata` goes into the commit's info. The caller holds `writer()`. A kill between
+        the move and the commit leaves orphans that `vacuum` removes.
         """
         keys = partition_by or []
         files = self._staged_files(staged, keys)
@@ -603,15 +604,18 @@ class Store:
         for name in keys:
             schema = schema.append(pa.field(name, pa.string()))
         table = self.table(dataset)
+        commit = CommitProperties(custom_metadata=metadata) if metadata else None
         if table is None:
             create_table_with_add_actions(
-                str(root), DeltaSchema.from_arrow(schema), adds, mode="error", partition_by=keys
-            )
+                str(root), DeltaSchema.from_arrow(schema), adds, mode="error", partition_by=keys,
+                commit_properties=commit,
+            )  # fmt: skip
         else:
             removes = self._files_in(table, keys, replace)
             table.create_write_transaction(
-                [*removes, *adds], mode="append", schema=schema, partition_by=keys or None
-            )
+                [*removes, *adds], mode="append", schema=schema, partition_by=keys or None,
+                commit_properties=commit,
+            )  # fmt: skip
         table = DeltaTable(str(root))
         version = table.version()
         if version and version % 25 == 0:

@@ -9,11 +9,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest import derived, views
+from ingest import classified, derived, views
+from ingest import gpu_hours as gpu_hours_sql
 from ingest.store import PeriodLoad, SourceFile, Store
 from ingest.telemetry import HourlyLoad, store_gpu_util
 from ingest.warehouse import connect
-from models.settings import Settings
+from models.settings import IdleSettings, Settings
 
 H = timedelta(hours=1)
 SEPT = datetime(2026, 9, 1, tzinfo=UTC)
@@ -181,3 +182,63 @@ def test_as_of_reads_the_classification_of_that_time(built: Path) -> None:
         [OCT],
     ).fetchone()
     assert (n, cost, rules) == (2, Decimal("160"), 2)
+
+
+def episodes(root: Path) -> list[tuple]:
+    return connect(root).execute("select * from idle_episodes order by all").fetchall()
+
+
+def spy_windows(monkeypatch) -> list[list[str]]:
+    """The months of every episodes refresh that derived only the runs near them."""
+    calls: list[list[str]] = []
+    real = gpu_hours_sql.write_idle_episodes_window
+
+    def spy(con, hours, old, months, settings, path):
+        calls.append(months)
+        return real(con, hours, old, months, settings, path)
+
+    monkeypatch.setattr(gpu_hours_sql, "write_idle_episodes_window", spy)
+    return calls
+
+
+def test_a_monthly_refresh_derives_again_only_the_runs_near_its_month(
+    built: Path, monkeypatch
+) -> None:
+    store = Store(built)
+    windows = spy_windows(monkeypatch)
+    telemetry(store, OCT, 2, idle={0, 1})  # October's telemetry restated: idle both hours
+    assert windows == [["2026-10"]]
+    got = episodes(built)
+    start = OCT - 2 * H  # Sept 22:00 to Oct 02:00 now, one run across the month boundary
+    assert (0, start, start + 4 * H, 4, Decimal("40")) in [
+        (e[2], e[7], e[8], e[9], e[10]) for e in got
+    ]
+    classified.refresh_episodes(store, Settings())  # whole
+    assert episodes(built) == got
+
+
+def test_episodes_are_derived_whole_when_the_settings_or_their_basis_changed(
+    built: Path, monkeypatch
+) -> None:
+    store = Store(built)
+    windows = spy_windows(monkeypatch)
+    other = Settings(idle=IdleSettings(episode_min_hours=2))
+    with store.writer():
+        classified.refresh_gpu_hours(store, other, ["2026-10"])
+    assert windows == []  # episode_min_hours changed: every run is derived again
+    assert {e[9] for e in episodes(built)} == {2}  # the 1-hour runs are gone
+    refresh = classified.refresh_episodes
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed between the gpu_hours and idle_episodes commits")
+
+    monkeypatch.setattr(classified, "refresh_episodes", killed)
+    with pytest.raises(RuntimeError), store.writer():
+        classified.refresh_gpu_hours(store, other, ["2026-10"])
+    monkeypatch.setattr(classified, "refresh_episodes", refresh)
+    with store.writer():  # the episodes are of an older gpu_hours: derived whole
+        classified.refresh_gpu_hours(store, other, ["2026-10"])
+    assert windows == []
+    with store.writer():  # and from then on near the months again
+        classified.refresh_gpu_hours(store, other, ["2026-10"])
+    assert windows == [["2026-10"]]

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ingest.gpu_hours import write_gpu_hours, write_idle_episodes
+from ingest.gpu_hours import write_gpu_hours, write_idle_episodes, write_idle_episodes_window
 from ingest.scratch import connect
 from models.idle import (
     GPU_HOURS,
@@ -347,3 +347,115 @@ def test_state_sql_is_state_expr_at_the_edges(settings: IdleSettings) -> None:
     con.register("frame", frame.to_arrow())
     got = con.execute(f"SELECT {state_sql(settings)} FROM frame").fetchall()
     assert [g[0] for g in got] == want.to_series().to_list()
+
+
+def hours_frame(seed: int, start: datetime, hours: int) -> pl.DataFrame:
+    """gpu_hours rows (the columns episodes read) of 3 resources x 4 GPUs: each GPU idle in
+    runs of its own length (1 hour to longer than a month, the shorter ones with noise); a
+    team that changes mid-run; uuids missing on some hours."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in range(3):
+        switch = int(rng.integers(0, hours))
+        for g in range(4):
+            length = [1, 3, 40, 900][(r + g) % 4]
+            phase = int(rng.integers(0, length * 2))
+            for k in range(hours):
+                noise = length < 900 and rng.random() < 0.02  # the longest runs unbroken
+                idle = ((k + phase) // length) % 2 == 0 and not noise
+                state = ("hard_idle" if rng.random() < 0.7 else "allocated_idle") if idle else (
+                    "active" if rng.random() < 0.9 else "unmonitored")  # fmt: skip
+                rows.append({
+                    "hour": start + k * H, "resource_id": f"i-{r}", "host": f"h-{r}",
+                    "gpu_index": g, "gpu_uuid": None if rng.random() < 0.2 else f"GPU-{r}-{g}",
+                    "gpu_model": "H100", "provider": "AWS",
+                    "team": "a" if k < switch else "b", "state": state,
+                    "idle_cost": Decimal("2.5") if idle else Decimal(0),
+                })  # fmt: skip
+    return pl.DataFrame(rows, schema_overrides={"hour": UTC_TS, "idle_cost": MONEY})
+
+
+def set_state(frame: pl.DataFrame, hours: list[datetime], state: str) -> pl.DataFrame:
+    """GPU 0 of i-0 in `state` at `hours`."""
+    at = (pl.col("resource_id") == "i-0") & (pl.col("gpu_index") == 0) & pl.col("hour").is_in(hours)
+    idle = state in ("hard_idle", "allocated_idle")
+    return frame.with_columns(
+        pl.when(at).then(pl.lit(state)).otherwise(pl.col("state")).alias("state"),
+        pl.when(at).then(pl.lit(Decimal("2.5") if idle else Decimal(0), MONEY))
+        .otherwise(pl.col("idle_cost")).alias("idle_cost"),
+    )  # fmt: skip
+
+
+def redrawn(old: pl.DataFrame, new: pl.DataFrame, months: list[str]) -> pl.DataFrame:
+    """`old` with its rows in `months` replaced by those of `new` (one GPU left unbilled)."""
+    in_months = pl.col("hour").dt.strftime("%Y-%m").is_in(months)
+    fresh = new.filter(in_months & ~((pl.col("resource_id") == "i-2") & (pl.col("gpu_index") == 1)))
+    return pl.concat([old.filter(~in_months), fresh])
+
+
+@pytest.mark.parametrize(
+    "months",
+    [["2026-10"], ["2026-11"], ["2026-10", "2026-11"], ["2026-09"], ["2026-12"],
+     ["2026-09", "2026-11"]],
+)  # fmt: skip
+@pytest.mark.parametrize("min_hours", [1, 5])
+def test_episodes_of_some_months_equal_the_whole_derive(
+    tmp_path: Path, months: list[str], min_hours: int
+) -> None:
+    start, n = datetime(2026, 9, 20, tzinfo=UTC), 24 * 80  # 20 Sept to 9 Dec
+    settings = IdleSettings(episode_min_hours=min_hours)
+    before = hours_frame(1, start, n)
+    after = redrawn(before, hours_frame(2, start, n), months)
+    got, whole = window_and_whole(tmp_path, before, after, months, settings)
+    assert_same(got, whole)
+    # the case is not trivial: episodes cross the window's edges, some changed, some kept
+    firsts = [datetime.fromisoformat(f"{m}-01T00:00:00+00:00") for m in months]
+    edges = [*firsts, *((d + 32 * 24 * H).replace(day=1) for d in firsts)]  # starts and ends
+    crossing = whole.filter(
+        pl.any_horizontal((pl.col("start") < e) & (pl.col("end") > e) for e in edges)
+    )
+    old = pl.read_parquet(tmp_path / "old.parquet")
+    changed = old.join(whole, on=whole.columns, how="anti")
+    kept = old.join(whole, on=whole.columns, how="semi")
+    assert len(crossing) > 0 and len(changed) > 0 and len(kept) > 0
+
+
+def window_and_whole(
+    tmp_path: Path, before: pl.DataFrame, after: pl.DataFrame, months: list[str], settings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    with connect(tmp_path) as con:
+        con.register("before", before.to_arrow())
+        con.register("after", after.to_arrow())
+        write_idle_episodes(con, "SELECT * FROM before", settings, tmp_path / "old.parquet")
+        write_idle_episodes(con, "SELECT * FROM after", settings, tmp_path / "whole.parquet")
+        old = f"SELECT * FROM read_parquet('{tmp_path / 'old.parquet'}')"
+        rows = write_idle_episodes_window(
+            con, "SELECT * FROM after", old, months, settings, tmp_path / "window.parquet"
+        )
+    got = pl.read_parquet(tmp_path / "window.parquet")
+    assert rows == len(got)
+    return got, pl.read_parquet(tmp_path / "whole.parquet")
+
+
+def test_a_stretch_too_short_to_be_an_episode_joins_one_across_the_window_edge(
+    tmp_path: Path,
+) -> None:
+    """One GPU: 3 idle hours either side of October, too short for an episode of 5 hours
+    until October's first and last 10 hours turn idle and join them."""
+    start, n = datetime(2026, 9, 25, tzinfo=UTC), 24 * 45
+    gpu = (pl.col("resource_id") == "i-0") & (pl.col("gpu_index") == 0)
+    before = set_state(
+        hours_frame(1, start, n).filter(gpu), [start + k * H for k in range(n)], "active"
+    )
+    ws, we = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    outside = [ws - k * H for k in range(1, 4)] + [we + k * H for k in range(3)]
+    before = set_state(before, outside, "hard_idle")
+    inside = [ws + k * H for k in range(10)] + [we - k * H for k in range(1, 11)]
+    after = set_state(before, inside, "hard_idle")
+    got, whole = window_and_whole(
+        tmp_path, before, after, ["2026-10"], IdleSettings(episode_min_hours=5)
+    )
+    assert whole.select("start", "end", "hours").rows() == [
+        (ws - 3 * H, ws + 10 * H, 13), (we - 10 * H, we + 3 * H, 13),
+    ]  # fmt: skip
+    assert_same(got, whole)
