@@ -69,15 +69,22 @@ def _lit(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def _next_month(month: str) -> str:
+    y, m = (int(x) for x in month.split("-"))
+    return f"{y + (m == 12):04d}-{m % 12 + 1:02d}"
+
+
+def _month_start(month: str) -> str:
+    """SQL TIMESTAMPTZ literal of a 'YYYY-MM' month's first instant (UTC)."""
+    y, m = (int(x) for x in month.split("-"))
+    return f"TIMESTAMPTZ '{y:04d}-{m:02d}-01 00:00:00+00'"
+
+
 def _months_sql(column: str, months: list[str]) -> str:
-    conds = []
-    for m in months:
-        y, mo = (int(x) for x in m.split("-"))
-        end = f"{y + (mo == 12):04d}-{mo % 12 + 1:02d}"
-        conds.append(
-            f"({column} >= TIMESTAMPTZ '{y:04d}-{mo:02d}-01 00:00:00+00' AND "
-            f"{column} < TIMESTAMPTZ '{end}-01 00:00:00+00')"
-        )
+    conds = [
+        f"({column} >= {_month_start(m)} AND {column} < {_month_start(_next_month(m))})"
+        for m in months
+    ]
     return "(" + " OR ".join(conds) + ")" if conds else "false"
 
 
@@ -152,11 +159,10 @@ _ENUM_COLUMNS = ("resource_id", "host", "gpu_model", "provider", "source", "team
 
 
 def _months_between(first: str, last: str) -> list[str]:
-    y, m = (int(x) for x in first.split("-"))
-    out = []
-    while f"{y:04d}-{m:02d}" <= last:
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = y + (m == 12), m % 12 + 1
+    out, month = [], first
+    while month <= last:
+        out.append(month)
+        month = _next_month(month)
     return out
 
 
@@ -468,7 +474,11 @@ def _columns(table: Table, always: str, guard: tuple[str, ...]) -> str:
 
 
 def _copy(
-    con: duckdb.DuckDBPyConnection, select: str, path: Path, partition_by: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    path: Path,
+    partition_by: str | None = None,
+    params: dict[str, object] | None = None,
 ) -> int:
     """COPY to one file, or with `partition_by` to a folder of `col=value/` files (which
     are replaced whole when the copy is repeated)."""
@@ -476,7 +486,7 @@ def _copy(
     if partition_by:
         shutil.rmtree(path, ignore_errors=True)
         options += f", PARTITION_BY ({partition_by})"
-    out = con.execute(f"COPY ({select}) TO {_lit(path)} ({options})").fetchall()
+    out = con.execute(f"COPY ({select}) TO {_lit(path)} ({options})", params).fetchall()
     return int(out[0][0]) if out else 0
 
 
@@ -556,38 +566,51 @@ def write_gpu_hours(
             con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+def _episode_columns() -> str:
+    return _columns(IDLE_EPISODES, "start", ("host", "gpu_index", "gpu_uuid"))
+
+
 def _fast_episodes(con: duckdb.DuckDBPyConnection, settings: IdleSettings, path: Path) -> int:
     """Stage idle_episodes rows from `_matched`; returns rows."""
-    cols = _columns(IDLE_EPISODES, "start", ("host", "gpu_index", "gpu_uuid"))
     islands, uuids = con.execute(
         f"SELECT ({_OVERLAPPING_PERIODS}) = 0, "
         "(SELECT count(*) FROM _util_ids WHERE gpu_uuid IS NOT NULL) > 0"
     ).fetchall()[0]
     select = _fast_episodes_select(settings, islands=islands, uuids=uuids)
-    return _copy(con, f"SELECT {cols} FROM ({select})", path)
+    return _copy(con, f"SELECT {_episode_columns()} FROM ({select})", path)
+
+
+def _copy_episodes(
+    con: duckdb.DuckDBPyConnection,
+    hours: str,
+    settings: IdleSettings,
+    path: Path,
+    *,
+    where: str = "true",
+    also: str = "",
+    params: dict[str, object] | None = None,
+) -> int:
+    """COPY the episodes of gpu_hours rows `hours` that match `where`, and the IDLE_EPISODES
+    rows of `also`, to `path`. Runs are islands unless idle hours of one GPU overlap."""
+    cols = _episode_columns()
+
+    def select(islands: bool) -> str:
+        runs = idle_episodes_sql(hours, settings, islands=islands)
+        return f"SELECT {cols} FROM ({runs}) WHERE {where}" + (f" UNION ALL {also}" if also else "")
+
+    try:
+        return _copy(con, select(islands=True), path, params=params)
+    except duckdb.InvalidInputException as exc:
+        if _OVERLAP not in str(exc):
+            raise
+    return _copy(con, select(islands=False), path, params=params)
 
 
 def write_idle_episodes(
     con: duckdb.DuckDBPyConnection, hours: str, settings: IdleSettings, path: Path
 ) -> int:
     """Stage idle_episodes rows (IDLE_EPISODES columns) from gpu_hours rows; returns rows."""
-    cols = _columns(IDLE_EPISODES, "start", ("host", "gpu_index", "gpu_uuid"))
-    try:
-        select = idle_episodes_sql(hours, settings, islands=True)
-        return _copy(con, f"SELECT {cols} FROM ({select})", path)
-    except duckdb.InvalidInputException as exc:
-        if _OVERLAP not in str(exc):
-            raise
-    select = idle_episodes_sql(hours, settings, islands=False)
-    return _copy(con, f"SELECT {cols} FROM ({select})", path)
-
-
-def _month_bounds(months: list[str]) -> tuple[str, str]:
-    """SQL TIMESTAMPTZ literals of the first month's start and the last month's end."""
-    first, last = min(months), max(months)
-    y, m = (int(x) for x in last.split("-"))
-    end = f"{y + (m == 12):04d}-{m % 12 + 1:02d}"
-    return f"TIMESTAMPTZ '{first}-01 00:00:00+00'", f"TIMESTAMPTZ '{end}-01 00:00:00+00'"
+    return _copy_episodes(con, hours, settings, path)
 
 
 def _touches(start: str, end: str) -> str:
@@ -614,29 +637,15 @@ def write_idle_episodes_window(
     the window reaches outside it, the old episode holding that stretch says how far (a
     stretch too short to be an episode is under episode_min_hours long). Returns rows.
     """
-    ws, we = _month_bounds(months)
+    ws, we = _month_start(min(months)), _month_start(_next_month(max(months)))
     span = f"INTERVAL {math.ceil(settings.episode_min_hours)} HOUR"
     lo, hi = con.execute(
         f"""SELECT least({ws} - {span}, min(start)), greatest({we} + {span}, max("end"))
         FROM ({old}) WHERE {_touches(ws, we)}"""
     ).fetchall()[0]
-    near = f"SELECT * FROM ({hours}) WHERE hour >= $lo AND hour < $hi"
-    cols = _columns(IDLE_EPISODES, "start", ("host", "gpu_index", "gpu_uuid"))
-    kept = f"SELECT {cols} FROM ({old}) WHERE NOT {_touches(ws, we)}"
-
-    def copy(islands: bool) -> int:
-        again = idle_episodes_sql(near, settings, islands=islands)
-        select = f"SELECT {cols} FROM ({again}) WHERE {_touches(ws, we)} UNION ALL {kept}"
-        out = con.execute(
-            f"COPY ({select}) TO {_lit(path)} (FORMAT parquet, COMPRESSION zstd, "
-            "COMPRESSION_LEVEL 1)",
-            {"lo": lo, "hi": hi},
-        ).fetchall()
-        return int(out[0][0]) if out else 0
-
-    try:
-        return copy(islands=True)
-    except duckdb.InvalidInputException as exc:
-        if _OVERLAP not in str(exc):
-            raise
-    return copy(islands=False)
+    return _copy_episodes(
+        con, f"SELECT * FROM ({hours}) WHERE hour >= $lo AND hour < $hi", settings, path,
+        where=_touches(ws, we),
+        also=f"SELECT {_episode_columns()} FROM ({old}) WHERE NOT {_touches(ws, we)}",
+        params={"lo": lo, "hi": hi},
+    )  # fmt: skip
