@@ -66,15 +66,16 @@ class App:
 
     @property
     def console(self):  # rich is imported only when something is printed
+        # markup off: data such as a regex `[a-z]` or a section `[classify]` prints as it is
         from rich.console import Console
 
-        return Console(stderr=False, highlight=False, soft_wrap=True)
+        return Console(stderr=False, highlight=False, soft_wrap=True, markup=False)
 
     @property
     def err_console(self):
         from rich.console import Console
 
-        return Console(stderr=True, highlight=False, soft_wrap=True)
+        return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
     def connect(self, as_of=None):
         """Read-only DuckDB over the warehouse snapshot, with every derived view."""

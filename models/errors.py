@@ -37,8 +37,13 @@ class FinopsError(Exception):
         where = ", ".join(p for p in (self.file, self.location) if p)
         head = f"{where}: {self.message}" if where else self.message
         parts = [head]
-        if self.expected is not None or self.found is not None:
-            parts.append(f"expected {self.expected or '?'}, found {self.found or '?'}")
+        said = [
+            f"{k} {v or '(empty)'}"
+            for k, v in (("expected", self.expected), ("found", self.found))
+            if v is not None
+        ]
+        if said:  # one side alone is said alone, not beside a "?"
+            parts.append(", ".join(said))
         if self.hint:
             parts.append(self.hint)
         return " — ".join(parts)

@@ -27,12 +27,14 @@ def command(app: App, rule_files: tuple[str, ...]) -> None:
         "select x_AiClass, count(*), sum(EffectiveCost) from classified_costs "
         "group by 1 order by 3 desc nulls last"
     ).fetchall()
-    from rich.table import Table
+    from dashboard.commands.tables import Column, show
 
-    table = Table("class", "lines", "effective cost", title="Classified cost lines")
-    for cls, n, cost in rows:
-        table.add_row(str(cls), f"{n:,}", "" if cost is None else f"{cost:,.2f}")
-    app.console.print(table)
+    show(
+        app.console,
+        ["class", Column("lines", number=True), Column("effective cost", number=True)],
+        [(str(c), f"{n:,}", "" if cost is None else f"{cost:,.2f}") for c, n, cost in rows],
+        title="Classified cost lines",
+    )
     app.console.print(
         f"{counts['lines']:,} line(s) classified; {counts['gpu_hours']:,} GPU-hour row(s)."
     )

@@ -74,13 +74,17 @@ def command(app: App, line_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(out, indent=2, default=str))
         return
+    from rich.text import Text
+
     con = app.console
-    con.print(f"[bold]Cost line {line_id}[/bold]")
+    con.print(f"Cost line {line_id}", style="bold")
     for k, v in out["line"].items():
         if v is not None:
             con.print(f"  {k}: {v}")
     for d in out["decisions"]:
-        con.print(f"[bold]{d['decides']} = {d['value']}[/bold]  by rule {d['rule']}")
+        con.print(
+            Text.assemble((f"{d['decides']} = {d['value']}", "bold"), f"  by rule {d['rule']}")
+        )
         if d.get("description"):
             con.print(f"  {d['description']} (priority {d.get('priority')}, {d.get('from')})")
         for c in d.get("conditions", []):

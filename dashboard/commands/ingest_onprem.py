@@ -36,8 +36,10 @@ def command(app: App, file: Path, start: str | None, end: str | None) -> None:
     except FinopsError as exc:
         app.store().record_error("cost_lines", "onprem", str(file), exc)
         raise
+    from rich.text import Text
+
     for warning in inv.warnings:
-        app.err_console.print(f"[yellow]warning[/]: {warning}")
+        app.err_console.print(Text.assemble(("warning", "yellow"), f": {warning}"))
     app.err_console.print(
         f"pricing {len(inv.rows)} server(s), {plan.months[0]} .. {plan.months[-1]} "
         f"({plan.window_from})"

@@ -68,20 +68,18 @@ def _summary(app: App, results: list[LoadResult], frame) -> None:
     if not results:
         app.console.print("No GPU samples found.")
         return
-    from rich.table import Table
+    from dashboard.commands.tables import Column, show
 
-    table = Table(title="Loaded GPU-hours")
-    for col in ("source", "month", "hosts", "GPU-hours", "status"):
-        table.add_column(col)
-    for r in results:
-        table.add_row(
-            r.source,
-            r.billing_period,
-            r.billing_account,
-            f"{r.rows:,}",
-            f"{r.status} (v{r.table_version})",
-        )
-    app.console.print(table)
+    show(
+        app.console,
+        ["source", "month", "hosts", Column("GPU-hours", number=True), "status"],
+        [
+            (r.source, r.billing_period, r.billing_account, f"{r.rows:,}",
+             f"{r.status} (v{r.table_version})")
+            for r in results
+        ],
+        title="Loaded GPU-hours",
+    )  # fmt: skip
     unmapped = sorted(set(frame.filter(frame["resource_id"].is_null())["host"]))
     if unmapped:
         app.console.print(

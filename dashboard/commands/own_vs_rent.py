@@ -124,12 +124,17 @@ def _usd(x: Any) -> str:
 
 def _print_tables(console, d: dict) -> None:
     from rich.table import Table
+    from rich.text import Text
+
+    from dashboard.commands.tables import Column, show
 
     m, dem, own, rec = d["measured"], d["demand"], d["owned"], d["recommendation"]
     w = d["window"]
     console.print(
-        f"[bold]Own vs rent: {d['gpu']}[/bold]  {w['start'][:10]} to {w['end'][:10]}"
-        f" ({w['hours']:,} hours)"
+        Text.assemble(
+            (f"Own vs rent: {d['gpu']}", "bold"),
+            f"  {w['start'][:10]} to {w['end'][:10]} ({w['hours']:,} hours)",
+        )
     )
     t = Table("measure", "value", title="Measured from gpu_hours")
     t.add_row("u: useful share of monitored owned GPU-hours", _pct(m["u"]) if m["u"] else "n/a")
@@ -149,27 +154,30 @@ def _print_tables(console, d: dict) -> None:
     t.add_row("cloud cost per paid GPU-hour", _usd(m["cloud_cost_per_gpu_hour"]))
     console.print(t)
 
-    t = Table(
-        "option", "model", "$/GPU-h", "$/useful GPU-h", "break-even u*", "per node-year",
-        "as of", "conf.", title=f"Owned: {_usd(own['cost_per_useful_gpu_hour'])} per useful "
-        f"GPU-hour at u = {own['u']:.1%} ({own['u_source']}); u_r = "
+    rows = [("own (fixed + energy)", "owned", "", _usd(own["cost_per_useful_gpu_hour"]),
+             "", "", "", "")]  # fmt: skip
+    for o in d["options"]:
+        rows.append(
+            (
+                f"{o['provider']} {o['sku']}".strip(),
+                o["pricing_model"],
+                f"{o['price_per_gpu_hour']:.2f}",
+                _usd(o["cost_per_useful_gpu_hour"]),
+                "by annual cost" if o["committed"] else _pct(o["break_even_utilisation"]),
+                _usd(o["annual_cost_per_node"]),
+                o["as_of"],
+                o["confidence"],
+            )
+        )
+    show(
+        console,
+        ["option", "model", Column("$/GPU-h", True), Column("$/useful GPU-h", True),
+         "break-even u*", Column("per node-year", True), "as of", "conf."],
+        rows,
+        title=f"Owned: {_usd(own['cost_per_useful_gpu_hour'])} per useful GPU-hour at "
+        f"u = {own['u']:.1%} ({own['u_source']}); u_r = "
         f"{d['rent_useful_fraction']['u_r']:.1%} ({d['rent_useful_fraction']['source']})",
     )  # fmt: skip
-    t.add_row(
-        "own (fixed + energy)", "owned", "", _usd(own["cost_per_useful_gpu_hour"]), "", "", "", ""
-    )
-    for o in d["options"]:
-        t.add_row(
-            f"{o['provider']} {o['sku']}".strip(),
-            o["pricing_model"],
-            f"{o['price_per_gpu_hour']:.2f}",
-            _usd(o["cost_per_useful_gpu_hour"]),
-            "by annual cost" if o["committed"] else _pct(o["break_even_utilisation"]),
-            _usd(o["annual_cost_per_node"]),
-            o["as_of"],
-            o["confidence"],
-        )
-    console.print(t)
 
     t = Table("recommendation", "value", title="Hybrid: own the baseline, burst on demand")
     t.add_row(
@@ -190,7 +198,7 @@ def _print_tables(console, d: dict) -> None:
     t.add_row(
         f"annual cost, all owned ({rec['all_own_nodes']} nodes)", _usd(rec["all_own_annual_cost"])
     )
-    t.add_row("[bold]annual saving vs all rented[/bold]", _usd(rec["annual_saving"]))
+    t.add_row(Text("annual saving vs all rented", style="bold"), _usd(rec["annual_saving"]))
     console.print(t)
 
     t = Table("input", "low → high", "u* low", "u* high", title="What moves u* most")
@@ -203,7 +211,12 @@ def _print_tables(console, d: dict) -> None:
         )
     console.print(t)
 
-    t = Table("assumption", "value", "unit", "as of", "conf.", "source", title="Assumptions")
-    for key, a in d["assumptions"].items():
-        t.add_row(key, f"{a['value']:,.6g}", a["unit"], a["as_of"], a["confidence"], a["source"])
-    console.print(t)
+    show(
+        console,
+        ["assumption", Column("value", True), "unit", "as of", "conf.", "source"],
+        [
+            (key, f"{a['value']:,.6g}", a["unit"], a["as_of"], a["confidence"], a["source"])
+            for key, a in d["assumptions"].items()
+        ],
+        title="Assumptions",
+    )

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from dashboard.commands.tables import Column, show
 from ingest.store import LoadResult
 from ingest.store import Progress as ProgressFn
 
@@ -17,7 +17,7 @@ from ingest.store import Progress as ProgressFn
 def progress_bar(console: Console, title: str) -> Iterator[ProgressFn]:
     """A callback `(stage, done, total)` drawing one bar; silent when not on a terminal."""
     with Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -37,31 +37,22 @@ def money(value) -> str:
     return "" if value is None else f"{value:,.12f}".rstrip("0").rstrip(".")
 
 
-def summary_table(results: list[LoadResult]) -> Table:
+def show_summary(console: Console, results: list[LoadResult]) -> None:
     """Closing summary: per billing period and currency, rows and both totals."""
-    table = Table(title="Loaded", show_lines=False)
-    for name, justify in (
-        ("source", "left"),
-        ("account", "left"),
-        ("period", "left"),
-        ("currency", "left"),
-        ("rows", "right"),
-        ("source total", "right"),
-        ("warehouse total", "right"),
-        ("difference", "right"),
-        ("status", "left"),
-    ):
-        table.add_column(name, justify=justify)
-    for r in results:
-        table.add_row(
-            r.source,
-            r.billing_account,
-            r.billing_period,
-            r.currency or "",
-            f"{r.rows:,}",
-            money(r.source_total),
-            money(r.warehouse_total),
-            money(r.difference),
-            r.status if r.table_version is None else f"{r.status} (v{r.table_version})",
-        )
-    return table
+    show(
+        console,
+        [
+            "source", "account", "period", "currency", Column("rows", number=True),
+            Column("source total", number=True), Column("warehouse total", number=True),
+            Column("difference", number=True), "status",
+        ],
+        [
+            (
+                r.source, r.billing_account, r.billing_period, r.currency or "", f"{r.rows:,}",
+                money(r.source_total), money(r.warehouse_total), money(r.difference),
+                r.status if r.table_version is None else f"{r.status} (v{r.table_version})",
+            )
+            for r in results
+        ],
+        title="Loaded",
+    )  # fmt: skip

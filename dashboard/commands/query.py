@@ -103,12 +103,13 @@ def command(app: App, sql: str, fmt: str, as_of: str | None) -> None:
     elif fmt == "json":
         sys.stdout.write(to_json(names, rows) + "\n")
     else:
-        from rich.table import Table
+        from dashboard.commands.tables import Column, show
 
-        table = Table(show_lines=False)
-        for n in names:
-            table.add_column(n)
-        for row in rows:
-            table.add_row(*[_plain(v) for v in row])
-        app.console.print(table)
+        numeric = [
+            any(v is not None for v in col)
+            and all(v is None or isinstance(v, int | float | Decimal) for v in col)
+            for col in zip(*rows, strict=True)
+        ] or [False] * len(names)
+        columns = [Column(n, number) for n, number in zip(names, numeric, strict=True)]
+        show(app.console, columns, [[_plain(v) for v in row] for row in rows])
         app.console.print(f"{len(rows)} row(s)")

@@ -33,15 +33,14 @@ def check(app: App, files: tuple[str, ...]) -> None:
 @click.pass_obj
 def list_rules(app: App) -> None:
     """List every rule in effect (shipped, [classify] files), strongest first."""
-    from rich.table import Table
-
+    from dashboard.commands.tables import Column, show
     from ingest import classified
 
     book = classified.rulebook(app.settings)
-    table = Table("priority", "id", "sets", "when", "from")
+    rows = []
     for target in ("ai_class", "workload"):
         for r in book.ruleset.for_target(target):
             when = "; ".join(f"{c.field} {c.op} {c.value!r}" for c in r.conditions) or "always"
             sets = ", ".join(f"{k}={v}" for k, v in r.sets.items())
-            table.add_row(str(r.priority), r.id, sets, when, r.origin)
-    app.console.print(table)
+            rows.append((str(r.priority), r.id, sets, when, r.origin))
+    show(app.console, [Column("priority", number=True), "id", "sets", "when", "from"], rows)

@@ -1,0 +1,77 @@
+"""Tables printed on the terminal: every cell shown as it is, never cut.
+
+Cells are plain text, never rich markup: a rule's regex `[a-z]`, a TOML section `[classify]`
+or a tag value would otherwise be taken for a style and vanish. Numbers are right-aligned and
+never wrapped; long text wraps inside its column. A table that cannot fit the terminal even so
+(many columns on an 80-column terminal) is printed one record per line, as `name value` pairs,
+rather than with digits or ids replaced by an ellipsis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    number: bool = False
+
+
+_TEXT_MIN = 10  # a text column narrower than this is no longer readable
+
+
+def _width(texts: Sequence[str]) -> int:
+    return max((len(t) for t in texts), default=0)
+
+
+def show(
+    console: Console,
+    columns: Sequence[Column | str],
+    rows: Sequence[Sequence[str]],
+    title: str | None = None,
+) -> None:
+    """Print `rows` (cells already formatted) under `columns`, as a table when it fits."""
+    cols = [c if isinstance(c, Column) else Column(c) for c in columns]
+    table = Table(title=title)
+    needed = 3 * len(cols) + 1  # borders and padding
+    for i, c in enumerate(cols):
+        cells = [row[i] for row in rows]
+        if c.number:
+            width = max(_width(cells), _width(c.name.split()))
+            table.add_column(c.name, justify="right", no_wrap=True, min_width=width)
+        else:
+            width = min(max(_width(cells), _width(c.name.split())), _TEXT_MIN)
+            table.add_column(c.name, overflow="fold", min_width=width)
+        needed += width
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    if needed <= console.width:
+        console.print(table)
+        return
+    if title:
+        console.print(Text(title, style="bold"))
+    for row in rows:
+        _record(console, [(c.name, cell) for c, cell in zip(cols, row, strict=True) if cell])
+
+
+def _record(console: Console, pairs: list[tuple[str, str]]) -> None:
+    """One record as `name value` pairs filling lines, a pair never split across two."""
+    line, used = Text("- "), 2
+    for name, cell in pairs:
+        size = len(name) + 1 + len(cell)
+        if used > 2 and used + 2 + size > console.width:
+            console.print(line, soft_wrap=True)
+            line, used = Text("  "), 2
+        elif used > 2:
+            line.append("  ")
+            used += 2
+        line.append(f"{name} ", style="dim")
+        line.append(cell)
+        used += size
+    console.print(line, soft_wrap=True)
