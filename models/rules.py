@@ -172,13 +172,17 @@ def _check_regex(pattern: Any, where: str, origin: str) -> str:
     try:
         pl.select(pl.lit("").str.contains(pattern)).item()
     except pl.exceptions.ComputeError as exc:
-        detail = str(exc).strip().splitlines()
+        # the engine's reason is its "error: ..." line; polars may add the expression after it
+        lines = [line.strip() for line in str(exc).splitlines()]
+        reason = next(
+            (line for line in lines if line.startswith("error:")), lines[0] if lines else ""
+        )
         raise ConfigError(
             f"{where}: invalid regex",
             file=origin,
             expected="a pattern in Rust regex syntax (no look-around)",
             found=repr(pattern),
-            hint=detail[-1] if detail else None,
+            hint=reason.removeprefix("error:").strip() or None,
         ) from None
     return pattern
 

@@ -40,9 +40,10 @@ def test_a_good_rule_file_parses() -> None:
 
 BAD = [
     ('[[rules]]\nid = "a"\npriority = 1\nmatch.x_UsageType = { regex = "(" }\n'
-     'set = { ai_class = "egress" }', "invalid regex"),
+     'set = { ai_class = "egress" }', "invalid regex — expected a pattern in Rust regex syntax "
+     "(no look-around), found '(' — unclosed group"),
     ('[[rules]]\nid = "a"\npriority = 1\nmatch.x_UsageType = { regex = "(?<=x)y" }\n'
-     'set = { ai_class = "egress" }', "invalid regex"),
+     'set = { ai_class = "egress" }', "found '(?<=x)y' — look-around"),
     ('[[rules]]\nid = "a"\nprioirty = 1\nset = { ai_class = "egress" }', 'did you mean "priority"'),
     ('[[rules]]\nid = "a"\npriority = 1\nmatch.x_UsageTyp = "x"\nset = { ai_class = "egress" }',
      'did you mean "x_UsageType"'),
