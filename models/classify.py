@@ -184,6 +184,15 @@ def key_columns(ruleset: RuleSet, available: list[str]) -> list[str]:
     return [k for k in keys if k in available]
 
 
+def derived_values(
+    line: pl.DataFrame, fields: set[str], settings: ClassifySettings, catalogue: Catalogue
+) -> dict[str, object]:
+    """The derived fields (FIELDS_DERIVED, tag.<key>, price.<key>) in `fields` of one cost
+    line, as the rules saw them: what `finops explain` shows beside a rule's conditions."""
+    row = _with_derived(line.lazy(), fields, settings, catalogue).collect().row(0, named=True)
+    return {f: row.get(f) for f in sorted(fields) if f in row}
+
+
 def _with_derived(
     frame: pl.LazyFrame, fields: set[str], settings: ClassifySettings, catalogue: Catalogue
 ) -> pl.LazyFrame:

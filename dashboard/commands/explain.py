@@ -8,6 +8,7 @@ import click
 
 from dashboard.cli import App
 from models.errors import InputError
+from models.rules import FIELDS_DERIVED
 
 SHOWN = (
     "ProviderName", "x_Source", "BillingPeriodStart", "ChargeCategory", "ServiceName",
@@ -17,11 +18,23 @@ SHOWN = (
 )  # fmt: skip
 
 
+def _derived(con, book, line_id: int, fields: list[str]) -> dict[str, object]:
+    """The line's values of the derived fields among `fields`, computed as the rules did."""
+    from models.classify import derived_values
+
+    wanted = {f for f in fields if f in FIELDS_DERIVED or f.startswith(("tag.", "price."))}
+    if not wanted:
+        return {}
+    line = con.sql("select * from cost_lines where x_LineId = $id", params={"id": line_id}).pl()
+    return derived_values(line, wanted, book.settings, book.catalogue)
+
+
 def explain_line(con, book, line_id: int) -> dict:
     """The line's key fields, its classes and, per decision, the rule and its conditions."""
     rel = con.execute("select * from classified_costs where x_LineId = ?", [line_id])
     names = [d[0] for d in rel.description]
-    row = rel.fetchone()
+    rows = rel.fetchall()  # to the end: the connection is used again below
+    row = rows[0] if rows else None
     if row is None:
         raise InputError(
             f"no cost line with x_LineId {line_id}",
@@ -29,6 +42,8 @@ def explain_line(con, book, line_id: int) -> dict:
             hint='find ids with finops query "select x_LineId, ... from classified_costs"',
         )
     line = dict(zip(names, row, strict=True))
+    rules = [book.ruleset.by_id(line.get(c) or "") for c in ("x_AiClassRule", "x_WorkloadRule")]
+    derived = _derived(con, book, line_id, [c.field for r in rules if r for c in r.conditions])
     decisions = []
     for col, rule_col in (
         ("x_AiClass", "x_AiClassRule"),
@@ -44,7 +59,9 @@ def explain_line(con, book, line_id: int) -> dict:
                 "description": rule.description if rule else "rule no longer in effect",
                 "from": rule.origin if rule else None,
                 "conditions": [
-                    {"field": c.field, "op": c.op, "value": c.value} for c in rule.conditions
+                    {"field": c.field, "op": c.op, "value": c.value}
+                    | ({"line_has": derived[c.field]} if c.field in derived else {})
+                    for c in rule.conditions
                 ]
                 if rule
                 else [],
@@ -88,5 +105,8 @@ def command(app: App, line_id: int, as_json: bool) -> None:
         if d.get("description"):
             con.print(f"  {d['description']} (priority {d.get('priority')}, {d.get('from')})")
         for c in d.get("conditions", []):
-            actual = out["line"].get(c["field"], "(derived)")
+            actual = c["line_has"] if "line_has" in c else out["line"].get(c["field"])
+            actual = "(empty)" if actual is None else actual
+            if "line_has" in c:
+                actual = f"{actual} (derived)"
             con.print(f"  - {c['field']} {c['op']} {c['value']!r}   line has: {actual}")

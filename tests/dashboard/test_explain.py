@@ -67,6 +67,26 @@ def test_explain_shows_the_rule_and_its_conditions(
     assert "aws.egress.internet" in text and "line has: DataTransfer-Out-Bytes" in text
 
 
+def test_explain_shows_the_derived_values_the_rules_tested(
+    wh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (row,) = query(
+        wh, "select min(x_LineId) as x_LineId from classified_costs "
+        "where x_AiClass = 'gpu_compute'", capsys,
+    )  # fmt: skip
+    assert main(["--warehouse", str(wh), "explain", str(row["x_LineId"]), "--json"]) == 0
+    cls, workload, _ = json.loads(capsys.readouterr().out)["decisions"]
+    assert (cls["rule"], cls["conditions"]) == (
+        "gpu.instance_family",
+        [{"field": "accelerator", "op": "eq", "value": "yes", "line_has": "yes"}],
+    )
+    assert [(c["field"], c["line_has"]) for c in workload["conditions"]] == [
+        ("workload_tag", "training")
+    ]
+    assert main(["--warehouse", str(wh), "explain", str(row["x_LineId"])]) == 0
+    assert "accelerator eq 'yes'   line has: yes (derived)" in capsys.readouterr().out
+
+
 def test_explain_of_an_unknown_line_is_one_clear_error(
     wh: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
