@@ -14,11 +14,15 @@ GPU's activity, for the one resource an engineer opens).
 
 from __future__ import annotations
 
+import dataclasses
+
 import duckdb
 import polars as pl
 
 from dashboard.filters import Filters
 from dashboard.queries import frame
+from models.idle import IDLE_STATES, idle_episodes, state_expr
+from models.settings import IdleSettings
 
 GPU_HOURS = "gpu_hours"
 USEFUL = "('active', 'underutilised')"
@@ -150,6 +154,44 @@ def resource_hours(
             FROM gpu_hourly WHERE resource_id = $resource AND {where} ORDER BY hour""",
         _params(f, resource=resource, **extra),
     )
+
+
+def episodes(
+    con: duckdb.DuckDBPyConnection,
+    f: Filters,
+    resource: str,
+    threshold: float,
+    settings: IdleSettings,
+) -> pl.DataFrame:
+    """One resource's idle episodes starting in the period, costliest first; the GPUs idle
+    over the same hours in one row (a whole idle node is one row of 8 GPUs, not 8 rows).
+
+    At the configured threshold they are `idle_episodes`; at another, derived again from the
+    resource's GPU-hours with the idle engine's own definitions (models.idle), only
+    `idle_below` changed."""
+    p = {"start": f.params()["start"], "end": f.params()["end"]}
+    grouped = """
+        SELECT string_agg(CAST(gpu_index AS VARCHAR), ', ' ORDER BY gpu_index) AS gpus,
+               "start", "end", hours, count(*) * hours AS gpu_hours, sum(cost) AS cost, state
+        FROM {source}
+        WHERE ($start IS NULL OR CAST("start" AS DATE) >= $start)
+          AND ($end IS NULL OR CAST("start" AS DATE) <= $end)
+        GROUP BY "start", "end", hours, state
+        ORDER BY cost DESC, "start", gpus"""
+    if _default(threshold, settings.idle_below):
+        source = "(SELECT * FROM idle_episodes WHERE resource_id = $resource)"
+        return frame(con, grouped.format(source=source), {**p, "resource": resource})
+    at = dataclasses.replace(settings, idle_below=threshold)
+    hours = frame(con, f"SELECT * FROM {GPU_HOURS} WHERE resource_id = $r", {"r": resource})
+    idle = pl.col("state").is_in(IDLE_STATES)
+    hours = hours.with_columns(state_expr(at).alias("state")).with_columns(
+        pl.when(idle).then(pl.col("cost")).otherwise(pl.col("cost") * 0).alias("idle_cost")
+    )
+    con.register("_episodes", idle_episodes(hours.lazy(), at).collect())
+    try:
+        return frame(con, grouped.format(source="_episodes"), p)
+    finally:
+        con.unregister("_episodes")
 
 
 def unmonitored(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:

@@ -29,7 +29,7 @@ def render(d: dict) -> None:
         st.info("Type a tag key to break spend down by its values.")
         return
     st.plotly_chart(charts.bars(table.head(25), f"Spend by {by} ({cur})"))
-    st.dataframe(table, hide_index=True)
+    session.table(table)
     st.download_button(
         "Download breakdown (CSV)",
         table.write_csv(),
@@ -47,7 +47,7 @@ def render(d: dict) -> None:
     pages = max(1, -(-total // PAGE_SIZE))
     page = st.number_input(f"Page (of {pages}; {total:,} lines)", 1, pages, 1, key="ex_page")
     lines = session.ask("drill_page", *picked, page - 1, PAGE_SIZE, module="queries_lines")
-    st.dataframe(lines, hide_index=True)
+    session.table(lines)
     st.download_button(
         "Download this page (CSV)",
         lines.write_csv(),

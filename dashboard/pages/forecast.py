@@ -57,14 +57,14 @@ def render(d: dict) -> None:
         cols = st.columns(2)
         for i, key in enumerate(keys):
             cols[i % 2].plotly_chart(charts.forecast(fc, key), key=f"fc_{key}")
-        st.dataframe(fc.filter(fc["kind"] == "forecast"), hide_index=True)
+        session.table(fc.filter(fc["kind"] == "forecast"))
     st.subheader("Anomalies")
     if d["anomalies"].height == 0:
         st.write("No spend anomaly in the period.")
         return
-    st.dataframe(d["anomalies"], hide_index=True)
+    session.table(d["anomalies"])
     st.write("Resources that drove the selected anomaly:")
-    st.dataframe(d["drivers"], hide_index=True)
+    session.table(d["drivers"])
 
 
 if session.ready():

@@ -29,18 +29,18 @@ def render(d: dict) -> None:
     b.metric("Sources", f"{d['fresh'].height:,}")
     c.metric("Failed loads", f"{failures.height:,}")
     st.subheader("Freshness per source")
-    st.dataframe(d["fresh"], hide_index=True)
+    session.table(d["fresh"])
     st.subheader("Failed loads")
     if failures.height:
-        st.dataframe(failures, hide_index=True)
+        session.table(failures)
     else:
         st.write("None.")
     st.subheader("Every load")
-    st.dataframe(loads, hide_index=True)
+    session.table(loads)
     st.subheader("Telemetry coverage")
     if d["coverage"] is not None:
-        st.dataframe(d["coverage"], hide_index=True)
-    st.dataframe(d["telemetry"], hide_index=True)
+        session.table(d["coverage"])
+    session.table(d["telemetry"])
 
 
 if session.ready():

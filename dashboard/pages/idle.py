@@ -33,12 +33,39 @@ def read() -> dict | None:
         "hours": None,
         "resource": None,
         "unmonitored": session.ask("unmonitored", f, module=Q),
+        "episodes": None,
     }
     if ranking.height:
         resource = st.selectbox("Resource", ranking["resource"].to_list(), key="idle_resource")
         out["resource"] = resource
         out["hours"] = session.ask("resource_hours", f, resource, threshold, default, module=Q)
+        idle = session.settings().idle
+        out["episodes"] = session.ask("episodes", f, resource, threshold, idle, module=Q)
     return out
+
+
+def _episodes(d: dict) -> None:
+    """The selected resource's idle episodes: what an engineer acts on."""
+    episodes, name = d["episodes"], session.short_name(d["resource"])
+    st.subheader(f"Idle episodes of {name}")
+    idle = session.settings().idle
+    st.caption(
+        f"Runs of at least {idle.episode_min_hours} consecutive idle hour(s) starting in the "
+        f"period, costliest first, at mean activity below {d['threshold']:.0%}; GPUs idle over "
+        f"the same hours share a row. hard_idle: every hour under {idle.hard_idle_max_below:.0%} "
+        f"peak activity with under {idle.hard_idle_mem_mib:,.0f} MiB in use (nothing loaded); "
+        "allocated_idle: idle, but something holds the GPU."
+    )
+    if episodes.height == 0:
+        st.write("No idle episode starts in the period.")
+        return
+    session.table(episodes)
+    st.download_button(
+        "Download episodes (CSV)",
+        episodes.write_csv(),
+        file_name=f"idle_episodes_{name}.csv",
+        mime="text/csv",
+    )
 
 
 def render(d: dict | None) -> None:
@@ -55,14 +82,14 @@ def render(d: dict | None) -> None:
         top = ranking.row(0, named=True)
         a, b, c = st.columns(3)
         a.metric("Idle GPU cost", money(ranking["idle_cost"].sum()))
-        b.metric("Top idle resource", top["resource"])
+        b.metric("Top idle resource", session.short_name(top["resource"]), help=top["resource"])
         c.metric(
             "Its idle cost",
             money(top["idle_cost"]),
             f"{top['idle_hours']:,} idle GPU-hours",
             delta_color="off",
         )
-        st.dataframe(ranking, hide_index=True)
+        session.table(ranking)
         st.download_button(
             "Download ranking (CSV)",
             ranking.write_csv(),
@@ -71,9 +98,11 @@ def render(d: dict | None) -> None:
         )
         if d["hours"] is not None:
             st.plotly_chart(charts.idle_timeline(d["hours"], d["resource"], d["threshold"]))
+        if d["episodes"] is not None:
+            _episodes(d)
     st.subheader("Unmonitored GPU-hours")
     st.caption("Paid GPU-hours with no telemetry: neither idle nor active.")
-    st.dataframe(d["unmonitored"], hide_index=True)
+    session.table(d["unmonitored"])
 
 
 if session.ready():

@@ -36,7 +36,7 @@ def render(d: dict | None) -> None:
     b.metric("Egress share of AI spend", share(h["egress"], h["ai"]))
     st.plotly_chart(charts.stacked_monthly(d["monthly"], "Egress by kind, month on month"))
     st.plotly_chart(charts.bars(d["table"].head(25), f"Egress by {d['by']}"))
-    st.dataframe(d["table"], hide_index=True)
+    session.table(d["table"])
 
 
 if session.ready():

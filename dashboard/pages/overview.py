@@ -62,13 +62,13 @@ def render(d: dict) -> None:
         st.subheader("Anomalies")
         top = d["anomalies"].head(5)
         if top.height:
-            st.dataframe(top.select("dimension", "key", "start", "end", "excess"), hide_index=True)
+            session.table(top.select("dimension", "key", "start", "end", "excess"))
         else:
             st.write("No spend anomaly in the period.")
         st.page_link(str(Path(__file__).with_name("forecast.py")), label="Anomalies with drivers")
     if d["gpu"] is not None and d["gpu"].height:
         st.subheader("GPU utilisation by environment")
-        st.dataframe(d["gpu"], hide_index=True)
+        session.table(d["gpu"])
 
 
 def _delta(h: dict) -> str | None:

@@ -81,7 +81,7 @@ def render(d: dict | None) -> None:
     if u_star is not None:
         right.plotly_chart(charts.tornado(rec.sensitivity, u_star))
     st.subheader("Rent options")
-    st.dataframe(pl.DataFrame(data["options"]).drop("source"), hide_index=True)
+    session.table(pl.DataFrame(data["options"]).drop("source"))
 
 
 if session.ready():

@@ -39,7 +39,7 @@ def render(d: dict) -> None:
         return
     st.subheader(f"Reconciliation, {d['month']}")
     st.caption("Each source's own total for the month against what the warehouse holds.")
-    st.dataframe(d["recon"], hide_index=True)
+    session.table(d["recon"])
     if d["ok"] is True:
         st.success("Every source account reconciles.")
     elif d["ok"] is False:

@@ -8,6 +8,7 @@ the dashboard. Each query runs on its own cursor, so sessions do not share a sta
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import date
 from decimal import Decimal
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import streamlit as st
 
 from dashboard import queries
@@ -188,3 +190,26 @@ def share(part: object, whole: object) -> str:
     if not whole or part is None:
         return "–"
     return f"{float(part) / float(whole):.1%}"
+
+
+# integer columns that count things (hours, GPUs, lines ...): shown with thousands separators;
+# ids, indexes, versions and years are not
+_COUNTS = re.compile(r"hours|_h$|gpus$|lines|rows|resources|seats|count|^n$")
+
+
+def table(frame: pl.DataFrame, **options: Any) -> None:
+    """`st.dataframe` with money (decimal columns) as 1,234.56 and counts as 1,234: the raw
+    Decimal(38,12) would show as 243293.185600000000."""
+    config: dict[str, Any] = {}
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Decimal):
+            config[name] = st.column_config.NumberColumn(format="%,.2f")
+        elif dtype.is_integer() and _COUNTS.search(name):
+            config[name] = st.column_config.NumberColumn(format="%,d")
+    st.dataframe(frame, hide_index=True, column_config=config, **options)
+
+
+def short_name(resource: str) -> str:
+    """A resource's last path segment (the VM of an Azure id, the instance of a GCP self link
+    or an ARN); an id without a path as it is."""
+    return resource.rstrip("/").rsplit("/", 1)[-1] or resource

@@ -29,11 +29,11 @@ def render(d: dict) -> None:
     b.metric("Tools", f"{tools.height:,} in {tools['family'].n_unique()} families")
     c.metric("Consolidation savings", money(d["savings"]["saving"].sum()))
     st.subheader("Families and seats")
-    st.dataframe(tools, hide_index=True)
+    session.table(tools)
     st.plotly_chart(charts.heatmap(d["matrix"], "team", "tool", "cost", "Spend by team and tool"))
     st.subheader("Consolidation")
     st.caption("Every active seat of a family moved to its cheapest tool per active seat.")
-    st.dataframe(d["savings"], hide_index=True)
+    session.table(d["savings"])
 
 
 if session.ready():

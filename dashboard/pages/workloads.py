@@ -28,7 +28,7 @@ def render(d: dict | None) -> None:
     st.plotly_chart(charts.stacked_monthly(monthly, f"AI spend by workload ({d['cur']})"))
     by_team = table.group_by("team", "key").agg(pl.col("cost").sum())
     st.plotly_chart(charts.heatmap(by_team, "team", "key", "cost", "Workload by team"))
-    st.dataframe(table, hide_index=True)
+    session.table(table)
 
 
 if session.ready():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -158,6 +159,39 @@ def test_idle_resource_drilldown_and_unmonitored_hours(full: Path) -> None:
     unmonitored = at.dataframe[-1].value
     assert unmonitored["gpu_hours"].to_list() == [16]  # i-gpu3: 2 hours x 8 GPUs
     assert unmonitored["cost"].sum() == Decimal("160")
+    # money as 1,234.56 and counts as 1,234, not the stored 160.000000000000
+    columns = json.loads(at.dataframe[-1].proto.columns).items()
+    formats = {k: v["type_config"]["format"] for k, v in columns if "type_config" in v}
+    assert formats == {"gpu_hours": "%,d", "cost": "%,.2f", "resources": "%,d"}
+
+
+def episodes_shown(at: AppTest) -> list[tuple]:
+    (frame,) = [d.value for d in at.dataframe if "gpus" in d.value.columns]
+    return [
+        (r["gpus"], r["start"].isoformat(), r["hours"], r["gpu_hours"], r["cost"], r["state"])
+        for r in frame.to_dict("records")
+    ]
+
+
+def test_idle_episodes_of_the_selected_resource(full: Path) -> None:
+    at = page(app(), "idle")  # the top resource is selected first
+    # i-gpu2: all 8 GPUs at 3% for the first 2 hours of 2 October, then 20%
+    assert episodes_shown(at) == [
+        ("0, 1, 2, 3, 4, 5, 6, 7", "2026-10-02T00:00:00+00:00", 2, 16, Decimal("160"),
+         "allocated_idle"),
+    ]  # fmt: skip
+    at.selectbox(key="idle_resource").set_value("i-gpu1").run()
+    # i-gpu1: GPUs 0-2 at 0% with free memory for all 4 hours
+    assert episodes_shown(at) == [
+        ("0, 1, 2", "2026-10-02T00:00:00+00:00", 4, 12, Decimal("120"), "hard_idle"),
+    ]
+    at.selectbox(key="idle_resource").set_value("i-gpu2").run()
+    at.slider(key="idle_thr").set_value(0.25).run()  # derived again: the 20% hours are idle too
+    assert episodes_shown(at) == [
+        ("0, 1, 2, 3, 4, 5, 6, 7", "2026-10-02T00:00:00+00:00", 4, 32, Decimal("320"),
+         "allocated_idle"),
+    ]  # fmt: skip
+    no_errors(at)
 
 
 def test_global_filters_come_from_and_go_to_the_url(full: Path) -> None:

@@ -38,5 +38,10 @@ def test_sample_headlines_equal_the_warehouse(sample: Path) -> None:
         "SELECT resource_id, sum(idle_cost) FROM gpu_hours GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
     ).fetchall()
     if top and top[0][1]:
-        shown = metrics(page(at, "idle"))
-        assert (shown["Top idle resource"], shown["Its idle cost"]) == (top[0][0], usd(top[0][1]))
+        idle = page(at, "idle")
+        shown = metrics(idle)
+        # the Azure VM's name, its full id beside it
+        name = top[0][0].rsplit("/", 1)[-1]
+        assert (shown["Top idle resource"], shown["Its idle cost"]) == (name, usd(top[0][1]))
+        (metric,) = [m for m in idle.metric if m.label == "Top idle resource"]
+        assert metric.help == top[0][0]
