@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.pages import session
-from dashboard.pages.session import money
+from dashboard.pages.session import money_tile
 
 Q = "queries_gpu"
 
@@ -81,12 +81,13 @@ def render(d: dict | None) -> None:
     else:
         top = ranking.row(0, named=True)
         a, b, c = st.columns(3)
-        a.metric("Idle GPU cost", money(ranking["idle_cost"].sum()))
+        money_tile(a, "Idle GPU cost", ranking["idle_cost"].sum())
         b.metric("Top idle resource", session.short_name(top["resource"]), help=top["resource"])
-        c.metric(
+        money_tile(
+            c,
             "Its idle cost",
-            money(top["idle_cost"]),
-            f"{top['idle_hours']:,} idle GPU-hours",
+            top["idle_cost"],
+            delta=f"{top['idle_hours']:,} idle GPU-hours",
             delta_color="off",
         )
         session.table(ranking)

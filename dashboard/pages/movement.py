@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import charts, queries_movement
 from dashboard.pages import session
-from dashboard.pages.session import money, share
+from dashboard.pages.session import money_tile, share
 
 
 def read() -> dict | None:
@@ -32,7 +32,7 @@ def render(d: dict | None) -> None:
         return
     h, cur = d["head"], d["cur"]
     a, b = st.columns(2)
-    a.metric("Egress", money(h["egress"], cur))
+    money_tile(a, "Egress", h["egress"], cur)
     b.metric("Egress share of AI spend", share(h["egress"], h["ai"]))
     st.plotly_chart(charts.stacked_monthly(d["monthly"], "Egress by kind, month on month"))
     st.plotly_chart(charts.bars(d["table"].head(25), f"Egress by {d['by']}"))

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.pages import session
-from dashboard.pages.session import money, share
+from dashboard.pages.session import money, money_tile, share
 
 
 def read() -> dict:
@@ -34,18 +34,20 @@ def render(d: dict) -> None:
     h, cur = d["head"], d["cur"]
     month = h["month"].strftime("%B %Y") if h["month"] else "–"
     a, b, c, e = st.columns(4)
-    a.metric("Spend in the period", money(h["total"], cur))
-    b.metric(f"This month ({month})", money(h["this_month"], cur), _delta(h))
-    c.metric("Last month", money(h["last_month"], cur))
-    e.metric(
+    money_tile(a, "Spend in the period", h["total"], cur)
+    money_tile(b, f"This month ({month})", h["this_month"], cur, _delta(h))
+    money_tile(c, "Last month", h["last_month"], cur)
+    money_tile(
+        e,
         "Untagged spend",
-        money(h["untagged"], cur),
+        h["untagged"],
+        cur,
         f"tag coverage {share(h['tagged'], h['total'])}",
         delta_color="off",
     )
     a, b, c, e = st.columns(4)
     if d["classified"]:
-        a.metric("AI spend", money(h["ai"], cur))
+        money_tile(a, "AI spend", h["ai"], cur)
         b.metric("Egress share of AI spend", share(h["egress"], h["ai"]))
     else:
         a.metric("AI spend", "–")
@@ -85,9 +87,7 @@ def _gpu_tiles(gpu, c, e, cur: str) -> None:
         return
     idle, cost = gpu["idle_cost"].sum(), gpu["cost"].sum()
     useful = int(gpu["useful_hours"].sum())
-    c.metric(
-        "Idle GPU cost", money(idle, cur), f"{share(idle, cost)} of GPU cost", delta_color="off"
-    )
+    money_tile(c, "Idle GPU cost", idle, cur, f"{share(idle, cost)} of GPU cost", delta_color="off")
     e.metric("Cost per useful GPU-hour", money(float(cost) / useful, cur) if useful else "–")
     parts = [
         f"{r['deployment']}: {float(r['mean_activity'] or 0):.0%}"

@@ -213,3 +213,18 @@ def short_name(resource: str) -> str:
     """A resource's last path segment (the VM of an Azure id, the instance of a GCP self link
     or an ARN); an id without a path as it is."""
     return resource.rstrip("/").rsplit("/", 1)[-1] or resource
+
+
+def money_tile(
+    col: Any, label: str, value: object, cur: str = "USD", delta: str | None = None, **kw: Any
+) -> None:
+    """A metric tile of money: whole units from 100,000 up and millions as 3.32M, so a
+    tile's figure is never cut off; the exact amount is the tile's help."""
+    shown = money(value, cur)
+    if value is not None:
+        v = Decimal(str(value))
+        if abs(v) >= 1_000_000:
+            shown = f"{cur} {v / 1_000_000:,.2f}M"
+        elif abs(v) >= 100_000:
+            shown = f"{cur} {v:,.0f}"
+    col.metric(label, shown, delta, help=f"{money(value, cur)} exactly", **kw)

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import charts, queries_movement
 from dashboard.pages import session
-from dashboard.pages.session import money
+from dashboard.pages.session import money_tile
 
 
 def read() -> dict:
@@ -25,9 +25,9 @@ def render(d: dict) -> None:
         session.not_yet("SaaS tools", "ingest SaaS invoices (`finops ingest saas FILE`).")
         return
     a, b, c = st.columns(3)
-    a.metric("Tool spend", money(tools["cost"].sum()))
+    money_tile(a, "Tool spend", tools["cost"].sum())
     b.metric("Tools", f"{tools.height:,} in {tools['family'].n_unique()} families")
-    c.metric("Consolidation savings", money(d["savings"]["saving"].sum()))
+    money_tile(c, "Consolidation savings", d["savings"]["saving"].sum())
     st.subheader("Families and seats")
     session.table(tools)
     st.plotly_chart(charts.heatmap(d["matrix"], "team", "tool", "cost", "Spend by team and tool"))

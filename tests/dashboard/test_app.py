@@ -35,6 +35,10 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def helps(at: AppTest) -> dict[str, str]:
+    return {m.label: m.help for m in at.metric}
+
+
 def usd(value: Decimal) -> str:
     return f"USD {Decimal(value):,.2f}"
 

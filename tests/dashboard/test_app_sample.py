@@ -10,7 +10,7 @@ import pytest
 from ingest import views
 from ingest.warehouse import connect
 from models.settings import Settings
-from tests.dashboard.test_app import PAGES, app, metrics, no_errors, page, usd
+from tests.dashboard.test_app import PAGES, app, helps, metrics, no_errors, page, usd
 
 
 @pytest.fixture
@@ -33,7 +33,9 @@ def test_sample_headlines_equal_the_warehouse(sample: Path) -> None:
     ).fetchall()[0]
     at = app()
     assert cur == "USD"
-    assert metrics(at)["Spend in the period"] == usd(total)
+    # millions as 3.32M and whole dollars from 100,000 up, so no tile is cut off; exact in help
+    assert helps(at)["Spend in the period"] == f"{usd(total)} exactly"
+    assert metrics(at)["Spend in the period"] == "USD 3.32M"
     top = con.execute(
         "SELECT resource_id, sum(idle_cost) FROM gpu_hours GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
     ).fetchall()
@@ -42,6 +44,6 @@ def test_sample_headlines_equal_the_warehouse(sample: Path) -> None:
         shown = metrics(idle)
         # the Azure VM's name, its full id beside it
         name = top[0][0].rsplit("/", 1)[-1]
-        assert (shown["Top idle resource"], shown["Its idle cost"]) == (name, usd(top[0][1]))
-        (metric,) = [m for m in idle.metric if m.label == "Top idle resource"]
-        assert metric.help == top[0][0]
+        assert (shown["Top idle resource"], shown["Its idle cost"]) == (name, "USD 100,257")
+        assert helps(idle)["Top idle resource"] == top[0][0]
+        assert helps(idle)["Its idle cost"] == f"{usd(top[0][1])} exactly"
