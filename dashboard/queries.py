@@ -149,6 +149,11 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                coalesce(SubAccountName, SubAccountId, BillingAccountId) AS account,
                BillingCurrency AS currency,
                (Tags IS NOT NULL AND json_extract_string(Tags, '$.team') IS NOT NULL) AS tagged,
+               -- days the charge covers: a monthly fee is spread over them by the anomaly
+               -- detector, not read as a spike on the 1st
+               greatest(date_diff('day', CAST(ChargePeriodStart AS DATE),
+                                  CAST(ChargePeriodEnd - INTERVAL 1 MICROSECOND AS DATE)) + 1, 1)
+                   AS days,
                sum(EffectiveCost) AS cost, sum(BilledCost) AS billed, count(*) AS lines,
                max(EffectiveCost) AS max_cost
         FROM ({lines}) GROUP BY ALL
@@ -290,12 +295,14 @@ def breakdown(con: duckdb.DuckDBPyConnection, f: Filters, by: str, currency: str
 
 
 def daily(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataFrame:
-    """Daily spend per service, team, AI class and provider (input of the anomaly detector)."""
+    """Daily spend per service, team, AI class and provider, each with the days it covers
+    (input of the anomaly detector, which spreads a monthly fee over its month)."""
     return frame(
         con,
-        f"""SELECT CAST(day AS TIMESTAMPTZ) AS ChargePeriodStart, provider_name AS ProviderName,
-                   service AS ServiceName, team AS x_Team, ai_class AS x_AiClass,
-                   sum(cost) AS EffectiveCost
+        f"""SELECT CAST(day AS TIMESTAMPTZ) AS ChargePeriodStart,
+                   CAST(day + CAST(days AS INTEGER) AS TIMESTAMPTZ) AS ChargePeriodEnd,
+                   provider_name AS ProviderName, service AS ServiceName, team AS x_Team,
+                   ai_class AS x_AiClass, sum(cost) AS EffectiveCost
             FROM spend_daily WHERE {_FILTER} AND currency = $cur GROUP BY ALL""",
         _p(f, cur=currency),
     )

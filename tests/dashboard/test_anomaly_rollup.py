@@ -1,0 +1,54 @@
+"""The dashboard's anomaly detector reads the daily rollup: a monthly fee must be spread over
+its month there as models/anomaly.py spreads it, not read as a spike on the 1st."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from dashboard import queries, queries_forecast
+from dashboard.filters import Filters
+from ingest import views
+from ingest.store import Store
+from ingest.warehouse import connect
+from models.settings import Settings
+from tests.ingest.test_store import batch
+
+EC2, WANDB = "Amazon Elastic Compute Cloud", "Weights & Biases"
+SPIKE = date(2026, 10, 15)
+
+
+def month(period: str) -> object:
+    """Each day's EC2 at USD 100 (USD 1,100 on SPIKE) and one monthly fee of USD 100 a day."""
+    start = datetime.fromisoformat(period + "-01T00:00:00+00:00")
+    end = (start + timedelta(days=32)).replace(day=1)
+    days = [start + timedelta(days=k) for k in range((end - start).days)]
+    amounts = ["1100" if d.date() == SPIKE else "100" for d in days] + [str(100 * len(days))]
+    b = batch(period, amounts, sha=period.replace("-", "") * 8)
+    lines = b.lines.with_columns(
+        pl.Series("ChargePeriodStart", [*days, start]),
+        pl.Series("ChargePeriodEnd", [*(d + timedelta(days=1) for d in days), end]),
+        pl.Series("ServiceName", [EC2] * len(days) + [WANDB]),
+        pl.Series("ChargeFrequency", ["Usage-Based"] * len(days) + ["Recurring"]),
+    )
+    return dataclasses.replace(b, lines=lines)
+
+
+def test_a_monthly_fee_is_no_anomaly_and_a_spike_is(warehouse: Path) -> None:
+    Store(warehouse).load_cost_lines([month(p) for p in ("2026-08", "2026-09", "2026-10")])
+    views.register_all(Settings())
+    con = connect(warehouse)
+    queries.prepare(con)
+    found = queries_forecast.anomalies(con, Filters(), "USD")
+    assert [
+        (r["dimension"], r["key"], r["start"], r["end"], r["excess"])
+        for r in found.sort("dimension").iter_rows(named=True)
+    ] == [  # the spike in each series it is part of; the fee in none
+        ("ai_class", "(not set)", SPIKE, SPIKE, Decimal("1000.00")),
+        ("service", EC2, SPIKE, SPIKE, Decimal("1000.00")),
+        ("team", "(not set)", SPIKE, SPIKE, Decimal("1000.00")),
+    ]
