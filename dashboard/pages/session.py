@@ -192,20 +192,31 @@ def share(part: object, whole: object) -> str:
     return f"{float(part) / float(whole):.1%}"
 
 
-# integer columns that count things (hours, GPUs, lines ...): shown with thousands separators;
-# ids, indexes, versions and years are not
+# columns that count things (hours, GPUs, lines, seats ...) show whole with thousands
+# separators; ids, indexes, versions and years do not match
 _COUNTS = re.compile(r"hours|_h$|gpus$|lines|rows|resources|seats|count|^n$")
+# float columns of money (decimal columns are money already)
+_MONEY = re.compile(r"cost|saving|spend|excess|per_seat|price|expected|baseline|during|amount")
+# float columns of fractions: shown as 58.1%
+_SHARES = re.compile(r"activity|coverage|share|utilisation|fraction")
 
 
 def table(frame: pl.DataFrame, **options: Any) -> None:
-    """`st.dataframe` with money (decimal columns) as 1,234.56 and counts as 1,234: the raw
-    Decimal(38,12) would show as 243293.185600000000."""
+    """`st.dataframe` with money as 1,234.56 and counts as 1,234: a raw Decimal(38,12) would
+    show as 243293.185600000000."""
     config: dict[str, Any] = {}
     for name, dtype in frame.schema.items():
-        if isinstance(dtype, pl.Decimal):
-            config[name] = st.column_config.NumberColumn(format="%,.2f")
-        elif dtype.is_integer() and _COUNTS.search(name):
-            config[name] = st.column_config.NumberColumn(format="%,d")
+        if not dtype.is_numeric():
+            continue
+        if _COUNTS.search(name):
+            fmt = "%,d" if dtype.is_integer() else "%,.0f"
+        elif isinstance(dtype, pl.Decimal) or (dtype.is_float() and _MONEY.search(name)):
+            fmt = "%,.2f"
+        elif dtype.is_float() and _SHARES.search(name):
+            fmt = "percent"
+        else:
+            continue
+        config[name] = st.column_config.NumberColumn(format=fmt)
     st.dataframe(frame, hide_index=True, column_config=config, **options)
 
 
