@@ -69,6 +69,25 @@ class IdleSettings:
     min_samples: int = 1  # fewer samples in an hour than this: unmonitored
     episode_min_hours: int = 1
 
+    def __post_init__(self) -> None:
+        # an empty underutilised band (idle_below >= underutilised_below) is allowed: the
+        # dashboard's slider moves idle_below up to 50%
+        for name, ok, expected in (
+            ("idle_below", 0 < self.idle_below <= 1, "a fraction of activity in (0, 1]"),
+            ("hard_idle_max_below", 0 <= self.hard_idle_max_below <= 1, "a fraction in [0, 1]"),
+            ("underutilised_below", 0 <= self.underutilised_below <= 1, "a fraction in [0, 1]"),
+            ("hard_idle_mem_mib", self.hard_idle_mem_mib >= 0, "MiB, 0 or more"),
+            ("min_samples", self.min_samples >= 1, "a whole number of samples, 1 or more"),
+            ("episode_min_hours", self.episode_min_hours >= 1, "whole hours, 1 or more"),
+        ):
+            if not ok:
+                raise ConfigError(
+                    f"[idle] {name} is out of range",
+                    expected=expected,
+                    found=repr(getattr(self, name)),
+                    hint="the README's Settings section lists each default",
+                )
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -167,7 +186,11 @@ def parse_section(cls: type, data: dict[str, Any], section: str, origin: str = "
                 found=key,
             )
         kwargs[key] = _coerce(value, _resolve(cls, fields[key]), f"[{section}] {key}", origin)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:  # a range check of the section: name the file it came from
+        exc.file = exc.file or origin
+        raise
 
 
 def _resolve(cls: type, f: dataclasses.Field) -> Any:

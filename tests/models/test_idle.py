@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 import polars as pl
 import pytest
 
+from models.errors import ConfigError
 from models.idle import GPU_HOURS, billed_gpu_hours, gpu_hours, idle_episodes, owned_rates
 from models.schema import MONEY, UTC_TS, validate
-from models.settings import IdleSettings
+from models.settings import IdleSettings, parse_settings
 
 T0 = datetime(2026, 9, 30, 22, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -170,6 +172,30 @@ def test_thresholds_are_settings(settings: dict, states: list[str]) -> None:
         (T0, "h", "i-0g6", 3, None, 0.5, 0.9, 0.0, 6),
     ])  # fmt: skip
     assert hours_of(billed, u, **settings)["state"].to_list() == states
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("idle_below = -1", "[idle] idle_below is out of range — expected a fraction of "
+         "activity in (0, 1], found -1.0"),
+        ("idle_below = 1.5", "found 1.5"),
+        ("episode_min_hours = 0", "episode_min_hours is out of range — expected whole hours, "
+         "1 or more, found 0"),
+        ("min_samples = 0", "min_samples is out of range"),
+        ("hard_idle_mem_mib = -5.0", "hard_idle_mem_mib is out of range"),
+    ],
+)  # fmt: skip
+def test_idle_settings_out_of_range_are_one_clear_error(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(tomllib.loads(f"[idle]\n{text}\n"), origin="site.toml")
+    assert info.value.render().startswith("site.toml: ")
+    assert message in info.value.render()
+
+
+def test_an_empty_underutilised_band_is_allowed() -> None:
+    # the dashboard's slider sets idle_below up to 50%, above underutilised_below's 30%
+    assert IdleSettings(idle_below=0.5).idle_below == 0.5
 
 
 def test_idle_episodes_are_runs_of_idle_hours_across_months() -> None:
