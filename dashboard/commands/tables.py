@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -27,7 +28,7 @@ _TEXT_MIN = 10  # a text column narrower than this is no longer readable
 
 
 def _width(texts: Sequence[str]) -> int:
-    return max((len(t) for t in texts), default=0)
+    return max((cell_len(t) for t in texts), default=0)  # terminal cells: wide characters are 2
 
 
 def show(
@@ -43,7 +44,7 @@ def show(
     for i, c in enumerate(cols):
         cells = [row[i] for row in rows]
         if c.number:
-            width = max(_width(cells), _width(c.name.split()))
+            width = max(_width(cells), _width([c.name]))  # no_wrap holds the header whole too
             table.add_column(c.name, justify="right", no_wrap=True, min_width=width)
         else:
             width = min(max(_width(cells), _width(c.name.split())), _TEXT_MIN)
@@ -64,7 +65,7 @@ def _record(console: Console, pairs: list[tuple[str, str]]) -> None:
     """One record as `name value` pairs filling lines, a pair never split across two."""
     line, used = Text("- "), 2
     for name, cell in pairs:
-        size = len(name) + 1 + len(cell)
+        size = cell_len(name) + 1 + cell_len(cell)
         if used > 2 and used + 2 + size > console.width:
             console.print(line, soft_wrap=True)
             line, used = Text("  "), 2
