@@ -3,6 +3,7 @@ the resources that drove them."""
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from dashboard import charts
@@ -29,7 +30,7 @@ def read() -> dict:
     out = {"cur": cur, "by": by, "forecast": fc, "anomalies": anomalies, "drivers": None}
     if anomalies.height:
         labels = [
-            f"{r['dimension']} {r['key']}: {r['start']} to {r['end']} (+{r['excess']})"
+            f"{r['dimension']} {r['key']}: {r['start']} to {r['end']} (+{r['excess']:,.2f})"
             for r in anomalies.iter_rows(named=True)
         ]
         pick = st.selectbox(
@@ -48,15 +49,34 @@ def read() -> dict:
     return out
 
 
+CHARTS = 6  # a chart each for the largest; a small SaaS vendor's flat line tells nothing
+
+
+def _largest_first(fc: pl.DataFrame) -> list[str]:
+    """Keys by forecast spend over the horizon, largest first (ties by name)."""
+    totals = (
+        fc.filter(pl.col("kind") == "forecast")
+        .group_by("key")
+        .agg(pl.col("spend").sum())
+        .sort(["spend", "key"], descending=[True, False], nulls_last=True)
+    )
+    return totals["key"].to_list()
+
+
 def render(d: dict) -> None:
     fc = d["forecast"]
     if fc.height == 0:
         st.info("Not enough complete months of spend to forecast yet.")
     else:
-        keys = fc["key"].unique(maintain_order=True).to_list()
+        keys = _largest_first(fc)
         cols = st.columns(2)
-        for i, key in enumerate(keys):
+        for i, key in enumerate(keys[:CHARTS]):
             cols[i % 2].plotly_chart(charts.forecast(fc, key), key=f"fc_{key}")
+        if len(keys) > CHARTS:
+            st.caption(
+                f"Charts for the {CHARTS} largest by forecast spend; all {len(keys)} are in the "
+                "table."
+            )
         session.table(fc.filter(fc["kind"] == "forecast"))
     st.subheader("Anomalies")
     if d["anomalies"].height == 0:

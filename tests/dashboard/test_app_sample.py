@@ -3,6 +3,7 @@ headline numbers are the warehouse's own."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,18 @@ def test_sample_headlines_equal_the_warehouse(sample: Path) -> None:
         assert (shown["Top idle resource"], shown["Its idle cost"]) == (name, "USD 100,257")
         assert helps(idle)["Top idle resource"] == top[0][0]
         assert helps(idle)["Its idle cost"] == f"{usd(top[0][1])} exactly"
+
+
+def test_forecast_charts_the_six_largest_first(sample: Path) -> None:
+    at = page(app(), "forecast")
+    no_errors(at)
+    (table,) = [d.value for d in at.dataframe if "lo80" in d.value.columns]
+    totals = table.groupby("key")["spend"].sum().reset_index()
+    totals["neg"] = -totals["spend"].astype(float)
+    largest = totals.sort_values(["neg", "key"])["key"].to_list()
+    assert len(largest) > 6  # the sample has more providers than charts
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    # two columns, filled left, right, left ...: the tree lists the left column's first
+    assert titles == [f"{largest[i]}: monthly spend" for i in (0, 2, 4, 1, 3, 5)]
+    assert largest[0] == "AWS"
+    assert any(f"all {len(largest)} are in the table" in c.value for c in at.caption)
