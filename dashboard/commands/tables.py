@@ -24,7 +24,8 @@ class Column:
     number: bool = False
 
 
-_TEXT_MIN = 10  # a text column narrower than this is no longer readable
+# a text column is as wide as its longest word, so that words are not cut, up to this
+_TEXT_MAX_WORD = 20
 
 
 def _width(texts: Sequence[str]) -> int:
@@ -47,7 +48,8 @@ def show(
             width = max(_width(cells), _width([c.name]))  # no_wrap holds the header whole too
             table.add_column(c.name, justify="right", no_wrap=True, min_width=width)
         else:
-            width = min(max(_width(cells), _width(c.name.split())), _TEXT_MIN)
+            words = [w for cell in cells for w in cell.split()]  # text wraps between words
+            width = min(max(_width(words), _width(c.name.split())), _TEXT_MAX_WORD)
             table.add_column(c.name, overflow="fold", min_width=width)
         needed += width
     for row in rows:
