@@ -47,7 +47,7 @@ def render(d: dict) -> None:
     pages = max(1, -(-total // PAGE_SIZE))
     page = st.number_input(f"Page (of {pages}; {total:,} lines)", 1, pages, 1, key="ex_page")
     lines = session.ask("drill_page", *picked, page - 1, PAGE_SIZE, module="queries_lines")
-    session.table(lines)
+    session.table(lines, exact=True)
     st.download_button(
         "Download this page (CSV)",
         lines.write_csv(),

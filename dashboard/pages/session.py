@@ -195,22 +195,26 @@ def share(part: object, whole: object) -> str:
 # columns that count things (hours, GPUs, lines, seats ...) show whole with thousands
 # separators; ids, indexes, versions and years do not match
 _COUNTS = re.compile(r"hours|_h$|gpus$|lines|rows|resources|seats|count|^n$")
-# float columns of money (decimal columns are money already)
-_MONEY = re.compile(r"cost|saving|spend|excess|per_seat|price|expected|baseline|during|amount")
+# float columns of money (decimal columns are money already); unit prices (per GPU-hour,
+# per seat) keep their digits
+_MONEY = re.compile(r"^(?!.*(per_|price)).*(cost|saving|spend|excess|expected|baseline|during)")
 # float columns of fractions: shown as 58.1%
 _SHARES = re.compile(r"activity|coverage|share|utilisation|fraction")
 
 
-def table(frame: pl.DataFrame, **options: Any) -> None:
+def table(frame: pl.DataFrame, exact: bool = False, **options: Any) -> None:
     """`st.dataframe` with money as 1,234.56 and counts as 1,234: a raw Decimal(38,12) would
-    show as 243293.185600000000."""
+    show as 243293.185600000000. With `exact` (line items, where a request costs
+    USD 0.0000004) decimal money keeps every digit."""
     config: dict[str, Any] = {}
     for name, dtype in frame.schema.items():
         if not dtype.is_numeric():
             continue
         if _COUNTS.search(name):
             fmt = "%,d" if dtype.is_integer() else "%,.0f"
-        elif isinstance(dtype, pl.Decimal) or (dtype.is_float() and _MONEY.search(name)):
+        elif (isinstance(dtype, pl.Decimal) and not exact) or (
+            dtype.is_float() and _MONEY.search(name)
+        ):
             fmt = "%,.2f"
         elif dtype.is_float() and _SHARES.search(name):
             fmt = "percent"

@@ -35,6 +35,12 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def formats(frame) -> dict[str, str]:
+    """The number formats a dataframe element's column_config sets, by column."""
+    columns = json.loads(frame.proto.columns).items()
+    return {k: v["type_config"]["format"] for k, v in columns if "type_config" in v}
+
+
 def helps(at: AppTest) -> dict[str, str]:
     return {m.label: m.help for m in at.metric}
 
@@ -164,9 +170,7 @@ def test_idle_resource_drilldown_and_unmonitored_hours(full: Path) -> None:
     assert unmonitored["gpu_hours"].to_list() == [16]  # i-gpu3: 2 hours x 8 GPUs
     assert unmonitored["cost"].sum() == Decimal("160")
     # money as 1,234.56 and counts as 1,234, not the stored 160.000000000000
-    columns = json.loads(at.dataframe[-1].proto.columns).items()
-    formats = {k: v["type_config"]["format"] for k, v in columns if "type_config" in v}
-    assert formats == {"gpu_hours": "%,d", "cost": "%,.2f", "resources": "%,d"}
+    assert formats(at.dataframe[-1]) == {"gpu_hours": "%,d", "cost": "%,.2f", "resources": "%,d"}
 
 
 def episodes_shown(at: AppTest) -> list[tuple]:
@@ -226,6 +230,10 @@ def test_explorer_breakdown_drilldown_and_csv(full: Path) -> None:
     assert len(lines) == 2 and sorted(float(c) for c in lines["EffectiveCost"]) == [155, 310]
     # the page's lines carry their classification, joined after the page was chosen
     assert set(lines["x_AiClass"]) == {"managed_ai"} and set(lines["x_Team"]) == {"nlp"}
+    # the breakdown's money to the cent, the line items' every digit (a request can cost
+    # USD 0.0000004)
+    assert formats(at.dataframe[0])["cost"] == "%,.2f"
+    assert "EffectiveCost" not in formats(at.dataframe[1])
     no_errors(at)
 
 
