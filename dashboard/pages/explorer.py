@@ -29,13 +29,7 @@ def render(d: dict) -> None:
         st.info("Type a tag key to break spend down by its values.")
         return
     st.plotly_chart(charts.bars(table.head(25), f"Spend by {by} ({cur})"))
-    session.table(table)
-    st.download_button(
-        "Download breakdown (CSV)",
-        table.write_csv(),
-        file_name=f"spend_by_{by.replace(' ', '_')}.csv",
-        mime="text/csv",
-    )
+    session.table(table, csv=("breakdown", f"spend_by_{by.replace(' ', '_')}.csv"))
     if by == TAG:
         return
     st.subheader("Line items")
@@ -47,13 +41,7 @@ def render(d: dict) -> None:
     pages = max(1, -(-total // PAGE_SIZE))
     page = st.number_input(f"Page (of {pages}; {total:,} lines)", 1, pages, 1, key="ex_page")
     lines = session.ask("drill_page", *picked, page - 1, PAGE_SIZE, module="queries_lines")
-    session.table(lines, exact=True)
-    st.download_button(
-        "Download this page (CSV)",
-        lines.write_csv(),
-        file_name=f"lines_page{page}.csv",
-        mime="text/csv",
-    )
+    session.table(lines, exact=True, csv=("this page", f"lines_page{page}.csv"))
 
 
 if session.ready():

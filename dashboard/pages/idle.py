@@ -59,13 +59,7 @@ def _episodes(d: dict) -> None:
     if episodes.height == 0:
         st.write("No idle episode starts in the period.")
         return
-    session.table(episodes)
-    st.download_button(
-        "Download episodes (CSV)",
-        episodes.write_csv(),
-        file_name=f"idle_episodes_{name}.csv",
-        mime="text/csv",
-    )
+    session.table(episodes, csv=("episodes", f"idle_episodes_{name}.csv"))
 
 
 def render(d: dict | None) -> None:
@@ -90,13 +84,7 @@ def render(d: dict | None) -> None:
             delta=f"{top['idle_hours']:,} idle GPU-hours",
             delta_color="off",
         )
-        session.table(ranking)
-        st.download_button(
-            "Download ranking (CSV)",
-            ranking.write_csv(),
-            file_name="idle_gpus.csv",
-            mime="text/csv",
-        )
+        session.table(ranking, csv=("ranking", "idle_gpus.csv"))
         if d["hours"] is not None:
             st.plotly_chart(charts.idle_timeline(d["hours"], d["resource"], d["threshold"]))
         if d["episodes"] is not None:

@@ -202,10 +202,16 @@ _MONEY = re.compile(r"^(?!.*(per_|price)).*(cost|saving|spend|excess|expected|ba
 _SHARES = re.compile(r"activity|coverage|share|utilisation|fraction")
 
 
-def table(frame: pl.DataFrame, exact: bool = False, **options: Any) -> None:
+def table(
+    frame: pl.DataFrame,
+    exact: bool = False,
+    csv: tuple[str, str] | None = None,
+    **options: Any,
+) -> None:
     """`st.dataframe` with money as 1,234.56 and counts as 1,234: a raw Decimal(38,12) would
     show as 243293.185600000000. With `exact` (line items, where a request costs
-    USD 0.0000004) decimal money keeps every digit."""
+    USD 0.0000004) decimal money keeps every digit. `csv` = (what, file name) adds a
+    "Download <what> (CSV)" button with the rows as they are."""
     config: dict[str, Any] = {}
     for name, dtype in frame.schema.items():
         if not dtype.is_numeric():
@@ -222,6 +228,11 @@ def table(frame: pl.DataFrame, exact: bool = False, **options: Any) -> None:
             continue
         config[name] = st.column_config.NumberColumn(format=fmt)
     st.dataframe(frame, hide_index=True, column_config=config, **options)
+    if csv is not None:
+        what, name = csv
+        st.download_button(
+            f"Download {what} (CSV)", frame.write_csv(), file_name=name, mime="text/csv"
+        )
 
 
 def short_name(resource: str) -> str:
