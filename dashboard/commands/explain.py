@@ -18,32 +18,31 @@ SHOWN = (
 )  # fmt: skip
 
 
-def _derived(con, book, line_id: int, fields: list[str]) -> dict[str, object]:
-    """The line's values of the derived fields among `fields`, computed as the rules did."""
+def _derived(frame, book, fields: list[str]) -> dict[str, object]:
+    """The line's (`frame`, one row) values of the derived fields among `fields`, computed as
+    the rules did."""
     from models.classify import derived_values
 
     wanted = {f for f in fields if f in FIELDS_DERIVED or f.startswith(("tag.", "price."))}
     if not wanted:
         return {}
-    line = con.sql("select * from cost_lines where x_LineId = $id", params={"id": line_id}).pl()
-    return derived_values(line, wanted, book.settings, book.catalogue)
+    return derived_values(frame, wanted, book.settings, book.catalogue)
 
 
 def explain_line(con, book, line_id: int) -> dict:
     """The line's key fields, its classes and, per decision, the rule and its conditions."""
-    rel = con.execute("select * from classified_costs where x_LineId = ?", [line_id])
-    names = [d[0] for d in rel.description]
-    rows = rel.fetchall()  # to the end: the connection is used again below
-    row = rows[0] if rows else None
-    if row is None:
+    frame = con.sql(
+        "select * from classified_costs where x_LineId = $id", params={"id": line_id}
+    ).pl()
+    if frame.height == 0:
         raise InputError(
             f"no cost line with x_LineId {line_id}",
             found=str(line_id),
             hint='find ids with finops query "select x_LineId, ... from classified_costs"',
         )
-    line = dict(zip(names, row, strict=True))
+    line = frame.row(0, named=True)
     rules = [book.ruleset.by_id(line.get(c) or "") for c in ("x_AiClassRule", "x_WorkloadRule")]
-    derived = _derived(con, book, line_id, [c.field for r in rules if r for c in r.conditions])
+    derived = _derived(frame, book, [c.field for r in rules if r for c in r.conditions])
     decisions = []
     for col, rule_col in (
         ("x_AiClass", "x_AiClassRule"),
