@@ -63,6 +63,7 @@ class App:
     warehouse: Path
     config_file: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    brief: bool = False  # one line per ingest instead of a row per period (finops demo)
 
     @property
     def console(self):  # rich is imported only when something is printed

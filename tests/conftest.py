@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,9 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, sample_truth: dic
     from dashboard.cli import main
 
     root = tmp_path_factory.mktemp("sample") / "warehouse"
-    code = main(["--warehouse", str(root), "demo", "--no-serve", "--data", str(SAMPLE_DATA)])
-    assert code == 0, "finops demo --no-serve failed on sample_data/"
+    printed = io.StringIO()  # kept beside the warehouse for the tests of what the demo prints
+    with contextlib.redirect_stdout(printed):
+        code = main(["--warehouse", str(root), "demo", "--no-serve", "--data", str(SAMPLE_DATA)])
+    (root.parent / "demo.out").write_text(printed.getvalue(), encoding="utf-8")
+    assert code == 0, "finops demo --no-serve failed on sample_data/:\n" + printed.getvalue()
     return root

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from dashboard.cli import App, LazyGroup
-from dashboard.commands.progress import progress_bar, show_summary
+from dashboard.commands.progress import progress_bar, show_brief, show_summary
 from ingest import derived
 from ingest.store import LoadResult, PeriodLoad
 from models.errors import FinopsError
@@ -53,7 +53,7 @@ def load_cost_lines(
         raise
     derived.refresh(store, app.settings, results)
     if results:
-        show_summary(app.console, results)
+        (show_brief if app.brief else show_summary)(app.console, results)
     else:
         app.console.print(f"Nothing to load in {target}.")
     return results

@@ -68,18 +68,22 @@ def _summary(app: App, results: list[LoadResult], frame) -> None:
     if not results:
         app.console.print("No GPU samples found.")
         return
+    from dashboard.commands.progress import show_brief
     from dashboard.commands.tables import Column, show
 
-    show(
-        app.console,
-        ["source", "month", "hosts", Column("GPU-hours", number=True), "status"],
-        [
-            (r.source, r.billing_period, r.billing_account, f"{r.rows:,}",
-             f"{r.status} (v{r.table_version})")
-            for r in results
-        ],
-        title="Loaded GPU-hours",
-    )  # fmt: skip
+    if app.brief:
+        show_brief(app.console, results, unit="GPU-hours")
+    else:
+        show(
+            app.console,
+            ["source", "month", "hosts", Column("GPU-hours", number=True), "status"],
+            [
+                (r.source, r.billing_period, r.billing_account, f"{r.rows:,}",
+                 f"{r.status} (v{r.table_version})")
+                for r in results
+            ],
+            title="Loaded GPU-hours",
+        )  # fmt: skip
     unmapped = sorted(set(frame.filter(frame["resource_id"].is_null())["host"]))
     if unmapped:
         app.console.print(

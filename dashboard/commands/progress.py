@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -56,3 +57,51 @@ def show_summary(console: Console, results: list[LoadResult]) -> None:
         ],
         title="Loaded",
     )  # fmt: skip
+
+
+def _span(periods: list[str]) -> str:
+    first, last = min(periods), max(periods)
+    return first if first == last else f"{first} .. {last}"
+
+
+def _statuses(results: list[LoadResult]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+def _cents(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01'), ROUND_HALF_EVEN):,}"
+
+
+def show_brief(console: Console, results: list[LoadResult], unit: str = "rows") -> None:
+    """One line per source, account and currency: periods, rows and the reconciled total
+    (what `finops demo` prints; `finops loads` has every period to the last digit)."""
+    groups: dict[tuple[str, str, str | None], list[LoadResult]] = {}
+    for r in results:
+        key = (r.source, r.billing_account, r.currency) if unit == "rows" else (r.source, "", None)
+        groups.setdefault(key, []).append(r)
+    for (source, account, currency), group in groups.items():
+        periods = sorted({r.billing_period for r in group})
+        count = len(periods)
+        text = (
+            f"{source}{' ' + account if account else ''}: {count} "
+            f"{'period' if unit == 'rows' else 'month'}{'s' * (count != 1)} ({_span(periods)}), "
+            f"{sum(r.rows for r in group):,} {unit}"
+        )
+        totals = [r for r in group if r.source_total is not None]
+        if totals:
+            source_total = sum((r.source_total for r in totals), Decimal(0))
+            warehouse_total = sum((r.warehouse_total or Decimal(0) for r in totals), Decimal(0))
+            money = f"{currency} " if currency else ""
+            if source_total == warehouse_total:
+                text += f", {money}{_cents(source_total)} in source and warehouse"
+            else:  # a committed load reconciles; kept readable should that ever change
+                text += (
+                    f", source {money}{_cents(source_total)}, "
+                    f"warehouse {money}{_cents(warehouse_total)}"
+                )
+        console.print(f"{text}: {_statuses(group)}")

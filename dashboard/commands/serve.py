@@ -83,6 +83,33 @@ def serve(app: App, port: int, host: str) -> int:
             return 0
 
 
+def _ready(app: App) -> None:
+    """What the demo built, in one breath, and where to look next."""
+    con = app.connect()
+    try:
+        lines, first, last = con.execute(
+            "SELECT count(*), strftime(min(BillingPeriodStart), '%Y-%m'), "
+            "strftime(max(BillingPeriodStart), '%Y-%m') FROM cost_lines"
+        ).fetchall()[0]
+        spend = con.execute(
+            "SELECT BillingCurrency, sum(BilledCost) FROM cost_lines GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        episodes, idle, currencies = con.execute(
+            "SELECT count(*), coalesce(sum(cost), 0), (SELECT list(DISTINCT BillingCurrency) "
+            "FROM classified_costs WHERE x_AiClass = 'gpu_compute') FROM idle_episodes"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    billed = ", ".join(f"{currency} {total:,.2f}" for currency, total in spend)
+    gpu_currency = f"{currencies[0]} " if currencies and len(currencies) == 1 else ""
+    click.echo(
+        f"Warehouse ready in {app.warehouse}: {lines:,} cost lines, {first} .. {last}, "
+        f"billed {billed}."
+    )
+    click.echo(f"Idle GPUs: {episodes:,} episodes costing {gpu_currency}{idle:,.2f}.")
+    click.echo("Every load, period by period: finops loads")
+
+
 @click.command()
 @click.option("--port", default=8501, show_default=True, help="Port to listen on.")
 @click.option(
@@ -118,6 +145,7 @@ def demo(ctx: click.Context, data: Path, no_serve: bool, port: int) -> None:
         generate(data)
     from dashboard.commands.ingest import group as ingest_group
 
+    app.brief = True  # one line per ingest; `finops loads` lists every period
     for source, args in DEMO_STEPS:
         paths = [a for a in args if "/" in a]
         if any(not (data / p).exists() for p in paths):
@@ -131,5 +159,6 @@ def demo(ctx: click.Context, data: Path, no_serve: bool, port: int) -> None:
         assert command is not None
         with ctx.scope():
             command.main(args=argv, standalone_mode=False, obj=app)
+    _ready(app)
     if not no_serve:
         raise click.exceptions.Exit(serve(app, port, "127.0.0.1"))
