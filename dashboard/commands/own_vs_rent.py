@@ -122,6 +122,11 @@ def _usd(x: Any) -> str:
     return "" if x is None else f"${Decimal(str(x)):,.2f}"
 
 
+def _input(x: float) -> str:
+    """A sensitivity bound as a person writes it: 258,000 rather than 2.58e+05."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
 def _print_tables(console, d: dict) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -205,7 +210,7 @@ def _print_tables(console, d: dict) -> None:
     for b in d["sensitivity"][:6]:
         t.add_row(
             b["parameter"],
-            f"{b['low']:,.3g} → {b['high']:,.3g}",
+            f"{_input(b['low'])} → {_input(b['high'])}",
             _pct(b["u_star_low"]),
             _pct(b["u_star_high"]),
         )

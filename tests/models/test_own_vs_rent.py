@@ -406,6 +406,8 @@ def test_cli_table_names_the_figures():
     text = _run(_App(_gpu_hours_frame(24 * 10)), "--months", "1")
     for words in ("u_r", "break-even", "owned baseline", "annual saving", "Assumptions"):
         assert words in text
+    # the capex bounds of the sensitivity read as money is written, not as 2.58e+05
+    assert "258,000 → 430,000" in text
 
 
 @pytest.mark.parametrize(
