@@ -221,10 +221,12 @@ def pages(con, settings: Settings) -> dict[str, list]:
         ],
         "Idle GPUs (threshold slider moved)": [(queries_gpu.ranking, f, 0.2, 0.05)],
         "Data movement": [
-            (queries.headline, f, cur), (queries_movement.egress, f, "kind"),
+            (queries.headline, f, cur), (queries_movement.egress, f, "kind", cur),
             (queries_movement.egress_monthly, f, cur),
         ],
-        "Tools & SaaS": [(queries_movement.tools, f), (queries_movement.tool_matrix, f)],
+        "Tools & SaaS": [
+            (queries_movement.tools, f, cur), (queries_movement.tool_matrix, f, cur)
+        ],
         "Workloads": [(queries_movement.workloads, f, cur)],
         "Own vs rent": [
             (queries_gpu.gpu_models,), (queries_own.recommendation, ovr, "H100", 12, ()),

@@ -59,6 +59,18 @@ _UNCLASSIFIED = (
     "CAST(NULL AS VARCHAR) AS x_EgressKind, CAST(NULL AS VARCHAR) AS x_ToolFamily "
     "FROM cost_lines"
 )
+
+# Gigabytes moved, from the units the exports use: GB (AWS, FOCUS), "1 GB" or "10 GB" blocks
+# (Azure), gibibyte (GCP); NULL for other units, such as a NAT gateway's hours.
+_BLOCK = r"coalesce(TRY_CAST(regexp_extract(ConsumedUnit, '^\s*(\d+)\s', 1) AS DOUBLE), 1)"
+_GB = rf"""(CAST(ConsumedQuantity AS DOUBLE) * {_BLOCK} * CASE
+    WHEN regexp_matches(ConsumedUnit, '^\s*(\d+\s+)?(GB|gigabytes?)\s*$', 'i') THEN 1
+    WHEN regexp_matches(ConsumedUnit, '^\s*(\d+\s+)?(GiB|gibibytes?)\s*$', 'i') THEN 1.073741824
+    WHEN regexp_matches(ConsumedUnit, '^\s*(\d+\s+)?(TB|terabytes?)\s*$', 'i') THEN 1000
+    WHEN regexp_matches(ConsumedUnit, '^\s*(\d+\s+)?(TiB|tebibytes?)\s*$', 'i')
+      THEN 1099.511627776
+    END)"""
+
 _FILTER = """
     ($start IS NULL OR day >= $start) AND ($end IS NULL OR day <= $end)
     AND (len(CAST($providers AS VARCHAR[])) = 0
@@ -172,8 +184,9 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                                        ['a', 'b']).b,
                         coalesce(RegionId, '?') || ' → ' || coalesce(x_EgressKind, '?'))
                    AS region_pair,
-               coalesce(ResourceId, '{UNSET}') AS resource,
-               sum(EffectiveCost) AS cost, sum(ConsumedQuantity) AS quantity
+               coalesce(ResourceId, '{UNSET}') AS resource, BillingCurrency AS currency,
+               sum(EffectiveCost) AS cost, sum({_GB}) AS gb,
+               sum(EffectiveCost) FILTER (WHERE {_GB} IS NOT NULL) AS gb_cost
         FROM ({lines}) WHERE x_AiClass = 'egress' GROUP BY ALL
         """
     )
@@ -183,7 +196,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         SELECT CAST(date_trunc('month', ChargePeriodStart) AS DATE) AS month, provider,
                coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
                coalesce(x_ToolFamily, '{UNSET}') AS family,
-               coalesce(ServiceName, ProviderName) AS tool,
+               coalesce(ServiceName, ProviderName) AS tool, BillingCurrency AS currency,
                sum(EffectiveCost) AS cost, sum(x_Seats) AS seats,
                sum(x_ActiveSeats) AS active_seats
         FROM ({lines})

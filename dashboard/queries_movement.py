@@ -18,13 +18,19 @@ EGRESS_BY = {
 }
 
 
-def egress(con: duckdb.DuckDBPyConnection, f: Filters, by: str, n: int = 50) -> pl.DataFrame:
+def egress(
+    con: duckdb.DuckDBPyConnection, f: Filters, by: str, currency: str, n: int = 50
+) -> pl.DataFrame:
+    """Egress by `by` (an EGRESS_BY label): cost, gigabytes moved and the cost per GB of the
+    lines billed by volume (a NAT gateway's hours have a cost but no GB)."""
     col = EGRESS_BY[by]
     return frame(
         con,
-        f"""SELECT {col} AS key, sum(cost) AS cost, sum(quantity) AS quantity
-            FROM egress_daily WHERE {_FILTER} GROUP BY 1 ORDER BY cost DESC, key LIMIT $n""",
-        _p(f, n=n),
+        f"""SELECT {col} AS key, sum(cost) AS cost, sum(gb) AS gb,
+                   round(sum(gb_cost) / nullif(sum(gb), 0), 6) AS cost_per_gb
+            FROM egress_daily WHERE {_FILTER} AND currency = $cur
+            GROUP BY 1 ORDER BY cost DESC, key LIMIT $n""",
+        _p(f, n=n, cur=currency),
     )
 
 
@@ -33,7 +39,7 @@ def egress_monthly(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) ->
     return frame(
         con,
         f"""WITH e AS (SELECT date_trunc('month', day) AS month, kind AS key, sum(cost) AS cost
-                       FROM egress_daily WHERE {_FILTER} GROUP BY ALL),
+                       FROM egress_daily WHERE {_FILTER} AND currency = $cur GROUP BY ALL),
                  a AS (SELECT date_trunc('month', day) AS month, sum(cost) AS ai
                        FROM spend_daily WHERE {_FILTER} AND currency = $cur
                          AND ai_class NOT IN ('cpu_compute', 'other', '{UNSET}') GROUP BY 1)
@@ -44,11 +50,12 @@ def egress_monthly(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) ->
     )
 
 
-def tools(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
-    """Per tool family and tool: cost, teams, seats bought and in use (latest month's seats)."""
+def tools(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataFrame:
+    """Per tool family and tool billed in `currency`: cost, teams, seats bought and in use
+    (latest month's seats)."""
     return frame(
         con,
-        f"""WITH t AS (SELECT *, month AS day FROM tools_monthly),
+        f"""WITH t AS (SELECT *, month AS day FROM tools_monthly WHERE currency = $cur),
                  s AS (SELECT * FROM t WHERE {_FILTER}),
                  last AS (SELECT family, tool, sum(seats) AS seats, sum(active_seats) AS active
                           FROM s WHERE month = (SELECT max(month) FROM s) GROUP BY ALL)
@@ -56,16 +63,16 @@ def tools(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
                    any_value(last.seats) AS seats, any_value(last.active) AS active_seats
             FROM s LEFT JOIN last USING (family, tool)
             GROUP BY family, tool ORDER BY family, cost DESC""",
-        _p(f),
+        _p(f, cur=currency),
     )
 
 
-def tool_matrix(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
+def tool_matrix(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataFrame:
     return frame(
         con,
         f"""SELECT team, tool, sum(cost) AS cost FROM (SELECT *, month AS day FROM tools_monthly)
-            WHERE {_FILTER} GROUP BY ALL ORDER BY team, tool""",
-        _p(f),
+            WHERE {_FILTER} AND currency = $cur GROUP BY ALL ORDER BY team, tool""",
+        _p(f, cur=currency),
     )
 
 

@@ -15,12 +15,14 @@ def read() -> dict:
     f = session.filters()
     cur = session.currency()
     by = st.selectbox("Break down by", [*queries.DIMENSIONS, TAG], key="ex_by")
+    label = by
     if by == TAG:
         tag = st.text_input("Tag key", value="team", key="ex_tag").strip()
         table = session.ask("tag_breakdown", f, tag, cur, module="queries_lines") if tag else None
+        label = tag
     else:
         table = session.ask("breakdown", f, by, cur)
-    return {"f": f, "cur": cur, "by": by, "table": table}
+    return {"f": f, "cur": cur, "by": by, "label": label, "table": table}
 
 
 def render(d: dict) -> None:
@@ -29,7 +31,9 @@ def render(d: dict) -> None:
         st.info("Type a tag key to break spend down by its values.")
         return
     st.plotly_chart(charts.bars(table.head(25), f"Spend by {by} ({cur})"))
-    session.table(table, csv=("breakdown", f"spend_by_{by.replace(' ', '_')}.csv"))
+    label = d["label"]  # the column is headed by what it breaks down by, not "key"
+    shown = table if label in table.columns else table.rename({"key": label})
+    session.table(shown, csv=("breakdown", session.file_name(f"spend_by_{label}", ".csv")))
     if by == TAG:
         return
     st.subheader("Line items")

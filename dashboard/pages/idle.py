@@ -22,7 +22,7 @@ def read() -> dict | None:
         0.50,
         default,
         0.01,
-        format="%.2f",
+        format="percent",
         key="idle_thr",
     )
     ranking = session.ask("ranking", f, threshold, default, module=Q)
@@ -36,12 +36,41 @@ def read() -> dict | None:
         "episodes": None,
     }
     if ranking.height:
-        resource = st.selectbox("Resource", ranking["resource"].to_list(), key="idle_resource")
+        resources = ranking["resource"].to_list()
+        resource = st.selectbox(
+            "Resource", resources, format_func=_namer(resources), key="idle_resource"
+        )
         out["resource"] = resource
         out["hours"] = session.ask("resource_hours", f, resource, threshold, default, module=Q)
         idle = session.settings().idle
         out["episodes"] = session.ask("episodes", f, resource, threshold, idle, module=Q)
     return out
+
+
+def _namer(resources: list[str]):
+    """Resources by their short names (the VM, not its Azure path), whole where two share one."""
+    short = [session.short_name(r) for r in resources]
+    shared = {n for n in short if short.count(n) > 1}
+
+    def name(resource: str) -> str:
+        n = session.short_name(resource)
+        return resource if n in shared else n
+
+    return name
+
+
+def _ranked(ranking):
+    """The ranking as shown: the short name and the idle cost first, the full id last, so a
+    long Azure id does not push the money off the side of the table."""
+    import polars as pl
+
+    name = _namer(ranking["resource"].to_list())
+    shown = ranking.rename({"resource": "resource_id"}).with_columns(
+        pl.col("resource_id").map_elements(name, return_dtype=pl.String).alias("resource")
+    )
+    first = ["resource", "idle_cost", "idle_hours", "longest_episode_h"]
+    rest = [c for c in shown.columns if c not in first and c != "resource_id"]
+    return shown.select(*first, *rest, "resource_id")
 
 
 def _episodes(d: dict) -> None:
@@ -84,9 +113,10 @@ def render(d: dict | None) -> None:
             delta=f"{top['idle_hours']:,} idle GPU-hours",
             delta_color="off",
         )
-        session.table(ranking, csv=("ranking", "idle_gpus.csv"))
+        session.table(_ranked(ranking), csv=("ranking", "idle_gpus.csv"))
         if d["hours"] is not None:
-            st.plotly_chart(charts.idle_timeline(d["hours"], d["resource"], d["threshold"]))
+            name = _namer(ranking["resource"].to_list())(d["resource"])
+            st.plotly_chart(charts.idle_timeline(d["hours"], name, d["threshold"]))
         if d["episodes"] is not None:
             _episodes(d)
     st.subheader("Unmonitored GPU-hours")

@@ -21,7 +21,7 @@ def read() -> dict | None:
         "cur": cur,
         "by": by or "kind",
         "head": session.ask("headline", f, cur),
-        "table": session.ask("egress", f, by or "kind", module="queries_movement"),
+        "table": session.ask("egress", f, by or "kind", cur, module="queries_movement"),
         "monthly": session.ask("egress_monthly", f, cur, module="queries_movement"),
     }
 
@@ -36,7 +36,11 @@ def render(d: dict | None) -> None:
     b.metric("Egress share of AI spend", share(h["egress"], h["ai"]))
     st.plotly_chart(charts.stacked_monthly(d["monthly"], "Egress by kind, month on month"))
     st.plotly_chart(charts.bars(d["table"].head(25), f"Egress by {d['by']}"))
-    session.table(d["table"])
+    st.caption(
+        "gb: gigabytes moved (GiB of GCP converted); cost_per_gb: over the lines billed by "
+        "volume, so a NAT gateway's hours count in cost but not in cost per GB."
+    )
+    session.table(d["table"].rename({"key": d["by"]}))
 
 
 if session.ready():

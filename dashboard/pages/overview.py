@@ -64,7 +64,7 @@ def render(d: dict) -> None:
         st.subheader("Anomalies")
         top = d["anomalies"].head(5)
         if top.height:
-            session.table(top.select("dimension", "key", "start", "end", "excess"))
+            session.table(top.select("dimension", "key", "excess", "start", "end"))
         else:
             st.write("No spend anomaly in the period.")
         st.page_link(str(Path(__file__).with_name("forecast.py")), label="Anomalies with drivers")

@@ -24,6 +24,7 @@ from dashboard.filters import Filters, from_query, to_query
 from models.settings import Settings, parse_settings
 
 FILTERS_KEY = "finops_filters"
+CURRENCY_KEY = "f_currency"
 
 
 def root() -> Path:
@@ -151,6 +152,11 @@ def sidebar_filters() -> Filters:
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
     state[FILTERS_KEY] = f
+    listed = ask("currencies", f)["currency"].to_list()
+    if len(listed) > 1:  # money is never converted: one currency's totals at a time
+        st.sidebar.selectbox(
+            "Currency", listed, key=CURRENCY_KEY, help="Each currency is totalled on its own."
+        )
     return f
 
 
@@ -169,14 +175,19 @@ def filters() -> Filters:
 
 
 def currency() -> str:
-    """The currency pages total in: the largest; mixed currencies are never summed."""
-    table = ask("currencies", filters())
-    if table.height == 0:
+    """The currency pages total in: the one chosen under Filters, else the largest; mixed
+    currencies are never summed."""
+    listed = ask("currencies", filters())["currency"].to_list()
+    if not listed:
         return "USD"
-    if table.height > 1:
-        others = ", ".join(table["currency"].to_list()[1:])
-        st.caption(f"Totals in {table['currency'][0]}; spend in {others} is shown on its own.")
-    return str(table["currency"][0])
+    picked = st.session_state.get(CURRENCY_KEY)
+    cur = picked if picked in listed else listed[0]
+    if len(listed) > 1:
+        others = ", ".join(c for c in listed if c != cur)
+        st.caption(
+            f"Totals in {cur}; spend in {others} is totalled on its own (Filters: Currency)."
+        )
+    return str(cur)
 
 
 def money(value: object, cur: str = "USD") -> str:
@@ -214,6 +225,8 @@ def table(
     "Download <what> (CSV)" button with the rows as they are."""
     config: dict[str, Any] = {}
     for name, dtype in frame.schema.items():
+        if dtype == pl.Date:  # else shown as a time stamp, 2026-01-01 00:00:00
+            config[name] = st.column_config.DateColumn(format="YYYY-MM-DD")
         if not dtype.is_numeric():
             continue
         if _COUNTS.search(name):
@@ -233,6 +246,11 @@ def table(
         st.download_button(
             f"Download {what} (CSV)", frame.write_csv(), file_name=name, mime="text/csv"
         )
+
+
+def file_name(stem: str, suffix: str) -> str:
+    """A download's file name from text a user typed (a tag key): letters, digits, - and _."""
+    return re.sub(r"[^\w-]+", "_", stem) + suffix
 
 
 def short_name(resource: str) -> str:

@@ -11,10 +11,12 @@ from dashboard.pages.session import money_tile
 
 def read() -> dict:
     f = session.filters()
-    tools = session.ask("tools", f, module="queries_movement")
+    cur = session.currency()
+    tools = session.ask("tools", f, cur, module="queries_movement")
     return {
+        "cur": cur,
         "tools": tools,
-        "matrix": session.ask("tool_matrix", f, module="queries_movement"),
+        "matrix": session.ask("tool_matrix", f, cur, module="queries_movement"),
         "savings": queries_movement.consolidation(tools),
     }
 
@@ -25,9 +27,10 @@ def render(d: dict) -> None:
         session.not_yet("SaaS tools", "ingest SaaS invoices (`finops ingest saas FILE`).")
         return
     a, b, c = st.columns(3)
-    money_tile(a, "Tool spend", tools["cost"].sum())
+    cur = d["cur"]
+    money_tile(a, "Tool spend", tools["cost"].sum(), cur)
     b.metric("Tools", f"{tools.height:,} in {tools['family'].n_unique()} families")
-    money_tile(c, "Consolidation savings", d["savings"]["saving"].sum())
+    money_tile(c, "Consolidation savings", d["savings"]["saving"].sum(), cur)
     st.subheader("Families and seats")
     session.table(tools)
     st.plotly_chart(charts.heatmap(d["matrix"], "team", "tool", "cost", "Spend by team and tool"))

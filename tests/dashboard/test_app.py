@@ -222,7 +222,7 @@ def test_explorer_breakdown_drilldown_and_csv(full: Path) -> None:
     at = page(app(), "explorer")
     at.selectbox(key="ex_by").set_value("service").run()
     table = at.dataframe[0].value
-    assert dict(zip(table["key"], (float(c) for c in table["cost"]), strict=True))[
+    assert dict(zip(table["service"], (float(c) for c in table["cost"]), strict=True))[
         "Amazon Elastic Compute Cloud"
     ] == pytest.approx(800)
     at.selectbox(key="ex_key").set_value("Azure OpenAI").run()
@@ -246,9 +246,16 @@ def test_hostile_tag_keys_reach_duckdb_only_as_parameters(full: Path, tag_key: s
     at.text_input(key="ex_tag").input(tag_key).run()
     no_errors(at)
     table = at.dataframe[0].value
-    assert table["key"].to_list() == ["(not set)"]
+    assert table[tag_key].to_list() == ["(not set)"]  # the column is headed by the tag key
     assert table["cost"].sum() == expected_total()
     assert metrics(page(at, "overview"))["Spend in the period"] == "USD 1,787.45"
+
+
+def test_a_typed_tag_key_makes_a_plain_file_name() -> None:
+    from dashboard.pages.session import file_name
+
+    assert file_name("spend_by_../../etc", ".csv") == "spend_by__etc.csv"
+    assert file_name("spend_by_team' OR 1=1 --", ".csv") == "spend_by_team_OR_1_1_--.csv"
 
 
 def test_forecast_and_reports_pages_show_their_tables(full: Path) -> None:

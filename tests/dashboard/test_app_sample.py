@@ -11,7 +11,7 @@ import pytest
 from ingest import views
 from ingest.warehouse import connect
 from models.settings import Settings
-from tests.dashboard.test_app import PAGES, app, helps, metrics, no_errors, page, usd
+from tests.dashboard.test_app import PAGES, app, formats, helps, metrics, no_errors, page, usd
 
 
 @pytest.fixture
@@ -48,6 +48,14 @@ def test_sample_headlines_equal_the_warehouse(sample: Path) -> None:
         assert (shown["Top idle resource"], shown["Its idle cost"]) == (name, "USD 100,257")
         assert helps(idle)["Top idle resource"] == top[0][0]
         assert helps(idle)["Its idle cost"] == f"{usd(top[0][1])} exactly"
+        # the ranking leads with the short name and the money; the full id comes last
+        (ranking,) = [d.value for d in idle.dataframe if "resource_id" in d.value.columns]
+        assert [*ranking.columns[:2], ranking.columns[-1]] == [
+            "resource", "idle_cost", "resource_id"
+        ]  # fmt: skip
+        assert (ranking.iloc[0]["resource"], ranking.iloc[0]["resource_id"]) == (name, top[0][0])
+        box = idle.selectbox(key="idle_resource")
+        assert (box.options[0], box.value) == (name, top[0][0])
 
 
 def test_forecast_charts_the_six_largest_first(sample: Path) -> None:
@@ -63,3 +71,64 @@ def test_forecast_charts_the_six_largest_first(sample: Path) -> None:
     assert titles == [f"{largest[i]}: monthly spend" for i in (0, 2, 4, 1, 3, 5)]
     assert largest[0] == "AWS"
     assert any(f"all {len(largest)} are in the table" in c.value for c in at.caption)
+
+
+def test_overview_anomalies_lead_with_the_excess_and_show_days(sample: Path) -> None:
+    at = app()
+    no_errors(at)
+    (table,) = [d for d in at.dataframe if "excess" in d.value.columns]
+    # half a page wide: the amount comes before the dates, which show as days, not time stamps
+    assert list(table.value.columns) == ["dimension", "key", "excess", "start", "end"]
+    assert formats(table) == {"excess": "%,.2f", "start": "YYYY-MM-DD", "end": "YYYY-MM-DD"}
+    top = table.value.iloc[0]
+    assert (top["dimension"], top["key"], str(top["start"])[:10]) == (
+        "team",
+        "research",
+        "2026-01-01",
+    )
+
+
+def _sums(sample: Path, sql: str):
+    """The warehouse's connection and `sql`'s (key, sum) rows as a dict."""
+    views.register_all(Settings())
+    con = connect(sample)
+    return con, dict(con.execute(sql).fetchall())
+
+
+def test_tools_total_one_currency_at_a_time(sample: Path) -> None:
+    _, totals = _sums(
+        sample,
+        "SELECT BillingCurrency, sum(EffectiveCost) FROM classified_costs "
+        "WHERE x_AiClass = 'saas_tool' OR x_ToolFamily IS NOT NULL OR x_Source = 'saas' GROUP BY 1",
+    )
+    assert set(totals) == {"USD", "EUR"}  # the sample bills one tool in EUR
+    at = page(app(), "tools")
+    no_errors(at)
+    # the EUR invoices used to be added to the USD total
+    assert helps(at)["Tool spend"] == f"{usd(totals['USD'])} exactly"
+    at.selectbox(key="f_currency").set_value("EUR").run()
+    no_errors(at)
+    assert helps(at)["Tool spend"] == f"EUR {totals['EUR']:,.2f} exactly"
+    (tools,) = [d.value for d in at.dataframe if "seats" in d.value.columns]
+    assert sum(tools["cost"]) == totals["EUR"]
+
+
+def test_egress_counts_gigabytes_not_hours(sample: Path) -> None:
+    con, units = _sums(
+        sample,
+        "SELECT ConsumedUnit, sum(ConsumedQuantity) FROM classified_costs "
+        "WHERE x_AiClass = 'egress' GROUP BY 1",
+    )
+    assert set(units) == {"GB", "1 GB", "gibibyte", "Hrs"}  # AWS, Azure, GCP, NAT gateways
+    gb = float(units["GB"] + units["1 GB"]) + float(units["gibibyte"]) * 2**30 / 1e9
+    at = page(app(), "movement")
+    no_errors(at)
+    (table,) = [d.value for d in at.dataframe if "cost_per_gb" in d.value.columns]
+    assert table.columns[0] == "kind"
+    assert sum(table["gb"]) == pytest.approx(gb, rel=1e-12)  # the NAT hours are not GB
+    by_volume = con.execute(
+        "SELECT sum(EffectiveCost) FROM classified_costs WHERE x_AiClass = 'egress' "
+        "AND x_EgressKind = 'internet' AND ConsumedUnit <> 'Hrs'"
+    ).fetchall()[0][0]
+    internet = table[table["kind"] == "internet"].iloc[0]
+    assert internet["cost_per_gb"] == pytest.approx(float(by_volume) / internet["gb"], abs=1e-6)
