@@ -225,7 +225,12 @@ def table(
     "Download <what> (CSV)" button with the rows as they are."""
     config: dict[str, Any] = {}
     for name, dtype in frame.schema.items():
-        if dtype == pl.Date:  # else shown as a time stamp, 2026-01-01 00:00:00
+        if name == "month" and dtype.is_temporal():  # a month, not its first instant
+            kind = (
+                st.column_config.DateColumn if dtype == pl.Date else st.column_config.DatetimeColumn
+            )
+            config[name] = kind(format="YYYY-MM")
+        elif dtype == pl.Date:  # else shown as a time stamp, 2026-01-01 00:00:00
             config[name] = st.column_config.DateColumn(format="YYYY-MM-DD")
         if not dtype.is_numeric():
             continue

@@ -28,7 +28,7 @@ def render(d: dict | None) -> None:
     st.plotly_chart(charts.stacked_monthly(monthly, f"AI spend by workload ({d['cur']})"))
     by_team = table.group_by("team", "key").agg(pl.col("cost").sum())
     st.plotly_chart(charts.heatmap(by_team, "team", "key", "cost", "Workload by team"))
-    session.table(table)
+    session.table(table.rename({"key": "workload"}))
 
 
 if session.ready():

@@ -132,3 +132,19 @@ def test_egress_counts_gigabytes_not_hours(sample: Path) -> None:
     ).fetchall()[0][0]
     internet = table[table["kind"] == "internet"].iloc[0]
     assert internet["cost_per_gb"] == pytest.approx(float(by_volume) / internet["gb"], abs=1e-6)
+
+
+def test_workloads_table_names_its_columns_and_shows_months(sample: Path) -> None:
+    _, training = _sums(
+        sample,
+        "SELECT x_Team, sum(EffectiveCost) FROM classified_costs WHERE BillingCurrency = 'USD' "
+        "AND x_Workload = 'training' AND x_AiClass NOT IN ('other') GROUP BY 1",
+    )
+    at = page(app(), "workloads")
+    no_errors(at)
+    (frame,) = [d for d in at.dataframe if "workload" in d.value.columns]
+    table = frame.value
+    assert list(table.columns) == ["month", "team", "workload", "cost"]
+    assert formats(frame) == {"month": "YYYY-MM", "cost": "%,.2f"}
+    research = table[(table["team"] == "research") & (table["workload"] == "training")]
+    assert sum(research["cost"]) == training["research"]
