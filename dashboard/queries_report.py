@@ -29,13 +29,14 @@ def reconciliation(
 
 
 def files(
-    con: duckdb.DuckDBPyConnection, month: str, settings: Settings
+    con: duckdb.DuckDBPyConnection, month: str, settings: Settings, currency: str | None = None
 ) -> dict[str, tuple[bytes, str]]:
-    """Every file of the pack: name -> (content, MIME type)."""
+    """Every file of the pack in `currency` (None: [report] currency): name -> (content, MIME
+    type)."""
     from dashboard.report import build_pack
 
     with tempfile.TemporaryDirectory(prefix="finops-pack-") as out:
-        pack = build_pack(con, month, out_dir=out, settings=settings)
+        pack = build_pack(con, month, out_dir=out, currency=currency, settings=settings)
         paths = [p for group in pack.files.values() for p in group]
         return {
             Path(p).name: (

@@ -24,10 +24,13 @@ def read() -> dict:
         out["recon"], out["ok"] = session.ask(
             "reconciliation", month, session.settings(), module="queries_report"
         )
-        if st.button("Build the finance pack (XLSX, PDF, CSV)", key="rep_build"):
-            st.session_state["rep_files"] = month
-        if st.session_state.get("rep_files") == month:
-            out["files"] = session.ask("files", month, session.settings(), module="queries_report")
+        cur = session.currency()  # the pack is in the currency the dashboard totals in
+        if st.button(f"Build the {cur} finance pack (XLSX, PDF, CSV)", key="rep_build"):
+            st.session_state["rep_files"] = (month, cur)
+        if st.session_state.get("rep_files") == (month, cur):
+            out["files"] = session.ask(
+                "files", month, session.settings(), cur, module="queries_report"
+            )
     except FinopsError as exc:
         out["error"] = f"{exc.title}: {exc.render()}"
     return out

@@ -148,3 +148,13 @@ def test_workloads_table_names_its_columns_and_shows_months(sample: Path) -> Non
     assert formats(frame) == {"month": "YYYY-MM", "cost": "%,.2f"}
     research = table[(table["team"] == "research") & (table["workload"] == "training")]
     assert sum(research["cost"]) == training["research"]
+
+
+def test_the_finance_pack_is_built_in_the_chosen_currency(sample: Path) -> None:
+    at = page(app(), "reports")
+    at.selectbox(key="f_currency").set_value("EUR").run()
+    at.button(key="rep_build").click().run()
+    no_errors(at)
+    labels = {b.proto.label for b in at.get("download_button")}
+    assert "Download finops-2026-10-EUR.xlsx" in labels
+    assert not any(label.endswith("finops-2026-10.xlsx") for label in labels)
