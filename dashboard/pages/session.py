@@ -149,14 +149,19 @@ def sidebar_filters() -> Filters:
         environments=tuple(envs),
     )
     wanted = to_query(f)
-    if st.query_params.to_dict() != wanted:
-        st.query_params.from_dict(wanted)
-    state[FILTERS_KEY] = f
     listed = ask("currencies", f)["currency"].to_list()
     if len(listed) > 1:  # money is never converted: one currency's totals at a time
+        if state.get(CURRENCY_KEY) not in listed:
+            asked = st.query_params.get("cur")
+            state[CURRENCY_KEY] = asked if asked in listed else listed[0]
         st.sidebar.selectbox(
             "Currency", listed, key=CURRENCY_KEY, help="Each currency is totalled on its own."
         )
+        if state[CURRENCY_KEY] != listed[0]:
+            wanted["cur"] = state[CURRENCY_KEY]
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+    state[FILTERS_KEY] = f
     return f
 
 

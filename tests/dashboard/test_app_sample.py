@@ -111,6 +111,9 @@ def test_tools_total_one_currency_at_a_time(sample: Path) -> None:
     assert helps(at)["Tool spend"] == f"EUR {totals['EUR']:,.2f} exactly"
     (tools,) = [d.value for d in at.dataframe if "seats" in d.value.columns]
     assert sum(tools["cost"]) == totals["EUR"]
+    assert at.query_params["cur"] == "EUR"  # a link keeps the currency, as other filters
+    again = page(app(cur="EUR"), "tools")
+    assert helps(again)["Tool spend"] == f"EUR {totals['EUR']:,.2f} exactly"
 
 
 def test_egress_counts_gigabytes_not_hours(sample: Path) -> None:
