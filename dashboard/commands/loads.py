@@ -2,23 +2,65 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from dashboard.cli import App
 from dashboard.commands.progress import money
 from dashboard.commands.tables import Column, show
 
+_PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def _check(con, source: str | None, period: str | None) -> None:
+    """A period that is not a month, or a source no load came from, is named with what there
+    is."""
+    from models.errors import InputError, did_you_mean
+
+    if period is not None and not _PERIOD.fullmatch(period):
+        raise InputError("--period is not a month", expected="YYYY-MM, e.g. 2026-10", found=period)
+    if source is None:
+        return
+    known = [
+        s
+        for (s,) in con.execute(
+            "select source from loads union select source from load_errors order by 1"
+        ).fetchall()
+    ]
+    if source not in known:
+        raise InputError(
+            f"no loads from source {source!r}{did_you_mean(source, known)}",
+            expected="one of " + ", ".join(known) if known else "a source, once one is loaded",
+            found=source,
+        )
+
 
 @click.command()
 @click.option("--errors", is_flag=True, help="Show failed loads and their messages instead.")
+@click.option("--source", metavar="NAME", help="Only loads from this source, e.g. aws-cur2.")
+@click.option("--period", metavar="YYYY-MM", help="Only loads of this billing period.")
+@click.option(
+    "--last", type=click.IntRange(min=1), metavar="N", help="Only the N most recent loads."
+)
 @click.pass_obj
-def command(app: App, errors: bool) -> None:
-    """List loads: source, account, period, rows, totals, status and the version produced."""
+def command(
+    app: App, errors: bool, source: str | None, period: str | None, last: int | None
+) -> None:
+    """List loads, newest first: source, account, period, rows, totals, status and the
+    version produced."""
     con = app.connect()
-    if errors:
+    _check(con, source, period)
+    if errors:  # "at" is quoted: DuckDB 2.0 reads a bare AT as a keyword
         rows = con.execute(
-            "select at, source, target, error, message from load_errors order by at desc"
+            """select "at", source, target, error, message from load_errors
+               where $source is null or source = $source
+               order by "at" desc limit coalesce($n, 9223372036854775807)""",
+            {"source": source, "n": last},
         ).fetchall()
+        if not rows:
+            app.console.print("No failed loads.")
+            return
         show(
             app.console,
             ["at", "source", "target", "error", "message"],
@@ -29,8 +71,15 @@ def command(app: App, errors: bool) -> None:
     rows = con.execute(
         """select load_id, dataset, source, billing_account, billing_period, currency, rows,
                   source_total, warehouse_total, status, table_version, finished_at
-           from loads order by finished_at desc"""
+           from loads
+           where ($source is null or source = $source)
+             and ($period is null or billing_period = $period)
+           order by finished_at desc limit coalesce($n, 9223372036854775807)""",
+        {"source": source, "period": period, "n": last},
     ).fetchall()
+    if not rows:
+        app.console.print("No loads match." if source or period else "No loads yet.")
+        return
     show(
         app.console,
         [
