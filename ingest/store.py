@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import polars as pl
 import pyarrow as pa
@@ -109,6 +110,16 @@ class LoadResult:
         if self.source_total is None or self.warehouse_total is None:
             return None
         return self.warehouse_total - self.source_total
+
+
+def _local_path(uri: str) -> str:
+    """One spelling of a data file's location, whether Delta gives it as an absolute path or
+    a file:// URI and the table was opened by a relative path (`./data/warehouse`, the
+    default) or through a symlink: vacuum compares the two, and a mismatch would read every
+    live file as an orphan."""
+    if uri.startswith("file:"):
+        uri = unquote(urlparse(uri).path)
+    return os.path.normcase(os.path.realpath(uri))
 
 
 def pause_point(point: str) -> None:
@@ -808,19 +819,27 @@ class Store:
 
     def _remove_orphans(self, dataset: str, table: DeltaTable, dry_run: bool) -> list[str]:
         root = self.table_path(dataset)
-        referenced: set[str] = set()
+        current = {_local_path(u) for u in table.file_uris()}
+        lost = sorted(p for p in current if not os.path.exists(p))
+        if lost:  # the current version's files must be where vacuum looks, or it stops
+            raise WarehouseError(
+                f"{dataset}: {len(lost)} file(s) of the current version are not where the "
+                f"table says, e.g. {lost[0]}; vacuum removed nothing from it",
+                hint="restore the files (or the warehouse from a backup) before vacuuming",
+            )
+        referenced: set[str] = set(current)
         oldest = min((h["version"] for h in table.history()), default=0)
         for version in range(oldest, table.version() + 1):
             try:
                 snap = DeltaTable(str(root), version=version)
             except Exception:
                 continue
-            referenced.update(os.path.normpath(u) for u in snap.file_uris())
+            referenced.update(_local_path(u) for u in snap.file_uris())
         removed = []
         for path in root.rglob("*.parquet"):
             if "_delta_log" in path.parts:
                 continue
-            if os.path.normpath(str(path)) not in referenced:
+            if _local_path(str(path)) not in referenced:
                 removed.append(str(path))
                 if not dry_run:
                     path.unlink()

@@ -167,6 +167,44 @@ def test_vacuum_removes_only_files_no_version_needs(warehouse: Path) -> None:
     assert totals(warehouse, as_of=first.table_version)["2026-09"][1] == Decimal("1")
 
 
+@pytest.mark.parametrize("through", ["relative path", "symlink"])
+def test_vacuum_keeps_every_live_file_however_the_warehouse_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, through: str
+) -> None:
+    # `./data/warehouse` is the default: vacuum used to read every file of a warehouse opened
+    # by a relative path as an orphan, and removed them all
+    (tmp_path / "real").mkdir()
+    if through == "symlink":
+        (tmp_path / "link").symlink_to(tmp_path / "real")
+        root = tmp_path / "link" / "warehouse"
+    else:
+        monkeypatch.chdir(tmp_path / "real")
+        root = Path("warehouse")
+    store = Store(root)
+    store.load_cost_lines([batch("2026-09", ["1.25"])])
+    store.load_cost_lines([batch("2026-10", ["2.50"], sha="b" * 64)])
+    store.load_cost_lines([batch("2026-10", ["3.75"], sha="c" * 64)])  # restated
+    removed = store.vacuum()
+    assert removed == []  # the replaced October file is still in version 1
+    assert {m: t[1] for m, t in totals(root).items()} == {
+        "2026-09": Decimal("1.25"),
+        "2026-10": Decimal("3.75"),
+    }
+
+
+def test_vacuum_stops_when_live_files_are_missing(warehouse: Path) -> None:
+    from models.errors import WarehouseError
+
+    store = Store(warehouse)
+    store.load_cost_lines([batch("2026-09", ["1"])])
+    orphan = warehouse / "cost_lines" / "x_PartSource=aws-cur2" / "orphan.parquet"
+    COST_LINES.empty().write_parquet(orphan)
+    next((warehouse / "cost_lines").rglob("part-*.parquet")).unlink()
+    with pytest.raises(WarehouseError, match="vacuum removed nothing"):
+        store.vacuum()
+    assert orphan.exists()
+
+
 def test_loads_record_is_restored_after_a_crash_between_commits(warehouse: Path) -> None:
     store = Store(warehouse)
     store.load_cost_lines([batch("2026-09", ["1"])])
