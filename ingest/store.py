@@ -112,6 +112,11 @@ class LoadResult:
         return self.warehouse_total - self.source_total
 
 
+def _stamp(millis: int) -> datetime:
+    """A Delta commit's timestamp (ms since the epoch) as a UTC datetime."""
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
 def _local_path(uri: str) -> str:
     """One spelling of a data file's location, whether Delta gives it as an absolute path or
     a file:// URI and the table was opened by a relative path (`./data/warehouse`, the
@@ -428,6 +433,7 @@ class Store:
         )
         result.table_version = version
         record["table_version"] = version
+        record["finished_at"] = self._committed_at("cost_lines").isoformat()
         pause_point("loads")
         self._append_loads([record])
         staged.unlink(missing_ok=True)
@@ -554,6 +560,7 @@ class Store:
         version = self._replace(dataset, staged, constants or {}, predicate, record, partition_by)
         result.table_version = version
         record["table_version"] = version
+        record["finished_at"] = self._committed_at(dataset).isoformat()
         self._append_loads([record])
         return version
 
@@ -696,6 +703,13 @@ class Store:
 
     # ---- loads ----------------------------------------------------------------------------
 
+    def _committed_at(self, dataset: str) -> datetime:
+        """When the commit just made (the writer holds the lock: it is the latest) became
+        visible: a load's finished_at, so `--as-of` that time reads that load's version."""
+        table = self.table(dataset)
+        assert table is not None
+        return _stamp(table.history(1)[0]["timestamp"])
+
     @staticmethod
     def _record(result: LoadResult, started: datetime) -> dict:
         return {
@@ -772,6 +786,7 @@ class Store:
                 record = json.loads(raw)
                 if record["load_id"] not in known:
                     record["table_version"] = entry["version"]
+                    record["finished_at"] = _stamp(entry["timestamp"]).isoformat()
                     missing.append(record)
                     known.add(record["load_id"])
         if missing:

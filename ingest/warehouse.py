@@ -88,7 +88,18 @@ def _snapshot(root: Path, name: str, as_of: AsOf) -> DeltaTable | None:
             when = _version_time(root / "cost_lines", as_of)
             table.load_as_version(when)
         else:
+            first = _first_commit(table)
+            if as_of < first:  # deltalake would give version 0, which did not exist yet
+                if name == "cost_lines":
+                    raise InputError(
+                        f"the warehouse has no cost_lines state at {as_of.isoformat()}: its "
+                        f"first load was committed at {first.isoformat(timespec='seconds')}",
+                        hint="give a later time, or a version from `finops loads`",
+                    )
+                return None
             table.load_as_version(as_of)
+    except InputError:
+        raise
     except Exception as exc:  # deltalake raises several types for "no such version"
         if name == "cost_lines":
             raise InputError(
@@ -108,6 +119,11 @@ def _derived_as_of(root: Path, as_of: AsOf) -> AsOf:
         return _version_time(root / "cost_lines", as_of + 1) - timedelta(milliseconds=1)
     except (InputError, TableNotFoundError):
         return None
+
+
+def _first_commit(table: DeltaTable) -> datetime:
+    stamps = [entry["timestamp"] for entry in table.history() if entry.get("timestamp")]
+    return datetime.fromtimestamp(min(stamps) / 1000, tz=UTC)
 
 
 def _version_time(path: Path, version: int) -> datetime:

@@ -130,6 +130,17 @@ def test_restatement_replaces_the_month_and_keeps_the_old_by_version(warehouse: 
         "select finished_at from loads where load_id = ?", [first.load_id]
     ).fetchone()
     assert totals(warehouse, as_of=parse_as_of(stamp.isoformat()))["2026-09"][0] == 2
+    # a load's finished_at is its commit's time: as of then, that load is in
+    (later,) = con.execute(
+        "select finished_at from loads where load_id = ?", [restated.load_id]
+    ).fetchone()
+    assert totals(warehouse, as_of=parse_as_of(later.isoformat()))["2026-09"] == (
+        1,
+        Decimal("4.000000000000"),
+    )
+    # before the first load there is nothing to show: not version 0, which came later
+    with pytest.raises(InputError, match=r"no cost_lines state at 2026-01-01.*first load was"):
+        totals(warehouse, as_of=parse_as_of("2026-01-01T00:00:00Z"))
 
 
 def test_wrong_period_or_currency_in_a_batch_is_rejected(warehouse: Path) -> None:
