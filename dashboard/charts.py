@@ -18,23 +18,25 @@ def _f(frame: pl.DataFrame, col: str) -> list[float]:
     return frame[col].cast(pl.Float64).fill_null(0.0).to_list()
 
 
-def stacked_monthly(frame: pl.DataFrame, title: str) -> go.Figure:
+def stacked_monthly(frame: pl.DataFrame, title: str, cur: str = "USD") -> go.Figure:
     """Monthly bars stacked by key (columns month, key, cost)."""
     fig = go.Figure()
     for key in frame["key"].unique(maintain_order=True).to_list():
         part = frame.filter(pl.col("key") == key) if key is not None else frame
         fig.add_bar(x=part["month"].to_list(), y=_f(part, "cost"), name=str(key))
-    fig.update_layout(barmode="stack", title=title, yaxis_title="USD", **_LAYOUT)
+    fig.update_layout(barmode="stack", title=title, yaxis_title=cur, **_LAYOUT)
     return fig
 
 
-def bars(frame: pl.DataFrame, title: str, x: str = "key", y: str = "cost") -> go.Figure:
+def bars(
+    frame: pl.DataFrame, title: str, x: str = "key", y: str = "cost", cur: str = "USD"
+) -> go.Figure:
     fig = go.Figure(go.Bar(x=frame[x].cast(pl.String).to_list(), y=_f(frame, y)))
-    fig.update_layout(title=title, yaxis_title="USD", **_LAYOUT)
+    fig.update_layout(title=title, yaxis_title=cur, **_LAYOUT)
     return fig
 
 
-def movers(frame: pl.DataFrame, title: str) -> go.Figure:
+def movers(frame: pl.DataFrame, title: str, cur: str = "USD") -> go.Figure:
     change = _f(frame, "change")
     fig = go.Figure(
         go.Bar(
@@ -44,16 +46,18 @@ def movers(frame: pl.DataFrame, title: str) -> go.Figure:
             marker_color=["#c0392b" if c > 0 else "#27ae60" for c in change],
         )
     )
-    fig.update_layout(title=title, xaxis_title="USD change", **_LAYOUT)
+    fig.update_layout(title=title, xaxis_title=f"{cur} change", **_LAYOUT)
     fig.update_yaxes(autorange="reversed")
     return fig
 
 
-def idle_timeline(hours: pl.DataFrame, resource: str, threshold: float) -> go.Figure:
+def idle_timeline(
+    hours: pl.DataFrame, resource: str, threshold: float, cur: str = "USD"
+) -> go.Figure:
     """Hourly utilisation against cost for one resource; idle stretches shaded."""
     fig = go.Figure()
     x = hours["hour"].to_list()
-    fig.add_bar(x=x, y=_f(hours, "cost"), name="cost (USD/h)", yaxis="y2", opacity=0.35)
+    fig.add_bar(x=x, y=_f(hours, "cost"), name=f"cost ({cur}/h)", yaxis="y2", opacity=0.35)
     fig.add_scatter(x=x, y=_f(hours, "utilisation"), name="GPU activity", mode="lines")
     fig.add_hline(y=threshold, line_dash="dot", annotation_text=f"idle below {threshold:.0%}")
     for start, end in idle_runs(hours):
@@ -61,7 +65,7 @@ def idle_timeline(hours: pl.DataFrame, resource: str, threshold: float) -> go.Fi
     fig.update_layout(
         title=f"{resource}: activity and cost per hour",
         yaxis=dict(title="activity", range=[0, 1.05], tickformat=".0%"),
-        yaxis2=dict(title="USD / hour", overlaying="y", side="right"),
+        yaxis2=dict(title=f"{cur} / hour", overlaying="y", side="right"),
         **_LAYOUT,
     )
     return fig
@@ -193,7 +197,7 @@ def tornado(bars_: Sequence[object], base: float) -> go.Figure:
     return fig
 
 
-def forecast(frame: pl.DataFrame, key: str) -> go.Figure:
+def forecast(frame: pl.DataFrame, key: str, cur: str = "USD") -> go.Figure:
     """Actuals and forecast with 80% / 95% bands (models.forecast.forecast_spend columns)."""
     part = frame.filter(pl.col("key") == key)
     act = part.filter(pl.col("kind") == "actual")
@@ -220,5 +224,5 @@ def forecast(frame: pl.DataFrame, key: str) -> go.Figure:
         mode="lines+markers",
         line_dash="dash",
     )
-    fig.update_layout(title=f"{key}: monthly spend", yaxis_title="USD", **_LAYOUT)
+    fig.update_layout(title=f"{key}: monthly spend", yaxis_title=cur, **_LAYOUT)
     return fig

@@ -71,7 +71,7 @@ def render(d: dict) -> None:
         keys = _largest_first(fc)
         cols = st.columns(2)
         for i, key in enumerate(keys[:CHARTS]):
-            cols[i % 2].plotly_chart(charts.forecast(fc, key), key=f"fc_{key}")
+            cols[i % 2].plotly_chart(charts.forecast(fc, key, d["cur"]), key=f"fc_{key}")
         if len(keys) > CHARTS:
             st.caption(
                 f"Charts for the {CHARTS} largest by forecast spend; all {len(keys)} are in the "

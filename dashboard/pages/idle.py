@@ -34,6 +34,7 @@ def read() -> dict | None:
         "resource": None,
         "unmonitored": session.ask("unmonitored", f, module=Q),
         "episodes": None,
+        "cur": session.gpu_currency(),
     }
     if ranking.height:
         resources = ranking["resource"].to_list()
@@ -104,19 +105,20 @@ def render(d: dict | None) -> None:
     else:
         top = ranking.row(0, named=True)
         a, b, c = st.columns(3)
-        money_tile(a, "Idle GPU cost", ranking["idle_cost"].sum())
+        money_tile(a, "Idle GPU cost", ranking["idle_cost"].sum(), d["cur"])
         b.metric("Top idle resource", session.short_name(top["resource"]), help=top["resource"])
         money_tile(
             c,
             "Its idle cost",
             top["idle_cost"],
+            d["cur"],
             delta=f"{top['idle_hours']:,} idle GPU-hours",
             delta_color="off",
         )
         session.table(_ranked(ranking), csv=("ranking", "idle_gpus.csv"))
         if d["hours"] is not None:
             name = _namer(ranking["resource"].to_list())(d["resource"])
-            st.plotly_chart(charts.idle_timeline(d["hours"], name, d["threshold"]))
+            st.plotly_chart(charts.idle_timeline(d["hours"], name, d["threshold"], d["cur"]))
         if d["episodes"] is not None:
             _episodes(d)
     st.subheader("Unmonitored GPU-hours")

@@ -34,8 +34,10 @@ def render(d: dict | None) -> None:
     a, b = st.columns(2)
     money_tile(a, "Egress", h["egress"], cur)
     b.metric("Egress share of AI spend", share(h["egress"], h["ai"]))
-    st.plotly_chart(charts.stacked_monthly(d["monthly"], "Egress by kind, month on month"))
-    st.plotly_chart(charts.bars(d["table"].head(25), f"Egress by {d['by']}"))
+    st.plotly_chart(
+        charts.stacked_monthly(d["monthly"], "Egress by kind, month on month", d["cur"])
+    )
+    st.plotly_chart(charts.bars(d["table"].head(25), f"Egress by {d['by']}", cur=d["cur"]))
     st.caption(
         "gb: gigabytes moved (GiB of GCP converted); cost_per_gb: over the lines billed by "
         "volume, so a NAT gateway's hours count in cost but not in cost per GB."

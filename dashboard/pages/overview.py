@@ -26,6 +26,7 @@ def read() -> dict:
     }
     if session.has("gpu_hours"):
         out["gpu"] = session.ask("utilisation", f, module="queries_gpu")
+        out["gpu_cur"] = session.gpu_currency()
     return out
 
 
@@ -52,14 +53,16 @@ def render(d: dict) -> None:
     else:
         a.metric("AI spend", "–")
         b.metric("Egress share of AI spend", "–")
-    _gpu_tiles(d["gpu"], c, e, cur)
+    _gpu_tiles(d["gpu"], c, e, d.get("gpu_cur", cur))
     if not d["classified"]:
         session.not_yet("AI classes", "run `finops classify` after ingesting billing data.")
     left, right = st.columns(2)
-    left.plotly_chart(charts.stacked_monthly(d["by_provider"], "Spend by provider"))
-    right.plotly_chart(charts.stacked_monthly(d["by_class"], "Spend by AI class"))
+    left.plotly_chart(charts.stacked_monthly(d["by_provider"], "Spend by provider", d["cur"]))
+    right.plotly_chart(charts.stacked_monthly(d["by_class"], "Spend by AI class", d["cur"]))
     left, right = st.columns(2)
-    left.plotly_chart(charts.movers(d["movers"], "Biggest movers (service, month on month)"))
+    left.plotly_chart(
+        charts.movers(d["movers"], "Biggest movers (service, month on month)", d["cur"])
+    )
     with right:
         st.subheader("Anomalies")
         top = d["anomalies"].head(5)

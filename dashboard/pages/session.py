@@ -195,6 +195,17 @@ def currency() -> str:
     return str(cur)
 
 
+def gpu_currency() -> str:
+    """The currency GPU-hour costs are in, whichever currency the page totals in: that of the
+    GPU compute lines. Lines in several currencies are added as billed, which is said."""
+    listed = ask("gpu_currencies")
+    if len(listed) > 1:
+        st.caption(
+            f"GPU compute is billed in {', '.join(listed)}; GPU-hour costs add them unconverted."
+        )
+    return "/".join(listed) or "USD"
+
+
 def money(value: object, cur: str = "USD") -> str:
     if value is None:
         return "–"

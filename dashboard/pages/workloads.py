@@ -25,7 +25,7 @@ def render(d: dict | None) -> None:
         return
     table = d["table"]
     monthly = table.group_by("month", "key").agg(pl.col("cost").sum()).sort("month", "key")
-    st.plotly_chart(charts.stacked_monthly(monthly, f"AI spend by workload ({d['cur']})"))
+    st.plotly_chart(charts.stacked_monthly(monthly, f"AI spend by workload ({d['cur']})", d["cur"]))
     by_team = table.group_by("team", "key").agg(pl.col("cost").sum())
     st.plotly_chart(charts.heatmap(by_team, "team", "key", "cost", "Workload by team"))
     session.table(table.rename({"key": "workload"}))

@@ -161,3 +161,21 @@ def test_the_finance_pack_is_built_in_the_chosen_currency(sample: Path) -> None:
     labels = {b.proto.label for b in at.get("download_button")}
     assert "Download finops-2026-10-EUR.xlsx" in labels
     assert not any(label.endswith("finops-2026-10.xlsx") for label in labels)
+
+
+def test_money_is_labelled_with_its_own_currency(sample: Path) -> None:
+    con, billed = _sums(
+        sample, "SELECT BillingCurrency, sum(EffectiveCost) FROM cost_lines GROUP BY 1"
+    )
+    idle = f"USD {con.execute('SELECT sum(idle_cost) FROM gpu_hours').fetchall()[0][0]:,.0f}"
+    at = app(cur="EUR")
+    no_errors(at)
+    assert helps(at)["Spend in the period"] == f"EUR {billed['EUR']:,.2f} exactly"
+    # GPU-hours cost what the GPU lines were billed: USD, whatever the page totals in
+    assert metrics(at)["Idle GPU cost"] == idle
+    layouts = {
+        json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)["layout"]
+        for c in at.get("plotly_chart")
+    }
+    assert layouts["Spend by provider"]["yaxis"]["title"]["text"] == "EUR"
+    assert metrics(page(at, "idle"))["Idle GPU cost"] == idle
