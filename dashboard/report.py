@@ -99,7 +99,7 @@ def compute(
                 "classification (classified_costs) is not available: AI class, egress and "
                 "tool families are unknown and team comes from tags only"
             )
-        idle, why = report_usage.idle(con, month, sources)
+        idle, why = report_usage.idle(con, month, sources, currency)
         if why:
             gaps.append(why)
         rec = report_sections.reconciliation(con, month, cfg)

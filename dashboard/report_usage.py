@@ -21,17 +21,39 @@ IDLE_SCHEMA = {
 }  # fmt: skip
 
 
-def idle(con: duckdb.DuckDBPyConnection, month: Month, sources: Sources) -> tuple[Section, str]:
-    """Idle GPU-hours and their cost by team and resource; '' or why it is empty."""
+def idle(
+    con: duckdb.DuckDBPyConnection, month: Month, sources: Sources, currency: str
+) -> tuple[Section, str]:
+    """Idle GPU-hours and their cost by team and resource, for the GPUs billed in `currency`
+    (gpu_hours keeps each GPU's cost as billed); '' or why it is empty."""
     why = ""
     df = pl.DataFrame(schema=IDLE_SCHEMA)
+    billed_in = [
+        c
+        for (c,) in con.execute(
+            f"select distinct currency from {LINES} where period = $m and ai_class = "
+            "'gpu_compute' order by 1",
+            {"m": str(month)},
+        ).fetchall()
+    ]
+    only = ""  # GPUs billed in several currencies: keep the resources billed in this one
+    if len(billed_in) > 1 and currency in billed_in:
+        only = """and lower(resource_id) in (
+                    select lower(ResourceId) from classified_costs
+                    where x_AiClass = 'gpu_compute' and BillingCurrency = $cur
+                      and ChargePeriodStart < $end and ChargePeriodEnd > $start)"""
     if not sources.gpu_hours:
         why = "the gpu_hours view is not available, so idle GPU waste is not measured"
+    elif billed_in and currency not in billed_in:
+        why = (
+            f"GPU compute in {month} is billed in {', '.join(billed_in)}, not {currency}: "
+            "idle GPU waste is in that currency's pack"
+        )
     else:
         try:
             df = frame(
                 con,
-                """
+                f"""
                 select coalesce(team, '(untagged)') as team,
                        coalesce(resource_id, host) as resource,
                        min(gpu_model) as gpu_model,
@@ -42,12 +64,17 @@ def idle(con: duckdb.DuckDBPyConnection, month: Month, sources: Sources) -> tupl
                        coalesce(sum(cast(idle_cost as decimal(38, 12))), 0) as idle_cost,
                        coalesce(sum(cast(cost as decimal(38, 12)))
                                 filter (where state = 'unmonitored'), 0) as unmonitored_cost
-                from gpu_hours where hour >= $start and hour < $end
+                from gpu_hours where hour >= $start and hour < $end {only}
                 group by all
                 having idle_hours > 0 or unmonitored_hours > 0
                 order by idle_cost desc, team, resource
                 """,
-                {"idle": list(IDLE_STATES), "start": month.start, "end": month.end},
+                {
+                    "idle": list(IDLE_STATES),
+                    "start": month.start,
+                    "end": month.end,
+                    **({"cur": currency} if only else {}),
+                },
             ).with_columns(
                 (pl.col("idle_hours") / pl.col("gpu_hours")).alias("idle_share"),
             )

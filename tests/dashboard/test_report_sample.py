@@ -68,3 +68,23 @@ def test_sample_pack_totals_equal_the_warehouse(sample_warehouse: Path, sample_p
     assert set(rec["status"]) == {"ok"}, rec.filter(rec["status"] != "ok").to_dicts()
     text = "\n".join(p.extract_text() for p in PdfReader(sample_pack.files["pdf"][0]).pages)
     assert money_text(total, "USD") in text
+
+
+def test_idle_gpu_waste_is_in_the_pack_of_the_gpus_currency(
+    sample_warehouse: Path, sample_pack, tmp_path: Path
+) -> None:
+    month = str(sample_pack.month)
+    (usd_idle,) = (
+        connect(sample_warehouse)
+        .execute(
+            "select sum(idle_cost) from gpu_hours where strftime(hour, '%Y-%m') = $m", {"m": month}
+        )
+        .fetchall()[0]
+    )
+    assert sample_pack.headline["Idle GPU waste"] == usd_idle > 0  # the sample's GPUs bill USD
+    # the EUR pack (one SaaS vendor) used to carry the USD idle waste as if it were euros
+    eur = build_pack(sample_warehouse, month, formats=("csv",), out_dir=tmp_path, currency="EUR")
+    assert eur.headline["Idle GPU waste"] == 0
+    assert eur.sections["idle_gpu"].frame.height == 0
+    notes = " ".join(str(v) for v in eur.sections["notes"].frame.to_dicts())
+    assert "billed in USD, not EUR" in notes
