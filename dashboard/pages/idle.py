@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import polars as pl
 import streamlit as st
 
 from dashboard import charts
@@ -48,7 +51,7 @@ def read() -> dict | None:
     return out
 
 
-def _namer(resources: list[str]):
+def _namer(resources: list[str]) -> Callable[[str], str]:
     """Resources by their short names (the VM, not its Azure path), whole where two share one."""
     short = [session.short_name(r) for r in resources]
     shared = {n for n in short if short.count(n) > 1}
@@ -60,11 +63,9 @@ def _namer(resources: list[str]):
     return name
 
 
-def _ranked(ranking):
+def _ranked(ranking: pl.DataFrame) -> pl.DataFrame:
     """The ranking as shown: the short name and the idle cost first, the full id last, so a
     long Azure id does not push the money off the side of the table."""
-    import polars as pl
-
     name = _namer(ranking["resource"].to_list())
     shown = ranking.rename({"resource": "resource_id"}).with_columns(
         pl.col("resource_id").map_elements(name, return_dtype=pl.String).alias("resource")
