@@ -94,9 +94,10 @@ def _ready(app: App) -> None:
         spend = con.execute(
             "SELECT BillingCurrency, sum(BilledCost) FROM cost_lines GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
-        episodes, idle, currencies = con.execute(
-            "SELECT count(*), coalesce(sum(cost), 0), (SELECT list(DISTINCT BillingCurrency) "
-            "FROM classified_costs WHERE x_AiClass = 'gpu_compute') FROM idle_episodes"
+        hours, episodes, idle, currencies = con.execute(
+            "SELECT (SELECT count(*) FROM gpu_hours), count(*), coalesce(sum(cost), 0), "
+            "(SELECT list(DISTINCT BillingCurrency) FROM classified_costs "
+            "WHERE x_AiClass = 'gpu_compute') FROM idle_episodes"
         ).fetchall()[0]
     finally:
         con.close()
@@ -106,7 +107,10 @@ def _ready(app: App) -> None:
         f"Warehouse ready in {app.warehouse}: {lines:,} cost lines, {first} .. {last}, "
         f"billed {billed}."
     )
-    click.echo(f"Idle GPUs: {episodes:,} episodes costing {gpu_currency}{idle:,.2f}.")
+    if not hours:
+        click.echo("Idle GPUs: not measured (no GPU compute is billed in this data).")
+    else:
+        click.echo(f"Idle GPUs: {episodes:,} episodes costing {gpu_currency}{idle:,.2f}.")
     click.echo("Every load, period by period: finops loads")
 
 

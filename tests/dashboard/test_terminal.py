@@ -201,3 +201,22 @@ def test_failed_loads_are_listed(loaded: Path, capsys: pytest.CaptureFixture[str
         capsys, "--warehouse", str(loaded), "loads", "--errors", "--source", "aws-cur2"
     )
     assert (code, out.strip()) == (0, "No failed loads.")
+
+
+def test_the_demo_says_when_there_are_no_gpus_to_measure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from tests.conftest import SAMPLE_DATA
+
+    if not (SAMPLE_DATA / "truth.json").exists():
+        pytest.skip("sample_data/ is not generated yet")
+    data = tmp_path / "data"
+    (data / "saas").mkdir(parents=True)
+    shutil.copy(SAMPLE_DATA / "truth.json", data)
+    shutil.copy(SAMPLE_DATA / "saas" / "invoices.csv", data / "saas")
+    warehouse = str(tmp_path / "warehouse")
+    code, out, _ = run(capsys, "--warehouse", warehouse, "demo", "--no-serve", "--data", str(data))
+    assert code == 0
+    assert "Idle GPUs: not measured (no GPU compute is billed in this data)." in out
