@@ -98,8 +98,12 @@ class Pack:
 
 
 def cents(value: Decimal | None) -> Decimal | None:
-    """Round half-even to the cent, the way the pack presents money."""
-    return None if value is None else Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    """Round half-even to the cent, the way the pack presents money; never -0.00 (a
+    rounding line of -0.0031 is shown as 0.00)."""
+    if value is None:
+        return None
+    rounded = Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return rounded.copy_abs() if rounded == 0 else rounded
 
 
 def money_text(value: Decimal | None, currency: str = "") -> str:

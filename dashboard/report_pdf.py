@@ -16,6 +16,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from dashboard import report_charts as charts
@@ -49,6 +50,28 @@ def _cell(section: Section, column: str, value, small) -> object:
     return Paragraph(escape(text), small) if len(text) > 24 else text
 
 
+WIDTH = A4[0] - 30 * mm  # the page between the margins `write` sets
+_PAD = 12  # reportlab's cell padding, 6 points either side
+
+
+def _widths(rows: list[list[object]]) -> list[float]:
+    """Each column as wide as its widest cell, so numbers never run into their neighbours;
+    columns of wrapped text (Paragraphs) give up width until the table fits the page."""
+    widths, flexible = [], []
+    for i, column in enumerate(zip(*rows, strict=True)):
+        texts = [c.text if isinstance(c, Paragraph) else str(c) for c in column]
+        fonts = ["Helvetica-Bold"] + ["Helvetica"] * (len(texts) - 1)
+        widths.append(max(stringWidth(t, f, 7.5) for t, f in zip(texts, fonts, strict=True)) + _PAD)
+        if any(isinstance(c, Paragraph) for c in column):
+            flexible.append(i)
+    over = sum(widths) - WIDTH
+    give = sum(widths[i] for i in flexible)
+    if over > 0 and give > 0:
+        for i in flexible:
+            widths[i] = max(widths[i] - over * widths[i] / give, 18 * mm)
+    return widths
+
+
 def table(section: Section, small, columns: list[str] | None = None, limit: int = 40) -> Table:
     columns = columns or section.frame.columns
     df = section.frame.select(columns)
@@ -62,7 +85,7 @@ def table(section: Section, small, columns: list[str] | None = None, limit: int 
         if c in section.money or c in section.exact or c in section.percent
     }
     head = [c.replace("_", " ") for c in columns]
-    t = Table([head, *body], repeatRows=1, hAlign="LEFT")
+    t = Table([head, *body], repeatRows=1, hAlign="LEFT", colWidths=_widths([head, *body]))
     style = TableStyle(STYLE.getCommands())
     for i in numeric:
         style.add("ALIGN", (i, 0), (i, -1), "RIGHT")

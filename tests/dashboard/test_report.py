@@ -267,3 +267,30 @@ def test_idle_gpu_waste_keeps_each_gpu_in_its_billing_currency(world: Path, tmp_
         idle = pack.sections["idle_gpu"].frame
         assert idle["resource"].to_list() == [resource]  # not both, added as one currency
         assert pack.headline["Idle GPU waste"] == Decimal("250")  # 100 idle hours x 2.50
+
+
+def test_money_never_shows_as_minus_zero() -> None:
+    # a GCP rounding line of -0.0031 rounds to the cent as 0.00, not -0.00
+    assert str(cents(Decimal("-0.0031"))) == "0.00"
+    assert money_text(Decimal("-0.0031"), "USD") == "USD 0.00"
+    assert money_text(Decimal("-0.005"), "USD") == "USD 0.00"  # half to even
+    assert money_text(Decimal("-0.0051"), "USD") == "USD -0.01"
+
+
+def test_pdf_tables_fit_the_page_and_keep_numbers_apart() -> None:
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.platypus import Paragraph
+
+    from dashboard.report_pdf import WIDTH, _widths
+
+    small = getSampleStyleSheet()["BodyText"]
+    exact = "40480.239995921882"  # the reconciliation's exact totals ran into the currency
+    rows = [
+        ["currency", "source total", "detail"],
+        ["USD", exact, Paragraph("a failed load's long message " * 20, small)],
+    ]
+    widths = _widths(rows)
+    assert widths[0] >= stringWidth("currency", "Helvetica-Bold", 7.5) + 12
+    assert widths[1] >= stringWidth(exact, "Helvetica", 7.5) + 12
+    assert sum(widths) <= WIDTH + 0.01  # the wrapped text gives way, the numbers do not
