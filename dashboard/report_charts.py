@@ -33,8 +33,11 @@ def _title(drawing: Drawing, text: str, height: float) -> None:
 
 
 def bars(title: str, items: list[tuple[str, float]], unit: str) -> Drawing:
-    """Horizontal bars, largest first (spend by provider, by class, idle cost by team)."""
-    items = top(items)
+    """Horizontal bars, largest first (spend by provider, by class, idle cost by team).
+
+    Items under one unit either way are left out (a class of -0.0031 is a rounding line,
+    not a bar)."""
+    items = top([(k, v) for k, v in items if abs(v) >= 0.5])
     rows = max(len(items), 1)
     height = 40 + rows * 18
     d = Drawing(WIDTH, height)
@@ -46,7 +49,11 @@ def bars(title: str, items: list[tuple[str, float]], unit: str) -> Drawing:
     chart.x, chart.y = 150, 10
     chart.width, chart.height = WIDTH - 220, rows * 18
     chart.data = [[v for _, v in reversed(items)]]
-    chart.categoryAxis.categoryNames = [k[:28] for k, _ in reversed(items)]
+    # a negative bar (a credit) says its amount beside its name: a label at its end would
+    # run into the names
+    chart.categoryAxis.categoryNames = [
+        k[:28] if v >= 0 else f"{k[:16]} ({unit} {v:,.0f})" for k, v in reversed(items)
+    ]
     chart.categoryAxis.labels.fontName = "Helvetica"
     chart.categoryAxis.labels.fontSize = 8
     chart.valueAxis.valueMin = min(0, min(v for _, v in items))
@@ -54,7 +61,7 @@ def bars(title: str, items: list[tuple[str, float]], unit: str) -> Drawing:
     chart.valueAxis.labels.fontSize = 7
     chart.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}"
     chart.bars[0].fillColor = PALETTE[0]
-    chart.barLabelFormat = lambda v: f"{unit} {v:,.0f}"
+    chart.barLabelFormat = lambda v: f"{unit} {v:,.0f}" if v >= 0 else ""
     chart.barLabels.fontName = "Helvetica"
     chart.barLabels.fontSize = 7
     chart.barLabels.boxAnchor = "w"

@@ -294,3 +294,15 @@ def test_pdf_tables_fit_the_page_and_keep_numbers_apart() -> None:
     assert widths[0] >= stringWidth("currency", "Helvetica-Bold", 7.5) + 12
     assert widths[1] >= stringWidth(exact, "Helvetica", 7.5) + 12
     assert sum(widths) <= WIDTH + 0.01  # the wrapped text gives way, the numbers do not
+
+
+def test_pdf_bars_leave_out_rounding_lines_and_name_credits() -> None:
+    from reportlab.graphics.charts.barcharts import HorizontalBarChart
+
+    from dashboard.report_charts import bars
+
+    drawing = bars("Spend by AI class", [("gpu", 5100.0), ("cpu", -1850.0), ("x", -0.0031)], "USD")
+    (chart,) = [c for c in drawing.contents if isinstance(c, HorizontalBarChart)]
+    # a -0.0031 rounding line is no bar; a credit's amount sits by its name, not on the names
+    assert chart.categoryAxis.categoryNames == ["cpu (USD -1,850)", "gpu"]
+    assert [chart.barLabelFormat(v) for v in (5100.0, -1850.0)] == ["USD 5,100", ""]
