@@ -13,7 +13,16 @@ def read() -> dict:
     f = session.filters()
     cur = session.currency()
     tools = session.ask("tools", f, cur, module="queries_movement")
+    elsewhere = []  # currencies that do have tools, when this one has none
+    if tools.height == 0:
+        listed = session.ask("currencies", f)["currency"].to_list()
+        elsewhere = [
+            c
+            for c in listed
+            if c != cur and session.ask("tools", f, c, module="queries_movement").height
+        ]
     return {
+        "elsewhere": elsewhere,
         "cur": cur,
         "tools": tools,
         "matrix": session.ask("tool_matrix", f, cur, module="queries_movement"),
@@ -23,6 +32,12 @@ def read() -> dict:
 
 def render(d: dict) -> None:
     tools = d["tools"]
+    if tools.height == 0 and d["elsewhere"]:
+        st.info(
+            f"No tool or SaaS spend is billed in {d['cur']} in this period; there is some in "
+            f"{', '.join(d['elsewhere'])} (Filters: Currency)."
+        )
+        return
     if tools.height == 0:
         session.not_yet("SaaS tools", "ingest SaaS invoices (`finops ingest saas FILE`).")
         return

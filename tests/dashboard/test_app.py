@@ -263,3 +263,19 @@ def test_forecast_and_reports_pages_show_their_tables(full: Path) -> None:
     no_errors(at)
     assert at.selectbox(key="rep_month").options == ["2026-10", "2026-09"]
     assert len(at.dataframe[0].value) == 2  # one row per source account: AWS and Azure
+
+
+def test_tools_page_points_to_the_currency_that_has_tools(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.dashboard.test_report_world import shared
+
+    # the small world bills one EUR account, with no tools in it; its tools are in USD
+    monkeypatch.setenv("FINOPS_WAREHOUSE", str(shared(tmp_path_factory)))
+    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    at = page(app(cur="EUR"), "tools")
+    no_errors(at)
+    assert [i.value for i in at.info] == [
+        "No tool or SaaS spend is billed in EUR in this period; there is some in USD "
+        "(Filters: Currency)."
+    ]
