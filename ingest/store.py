@@ -35,6 +35,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from ingest.warehouse import commit_time
 from models.errors import InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
 
@@ -110,11 +111,6 @@ class LoadResult:
         if self.source_total is None or self.warehouse_total is None:
             return None
         return self.warehouse_total - self.source_total
-
-
-def _stamp(millis: int) -> datetime:
-    """A Delta commit's timestamp (ms since the epoch) as a UTC datetime."""
-    return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
 def _local_path(uri: str) -> str:
@@ -708,7 +704,7 @@ class Store:
         visible: a load's finished_at, so `--as-of` that time reads that load's version."""
         table = self.table(dataset)
         assert table is not None
-        return _stamp(table.history(1)[0]["timestamp"])
+        return commit_time(table.history(1)[0]["timestamp"])
 
     @staticmethod
     def _record(result: LoadResult, started: datetime) -> dict:
@@ -786,7 +782,7 @@ class Store:
                 record = json.loads(raw)
                 if record["load_id"] not in known:
                     record["table_version"] = entry["version"]
-                    record["finished_at"] = _stamp(entry["timestamp"]).isoformat()
+                    record["finished_at"] = commit_time(entry["timestamp"]).isoformat()
                     missing.append(record)
                     known.add(record["load_id"])
         if missing:

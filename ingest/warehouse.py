@@ -121,16 +121,20 @@ def _derived_as_of(root: Path, as_of: AsOf) -> AsOf:
         return None
 
 
+def commit_time(millis: int) -> datetime:
+    """A Delta commit's timestamp (ms since the epoch) as a UTC datetime."""
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
 def _first_commit(table: DeltaTable) -> datetime:
-    stamps = [entry["timestamp"] for entry in table.history() if entry.get("timestamp")]
-    return datetime.fromtimestamp(min(stamps) / 1000, tz=UTC)
+    return commit_time(min(e["timestamp"] for e in table.history() if e.get("timestamp")))
 
 
 def _version_time(path: Path, version: int) -> datetime:
     table = DeltaTable(str(path))
     for entry in table.history():
         if entry["version"] == version:
-            return datetime.fromtimestamp(entry["timestamp"] / 1000, tz=UTC)
+            return commit_time(entry["timestamp"])
     raise InputError(f"cost_lines has no version {version}", found=str(version))
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dashboard.commands.tables import Column, show
+from dashboard.report_model import money_text
 from ingest.store import LoadResult
 from ingest.store import Progress as ProgressFn
 
@@ -73,10 +74,6 @@ def _statuses(results: list[LoadResult]) -> str:
     return ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
-def _cents(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.01'), ROUND_HALF_EVEN):,}"
-
-
 def show_brief(console: Console, results: list[LoadResult], unit: str = "rows") -> None:
     """One line per source, account and currency: periods, rows and the reconciled total
     (what `finops demo` prints; `finops loads` has every period to the last digit)."""
@@ -96,12 +93,12 @@ def show_brief(console: Console, results: list[LoadResult], unit: str = "rows") 
         if totals:
             source_total = sum((r.source_total for r in totals), Decimal(0))
             warehouse_total = sum((r.warehouse_total or Decimal(0) for r in totals), Decimal(0))
-            money = f"{currency} " if currency else ""
+            cur = currency or ""
             if source_total == warehouse_total:
-                text += f", {money}{_cents(source_total)} in source and warehouse"
+                text += f", {money_text(source_total, cur)} in source and warehouse"
             else:  # a committed load reconciles; kept readable should that ever change
                 text += (
-                    f", source {money}{_cents(source_total)}, "
-                    f"warehouse {money}{_cents(warehouse_total)}"
+                    f", source {money_text(source_total, cur)}, "
+                    f"warehouse {money_text(warehouse_total, cur)}"
                 )
         console.print(f"{text}: {_statuses(group)}")

@@ -40,9 +40,9 @@ def read() -> dict | None:
         "cur": session.gpu_currency(),
     }
     if ranking.height:
-        resources = ranking["resource"].to_list()
+        out["name"] = name = _namer(ranking["resource"].to_list())
         resource = st.selectbox(
-            "Resource", resources, format_func=_namer(resources), key="idle_resource"
+            "Resource", ranking["resource"].to_list(), format_func=name, key="idle_resource"
         )
         out["resource"] = resource
         out["hours"] = session.ask("resource_hours", f, resource, threshold, default, module=Q)
@@ -63,10 +63,9 @@ def _namer(resources: list[str]) -> Callable[[str], str]:
     return name
 
 
-def _ranked(ranking: pl.DataFrame) -> pl.DataFrame:
+def _ranked(ranking: pl.DataFrame, name: Callable[[str], str]) -> pl.DataFrame:
     """The ranking as shown: the short name and the idle cost first, the full id last, so a
     long Azure id does not push the money off the side of the table."""
-    name = _namer(ranking["resource"].to_list())
     shown = ranking.rename({"resource": "resource_id"}).with_columns(
         pl.col("resource_id").map_elements(name, return_dtype=pl.String).alias("resource")
     )
@@ -116,10 +115,10 @@ def render(d: dict | None) -> None:
             delta=f"{top['idle_hours']:,} idle GPU-hours",
             delta_color="off",
         )
-        session.table(_ranked(ranking), csv=("ranking", "idle_gpus.csv"))
+        session.table(_ranked(ranking, d["name"]), csv=("ranking", "idle_gpus.csv"))
         if d["hours"] is not None:
-            name = _namer(ranking["resource"].to_list())(d["resource"])
-            st.plotly_chart(charts.idle_timeline(d["hours"], name, d["threshold"], d["cur"]))
+            title = d["name"](d["resource"])
+            st.plotly_chart(charts.idle_timeline(d["hours"], title, d["threshold"], d["cur"]))
         if d["episodes"] is not None:
             _episodes(d)
     st.subheader("Unmonitored GPU-hours")
