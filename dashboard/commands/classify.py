@@ -23,16 +23,17 @@ def command(app: App, rule_files: tuple[str, ...]) -> None:
     warehouse.require(app.warehouse)
     counts = classified.reclassify_all(app.store(), app.settings, rule_files)
     con = app.connect()
-    rows = con.execute(
-        "select x_AiClass, count(*), sum(EffectiveCost) from classified_costs "
-        "group by 1 order by 3 desc nulls last"
+    rows = con.execute(  # one row per class and currency: amounts in two currencies never add
+        "select x_AiClass, BillingCurrency, count(*), sum(EffectiveCost) from classified_costs "
+        "group by 1, 2 order by 2, 4 desc nulls last, 1"
     ).fetchall()
     from dashboard.commands.tables import Column, show
+    from dashboard.report_model import money_text
 
     show(
         app.console,
         ["class", Column("lines", number=True), Column("effective cost", number=True)],
-        [(str(c), f"{n:,}", "" if cost is None else f"{cost:,.2f}") for c, n, cost in rows],
+        [(str(c), f"{n:,}", money_text(cost, cur or "")) for c, cur, n, cost in rows],
         title="Classified cost lines",
     )
     app.console.print(

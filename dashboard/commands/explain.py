@@ -35,9 +35,12 @@ def explain_line(con, book, line_id: int) -> dict:
         "select * from classified_costs where x_LineId = $id", params={"id": line_id}
     ).pl()
     if frame.height == 0:
+        n, lo, hi = con.execute(
+            "select count(*), min(x_LineId), max(x_LineId) from classified_costs"
+        ).fetchall()[0]
         raise InputError(
-            f"no cost line with x_LineId {line_id}",
-            found=str(line_id),
+            f"no cost line has x_LineId {line_id}",
+            expected=f"one of the {n:,} ids between {lo} and {hi}" if n else "a loaded line's id",
             hint='find ids with finops query "select x_LineId, ... from classified_costs"',
         )
     line = frame.row(0, named=True)

@@ -90,8 +90,13 @@ def test_explain_shows_the_derived_values_the_rules_tested(
 def test_explain_of_an_unknown_line_is_one_clear_error(
     wh: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    [ids] = query(
+        wh, "select count(*) as n, min(x_LineId) as lo, max(x_LineId) as hi from cost_lines", capsys
+    )
     assert main(["--warehouse", str(wh), "explain", "12345"]) == 2
-    assert "no cost line with x_LineId 12345" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no cost line has x_LineId 12345 — expected one of the " in err
+    assert f"{ids['n']} ids between {ids['lo']} and {ids['hi']}" in err
 
 
 MINE = """
@@ -144,4 +149,39 @@ def test_classify_with_user_rules_reclassifies_everything(
         {"x_Team": "ranking", "n": 1},
         {"x_Team": "research", "n": 4},
         {"x_Team": "unallocated", "n": 1},
+    ]
+
+
+def test_classify_summary_totals_each_currency_apart(
+    wh: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import polars as pl
+
+    from ingest import derived
+    from ingest.store import PeriodLoad, SourceFile
+    from models.settings import Settings
+    from tests.ingest.test_classified import cost_lines
+
+    store = Store(wh)
+    eur = [{**EGRESS[0], "cost": "12.50"}]
+    batch = PeriodLoad(
+        source="aws-cur2", billing_account="999999999999", billing_period="2026-09",
+        currency="EUR", files=[SourceFile("cur-eur.parquet", "e" * 64, 1)],
+        lines=cost_lines(SEPT, eur).with_columns(
+            BillingCurrency=pl.lit("EUR"), BillingAccountId=pl.lit("999999999999")
+        ),
+        source_total=Decimal("12.50"),
+    )  # fmt: skip
+    derived.refresh(store, Settings(), store.load_cost_lines([batch]))
+    capsys.readouterr()
+    assert main(["--warehouse", str(wh), "classify"]) == 0
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("│")
+    ]
+    assert rows == [
+        ["egress", "1", "EUR 12.50"],
+        ["gpu_compute", "4", "USD 320.00"],
+        ["egress", "2", "USD 75.00"],
     ]

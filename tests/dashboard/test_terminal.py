@@ -80,7 +80,8 @@ def test_a_missing_line_is_named_without_a_question_mark(
 ) -> None:
     code, _, err = run(capsys, "--warehouse", str(loaded), "explain", "999999")
     assert code == 2
-    assert "no cost line with x_LineId 999999 — found 999999 — find ids with" in err
+    assert "no cost line has x_LineId 999999 — expected one of the " in err
+    assert " ids between " in err and "— find ids with" in err
     assert "?" not in err
 
 
