@@ -121,6 +121,7 @@ def make_idle(folder: Path, gpus: int) -> None:
             "EffectiveCost": pl.repeat(44, len(idx), eager=True).cast(MONEY),
             "ProviderName": pl.repeat("AWS", len(idx), eager=True),
             "x_Source": pl.repeat("aws-cur2", len(idx), eager=True),
+            "BillingCurrency": pl.repeat("USD", len(idx), eager=True),
             "x_AiClass": pl.repeat("gpu_compute", len(idx), eager=True),
             "x_Team": pl.repeat("research", len(idx), eager=True),
             "x_GpuPerInstance": pl.repeat(8.0, len(idx), eager=True),

@@ -194,7 +194,7 @@ def pages(con, settings: Settings) -> dict[str, list]:
     f = Filters()
     cur = "USD"
     anomaly = AnomalySettings()
-    top = queries_gpu.ranking(con, f, 0.05, 0.05)
+    top = queries_gpu.ranking(con, f, "USD", 0.05, 0.05)
     resource = top["resource"][0] if top.height else "none"
     ovr = OwnVsRentSettings()
     month = queries_health.months(con)[0]

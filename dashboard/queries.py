@@ -230,14 +230,6 @@ def choices(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
 # ---- spend -----------------------------------------------------------------------------------
 
 
-def gpu_currencies(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The currencies GPU compute lines are billed in: gpu_hours keeps their cost as billed."""
-    rows = con.execute(
-        "SELECT DISTINCT currency FROM spend_daily WHERE ai_class = 'gpu_compute' ORDER BY 1"
-    ).fetchall()
-    return [c for (c,) in rows]
-
-
 def currencies(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
     return frame(
         con,

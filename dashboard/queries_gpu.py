@@ -6,6 +6,9 @@ A GPU-hour is idle when it was monitored and its mean activity was under the thr
 from the slider re-derives idleness from `avg_active`. Unmonitored hours are never idle or
 active.
 
+Costs are totalled in one currency at a time (`currency`, the page's GPU currency): a GPU
+billed in EUR is never added to one billed in USD.
+
 A year of 500 GPUs is 4.4 million GPU-hours, so `prepare` rolls them up once per snapshot:
 `gpu_buckets` (per resource and day, GPU-hours by activity in 1% steps: enough to answer any
 slider position, which moves in 1% steps) and `gpu_hourly` (per resource and hour, with each
@@ -36,6 +39,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         CREATE OR REPLACE TABLE gpu_buckets AS
         SELECT CAST(hour AS DATE) AS day, resource_id, provider, deployment, team, gpu_model,
+               currency,
                CASE WHEN state = 'unmonitored' THEN NULL
                     ELSE least(CAST(floor(avg_active * 100 + 1e-9) AS INTEGER), {TOP_BUCKET})
                END AS bucket,
@@ -49,6 +53,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         CREATE OR REPLACE TABLE gpu_hourly AS
         SELECT resource_id, hour, any_value(provider) AS provider, any_value(team) AS team,
+               any_value(currency) AS currency,
                avg(avg_active) FILTER (WHERE state <> 'unmonitored') AS utilisation,
                sum(cost) AS cost, sum(coalesce(idle_cost, 0)) AS idle_cost,
                count(*) FILTER (WHERE state IN {IDLE}) AS idle_default,
@@ -64,7 +69,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TABLE gpu_demand AS
-        SELECT hour, gpu_model, deployment, state, count(*) AS gpus, sum(cost) AS cost
+        SELECT hour, gpu_model, deployment, state, currency, count(*) AS gpus, sum(cost) AS cost
         FROM {GPU_HOURS} GROUP BY ALL
         """
     )
@@ -86,6 +91,7 @@ _WHERE = """
          OR list_contains(CAST($providers AS VARCHAR[]), provider))
     AND (len(CAST($teams AS VARCHAR[])) = 0
          OR list_contains(CAST($teams AS VARCHAR[]), coalesce(team, '(not set)')))
+    AND currency IS NOT DISTINCT FROM $currency
 """
 
 
@@ -93,14 +99,29 @@ def _default(threshold: float, default: float) -> bool:
     return abs(threshold - default) < 1e-9
 
 
-def _params(f: Filters, **extra: object) -> dict[str, object]:
+def _params(f: Filters, currency: str | None, **extra: object) -> dict[str, object]:
+    """The filters' parameters and the one currency GPU-hour costs are totalled in."""
     p = f.params()
     p.pop("envs")
-    return {**p, **extra}
+    return {**p, "currency": currency, **extra}
+
+
+def currencies(con: duckdb.DuckDBPyConnection) -> list[str | None]:
+    """The currencies GPU-hours are billed in, the costliest first (None: a gpu_hours table
+    written before it kept the currency, until it is rebuilt)."""
+    rows = con.execute(
+        "SELECT currency FROM gpu_buckets GROUP BY 1 ORDER BY sum(cost) DESC NULLS LAST, 1"
+    ).fetchall()
+    return [c for (c,) in rows]
 
 
 def ranking(
-    con: duckdb.DuckDBPyConnection, f: Filters, threshold: float, default: float, n: int = 200
+    con: duckdb.DuckDBPyConnection,
+    f: Filters,
+    currency: str | None,
+    threshold: float,
+    default: float,
+    n: int = 200,
 ) -> pl.DataFrame:
     """Resources ranked by idle cost, with idle hours and their longest idle episode (the
     episodes the idle engine found at the configured threshold)."""
@@ -127,12 +148,17 @@ def ranking(
         GROUP BY resource_id HAVING coalesce(sum({cost}), 0) > 0
         ORDER BY idle_cost DESC, resource LIMIT $n
         """,
-        _params(f, n=n, **extra),
+        _params(f, currency, n=n, **extra),
     )
 
 
 def resource_hours(
-    con: duckdb.DuckDBPyConnection, f: Filters, resource: str, threshold: float, default: float
+    con: duckdb.DuckDBPyConnection,
+    f: Filters,
+    currency: str | None,
+    resource: str,
+    threshold: float,
+    default: float,
 ) -> pl.DataFrame:
     """Hourly utilisation (mean over the resource's GPUs) and cost of one resource."""
     if _default(threshold, default):
@@ -152,7 +178,7 @@ def resource_hours(
         f"""SELECT hour, utilisation, cost, {idle_cost} AS idle_cost, {idle_gpus} AS idle_gpus,
                    unmonitored_gpus, gpus
             FROM gpu_hourly WHERE resource_id = $resource AND {where} ORDER BY hour""",
-        _params(f, resource=resource, **extra),
+        _params(f, currency, resource=resource, **extra),
     )
 
 
@@ -194,7 +220,7 @@ def episodes(
         con.unregister("_episodes")
 
 
-def unmonitored(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
+def unmonitored(con: duckdb.DuckDBPyConnection, f: Filters, currency: str | None) -> pl.DataFrame:
     """Paid GPU-hours without telemetry, by provider: shown apart, never counted as idle."""
     return frame(
         con,
@@ -202,11 +228,11 @@ def unmonitored(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
                    count(DISTINCT resource_id) AS resources
             FROM gpu_buckets WHERE {_WHERE} AND bucket IS NULL
             GROUP BY ALL ORDER BY cost DESC""",
-        _params(f),
+        _params(f, currency),
     )
 
 
-def utilisation(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
+def utilisation(con: duckdb.DuckDBPyConnection, f: Filters, currency: str | None) -> pl.DataFrame:
     """Per deployment (cloud, onprem): mean activity over monitored hours, useful hours, idle
     cost (configured threshold), cost."""
     return frame(
@@ -218,7 +244,7 @@ def utilisation(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
                        AS monitored_hours,
                    sum(hours)::BIGINT AS gpu_hours, sum(cost) AS cost, sum(idle_cost) AS idle_cost
             FROM gpu_buckets WHERE {_WHERE} GROUP BY 1 ORDER BY 1""",
-        _params(f),
+        _params(f, currency),
     )
 
 

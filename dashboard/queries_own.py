@@ -27,7 +27,7 @@ from models.demand import (
     trailing_window,
 )
 from models.own_vs_rent import owned_node
-from models.price_book import PriceBook
+from models.price_book import CURRENCY, PriceBook
 from models.recommendation import (
     OwnVsRentSettings,
     Recommendation,
@@ -110,7 +110,8 @@ def measured(
                coalesce(sum(gpus) FILTER (WHERE deployment = 'cloud' AND state IN {_USEFUL}), 0),
                coalesce(sum(gpus) FILTER (WHERE deployment = 'cloud'
                                           AND state = 'unmonitored'), 0),
-               sum(cost) FILTER (WHERE deployment = 'cloud'),
+               sum(cost) FILTER (WHERE deployment = 'cloud' AND currency = $currency),
+               coalesce(sum(gpus) FILTER (WHERE deployment = 'cloud' AND currency = $currency), 0),
                -- a GPU was seen in the window when one of its days overlaps it (the window
                -- is at least a month, so no day holds both of its ends)
                (SELECT count(DISTINCT gpu_id) FROM gpu_owned_days
@@ -118,7 +119,7 @@ def measured(
                   AND regexp_matches(upper(gpu_model), $gpu))
         FROM gpu_demand WHERE {_IN_WINDOW}
         """,
-        params,
+        {**params, "currency": CURRENCY},
     ).fetchall()[0]
     return MeasuredUtilisation(
         gpu_model=gpu,
@@ -130,7 +131,8 @@ def measured(
         cloud_useful_hours=int(row[4]),
         cloud_unmonitored_hours=int(row[5]),
         cloud_cost=Decimal(row[6]) if row[6] is not None else Decimal(0),
-        owned_gpus=int(row[7]),
+        cloud_priced_hours=int(row[7]),
+        owned_gpus=int(row[8]),
     )
 
 

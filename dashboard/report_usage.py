@@ -24,25 +24,27 @@ IDLE_SCHEMA = {
 def idle(
     con: duckdb.DuckDBPyConnection, month: Month, sources: Sources, currency: str
 ) -> tuple[Section, str]:
-    """Idle GPU-hours and their cost by team and resource, for the GPUs billed in `currency`
-    (gpu_hours keeps each GPU's cost as billed); '' or why it is empty."""
+    """Idle GPU-hours and their cost by team and resource, for the GPU-hours billed in
+    `currency`; '' or why it is empty."""
     why = ""
     df = pl.DataFrame(schema=IDLE_SCHEMA)
-    billed_in = [
-        c
-        for (c,) in con.execute(
-            f"select distinct currency from {LINES} where period = $m and ai_class = "
-            "'gpu_compute' order by 1",
-            {"m": str(month)},
-        ).fetchall()
-    ]
-    only = ""  # GPUs billed in several currencies: keep the resources billed in this one
-    if len(billed_in) > 1 and currency in billed_in:
-        only = """and lower(resource_id) in (
-                    select lower(ResourceId) from classified_costs
-                    where x_AiClass = 'gpu_compute' and BillingCurrency = $cur
-                      and ChargePeriodStart < $end and ChargePeriodEnd > $start)"""
-    if not sources.gpu_hours:
+    window = {"start": month.start, "end": month.end}
+    billed_in: list[str] = []
+    try:
+        if sources.gpu_hours:
+            billed_in = [
+                str(c)
+                for (c,) in con.execute(
+                    "select distinct currency from gpu_hours where hour >= $start "
+                    "and hour < $end order by 1",
+                    window,
+                ).fetchall()
+            ]
+    except duckdb.Error as exc:
+        why = f"gpu_hours could not be read as expected ({str(exc).splitlines()[0]})"
+    if why:
+        pass
+    elif not sources.gpu_hours:
         why = "the gpu_hours view is not available, so idle GPU waste is not measured"
     elif billed_in and currency not in billed_in:
         why = (
@@ -53,7 +55,7 @@ def idle(
         try:
             df = frame(
                 con,
-                f"""
+                """
                 select coalesce(team, '(untagged)') as team,
                        coalesce(resource_id, host) as resource,
                        min(gpu_model) as gpu_model,
@@ -64,17 +66,12 @@ def idle(
                        coalesce(sum(cast(idle_cost as decimal(38, 12))), 0) as idle_cost,
                        coalesce(sum(cast(cost as decimal(38, 12)))
                                 filter (where state = 'unmonitored'), 0) as unmonitored_cost
-                from gpu_hours where hour >= $start and hour < $end {only}
+                from gpu_hours where hour >= $start and hour < $end and currency = $cur
                 group by all
                 having idle_hours > 0 or unmonitored_hours > 0
                 order by idle_cost desc, team, resource
                 """,
-                {
-                    "idle": list(IDLE_STATES),
-                    "start": month.start,
-                    "end": month.end,
-                    **({"cur": currency} if only else {}),
-                },
+                {"idle": list(IDLE_STATES), "cur": currency, **window},
             ).with_columns(
                 (pl.col("idle_hours") / pl.col("gpu_hours")).alias("idle_share"),
             )

@@ -68,6 +68,7 @@ LINE_COLUMNS = (  # cost_lines columns gpu_hours needs beside the class columns
     "EffectiveCost",
     "ProviderName",
     "x_Source",
+    "BillingCurrency",
 )
 
 
@@ -251,6 +252,8 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
     lines = classified_gpu_lines(store)
     if lines is None:
         return 0
+    if months is not None and _outdated(store):
+        months = None  # written before a column was added: rebuilt whole, never half and half
     assets = _scan(store, "assets")
     owned = None if assets is None else owned_rates(assets.collect())
     views.register_all(settings)  # classified_costs and what it reads
@@ -281,6 +284,17 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
         current = basis is not None and basis == _episodes_key(before, settings)
         refresh_episodes(store, settings, months if current else None)
     return int(done.rows)
+
+
+def _outdated(store: Store) -> bool:
+    """gpu_hours or idle_episodes lack a column their contract now declares."""
+    from ingest.warehouse import missing_columns
+
+    for name, decl in (("gpu_hours", GPU_HOURS), ("idle_episodes", IDLE_EPISODES)):
+        table = store.table(name)
+        if table is not None and missing_columns(table, decl):
+            return True
+    return False
 
 
 EPISODES_OF = "finops.episodes_of"  # commit info of idle_episodes: the gpu_hours it came from

@@ -125,6 +125,7 @@ WITH groups AS (
   GROUP BY _key, ChargePeriodStart
 ), per_period AS (
   SELECT g.*, f.ResourceId AS resource_id, f.ProviderName AS provider, f.x_Source AS source,
+         f.BillingCurrency AS currency,
          CASE WHEN g._n = 1 THEN f.ResourceName ELSE m.host END AS host,
          CASE WHEN g._n = 1 THEN f.x_GpuModelName ELSE m.gpu_model END AS gpu_model,
          CASE WHEN g._n = 1 THEN f.x_Team ELSE m.team END AS team
@@ -146,7 +147,7 @@ WITH groups AS (
 SELECT p._key, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown') AS gpu_model,
        p.provider, p.source,
        CASE WHEN p.source = 'onprem' THEN 'onprem' ELSE 'cloud' END AS deployment,
-       coalesce(p.team, 'unallocated') AS team, {cost} AS cost,
+       coalesce(p.team, 'unallocated') AS team, {cost} AS cost, p.currency,
        epoch_us(p.ChargePeriodStart) AS _start, p._rows, p._billed_h * p._rows AS _n_rows,
        strftime(make_timestamp(epoch_us(p.ChargePeriodStart)), '%Y-%m') AS _m0,
        strftime(make_timestamp(epoch_us(p.ChargePeriodStart) + (p._billed_h - 1) * {_US_PER_HOUR}),
@@ -155,7 +156,7 @@ FROM divided p {rates}
 """
 
 
-_ENUM_COLUMNS = ("resource_id", "host", "gpu_model", "provider", "source", "team")
+_ENUM_COLUMNS = ("resource_id", "host", "gpu_model", "provider", "source", "team", "currency")
 
 
 def _months_between(first: str, last: str) -> list[str]:
@@ -179,7 +180,8 @@ def _stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: 
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _gpu_lines AS
         SELECT x_LineId, ResourceId, ResourceName, ChargePeriodStart, EffectiveCost, ProviderName,
-               x_Source, x_Team, x_GpuPerInstance, x_GpuModelName, lower(ResourceId) AS _key,
+               x_Source, BillingCurrency, x_Team, x_GpuPerInstance, x_GpuModelName,
+               lower(ResourceId) AS _key,
                {BILLED_HOURS_SQL} AS _billed_h
         FROM ({lines}) WHERE {BILLED_LINES_SQL}"""
     )
@@ -277,7 +279,7 @@ WITH stated AS (
   SELECT *, {state} AS state, {_MONTH_SQL} AS month FROM ({joined})
 )
 SELECT make_timestamptz(_h) AS hour, resource_id, host, gpu_index, gpu_uuid, gpu_model,
-       provider, source, deployment, team, cost, avg_active, max_active, mem_used_mib,
+       provider, source, deployment, team, cost, currency, avg_active, max_active, mem_used_mib,
        coalesce(samples, 0)::BIGINT AS samples, state,
        CASE WHEN state IN ({_IDLE_IN}) THEN cost ELSE 0::{_MONEY_SQL} END AS idle_cost,
        month, month AS x_PartMonth
@@ -285,7 +287,7 @@ FROM stated
 """
 
 
-_ATTRIBUTES = "resource_id, host, gpu_model, provider, source, deployment, team, cost"
+_ATTRIBUTES = "resource_id, host, gpu_model, provider, source, deployment, team, cost, currency"
 _READINGS = "gpu_uuid, avg_active, max_active, mem_used_mib, samples"
 
 
@@ -368,7 +370,8 @@ _EPISODE_AGGREGATES = f"""
        arg_min_null(host, hour) AS host,
        arg_min(gpu_uuid, hour) FILTER (WHERE gpu_uuid IS NOT NULL) AS gpu_uuid,
        arg_min_null(gpu_model, hour) AS gpu_model, arg_min_null(provider, hour) AS provider,
-       arg_min_null(team, hour) AS team, min(hour) AS start,
+       arg_min_null(team, hour) AS team, arg_min_null(currency, hour) AS currency,
+       min(hour) AS start,
        max(hour) + INTERVAL 1 HOUR AS "end", {{hours}} AS hours,
        sum(idle_cost)::{_MONEY_SQL} AS cost,
        CASE WHEN bool_and(state = 'hard_idle') THEN 'hard_idle' ELSE 'allocated_idle' END
@@ -452,7 +455,7 @@ WITH idle AS (
 )
 SELECT b.resource_id, b.host, r._k % 64 AS gpu_index, r.gpu_uuid, b.gpu_model, b.provider,
        b.team, make_timestamptz(r._start) AS start, make_timestamptz(r._last + {us}) AS "end",
-       r._n AS hours, r.cost::{_MONEY_SQL} AS cost,
+       r._n AS hours, r.cost::{_MONEY_SQL} AS cost, b.currency,
        CASE WHEN r._hard THEN 'hard_idle' ELSE 'allocated_idle' END AS state
 FROM runs r JOIN _billed b ON b.rowid = r._pid
 """

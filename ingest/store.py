@@ -35,7 +35,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from ingest.warehouse import commit_time
+from ingest.warehouse import commit_time, missing_columns
 from models.errors import InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
 
@@ -593,6 +593,14 @@ class Store:
                 )
         for path, _ in files:
             self._check_derived(dataset, table_decl, path)
+        table = self.table(dataset)
+        missing = [] if table is None or replace is None else missing_columns(table, table_decl)
+        if missing:  # the files kept would read the new columns as NULL
+            raise WarehouseError(
+                f"derived dataset {dataset} lacks columns {missing} and only some of its "
+                "partitions were to be replaced",
+                hint="this is a bug in the derived-data code; nothing was committed",
+            )
         root = self.table_path(dataset)
         tag = new_load_id()
         adds = []
@@ -617,11 +625,15 @@ class Store:
         schema = table_decl.empty().to_arrow().schema  # declared types, every column nullable
         for name in keys:
             schema = schema.append(pa.field(name, pa.string()))
-        table = self.table(dataset)
         commit = CommitProperties(custom_metadata=metadata) if metadata else None
         if table is None:
             create_table_with_add_actions(
                 str(root), DeltaSchema.from_arrow(schema), adds, mode="error", partition_by=keys,
+                commit_properties=commit,
+            )  # fmt: skip
+        elif replace is None:  # every file replaced; the declared schema, new columns too
+            table.create_write_transaction(
+                adds, mode="overwrite", schema=schema, partition_by=keys or None,
                 commit_properties=commit,
             )  # fmt: skip
         else:

@@ -143,8 +143,18 @@ def _empty_select(table: Table) -> str:
     return f"SELECT {cols} WHERE false"
 
 
-def _files_select(table: Table, files: list[str]) -> str:
-    cols = ", ".join(f'"{c.name}"' for c in table.columns)
+def missing_columns(snap: DeltaTable, table: Table) -> list[str]:
+    """The declared columns `snap` does not store: a derived table written before they were
+    added reads them as NULL until it is rebuilt (`finops classify`, or the next refresh)."""
+    stored = {f.name for f in snap.schema().fields}
+    return [c.name for c in table.columns if c.name not in stored]
+
+
+def _files_select(table: Table, files: list[str], missing: list[str] | None = None) -> str:
+    cols = ", ".join(
+        f'CAST(NULL AS {c.sql_type}) AS "{c.name}"' if c.name in (missing or ()) else f'"{c.name}"'
+        for c in table.columns
+    )
     listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     return (
         f"SELECT {cols} FROM read_parquet([{listing}], hive_partitioning = false, "
@@ -156,10 +166,13 @@ def table_select(path: Path, table: Table) -> str | None:
     """SELECT of `table`'s columns over the current files of the Delta table at `path`
     (None when there is no table): for writers reading what they just committed."""
     try:
-        files = DeltaTable(str(path)).file_uris()
+        snap = DeltaTable(str(path))
     except TableNotFoundError:
         return None
-    return _files_select(table, files) if files else _empty_select(table)
+    files = snap.file_uris()
+    return (
+        _files_select(table, files, missing_columns(snap, table)) if files else _empty_select(table)
+    )
 
 
 def spill_directory() -> Path:
@@ -196,7 +209,9 @@ def connect(
         snap = _snapshot(root, table.name, derived_as_of if table.name in _TABLES else as_of)
         files = snap.file_uris() if snap is not None else []
         versions[table.name] = snap.version() if snap is not None else None
-        body = _files_select(table, files) if files else _empty_select(table)
+        body = _empty_select(table)
+        if snap is not None and files:
+            body = _files_select(table, files, missing_columns(snap, table))
         con.execute(f'CREATE VIEW "{table.name}" AS {body}')
     if derived:
         for create in _DERIVED.values():

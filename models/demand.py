@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from models.errors import InputError
+from models.price_book import CURRENCY
 
 USEFUL_STATES = ("active", "underutilised")
 _UNMONITORED = "unmonitored"
@@ -67,8 +68,9 @@ class MeasuredUtilisation:
     cloud_monitored_hours: int
     cloud_useful_hours: int
     cloud_unmonitored_hours: int
-    cloud_cost: Decimal  # what the paid cloud GPU-hours cost (EffectiveCost)
+    cloud_cost: Decimal  # what the paid cloud GPU-hours billed in the price book's currency cost
     owned_gpus: int  # distinct owned GPUs seen in the window
+    cloud_priced_hours: int  # paid cloud GPU-hours billed in the price book's currency
 
     @property
     def u(self) -> float | None:
@@ -91,8 +93,9 @@ class MeasuredUtilisation:
 
     @property
     def cloud_cost_per_gpu_hour(self) -> Decimal | None:
-        """Measured effective rent per paid cloud GPU-hour (commitments amortised)."""
-        paid = self.cloud_monitored_hours + self.cloud_unmonitored_hours
+        """Measured effective rent per paid cloud GPU-hour (commitments amortised), over the
+        hours billed in the price book's currency: another currency's cost is no price here."""
+        paid = self.cloud_priced_hours
         return self.cloud_cost / paid if paid else None
 
 
@@ -105,6 +108,7 @@ def measured_utilisation(
     cloud = pl.col("deployment") == "cloud"
     unmon = pl.col("state") == _UNMONITORED
     useful = pl.col("state").is_in(USEFUL_STATES)
+    priced = cloud & (pl.col("currency") == CURRENCY)
     gpu_id = pl.coalesce(
         pl.col("gpu_uuid"),
         pl.concat_str(
@@ -120,7 +124,8 @@ def measured_utilisation(
         (cloud & ~unmon).sum().alias("cloud_monitored_hours"),
         (cloud & useful).sum().alias("cloud_useful_hours"),
         (cloud & unmon).sum().alias("cloud_unmonitored_hours"),
-        pl.col("cost").filter(cloud).sum().alias("cloud_cost"),
+        pl.col("cost").filter(priced).sum().alias("cloud_cost"),
+        priced.sum().alias("cloud_priced_hours"),
         gpu_id.filter(owned).n_unique().alias("owned_gpus"),
     ).collect()
     r = row.row(0, named=True)

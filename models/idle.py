@@ -9,6 +9,8 @@
   billed hours (ConsumedQuantity in hours < 24) is counted from the start of the period — the
   bill does not say which hours. A fractional-GPU VM (Azure NVadsA10 v5 below NV36) is one
   GPU row carrying the VM's whole cost.
+  Costs stay in the currency the lines were billed in (`currency`, the period's first line's
+  BillingCurrency): never converted, and never added to another currency's.
 - `gpu_hours(billed, util, settings)`: joined with `gpu_util` on (resource, hour, GPU index),
   falling back to the host name when telemetry has no resource id; per-hour `state` and
   `idle_cost`. Hours without samples are `unmonitored`, never idle or active.
@@ -49,6 +51,7 @@ GPU_HOURS = Table(
         Column("deployment", "string", False, allowed=("cloud", "onprem")),
         Column("team", "string", False),
         Column("cost", "decimal", False, doc="cost of this GPU-hour"),
+        Column("currency", "string", False, doc="BillingCurrency of cost and idle_cost"),
         Column("avg_active", "float"),
         Column("max_active", "float"),
         Column("mem_used_mib", "float"),
@@ -73,6 +76,7 @@ IDLE_EPISODES = Table(
         Column("end", "datetime", False, doc="exclusive"),
         Column("hours", "int", False),
         Column("cost", "decimal", False, doc="idle cost of the episode"),
+        Column("currency", "string", False, doc="BillingCurrency of cost"),
         Column("state", "string", False, doc="hard_idle if every hour was, else allocated_idle"),
     ),
 )
@@ -145,6 +149,7 @@ def billed_gpu_hours(lines: pl.LazyFrame, owned: pl.DataFrame | None = None) -> 
             pl.col("x_GpuModelName").drop_nulls().first().alias("gpu_model"),
             pl.col("ProviderName").first().alias("provider"),
             pl.col("x_Source").first().alias("source"),
+            pl.col("BillingCurrency").first().alias("currency"),
             pl.col("x_Team")
             .sort_by("EffectiveCost", descending=True, maintain_order=True)
             .first()
@@ -190,6 +195,7 @@ def billed_gpu_hours(lines: pl.LazyFrame, owned: pl.DataFrame | None = None) -> 
             .alias("deployment"),
             pl.col("team").fill_null("unallocated"),
             "cost",
+            "currency",
         )
     )
 
@@ -337,6 +343,7 @@ def gpu_hours(billed: pl.LazyFrame, util: pl.LazyFrame, settings: IdleSettings) 
         "deployment",
         "team",
         "cost",
+        "currency",
         pl.col("avg_active").cast(pl.Float64),
         pl.col("max_active").cast(pl.Float64),
         pl.col("mem_used_mib").cast(pl.Float64),
@@ -373,6 +380,7 @@ def idle_episodes(hours: pl.LazyFrame, settings: IdleSettings) -> pl.LazyFrame:
             pl.col("gpu_model").first(),
             pl.col("provider").first(),
             pl.col("team").first(),
+            pl.col("currency").first(),
             pl.col("hour").min().alias("start"),
             (pl.col("hour").max() + _HOUR).alias("end"),
             pl.len().cast(pl.Int64).alias("hours"),
@@ -392,6 +400,7 @@ def idle_episodes(hours: pl.LazyFrame, settings: IdleSettings) -> pl.LazyFrame:
             "end",
             "hours",
             "cost",
+            "currency",
             pl.when(pl.col("_hard"))
             .then(pl.lit("hard_idle"))
             .otherwise(pl.lit("allocated_idle"))

@@ -24,6 +24,7 @@ from typing import Any
 
 from models.errors import ConfigError, did_you_mean
 
+CURRENCY = "USD"  # every price in the book; measured costs in another currency are not compared
 CONFIDENCE = ("A", "B", "C", "user")
 PRICING_MODELS = ("on_demand", "spot", "commit_1y", "commit_3y", "capacity_block")
 COMMITTED_MODELS = ("commit_1y", "commit_3y", "capacity_block")

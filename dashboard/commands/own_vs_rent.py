@@ -15,7 +15,7 @@ from models.recommendation import OwnVsRentSettings, recommend, to_dict
 
 # Only the columns the model reads, for one GPU model: gpu_hours has a row per GPU-hour.
 _SQL = """
-select hour, resource_id, gpu_index, gpu_uuid, gpu_model, deployment, cost, state
+select hour, resource_id, gpu_index, gpu_uuid, gpu_model, deployment, cost, currency, state
 from gpu_hours
 where hour >= ? and hour < ? and regexp_matches(upper(gpu_model), ?)
 """

@@ -85,6 +85,8 @@ def serve(app: App, port: int, host: str) -> int:
 
 def _ready(app: App) -> None:
     """What the demo built, in one breath, and where to look next."""
+    from dashboard.report_model import money_text
+
     con = app.connect()
     try:
         lines, first, last = con.execute(
@@ -94,23 +96,27 @@ def _ready(app: App) -> None:
         spend = con.execute(
             "SELECT BillingCurrency, sum(BilledCost) FROM cost_lines GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
-        hours, episodes, idle, currencies = con.execute(
-            "SELECT (SELECT count(*) FROM gpu_hours), count(*), coalesce(sum(cost), 0), "
-            "(SELECT list(DISTINCT BillingCurrency) FROM classified_costs "
-            "WHERE x_AiClass = 'gpu_compute') FROM idle_episodes"
-        ).fetchall()[0]
+        hours = con.execute("SELECT count(*) FROM gpu_hours").fetchall()[0][0]
+        idle = con.execute(
+            "SELECT currency, count(*), sum(cost) FROM idle_episodes GROUP BY 1 ORDER BY 3 DESC"
+        ).fetchall()
     finally:
         con.close()
     billed = ", ".join(f"{currency} {total:,.2f}" for currency, total in spend)
-    gpu_currency = f"{currencies[0]} " if currencies and len(currencies) == 1 else ""
     click.echo(
         f"Warehouse ready in {app.warehouse}: {lines:,} cost lines, {first} .. {last}, "
         f"billed {billed}."
     )
     if not hours:
         click.echo("Idle GPUs: not measured (no GPU compute is billed in this data).")
+    elif not idle:
+        click.echo("Idle GPUs: no idle episodes.")
     else:
-        click.echo(f"Idle GPUs: {episodes:,} episodes costing {gpu_currency}{idle:,.2f}.")
+        costing = " and ".join(
+            f"{n:,} episodes costing {money_text(cost, currency or '')}"
+            for currency, n, cost in idle
+        )
+        click.echo(f"Idle GPUs: {costing}.")
     click.echo("Every load, period by period: finops loads")
 
 

@@ -28,16 +28,17 @@ def read() -> dict | None:
         format="percent",
         key="idle_thr",
     )
-    ranking = session.ask("ranking", f, threshold, default, module=Q)
+    cur = session.gpu_currency()
+    ranking = session.ask("ranking", f, cur, threshold, default, module=Q)
     out = {
         "f": f,
         "threshold": threshold,
         "ranking": ranking,
         "hours": None,
         "resource": None,
-        "unmonitored": session.ask("unmonitored", f, module=Q),
+        "unmonitored": session.ask("unmonitored", f, cur, module=Q),
         "episodes": None,
-        "cur": session.gpu_currency(),
+        "cur": cur or "",
     }
     if ranking.height:
         out["name"] = name = _namer(ranking["resource"].to_list())
@@ -45,7 +46,7 @@ def read() -> dict | None:
             "Resource", ranking["resource"].to_list(), format_func=name, key="idle_resource"
         )
         out["resource"] = resource
-        out["hours"] = session.ask("resource_hours", f, resource, threshold, default, module=Q)
+        out["hours"] = session.ask("resource_hours", f, cur, resource, threshold, default, module=Q)
         idle = session.settings().idle
         out["episodes"] = session.ask("episodes", f, resource, threshold, idle, module=Q)
     return out

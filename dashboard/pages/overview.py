@@ -25,8 +25,9 @@ def read() -> dict:
         "gpu": None,
     }
     if session.has("gpu_hours"):
-        out["gpu"] = session.ask("utilisation", f, module="queries_gpu")
-        out["gpu_cur"] = session.gpu_currency()
+        gpu_cur = session.gpu_currency()
+        out["gpu"] = session.ask("utilisation", f, gpu_cur, module="queries_gpu")
+        out["gpu_cur"] = gpu_cur or ""
     return out
 
 

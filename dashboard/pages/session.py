@@ -195,15 +195,25 @@ def currency() -> str:
     return str(cur)
 
 
-def gpu_currency() -> str:
-    """The currency GPU-hour costs are in, whichever currency the page totals in: that of the
-    GPU compute lines. Lines in several currencies are added as billed, which is said."""
-    listed = ask("gpu_currencies")
-    if len(listed) > 1:
+def gpu_currency() -> str | None:
+    """The one currency GPU-hour costs are totalled in: the page's (Filters: Currency) when
+    GPU compute is billed in it, else the one most GPU cost is billed in. GPU-hours billed in
+    another currency are totalled on their own, never added in."""
+    listed = ask("currencies", module="queries_gpu")
+    if not listed:
+        return None
+    picked = st.session_state.get(CURRENCY_KEY)
+    cur = picked if picked in listed else listed[0]
+    if cur is None:
         st.caption(
-            f"GPU compute is billed in {', '.join(listed)}; GPU-hour costs add them unconverted."
+            "gpu_hours was built before it kept each GPU-hour's currency: "
+            "`finops classify` rebuilds it."
         )
-    return "/".join(listed) or "USD"
+    elif len(listed) > 1:
+        others = ", ".join(str(c) for c in listed if c != cur)
+        st.caption(f"GPU-hours in {cur}; those billed in {others} are totalled on their own "
+                   "(Filters: Currency).")  # fmt: skip
+    return cur
 
 
 def money(value: object, cur: str = "USD") -> str:

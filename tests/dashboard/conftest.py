@@ -257,3 +257,39 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def build_with_eur_gpu(root: Path) -> None:
+    """The small warehouse and an instance billed in EUR by a second AWS account: i-gpu-eu,
+    8 GPUs at EUR 40 an hour (EUR 5 per GPU-hour) for 4 hours, every GPU at 0% -> 32 idle
+    GPU-hours, EUR 160 idle."""
+    build(root)
+    store = Store(root)
+    rows = [{**r, "resource": "i-gpu-eu", "cost": "40"} for r in _gpu("i-gpu-eu", "vision", 4)]
+    frame = _frame(OCT, rows, "AWS").with_columns(
+        BillingCurrency=pl.lit("EUR"), BillingAccountId=pl.lit("999900001111")
+    )
+    files = [SourceFile("aws-eur-2026-10", "e" * 64, 1)]
+    batch = PeriodLoad("aws-cur2", "999900001111", "2026-10", "EUR", files, frame, Decimal(160))
+    telemetry = [
+        {**r, "resource_id": "i-gpu-eu", "host": "ip-10-9-0-1",
+         "gpu_uuid": f"GPU-eu-{r['gpu_index']}", "avg_active": 0.0, "max_active": 0.0,
+         "max_mem_used_mib": 0.0}
+        for r in telemetry_rows() if r["resource_id"] == "i-gpu1"
+    ]  # fmt: skip
+    load = HourlyLoad(
+        "nvidia-smi", pl.DataFrame(telemetry), [SourceFile("eu.json", "f" * 64, 1)], "t"
+    )
+    derived.refresh(store, Settings(), store_gpu_util(store, load))
+    derived.refresh(store, Settings(), store.load_cost_lines([batch]))
+
+
+@pytest.fixture
+def eur_gpu_warehouse(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    root = tmp_path_factory.mktemp("dash-eur") / "warehouse"
+    build_with_eur_gpu(root)
+    monkeypatch.setenv("FINOPS_WAREHOUSE", str(root))
+    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    return root

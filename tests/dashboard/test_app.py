@@ -279,3 +279,20 @@ def test_tools_page_points_to_the_currency_that_has_tools(
         "No tool or SaaS spend is billed in EUR in this period; there is some in USD "
         "(Filters: Currency)."
     ]
+
+
+def test_gpu_hours_billed_in_two_currencies_are_never_added(eur_gpu_warehouse: Path) -> None:
+    at = app()
+    no_errors(at)
+    # USD, the larger spend: the USD GPUs alone (EUR 160 used to be added in as dollars)
+    assert metrics(at)["Idle GPU cost"] == "USD 280.00"
+    idle = page(at, "idle")
+    assert idle.dataframe[0].value["resource"].to_list() == ["i-gpu2", "i-gpu1"]
+    assert any("those billed in EUR are totalled on their own" in c.value for c in idle.caption)
+    at = app(cur="EUR")
+    no_errors(at)
+    assert metrics(at)["Idle GPU cost"] == "EUR 160.00"  # 32 idle GPU-hours x EUR 5
+    idle = page(at, "idle")
+    assert idle.dataframe[0].value["resource"].to_list() == ["i-gpu-eu"]
+    assert metrics(idle)["Its idle cost"] == "EUR 160.00"
+    assert any("those billed in USD are totalled on their own" in c.value for c in idle.caption)

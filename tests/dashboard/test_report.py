@@ -239,25 +239,14 @@ def test_the_pack_is_deterministic(world: Path, pack, tmp_path: Path) -> None:
 
 
 def test_idle_gpu_waste_keeps_each_gpu_in_its_billing_currency(world: Path, tmp_path: Path) -> None:
-    from tests.dashboard.test_report_world import CLASSIFIED, GPU_HOURS
+    from tests.dashboard.test_report_world import GPU_HOURS
 
     con = classified(world)
-    # the EUR account's line becomes a GPU billed in euros, with a month of hours of its own
-    con.execute(
-        CLASSIFIED.replace(
-            "select *,",
-            "select * replace (case when BillingCurrency = 'EUR' then 'i-gpu-eur' "
-            "else ResourceId end as ResourceId),",
-        ).replace(
-            "json_extract_string(Tags, '$.class') as x_AiClass",
-            "case when BillingCurrency = 'EUR' then 'gpu_compute' "
-            "else json_extract_string(Tags, '$.class') end as x_AiClass",
-        )
-    )
+    # a second GPU, billed in euros, with the same month of hours as the first
     hours = GPU_HOURS.split(" as\n", 1)[1]
     con.execute(
         f"create or replace view gpu_hours as {hours} union all "
-        f"select * replace ('i-gpu-eur' as resource_id) from ({hours})"
+        f"select * replace ('i-gpu-eur' as resource_id, 'EUR' as currency) from ({hours})"
     )
     for currency, resource in (("USD", "i-gpu-1"), ("EUR", "i-gpu-eur")):
         pack = build_pack(

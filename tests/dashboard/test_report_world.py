@@ -175,7 +175,7 @@ GPU_HOURS = """
 create or replace view gpu_hours as
 select h as hour, 'i-gpu-1' as resource_id, 'host-1' as host, 'A100' as gpu_model,
        'AWS' as provider, 'cloud' as deployment, 'ml-research' as team,
-       cast(2.5 as decimal(38, 12)) as cost,
+       cast(2.5 as decimal(38, 12)) as cost, 'USD' as currency,
        case when n < 100 then 'hard_idle' when n < 120 then 'unmonitored' else 'active' end
            as state,
        case when n < 100 then cast(2.5 as decimal(38, 12)) else 0 end as idle_cost,

@@ -242,3 +242,44 @@ def test_episodes_are_derived_whole_when_the_settings_or_their_basis_changed(
     with store.writer():  # and from then on near the months again
         classified.refresh_gpu_hours(store, other, ["2026-10"])
     assert windows == [["2026-10"]]
+
+
+def test_gpu_hours_written_before_the_currency_column_are_rebuilt_whole(
+    built: Path, monkeypatch
+) -> None:
+    from deltalake import write_deltalake
+
+    store = Store(built)
+    for name, part in (("gpu_hours", ["x_PartMonth"]), ("idle_episodes", None)):
+        old = connect(built).sql(f"select * exclude (currency) from {name}").pl()
+        if part:
+            old = old.with_columns(x_PartMonth=old["month"])
+        write_deltalake(
+            str(store.table_path(name)), old.to_arrow(), mode="overwrite",
+            schema_mode="overwrite", partition_by=part,
+        )  # fmt: skip
+    # an older warehouse still reads, the new column empty
+    assert connect(built).execute(
+        "select count(*), count(currency), sum(cost) from gpu_hours"
+    ).fetchall() == [(32, 0, Decimal("320"))]
+    # replacing one month only would leave September's rows without it: refused, unchanged
+    from models.errors import WarehouseError
+
+    version = store.table("gpu_hours").version()
+    monkeypatch.setattr(classified, "_outdated", lambda store: False)
+    with pytest.raises(WarehouseError, match=r"lacks columns \['currency'\]"), store.writer():
+        classified.refresh_gpu_hours(store, Settings(), ["2026-10"])
+    assert store.table("gpu_hours").version() == version
+    monkeypatch.undo()
+    windows = spy_windows(monkeypatch)
+    telemetry(store, OCT, 2, idle={0, 1})  # a monthly refresh (October) rebuilds all months
+    assert windows == []
+    con = connect(built)
+    assert con.execute(
+        "select strftime(hour, '%Y-%m'), currency, count(*), sum(cost) from gpu_hours "
+        "group by all order by 1"
+    ).fetchall() == [("2026-09", "USD", 16, Decimal("160")), ("2026-10", "USD", 16, Decimal("160"))]
+    # GPUs 0-2 idle from Sept 22:00 to Oct 02:00 now: one run each, in USD
+    assert con.execute(
+        "select gpu_index, hours, cost, currency from idle_episodes order by 1"
+    ).fetchall() == [(g, 4, Decimal("40"), "USD") for g in range(3)]

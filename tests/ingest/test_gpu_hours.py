@@ -32,8 +32,8 @@ LINE_SCHEMA = {
     "ChargeCategory": pl.String, "CommitmentDiscountStatus": pl.String,
     "ChargePeriodStart": UTC_TS, "ChargePeriodEnd": UTC_TS, "ConsumedQuantity": MONEY,
     "ConsumedUnit": pl.String, "EffectiveCost": MONEY, "ProviderName": pl.String,
-    "x_Source": pl.String, "x_AiClass": pl.String, "x_Team": pl.String,
-    "x_GpuPerInstance": pl.Float64, "x_GpuModelName": pl.String,
+    "x_Source": pl.String, "BillingCurrency": pl.String, "x_AiClass": pl.String,
+    "x_Team": pl.String, "x_GpuPerInstance": pl.Float64, "x_GpuModelName": pl.String,
 }  # fmt: skip
 UTIL_SCHEMA = {
     "hour": UTC_TS, "host": pl.String, "resource_id": pl.String, "gpu_index": pl.Int64,
@@ -168,6 +168,9 @@ def estate() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     rows.append(line("gcp-a100", T0, 24, "77.7", qty=0, unit="Hours", provider="Google Cloud",
                      source="gcp", model=None, gpus=None))  # fmt: skip
     rows.append(line("gcp-b", T0, 3, "9", unit="Requests", qty=5, gpus=0.5, team=None))
+    # an Azure VM billed in EUR beside the USD estate: its GPU-hours keep their currency
+    rows.append(line("/subscriptions/s/vm-eu", T0, 1, "30.6", provider="Microsoft", gpus=2.0,
+                     currency="EUR", source="azure-cost-details"))  # fmt: skip
     # on-prem assets: fixed rate, before and after the economic life; no asset row: the bill
     for d in range(3):
         t = T0 + d * 24 * H
@@ -241,6 +244,9 @@ def test_varied_estate_matches_the_reference(tmp_path: Path) -> None:
     assert by["i-0p5"] == [Decimal("7.5275")]
     assert by["i-third"] == [Decimal("1.666666666667")]
     assert [by[f"i-half-{k}"][0] * 10**12 for k in range(5)] == [2, 4, -2, -4, 2]
+    currencies = hours.group_by("currency").agg(pl.col("resource_id").unique().sort())
+    assert dict(currencies.iter_rows())["EUR"] == ["/subscriptions/s/vm-eu"]
+    assert by["/subscriptions/s/vm-eu"] == [Decimal("15.3")]
 
 
 @pytest.mark.parametrize(
@@ -368,7 +374,7 @@ def hours_frame(seed: int, start: datetime, hours: int) -> pl.DataFrame:
                 rows.append({
                     "hour": start + k * H, "resource_id": f"i-{r}", "host": f"h-{r}",
                     "gpu_index": g, "gpu_uuid": None if rng.random() < 0.2 else f"GPU-{r}-{g}",
-                    "gpu_model": "H100", "provider": "AWS",
+                    "gpu_model": "H100", "provider": "AWS", "currency": "EUR" if r == 2 else "USD",
                     "team": "a" if k < switch else "b", "state": state,
                     "idle_cost": Decimal("2.5") if idle else Decimal(0),
                 })  # fmt: skip

@@ -24,6 +24,7 @@ SCHEMA = {
     "deployment": pl.String,
     "team": pl.String,
     "cost": pl.Decimal(38, 12),
+    "currency": pl.String,
     "avg_active": pl.Float64,
     "max_active": pl.Float64,
     "mem_used_mib": pl.Float64,
@@ -33,7 +34,10 @@ SCHEMA = {
 }
 
 
-def _rows(deployment, resource, states, gpu_model="H100", cost="2.5", start=0, gpu_index=0):
+def _rows(
+    deployment, resource, states, gpu_model="H100", cost="2.5", start=0, gpu_index=0,
+    currency="USD",
+):  # fmt: skip
     """One GPU's consecutive hours, one row per state given."""
     out = []
     for i, state in enumerate(states):
@@ -51,6 +55,7 @@ def _rows(deployment, resource, states, gpu_model="H100", cost="2.5", start=0, g
                 "deployment": deployment,
                 "team": "ml",
                 "cost": Decimal(cost),
+                "currency": currency,
                 "avg_active": 0.5 if monitored else None,
                 "max_active": 0.9 if monitored else None,
                 "mem_used_mib": 1000.0 if monitored else None,
@@ -92,6 +97,14 @@ def test_measured_u_and_u_r_exclude_unmonitored_hours():
     assert m.owned_gpus == 2
     assert m.cloud_cost == Decimal("68.80")
     assert m.cloud_cost_per_gpu_hour == Decimal("6.88")
+
+
+def test_the_measured_cloud_price_counts_only_hours_billed_in_the_price_books_currency():
+    eur = _rows("cloud", "vm-eu", [A] * 10, cost="5.10", gpu_index=0, currency="EUR")
+    m = measured_utilisation(pl.concat([FLEET, _frame(eur)]), WINDOW, "h100")
+    assert (m.cloud_monitored_hours, m.cloud_useful_hours) == (16, 14)  # every GPU's hours
+    assert (m.cloud_priced_hours, m.cloud_cost) == (10, Decimal("68.80"))  # USD only
+    assert m.cloud_cost_per_gpu_hour == Decimal("6.88")  # not (68.80 + 51.00) / 20
 
 
 def test_all_models_when_no_gpu_is_named():

@@ -33,6 +33,7 @@ def line(resource: str, start: datetime, hours: float, cost: str, **kw: Any) -> 
         "EffectiveCost": Decimal(cost),
         "ProviderName": kw.pop("provider", "AWS"),
         "x_Source": kw.pop("source", "aws-cur2"),
+        "BillingCurrency": kw.pop("currency", "USD"),
         "x_AiClass": kw.pop("cls", "gpu_compute"),
         "x_Team": kw.pop("team", "research"),
         "x_GpuPerInstance": kw.pop("gpus", 8.0),
@@ -48,8 +49,8 @@ def lines(*rows: dict[str, Any]) -> pl.LazyFrame:
             "CommitmentDiscountStatus": pl.String, "ChargePeriodStart": UTC_TS,
             "ChargePeriodEnd": UTC_TS, "ConsumedQuantity": MONEY, "ConsumedUnit": pl.String,
             "EffectiveCost": MONEY, "ProviderName": pl.String, "x_Source": pl.String,
-            "x_AiClass": pl.String, "x_Team": pl.String, "x_GpuPerInstance": pl.Float64,
-            "x_GpuModelName": pl.String,
+            "BillingCurrency": pl.String, "x_AiClass": pl.String, "x_Team": pl.String,
+            "x_GpuPerInstance": pl.Float64, "x_GpuModelName": pl.String,
         },
     )  # fmt: skip
 

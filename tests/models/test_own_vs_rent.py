@@ -330,8 +330,9 @@ def _gpu_hours_frame(hours: int = 24 * 60):
     cols = ["hour", "resource_id", "gpu_index", "gpu_model", "deployment", "cost", "state"]
     frame = pl.DataFrame(rows, schema={c: SCHEMA[c] for c in cols}, orient="row")
     return frame.with_columns(
-        pl.lit(None, pl.String).alias("gpu_uuid"), pl.lit("AWS").alias("provider")
-    )
+        pl.lit(None, pl.String).alias("gpu_uuid"), pl.lit("AWS").alias("provider"),
+        pl.lit("USD").alias("currency"),
+    )  # fmt: skip
 
 
 class _App:
