@@ -249,6 +249,8 @@ def to_dict(r: Recommendation) -> dict[str, Any]:
             "unmonitored_gpu_hours": m.unmonitored_hours,
             "unmonitored_share": m.unmonitored_share,
             "cloud_cost": money(m.cloud_cost),
+            "cloud_priced_gpu_hours": m.cloud_priced_hours,
+            "cloud_paid_gpu_hours": m.cloud_monitored_hours + m.cloud_unmonitored_hours,
             "cloud_cost_per_gpu_hour": (
                 None if m.cloud_cost_per_gpu_hour is None else money(m.cloud_cost_per_gpu_hour)
             ),

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from dashboard.cli import App
+from models.price_book import CURRENCY
 from models.recommendation import OwnVsRentSettings, recommend, to_dict
 
 # Only the columns the model reads, for one GPU model: gpu_hours has a row per GPU-hour.
@@ -157,6 +158,12 @@ def _print_tables(console, d: dict) -> None:
     )
     t.add_row("peak / mean GPUs in use", f"{dem['peak_gpus']} / {dem['mean_gpus']:.1f}")
     t.add_row("cloud cost per paid GPU-hour", _usd(m["cloud_cost_per_gpu_hour"]))
+    other = m["cloud_paid_gpu_hours"] - m["cloud_priced_gpu_hours"]
+    if other:  # the price book is in USD: another currency's cost is no price to compare
+        t.add_row(
+            f"cloud GPU-hours billed in another currency than {CURRENCY}",
+            f"{other:,} (not in the cost per GPU-hour)",
+        )
     console.print(t)
 
     rows = [("own (fixed + energy)", "owned", "", _usd(own["cost_per_useful_gpu_hour"]),

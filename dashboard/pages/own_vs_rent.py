@@ -67,9 +67,15 @@ def render(d: dict | None) -> None:
         f"saves USD {float(r['annual_saving']):,.0f} a year",
         delta_color="off",
     )
+    other = m["cloud_paid_gpu_hours"] - m["cloud_priced_gpu_hours"]
+    elsewhere = (  # the price book is in USD: another currency's cost is no price here
+        f" {other:,} cloud GPU-hours billed in another currency are not in the measured price."
+        if other
+        else ""
+    )
     st.caption(
         f"Burst price USD {r['burst_price_per_gpu_hour']:.2f}/GPU-hour "
-        f"({r['burst_price_source']}); u_r {rec.u_r:.0%} ({rec.u_r_source})."
+        f"({r['burst_price_source']}); u_r {rec.u_r:.0%} ({rec.u_r_source}).{elsewhere}"
     )
     grid = [i / 100 for i in range(3, 101)]
     own = [cost_per_useful_gpu_hour(rec.node, u) for u in grid]

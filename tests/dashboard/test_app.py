@@ -296,3 +296,14 @@ def test_gpu_hours_billed_in_two_currencies_are_never_added(eur_gpu_warehouse: P
     assert idle.dataframe[0].value["resource"].to_list() == ["i-gpu-eu"]
     assert metrics(idle)["Its idle cost"] == "EUR 160.00"
     assert any("those billed in USD are totalled on their own" in c.value for c in idle.caption)
+
+
+def test_own_vs_rent_prices_cloud_gpu_hours_in_the_price_books_currency(
+    eur_gpu_warehouse: Path,
+) -> None:
+    at = page(app(), "own_vs_rent")
+    no_errors(at)
+    caption = next(c.value for c in at.caption if c.value.startswith("Burst price"))
+    # 80 USD-billed paid GPU-hours at USD 10: the EUR instance's 32 hours are left out
+    assert caption.startswith("Burst price USD 10.00/GPU-hour (measured")
+    assert "32 cloud GPU-hours billed in another currency are not in the measured price" in caption

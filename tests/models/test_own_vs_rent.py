@@ -383,6 +383,27 @@ def test_cli_json_reports_measured_inputs_and_a_recomputable_plan():
     assert out["recommendation"]["owned_baseline_nodes"] >= 1
 
 
+def test_cli_measured_cloud_price_leaves_out_gpu_hours_billed_in_euros():
+    import json
+
+    import polars as pl
+
+    usd = _gpu_hours_frame(24 * 10)
+    eur = usd.filter(pl.col("resource_id") == "i-p5").with_columns(
+        pl.lit("i-p5-eu").alias("resource_id"), pl.lit("EUR").alias("currency"),
+        pl.col("cost") * 2,
+    )  # fmt: skip
+    app = _App(pl.concat([usd, eur]))
+    out = json.loads(_run(app, "--format", "json", "--months", "1"))
+    m = out["measured"]
+    assert (m["cloud_paid_gpu_hours"], m["cloud_priced_gpu_hours"]) == (2720 + 1920, 2720)
+    assert Decimal(str(m["cloud_cost_per_gpu_hour"])) == Decimal("6.88")  # not (6.88+13.76)/2
+    assert out["recommendation"]["burst_price_per_gpu_hour"] == pytest.approx(6.88)
+    text = _run(app, "--months", "1")
+    assert "cloud GPU-hours billed in another currency than USD" in text
+    assert "1,920 (not in the cost per GPU-hour)" in text
+
+
 def test_cli_price_option_and_settings_overrides():
     import json
 
