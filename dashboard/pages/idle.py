@@ -82,9 +82,10 @@ def _episodes(d: dict) -> None:
     idle = session.settings().idle
     st.caption(
         f"Runs of at least {idle.episode_min_hours} consecutive idle hour(s) starting in the "
-        f"period, costliest first, at mean activity below {d['threshold']:.0%}; GPUs idle over "
-        f"the same hours share a row. hard_idle: every hour under {idle.hard_idle_max_below:.0%} "
-        f"peak activity with under {idle.hard_idle_mem_mib:,.0f} MiB in use (nothing loaded); "
+        f"period (times in UTC), costliest first, at mean activity below "
+        f"{d['threshold']:.0%}; GPUs idle over the same hours share a row. hard_idle: every "
+        f"hour under {idle.hard_idle_max_below:.0%} peak activity with under "
+        f"{idle.hard_idle_mem_mib:,.0f} MiB in use (nothing loaded); "
         "allocated_idle: idle, but something holds the GPU."
     )
     if episodes.height == 0:

@@ -32,7 +32,6 @@ def read() -> dict:
 
 
 def render(d: dict) -> None:
-    st.title("Overview")
     h, cur = d["head"], d["cur"]
     month = h["month"].strftime("%B %Y") if h["month"] else "–"
     a, b, c, e = st.columns(4)
@@ -101,4 +100,5 @@ def _gpu_tiles(gpu, c, e, cur: str) -> None:
 
 
 if session.ready():
+    st.title("Overview")  # before read(): its currency note goes under the title
     render(read())

@@ -258,6 +258,8 @@ def table(
             config[name] = kind(format="YYYY-MM")
         elif dtype == pl.Date:  # else shown as a time stamp, 2026-01-01 00:00:00
             config[name] = st.column_config.DateColumn(format="YYYY-MM-DD")
+        elif isinstance(dtype, pl.Datetime):  # hours, not 2026-09-19 18:00:00+00:00
+            config[name] = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
         if not dtype.is_numeric():
             continue
         if _COUNTS.search(name):

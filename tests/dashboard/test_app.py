@@ -188,6 +188,8 @@ def test_idle_episodes_of_the_selected_resource(full: Path) -> None:
         ("0, 1, 2, 3, 4, 5, 6, 7", "2026-10-02T00:00:00+00:00", 2, 16, Decimal("160"),
          "allocated_idle"),
     ]  # fmt: skip
+    (table,) = [d for d in at.dataframe if "gpus" in d.value.columns]
+    assert formats(table)["start"] == formats(table)["end"] == "YYYY-MM-DD HH:mm"
     at.selectbox(key="idle_resource").set_value("i-gpu1").run()
     # i-gpu1: GPUs 0-2 at 0% with free memory for all 4 hours
     assert episodes_shown(at) == [
@@ -284,6 +286,13 @@ def test_tools_page_points_to_the_currency_that_has_tools(
 def test_gpu_hours_billed_in_two_currencies_are_never_added(eur_gpu_warehouse: Path) -> None:
     at = app()
     no_errors(at)
+    # the page's title first, the note that another currency is totalled apart under it
+    shown = [(e.type, getattr(e, "value", "")) for e in at.main.children.values()]
+    assert shown[0] == ("title", "Overview")
+    assert (
+        "caption",
+        "Totals in USD; spend in EUR is totalled on its own (Filters: Currency).",
+    ) in shown
     # USD, the larger spend: the USD GPUs alone (EUR 160 used to be added in as dollars)
     assert metrics(at)["Idle GPU cost"] == "USD 280.00"
     idle = page(at, "idle")
