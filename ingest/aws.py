@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from ingest import aws_columns as cols
 from ingest.aws_columns import normalise, source_column
-from ingest.detect import CSV, CSV_GZ, PARQUET, Sniffed, is_data_file, sniff
+from ingest.detect import CSV, CSV_GZ, PARQUET, Sniffed, columns_found, is_data_file, sniff
 from ingest.store import CHUNK_ROWS, PeriodLoad, SourceFile
 from ingest.values import Check, first_bad, money, raise_bad, timestamp
 from models.errors import InputError
@@ -184,9 +184,8 @@ def _scan(s: Sniffed, flavour: str) -> tuple[pl.LazyFrame, dict[str, str], dict[
             "missing required column" + ("s" if len(missing) > 1 else ""),
             file=s.display,
             location="column " + ", ".join(missing),
-            expected="every required CUR column: "
-            + ", ".join(REQUIRED.values() if flavour == "legacy-csv" else REQUIRED),
-            found=f"{len(s.columns)} columns without {', '.join(missing)}",
+            expected=f"all {len(REQUIRED)} required CUR columns",
+            found=columns_found(s.columns),
             hint="the export definition may have changed; re-export with the default columns",
         )
     return frame, tags, original

@@ -198,3 +198,9 @@ def identify(
         found=f"{sniffed.container} with columns {shown}",
         hint="a required column may be missing, or this is not a billing export",
     )
+
+
+def columns_found(columns: list[str]) -> str:
+    """What a file missing required columns has: how many, and the first few names."""
+    shown = ", ".join(columns[:4]) + (", ..." if len(columns) > 4 else "")
+    return f"{len(columns)} column{'s' if len(columns) != 1 else ''} ({shown})"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.detect import PARQUET, Sniffed, is_data_file, sniff
+from ingest.detect import PARQUET, Sniffed, columns_found, is_data_file, sniff
 from ingest.store import PeriodLoad, SourceFile
 from ingest.values import Check, first_bad, money, raise_bad, timestamp
 from models.errors import InputError
@@ -79,8 +79,8 @@ def _check_columns(s: Sniffed) -> None:
             "missing required column" + ("s" if len(missing) > 1 else ""),
             file=s.display,
             location="column " + ", ".join(missing),
-            expected="the FOCUS Mandatory columns: " + ", ".join(REQUIRED),
-            found=f"{len(s.columns)} columns without {', '.join(missing)}",
+            expected=f"all {len(REQUIRED)} required FOCUS columns",
+            found=columns_found(s.columns),
         )
 
 

@@ -165,7 +165,11 @@ CASES = {
         truncated_parquet, "aws", "truncated or corrupt Parquet", "export-00001"
     ),
     "missing required column": Case(
-        missing_column, "aws", "missing required column", "cur.csv", "lineItem/UnblendedCost"
+        missing_column,
+        "aws",
+        "missing required column — expected all 9 required CUR columns, found ",
+        "cur.csv",
+        "lineItem/UnblendedCost",
     ),
     "text in a cost column": Case(
         text_in_cost, "aws", "cannot be read", "cur.csv", "line 6, column lineItem/UnblendedCost"
@@ -194,7 +198,11 @@ CASES = {
         focus_text_cost, "focus", "cannot be read", "focus.csv", "column BilledCost"
     ),
     "FOCUS: missing required column": Case(
-        focus_missing_column, "focus", "missing required column", "focus.csv", "BillingCurrency"
+        focus_missing_column,
+        "focus",
+        "missing required column — expected all 10 required FOCUS columns, found 44 columns (",
+        "focus.csv",
+        "BillingCurrency",
     ),
 }
 
