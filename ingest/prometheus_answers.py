@@ -49,7 +49,13 @@ def _load(path: Path) -> object:
             raw = gzip.decompress(raw)
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, OSError, EOFError) as exc:
-        raise InputError(f"not JSON: {exc}", file=str(path)) from None
+        raise InputError(
+            f"not JSON: {exc}",
+            file=str(path),
+            expected="a saved Prometheus query_range answer (JSON, optionally gzipped)",
+            hint="save one with curl 'http://HOST:9090/api/v1/query_range?query=...' or give "
+            "the server's http(s) address instead",
+        ) from None
 
 
 def read_answer(path: Path) -> pl.DataFrame:
