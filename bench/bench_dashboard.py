@@ -194,7 +194,7 @@ def pages(con, settings: Settings) -> dict[str, list]:
     f = Filters()
     cur = "USD"
     anomaly = AnomalySettings()
-    top = queries_gpu.ranking(con, f, "USD", 0.05, 0.05)
+    top = queries_gpu.ranking(con, f, cur, 0.05, 0.05)
     resource = top["resource"][0] if top.height else "none"
     ovr = OwnVsRentSettings()
     month = queries_health.months(con)[0]
@@ -203,7 +203,7 @@ def pages(con, settings: Settings) -> dict[str, list]:
             (queries.currencies, f), (queries.headline, f, cur),
             (queries.monthly, f, "provider", cur), (queries.monthly, f, "AI class", cur),
             (queries.movers, f, cur, "service"), (queries_forecast.anomalies, f, cur),
-            (queries_gpu.utilisation, f),
+            (queries_gpu.currencies,), (queries_gpu.utilisation, f, cur),
         ],
         "Spend explorer": [
             (queries.breakdown, f, "provider", cur),
@@ -216,10 +216,11 @@ def pages(con, settings: Settings) -> dict[str, list]:
             (queries_lines.drill_page, f, cur, "service", "Amazon Bedrock", 4, 100),
         ],
         "Idle GPUs": [
-            (queries_gpu.ranking, f, 0.05, 0.05), (queries_gpu.unmonitored, f),
-            (queries_gpu.resource_hours, f, resource, 0.05, 0.05),
+            (queries_gpu.currencies,), (queries_gpu.ranking, f, cur, 0.05, 0.05),
+            (queries_gpu.unmonitored, f, cur),
+            (queries_gpu.resource_hours, f, cur, resource, 0.05, 0.05),
         ],
-        "Idle GPUs (threshold slider moved)": [(queries_gpu.ranking, f, 0.2, 0.05)],
+        "Idle GPUs (threshold slider moved)": [(queries_gpu.ranking, f, cur, 0.2, 0.05)],
         "Data movement": [
             (queries.headline, f, cur), (queries_movement.egress, f, "kind", cur),
             (queries_movement.egress_monthly, f, cur),
