@@ -30,7 +30,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from ingest import line_classes, scratch
-from ingest.store import Store, new_load_id, safe_part
+from ingest.store import Progress, Store, new_load_id, safe_part
 from models.classify import (
     CLASS_KEYS,
     LINE_CLASSES,
@@ -352,10 +352,20 @@ def refresh_episodes(store: Store, settings: Settings, months: list[str] | None 
         staged.unlink(missing_ok=True)
 
 
-def reclassify_all(store: Store, settings: Settings, extra_files: Iterable[str] = ()) -> dict:
-    """`finops classify`: everything, with the current rules; then GPU-hours and episodes."""
-    book = rulebook(settings, extra_files)
+def reclassify_all(
+    store: Store,
+    settings: Settings,
+    extra_files: Iterable[str] = (),
+    progress: Progress | None = None,
+) -> dict:
+    """`finops classify`: everything, with the current rules; then GPU-hours and episodes.
+    `progress(stage, done, total)` hears of each of the two steps as it starts."""
+    book = rulebook(settings, extra_files)  # a bad rule file fails before the lock is taken
+    say = progress or (lambda stage, done, total: None)
     with store.writer():
+        say("classifying every cost line", 0, 2)
         lines = refresh_classifications(store, book, None)
+        say("joining GPU-hours to telemetry, finding idle episodes", 1, 2)
         hours = refresh_gpu_hours(store, settings, None)
+        say("done", 2, 2)
     return {"lines": lines, "gpu_hours": hours}

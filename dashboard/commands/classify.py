@@ -18,10 +18,12 @@ from dashboard.cli import App
 @click.pass_obj
 def command(app: App, rule_files: tuple[str, ...]) -> None:
     """Classify every cost line, then rebuild gpu_hours and idle_episodes."""
+    from dashboard.commands.progress import progress_bar
     from ingest import classified, warehouse
 
     warehouse.require(app.warehouse)
-    counts = classified.reclassify_all(app.store(), app.settings, rule_files)
+    with progress_bar(app.err_console, "classify") as progress:
+        counts = classified.reclassify_all(app.store(), app.settings, rule_files, progress)
     con = app.connect()
     rows = con.execute(  # one row per class and currency: amounts in two currencies never add
         "select x_AiClass, BillingCurrency, count(*), sum(EffectiveCost) from classified_costs "

@@ -283,3 +283,16 @@ def test_gpu_hours_written_before_the_currency_column_are_rebuilt_whole(
     assert con.execute(
         "select gpu_index, hours, cost, currency from idle_episodes order by 1"
     ).fetchall() == [(g, 4, Decimal("40"), "USD") for g in range(3)]
+
+
+def test_classify_all_says_each_step_as_it_starts(built: Path) -> None:
+    heard: list[tuple[str, int, int]] = []
+    counts = classified.reclassify_all(
+        Store(built), Settings(), progress=lambda *a: heard.append(a)
+    )
+    assert counts == {"lines": 6, "gpu_hours": 32}
+    assert heard == [
+        ("classifying every cost line", 0, 2),
+        ("joining GPU-hours to telemetry, finding idle episodes", 1, 2),
+        ("done", 2, 2),
+    ]
