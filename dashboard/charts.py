@@ -57,7 +57,10 @@ def idle_timeline(
     """Hourly utilisation against cost for one resource; idle stretches shaded."""
     fig = go.Figure()
     x = hours["hour"].to_list()
-    fig.add_bar(x=x, y=_f(hours, "cost"), name=f"cost ({cur}/h)", yaxis="y2", opacity=0.35)
+    fig.add_bar(  # grey: the blue activity line must stand out of a year of hourly bars
+        x=x, y=_f(hours, "cost"), name=f"cost ({cur}/h)", yaxis="y2", opacity=0.35,
+        marker_color="#95a5a6",
+    )  # fmt: skip
     fig.add_scatter(x=x, y=_f(hours, "utilisation"), name="GPU activity", mode="lines")
     fig.add_hline(y=threshold, line_dash="dot", annotation_text=f"idle below {threshold:.0%}")
     for start, end in idle_runs(hours):

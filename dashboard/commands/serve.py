@@ -77,10 +77,36 @@ def serve(app: App, port: int, host: str) -> int:
             click.echo("Sign-in required (OIDC).")
         else:
             args += ["--secrets.files", str(Path(private) / "none.toml")]
+        return _run_server(args, env)
+
+
+def _run_server(args: list[str], env: dict[str, str]) -> int:
+    """Run the Streamlit server until it exits. A SIGTERM or SIGHUP sent to `finops dashboard`
+    (a service manager stopping it) stops the server too: else it would keep the port."""
+    import signal
+
+    proc = subprocess.Popen(args, env=env)
+    stopped = (-signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP)
+
+    def stop(signum: int, frame: object) -> None:
+        proc.send_signal(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:  # Ctrl+C reached the server too; let it finish
         try:
-            return subprocess.call(args, env=env)
-        except KeyboardInterrupt:
-            return 0
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            code = proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return 0 if code in stopped else code
 
 
 def _ready(app: App) -> None:
