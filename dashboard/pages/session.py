@@ -213,6 +213,8 @@ def gpu_currency() -> str | None:
         others = ", ".join(str(c) for c in listed if c != cur)
         st.caption(f"GPU-hours in {cur}; those billed in {others} are totalled on their own "
                    "(Filters: Currency).")  # fmt: skip
+    elif picked and picked != cur:
+        st.caption(f"No GPU compute is billed in {picked}: GPU-hours are in {cur}.")
     return cur
 
 

@@ -178,4 +178,8 @@ def test_money_is_labelled_with_its_own_currency(sample: Path) -> None:
         for c in at.get("plotly_chart")
     }
     assert layouts["Spend by provider"]["yaxis"]["title"]["text"] == "EUR"
-    assert metrics(page(at, "idle"))["Idle GPU cost"] == idle
+    idle_page = page(at, "idle")
+    assert metrics(idle_page)["Idle GPU cost"] == idle
+    assert "No GPU compute is billed in EUR: GPU-hours are in USD." in [
+        c.value for c in idle_page.caption
+    ]
