@@ -30,8 +30,10 @@ def idle(
     df = pl.DataFrame(schema=IDLE_SCHEMA)
     window = {"start": month.start, "end": month.end}
     billed_in: list[str] = []
-    try:
-        if sources.gpu_hours:
+    if not sources.gpu_hours:
+        why = "the gpu_hours view is not available, so idle GPU waste is not measured"
+    else:
+        try:
             billed_in = [
                 str(c)
                 for (c,) in con.execute(
@@ -40,18 +42,14 @@ def idle(
                     window,
                 ).fetchall()
             ]
-    except duckdb.Error as exc:
-        why = f"gpu_hours could not be read as expected ({str(exc).splitlines()[0]})"
-    if why:
-        pass
-    elif not sources.gpu_hours:
-        why = "the gpu_hours view is not available, so idle GPU waste is not measured"
-    elif billed_in and currency not in billed_in:
+        except duckdb.Error as exc:
+            why = f"gpu_hours could not be read as expected ({str(exc).splitlines()[0]})"
+    if not why and billed_in and currency not in billed_in:
         why = (
             f"GPU compute in {month} is billed in {', '.join(billed_in)}, not {currency}: "
             "idle GPU waste is in that currency's pack"
         )
-    else:
+    if not why:
         try:
             df = frame(
                 con,
