@@ -41,9 +41,13 @@ def prepare(con: duckdb.DuckDBPyConnection, lines: str) -> None:
     """Build `tag_daily` and `top_lines` from the line items' SQL (`queries.lines_sql`)."""
     if CLASSIFIED in available(con) and "classifications" in relations(con):
         classes = ", ".join(f"k.{c}" for c in _CLASSES)
+        # The top N by id and cost first, then their rows: sorting every kept column of
+        # 10M lines took twice as long. The cost floor lets the scan skip row groups.
         top = (
-            f"WITH p AS (SELECT {_KEPT} FROM cost_lines "
-            f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {TOP_LINES}) "
+            f"WITH ids AS (SELECT x_LineId, EffectiveCost FROM cost_lines "
+            f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {TOP_LINES}), "
+            f"p AS (SELECT {_KEPT} FROM cost_lines WHERE x_LineId IN (SELECT x_LineId FROM ids) "
+            "AND (EffectiveCost IS NULL OR EffectiveCost >= (SELECT min(EffectiveCost) FROM ids))) "
             f"SELECT p.*, {classes} FROM p LEFT JOIN classifications k USING (x_LineId)"
         )
     else:

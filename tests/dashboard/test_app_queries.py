@@ -115,6 +115,18 @@ def prepared(built_warehouse, request):
         queries_lines.TOP_LINES = kept
 
 
+def test_kept_lines_are_the_costliest_with_their_classes(prepared) -> None:
+    if "top_lines" not in queries.relations(prepared):
+        pytest.skip("no lines kept in this case")
+    cols = "x_LineId, EffectiveCost, x_Team, x_AiClass"
+    got = prepared.sql(f"SELECT {cols} FROM top_lines ORDER BY EffectiveCost DESC, x_LineId")
+    want = prepared.sql(
+        f"SELECT {cols} FROM classified_costs ORDER BY EffectiveCost DESC NULLS LAST, x_LineId "
+        f"LIMIT {queries_lines.TOP_LINES}"
+    )
+    assert got.fetchall() == want.fetchall()
+
+
 def _direct_tags(con, tag: str, f: Filters) -> pl.DataFrame:
     teams = f"AND coalesce(x_Team, '{queries.UNSET}') IN ?" if f.teams else ""
     return con.sql(
