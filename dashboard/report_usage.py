@@ -34,16 +34,20 @@ def idle(
         why = "the gpu_hours view is not available, so idle GPU waste is not measured"
     else:
         try:
-            billed_in = [
-                str(c)
-                for (c,) in con.execute(
-                    "select distinct currency from gpu_hours where hour >= $start "
-                    "and hour < $end order by 1",
-                    window,
-                ).fetchall()
-            ]
+            billed = con.execute(
+                "select distinct currency from gpu_hours where hour >= $start "
+                "and hour < $end order by 1",
+                window,
+            ).fetchall()
         except duckdb.Error as exc:
             why = f"gpu_hours could not be read as expected ({str(exc).splitlines()[0]})"
+        else:
+            billed_in = [str(c) for (c,) in billed if c is not None]
+            if len(billed_in) < len(billed):
+                why = (
+                    "gpu_hours was built before it kept each GPU-hour's currency, so idle GPU "
+                    "waste is not measured; `finops classify` rebuilds it"
+                )
     if not why and billed_in and currency not in billed_in:
         why = (
             f"GPU compute in {month} is billed in {', '.join(billed_in)}, not {currency}: "

@@ -258,6 +258,28 @@ def test_idle_gpu_waste_keeps_each_gpu_in_its_billing_currency(world: Path, tmp_
         assert pack.headline["Idle GPU waste"] == Decimal("250")  # 100 idle hours x 2.50
 
 
+def test_idle_gpu_waste_of_a_gpu_hours_table_without_currencies_is_a_gap(
+    world: Path, tmp_path: Path
+) -> None:
+    from tests.dashboard.test_report_world import GPU_HOURS
+
+    con = classified(world)
+    hours = GPU_HOURS.split(" as\n", 1)[1]  # as a warehouse built before the column reads
+    con.execute(
+        "create or replace view gpu_hours as "
+        f"select * replace (NULL::VARCHAR as currency) from ({hours})"
+    )
+    pack = build_pack(
+        con, MONTH, formats=("csv",), out_dir=tmp_path, currency="USD", settings=SETTINGS,
+        generated_at=STAMP,
+    )  # fmt: skip
+    assert pack.sections["idle_gpu"].frame.height == 0
+    assert pack.headline["Idle GPU waste"] == 0
+    notes = " ".join(pack.sections["notes"].frame["detail"].to_list())
+    assert "gpu_hours was built before it kept each GPU-hour's currency" in notes
+    assert "billed in None" not in notes
+
+
 def test_money_never_shows_as_minus_zero() -> None:
     # a GCP rounding line of -0.0031 rounds to the cent as 0.00, not -0.00
     assert str(cents(Decimal("-0.0031"))) == "0.00"
