@@ -115,16 +115,23 @@ def prepared(built_warehouse, request):
         queries_lines.TOP_LINES = kept
 
 
-def test_kept_lines_are_the_costliest_with_their_classes(prepared) -> None:
-    if "top_lines" not in queries.relations(prepared):
-        pytest.skip("no lines kept in this case")
+@pytest.mark.parametrize("kept", [1000, 6])  # every line; a cut inside a run of equal costs
+def test_kept_lines_are_the_costliest_with_their_classes(built_warehouse, kept, monkeypatch):
+    from ingest import views, warehouse
+    from models.settings import Settings
+
+    views.register_all(Settings())
+    con = warehouse.connect(built_warehouse)
+    monkeypatch.setattr(queries_lines, "TOP_LINES", kept)
+    queries.prepare(con)
     cols = "x_LineId, EffectiveCost, x_Team, x_AiClass"
-    got = prepared.sql(f"SELECT {cols} FROM top_lines ORDER BY EffectiveCost DESC, x_LineId")
-    want = prepared.sql(
+    got = con.sql(f"SELECT {cols} FROM top_lines ORDER BY EffectiveCost DESC, x_LineId")
+    want = con.sql(
         f"SELECT {cols} FROM classified_costs ORDER BY EffectiveCost DESC NULLS LAST, x_LineId "
-        f"LIMIT {queries_lines.TOP_LINES}"
+        f"LIMIT {kept}"
     )
     assert got.fetchall() == want.fetchall()
+    assert len(got.fetchall()) == min(kept, 18)
 
 
 def _direct_tags(con, tag: str, f: Filters) -> pl.DataFrame:
