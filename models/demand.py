@@ -92,6 +92,11 @@ class MeasuredUtilisation:
         return self.unmonitored_hours / total if total else 0.0
 
     @property
+    def cloud_unpriced_hours(self) -> int:
+        """Paid cloud GPU-hours billed in another currency than the price book's."""
+        return self.cloud_monitored_hours + self.cloud_unmonitored_hours - self.cloud_priced_hours
+
+    @property
     def cloud_cost_per_gpu_hour(self) -> Decimal | None:
         """Measured effective rent per paid cloud GPU-hour (commitments amortised), over the
         hours billed in the price book's currency: another currency's cost is no price here."""

@@ -251,6 +251,7 @@ def to_dict(r: Recommendation) -> dict[str, Any]:
             "cloud_cost": money(m.cloud_cost),
             "cloud_priced_gpu_hours": m.cloud_priced_hours,
             "cloud_paid_gpu_hours": m.cloud_monitored_hours + m.cloud_unmonitored_hours,
+            "cloud_unpriced_gpu_hours": m.cloud_unpriced_hours,
             "cloud_cost_per_gpu_hour": (
                 None if m.cloud_cost_per_gpu_hour is None else money(m.cloud_cost_per_gpu_hour)
             ),

@@ -158,7 +158,7 @@ def _print_tables(console, d: dict) -> None:
     )
     t.add_row("peak / mean GPUs in use", f"{dem['peak_gpus']} / {dem['mean_gpus']:.1f}")
     t.add_row("cloud cost per paid GPU-hour", _usd(m["cloud_cost_per_gpu_hour"]))
-    other = m["cloud_paid_gpu_hours"] - m["cloud_priced_gpu_hours"]
+    other = m["cloud_unpriced_gpu_hours"]
     if other:  # the price book is in USD: another currency's cost is no price to compare
         t.add_row(
             f"cloud GPU-hours billed in another currency than {CURRENCY}",

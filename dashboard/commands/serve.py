@@ -128,7 +128,7 @@ def _ready(app: App) -> None:
         ).fetchall()
     finally:
         con.close()
-    billed = ", ".join(f"{currency} {total:,.2f}" for currency, total in spend)
+    billed = ", ".join(money_text(total, currency) for currency, total in spend)
     click.echo(
         f"Warehouse ready in {app.warehouse}: {lines:,} cost lines, {first} .. {last}, "
         f"billed {billed}."

@@ -67,7 +67,7 @@ def render(d: dict | None) -> None:
         f"saves USD {float(r['annual_saving']):,.0f} a year",
         delta_color="off",
     )
-    other = m["cloud_paid_gpu_hours"] - m["cloud_priced_gpu_hours"]
+    other = m["cloud_unpriced_gpu_hours"]
     elsewhere = (  # the price book is in USD: another currency's cost is no price here
         f" {other:,} cloud GPU-hours billed in another currency are not in the measured price."
         if other

@@ -179,14 +179,19 @@ def filters() -> Filters:
     return st.session_state.get(FILTERS_KEY, Filters())
 
 
+def _chosen(listed: list) -> object:
+    """The currency chosen under Filters when `listed` has it, else the first listed."""
+    picked = st.session_state.get(CURRENCY_KEY)
+    return picked if picked in listed else listed[0]
+
+
 def currency() -> str:
     """The currency pages total in: the one chosen under Filters, else the largest; mixed
     currencies are never summed."""
     listed = ask("currencies", filters())["currency"].to_list()
     if not listed:
         return "USD"
-    picked = st.session_state.get(CURRENCY_KEY)
-    cur = picked if picked in listed else listed[0]
+    cur = _chosen(listed)
     if len(listed) > 1:
         others = ", ".join(c for c in listed if c != cur)
         st.caption(
@@ -203,7 +208,7 @@ def gpu_currency() -> str | None:
     if not listed:
         return None
     picked = st.session_state.get(CURRENCY_KEY)
-    cur = picked if picked in listed else listed[0]
+    cur = _chosen(listed)
     if cur is None:
         st.caption(
             "gpu_hours was built before it kept each GPU-hour's currency: "
