@@ -11,6 +11,7 @@ import click
 from dashboard.cli import App, LazyGroup
 from dashboard.commands.progress import progress_bar, show_brief, show_summary
 from ingest import derived
+from ingest.delivery import skipped_of
 from ingest.store import LoadResult, PeriodLoad
 from models.errors import FinopsError
 
@@ -48,6 +49,7 @@ def load_cost_lines(
             open_batches() as batches,
         ):
             results = store.load_cost_lines(batches, progress)
+            skipped = skipped_of(batches)
     except FinopsError as exc:
         store.record_error("cost_lines", source, target, exc)
         raise
@@ -56,6 +58,8 @@ def load_cost_lines(
         (show_brief if app.brief else show_summary)(app.console, results)
     else:
         app.console.print(f"Nothing to load in {target}.")
+    for item in skipped:
+        app.console.print(item.note(), markup=False, highlight=False)
     return results
 
 
