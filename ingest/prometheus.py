@@ -8,6 +8,10 @@ and 3 (left-open window). Long ranges are paged under the 11,000-points-per-seri
 503 (timeout/abort) is retried with back-off; `NaN` points are skipped (no data, not zero).
 GR_ENGINE_ACTIVE is used where a GPU reports it, GPU_UTIL/100 otherwise.
 
+Managed services (Grafana Cloud, Mimir, Thanos, VictoriaMetrics, Amazon Managed Service for
+Prometheus, Azure Monitor) are reached with the credential and TLS trust of
+prometheus_auth.py; a credential is never sent on through a redirect.
+
 Saved answers (files instead of a server) are read by prometheus_answers.py.
 
 Labels kept: Hostname (host), UUID, gpu (index), modelName, namespace/pod (or exported_*),
@@ -18,17 +22,19 @@ from __future__ import annotations
 
 import json
 import math
+import ssl
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
 from ingest.host_map import from_provider_id
+from ingest.prometheus_auth import WHERE_CREDENTIALS_GO, Auth, NoAuth, check_url, redacted_url
 from models.errors import InputError, SourceUnavailableError
 
 MAX_POINTS = 11_000
@@ -122,6 +128,12 @@ class Client:
     backoff_s: float = 0.5
     max_points: int = MAX_POINTS
     sleep: Callable[[float], None] = time.sleep
+    auth: Auth = field(default_factory=NoAuth)
+    tls: ssl.SSLContext | None = None  # None: the system's CAs
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. X-Scope-OrgID
+
+    def __post_init__(self) -> None:
+        check_url(self.url)
 
     def query_range(self, query: str, start: float, end: float, step: int) -> list[dict]:
         endpoint = self.url.rstrip("/") + "/api/v1/query_range"
@@ -129,17 +141,21 @@ class Client:
             {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": str(step)}
         ).encode()
         where = f"{endpoint} ({query})"
+        opener = urllib.request.build_opener(
+            _NoRedirectWithCredentials(), urllib.request.HTTPSHandler(context=self.tls)
+        )
         for attempt in range(self.retries + 1):
-            request = urllib.request.Request(
-                endpoint,
-                data=body,
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-            )
+            headers = {"Content-Type": "application/x-www-form-urlencoded", **self.headers}
+            # signed per attempt: a SigV4 signature is only valid for a few minutes
+            headers |= self.auth.headers("POST", endpoint, body, headers)
+            request = urllib.request.Request(endpoint, data=body, headers=headers)
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
+                with opener.open(request, timeout=self.timeout_s) as resp:
                     return matrix(json.loads(resp.read()), where)
             except urllib.error.HTTPError as exc:
                 text = exc.read()
+                if exc.code in (401, 403):
+                    raise self._refused(exc.code, text, endpoint) from None
                 if exc.code == 503 and attempt < self.retries:
                     self.sleep(self.backoff_s * 2**attempt)
                     continue
@@ -152,22 +168,39 @@ class Client:
                 raise SourceUnavailableError(
                     f"Prometheus answered HTTP {exc.code}",
                     file=where,
-                    found=text[:200].decode(errors="replace"),
+                    found=self.auth.redact(text[:200].decode(errors="replace")),
                     hint="the server is overloaded or the range too long; retry later",
                     retryable=True,
                 ) from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                raise SourceUnavailableError(
-                    f"cannot reach Prometheus: {getattr(exc, 'reason', exc)}",
-                    file=endpoint,
-                    hint="check the URL and that the server is up",
-                    retryable=True,
-                ) from None
+            except urllib.error.URLError as exc:
+                if isinstance(exc.reason, ssl.SSLError):
+                    raise _tls_error(exc.reason, endpoint) from None
+                raise _unreachable(exc, endpoint) from None
+            except (TimeoutError, ConnectionError) as exc:
+                raise _unreachable(exc, endpoint) from None
             except ValueError:
                 raise InputError(
                     "Prometheus answered with something that is not JSON", file=where
                 ) from None
         raise AssertionError("unreachable")
+
+    def _refused(self, code: int, text: bytes, endpoint: str) -> SourceUnavailableError:
+        """401/403: which mode was used and where its credentials came from, never them."""
+        mode = self.auth.mode
+        said = self.auth.redact(text[:300].decode(errors="replace")).strip()
+        if mode == "none":
+            hint = f"the server wants credentials: {WHERE_CREDENTIALS_GO}"
+        else:
+            hint = (
+                f"--auth {mode} took its credentials from {self.auth.origin}; check that they "
+                f"are current and allowed to query this server ({_PERMISSION[mode]})"
+            )
+        return SourceUnavailableError(
+            f"Prometheus refused the credentials (HTTP {code}, --auth {mode})",
+            file=endpoint,
+            found=said or None,
+            hint=hint,
+        )
 
     def pages(self, start: datetime, end: datetime) -> list[tuple[float, float]]:
         """Evaluation times (first, last) of each page, one point per hour, under the limit."""
@@ -180,6 +213,51 @@ class Client:
             a = first + k * HOUR
             out.append((a, a + (n - 1) * HOUR))
         return out
+
+
+_PERMISSION = {
+    "bearer": "a token with read access to metrics",
+    "basic": "Grafana Cloud: an access-policy token with metrics:read",
+    "sigv4": "aps:QueryMetrics on the workspace",
+    "azure": "the Monitoring Data Reader role on the Azure Monitor workspace",
+}
+
+
+class _NoRedirectWithCredentials(urllib.request.HTTPRedirectHandler):
+    """A credential is for the server it was given for: never sent on to another address."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if req.has_header("Authorization"):
+            raise SourceUnavailableError(
+                f"Prometheus redirected (HTTP {code}) to {redacted_url(newurl)}",
+                file=req.full_url,
+                hint="credentials are not sent on through a redirect; give the final address",
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _tls_error(reason: ssl.SSLError, endpoint: str) -> SourceUnavailableError:
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return SourceUnavailableError(
+            f"the server's TLS certificate is not trusted: {reason.verify_message}",
+            file=endpoint,
+            hint="pass --ca-bundle FILE (or [sources.prometheus] ca_bundle) with the PEM of "
+            "the CA that signed it",
+        )
+    return SourceUnavailableError(
+        f"TLS handshake with Prometheus failed: {reason.reason or reason}",
+        file=endpoint,
+        hint="check that the URL's scheme and port are right; a private CA goes in --ca-bundle",
+    )
+
+
+def _unreachable(exc: Exception, endpoint: str) -> SourceUnavailableError:
+    return SourceUnavailableError(
+        f"cannot reach Prometheus: {getattr(exc, 'reason', exc)}",
+        file=endpoint,
+        hint="check the URL and that the server is up",
+        retryable=True,
+    )
 
 
 def _hour(t: datetime) -> datetime:

@@ -58,6 +58,38 @@ class GcpSourceSettings:
     api_endpoint: str | None = None  # default https://bigquery.googleapis.com
 
 
+PROMETHEUS_AUTH_MODES = ("none", "bearer", "basic", "sigv4", "azure")
+
+
+@dataclass(frozen=True)
+class PrometheusSourceSettings:
+    """`[sources.prometheus]`: how a Prometheus-compatible query API is reached.
+
+    The file names where secrets are (an environment variable or a file), never the secrets:
+    finops.toml is often kept in version control. SigV4 takes AWS credentials from boto3's
+    default chain (the profile of `[sources.aws]`), `azure` from DefaultAzureCredential.
+    """
+
+    auth: str | None = None  # one of PROMETHEUS_AUTH_MODES; default inferred from the host
+    user: str | None = None  # basic auth user (Grafana Cloud: the instance id)
+    token_env: str = "FINOPS_PROMETHEUS_TOKEN"
+    token_file: str | None = None  # e.g. a mounted Kubernetes secret
+    password_env: str = "FINOPS_PROMETHEUS_PASSWORD"
+    password_file: str | None = None
+    ca_bundle: str | None = None  # PEM file of the CA that signed the server's certificate
+    org_id: str | None = None  # X-Scope-OrgID: the Mimir/Cortex/Loki tenant
+    region: str | None = None  # SigV4 region when the URL does not say it
+
+    def __post_init__(self) -> None:
+        if self.auth is not None and self.auth not in PROMETHEUS_AUTH_MODES:
+            close = did_you_mean(self.auth, PROMETHEUS_AUTH_MODES)
+            raise ConfigError(
+                f"[sources.prometheus] auth is not a known mode{close}",
+                expected=f"one of {', '.join(PROMETHEUS_AUTH_MODES)}",
+                found=repr(self.auth),
+            )
+
+
 @dataclass(frozen=True)
 class IdleSettings:
     """Per GPU-hour states (DESIGN §6, gpu_economics.md B3)."""
@@ -114,6 +146,12 @@ class Settings:
     def gcp(self) -> GcpSourceSettings:
         return parse_section(GcpSourceSettings, self.sources.get("gcp", {}), "sources.gcp")
 
+    @property
+    def prometheus(self) -> PrometheusSourceSettings:
+        return parse_section(
+            PrometheusSourceSettings, self.sources.get("prometheus", {}), "sources.prometheus"
+        )
+
 
 # Sections whose values are dataclasses are checked here; sections still held as dicts are
 # checked by the module that owns them (classify rules, price book, budgets), each strictly.
@@ -121,6 +159,7 @@ _SOURCE_SECTIONS = {
     "aws": AwsSourceSettings,
     "azure": AzureSourceSettings,
     "gcp": GcpSourceSettings,
+    "prometheus": PrometheusSourceSettings,
 }
 
 # Sections parsed by the module that owns them: section -> "module:Class" with a strict

@@ -9,6 +9,7 @@ import click
 
 from dashboard.cli import App
 from ingest.store import LoadResult
+from models.settings import PROMETHEUS_AUTH_MODES
 
 HOST_MAP = click.option(
     "--host-map",
@@ -103,28 +104,67 @@ def group() -> None:
 @click.option("--start", help="Start time, ISO 8601 with zone (for a URL).")
 @click.option("--end", help="End time, exclusive (for a URL).")
 @click.option("--query-set", default="dcgm", show_default=True, help="Queries to run.")
+@click.option(
+    "--auth",
+    type=click.Choice(PROMETHEUS_AUTH_MODES),
+    help="Credentials (default: [sources.prometheus] auth, else by host: "
+    "aps-workspaces.<region>.amazonaws.com -> sigv4, *.prometheus.monitor.azure.com -> azure, "
+    "others none).",
+)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="PEM file of the CA that signed the server's certificate (a private CA).",
+)
+@click.option("--org-id", help="Tenant sent as X-Scope-OrgID (Mimir, Cortex).")
+@click.option("--region", help="AWS region for --auth sigv4 when the URL does not say it.")
 @HOST_MAP
 @click.pass_obj
 def prometheus(
-    app: App, target: str, start: str | None, end: str | None, query_set: str, host_map: Path | None
+    app: App,
+    target: str,
+    start: str | None,
+    end: str | None,
+    query_set: str,
+    auth: str | None,
+    ca_bundle: Path | None,
+    org_id: str | None,
+    region: str | None,
+    host_map: Path | None,
 ) -> None:
-    """DCGM exporter metrics from a Prometheus server URL (query_range, hourly), or from a
-    file or folder of saved query_range answers (*.json)."""
+    """DCGM exporter metrics from a Prometheus-compatible server URL (query_range, hourly), or
+    from a file or folder of saved query_range answers (*.json).
+
+    Secrets come from $FINOPS_PROMETHEUS_TOKEN (bearer), $FINOPS_PROMETHEUS_USER and
+    $FINOPS_PROMETHEUS_PASSWORD (basic), boto3's chain (sigv4) or DefaultAzureCredential
+    (azure); never put them in the URL."""
     from ingest import prometheus as prom
     from models.errors import InputError
 
     if target.startswith(("http://", "https://")):
+        from ingest import prometheus_auth
+
+        # checked before anything is stored: a refused URL never reaches load_errors
+        prometheus_auth.check_url(target)
         if not start or not end:
             raise InputError(
                 "a Prometheus URL needs --start and --end",
                 expected="--start 2026-10-01T00:00Z --end 2026-11-01T00:00Z",
             )
         t0, t1 = _time(start, "--start"), _time(end, "--end")
+        conf = app.settings.prometheus
+        org = org_id or conf.org_id
+        client = prom.Client(
+            target,
+            auth=prometheus_auth.resolve(target, auth, conf, app.settings.aws.profile, region),
+            tls=prometheus_auth.tls_context(ca_bundle or conf.ca_bundle),
+            headers={"X-Scope-OrgID": org} if org else {},
+        )
 
         def build():
             from ingest.store import SourceFile
 
-            rows = prom.fetch_hourly(prom.Client(target), t0, t1, query_set)
+            rows = prom.fetch_hourly(client, t0, t1, query_set)
             return [
                 SourceFile(f"{target} {t0:%Y-%m-%dT%H:%MZ}..{t1:%Y-%m-%dT%H:%MZ}", "-", 0)
             ], rows
