@@ -10,7 +10,7 @@ GR_ENGINE_ACTIVE is used where a GPU reports it, GPU_UTIL/100 otherwise.
 
 Managed services (Grafana Cloud, Mimir, Thanos, VictoriaMetrics, Amazon Managed Service for
 Prometheus, Azure Monitor) are reached with the credential and TLS trust of
-prometheus_auth.py; a credential is never sent on through a redirect.
+prometheus_auth.py; redirects are not followed, so a credential goes nowhere else.
 
 Saved answers (files instead of a server) are read by prometheus_answers.py.
 
@@ -142,7 +142,7 @@ class Client:
         ).encode()
         where = f"{endpoint} ({query})"
         opener = urllib.request.build_opener(
-            _NoRedirectWithCredentials(), urllib.request.HTTPSHandler(context=self.tls)
+            _NoRedirect(), urllib.request.HTTPSHandler(context=self.tls)
         )
         for attempt in range(self.retries + 1):
             headers = {"Content-Type": "application/x-www-form-urlencoded", **self.headers}
@@ -156,6 +156,14 @@ class Client:
                 text = exc.read()
                 if exc.code in (401, 403):
                     raise self._refused(exc.code, text, endpoint) from None
+                if 300 <= exc.code < 400:
+                    raise SourceUnavailableError(
+                        f"Prometheus redirected (HTTP {exc.code}) to "
+                        f"{redacted_url(exc.headers.get('Location') or '?')}",
+                        file=endpoint,
+                        hint="give the final address; redirects are not followed, so "
+                        "credentials never go to a server they were not given for",
+                    ) from None
                 if exc.code == 503 and attempt < self.retries:
                     self.sleep(self.backoff_s * 2**attempt)
                     continue
@@ -223,17 +231,12 @@ _PERMISSION = {
 }
 
 
-class _NoRedirectWithCredentials(urllib.request.HTTPRedirectHandler):
-    """A credential is for the server it was given for: never sent on to another address."""
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: a credential is for the server it was given for, and a
+    POST turned into a GET loses its query. The 3xx arrives as an HTTPError instead."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if req.has_header("Authorization"):
-            raise SourceUnavailableError(
-                f"Prometheus redirected (HTTP {code}) to {redacted_url(newurl)}",
-                file=req.full_url,
-                hint="credentials are not sent on through a redirect; give the final address",
-            )
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        return None
 
 
 def _tls_error(reason: ssl.SSLError, endpoint: str) -> SourceUnavailableError:

@@ -348,10 +348,11 @@ def _secret(
 
 def _default_region(profile: str | None) -> str | None:
     import boto3
+    from botocore.exceptions import BotoCoreError
 
     try:
         return boto3.session.Session(profile_name=profile).region_name
-    except Exception:  # a missing profile is reported when credentials are taken
+    except BotoCoreError:  # a missing profile is reported when credentials are taken
         return None
 
 

@@ -218,6 +218,24 @@ def test_a_private_ca_is_trusted_through_ca_bundle(
     assert TOKEN not in capsys.readouterr().out + stored_text(warehouse)
 
 
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_is_not_followed_and_the_token_goes_nowhere_else(
+    status: int, prometheus_url: str, warehouse: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("FINOPS_PROMETHEUS_TOKEN", TOKEN)
+    with (
+        gate.auth_proxy(prometheus_url, gate.bearer(TOKEN)) as (elsewhere, seen),
+        gate.redirect(status, lambda path: elsewhere + path) as url,
+    ):
+        code = run(warehouse, url, "--auth", "bearer")
+    err = capsys.readouterr().err
+    assert code == 5
+    assert f"Prometheus redirected (HTTP {status}) to {elsewhere}/api/v1/query_range" in err
+    assert "give the final address" in err
+    assert seen == []  # the other server never saw a request, so never the token
+    assert TOKEN not in err + stored_text(warehouse)
+
+
 @pytest.mark.parametrize(
     ("url", "found"),
     [

@@ -142,18 +142,20 @@ def auth_proxy(
         def log_message(self, *args) -> None:
             pass
 
-        def do_POST(self) -> None:
+        def _forward(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             headers = self.headers
             scheme = "https" if tls else "http"
-            refused = check("POST", f"{scheme}://{self.headers['Host']}{self.path}", headers, body)
+            url = f"{scheme}://{headers['Host']}{self.path}"
+            refused = check(self.command, url, headers, body)
             if refused:
                 code, payload = refused[0], json.dumps({"message": refused[1]}).encode()
             else:
                 req = urllib.request.Request(
                     upstream + self.path,
-                    data=body,
-                    headers={"Content-Type": headers["Content-Type"]},
+                    data=body or None,
+                    headers={"Content-Type": headers.get("Content-Type", "text/plain")},
+                    method=self.command,
                 )
                 try:
                     with urllib.request.urlopen(req) as resp:
@@ -166,6 +168,8 @@ def auth_proxy(
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        do_GET = do_POST = _forward
 
     server, url = _serve(Handler, tls)
     try:
@@ -213,6 +217,31 @@ def managed_identity(token: str, header_secret: str) -> Iterator[tuple[str, list
     server, url = _serve(Handler, None)
     try:
         yield url + "/msi/token", resources
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def redirect(status: int, location_for: Callable[[str], str]) -> Iterator[str]:
+    """Answers every request `status` with Location `location_for(path)`."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def _moved(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(status)
+            self.send_header("Location", location_for(self.path))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = _moved
+
+    server, url = _serve(Handler, None)
+    try:
+        yield url
     finally:
         server.shutdown()
         server.server_close()
