@@ -35,7 +35,7 @@ import polars as pl
 
 from ingest.host_map import from_provider_id
 from ingest.prometheus_auth import WHERE_CREDENTIALS_GO, Auth, NoAuth, check_url, redacted_url
-from models.errors import InputError, SourceUnavailableError
+from models.errors import FinopsError, InputError, SourceUnavailableError
 
 MAX_POINTS = 11_000
 HOUR = 3600
@@ -147,7 +147,11 @@ class Client:
         for attempt in range(self.retries + 1):
             headers = {"Content-Type": "application/x-www-form-urlencoded", **self.headers}
             # signed per attempt: a SigV4 signature is only valid for a few minutes
-            headers |= self.auth.headers("POST", endpoint, body, headers)
+            try:
+                headers |= self.auth.headers("POST", endpoint, body, headers)
+            except FinopsError as exc:  # no credential in the chain: say for which server
+                exc.file = exc.file or endpoint
+                raise
             request = urllib.request.Request(endpoint, data=body, headers=headers)
             try:
                 with opener.open(request, timeout=self.timeout_s) as resp:

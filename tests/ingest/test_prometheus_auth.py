@@ -188,6 +188,31 @@ def test_wrong_credentials_are_one_clear_error_and_store_nothing(
     assert not [s for s in m.secrets if s in everything]
 
 
+@pytest.mark.parametrize(
+    ("name", "env", "message", "chain"),
+    [
+        ("sigv4", {}, "no AWS credentials found to sign Prometheus queries (--auth sigv4)",
+         "boto3's default credential chain"),
+        ("azure", {"AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential"},
+         "no Entra token for Azure Monitor managed Prometheus (--auth azure)",
+         "DefaultAzureCredential"),
+    ],
+)  # fmt: skip
+def test_no_credentials_in_the_chain_is_said_before_anything_is_sent(
+    name: str, env: dict, message: str, chain: str, prometheus_url: str, warehouse: Path,
+    monkeypatch, capsys,
+) -> None:  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with gate.auth_proxy(prometheus_url, gate.bearer(TOKEN)) as (url, seen):
+        code = run(warehouse, url, "--auth", name, "--region", "eu-west-1")
+    err = capsys.readouterr().err
+    assert code == 5 and message in err and chain in err
+    assert f"{url}/api/v1/query_range: " in err  # which server wanted them
+    assert seen == []
+    assert versions(warehouse)["gpu_util"] is None
+
+
 def test_a_server_that_wants_credentials_says_where_they_go(
     prometheus_url: str, warehouse: Path, capsys
 ) -> None:
