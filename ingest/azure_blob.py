@@ -1,8 +1,9 @@
 """Cost Management exports in a storage-account container: `azblob://account/container/prefix`.
 
-Listing and downloading are separate steps: `download` copies every export file under the
-prefix into a local folder, keeping the blob paths (so `actual/` and `amortized/` folders
-are recognised), and the file reader takes it from there. Credentials: a connection string
+Listing and downloading are separate steps: `download` copies every export file (and each
+run's manifest.json) under the prefix into a local folder, keeping the blob paths (so
+`actual/` and `amortized/` folders and export runs are recognised), and the file reader takes
+it from there. Credentials: a connection string
 from the environment variable named in `[sources.azure] connection_string_env`, otherwise
 azure-identity's DefaultAzureCredential. Neither is stored or logged.
 """
@@ -19,7 +20,7 @@ from models.errors import InputError, SourceUnavailableError
 from models.settings import AzureSourceSettings
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
-EXPORT_SUFFIXES = (".csv", ".csv.gz", ".gz")
+EXPORT_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet", "/manifest.json")
 CHAIN = (
     "DefaultAzureCredential (environment variables, workload identity, managed identity, "
     "Azure CLI, Azure PowerShell, Azure Developer CLI)"
@@ -87,10 +88,10 @@ def download(target: BlobTarget, settings: AzureSourceSettings, dest: Path) -> l
         service, tried = _client(target, settings)
         container = service.get_container_client(target.container)
         for blob in container.list_blobs(name_starts_with=target.prefix or None):
-            if not blob.name.lower().endswith(EXPORT_SUFFIXES):
+            if not f"/{blob.name.lower()}".endswith(EXPORT_SUFFIXES):
                 continue
             rel = blob.name[len(target.prefix) :].lstrip("/") if target.prefix else blob.name
-            path = dest / (rel or Path(blob.name).name)
+            path = inside(dest, rel or Path(blob.name).name, target)
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("wb") as fh:
                 container.download_blob(blob.name).readinto(fh)
@@ -126,11 +127,25 @@ def download(target: BlobTarget, settings: AzureSourceSettings, dest: Path) -> l
         ) from None
     if not out:
         raise InputError(
-            "no export files (*.csv, *.csv.gz) under the prefix",
+            "no export files (*.csv, *.csv.gz, *.parquet) under the prefix",
             file=target.uri,
             hint="check the prefix; Cost Management writes <directory>/<export name>/<dates>/",
         )
     return out
+
+
+def inside(dest: Path, rel: str, target: BlobTarget) -> Path:
+    """The local path of a blob, which must stay inside the download folder."""
+    path = (dest / rel).resolve()
+    if not path.is_relative_to(dest.resolve()) or path == dest.resolve():
+        raise InputError(
+            "a blob name points outside the export folder",
+            file=target.uri,
+            expected="blob names below the prefix",
+            found=repr(rel),
+            hint="check the container's contents; such a name is never downloaded",
+        )
+    return path
 
 
 def quiet_identity_log() -> None:

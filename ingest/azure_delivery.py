@@ -1,0 +1,105 @@
+"""An Azure export folder, in whichever layout it came, read into PeriodLoads once.
+
+Two layouts: export runs with manifests (ingest/azure_runs.py: the newest complete run of
+each export and date range is read, the rest reported as skipped) and plain files (a file, a
+folder of files, `actual/` + `amortized/` folders: every file is read). Cost-details files go
+to ingest/azure.py, Azure's FOCUS export (FocusCost) to ingest/focus.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ingest import azure, focus
+from ingest import azure_runs as runs
+from ingest.azure_export import ExportFile, discover, is_focus_export
+from ingest.delivery import Loads
+from ingest.store import PeriodLoad
+from models.errors import InputError
+
+COST_DETAILS_VIEWS = ("actual", "amortized")
+
+
+def read(root: Path, label: str, work: Path, shown: str | None = None) -> Loads:
+    """Every period under `root`; `shown` names the root in messages, `label` the batch.
+
+    The loads' lines read staging files in `work`, which must outlive the store's load.
+    """
+    shown = shown or label
+    if runs.is_run_layout(root):
+        plan = runs.plan(root, shown)
+        return Loads(read_runs(list(plan.runs.values()), label, work), plan.skipped)
+    exports = discover(root, shown)
+    if is_focus_export(exports):
+        by_path = {e.path: e.display for e in exports}
+        return Loads(focus.read(root, work, lambda p: by_path.get(p, str(p))))
+    return Loads(azure.period_loads(exports, label, work))
+
+
+def read_runs(chosen: list[runs.Run], label: str, work: Path) -> list[PeriodLoad]:
+    """The PeriodLoads of the given complete runs; refuses two runs of one export in a period."""
+    owner: dict[str, runs.Run] = {}
+    paths: list[tuple[Path, str, runs.Run]] = []
+    for run in chosen:
+        assert run.manifest is not None, "only complete runs are read"
+        if run.manifest.view == "other":
+            raise InputError(
+                f"export type {run.manifest.export_type} is not cost data",
+                file=f"{run.display}/{runs.MANIFEST}",
+                location="exportConfig.type",
+                expected="ActualCost, AmortizedCost or FocusCost",
+                found=run.manifest.export_type,
+                hint="point at the folder of a cost export",
+            )
+        for path in run.files:
+            owner[run.shown(path)] = run
+            paths.append((path, run.shown(path), run))
+    if all(run.manifest and run.manifest.view == "focus" for run in chosen):
+        loads = _read_focus(paths, work)
+    else:
+        exports = [ExportFile(p, shown, run.manifest.view) for p, shown, run in paths]  # type: ignore[union-attr]
+        loads = azure.period_loads(exports, label, work)
+    one_run_per_period(loads, owner, label)
+    return loads
+
+
+def _read_focus(paths: list[tuple[Path, str, runs.Run]], work: Path) -> list[PeriodLoad]:
+    """The FOCUS reader lists a folder: give it one holding only the chosen runs' files."""
+    base = work / "focus-runs"
+    shown_of: dict[Path, str] = {}
+    for i, (path, shown, _) in enumerate(paths):
+        link = base / f"{i:05d}" / path.name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.symlink(path.resolve(), link)
+        except OSError:  # a file system without symbolic links
+            shutil.copyfile(path, link)
+        shown_of[link] = shown
+    return focus.read(base, work, lambda p: shown_of.get(p, str(p)))
+
+
+def one_run_per_period(loads: list[PeriodLoad], owner: dict[str, runs.Run], label: str) -> None:
+    """A period's files come from at most one run of each export, or nothing is loaded.
+
+    The plan keeps one run per export and date range; this holds whatever a caller passes,
+    so two deliveries of a month can never be summed into one period.
+    """
+    for load in loads:
+        seen: dict[str, runs.Run] = {}
+        for source_file in load.files:
+            run = owner.get(source_file.path)
+            if run is None:
+                continue
+            first = seen.setdefault(run.export, run)
+            if first.folder != run.folder:
+                raise InputError(
+                    f"two runs of export {run.export} in one billing period",
+                    file=label,
+                    location=f"billing account {load.billing_account}, {load.billing_period}",
+                    expected="exactly one run of each export per period (the newest complete)",
+                    found=f"runs {first.run_id} and {run.run_id}",
+                    hint="summing two deliveries of a month would count it twice; read the "
+                    "export folder, which picks the newest run",
+                )
