@@ -163,6 +163,18 @@ def plan(root: Path, display: str) -> Plan:
                 tuple(run.shown(p) for p in run.present),
             )
         )
+    inside = {p for run in runs for p in run.present}
+    stray = sorted(
+        p for p in root.rglob("*") if p.is_file() and is_data_file(p) and p not in inside
+    )
+    if stray:
+        base = display.rstrip("/")
+        out.skipped.append(
+            Skipped(
+                "not inside an export run folder (<export>/<YYYYMMDD-YYYYMMDD>/<runId>/)",
+                tuple(f"{base}/{p.relative_to(root).as_posix()}" for p in stray),
+            )
+        )
     if not out.runs:
         run, why = incomplete[0] if incomplete else (None, "no run folders")
         raise InputError(

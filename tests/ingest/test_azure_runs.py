@@ -239,6 +239,20 @@ def test_focus_export_runs_go_to_the_focus_reader(tmp_path: Path, warehouse: Pat
     assert "run-2/part_0_0001.csv" in files and "run-1" not in files
 
 
+def test_files_outside_run_folders_are_listed_as_skipped(
+    tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = month_delivered_twice(tmp_path / "exports", "csv")
+    (root / "acme-actual" / "old-copy.csv").write_bytes(ACTUAL)
+    assert ingest(warehouse, str(root)) == 0
+    assert totals(warehouse) == (LINES, BILLED, EFFECTIVE)
+    out = capsys.readouterr().out
+    assert (
+        "skipped 1 file: not inside an export run folder (<export>/<YYYYMMDD-YYYYMMDD>/<runId>/), "
+        f"e.g. {root}/acme-actual/old-copy.csv"
+    ) in out
+
+
 def test_manifest_submitted_time_decides_not_folder_names(tmp_path: Path, warehouse: Path) -> None:
     """Run ids are GUIDs: their order says nothing, the manifest's submittedTime does."""
     root = tmp_path / "exports"
@@ -315,6 +329,22 @@ def manifest_not_json(t: Path) -> Path:
     return folder / azure_runs.MANIFEST
 
 
+def manifest_naming_another_run(t: Path) -> Path:
+    folder = write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z",
+                       {"part_0_0001.csv": ACTUAL})  # fmt: skip
+    doc = json.loads((folder / azure_runs.MANIFEST).read_text("utf-8"))
+    doc["blobs"][0]["blobName"] = f"exports/acme-actual/{DATES}/run-0/part_0_0001.csv"
+    (folder / azure_runs.MANIFEST).write_text(json.dumps(doc), "utf-8")
+    return folder
+
+
+def focus_and_cost_details(t: Path) -> Path:
+    write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z", {"part_0_0001.csv": ACTUAL})
+    write_run(t, "acme-focus", "run-2", "2023-10-05T06:00:00Z", {"part_0_0001.csv": ACTUAL},
+              "FocusCost")  # fmt: skip
+    return t
+
+
 def parquet_with(t: Path, csv_bytes: bytes, **columns: pl.Expr) -> Path:
     path = t / "part_0_0001.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -333,6 +363,12 @@ BAD_RUNS = {
     "manifest that is not JSON": (
         manifest_not_json, "the export run's manifest is not JSON",
         "run-1/manifest.json"),
+    "manifest naming a file of another run": (
+        manifest_naming_another_run, "the manifest names a file outside its run folder",
+        f"found 'exports/acme-actual/{DATES}/run-0/part_0_0001.csv'"),
+    "FOCUS and cost-details exports in one folder": (
+        focus_and_cost_details, "Azure's FOCUS export mixed with cost-details exports",
+        "exports acme-focus (FocusCost) and acme-actual (ActualCost)"),
     "parquet cost that is not a number": (
         lambda t: parquet_with(t, ACTUAL, Cost=pl.col("Cost").cast(pl.String).replace(
             "3.25", "3,25 USD")), "1 row(s) with a bad Cost",
