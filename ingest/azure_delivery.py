@@ -1,6 +1,7 @@
 """An Azure export folder, in whichever layout it came, read into PeriodLoads once.
 
-Two layouts: export runs with manifests (ingest/azure_runs.py: the newest complete run of
+A local folder, or a storage container's prefix (`read_container`). Two layouts: export
+runs with manifests (ingest/azure_runs.py: the newest complete run of
 each export and date range is read, the rest reported as skipped) and plain files (a file, a
 folder of files, `actual/` + `amortized/` folders: every file is read). Cost-details files go
 to ingest/azure.py, Azure's FOCUS export (FocusCost) to ingest/focus.py.
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ingest import azure, focus
 from ingest import azure_runs as runs
+from ingest.azure_blob import Container, no_exports
 from ingest.azure_export import ExportFile, discover, is_focus_export
 from ingest.delivery import Loads
 from ingest.store import PeriodLoad
@@ -36,6 +38,29 @@ def read(root: Path, label: str, work: Path, shown: str | None = None) -> Loads:
         by_path = {e.path: e.display for e in exports}
         return Loads(focus.read(root, work, lambda p: by_path.get(p, str(p))))
     return Loads(azure.period_loads(exports, label, work))
+
+
+def read_container(container: Container, label: str, work: Path) -> Loads:
+    """A storage container's export prefix: list it, fetch only what will be read, read it.
+
+    For export runs, the manifests are fetched first, the plan picks one run per export and
+    date range from the listing (names and sizes), and only those runs' files are fetched:
+    older runs, kept forever with overwrite off, are never downloaded.
+    """
+    target = container.target
+    listing = container.listing()
+    if not listing:
+        raise no_exports(target)
+    # mirror the prefix, so a prefix that names a run or date-range folder reads as one
+    root = work / "blobs" / target.prefix.strip("/") if target.prefix.strip("/") else work / "blobs"
+    root.mkdir(parents=True)
+    if not runs.is_run_layout(root, listing):
+        container.fetch(list(listing), root)
+        return read(root, label, work, target.uri)
+    container.fetch([n for n in listing if PurePosixPath(n).name == runs.MANIFEST], root)
+    plan = runs.plan(root, target.uri, listing)
+    container.fetch([n for run in plan.runs.values() for n in run.names], root)
+    return Loads(read_runs(list(plan.runs.values()), label, work), plan.skipped)
 
 
 def read_runs(chosen: list[runs.Run], label: str, work: Path) -> list[PeriodLoad]:

@@ -54,28 +54,35 @@ class Manifest:
 
 @dataclass(frozen=True)
 class Run:
-    """One run folder of one export and date range, as found on disk."""
+    """One run folder of one export and date range, as listed (locally or in a container)."""
 
     export: str
     dates: str  # YYYYMMDD-YYYYMMDD, the folder name
     run_id: str  # the folder name
-    folder: Path
+    folder: Path  # where its files are (or will be, once fetched) on this machine
+    path: str  # the folder relative to the listed root ("" when the root is the run)
     display: str  # what messages call the run folder
     manifest: Manifest | None
-    present: tuple[Path, ...]  # data files in the folder
+    present: dict[str, int]  # data files in the folder: path below the folder -> bytes
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.export, self.dates)
 
     @property
+    def names(self) -> list[str]:
+        """The files to read, relative to the listed root: those the manifest names."""
+        assert self.manifest is not None, "only a complete run is read"
+        return [f"{self.path}/{rel}" if self.path else rel for rel, _ in self.manifest.blobs]
+
+    @property
     def files(self) -> list[Path]:
-        """The files to read: those the manifest names (only a complete run is read)."""
-        assert self.manifest is not None
+        assert self.manifest is not None, "only a complete run is read"
         return [self.folder / rel for rel, _ in self.manifest.blobs]
 
-    def shown(self, path: Path) -> str:
-        return f"{self.display}/{path.relative_to(self.folder).as_posix()}"
+    def shown(self, path: Path | str) -> str:
+        rel = path.relative_to(self.folder).as_posix() if isinstance(path, Path) else path
+        return f"{self.display}/{rel}"
 
     def missing(self) -> str | None:
         """Why the run is incomplete, or None when every listed file is there."""
@@ -86,8 +93,7 @@ class Run:
         absent = [
             rel
             for rel, size in self.manifest.blobs
-            if not (self.folder / rel).is_file()
-            or (size is not None and (self.folder / rel).stat().st_size != size)
+            if rel not in self.present or (size is not None and self.present[rel] != size)
         ]
         if absent:
             n = len(self.manifest.blobs)
@@ -103,23 +109,58 @@ class Plan:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def is_run_layout(root: Path) -> bool:
-    """True when `root` holds export runs (a manifest.json, or <dates>/<runId>/ folders)."""
+Listing = dict[str, int]  # file path relative to the export root (posix) -> bytes
+
+
+def local_listing(root: Path) -> Listing:
+    """The data files and manifests under a local folder, as a container listing names them."""
     if not root.is_dir():
-        return False
-    if DATES.match(root.parent.name) or any(root.rglob(MANIFEST)):
-        return True
-    return any(p.is_dir() and DATES.match(p.parent.name) for p in root.rglob("*"))
+        return {}
+    return {
+        p.relative_to(root).as_posix(): p.stat().st_size
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and (p.name == MANIFEST or is_data_file(p))
+    }
 
 
-def find_runs(root: Path, display: str) -> list[Run]:
-    """Every run folder under `root` (or `root` itself when it is one), sorted by path."""
-    folders = [root] if DATES.match(root.parent.name) else []
-    folders += sorted(p for p in root.rglob("*") if p.is_dir() and DATES.match(p.parent.name))
+def _run_path(name: str, root: Path) -> str | None:
+    """The run folder (relative to the root) a listed file belongs to, if any.
+
+    A run folder is the folder below a YYYYMMDD-YYYYMMDD folder; the root itself may be one,
+    or a date-range folder, or any folder above.
+    """
+    lead = (root.parent.name, root.name)
+    parts = PurePosixPath(name).parts
+    full = (*lead, *parts)
+    for j in range(1, len(full) - 1):
+        if DATES.match(full[j - 1]):
+            return "/".join(parts[: j + 1 - len(lead)])
+    return None
+
+
+def is_run_layout(root: Path, listing: Listing | None = None) -> bool:
+    """True when `root` holds export runs (a manifest.json, or <dates>/<runId>/ folders)."""
+    listing = local_listing(root) if listing is None else listing
+    return any(PurePosixPath(n).name == MANIFEST or _run_path(n, root) is not None for n in listing)
+
+
+def find_runs(root: Path, display: str, listing: Listing | None = None) -> list[Run]:
+    """Every run folder in the listing, sorted by path; manifests are read from `root`."""
+    listing = local_listing(root) if listing is None else listing
+    folders: dict[str, dict[str, int]] = {}
+    for name, size in listing.items():
+        run = _run_path(name, root)
+        if run is None:
+            continue
+        files = folders.setdefault(run, {})
+        rel = name[len(run) :].lstrip("/")
+        if rel != MANIFEST:
+            files[rel] = size
     base = display.rstrip("/")
     runs = []
-    for folder in folders:
-        shown = base if folder == root else f"{base}/{folder.relative_to(root).as_posix()}"
+    for path, files in sorted(folders.items()):
+        folder = root / path if path else root
+        shown = f"{base}/{path}" if path else base
         manifest_path = folder / MANIFEST
         manifest = (
             read_manifest(manifest_path, f"{shown}/{MANIFEST}", folder.name)
@@ -127,14 +168,20 @@ def find_runs(root: Path, display: str) -> list[Run]:
             else None
         )
         export = manifest.export if manifest else folder.parent.parent.name
-        present = tuple(sorted(p for p in folder.rglob("*") if p.is_file() and is_data_file(p)))
-        runs.append(Run(export, folder.parent.name, folder.name, folder, shown, manifest, present))
+        runs.append(
+            Run(export, folder.parent.name, folder.name, folder, path, shown, manifest, files)
+        )
     return runs
 
 
-def plan(root: Path, display: str) -> Plan:
-    """The newest complete run of each (export, date range); the others as Skipped."""
-    runs = find_runs(root, display)
+def plan(root: Path, display: str, listing: Listing | None = None) -> Plan:
+    """The newest complete run of each (export, date range); the others as Skipped.
+
+    `listing` says which files exist and their sizes (a container's listing, before its
+    data files are fetched); by default the files under `root`. Manifests are read from root.
+    """
+    listing = local_listing(root) if listing is None else listing
+    runs = find_runs(root, display, listing)
     out = Plan()
     incomplete: list[tuple[Run, str]] = []
     by_key: dict[tuple[str, str], list[Run]] = {}
@@ -163,16 +210,13 @@ def plan(root: Path, display: str) -> Plan:
                 tuple(run.shown(p) for p in run.present),
             )
         )
-    inside = {p for run in runs for p in run.present}
-    stray = sorted(
-        p for p in root.rglob("*") if p.is_file() and is_data_file(p) and p not in inside
-    )
+    stray = [n for n in listing if _run_path(n, root) is None and PurePosixPath(n).name != MANIFEST]
     if stray:
         base = display.rstrip("/")
         out.skipped.append(
             Skipped(
                 "not inside an export run folder (<export>/<YYYYMMDD-YYYYMMDD>/<runId>/)",
-                tuple(f"{base}/{p.relative_to(root).as_posix()}" for p in stray),
+                tuple(f"{base}/{n}" for n in stray),
             )
         )
     if not out.runs:

@@ -73,15 +73,13 @@ def command(app: App, target: str | None, api: bool, scope: str | None, month: s
 
         with tempfile.TemporaryDirectory(prefix="finops-azure-") as tmp:
             work = Path(tmp)
-            root, shown = Path(target), target
             if target.startswith("azblob://"):
                 from ingest import azure_blob
 
-                blob = azure_blob.parse_uri(target)
-                root, shown = work / "blobs", blob.uri
-                root.mkdir()
-                azure_blob.download(blob, settings, root)
-            yield _only(azure_delivery.read(root, target, work, shown), month)
+                container = azure_blob.Container(azure_blob.parse_uri(target), settings)
+                yield _only(azure_delivery.read_container(container, target, work), month)
+            else:
+                yield _only(azure_delivery.read(Path(target), target, work), month)
 
     load_cost_lines(app, "azure", target, from_files)
 

@@ -253,6 +253,18 @@ def test_files_outside_run_folders_are_listed_as_skipped(
     ) in out
 
 
+@pytest.mark.parametrize(
+    ("below", "rows"),
+    [("acme-actual", 11), (f"acme-actual/{DATES}", 11), (f"acme-actual/{DATES}/run-1005", 11)],
+)
+def test_pointing_at_an_export_date_range_or_run_folder(
+    below: str, rows: int, tmp_path: Path, warehouse: Path
+) -> None:
+    root = month_delivered_twice(tmp_path / "exports", "csv")
+    assert ingest(warehouse, str(root / below)) == 0
+    assert totals(warehouse)[:2] == (rows, BILLED)
+
+
 def test_manifest_submitted_time_decides_not_folder_names(tmp_path: Path, warehouse: Path) -> None:
     """Run ids are GUIDs: their order says nothing, the manifest's submittedTime does."""
     root = tmp_path / "exports"
@@ -295,10 +307,25 @@ def test_container_month_delivered_twice_is_its_newest_run(
     warehouse: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    from ingest.azure_blob import Container
+
+    fetched: list[str] = []
+    real_fetch = Container.fetch
+
+    def fetch(self: Container, names: list[str], dest: Path) -> list[Path]:
+        fetched.extend(names)
+        return real_fetch(self, names, dest)
+
+    azure_env.setattr(Container, "fetch", fetch)
     azure_env.setenv("FINOPS_TEST_AZ_CONN", azurite.connection_string)
     cfg = config(tmp_path, connection_string_env="FINOPS_TEST_AZ_CONN")
     argv = ["--warehouse", str(warehouse), "--config", str(cfg), "ingest", "azure"]
     assert main([*argv, container_runs]) == 0
+    # the older run is listed, never downloaded; every manifest is
+    assert sorted(n.rsplit("/", 1)[1] for n in fetched) == 3 * ["manifest.json"] + 2 * [
+        "part_0_0001.parquet"
+    ]
+    assert not [n for n in fetched if "run-0930/part" in n]
     assert totals(warehouse) == (LINES, BILLED, EFFECTIVE)
     (files,) = connect(warehouse).execute("select files from loads").fetchone()
     assert f"{container_runs}/acme-actual/{DATES}/run-1005/part_0_0001.parquet" in files
