@@ -1,10 +1,10 @@
 """An Azure export folder, in whichever layout it came, read into PeriodLoads once.
 
-A local folder, or a storage container's prefix (`read_container`). Two layouts: export
-runs with manifests (ingest/azure_runs.py: the newest complete run of
-each export and date range is read, the rest reported as skipped) and plain files (a file, a
-folder of files, `actual/` + `amortized/` folders: every file is read). Cost-details files go
-to ingest/azure.py, Azure's FOCUS export (FocusCost) to ingest/focus.py.
+A local folder, or a storage container's prefix (`read_container`). Two layouts: export runs
+with manifests (ingest/azure_runs.py: the newest complete run of each export and date range
+is read, the rest reported as skipped) and plain files (a file, a folder of files, `actual/`
++ `amortized/` folders: every file is read). Cost-details files go to ingest/azure.py,
+Azure's FOCUS export (FocusCost) to ingest/focus.py.
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ from pathlib import Path, PurePosixPath
 
 from ingest import azure, focus
 from ingest import azure_runs as runs
-from ingest.azure_blob import Container, no_exports
+from ingest.azure_blob import Container, inside, no_exports
 from ingest.azure_export import ExportFile, discover, is_focus_export
 from ingest.delivery import Loads
 from ingest.store import PeriodLoad
 from models.errors import InputError
-
-COST_DETAILS_VIEWS = ("actual", "amortized")
 
 
 def read(root: Path, label: str, work: Path, shown: str | None = None) -> Loads:
@@ -52,7 +50,8 @@ def read_container(container: Container, label: str, work: Path) -> Loads:
     if not listing:
         raise no_exports(target)
     # mirror the prefix, so a prefix that names a run or date-range folder reads as one
-    root = work / "blobs" / target.prefix.strip("/") if target.prefix.strip("/") else work / "blobs"
+    prefix = target.prefix.strip("/")
+    root = inside(work / "blobs", prefix, target) if prefix else work / "blobs"
     root.mkdir(parents=True)
     if not runs.is_run_layout(root, listing):
         container.fetch(list(listing), root)
@@ -66,10 +65,11 @@ def read_container(container: Container, label: str, work: Path) -> Loads:
 def read_runs(chosen: list[runs.Run], label: str, work: Path) -> list[PeriodLoad]:
     """The PeriodLoads of the given complete runs; refuses two runs of one export in a period."""
     owner: dict[str, runs.Run] = {}
-    paths: list[tuple[Path, str, runs.Run]] = []
+    paths: list[tuple[Path, str, str]] = []  # (file, what messages call it, view)
     for run in chosen:
         assert run.manifest is not None, "only complete runs are read"
-        if run.manifest.view == "other":
+        view = run.manifest.view
+        if view == "other":
             raise InputError(
                 f"export type {run.manifest.export_type} is not cost data",
                 file=f"{run.display}/{runs.MANIFEST}",
@@ -80,17 +80,17 @@ def read_runs(chosen: list[runs.Run], label: str, work: Path) -> list[PeriodLoad
             )
         for path in run.files:
             owner[run.shown(path)] = run
-            paths.append((path, run.shown(path), run))
-    if all(run.manifest and run.manifest.view == "focus" for run in chosen):
+            paths.append((path, run.shown(path), view))
+    if all(view == "focus" for _, _, view in paths):  # the plan never mixes FOCUS in
         loads = _read_focus(paths, work)
     else:
-        exports = [ExportFile(p, shown, run.manifest.view) for p, shown, run in paths]  # type: ignore[union-attr]
+        exports = [ExportFile(path, shown, view) for path, shown, view in paths]
         loads = azure.period_loads(exports, label, work)
     one_run_per_period(loads, owner, label)
     return loads
 
 
-def _read_focus(paths: list[tuple[Path, str, runs.Run]], work: Path) -> list[PeriodLoad]:
+def _read_focus(paths: list[tuple[Path, str, str]], work: Path) -> list[PeriodLoad]:
     """The FOCUS reader lists a folder: give it one holding only the chosen runs' files."""
     base = work / "focus-runs"
     shown_of: dict[Path, str] = {}
