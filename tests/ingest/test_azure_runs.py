@@ -406,3 +406,31 @@ BAD_RUNS = {
             pl.Int64)), "column Date has the wrong type",
         "expected a date or timestamp (or its text), found Parquet Int64"),
 }  # fmt: skip
+
+
+def test_sample_enterprise_azure_equals_its_truth(
+    sample_truth: dict, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The committed sample delivers 2026-09 twice; the warehouse holds its newest run."""
+    from tests.conftest import SAMPLE_DATA
+
+    assert ingest(warehouse, str(SAMPLE_DATA / "azure")) == 0
+    got = {
+        period: (billed, effective)
+        for period, billed, effective in connect(warehouse)
+        .execute(
+            "select strftime(BillingPeriodStart, '%Y-%m'), sum(BilledCost), sum(EffectiveCost) "
+            "from cost_lines group by 1"
+        )
+        .fetchall()
+    }
+    truth = {
+        t["billing_period"]: (Decimal(t["billed_cost"]), Decimal(t["effective_cost"]))
+        for t in sample_truth["totals"]
+        if t["provider"] == "Microsoft"
+    }
+    assert got == truth
+    out = capsys.readouterr().out
+    for export in ("acme-actual", "acme-amortized"):
+        assert "skipped 1 file: older run " in out
+        assert f"of export {export} for 20260901-20260930 (submitted 2026-09-30 06:00:00Z;" in out
