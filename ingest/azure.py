@@ -156,7 +156,7 @@ def check(frame: pl.LazyFrame, exports: list[ExportFile], headers: list[Header])
         raise InputError(
             f"{n} row(s) with a bad {column}",
             file=export.display,
-            location=f"line {first['_line']}, column {header.source_name(column)}",
+            location=f"{export.row_word} {first['_line']}, column {header.source_name(column)}",
             expected=expected,
             found=repr(first[column]) if first[column] is not None else "an empty value",
             hint=hint,

@@ -1,17 +1,21 @@
 """Cost Management exports in a storage-account container: `azblob://account/container/prefix`.
 
-Listing and downloading are separate steps: `download` copies every export file under the
-prefix into a local folder, keeping the blob paths (so `actual/` and `amortized/` folders
-are recognised), and the file reader takes it from there. Credentials: a connection string
-from the environment variable named in `[sources.azure] connection_string_env`, otherwise
+Listing and downloading are separate steps: `Container.listing` names the export files (and
+each run's manifest.json) under the prefix with their sizes, `Container.fetch` copies the ones
+a reader needs into a local folder, keeping the blob paths (so `actual/` and `amortized/`
+folders and export runs are recognised); for export runs only the manifests and the chosen
+runs' files are fetched (ingest/azure_delivery.py). Credentials: a connection string from the
+environment variable named in `[sources.azure] connection_string_env`, otherwise
 azure-identity's DefaultAzureCredential. Neither is stored or logged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +23,7 @@ from models.errors import InputError, SourceUnavailableError
 from models.settings import AzureSourceSettings
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
-EXPORT_SUFFIXES = (".csv", ".csv.gz", ".gz")
+EXPORT_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet", "/manifest.json")
 CHAIN = (
     "DefaultAzureCredential (environment variables, workload identity, managed identity, "
     "Azure CLI, Azure PowerShell, Azure Developer CLI)"
@@ -70,67 +74,118 @@ def _client(target: BlobTarget, settings: AzureSourceSettings):
     return BlobServiceClient(url, credential=credential), CHAIN
 
 
-def download(target: BlobTarget, settings: AzureSourceSettings, dest: Path) -> list[Path]:
-    """Copy the export files under the prefix into `dest`; returns the local paths."""
-    from azure.core.exceptions import (
-        ClientAuthenticationError,
-        HttpResponseError,
-        ResourceNotFoundError,
-        ServiceRequestError,
-    )
-    from azure.identity import CredentialUnavailableError
+class Container:
+    """One export prefix in a storage container: list it, then fetch the blobs a reader needs.
 
-    quiet_identity_log()
-    out: list[Path] = []
-    tried = CHAIN
-    try:
-        service, tried = _client(target, settings)
-        container = service.get_container_client(target.container)
-        for blob in container.list_blobs(name_starts_with=target.prefix or None):
-            if not blob.name.lower().endswith(EXPORT_SUFFIXES):
-                continue
-            rel = blob.name[len(target.prefix) :].lstrip("/") if target.prefix else blob.name
-            path = dest / (rel or Path(blob.name).name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("wb") as fh:
-                container.download_blob(blob.name).readinto(fh)
-            out.append(path)
-    except (ClientAuthenticationError, CredentialUnavailableError) as exc:
-        raise SourceUnavailableError(
-            "the storage account refused the credentials, or none were found",
-            file=target.uri,
-            expected="a credential with the Storage Blob Data Reader role",
-            found=_first_line(exc),
-            hint=f"tried {tried}; sign in (az login), set a managed identity, or put a "
-            f"connection string in ${settings.connection_string_env}",
-        ) from None
-    except ResourceNotFoundError:
-        raise SourceUnavailableError(
-            f"container {target.container!r} not found in account {target.account!r}",
-            file=target.uri,
-            hint="check the export's destination container",
-        ) from None
-    except ServiceRequestError as exc:
-        raise SourceUnavailableError(
-            f"cannot reach the storage account: {_first_line(exc)}",
-            file=target.uri,
-            hint="check the account name and the network; retrying may help",
-            retryable=True,
-        ) from None
-    except HttpResponseError as exc:
-        raise SourceUnavailableError(
-            f"the storage account answered {exc.status_code}: {_first_line(exc)}",
-            file=target.uri,
-            hint=f"credentials tried: {tried}",
-            retryable=bool(exc.status_code and exc.status_code >= 500),
-        ) from None
-    if not out:
-        raise InputError(
-            "no export files (*.csv, *.csv.gz) under the prefix",
-            file=target.uri,
-            hint="check the prefix; Cost Management writes <directory>/<export name>/<dates>/",
+    The client (and the credential check) is made once, on first use; every SDK error is
+    turned into one SourceUnavailableError naming the container and the credentials tried.
+    """
+
+    def __init__(self, target: BlobTarget, settings: AzureSourceSettings) -> None:
+        self.target, self.settings = target, settings
+        self._box = None
+        self._tried = CHAIN
+
+    def listing(self) -> dict[str, int]:
+        """Export files (and run manifests) below the prefix: relative name -> size in bytes."""
+        out: dict[str, int] = {}
+        with self._errors():
+            for blob in self._container().list_blobs(name_starts_with=self.target.prefix or None):
+                if not f"/{blob.name.lower()}".endswith(EXPORT_SUFFIXES):
+                    continue
+                out[self._relative(blob.name)] = int(blob.size or 0)
+        return out
+
+    def fetch(self, names: list[str], dest: Path) -> list[Path]:
+        """Copy the named blobs (relative to the prefix) into `dest`, keeping their paths."""
+        out = []
+        with self._errors():
+            box = self._container()
+            for rel in names:
+                path = inside(dest, rel, self.target)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                name = f"{self.target.prefix.rstrip('/')}/{rel}" if self.target.prefix else rel
+                with path.open("wb") as fh:
+                    box.download_blob(name).readinto(fh)
+                out.append(path)
+        return out
+
+    def _relative(self, name: str) -> str:
+        prefix = self.target.prefix
+        rel = name[len(prefix) :].lstrip("/") if prefix else name
+        return rel or Path(name).name
+
+    def _container(self):
+        if self._box is None:
+            service, self._tried = _client(self.target, self.settings)
+            self._box = service.get_container_client(self.target.container)
+        return self._box
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceNotFoundError,
+            ServiceRequestError,
         )
-    return out
+        from azure.identity import CredentialUnavailableError
+
+        quiet_identity_log()
+        target, settings = self.target, self.settings
+        try:
+            yield
+        except (ClientAuthenticationError, CredentialUnavailableError) as exc:
+            raise SourceUnavailableError(
+                "the storage account refused the credentials, or none were found",
+                file=target.uri,
+                expected="a credential with the Storage Blob Data Reader role",
+                found=_first_line(exc),
+                hint=f"tried {self._tried}; sign in (az login), set a managed identity, or put "
+                f"a connection string in ${settings.connection_string_env}",
+            ) from None
+        except ResourceNotFoundError:
+            raise SourceUnavailableError(
+                f"container {target.container!r} not found in account {target.account!r}",
+                file=target.uri,
+                hint="check the export's destination container",
+            ) from None
+        except ServiceRequestError as exc:
+            raise SourceUnavailableError(
+                f"cannot reach the storage account: {_first_line(exc)}",
+                file=target.uri,
+                hint="check the account name and the network; retrying may help",
+                retryable=True,
+            ) from None
+        except HttpResponseError as exc:
+            raise SourceUnavailableError(
+                f"the storage account answered {exc.status_code}: {_first_line(exc)}",
+                file=target.uri,
+                hint=f"credentials tried: {self._tried}",
+                retryable=bool(exc.status_code and exc.status_code >= 500),
+            ) from None
+
+
+def no_exports(target: BlobTarget) -> InputError:
+    return InputError(
+        "no export files (*.csv, *.csv.gz, *.parquet) under the prefix",
+        file=target.uri,
+        hint="check the prefix; Cost Management writes <directory>/<export name>/<dates>/",
+    )
+
+
+def inside(dest: Path, rel: str, target: BlobTarget) -> Path:
+    """The local path of a blob, which must stay inside the download folder."""
+    path = (dest / rel).resolve()
+    if not path.is_relative_to(dest.resolve()) or path == dest.resolve():
+        raise InputError(
+            "a blob name points outside the export folder",
+            file=target.uri,
+            expected="blob names below the prefix",
+            found=repr(rel),
+            hint="check the container's contents; such a name is never downloaded",
+        )
+    return path
 
 
 def quiet_identity_log() -> None:

@@ -11,6 +11,7 @@ import click
 
 from dashboard.cli import App
 from dashboard.commands.ingest import load_cost_lines
+from ingest.delivery import Loads
 from ingest.store import PeriodLoad
 from models.errors import InputError
 
@@ -24,9 +25,11 @@ from models.errors import InputError
 def command(app: App, target: str | None, api: bool, scope: str | None, month: str | None) -> None:
     """Load Azure cost details (EA, MCA, pay-as-you-go; actual and amortized).
 
-    PATH is a cost-details CSV (or .csv.gz) or a folder of them; a folder with actual/ and
-    amortized/ gives BilledCost from actual and EffectiveCost from amortized. With --api the
-    month is read from the Cost Management Query API for --scope.
+    PATH is a cost-details CSV (.csv.gz, .parquet) or a folder of them; a folder with actual/
+    and amortized/ gives BilledCost from actual and EffectiveCost from amortized. A Cost
+    Management export folder (<export>/<YYYYMMDD-YYYYMMDD>/<runId>/ with manifest.json) is
+    read as the newest complete run of each month; older and incomplete runs are listed as
+    skipped. With --api the month is read from the Cost Management Query API for --scope.
     """
     from ingest.billing_period import month_bounds
 
@@ -66,30 +69,22 @@ def command(app: App, target: str | None, api: bool, scope: str | None, month: s
 
     @contextlib.contextmanager
     def from_files() -> Iterator[list[PeriodLoad]]:
-        from ingest import azure
-        from ingest.azure_export import discover, is_focus_export
+        from ingest import azure_delivery
 
         with tempfile.TemporaryDirectory(prefix="finops-azure-") as tmp:
             work = Path(tmp)
-            root, shown = Path(target), target
             if target.startswith("azblob://"):
                 from ingest import azure_blob
 
-                blob = azure_blob.parse_uri(target)
-                root, shown = work / "blobs", blob.uri
-                root.mkdir()
-                azure_blob.download(blob, settings, root)
-            exports = discover(root, shown)
-            if is_focus_export(exports):
-                from ingest import focus
-
-                by_path = {e.path: e.display for e in exports}
-                yield _only(focus.read(root, work, lambda p: by_path.get(p, str(p))), month)
-                return
-            yield _only(azure.period_loads(exports, target, work), month)
+                container = azure_blob.Container(azure_blob.parse_uri(target), settings)
+                yield _only(azure_delivery.read_container(container, target, work), month)
+            else:
+                yield _only(azure_delivery.read(Path(target), target, work), month)
 
     load_cost_lines(app, "azure", target, from_files)
 
 
-def _only(loads: list[PeriodLoad], month: str | None) -> list[PeriodLoad]:
-    return loads if month is None else [b for b in loads if b.billing_period == month]
+def _only(loads: Loads, month: str | None) -> Loads:
+    if month is None:
+        return loads
+    return Loads([b for b in loads if b.billing_period == month], loads.skipped)

@@ -27,7 +27,7 @@ _LAUNCH = (
 DEMO_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("aws", ("aws/cur2",)),
     ("aws", ("aws/cur2-restated",)),
-    ("azure", ("azure/",)),  # actual/ and amortized/ together
+    ("azure", ("azure/",)),  # export runs: the newest complete run of each month
     ("gcp", ("gcp/parquet",)),
     # telemetry before the inventory: on-prem energy above idle uses the measured GPU power
     ("telemetry", ("prometheus", "telemetry/prometheus", "--host-map", "telemetry/host_map.csv")),

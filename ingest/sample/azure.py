@@ -1,14 +1,14 @@
-"""Azure: cost details CSV (MCA layout), one actual and one amortized file per month.
+"""Azure: cost details (MCA layout), one actual and one amortized export per month.
 
 One row per resource, meter and day, as Cost Management exports write them. The actual file
 carries reservation and savings-plan purchases; the amortized file spreads them over the
-covered usage and adds UnusedReservation / UnusedSavingsPlan rows instead.
+covered usage and adds UnusedReservation / UnusedSavingsPlan rows instead. The files are
+delivered as export runs (ingest/sample/azure_exports.py).
 """
 
 from __future__ import annotations
 
 import calendar as pycal
-import csv
 import json
 from datetime import date
 from decimal import Decimal
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.sample.activity import billed_mask
+from ingest.sample.azure_exports import write_month
 from ingest.sample.company import Company, GpuHost
 from ingest.sample.pricing import effective_rate, od_rate
 from ingest.sample.truth import Ledger
@@ -115,25 +116,27 @@ def _num(d: Decimal) -> str:
 
 class AzureMonth:
     def __init__(self, company: Company, month: str, out: Path, ledger: Ledger) -> None:
-        self.c, self.m, self.ledger = company, month, ledger
+        self.c, self.m, self.ledger, self.out = company, month, ledger, out
         y, mo = (int(x) for x in month.split("-"))
         self.days = pycal.monthrange(y, mo)[1]
         self.first, self.last = date(y, mo, 1), date(y, mo, self.days)
         self.rng = np.random.default_rng([company.seed, 21, y * 12 + mo])
-        folder = month.replace("-", "")
-        self.files, self.writers = [], {}
-        for kind in ("actual", "amortized"):
-            p = out / "azure" / kind / folder
-            p.mkdir(parents=True, exist_ok=True)
-            f = open(p / "part_0_0001.csv", "w", newline="", encoding="utf-8-sig")  # noqa: SIM115
-            self.files.append(f)
-            w = csv.writer(f, lineterminator="\r\n")
-            w.writerow(HEADER)
-            self.writers[kind] = w
+        self.rows: dict[str, list[list[str]]] = {"actual": [], "amortized": []}
 
-    def close(self) -> None:
-        for f in self.files:
-            f.close()
+    def close(self, *, twice: bool = False, parquet: bool = False) -> None:
+        """Deliver the month's rows as export runs (`twice`: an earlier run too)."""
+        write_month(
+            self.out,
+            seed=self.c.seed,
+            account=self.c.billing_account_azure,
+            month=self.m,
+            first=self.first,
+            last=self.last,
+            header=HEADER,
+            rows=self.rows,
+            twice=twice,
+            parquet=parquet,
+        )
 
     def row(
         self,
@@ -204,7 +207,7 @@ class AzureMonth:
             }
             if "EffectivePrice" not in r:
                 r["EffectivePrice"] = _num(cost / qty) if qty else "0"
-            self.writers[kind].writerow([r.get(h, "") for h in HEADER])
+            self.rows[kind].append([r.get(h, "") for h in HEADER])
         self.ledger.charge(
             provider=P,
             source=SRC,

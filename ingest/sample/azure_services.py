@@ -241,7 +241,10 @@ def write_azure(
 ) -> None:
     hosts = company.hosts_of("azure")
     states = {h.index: host_state(company.seed, company.cal, h) for h in hosts}
-    for month in company.cal.months:
+    months = company.cal.months
+    # one month delivered twice (a month-to-date run, then the closing run); one in Parquet
+    twice, parquet = months[-2] if len(months) > 1 else months[-1], months[0]
+    for month in months:
         am = AzureMonth(company, month, out, ledger)
         a, b = company.cal.month_hours(month)
         for kind in ("reserved", "savings_plan"):
@@ -260,6 +263,6 @@ def write_azure(
             if h.pricing == "on_demand":
                 am.vm(h, states[h.index])
         service_rows(am)
-        am.close()
+        am.close(twice=month == twice, parquet=month == parquet)
         if tick:
             tick(month)

@@ -11,6 +11,7 @@ import pytest
 
 from dashboard.cli import main
 from ingest.warehouse import connect, versions
+from tests.ingest.test_azure_runs import BAD_RUNS
 
 EA = "azure-ea-finops-toolkit"
 VARIANTS = "azure-header-variants"
@@ -250,6 +251,7 @@ BAD_CASES = {
     "missing cost on a charge row": (
         lambda t: write(t / "a.csv", mca_row(CostInBillingCurrency="")), "bad Cost",
         "an empty value"),
+    **BAD_RUNS,
 }  # fmt: skip
 
 

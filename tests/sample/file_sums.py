@@ -58,12 +58,40 @@ def aws_totals(root: Path) -> dict[tuple[str, str], Decimal]:
     return out
 
 
+def azure_runs(root: Path, kind: str = "actual") -> list[tuple[str, Path, list[Path]]]:
+    """Per date range of the `kind` export: (range, run folder, files) of its newest run.
+
+    Runs sit in `azure/<export>/<YYYYMMDD-YYYYMMDD>/<runId>/` with a manifest.json; the newest
+    by runInfo.submittedTime names the month's files (every run of a month is kept).
+    """
+    export_type = {"actual": "ActualCost", "amortized": "AmortizedCost"}[kind]
+    newest: dict[str, tuple[str, Path, list[Path]]] = {}
+    for m in sorted((root / "azure").glob("*/*/*/manifest.json")):
+        doc = json.loads(m.read_text(encoding="utf-8"))
+        if doc["exportConfig"]["type"] != export_type:
+            continue
+        when, dates = doc["runInfo"]["submittedTime"], m.parent.parent.name
+        files = [m.parent / b["blobName"].rsplit("/", 1)[1] for b in doc["blobs"]]
+        if dates not in newest or when > newest[dates][0]:
+            newest[dates] = (when, m.parent, files)
+    return [(dates, folder, files) for dates, (_, folder, files) in sorted(newest.items())]
+
+
+def azure_rows(path: Path) -> list[dict]:
+    """A cost-details file's rows as text (a Parquet double as its shortest repr)."""
+    if path.suffix == ".parquet":
+        return [{k: v if isinstance(v, str) else str(dec(v) if isinstance(v, float) else v)
+                 for k, v in r.items()} for r in pq.read_table(path).to_pylist()]  # fmt: skip
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def azure_totals(root: Path, kind: str = "actual") -> dict[tuple[str, str], Decimal]:
     out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for f in sorted((root / "azure" / kind).glob("*/part_*.csv")):
-        with open(f, encoding="utf-8-sig", newline="") as fh:
-            for row in csv.DictReader(fh):
-                period = f.parent.name[:4] + "-" + f.parent.name[4:]
+    for dates, _, files in azure_runs(root, kind):
+        period = f"{dates[:4]}-{dates[4:6]}"
+        for f in files:
+            for row in azure_rows(f):
                 out[(period, row["BillingCurrency"])] += Decimal(row["CostInBillingCurrency"])
     return dict(out)
 

@@ -6,6 +6,7 @@ import csv
 import gzip
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.sample.azure import HEADER as AZURE_HEADER
+from tests.sample.file_sums import azure_rows, azure_runs
 
 
 def _snake(legacy: str) -> str:
@@ -171,13 +173,15 @@ def test_azure_headers_match_the_cost_details_export(sample, reference: Path) ->
     missing = [c for c in camel_header if c not in partner_only and c.lower() not in ours]
     assert missing == []
     for kind in ("actual", "amortized"):
-        files = sorted((root / "azure" / kind).glob("*/part_0_0001.csv"))
-        assert [f.parent.name for f in files][-1] == "202610"
-        raw = files[-1].read_bytes()
+        runs = azure_runs(root, kind)
+        assert runs[-1][0] == "20261001-20261031"
+        (last,) = runs[-1][2]
+        raw = last.read_bytes()
         assert raw.startswith(b"\xef\xbb\xbf")  # exports carry a UTF-8 BOM
-        with open(files[-1], encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = azure_rows(last)
         assert list(rows[0]) == AZURE_HEADER
+        (first,) = runs[0][2]
+        assert first.suffix == ".parquet" and list(azure_rows(first)[0]) == AZURE_HEADER
         sizes = {
             json.loads(r["AdditionalInfo"]).get("ServiceType") for r in rows if r["AdditionalInfo"]
         }
@@ -195,10 +199,39 @@ def test_azure_headers_match_the_cost_details_export(sample, reference: Path) ->
         purchases = {r["PricingModel"] for r in rows if r["ChargeType"] == "Purchase"}
         assert ("Reservation" in purchases) == (kind == "actual")
         assert re.fullmatch(r"\d\d/\d\d/\d{4}", rows[0]["Date"])
-    amortized = (root / "azure" / "amortized" / "202610" / "part_0_0001.csv").read_text(
-        encoding="utf-8-sig"
-    )
+    amortized = azure_runs(root, "amortized")[-1][2][0].read_text(encoding="utf-8-sig")
     assert "UnusedReservation" in amortized
+
+
+def test_azure_exports_are_runs_with_manifests_one_month_twice(sample) -> None:
+    """Overwrite off: every run stays; one month has an earlier run that lacks its last day."""
+    root, truth = sample
+    for export, kind in (("acme-actual", "actual"), ("acme-amortized", "amortized")):
+        manifests = sorted((root / "azure" / export).glob("*/*/manifest.json"))
+        docs = [json.loads(m.read_text(encoding="utf-8")) for m in manifests]
+        assert {d["deliveryConfig"]["dataOverwriteBehavior"] for d in docs} == {"CreateNewReport"}
+        assert all(
+            m.parent.name == d["runInfo"]["runId"] for m, d in zip(manifests, docs, strict=True)
+        )
+        by_dates: dict[str, list[dict]] = {}
+        for m, d in zip(manifests, docs, strict=True):
+            by_dates.setdefault(m.parent.parent.name, []).append(d)
+        assert len(by_dates) == len(truth["meta"]["months"])
+        twice = {k: v for k, v in by_dates.items() if len(v) > 1}
+        assert list(twice) == ["20260901-20260930"]
+        runs = sorted(twice["20260901-20260930"], key=lambda d: d["runInfo"]["submittedTime"])
+        older, newest = (
+            sum(
+                (Decimal(r["CostInBillingCurrency"]) for r in azure_rows(
+                    root / "azure" / b["blobName"].split("/", 1)[1])),
+                Decimal(0),
+            )
+            for d in runs
+            for b in d["blobs"]
+        )  # fmt: skip
+        assert older < newest
+        (chosen,) = [f for dates, _, f in azure_runs(root, kind) if dates == "20260901-20260930"]
+        assert chosen[0].parent.name == runs[-1]["runInfo"]["runId"]
 
 
 def _paths(t: pa.DataType, prefix: str = "") -> set[str]:

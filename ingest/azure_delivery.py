@@ -1,0 +1,130 @@
+"""An Azure export folder, in whichever layout it came, read into PeriodLoads once.
+
+A local folder, or a storage container's prefix (`read_container`). Two layouts: export runs
+with manifests (ingest/azure_runs.py: the newest complete run of each export and date range
+is read, the rest reported as skipped) and plain files (a file, a folder of files, `actual/`
++ `amortized/` folders: every file is read). Cost-details files go to ingest/azure.py,
+Azure's FOCUS export (FocusCost) to ingest/focus.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path, PurePosixPath
+
+from ingest import azure, focus
+from ingest import azure_runs as runs
+from ingest.azure_blob import Container, inside, no_exports
+from ingest.azure_export import ExportFile, discover, is_focus_export
+from ingest.delivery import Loads
+from ingest.store import PeriodLoad
+from models.errors import InputError
+
+
+def read(root: Path, label: str, work: Path, shown: str | None = None) -> Loads:
+    """Every period under `root`; `shown` names the root in messages, `label` the batch.
+
+    The loads' lines read staging files in `work`, which must outlive the store's load.
+    """
+    shown = shown or label
+    if runs.is_run_layout(root):
+        plan = runs.plan(root, shown)
+        return Loads(read_runs(list(plan.runs.values()), label, work), plan.skipped)
+    exports = discover(root, shown)
+    if is_focus_export(exports):
+        by_path = {e.path: e.display for e in exports}
+        return Loads(focus.read(root, work, lambda p: by_path.get(p, str(p))))
+    return Loads(azure.period_loads(exports, label, work))
+
+
+def read_container(container: Container, label: str, work: Path) -> Loads:
+    """A storage container's export prefix: list it, fetch only what will be read, read it.
+
+    For export runs, the manifests are fetched first, the plan picks one run per export and
+    date range from the listing (names and sizes), and only those runs' files are fetched:
+    older runs, kept forever with overwrite off, are never downloaded.
+    """
+    target = container.target
+    listing = container.listing()
+    if not listing:
+        raise no_exports(target)
+    # mirror the prefix, so a prefix that names a run or date-range folder reads as one
+    prefix = target.prefix.strip("/")
+    root = inside(work / "blobs", prefix, target) if prefix else work / "blobs"
+    root.mkdir(parents=True)
+    if not runs.is_run_layout(root, listing):
+        container.fetch(list(listing), root)
+        return read(root, label, work, target.uri)
+    container.fetch([n for n in listing if PurePosixPath(n).name == runs.MANIFEST], root)
+    plan = runs.plan(root, target.uri, listing)
+    container.fetch([n for run in plan.runs.values() for n in run.names], root)
+    return Loads(read_runs(list(plan.runs.values()), label, work), plan.skipped)
+
+
+def read_runs(chosen: list[runs.Run], label: str, work: Path) -> list[PeriodLoad]:
+    """The PeriodLoads of the given complete runs; refuses two runs of one export in a period."""
+    owner: dict[str, runs.Run] = {}
+    paths: list[tuple[Path, str, str]] = []  # (file, what messages call it, view)
+    for run in chosen:
+        assert run.manifest is not None, "only complete runs are read"
+        view = run.manifest.view
+        if view == "other":
+            raise InputError(
+                f"export type {run.manifest.export_type} is not cost data",
+                file=f"{run.display}/{runs.MANIFEST}",
+                location="exportConfig.type",
+                expected="ActualCost, AmortizedCost or FocusCost",
+                found=run.manifest.export_type,
+                hint="point at the folder of a cost export",
+            )
+        for path in run.files:
+            owner[run.shown(path)] = run
+            paths.append((path, run.shown(path), view))
+    if all(view == "focus" for _, _, view in paths):  # the plan never mixes FOCUS in
+        loads = _read_focus(paths, work)
+    else:
+        exports = [ExportFile(path, shown, view) for path, shown, view in paths]
+        loads = azure.period_loads(exports, label, work)
+    one_run_per_period(loads, owner, label)
+    return loads
+
+
+def _read_focus(paths: list[tuple[Path, str, str]], work: Path) -> list[PeriodLoad]:
+    """The FOCUS reader lists a folder: give it one holding only the chosen runs' files."""
+    base = work / "focus-runs"
+    shown_of: dict[Path, str] = {}
+    for i, (path, shown, _) in enumerate(paths):
+        link = base / f"{i:05d}" / path.name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.symlink(path.resolve(), link)
+        except OSError:  # a file system without symbolic links
+            shutil.copyfile(path, link)
+        shown_of[link] = shown
+    return focus.read(base, work, lambda p: shown_of.get(p, str(p)))
+
+
+def one_run_per_period(loads: list[PeriodLoad], owner: dict[str, runs.Run], label: str) -> None:
+    """A period's files come from at most one run of each export, or nothing is loaded.
+
+    The plan keeps one run per export and date range; this holds whatever a caller passes,
+    so two deliveries of a month can never be summed into one period.
+    """
+    for load in loads:
+        seen: dict[str, runs.Run] = {}
+        for source_file in load.files:
+            run = owner.get(source_file.path)
+            if run is None:
+                continue
+            first = seen.setdefault(run.export, run)
+            if first.folder != run.folder:
+                raise InputError(
+                    f"two runs of export {run.export} in one billing period",
+                    file=label,
+                    location=f"billing account {load.billing_account}, {load.billing_period}",
+                    expected="exactly one run of each export per period (the newest complete)",
+                    found=f"runs {first.run_id} and {run.run_id}",
+                    hint="summing two deliveries of a month would count it twice; read the "
+                    "export folder, which picks the newest run",
+                )

@@ -1,0 +1,436 @@
+"""Cost Management export runs with "overwrite" off: each month is read once, from its newest
+complete run, in a local folder and in a storage container (Azurite); the rest is skipped."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from dashboard.cli import main
+from ingest import azure_runs
+from ingest.warehouse import connect, versions
+from tests.ingest.test_azure_remote import azure_env, azurite, config, tls  # noqa: F401
+from tests.servers.azurite import Azurite
+
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference"
+EA = REFERENCE / "azure-ea-finops-toolkit"
+SCOPE = "/providers/Microsoft.Billing/billingAccounts/8611537"
+DATES = "20230901-20230930"
+# sum(Cost) of EA_ActualCost_Small.csv and EA_AmortizedCost_Small.csv at scale 12
+BILLED, EFFECTIVE, LINES = Decimal("8.545007786742"), Decimal("16.296932136637"), 29
+
+
+# ---- building the layout ------------------------------------------------------------------
+
+
+def manifest(
+    export: str, export_type: str, run_id: str, when: str, blobs: dict[str, int | None],
+    scope: str = SCOPE, dates: str = DATES,
+) -> dict:  # fmt: skip
+    """A manifest.json as Cost Management writes it with each run."""
+    return {
+        "manifestVersion": "2024-04-01",
+        "byteCount": sum(b or 0 for b in blobs.values()),
+        "blobCount": len(blobs),
+        "exportConfig": {
+            "exportName": export,
+            "resourceId": f"{scope}/providers/Microsoft.CostManagement/exports/{export}",
+            "dataVersion": "2023-12-01-preview",
+            "type": export_type,
+            "timeFrame": "MonthToDate",
+            "granularity": "Daily",
+        },
+        "deliveryConfig": {
+            "partitionData": True,
+            "dataOverwriteBehavior": "CreateNewReport",
+            "fileFormat": "Parquet" if any(n.endswith(".parquet") for n in blobs) else "Csv",
+            "rootFolderPath": "exports",
+        },
+        "runInfo": {
+            "executionType": "Scheduled",
+            "submittedTime": when,
+            "runId": run_id,
+            "startDate": f"{dates[:4]}-{dates[4:6]}-{dates[6:8]}T00:00:00",
+            "endDate": f"{dates[9:13]}-{dates[13:15]}-{dates[15:17]}T00:00:00",
+        },
+        "blobs": [
+            {"blobName": f"exports/{export}/{dates}/{run_id}/{name}", "byteCount": size}
+            for name, size in blobs.items()
+        ],
+    }
+
+
+def write_run(
+    root: Path, export: str, run_id: str, when: str, files: dict[str, bytes],
+    export_type: str = "ActualCost", *, listed: tuple[str, ...] = (), with_manifest: bool = True,
+    scope: str = SCOPE, dates: str = DATES,
+) -> Path:  # fmt: skip
+    """One run folder; `listed` are files its manifest names that never arrived."""
+    folder = root / export / dates / run_id
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    if with_manifest:
+        blobs: dict[str, int | None] = {n: len(d) for n, d in files.items()}
+        blobs |= {n: 1000 for n in listed}
+        doc = manifest(export, export_type, run_id, when, blobs, scope, dates)
+        (folder / azure_runs.MANIFEST).write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return folder
+
+
+def to_parquet(csv_bytes: bytes, **columns: pl.Expr) -> bytes:
+    """A cost-details CSV as a typed Parquet export (numbers inferred, dates as dates)."""
+    frame = pl.read_csv(io.BytesIO(csv_bytes), infer_schema_length=None)
+    if "Date" in frame.columns and frame.schema["Date"] == pl.String:
+        frame = frame.with_columns(pl.col("Date").str.to_date("%m/%d/%Y"))
+    frame = frame.with_columns(**columns)
+    out = io.BytesIO()
+    frame.write_parquet(out, compression="snappy")
+    return out.getvalue()
+
+
+FORMATS: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
+    "csv": ("part_0_0001.csv", lambda b: b),
+    "csv.gz": ("part_0_0001.csv.gz", lambda b: gzip.compress(b, mtime=0)),
+    "parquet": ("part_0_0001.parquet", to_parquet),
+}
+ACTUAL = (EA / "EA_ActualCost_Small.csv").read_bytes()
+AMORTIZED = (EA / "EA_AmortizedCost_Small.csv").read_bytes()
+# the run of 30 September, before the month's last charge row arrived
+EARLY = b"".join(ACTUAL.splitlines(keepends=True)[:-1])
+
+
+def month_delivered_twice(root: Path, fmt: str) -> Path:
+    """Actual cost delivered twice (the older run lacks a row), amortized once."""
+    name, encode = FORMATS[fmt]
+    write_run(root, "acme-actual", "run-0930", "2023-09-30T06:12:41.1234567Z",
+              {name: encode(EARLY)})  # fmt: skip
+    write_run(root, "acme-actual", "run-1005", "2023-10-05T06:03:10.7654321Z",
+              {name: encode(ACTUAL)})  # fmt: skip
+    write_run(root, "acme-amortized", "run-1005a", "2023-10-05T06:20:00Z",
+              {name: encode(AMORTIZED)}, "AmortizedCost")  # fmt: skip
+    return root
+
+
+def ingest(warehouse: Path, *args: str) -> int:
+    return main(["--warehouse", str(warehouse), "ingest", "azure", *args])
+
+
+def totals(warehouse: Path) -> tuple:
+    return (
+        connect(warehouse)
+        .execute("select count(*), sum(BilledCost), sum(EffectiveCost) from cost_lines")
+        .fetchone()
+    )
+
+
+# ---- a month delivered twice ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_month_delivered_twice_is_its_newest_run(
+    fmt: str, tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = month_delivered_twice(tmp_path / "exports", fmt)
+    assert ingest(warehouse, str(root)) == 0
+    assert totals(warehouse) == (LINES, BILLED, EFFECTIVE)
+    (files,) = connect(warehouse).execute("select files from loads").fetchone()
+    assert "run-1005/part_0_0001" in files and "run-0930" not in files
+    out = capsys.readouterr().out
+    name = FORMATS[fmt][0]
+    assert (
+        "skipped 1 file: older run run-0930 of export acme-actual for 20230901-20230930 "
+        "(submitted 2023-09-30 06:12:41Z; the newest run run-1005 was read), "
+        f"e.g. {root}/acme-actual/{DATES}/run-0930/{name}"
+    ) in out
+    assert "status committed" in out
+    # the same folder again commits nothing
+    assert ingest(warehouse, str(root)) == 0
+    assert "status unchanged" in capsys.readouterr().out
+    assert versions(warehouse)["cost_lines"] == 0
+
+
+def test_the_older_run_alone_is_what_the_older_run_says(tmp_path: Path, warehouse: Path) -> None:
+    """The runs really differ: had the older one been read (or added), totals would differ."""
+    root = tmp_path / "exports"
+    write_run(root, "acme-actual", "run-0930", "2023-09-30T06:00:00Z", {"part_0_0001.csv": EARLY})
+    assert ingest(warehouse, str(root)) == 0
+    count, billed, _ = totals(warehouse)
+    assert count == 10 and billed != BILLED and billed < BILLED
+
+
+INCOMPLETE = {
+    "newest run without its manifest": (
+        {"with_manifest": False}, "no manifest.json (the run is still being written, or it "
+        "failed)"),
+    "newest run missing a file its manifest lists": (
+        {"listed": ("part_0_0002.csv",)},
+        "1 of 2 files its manifest.json lists are missing or partial"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(INCOMPLETE))
+def test_incomplete_newest_run_is_skipped_for_the_last_complete_one(
+    case: str, tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options, why = INCOMPLETE[case]
+    root = tmp_path / "exports"
+    write_run(root, "acme-actual", "run-1005", "2023-10-05T06:00:00Z",
+              {"part_0_0001.csv": ACTUAL})  # fmt: skip
+    write_run(root, "acme-actual", "run-1006", "2023-10-06T06:00:00Z",
+              {"part_0_0001.csv": EARLY}, **options)  # fmt: skip
+    assert ingest(warehouse, str(root)) == 0
+    assert totals(warehouse)[:2] == (10 + 1, BILLED)
+    out = capsys.readouterr().out
+    assert (
+        f"skipped 1 file: incomplete run run-1006 of export acme-actual for {DATES}: {why}" in out
+    )
+
+
+def test_two_runs_of_one_month_can_never_be_summed(
+    tmp_path: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Even a plan that held both runs of the month (as the old reader did) cannot commit."""
+    root = month_delivered_twice(tmp_path / "exports", "csv")
+    every_run = azure_runs.find_runs(root, str(root))
+    assert len(every_run) == 3
+
+    def plan_with_both(root: Path, display: str) -> azure_runs.Plan:
+        return azure_runs.Plan(runs={(r.export, r.run_id): r for r in every_run})
+
+    monkeypatch.setattr(azure_runs, "plan", plan_with_both)
+    assert ingest(warehouse, str(root)) == 2
+    err = capsys.readouterr().err
+    assert "two runs of export acme-actual in one billing period" in err
+    assert "billing account 8611537, 2023-09" in err and "runs run-0930 and run-1005" in err
+    assert versions(warehouse)["cost_lines"] is None
+
+
+def test_focus_export_runs_go_to_the_focus_reader(tmp_path: Path, warehouse: Path) -> None:
+    sample = pl.read_csv(REFERENCE / "focus-1.0-sample" / "focus_sample.csv", infer_schema=False)
+    ms = sample.filter(pl.col("ProviderName") == "Microsoft")
+    full, early = io.BytesIO(), io.BytesIO()
+    ms.write_csv(full)
+    ms.head(ms.height - 5).write_csv(early)
+    root = tmp_path / "exports"
+    sept = {"dates": "20240901-20240930"}
+    write_run(root, "acme-focus", "run-1", "2024-10-01T06:00:00Z",
+              {"part_0_0001.csv": early.getvalue()}, "FocusCost", **sept)  # fmt: skip
+    write_run(root, "acme-focus", "run-2", "2024-10-03T06:00:00Z",
+              {"part_0_0001.csv": full.getvalue()}, "FocusCost", **sept)  # fmt: skip
+    assert ingest(warehouse, str(root)) == 0
+    got = (
+        connect(warehouse)
+        .execute("select any_value(x_Source), count(*), sum(BilledCost) from cost_lines")
+        .fetchone()
+    )
+    assert got == ("focus", ms.height, ms["BilledCost"].str.to_decimal(scale=12).sum())
+    files = " ".join(
+        str(r[0]) for r in connect(warehouse).execute("select files from loads").fetchall()
+    )
+    assert "run-2/part_0_0001.csv" in files and "run-1" not in files
+
+
+def test_files_outside_run_folders_are_listed_as_skipped(
+    tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = month_delivered_twice(tmp_path / "exports", "csv")
+    (root / "acme-actual" / "old-copy.csv").write_bytes(ACTUAL)
+    assert ingest(warehouse, str(root)) == 0
+    assert totals(warehouse) == (LINES, BILLED, EFFECTIVE)
+    out = capsys.readouterr().out
+    assert (
+        "skipped 1 file: not inside an export run folder (<export>/<YYYYMMDD-YYYYMMDD>/<runId>/), "
+        f"e.g. {root}/acme-actual/old-copy.csv"
+    ) in out
+
+
+@pytest.mark.parametrize(
+    ("below", "rows"),
+    [("acme-actual", 11), (f"acme-actual/{DATES}", 11), (f"acme-actual/{DATES}/run-1005", 11)],
+)
+def test_pointing_at_an_export_date_range_or_run_folder(
+    below: str, rows: int, tmp_path: Path, warehouse: Path
+) -> None:
+    root = month_delivered_twice(tmp_path / "exports", "csv")
+    assert ingest(warehouse, str(root / below)) == 0
+    assert totals(warehouse)[:2] == (rows, BILLED)
+
+
+def test_manifest_submitted_time_decides_not_folder_names(tmp_path: Path, warehouse: Path) -> None:
+    """Run ids are GUIDs: their order says nothing, the manifest's submittedTime does."""
+    root = tmp_path / "exports"
+    write_run(root, "acme-actual", "ffff0000", "2023-09-30T06:00:00Z", {"part_0_0001.csv": EARLY})
+    write_run(root, "acme-actual", "0000ffff", "2023-10-05T06:00:00Z", {"part_0_0001.csv": ACTUAL})
+    assert ingest(warehouse, str(root)) == 0
+    assert totals(warehouse)[1] == BILLED
+
+
+# ---- a storage container (Azurite) --------------------------------------------------------
+
+
+@pytest.fixture
+def container_runs(
+    azurite: Azurite,  # noqa: F811
+    tls,  # noqa: F811
+    tmp_path: Path,
+) -> Iterator[str]:
+    import os
+
+    from azure.storage.blob import BlobServiceClient
+
+    local = month_delivered_twice(tmp_path / "local", "parquet")
+    os.environ["REQUESTS_CA_BUNDLE"] = str(tls.ca_pem)
+    try:
+        service = BlobServiceClient.from_connection_string(azurite.connection_string)
+        box = service.create_container(f"runs-{tmp_path.name[-20:].lower().replace('_', '-')}")
+        for path in sorted(p for p in local.rglob("*") if p.is_file()):
+            box.upload_blob(f"exports/{path.relative_to(local).as_posix()}", path.read_bytes())
+    finally:
+        del os.environ["REQUESTS_CA_BUNDLE"]
+    yield f"azblob://devstoreaccount1/{box.container_name}/exports"
+
+
+def test_container_month_delivered_twice_is_its_newest_run(
+    azurite: Azurite,  # noqa: F811
+    container_runs: str,
+    azure_env: pytest.MonkeyPatch,  # noqa: F811
+    tmp_path: Path,
+    warehouse: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ingest.azure_blob import Container
+
+    fetched: list[str] = []
+    real_fetch = Container.fetch
+
+    def fetch(self: Container, names: list[str], dest: Path) -> list[Path]:
+        fetched.extend(names)
+        return real_fetch(self, names, dest)
+
+    azure_env.setattr(Container, "fetch", fetch)
+    azure_env.setenv("FINOPS_TEST_AZ_CONN", azurite.connection_string)
+    cfg = config(tmp_path, connection_string_env="FINOPS_TEST_AZ_CONN")
+    argv = ["--warehouse", str(warehouse), "--config", str(cfg), "ingest", "azure"]
+    assert main([*argv, container_runs]) == 0
+    # the older run is listed, never downloaded; every manifest is
+    assert sorted(n.rsplit("/", 1)[1] for n in fetched) == 3 * ["manifest.json"] + 2 * [
+        "part_0_0001.parquet"
+    ]
+    assert not [n for n in fetched if "run-0930/part" in n]
+    assert totals(warehouse) == (LINES, BILLED, EFFECTIVE)
+    (files,) = connect(warehouse).execute("select files from loads").fetchone()
+    assert f"{container_runs}/acme-actual/{DATES}/run-1005/part_0_0001.parquet" in files
+    out = capsys.readouterr().out
+    assert "skipped 1 file: older run run-0930 of export acme-actual" in out
+    assert f"e.g. {container_runs}/acme-actual/{DATES}/run-0930/part_0_0001.parquet" in out
+
+
+# ---- bad input (the table in tests/ingest/test_azure.py runs these through the CLI) -------
+
+
+def only_run_without_manifest(t: Path) -> Path:
+    return write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z",
+                     {"part_0_0001.csv": ACTUAL}, with_manifest=False)  # fmt: skip
+
+
+def two_exports_of_one_view(t: Path) -> Path:
+    write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z", {"part_0_0001.csv": ACTUAL})
+    write_run(t, "acme-actual-daily", "run-2", "2023-10-05T07:00:00Z",
+              {"part_0_0001.csv": ACTUAL})  # fmt: skip
+    return t
+
+
+def manifest_not_json(t: Path) -> Path:
+    folder = write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z",
+                       {"part_0_0001.csv": ACTUAL})  # fmt: skip
+    (folder / azure_runs.MANIFEST).write_text('{"exportConfig": {"exportName": ', "utf-8")
+    return folder / azure_runs.MANIFEST
+
+
+def manifest_naming_another_run(t: Path) -> Path:
+    folder = write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z",
+                       {"part_0_0001.csv": ACTUAL})  # fmt: skip
+    doc = json.loads((folder / azure_runs.MANIFEST).read_text("utf-8"))
+    doc["blobs"][0]["blobName"] = f"exports/acme-actual/{DATES}/run-0/part_0_0001.csv"
+    (folder / azure_runs.MANIFEST).write_text(json.dumps(doc), "utf-8")
+    return folder
+
+
+def focus_and_cost_details(t: Path) -> Path:
+    write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z", {"part_0_0001.csv": ACTUAL})
+    write_run(t, "acme-focus", "run-2", "2023-10-05T06:00:00Z", {"part_0_0001.csv": ACTUAL},
+              "FocusCost")  # fmt: skip
+    return t
+
+
+def parquet_with(t: Path, csv_bytes: bytes, **columns: pl.Expr) -> Path:
+    path = t / "part_0_0001.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_parquet(csv_bytes, **columns))
+    return path
+
+
+BAD_RUNS = {
+    "export run without its manifest, the only run": (
+        only_run_without_manifest, "no complete export run to read",
+        "found no manifest.json (the run is still being written"),
+    "two exports of one view and scope overlap": (
+        two_exports_of_one_view,
+        f"two ActualCost exports cover the same days for {SCOPE.lower()}: acme-actual and "
+        "acme-actual-daily", f"found acme-actual {DATES} and acme-actual-daily {DATES}"),
+    "manifest that is not JSON": (
+        manifest_not_json, "the export run's manifest is not JSON",
+        "run-1/manifest.json"),
+    "manifest naming a file of another run": (
+        manifest_naming_another_run, "the manifest names a file outside its run folder",
+        f"found 'exports/acme-actual/{DATES}/run-0/part_0_0001.csv'"),
+    "FOCUS and cost-details exports in one folder": (
+        focus_and_cost_details, "Azure's FOCUS export mixed with cost-details exports",
+        "exports acme-focus (FocusCost) and acme-actual (ActualCost)"),
+    "parquet cost that is not a number": (
+        lambda t: parquet_with(t, ACTUAL, Cost=pl.col("Cost").cast(pl.String).replace(
+            "3.25", "3,25 USD")), "1 row(s) with a bad Cost",
+        "row 1, column Cost: 1 row(s) with a bad Cost — expected a decimal number, "
+        "found '3,25 USD'"),
+    "parquet date as an integer": (
+        lambda t: parquet_with(t, ACTUAL, Date=pl.col("Date").dt.strftime("%Y%m%d").cast(
+            pl.Int64)), "column Date has the wrong type",
+        "expected a date or timestamp (or its text), found Parquet Int64"),
+}  # fmt: skip
+
+
+def test_sample_enterprise_azure_equals_its_truth(
+    sample_truth: dict, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The committed sample delivers 2026-09 twice; the warehouse holds its newest run."""
+    from tests.conftest import SAMPLE_DATA
+
+    assert ingest(warehouse, str(SAMPLE_DATA / "azure")) == 0
+    got = {
+        period: (billed, effective)
+        for period, billed, effective in connect(warehouse)
+        .execute(
+            "select strftime(BillingPeriodStart, '%Y-%m'), sum(BilledCost), sum(EffectiveCost) "
+            "from cost_lines group by 1"
+        )
+        .fetchall()
+    }
+    truth = {
+        t["billing_period"]: (Decimal(t["billed_cost"]), Decimal(t["effective_cost"]))
+        for t in sample_truth["totals"]
+        if t["provider"] == "Microsoft"
+    }
+    assert got == truth
+    out = capsys.readouterr().out
+    for export in ("acme-actual", "acme-amortized"):
+        assert "skipped 1 file: older run " in out
+        assert f"of export {export} for 20260901-20260930 (submitted 2026-09-30 06:00:00Z;" in out
