@@ -242,8 +242,10 @@ def resolve_warehouse(option: str | None, settings: Settings) -> Path:
 def _exit_codes() -> str:
     """The epilog of `finops --help`; each code is the one main() really returns."""
     codes = [
-        (0, "done (also --help, --version, and a dashboard stopped by Ctrl+C or SIGTERM)"),
-        (1, "an unexpected error: a bug, shown with its traceback"),
+        (0, "done (also --help, --version, and a dashboard stopped by Ctrl+C, SIGTERM or "
+         "SIGHUP)"),
+        (1, "an unexpected error (a bug, shown with its traceback), or a dashboard server "
+         "that failed"),
         (InputError.exit_code, "bad input (a file, an API answer or an argument), a "
          "configuration error, or a command line that does not parse"),
         (ReconciliationError.exit_code, "reconciliation failed: warehouse totals would not "
