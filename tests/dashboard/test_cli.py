@@ -247,3 +247,24 @@ def test_each_documented_exit_code_is_returned(
     got[1] = ["a bug"]
 
     assert set(got) == documented_codes(capsys)
+
+
+def test_a_command_run_by_another_takes_its_own_warehouse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """finops demo runs the ingest commands itself, with its App: options given to such a
+    command still apply to it."""
+    from dashboard.cli import App
+    from dashboard.commands.ingest import group
+    from models.settings import Settings
+
+    ingest_saas = group.get_command(click.Context(group), "saas")
+    assert ingest_saas is not None
+    path = tmp_path / "invoices.csv"
+    path.write_text(INVOICES, encoding="utf-8")
+    app = App(settings=Settings(), warehouse=tmp_path / "first")
+    target = tmp_path / "second"
+    ingest_saas.main([str(path), "--warehouse", str(target)], standalone_mode=False, obj=app)
+    assert app.warehouse == target and not (tmp_path / "first").exists()
+    (n,) = connect(target).execute("select count(*) from cost_lines").fetchone()
+    assert n == 2
