@@ -108,14 +108,14 @@ def scoped(command: click.Command) -> click.Command:
 
 def _with_app(callback: Any) -> Any:
     @functools.wraps(callback)
-    def run(*args: Any, **kwargs: Any) -> Any:
+    def run(*args: Any, **kwargs: Any) -> None:
         ctx = click.get_current_context()
         scope = ctx.meta.get(SCOPE) or Scope()
         if ctx.obj is None:
             ctx.obj = App.from_options(scope.warehouse, scope.config)
         elif isinstance(ctx.obj, App):  # a command run by another (finops demo's ingests)
             ctx.obj.override(scope.warehouse, scope.config)
-        return callback(*args, **kwargs)
+        callback(*args, **kwargs)  # no value passes: main() reads an int as an exit code
 
     return run
 
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs a command and turns domain errors into one message + exit code."""
     try:
         # Not standalone, so errors reach the handlers below; an Exit (--help, a stopped
-        # dashboard) comes back as its code instead of raising.
+        # dashboard) comes back as its code instead of raising, and nothing else comes back.
         code = cli.main(args=argv, prog_name="finops", standalone_mode=False)
     except FinopsError as exc:
         click.echo(f"{exc.title}: {exc.render()}", err=True)

@@ -268,3 +268,15 @@ def test_a_command_run_by_another_takes_its_own_warehouse(
     assert app.warehouse == target and not (tmp_path / "first").exists()
     (n,) = connect(target).execute("select count(*) from cost_lines").fetchone()
     assert n == 2
+
+
+def test_a_dashboard_server_that_fails_fails_the_command(
+    loaded: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the server process ends at once with Streamlit's failure code; `finops dashboard` used
+    # to swallow it and exit 0
+    from dashboard.commands import serve
+
+    monkeypatch.setattr(serve, "_LAUNCH", "import sys; sys.exit(1)")
+    code, out, _ = run(capsys, "--warehouse", str(loaded), "dashboard", "--port", str(free_port()))
+    assert code == 1 and "Serving the dashboard" in out
