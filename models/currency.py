@@ -4,6 +4,7 @@ input error rather than a new currency."""
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_EVEN, Decimal
 
 # Active ISO 4217 alphabetic codes (list one, 2024), fund and precious-metal codes left out.
 _CODES = """
@@ -20,3 +21,30 @@ ISO_4217 = frozenset(re.findall(r"[A-Z]{3}", _CODES))
 
 def is_currency(code: str | None) -> bool:
     return code is not None and code in ISO_4217
+
+
+# ISO 4217 minor units (list one): the digits after the decimal point a currency is shown with.
+# Every active code not listed here has 2.
+_NO_MINOR = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF"
+_THOUSANDTHS = "BHD IQD JOD KWD LYD OMR TND"
+_MINOR_UNITS = {
+    **dict.fromkeys(re.findall(r"[A-Z]{3}", _NO_MINOR), 0),
+    **dict.fromkeys(re.findall(r"[A-Z]{3}", _THOUSANDTHS), 3),
+}
+
+
+def minor_units(code: str | None) -> int | None:
+    """Digits after the decimal point for `code` (JPY 0, USD 2, KWD 3); None if not ISO 4217."""
+    if not is_currency(code):
+        return None
+    return _MINOR_UNITS.get(str(code), 2)
+
+
+def to_minor_units(value: Decimal, code: str | None) -> Decimal:
+    """`value` rounded half-even to the minor unit of `code` (never -0); as it is when `code`
+    is not an ISO 4217 currency: there is no unit to round to."""
+    digits = minor_units(code)
+    if digits is None:
+        return value
+    rounded = value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+    return rounded.copy_abs() if rounded == 0 else rounded

@@ -29,13 +29,12 @@ def command(app: App, rule_files: tuple[str, ...]) -> None:
         "select x_AiClass, BillingCurrency, count(*), sum(EffectiveCost) from classified_costs "
         "group by 1, 2 order by 2, 4 desc nulls last, 1"
     ).fetchall()
-    from dashboard.commands.tables import Column, show
-    from dashboard.report_model import money_text
+    from dashboard.commands.tables import Column, money_with_code, show
 
     show(
         app.console,
         ["class", Column("lines", number=True), Column("effective cost", number=True)],
-        [(str(c), f"{n:,}", money_text(cost, cur or "")) for c, cur, n, cost in rows],
+        [(str(c), f"{n:,}", money_with_code(cost, cur)) for c, cur, n, cost in rows],
         title="Classified cost lines",
     )
     app.console.print(

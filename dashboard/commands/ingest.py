@@ -73,25 +73,16 @@ def file_or_s3_command(source: str, reader: str, help_text: str) -> click.Comman
     @click.command(help=help_text)
     @click.argument("target", metavar="PATH_OR_URI")
     @click.option(
-        "--warehouse",
-        metavar="DIR",
-        help="Warehouse folder (default: ./data/warehouse, or $FINOPS_WAREHOUSE).",
-    )
-    @click.option(
         "--profile", metavar="NAME", help="AWS profile for s3:// (default credential chain)."
     )
     @click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint for s3://.")
     @click.pass_obj
-    def command(
-        app: App, target: str, warehouse: str | None, profile: str | None, endpoint_url: str | None
-    ) -> None:
+    def command(app: App, target: str, profile: str | None, endpoint_url: str | None) -> None:
         import importlib
 
         from ingest import s3
 
         module = importlib.import_module(reader)
-        if warehouse:
-            app.warehouse = Path(warehouse)
 
         @contextlib.contextmanager
         def batches() -> Iterator[list]:

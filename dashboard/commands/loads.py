@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import click
 
 from dashboard.cli import App
-from dashboard.commands.progress import money
-from dashboard.commands.tables import Column, show
+from dashboard.commands.tables import Column, money, show
 
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -43,21 +43,33 @@ def _check(con, source: str | None, period: str | None) -> None:
 @click.option(
     "--last", type=click.IntRange(min=1), metavar="N", help="Only the N most recent loads."
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="csv and json give the totals exactly; the table at the currency's minor units.",
+)
 @click.pass_obj
 def command(
-    app: App, errors: bool, source: str | None, period: str | None, last: int | None
+    app: App, errors: bool, source: str | None, period: str | None, last: int | None, fmt: str
 ) -> None:
     """List loads, newest first: source, account, period, rows, totals, status and the
     version produced."""
     con = app.connect()
     _check(con, source, period)
     if errors:  # "at" is quoted: DuckDB 2.0 reads a bare AT as a keyword
-        rows = con.execute(
+        rel = con.execute(
             """select "at", source, target, error, message from load_errors
                where $source is null or source = $source
                order by "at" desc limit coalesce($n, 9223372036854775807)""",
             {"source": source, "n": last},
-        ).fetchall()
+        )
+        rows = rel.fetchall()
+        if fmt != "table":
+            _write(fmt, [d[0] for d in rel.description], rows)
+            return
         if not rows:
             app.console.print("No failed loads.")
             return
@@ -68,7 +80,7 @@ def command(
             title="Failed loads",
         )
         return
-    rows = con.execute(
+    rel = con.execute(
         """select load_id, dataset, source, billing_account, billing_period, currency, rows,
                   source_total, warehouse_total, status, table_version, finished_at
            from loads
@@ -76,7 +88,11 @@ def command(
              and ($period is null or billing_period = $period)
            order by finished_at desc limit coalesce($n, 9223372036854775807)""",
         {"source": source, "period": period, "n": last},
-    ).fetchall()
+    )
+    rows = rel.fetchall()
+    if fmt != "table":
+        _write(fmt, [d[0] for d in rel.description], rows)
+        return
     if not rows:
         app.console.print("No loads match." if source or period else "No loads yet.")
         return
@@ -89,10 +105,18 @@ def command(
         ],
         [
             (
-                r[0], r[1], r[2], r[3], r[4], r[5] or "", f"{r[6]:,}", money(r[7]), money(r[8]),
+                r[0], r[1], r[2], r[3], r[4], r[5] or "", f"{r[6]:,}", money(r[7], r[5]),
+                money(r[8], r[5]),
                 r[9], "" if r[10] is None else str(r[10]), r[11].isoformat(timespec="seconds"),
             )
             for r in rows
         ],
         title="Loads",
     )  # fmt: skip
+
+
+def _write(fmt: str, names: list[str], rows: list[tuple]) -> None:
+    """The rows for a script: every value exact, in the same form as `finops query`."""
+    from dashboard.commands.query import to_csv, to_json
+
+    sys.stdout.write(to_csv(names, rows) if fmt == "csv" else to_json(names, rows) + "\n")

@@ -120,7 +120,10 @@ def _pct(x: float | None) -> str:
 
 
 def _usd(x: Any) -> str:
-    return "" if x is None else f"${Decimal(str(x)):,.2f}"
+    """A price-book amount: the book is in USD, shown in cents like every money cell."""
+    from dashboard.commands.tables import money
+
+    return "" if x is None else f"${money(x, CURRENCY)}"
 
 
 def _input(x: float) -> str:
@@ -132,7 +135,7 @@ def _print_tables(console, d: dict) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from dashboard.commands.tables import Column, show
+    from dashboard.commands.tables import Column, money, show
 
     m, dem, own, rec = d["measured"], d["demand"], d["owned"], d["recommendation"]
     w = d["window"]
@@ -173,7 +176,7 @@ def _print_tables(console, d: dict) -> None:
             (
                 f"{o['provider']} {o['sku']}".strip(),
                 o["pricing_model"],
-                f"{o['price_per_gpu_hour']:.2f}",
+                money(o["price_per_gpu_hour"], CURRENCY),
                 _usd(o["cost_per_useful_gpu_hour"]),
                 "by annual cost" if o["committed"] else _pct(o["break_even_utilisation"]),
                 _usd(o["annual_cost_per_node"]),
@@ -198,7 +201,8 @@ def _print_tables(console, d: dict) -> None:
         f"(used {rec['owned_utilisation']:.1%})",
     )
     t.add_row(
-        "burst price", f"${rec['burst_price_per_gpu_hour']:.2f} ({rec['burst_price_source']})"
+        "burst price",
+        f"{_usd(rec['burst_price_per_gpu_hour'])} ({rec['burst_price_source']})",
     )
     t.add_row("break-even u* at that price", _pct(rec["break_even_utilisation"]))
     t.add_row(

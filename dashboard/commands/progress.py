@@ -9,8 +9,7 @@ from decimal import Decimal
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dashboard.commands.tables import Column, show
-from dashboard.report_model import money_text
+from dashboard.commands.tables import Column, money, money_with_code, show
 from ingest.store import LoadResult
 from ingest.store import Progress as ProgressFn
 
@@ -35,12 +34,9 @@ def progress_bar(console: Console, title: str) -> Iterator[ProgressFn]:
         yield update
 
 
-def money(value) -> str:
-    return "" if value is None else f"{value:,.12f}".rstrip("0").rstrip(".")
-
-
 def show_summary(console: Console, results: list[LoadResult]) -> None:
-    """Closing summary: per billing period and currency, rows and both totals."""
+    """Closing summary: per billing period and currency, rows and both totals (at the
+    currency's minor units; `finops loads --format csv` has them exactly)."""
     show(
         console,
         [
@@ -51,7 +47,8 @@ def show_summary(console: Console, results: list[LoadResult]) -> None:
         [
             (
                 r.source, r.billing_account, r.billing_period, r.currency or "", f"{r.rows:,}",
-                money(r.source_total), money(r.warehouse_total), money(r.difference),
+                money(r.source_total, r.currency), money(r.warehouse_total, r.currency),
+                money(r.difference, r.currency),
                 r.status if r.table_version is None else f"{r.status} (v{r.table_version})",
             )
             for r in results
@@ -93,12 +90,11 @@ def show_brief(console: Console, results: list[LoadResult], unit: str = "rows") 
         if totals:
             source_total = sum((r.source_total for r in totals), Decimal(0))
             warehouse_total = sum((r.warehouse_total or Decimal(0) for r in totals), Decimal(0))
-            cur = currency or ""
             if source_total == warehouse_total:
-                text += f", {money_text(source_total, cur)} in source and warehouse"
+                text += f", {money_with_code(source_total, currency)} in source and warehouse"
             else:  # a committed load reconciles; kept readable should that ever change
                 text += (
-                    f", source {money_text(source_total, cur)}, "
-                    f"warehouse {money_text(warehouse_total, cur)}"
+                    f", source {money_with_code(source_total, currency)}, "
+                    f"warehouse {money_with_code(warehouse_total, currency)}"
                 )
         console.print(f"{text}: {_statuses(group)}")

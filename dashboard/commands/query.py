@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ import duckdb
 
 from dashboard.cli import App
 from ingest.warehouse import parse_as_of
+from models.currency import minor_units, to_minor_units
 from models.errors import InputError
 
 READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
@@ -51,6 +53,41 @@ def _plain(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
+
+
+# A result column holding money, by its name: FOCUS amounts end in Cost (BilledCost,
+# sum(EffectiveCost)), gpu_hours has cost and idle_cost, loads source_total and warehouse_total.
+_MONEY_NAME = re.compile(r"cost|total|amount|spend", re.IGNORECASE)
+_CURRENCY_NAMES = ("billingcurrency", "currency")  # the column that says a row's currency
+
+
+def _currency_column(names: list[str]) -> int | None:
+    lowered = [n.lower() for n in names]
+    return next((lowered.index(c) for c in _CURRENCY_NAMES if c in lowered), None)
+
+
+def table_cells(names: list[str], rows: list[tuple]) -> list[list[str]]:
+    """Cells for the terminal. A decimal in a money column of a row whose currency is known
+    (a BillingCurrency or currency column in the result) is shown at that currency's minor
+    units, half-even; any other decimal exactly, without trailing zeros. csv and json keep
+    every value exact."""
+    at = _currency_column(names)
+    money = [bool(_MONEY_NAME.search(n)) for n in names]
+    cells = []
+    for row in rows:
+        currency = row[at] if at is not None and isinstance(row[at], str) else None
+        line = []
+        for value, is_money in zip(row, money, strict=True):
+            if isinstance(value, Decimal):
+                if is_money and minor_units(currency) is not None:
+                    line.append(format(to_minor_units(value, currency), "f"))
+                    continue
+                text = format(value, "f")
+                line.append(text.rstrip("0").rstrip(".") if "." in text else text)
+            else:
+                line.append(_plain(value))
+        cells.append(line)
+    return cells
 
 
 def _json_value(value: object) -> str:
@@ -111,5 +148,5 @@ def command(app: App, sql: str, fmt: str, as_of: str | None) -> None:
             for col in zip(*rows, strict=True)
         ] or [False] * len(names)
         columns = [Column(n, number) for n, number in zip(names, numeric, strict=True)]
-        show(app.console, columns, [[_plain(v) for v in row] for row in rows])
+        show(app.console, columns, table_cells(names, rows))
         app.console.print(f"{len(rows)} row(s)")

@@ -111,7 +111,7 @@ def _run_server(args: list[str], env: dict[str, str]) -> int:
 
 def _ready(app: App) -> None:
     """What the demo built, in one breath, and where to look next."""
-    from dashboard.report_model import money_text
+    from dashboard.commands.tables import money_with_code
 
     con = app.connect()
     try:
@@ -128,7 +128,7 @@ def _ready(app: App) -> None:
         ).fetchall()
     finally:
         con.close()
-    billed = ", ".join(money_text(total, currency) for currency, total in spend)
+    billed = ", ".join(money_with_code(total, currency) for currency, total in spend)
     click.echo(
         f"Warehouse ready in {app.warehouse}: {lines:,} cost lines, {first} .. {last}, "
         f"billed {billed}."
@@ -139,7 +139,7 @@ def _ready(app: App) -> None:
         click.echo("Idle GPUs: no idle episodes.")
     else:
         costing = " and ".join(
-            f"{n:,} episodes costing {money_text(cost, currency or '')}"
+            f"{n:,} episodes costing {money_with_code(cost, currency)}"
             for currency, n, cost in idle
         )
         click.echo(f"Idle GPUs: {costing}.")

@@ -5,23 +5,47 @@ or a tag value would otherwise be taken for a style and vanish. Numbers are righ
 never wrapped; long text wraps inside its column. A table that cannot fit the terminal even so
 (many columns on an 80-column terminal) is printed one record per line, as `name value` pairs,
 rather than with digits or ids replaced by an ellipsis.
+
+Money is shown at its currency's minor units (ISO 4217: JPY 0 digits, USD 2, KWD 3), rounded
+half-even; an amount whose currency is not known is shown exactly. Commands that print money
+offer `--format csv|json` for the exact values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from models.currency import minor_units, to_minor_units
+
 
 @dataclass(frozen=True)
 class Column:
     name: str
     number: bool = False
+
+
+def money(value: Decimal | float | int | None, currency: str | None = None) -> str:
+    """1234.5 USD -> '1,234.50'; 1234.5 JPY -> '1,234' (half-even); no currency -> exact,
+    without trailing zeros ('1,234.5')."""
+    if value is None:
+        return ""
+    text = f"{to_minor_units(Decimal(str(value)), currency):,f}"
+    if minor_units(currency) is None and "." in text:  # exact: no zeros the data did not need
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def money_with_code(value: Decimal | float | int | None, currency: str | None) -> str:
+    """'USD 1,234.50': an amount in a sentence, its currency first."""
+    text = money(value, currency)
+    return f"{currency} {text}" if currency and text else text
 
 
 # a text column is as wide as its longest word, so that words are not cut, up to this

@@ -44,21 +44,39 @@ def test_a_rule_regex_is_listed_whole(capsys: pytest.CaptureFixture[str], monkey
 
 
 @pytest.mark.parametrize("columns", ["80", "250"])
-def test_loads_show_every_digit_at_any_width(
+def test_loads_show_totals_whole_at_any_width(
     loaded: Path, capsys: pytest.CaptureFixture[str], monkeypatch, columns: str
 ) -> None:
     monkeypatch.setenv("COLUMNS", columns)
     code, out, _ = run(capsys, "--warehouse", str(loaded), "loads")
     assert code == 0
     assert "…" not in out
-    for total in ("123,456.789013145678", "98,766.4321"):
+    for total in ("123,456.79", "98,766.43"):  # USD: cents, half-even
         assert out.count(total) == 2  # source and warehouse total, uncut
     assert all(len(line) <= int(columns) for line in out.splitlines())
     # a table when it fits; else one record per line, each value beside its name
     if columns == "80":
-        assert "source total 123,456.789013145678" in out
+        assert "source total 123,456.79 " in out
     else:
         assert out.splitlines()[1].startswith("┏")
+
+
+def test_loads_give_exact_totals_as_csv_and_json(
+    loaded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--warehouse", str(loaded), "loads", "--format", "csv")
+    assert code == 0
+    header, *lines = out.splitlines()
+    assert header.split(",")[4:9] == [
+        "billing_period", "currency", "rows", "source_total", "warehouse_total",
+    ]  # fmt: skip
+    assert [line.split(",")[4:9] for line in lines] == [
+        ["2026-10", "USD", "2", "98766.432100000000", "98766.432100000000"],
+        ["2026-09", "USD", "2", "123456.789013145678", "123456.789013145678"],
+    ]
+    code, out, _ = run(capsys, "--warehouse", str(loaded), "loads", "--format", "json")
+    assert code == 0
+    assert '"source_total": 123456.789013145678' in out and '"source_total": 98766.4321' in out
 
 
 def test_query_numbers_are_right_aligned(loaded: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,10 +87,74 @@ def test_query_numbers_are_right_aligned(loaded: Path, capsys: pytest.CaptureFix
     code, out, _ = run(capsys, "--warehouse", str(loaded), "query", sql)
     assert code == 0
     rows = [line for line in out.splitlines() if line.startswith("│ 2026")]
+    # no currency in the result: the sums exactly, without the zeros DECIMAL(38,12) pads with
     assert [r.split("│")[2] for r in rows] == [
         " 123456.789013145678 ",
-        "  98766.432100000000 ",
+        "          98766.4321 ",
     ]
+
+
+def in_currency(period: str, amounts: list[str], currency: str, n: int = 0):
+    """One account's period billed in `currency` (accounts apart: one currency each)."""
+    from dataclasses import replace
+
+    account = f"acct-{currency}"
+    load = batch(period, amounts, sha=str(n) * 64, currency=currency, account=account)
+    return replace(load, currency=currency, billing_account=account)
+
+
+def test_query_money_is_shown_at_the_currency_minor_units(
+    warehouse: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    store = Store(warehouse)
+    for i, (currency, amounts) in enumerate(
+        [("USD", ["10.005", "0.0000008"]), ("JPY", ["1234.5", "1"]), ("KWD", ["1.0005", "2"])]
+    ):
+        store.load_cost_lines([in_currency("2026-09", amounts, currency, i)])
+    sql = (
+        "select BillingCurrency, sum(BilledCost) as billed_cost, sum(BilledCost) as x, "
+        "count(*) as n from cost_lines group by 1 order by 1"
+    )
+    code, out, _ = run(capsys, "--warehouse", str(warehouse), "query", sql)
+    assert code == 0
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines()
+             if line.startswith("│ ") and "Billing" not in line]  # fmt: skip
+    assert cells == [
+        ["JPY", "1236", "1235.5", "2"],  # 1235.5 -> 1236: half to even, no decimals
+        ["KWD", "3.000", "3.0005", "2"],  # 3.0005 -> 3.000: half to even, three decimals
+        ["USD", "10.01", "10.0050008", "2"],  # a column not named as money stays exact
+    ]
+    code, out, _ = run(capsys, "--warehouse", str(warehouse), "query", sql, "--format", "csv")
+    assert "JPY,1235.500000000000,1235.500000000000,2" in out  # csv: exact
+
+
+def test_loads_and_load_summaries_round_each_currency_its_way(
+    warehouse: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    store = Store(warehouse)
+    store.load_cost_lines([in_currency("2026-09", ["1234.5", "1"], "JPY", 1)])
+    store.load_cost_lines([in_currency("2026-10", ["1.0015", "1"], "BHD", 2)])
+    code, out, _ = run(capsys, "--warehouse", str(warehouse), "loads")
+    assert code == 0
+    assert out.count(" 1,236 ") == 2 and out.count(" 2.002 ") == 2
+    assert "1,235.5" not in out
+
+    import io
+
+    from rich.console import Console
+
+    from dashboard.commands.progress import show_brief, show_summary
+
+    printed = io.StringIO()
+    console = Console(file=printed, width=200, markup=False, soft_wrap=True)
+    results = [_result("2026-09", "1234.5", "JPY"), _result("2026-09", "7.0025", "KWD")]
+    show_summary(console, results)
+    show_brief(console, results)
+    text = printed.getvalue()
+    assert text.count(" 1,234 ") == 3 and text.count(" 7.002 ") == 3  # table twice, line once
+    assert "JPY 1,234 in source" in text and "KWD 7.002 in source" in text
 
 
 def test_a_missing_line_is_named_without_a_question_mark(
@@ -165,7 +247,7 @@ def test_loads_narrow_to_a_source_period_and_count(
         capsys, "--warehouse", str(loaded), "loads", "--source", "aws-cur2", "--period", "2026-10"
     )
     assert code == 0
-    assert "98,766.4321" in out and "123,456.789013145678" not in out
+    assert "98,766.43" in out and "123,456.79" not in out
     code, out, _ = run(capsys, "--warehouse", str(loaded), "loads", "--last", "1")
     assert code == 0 and out.count("aws-cur2") == 1  # the newest: 2026-10
     assert "2026-10" in out and "2026-09" not in out
