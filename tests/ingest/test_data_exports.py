@@ -379,3 +379,17 @@ def test_bad_manifest_is_one_clear_message_and_commits_nothing(
     assert captured.out == ""
     assert state(warehouse) == before  # not even the good 2026-08
     assert not (warehouse / "cost_lines").exists()
+
+
+def test_an_s3_key_that_would_land_outside_the_download_is_refused(
+    endpoint: str, s3_env: None, warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    place = s3_place(endpoint, "billing-escape")
+    place.put(objects(CUR2, False))
+    client = boto3.client("s3", endpoint_url=endpoint)
+    key = f"{PREFIX}/acme-cur2/data/../../../../escape.snappy.parquet"
+    client.put_object(Bucket="billing-escape", Key=key, Body=parquet(cur2_table("2026-09")))
+    assert ingest(warehouse, "aws", place.target("acme-cur2"), *place.args) == 2
+    err = capsys.readouterr().err
+    assert "an S3 object name that cannot be copied safely" in err and key in err
+    assert not (warehouse / "cost_lines").exists()
