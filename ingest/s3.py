@@ -130,13 +130,15 @@ def list_objects(s3, location: Location) -> list[tuple[str, int, float]]:
     return sorted(out)
 
 
-def _export_period(prefix: str) -> tuple[str, str] | None:
-    """(export prefix, "BILLING_PERIOD=...") when the prefix is one period of a Data Export.
+def _export_period(prefix: str) -> tuple[str, str, str] | None:
+    """(export prefix, "BILLING_PERIOD=...", the rest) when the prefix is inside one period of
+    a Data Export (its data or metadata folder, or an object in them).
 
-    Such a period's manifest lives beside data/ under metadata/, so both are fetched."""
+    A period's manifest and data sit in sibling folders, so both are fetched."""
     parts = [p for p in prefix.split("/") if p]
-    if len(parts) >= 3 and parts[-2] == "data" and parts[-1].startswith("BILLING_PERIOD="):
-        return "/".join(parts[:-2]), parts[-1]
+    for i in range(len(parts) - 1, 1, -1):
+        if parts[i].startswith("BILLING_PERIOD=") and parts[i - 1] in ("data", "metadata"):
+            return "/".join(parts[: i - 1]), parts[i], "/".join(parts[i - 1 :])
     return None
 
 
@@ -165,7 +167,7 @@ def download(
     s3 = client(profile, endpoint_url)
     period = _export_period(location.prefix)
     if period is not None:
-        export, name = period
+        export, name, _ = period
         location = Location(location.bucket, export)
         wanted = (f"{export}/data/{name}/", f"{export}/metadata/{name}/")
         objects = [o for o in list_objects(s3, location) if o[0].startswith(wanted)]
@@ -198,7 +200,7 @@ def download(
             os.utime(local, (modified, modified))
             keys[local] = key
         if period is not None:
-            yield Download(location, root, keys, root / "data" / period[1])
+            yield Download(location, root, keys, root.joinpath(*period[2].split("/")))
             return
         target = root / PurePosixPath(base).name if base is not None else root
         yield Download(Location(location.bucket, location.prefix), target, keys)
