@@ -130,6 +130,12 @@ def survey(target: Path, display: Display = str) -> Plan:
         if manifests:
             files = [f for m in manifests for f in _manifest_files(m, display)]
             periods.append(Period(display(folder), files))
+            named = set(files)
+            older = [p for p in sorted(folder.rglob("*")) if p.is_file() and is_data_file(p)]
+            older = [p for p in older if p not in named]
+            if older:  # assemblies of earlier refreshes, kept beside the current one
+                why = f"older CUR assembly in {display(folder)}, not in {manifests[-1].name}"
+                skipped.append(Skipped(why, tuple(display(p) for p in older)))
             return
         data = _data_files(folder)
         if data:
