@@ -40,7 +40,7 @@ def _floor(out: Path, rows: int) -> float:
     """Seconds for pyarrow alone to write ``rows`` rows shaped like the generated CUR."""
     import pyarrow.parquet as pq
 
-    first = sorted((out / "aws" / "cur2").glob("*/*.parquet"))[0]
+    first = sorted((out / "aws").glob("*/data/BILLING_PERIOD=*/*/*.parquet"))[0]
     chunk = pq.ParquetFile(first).read_row_group(0)
     target = out / "floor.parquet"
     t = time.perf_counter()

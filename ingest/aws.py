@@ -1,7 +1,8 @@
 """AWS Cost and Usage Reports: legacy CSV/CSV.gz, legacy Parquet, CUR 2.0 Parquet -> cost lines.
 
-Listing and reading are separate steps. `plan` finds the billing periods under a path (a file,
-a CUR manifest, a period folder, or a folder of period folders); `read_period` turns one
+Listing and reading are separate steps. `survey` (cur_layout.py) finds the billing periods under
+a path (a file, a CUR manifest, a period folder, a folder of period folders, or an AWS Data
+Exports folder read by its newest manifests); `read_period` turns one
 period's files into PeriodLoads, one per payer account, each with its source total summed from
 the raw unblended-cost column. The flavour is detected from the columns (formats.md §4.1).
 """
@@ -9,10 +10,8 @@ the raw unblended-cost column. The flavour is detected from the columns (formats
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,7 +20,9 @@ import pyarrow.parquet as pq
 
 from ingest import aws_columns as cols
 from ingest.aws_columns import normalise, source_column
-from ingest.detect import CSV, CSV_GZ, PARQUET, Sniffed, columns_found, is_data_file, sniff
+from ingest.cur_layout import Period, survey
+from ingest.delivery import Loads
+from ingest.detect import CSV, CSV_GZ, PARQUET, Sniffed, columns_found, sniff
 from ingest.store import CHUNK_ROWS, PeriodLoad, SourceFile
 from ingest.values import Check, first_bad, money, raise_bad, timestamp
 from models.errors import InputError
@@ -47,95 +48,6 @@ TIME_COLUMNS = (
     "line_item_usage_end_date",
 )
 Display = Callable[[Path], str]
-
-
-@dataclass
-class Period:
-    """The files of one billing period as listed (before anything is read)."""
-
-    label: str
-    files: list[Path]
-
-
-# ---- listing ----------------------------------------------------------------------------
-
-
-def _is_manifest(path: Path) -> bool:
-    return path.name.endswith("Manifest.json") or path.name == "manifest.json"
-
-
-def _data_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_data_file(p))
-
-
-def _manifest_files(manifest: Path, display: Display) -> list[Path]:
-    """Data files named by a legacy CUR manifest (`reportKeys`, S3 keys) found beside it."""
-    try:
-        doc = json.loads(manifest.read_text(encoding="utf-8"))
-        keys = [str(k) for k in doc["reportKeys"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            "not a CUR manifest",
-            file=display(manifest),
-            expected='JSON with "reportKeys"',
-            found=str(exc)[:120],
-        ) from None
-    files = []
-    for key in keys:
-        parts = key.strip("/").split("/")
-        hit = None
-        for n in range(len(parts), 0, -1):  # longest key suffix that exists under the folder
-            candidate = manifest.parent.joinpath(*parts[-n:])
-            if candidate.is_file():
-                hit = candidate
-                break
-        if hit is None:
-            matches = [p for p in manifest.parent.rglob(parts[-1]) if p.is_file()]
-            hit = matches[0] if len(matches) == 1 else None
-        if hit is None:
-            raise InputError(
-                "a file named by the manifest is missing",
-                file=display(manifest),
-                expected=key,
-                found="no such file beside the manifest",
-                hint="download the whole period folder, including its assembly subfolder",
-            )
-        files.append(hit)
-    return files
-
-
-def plan(target: Path, display: Display = str) -> list[Period]:
-    """The billing periods under `target`, each a list of files; raises if there are none."""
-    if not target.exists():
-        raise InputError("no such file or folder", file=display(target))
-    if target.is_file():
-        files = _manifest_files(target, display) if _is_manifest(target) else [target]
-        return [Period(display(target), files)]
-    periods: list[Period] = []
-
-    def walk(folder: Path) -> None:
-        manifests = sorted(p for p in folder.iterdir() if p.is_file() and _is_manifest(p))
-        if manifests:
-            files = [f for m in manifests for f in _manifest_files(m, display)]
-            periods.append(Period(display(folder), files))
-            return
-        data = _data_files(folder)
-        if data:
-            periods.append(Period(display(folder), data))
-            return
-        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-            if not sub.name.startswith((".", "_")):
-                walk(sub)
-
-    walk(target)
-    if not periods:
-        raise InputError(
-            "no billing export files found",
-            file=display(target),
-            expected="CUR files (CSV, CSV.gz, Parquet) or a manifest, or period subfolders",
-            found="an empty folder",
-        )
-    return periods
 
 
 # ---- reading ----------------------------------------------------------------------------
@@ -353,7 +265,8 @@ def read_period(period: Period, work: Path, display: Display = str) -> list[Peri
 def open_export(target: Path, display: Display = str) -> Iterator[list[PeriodLoad]]:
     """Every billing period under `target` as PeriodLoads; scratch files removed on exit."""
     with tempfile.TemporaryDirectory(prefix="finops-aws-") as tmp:
-        loads: list[PeriodLoad] = []
-        for i, period in enumerate(plan(target, display)):
+        planned = survey(target, display)
+        loads = Loads(skipped=planned.skipped)
+        for i, period in enumerate(planned.periods):
             loads.extend(read_period(period, Path(tmp) / str(i), display))
         yield loads

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest import data_exports
+from ingest.delivery import Loads, Skipped
 from ingest.detect import PARQUET, Sniffed, columns_found, is_data_file, sniff
 from ingest.store import PeriodLoad, SourceFile
 from ingest.values import Check, first_bad, money, raise_bad, timestamp
@@ -44,23 +46,44 @@ OURS = {"x_Source", "x_LoadId", "x_LineId", "x_SourceFile"}
 Display = Callable[[Path], str]
 
 
-def _files(target: Path, display: Display) -> list[Path]:
+def _files(target: Path, display: Display) -> tuple[list[Path], list[Skipped]]:
+    """The FOCUS files to read under `target`, and the delivered files left unread.
+
+    Inside an AWS Data Exports folder (FOCUS 1.2 with AWS columns) only the files of each
+    period's newest manifest are read; older deliveries are reported as skipped.
+    """
     if not target.exists():
         raise InputError("no such file or folder", file=display(target))
     if target.is_file():
-        return [target]
-    files = sorted(
-        p
-        for p in target.rglob("*")
-        if p.is_file()
-        and not any(part.startswith((".", "_")) for part in p.relative_to(target).parts)
-        and is_data_file(p)
-    )
-    if not files:
+        if target.name.endswith("Manifest.json"):
+            layout = data_exports.read_manifest_target(target, display)
+            return [f for d in layout.deliveries for f in d.files], []
+        return [target], []
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+
+    def walk(folder: Path) -> None:
+        in_export = data_exports.period_of(folder)
+        if in_export is not None or data_exports.is_export(folder):
+            root, only = in_export or (folder, None)
+            layout = data_exports.read_export(root, display, only)
+            files.extend(f for d in layout.deliveries for f in d.files)
+            skipped.extend(layout.skipped)
+            return
+        for p in sorted(folder.iterdir()):
+            if p.name.startswith((".", "_")):
+                continue
+            if p.is_dir():
+                walk(p)
+            elif p.is_file() and is_data_file(p):
+                files.append(p)
+
+    walk(target)
+    if not files and not skipped:
         raise InputError(
             "no FOCUS files found", file=display(target), expected="CSV, CSV.gz or Parquet files"
         )
-    return files
+    return files, skipped
 
 
 def _check_columns(s: Sniffed) -> None:
@@ -199,12 +222,13 @@ def _keys(frame: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def read(target: Path, work: Path, display: Display = str) -> list[PeriodLoad]:
+def read(target: Path, work: Path, display: Display = str) -> Loads:
     """Every (billing account, billing period) in the FOCUS files under `target`."""
     frames: list[pl.LazyFrame] = []
     totals: dict[tuple[str, str], dict[str, Decimal]] = {}
     files: dict[tuple[str, str], list[SourceFile]] = {}
-    for path in _files(target, display):
+    listed, skipped = _files(target, display)
+    for path in listed:
         shown = display(path)
         sniffed = sniff(path, shown, work)
         _check_columns(sniffed)
@@ -233,8 +257,10 @@ def read(target: Path, work: Path, display: Display = str) -> list[PeriodLoad]:
             per[currency] = per.get(currency, Decimal(0)) + Decimal(total)
             files.setdefault((account, period), []).append(source_file)
         frames.append(normalise(frame, shown))
+    if not frames:
+        return Loads(skipped=skipped)
     lines = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
-    loads = []
+    loads = Loads(skipped=skipped)
     for (account, period), by_currency in sorted(totals.items()):
         if len(by_currency) > 1:
             raise InputError(
@@ -266,6 +292,6 @@ def read(target: Path, work: Path, display: Display = str) -> list[PeriodLoad]:
 
 
 @contextlib.contextmanager
-def open_export(target: Path, display: Display = str) -> Iterator[list[PeriodLoad]]:
+def open_export(target: Path, display: Display = str) -> Iterator[Loads]:
     with tempfile.TemporaryDirectory(prefix="finops-focus-") as tmp:
         yield read(target, Path(tmp), display)

@@ -3,12 +3,14 @@
 Credentials come only from boto3's default chain (environment, shared config/credentials
 files, `--profile`, container or instance roles); nothing is stored or logged. Objects are
 downloaded to disk in chunks by boto3's transfer manager, never held whole in memory, and the
-local layout mirrors the keys below the prefix so period folders and manifests keep working.
+local layout mirrors the keys below the prefix so period folders and manifests keep working;
+each copy's mtime is its object's LastModified.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ class Download:
     location: Location
     root: Path
     keys: dict[Path, str]
+    target: Path | None = None  # what to read, when not the whole of `root`
 
     def display(self, path: Path) -> str:
         path = Path(path)
@@ -100,8 +103,8 @@ def _unavailable(exc: Exception, location: Location) -> SourceUnavailableError:
     )
 
 
-def list_objects(s3, location: Location) -> list[tuple[str, int]]:
-    """(key, size) of every object under the prefix, in key order."""
+def list_objects(s3, location: Location) -> list[tuple[str, int, float]]:
+    """(key, size, LastModified as a POSIX time) of every object under the prefix, by key."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     prefix = location.prefix
@@ -110,7 +113,7 @@ def list_objects(s3, location: Location) -> list[tuple[str, int]]:
         prefix_dir = prefix + "/"
     else:
         prefix_dir = prefix
-    out: list[tuple[str, int]] = []
+    out: list[tuple[str, int, float]] = []
     try:
         pages = s3.get_paginator("list_objects_v2").paginate(
             Bucket=location.bucket, Prefix=location.prefix
@@ -121,10 +124,36 @@ def list_objects(s3, location: Location) -> list[tuple[str, int]]:
                 if key.endswith("/"):
                     continue
                 if key == location.prefix or key.startswith(prefix_dir):
-                    out.append((key, int(obj["Size"])))
+                    out.append((key, int(obj["Size"]), obj["LastModified"].timestamp()))
     except (BotoCoreError, ClientError) as exc:
         raise _unavailable(exc, location) from None
     return sorted(out)
+
+
+def _export_period(prefix: str) -> tuple[str, str, str] | None:
+    """(export prefix, "BILLING_PERIOD=...", the rest) when the prefix is inside one period of
+    a Data Export (its data or metadata folder, or an object in them).
+
+    A period's manifest and data sit in sibling folders, so both are fetched."""
+    parts = [p for p in prefix.split("/") if p]
+    for i in range(len(parts) - 1, 1, -1):
+        if parts[i].startswith("BILLING_PERIOD=") and parts[i - 1] in ("data", "metadata"):
+            return "/".join(parts[: i - 1]), parts[i], "/".join(parts[i - 1 :])
+    return None
+
+
+def _local_path(root: Path, rel: str, location: Location, key: str) -> Path:
+    """Where an object's copy goes: inside `root`, or the object is refused."""
+    parts = PurePosixPath(rel).parts
+    if not parts or any(p in ("..", ".") for p in parts):
+        raise InputError(
+            "an S3 object name that cannot be copied safely",
+            file=f"s3://{location.bucket}/{key}",
+            expected="a key without '.' or '..' segments",
+            found=key,
+            hint="rename or remove the object; it would land outside the download folder",
+        )
+    return root.joinpath(*parts)
 
 
 @contextlib.contextmanager
@@ -136,30 +165,42 @@ def download(
 
     location = parse(uri)
     s3 = client(profile, endpoint_url)
-    objects = list_objects(s3, location)
+    period = _export_period(location.prefix)
+    if period is not None:
+        export, name, _ = period
+        location = Location(location.bucket, export)
+        wanted = (f"{export}/data/{name}/", f"{export}/metadata/{name}/")
+        objects = [o for o in list_objects(s3, location) if o[0].startswith(wanted)]
+    else:
+        objects = list_objects(s3, location)
     if not objects:
         raise InputError(
             "no objects under this S3 prefix",
-            file=location.uri,
+            file=parse(uri).uri,
             expected="the export's data files (CSV, CSV.gz, Parquet) or manifest",
             found="nothing",
             hint="check the prefix: Data Exports write under <prefix>/<name>/data/",
         )
-    base = location.prefix if any(k == location.prefix for k, _ in objects) else None
+    base = location.prefix if any(k == location.prefix for k, _, _ in objects) else None
     with tempfile.TemporaryDirectory(prefix="finops-s3-") as tmp:
         root = Path(tmp)
         keys: dict[Path, str] = {}
-        for key, _size in objects:
+        for key, _size, modified in objects:
             if base is not None:  # the URI named one object
                 rel = PurePosixPath(key).name
             else:
                 rel = key[len(location.prefix) :].lstrip("/")
-            local = root.joinpath(*PurePosixPath(rel).parts)
+            local = _local_path(root, rel, location, key)
             local.parent.mkdir(parents=True, exist_ok=True)
             try:
                 s3.download_file(location.bucket, key, str(local))
             except (BotoCoreError, ClientError) as exc:
                 raise _unavailable(exc, Location(location.bucket, key)) from None
+            # The copy keeps the object's LastModified: which delivery is newest depends on it.
+            os.utime(local, (modified, modified))
             keys[local] = key
+        if period is not None:
+            yield Download(location, root, keys, root.joinpath(*period[2].split("/")))
+            return
         target = root / PurePosixPath(base).name if base is not None else root
         yield Download(Location(location.bucket, location.prefix), target, keys)

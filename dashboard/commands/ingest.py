@@ -89,7 +89,7 @@ def file_or_s3_command(source: str, reader: str, help_text: str) -> click.Comman
             if s3.is_uri(target):
                 with (
                     s3.download(target, profile, endpoint_url) as got,
-                    module.open_export(got.root, got.display) as loads,
+                    module.open_export(got.target or got.root, got.display) as loads,
                 ):
                     yield loads
             else:

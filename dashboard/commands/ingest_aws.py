@@ -8,5 +8,7 @@ command = file_or_s3_command(
     "aws",
     "ingest.aws",
     "Load a CUR export: a file, a manifest, a period folder, a folder of period folders, "
-    "or s3://bucket/prefix. Each billing period becomes one commit, reconciled to the cent.",
+    "an AWS Data Exports folder (each month is the files its newest manifest names; older "
+    "deliveries are listed as skipped), or s3://bucket/prefix. Each billing period becomes one "
+    "commit, reconciled to the cent.",
 )

@@ -7,6 +7,7 @@ from dashboard.commands.ingest import file_or_s3_command
 command = file_or_s3_command(
     "focus",
     "ingest.focus",
-    "Load FOCUS files (CSV, CSV.gz, Parquet; a file or a folder, local or s3://). Lines are "
-    "committed per provider billing account and billing period, reconciled to the cent.",
+    "Load FOCUS files (CSV, CSV.gz, Parquet; a file or a folder, local or s3://). An AWS Data "
+    "Exports FOCUS export is read by its newest manifests. Lines are committed per provider "
+    "billing account and billing period, reconciled to the cent.",
 )

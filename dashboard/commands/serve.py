@@ -22,11 +22,10 @@ _LAUNCH = (
     "sys.exit(cli.main(prog_name='streamlit'))"
 )
 
-# The demo ingests the sample enterprise through the same commands a user runs, in the
-# order exports arrive: the restated AWS month lands after the original.
+# The demo ingests the sample enterprise through the same commands a user runs. AWS is a
+# Data Export: each month is its newest delivery (the restated month's second execution).
 DEMO_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("aws", ("aws/cur2",)),
-    ("aws", ("aws/cur2-restated",)),
+    ("aws", ("aws/",)),
     ("azure", ("azure/",)),  # export runs: the newest complete run of each month
     ("gcp", ("gcp/parquet",)),
     # telemetry before the inventory: on-prem energy above idle uses the measured GPU power

@@ -11,6 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from ingest.sample.aws import LOCATION, SRC, AwsMonth, _sku
+from ingest.sample.aws_delivery import (
+    EXPORT,
+    data_dir,
+    delivered_at,
+    execution_id,
+    write_manifest,
+)
 from ingest.sample.company import Company
 from ingest.sample.cur2 import CurWriter
 from ingest.sample.truth import Ledger
@@ -253,17 +260,21 @@ def monthly_lines(am: AwsMonth, restated: bool) -> None:
 def write_aws(
     out: Path, company: Company, ledger: Ledger, tick: Callable[[str], None] | None = None
 ) -> None:
-    """Write every billing period; the restated month is written twice, the later export
-    under ``aws/cur2-restated`` (its totals are the truth for that month)."""
+    """Write every billing period as a Data Export delivery (aws_delivery.py); the restated
+    month is delivered twice, and its newer execution (the truth for that month) is the one
+    its manifest names."""
     states: dict = {}
     hosts = company.hosts_of("aws")
     for month in company.cal.months:
         restated = month == company.events.restated_month
-        passes = [(False, "cur2")] + ([(True, "cur2-restated")] if restated else [])
-        for is_restatement, folder in passes:
+        passes = [False, True] if restated else [False]
+        for n, is_restatement in enumerate(passes):
             target = ledger if (is_restatement or not restated) else Ledger()
+            execution = execution_id(company.seed, month, n)
             w = CurWriter(
-                out / "aws" / folder / f"BILLING_PERIOD={month}", id_prefix=f"{folder}-{month}-"
+                data_dir(out, month, execution),
+                # line ids as the two separate exports had them before
+                id_prefix=f"{'cur2-restated' if is_restatement else 'cur2'}-{month}-",
             )
             am = AwsMonth(company, month, w, target, states)
             for h in hosts:
@@ -272,6 +283,8 @@ def write_aws(
             am.commitments()
             monthly_lines(am, is_restatement)
             w.close()
+            when = delivered_at(month, n)
+            write_manifest(out, month, execution, w.files, when)
             if restated:
                 key = ("AWS", SRC, month, "USD")
                 ledger.restatements.append(
@@ -279,7 +292,9 @@ def write_aws(
                         "provider": "AWS",
                         "source": SRC,
                         "billing_period": month,
-                        "export": folder,
+                        "export": EXPORT,
+                        "execution_id": execution,
+                        "delivered_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
                         "billed_cost": format(target.totals[key], "f"),
                     }
                 )

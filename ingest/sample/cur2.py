@@ -162,6 +162,7 @@ class CurWriter:
         self.file_no = 0
         self.writer: pq.ParquetWriter | None = None
         self.file_rows = 0
+        self.files: list[Path] = []  # in the order written
 
     def add(self, group: Group) -> None:
         if group.n <= 0:
@@ -188,6 +189,7 @@ class CurWriter:
         self.file_no += 1
         self.dir.mkdir(parents=True, exist_ok=True)
         name = self.dir / f"acme-cur2-{self.file_no:05d}.snappy.parquet"
+        self.files.append(name)
         self.writer = pq.ParquetWriter(name, SCHEMA, compression="snappy")
         self.file_rows = 0
 

@@ -137,8 +137,9 @@ def _planted_events(company: Company, ledger: Ledger) -> None:
                 "kind": "restatement",
                 "provider": "AWS",
                 "billing_period": ev.restated_month,
-                "description": "AWS re-issued the month with an SLA credit; the later export is "
-                "under aws/cur2-restated and replaces the first",
+                "description": "AWS re-issued the month with an SLA credit: a second execution "
+                "of the aws/acme-cur2 Data Export, named by the month's manifest, replaces the "
+                "first",
                 "credit": str(ev.restated_credit),
             }
         )

@@ -350,11 +350,14 @@ def test_warehouse_option_and_environment(tmp_path: Path, monkeypatch: pytest.Mo
 def test_sample_enterprise_aws_months_match_the_planted_truth(
     sample_warehouse: Path, sample_truth: dict
 ) -> None:
-    restated = {
-        r["billing_period"]: Decimal(r["billed_cost"])
-        for r in sample_truth.get("restatements", [])
-        if r["source"] == "aws-cur2" and r["export"] == "cur2-restated"
-    }
+    """Every month equals its truth; the restated month is its newest delivery (the second
+    execution of the Data Export), never the first one or the sum of both."""
+    deliveries = sorted(
+        (r for r in sample_truth.get("restatements", []) if r["source"] == "aws-cur2"),
+        key=lambda r: r["delivered_at"],
+    )
+    newest = {r["billing_period"]: Decimal(r["billed_cost"]) for r in deliveries}
+    assert len(deliveries) == 2 and deliveries[0]["billed_cost"] != deliveries[1]["billed_cost"]
     want = {
         t["billing_period"]: (t["lines"], Decimal(t["billed_cost"]), Decimal(t["effective_cost"]))
         for t in sample_truth["totals"]
@@ -371,7 +374,6 @@ def test_sample_enterprise_aws_months_match_the_planted_truth(
     got = {p: (n, b, e) for p, n, b, e in rows}
     assert set(got) == set(want)
     for period, (lines, billed, effective) in want.items():
-        if period in restated:  # the demo loads the restated export last
-            assert got[period][1] == restated[period]
-        else:
-            assert got[period] == (lines, billed, effective), period
+        assert got[period] == (lines, billed, effective), period
+        if period in newest:
+            assert billed == newest[period]

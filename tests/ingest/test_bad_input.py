@@ -8,6 +8,7 @@ message, the exit code and that the warehouse's versions and totals are what the
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -150,6 +151,54 @@ def cur2_mixed_currency(d: Path) -> Path:
     return folder
 
 
+def legacy_manifest_without_keys(d: Path) -> Path:
+    period = d / "acme" / "20180601-20180701"
+    (period / "assembly-1").mkdir(parents=True)
+    shutil.copy(GOOD, period / "assembly-1" / "acme-1.csv")
+    (period / "acme-Manifest.json").write_text('{"billingPeriod": {"start": "20180601"}}')
+    return d / "acme"
+
+
+def data_export(d: Path, manifest: Callable[[list[str]], bytes]) -> Path:
+    """An export `acme-cur2` with a good 2026-08 and a 2026-09 whose manifest is `manifest`."""
+    root = d / "exports" / "acme-cur2"
+    for period in ("2026-08", "2026-09"):
+        data = root / "data" / f"BILLING_PERIOD={period}" / "exec-1"
+        data.mkdir(parents=True)
+        pq.write_table(cur2_table(period), data / "acme-cur2-00001.snappy.parquet")
+        uris = [f"s3://acme-billing/exports/acme-cur2/data/BILLING_PERIOD={period}/exec-1/"
+                "acme-cur2-00001.snappy.parquet"]  # fmt: skip
+        meta = root / "metadata" / f"BILLING_PERIOD={period}"
+        meta.mkdir(parents=True)
+        body = manifest(uris) if period == "2026-09" else None
+        (meta / "acme-cur2-Manifest.json").write_bytes(
+            body or json.dumps({"executionId": "exec-1", "dataFiles": uris}).encode()
+        )
+    return root
+
+
+def export_missing_file(d: Path) -> Path:
+    return data_export(d, lambda uris: json.dumps(
+        {"executionId": "exec-2", "dataFiles": [uris[0].replace("exec-1", "exec-2")]}
+    ).encode())  # fmt: skip
+
+
+def export_manifest_not_json(d: Path) -> Path:
+    return data_export(d, lambda uris: b"<?xml version='1.0'?><Error>AccessDenied</Error>")
+
+
+def export_manifest_outside(d: Path) -> Path:
+    return data_export(d, lambda uris: json.dumps(
+        {"executionId": "exec-1", "dataFiles": [uris[0].replace("acme-cur2/data/", "team-b/data/")]}
+    ).encode())  # fmt: skip
+
+
+def export_manifest_without_files(d: Path) -> Path:
+    return data_export(
+        d, lambda uris: json.dumps({"executionId": "exec-1", "files": uris}).encode()
+    )
+
+
 @dataclass(frozen=True)
 class Case:
     make: Callable[[Path], Path]
@@ -194,6 +243,41 @@ CASES = {
     ),
     "unknown format": Case(unknown_format, "aws", "not a format this reader knows", "cur.csv"),
     "CSV that is not a CUR": Case(not_a_cur, "aws", "not an AWS Cost and Usage Report", "cur.csv"),
+    "legacy CUR manifest without reportKeys": Case(
+        legacy_manifest_without_keys,
+        "aws",
+        'not a CUR manifest — expected JSON with "reportKeys" (legacy CUR) or "dataFiles" (Data '
+        "Exports), found a JSON object with keys billingPeriod",
+        "acme-Manifest.json",
+    ),
+    "Data Exports: manifest naming a missing file": Case(
+        export_missing_file,
+        "aws",
+        "a file named by the manifest is missing",
+        "BILLING_PERIOD=2026-09/acme-cur2-Manifest.json",
+        "BILLING_PERIOD=2026-09/exec-2/acme-cur2-00001.snappy.parquet, found no such file",
+    ),
+    "Data Exports: manifest that is not JSON": Case(
+        export_manifest_not_json,
+        "aws",
+        "not a Data Exports manifest",
+        "BILLING_PERIOD=2026-09/acme-cur2-Manifest.json",
+        "found text that is not JSON (Expecting value: line 1 column 1 (char 0))",
+    ),
+    "Data Exports: manifest naming another export's object": Case(
+        export_manifest_outside,
+        "aws",
+        "the manifest names a file outside its export and billing period",
+        "BILLING_PERIOD=2026-09/acme-cur2-Manifest.json",
+        "found s3://acme-billing/exports/team-b/data/BILLING_PERIOD=2026-09/",
+    ),
+    "Data Exports: manifest without dataFiles": Case(
+        export_manifest_without_files,
+        "aws",
+        "not a Data Exports manifest",
+        "BILLING_PERIOD=2026-09/acme-cur2-Manifest.json",
+        "found a JSON object with keys executionId, files",
+    ),
     "FOCUS: text in BilledCost": Case(
         focus_text_cost, "focus", "cannot be read", "focus.csv", "column BilledCost"
     ),

@@ -97,7 +97,11 @@ def test_cur2_data_exports_layout_one_load_per_period(
 
 
 def test_legacy_layout_with_manifest_and_gzip(
-    endpoint: str, credentials: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    endpoint: str,
+    credentials: Path,
+    warehouse: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     client = bucket(endpoint, "billing-legacy")
     period = "cur/acme/20180601-20180701"
@@ -118,6 +122,11 @@ def test_legacy_layout_with_manifest_and_gzip(
     )
     rows, total, month = koku_truth(KOKU / "test_cur.csv")
     assert state(warehouse)[2][month][:2] == (rows, total)
+    out = capsys.readouterr().out
+    assert (
+        f"skipped 1 file: older CUR assembly in s3://billing-legacy/{period}, not in "
+        f"acme-Manifest.json, e.g. s3://billing-legacy/{stale}"
+    ) in out
 
 
 def test_missing_bucket_and_empty_prefix_are_clear_errors(

@@ -41,20 +41,14 @@ def assert_totals_match(actual: dict[tuple[str, str], Decimal], truth: dict, pro
         assert Decimal(actual[key]).quantize(CENT) == value.quantize(CENT), (provider, key)
 
 
-def aws_totals(root: Path) -> dict[tuple[str, str], Decimal]:
-    """sum(line_item_unblended_cost) per period; a restated export replaces its month."""
-    out: dict[tuple[str, str], Decimal] = {}
-    for folder in ("cur2", "cur2-restated"):  # later exports overwrite earlier months
-        for part in sorted((root / "aws" / folder).glob("BILLING_PERIOD=*")):
-            period = part.name.split("=", 1)[1]
-            sums: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-            for f in sorted(part.glob("*.parquet")):
-                t = pq.read_table(
-                    f, columns=["line_item_unblended_cost", "line_item_currency_code"]
-                )
-                for cost, cur in zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True):
-                    sums[(period, cur)] += dec(cost)
-            out.update(sums)
+def aws_month_files(root: Path) -> dict[str, list[Path]]:
+    """Per billing period, the CUR 2.0 files its Data Exports manifest names (the newest
+    delivery), read from the manifests alone: `aws/` is s3://<bucket>/aws/."""
+    out: dict[str, list[Path]] = {}
+    for m in sorted((root / "aws").glob("*/metadata/BILLING_PERIOD=*/*-Manifest.json")):
+        doc = json.loads(m.read_text(encoding="utf-8"))
+        keys = [uri.removeprefix("s3://").split("/", 1)[1] for uri in doc["dataFiles"]]
+        out[m.parent.name.split("=", 1)[1]] = [root.joinpath(*k.split("/")) for k in keys]
     return out
 
 
@@ -84,6 +78,17 @@ def azure_rows(path: Path) -> list[dict]:
                  for k, v in r.items()} for r in pq.read_table(path).to_pylist()]  # fmt: skip
     with open(path, encoding="utf-8-sig", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def aws_totals(root: Path) -> dict[tuple[str, str], Decimal]:
+    """sum(line_item_unblended_cost) per period of the files each month's manifest names."""
+    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for period, files in aws_month_files(root).items():
+        for f in files:
+            t = pq.read_table(f, columns=["line_item_unblended_cost", "line_item_currency_code"])
+            for cost, cur in zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True):
+                out[(period, cur)] += dec(cost)
+    return dict(out)
 
 
 def azure_totals(root: Path, kind: str = "actual") -> dict[tuple[str, str], Decimal]:

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.sample.azure import HEADER as AZURE_HEADER
-from tests.sample.file_sums import azure_rows, azure_runs
+from tests.sample.file_sums import aws_month_files, azure_rows, azure_runs
 
 
 def _snake(legacy: str) -> str:
@@ -62,8 +62,10 @@ LEGACY = [
 
 def test_cur2_columns_and_arrow_types(sample, reference: Path) -> None:
     root, _ = sample
-    files = sorted((root / "aws" / "cur2").glob("BILLING_PERIOD=*/*.snappy.parquet"))
-    assert len(files) == len(sample[1]["meta"]["months"])
+    months = aws_month_files(root)
+    assert sorted(months) == sample[1]["meta"]["months"]
+    files = [f for _, fs in sorted(months.items()) for f in fs]
+    assert len(files) == len(months)
     schema = pq.read_schema(files[0])
     koku = (reference / "aws-cur-legacy-koku" / "2023-06-01.csv").read_text().splitlines()[0]
     for legacy in LEGACY:
@@ -99,7 +101,7 @@ def test_cur2_columns_and_arrow_types(sample, reference: Path) -> None:
 def test_cur2_content_has_the_ai_patterns(sample) -> None:
     root, _ = sample
     t = pq.read_table(
-        sorted((root / "aws" / "cur2").glob("*/*.parquet")),
+        [f for fs in aws_month_files(root).values() for f in fs],
         columns=[
             "line_item_line_item_type",
             "line_item_usage_type",

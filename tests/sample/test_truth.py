@@ -15,6 +15,7 @@ import pytest
 
 from tests.sample.file_sums import (
     assert_totals_match,
+    aws_month_files,
     aws_totals,
     azure_totals,
     dec,
@@ -145,15 +146,8 @@ def test_aws_idle_cost_is_effective_cost_per_gpu_hour(sample, activity) -> None:
         "reservation_effective_cost",
         "product",
     ]
-    rows = pq.read_table(
-        sorted((root / "aws" / "cur2-restated").glob("*/*.parquet"))
-        + [
-            f
-            for f in sorted((root / "aws" / "cur2").glob("*/*.parquet"))
-            if f.parent.name not in {p.name for p in (root / "aws" / "cur2-restated").iterdir()}
-        ],
-        columns=cols,
-    ).to_pylist()
+    files = [f for _, fs in sorted(aws_month_files(root).items()) for f in fs]
+    rows = pq.read_table(files, columns=cols).to_pylist()
     cost: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
     gpus = {}
     for r in rows:
@@ -195,12 +189,12 @@ def test_egress_truth_matches_usage_types(sample) -> None:
         ("nat_endpoint", r"^NatGateway-"),
     ]
     sums: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for part in sorted((root / "aws" / "cur2").glob("BILLING_PERIOD=*")):
-        t = pq.read_table(part, columns=["line_item_usage_type", "line_item_unblended_cost"])
+    for period, files in aws_month_files(root).items():
+        t = pq.read_table(files, columns=["line_item_usage_type", "line_item_unblended_cost"])
         for u, c in zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True):
             kind = next((k for k, p in kinds if re.search(p, u or "")), None)
             if kind:
-                sums[(part.name.split("=")[1], kind)] += dec(c)
+                sums[(period, kind)] += dec(c)
     expected = {
         (e["billing_period"], e["kind"]): Decimal(e["cost"])
         for e in truth["egress"]
@@ -230,12 +224,16 @@ def test_planted_events(sample) -> None:
     others = [v for k, v in internet.items() if k != spike["billing_period"]]
     assert internet[spike["billing_period"]] > 5 * statistics.median(others)
     restated = [r for r in truth["restatements"] if r["provider"] == "AWS"]
-    assert [r["export"] for r in restated] == ["cur2", "cur2-restated"]
+    # two executions of the same export; the later one is what the month's manifest names
+    assert [r["export"] for r in restated] == ["acme-cur2", "acme-cur2"]
+    assert restated[0]["delivered_at"] < restated[1]["delivered_at"]
     assert Decimal(restated[1]["billed_cost"]) - Decimal(restated[0]["billed_cost"]) == Decimal(
         events["restatement"]["credit"]
     )
     month = events["restatement"]["billing_period"]
-    assert (root / "aws" / "cur2-restated" / f"BILLING_PERIOD={month}").is_dir()
+    data = root / "aws" / "acme-cur2" / "data" / f"BILLING_PERIOD={month}"
+    assert sorted(p.name for p in data.iterdir()) == sorted(r["execution_id"] for r in restated)
+    assert {f.parent.name for f in aws_month_files(root)[month]} == {restated[1]["execution_id"]}
     assert aws_totals(root)[(month, "USD")] == Decimal(restated[1]["billed_cost"])
     idle = {r["host"]: r for r in truth["idle_gpu"]}
     for host in [h for e in truth["events"] if e["kind"] == "abandoned_fleet" for h in e["hosts"]]:

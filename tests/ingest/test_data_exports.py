@@ -1,0 +1,407 @@
+"""AWS Data Exports layout (CUR 2.0 and FOCUS 1.2): a month is its newest manifest's files.
+
+Each layout is built twice, as files on disk and as objects in moto's S3 server over HTTP,
+with a month delivered twice under the "create new file" preference where the older delivery
+differs: the warehouse must equal the newest delivery to the cent, the summary must name what
+was skipped, and a second ingest of the same export must change nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ingest.warehouse import connect, versions
+from tests.ingest.test_aws import cur2_table, expected_billed, ingest, period_totals, state
+from tests.servers.moto import serve
+
+BUCKET = "acme-billing"
+PREFIX = "exports"  # the export's S3 prefix; each export is a folder below it
+OLD, NEW = "0b5e2d1c-old", "9f3a7c44-new"  # execution ids (AWS uses UUIDs)
+BUCKETS = itertools.count(1)
+
+
+# ---- building a delivery ---------------------------------------------------------------------
+
+
+def parquet(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def focus_table(period: str, billed: str) -> pa.Table:
+    """Three FOCUS 1.2 lines of one billing period with AWS columns, BilledCost as decimals."""
+    y, m = map(int, period.split("-"))
+    start, end = f"{period}-01T00:00:00Z", f"{y + m // 12}-{m % 12 + 1:02d}-01T00:00:00Z"
+    costs = [Decimal(billed), Decimal("0.25"), Decimal("-1.5")]
+    n = len(costs)
+    return pa.table(
+        {
+            "BilledCost": pa.array(costs, pa.decimal128(38, 10)),
+            "EffectiveCost": pa.array(costs, pa.decimal128(38, 10)),
+            "BillingAccountId": ["111111111111"] * n,
+            "BillingCurrency": ["USD"] * n,
+            "BillingPeriodStart": [start] * n,
+            "BillingPeriodEnd": [end] * n,
+            "ChargeCategory": ["Usage", "Usage", "Credit"],
+            "ChargeFrequency": ["Usage-Based", "Usage-Based", "One-Time"],
+            "ChargePeriodStart": [start] * n,
+            "ChargePeriodEnd": [end] * n,
+            "ServiceCategory": ["Compute", "Storage", "Compute"],
+            "ServiceName": ["Amazon Elastic Compute Cloud", "Amazon S3", "Amazon EC2"],
+            "ProviderName": ["AWS"] * n,
+            "x_UsageType": ["USE1-BoxUsage:p5.48xlarge", "TimedStorage-ByteHrs", ""],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Export:
+    """One export: name, and per billing period its deliveries in order (oldest first)."""
+
+    name: str
+    deliveries: dict[str, list[tuple[str, list[bytes]]]]  # period -> [(execution, files)]
+
+
+def objects(export: Export, per_execution_manifests: bool) -> list[tuple[str, bytes]]:
+    """(key below the prefix, body) in the order AWS writes them: data, then the manifest."""
+    out = []
+    for period, runs in export.deliveries.items():
+        for execution, files in runs:
+            keys = [
+                f"{export.name}/data/BILLING_PERIOD={period}/{execution}/"
+                f"{export.name}-{i + 1:05d}.snappy.parquet"
+                for i in range(len(files))
+            ]
+            out += list(zip(keys, files, strict=True))
+            manifest = {
+                "executionId": execution,
+                "exportName": export.name,
+                "billingPeriod": period,
+                "columns": [{"name": "line_item_unblended_cost", "type": "double"}],
+                "dataFiles": [f"s3://{BUCKET}/{PREFIX}/{k}" for k in keys],
+            }
+            folder = f"{export.name}/metadata/BILLING_PERIOD={period}"
+            if per_execution_manifests:
+                folder += f"/{execution}"
+            out.append((f"{folder}/{export.name}-Manifest.json", json.dumps(manifest).encode()))
+    return out
+
+
+Put = Callable[[list[tuple[str, bytes]]], None]
+
+
+@dataclass
+class Place:
+    """Where the test writes a layout and how the command names it."""
+
+    put: Put
+    target: Callable[[str], str]  # path below the prefix -> the command's argument
+    shown: Callable[[str], str]  # path below the prefix -> how messages name it
+    args: tuple[str, ...] = ()
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with serve() as url:
+        yield url
+
+
+@pytest.fixture
+def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXPORTS")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def local_place(root: Path) -> Place:
+    base = root / PREFIX
+
+    def put(items: list[tuple[str, bytes]]) -> None:
+        for i, (key, body) in enumerate(items):  # later deliveries are written later
+            path = base / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+            os.utime(path, (1_790_000_000 + i, 1_790_000_000 + i))
+
+    return Place(put, lambda rel: str(base / rel), lambda rel: str(base / rel))
+
+
+def s3_place(endpoint: str, bucket: str) -> Place:
+    client = boto3.client("s3", endpoint_url=endpoint)
+    client.create_bucket(Bucket=bucket)
+    uri = f"s3://{bucket}/{PREFIX}"
+
+    def put(items: list[tuple[str, bytes]]) -> None:
+        periods = set()
+        for key, body in items:
+            if key.endswith("Manifest.json"):
+                period = "/".join(key.split("/")[:3])
+                if period in periods:  # S3 lists LastModified to the second
+                    time.sleep(1.05)
+                periods.add(period)
+            client.put_object(Bucket=bucket, Key=f"{PREFIX}/{key}", Body=body)
+
+    return Place(put, lambda rel: f"{uri}/{rel}", lambda rel: f"{uri}/{rel}",
+                 ("--endpoint-url", endpoint))  # fmt: skip
+
+
+@pytest.fixture(params=["local", "s3"])
+def place(request, tmp_path: Path) -> Place:
+    if request.param == "local":
+        return local_place(tmp_path / "bucket")
+    request.getfixturevalue("s3_env")
+    endpoint = request.getfixturevalue("endpoint")
+    return s3_place(endpoint, f"billing-{next(BUCKETS)}")
+
+
+# ---- CUR 2.0 ---------------------------------------------------------------------------------
+
+CUR2 = Export(
+    "acme-cur2",
+    {
+        "2026-08": [(OLD + "-08", [parquet(cur2_table("2026-08"))])],
+        "2026-09": [
+            (OLD, [parquet(cur2_table("2026-09").slice(0, 5)),
+                   parquet(cur2_table("2026-09").slice(5))]),
+            (NEW, [parquet(cur2_table("2026-09", scale=3.0))]),
+        ],
+    },
+)  # fmt: skip
+OTHER = Export(
+    "team-b-cur2", {"2026-09": [(NEW + "-b", [parquet(cur2_table("2026-09", payer="333"))])]}
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    exports: tuple[Export, ...]
+    target: str  # below the prefix
+    periods: dict[str, tuple[int, Decimal]]  # period -> (rows, billed), all accounts together
+    skipped: int  # number of older files the summary must name
+    per_execution_manifests: bool = False
+
+
+OLD_FILE = f"acme-cur2/data/BILLING_PERIOD=2026-09/{OLD}/acme-cur2-00001.snappy.parquet"
+SEPT = (10, expected_billed(cur2_table("2026-09", scale=3.0)))
+AUG = (10, expected_billed(cur2_table("2026-08")))
+CASES = {
+    "the export folder": Case((CUR2,), "acme-cur2", {"2026-08": AUG, "2026-09": SEPT}, 2),
+    "a manifest per execution": Case(
+        (CUR2,), "acme-cur2", {"2026-08": AUG, "2026-09": SEPT}, 2, per_execution_manifests=True
+    ),
+    "a prefix holding two exports": Case(
+        (CUR2, OTHER),
+        "",
+        {"2026-08": AUG, "2026-09": (20, SEPT[1] + expected_billed(cur2_table("2026-09")))},
+        2,
+    ),
+    "one BILLING_PERIOD folder": Case(
+        (CUR2,), "acme-cur2/data/BILLING_PERIOD=2026-09", {"2026-09": SEPT}, 2
+    ),
+    "one period's metadata folder": Case(
+        (CUR2,), "acme-cur2/metadata/BILLING_PERIOD=2026-09", {"2026-09": SEPT}, 2
+    ),
+    "the month's manifest itself": Case(
+        (CUR2,),
+        "acme-cur2/metadata/BILLING_PERIOD=2026-09/acme-cur2-Manifest.json",
+        {"2026-09": SEPT},
+        0,  # exactly the files it names; nothing else is looked at
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_cur2_month_is_the_newest_delivery(
+    case: Case, place: Place, warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for export in case.exports:
+        place.put(objects(export, case.per_execution_manifests))
+    target = place.target(case.target).rstrip("/")
+
+    assert ingest(warehouse, "aws", target, *place.args) == 0
+    out = capsys.readouterr().out
+
+    got = {p: (n, b) for p, (n, b, _) in period_totals(warehouse).items()}
+    assert got == case.periods
+    notes = [line for line in out.splitlines() if line.startswith("skipped")]
+    assert (
+        notes
+        == [
+            f"skipped {case.skipped} files: older delivery of acme-cur2 BILLING_PERIOD=2026-09, "
+            f"replaced by execution {NEW} (execution {OLD}), e.g. {place.shown(OLD_FILE)}"
+        ][: bool(case.skipped)]
+    )
+    (files,) = (
+        connect(warehouse)
+        .execute(
+            "select files from loads where billing_period = '2026-09' "
+            "and billing_account = '111111111111'"
+        )
+        .fetchone()
+    )
+    assert [f["path"] for f in json.loads(files)] == [
+        place.shown(f"acme-cur2/data/BILLING_PERIOD=2026-09/{NEW}/acme-cur2-00001.snappy.parquet")
+    ]
+
+    version = versions(warehouse)["cost_lines"]
+    assert ingest(warehouse, "aws", target, *place.args) == 0  # the same export again
+    again = capsys.readouterr().out
+    assert versions(warehouse)["cost_lines"] == version
+    (loads,) = (
+        connect(warehouse)
+        .execute("select count(distinct (billing_period, billing_account)) from loads")
+        .fetchone()
+    )
+    assert again.count("unchanged") == loads == len(case.periods) + (OTHER in case.exports)
+    assert "committed" not in again
+
+
+def test_a_month_with_data_but_no_manifest_yet_is_skipped_not_guessed(
+    tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    place = local_place(tmp_path / "bucket")
+    items = objects(CUR2, False)
+    place.put([(k, b) for k, b in items if "metadata/BILLING_PERIOD=2026-09" not in k])
+    assert ingest(warehouse, "aws", place.target("acme-cur2")) == 0
+    out = capsys.readouterr().out
+    assert {p: (n, b) for p, (n, b, _) in period_totals(warehouse).items()} == {"2026-08": AUG}
+    assert "skipped 2 files: acme-cur2 BILLING_PERIOD=2026-09 has no manifest yet" in out
+    assert "skipped 1 file: acme-cur2 BILLING_PERIOD=2026-09 has no manifest yet" in out
+
+
+# ---- FOCUS 1.2 from AWS ----------------------------------------------------------------------
+
+FOCUS = Export(
+    "acme-focus",
+    {
+        "2026-09": [
+            (OLD, [parquet(focus_table("2026-09", "100.10"))]),
+            (NEW, [parquet(focus_table("2026-09", "90.0123456789"))]),
+        ],
+        "2026-10": [(NEW + "-10", [parquet(focus_table("2026-10", "7"))])],
+    },
+)
+
+
+def test_focus_export_reads_the_newest_delivery(
+    place: Place, warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    place.put(objects(FOCUS, False))
+    assert ingest(warehouse, "focus", place.target("acme-focus"), *place.args) == 0
+    out = capsys.readouterr().out
+    got = {p: (n, b) for p, (n, b, _) in period_totals(warehouse).items()}
+    assert got == {
+        "2026-09": (3, Decimal("90.0123456789") + Decimal("0.25") - Decimal("1.5")),
+        "2026-10": (3, Decimal("7") + Decimal("0.25") - Decimal("1.5")),
+    }
+    old = f"acme-focus/data/BILLING_PERIOD=2026-09/{OLD}/acme-focus-00001.snappy.parquet"
+    assert (
+        f"skipped 1 file: older delivery of acme-focus BILLING_PERIOD=2026-09, replaced by "
+        f"execution {NEW} (execution {OLD}), e.g. {place.shown(old)}"
+    ) in out
+    version = versions(warehouse)["cost_lines"]
+    assert ingest(warehouse, "focus", place.target("acme-focus"), *place.args) == 0
+    assert "unchanged" in capsys.readouterr().out
+    assert versions(warehouse)["cost_lines"] == version
+
+
+# ---- bad manifests: one message, exit 2, nothing committed for any period --------------------
+
+
+def _manifest_key(export: Export, period: str) -> str:
+    return f"{export.name}/metadata/BILLING_PERIOD={period}/{export.name}-Manifest.json"
+
+
+def missing_file(items: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    return [(k, b) for k, b in items if not k.endswith(f"{NEW}/acme-cur2-00001.snappy.parquet")]
+
+
+def not_json(items: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    key = _manifest_key(CUR2, "2026-09")
+    return [(k, b"<Error>AccessDenied</Error>" if k == key else b) for k, b in items]
+
+
+def renaming(uri_of: Callable[[str], str]) -> Callable[[list], list]:
+    def change(items: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+        key = _manifest_key(CUR2, "2026-09")
+        out = []
+        for k, b in items:
+            if k == key:
+                doc = json.loads(b)
+                doc["dataFiles"] = [uri_of(doc["dataFiles"][0])]
+                b = json.dumps(doc).encode()
+            out.append((k, b))
+        return out
+
+    return change
+
+
+BAD = {
+    "a manifest naming a missing file": (
+        missing_file,
+        "a file named by the manifest is missing",
+        f"acme-cur2/data/BILLING_PERIOD=2026-09/{NEW}/acme-cur2-00001.snappy.parquet",
+    ),
+    "a manifest that is not JSON": (not_json, "not a Data Exports manifest", "not JSON"),
+    "a manifest climbing out of its export": (
+        renaming(lambda u: u.replace("acme-cur2/data/", "acme-cur2/data/../../other/")),
+        "the manifest names a file outside its export",
+        "/../../other/",
+    ),
+    "a manifest naming another export's file": (
+        renaming(lambda u: u.replace("acme-cur2/data/", "team-b-cur2/data/")),
+        "the manifest names a file outside its export",
+        "team-b-cur2/data/BILLING_PERIOD=2026-09",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BAD.keys())
+def test_bad_manifest_is_one_clear_message_and_commits_nothing(
+    name: str, place: Place, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    change, says, found = BAD[name]
+    warehouse = tmp_path / "warehouse"
+    place.put(change(objects(CUR2, False)))
+    before = state(warehouse)
+
+    code = ingest(warehouse, "aws", place.target("acme-cur2"), *place.args)
+
+    captured = capsys.readouterr()
+    lines = [x for x in captured.err.splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1, captured.err
+    assert lines[0].startswith("Bad input: ") and says in lines[0] and found in lines[0]
+    assert place.shown(_manifest_key(CUR2, "2026-09")) in lines[0]
+    assert captured.out == ""
+    assert state(warehouse) == before  # not even the good 2026-08
+    assert not (warehouse / "cost_lines").exists()
+
+
+def test_an_s3_key_that_would_land_outside_the_download_is_refused(
+    endpoint: str, s3_env: None, warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    place = s3_place(endpoint, "billing-escape")
+    place.put(objects(CUR2, False))
+    client = boto3.client("s3", endpoint_url=endpoint)
+    key = f"{PREFIX}/acme-cur2/data/../../../../escape.snappy.parquet"
+    client.put_object(Bucket="billing-escape", Key=key, Body=parquet(cur2_table("2026-09")))
+    assert ingest(warehouse, "aws", place.target("acme-cur2"), *place.args) == 2
+    err = capsys.readouterr().err
+    assert "an S3 object name that cannot be copied safely" in err and key in err
+    assert not (warehouse / "cost_lines").exists()
