@@ -74,7 +74,7 @@ def render(d: dict) -> None:
         cols = st.columns(2)
         for i, key in enumerate(keys[:CHARTS]):
             cols[i % 2].plotly_chart(
-                charts.forecast(fc, key, d["cur"], what=label), key=f"fc_{key}"
+                charts.forecast(fc, key, d["cur"], basis=label), key=f"fc_{key}"
             )
         if len(keys) > CHARTS:
             st.caption(
