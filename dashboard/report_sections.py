@@ -88,16 +88,10 @@ def summary(
         df,
         money=(cost, previous, "change"),
         percent=("change_pct",),
-        note=f"{basis.words} ({_MEANING[basis]}); month over month against "
+        note=f"{basis.words} ({basis.meaning}); month over month against "
         f"{month.shift(-1)}. Each dimension adds up to the total row.",
         basis=basis.label(currency),
     )
-
-
-_MEANING = {
-    CostBasis.AMORTISED: "commitment fees spread over the usage they cover",
-    CostBasis.BILLED: "as invoiced",
-}
 
 
 def budgets(

@@ -27,12 +27,21 @@ class CostBasis(StrEnum):
         """'Amortised cost' / 'Billed cost'."""
         return f"{self.value.capitalize()} cost"
 
+    @property
+    def meaning(self) -> str:
+        """What the basis is, for a note under a table."""
+        return _MEANINGS[self]
+
     def label(self, currency: str) -> str:
         """'Amortised cost (USD)': how a table, chart or sheet says what it shows."""
         return f"{self.words} ({currency})"
 
 
 _COLUMNS = {CostBasis.AMORTISED: "EffectiveCost", CostBasis.BILLED: "BilledCost"}
+_MEANINGS = {
+    CostBasis.AMORTISED: "commitment fees spread over the usage they cover",
+    CostBasis.BILLED: "as invoiced",
+}
 DEFAULT = CostBasis.AMORTISED
 CHOICES = tuple(b.value for b in CostBasis)
 

@@ -144,7 +144,7 @@ def sidebar_filters() -> Filters:
             "Cost basis",
             list(CostBasis),
             key="f_basis",
-            format_func=lambda b: b.words.split()[0],
+            format_func=lambda b: b.value.capitalize(),
             horizontal=True,
             help="Amortised (EffectiveCost) spreads commitment fees over the usage they cover, "
             "for showback; Billed (BilledCost) is what the invoice shows.",
