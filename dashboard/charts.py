@@ -200,7 +200,7 @@ def tornado(bars_: Sequence[object], base: float) -> go.Figure:
     return fig
 
 
-def forecast(frame: pl.DataFrame, key: str, cur: str = "USD") -> go.Figure:
+def forecast(frame: pl.DataFrame, key: str, cur: str = "USD", basis: str = "") -> go.Figure:
     """Actuals and forecast with 80% / 95% bands (models.forecast.forecast_spend columns)."""
     part = frame.filter(pl.col("key") == key)
     act = part.filter(pl.col("kind") == "actual")
@@ -227,5 +227,7 @@ def forecast(frame: pl.DataFrame, key: str, cur: str = "USD") -> go.Figure:
         mode="lines+markers",
         line_dash="dash",
     )
-    fig.update_layout(title=f"{key}: monthly spend", yaxis_title=cur, **_LAYOUT)
+    fig.update_layout(
+        title=f"{key}: monthly spend" + (f" — {basis}" if basis else ""), yaxis_title=cur, **_LAYOUT
+    )
     return fig

@@ -1,4 +1,5 @@
-"""The global filters (date range, providers, teams, environments) and their URL form.
+"""The global filters (date range, providers, teams, environments, cost basis) and their URL
+form.
 
 Every page reads the same `Filters`; they live in the query string so a copied link
 reproduces the view. Parsing is forgiving (a bad date in a hand-edited link falls back to the
@@ -11,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
-KEYS = ("from", "to", "provider", "team", "env")
+from models.cost_basis import DEFAULT, CostBasis, lenient_basis
+
+KEYS = ("from", "to", "provider", "team", "env", "basis")
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Filters:
     providers: tuple[str, ...] = ()  # empty = all
     teams: tuple[str, ...] = ()
     environments: tuple[str, ...] = ()
+    basis: CostBasis = DEFAULT  # which cost every money figure sums (amortised or billed)
 
     def params(self) -> dict[str, object]:
         """Bound parameters for the SQL in dashboard/queries.py."""
@@ -66,6 +70,7 @@ def from_query(query: Mapping[str, str | list[str]]) -> Filters:
         providers=_many(query.get("provider")),
         teams=_many(query.get("team")),
         environments=_many(query.get("env")),
+        basis=lenient_basis(_one(query.get("basis"))),
     )
 
 
@@ -88,4 +93,6 @@ def to_query(filters: Filters) -> dict[str, str]:
         out["team"] = ",".join(filters.teams)
     if filters.environments:
         out["env"] = ",".join(filters.environments)
+    if filters.basis != DEFAULT:
+        out["basis"] = filters.basis.value
     return out

@@ -17,6 +17,7 @@ import polars as pl
 
 from dashboard.filters import Filters
 from ingest import warehouse
+from models.cost_basis import CostBasis
 
 # What the explorer can break spend down by: label -> rollup column.
 DIMENSIONS: dict[str, str] = {
@@ -78,6 +79,23 @@ _FILTER = """
     AND (len(CAST($teams AS VARCHAR[])) = 0 OR list_contains(CAST($teams AS VARCHAR[]), team))
     AND (len(CAST($envs AS VARCHAR[])) = 0 OR list_contains(CAST($envs AS VARCHAR[]), env))
 """
+
+
+def _sums(gb: str | None = None) -> str:
+    """The rollups keep one money column per cost basis, named by it (`amortised`, `billed`),
+    so a page switches basis without rebuilding; with `gb`, also each basis' cost of the
+    lines billed by volume (`gb_amortised`, `gb_billed`)."""
+    out = [f"sum({b.column}) AS {b.value}" for b in CostBasis]
+    if gb:
+        out += [
+            f"sum({b.column}) FILTER (WHERE {gb} IS NOT NULL) AS gb_{b.value}" for b in CostBasis
+        ]
+    return ", ".join(out)
+
+
+def amount(f: Filters) -> str:
+    """The rollup column that holds the filters' cost basis (see `_sums`)."""
+    return f.basis.value
 
 
 def snapshot_key(root: Path | str) -> tuple[tuple[str, int | None], ...]:
@@ -166,7 +184,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                greatest(date_diff('day', CAST(ChargePeriodStart AS DATE),
                                   CAST(ChargePeriodEnd - INTERVAL 1 MICROSECOND AS DATE)) + 1, 1)
                    AS days,
-               sum(EffectiveCost) AS cost, sum(BilledCost) AS billed, count(*) AS lines,
+               {_sums()}, count(*) AS lines,
                max(EffectiveCost) AS max_cost
         FROM ({lines}) GROUP BY ALL
         """
@@ -185,8 +203,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                         coalesce(RegionId, '?') || ' → ' || coalesce(x_EgressKind, '?'))
                    AS region_pair,
                coalesce(ResourceId, '{UNSET}') AS resource, BillingCurrency AS currency,
-               sum(EffectiveCost) AS cost, sum({_GB}) AS gb,
-               sum(EffectiveCost) FILTER (WHERE {_GB} IS NOT NULL) AS gb_cost
+               {_sums(_GB)}, sum({_GB}) AS gb
         FROM ({lines}) WHERE x_AiClass = 'egress' GROUP BY ALL
         """
     )
@@ -197,7 +214,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
                coalesce(x_ToolFamily, '{UNSET}') AS family,
                coalesce(ServiceName, ProviderName) AS tool, BillingCurrency AS currency,
-               sum(EffectiveCost) AS cost, sum(x_Seats) AS seats,
+               {_sums()}, sum(x_Seats) AS seats,
                sum(x_ActiveSeats) AS active_seats
         FROM ({lines})
         WHERE x_AiClass = 'saas_tool' OR x_ToolFamily IS NOT NULL OR x_Source = 'saas'
@@ -233,7 +250,7 @@ def choices(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
 def currencies(con: duckdb.DuckDBPyConnection, f: Filters) -> pl.DataFrame:
     return frame(
         con,
-        f"SELECT currency, sum(cost) AS cost FROM spend_daily WHERE {_FILTER} "
+        f"SELECT currency, sum({amount(f)}) AS cost FROM spend_daily WHERE {_FILTER} "
         "GROUP BY 1 ORDER BY cost DESC",
         _p(f),
     )
@@ -244,7 +261,7 @@ def monthly(con: duckdb.DuckDBPyConnection, f: Filters, by: str, currency: str) 
     col = DIMENSIONS[by]
     return frame(
         con,
-        f"""SELECT date_trunc('month', day) AS month, {col} AS key, sum(cost) AS cost
+        f"""SELECT date_trunc('month', day) AS month, {col} AS key, sum({amount(f)}) AS cost
             FROM spend_daily WHERE {_FILTER} AND currency = $cur
             GROUP BY ALL ORDER BY month, cost DESC""",
         _p(f, cur=currency),
@@ -255,7 +272,8 @@ def headline(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> dict[
     """Totals for the Overview tiles: period, this (latest) month, last month, tags, egress."""
     row = con.execute(
         f"""
-        WITH s AS (SELECT * FROM spend_daily WHERE {_FILTER} AND currency = $cur),
+        WITH s AS (SELECT *, {amount(f)} AS cost FROM spend_daily
+                   WHERE {_FILTER} AND currency = $cur),
         m AS (SELECT date_trunc('month', max(day)) AS this FROM s)
         SELECT sum(cost), sum(cost) FILTER (WHERE date_trunc('month', day) = (SELECT this FROM m)),
                sum(cost) FILTER (WHERE date_trunc('month', day)
@@ -280,7 +298,8 @@ def movers(
     return frame(
         con,
         f"""
-        WITH s AS (SELECT * FROM spend_daily WHERE {_FILTER} AND currency = $cur),
+        WITH s AS (SELECT *, {amount(f)} AS cost FROM spend_daily
+                   WHERE {_FILTER} AND currency = $cur),
         m AS (SELECT date_trunc('month', max(day)) AS this FROM s),
         k AS (SELECT {col} AS key,
                      coalesce(sum(cost) FILTER (WHERE date_trunc('month', day)
@@ -299,8 +318,7 @@ def breakdown(con: duckdb.DuckDBPyConnection, f: Filters, by: str, currency: str
     col = DIMENSIONS[by]
     return frame(
         con,
-        f"""SELECT {col} AS key, sum(cost) AS cost, sum(billed) AS billed,
-                   sum(lines)::BIGINT AS lines
+        f"""SELECT {col} AS key, sum({amount(f)}) AS cost, sum(lines)::BIGINT AS lines
             FROM spend_daily WHERE {_FILTER} AND currency = $cur
             GROUP BY 1 ORDER BY cost DESC, key""",
         _p(f, cur=currency),
@@ -315,7 +333,7 @@ def daily(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataF
         f"""SELECT CAST(day AS TIMESTAMPTZ) AS ChargePeriodStart,
                    CAST(day + CAST(days AS INTEGER) AS TIMESTAMPTZ) AS ChargePeriodEnd,
                    provider_name AS ProviderName, service AS ServiceName, team AS x_Team,
-                   ai_class AS x_AiClass, sum(cost) AS EffectiveCost
+                   ai_class AS x_AiClass, sum({amount(f)}) AS EffectiveCost
             FROM spend_daily WHERE {_FILTER} AND currency = $cur GROUP BY ALL""",
         _p(f, cur=currency),
     )
@@ -323,6 +341,7 @@ def daily(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataF
 
 def anomaly_drivers(
     con: duckdb.DuckDBPyConnection,
+    basis: CostBasis,
     currency: str,
     by: str,
     key: str,
@@ -338,7 +357,7 @@ def anomaly_drivers(
         con,
         f"""
         WITH l AS (SELECT coalesce(ResourceId, '(no resource id)') AS resource,
-                          CAST(ChargePeriodStart AS DATE) AS d, EffectiveCost AS c
+                          CAST(ChargePeriodStart AS DATE) AS d, {CostBasis(basis).column} AS c
                    FROM ({lines_sql(con)})
                    WHERE BillingCurrency = $cur
                      AND coalesce(CAST({col} AS VARCHAR), '{UNSET}') = $key

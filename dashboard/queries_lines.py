@@ -21,6 +21,8 @@ from dashboard.queries import (
     LINE_COLUMNS,
     UNSET,
     _p,
+    _sums,
+    amount,
     available,
     frame,
     lines_sql,
@@ -62,12 +64,11 @@ def prepare(con: duckdb.DuckDBPyConnection, lines: str) -> None:
         WITH t AS (
             SELECT CAST(ChargePeriodStart AS DATE) AS day, provider,
                    coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
-                   BillingCurrency AS currency, Tags, sum(EffectiveCost) AS cost,
-                   sum(BilledCost) AS billed, count(*) AS lines
+                   BillingCurrency AS currency, Tags, {_sums()}, count(*) AS lines
             FROM ({lines}) WHERE Tags IS NOT NULL GROUP BY ALL)
         SELECT day, provider, team, env, currency, tag_key,
                json_extract_string(Tags, '$."' || replace(tag_key, '"', '') || '"') AS tag_value,
-               sum(cost) AS cost, sum(billed) AS billed, sum(lines) AS lines
+               sum(amortised) AS amortised, sum(billed) AS billed, sum(lines) AS lines
         FROM t, unnest(list_distinct(json_keys(Tags))) AS k(tag_key) GROUP BY ALL
         """
     )
@@ -96,19 +97,19 @@ def tag_breakdown(
     `spend_daily`); from the line items otherwise.
     """
     if "tag_daily" in relations(con):
+        col = amount(f)
         return frame(
             con,
             f"""
-            WITH v AS (SELECT coalesce(tag_value, '{UNSET}') AS key, sum(cost) AS cost,
-                              sum(billed) AS billed, sum(lines) AS lines
+            WITH v AS (SELECT coalesce(tag_value, '{UNSET}') AS key, sum({col}) AS cost,
+                              sum(lines) AS lines
                        FROM tag_daily WHERE {_FILTER} AND currency = $cur AND tag_key = $tag
                        GROUP BY 1),
             rest AS (SELECT '{UNSET}' AS key,
-                            sum(cost) - coalesce((SELECT sum(cost) FROM v), 0) AS cost,
-                            sum(billed) - coalesce((SELECT sum(billed) FROM v), 0) AS billed,
+                            sum({col}) - coalesce((SELECT sum(cost) FROM v), 0) AS cost,
                             sum(lines) - coalesce((SELECT sum(lines) FROM v), 0) AS lines
                      FROM spend_daily WHERE {_FILTER} AND currency = $cur)
-            SELECT key, sum(cost) AS cost, sum(billed) AS billed, sum(lines)::BIGINT AS lines
+            SELECT key, sum(cost) AS cost, sum(lines)::BIGINT AS lines
             FROM (SELECT * FROM v UNION ALL BY NAME SELECT * FROM rest WHERE lines > 0)
             GROUP BY 1 ORDER BY cost DESC, key""",
             _p(f, cur=currency, tag=tag_key.replace('"', "")),
@@ -117,7 +118,7 @@ def tag_breakdown(
         con,
         f"""SELECT coalesce(json_extract_string(Tags, '$."' || replace($tag, '"', '') || '"'),
                             '{UNSET}') AS key,
-                   sum(EffectiveCost) AS cost, sum(BilledCost) AS billed, count(*) AS lines
+                   sum({f.basis.column}) AS cost, count(*) AS lines
             FROM ({_tag_source(con, f)}) WHERE {_LINE_FILTER} GROUP BY 1 ORDER BY cost DESC, key""",
         _p(f, cur=currency, tag=tag_key),
     )

@@ -6,7 +6,7 @@ import duckdb
 import polars as pl
 
 from dashboard.filters import Filters
-from dashboard.queries import _FILTER, UNSET, _p, frame
+from dashboard.queries import _FILTER, UNSET, _p, amount, frame
 
 # ---- data movement and tools -----------------------------------------------------------------
 
@@ -26,8 +26,8 @@ def egress(
     col = EGRESS_BY[by]
     return frame(
         con,
-        f"""SELECT {col} AS key, sum(cost) AS cost, sum(gb) AS gb,
-                   round(sum(gb_cost) / nullif(sum(gb), 0), 6) AS cost_per_gb
+        f"""SELECT {col} AS key, sum({amount(f)}) AS cost, sum(gb) AS gb,
+                   round(sum(gb_{amount(f)}) / nullif(sum(gb), 0), 6) AS cost_per_gb
             FROM egress_daily WHERE {_FILTER} AND currency = $cur
             GROUP BY 1 ORDER BY cost DESC, key LIMIT $n""",
         _p(f, n=n, cur=currency),
@@ -38,9 +38,10 @@ def egress_monthly(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) ->
     """Per month: egress by kind, with the month's AI spend for the share."""
     return frame(
         con,
-        f"""WITH e AS (SELECT date_trunc('month', day) AS month, kind AS key, sum(cost) AS cost
+        f"""WITH e AS (SELECT date_trunc('month', day) AS month, kind AS key,
+                              sum({amount(f)}) AS cost
                        FROM egress_daily WHERE {_FILTER} AND currency = $cur GROUP BY ALL),
-                 a AS (SELECT date_trunc('month', day) AS month, sum(cost) AS ai
+                 a AS (SELECT date_trunc('month', day) AS month, sum({amount(f)}) AS ai
                        FROM spend_daily WHERE {_FILTER} AND currency = $cur
                          AND ai_class NOT IN ('cpu_compute', 'other', '{UNSET}') GROUP BY 1)
             SELECT e.month, e.key, e.cost, a.ai,
@@ -59,7 +60,7 @@ def tools(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataF
                  s AS (SELECT * FROM t WHERE {_FILTER}),
                  last AS (SELECT family, tool, sum(seats) AS seats, sum(active_seats) AS active
                           FROM s WHERE month = (SELECT max(month) FROM s) GROUP BY ALL)
-            SELECT family, tool, sum(cost) AS cost, count(DISTINCT team) AS teams,
+            SELECT family, tool, sum({amount(f)}) AS cost, count(DISTINCT team) AS teams,
                    any_value(last.seats) AS seats, any_value(last.active) AS active_seats
             FROM s LEFT JOIN last USING (family, tool)
             GROUP BY family, tool ORDER BY family, cost DESC""",
@@ -70,7 +71,8 @@ def tools(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataF
 def tool_matrix(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataFrame:
     return frame(
         con,
-        f"""SELECT team, tool, sum(cost) AS cost FROM (SELECT *, month AS day FROM tools_monthly)
+        f"""SELECT team, tool, sum({amount(f)}) AS cost
+            FROM (SELECT *, month AS day FROM tools_monthly)
             WHERE {_FILTER} AND currency = $cur GROUP BY ALL ORDER BY team, tool""",
         _p(f, cur=currency),
     )
@@ -79,7 +81,8 @@ def tool_matrix(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl
 def workloads(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataFrame:
     return frame(
         con,
-        f"""SELECT date_trunc('month', day) AS month, team, workload AS key, sum(cost) AS cost
+        f"""SELECT date_trunc('month', day) AS month, team, workload AS key,
+                   sum({amount(f)}) AS cost
             FROM spend_daily WHERE {_FILTER} AND currency = $cur
               AND ai_class NOT IN ('other', '{UNSET}')
             GROUP BY ALL ORDER BY month, team, key""",

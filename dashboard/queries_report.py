@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from models.cost_basis import CostBasis
 from models.settings import Settings
 
 MIME = {
@@ -29,14 +30,20 @@ def reconciliation(
 
 
 def files(
-    con: duckdb.DuckDBPyConnection, month: str, settings: Settings, currency: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    settings: Settings,
+    currency: str | None = None,
+    basis: CostBasis = CostBasis.AMORTISED,
 ) -> dict[str, tuple[bytes, str]]:
-    """Every file of the pack in `currency` (None: [report] currency): name -> (content, MIME
-    type)."""
+    """Every file of the pack in `currency` (None: [report] currency) on `basis`: name ->
+    (content, MIME type)."""
     from dashboard.report import build_pack
 
     with tempfile.TemporaryDirectory(prefix="finops-pack-") as out:
-        pack = build_pack(con, month, out_dir=out, currency=currency, settings=settings)
+        pack = build_pack(
+            con, month, out_dir=out, currency=currency, settings=settings, basis=basis
+        )
         paths = [p for group in pack.files.values() for p in group]
         return {
             Path(p).name: (

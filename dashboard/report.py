@@ -3,7 +3,7 @@
 Public entry point (used by `finops report` and the dashboard's Reports page):
 
     build_pack(source, month, formats=("xlsx", "pdf", "csv"), out_dir=None,
-               currency=None, settings=None, generated_at=None) -> Pack
+               currency=None, settings=None, generated_at=None, basis="amortised") -> Pack
 
 - `source`: a warehouse folder (opened read-only) or a connection from
   `ingest.warehouse.connect` (its views, derived ones included, are used as they are).
@@ -14,6 +14,11 @@ Public entry point (used by `finops report` and the dashboard's Reports page):
 - `settings`: the parsed finops.toml (`[report]` invoices and `[budgets]` are read from it).
 - `generated_at`: the stamp printed on the cover (default now); everything else in the files
   depends only on the warehouse snapshot and the settings.
+- `basis`: the cost basis of the spend sections (summary by provider, AI class and team;
+  budgets, trend, chargeback, egress, tools): "amortised" (EffectiveCost, the default) or
+  "billed" (BilledCost). Reconciliation is always billed (it reconciles to the invoices);
+  idle GPU and on-prem parts are always amortised. Each section names its basis in its
+  title (`Section.basis`), so do the sheets, the PDF headings and the CSV files.
 
 `Pack.sections` maps a name (summary, budgets, trend, reconciliation, onprem_parts,
 chargeback, idle_gpu, egress, tools, commitments, notes) to a `Section` whose `frame` holds
@@ -35,6 +40,7 @@ import polars as pl
 from dashboard import report_data, report_sections, report_usage
 from dashboard.report_config import ReportSettings, report_settings
 from dashboard.report_model import FORMATS, Month, Pack, Section
+from models.cost_basis import CostBasis, parse_basis
 from models.errors import InputError
 from models.settings import Settings
 
@@ -61,9 +67,11 @@ def build_pack(
     currency: str | None = None,
     settings: Settings | None = None,
     generated_at: datetime | None = None,
+    basis: str | CostBasis | None = None,
 ) -> Pack:
     """Compute the month's sections and write the requested files (see the module doc)."""
     month = month if isinstance(month, Month) else Month.parse(month)
+    basis = parse_basis(basis)
     wanted = parse_formats(formats)
     cfg = report_settings(settings or Settings())
     currency = (currency or cfg.currency).upper()
@@ -77,18 +85,24 @@ def build_pack(
         con = warehouse.connect(
             warehouse.require(source), memory_limit=settings.warehouse.memory_limit
         )
-    sections = compute(con, month, currency, cfg)
+    sections, totals = compute(con, month, currency, cfg, basis)
     stamp = (generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     un = cfg.allocation.unallocated
-    pack = Pack(month, currency, stamp, sections, headline=headline(sections, un))
+    cover = headline(sections, totals, un, basis)
+    pack = Pack(month, currency, stamp, sections, headline=cover, basis=basis)
     if out_dir is not None:
         write(pack, Path(out_dir), wanted)
     return pack
 
 
 def compute(
-    con: duckdb.DuckDBPyConnection, month: Month, currency: str, cfg: ReportSettings
-) -> dict[str, Section]:
+    con: duckdb.DuckDBPyConnection,
+    month: Month,
+    currency: str,
+    cfg: ReportSettings,
+    basis: CostBasis = CostBasis.AMORTISED,
+) -> tuple[dict[str, Section], dict[str, Decimal]]:
+    """The sections (spend ones on `basis`) and the month's totals on both bases."""
     sources = report_data.Sources.of(con)
     report_data.stage(con, month, sources)
     try:
@@ -103,44 +117,55 @@ def compute(
         if why:
             gaps.append(why)
         rec = report_sections.reconciliation(con, month, cfg)
+        totals = report_sections.totals(con, month, currency)
         parts: list[Section | None] = [
-            report_sections.summary(con, month, currency, cfg.allocation.unallocated),
-            report_sections.budgets(con, month, currency, cfg),
-            report_sections.trend(con, month, currency),
+            report_sections.summary(con, month, currency, cfg.allocation.unallocated, basis),
+            report_sections.budgets(con, month, currency, cfg, basis),
+            report_sections.trend(con, month, currency, basis),
             rec,
             report_sections.onprem_parts(con, month, currency),
-            report_sections.chargeback(con, month, currency, cfg),
+            report_sections.chargeback(con, month, currency, cfg, basis),
             idle,
-            report_usage.egress(con, month, currency),
-            report_usage.tools(con, month, currency),
+            report_usage.egress(con, month, currency, basis),
+            report_usage.tools(con, month, currency, basis),
             report_usage.commitments(con, month, currency),
             report_usage.notes(con, month, currency, cfg, gaps, idle, rec),
         ]
     finally:
         con.execute(f"drop table if exists {report_data.LINES}")
-    return {s.name: s for s in parts if s is not None}
+    return {s.name: s for s in parts if s is not None}, totals
 
 
-def headline(sections: dict[str, Section], unallocated: str) -> dict[str, Decimal]:
-    """The figures on the cover: what a CFO reads first."""
-    total = sections["summary"].frame.filter(pl.col("dimension") == "total")
-    first = total.row(0, named=True) if total.height else {}
+def headline(
+    sections: dict[str, Section],
+    totals: dict[str, Decimal],
+    unallocated: str,
+    basis: CostBasis = CostBasis.AMORTISED,
+) -> dict[str, Decimal]:
+    """The figures on the cover: what a CFO reads first, each naming its basis (idle GPU
+    waste is amortised and unused commitments are what the commitments section says)."""
     chargeback = sections["chargeback"].frame.filter(pl.col("team") == unallocated)
+    b = basis.value
     out = {
-        "Total billed": Decimal(first.get("billed_cost", 0)),
-        "Total amortised": Decimal(first.get("amortised_cost", 0)),
-        "Previous month billed": Decimal(first.get("previous_billed_cost", 0)),
-        "Change on previous month": Decimal(first.get("change", 0)),
+        "Total billed": totals["billed"],
+        "Total amortised": totals["amortised"],
+        f"Previous month {b}": totals[f"previous_{b}"],
+        f"Change on previous month ({b})": totals[b] - totals[f"previous_{b}"],
         "Idle GPU waste": sections["idle_gpu"].total("idle_cost"),
         "Unused commitments": sections["commitments"].total("unused_cost"),
-        "Data egress": sections["egress"].total("billed_cost"),
-        "Unallocated (no team)": sum((Decimal(v) for v in chargeback["total_cost"]), Decimal(0)),
+        f"Data egress ({b})": sections["egress"].total(f"{b}_cost"),
+        f"Unallocated (no team, {b})": sum(
+            (Decimal(v) for v in chargeback["total_cost"]), Decimal(0)
+        ),
     }
     return out
 
 
 def stem(pack: Pack) -> str:
-    suffix = "" if pack.currency == "USD" else f"-{pack.currency}"
+    """finops-2026-10 (amortised, USD), finops-2026-10-billed-EUR: the file names say what
+    differs from the defaults, so packs of both bases sit side by side."""
+    suffix = "" if pack.basis == CostBasis.AMORTISED else f"-{pack.basis.value}"
+    suffix += "" if pack.currency == "USD" else f"-{pack.currency}"
     return f"finops-{pack.month}{suffix}"
 
 

@@ -44,11 +44,15 @@ def cell(section: Section, column: str, value: object) -> str:
 
 
 def render(section: Section) -> str:
+    """The section as CSV; a section of money starts each row with its `cost_basis` in words
+    ("Amortised cost (USD)"), so a file read on its own still says what its money is."""
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
-    out.writerow(section.frame.columns)
+    lead = ["cost_basis"] if section.basis else []
+    out.writerow(lead + section.frame.columns)
+    first = [section.basis] if section.basis else []
     for row in section.frame.iter_rows(named=True):
-        out.writerow([cell(section, k, v) for k, v in row.items()])
+        out.writerow(first + [cell(section, k, v) for k, v in row.items()])
     return buf.getvalue()
 
 

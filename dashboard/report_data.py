@@ -16,9 +16,17 @@ import duckdb
 import polars as pl
 
 from dashboard.report_model import Month
+from models.cost_basis import CostBasis
 from models.errors import InputError
 
 LINES = "report_lines"
+# The staged column summing each basis' FOCUS column (models.cost_basis).
+_AMOUNTS = {CostBasis.AMORTISED: "effective", CostBasis.BILLED: "billed"}
+
+
+def amount(basis: CostBasis) -> str:
+    """The column of the staged month that holds `basis` (both months have both)."""
+    return _AMOUNTS[basis]
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,6 @@ _DETAIL = {
     "charge_day": "cast(ChargePeriodStart as date)",
 }
 _DETAIL_SUMS = {
-    "effective": "sum(EffectiveCost)",
     "seats": "cast(sum(x_Seats) as bigint)",
     "active_seats": "cast(sum(x_ActiveSeats) as bigint)",
 }
@@ -96,10 +103,9 @@ def _cube(table: str, classified: bool, detail: bool) -> str:
     for name, column in _DETAIL.items():
         null = "cast(null as date)" if name == "charge_day" else "cast(null as varchar)"
         keys[name] = column if detail else null
-    sums = {"billed": "sum(BilledCost)", "lines": "count(*)"}
+    sums = {_AMOUNTS[b]: f"sum({b.column})" for b in CostBasis} | {"lines": "count(*)"}
     for name, expr in _DETAIL_SUMS.items():
-        null = "cast(null as decimal(38, 12))" if name == "effective" else "cast(null as bigint)"
-        sums[name] = expr if detail else null
+        sums[name] = expr if detail else "cast(null as bigint)"
     cols = [f"{e} as {n}" for n, e in keys.items()] + [f"{e} as {n}" for n, e in sums.items()]
     group = ", ".join(str(i) for i in range(1, len(keys) + 2))  # period, then the keys
     return (

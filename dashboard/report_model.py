@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from models.cost_basis import DEFAULT, CostBasis
 from models.errors import InputError
 
 CENT = Decimal("0.01")
@@ -70,6 +71,7 @@ class Section:
     percent: tuple[str, ...] = ()  # float fractions shown as percentages
     totals: tuple[str, ...] = ()  # money columns summed in a closing "Total" row
     note: str = ""  # one line under the title: what the numbers are
+    basis: str = ""  # what its money is, in words: "Amortised cost (USD)"; "" = no money
 
     def total(self, column: str) -> Decimal:
         """Exact sum of a money column (what the closing row shows, before rounding)."""
@@ -87,6 +89,7 @@ class Pack:
     sections: dict[str, Section]
     files: dict[str, list[Path]] = field(default_factory=dict)  # format -> paths
     headline: dict[str, Decimal] = field(default_factory=dict)
+    basis: CostBasis = DEFAULT  # the cost basis of its spend sections
 
     @property
     def reconciled(self) -> bool:

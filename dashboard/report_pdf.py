@@ -104,23 +104,23 @@ def _headline(pack: Pack, styles) -> Table:
     return t
 
 
-def _items(section: Section, dimension: str) -> list[tuple[str, float]]:
+def _items(section: Section, dimension: str, cost: str) -> list[tuple[str, float]]:
     df = section.frame.filter(pl.col("dimension") == dimension)
-    return [(str(v), float(c)) for v, c in zip(df["value"], df["billed_cost"], strict=True)]
+    return [(str(v), float(c)) for v, c in zip(df["value"], df[cost], strict=True)]
 
 
-def _trend(section: Section, keep: int = 7) -> tuple[list[str], dict[str, list[float]]]:
+def _trend(section: Section, cost: str, keep: int = 7) -> tuple[list[str], dict[str, list[float]]]:
     """Monthly spend per provider; providers beyond the `keep` largest are summed as other."""
     df = section.frame
     periods = sorted(set(df["period"]))
     totals: dict[str, float] = {}
-    for provider, cost in zip(df["provider"], df["billed_cost"], strict=True):
-        totals[provider] = totals.get(provider, 0.0) + float(cost)
+    for provider, amount in zip(df["provider"], df[cost], strict=True):
+        totals[provider] = totals.get(provider, 0.0) + float(amount)
     named = {k for k, _ in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:keep]}
     series: dict[str, list[float]] = {}
-    for period, provider, cost in df.select("period", "provider", "billed_cost").iter_rows():
+    for period, provider, amount in df.select("period", "provider", cost).iter_rows():
         name = provider if provider in named or len(totals) <= keep + 1 else "other"
-        series.setdefault(name, [0.0] * len(periods))[periods.index(period)] += float(cost)
+        series.setdefault(name, [0.0] * len(periods))[periods.index(period)] += float(amount)
     return periods, series
 
 
@@ -129,11 +129,15 @@ def write(pack: Pack, path: Path) -> Path:
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=7, leading=8.5)
     s = pack.sections
+    label, cost = pack.basis.label(pack.currency), f"{pack.basis.value}_cost"
     story: list = [
         Paragraph(escape(f"AI spend finance pack — {pack.month}"), styles["Title"]),
         Paragraph(
             escape(
-                f"Currency {pack.currency}. Generated at {pack.generated_at:%Y-%m-%d %H:%M:%S} UTC."
+                f"Currency {pack.currency}. "
+                f"Generated at {pack.generated_at:%Y-%m-%d %H:%M:%S} UTC. "
+                f"Spend is {label}; the reconciliation is billed cost and idle GPU waste "
+                "amortised cost, whatever the pack's basis."
             ),
             styles["BodyText"],
         ),
@@ -152,26 +156,36 @@ def write(pack: Pack, path: Path) -> Path:
     story += [Paragraph(escape(verdict), styles["Heading3"]), Spacer(1, 3 * mm)]
     story.append(
         charts.bars(
-            "Spend by provider / site", _items(s["summary"], "provider/site"), pack.currency
+            f"Spend by provider / site — {label}",
+            _items(s["summary"], "provider/site", cost),
+            pack.currency,
         )
     )
     story.append(Spacer(1, 4 * mm))
-    story.append(charts.bars("Spend by AI class", _items(s["summary"], "ai class"), pack.currency))
+    story.append(
+        charts.bars(
+            f"Spend by AI class — {label}", _items(s["summary"], "ai class", cost), pack.currency
+        )
+    )
     story.append(PageBreak())
-    periods, series = _trend(s["trend"])
-    story.append(charts.stacked("Twelve-month trend by provider", periods, series))
+    periods, series = _trend(s["trend"], cost)
+    story.append(charts.stacked(f"Twelve-month trend by provider — {label}", periods, series))
     story.append(Spacer(1, 6 * mm))
     idle = s["idle_gpu"].frame
     by_team: dict[str, float] = {}
     for team, cost in zip(idle["team"], idle["idle_cost"], strict=True):
         by_team[team] = by_team.get(team, 0.0) + float(cost)
-    story.append(charts.bars("Idle GPU waste by team", list(by_team.items()), pack.currency))
+    story.append(
+        charts.bars(
+            f"Idle GPU waste by team — {s['idle_gpu'].basis}", list(by_team.items()), pack.currency
+        )
+    )
     story.append(Spacer(1, 6 * mm))
     teams: dict[str, float] = {}
     cb = s["chargeback"].frame
     for team, cost in zip(cb["team"], cb["total_cost"], strict=True):
         teams[team] = teams.get(team, 0.0) + float(cost)
-    story.append(charts.bars("Chargeback by team (amortised, shared split)", list(teams.items()),
+    story.append(charts.bars(f"Chargeback by team (shared split) — {label}", list(teams.items()),
                              pack.currency))  # fmt: skip
     story.append(PageBreak())
     story += [

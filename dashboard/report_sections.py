@@ -12,10 +12,11 @@ import duckdb
 import polars as pl
 
 from dashboard.report_config import ReportSettings
-from dashboard.report_data import LINES, frame
+from dashboard.report_data import LINES, amount, frame
 from dashboard.report_model import CENT, Month, Section
 from models.allocate import allocate
 from models.classify import CLASS_COLUMNS
+from models.cost_basis import CostBasis
 from models.schema import MONEY
 
 ZERO = Decimal(0)
@@ -26,9 +27,30 @@ def _params(month: Month, currency: str) -> dict:
     return {"m": str(month), "p": str(month.shift(-1)), "c": currency}
 
 
+def totals(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> dict[str, Decimal]:
+    """The month's and the previous month's total on each basis: 'billed', 'previous_billed',
+    'amortised', 'previous_amortised' (the cover shows both bases, each named)."""
+    out: dict[str, Decimal] = {}
+    for b in CostBasis:
+        ((this, before),) = con.execute(
+            f"select coalesce(sum({amount(b)}) filter (where period = $m), 0), "
+            f"coalesce(sum({amount(b)}) filter (where period = $p), 0) "
+            f"from {LINES} where currency = $c",
+            _params(month, currency),
+        ).fetchall()
+        out[b.value], out[f"previous_{b.value}"] = Decimal(this), Decimal(before)
+    return out
+
+
 def summary(
-    con: duckdb.DuckDBPyConnection, month: Month, currency: str, unallocated: str
+    con: duckdb.DuckDBPyConnection,
+    month: Month,
+    currency: str,
+    unallocated: str,
+    basis: CostBasis = CostBasis.AMORTISED,
 ) -> Section:
+    """The month by provider/site, AI class and team on one cost basis, month over month;
+    its columns are named by the basis (amortised_cost, previous_amortised_cost)."""
     dims = {
         "total": "'all'",
         "provider/site": "provider_site",
@@ -36,48 +58,48 @@ def summary(
         "team": "coalesce(team, $un)",
     }
     union = " union all ".join(
-        f"select '{d}' as dimension, {expr} as value, period, billed, effective "
+        f"select '{d}' as dimension, {expr} as value, period, {amount(basis)} as amount "
         f"from {LINES} where currency = $c"
         for d, expr in dims.items()
     )
     order = " ".join(f"when '{d}' then {i}" for i, d in enumerate(SUMMARY_DIMENSIONS))
+    cost, previous = f"{basis.value}_cost", f"previous_{basis.value}_cost"
     df = frame(
         con,
         f"""
         select dimension, value,
-               coalesce(sum(billed) filter (where period = $m), 0) as billed_cost,
-               coalesce(sum(billed) filter (where period = $p), 0) as previous_billed_cost,
-               coalesce(sum(effective) filter (where period = $m), 0) as amortised_cost
+               coalesce(sum(amount) filter (where period = $m), 0) as {cost},
+               coalesce(sum(amount) filter (where period = $p), 0) as {previous}
         from ({union}) group by dimension, value
-        order by case dimension {order} end, billed_cost desc, value
+        order by case dimension {order} end, {cost} desc, value
         """,
         {**_params(month, currency), "un": unallocated},
     )
     df = df.with_columns(
-        (pl.col("billed_cost") - pl.col("previous_billed_cost")).cast(MONEY).alias("change"),
+        (pl.col(cost) - pl.col(previous)).cast(MONEY).alias("change"),
     ).with_columns(
-        pl.when(pl.col("previous_billed_cost") != 0)
-        .then(pl.col("change").cast(pl.Float64) / pl.col("previous_billed_cost").cast(pl.Float64))
+        pl.when(pl.col(previous) != 0)
+        .then(pl.col("change").cast(pl.Float64) / pl.col(previous).cast(pl.Float64))
         .alias("change_pct")
     )
-    df = df.select(
-        "dimension", "value", "billed_cost", "previous_billed_cost", "change", "change_pct",
-        "amortised_cost",
-    )  # fmt: skip
     return Section(
         "summary",
-        f"Summary {month} ({currency})",
+        f"Summary {month} — {basis.label(currency)}",
         df,
-        money=("billed_cost", "previous_billed_cost", "change", "amortised_cost"),
+        money=(cost, previous, "change"),
         percent=("change_pct",),
-        note=f"Billed cost as invoiced; month over month against {month.shift(-1)}; "
-        "amortised cost spreads commitment fees over the usage they cover. Each dimension "
-        "adds up to the total row.",
+        note=f"{basis.words} ({basis.meaning}); month over month against "
+        f"{month.shift(-1)}. Each dimension adds up to the total row.",
+        basis=basis.label(currency),
     )
 
 
 def budgets(
-    con: duckdb.DuckDBPyConnection, month: Month, currency: str, cfg: ReportSettings
+    con: duckdb.DuckDBPyConnection,
+    month: Month,
+    currency: str,
+    cfg: ReportSettings,
+    basis: CostBasis = CostBasis.AMORTISED,
 ) -> Section | None:
     if not cfg.budgets:
         return None
@@ -85,7 +107,7 @@ def budgets(
     rows = []
     for b in cfg.budgets:
         ((actual,),) = con.execute(
-            f"select coalesce(sum(billed), 0) from {LINES} "
+            f"select coalesce(sum({amount(basis)}), 0) from {LINES} "
             f"where period = $m and currency = $c and {column[b.scope]} = $name",
             {"m": str(month), "c": currency, "name": b.name},
         ).fetchall()
@@ -109,21 +131,28 @@ def budgets(
     )  # fmt: skip
     return Section(
         "budgets",
-        f"Budget vs actual {month}",
+        f"Budget vs actual {month} — {basis.label(currency)}",
         df,
         money=("budget", "actual", "variance"),
         percent=("used_pct",),
-        note="Monthly budgets from finops.toml [budgets]; variance = budget - actual billed.",
+        note="Monthly budgets from finops.toml [budgets]; variance = budget - actual "
+        f"({basis.words.lower()}).",
+        basis=basis.label(currency),
     )
 
 
-def trend(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> Section:
+def trend(
+    con: duckdb.DuckDBPyConnection,
+    month: Month,
+    currency: str,
+    basis: CostBasis = CostBasis.AMORTISED,
+) -> Section:
     df = frame(
         con,
-        """
-        select strftime(p, '%Y-%m') as period, provider, sum(billed) as billed_cost
+        f"""
+        select strftime(p, '%Y-%m') as period, provider, sum(amount) as {basis.value}_cost
         from (  -- group on the raw timestamp first: formatting 10M of them is the slow part
-            select BillingPeriodStart as p, ProviderName as provider, sum(BilledCost) as billed
+            select BillingPeriodStart as p, ProviderName as provider, sum({basis.column}) as amount
             from cost_lines
             where BillingPeriodStart >= $start and BillingPeriodStart < $end
               and BillingCurrency = $c
@@ -134,10 +163,11 @@ def trend(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> Sectio
     )
     return Section(
         "trend",
-        f"Twelve months to {month} by provider",
+        f"Twelve months to {month} by provider — {basis.label(currency)}",
         df,
-        money=("billed_cost",),
-        note="Billed cost per billing period and provider.",
+        money=(f"{basis.value}_cost",),
+        note=f"{basis.words} per billing period and provider.",
+        basis=basis.label(currency),
     )
 
 
@@ -192,14 +222,19 @@ def reconciliation(con: duckdb.DuckDBPyConnection, month: Month, cfg: ReportSett
     )  # fmt: skip
     return Section(
         "reconciliation",
-        f"Reconciliation {month}",
+        f"Reconciliation {month} — {RECONCILED}",
         out,
         exact=("source_total", "invoice_total", "warehouse_total", "difference",
                "invoice_difference"),
-        note="Source total = the committed load's own total; invoice total = [report.invoices]; "
+        note="Billed cost whatever the pack's cost basis: it reconciles to the invoices. "
+        "Source total = the committed load's own total; invoice total = [report.invoices]; "
         "warehouse total = sum of billed cost now in the warehouse. ok only when the warehouse "
         "equals the source exactly and the invoice to the cent.",
+        basis=RECONCILED,
     )  # fmt: skip
+
+
+RECONCILED = "Billed cost (each account's currency)"
 
 
 def _reconcile(r: dict, invoice: Decimal | None) -> dict:
@@ -274,18 +309,24 @@ def onprem_parts(con: duckdb.DuckDBPyConnection, month: Month, currency: str) ->
     )
     return Section(
         "onprem_parts",
-        f"On-prem cost parts {month}",
+        f"On-prem cost parts {month} — {CostBasis.AMORTISED.label(currency)}",
         df,
         money=("cost",),
         totals=("cost",),
-        note="Amortised on-prem cost by site and part; the parts add up to the site's total.",
+        note="Amortised cost whatever the pack's cost basis (an asset's price spread over its "
+        "life): on-prem cost by site and part; the parts add up to the site's total.",
+        basis=CostBasis.AMORTISED.label(currency),
     )
 
 
 def chargeback(
-    con: duckdb.DuckDBPyConnection, month: Month, currency: str, cfg: ReportSettings
+    con: duckdb.DuckDBPyConnection,
+    month: Month,
+    currency: str,
+    cfg: ReportSettings,
+    basis: CostBasis = CostBasis.AMORTISED,
 ) -> Section:
-    """Amortised cost by team, shared costs split by `[allocation]` (models.allocate)."""
+    """Cost on `basis` by team, shared costs split by `[allocation]` (models.allocate)."""
     un = cfg.allocation.unallocated
     cube = frame(
         con,
@@ -293,7 +334,7 @@ def chargeback(
         select coalesce(team, $un) as x_Team, ai_class as x_AiClass, workload as x_Workload,
                egress_kind as x_EgressKind, tool_family as x_ToolFamily,
                project as x_Project, environment as x_Environment,
-               effective as EffectiveCost, cost_centre
+               {amount(basis)} as EffectiveCost, cost_centre  -- the basis allocate splits
         from {LINES} where period = $m and currency = $c
         """,
         {"m": str(month), "c": currency, "un": un},
@@ -331,11 +372,12 @@ def chargeback(
     rules = ", ".join(r.id for r in cfg.allocation.shared) or "none configured"
     return Section(
         "chargeback",
-        f"Chargeback by team and cost centre {month}",
+        f"Chargeback by team and cost centre {month} — {basis.label(currency)}",
         out,
         money=("direct_cost", "shared_cost", "total_cost"),
         percent=("share",),
         totals=("direct_cost", "shared_cost", "total_cost"),
-        note=f"Amortised cost. Shared costs ([allocation] rules: {rules}) are split over the "
+        note=f"{basis.words}. Shared costs ([allocation] rules: {rules}) are split over the "
         f"teams with direct spend; cost without a team is shown as {un}, never hidden.",
+        basis=basis.label(currency),
     )

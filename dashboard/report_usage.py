@@ -9,8 +9,9 @@ import duckdb
 import polars as pl
 
 from dashboard.report_config import ReportSettings
-from dashboard.report_data import LINES, Sources, frame
+from dashboard.report_data import LINES, Sources, amount, frame
 from dashboard.report_model import Month, Section
+from models.cost_basis import CostBasis
 from models.schema import MONEY
 
 IDLE_STATES = ("allocated_idle", "hard_idle")
@@ -82,39 +83,53 @@ def idle(
             why = f"gpu_hours could not be read as expected ({str(exc).splitlines()[0]})"
     section = Section(
         "idle_gpu",
-        f"Idle GPU waste {month}",
+        f"Idle GPU waste {month} — {CostBasis.AMORTISED.label(currency)}",
         df,
         money=("cost", "idle_cost", "unmonitored_cost"),
         percent=("idle_share",),
         totals=("cost", "idle_cost", "unmonitored_cost"),
         note="GPU-hours billed while idle (allocated or hard idle) and what they cost; "
-        "unmonitored hours are their own bucket, never counted as idle.",
+        "unmonitored hours are their own bucket, never counted as idle. Amortised cost "
+        "whatever the pack's cost basis: a GPU-hour costs its share of the instance or asset.",
+        basis=CostBasis.AMORTISED.label(currency),
     )
     return section, why
 
 
-def egress(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> Section:
+def egress(
+    con: duckdb.DuckDBPyConnection,
+    month: Month,
+    currency: str,
+    basis: CostBasis = CostBasis.AMORTISED,
+) -> Section:
+    cost = f"{basis.value}_cost"
     df = frame(
         con,
         f"""
-        select coalesce(egress_kind, 'unknown') as kind, provider,
-               sum(billed) as billed_cost, sum(effective) as amortised_cost
+        select coalesce(egress_kind, 'unknown') as kind, provider, sum({amount(basis)}) as {cost}
         from {LINES} where period = $m and currency = $c and ai_class = 'egress'
-        group by all order by billed_cost desc, kind, provider
+        group by all order by {cost} desc, kind, provider
         """,
         {"m": str(month), "c": currency},
     )
     return Section(
         "egress",
-        f"Data egress by kind {month}",
+        f"Data egress by kind {month} — {basis.label(currency)}",
         df,
-        money=("billed_cost", "amortised_cost"),
-        totals=("billed_cost", "amortised_cost"),
+        money=(cost,),
+        totals=(cost,),
         note="Lines the classification calls egress, by kind of movement and provider.",
+        basis=basis.label(currency),
     )
 
 
-def tools(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> Section:
+def tools(
+    con: duckdb.DuckDBPyConnection,
+    month: Month,
+    currency: str,
+    basis: CostBasis = CostBasis.AMORTISED,
+) -> Section:
+    cost = f"{basis.value}_cost"
     df = frame(
         con,
         f"""
@@ -124,16 +139,16 @@ def tools(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> Sectio
                    count(distinct team) as teams,
                    cast(sum(seats) as bigint) as seats,
                    cast(sum(active_seats) as bigint) as active_seats,
-                   sum(billed) as billed_cost
+                   sum({amount(basis)}) as {cost}
             from {LINES}
             where period = $m and currency = $c
               and (tool_family is not null or ai_class = 'saas_tool' or source = 'saas')
             group by all
         )
         select family, tool, teams, seats, active_seats,
-               seats - active_seats as unused_seats, billed_cost,
+               seats - active_seats as unused_seats, {cost},
                count(*) over (partition by family) as tools_in_family
-        from t order by family, billed_cost desc, tool
+        from t order by family, {cost} desc, tool
         """,
         {"m": str(month), "c": currency},
     ).with_columns(
@@ -144,11 +159,12 @@ def tools(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> Sectio
     )
     return Section(
         "tools",
-        f"Tools and SaaS {month}",
+        f"Tools and SaaS {month} — {basis.label(currency)}",
         df,
-        money=("billed_cost",),
-        totals=("billed_cost",),
+        money=(cost,),
+        totals=(cost,),
         note="Tool and SaaS spend by family; a family paying for more than one tool is sprawl.",
+        basis=basis.label(currency),
     )
 
 

@@ -39,6 +39,14 @@ def _formats(book: xlsxwriter.Workbook, currency: str) -> dict:
     }
 
 
+def _basis(pack: Pack) -> str:
+    """'amortised cost (USD): ...' for the cover, the one place both bases meet."""
+    return (
+        f"{pack.basis.label(pack.currency).lower()} (reconciliation is billed cost; "
+        "idle GPU and on-prem parts are amortised)"
+    )
+
+
 def _sheet_name(section: Section) -> str:
     return section.name.replace("_", " ").title()[:31]
 
@@ -103,7 +111,7 @@ def _section_sheet(book: xlsxwriter.Workbook, section: Section, fmt: dict) -> No
 def _cover(book: xlsxwriter.Workbook, pack: Pack, fmt: dict) -> None:
     ws = book.add_worksheet("Cover")
     ws.write_string(0, 0, f"AI spend finance pack {pack.month}", fmt["title"])
-    ws.write_string(1, 0, f"Currency {pack.currency}", fmt["note"])
+    ws.write_string(1, 0, f"Currency {pack.currency}; spend on {_basis(pack)}", fmt["note"])
     ws.write_string(2, 0, f"Generated at {pack.generated_at:%Y-%m-%d %H:%M:%S} UTC", fmt["note"])
     ws.write_string(4, 0, "measure", fmt["header"])
     ws.write_string(4, 1, "amount", fmt["header"])

@@ -27,6 +27,14 @@ from dashboard.cli import App
     help="Folder for the files.",
 )
 @click.option("--currency", default=None, help="Currency to report (default [report] or USD).")
+@click.option(
+    "--basis",
+    default="amortised",
+    show_default=True,
+    metavar="amortised|billed",
+    help="Cost basis of the spend sheets: amortised (EffectiveCost) or billed (BilledCost, "
+    "as invoiced). The reconciliation is always billed.",
+)
 @click.option("--as-of", default=None, help="Report the warehouse as it was (version or time).")
 @click.option(
     "--strict", is_flag=True, help="Exit with code 3 when the reconciliation has a failure."
@@ -38,6 +46,7 @@ def command(
     formats: str,
     out_dir: Path,
     currency: str | None,
+    basis: str,
     as_of: str | None,
     strict: bool,
 ) -> None:
@@ -48,12 +57,13 @@ def command(
     from models.errors import ReconciliationError
 
     con = app.connect(parse_as_of(as_of))
-    pack = build_pack(con, month, formats, out_dir, currency, app.settings)
+    pack = build_pack(con, month, formats, out_dir, currency, app.settings, basis=basis)
     for fmt, paths in pack.files.items():
         shown = paths[0] if len(paths) == 1 else f"{len(paths)} files in {out_dir}"
         app.console.print(f"{fmt}: {shown}")
     total = pack.headline["Total billed"]
     app.console.print(f"{pack.month} total billed {money_text(total, pack.currency)}")
+    app.console.print(f"Spend sheets: {pack.basis.label(pack.currency)}")
     rec = pack.sections["reconciliation"].frame
     failed = [r for r in rec.iter_rows(named=True) if r["status"] != "ok"]
     for r in failed:

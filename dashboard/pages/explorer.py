@@ -30,9 +30,11 @@ def render(d: dict) -> None:
     if table is None:
         st.info("Type a tag key to break spend down by its values.")
         return
-    st.plotly_chart(charts.bars(table.head(25), f"Spend by {by} ({cur})", cur=cur))
+    money = session.cost_label(cur)
+    st.plotly_chart(charts.bars(table.head(25), f"Spend by {by} — {money}", cur=cur))
     label = d["label"]  # the column is headed by what it breaks down by, not "key"
     shown = table if label in table.columns else table.rename({"key": label})
+    shown = session.labelled(shown, cur)
     session.table(shown, csv=("breakdown", session.file_name(f"spend_by_{label}", ".csv")))
     if by == TAG:
         return

@@ -39,6 +39,7 @@ def read() -> dict:
         a = anomalies.row(pick, named=True)
         out["drivers"] = session.ask(
             "anomaly_drivers",
+            f.basis,
             cur,
             ANOMALY_DIMENSIONS[a["dimension"]],
             a["key"],
@@ -64,14 +65,17 @@ def _largest_first(fc: pl.DataFrame) -> list[str]:
 
 
 def render(d: dict) -> None:
-    fc = d["forecast"]
+    fc, label = d["forecast"], session.cost_label(d["cur"])
+    st.caption(f"Forecasts and anomalies of {label} (Filters: Cost basis).")
     if fc.height == 0:
         st.info("Not enough complete months of spend to forecast yet.")
     else:
         keys = _largest_first(fc)
         cols = st.columns(2)
         for i, key in enumerate(keys[:CHARTS]):
-            cols[i % 2].plotly_chart(charts.forecast(fc, key, d["cur"]), key=f"fc_{key}")
+            cols[i % 2].plotly_chart(
+                charts.forecast(fc, key, d["cur"], basis=label), key=f"fc_{key}"
+            )
         if len(keys) > CHARTS:
             st.caption(
                 f"Charts for the {CHARTS} largest by forecast spend; all {len(keys)} are in the "

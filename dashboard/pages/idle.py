@@ -101,6 +101,7 @@ def render(d: dict | None) -> None:
             "ingest GPU billing and telemetry, then run `finops classify` to build gpu_hours.",
         )
         return
+    st.caption(session.FIXED_BASIS.format(what="Every GPU-hour cost on this page"))
     ranking = d["ranking"]
     if ranking.height == 0:
         st.success("No idle GPU-hours in the selected period at this threshold.")

@@ -31,18 +31,20 @@ def render(d: dict | None) -> None:
         session.not_yet("Egress", "run `finops classify` to classify the billing lines.")
         return
     h, cur = d["head"], d["cur"]
+    label = session.cost_label(cur)
+    st.caption(f"Money on this page: {label} (Filters: Cost basis).")
     a, b = st.columns(2)
     money_tile(a, "Egress", h["egress"], cur)
     b.metric("Egress share of AI spend", share(h["egress"], h["ai"]))
     st.plotly_chart(
-        charts.stacked_monthly(d["monthly"], "Egress by kind, month on month", d["cur"])
+        charts.stacked_monthly(d["monthly"], f"Egress by kind, month on month — {label}", cur)
     )
-    st.plotly_chart(charts.bars(d["table"].head(25), f"Egress by {d['by']}", cur=d["cur"]))
+    st.plotly_chart(charts.bars(d["table"].head(25), f"Egress by {d['by']} — {label}", cur=cur))
     st.caption(
         "gb: gigabytes moved (GiB of GCP converted); cost_per_gb: over the lines billed by "
         "volume, so a NAT gateway's hours count in cost but not in cost per GB."
     )
-    session.table(d["table"].rename({"key": d["by"]}))
+    session.table(session.labelled(d["table"].rename({"key": d["by"]}), cur))
 
 
 if session.ready():

@@ -33,6 +33,8 @@ def read() -> dict:
 
 def render(d: dict) -> None:
     h, cur = d["head"], d["cur"]
+    label = session.cost_label(cur)
+    st.caption(f"Tiles and charts show {label} (Filters: Cost basis).")
     month = h["month"].strftime("%B %Y") if h["month"] else "–"
     a, b, c, e = st.columns(4)
     money_tile(a, "Spend in the period", h["total"], cur)
@@ -57,16 +59,17 @@ def render(d: dict) -> None:
     if not d["classified"]:
         session.not_yet("AI classes", "run `finops classify` after ingesting billing data.")
     left, right = st.columns(2)
-    left.plotly_chart(charts.stacked_monthly(d["by_provider"], "Spend by provider", d["cur"]))
-    right.plotly_chart(charts.stacked_monthly(d["by_class"], "Spend by AI class", d["cur"]))
+    left.plotly_chart(charts.stacked_monthly(d["by_provider"], f"Spend by provider — {label}", cur))
+    right.plotly_chart(charts.stacked_monthly(d["by_class"], f"Spend by AI class — {label}", cur))
     left, right = st.columns(2)
     left.plotly_chart(
-        charts.movers(d["movers"], "Biggest movers (service, month on month)", d["cur"])
+        charts.movers(d["movers"], f"Biggest movers (service, month on month) — {label}", cur)
     )
     with right:
         st.subheader("Anomalies")
         top = d["anomalies"].head(5)
         if top.height:
+            st.caption(label)
             session.table(top.select("dimension", "key", "excess", "start", "end"))
         else:
             st.write("No spend anomaly in the period.")
@@ -91,6 +94,7 @@ def _gpu_tiles(gpu, c, e, cur: str) -> None:
     idle, cost = gpu["idle_cost"].sum(), gpu["cost"].sum()
     useful = int(gpu["useful_hours"].sum())
     money_tile(c, "Idle GPU cost", idle, cur, f"{share(idle, cost)} of GPU cost", delta_color="off")
+    st.caption(session.FIXED_BASIS.format(what="Idle GPU cost"))
     e.metric("Cost per useful GPU-hour", money(float(cost) / useful, cur) if useful else "–")
     parts = [
         f"{r['deployment']}: {float(r['mean_activity'] or 0):.0%}"

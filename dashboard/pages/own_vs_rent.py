@@ -54,6 +54,7 @@ def render(d: dict | None) -> None:
     if "error" in d:
         st.error(d["error"])
         return
+    st.caption(session.FIXED_BASIS.format(what="The measured cloud GPU-hour price"))
     rec, data = d["rec"], d["data"]
     r, m = data["recommendation"], data["measured"]
     u_star = r["break_even_utilisation"]

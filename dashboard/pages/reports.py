@@ -25,11 +25,14 @@ def read() -> dict:
             "reconciliation", month, session.settings(), module="queries_report"
         )
         cur = session.currency()  # the pack is in the currency the dashboard totals in
-        if st.button(f"Build the {cur} finance pack (XLSX, PDF, CSV)", key="rep_build"):
-            st.session_state["rep_files"] = (month, cur)
-        if st.session_state.get("rep_files") == (month, cur):
+        basis = session.basis()  # and on its cost basis (Filters: Cost basis)
+        out["basis"] = basis.label(cur)
+        label = f"Build the {cur} finance pack, {basis.words.lower()} (XLSX, PDF, CSV)"
+        if st.button(label, key="rep_build"):
+            st.session_state["rep_files"] = (month, cur, basis)
+        if st.session_state.get("rep_files") == (month, cur, basis):
             out["files"] = session.ask(
-                "files", month, session.settings(), cur, module="queries_report"
+                "files", month, session.settings(), cur, basis, module="queries_report"
             )
     except FinopsError as exc:
         out["error"] = f"{exc.title}: {exc.render()}"
@@ -41,7 +44,10 @@ def render(d: dict) -> None:
         st.error(d["error"])
         return
     st.subheader(f"Reconciliation, {d['month']}")
-    st.caption("Each source's own total for the month against what the warehouse holds.")
+    st.caption(
+        "Billed cost, whatever the Cost basis filter says: each source's own total for the "
+        "month against what the warehouse holds."
+    )
     session.table(d["recon"])
     if d["ok"] is True:
         st.success("Every source account reconciles.")
@@ -50,6 +56,11 @@ def render(d: dict) -> None:
     if not d["pack"]:
         session.not_yet("The finance pack", f"run `finops report --month {d['month']}`.")
         return
+    if "basis" in d:
+        st.caption(
+            f"The pack's spend sheets show {d['basis']} (Filters: Cost basis); its "
+            "reconciliation is billed cost."
+        )
     for name, (data, mime) in (d["files"] or {}).items():
         st.download_button(f"Download {name}", data, file_name=name, mime=mime, key=f"rep_{name}")
 

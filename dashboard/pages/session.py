@@ -21,6 +21,7 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.filters import Filters, from_query, to_query
+from models.cost_basis import CostBasis
 from models.settings import Settings, parse_settings
 
 FILTERS_KEY = "finops_filters"
@@ -132,12 +133,22 @@ def sidebar_filters() -> Filters:
         state["f_provider"] = [p for p in url.providers if p in ch["provider"]]
         state["f_team"] = [t for t in url.teams if t in ch["team"]]
         state["f_env"] = [e for e in url.environments if e in ch["env"]]
+        state["f_basis"] = url.basis
     with st.sidebar:
         st.subheader("Filters")
         picked = st.date_input("Dates", key="f_range", min_value=first, max_value=last)
         providers = st.multiselect("Providers", ch["provider"], key="f_provider")
         teams = st.multiselect("Teams", ch["team"], key="f_team")
         envs = st.multiselect("Environments", ch["env"], key="f_env")
+        basis = st.radio(
+            "Cost basis",
+            list(CostBasis),
+            key="f_basis",
+            format_func=lambda b: b.value.capitalize(),
+            horizontal=True,
+            help="Amortised (EffectiveCost) spreads commitment fees over the usage they cover, "
+            "for showback; Billed (BilledCost) is what the invoice shows.",
+        )
     start, end = (
         (*tuple(picked), None, None)[:2] if isinstance(picked, tuple | list) else (picked, None)
     )
@@ -147,6 +158,7 @@ def sidebar_filters() -> Filters:
         providers=tuple(providers),
         teams=tuple(teams),
         environments=tuple(envs),
+        basis=CostBasis(basis),
     )
     wanted = to_query(f)
     listed = ask("currencies", f)["currency"].to_list()
@@ -183,6 +195,27 @@ def _chosen(listed: list) -> object:
     """The currency chosen under Filters when `listed` has it, else the first listed."""
     picked = st.session_state.get(CURRENCY_KEY)
     return picked if picked in listed else listed[0]
+
+
+def basis() -> CostBasis:
+    """The cost basis chosen under Filters (amortised unless the user or the link said)."""
+    return filters().basis
+
+
+def cost_label(cur: str) -> str:
+    """What the page's money figures are: 'Amortised cost (USD)' or 'Billed cost (USD)'."""
+    return basis().label(cur)
+
+
+def labelled(frame: pl.DataFrame, cur: str, column: str = "cost") -> pl.DataFrame:
+    """`frame` with its money column headed by its basis: 'Amortised cost (USD)'."""
+    return frame.rename({column: cost_label(cur)}) if column in frame.columns else frame
+
+
+FIXED_BASIS = (
+    "{what} is amortised cost whatever the Cost basis filter says: a GPU-hour costs what "
+    "its instance or asset costs with commitments spread over the hours they cover."
+)
 
 
 def currency() -> str:

@@ -43,15 +43,19 @@ def render(d: dict) -> None:
         return
     a, b, c = st.columns(3)
     cur = d["cur"]
+    label = session.cost_label(cur)
+    st.caption(f"Money on this page: {label} (Filters: Cost basis).")
     money_tile(a, "Tool spend", tools["cost"].sum(), cur)
     b.metric("Tools", f"{tools.height:,} in {tools['family'].n_unique()} families")
     money_tile(c, "Consolidation savings", d["savings"]["saving"].sum(), cur)
     st.subheader("Families and seats")
-    session.table(tools)
-    st.plotly_chart(charts.heatmap(d["matrix"], "team", "tool", "cost", "Spend by team and tool"))
+    session.table(session.labelled(tools, cur))
+    st.plotly_chart(
+        charts.heatmap(d["matrix"], "team", "tool", "cost", f"Spend by team and tool — {label}")
+    )
     st.subheader("Consolidation")
     st.caption("Every active seat of a family moved to its cheapest tool per active seat.")
-    session.table(d["savings"])
+    session.table(session.labelled(d["savings"], cur))
 
 
 if session.ready():

@@ -23,12 +23,12 @@ def render(d: dict | None) -> None:
     if d is None:
         session.not_yet("Workloads", "run `finops classify` to classify the billing lines.")
         return
-    table = d["table"]
+    table, label = d["table"], session.cost_label(d["cur"])
     monthly = table.group_by("month", "key").agg(pl.col("cost").sum()).sort("month", "key")
-    st.plotly_chart(charts.stacked_monthly(monthly, f"AI spend by workload ({d['cur']})", d["cur"]))
+    st.plotly_chart(charts.stacked_monthly(monthly, f"AI spend by workload — {label}", d["cur"]))
     by_team = table.group_by("team", "key").agg(pl.col("cost").sum())
-    st.plotly_chart(charts.heatmap(by_team, "team", "key", "cost", "Workload by team"))
-    session.table(table.rename({"key": "workload"}))
+    st.plotly_chart(charts.heatmap(by_team, "team", "key", "cost", f"Workload by team — {label}"))
+    session.table(session.labelled(table.rename({"key": "workload"}), d["cur"]))
 
 
 if session.ready():

@@ -14,6 +14,7 @@ from ingest.warehouse import connect
 from models.settings import Settings
 from tests.dashboard.conftest import expected_total
 
+AMORTISED = "Amortised cost (USD)"  # how a table heads its money on the default basis
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PAGES = ("overview", "explorer", "idle", "movement", "tools", "workloads", "own_vs_rent",
          "forecast", "reports", "health")  # fmt: skip
@@ -224,7 +225,7 @@ def test_explorer_breakdown_drilldown_and_csv(full: Path) -> None:
     at = page(app(), "explorer")
     at.selectbox(key="ex_by").set_value("service").run()
     table = at.dataframe[0].value
-    assert dict(zip(table["service"], (float(c) for c in table["cost"]), strict=True))[
+    assert dict(zip(table["service"], (float(c) for c in table[AMORTISED]), strict=True))[
         "Amazon Elastic Compute Cloud"
     ] == pytest.approx(800)
     at.selectbox(key="ex_key").set_value("Azure OpenAI").run()
@@ -234,7 +235,7 @@ def test_explorer_breakdown_drilldown_and_csv(full: Path) -> None:
     assert set(lines["x_AiClass"]) == {"managed_ai"} and set(lines["x_Team"]) == {"nlp"}
     # the breakdown's money to the cent, the line items' every digit (a request can cost
     # USD 0.0000004)
-    assert formats(at.dataframe[0])["cost"] == "%,.2f"
+    assert formats(at.dataframe[0])[AMORTISED] == "%,.2f"
     assert "EffectiveCost" not in formats(at.dataframe[1])
     no_errors(at)
 
@@ -249,7 +250,7 @@ def test_hostile_tag_keys_reach_duckdb_only_as_parameters(full: Path, tag_key: s
     no_errors(at)
     table = at.dataframe[0].value
     assert table[tag_key].to_list() == ["(not set)"]  # the column is headed by the tag key
-    assert table["cost"].sum() == expected_total()
+    assert table[AMORTISED].sum() == expected_total()
     assert metrics(page(at, "overview"))["Spend in the period"] == "USD 1,787.45"
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from dashboard import queries, queries_gpu, queries_lines, queries_own
 from dashboard.filters import Filters
+from models.cost_basis import CostBasis
 from models.recommendation import OwnVsRentSettings, recommend, to_dict
 from tests.models.test_demand import SCHEMA, _rows
 
@@ -138,7 +139,7 @@ def _direct_tags(con, tag: str, f: Filters) -> pl.DataFrame:
     teams = f"AND coalesce(x_Team, '{queries.UNSET}') IN ?" if f.teams else ""
     return con.sql(
         f"""SELECT coalesce(json_extract_string(Tags, '$."' || ? || '"'), '(not set)') AS key,
-                   sum(EffectiveCost) AS cost, sum(BilledCost) AS billed, count(*) AS lines
+                   sum({f.basis.column}) AS cost, count(*) AS lines
             FROM classified_costs WHERE BillingCurrency = 'USD' {teams}
             GROUP BY 1 ORDER BY cost DESC, key""",
         params=[tag, list(f.teams)] if f.teams else [tag],
@@ -147,8 +148,9 @@ def _direct_tags(con, tag: str, f: Filters) -> pl.DataFrame:
 
 @pytest.mark.parametrize("tag", ["team", "env", "workload", "no-such-key", 'te"am'])
 @pytest.mark.parametrize("teams", [(), ("ml-research",), ("(not set)",)])
-def test_tag_breakdown_from_the_rollup_equals_the_line_items(prepared, tag, teams) -> None:
-    f = Filters(teams=teams)
+@pytest.mark.parametrize("basis", list(CostBasis))
+def test_tag_breakdown_from_the_rollup_equals_the_line_items(prepared, tag, teams, basis) -> None:
+    f = Filters(teams=teams, basis=basis)
     got = queries_lines.tag_breakdown(prepared.cursor(), f, tag, "USD")
     want = _direct_tags(prepared, tag.replace('"', ""), f)
     assert got.rows() == want.rows()

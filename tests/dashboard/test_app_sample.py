@@ -68,7 +68,9 @@ def test_forecast_charts_the_six_largest_first(sample: Path) -> None:
     assert len(largest) > 6  # the sample has more providers than charts
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     # two columns, filled left, right, left ...: the tree lists the left column's first
-    assert titles == [f"{largest[i]}: monthly spend" for i in (0, 2, 4, 1, 3, 5)]
+    assert titles == [
+        f"{largest[i]}: monthly spend — Amortised cost (USD)" for i in (0, 2, 4, 1, 3, 5)
+    ]
     assert largest[0] == "AWS"
     assert any(f"all {len(largest)} are in the table" in c.value for c in at.caption)
 
@@ -110,7 +112,7 @@ def test_tools_total_one_currency_at_a_time(sample: Path) -> None:
     no_errors(at)
     assert helps(at)["Tool spend"] == f"EUR {totals['EUR']:,.2f} exactly"
     (tools,) = [d.value for d in at.dataframe if "seats" in d.value.columns]
-    assert sum(tools["cost"]) == totals["EUR"]
+    assert sum(tools["Amortised cost (EUR)"]) == totals["EUR"]
     assert at.query_params["cur"] == "EUR"  # a link keeps the currency, as other filters
     again = page(app(cur="EUR"), "tools")
     assert helps(again)["Tool spend"] == f"EUR {totals['EUR']:,.2f} exactly"
@@ -147,10 +149,11 @@ def test_workloads_table_names_its_columns_and_shows_months(sample: Path) -> Non
     no_errors(at)
     (frame,) = [d for d in at.dataframe if "workload" in d.value.columns]
     table = frame.value
-    assert list(table.columns) == ["month", "team", "workload", "cost"]
-    assert formats(frame) == {"month": "YYYY-MM", "cost": "%,.2f"}
+    cost = "Amortised cost (USD)"  # the money column says its basis
+    assert list(table.columns) == ["month", "team", "workload", cost]
+    assert formats(frame) == {"month": "YYYY-MM", cost: "%,.2f"}
     research = table[(table["team"] == "research") & (table["workload"] == "training")]
-    assert sum(research["cost"]) == training["research"]
+    assert sum(research[cost]) == training["research"]
 
 
 def test_the_finance_pack_is_built_in_the_chosen_currency(sample: Path) -> None:
@@ -177,7 +180,7 @@ def test_money_is_labelled_with_its_own_currency(sample: Path) -> None:
         json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)["layout"]
         for c in at.get("plotly_chart")
     }
-    assert layouts["Spend by provider"]["yaxis"]["title"]["text"] == "EUR"
+    assert layouts["Spend by provider — Amortised cost (EUR)"]["yaxis"]["title"]["text"] == "EUR"
     idle_page = page(at, "idle")
     assert metrics(idle_page)["Idle GPU cost"] == idle
     assert "No GPU compute is billed in EUR: GPU-hours are in USD." in [

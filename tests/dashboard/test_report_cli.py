@@ -37,9 +37,26 @@ def test_currency_option_reports_the_other_currency(world: Path, tmp_path: Path,
                  "--format", "csv", "--out", str(out)])  # fmt: skip
     assert code == 0
     assert "total billed EUR 55.55" in capsys.readouterr().out
-    assert (out / "finops-2026-09-EUR-summary.csv").read_text().splitlines()[1] == (
-        "total,all,55.55,55.55,0.00,0.000000,55.55"
-    )
+    assert (out / "finops-2026-09-EUR-summary.csv").read_text().splitlines()[:2] == [
+        "cost_basis,dimension,value,amortised_cost,previous_amortised_cost,change,change_pct",
+        "Amortised cost (EUR),total,all,55.55,55.55,0.00,0.000000",
+    ]
+
+
+def test_basis_option_reports_billed_cost_and_says_so(world: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "billed"
+    code = main(["--warehouse", str(world), "report", "--month", "2026-09", "--basis", "Billed",
+                 "--format", "csv", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    assert "Spend sheets: Billed cost (USD)" in capsys.readouterr().out
+    summary = (out / "finops-2026-09-billed-summary.csv").read_text().splitlines()
+    assert summary[:2] == [
+        "cost_basis,dimension,value,billed_cost,previous_billed_cost,change,change_pct",
+        "Billed cost (USD),total,all,9818.68,11340.74,-1522.07,-0.134212",
+    ]
+    # the reconciliation reconciles to invoices: billed whatever the basis, and it says so
+    rec = (out / "finops-2026-09-billed-reconciliation.csv").read_text().splitlines()
+    assert rec[1].startswith("Billed cost (each account's currency),")
 
 
 def test_budgets_compare_actual_spend(world: Path, tmp_path: Path) -> None:
@@ -49,14 +66,14 @@ def test_budgets_compare_actual_spend(world: Path, tmp_path: Path) -> None:
     )
     out = tmp_path / "b"
     code = main(["--warehouse", str(world), "--config", str(config), "report", "--month",
-                 "2026-09", "--format", "csv", "--out", str(out)])  # fmt: skip
+                 "2026-09", "--basis", "billed", "--format", "csv", "--out", str(out)])  # fmt: skip
     assert code == 0
-    lines = (out / "finops-2026-09-budgets.csv").read_text().splitlines()
+    lines = (out / "finops-2026-09-billed-budgets.csv").read_text().splitlines()
     assert lines == [
-        "scope,name,budget,actual,variance,used_pct,status",
-        "total,total,9000.00,9818.68,-818.68,1.090964,over",
-        "team,platform,500.00,460.00,40.00,0.920000,within",
-        "team,ml-research,9000.00,9207.11,-207.11,1.023012,over",
+        "cost_basis,scope,name,budget,actual,variance,used_pct,status",
+        "Billed cost (USD),total,total,9000.00,9818.68,-818.68,1.090964,over",
+        "Billed cost (USD),team,platform,500.00,460.00,40.00,0.920000,within",
+        "Billed cost (USD),team,ml-research,9000.00,9207.11,-207.11,1.023012,over",
     ]
 
 
@@ -67,6 +84,8 @@ BAD = [
      "unknown report format — expected a comma-separated list of xlsx, pdf, csv, found docx"),
     (["--month", "2025-01"], None, 2,
      "no cost lines for 2025-01 — expected a month with loaded cost lines: 2026-08, 2026-09"),
+    (["--month", "2026-09", "--basis", "invoice"], None, 2,
+     "--basis: unknown cost basis — expected amortised or billed, found invoice"),
     (["--month", "2026-09", "--currency", "GBP"], None, 2,
      "no cost lines in GBP for 2026-09 — expected one of EUR, USD, found GBP"),
     (["--month", "2026-09"], '[report]\ncurency = "USD"\n', 2,

@@ -33,7 +33,8 @@ def _month(root: Path) -> str:
 @pytest.fixture(scope="module")
 def sample_pack(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory):
     month = _month(sample_warehouse)
-    return build_pack(sample_warehouse, month, out_dir=tmp_path_factory.mktemp("sample-pack"))
+    out = tmp_path_factory.mktemp("sample-pack")  # billed: these totals reconcile to invoices
+    return build_pack(sample_warehouse, month, out_dir=out, basis="billed")
 
 
 def _truth(root: Path, month: str) -> dict[str, Decimal]:
