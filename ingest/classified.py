@@ -170,8 +170,8 @@ def refresh_classifications(
         keys = key_columns(book.ruleset, COST_LINES.names)
         rows, classes = 0, _empty(CLASS_KEYS)
         if files:  # else nothing is left in these partitions (all restated away)
-            source = line_classes.files_source(files, ["x_LineId", *keys])
             with scratch.connect(staging) as con:
+                source = line_classes.files_source(con, files, ["x_LineId", *keys])
                 done = line_classes.classify_lines(
                     con,
                     source,
@@ -331,14 +331,16 @@ def refresh_episodes(store: Store, settings: Settings, months: list[str] | None 
     from ingest import gpu_hours as db
     from ingest.warehouse import table_select
 
-    hours = table_select(store.table_path("gpu_hours"), GPU_HOURS)
-    if hours is None:
+    if store.table("gpu_hours") is None:
         return 0
-    old = table_select(store.table_path("idle_episodes"), IDLE_EPISODES)
     version = _version(store, "gpu_hours")
     staged = store.staging_dir() / f"idle_episodes-{new_load_id()}.parquet"
     try:
         with scratch.connect(store.staging_dir()) as con:
+            hours = table_select(con, store.table_path("gpu_hours"), GPU_HOURS)
+            if hours is None:
+                return 0
+            old = table_select(con, store.table_path("idle_episodes"), IDLE_EPISODES)
             if months and old is not None:
                 rows = db.write_idle_episodes_window(con, hours, old, months, settings.idle, staged)
             else:

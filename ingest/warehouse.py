@@ -8,13 +8,14 @@ them through `register_view`.
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import duckdb
 from deltalake import DeltaTable
@@ -150,29 +151,55 @@ def missing_columns(snap: DeltaTable, table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name not in stored]
 
 
-def _files_select(table: Table, files: list[str], missing: list[str] | None = None) -> str:
+def local_path(uri: str) -> str:
+    """A data file's location as the file system spells it. Delta names local files by
+    `file://` URIs, percent-encoded (a space is %20), which DuckDB would take literally."""
+    parts = urlsplit(uri)
+    if parts.scheme == "file":
+        return url2pathname(parts.path)  # decodes %XX
+    return uri
+
+
+def snapshot_files(snap: DeltaTable) -> list[str]:
+    """The data files of one snapshot, as paths DuckDB can open."""
+    return [local_path(u) for u in snap.file_uris()]
+
+
+def files_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> str:
+    """Create on `con` the view `name` over the Parquet `files` and return its quoted name.
+
+    The paths go to DuckDB as values, never spliced into SQL text, so a warehouse folder
+    with a quote, a space or `']--` in its name reads like any other."""
+    rel = con.read_parquet(files, hive_partitioning=False, union_by_name=True)
+    rel.create_view(name)
+    return quote(name)
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _files_select(table: Table, source: str, missing: list[str] | None = None) -> str:
     cols = ", ".join(
         f'CAST(NULL AS {c.sql_type}) AS "{c.name}"' if c.name in (missing or ()) else f'"{c.name}"'
         for c in table.columns
     )
-    listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return (
-        f"SELECT {cols} FROM read_parquet([{listing}], hive_partitioning = false, "
-        "union_by_name = true)"
-    )
+    return f"SELECT {cols} FROM {source}"
 
 
-def table_select(path: Path, table: Table) -> str | None:
+def table_select(con: duckdb.DuckDBPyConnection, path: Path, table: Table) -> str | None:
     """SELECT of `table`'s columns over the current files of the Delta table at `path`
-    (None when there is no table): for writers reading what they just committed."""
+    (None when there is no table), readable on `con`: for writers reading what they just
+    committed."""
     try:
         snap = DeltaTable(str(path))
     except TableNotFoundError:
         return None
-    files = snap.file_uris()
-    return (
-        _files_select(table, files, missing_columns(snap, table)) if files else _empty_select(table)
-    )
+    files = snapshot_files(snap)
+    if not files:
+        return _empty_select(table)
+    source = files_view(con, f"_files_{table.name}", files)
+    return _files_select(table, source, missing_columns(snap, table))
 
 
 def spill_directory() -> Path:
@@ -180,6 +207,10 @@ def spill_directory() -> Path:
     files. DuckDB creates it when it first spills and removes it on close; its default,
     `.tmp` in the working directory, may be read-only or shared by several dashboards."""
     return Path(tempfile.gettempdir()) / f"finops-duckdb-{uuid.uuid4().hex}"
+
+
+# Extensions are never fetched or loaded by a reader: what it runs is what was installed.
+_NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 def connect(
@@ -191,27 +222,31 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB with the warehouse views, pinned to one snapshot.
 
-    External file access is switched off once the views exist, so SQL run through this
-    connection can read the warehouse and nothing else. `memory_limit` (e.g. "2GB",
+    Once the views exist the connection is sealed: external access is off, the only files it
+    may open are the snapshot's data files (and its private spill folder), and the
+    configuration is locked so SQL cannot undo that. `memory_limit` (e.g. "2GB",
     `[warehouse] memory_limit`) bounds what DuckDB holds; None leaves DuckDB's default.
     Beyond it DuckDB spills to `spill_directory()`.
     """
     root = Path(root)
-    con = duckdb.connect(":memory:")
+    config: dict[str, str | bool] = {**_NO_EXTENSIONS, "temp_directory": str(spill_directory())}
     if memory_limit is not None:
-        con.execute("SET memory_limit = '" + memory_limit.replace("'", "''") + "'")
-    con.execute("SET temp_directory = '" + str(spill_directory()).replace("'", "''") + "'")
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(":memory:", config=config)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # never write to a command's stdout
     versions: dict[str, int | None] = {}
+    readable: list[str] = []
     derived_as_of = _derived_as_of(root, as_of) if _TABLES else as_of
     for table in (*BASE_TABLES, *_TABLES.values()):
         snap = _snapshot(root, table.name, derived_as_of if table.name in _TABLES else as_of)
-        files = snap.file_uris() if snap is not None else []
+        files = snapshot_files(snap) if snap is not None else []
         versions[table.name] = snap.version() if snap is not None else None
         body = _empty_select(table)
         if snap is not None and files:
-            body = _files_select(table, files, missing_columns(snap, table))
+            source = files_view(con, f"_files_{table.name}", files)
+            body = _files_select(table, source, missing_columns(snap, table))
+            readable.extend(files)
         con.execute(f'CREATE VIEW "{table.name}" AS {body}')
     if derived:
         for create in _DERIVED.values():
@@ -221,11 +256,15 @@ def connect(
         + ", ".join(f"('{k}', {v if v is not None else 'NULL'})" for k, v in versions.items())
         + ") AS t(dataset, version)"
     )
-    with contextlib.suppress(duckdb.Error):
-        con.execute(f"SET allowed_directories = ['{root.resolve()}']")
+    seal(con, readable)
+    return con
+
+
+def seal(con: duckdb.DuckDBPyConnection, readable: list[str]) -> None:
+    """Let `con` open only the files `readable` from now on, for good (DESIGN §5)."""
+    con.execute("SET allowed_paths = $1", [readable])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
-    return con
 
 
 def versions(root: Path | str) -> dict[str, int | None]:
