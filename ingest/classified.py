@@ -27,7 +27,6 @@ from pathlib import Path
 
 import polars as pl
 from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 from ingest import line_classes, scratch
 from ingest.store import Progress, Store, new_load_id, safe_part
@@ -125,12 +124,13 @@ def rulebook(settings: Settings, extra_files: Iterable[str] = ()) -> Rulebook:
 
 
 def _scan(store: Store, name: str) -> pl.LazyFrame | None:
-    if store.table(name) is None:
+    """The current rows of a small table (class_keys, assets), read by deltalake itself:
+    polars' scan_delta takes deltalake's percent-encoded paths literally (a space in the
+    warehouse folder's name would be looked for as %20)."""
+    table = store.table(name)
+    if table is None:
         return None
-    try:
-        return pl.scan_delta(str(store.table_path(name)))
-    except TableNotFoundError:
-        return None
+    return pl.from_arrow(table.to_pyarrow_table()).lazy()
 
 
 def _part_filter(parts: list[tuple[str, str, str]] | None) -> pl.Expr:

@@ -35,7 +35,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from ingest.warehouse import commit_time, missing_columns
+from ingest.warehouse import commit_time, location, missing_columns
 from models.errors import InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
 
@@ -153,7 +153,7 @@ class Store:
     """Writer over one warehouse folder."""
 
     def __init__(self, root: Path | str):
-        self.root = Path(root)
+        self.root = location(root)
 
     # ---- paths and tables ---------------------------------------------------------------
 

@@ -8,6 +8,7 @@ them through `register_view`.
 
 from __future__ import annotations
 
+import re
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import duckdb
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from models.errors import InputError, WarehouseError
+from models.errors import ConfigError, InputError, WarehouseError
 from models.schema import ASSETS, COST_LINES, GPU_UTIL, LOAD_ERRORS, LOADS, Table
 
 BASE_TABLES: tuple[Table, ...] = (COST_LINES, GPU_UTIL, ASSETS, LOADS, LOAD_ERRORS)
@@ -152,10 +153,11 @@ def missing_columns(snap: DeltaTable, table: Table) -> list[str]:
 
 
 def local_path(uri: str) -> str:
-    """A data file's location as the file system spells it. Delta names local files by
-    `file://` URIs, percent-encoded (a space is %20), which DuckDB would take literally."""
+    """A data file's location as the file system spells it. deltalake names local files
+    percent-encoded (a space is %20), as `file://` URIs or bare paths, which DuckDB would
+    take literally; a remote URI (s3://, az://) is kept as it is."""
     parts = urlsplit(uri)
-    if parts.scheme == "file":
+    if parts.scheme in ("file", ""):
         return url2pathname(parts.path)  # decodes %XX
     return uri
 
@@ -228,7 +230,7 @@ def connect(
     `[warehouse] memory_limit`) bounds what DuckDB holds; None leaves DuckDB's default.
     Beyond it DuckDB spills to `spill_directory()`.
     """
-    root = Path(root)
+    root = location(root)
     config: dict[str, str | bool] = {**_NO_EXTENSIONS, "temp_directory": str(spill_directory())}
     if memory_limit is not None:
         config["memory_limit"] = memory_limit
@@ -278,8 +280,29 @@ def versions(root: Path | str) -> dict[str, int | None]:
     return out
 
 
-def require(root: Path | str) -> Path:
+# deltalake (delta-rs 1.6) turns a local path into a URL: it panics on [ ] | ^, loses the
+# history after # or ?, and decodes %XX (a folder "%41" is written as "A"), so no table
+# can live under them.
+_UNSTORABLE = re.compile(r"[\[\]|^\\#?]|%[0-9A-Fa-f]{2}")
+
+
+def location(root: Path | str) -> Path:
+    """The warehouse folder, refused whole when Delta tables cannot be stored under it."""
     root = Path(root)
+    bad = _UNSTORABLE.search(str(root.absolute()))
+    if bad:
+        raise ConfigError(
+            f"the warehouse folder's path contains {bad.group()!r}, under which the Delta "
+            "Lake library cannot store tables",
+            file=str(root),
+            expected="a path without [ ] | ^ \\ # ? or %XX",
+            hint="choose another folder with --warehouse or [warehouse] path",
+        )
+    return root
+
+
+def require(root: Path | str) -> Path:
+    root = location(root)
     if not root.exists():
         raise WarehouseError(
             "no warehouse here yet",
