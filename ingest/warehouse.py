@@ -177,6 +177,17 @@ def files_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> s
     return quote(name)
 
 
+def arrow_view(con: duckdb.DuckDBPyConnection, name: str, snap: DeltaTable) -> str:
+    """Register on `con` the snapshot's files as an Arrow dataset named `name`: read by
+    pyarrow, so DuckDB itself needs no access to any file (see `connect(untrusted=True)`)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    schema = pa.schema(snap.schema().to_arrow())
+    con.register(name, ds.dataset(snapshot_files(snap), format="parquet", schema=schema))
+    return quote(name)
+
+
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -221,8 +232,14 @@ def connect(
     *,
     derived: bool = True,
     memory_limit: str | None = None,
+    untrusted: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB with the warehouse views, pinned to one snapshot.
+
+    `untrusted` (for SQL a user typed, `finops query`): the data files are read by pyarrow and
+    DuckDB may open no file at all, so even a statement that slipped past every check could
+    write nothing, the warehouse included (DuckDB may write to a file it is allowed to
+    read). Scans are several times slower than DuckDB's own Parquet reader.
 
     Once the views exist the connection is sealed: external access is off, the only files it
     may open are the snapshot's data files (and its private spill folder), and the
@@ -246,9 +263,12 @@ def connect(
         versions[table.name] = snap.version() if snap is not None else None
         body = _empty_select(table)
         if snap is not None and files:
-            source = files_view(con, f"_files_{table.name}", files)
+            if untrusted:
+                source = arrow_view(con, f"_files_{table.name}", snap)
+            else:
+                source = files_view(con, f"_files_{table.name}", files)
+                readable.extend(files)
             body = _files_select(table, source, missing_columns(snap, table))
-            readable.extend(files)
         con.execute(f'CREATE VIEW "{table.name}" AS {body}')
     if derived:
         for create in _DERIVED.values():

@@ -13,6 +13,7 @@ import click
 import duckdb
 
 from dashboard.cli import App
+from ingest import warehouse
 from ingest.warehouse import parse_as_of
 from models.errors import InputError
 
@@ -142,7 +143,14 @@ def to_csv(names: list[str], rows: list[tuple]) -> str:
 @click.pass_obj
 def command(app: App, sql: str, fmt: str, as_of: str | None) -> None:
     """Run read-only SQL over the views cost_lines, classified_costs, gpu_util, gpu_hours, loads."""
-    con = app.connect(parse_as_of(as_of))
+    warehouse.require(app.warehouse)
+    app.register_views()
+    con = warehouse.connect(
+        app.warehouse,
+        parse_as_of(as_of),
+        memory_limit=app.settings.warehouse.memory_limit,
+        untrusted=True,  # SQL a user typed: DuckDB opens no file at all
+    )
     names, rows = run_read_only(con, sql)
     if fmt == "csv":
         sys.stdout.write(to_csv(names, rows))

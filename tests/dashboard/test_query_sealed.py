@@ -286,3 +286,34 @@ def test_the_connection_may_open_exactly_the_snapshot_files(
     spill = sealed.execute("select current_setting('temp_directory')").fetchone()[0]
     assert [d.rstrip("/") for d in dirs] == [spill.rstrip("/")]  # its private spill folder only
     assert (access, locked) == (False, True)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (SELECT 1 AS a) TO {data} (FORMAT parquet, USE_TMP_FILE false)",
+        "EXPLAIN ANALYZE COPY (SELECT * FROM cost_lines WHERE false) TO {data} (FORMAT parquet)",
+        "COPY (SELECT * FROM cost_lines WHERE false) TO {data} (FORMAT csv)",
+        "ATTACH {wh_db} AS n",
+        "select count(*) from read_parquet({data})",
+    ],
+)
+def test_the_query_connection_cannot_even_touch_the_data_files(root: Path, sql: str) -> None:
+    """What `finops query` runs on: pyarrow reads the snapshot, DuckDB may open no file, so
+    a statement that slipped past the statement check still could not write (DuckDB writes
+    to a file it is allowed to read)."""
+    views.register_all(Settings())
+    con = warehouse.connect(root, untrusted=True)
+    before = fingerprint(root)
+    try:
+        with pytest.raises(duckdb.Error, match=r"disabled by configuration"):
+            con.execute(_fill(sql, root)).fetchall()
+        paths, dirs = con.execute(
+            "select current_setting('allowed_paths'), current_setting('allowed_directories')"
+        ).fetchone()
+        assert paths == [] and len(dirs) == 1  # its private spill folder only
+        total = con.execute("select sum(BilledCost) from cost_lines").fetchone()[0]
+        assert total == expected_total()  # and it reads the warehouse all the same
+    finally:
+        con.close()
+    assert fingerprint(root) == before
