@@ -65,6 +65,10 @@ def test_ingest_query_classify_report_round_trip(name: str, tmp_path: Path, caps
     _, out = finops(capsys, "--warehouse", str(root), "query", sql, "--format", "json")
     assert json.loads(out) == [{"c": "saas_tool", "n": 4}]
 
+    _, out = finops(capsys, "--warehouse", str(root), "vacuum", "--older-than", "0")
+    _, out = finops(capsys, "--warehouse", str(root), "query", TOTALS, "--format", "json")
+    assert json.loads(out, parse_float=Decimal) == WANT  # vacuum found every live file
+
     pack = tmp_path / "pack"
     _, out = finops(capsys, "--warehouse", str(root), "report", "--month", "2026-09",
                     "--format", "csv", "--out", str(pack))  # fmt: skip
