@@ -36,7 +36,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outside = root.parent
     (outside / "secret.csv").write_text("a\n42\n")
     (outside / "secret.json").write_text('{"a": 42}\n')
-    duckdb.sql(f"copy (select 42 as a) to '{outside / 'secret.parquet'}' (format parquet)")
+    duckdb.execute(
+        "copy (select 42 as a) to $p (format parquet)", {"p": str(outside / "secret.parquet")}
+    )
     return root
 
 
