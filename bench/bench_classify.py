@@ -163,8 +163,9 @@ def task_classify(folder: Path) -> dict:
     keys = key_columns(book.ruleset, COST_LINES.names)
     # as a refresh stages one partition: the DuckDB pass over the Parquet file, each line's
     # class combination written beside its id, the combinations kept for class_keys
-    source = line_classes.files_source([([str(folder / "lines.parquet")], {})], ["x_LineId", *keys])
     with scratch.connect(folder) as con:
+        lines = [([str(folder / "lines.parquet")], {})]
+        source = line_classes.files_source(con, lines, ["x_LineId", *keys])
         done = line_classes.classify_lines(
             con, source, keys, functools.partial(_decide, book), folder / "classified.parquet"
         )

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import polars as pl
 from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 from ingest import line_classes, scratch
 from ingest.store import Progress, Store, new_load_id, safe_part
@@ -125,12 +124,13 @@ def rulebook(settings: Settings, extra_files: Iterable[str] = ()) -> Rulebook:
 
 
 def _scan(store: Store, name: str) -> pl.LazyFrame | None:
-    if store.table(name) is None:
+    """The current rows of a small table (class_keys, assets), read by deltalake itself:
+    polars' scan_delta takes deltalake's percent-encoded paths literally (a space in the
+    warehouse folder's name would be looked for as %20)."""
+    table = store.table(name)
+    if table is None:
         return None
-    try:
-        return pl.scan_delta(str(store.table_path(name)))
-    except TableNotFoundError:
-        return None
+    return pl.from_arrow(table.to_pyarrow_table()).lazy()
 
 
 def _part_filter(parts: list[tuple[str, str, str]] | None) -> pl.Expr:
@@ -170,8 +170,8 @@ def refresh_classifications(
         keys = key_columns(book.ruleset, COST_LINES.names)
         rows, classes = 0, _empty(CLASS_KEYS)
         if files:  # else nothing is left in these partitions (all restated away)
-            source = line_classes.files_source(files, ["x_LineId", *keys])
             with scratch.connect(staging) as con:
+                source = line_classes.files_source(con, files, ["x_LineId", *keys])
                 done = line_classes.classify_lines(
                     con,
                     source,
@@ -331,14 +331,16 @@ def refresh_episodes(store: Store, settings: Settings, months: list[str] | None 
     from ingest import gpu_hours as db
     from ingest.warehouse import table_select
 
-    hours = table_select(store.table_path("gpu_hours"), GPU_HOURS)
-    if hours is None:
+    if store.table("gpu_hours") is None:
         return 0
-    old = table_select(store.table_path("idle_episodes"), IDLE_EPISODES)
     version = _version(store, "gpu_hours")
     staged = store.staging_dir() / f"idle_episodes-{new_load_id()}.parquet"
     try:
         with scratch.connect(store.staging_dir()) as con:
+            hours = table_select(con, store.table_path("gpu_hours"), GPU_HOURS)
+            if hours is None:
+                return 0
+            old = table_select(con, store.table_path("idle_episodes"), IDLE_EPISODES)
             if months and old is not None:
                 rows = db.write_idle_episodes_window(con, hours, old, months, settings.idle, staged)
             else:

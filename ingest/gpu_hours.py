@@ -65,10 +65,6 @@ def warehouse_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         con.execute(sql)
 
 
-def _lit(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def _next_month(month: str) -> str:
     y, m = (int(x) for x in month.split("-"))
     return f"{y + (m == 12):04d}-{m % 12 + 1:02d}"
@@ -489,7 +485,9 @@ def _copy(
     if partition_by:
         shutil.rmtree(path, ignore_errors=True)
         options += f", PARTITION_BY ({partition_by})"
-    out = con.execute(f"COPY ({select}) TO {_lit(path)} ({options})", params).fetchall()
+    # the target is a bound value: a warehouse folder's name is never SQL
+    bound = {**(params or {}), "copy_target": str(path)}
+    out = con.execute(f"COPY ({select}) TO $copy_target ({options})", bound).fetchall()
     return int(out[0][0]) if out else 0
 
 

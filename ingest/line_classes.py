@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ingest.warehouse import files_view
 from models.classify import CLASS_COLUMNS, with_class_keys
 from models.errors import WarehouseError
 
@@ -43,18 +44,18 @@ def _sql_str(text: str) -> str:
 
 
 def files_source(
-    files: Sequence[tuple[Sequence[str], dict[str, str]]], columns: Sequence[str]
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[tuple[Sequence[str], dict[str, str]]],
+    columns: Sequence[str],
 ) -> str:
     """SELECT of `columns` over groups of Parquet files, each group with constant columns
-    (the Delta partition values, which Delta keeps out of the data files)."""
+    (the Delta partition values, which Delta keeps out of the data files). Each group is a
+    view on `con` whose paths DuckDB gets as values, never as SQL text."""
     selects = []
-    for paths, constants in files:
-        listing = ", ".join(_sql_str(p) for p in paths)
+    for n, (paths, constants) in enumerate(files):
+        source = files_view(con, f"_files_{n}", list(paths))
         extra = "".join(f", {_sql_str(v)} AS {_q(k)}" for k, v in constants.items())
-        selects.append(
-            f"SELECT {', '.join(_q(c) for c in columns)}{extra} FROM read_parquet([{listing}], "
-            "hive_partitioning = false, union_by_name = true)"
-        )
+        selects.append(f"SELECT {', '.join(_q(c) for c in columns)}{extra} FROM {source}")
     return " UNION ALL ".join(selects)
 
 
@@ -112,7 +113,8 @@ def classify_lines(
         parts = f", PARTITION_BY ({', '.join(_q(k) for k in partition_by)})" if partition_by else ""
         written = con.execute(
             f"COPY (SELECT s.x_LineId, l.x_ClassKey{kept} FROM ({source}) s "
-            f"JOIN _class_lookup l ON {on}) TO {_sql_str(str(staged))} (FORMAT parquet{parts})"
+            f"JOIN _class_lookup l ON {on}) TO $staged (FORMAT parquet{parts})",
+            {"staged": str(staged)},
         ).fetchall()[0][0]
     finally:
         con.unregister("_class_lookup")

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import polars as pl
 import pyarrow as pa
@@ -35,7 +34,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from ingest.warehouse import commit_time, missing_columns
+from ingest.warehouse import commit_time, local_path, location, missing_columns
 from models.errors import InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
 
@@ -118,9 +117,7 @@ def _local_path(uri: str) -> str:
     a file:// URI and the table was opened by a relative path (`./data/warehouse`, the
     default) or through a symlink: vacuum compares the two, and a mismatch would read every
     live file as an orphan."""
-    if uri.startswith("file:"):
-        uri = unquote(urlparse(uri).path)
-    return os.path.normcase(os.path.realpath(uri))
+    return os.path.normcase(os.path.realpath(local_path(uri)))
 
 
 def pause_point(point: str) -> None:
@@ -153,7 +150,7 @@ class Store:
     """Writer over one warehouse folder."""
 
     def __init__(self, root: Path | str):
-        self.root = Path(root)
+        self.root = location(root)
 
     # ---- paths and tables ---------------------------------------------------------------
 

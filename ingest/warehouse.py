@@ -8,19 +8,21 @@ them through `register_view`.
 
 from __future__ import annotations
 
-import contextlib
+import re
 import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import duckdb
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from models.errors import InputError, WarehouseError
+from models.errors import ConfigError, InputError, WarehouseError
 from models.schema import ASSETS, COST_LINES, GPU_UTIL, LOAD_ERRORS, LOADS, Table
 
 BASE_TABLES: tuple[Table, ...] = (COST_LINES, GPU_UTIL, ASSETS, LOADS, LOAD_ERRORS)
@@ -150,29 +152,67 @@ def missing_columns(snap: DeltaTable, table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name not in stored]
 
 
-def _files_select(table: Table, files: list[str], missing: list[str] | None = None) -> str:
+def local_path(uri: str) -> str:
+    """A data file's location as the file system spells it. deltalake names local files
+    percent-encoded (a space is %20), as `file://` URIs or bare paths, which DuckDB would
+    take literally; a remote URI (s3://, az://) is kept as it is."""
+    parts = urlsplit(uri)
+    if parts.scheme in ("file", ""):
+        return url2pathname(parts.path)  # decodes %XX
+    return uri
+
+
+def snapshot_files(snap: DeltaTable) -> list[str]:
+    """The data files of one snapshot, as paths DuckDB can open."""
+    return [local_path(u) for u in snap.file_uris()]
+
+
+def files_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> str:
+    """Create on `con` the view `name` over the Parquet `files` and return its quoted name.
+
+    The paths go to DuckDB as values, never spliced into SQL text, so a warehouse folder
+    with a quote, a space or `']--` in its name reads like any other."""
+    rel = con.read_parquet(files, hive_partitioning=False, union_by_name=True)
+    rel.create_view(name)
+    return quote(name)
+
+
+def arrow_view(con: duckdb.DuckDBPyConnection, name: str, snap: DeltaTable) -> str:
+    """Register on `con` the snapshot's files as an Arrow dataset named `name`: read by
+    pyarrow, so DuckDB itself needs no access to any file (see `connect(untrusted=True)`)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    schema = pa.schema(snap.schema().to_arrow())
+    con.register(name, ds.dataset(snapshot_files(snap), format="parquet", schema=schema))
+    return quote(name)
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _files_select(table: Table, source: str, missing: list[str] | None = None) -> str:
     cols = ", ".join(
         f'CAST(NULL AS {c.sql_type}) AS "{c.name}"' if c.name in (missing or ()) else f'"{c.name}"'
         for c in table.columns
     )
-    listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return (
-        f"SELECT {cols} FROM read_parquet([{listing}], hive_partitioning = false, "
-        "union_by_name = true)"
-    )
+    return f"SELECT {cols} FROM {source}"
 
 
-def table_select(path: Path, table: Table) -> str | None:
+def table_select(con: duckdb.DuckDBPyConnection, path: Path, table: Table) -> str | None:
     """SELECT of `table`'s columns over the current files of the Delta table at `path`
-    (None when there is no table): for writers reading what they just committed."""
+    (None when there is no table), readable on `con`: for writers reading what they just
+    committed."""
     try:
         snap = DeltaTable(str(path))
     except TableNotFoundError:
         return None
-    files = snap.file_uris()
-    return (
-        _files_select(table, files, missing_columns(snap, table)) if files else _empty_select(table)
-    )
+    files = snapshot_files(snap)
+    if not files:
+        return _empty_select(table)
+    source = files_view(con, f"_files_{table.name}", files)
+    return _files_select(table, source, missing_columns(snap, table))
 
 
 def spill_directory() -> Path:
@@ -182,36 +222,53 @@ def spill_directory() -> Path:
     return Path(tempfile.gettempdir()) / f"finops-duckdb-{uuid.uuid4().hex}"
 
 
+# Extensions are never fetched or loaded by a reader: what it runs is what was installed.
+_NO_EXTENSIONS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
 def connect(
     root: Path | str,
     as_of: AsOf = None,
     *,
     derived: bool = True,
     memory_limit: str | None = None,
+    untrusted: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB with the warehouse views, pinned to one snapshot.
 
-    External file access is switched off once the views exist, so SQL run through this
-    connection can read the warehouse and nothing else. `memory_limit` (e.g. "2GB",
+    `untrusted` (for SQL a user typed, `finops query`): the data files are read by pyarrow and
+    DuckDB may open no file at all, so even a statement that slipped past every check could
+    write nothing, the warehouse included (DuckDB may write to a file it is allowed to
+    read). Scans are several times slower than DuckDB's own Parquet reader.
+
+    Once the views exist the connection is sealed: external access is off, the only files it
+    may open are the snapshot's data files (and its private spill folder), and the
+    configuration is locked so SQL cannot undo that. `memory_limit` (e.g. "2GB",
     `[warehouse] memory_limit`) bounds what DuckDB holds; None leaves DuckDB's default.
     Beyond it DuckDB spills to `spill_directory()`.
     """
-    root = Path(root)
-    con = duckdb.connect(":memory:")
+    root = location(root)
+    config: dict[str, str | bool] = {**_NO_EXTENSIONS, "temp_directory": str(spill_directory())}
     if memory_limit is not None:
-        con.execute("SET memory_limit = '" + memory_limit.replace("'", "''") + "'")
-    con.execute("SET temp_directory = '" + str(spill_directory()).replace("'", "''") + "'")
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(":memory:", config=config)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # never write to a command's stdout
     versions: dict[str, int | None] = {}
+    readable: list[str] = []
     derived_as_of = _derived_as_of(root, as_of) if _TABLES else as_of
     for table in (*BASE_TABLES, *_TABLES.values()):
         snap = _snapshot(root, table.name, derived_as_of if table.name in _TABLES else as_of)
-        files = snap.file_uris() if snap is not None else []
+        files = snapshot_files(snap) if snap is not None else []
         versions[table.name] = snap.version() if snap is not None else None
         body = _empty_select(table)
         if snap is not None and files:
-            body = _files_select(table, files, missing_columns(snap, table))
+            if untrusted:
+                source = arrow_view(con, f"_files_{table.name}", snap)
+            else:
+                source = files_view(con, f"_files_{table.name}", files)
+                readable.extend(files)
+            body = _files_select(table, source, missing_columns(snap, table))
         con.execute(f'CREATE VIEW "{table.name}" AS {body}')
     if derived:
         for create in _DERIVED.values():
@@ -221,11 +278,15 @@ def connect(
         + ", ".join(f"('{k}', {v if v is not None else 'NULL'})" for k, v in versions.items())
         + ") AS t(dataset, version)"
     )
-    with contextlib.suppress(duckdb.Error):
-        con.execute(f"SET allowed_directories = ['{root.resolve()}']")
+    seal(con, readable)
+    return con
+
+
+def seal(con: duckdb.DuckDBPyConnection, readable: list[str]) -> None:
+    """Let `con` open only the files `readable` from now on, for good (DESIGN §5)."""
+    con.execute("SET allowed_paths = $1", [readable])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
-    return con
 
 
 def versions(root: Path | str) -> dict[str, int | None]:
@@ -239,8 +300,29 @@ def versions(root: Path | str) -> dict[str, int | None]:
     return out
 
 
-def require(root: Path | str) -> Path:
+# deltalake (delta-rs 1.6) turns a local path into a URL: it panics on [ ] | ^, loses the
+# history after # or ?, and decodes %XX (a folder "%41" is written as "A"), so no table
+# can live under them.
+_UNSTORABLE = re.compile(r"[\[\]|^\\#?]|%[0-9A-Fa-f]{2}")
+
+
+def location(root: Path | str) -> Path:
+    """The warehouse folder, refused whole when Delta tables cannot be stored under it."""
     root = Path(root)
+    bad = _UNSTORABLE.search(str(root.absolute()))
+    if bad:
+        raise ConfigError(
+            f"the warehouse folder's path contains {bad.group()!r}, under which the Delta "
+            "Lake library cannot store tables",
+            file=str(root),
+            expected="a path without [ ] | ^ \\ # ? or %XX",
+            hint="choose another folder with --warehouse or [warehouse] path",
+        )
+    return root
+
+
+def require(root: Path | str) -> Path:
+    root = location(root)
     if not root.exists():
         raise WarehouseError(
             "no warehouse here yet",

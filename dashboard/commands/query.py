@@ -14,33 +14,80 @@ import click
 import duckdb
 
 from dashboard.cli import App
+from ingest import warehouse
 from ingest.warehouse import parse_as_of
 from models.currency import minor_units, to_minor_units
 from models.errors import InputError
 
-READ_ONLY = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+VIEWS = "cost_lines, classified_costs, gpu_util, gpu_hours, loads"
+ALLOWED = "SELECT statements (and EXPLAIN of a SELECT, without ANALYZE)"
+
+
+def _refused(found: str) -> InputError:
+    return InputError(
+        "only read-only queries are allowed",
+        expected=ALLOWED,
+        found=found,
+        hint="the warehouse changes only through `finops ingest`",
+    )
+
+
+def _explained(con: duckdb.DuckDBPyConnection, text: str) -> tuple[str, list[duckdb.Statement]]:
+    """What an EXPLAIN wraps: its first word and its statements, as DuckDB's own tokenizer
+    and parser see them.
+
+    `EXPLAIN ANALYZE` executes what it explains, so only a plain EXPLAIN of a SELECT is read
+    only: what follows the EXPLAIN keyword must parse as exactly one SELECT (`ANALYZE ...`
+    and `(ANALYZE) ...` do not)."""
+    tokens = [t for t in duckdb.tokenize(text) if t[1] != duckdb.token_type.comment]
+    if len(tokens) < 2:
+        return "", []
+    rest = text.encode()[tokens[1][0] :].decode()  # the tokenizer counts bytes
+    try:
+        return rest.split(maxsplit=1)[0], con.extract_statements(rest)
+    except duckdb.Error:
+        return rest.split(maxsplit=1)[0], []
+
+
+def _refusal(con: duckdb.DuckDBPyConnection, stmt: duckdb.Statement) -> str | None:
+    """None when `stmt` only reads, else what it is (for the message)."""
+    if stmt.type == duckdb.StatementType.SELECT:
+        return None
+    if stmt.type != duckdb.StatementType.EXPLAIN:
+        return stmt.type.name
+    word, inner = _explained(con, stmt.query)
+    if len(inner) == 1 and inner[0].type == duckdb.StatementType.SELECT:
+        return None
+    return f"EXPLAIN {word.upper()}".strip()
 
 
 def run_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
-    """Execute `sql` if every statement in it only reads; refuse anything else."""
+    """Execute `sql` if every statement in it only reads; refuse it whole otherwise.
+
+    The statements are told apart by DuckDB's parser, not by looking at the text; and the
+    connection itself cannot open anything but the warehouse's data files (warehouse.seal)."""
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
-        raise InputError(f"SQL does not parse: {exc}", found=sql[:200]) from None
+        raise InputError(
+            f"SQL does not parse: {str(exc).splitlines()[0]}", expected=ALLOWED, found=sql[:200]
+        ) from None
     if not statements:
         raise InputError("no SQL statement given", hint='e.g. finops query "select 1"')
     for stmt in statements:
-        if stmt.type not in READ_ONLY:
-            raise InputError(
-                "only read-only queries are allowed",
-                expected="SELECT (or EXPLAIN)",
-                found=stmt.type.name,
-                hint="the warehouse changes only through `finops ingest`",
-            )
+        found = _refusal(con, stmt)
+        if found is not None:
+            raise _refused(found)
     try:
         rel = con.execute(sql)
         names = [d[0] for d in rel.description or []]
         return names, rel.fetchall()
+    except duckdb.PermissionException as exc:
+        raise InputError(
+            f"query failed: it may read only the warehouse views ({VIEWS})",
+            found=str(exc).splitlines()[0],
+            hint="to query another file, ingest it first",
+        ) from None
     except duckdb.Error as exc:
         raise InputError(f"query failed: {exc}") from None
 
@@ -133,7 +180,14 @@ def to_csv(names: list[str], rows: list[tuple]) -> str:
 @click.pass_obj
 def command(app: App, sql: str, fmt: str, as_of: str | None) -> None:
     """Run read-only SQL over the views cost_lines, classified_costs, gpu_util, gpu_hours, loads."""
-    con = app.connect(parse_as_of(as_of))
+    warehouse.require(app.warehouse)
+    app.register_views()
+    con = warehouse.connect(
+        app.warehouse,
+        parse_as_of(as_of),
+        memory_limit=app.settings.warehouse.memory_limit,
+        untrusted=True,  # SQL a user typed: DuckDB opens no file at all
+    )
     names, rows = run_read_only(con, sql)
     if fmt == "csv":
         sys.stdout.write(to_csv(names, rows))

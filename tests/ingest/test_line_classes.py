@@ -43,9 +43,9 @@ def _duckdb_pass(tmp_path: Path, frame: pl.DataFrame, keep: tuple[str, ...] = ()
     full = classified.conform_keys(frame.lazy()).collect()
     path = tmp_path / "lines.parquet"
     full.write_parquet(path)
-    source = line_classes.files_source([([str(path)], {})], ["x_LineId", *keys, *keep])
     out = tmp_path / "classes.parquet"
     with scratch.connect(tmp_path) as con:
+        source = line_classes.files_source(con, [([str(path)], {})], ["x_LineId", *keys, *keep])
         done = line_classes.classify_lines(
             con, source, keys, functools.partial(classified._decide, book), out, keep
         )
@@ -82,7 +82,6 @@ def test_a_source_that_changes_between_passes_commits_nothing(tmp_path: Path) ->
     keys = key_columns(book.ruleset, COST_LINES.names)
     path = tmp_path / "lines.parquet"
     frame.write_parquet(path)
-    source = line_classes.files_source([([str(path)], {})], ["x_LineId", *keys])
 
     def decide_and_grow(groups: pl.DataFrame) -> pl.DataFrame:
         pl.concat([frame, frame.with_columns(pl.col("x_LineId") + 50)]).write_parquet(path)
@@ -92,6 +91,7 @@ def test_a_source_that_changes_between_passes_commits_nothing(tmp_path: Path) ->
         scratch.connect(tmp_path) as con,
         pytest.raises(WarehouseError, match="wrote 100 lines for 50 read"),
     ):
+        source = line_classes.files_source(con, [([str(path)], {})], ["x_LineId", *keys])
         line_classes.classify_lines(con, source, keys, decide_and_grow, tmp_path / "o.parquet")
 
 
