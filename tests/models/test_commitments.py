@@ -96,7 +96,7 @@ def test_aws_savings_plan_partly_used_with_on_demand_beside_it() -> None:
                     itype="p5.48xlarge",
                     ai="gpu_compute",
                     **sp(),
-                ),  # fmt: skip
+                ),
                 line(
                     "25",
                     status="Used",
@@ -104,7 +104,7 @@ def test_aws_savings_plan_partly_used_with_on_demand_beside_it() -> None:
                     itype="g5.2xlarge",
                     ai="gpu_compute",
                     **sp(),
-                ),  # fmt: skip
+                ),
                 line("30", status="Unused", itype="p5.48xlarge", ai="gpu_compute", **sp()),
                 line("0", billed="-100", list_cost="0"),  # SavingsPlanNegation: no commitment
                 line("30", itype="m5.large"),  # on-demand compute: eligible for a spend plan
@@ -215,7 +215,10 @@ def test_months_and_currencies_are_kept_apart() -> None:
     ]
     summary = summarise(frame(*rows))
     assert summary.schema == pl.Schema(SUMMARY_SCHEMA)
-    assert [(str(r["period"]), r["currency"], r["unused"]) for r in summary.iter_rows(named=True)] == [
+    rows_got = [
+        (str(r["period"]), r["currency"], r["unused"]) for r in summary.iter_rows(named=True)
+    ]
+    assert rows_got == [
         ("2026-10-01", "EUR", Decimal("9")),
         ("2026-10-01", "USD", Decimal("4")),
         ("2026-11-01", "USD", Decimal("0")),
