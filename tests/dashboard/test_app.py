@@ -15,8 +15,8 @@ from models.settings import Settings
 from tests.dashboard.conftest import expected_total
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGES = ("overview", "explorer", "idle", "movement", "tools", "workloads", "own_vs_rent",
-         "forecast", "reports", "health")  # fmt: skip
+PAGES = ("overview", "explorer", "idle", "commitments", "movement", "tools", "workloads",
+         "own_vs_rent", "forecast", "reports", "health")  # fmt: skip
 
 
 def app(**query: str) -> AppTest:
