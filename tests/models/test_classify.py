@@ -309,3 +309,12 @@ def test_unused_gpu_commitments_are_gpu_compute(
 ) -> None:
     got = one(**fields)
     assert (got["x_AiClass"], got["x_AiClassRule"], got["x_GpuModelName"]) == (cls, rule, model)
+
+
+def test_an_unused_commitment_runs_no_workload() -> None:
+    got = one(**UNUSED, ProviderName="Microsoft", x_InstanceType="Standard_ND96isr_H100_v5",
+              CommitmentDiscountId="/providers/Microsoft.Capacity/reservationOrders/o/r/1",
+              Tags='{"team": "research", "workload": "training"}')  # fmt: skip
+    assert (got["x_AiClass"], got["x_Workload"], got["x_WorkloadRule"]) == (
+        "gpu_compute", "unknown", "workload.commitment.unused",
+    )  # fmt: skip
