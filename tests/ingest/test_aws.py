@@ -58,6 +58,8 @@ LINES: list[tuple[str, str, str, float, str, dict]] = [
     ("Usage", "USE1-Claude3Sonnet-input-tokens", "AmazonBedrock", 1.23e-07, "0.000000123", {}),
     ("Usage", "USW2-DataTransfer-Out-Bytes", "AWSDataTransfer", 0.09, "0.09", {}),
 ]  # fmt: skip
+# Rows a load of LINES stores: each commitment fee line is followed by its Unused line.
+STORED_ROWS = len(LINES) + 2
 
 
 def cur2_table(period: str = "2026-09", scale: float = 1.0, payer: str = "111111111111",
@@ -270,7 +272,7 @@ def test_cur2_effective_cost_follows_the_line_item_type_rules(
             want[f"{utype}|Usage|Unused"] = Decimal(e)
     assert got == want
     n, billed, effective = period_totals(warehouse)["2026-09"]
-    assert n == len(LINES) + 2  # one Unused line per fee line
+    assert n == STORED_ROWS  # one Unused line per fee line
     assert billed == expected_billed(cur2_table())
     assert effective == sum(Decimal(e) for *_, e, _ in LINES)
 
