@@ -20,7 +20,6 @@ import polars as pl
 
 UNUSED = "_unused"  # unused amount of a fee line (helper column, dropped)
 UNUSED_QUANTITY = "_unused_quantity"  # unused reserved hours (RI) or amount (Savings Plan)
-_COPY = "_copy"  # 0: the line as billed, 1: its derived Unused line
 
 
 def with_unused_lines(lines: pl.LazyFrame, covered: Mapping[str, str]) -> pl.LazyFrame:
@@ -29,15 +28,41 @@ def with_unused_lines(lines: pl.LazyFrame, covered: Mapping[str, str]) -> pl.Laz
 
     `covered`: Savings Plan ARN -> the one instance type it covered in the period, carried by
     its Unused line so an unused GPU commitment is classified with its GPUs.
+    Applied batch by batch (the result of a line depends on that line alone), so a streamed
+    read stays streamed.
     """
+    schema = lines.collect_schema()
+    out = pl.Schema({k: v for k, v in schema.items() if k not in (UNUSED, UNUSED_QUANTITY)})
+    return lines.map_batches(
+        lambda batch: unused_after_fees(batch, covered),
+        schema=out,
+        streamable=True,
+    )
+
+
+def unused_after_fees(lines: pl.DataFrame, covered: Mapping[str, str]) -> pl.DataFrame:
+    """`with_unused_lines` on one frame: the lines as they are, cut after each fee line with
+    an unused part to put its Unused line there (fee lines are few, so this is a handful of
+    zero-copy slices, not a pass over every column)."""
     amount = pl.col(UNUSED)
     has_unused = (
         amount.is_not_null() & (amount != 0) & pl.col("CommitmentDiscountId").is_not_null()
     ).fill_null(False)
-    copies = lines.with_columns(
-        pl.int_ranges(0, pl.when(has_unused).then(2).otherwise(1), dtype=pl.Int8).alias(_COPY)
-    ).explode(_COPY)
-    unused = pl.col(_COPY) == 1
+    at = lines.select(pl.arg_where(has_unused)).to_series().to_list()
+    kept = lines.drop(UNUSED, UNUSED_QUANTITY)
+    if not at:
+        return kept
+    unused = _as_unused(lines[at], covered).select(kept.columns)
+    parts, prev = [], 0
+    for j, i in enumerate(at):
+        parts += [kept.slice(prev, i + 1 - prev), unused.slice(j, 1)]
+        prev = i + 1
+    parts.append(kept.slice(prev))
+    return pl.concat(parts, how="vertical")
+
+
+def _as_unused(fees: pl.DataFrame, covered: Mapping[str, str]) -> pl.DataFrame:
+    """The Unused line of each fee line in `fees`."""
     zero = pl.lit(Decimal(0), dtype=pl.Decimal(38, 12))
     is_sp = pl.col("CommitmentDiscountType") == "Savings Plan"
     plan_type = (
@@ -47,46 +72,37 @@ def with_unused_lines(lines: pl.LazyFrame, covered: Mapping[str, str]) -> pl.Laz
         if covered
         else pl.lit(None, dtype=pl.String)
     )
-
-    def on_unused(name: str, value: pl.Expr) -> pl.Expr:
-        return pl.when(unused).then(value).otherwise(pl.col(name)).alias(name)
-
-    names = lines.collect_schema().names()
-    changes = [
-        on_unused("BilledCost", zero),
-        on_unused("ChargeCategory", pl.lit("Usage")),
-        on_unused(
-            "ChargeDescription",
-            pl.concat_str(
-                pl.lit("Unused "),
-                pl.col("CommitmentDiscountType"),
-                pl.lit(" commitment"),
-                pl.when(pl.col("ChargeDescription").is_not_null()).then(
-                    pl.concat_str(pl.lit(" ("), pl.col("ChargeDescription"), pl.lit(")"))
-                ),
-                ignore_nulls=True,
-            ),
+    description = pl.concat_str(
+        pl.lit("Unused "),
+        pl.col("CommitmentDiscountType"),
+        pl.lit(" commitment"),
+        pl.when(pl.col("ChargeDescription").is_not_null()).then(
+            pl.concat_str(pl.lit(" ("), pl.col("ChargeDescription"), pl.lit(")"))
         ),
-        on_unused("ChargeFrequency", pl.lit("Usage-Based")),
-        on_unused("CommitmentDiscountStatus", pl.lit("Unused")),
-        on_unused("ConsumedQuantity", pl.lit(None, dtype=pl.Decimal(38, 12))),
-        on_unused("ConsumedUnit", pl.lit(None, dtype=pl.String)),
-        on_unused("ContractedCost", zero),
-        on_unused("EffectiveCost", amount),
-        on_unused("ListCost", zero),
-        on_unused("PricingCategory", pl.lit("Committed")),
-        on_unused("PricingQuantity", pl.col(UNUSED_QUANTITY)),
+        ignore_nulls=True,
+    )
+    changes = {
+        "BilledCost": zero,
+        "ChargeCategory": pl.lit("Usage"),
+        "ChargeDescription": description,
+        "ChargeFrequency": pl.lit("Usage-Based"),
+        "CommitmentDiscountStatus": pl.lit("Unused"),
+        "ConsumedQuantity": pl.lit(None, dtype=pl.Decimal(38, 12)),
+        "ConsumedUnit": pl.lit(None, dtype=pl.String),
+        "ContractedCost": zero,
+        "EffectiveCost": pl.col(UNUSED),
+        "ListCost": zero,
+        "PricingCategory": pl.lit("Committed"),
+        "PricingQuantity": pl.col(UNUSED_QUANTITY),
         # A spend commitment's unused part is an amount of money, counted in its currency.
-        on_unused(
-            "PricingUnit",
-            pl.when(is_sp).then(pl.col("BillingCurrency")).otherwise(pl.col("PricingUnit")),
-        ),
-        on_unused("ResourceId", pl.col("CommitmentDiscountId")),
-        on_unused(
-            "x_InstanceType",
-            pl.when(is_sp).then(plan_type).otherwise(pl.col("x_InstanceType")),
-        ),
-        on_unused("x_GpuCount", pl.lit(None, dtype=pl.Int64)),
-    ]
-    changes = [c for c in changes if c.meta.output_name() in names]
-    return copies.with_columns(changes).drop(UNUSED, UNUSED_QUANTITY, _COPY)
+        "PricingUnit": pl.when(is_sp)
+        .then(pl.col("BillingCurrency"))
+        .otherwise(pl.col("PricingUnit")),
+        "ResourceId": pl.col("CommitmentDiscountId"),
+        "x_InstanceType": pl.when(is_sp).then(plan_type).otherwise(pl.col("x_InstanceType")),
+        "x_GpuCount": pl.lit(None, dtype=pl.Int64),
+    }
+    schema = fees.schema
+    return fees.with_columns(
+        value.cast(schema[name]).alias(name) for name, value in changes.items() if name in schema
+    )
