@@ -34,12 +34,21 @@ def read() -> dict:
     return {"cur": cur, "summary": summary, "classified": session.has("classified_costs")}
 
 
+def label() -> pl.Expr:
+    """A commitment's display name, else its type and the start of its own id (an AWS ARN
+    ends in the plan's or reservation's id)."""
+    own_id = pl.col("commitment_id").str.extract(r"([^/:]+)$").str.slice(0, 8)
+    return pl.coalesce(
+        pl.col("name"), pl.concat_str(pl.col("type"), pl.lit(" "), own_id), pl.col("commitment_id")
+    )
+
+
 def shown(summary: pl.DataFrame, cur: str) -> pl.DataFrame:
     """The table as read: human labels with their units, most unused first within a month."""
     return summary.select(
         pl.col("period").alias("month"),
         pl.col("provider"),
-        pl.col("name").fill_null(pl.col("commitment_id")).alias("commitment"),
+        label().alias("commitment"),
         pl.col("type"),
         pl.col("gpu").alias("GPU"),
         pl.col("purchase").alias(f"purchase billed ({cur})"),
@@ -90,7 +99,7 @@ def render(d: dict) -> None:
         + ("" if d["classified"] else " Run `finops classify` to mark GPU commitments.")
     )
     by_month = (
-        summary.group_by(pl.col("period").alias("month"), pl.col("name").alias("key"))
+        summary.group_by(pl.col("period").alias("month"), label().alias("key"))
         .agg(pl.col("unused").sum().alias("cost"))
         .sort("month", "key")
     )
