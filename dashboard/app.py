@@ -18,6 +18,7 @@ PAGES = (
     ("overview.py", "Overview", ":material/dashboard:"),
     ("explorer.py", "Spend explorer", ":material/table_chart:"),
     ("idle.py", "Idle GPUs", ":material/memory:"),
+    ("commitments.py", "Commitments", ":material/handshake:"),
     ("movement.py", "Data movement", ":material/swap_horiz:"),
     ("tools.py", "Tools & SaaS", ":material/apps:"),
     ("workloads.py", "Workloads", ":material/model_training:"),

@@ -8,6 +8,7 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 
+from dashboard import queries_commitments
 from dashboard.report_config import ReportSettings
 from dashboard.report_data import LINES, Sources, amount, frame
 from dashboard.report_model import Month, Section
@@ -169,36 +170,35 @@ def tools(
 
 
 def commitments(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> Section:
-    df = frame(
-        con,
-        f"""
-        select commitment_id, min(commitment_name) as name,
-               min(commitment_category) as category, min(commitment_type) as type,
-               sum(billed) as billed_cost,
-               coalesce(sum(effective) filter (where category = 'Usage'), 0) as amortised_cost,
-               coalesce(sum(effective) filter (where commitment_status = 'Used'), 0)
-                   as used_cost,
-               coalesce(sum(effective) filter (where commitment_status = 'Unused'), 0)
-                   as unused_cost
-        from {LINES}
-        where period = $m and currency = $c and commitment_id is not null
-        group by all order by unused_cost desc, commitment_id
-        """,
-        {"m": str(month), "c": currency},
-    ).with_columns(
-        pl.when(pl.col("amortised_cost") != 0)
-        .then(pl.col("used_cost").cast(pl.Float64) / pl.col("amortised_cost").cast(pl.Float64))
-        .alias("utilisation")
+    """Per commitment: billed purchase, amortised used and unused, utilisation, coverage and
+    savings, as models/commitments.py defines them (the Commitments page shows the same)."""
+    summary = queries_commitments.summary(
+        con, month.start.date(), month.end.date(), currency=currency
+    )
+    df = summary.select(
+        "commitment_id",
+        "name",
+        "provider",
+        "type",
+        "category",
+        "gpu",
+        pl.col("purchase").alias("billed_cost"),
+        pl.col("used").alias("used_cost"),
+        pl.col("unused").alias("unused_cost"),
+        "utilisation",
+        "coverage",
+        "savings",
     )
     return Section(
         "commitments",
         f"Commitments {month}",
         df,
-        money=("billed_cost", "amortised_cost", "used_cost", "unused_cost"),
-        percent=("utilisation",),
-        totals=("billed_cost", "amortised_cost", "used_cost", "unused_cost"),
-        note="Reservations, savings plans and CUDs: fees billed vs amortised over usage; "
-        "unused commitment is paid-for capacity nobody used.",
+        money=("billed_cost", "used_cost", "unused_cost", "savings"),
+        percent=("utilisation", "coverage"),
+        totals=("billed_cost", "used_cost", "unused_cost", "savings"),
+        note="Reservations, savings plans and CUDs: purchase billed; used and unused amortised "
+        "(EffectiveCost). Unused is paid-for capacity nobody used; utilisation = used / "
+        "(used + unused); coverage = used / (used + eligible on-demand compute).",
     )
 
 

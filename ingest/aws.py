@@ -135,7 +135,9 @@ def _keys(frame: pl.LazyFrame) -> pl.DataFrame:
 Pieces = Callable[[], Iterator[pl.DataFrame]]
 
 
-def _pieces(s: Sniffed, frame: pl.LazyFrame, tags: dict[str, str]) -> Pieces:
+def _pieces(
+    s: Sniffed, frame: pl.LazyFrame, tags: dict[str, str], covered: dict[str, str]
+) -> Pieces:
     """The file's normalised lines a bounded number at a time, in file order.
 
     Parquet is read one row group at a time, only the columns the mapping uses, and each
@@ -151,10 +153,11 @@ def _pieces(s: Sniffed, frame: pl.LazyFrame, tags: dict[str, str]) -> Pieces:
             for rb in batches:
                 raw = pl.from_arrow(rb)
                 assert isinstance(raw, pl.DataFrame)
-                yield normalise(raw.lazy(), tags, s.display).collect()
+                yield normalise(raw.lazy(), tags, s.display, covered).collect()
 
     def csv() -> Iterator[pl.DataFrame]:
-        yield from normalise(frame, tags, s.display).collect_batches(chunk_size=CHUNK_ROWS)
+        lines = normalise(frame, tags, s.display, covered)
+        yield from lines.collect_batches(chunk_size=CHUNK_ROWS)
 
     return parquet if s.container == PARQUET else csv
 
@@ -173,8 +176,8 @@ def _account_pieces(files: list[Pieces], account: str | None) -> Pieces:
 
 def read_period(period: Period, work: Path, display: Display = str) -> list[PeriodLoad]:
     """One billing period's files -> one PeriodLoad per payer account (raises on bad input)."""
-    frames: list[pl.LazyFrame] = []
-    pieces: list[Pieces] = []
+    scanned: list[tuple[Sniffed, pl.LazyFrame, dict[str, str]]] = []
+    plans: list[pl.DataFrame] = []
     totals: dict[tuple[str, str, str], Decimal] = {}
     first_file: dict[str, str] = {}
     flavours: dict[str, str] = {}
@@ -209,8 +212,8 @@ def read_period(period: Period, work: Path, display: Display = str) -> list[Peri
             totals[(account, month, currency)] = totals.get(
                 (account, month, currency), Decimal(0)
             ) + Decimal(total)
-        frames.append(normalise(frame, tags, shown))
-        pieces.append(_pieces(sniffed, frame, tags))
+        scanned.append((sniffed, frame, tags))
+        plans.append(cols.covered_instance_types(frame))
         sources.append(SourceFile.of(path, shown))
     if len(flavours) > 1:
         raise InputError(
@@ -228,6 +231,11 @@ def read_period(period: Period, work: Path, display: Display = str) -> list[Peri
             found=", ".join(f"{m} in {first_file[m]}" for m in months),
             hint="put each period's files in their own folder, e.g. BILLING_PERIOD=YYYY-MM/",
         )
+    # Unused Savings Plan lines carry the instance type the plan covered in the period,
+    # which may be in another file of the period than the fee line.
+    covered = cols.single_instance_types(plans)
+    frames = [normalise(frame, tags, sn.display, covered) for sn, frame, tags in scanned]
+    pieces = [_pieces(sn, frame, tags, covered) for sn, frame, tags in scanned]
     source = CUR2 if "cur2" in flavours else LEGACY_CSV
     lines = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
     loads = []

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 
 import polars as pl
 
+from ingest.aws_commitments import UNUSED, UNUSED_QUANTITY, with_unused_lines
 from ingest.values import money, quantity, timestamp
 
 # lineItem/LineItemType -> (ChargeCategory, ChargeFrequency). Unknown types fall to Adjustment.
@@ -87,6 +89,9 @@ SERVICES: dict[str, tuple[str, str]] = {
 
 # GPU and accelerator instance types inside a usage type (formats.md §4.1).
 INSTANCE_IN_USAGE = r"(?:^|:|ml\.)((?:[a-z][a-z0-9-]*)\.[0-9a-z]+)$"
+
+# Commitment purchase lines: billed on the invoice, EffectiveCost 0 (FOCUS 1.2).
+COMMITMENT_FEES = ("SavingsPlanRecurringFee", "SavingsPlanUpfrontFee", "RIFee")
 
 MARKETPLACE = "AWS Marketplace"
 ISSUER = "Amazon Web Services, Inc."
@@ -191,14 +196,27 @@ def _attr(schema: pl.Schema, key: str) -> pl.Expr:
     return pl.coalesce(options) if options else pl.lit(None, dtype=pl.String)
 
 
-def normalise(frame: pl.LazyFrame, tags: dict[str, str], display: str) -> pl.LazyFrame:
-    """CUR lines (snake_case names) as cost_lines columns (without the store's x_ ids)."""
-    return frame.select(expressions(frame.collect_schema(), tags, display))
+def normalise(
+    frame: pl.LazyFrame,
+    tags: dict[str, str],
+    display: str,
+    covered: Mapping[str, str] | None = None,
+) -> pl.LazyFrame:
+    """CUR lines (snake_case names) as cost_lines columns (without the store's x_ ids).
+
+    Each commitment fee line with an unused part is followed by its Unused line
+    (ingest/aws_commitments.py); `covered` maps a Savings Plan ARN to the one instance type
+    it covered in the period, which its Unused line carries.
+    """
+    s = frame.collect_schema()
+    lines = frame.select(*expressions(s, tags, display), *unused_inputs(s))
+    return with_unused_lines(lines, covered or {})
 
 
 def needed_columns(s: pl.Schema, tags: dict[str, str]) -> list[str]:
     """The source columns `normalise` reads: a reader decodes only these (a CUR has ~100)."""
-    used = {n for e in expressions(s, tags, "") for n in e.meta.root_names()}
+    exprs = [*expressions(s, tags, ""), *unused_inputs(s)]
+    used = {n for e in exprs for n in e.meta.root_names()}
     return [n for n in s.names() if n in used]
 
 
@@ -220,15 +238,9 @@ def expressions(s: pl.Schema, tags: dict[str, str], display: str) -> list[pl.Exp
         .then(dec("savings_plan_savings_plan_effective_cost"))
         .when(kind == "DiscountedUsage")
         .then(dec("reservation_effective_cost"))
-        .when(kind.is_in(["SavingsPlanNegation", "SavingsPlanUpfrontFee"]))
+        # Fees are amortised onto covered usage; their unused part is an Unused line.
+        .when(kind.is_in(["SavingsPlanNegation", *COMMITMENT_FEES]))
         .then(zero)
-        .when(kind == "SavingsPlanRecurringFee")
-        .then(dec("savings_plan_total_commitment_to_date") - dec("savings_plan_used_commitment"))
-        .when(kind == "RIFee")
-        .then(
-            dec("reservation_unused_amortized_upfront_fee_for_billing_period")
-            + dec("reservation_unused_recurring_fee")
-        )
         .otherwise(unblended)
     )
     category, frequency = charge(kind)
@@ -329,3 +341,61 @@ def expressions(s: pl.Schema, tags: dict[str, str], display: str) -> list[pl.Exp
         _attr(s, "gpu").cast(pl.Int64, strict=False).alias("x_GpuCount"),
         marketplace.alias("x_Marketplace"),
     ]
+
+
+def unused_inputs(s: pl.Schema) -> list[pl.Expr]:
+    """The unused part of each commitment fee line (amount, quantity); null on other lines.
+
+    Savings Plan: commitment to date minus the commitment used; RI: the unused amortised
+    upfront fee plus the unused recurring fee (formats.md §4.1), quantity in reserved hours.
+    """
+    kind = pl.col("line_item_line_item_type")
+    zero = pl.lit(Decimal(0), dtype=pl.Decimal(38, 12))
+
+    def dec(name: str) -> pl.Expr:
+        return pl.coalesce(source_column(s, name, "money"), zero)
+
+    sp = dec("savings_plan_total_commitment_to_date") - dec("savings_plan_used_commitment")
+    ri = dec("reservation_unused_amortized_upfront_fee_for_billing_period") + dec(
+        "reservation_unused_recurring_fee"
+    )
+    return [
+        pl.when(kind == "SavingsPlanRecurringFee")
+        .then(sp)
+        .when(kind == "RIFee")
+        .then(ri)
+        .alias(UNUSED),
+        pl.when(kind == "SavingsPlanRecurringFee")
+        .then(sp)
+        .when(kind == "RIFee")
+        .then(source_column(s, "reservation_unused_quantity", "money"))
+        .alias(UNUSED_QUANTITY),
+    ]
+
+
+def covered_instance_types(frame: pl.LazyFrame) -> pl.DataFrame:
+    """(Savings Plan ARN, instance type) pairs of the file's covered usage, each once."""
+    s = frame.collect_schema()
+    if "savings_plan_savings_plan_a_r_n" not in s:
+        return pl.DataFrame(schema={"arn": pl.String, "itype": pl.String})
+    usage_type = source_column(s, "line_item_usage_type")
+    return (
+        frame.filter(pl.col("line_item_line_item_type") == "SavingsPlanCoveredUsage")
+        .select(
+            source_column(s, "savings_plan_savings_plan_a_r_n").alias("arn"),
+            pl.coalesce(
+                _attr(s, "instance_type"), usage_type.str.extract(INSTANCE_IN_USAGE, 1)
+            ).alias("itype"),
+        )
+        .drop_nulls()
+        .unique()
+        .collect()
+    )
+
+
+def single_instance_types(pairs: list[pl.DataFrame]) -> dict[str, str]:
+    """Savings Plan ARN -> instance type, for the plans that covered exactly one type."""
+    if not pairs:
+        return {}
+    found = pl.concat(pairs).unique().group_by("arn").agg(pl.col("itype"))
+    return {arn: types[0] for arn, types in found.iter_rows() if len(types) == 1}

@@ -253,6 +253,18 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         .join(catalog.consumed_table().lazy(), on="_cons_key", how="left")
         .join(catalog.gpu_table().lazy(), on="_size_key", how="left")
     )
+    # An unused commitment's line carries the one VM size the commitment covered in the
+    # period (a GPU reservation's unused hours are GPU hours paid for), else none.
+    sizes = pl.col("x_InstanceType").filter(has_benefit & ~unused)
+    covered = pl.when(sizes.drop_nulls().n_unique().over(benefit) == 1).then(
+        sizes.drop_nulls().first().over(benefit)
+    )
+    lines = lines.with_columns(
+        pl.when(has_benefit & unused)
+        .then(covered)
+        .otherwise(pl.col("x_InstanceType"))
+        .alias("x_InstanceType")
+    )
     gpu_line = pl.col("_cat_key").is_in(catalog.GPU_METER_CATEGORIES) & (category == "Usage")
     return lines.select(
         pl.col("AvailabilityZone"),

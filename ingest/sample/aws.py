@@ -71,6 +71,7 @@ class AwsMonth:
         self.days = pycal.monthrange(y, mo)[1]
         self.rng = np.random.default_rng([company.seed, 11, y * 12 + mo])
         self.sp_used = Z
+        self.sp_gpu: str | None = None  # GPU model the Savings Plan covered this month
         self.ri: tuple[GpuHost, Decimal, int] | None = None  # reserved host, rate, used hours
 
     def base(self, team: str, entity: str = "AWS") -> dict:
@@ -272,6 +273,7 @@ class AwsMonth:
                 public=Z,
             )
             self.sp_used += eff * n
+            self.sp_gpu = h.gpu_model
         elif h.pricing == "reserved":
             ri = {
                 "reservation_reservation_a_r_n": RI_ARN,
@@ -344,6 +346,16 @@ class AwsMonth:
                     "savings_plan_amortized_upfront_commitment_for_billing_period": 0.0,
                 },
             )
+            self.ledger.commitment(
+                provider="aws",
+                commitment_id=SP_ARN,
+                name="1 year No Upfront Compute Savings Plan",
+                kind="Savings Plan",
+                period=self.m,
+                purchase=total,
+                used=self.sp_used,
+                gpu_model=self.sp_gpu,
+            )
         if self.ri is not None:
             h, eff, used = self.ri
             fee = eff * hours
@@ -382,4 +394,14 @@ class AwsMonth:
                     "reservation_unused_recurring_fee": float(unused),
                     "reservation_upfront_value": 0.0,
                 },
+            )
+            self.ledger.commitment(
+                provider="aws",
+                commitment_id=RI_ARN,
+                name=f"{h.instance_type} Reserved Instance",
+                kind="Reserved Instance",
+                period=self.m,
+                purchase=fee,
+                used=eff * used,
+                gpu_model=h.gpu_model,
             )

@@ -18,7 +18,12 @@ from ingest.sample.truth import Ledger
 
 
 def commitment_rows(
-    am: AzureMonth, kind: str, hourly: Decimal, used_by_day: list[Decimal], team: str
+    am: AzureMonth,
+    kind: str,
+    hourly: Decimal,
+    used_by_day: list[Decimal],
+    team: str,
+    gpu_model: str | None,
 ) -> None:
     """Monthly purchase (actual only) and daily unused remainder (amortized only)."""
     res = kind == "reserved"
@@ -38,6 +43,16 @@ def commitment_rows(
         else "Compute savings plan, 1 Year",
     }
     hours = Decimal(24 * am.days)
+    am.ledger.commitment(
+        provider="azure",
+        commitment_id=bid,
+        name=bname,
+        kind="Reservation" if res else "Savings Plan",
+        period=am.m,
+        purchase=hourly * hours,
+        used=sum((min(u, hourly * 24) for u in used_by_day), Z),
+        gpu_model=gpu_model,
+    )
     am.row(
         day=am.first,
         sub_team=team,
@@ -258,7 +273,9 @@ def write_azure(
                     used_by_day[d] += eff * int(billed[a + 24 * d : a + 24 * d + 24].sum())
             if group:
                 hourly = sum((effective_rate(company, h, month) for h in group), Z)
-                commitment_rows(am, kind, hourly, used_by_day, group[0].team)
+                models = {h.gpu_model for h in group}
+                gpu = models.pop() if len(models) == 1 else None
+                commitment_rows(am, kind, hourly, used_by_day, group[0].team, gpu)
         for h in hosts:
             if h.pricing == "on_demand":
                 am.vm(h, states[h.index])

@@ -41,6 +41,7 @@ class Ledger:
     lines: dict = field(default_factory=lambda: defaultdict(int))
     restatements: list = field(default_factory=list)
     events: list = field(default_factory=list)
+    commitments: dict = field(default_factory=dict)
 
     def charge(
         self,
@@ -63,6 +64,28 @@ class Ledger:
             self.egress[(provider, source, period, egress)] += effective
         if workload and team:
             self.workloads[(team, period, workload)] += effective
+
+    def commitment(
+        self,
+        *,
+        provider: str,
+        commitment_id: str,
+        name: str,
+        kind: str,
+        period: str,
+        purchase: Decimal,
+        used: Decimal,
+        gpu_model: str | None,
+        currency: str = "USD",
+    ) -> None:
+        """One commitment's month: billed purchase, amortised used part; the rest is unused."""
+        self.commitments[(provider, commitment_id, period, currency)] = {
+            "name": name,
+            "type": kind,
+            "purchase": purchase,
+            "used": used,
+            "gpu_model": gpu_model,
+        }
 
     def tool(
         self, family: str, tool: str, team: str, cost: Decimal, source: str, currency: str = "USD"
@@ -219,6 +242,30 @@ def build_truth(company: Company, ledger: Ledger, meta: dict) -> dict:
         "gpu_demand_hourly": demand_rows,
         "restatements": ledger.restatements,
         "events": ledger.events,
+        "commitments": [_commitment(k, v) for k, v in sorted(ledger.commitments.items())],
+    }
+
+
+def _commitment(key: tuple, c: dict) -> dict:
+    """Purchase billed; used and unused amortised; utilisation = used / (used + unused)."""
+    provider, commitment_id, period, currency = key
+    unused = c["purchase"] - c["used"]
+    return {
+        "provider": PROVIDER_NAMES[provider],
+        "source": SOURCES[provider],
+        "commitment_id": commitment_id,
+        "name": c["name"],
+        "type": c["type"],
+        "billing_period": period,
+        "currency": currency,
+        "purchase": _s(c["purchase"]),
+        "used": _s(c["used"]),
+        "unused": _s(unused),
+        "utilisation": format((c["used"] / c["purchase"]).quantize(Decimal("0.000001")), "f")
+        if c["purchase"]
+        else None,
+        "gpu": c["gpu_model"] is not None,
+        "gpu_model": c["gpu_model"],
     }
 
 

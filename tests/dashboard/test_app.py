@@ -16,8 +16,8 @@ from tests.dashboard.conftest import expected_total
 
 AMORTISED = "Amortised cost (USD)"  # how a table heads its money on the default basis
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGES = ("overview", "explorer", "idle", "movement", "tools", "workloads", "own_vs_rent",
-         "forecast", "reports", "health")  # fmt: skip
+PAGES = ("overview", "explorer", "idle", "commitments", "movement", "tools", "workloads",
+         "own_vs_rent", "forecast", "reports", "health")  # fmt: skip
 
 
 def app(**query: str) -> AppTest:

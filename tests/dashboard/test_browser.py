@@ -20,6 +20,7 @@ PAGES = [
     ("overview", "Overview"),
     ("explorer", "Spend explorer"),
     ("idle", "Idle GPUs"),
+    ("commitments", "Commitments"),
     ("movement", "Data movement"),
     ("tools", "Tools & SaaS"),
     ("workloads", "Workloads"),

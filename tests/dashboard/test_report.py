@@ -170,6 +170,7 @@ def test_waste_sections_carry_the_planted_figures(world: Path, pack) -> None:
     assert [(r["commitment_id"], c(r["billed_cost"]), c(r["unused_cost"])) for r in commitments
             ] == [("ri-1", Decimal("100.00"), Decimal("30.00"))]  # fmt: skip
     assert commitments[0]["utilisation"] == pytest.approx(0.7)
+    assert c(commitments[0]["used_cost"]) == Decimal("70.00")  # amortised onto its usage
     egress, egress_total = sheet(xlsx, "Egress")
     assert [(r["kind"], r["provider"]) for r in egress] == [("internet", "AWS")]
     assert c(egress_total["amortised_cost"]) == Decimal("7.12")

@@ -58,6 +58,8 @@ LINES: list[tuple[str, str, str, float, str, dict]] = [
     ("Usage", "USE1-Claude3Sonnet-input-tokens", "AmazonBedrock", 1.23e-07, "0.000000123", {}),
     ("Usage", "USW2-DataTransfer-Out-Bytes", "AWSDataTransfer", 0.09, "0.09", {}),
 ]  # fmt: skip
+# Rows a load of LINES stores: each commitment fee line is followed by its Unused line.
+STORED_ROWS = len(LINES) + 2
 
 
 def cur2_table(period: str = "2026-09", scale: float = 1.0, payer: str = "111111111111",
@@ -252,21 +254,25 @@ def test_cur2_effective_cost_follows_the_line_item_type_rules(
     con = connect(warehouse)
     got = dict(
         con.execute(
-            "select x_UsageType || '|' || ChargeCategory, sum(EffectiveCost) from cost_lines "
+            "select x_UsageType || '|' || ChargeCategory || '|' "
+            "|| coalesce(CommitmentDiscountStatus, '-'), sum(EffectiveCost) from cost_lines "
             "group by 1"
         ).fetchall()
     )
-    for kind, utype, *_ in LINES:
+    # As FOCUS 1.2: a fee line is a Purchase with EffectiveCost 0; its unused part (the
+    # amortised cost the CUR leaves on the fee) is an Unused line of its own.
+    fees = set(aws.cols.COMMITMENT_FEES)
+    want: dict[str, Decimal] = {}
+    for kind, utype, _, _, e, _ in LINES:
         category = aws.cols.LINE_ITEM_TYPES[kind][0]
-        key = f"{utype}|{category}"
-        want = sum(
-            Decimal(e)
-            for k, u, _, _, e, _ in LINES
-            if f"{u}|{aws.cols.LINE_ITEM_TYPES[k][0]}" == key
-        )
-        assert got[key] == want, key
+        status = "Used" if kind in ("SavingsPlanCoveredUsage", "DiscountedUsage") else "-"
+        key = f"{utype}|{category}|{status}"
+        want[key] = want.get(key, Decimal(0)) + (Decimal(0) if kind in fees else Decimal(e))
+        if kind in fees:
+            want[f"{utype}|Usage|Unused"] = Decimal(e)
+    assert got == want
     n, billed, effective = period_totals(warehouse)["2026-09"]
-    assert n == len(LINES)
+    assert n == STORED_ROWS  # one Unused line per fee line
     assert billed == expected_billed(cur2_table())
     assert effective == sum(Decimal(e) for *_, e, _ in LINES)
 
@@ -295,7 +301,50 @@ def test_cur2_columns_tags_and_instance_fields(warehouse: Path, tmp_path: Path) 
         )
         .fetchall()
     )
-    assert commitments == [("Spend", "Savings Plan", 2), ("Usage", "Reserved Instance", 2)]
+    # covered usage, the fee and the fee's Unused line
+    assert commitments == [("Spend", "Savings Plan", 3), ("Usage", "Reserved Instance", 3)]
+
+
+def test_cur2_fee_is_a_purchase_at_zero_and_its_unused_part_a_line_of_its_own(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    assert ingest(warehouse, "aws", str(write_cur2(tmp_path / "cur2", parts=2))) == 0
+    rows = (
+        connect(warehouse)
+        .execute(
+            "select CommitmentDiscountId, ChargeCategory, CommitmentDiscountStatus, BilledCost, "
+            "EffectiveCost, ListCost, ContractedCost, ResourceId, x_InstanceType, "
+            "PricingQuantity, PricingUnit, ChargeDescription, PricingCategory "
+            "from cost_lines where x_UsageType in ('ComputeSP:1yrNoUpfront', "
+            "'HeavyUsage:p5.48xlarge') order by x_LineId"
+        )
+        .fetchall()
+    )
+    z = Decimal(0)
+    assert [r[:11] for r in rows] == [
+        (SP_ARN, "Purchase", None, Decimal("720"), z, Decimal("720"), Decimal("720"),
+         "i-0003", None, Decimal("1"), "Hrs"),
+        # the plan covered only g5.2xlarge this month: its unused part is that GPU's
+        (SP_ARN, "Usage", "Unused", z, Decimal("719.2122"), z, z, SP_ARN, "g5.2xlarge",
+         Decimal("719.2122"), "USD"),
+        (RI_ARN, "Purchase", None, Decimal("39628.8"), z, Decimal("39628.8"),
+         Decimal("39628.8"), "i-0005", "p5.48xlarge", Decimal("1"), "Hrs"),
+        (RI_ARN, "Usage", "Unused", z, Decimal("39573.76"), z, z, RI_ARN, "p5.48xlarge",
+         None, "Hrs"),
+    ]  # fmt: skip
+    assert rows[1][11] == "Unused Savings Plan commitment"
+    assert {r[12] for r in rows if r[2] == "Unused"} == {"Committed"}
+
+
+def test_cur2_unused_lines_are_the_same_read_whole_or_in_pieces(tmp_path: Path) -> None:
+    folder = write_cur2(tmp_path / "cur2", parts=1)
+    (period,) = aws.plan(folder)
+    (load,) = aws.read_period(period, tmp_path / "work")
+    whole = load.lines.collect()
+    pieces = pl.concat(list(load.chunks()))
+    assert whole.equals(pieces)
+    unused = whole.filter(pl.col("CommitmentDiscountStatus") == "Unused")
+    assert unused["EffectiveCost"].to_list() == [Decimal("719.2122"), Decimal("39573.76")]
 
 
 def test_folder_of_periods_restatement_and_idempotence(warehouse: Path, tmp_path: Path) -> None:
@@ -366,8 +415,11 @@ def test_sample_enterprise_aws_months_match_the_planted_truth(
     rows = (
         connect(sample_warehouse)
         .execute(
-            "select strftime(BillingPeriodStart, '%Y-%m'), count(*), sum(BilledCost), "
-            "sum(EffectiveCost) from cost_lines where x_Source = 'aws-cur2' group by 1"
+            # truth counts the export's lines; the Unused lines are derived from fee lines
+            "select strftime(BillingPeriodStart, '%Y-%m'), "
+            "count(*) filter (where CommitmentDiscountStatus is distinct from 'Unused'), "
+            "sum(BilledCost), sum(EffectiveCost) from cost_lines where x_Source = 'aws-cur2' "
+            "group by 1"
         )
         .fetchall()
     )

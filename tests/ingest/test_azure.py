@@ -186,6 +186,30 @@ def test_mca_gpu_vm_marketplace_and_unused_reservation(tmp_path: Path, warehouse
     ]  # fmt: skip
 
 
+def test_unused_reservation_carries_the_vm_size_it_covered(tmp_path: Path, warehouse: Path) -> None:
+    folder = tmp_path / "azure"
+    benefit = dict(PricingModel="Reservation", benefitId=RI, benefitName="ri-a100")
+    used = mca_row(**benefit, CostInBillingCurrency="0")
+    used_amortized = mca_row(**benefit, CostInBillingCurrency="40")
+    unused = mca_row(**benefit, ChargeType="UnusedReservation", CostInBillingCurrency="10.5",
+                     MeterCategory="", AdditionalInfo="", ResourceId=RI)  # fmt: skip
+    write(folder / "actual" / "202409" / "part_0_0001.csv", used)
+    write(folder / "amortized" / "202409" / "part_0_0001.csv", used_amortized, unused)
+    assert ingest(warehouse, str(folder)) == 0
+    rows = (
+        connect(warehouse)
+        .execute(
+            "select CommitmentDiscountStatus, EffectiveCost, x_InstanceType from cost_lines "
+            "order by EffectiveCost desc"
+        )
+        .fetchall()
+    )
+    assert rows == [
+        ("Used", Decimal("40"), "Standard_NC24ads_A100_v4"),
+        ("Unused", Decimal("10.5"), "Standard_NC24ads_A100_v4"),
+    ]
+
+
 def test_same_export_twice_changes_nothing(reference: Path, warehouse: Path) -> None:
     assert ingest(warehouse, str(reference / EA)) == 0
     before = stored(warehouse)

@@ -25,6 +25,7 @@ from dashboard.cli import main
 from ingest.warehouse import connect
 from tests.ingest.test_aws import (
     REPO,
+    STORED_ROWS,
     cur2_table,
     expected_billed,
     ingest,
@@ -96,7 +97,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
     shutil.copytree(warehouse, reference)
     assert ingest(reference, "aws", str(restated)) == 0
     new = period_totals(reference)
-    assert new["2026-09"][:2] == (10, expected_billed(cur2_table(scale=3.0)))
+    assert new["2026-09"][:2] == (STORED_ROWS, expected_billed(cur2_table(scale=3.0)))
     assert new["2026-10"] == old["2026-10"] and new["2026-09"] != old["2026-09"]
     return {"warehouse": warehouse, "restated": restated / "BILLING_PERIOD=2026-09", "old": old,
             "new": new}  # fmt: skip

@@ -16,7 +16,15 @@ from moto.server import ThreadedMotoServer
 from ingest import s3
 from ingest.warehouse import connect
 from models.errors import SourceUnavailableError
-from tests.ingest.test_aws import KOKU, cur2_table, expected_billed, ingest, koku_truth, state
+from tests.ingest.test_aws import (
+    KOKU,
+    STORED_ROWS,
+    cur2_table,
+    expected_billed,
+    ingest,
+    koku_truth,
+    state,
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +80,8 @@ def test_cur2_data_exports_layout_one_load_per_period(
     code = ingest(warehouse, "aws", uri, "--profile", "finance", "--endpoint-url", endpoint)
     assert code == 0
     _, _, totals = state(warehouse)
-    assert totals["2026-09"][:2] == (10, expected_billed(cur2_table("2026-09")))
-    assert totals["2026-10"][:2] == (10, expected_billed(cur2_table("2026-10", scale=2.0)))
+    assert totals["2026-09"][:2] == (STORED_ROWS, expected_billed(cur2_table("2026-09")))
+    assert totals["2026-10"][:2] == (STORED_ROWS, expected_billed(cur2_table("2026-10", scale=2.0)))
     rows = (
         connect(warehouse)
         .execute("select billing_period, files from loads order by billing_period")

@@ -280,3 +280,41 @@ def test_classify_settings_reject_unknown_keys() -> None:
 
     with pytest.raises(ConfigError, match='did you mean "team_tags"'):
         parse_classify_settings({"team_tag": ["team"]})
+
+
+UNUSED = {"ChargeCategory": "Usage", "CommitmentDiscountStatus": "Unused"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "cls", "rule", "model"),
+    [
+        ({**UNUSED, "ProviderName": "AWS", "x_UsageType": "ComputeSP:1yrNoUpfront",
+          "x_InstanceType": "p5.48xlarge", "CommitmentDiscountId": "arn:sp"},
+         "gpu_compute", "commitment.unused_gpu", "H100"),
+        ({**UNUSED, "ProviderName": "AWS", "x_UsageType": "HeavyUsage:g6.12xlarge",
+          "x_InstanceType": "g6.12xlarge", "CommitmentDiscountId": "arn:ri"},
+         "gpu_compute", "commitment.unused_gpu", "L4"),
+        ({**UNUSED, "ProviderName": "Microsoft", "x_SkuMeterCategory": "",
+          "x_InstanceType": "Standard_ND96isr_H100_v5", "ServiceSubcategory": "Virtual Machines",
+          "CommitmentDiscountId": "/providers/Microsoft.Capacity/reservationOrders/o/r/1"},
+         "gpu_compute", "commitment.unused_gpu", "H100"),
+        # an unused CPU reservation stays CPU compute
+        ({**UNUSED, "ProviderName": "AWS", "x_UsageType": "HeavyUsage:m5.large",
+          "x_InstanceType": "m5.large", "CommitmentDiscountId": "arn:ri-cpu"},
+         "cpu_compute", "aws.cpu.instance_hours", None),
+    ],
+)  # fmt: skip
+def test_unused_gpu_commitments_are_gpu_compute(
+    fields: dict, cls: str, rule: str, model: str | None
+) -> None:
+    got = one(**fields)
+    assert (got["x_AiClass"], got["x_AiClassRule"], got["x_GpuModelName"]) == (cls, rule, model)
+
+
+def test_an_unused_commitment_runs_no_workload() -> None:
+    got = one(**UNUSED, ProviderName="Microsoft", x_InstanceType="Standard_ND96isr_H100_v5",
+              CommitmentDiscountId="/providers/Microsoft.Capacity/reservationOrders/o/r/1",
+              Tags='{"team": "research", "workload": "training"}')  # fmt: skip
+    assert (got["x_AiClass"], got["x_Workload"], got["x_WorkloadRule"]) == (
+        "gpu_compute", "unknown", "workload.commitment.unused",
+    )  # fmt: skip

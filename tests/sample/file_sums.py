@@ -157,3 +157,50 @@ def read_telemetry(root: Path) -> tuple[dict, dict]:
             acts[host][hour].append(float(r[5].strip().removesuffix(" %")) / 100)
             power[host][hour].append(float(r[7].strip().removesuffix(" W")))
     return acts, power
+
+
+def commitment_sums(root: Path) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """(period, commitment id) -> (purchase billed, unused) read from the files alone.
+
+    AWS: the fee line's unblended cost, and its unused part (Savings Plan: commitment to
+    date minus used commitment; RI: unused recurring fee). A restated export replaces its
+    month. Azure: the Purchase rows of the actual file; the Unused* rows of the amortized file.
+    """
+    out: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+    cols = [
+        "line_item_line_item_type", "line_item_unblended_cost",
+        "savings_plan_savings_plan_a_r_n", "savings_plan_total_commitment_to_date",
+        "savings_plan_used_commitment", "reservation_reservation_a_r_n",
+        "reservation_unused_recurring_fee",
+    ]  # fmt: skip
+    for folder in ("cur2", "cur2-restated"):
+        for part in sorted((root / "aws" / folder).glob("BILLING_PERIOD=*")):
+            period = part.name.split("=", 1)[1]
+            for f in sorted(part.glob("*.parquet")):
+                for r in pq.read_table(f, columns=cols).to_pylist():
+                    kind = r["line_item_line_item_type"]
+                    if kind == "SavingsPlanRecurringFee":
+                        unused = dec(r["savings_plan_total_commitment_to_date"]) - dec(
+                            r["savings_plan_used_commitment"]
+                        )
+                        key = (period, r["savings_plan_savings_plan_a_r_n"])
+                    elif kind == "RIFee":
+                        unused = dec(r["reservation_unused_recurring_fee"])
+                        key = (period, r["reservation_reservation_a_r_n"])
+                    else:
+                        continue
+                    out[key] = (dec(r["line_item_unblended_cost"]), unused)
+    azure: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for kind in ("actual", "amortized"):
+        for f in sorted((root / "azure" / kind).glob("*/part_*.csv")):
+            period = f.parent.name[:4] + "-" + f.parent.name[4:]
+            with open(f, encoding="utf-8-sig", newline="") as fh:
+                for row in csv.DictReader(fh):
+                    cost = Decimal(row["CostInBillingCurrency"])
+                    key = (period, row["benefitId"])
+                    if kind == "actual" and row["ChargeType"] == "Purchase" and row["benefitId"]:
+                        azure[key][0] += cost
+                    elif kind == "amortized" and row["ChargeType"].startswith("Unused"):
+                        azure[key][1] += cost
+    out.update({k: (v[0], v[1]) for k, v in azure.items()})
+    return out

@@ -269,3 +269,20 @@ def test_bad_arguments_name_the_valid_values(tmp_path: Path, bad: dict) -> None:
 
     with pytest.raises(ValueError, match=r"must|valid"):
         generate(tmp_path, **bad)
+
+
+def test_commitments_equal_the_fee_and_unused_lines(sample) -> None:
+    from tests.sample.file_sums import commitment_sums
+
+    root, truth = sample
+    files = commitment_sums(root)
+    stated = {
+        (c["billing_period"], c["commitment_id"]): (Decimal(c["purchase"]), Decimal(c["unused"]))
+        for c in truth["commitments"]
+    }
+    assert stated == files
+    assert {c["provider"] for c in truth["commitments"]} == {"AWS", "Microsoft"}
+    for c in truth["commitments"]:
+        used, unused = Decimal(c["used"]), Decimal(c["unused"])
+        assert Decimal(c["utilisation"]) == (used / (used + unused)).quantize(Decimal("1E-6"))
+        assert c["gpu"] and c["gpu_model"]  # every commitment of the sample covers GPUs

@@ -1,0 +1,160 @@
+"""Acceptance on a generated sample enterprise: every commitment's unused amount and
+utilisation in the finance pack and on the Commitments page equal the planted truth to the
+cent, and unused GPU commitments are GPU compute inside AI spend on the Overview."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from dashboard.cli import main
+from dashboard.report import build_pack
+from ingest import views
+from ingest.sample.generator import generate
+from ingest.warehouse import connect
+from models.settings import Settings
+from tests.dashboard.test_app import app, helps, no_errors, page, usd
+
+CENT = Decimal("0.01")
+
+
+@pytest.fixture(scope="module")
+def enterprise(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    data = tmp_path_factory.mktemp("enterprise")
+    truth = generate(data, seed=42, months=2)
+    root = tmp_path_factory.mktemp("commitments") / "warehouse"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["--warehouse", str(root), "demo", "--no-serve", "--data", str(data)])
+    assert code == 0, printed.getvalue()
+    return root, truth
+
+
+@pytest.fixture
+def served(enterprise, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict]:
+    monkeypatch.setenv("FINOPS_WAREHOUSE", str(enterprise[0]))
+    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    return enterprise
+
+
+def planted(truth: dict) -> dict[tuple[str, str], dict]:
+    return {(c["billing_period"], c["commitment_id"]): c for c in truth["commitments"]}
+
+
+def cents(value: object) -> Decimal:
+    return Decimal(str(value)).quantize(CENT)
+
+
+def test_truth_states_every_commitment_of_the_sample(enterprise) -> None:
+    _, truth = enterprise
+    commitments = truth["commitments"]
+    kinds = {(c["provider"], c["type"]) for c in commitments}
+    assert kinds == {
+        ("AWS", "Savings Plan"),
+        ("AWS", "Reserved Instance"),
+        ("Microsoft", "Reservation"),
+        ("Microsoft", "Savings Plan"),
+    }
+    for c in commitments:
+        assert Decimal(c["used"]) + Decimal(c["unused"]) == Decimal(c["purchase"])
+    # the unused p5 Savings Plan is real waste, and it is on GPUs
+    sp = [c for c in commitments if c["type"] == "Savings Plan" and c["provider"] == "AWS"]
+    assert any(Decimal(c["unused"]) > 0 for c in sp) and all(c["gpu"] for c in sp)
+
+
+def test_pack_commitments_equal_the_truth_to_the_cent(enterprise, tmp_path: Path) -> None:
+    root, truth = enterprise
+    want = planted(truth)
+    got: dict[tuple[str, str], dict] = {}
+    for month in sorted({m for m, _ in want}):
+        pack = build_pack(root, month, formats="csv", out_dir=tmp_path / month)
+        for row in pack.sections["commitments"].frame.iter_rows(named=True):
+            if row["billed_cost"] or row["used_cost"] or row["unused_cost"]:
+                got[(month, row["commitment_id"])] = row
+    assert set(got) == set(want)
+    for key, c in want.items():
+        row = got[key]
+        assert cents(row["unused_cost"]) == cents(c["unused"]), key
+        assert cents(row["used_cost"]) == cents(c["used"]), key
+        assert cents(row["billed_cost"]) == cents(c["purchase"]), key
+        assert row["utilisation"] == pytest.approx(float(c["utilisation"]), abs=5e-7), key
+        assert row["gpu"] is c["gpu"], key
+
+
+def test_commitments_page_equals_the_truth_to_the_cent(served) -> None:
+    _, truth = served
+    want = planted(truth)
+    at = page(app(), "commitments")
+    no_errors(at)
+    (table,) = [d.value for d in at.dataframe if "commitment_id" in d.value.columns]
+    got = {
+        (str(r["month"])[:7], r["commitment_id"]): r
+        for r in table.to_dict("records")
+        if Decimal(str(r["used (USD, amortised)"])) or Decimal(str(r["unused (USD, amortised)"]))
+    }
+    assert set(got) == set(want)
+    for key, c in want.items():
+        assert cents(got[key]["unused (USD, amortised)"]) == cents(c["unused"]), key
+        assert got[key]["utilisation"] == pytest.approx(float(c["utilisation"]), abs=5e-7), key
+    unused = sum((Decimal(c["unused"]) for c in want.values()), Decimal(0))
+    sentence = " ".join(m.value for m in at.markdown)
+    assert f"{usd(unused)} (" in sentence and "went unused" in sentence
+    assert helps(at)["Unused commitment"] == f"{usd(unused)} exactly"
+
+
+def test_unused_gpu_commitments_are_ai_spend_on_the_overview(served) -> None:
+    root, truth = served
+    views.register_all(Settings())
+    con = connect(root)
+    rows = con.execute(
+        "SELECT strftime(BillingPeriodStart, '%Y-%m'), CommitmentDiscountId, x_AiClass, "
+        "x_AiClassRule, sum(EffectiveCost) FROM classified_costs "
+        "WHERE CommitmentDiscountStatus = 'Unused' GROUP BY ALL"
+    ).fetchall()
+    gpu = {k: c for k, c in planted(truth).items() if c["gpu"] and Decimal(c["unused"])}
+    assert gpu
+    assert {(m, i): (cls, rule) for m, i, cls, rule, _ in rows} == {
+        k: ("gpu_compute", "commitment.unused_gpu") for k in gpu
+    }
+    assert {(m, i): cents(v) for m, i, _, _, v in rows} == {
+        k: cents(c["unused"]) for k, c in gpu.items()
+    }
+    # Unused rows never count as GPU-hours
+    ((hours,),) = con.execute(
+        "SELECT count(*) FROM gpu_hours g JOIN classified_costs c ON g.resource_id = c.ResourceId "
+        "WHERE c.CommitmentDiscountStatus = 'Unused'"
+    ).fetchall()
+    assert hours == 0
+    ((ai,),) = con.execute(
+        "SELECT sum(EffectiveCost) FROM classified_costs WHERE BillingCurrency = 'USD' "
+        "AND x_AiClass NOT IN ('cpu_compute', 'other')"
+    ).fetchall()
+    overview = app()
+    no_errors(overview)
+    assert helps(overview)["AI spend"] == f"{usd(ai)} exactly"
+
+
+def test_committed_sample_commitments_equal_its_truth(
+    sample_warehouse: Path, sample_truth: dict
+) -> None:
+    """The demo's own sample (sample_data/), once its truth.json states commitments."""
+    if "commitments" not in sample_truth:
+        pytest.skip("sample_data/truth.json predates commitments: regenerate sample_data")
+    from dashboard.queries_commitments import summary
+
+    views.register_all(Settings())
+    rows = summary(connect(sample_warehouse), currency="USD")
+    got = {
+        (str(r["period"])[:7], r["commitment_id"]): r
+        for r in rows.iter_rows(named=True)
+        if r["used"] or r["unused"]
+    }
+    want = planted(sample_truth)
+    assert set(got) == set(want)
+    for key, c in want.items():
+        assert cents(got[key]["unused"]) == cents(c["unused"]), key
+        assert got[key]["utilisation"] == pytest.approx(float(c["utilisation"]), abs=5e-7), key
