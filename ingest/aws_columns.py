@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from ingest.values import money, pricing, quantity, timestamp
+from ingest.values import money, present, pricing, quantity, timestamp
 
 # lineItem/LineItemType -> (ChargeCategory, ChargeFrequency). Unknown types fall to Adjustment.
 LINE_ITEM_TYPES: dict[str, tuple[str, str]] = {
@@ -255,7 +255,7 @@ def expressions(s: pl.Schema, tags: dict[str, str], display: str) -> list[pl.Exp
     instance = pl.coalesce(_attr(s, "instance_type"), usage_type.str.extract(INSTANCE_IN_USAGE, 1))
     priced_quantity, priced_unit = pricing(
         src("line_item_usage_amount", "money"),
-        pl.coalesce(src("pricing_unit"), kind.replace_strict(FEE_UNITS, default=None)),
+        pl.coalesce(present(src("pricing_unit")), kind.replace_strict(FEE_UNITS, default=None)),
     )
     tag_expr = (
         tags_from_map("resource_tags")
