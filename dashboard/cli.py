@@ -47,6 +47,7 @@ COMMANDS = {
     "explain": "dashboard.commands.explain:command",
     "own-vs-rent": "dashboard.commands.own_vs_rent:command",
     "report": "dashboard.commands.report:command",
+    "export": "dashboard.commands.export:command",
 }
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 import polars as pl
 
 from ingest.aws_commitments import UNUSED, UNUSED_QUANTITY, with_unused_lines
-from ingest.values import money, quantity, timestamp
+from ingest.values import money, present, pricing, quantity, timestamp
 
 # lineItem/LineItemType -> (ChargeCategory, ChargeFrequency). Unknown types fall to Adjustment.
 LINE_ITEM_TYPES: dict[str, tuple[str, str]] = {
@@ -95,6 +95,13 @@ COMMITMENT_FEES = ("SavingsPlanRecurringFee", "SavingsPlanUpfrontFee", "RIFee")
 
 MARKETPLACE = "AWS Marketplace"
 ISSUER = "Amazon Web Services, Inc."
+# ProviderName and InvoiceIssuerName: the same name for the same company, as AWS's own FOCUS
+# export writes them. FOCUS reads a differing issuer as a third party collecting the payment
+# (BilledCost-C-005-C: BilledCost 0), which AWS's invoicing entities (Amazon Web Services, Inc.,
+# ... EMEA SARL, AWS Marketplace sales) are not.
+PROVIDER = "AWS"
+# Commitment fees the CUR counts in hours (line_item_usage_amount) but leaves without a unit.
+FEE_UNITS = {"RIFee": "Hrs", "SavingsPlanRecurringFee": "Hrs"}
 
 
 def snake(name: str) -> str:
@@ -258,6 +265,10 @@ def expressions(s: pl.Schema, tags: dict[str, str], display: str) -> list[pl.Exp
     usage_type = src("line_item_usage_type")
     tax = kind == "Tax"
     instance = pl.coalesce(_attr(s, "instance_type"), usage_type.str.extract(INSTANCE_IN_USAGE, 1))
+    priced_quantity, priced_unit = pricing(
+        src("line_item_usage_amount", "money"),
+        pl.coalesce(present(src("pricing_unit")), kind.replace_strict(FEE_UNITS, default=None)),
+    )
     tag_expr = (
         tags_from_map("resource_tags")
         if "resource_tags" in s and isinstance(s["resource_tags"], pl.Map)
@@ -276,7 +287,9 @@ def expressions(s: pl.Schema, tags: dict[str, str], display: str) -> list[pl.Exp
             pl.col("bill_billing_period_start_date"), s["bill_billing_period_start_date"]
         ).alias("BillingPeriodStart"),
         category.alias("ChargeCategory"),
-        src("line_item_line_item_description").alias("ChargeDescription"),
+        pl.coalesce(src("line_item_line_item_description"), usage_type, kind).alias(
+            "ChargeDescription"
+        ),
         frequency.alias("ChargeFrequency"),
         timestamp(pl.col("line_item_usage_end_date"), s["line_item_usage_end_date"]).alias(
             "ChargePeriodEnd"
@@ -305,10 +318,10 @@ def expressions(s: pl.Schema, tags: dict[str, str], display: str) -> list[pl.Exp
         unblended.alias("ContractedCost"),
         effective.alias("EffectiveCost"),
         src("bill_invoice_id").alias("InvoiceId"),
-        pl.coalesce(src("bill_invoicing_entity"), pl.lit(ISSUER)).alias("InvoiceIssuerName"),
+        pl.lit(PROVIDER).alias("InvoiceIssuerName"),
         pl.coalesce(src("pricing_public_on_demand_cost", "money"), unblended).alias("ListCost"),
-        pl.when(~tax).then(src("line_item_usage_amount", "money")).alias("PricingQuantity"),
-        pl.when(~tax).then(src("pricing_unit")).alias("PricingUnit"),
+        pl.when(~tax).then(priced_quantity).alias("PricingQuantity"),
+        pl.when(~tax).then(priced_unit).alias("PricingUnit"),
         pl.when(tax)
         .then(None)
         .when(usage_type.str.contains("SpotUsage").fill_null(False))
@@ -317,7 +330,7 @@ def expressions(s: pl.Schema, tags: dict[str, str], display: str) -> list[pl.Exp
         .then(pl.lit("Committed"))
         .otherwise(pl.lit("Standard"))
         .alias("PricingCategory"),
-        pl.lit("AWS").alias("ProviderName"),
+        pl.lit(PROVIDER).alias("ProviderName"),
         pl.when(marketplace)
         .then(pl.coalesce(src("line_item_legal_entity"), pl.lit(MARKETPLACE)))
         .otherwise(pl.lit(ISSUER))

@@ -31,6 +31,7 @@ from ingest import azure_catalog as catalog
 from ingest.azure_export import ExportFile, read_export
 from ingest.azure_headers import Header
 from ingest.store import PeriodLoad, SourceFile
+from ingest.values import pricing
 from models.errors import InputError
 from models.schema import MONEY
 
@@ -235,7 +236,7 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
     tags = pl.col("Tags").str.strip_chars()
     start = pl.col("_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     period = pl.col("_period").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    pricing = pl.when(category == "Tax").then(None).otherwise(pl.col("_qtyd"))
+    priced_quantity, priced_unit = pricing(pl.col("_qtyd"), pl.col("UnitOfMeasure"))
     list_cost = pl.coalesce(
         "_payg_cost",
         pl.when(pl.col("_payg_price") != 0).then(pl.col("_payg_price") * pl.col("_qtyd")),
@@ -286,7 +287,7 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         .alias("CapacityReservationStatus"),
         category.alias("ChargeCategory"),
         pl.when(ctype == "refund").then(pl.lit("Correction")).alias("ChargeClass"),
-        pl.col("ProductName").alias("ChargeDescription"),
+        pl.coalesce("ProductName", "MeterName", "MeterCategory").alias("ChargeDescription"),
         freq.alias("ChargeFrequency"),
         start.dt.offset_by("1d").alias("ChargePeriodEnd"),
         start.alias("ChargePeriodStart"),
@@ -319,11 +320,8 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         .otherwise(pl.col("_pm_key").replace_strict(PRICING_MODELS, default="Standard"))
         .alias("PricingCategory"),
         pl.col("PricingCurrency"),
-        pricing.alias("PricingQuantity"),
-        pl.when(category == "Tax")
-        .then(None)
-        .otherwise(pl.col("UnitOfMeasure"))
-        .alias("PricingUnit"),
+        pl.when(category == "Tax").then(None).otherwise(priced_quantity).alias("PricingQuantity"),
+        pl.when(category == "Tax").then(None).otherwise(priced_unit).alias("PricingUnit"),
         pl.lit(PROVIDER).alias("ProviderName"),
         pl.coalesce("PublisherName", pl.lit(PROVIDER)).alias("PublisherName"),
         pl.col("ResourceLocation").str.to_lowercase().str.replace_all(" ", "").alias("RegionId"),

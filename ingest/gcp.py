@@ -21,6 +21,7 @@ import polars as pl
 
 from ingest.gcp_export import ExportFile, flat
 from ingest.store import PeriodLoad, SourceFile
+from ingest.values import present, pricing
 from models.errors import InputError
 
 SOURCE = "gcp-bq"
@@ -190,6 +191,16 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         ),
     )
     category = pl.col("_ctype").replace_strict(COST_TYPES, default=None)
+    # Adjustment and rounding rows come without a SKU: "Compute Engine rounding error".
+    description = pl.coalesce(
+        present(sku),
+        pl.concat_str(
+            pl.coalesce(present(pl.col("service.description")), pl.lit(PROVIDER)),
+            pl.col("_ctype").str.replace_all("_", " "),
+            separator=" ",
+        ),
+    )
+    priced_quantity, priced_unit = pricing(pl.col("_qty"), pl.col("usage.pricing_unit"))
     marketplace = pl.col("transaction_type").is_in(["THIRD_PARTY_RESELLER", "THIRD_PARTY_AGENCY"])
     period = pl.col("_period").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     base = frame.lazy().with_columns(
@@ -246,7 +257,7 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         pl.coalesce("_list", "_cost").alias("ListCost"),
         pl.col("_cost").alias("ContractedCost"),
         pl.when(cud_fee).then(pl.lit("Purchase")).otherwise(category).alias("ChargeCategory"),
-        sku.alias("ChargeDescription"),
+        description.alias("ChargeDescription"),
         pl.when(cud_fee)
         .then(pl.lit("Recurring"))
         .when(category == "Usage")
@@ -269,11 +280,8 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         .then(pl.lit("Dynamic"))
         .otherwise(pl.lit("Standard"))
         .alias("PricingCategory"),
-        pl.when(category == "Tax").then(None).otherwise(pl.col("_qty")).alias("PricingQuantity"),
-        pl.when(category == "Tax")
-        .then(None)
-        .otherwise(pl.col("usage.pricing_unit"))
-        .alias("PricingUnit"),
+        pl.when(category == "Tax").then(None).otherwise(priced_quantity).alias("PricingQuantity"),
+        pl.when(category == "Tax").then(None).otherwise(priced_unit).alias("PricingUnit"),
         sku.alias("x_UsageType"),
         pl.when(category == "Usage").then(pl.col("_gpu_model")).alias("x_GpuModel"),
         pl.when(category == "Usage").then(pl.col("_gpu_count")).alias("x_GpuCount"),

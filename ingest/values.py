@@ -56,6 +56,18 @@ def timestamp(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     )
 
 
+def present(expr: pl.Expr) -> pl.Expr:
+    """Text with something in it, else null: an export's blank field means "no value"."""
+    return pl.when(expr.str.strip_chars().str.len_chars() > 0).then(expr)
+
+
+def pricing(quantity: pl.Expr, unit: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(PricingQuantity, PricingUnit): both or neither, as FOCUS 1.2 wants (PricingUnit-C-005-C,
+    -C-006-C). A quantity without its unit says nothing, so it is dropped, not given a guess."""
+    unit = present(unit)
+    return pl.when(unit.is_not_null()).then(quantity), unit
+
+
 @dataclass(frozen=True)
 class Check:
     column: str  # the column in the frame

@@ -31,3 +31,5 @@ if [ ! -x "$azurite" ]; then
   mkdir -p .cache/azurite
   npm install --silent --prefix .cache/azurite azurite@3 >/dev/null
 fi
+
+bash tests/setup/focus_validator.sh
