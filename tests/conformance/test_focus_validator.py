@@ -2,8 +2,7 @@
 
 Every billing month of the sample enterprise (AWS, Azure, GCP, on-prem and SaaS lines, built
 from sample_data/ as `finops demo` builds it) is exported with `finops export` and validated
-as a whole. No MUST rule may fail, apart from the README's "Rules the validator gets wrong"
-and, for now, PENDING below.
+as a whole. No MUST rule may fail, apart from the README's "Rules the validator gets wrong".
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ README = validator.REPO / "README.md"
 # Commitment purchases still carry their amortised unused part as EffectiveCost; FOCUS wants
 # EffectiveCost 0 on a purchase that covers future charges and the unused part as its own
 # Usage row (CommitmentDiscountStatus "Unused"). Remove once the normalisers model that.
-PENDING = {"EffectiveCost-C-005-C": "commitment purchases keep EffectiveCost (being fixed)"}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +75,7 @@ def test_every_month_is_judged(verdicts: dict, sample_truth: dict) -> None:
 
 
 def test_no_must_rule_fails(verdicts: dict, model: dict[str, validator.Rule]) -> None:
-    excused = {**validator.allowed(README), **PENDING}
+    excused = validator.allowed(README)
     failing = {}
     for month, (_, found) in verdicts.items():
         for rule_id in validator.must_failures(found, model):
@@ -92,8 +90,8 @@ def test_no_must_rule_fails(verdicts: dict, model: dict[str, validator.Rule]) ->
 
 
 def test_every_excused_rule_still_fails(verdicts: dict, model: dict[str, validator.Rule]) -> None:
-    """An excuse that is no longer needed goes: the README and PENDING stay true."""
-    excused = {**validator.allowed(README), **PENDING}
+    """An excuse that is no longer needed goes: the README stays true."""
+    excused = validator.allowed(README)
     assert "InvoiceId-C-003-C" in excused
     failing = {r for _, found in verdicts.values() for r in validator.must_failures(found, model)}
     assert not set(excused) - failing, f"these rules pass now: drop them {set(excused) - failing}"
