@@ -197,6 +197,9 @@ def connect(
     Beyond it DuckDB spills to `spill_directory()`.
     """
     root = Path(root)
+    from ingest.health_check import guard
+
+    guard(root)  # a damaged table is refused by name, not read as empty or a traceback
     con = duckdb.connect(":memory:")
     if memory_limit is not None:
         con.execute("SET memory_limit = '" + memory_limit.replace("'", "''") + "'")
