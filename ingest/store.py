@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake import Schema as DeltaSchema
+from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from ingest.warehouse import commit_time, missing_columns
@@ -170,21 +171,20 @@ class Store:
         return self.root / name
 
     def table(self, name: str) -> DeltaTable | None:
-        """The table's current version; None when it does not exist yet. A folder that Delta
-        cannot read is damage, never an empty table (`finops check` says what to do)."""
-        from ingest.health_check import has_data_files, open_table
-
-        path = self.table_path(name)
-        if not (path / "_delta_log").is_dir() and not (path.is_dir() and has_data_files(path)):
+        """The table's current version; None when it has no commit yet (the writer checked
+        at `writer()` that no table lost its log). A log Delta cannot read is damage, never
+        an empty table (`finops check` says what to do)."""
+        try:
+            return DeltaTable(str(self.table_path(name)))
+        except TableNotFoundError:
             return None
-        table, problem = open_table(self.root, name)
-        if problem is not None:
+        except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
             raise DamagedWarehouseError(
-                f"the warehouse is damaged: {problem}",
+                f"the warehouse is damaged: {name}: Delta cannot open it: "
+                f"{str(exc).strip().splitlines()[0][:300]}",
                 file=str(self.root),
                 hint="nothing was changed; run `finops check` to see what to do",
-            )
-        return table
+            ) from None
 
     @contextlib.contextmanager
     def writer(self, wait_s: float = 600.0) -> Iterator[None]:
@@ -839,7 +839,11 @@ class Store:
         from ingest.health_check import TABLES, guard
 
         self._require_warehouse(TABLES)
-        guard(self.root)  # a broken log would make live files look unused
+        try:
+            guard(self.root)  # a broken log would make live files look unused
+        except DamagedWarehouseError as exc:
+            exc.message += "; vacuum removed nothing"
+            raise
         removed: list[str] = []
         with self.writer():
             staging = self.root / "_staging"
@@ -854,6 +858,8 @@ class Store:
                         shutil.rmtree(entry)
                     else:
                         entry.unlink()
+                if not dry_run and not any(staging.iterdir()):
+                    staging.rmdir()
             for dataset in TABLES:
                 table = self.table(dataset)
                 if table is None:
