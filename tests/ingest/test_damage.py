@@ -251,7 +251,7 @@ def test_vacuum_refuses_a_folder_that_is_not_a_warehouse(
     (folder / "_staging" / "thesis.docx").write_bytes(b"four years of work")
     (folder / "_staging" / "20260901T000000Z-0123abcd.parquet").write_bytes(b"x")
     before = fingerprint(folder)
-    code, out, err = run(capsys, "--warehouse", str(folder), "vacuum")
+    code, _, err = run(capsys, "--warehouse", str(folder), "vacuum")
     assert code == 4
     assert err == (
         f"Warehouse error: {folder}: not a finops warehouse (none of its tables has a Delta "
