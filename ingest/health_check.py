@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
@@ -100,7 +101,7 @@ def _json_problem(path: Path) -> str | None:
 def _checkpoint_problem(paths: list[Path]) -> str | None:
     for path in paths:
         try:
-            pq.read_table(path)
+            pq.ParquetFile(path).read()  # not read_table: it imports pandas
         except (OSError, pa.ArrowException) as exc:
             return f"{path.name} cannot be read ({str(exc).splitlines()[0]})"
     return None
@@ -205,6 +206,10 @@ def file_problems(root: Path, name: str, table: DeltaTable, deep: bool) -> list[
     """Every data file of the current version exists (and, `deep`, has the logged size)."""
     folder = root / name
     actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    if any(not (folder / unquote(a["path"])).exists() for a in actions):
+        # a commit since the table was opened may have replaced (and a vacuum removed) them
+        table.update_incremental()
+        actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
     missing: list[str] = []
     resized: list[str] = []
     for action in actions:
@@ -245,10 +250,10 @@ def loads_problems(tables: dict[str, DeltaTable], broken: set[str], deep: bool) 
     loads = tables.get("loads")
     if loads is None:
         return []
-    records = loads.to_pyarrow_table(
-        columns=["load_id", "dataset", "source", "billing_account", "billing_period",
-                 "status", "table_version"]
-    ).to_pylist()  # fmt: skip
+    columns = ["load_id", "dataset", "source", "billing_account", "billing_period", "status",
+               "table_version"]  # fmt: skip
+    files = loads.file_uris()  # the files themselves: a Delta scan of many small files is slow
+    records = pl.read_parquet(files, columns=columns).to_dicts() if files else []
     problems = []
     held: dict[str, dict[int, str]] = {}
     for name in LOADED:
@@ -273,6 +278,8 @@ def loads_problems(tables: dict[str, DeltaTable], broken: set[str], deep: bool) 
             f"restore {_log_name(r['dataset'], version)} from a backup; {NO_BACKUP} "
             f"(this load's export: source {r['source']}, period {r['billing_period']})"
         )
+        if table is not None and version > table.version():
+            table.update_incremental()  # loads was read after the table: a commit since?
         if table is None or version > table.version():
             ends = "does not exist" if table is None else f"ends at version {table.version()}"
             problems.append(

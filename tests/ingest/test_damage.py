@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from deltalake import DeltaTable
 
 from dashboard.cli import main
 from ingest.store import Store
-from tests.ingest.test_aws import write_cur2
+from tests.ingest.test_aws import REPO, write_cur2
 from tests.ingest.test_store import batch
 
 MONTHS = ("2026-08", "2026-09", "2026-10")
@@ -171,9 +173,38 @@ def test_check_names_the_damage_and_what_to_do(
     assert said in problems[0]
     assert remedy in out
     assert "Warehouse damaged" in err and "1 problem(s) in 1 table(s)" in err
-    for table in ("loads", "line_classes", "gpu_hours", "idle_episodes"):
-        assert f"{table} " in out and "healthy" in out
+    states = table_states(out)
+    assert states.pop("cost_lines") != "healthy"
+    assert states == dict.fromkeys(
+        ("loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes"), "healthy"
+    )
     assert fingerprint(warehouse) == before
+
+
+def table_states(out: str) -> dict[str, str]:
+    """The first line of each table's state in `finops check`'s table."""
+    cells = [
+        [c.strip() for c in line.strip("│").split("│")]
+        for line in out.splitlines()
+        if line.startswith("│")
+    ]
+    return {name: state for name, state in cells if name}
+
+
+def test_the_real_command_refuses_without_a_traceback(warehouse: Path) -> None:
+    delete_middle_commit(warehouse)
+    done = subprocess.run(
+        [sys.executable, "-m", "dashboard.cli", "--warehouse", str(warehouse), "query",
+         "select count(*) from cost_lines"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 4
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"Warehouse damaged: {warehouse}: the warehouse is damaged: cost_lines: commit version "
+        "1 is missing (versions 2..2 cannot be read without it) — nothing was read or "
+        "changed; run `finops check` to see every problem and what to do"
+    ]
 
 
 def _commands(warehouse: Path, exports: Path, out: Path) -> dict[str, list[str]]:
@@ -217,8 +248,7 @@ def test_a_healthy_warehouse_checks_healthy(built: Path, capsys: pytest.CaptureF
     code, out, err = run(capsys, "--warehouse", str(built), "check")
     assert code == 0, out + err
     assert "All 6 tables are healthy." in out
-    rows = {line.split()[1]: line.split()[3] for line in out.splitlines() if line.startswith("│")}
-    assert rows == dict.fromkeys(
+    assert table_states(out) == dict.fromkeys(
         ("cost_lines", "loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes"),
         "healthy",
     )
@@ -286,3 +316,17 @@ def test_vacuum_removes_only_the_names_the_store_writes_from_staging(
     assert "Removed 2 file(s)." in out
     assert sorted(p.name for p in staging.iterdir()) == ["thesis.docx"]
     assert (staging / "thesis.docx").read_bytes() == b"four years of work"
+
+
+@pytest.mark.slow
+def test_the_sample_enterprise_checks_healthy(
+    sample_warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # every kind of table and load the demo makes: no problem where there is none
+    code, out, err = run(capsys, "--warehouse", str(sample_warehouse), "check")
+    assert code == 0, out + err
+    assert table_states(out) == dict.fromkeys(
+        ("cost_lines", "gpu_util", "assets", "loads", "line_classes", "class_keys",
+         "gpu_hours", "idle_episodes"),
+        "healthy",
+    )  # fmt: skip
