@@ -330,3 +330,31 @@ def test_the_sample_enterprise_checks_healthy(
          "gpu_hours", "idle_episodes"),
         "healthy",
     )  # fmt: skip
+
+
+def test_a_damaged_derived_table_is_rebuilt_as_check_says(
+    warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    last = max((warehouse / "line_classes" / "_delta_log").glob("*.json"))
+    last.write_bytes(last.read_bytes()[:200])
+    code, out, _ = run(capsys, "--warehouse", str(warehouse), "check")
+    assert code == 4
+    assert "delete the line_classes folder and run `finops classify`" in out
+    assert run(capsys, "--warehouse", str(warehouse), "classify")[0] == 4  # refused as is
+    shutil.rmtree(warehouse / "line_classes")
+    assert run(capsys, "--warehouse", str(warehouse), "classify")[0] == 0
+    code, out, _ = run(capsys, "--warehouse", str(warehouse), "check")
+    assert code == 0, out
+    code, out, _ = run(
+        capsys, "--warehouse", str(warehouse), "query", "--format", "csv",
+        "select count(*) as n, count(x_AiClass) as classified from classified_costs",
+    )  # fmt: skip
+    assert out == "n,classified\n30,30\n"
+
+
+def test_check_of_a_folder_without_a_warehouse(tmp_path: Path, capsys) -> None:
+    code, _, err = run(capsys, "--warehouse", str(tmp_path / "none"), "check")
+    assert code == 4 and "no warehouse here yet" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "--warehouse", str(tmp_path / "empty"), "check")
+    assert code == 4 and "not a finops warehouse" in err
