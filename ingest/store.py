@@ -836,7 +836,8 @@ class Store:
         a folder that is missing, is not a warehouse, or has a table Delta cannot read is
         refused before anything is removed (or created).
         """
-        from ingest.health_check import TABLES, guard
+        from ingest.delta_log import TABLES
+        from ingest.health_check import guard
 
         self._require_warehouse(TABLES)
         try:
