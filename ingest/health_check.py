@@ -49,16 +49,21 @@ class Health:
         return [p for p in self.problems if p.table == table]
 
 
-def loads_problems(tables: dict[str, DeltaTable], broken: set[str], deep: bool) -> list[Problem]:
-    """Every committed loads record's version exists in its table (and, `deep`, that version's
-    commit is that load's). Tables already `broken` are not judged again."""
-    loads = tables.get("loads")
+def load_records(loads: DeltaTable | None) -> list[dict]:
+    """The loads records, as much of them as the checks need."""
     if loads is None:
         return []
     columns = ["load_id", "dataset", "source", "billing_account", "billing_period", "status",
                "table_version"]  # fmt: skip
     files = loads.file_uris()  # the files themselves: a Delta scan of many small files is slow
-    records = pl.read_parquet(files, columns=columns).to_dicts() if files else []
+    return pl.read_parquet(files, columns=columns).to_dicts() if files else []
+
+
+def loads_problems(
+    tables: dict[str, DeltaTable], records: list[dict], broken: set[str], deep: bool
+) -> list[Problem]:
+    """Every committed loads record's version exists in its table (and, `deep`, that version's
+    commit is that load's). Tables already `broken` are not judged again."""
     problems = []
     held: dict[str, dict[int, str]] = {}
     for name in LOADED:
@@ -169,13 +174,14 @@ def inspect(root: Path | str, deep: bool = True, names: Iterable[str] = TABLES) 
     root = Path(root)
     health = Health(root)
     tables: dict[str, DeltaTable] = {}
+    unlogged: list[Problem] = []  # loaded tables with data files and no log: lost, or never made?
     for name in names:
         if not (root / name).is_dir():
             continue
         health.tables.append(name)
         found = log_problems(root, name, deep)
         if not (root / name / "_delta_log").is_dir():
-            health.problems += found
+            (unlogged if name in LOADED else health.problems).extend(found)
             continue
         table, broken = (None, None) if found else open_table(root, name)
         if found or broken:
@@ -185,13 +191,21 @@ def inspect(root: Path | str, deep: bool = True, names: Iterable[str] = TABLES) 
         tables[name] = table
         health.problems += file_problems(root, name, table, deep)
     try:
-        broken = {p.table for p in health.problems}
-        health.problems += loads_problems(tables, broken, deep)
+        records = load_records(tables.get("loads"))
     except Exception as exc:  # a loads file that cannot be read
         health.problems.append(
             Problem("loads", f"cannot be read: {str(exc).splitlines()[0][:300]}",
                     restore_hint("loads", "the loads table"))
         )  # fmt: skip
+        records = []
+    # A table whose first load was killed before its first commit has data files and no
+    # log, and no load committed to it: leftovers (the next load commits beside them and
+    # vacuum removes them), not damage. With loads itself unreadable, nobody can tell.
+    committed = {r["dataset"] for r in records if r["status"] == "committed"}
+    readable = "loads" in tables or not (root / "loads").exists()
+    health.problems += [p for p in unlogged if p.table in committed or not readable]
+    broken = {p.table for p in health.problems}
+    health.problems += loads_problems(tables, records, broken, deep)
     if deep:
         health.problems += derived_problems(tables)
     return health

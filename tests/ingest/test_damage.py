@@ -358,3 +358,28 @@ def test_check_of_a_folder_without_a_warehouse(tmp_path: Path, capsys) -> None:
     (tmp_path / "empty").mkdir()
     code, _, err = run(capsys, "--warehouse", str(tmp_path / "empty"), "check")
     assert code == 4 and "not a finops warehouse" in err
+
+
+@pytest.mark.slow
+def test_a_first_load_killed_before_its_commit_is_a_leftover_not_damage(
+    tmp_path: Path, exports: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # the data file is moved into cost_lines/ just before the table's first commit
+    from tests.ingest.test_crash import run_until
+
+    warehouse = tmp_path / "warehouse"
+    september = exports / "2026-09" / "BILLING_PERIOD=2026-09"
+    run_until(warehouse, september, "write")
+    (leftover,) = (warehouse / "cost_lines").rglob("*.parquet")
+    assert not (warehouse / "cost_lines" / "_delta_log").exists()
+    assert run(capsys, "--warehouse", str(warehouse), "check")[0] == 0
+    assert run(capsys, "--warehouse", str(warehouse), "ingest", "aws", str(september))[0] == 0
+    code, out, _ = run(capsys, "--warehouse", str(warehouse), "vacuum")
+    assert code == 0
+    assert out.splitlines() == ["Removed 1 file(s).", f"  {leftover}"]
+    code, out, _ = run(
+        capsys, "--warehouse", str(warehouse), "query", "--format", "csv",
+        "select count(*) as n from cost_lines",
+    )  # fmt: skip
+    assert out == "n\n10\n"
+    assert run(capsys, "--warehouse", str(warehouse), "check")[0] == 0
