@@ -177,8 +177,9 @@ def open_table(root: Path, name: str) -> tuple[DeltaTable | None, Problem | None
         )
 
 
-def file_problems(root: Path, name: str, table: DeltaTable, deep: bool) -> list[Problem]:
-    """Every data file of the current version exists (and, `deep`, has the logged size)."""
+def file_problems(root: Path, name: str, table: DeltaTable) -> list[Problem]:
+    """Every data file of the current version exists and has the size its commit logged (a
+    truncated or overwritten file; the stat is taken anyway)."""
     folder = root / name
     actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
     if any(not (folder / unquote(a["path"])).exists() for a in actions):
@@ -195,7 +196,7 @@ def file_problems(root: Path, name: str, table: DeltaTable, deep: bool) -> list[
         except FileNotFoundError:
             missing.append(rel)
             continue
-        if deep and action.get("size_bytes") is not None and size != action["size_bytes"]:
+        if action.get("size_bytes") is not None and size != action["size_bytes"]:
             resized.append(f"{rel} ({size} bytes, the log says {action['size_bytes']})")
     problems = []
     if missing:

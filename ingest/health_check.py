@@ -189,7 +189,7 @@ def inspect(root: Path | str, deep: bool = True, names: Iterable[str] = TABLES) 
             continue
         assert table is not None
         tables[name] = table
-        health.problems += file_problems(root, name, table, deep)
+        health.problems += file_problems(root, name, table)
     try:
         records = load_records(tables.get("loads"))
     except Exception as exc:  # a loads file that cannot be read

@@ -103,6 +103,11 @@ def delete_data_file(root: Path) -> None:
     september.unlink()
 
 
+def truncate_data_file(root: Path) -> None:
+    (october,) = (root / "cost_lines").rglob("x_PartPeriod=2026-10/*.parquet")
+    october.write_bytes(october.read_bytes()[:1000])
+
+
 def delete_last_commit(root: Path) -> None:
     (root / commit(2)).unlink()  # Delta opens version 1; loads still lists version 2
 
@@ -144,6 +149,12 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "1 data file(s) of the current version are missing, e.g. "
         "cost_lines/x_PartSource=aws-cur2/x_PartAccount=111111111111/x_PartPeriod=2026-09/",
         "restore the missing file(s) from a backup",
+    ),
+    "truncated data file": (
+        truncate_data_file,
+        "1 data file(s) differ in size from the log, e.g. cost_lines/x_PartSource=aws-cur2/"
+        "x_PartAccount=111111111111/x_PartPeriod=2026-10/",
+        "restore the file(s) from a backup",
     ),
     "last commit deleted": (
         delete_last_commit,
