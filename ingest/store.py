@@ -36,7 +36,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from ingest.warehouse import commit_time, missing_columns
+from ingest.warehouse import commit_time, damaged, missing_columns
 from models.errors import DamagedWarehouseError, InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
 
@@ -179,12 +179,7 @@ class Store:
         except TableNotFoundError:
             return None
         except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
-            raise DamagedWarehouseError(
-                f"the warehouse is damaged: {name}: Delta cannot open it: "
-                f"{str(exc).strip().splitlines()[0][:300]}",
-                file=str(self.root),
-                hint="nothing was changed; run `finops check` to see what to do",
-            ) from None
+            raise damaged(self.root, name, exc) from None
 
     @contextlib.contextmanager
     def writer(self, wait_s: float = 600.0) -> Iterator[None]:

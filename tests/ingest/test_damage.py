@@ -394,3 +394,17 @@ def test_a_first_load_killed_before_its_commit_is_a_leftover_not_damage(
     )  # fmt: skip
     assert out == "n\n10\n"
     assert run(capsys, "--warehouse", str(warehouse), "check")[0] == 0
+
+
+def test_the_read_side_names_a_table_delta_cannot_open(warehouse: Path) -> None:
+    # what the dashboard asks first (is the snapshot still current?) on a damaged log
+    from ingest.warehouse import versions
+    from models.errors import DamagedWarehouseError
+
+    delete_middle_commit(warehouse)
+    with pytest.raises(DamagedWarehouseError) as err:
+        versions(warehouse)
+    assert str(err.value).startswith(
+        f"{warehouse}: the warehouse is damaged: cost_lines: Delta cannot open it: "
+    )
+    assert str(err.value).endswith("run `finops check` to see what to do")
