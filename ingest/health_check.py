@@ -26,11 +26,10 @@ from ingest.delta_log import (
     open_table,
     restore_hint,
 )
+from ingest.store import META_KEY as LOAD_META  # a load's record, in its own commit
 from models.errors import DamagedWarehouseError
 
 LOADED = ("cost_lines", "gpu_util", "assets")  # tables whose commits carry a loads record
-LOAD_META = "finops.load"  # as ingest/store.py writes it into a load's commit
-EPISODES_OF = "finops.episodes_of"  # as ingest/classified.py writes it into idle_episodes
 
 
 @dataclass
@@ -129,6 +128,8 @@ def _changed_at(table: DeltaTable | None) -> int | None:
 
 def derived_problems(tables: dict[str, DeltaTable]) -> list[Problem]:
     """Derived data older than what it is derived from, as far as the commits record it."""
+    from ingest.classified import EPISODES_OF  # what idle_episodes were derived from
+
     problems = []
     lines = _loaded_at(tables.get("cost_lines"))
     util = _loaded_at(tables.get("gpu_util"))
