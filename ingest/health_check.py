@@ -53,9 +53,21 @@ def load_records(loads: DeltaTable | None) -> list[dict]:
     if loads is None:
         return []
     columns = ["load_id", "dataset", "source", "billing_account", "billing_period", "status",
-               "table_version"]  # fmt: skip
+               "table_version", "files"]  # fmt: skip
     files = loads.file_uris()  # the files themselves: a Delta scan of many small files is slow
     return pl.read_parquet(files, columns=columns).to_dicts() if files else []
+
+
+def _files_of(record: dict) -> str:
+    """The files a load read, as its record names them (source and period when it does not)."""
+    try:
+        paths = [f["path"] for f in json.loads(record["files"] or "[]")]
+    except (ValueError, TypeError, KeyError):
+        paths = []
+    if not paths:
+        return f"source {record['source']}, period {record['billing_period']}"
+    more = f" and {len(paths) - 1} more file(s)" if len(paths) > 1 else ""
+    return f"{record['source']} {record['billing_period']} from {paths[0]}{more}"
 
 
 def loads_problems(
@@ -85,7 +97,7 @@ def loads_problems(
         )
         remedy = (
             f"restore {log_name(r['dataset'], version)} from a backup; {NO_BACKUP} "
-            f"(this load's export: source {r['source']}, period {r['billing_period']})"
+            f"(this load's export: {_files_of(r)})"
         )
         if table is not None and version > table.version():
             table.update_incremental()  # loads was read after the table: a commit since?

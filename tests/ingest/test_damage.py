@@ -160,7 +160,9 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str, str]] = {
         delete_last_commit,
         "(aws-cur2, account 111111111111, period 2026-10) is listed at version 2, but the "
         "table ends at version 1: that commit is gone",
-        "restore cost_lines/_delta_log/00000000000000000002.json from a backup",
+        "restore cost_lines/_delta_log/00000000000000000002.json from a backup; without a "
+        "backup, ingest every export again into a new warehouse (this load's export: "
+        "aws-cur2 2026-10 from ",
     ),
     "_delta_log deleted": (
         delete_log,
