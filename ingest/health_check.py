@@ -76,13 +76,12 @@ def loads_problems(
     """Every committed loads record's version exists in its table (and, `deep`, that version's
     commit is that load's). Tables already `broken` are not judged again."""
     problems = []
-    held: dict[str, dict[int, str]] = {}
+    held: dict[str, dict[int, str | None]] = {}  # version -> the load its commit carries
     for name in LOADED:
         if deep and name in tables:
             held[name] = {
-                e["version"]: json.loads(e[LOAD_META])["load_id"]
+                e["version"]: json.loads(e[LOAD_META])["load_id"] if e.get(LOAD_META) else None
                 for e in tables[name].history()
-                if e.get(LOAD_META)
             }
     for r in sorted(records, key=lambda r: (r["dataset"], r["table_version"] or -1)):
         version = r["table_version"]
@@ -111,14 +110,15 @@ def loads_problems(
                     remedy,
                 )
             )
-        elif deep:
-            holder = held.get(r["dataset"], {}).get(version)
-            if holder is not None and holder != r["load_id"]:
+        elif deep and version in held.get(r["dataset"], {}):  # (a cleaned-up log drops old ones)
+            holder = held[r["dataset"]][version]
+            if holder != r["load_id"]:
+                said = "no load" if holder is None else f"load {holder}"
                 problems.append(
                     Problem(
                         r["dataset"],
-                        f"{what} is listed at version {version}, but that commit holds "
-                        f"load {holder}",
+                        f"{what} is listed at version {version}, but that commit holds {said}: "
+                        "the load's own commit was lost and another took its number",
                         remedy,
                     )
                 )

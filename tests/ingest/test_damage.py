@@ -410,3 +410,19 @@ def test_the_read_side_names_a_table_delta_cannot_open(warehouse: Path) -> None:
         f"{warehouse}: the warehouse is damaged: cost_lines: Delta cannot open it: "
     )
     assert str(err.value).endswith("run `finops check` to see what to do")
+
+
+def test_a_lost_commit_whose_number_another_took_is_named(
+    warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    delete_last_commit(warehouse)
+    table = DeltaTable(str(warehouse / "cost_lines"))
+    table.alter.set_table_properties({"delta.logRetentionDuration": "interval 60 days"})
+    assert DeltaTable(str(warehouse / "cost_lines")).version() == 2  # a commit, not the load
+    code, out, _ = run(capsys, "--warehouse", str(warehouse), "check")
+    assert code == 4
+    (problem,) = [line for line in out.splitlines() if line.startswith("- ")]
+    assert problem.endswith(
+        "(aws-cur2, account 111111111111, period 2026-10) is listed at version 2, but that "
+        "commit holds no load: the load's own commit was lost and another took its number"
+    )
