@@ -39,6 +39,7 @@ COMMANDS = {
     "query": "dashboard.commands.query:command",
     "loads": "dashboard.commands.loads:command",
     "vacuum": "dashboard.commands.vacuum:command",
+    "check": "dashboard.commands.check:command",
     "dashboard": "dashboard.commands.serve:dashboard",
     "demo": "dashboard.commands.serve:demo",
     "sample": "dashboard.commands.sample:command",

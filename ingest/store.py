@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -34,8 +35,8 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from ingest.warehouse import commit_time, local_path, location, missing_columns
-from models.errors import InputError, ReconciliationError, WarehouseError
+from ingest.warehouse import commit_time, damaged, local_path, location, missing_columns
+from models.errors import DamagedWarehouseError, InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
 
 Progress = Callable[[str, int, int], None]
@@ -132,6 +133,15 @@ def new_load_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
 
 
+# What the store and the derived-data code leave in _staging/: `<load id>[-dataset].parquet`,
+# `<dataset>-<load id>[.parquet]` and DuckDB's `duckdb-<uuid>` spill folders. Vacuum removes
+# these names only, so a file someone else put there is never deleted.
+_LOAD_ID = r"\d{8}T\d{6}Z-[0-9a-f]{8}"
+STAGED_NAME = re.compile(
+    rf"^(?:(?:[a-z_]+-)?{_LOAD_ID}(?:-[a-z_]+)?(?:\.parquet)?|duckdb-[0-9a-f]{{32}})$"
+)
+
+
 def line_id_base(*key: str) -> int:
     """High 31 bits of x_LineId: a stable hash of the partition key (row number below)."""
     digest = hashlib.sha1("|".join(key).encode()).digest()
@@ -158,10 +168,15 @@ class Store:
         return self.root / name
 
     def table(self, name: str) -> DeltaTable | None:
+        """The table's current version; None when it has no commit yet (the writer checked
+        at `writer()` that no table lost its log). A log Delta cannot read is damage, never
+        an empty table (`finops check` says what to do)."""
         try:
             return DeltaTable(str(self.table_path(name)))
         except TableNotFoundError:
             return None
+        except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
+            raise damaged(self.root, name, exc) from None
 
     @contextlib.contextmanager
     def writer(self, wait_s: float = 600.0) -> Iterator[None]:
@@ -183,6 +198,9 @@ class Store:
                         ) from None
                     time.sleep(0.2)
             try:
+                from ingest.health_check import guard
+
+                guard(self.root)  # never write over a broken log or around lost files
                 self._repair_loads()
                 yield
             finally:
@@ -758,7 +776,10 @@ class Store:
         write_deltalake(str(self.table_path("loads")), frame.to_arrow(), mode="append")
 
     def record_error(self, dataset: str, source: str, target: str, error: Exception) -> None:
-        """Keep a failed load's message for the Data health page; nothing else changes."""
+        """Keep a failed load's message for the Data health page; nothing else changes.
+        A damaged warehouse is not written to at all."""
+        if isinstance(error, DamagedWarehouseError):
+            return
         row = {
             "load_id": new_load_id(),
             "dataset": dataset,
@@ -803,27 +824,36 @@ class Store:
         """Remove files no version needs: staging leftovers and data files no commit references.
 
         With `older_than_days`, history older than that is also dropped (Delta vacuum), so
-        `--as-of` can no longer reach those versions.
+        `--as-of` can no longer reach those versions. Only a readable warehouse is vacuumed:
+        a folder that is missing, is not a warehouse, or has a table Delta cannot read is
+        refused before anything is removed (or created).
         """
+        from ingest.delta_log import TABLES
+        from ingest.health_check import guard
+
+        self._require_warehouse(TABLES)
+        try:
+            guard(self.root)  # a broken log would make live files look unused
+        except DamagedWarehouseError as exc:
+            exc.message += "; vacuum removed nothing"
+            raise
         removed: list[str] = []
         with self.writer():
             staging = self.root / "_staging"
-            if staging.exists():
-                removed += [str(p) for p in staging.iterdir()]
-                if not dry_run:
-                    shutil.rmtree(staging)
-            for dataset in (
-                "cost_lines",
-                "gpu_util",
-                "assets",
-                "classifications",  # as warehouses before line_classes stored it
-                "line_classes",
-                "class_keys",
-                "gpu_hours",
-                "idle_episodes",
-                "loads",
-                "load_errors",
-            ):
+            if staging.is_dir():
+                for entry in sorted(staging.iterdir()):
+                    if not STAGED_NAME.match(entry.name):
+                        continue  # not a name the store writes: not ours to delete
+                    removed.append(str(entry))
+                    if dry_run:
+                        continue
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry)
+                    else:
+                        entry.unlink()
+                if not dry_run and not any(staging.iterdir()):
+                    staging.rmdir()
+            for dataset in TABLES:
                 table = self.table(dataset)
                 if table is None:
                     continue
@@ -836,6 +866,23 @@ class Store:
                     table = DeltaTable(str(self.table_path(dataset)))
                 removed += self._remove_orphans(dataset, table, dry_run)
         return removed
+
+    def _require_warehouse(self, tables: Iterable[str]) -> None:
+        """A warehouse is a folder with at least one of our tables holding a Delta log."""
+        if not self.root.is_dir():
+            raise WarehouseError(
+                "no warehouse here: the folder does not exist; nothing was removed or created",
+                file=str(self.root),
+                hint="give the warehouse folder with --warehouse (or $FINOPS_WAREHOUSE)",
+            )
+        if not any((self.root / name / "_delta_log").is_dir() for name in tables):
+            raise WarehouseError(
+                "not a finops warehouse (none of its tables has a Delta log); vacuum removed "
+                "nothing",
+                file=str(self.root),
+                expected="a folder holding cost_lines/_delta_log, loads/_delta_log, ...",
+                hint="check --warehouse; if the logs were deleted, restore them from a backup",
+            )
 
     def _remove_orphans(self, dataset: str, table: DeltaTable, dry_run: bool) -> list[str]:
         root = self.table_path(dataset)
@@ -852,8 +899,13 @@ class Store:
         for version in range(oldest, table.version() + 1):
             try:
                 snap = DeltaTable(str(root), version=version)
-            except Exception:
-                continue
+            except Exception as exc:  # a version vacuum cannot see might reference any file
+                raise DamagedWarehouseError(
+                    f"{dataset}: version {version} cannot be read ({str(exc).splitlines()[0]}); "
+                    "vacuum removed nothing from it",
+                    file=str(self.root),
+                    hint="run `finops check` to see what to do",
+                ) from None
             referenced.update(_local_path(u) for u in snap.file_uris())
         removed = []
         for path in root.rglob("*.parquet"):

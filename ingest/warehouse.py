@@ -22,7 +22,7 @@ import duckdb
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from models.errors import ConfigError, InputError, WarehouseError
+from models.errors import ConfigError, DamagedWarehouseError, InputError, WarehouseError
 from models.schema import ASSETS, COST_LINES, GPU_UTIL, LOAD_ERRORS, LOADS, Table
 
 BASE_TABLES: tuple[Table, ...] = (COST_LINES, GPU_UTIL, ASSETS, LOADS, LOAD_ERRORS)
@@ -73,12 +73,24 @@ def parse_as_of(text: str | None) -> AsOf:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
+def damaged(root: Path, name: str, exc: Exception) -> DamagedWarehouseError:
+    """A table Delta cannot open, as the one message every command shows."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return DamagedWarehouseError(
+        f"the warehouse is damaged: {name}: Delta cannot open it: {first}",
+        file=str(root),
+        hint="nothing was read or changed; run `finops check` to see what to do",
+    )
+
+
 def _snapshot(root: Path, name: str, as_of: AsOf) -> DeltaTable | None:
     path = root / name
     try:
         table = DeltaTable(str(path))
     except TableNotFoundError:
         return None
+    except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
+        raise damaged(root, name, exc) from None
     if as_of is None:
         return table
     try:
@@ -248,6 +260,9 @@ def connect(
     Beyond it DuckDB spills to `spill_directory()`.
     """
     root = location(root)
+    from ingest.health_check import guard
+
+    guard(root)  # a damaged table is refused by name, not read as empty or a traceback
     config: dict[str, str | bool] = {**_NO_EXTENSIONS, "temp_directory": str(spill_directory())}
     if memory_limit is not None:
         config["memory_limit"] = memory_limit
@@ -297,6 +312,8 @@ def versions(root: Path | str) -> dict[str, int | None]:
             out[table.name] = DeltaTable(str(Path(root) / table.name)).version()
         except TableNotFoundError:
             out[table.name] = None
+        except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
+            raise damaged(Path(root), table.name, exc) from None
     return out
 
 

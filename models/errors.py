@@ -77,6 +77,13 @@ class WarehouseError(FinopsError):
     exit_code = 4
 
 
+class DamagedWarehouseError(WarehouseError):
+    """A table's Delta log or data files are broken or missing: nothing may read or write it
+    until it is restored (`finops check` says what to do)."""
+
+    title = "Warehouse damaged"
+
+
 class SourceUnavailableError(FinopsError):
     """A remote source (S3, Blob, an API) refused or failed; names the credential chain tried."""
 

@@ -172,9 +172,14 @@ def test_vacuum_removes_only_files_no_version_needs(warehouse: Path) -> None:
     orphan = warehouse / "cost_lines" / "x_PartSource=aws-cur2" / "orphan.parquet"
     COST_LINES.empty().write_parquet(orphan)
     (warehouse / "_staging").mkdir(exist_ok=True)
-    (warehouse / "_staging" / "dead.parquet").write_bytes(b"x")
+    (warehouse / "_staging" / "20260901T000000Z-0123abcd.parquet").write_bytes(b"x")
+    (warehouse / "_staging" / "notes.txt").write_text("not the store's")
     removed = store.vacuum()
-    assert sorted(Path(p).name for p in removed) == ["dead.parquet", "orphan.parquet"]
+    assert sorted(Path(p).name for p in removed) == [
+        "20260901T000000Z-0123abcd.parquet",
+        "orphan.parquet",
+    ]
+    assert (warehouse / "_staging" / "notes.txt").read_text() == "not the store's"
     assert totals(warehouse, as_of=first.table_version)["2026-09"][1] == Decimal("1")
 
 

@@ -1,0 +1,238 @@
+"""Is the warehouse whole? Each table's Delta log, the files of its current version, the loads
+it is said to hold, and whether derived data is as new as what it derives from.
+
+`inspect` is what `finops check` shows; `guard` is the quick form every command runs before it
+reads or writes, so a damaged warehouse is refused with one message rather than a traceback,
+and is never written to (a vacuum that trusted a broken log would delete live data).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from deltalake import DeltaTable
+
+from ingest.delta_log import (
+    NO_BACKUP,
+    TABLES,
+    Problem,
+    file_problems,
+    log_name,
+    log_problems,
+    open_table,
+    restore_hint,
+)
+from ingest.store import META_KEY as LOAD_META  # a load's record, in its own commit
+from models.errors import DamagedWarehouseError
+
+LOADED = ("cost_lines", "gpu_util", "assets")  # tables whose commits carry a loads record
+
+
+@dataclass
+class Health:
+    """What `inspect` found: the tables present and every problem, with what to do."""
+
+    root: Path
+    tables: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def of(self, table: str) -> list[Problem]:
+        return [p for p in self.problems if p.table == table]
+
+
+def load_records(loads: DeltaTable | None) -> list[dict]:
+    """The loads records, as much of them as the checks need."""
+    if loads is None:
+        return []
+    columns = ["load_id", "dataset", "source", "billing_account", "billing_period", "status",
+               "table_version", "files"]  # fmt: skip
+    files = loads.file_uris()  # the files themselves: a Delta scan of many small files is slow
+    return pl.read_parquet(files, columns=columns).to_dicts() if files else []
+
+
+def _files_of(record: dict) -> str:
+    """The files a load read, as its record names them (source and period when it does not)."""
+    try:
+        paths = [f["path"] for f in json.loads(record["files"] or "[]")]
+    except (ValueError, TypeError, KeyError):
+        paths = []
+    if not paths:
+        return f"source {record['source']}, period {record['billing_period']}"
+    more = f" and {len(paths) - 1} more file(s)" if len(paths) > 1 else ""
+    return f"{record['source']} {record['billing_period']} from {paths[0]}{more}"
+
+
+def loads_problems(
+    tables: dict[str, DeltaTable], records: list[dict], broken: set[str], deep: bool
+) -> list[Problem]:
+    """Every committed loads record's version exists in its table (and, `deep`, that version's
+    commit is that load's). Tables already `broken` are not judged again."""
+    problems = []
+    held: dict[str, dict[int, str | None]] = {}  # version -> the load its commit carries
+    for name in LOADED:
+        if deep and name in tables:
+            held[name] = {
+                e["version"]: json.loads(e[LOAD_META])["load_id"] if e.get(LOAD_META) else None
+                for e in tables[name].history()
+            }
+    for r in sorted(records, key=lambda r: (r["dataset"], r["table_version"] or -1)):
+        version = r["table_version"]
+        if r["status"] != "committed" or version is None or r["dataset"] not in LOADED:
+            continue
+        if r["dataset"] in broken:
+            continue
+        table = tables.get(r["dataset"])
+        what = (
+            f"load {r['load_id']} ({r['source']}, account {r['billing_account']}, period "
+            f"{r['billing_period']})"
+        )
+        remedy = (
+            f"restore {log_name(r['dataset'], version)} from a backup; {NO_BACKUP} "
+            f"(this load's export: {_files_of(r)})"
+        )
+        if table is not None and version > table.version():
+            table.update_incremental()  # loads was read after the table: a commit since?
+        if table is None or version > table.version():
+            ends = "does not exist" if table is None else f"ends at version {table.version()}"
+            problems.append(
+                Problem(
+                    r["dataset"],
+                    f"{what} is listed at version {version}, but the table {ends}: "
+                    "that commit is gone",
+                    remedy,
+                )
+            )
+        elif deep and version in held.get(r["dataset"], {}):  # (a cleaned-up log drops old ones)
+            holder = held[r["dataset"]][version]
+            if holder != r["load_id"]:
+                said = "no load" if holder is None else f"load {holder}"
+                problems.append(
+                    Problem(
+                        r["dataset"],
+                        f"{what} is listed at version {version}, but that commit holds {said}: "
+                        "the load's own commit was lost and another took its number",
+                        remedy,
+                    )
+                )
+    return problems
+
+
+def _loaded_at(table: DeltaTable | None) -> int | None:
+    """When the table last changed by a load (ms): not by a vacuum or an optimise."""
+    if table is None:
+        return None
+    return max((e["timestamp"] for e in table.history() if e.get(LOAD_META)), default=None)
+
+
+def _changed_at(table: DeltaTable | None) -> int | None:
+    if table is None:
+        return None
+    return max((e["timestamp"] for e in table.history()), default=None)
+
+
+def derived_problems(tables: dict[str, DeltaTable]) -> list[Problem]:
+    """Derived data older than what it is derived from, as far as the commits record it."""
+    from ingest.classified import EPISODES_OF  # what idle_episodes were derived from
+
+    problems = []
+    lines = _loaded_at(tables.get("cost_lines"))
+    util = _loaded_at(tables.get("gpu_util"))
+    sources = {
+        "line_classes": [("cost_lines", lines)],
+        "class_keys": [("cost_lines", lines)],
+        "gpu_hours": [("cost_lines", lines), ("gpu_util", util)],
+    }
+    for name, inputs in sources.items():
+        built = _changed_at(tables.get(name))
+        if built is None:
+            continue
+        newer = [src for src, at in inputs if at is not None and at > built]
+        if newer:
+            problems.append(
+                Problem(
+                    name,
+                    f"is older than the last load into {' and '.join(newer)} (its refresh did "
+                    "not finish)",
+                    "run `finops classify` to rebuild it",
+                )
+            )
+    episodes, hours = tables.get("idle_episodes"), tables.get("gpu_hours")
+    if episodes is not None and hours is not None:
+        last = episodes.history(1)
+        basis = last[0].get(EPISODES_OF) if last else None
+        if basis:
+            built_from = json.loads(basis).get("gpu_hours")
+            if built_from is not None and built_from != hours.version():
+                problems.append(
+                    Problem(
+                        "idle_episodes",
+                        f"was derived from gpu_hours version {built_from}, but gpu_hours is at "
+                        f"version {hours.version()}",
+                        "run `finops classify` to rebuild it",
+                    )
+                )
+    return problems
+
+
+def inspect(root: Path | str, deep: bool = True, names: Iterable[str] = TABLES) -> Health:
+    """Every problem of the warehouse at `root`; `deep=False` is the quick form (`guard`)."""
+    root = Path(root)
+    health = Health(root)
+    tables: dict[str, DeltaTable] = {}
+    unlogged: list[Problem] = []  # loaded tables with data files and no log: lost, or never made?
+    for name in names:
+        if not (root / name).is_dir():
+            continue
+        health.tables.append(name)
+        found = log_problems(root, name, deep)
+        if not (root / name / "_delta_log").is_dir():
+            (unlogged if name in LOADED else health.problems).extend(found)
+            continue
+        table, broken = (None, None) if found else open_table(root, name)
+        if found or broken:
+            health.problems += found or [broken]  # type: ignore[list-item]
+            continue
+        assert table is not None
+        tables[name] = table
+        health.problems += file_problems(root, name, table)
+    try:
+        records = load_records(tables.get("loads"))
+    except Exception as exc:  # a loads file that cannot be read
+        health.problems.append(
+            Problem("loads", f"cannot be read: {str(exc).splitlines()[0][:300]}",
+                    restore_hint("loads", "the loads table"))
+        )  # fmt: skip
+        records = []
+    # A table whose first load was killed before its first commit has data files and no
+    # log, and no load committed to it: leftovers (the next load commits beside them and
+    # vacuum removes them), not damage. With loads itself unreadable, nobody can tell.
+    committed = {r["dataset"] for r in records if r["status"] == "committed"}
+    readable = "loads" in tables or not (root / "loads").exists()
+    health.problems += [p for p in unlogged if p.table in committed or not readable]
+    broken = {p.table for p in health.problems}
+    health.problems += loads_problems(tables, records, broken, deep)
+    if deep:
+        health.problems += derived_problems(tables)
+    return health
+
+
+def guard(root: Path | str) -> None:
+    """Refuse a damaged warehouse before a command reads or writes it."""
+    health = inspect(root, deep=False)
+    if health.healthy:
+        return
+    first = health.problems[0]
+    more = len(health.problems) - 1
+    raise DamagedWarehouseError(
+        f"the warehouse is damaged: {first}" + (f" (and {more} more problem(s))" if more else ""),
+        file=str(root),
+        hint="nothing was read or changed; run `finops check` to see every problem and what to do",
+    )
