@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dashboard.cli import main
-from ingest import aws
+from ingest import aws, cur_layout
 from ingest.warehouse import connect, versions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -338,7 +338,7 @@ def test_cur2_fee_is_a_purchase_at_zero_and_its_unused_part_a_line_of_its_own(
 
 def test_cur2_unused_lines_are_the_same_read_whole_or_in_pieces(tmp_path: Path) -> None:
     folder = write_cur2(tmp_path / "cur2", parts=1)
-    (period,) = aws.plan(folder)
+    (period,) = cur_layout.plan(folder)
     (load,) = aws.read_period(period, tmp_path / "work")
     whole = load.lines.collect()
     pieces = pl.concat(list(load.chunks()))

@@ -163,8 +163,9 @@ def commitment_sums(root: Path) -> dict[tuple[str, str], tuple[Decimal, Decimal]
     """(period, commitment id) -> (purchase billed, unused) read from the files alone.
 
     AWS: the fee line's unblended cost, and its unused part (Savings Plan: commitment to
-    date minus used commitment; RI: unused recurring fee). A restated export replaces its
-    month. Azure: the Purchase rows of the actual file; the Unused* rows of the amortized file.
+    date minus used commitment; RI: unused recurring fee) in the files each month's manifest
+    names. Azure: the Purchase rows of the newest actual-cost run; the Unused* rows of the
+    newest amortized-cost run.
     """
     out: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
     cols = [
@@ -173,29 +174,27 @@ def commitment_sums(root: Path) -> dict[tuple[str, str], tuple[Decimal, Decimal]
         "savings_plan_used_commitment", "reservation_reservation_a_r_n",
         "reservation_unused_recurring_fee",
     ]  # fmt: skip
-    for folder in ("cur2", "cur2-restated"):
-        for part in sorted((root / "aws" / folder).glob("BILLING_PERIOD=*")):
-            period = part.name.split("=", 1)[1]
-            for f in sorted(part.glob("*.parquet")):
-                for r in pq.read_table(f, columns=cols).to_pylist():
-                    kind = r["line_item_line_item_type"]
-                    if kind == "SavingsPlanRecurringFee":
-                        unused = dec(r["savings_plan_total_commitment_to_date"]) - dec(
-                            r["savings_plan_used_commitment"]
-                        )
-                        key = (period, r["savings_plan_savings_plan_a_r_n"])
-                    elif kind == "RIFee":
-                        unused = dec(r["reservation_unused_recurring_fee"])
-                        key = (period, r["reservation_reservation_a_r_n"])
-                    else:
-                        continue
-                    out[key] = (dec(r["line_item_unblended_cost"]), unused)
+    for period, files in aws_month_files(root).items():
+        for f in files:
+            for r in pq.read_table(f, columns=cols).to_pylist():
+                kind = r["line_item_line_item_type"]
+                if kind == "SavingsPlanRecurringFee":
+                    unused = dec(r["savings_plan_total_commitment_to_date"]) - dec(
+                        r["savings_plan_used_commitment"]
+                    )
+                    key = (period, r["savings_plan_savings_plan_a_r_n"])
+                elif kind == "RIFee":
+                    unused = dec(r["reservation_unused_recurring_fee"])
+                    key = (period, r["reservation_reservation_a_r_n"])
+                else:
+                    continue
+                out[key] = (dec(r["line_item_unblended_cost"]), unused)
     azure: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for kind in ("actual", "amortized"):
-        for f in sorted((root / "azure" / kind).glob("*/part_*.csv")):
-            period = f.parent.name[:4] + "-" + f.parent.name[4:]
-            with open(f, encoding="utf-8-sig", newline="") as fh:
-                for row in csv.DictReader(fh):
+        for dates, _, files in azure_runs(root, kind):
+            period = dates[:4] + "-" + dates[4:6]
+            for f in files:
+                for row in azure_rows(f):
                     cost = Decimal(row["CostInBillingCurrency"])
                     key = (period, row["benefitId"])
                     if kind == "actual" and row["ChargeType"] == "Purchase" and row["benefitId"]:
