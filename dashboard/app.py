@@ -13,6 +13,7 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboard.pages import session  # noqa: E402
+from models.errors import WarehouseError  # noqa: E402
 
 PAGES = (
     ("overview.py", "Overview", ":material/dashboard:"),
@@ -48,8 +49,12 @@ def main() -> None:
             st.caption(f"Signed in as {st.user.get('name') or st.user.get('sub')}")
             st.button("Log out", on_click=st.logout)
     nav = st.navigation(pages())
-    session.sidebar_filters()
-    nav.run()
+    try:
+        session.sidebar_filters()
+        nav.run()
+    except WarehouseError as exc:
+        # A damaged or unreadable warehouse is the operator's to fix: say what and how, once.
+        st.error(exc.render())
 
 
 main()

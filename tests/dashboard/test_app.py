@@ -317,3 +317,20 @@ def test_own_vs_rent_prices_cloud_gpu_hours_in_the_price_books_currency(
     # 80 USD-billed paid GPU-hours at USD 10: the EUR instance's 32 hours are left out
     assert caption.startswith("Burst price USD 10.00/GPU-hour (measured")
     assert "32 cloud GPU-hours billed in another currency are not in the measured price" in caption
+
+
+def test_a_damaged_warehouse_is_one_message_not_a_traceback(
+    built_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    root = tmp_path / "warehouse"
+    shutil.copytree(built_warehouse, root)
+    log = sorted((root / "cost_lines" / "_delta_log").glob("*.json"))[-1]
+    log.write_bytes(log.read_bytes()[:300])  # a commit cut short by a sync tool
+    monkeypatch.setenv("FINOPS_WAREHOUSE", str(root))
+    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    at = app()
+    assert not at.exception
+    (error,) = at.error
+    assert "cost_lines" in error.value and "finops check" in error.value
