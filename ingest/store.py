@@ -224,6 +224,7 @@ class Store:
         with self.writer():
             staged: list[tuple[PeriodLoad, LoadResult, Path]] = []
             batches = list(batches)
+            self._check_one_delivery_per_partition(batches)
             try:
                 for i, batch in enumerate(batches):
                     if progress:
@@ -244,6 +245,29 @@ class Store:
             if progress:
                 progress("done", len(staged), len(staged))
             return results
+
+    @staticmethod
+    def _check_one_delivery_per_partition(batches: list[PeriodLoad]) -> None:
+        """Two batches of one (source, account, period) would replace each other in turn, or
+        be summed by a reader that merged them: either way the month is not one delivery. This
+        is refused before anything is staged, whichever reader built the batches."""
+        seen: dict[tuple[str, str, str], PeriodLoad] = {}
+        for batch in batches:
+            key = (batch.source, batch.billing_account, batch.billing_period)
+            if key in seen:
+                first = seen[key]
+                shown = [b.label or (b.files[0].path if b.files else "?") for b in (first, batch)]
+                raise InputError(
+                    "two exports deliver the same billing period",
+                    file=shown[1],
+                    location=f"{batch.source}, account {batch.billing_account}, "
+                    f"period {batch.billing_period}",
+                    expected="one export per source, billing account and period",
+                    found=f"{shown[0]} and {shown[1]}",
+                    hint="ingest one of the exports (point at its own folder); loading both "
+                    "would count the month twice or keep whichever came last",
+                )
+            seen[key] = batch
 
     def _stage_cost_lines(self, batch: PeriodLoad) -> tuple[PeriodLoad, LoadResult, Path]:
         load_id = new_load_id()

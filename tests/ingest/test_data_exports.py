@@ -24,7 +24,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.warehouse import connect, versions
-from tests.ingest.test_aws import cur2_table, expected_billed, ingest, period_totals, state
+from tests.ingest.test_aws import (
+    STORED_ROWS,
+    cur2_table,
+    expected_billed,
+    ingest,
+    period_totals,
+    state,
+)
 from tests.servers.moto import serve
 
 BUCKET = "acme-billing"
@@ -198,8 +205,8 @@ class Case:
 
 
 OLD_FILE = f"acme-cur2/data/BILLING_PERIOD=2026-09/{OLD}/acme-cur2-00001.snappy.parquet"
-SEPT = (10, expected_billed(cur2_table("2026-09", scale=3.0)))
-AUG = (10, expected_billed(cur2_table("2026-08")))
+SEPT = (STORED_ROWS, expected_billed(cur2_table("2026-09", scale=3.0)))
+AUG = (STORED_ROWS, expected_billed(cur2_table("2026-08")))
 CASES = {
     "the export folder": Case((CUR2,), "acme-cur2", {"2026-08": AUG, "2026-09": SEPT}, 2),
     "a manifest per execution": Case(
@@ -208,7 +215,10 @@ CASES = {
     "a prefix holding two exports": Case(
         (CUR2, OTHER),
         "",
-        {"2026-08": AUG, "2026-09": (20, SEPT[1] + expected_billed(cur2_table("2026-09")))},
+        {
+            "2026-08": AUG,
+            "2026-09": (2 * STORED_ROWS, SEPT[1] + expected_billed(cur2_table("2026-09"))),
+        },
         2,
     ),
     "one BILLING_PERIOD folder": Case(
@@ -405,3 +415,24 @@ def test_an_s3_key_that_would_land_outside_the_download_is_refused(
     err = capsys.readouterr().err
     assert "an S3 object name that cannot be copied safely" in err and key in err
     assert not (warehouse / "cost_lines").exists()
+
+
+def test_two_exports_of_one_payer_and_month_are_refused_and_commit_nothing(
+    place: Place, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A prefix holding a second export of the same payer account and month (a copy made for
+    another team, a test export left running): loading both would keep whichever came last."""
+    copy = Export("acme-copy", {"2026-09": [(NEW + "-c", [parquet(cur2_table("2026-09"))])]})
+    warehouse = tmp_path / "warehouse"
+    place.put(objects(CUR2, False) + objects(copy, False))
+    before = state(warehouse)
+
+    code = ingest(warehouse, "aws", place.target(""), *place.args)
+
+    captured = capsys.readouterr()
+    lines = [x for x in captured.err.splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1, captured.err
+    assert "two exports deliver the same billing period" in lines[0]
+    assert "period 2026-09" in lines[0]
+    assert "acme-copy" in lines[0] and "acme-cur2" in lines[0]
+    assert state(warehouse) == before  # not even the 2026-08 that only one export has
