@@ -49,7 +49,7 @@ def list_files(target: Path, display: Display) -> Listed:
     listed = Listed()
     run_folders: list[Path] = []
 
-    def walk(folder: Path) -> None:
+    def walk(folder: Path, in_cur: bool = False) -> None:
         in_export = data_exports.period_of(folder)
         if in_export is not None or data_exports.is_export(folder):
             root, only = in_export or (folder, None)
@@ -57,14 +57,16 @@ def list_files(target: Path, display: Display) -> Listed:
             listed.files.extend(f for d in layout.deliveries for f in d.files)
             listed.skipped.extend(layout.skipped)
             return
-        if azure_runs.holds_runs(folder):
-            run_folders.append(folder)
-            return
+        if not in_cur and azure_runs.holds_runs(folder):
+            in_cur = _is_legacy_cur(folder)
+            if not in_cur:
+                run_folders.append(folder)
+                return
         for p in sorted(folder.iterdir()):
             if p.name.startswith((".", "_")):
                 continue
             if p.is_dir():
-                walk(p)
+                walk(p, in_cur)
             elif p.is_file() and is_data_file(p):
                 listed.files.append(p)
 
@@ -79,6 +81,16 @@ def list_files(target: Path, display: Display) -> Listed:
             "no FOCUS files found", file=display(target), expected="CSV, CSV.gz or Parquet files"
         )
     return listed
+
+
+def _is_legacy_cur(folder: Path) -> bool:
+    """AWS's legacy CUR has the shape of Azure export runs (<report>/<YYYYMMDD-YYYYMMDD>/
+    <assemblyId>/) but `<report>-Manifest.json` manifests beside the assemblies: it is left to
+    the plain listing, which says it is not FOCUS."""
+    names = {p.name for p in folder.rglob("*.json") if p.is_file()}
+    if azure_runs.DATES.match(folder.parent.name):  # an assembly folder itself
+        names |= {p.name for p in folder.parent.glob("*.json") if p.is_file()}
+    return azure_runs.MANIFEST not in names and any(n.endswith("-Manifest.json") for n in names)
 
 
 def _export_runs(root: Path, folders: list[Path], display: Display) -> Listed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
@@ -236,3 +237,18 @@ def test_two_runs_of_one_month_can_never_be_summed(
     assert "two runs of export acme-focus in one billing period" in message
     assert f"billing account {ACCOUNT}, 2024-09" in message
     assert "runs run-1001 and run-1003" in message
+
+
+@pytest.mark.parametrize("below", ["", "20230601-20230701", "20230601-20230701/assembly-1"])
+def test_a_legacy_cur_folder_of_the_same_shape_is_not_taken_for_azure_runs(
+    below: str, tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """<report>/<YYYYMMDD-YYYYMMDD>/<assemblyId>/ is also AWS's legacy CUR layout."""
+    period = tmp_path / "acme-cur" / "20230601-20230701"
+    (period / "assembly-1").mkdir(parents=True)
+    cur = REFERENCE / "aws-cur-legacy-koku" / "2023-06-01.csv"
+    (period / "assembly-1" / "acme-cur-1.csv").write_bytes(cur.read_bytes())
+    key = "cur/acme-cur/20230601-20230701/assembly-1/acme-cur-1.csv"
+    (period / "acme-cur-Manifest.json").write_text(json.dumps({"reportKeys": [key]}), "utf-8")
+    message = expect_refusal(warehouse, tmp_path / "acme-cur" / below, capsys)
+    assert "not a FOCUS cost-and-usage file" in message and "`finops ingest aws`" in message
