@@ -86,7 +86,7 @@ def read_runs(chosen: list[runs.Run], label: str, work: Path) -> list[PeriodLoad
     else:
         exports = [ExportFile(path, shown, view) for path, shown, view in paths]
         loads = azure.period_loads(exports, label, work)
-    one_run_per_period(loads, owner, label)
+    runs.one_run_per_period(loads, owner, label)
     return loads
 
 
@@ -103,28 +103,3 @@ def _read_focus(paths: list[tuple[Path, str, str]], work: Path) -> list[PeriodLo
             shutil.copyfile(path, link)
         shown_of[link] = shown
     return focus.read(base, work, lambda p: shown_of.get(p, str(p)))
-
-
-def one_run_per_period(loads: list[PeriodLoad], owner: dict[str, runs.Run], label: str) -> None:
-    """A period's files come from at most one run of each export, or nothing is loaded.
-
-    The plan keeps one run per export and date range; this holds whatever a caller passes,
-    so two deliveries of a month can never be summed into one period.
-    """
-    for load in loads:
-        seen: dict[str, runs.Run] = {}
-        for source_file in load.files:
-            run = owner.get(source_file.path)
-            if run is None:
-                continue
-            first = seen.setdefault(run.export, run)
-            if first.folder != run.folder:
-                raise InputError(
-                    f"two runs of export {run.export} in one billing period",
-                    file=label,
-                    location=f"billing account {load.billing_account}, {load.billing_period}",
-                    expected="exactly one run of each export per period (the newest complete)",
-                    found=f"runs {first.run_id} and {run.run_id}",
-                    hint="summing two deliveries of a month would count it twice; read the "
-                    "export folder, which picks the newest run",
-                )

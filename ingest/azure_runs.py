@@ -19,10 +19,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from ingest.delivery import Skipped
 from ingest.detect import is_data_file
 from models.errors import InputError
+
+if TYPE_CHECKING:
+    from ingest.store import PeriodLoad
 
 MANIFEST = "manifest.json"
 DATES = re.compile(r"^(?P<start>\d{8})-(?P<end>\d{8})$")
@@ -144,6 +148,17 @@ def is_run_layout(root: Path, listing: Listing | None = None) -> bool:
     return any(PurePosixPath(n).name == MANIFEST or _run_path(n, root) is not None for n in listing)
 
 
+def holds_runs(folder: Path) -> bool:
+    """`folder` is an export's folder, one of its date ranges or one of its runs.
+
+    For a reader walking a tree that may hold other layouts too: the folders above an
+    export are not runs' (is_run_layout answers for a whole tree).
+    """
+    if (folder / MANIFEST).is_file() or DATES.match(folder.name) or DATES.match(folder.parent.name):
+        return True
+    return any(DATES.match(p.name) and p.is_dir() for p in folder.iterdir())
+
+
 def find_runs(root: Path, display: str, listing: Listing | None = None) -> list[Run]:
     """Every run folder in the listing, sorted by path; manifests are read from `root`."""
     listing = local_listing(root) if listing is None else listing
@@ -232,6 +247,32 @@ def plan(root: Path, display: str, listing: Listing | None = None) -> Plan:
         )
     _refuse_overlaps(list(out.runs.values()), display)
     return out
+
+
+def one_run_per_period(loads: list[PeriodLoad], owner: dict[str, Run], label: str) -> None:
+    """A period's files come from at most one run of each export, or nothing is loaded.
+
+    The plan keeps one run per export and date range; this holds whatever a caller passes,
+    so two deliveries of a month can never be summed into one period. `owner` maps a file,
+    as the loads name it, to its run.
+    """
+    for load in loads:
+        seen: dict[str, Run] = {}
+        for source_file in load.files:
+            run = owner.get(source_file.path)
+            if run is None:
+                continue
+            first = seen.setdefault(run.export, run)
+            if first.folder != run.folder:
+                raise InputError(
+                    f"two runs of export {run.export} in one billing period",
+                    file=label,
+                    location=f"billing account {load.billing_account}, {load.billing_period}",
+                    expected="exactly one run of each export per period (the newest complete)",
+                    found=f"runs {first.run_id} and {run.run_id}",
+                    hint="summing two deliveries of a month would count it twice; read the "
+                    "export folder, which picks the newest run",
+                )
 
 
 def _when(run: Run) -> str:

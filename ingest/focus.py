@@ -17,9 +17,9 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import data_exports
-from ingest.delivery import Loads, Skipped
-from ingest.detect import PARQUET, Sniffed, columns_found, is_data_file, sniff
+from ingest import azure_runs, focus_delivery
+from ingest.delivery import Loads
+from ingest.detect import PARQUET, Sniffed, columns_found, sniff
 from ingest.store import PeriodLoad, SourceFile
 from ingest.values import Check, first_bad, money, raise_bad, timestamp
 from models.errors import InputError
@@ -44,46 +44,6 @@ FREQUENCIES = {"usage-based": "Usage-Based", "one-time": "One-Time", "recurring"
 RENAMED = {"ServiceProviderName": "ProviderName", "HostProviderName": "PublisherName"}
 OURS = {"x_Source", "x_LoadId", "x_LineId", "x_SourceFile"}
 Display = Callable[[Path], str]
-
-
-def _files(target: Path, display: Display) -> tuple[list[Path], list[Skipped]]:
-    """The FOCUS files to read under `target`, and the delivered files left unread.
-
-    Inside an AWS Data Exports folder (FOCUS 1.2 with AWS columns) only the files of each
-    period's newest manifest are read; older deliveries are reported as skipped.
-    """
-    if not target.exists():
-        raise InputError("no such file or folder", file=display(target))
-    if target.is_file():
-        if target.name.endswith("Manifest.json"):
-            layout = data_exports.read_manifest_target(target, display)
-            return [f for d in layout.deliveries for f in d.files], []
-        return [target], []
-    files: list[Path] = []
-    skipped: list[Skipped] = []
-
-    def walk(folder: Path) -> None:
-        in_export = data_exports.period_of(folder)
-        if in_export is not None or data_exports.is_export(folder):
-            root, only = in_export or (folder, None)
-            layout = data_exports.read_export(root, display, only)
-            files.extend(f for d in layout.deliveries for f in d.files)
-            skipped.extend(layout.skipped)
-            return
-        for p in sorted(folder.iterdir()):
-            if p.name.startswith((".", "_")):
-                continue
-            if p.is_dir():
-                walk(p)
-            elif p.is_file() and is_data_file(p):
-                files.append(p)
-
-    walk(target)
-    if not files and not skipped:
-        raise InputError(
-            "no FOCUS files found", file=display(target), expected="CSV, CSV.gz or Parquet files"
-        )
-    return files, skipped
 
 
 def _check_columns(s: Sniffed) -> None:
@@ -227,8 +187,9 @@ def read(target: Path, work: Path, display: Display = str) -> Loads:
     frames: list[pl.LazyFrame] = []
     totals: dict[tuple[str, str], dict[str, Decimal]] = {}
     files: dict[tuple[str, str], list[SourceFile]] = {}
-    listed, skipped = _files(target, display)
-    for path in listed:
+    listed = focus_delivery.list_files(target, display)
+    skipped = listed.skipped
+    for path in listed.files:
         shown = display(path)
         sniffed = sniff(path, shown, work)
         _check_columns(sniffed)
@@ -288,6 +249,7 @@ def read(target: Path, work: Path, display: Display = str) -> Loads:
                 label=display(target),
             )
         )
+    azure_runs.one_run_per_period(loads, listed.runs, display(target))
     return loads
 
 
