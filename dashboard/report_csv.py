@@ -1,25 +1,16 @@
 """The pack as CSV: one tidy file per section, money as exact decimal text.
 
-Text from the data (tags, resource names) is neutralised against formula injection the way
-OWASP recommends for CSV: a cell that starts with =, +, -, @, tab or carriage return gets a
-leading apostrophe, so a spreadsheet opening the file shows it as text and runs nothing.
+Written by the product's one CSV writer (csv_cells): text from the data (tags, resource
+names) is neutralised against formula injection, money and shares stay numbers.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 from pathlib import Path
 
+from dashboard.csv_cells import Figure, csv_text
 from dashboard.report_model import Pack, Section, cents
-
-TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def inert(text: str) -> str:
-    """Text that no spreadsheet will evaluate as a formula."""
-    return "'" + text if text.startswith(TRIGGERS) else text
 
 
 def exact_text(value: Decimal) -> str:
@@ -29,31 +20,30 @@ def exact_text(value: Decimal) -> str:
     return f"{whole}.{frac.ljust(2, '0')}"
 
 
-def cell(section: Section, column: str, value: object) -> str:
+def cell(section: Section, column: str, value: object) -> object:
+    """The value the writer gets: money and shares as Figures, anything else as it is (text
+    is made inert by the writer)."""
     if value is None:
-        return ""
+        return None
     if column in section.exact:
-        return exact_text(value)  # type: ignore[arg-type]
+        return Figure(exact_text(value))  # type: ignore[arg-type]
     if column in section.money:
-        return f"{cents(value):f}"  # type: ignore[arg-type]
+        return Figure(f"{cents(value):f}")  # type: ignore[arg-type]
     if column in section.percent:
-        return f"{value:.6f}"
-    if isinstance(value, str):
-        return inert(value)
-    return str(value)
+        return Figure(f"{value:.6f}")
+    return value
 
 
 def render(section: Section) -> str:
     """The section as CSV; a section of money starts each row with its `cost_basis` in words
     ("Amortised cost (USD)"), so a file read on its own still says what its money is."""
-    buf = io.StringIO()
-    out = csv.writer(buf, lineterminator="\n")
     lead = ["cost_basis"] if section.basis else []
-    out.writerow(lead + section.frame.columns)
     first = [section.basis] if section.basis else []
-    for row in section.frame.iter_rows(named=True):
-        out.writerow(first + [cell(section, k, v) for k, v in row.items()])
-    return buf.getvalue()
+    rows = (
+        first + [cell(section, k, v) for k, v in row.items()]
+        for row in section.frame.iter_rows(named=True)
+    )
+    return csv_text(lead + section.frame.columns, rows)
 
 
 def write(pack: Pack, out_dir: Path, stem: str) -> list[Path]:

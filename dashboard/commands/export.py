@@ -4,15 +4,17 @@ Written as FOCUS tools (and the FinOps Foundation's focus-validator) read it: th
 in the specification's order, then our `x_` columns (FOCUS allows custom columns with that
 prefix); timestamps as `2026-10-01T00:00:00Z`; money and quantities as exact decimal text
 (12 decimals, as stored); Tags and other JSON columns as JSON text; an empty field for null.
+
+Text cells (resource names, descriptions, tags) that start with =, +, -, @, tab or carriage
+return get a leading apostrophe against formula injection (csv_cells); numeric, decimal and
+date columns never do, so a negative amount stays a number and the file stays valid FOCUS.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 import sys
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
@@ -20,6 +22,7 @@ import click
 import duckdb
 
 from dashboard.cli import App
+from dashboard.csv_cells import Figure, line, write_rows
 from models.errors import InputError
 from models.schema import COST_LINES
 
@@ -58,17 +61,18 @@ def _select() -> str:
     return f"SELECT {', '.join(cols)} FROM cost_lines {WHERE} ORDER BY {ORDER}"
 
 
-def _text(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        # Exact, at the warehouse's scale of 12 decimals: readers that infer a column's type
-        # from its text (focus-validator's among them) see a decimal column, never an integer
-        # one that breaks at the first fraction.
-        return format(value, "f")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
+# Decimals are written exactly, at the warehouse's scale of 12 decimals: readers that infer a
+# column's type from its text (focus-validator's among them) see a decimal column, never an
+# integer one that breaks at the first fraction. Times come formatted by the query: Figures.
+_TIMES = [i for i, col in enumerate(COST_LINES.columns) if col.kind == "datetime"]
+
+
+def _values(row: tuple) -> list[object]:
+    values = list(row)
+    for i in _TIMES:
+        if values[i] is not None:
+            values[i] = Figure(values[i])
+    return values
 
 
 def month_lines(con: duckdb.DuckDBPyConnection, month: str) -> int:
@@ -80,12 +84,10 @@ def write_focus_csv(con: duckdb.DuckDBPyConnection, month: str, out: TextIO) -> 
     """Write the lines of billing period `month` (YYYY-MM) to `out`; returns the line count."""
     start = month_start(month).isoformat()
     rel = con.execute(_select(), [start, start])
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COST_LINES.names)
+    out.write(line(COST_LINES.names))
     count = 0
     while rows := rel.fetchmany(BATCH):
-        writer.writerows([_text(v) for v in row] for row in rows)
-        count += len(rows)
+        count += write_rows(out, map(_values, rows))
     return count
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import sys
@@ -160,11 +158,10 @@ def to_json(names: list[str], rows: list[tuple]) -> str:
 
 
 def to_csv(names: list[str], rows: list[tuple]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(names)
-    writer.writerows([[_plain(v) for v in row] for row in rows])
-    return buf.getvalue()
+    """Every value exact; text made inert against formula injection (csv_cells)."""
+    from dashboard.csv_cells import csv_text
+
+    return csv_text(names, rows)
 
 
 @click.command()

@@ -20,6 +20,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import queries
+from dashboard.csv_cells import frame_csv
 from dashboard.filters import Filters, from_query, to_query
 from models.cost_basis import CostBasis
 from models.settings import Settings, parse_settings
@@ -317,7 +318,7 @@ def table(
     if csv is not None:
         what, name = csv
         st.download_button(
-            f"Download {what} (CSV)", frame.write_csv(), file_name=name, mime="text/csv"
+            f"Download {what} (CSV)", frame_csv(frame), file_name=name, mime="text/csv"
         )
 
 

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from dashboard.report import build_pack
-from dashboard.report_csv import inert
+from dashboard.csv_cells import inert
 from tests.dashboard.test_report_world import INJECTIONS, classified, shared
 
 
