@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import subprocess
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -227,3 +229,35 @@ def test_finance_pack_xlsx_has_no_formula(pack) -> None:
                     kinds.setdefault(text, set()).add(cell.data_type)
     for text, _ in HOSTILE:
         assert kinds.get(text) == {"s"}, repr(text)
+
+
+SOFFICE = shutil.which("soffice")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    SOFFICE is None, reason="LibreOffice is installed by tests/setup/system_deps.sh"
+)
+def test_libreoffice_opens_the_csv_files_without_a_formula(
+    pack, hostile: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real spreadsheet software imports the pack's chargeback CSV and the FOCUS export: one
+    row per line written, every hostile text a text cell (LibreOffice evaluates formulas in a
+    CSV, and starts a row at an unquoted carriage return)."""
+    export = tmp_path / "export.csv"
+    _cli(capsys, hostile, "export", "--month", MONTH, "--out", str(export))
+    chargeback = next(p for p in pack.files["csv"] if p.name.endswith("-chargeback.csv"))
+    out = tmp_path / "converted"
+    profile = (tmp_path / "lo-profile").as_uri()  # own profile: parallel runs do not clash
+    done = subprocess.run(
+        [SOFFICE, f"-env:UserInstallation={profile}", "--headless", "--norestore",
+         "--infilter=CSV:44,34,76,1", "--convert-to", "xlsx", "--outdir", str(out),
+         str(chargeback), str(export)],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for source in (chargeback, export):
+        sheet = openpyxl.load_workbook(out / (source.stem + ".xlsx")).active
+        cells = [c for row in sheet.iter_rows() for c in row]
+        assert [c.coordinate for c in cells if c.data_type == "f"] == [], source.name
+        assert sheet.max_row == 1 + len(HOSTILE) + 1, source.name  # header, lines, the credit
