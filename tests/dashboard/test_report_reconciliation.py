@@ -22,15 +22,17 @@ AWS_TOTAL = Decimal("501.675456789")
 
 
 def plant_load_record(root: Path, source_total: Decimal) -> None:
-    """A newer committed loads record for AWS 2026-09 whose source total disagrees."""
+    """A newer committed loads record for AWS 2026-09 whose source total disagrees (at the
+    table's current version: a record naming a commit that is gone is damage, refused)."""
     store = Store(root)
+    version = store.table("cost_lines").version()
     result = LoadResult(
         load_id="planted", dataset="cost_lines", source=AWS[0], billing_account=AWS[1],
         billing_period="2026-09", currency="USD", rows=65, source_total=source_total,
-        warehouse_total=source_total, status="committed", table_version=999,
+        warehouse_total=source_total, status="committed", table_version=version,
     )  # fmt: skip
     record = store._record(result, datetime.now(UTC))
-    record["table_version"] = 999
+    record["table_version"] = version
     with store.writer():  # the store's own loads writer, as a restating load would use it
         store._append_loads([record])
 
