@@ -25,7 +25,8 @@ SECRET_PARAMS = frozenset(
     }
 )  # fmt: skip
 MASK = "***"
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`]+")
+# a URL in running text ends before whitespace, quotes, or punctuation that closes a sentence
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`]*[^\s'\"<>`.,;:)\]}]")
 # Secrets that travel outside URLs in the same messages: Azure connection strings.
 _CONNECTION_SECRET = re.compile(r"(?i)\b(AccountKey|SharedAccessSignature)=[^;\s'\"]+")
 
