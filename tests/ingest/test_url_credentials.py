@@ -112,6 +112,25 @@ def test_configured_blob_endpoint_with_a_sas_is_refused(
     assert SECRET not in err + stored_text(warehouse)
 
 
+def test_configured_aws_endpoint_with_a_password_is_refused(
+    tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text(f'[sources.aws]\nendpoint_url = "http://cw:{SECRET}@127.0.0.1:1"\n')
+    code = main(["--warehouse", str(warehouse), "--config", str(cfg), "ingest", "telemetry",
+                 "cloudwatch", "--region", "us-east-1", "--start", "2026-10-01T00:00Z",
+                 "--end", "2026-10-02T00:00Z"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(
+        "Bad input: http://***@127.0.0.1:1: credentials in the [sources.aws] endpoint_url are "
+        "refused — expected a URL without credentials, found a user or password before the host"
+    )
+    assert "boto3 default credential chain" in err
+    assert SECRET not in err
+    assert not warehouse.exists()
+
+
 def test_record_error_keeps_no_secret(warehouse: Path) -> None:
     """A message quoting a signed address (an SDK's words) is stored masked."""
     error = SourceUnavailableError(
