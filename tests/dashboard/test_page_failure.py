@@ -133,3 +133,17 @@ def test_no_traceback_reaches_the_browser(
     # the operator has the whole story, under the reference the visitor was given
     assert f"page 'Overview' failed (reference {shown['ref']})" in served.log
     assert "Traceback (most recent call last)" in served.log and BUG in served.log
+
+
+def test_a_bad_settings_file_is_one_message(
+    own_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finops.toml edited while the server runs fails before any page is chosen."""
+    cfg = tmp_path / "finops.toml"
+    cfg.write_text("[warehouse]\nmemory_limt = '2GB'\n", encoding="utf-8")
+    monkeypatch.setenv("FINOPS_CONFIG", str(cfg))
+    at = app()
+    assert not at.exception
+    (error,) = at.error
+    assert error.value.startswith(str(cfg)) and "memory_limt" in error.value
+    assert "Traceback" not in error.value
