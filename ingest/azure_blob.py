@@ -21,6 +21,7 @@ from pathlib import Path
 
 from models.errors import InputError, SourceUnavailableError
 from models.settings import AzureSourceSettings
+from models.urls import refuse_credentials
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 EXPORT_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet", "/manifest.json")
@@ -44,7 +45,19 @@ class BlobTarget:
         return f"azblob://{self.account}/{self.container}/{self.prefix}".rstrip("/")
 
 
-def parse_uri(uri: str) -> BlobTarget:
+def where_credentials_go(settings: AzureSourceSettings) -> str:
+    return (
+        f"credentials come from a connection string in ${settings.connection_string_env}, "
+        f"otherwise {CHAIN}; a SAS token goes in that connection string "
+        "(SharedAccessSignature=...)"
+    )
+
+
+def parse_uri(uri: str, settings: AzureSourceSettings | None = None) -> BlobTarget:
+    """The container and prefix of `uri`; a SAS token or user info in it is refused."""
+    refuse_credentials(
+        uri, "azblob:// address", where_credentials_go(settings or AzureSourceSettings())
+    )
     match = _URI.match(uri)
     if not match:
         raise InputError(
@@ -66,6 +79,10 @@ def _client(target: BlobTarget, settings: AzureSourceSettings):
         )
     from azure.identity import DefaultAzureCredential
 
+    if settings.blob_endpoint:
+        refuse_credentials(
+            settings.blob_endpoint, "[sources.azure] blob_endpoint", where_credentials_go(settings)
+        )
     url = settings.blob_endpoint or f"https://{target.account}.blob.core.windows.net"
     credential = DefaultAzureCredential()
     # Ask for a token first: inside the client a missing credential would be retried with

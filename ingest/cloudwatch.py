@@ -34,6 +34,10 @@ BATCH = 500  # GetMetricData accepts at most 500 queries per call
 
 
 def _client(region: str, endpoint_url: str | None, profile: str | None):
+    if endpoint_url:
+        from ingest.s3 import check_endpoint
+
+        check_endpoint(endpoint_url, "[sources.aws] endpoint_url")
     import boto3
 
     session = boto3.session.Session(profile_name=profile, region_name=region)

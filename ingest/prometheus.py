@@ -34,8 +34,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from ingest.host_map import from_provider_id
-from ingest.prometheus_auth import WHERE_CREDENTIALS_GO, Auth, NoAuth, check_url, redacted_url
+from ingest.prometheus_auth import WHERE_CREDENTIALS_GO, Auth, NoAuth, check_url
 from models.errors import FinopsError, InputError, SourceUnavailableError
+from models.urls import redact_url
 
 MAX_POINTS = 11_000
 HOUR = 3600
@@ -163,7 +164,7 @@ class Client:
                 if 300 <= exc.code < 400:
                     raise SourceUnavailableError(
                         f"Prometheus redirected (HTTP {exc.code}) to "
-                        f"{redacted_url(exc.headers.get('Location') or '?')}",
+                        f"{redact_url(exc.headers.get('Location') or '?')}",
                         file=endpoint,
                         hint="give the final address; redirects are not followed, so "
                         "credentials never go to a server they were not given for",

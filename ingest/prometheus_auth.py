@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from models.errors import ConfigError, InputError, SourceUnavailableError
 from models.settings import PROMETHEUS_AUTH_MODES, PrometheusSourceSettings
+from models.urls import refuse_credentials
 
 PROMETHEUS_SCOPE = "https://prometheus.monitor.azure.com/.default"
 USER_ENV = "FINOPS_PROMETHEUS_USER"
@@ -34,12 +35,6 @@ _AMP_HOST = re.compile(
     r"^aps-workspaces(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$"
 )
 _AZURE_SUFFIX = ".prometheus.monitor.azure.com"
-# query parameters that carry a secret when someone pastes a "URL with the key in it"
-_SECRET_PARAMS = {
-    "token", "access_token", "id_token", "auth", "authorization", "bearer", "password",
-    "passwd", "secret", "api_key", "apikey", "api-key", "key", "sig", "signature",
-    "x-amz-signature", "x-amz-credential", "x-amz-security-token",
-}  # fmt: skip
 WHERE_CREDENTIALS_GO = (
     "a bearer token goes in $FINOPS_PROMETHEUS_TOKEN, a password in $FINOPS_PROMETHEUS_PASSWORD "
     "with the user in $FINOPS_PROMETHEUS_USER or [sources.prometheus] user (finops.toml may "
@@ -233,36 +228,9 @@ def region_of(url: str) -> str | None:
     return match["region"] if match else None
 
 
-def redacted_url(url: str) -> str:
-    """The URL with any user info and secret-looking query values replaced by ***."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    if "@" in parts.netloc:
-        netloc = "***@" + netloc
-    query = "&".join(
-        f"{k}=***" if k.lower() in _SECRET_PARAMS else f"{k}={v}"
-        for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    )
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def check_url(url: str) -> None:
     """Refuse a URL that carries credentials: they would land in the loads table and logs."""
-    parts = urllib.parse.urlsplit(url)
-    params = {k.lower() for k, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)}
-    carried = []
-    if "@" in parts.netloc:
-        carried.append("a user or password before the host")
-    if params & _SECRET_PARAMS:
-        carried.append(f"the query parameter {sorted(params & _SECRET_PARAMS)[0]!r}")
-    if carried:
-        raise InputError(
-            "credentials in the Prometheus URL are refused",
-            file=redacted_url(url),
-            expected="a URL without credentials",
-            found=" and ".join(carried),
-            hint=f"remove them from the URL: {WHERE_CREDENTIALS_GO}",
-        )
+    refuse_credentials(url, "Prometheus URL", WHERE_CREDENTIALS_GO)
 
 
 def resolve(

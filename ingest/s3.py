@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from models.errors import InputError, SourceUnavailableError
+from models.urls import refuse_credentials
 
 CHAIN = (
     "boto3 default credential chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or "
@@ -70,6 +71,8 @@ def parse(uri: str) -> Location:
 
 def client(profile: str | None = None, endpoint_url: str | None = None):
     """An S3 client from the default credential chain (imported only when S3 is used)."""
+    if endpoint_url:
+        check_endpoint(endpoint_url)
     import boto3
     from botocore.exceptions import BotoCoreError
 
@@ -80,6 +83,11 @@ def client(profile: str | None = None, endpoint_url: str | None = None):
         raise SourceUnavailableError(
             f"cannot create an S3 client: {exc}", hint=f"credentials are taken from the {CHAIN}"
         ) from None
+
+
+def check_endpoint(endpoint_url: str, what: str = "--endpoint-url") -> None:
+    """Refuse an endpoint that carries credentials (it would be printed and stored)."""
+    refuse_credentials(endpoint_url, what, f"credentials come from the {CHAIN}")
 
 
 def _unavailable(exc: Exception, location: Location) -> SourceUnavailableError:

@@ -38,6 +38,7 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 from ingest.warehouse import commit_time, damaged, local_path, location, missing_columns
 from models.errors import DamagedWarehouseError, InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
+from models.urls import redact
 
 Progress = Callable[[str, int, int], None]
 META_KEY = "finops.load"
@@ -766,7 +767,7 @@ class Store:
             "billing_account": result.billing_account,
             "billing_period": result.billing_period,
             "currency": result.currency,
-            "files": json.dumps([f.__dict__ for f in result.files]),
+            "files": redact(json.dumps([f.__dict__ for f in result.files])),
             "rows": result.rows,
             "source_total": None if result.source_total is None else str(result.source_total),
             "warehouse_total": (
@@ -808,9 +809,9 @@ class Store:
             "load_id": new_load_id(),
             "dataset": dataset,
             "source": source,
-            "target": target,
+            "target": redact(target),  # the record (and its Delta statistics) keeps no secret
             "error": type(error).__name__,
-            "message": str(error),
+            "message": redact(str(error)),
             "at": datetime.now(UTC),
         }
         frame = pl.DataFrame([row], schema=LOAD_ERRORS.polars_schema)

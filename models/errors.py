@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from models.urls import redact
+
 
 @dataclass
 class FinopsError(Exception):
@@ -33,7 +35,8 @@ class FinopsError(Exception):
         return self.render()
 
     def render(self) -> str:
-        """One message: where, what, expected vs found, what to do."""
+        """One message: where, what, expected vs found, what to do; a credential carried by
+        a URL in any part of it is masked (messages are printed, stored and shown)."""
         where = ", ".join(p for p in (self.file, self.location) if p)
         head = f"{where}: {self.message}" if where else self.message
         parts = [head]
@@ -46,7 +49,7 @@ class FinopsError(Exception):
             parts.append(", ".join(said))
         if self.hint:
             parts.append(self.hint)
-        return " — ".join(parts)
+        return redact(" — ".join(parts))
 
 
 class InputError(FinopsError):

@@ -14,6 +14,7 @@ from ingest import derived
 from ingest.delivery import skipped_of
 from ingest.store import LoadResult, PeriodLoad
 from models.errors import FinopsError
+from models.urls import redact
 
 SOURCES = {
     "aws": "dashboard.commands.ingest_aws:command",
@@ -43,6 +44,7 @@ def load_cost_lines(
     first and clean up after). A failure is recorded for the Data health page and re-raised.
     """
     store = app.store()
+    target = redact(target)  # shown on the terminal and kept in load_errors
     try:
         with (
             progress_bar(app.err_console, f"{source} {target}") as progress,
@@ -83,6 +85,8 @@ def file_or_s3_command(source: str, reader: str, help_text: str) -> click.Comman
         from ingest import s3
 
         module = importlib.import_module(reader)
+        if endpoint_url:  # checked before anything is stored: a password never reaches a record
+            s3.check_endpoint(endpoint_url)
 
         @contextlib.contextmanager
         def batches() -> Iterator[list]:

@@ -67,6 +67,11 @@ def command(app: App, target: str | None, api: bool, scope: str | None, month: s
             hint="see `finops ingest azure --help`",
         )
 
+    if "://" in target:  # checked before anything is stored: a SAS never reaches load_errors
+        from ingest import azure_blob
+
+        azure_blob.parse_uri(target, settings)
+
     @contextlib.contextmanager
     def from_files() -> Iterator[list[PeriodLoad]]:
         from ingest import azure_delivery
@@ -76,7 +81,7 @@ def command(app: App, target: str | None, api: bool, scope: str | None, month: s
             if target.startswith("azblob://"):
                 from ingest import azure_blob
 
-                container = azure_blob.Container(azure_blob.parse_uri(target), settings)
+                container = azure_blob.Container(azure_blob.parse_uri(target, settings), settings)
                 yield _only(azure_delivery.read_container(container, target, work), month)
             else:
                 yield _only(azure_delivery.read(Path(target), target, work), month)

@@ -219,6 +219,10 @@ def cloudwatch(
 
     t0, t1 = _time(start, "--start"), _time(end, "--end")
     aws = app.settings.aws
+    if aws.endpoint_url:  # checked before anything is stored: a password never reaches a record
+        from ingest.s3 import check_endpoint
+
+        check_endpoint(aws.endpoint_url, "[sources.aws] endpoint_url")
 
     def build():
         samples = cw.fetch_samples(

@@ -16,12 +16,30 @@ SAMPLE_DATA = Path("sample_data")
 # Streamlit treats a `pages/` folder beside the main script as legacy navigation until the
 # script first calls st.navigation, and would run a page file directly, before the app's
 # login and filters. The launcher turns that off before the server starts.
-_LAUNCH = (
-    "import sys; from streamlit.runtime.pages_manager import PagesManager; "
-    "PagesManager.uses_pages_directory = False; from streamlit.web import cli; "
-    "sys.exit(cli.main(prog_name='streamlit'))"
-)
+# Streamlit also serves /_stcore/metrics to anyone, without a setting to turn it off (session
+# counts, cache sizes, and with [auth] users' attributes): the launcher answers it 404.
+_LAUNCH = """
+import sys
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.web import cli
+from streamlit.web.server.starlette import starlette_app, starlette_routes
 
+PagesManager.uses_pages_directory = False
+
+async def not_served(request):
+    return PlainTextResponse("Not Found", status_code=404)
+
+def no_metrics(runtime, base_url):
+    path = starlette_routes._with_base(starlette_routes.ROUTE_METRICS, base_url)
+    return [Route(path, not_served, methods=["GET", "HEAD", "OPTIONS"])]
+
+starlette_app.create_metrics_routes = no_metrics
+sys.exit(cli.main(prog_name="streamlit"))
+"""
+# A failing page shows one message and its traceback goes to the server log only ("false"
+# would be read as "stacktrace"); viewers get no developer toolbar.
 # The demo ingests the sample enterprise through the same commands a user runs. AWS is a
 # Data Export: each month is its newest delivery (the restated month's second execution).
 DEMO_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -64,8 +82,11 @@ def serve(app: App, port: int, host: str) -> int:
         "--server.headless", "true",
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
-        "--client.showErrorDetails", "false",
+        "--client.showErrorDetails", "none",
         "--client.toolbarMode", "viewer",
+        "--server.enableStaticServing", "false",
+        "--server.scriptHealthCheckEnabled", "false",
+        "--server.enableAgentApi", "false",
     ]  # fmt: skip
     click.echo(f"Serving the dashboard on http://{host}:{port} (Ctrl+C stops it)")
     # The OIDC client secret goes to a private file that lives as long as the server.
