@@ -20,7 +20,7 @@ from deltalake import DeltaTable
 
 from dashboard.cli import main
 from ingest.store import Store
-from tests.ingest.test_aws import REPO, write_cur2
+from tests.ingest.test_aws import REPO, STORED_ROWS, write_cur2
 from tests.ingest.test_store import batch
 
 MONTHS = ("2026-08", "2026-09", "2026-10")
@@ -362,7 +362,7 @@ def test_a_damaged_derived_table_is_rebuilt_as_check_says(
         capsys, "--warehouse", str(warehouse), "query", "--format", "csv",
         "select count(*) as n, count(x_AiClass) as classified from classified_costs",
     )  # fmt: skip
-    assert out == "n,classified\n30,30\n"
+    assert out == f"n,classified\n{3 * STORED_ROWS},{3 * STORED_ROWS}\n"
 
 
 def test_check_of_a_folder_without_a_warehouse(tmp_path: Path, capsys) -> None:
@@ -394,7 +394,7 @@ def test_a_first_load_killed_before_its_commit_is_a_leftover_not_damage(
         capsys, "--warehouse", str(warehouse), "query", "--format", "csv",
         "select count(*) as n from cost_lines",
     )  # fmt: skip
-    assert out == "n\n10\n"
+    assert out == f"n\n{STORED_ROWS}\n"
     assert run(capsys, "--warehouse", str(warehouse), "check")[0] == 0
 
 
