@@ -8,8 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from dashboard.report import build_pack
 from dashboard.csv_cells import inert
+from dashboard.report import build_pack
 from tests.dashboard.test_report_world import INJECTIONS, classified, shared
 
 
