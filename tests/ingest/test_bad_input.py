@@ -7,6 +7,7 @@ message, the exit code and that the warehouse's versions and totals are what the
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import shutil
@@ -38,6 +39,49 @@ def truncated_gz(d: Path) -> Path:
     data = gzip.compress(GOOD.read_bytes())
     (d / "cur.csv.gz").write_bytes(data[: len(data) // 2])
     return d / "cur.csv.gz"
+
+
+def cut_cur(d: Path) -> Path:
+    """`head -c 6000` of the real CUR: four whole lines and a fifth cut mid-field."""
+    (d / "cur.csv").write_bytes(GOOD.read_bytes()[:6000])
+    return d / "cur.csv"
+
+
+def cut_cur_gz(d: Path) -> Path:
+    """A complete gzip stream of a cut CSV: the gzip is sound, its text is not."""
+    (d / "cur.csv.gz").write_bytes(gzip.compress(GOOD.read_bytes()[:6000]))
+    return d / "cur.csv.gz"
+
+
+def no_final_newline(d: Path) -> Path:
+    (d / "cur.csv").write_bytes(GOOD.read_bytes().rstrip(b"\r\n"))
+    return d / "cur.csv"
+
+
+def too_few_fields(d: Path) -> Path:
+    lines = cur_lines()
+    lines[4] = lines[4].rstrip("\r\n").rsplit(",", 1)[0] + "\r\n"
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8", newline="")
+    return d / "cur.csv"
+
+
+def extra_fields(d: Path) -> Path:
+    lines = cur_lines()
+    lines[4] = lines[4].rstrip("\r\n") + ",extra\r\n"
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8", newline="")
+    return d / "cur.csv"
+
+
+def nul_bytes(d: Path) -> Path:
+    lines = cur_lines()
+    lines[6] = replace_field(lines[6], "lineItem/ProductCode", "Amazon\x00EC2")
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8", newline="")
+    return d / "cur.csv"
+
+
+def focus_cut(d: Path) -> Path:
+    (d / "focus.csv").write_bytes(FOCUS.read_bytes()[:5000])
+    return d / "focus.csv"
 
 
 def truncated_parquet(d: Path) -> Path:
@@ -130,9 +174,11 @@ def not_a_cur(d: Path) -> Path:
 
 
 def focus_text_cost(d: Path) -> Path:
-    lines = FOCUS.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines[10] = lines[10].replace(",0.", ',"n/a",', 1) if ",0." in lines[10] else lines[10]
-    (d / "focus.csv").write_text("".join(lines), encoding="utf-8")
+    with FOCUS.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    rows[10][rows[0].index("BilledCost")] = "n/a"
+    with (d / "focus.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
     return d / "focus.csv"
 
 
@@ -210,6 +256,31 @@ class Case:
 
 CASES = {
     "truncated gz": Case(truncated_gz, "aws", "truncated or corrupt gzip", "cur.csv.gz"),
+    "truncated legacy CUR (head -c 6000)": Case(
+        cut_cur,
+        "aws",
+        "the file ends in the middle of a line — it may be truncated; download it again",
+        "cur.csv",
+        "line 5",
+    ),
+    "truncated CSV inside a sound gzip": Case(
+        cut_cur_gz, "aws", "ends in the middle of a line", "cur.csv.gz", "line 5"
+    ),
+    "final line without its newline": Case(
+        no_final_newline, "aws", "ends in the middle of a line", "cur.csv", "line 20"
+    ),
+    "too few fields": Case(
+        too_few_fields,
+        "aws",
+        "too few fields on a line",
+        "cur.csv",
+        "line 5: too few fields on a line — expected 130 fields, as on line 2, found 129 fields",
+    ),
+    "extra fields": Case(extra_fields, "aws", "too many fields on a line", "cur.csv", "line 5"),
+    "NUL byte": Case(
+        nul_bytes, "aws", "NUL byte in a field", "cur.csv", "line 7, column lineItem/ProductCode"
+    ),
+    "FOCUS: truncated CSV": Case(focus_cut, "focus", "ends in the middle of a line", "focus.csv"),
     "truncated parquet": Case(
         truncated_parquet, "aws", "truncated or corrupt Parquet", "export-00001"
     ),
