@@ -179,7 +179,7 @@ def sniff(path: Path, display: str, work: Path) -> Sniffed:
     check_utf8(path, display)
     columns = csv_columns(path, display)
     check_unique(columns, display)
-    check_rows(path, display)
+    check_rows(path, display, trailing_optional=True)
     return Sniffed(path, display, kind, columns)
 
 
@@ -210,11 +210,20 @@ def columns_found(columns: list[str]) -> str:
 TRUNCATED = "the file ends in the middle of a line — it may be truncated; download it again"
 
 
-def check_rows(path: Path, display: str, delimiter: str = ",") -> None:
-    """Every record has the header's number of fields and no NUL byte, and the file ends
-    with a newline: a file cut short must not load as a smaller month (its own totals would
-    agree with it). polars pads a short row with nulls silently, so this reads the file
-    itself, streamed (gzip decompressed to its end), and names the line of the first fault."""
+def check_rows(
+    path: Path, display: str, final_newline: bool = True, trailing_optional: bool = False
+) -> None:
+    """Every record has the same number of fields and no NUL byte, and the file ends with a
+    newline: a file cut short must not load as a smaller month (its own totals would agree
+    with it). polars pads a short row with nulls silently, so this reads the file itself,
+    streamed (gzip decompressed to its end), and names the line of the first fault.
+
+    `final_newline=False` is for files whose writers may leave the last newline out (Azure's
+    cost details, hand-made invoices and inventories): there a last line without it passes
+    when it has all its fields, and is refused as cut when it has fewer.
+    `trailing_optional=True` lets every row leave out the same trailing header columns (koku's
+    sample CUR has 131 names and 130 fields a row; readers see nulls): the first data row
+    then sets the width the others must have."""
     last = [""]
 
     def lines(fh: Iterable[str]) -> Iterator[str]:
@@ -230,17 +239,17 @@ def check_rows(path: Path, display: str, delimiter: str = ",") -> None:
             if gz
             else path.open(encoding="utf-8-sig", errors="replace", newline="")
         ) as fh:
-            reader = csv.reader(lines(fh), delimiter=delimiter, strict=True)
+            reader = csv.reader(lines(fh), strict=True)
             header = next(reader, None)
             if header is None:
                 return
-            # Rows may all leave out trailing header columns (koku's sample CUR has 131 names
-            # and 130 fields a row; readers see nulls): the first data row sets the width.
-            width: tuple[int, int] | None = None  # (fields, line)
+            width: tuple[int, int] | None = None if trailing_optional else (len(header), 1)
             for row in reader:
                 if not row:
                     continue  # a blank line is skipped by every reader
-                if not last[0].endswith(("\n", "\r")):
+                if not last[0].endswith(("\n", "\r")) and (
+                    final_newline or len(row) < (width or (len(header), 0))[0]
+                ):
                     raise _truncated(display, reader.line_num, len(row), len(header))
                 if width is None and len(row) <= len(header):
                     width = (len(row), reader.line_num)
@@ -284,7 +293,8 @@ def _truncated(display: str, line: int, fields: int, width: int) -> InputError:
 def _ragged(
     display: str, line: int, fields: int, names: int, first: tuple[int, int] | None
 ) -> InputError:
-    width, said = (first[0], f"as on line {first[1]}") if first else (names, "as in the header")
+    width, line1 = first or (names, 1)
+    said = "as in the header" if line1 == 1 else f"as on line {line1}"
     return InputError(
         f"{'too few' if fields < width else 'too many'} fields on a line",
         file=display,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.ingest.test_aws import KOKU, cur2_table, ingest, state, write_cur2
+from tests.ingest.test_aws import KOKU, REPO, cur2_table, ingest, state, write_cur2
 
 FOCUS = KOKU.parent / "focus-1.0-sample" / "focus_sample.csv"
 GOOD = KOKU / "test_cur.csv"
@@ -82,6 +82,27 @@ def nul_bytes(d: Path) -> Path:
 def focus_cut(d: Path) -> Path:
     (d / "focus.csv").write_bytes(FOCUS.read_bytes()[:5000])
     return d / "focus.csv"
+
+
+SAAS = REPO / "sample_data" / "saas" / "invoices.csv"
+GCP_CSV = KOKU.parent / "gcp-bq-export-koku" / "2022-08-01_5.csv"
+AZURE_CSV = KOKU.parent / "azure-ea-finops-toolkit" / "EA_ActualCost_Small.csv"
+INVENTORY = REPO / "sample_data" / "onprem" / "inventory.csv"
+
+
+def cut(source: Path, drop: int = 40) -> Callable[[Path], Path]:
+    """The file without its last `drop` bytes: its last line stops short of its fields."""
+
+    def make(d: Path) -> Path:
+        (d / source.name).write_bytes(source.read_bytes()[:-drop])
+        return d / source.name
+
+    return make
+
+
+def last_line(source: Path) -> str:
+    lines = source.read_bytes().rstrip().count(b"\n") + 1
+    return f"line {lines}"
 
 
 def truncated_parquet(d: Path) -> Path:
@@ -281,6 +302,26 @@ CASES = {
         nul_bytes, "aws", "NUL byte in a field", "cur.csv", "line 7, column lineItem/ProductCode"
     ),
     "FOCUS: truncated CSV": Case(focus_cut, "focus", "ends in the middle of a line", "focus.csv"),
+    "Azure cost details: cut mid-line": Case(
+        cut(AZURE_CSV),
+        "azure",
+        "ends in the middle of a line",
+        AZURE_CSV.name,
+        last_line(AZURE_CSV),
+    ),
+    "GCP CSV: cut mid-line": Case(
+        cut(GCP_CSV), "gcp", "ends in the middle of a line", GCP_CSV.name, last_line(GCP_CSV)
+    ),
+    "SaaS invoices: cut mid-line": Case(
+        cut(SAAS, 30), "saas", "ends in the middle of a line", SAAS.name, last_line(SAAS)
+    ),
+    "on-prem inventory: cut mid-line": Case(
+        cut(INVENTORY),
+        "onprem",
+        "ends in the middle of a line",
+        INVENTORY.name,
+        last_line(INVENTORY),
+    ),
     "truncated parquet": Case(
         truncated_parquet, "aws", "truncated or corrupt Parquet", "export-00001"
     ),
