@@ -79,6 +79,24 @@ def nul_bytes(d: Path) -> Path:
     return d / "cur.csv"
 
 
+def end_before_start(d: Path) -> Path:
+    lines = cur_lines()
+    lines[8] = replace_field(lines[8], "lineItem/UsageEndDate", "2018-06-01T00:00:00Z")
+    lines[8] = replace_field(lines[8], "lineItem/UsageStartDate", "2018-06-02T00:00:00Z")
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8", newline="")
+    return d / "cur.csv"
+
+
+def focus_end_before_start(d: Path) -> Path:
+    with FOCUS.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    start = rows[12][rows[0].index("ChargePeriodStart")]
+    rows[12][rows[0].index("ChargePeriodEnd")] = start.replace(start[:4], str(int(start[:4]) - 1))
+    with (d / "focus.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return d / "focus.csv"
+
+
 def focus_cut(d: Path) -> Path:
     (d / "focus.csv").write_bytes(FOCUS.read_bytes()[:5000])
     return d / "focus.csv"
@@ -300,6 +318,22 @@ CASES = {
     "extra fields": Case(extra_fields, "aws", "too many fields on a line", "cur.csv", "line 5"),
     "NUL byte": Case(
         nul_bytes, "aws", "NUL byte in a field", "cur.csv", "line 7, column lineItem/ProductCode"
+    ),
+    "usage that ends before it starts": Case(
+        end_before_start,
+        "aws",
+        "value in column 'lineItem/UsageEndDate' is before the start of the period — expected "
+        "a date-time not before lineItem/UsageStartDate on the same line, "
+        "found '2018-06-01T00:00:00Z'",
+        "cur.csv",
+        "line 9, column lineItem/UsageEndDate",
+    ),
+    "FOCUS: charge that ends before it starts": Case(
+        focus_end_before_start,
+        "focus",
+        "is before the start of the period — expected a date-time not before ChargePeriodStart",
+        "focus.csv",
+        "line 13, column ChargePeriodEnd",
     ),
     "FOCUS: truncated CSV": Case(focus_cut, "focus", "ends in the middle of a line", "focus.csv"),
     "Azure cost details: cut mid-line": Case(
