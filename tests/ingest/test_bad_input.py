@@ -13,11 +13,13 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from ingest.warehouse import connect
 from tests.ingest.test_aws import KOKU, REPO, cur2_table, ingest, state, write_cur2
 
 FOCUS = KOKU.parent / "focus-1.0-sample" / "focus_sample.csv"
@@ -473,3 +475,32 @@ def test_broken_input_is_refused_with_one_clear_message(
     assert (
         not list((warehouse / "_staging").glob("*")) if (warehouse / "_staging").exists() else True
     )
+
+
+@pytest.mark.parametrize(
+    ("line_type", "category"), [("Refund", "Credit"), ("Credit", "Credit"), ("Usage", "Usage")]
+)
+def test_negative_usage_quantities_are_accepted_as_the_provider_wrote_them(
+    line_type: str, category: str, tmp_path: Path
+) -> None:
+    """Providers write negative quantities on refund, credit and negation lines (an AWS
+    Refund gives back the usage it refunds; Azure and GCP reverse usage the same way), and
+    no rule separates those from a damaged row: they are kept, sign and all."""
+    lines = cur_lines()
+    lines[3] = replace_field(lines[3], "lineItem/LineItemType", line_type)
+    lines[3] = replace_field(lines[3], "lineItem/UsageAmount", "-2.5")
+    lines[3] = replace_field(lines[3], "lineItem/UnblendedCost", "-0.25")
+    (tmp_path / "cur.csv").write_text("".join(lines), encoding="utf-8", newline="")
+
+    assert ingest(tmp_path / "w", "aws", str(tmp_path / "cur.csv")) == 0
+
+    got = (
+        connect(tmp_path / "w")
+        .execute(
+            "select ChargeCategory, PricingQuantity, ConsumedQuantity, BilledCost from cost_lines "
+            "where BilledCost < 0"
+        )
+        .fetchall()
+    )
+    consumed = Decimal("-2.5") if category == "Usage" else None
+    assert got == [(category, Decimal("-2.5"), consumed, Decimal("-0.25"))]
