@@ -160,3 +160,11 @@ def test_a_bad_max_shrink_is_a_config_error(value: object, says: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_settings({"warehouse": {"max_shrink": value}})
     assert says in str(err.value) and "max_shrink" in str(err.value)
+
+
+@pytest.mark.parametrize("source", ["aws", "focus", "azure", "gcp", "onprem", "saas"])
+def test_every_cost_line_ingest_takes_allow_shrink(
+    source: str, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["ingest", source, "--help"]) == 0
+    assert "--allow-shrink" in capsys.readouterr().out
