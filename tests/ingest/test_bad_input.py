@@ -120,6 +120,12 @@ def cut(source: Path, drop: int = 40) -> Callable[[Path], Path]:
     return make
 
 
+def azure_cut_gz(d: Path) -> Path:
+    data = gzip.compress(AZURE_CSV.read_bytes())
+    (d / "cost.csv.gz").write_bytes(data[: len(data) // 2])
+    return d / "cost.csv.gz"
+
+
 def last_line(source: Path) -> str:
     lines = source.read_bytes().rstrip().count(b"\n") + 1
     return f"line {lines}"
@@ -344,6 +350,9 @@ CASES = {
         "ends in the middle of a line",
         AZURE_CSV.name,
         last_line(AZURE_CSV),
+    ),
+    "Azure cost details: truncated gzip": Case(
+        azure_cut_gz, "azure", "truncated or corrupt gzip file", "cost.csv.gz"
     ),
     "GCP CSV: cut mid-line": Case(
         cut(GCP_CSV), "gcp", "ends in the middle of a line", GCP_CSV.name, last_line(GCP_CSV)
