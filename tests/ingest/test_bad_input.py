@@ -126,6 +126,16 @@ def azure_cut_gz(d: Path) -> Path:
     return d / "cost.csv.gz"
 
 
+def gcp_end_before_start(d: Path) -> Path:
+    with GCP_CSV.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    start, end = rows[0].index("usage_start_time"), rows[0].index("usage_end_time")
+    rows[3][start], rows[3][end] = rows[3][end], rows[3][start]
+    with (d / GCP_CSV.name).open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return d / GCP_CSV.name
+
+
 def last_line(source: Path) -> str:
     lines = source.read_bytes().rstrip().count(b"\n") + 1
     return f"line {lines}"
@@ -356,6 +366,13 @@ CASES = {
     ),
     "GCP CSV: cut mid-line": Case(
         cut(GCP_CSV), "gcp", "ends in the middle of a line", GCP_CSV.name, last_line(GCP_CSV)
+    ),
+    "GCP: usage that ends before it starts": Case(
+        gcp_end_before_start,
+        "gcp",
+        "usage ends before it starts — expected a timestamp not before usage_start_time",
+        GCP_CSV.name,
+        "line 4, column usage_end_time",
     ),
     "SaaS invoices: cut mid-line": Case(
         cut(SAAS, 30), "saas", "ends in the middle of a line", SAAS.name, last_line(SAAS)
