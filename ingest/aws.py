@@ -24,7 +24,7 @@ from ingest.cur_layout import Period, survey
 from ingest.delivery import Loads
 from ingest.detect import CSV, CSV_GZ, PARQUET, Sniffed, columns_found, sniff
 from ingest.store import CHUNK_ROWS, PeriodLoad, SourceFile
-from ingest.values import Check, first_bad, money, raise_bad, timestamp
+from ingest.values import Check, first_bad, money, not_before, raise_bad, timestamp
 from models.errors import InputError
 
 CUR2, LEGACY_CSV, LEGACY_PARQUET = "aws-cur2", "aws-cur-legacy", "aws-cur-legacy"
@@ -111,6 +111,9 @@ def _checks(frame: pl.LazyFrame, original: dict[str, str]) -> list[Check]:
     for c in TIME_COLUMNS:
         parsed = timestamp(pl.col(c), schema[c])
         out.append(Check(c, "a date-time like 2026-09-01T00:00:00Z", parsed, original.get(c)))
+    out.append(
+        not_before("line_item_usage_end_date", "line_item_usage_start_date", schema, original)
+    )
     return out
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest.azure_headers import ALIASES, Header, canonical_header, is_focus
-from ingest.detect import parquet_columns
+from ingest.detect import check_rows, parquet_columns
 from models.errors import InputError
 
 # Azure writes "Unassigned" where Marketplace rows have no meter data.
@@ -133,6 +133,7 @@ def read_export(export: ExportFile, index: int = 0) -> tuple[pl.LazyFrame, Heade
 
 
 def _csv_as_text(export: ExportFile, header: Header) -> pl.LazyFrame:
+    check_rows(export.path, export.display, final_newline=False)
     source: Path | bytes = export.path
     if export.path.name.lower().endswith(".gz"):
         with gzip.open(export.path, "rb") as fh:

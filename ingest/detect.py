@@ -13,7 +13,7 @@ import gzip
 import io
 import shutil
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +179,7 @@ def sniff(path: Path, display: str, work: Path) -> Sniffed:
     check_utf8(path, display)
     columns = csv_columns(path, display)
     check_unique(columns, display)
+    check_rows(path, display, trailing_optional=True)
     return Sniffed(path, display, kind, columns)
 
 
@@ -204,3 +205,101 @@ def columns_found(columns: list[str]) -> str:
     """What a file missing required columns has: how many, and the first few names."""
     shown = ", ".join(columns[:4]) + (", ..." if len(columns) > 4 else "")
     return f"{len(columns)} column{'s' if len(columns) != 1 else ''} ({shown})"
+
+
+TRUNCATED = "the file ends in the middle of a line — it may be truncated; download it again"
+
+
+def check_rows(
+    path: Path, display: str, final_newline: bool = True, trailing_optional: bool = False
+) -> None:
+    """Every record has the same number of fields and no NUL byte, and the file ends with a
+    newline: a file cut short must not load as a smaller month (its own totals would agree
+    with it). polars pads a short row with nulls silently, so this reads the file itself,
+    streamed (gzip decompressed to its end), and names the line of the first fault.
+
+    `final_newline=False` is for files whose writers may leave the last newline out (Azure's
+    cost details, hand-made invoices and inventories): there a last line without it passes
+    when it has all its fields, and is refused as cut when it has fewer.
+    `trailing_optional=True` lets every row leave out the same trailing header columns (koku's
+    sample CUR has 131 names and 130 fields a row; readers see nulls): the first data row
+    then sets the width the others must have."""
+    last = [""]
+
+    def lines(fh: Iterable[str]) -> Iterator[str]:
+        for text in fh:
+            last[0] = text
+            yield text
+
+    with path.open("rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+    try:
+        with (
+            gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+            if gz
+            else path.open(encoding="utf-8-sig", errors="replace", newline="")
+        ) as fh:
+            reader = csv.reader(lines(fh), strict=True)
+            header = next(reader, None)
+            if header is None:
+                return
+            width: tuple[int, int] | None = None if trailing_optional else (len(header), 1)
+            for row in reader:
+                if not row:
+                    continue  # a blank line is skipped by every reader
+                if not last[0].endswith(("\n", "\r")) and (
+                    final_newline or len(row) < (width or (len(header), 0))[0]
+                ):
+                    raise _truncated(display, reader.line_num, len(row), len(header))
+                if width is None and len(row) <= len(header):
+                    width = (len(row), reader.line_num)
+                if width is None or len(row) != width[0]:
+                    raise _ragged(display, reader.line_num, len(row), len(header), width)
+                for name, value in zip(header, row, strict=False):
+                    if "\x00" in value:
+                        raise InputError(
+                            "NUL byte in a field",
+                            file=display,
+                            location=f"line {reader.line_num}, column {name.strip()}",
+                            expected="text",
+                            found=repr(value[:40]),
+                            hint="the file is damaged (a disk or transfer fault); "
+                            "download it again",
+                        )
+    except csv.Error as exc:  # a quoted field left open at the end of the data
+        raise InputError(
+            TRUNCATED, file=display, location=f"line {reader.line_num}", found=str(exc)
+        ) from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputError(
+            "truncated or corrupt gzip file",
+            file=display,
+            expected="a complete gzip stream",
+            found=str(exc),
+            hint="the download or upload was cut short; fetch the file again",
+        ) from None
+
+
+def _truncated(display: str, line: int, fields: int, width: int) -> InputError:
+    return InputError(
+        TRUNCATED,
+        file=display,
+        location=f"line {line}",
+        expected=f"{width} fields and a newline",
+        found=f"{fields} field{'s' if fields != 1 else ''} and no newline",
+    )
+
+
+def _ragged(
+    display: str, line: int, fields: int, names: int, first: tuple[int, int] | None
+) -> InputError:
+    width, line1 = first or (names, 1)
+    said = "as in the header" if line1 == 1 else f"as on line {line1}"
+    return InputError(
+        f"{'too few' if fields < width else 'too many'} fields on a line",
+        file=display,
+        location=f"line {line}",
+        expected=f"{width} fields, {said}",
+        found=f"{fields} field{'s' if fields != 1 else ''}",
+        hint="the file is damaged or was edited (an unquoted comma?); download it again",
+    )

@@ -21,7 +21,7 @@ from ingest import azure_runs, focus_delivery
 from ingest.delivery import Loads
 from ingest.detect import PARQUET, Sniffed, columns_found, sniff
 from ingest.store import PeriodLoad, SourceFile
-from ingest.values import Check, first_bad, money, raise_bad, timestamp
+from ingest.values import Check, first_bad, money, not_before, raise_bad, timestamp
 from models.errors import InputError
 from models.schema import COST_LINES
 
@@ -94,6 +94,12 @@ def _checks(frame: pl.LazyFrame) -> list[Check]:
                     timestamp(pl.col(col.name), pl.String),
                 )
             )
+    for start, end in (
+        ("ChargePeriodStart", "ChargePeriodEnd"),
+        ("BillingPeriodStart", "BillingPeriodEnd"),
+    ):
+        if {start, end} <= set(schema):
+            out.append(not_before(end, start, schema))
     return out
 
 

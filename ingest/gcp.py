@@ -134,6 +134,17 @@ def check(frame: pl.LazyFrame, exports: list[ExportFile]) -> None:
             found="an empty value" if value is None else repr(value)[:120],
             hint="re-export the billing table",
         )
+    backwards = frame.filter(pl.col("_end") < pl.col("_start")).head(1).collect()
+    if backwards.height:  # no export writes one: a damaged or hand-edited row
+        row = backwards.row(0, named=True)
+        raise InputError(
+            "usage ends before it starts",
+            file=exports[row["_file"]].display,
+            location=f"line {row['_line']}, column usage_end_time",
+            expected=f"a timestamp not before usage_start_time ({row['usage_start_time']})",
+            found=repr(row["usage_end_time"]),
+            hint="re-export the billing table",
+        )
 
 
 # ---- FOCUS conversion ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.detect import check_rows
 from models.errors import InputError
 
 FIELDS = (
@@ -82,6 +83,7 @@ def _scan(export: ExportFile) -> pl.LazyFrame:
             return pl.scan_parquet(export.path)
         if export.fmt == "ndjson":
             return pl.read_ndjson(export.path, infer_schema_length=None).lazy()
+        check_rows(export.path, export.display)
         return pl.scan_csv(export.path, infer_schema=False, null_values=[""])
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.detect import check_rows
 from models.currency import is_currency
 from models.errors import InputError, did_you_mean
 from models.onprem_cost import Server, gpu_family
@@ -95,6 +96,7 @@ def read_inventory(path: Path) -> Inventory:
 
 
 def _csv_records(path: Path) -> list[tuple[str, dict[str, str | None]]]:
+    check_rows(path, str(path), final_newline=False)
     try:
         frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:

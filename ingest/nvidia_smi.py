@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.detect import check_rows
 from ingest.store import SourceFile
 from ingest.telemetry import SAMPLE, check_samples
 from models.errors import InputError
@@ -70,6 +71,7 @@ def _field(header: str) -> str:
 
 def read_log(path: Path, host: str, tz: str | None) -> pl.DataFrame:
     """One log file -> checked samples (SAMPLE columns)."""
+    check_rows(path, str(path))
     try:
         raw = pl.read_csv(path, infer_schema=False, has_header=True, quote_char='"')
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.detect import check_rows
 from ingest.store import PeriodLoad, SourceFile
 from models.currency import ISO_4217
 from models.errors import InputError, did_you_mean
@@ -42,6 +43,7 @@ def read_invoices(path: Path) -> pl.DataFrame:
     """The checked invoice rows (amount as Decimal(38,12), month as a UTC timestamp)."""
     if not path.is_file():
         raise InputError("invoice file not found", file=str(path))
+    check_rows(path, str(path), final_newline=False)
     try:
         raw = pl.read_csv(path, infer_schema=False, null_values=NULLS)
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:

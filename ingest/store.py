@@ -38,6 +38,7 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 from ingest.warehouse import commit_time, damaged, local_path, location, missing_columns
 from models.errors import DamagedWarehouseError, InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
+from models.shrink import DEFAULT_MAX_SHRINK, PeriodSize, shrink, shrink_message
 from models.urls import redact
 
 Progress = Callable[[str, int, int], None]
@@ -215,12 +216,18 @@ class Store:
     # ---- cost lines -----------------------------------------------------------------------
 
     def load_cost_lines(
-        self, batches: Iterable[PeriodLoad], progress: Progress | None = None
+        self,
+        batches: Iterable[PeriodLoad],
+        progress: Progress | None = None,
+        allow_shrink: bool = False,
+        max_shrink: float = DEFAULT_MAX_SHRINK,
     ) -> list[LoadResult]:
         """Stage, validate and reconcile every batch, then commit each as one Delta commit.
 
         Nothing is committed unless every batch passes, so a bad file never leaves half an
-        export behind. Re-loading identical files (same sha256) commits nothing.
+        export behind. Re-loading identical files (same sha256) commits nothing. A batch
+        that would shrink its committed period beyond `max_shrink` (models.shrink) is refused
+        unless `allow_shrink`: a truncated export reconciles with itself.
         """
         with self.writer():
             staged: list[tuple[PeriodLoad, LoadResult, Path]] = []
@@ -231,6 +238,10 @@ class Store:
                     if progress:
                         progress(f"checking {batch.billing_period}", i, len(batches))
                     staged.append(self._stage_cost_lines(batch))
+                if not allow_shrink:
+                    for batch, result, _ in staged:
+                        if result.status == "committed":
+                            self._check_shrink(batch, result, max_shrink)
             except BaseException:
                 for _, _, path in staged:
                     path.unlink(missing_ok=True)
@@ -430,6 +441,40 @@ class Store:
                 file=label,
                 expected=batch.billing_account,
                 found=", ".join(accounts),
+            )
+
+    def _committed_size(self, batch: PeriodLoad) -> PeriodSize | None:
+        """Lines and sum(BilledCost) per currency the partition holds now (None: nothing)."""
+        table = self.table("cost_lines")
+        if table is None:
+            return None
+        parts = (
+            ("x_PartSource", safe_part(batch.source)),
+            ("x_PartAccount", safe_part(batch.billing_account)),
+            ("x_PartPeriod", batch.billing_period),
+        )
+        data = table.to_pyarrow_dataset(
+            file_pruning_predicate=[(k, "=", v) for k, v in parts]
+        ).to_table(columns=["BillingCurrency", "BilledCost"])
+        if data.num_rows == 0:
+            return None
+        frame = pl.DataFrame(pl.from_arrow(data))
+        sums = frame.group_by("BillingCurrency").agg(pl.col("BilledCost").sum())
+        totals = {str(c): Decimal(t or 0) for c, t in sums.iter_rows()}
+        return PeriodSize(frame.height, totals)
+
+    def _check_shrink(self, batch: PeriodLoad, result: LoadResult, max_shrink: float) -> None:
+        old = self._committed_size(batch)
+        if old is None:
+            return
+        new = PeriodSize(
+            result.rows, {result.currency or batch.currency: result.warehouse_total or Decimal(0)}
+        )
+        if shrink(old, new, max_shrink):
+            raise InputError(
+                shrink_message(batch.billing_period, old, new),
+                file=batch.label or (batch.files[0].path if batch.files else batch.source),
+                location=f"{batch.source}, account {batch.billing_account}",
             )
 
     def _same_files(self, batch: PeriodLoad) -> bool:

@@ -74,10 +74,29 @@ class Check:
     expected: str  # "a decimal number", "a date-time"
     parsed: pl.Expr
     label: str | None = None  # the column as the file names it, when the reader renamed it
+    problem: str = "cannot be read"
 
     @property
     def name(self) -> str:
         return self.label or self.column
+
+
+def not_before(
+    end: str, start: str, schema: pl.Schema, labels: dict[str, str] | None = None
+) -> Check:
+    """A charge or usage period that ends before it starts: no provider writes one (a damaged
+    or hand-edited row). Rows where either end does not parse are left to the parse checks.
+    `labels` maps a renamed column to the name the file gives it."""
+    labels = labels or {}
+    end_at = timestamp(pl.col(end), schema[end])
+    start_at = timestamp(pl.col(start), schema[start])
+    return Check(
+        end,
+        f"a date-time not before {labels.get(start, start)} on the same line",
+        pl.when(end_at < start_at).then(None).otherwise(end_at),
+        labels.get(end),
+        problem="is before the start of the period",
+    )
 
 
 def first_bad(frame: pl.LazyFrame, checks: list[Check]) -> tuple[Check, int, str] | None:
@@ -102,7 +121,7 @@ def raise_bad(display: str, found: tuple[Check, int, str] | None, header_lines: 
         return
     check, row, value = found
     raise InputError(
-        f"value in column {check.name!r} cannot be read",
+        f"value in column {check.name!r} {check.problem}",
         file=display,
         location=(
             f"line {row + 1 + header_lines}, column {check.name}"

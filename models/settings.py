@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from models.errors import ConfigError, did_you_mean
+from models.shrink import DEFAULT_MAX_SHRINK
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,19 @@ class WarehouseSettings:
     # Without a limit it caches up to 80% of RAM: 4.1 GB at 10M lines, against 2.1 GB here
     # for the same page times (bench/RESULTS.md).
     memory_limit: str = "2GB"
+    # A reload may shrink a committed period's lines or a currency's total by at most this
+    # share; beyond it (or a total gone to zero or of the other sign) ingest refuses unless
+    # --allow-shrink (models/shrink.py): a truncated export must not replace a good month.
+    max_shrink: float = DEFAULT_MAX_SHRINK
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_shrink <= 1:
+            raise ConfigError(
+                "[warehouse] max_shrink is out of range",
+                expected="a share between 0 and 1 (0.5 refuses a reload with under half "
+                "the lines or cost)",
+                found=repr(self.max_shrink),
+            )
 
 
 @dataclass(frozen=True)

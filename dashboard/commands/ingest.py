@@ -32,6 +32,23 @@ def group() -> None:
     """Load billing exports, inventories, telemetry and invoices into the warehouse."""
 
 
+def allow_shrink_option(command: Callable) -> Callable:
+    """`--allow-shrink` for every cost-line ingest command (read by `load_cost_lines`)."""
+
+    def remember(ctx: click.Context, _: click.Parameter, value: bool) -> bool:
+        ctx.meta["allow_shrink"] = value
+        return value
+
+    return click.option(
+        "--allow-shrink",
+        is_flag=True,
+        expose_value=False,
+        callback=remember,
+        help="Load even if a billing period already stored would shrink by more than "
+        "[warehouse] max_shrink (a provider's real restatement, not a truncated export).",
+    )(command)
+
+
 def load_cost_lines(
     app: App,
     source: str,
@@ -50,7 +67,12 @@ def load_cost_lines(
             progress_bar(app.err_console, f"{source} {target}") as progress,
             open_batches() as batches,
         ):
-            results = store.load_cost_lines(batches, progress)
+            results = store.load_cost_lines(
+                batches,
+                progress,
+                allow_shrink=click.get_current_context().meta.get("allow_shrink", False),
+                max_shrink=app.settings.warehouse.max_shrink,
+            )
             skipped = skipped_of(batches)
     except FinopsError as exc:
         store.record_error("cost_lines", source, target, exc)
@@ -78,6 +100,7 @@ def file_or_s3_command(source: str, reader: str, help_text: str) -> click.Comman
         "--profile", metavar="NAME", help="AWS profile for s3:// (default credential chain)."
     )
     @click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint for s3://.")
+    @allow_shrink_option
     @click.pass_obj
     def command(app: App, target: str, profile: str | None, endpoint_url: str | None) -> None:
         import importlib

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from dashboard.cli import App
-from dashboard.commands.ingest import load_cost_lines
+from dashboard.commands.ingest import allow_shrink_option, load_cost_lines
 from ingest.delivery import Loads
 from ingest.store import PeriodLoad
 from models.errors import InputError
@@ -21,6 +21,7 @@ from models.errors import InputError
 @click.option("--api", is_flag=True, help="Query the Cost Management API instead of files.")
 @click.option("--scope", help="Cost Management scope for --api (default: [sources.azure] scope).")
 @click.option("--month", metavar="YYYY-MM", help="Only this billing month (required with --api).")
+@allow_shrink_option
 @click.pass_obj
 def command(app: App, target: str | None, api: bool, scope: str | None, month: str | None) -> None:
     """Load Azure cost details (EA, MCA, pay-as-you-go; actual and amortized).

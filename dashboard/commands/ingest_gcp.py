@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from dashboard.cli import App
-from dashboard.commands.ingest import load_cost_lines
+from dashboard.commands.ingest import allow_shrink_option, load_cost_lines
 from ingest.store import PeriodLoad
 from models.errors import InputError
 
@@ -18,6 +18,7 @@ from models.errors import InputError
 @click.command()
 @click.argument("target", metavar="PATH|bq://PROJECT.DATASET.TABLE")
 @click.option("--month", metavar="YYYY-MM", help="Invoice month (required for bq://).")
+@allow_shrink_option
 @click.pass_obj
 def command(app: App, target: str, month: str | None) -> None:
     """Load the GCP billing export (standard or detailed schema).

@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 
 from dashboard.cli import App
-from dashboard.commands.ingest import load_cost_lines
+from dashboard.commands.ingest import allow_shrink_option, load_cost_lines
 
 
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--start", metavar="YYYY-MM", help="First month to price (default: see below).")
 @click.option("--end", metavar="YYYY-MM", help="Last month to price.")
+@allow_shrink_option
 @click.pass_obj
 def command(app: App, file: Path, start: str | None, end: str | None) -> None:
     """Load an on-prem GPU inventory (CSV or TOML, one server a row).

@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from dashboard.cli import App
-from dashboard.commands.ingest import load_cost_lines
+from dashboard.commands.ingest import allow_shrink_option, load_cost_lines
 
 
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@allow_shrink_option
 @click.pass_obj
 def command(app: App, file: Path) -> None:
     """Load SaaS invoices: vendor, product, team, month, amount, currency[, seats,

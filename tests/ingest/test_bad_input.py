@@ -7,17 +7,20 @@ message, the exit code and that the warehouse's versions and totals are what the
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.ingest.test_aws import KOKU, cur2_table, ingest, state, write_cur2
+from ingest.warehouse import connect
+from tests.ingest.test_aws import KOKU, REPO, cur2_table, ingest, state, write_cur2
 
 FOCUS = KOKU.parent / "focus-1.0-sample" / "focus_sample.csv"
 GOOD = KOKU / "test_cur.csv"
@@ -38,6 +41,104 @@ def truncated_gz(d: Path) -> Path:
     data = gzip.compress(GOOD.read_bytes())
     (d / "cur.csv.gz").write_bytes(data[: len(data) // 2])
     return d / "cur.csv.gz"
+
+
+def cut_cur(d: Path) -> Path:
+    """`head -c 6000` of the real CUR: four whole lines and a fifth cut mid-field."""
+    (d / "cur.csv").write_bytes(GOOD.read_bytes()[:6000])
+    return d / "cur.csv"
+
+
+def cut_cur_gz(d: Path) -> Path:
+    """A complete gzip stream of a cut CSV: the gzip is sound, its text is not."""
+    (d / "cur.csv.gz").write_bytes(gzip.compress(GOOD.read_bytes()[:6000]))
+    return d / "cur.csv.gz"
+
+
+def no_final_newline(d: Path) -> Path:
+    (d / "cur.csv").write_bytes(GOOD.read_bytes().rstrip(b"\r\n"))
+    return d / "cur.csv"
+
+
+def too_few_fields(d: Path) -> Path:
+    lines = cur_lines()
+    lines[4] = lines[4].rstrip("\r\n").rsplit(",", 1)[0] + "\r\n"
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8", newline="")
+    return d / "cur.csv"
+
+
+def extra_fields(d: Path) -> Path:
+    lines = cur_lines()
+    lines[4] = lines[4].rstrip("\r\n") + ",extra\r\n"
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8", newline="")
+    return d / "cur.csv"
+
+
+def nul_bytes(d: Path) -> Path:
+    lines = cur_lines()
+    lines[6] = replace_field(lines[6], "lineItem/ProductCode", "Amazon\x00EC2")
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8", newline="")
+    return d / "cur.csv"
+
+
+def end_before_start(d: Path) -> Path:
+    lines = cur_lines()
+    lines[8] = replace_field(lines[8], "lineItem/UsageEndDate", "2018-06-01T00:00:00Z")
+    lines[8] = replace_field(lines[8], "lineItem/UsageStartDate", "2018-06-02T00:00:00Z")
+    (d / "cur.csv").write_text("".join(lines), encoding="utf-8", newline="")
+    return d / "cur.csv"
+
+
+def focus_end_before_start(d: Path) -> Path:
+    with FOCUS.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    start = rows[12][rows[0].index("ChargePeriodStart")]
+    rows[12][rows[0].index("ChargePeriodEnd")] = start.replace(start[:4], str(int(start[:4]) - 1))
+    with (d / "focus.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return d / "focus.csv"
+
+
+def focus_cut(d: Path) -> Path:
+    (d / "focus.csv").write_bytes(FOCUS.read_bytes()[:5000])
+    return d / "focus.csv"
+
+
+SAAS = REPO / "sample_data" / "saas" / "invoices.csv"
+GCP_CSV = KOKU.parent / "gcp-bq-export-koku" / "2022-08-01_5.csv"
+AZURE_CSV = KOKU.parent / "azure-ea-finops-toolkit" / "EA_ActualCost_Small.csv"
+INVENTORY = REPO / "sample_data" / "onprem" / "inventory.csv"
+
+
+def cut(source: Path, drop: int = 40) -> Callable[[Path], Path]:
+    """The file without its last `drop` bytes: its last line stops short of its fields."""
+
+    def make(d: Path) -> Path:
+        (d / source.name).write_bytes(source.read_bytes()[:-drop])
+        return d / source.name
+
+    return make
+
+
+def azure_cut_gz(d: Path) -> Path:
+    data = gzip.compress(AZURE_CSV.read_bytes())
+    (d / "cost.csv.gz").write_bytes(data[: len(data) // 2])
+    return d / "cost.csv.gz"
+
+
+def gcp_end_before_start(d: Path) -> Path:
+    with GCP_CSV.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    start, end = rows[0].index("usage_start_time"), rows[0].index("usage_end_time")
+    rows[3][start], rows[3][end] = rows[3][end], rows[3][start]
+    with (d / GCP_CSV.name).open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return d / GCP_CSV.name
+
+
+def last_line(source: Path) -> str:
+    lines = source.read_bytes().rstrip().count(b"\n") + 1
+    return f"line {lines}"
 
 
 def truncated_parquet(d: Path) -> Path:
@@ -130,9 +231,11 @@ def not_a_cur(d: Path) -> Path:
 
 
 def focus_text_cost(d: Path) -> Path:
-    lines = FOCUS.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines[10] = lines[10].replace(",0.", ',"n/a",', 1) if ",0." in lines[10] else lines[10]
-    (d / "focus.csv").write_text("".join(lines), encoding="utf-8")
+    with FOCUS.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    rows[10][rows[0].index("BilledCost")] = "n/a"
+    with (d / "focus.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
     return d / "focus.csv"
 
 
@@ -210,6 +313,77 @@ class Case:
 
 CASES = {
     "truncated gz": Case(truncated_gz, "aws", "truncated or corrupt gzip", "cur.csv.gz"),
+    "truncated legacy CUR (head -c 6000)": Case(
+        cut_cur,
+        "aws",
+        "the file ends in the middle of a line — it may be truncated; download it again",
+        "cur.csv",
+        "line 5",
+    ),
+    "truncated CSV inside a sound gzip": Case(
+        cut_cur_gz, "aws", "ends in the middle of a line", "cur.csv.gz", "line 5"
+    ),
+    "final line without its newline": Case(
+        no_final_newline, "aws", "ends in the middle of a line", "cur.csv", "line 20"
+    ),
+    "too few fields": Case(
+        too_few_fields,
+        "aws",
+        "too few fields on a line",
+        "cur.csv",
+        "line 5: too few fields on a line — expected 130 fields, as on line 2, found 129 fields",
+    ),
+    "extra fields": Case(extra_fields, "aws", "too many fields on a line", "cur.csv", "line 5"),
+    "NUL byte": Case(
+        nul_bytes, "aws", "NUL byte in a field", "cur.csv", "line 7, column lineItem/ProductCode"
+    ),
+    "usage that ends before it starts": Case(
+        end_before_start,
+        "aws",
+        "value in column 'lineItem/UsageEndDate' is before the start of the period — expected "
+        "a date-time not before lineItem/UsageStartDate on the same line, "
+        "found '2018-06-01T00:00:00Z'",
+        "cur.csv",
+        "line 9, column lineItem/UsageEndDate",
+    ),
+    "FOCUS: charge that ends before it starts": Case(
+        focus_end_before_start,
+        "focus",
+        "is before the start of the period — expected a date-time not before ChargePeriodStart",
+        "focus.csv",
+        "line 13, column ChargePeriodEnd",
+    ),
+    "FOCUS: truncated CSV": Case(focus_cut, "focus", "ends in the middle of a line", "focus.csv"),
+    "Azure cost details: cut mid-line": Case(
+        cut(AZURE_CSV),
+        "azure",
+        "ends in the middle of a line",
+        AZURE_CSV.name,
+        last_line(AZURE_CSV),
+    ),
+    "Azure cost details: truncated gzip": Case(
+        azure_cut_gz, "azure", "truncated or corrupt gzip file", "cost.csv.gz"
+    ),
+    "GCP CSV: cut mid-line": Case(
+        cut(GCP_CSV), "gcp", "ends in the middle of a line", GCP_CSV.name, last_line(GCP_CSV)
+    ),
+    "GCP: usage that ends before it starts": Case(
+        gcp_end_before_start,
+        "gcp",
+        "usage ends before it starts — expected a timestamp not before usage_start_time",
+        GCP_CSV.name,
+        "line 4, column usage_end_time",
+    ),
+    "SaaS invoices: cut mid-line": Case(
+        cut(SAAS, 30), "saas", "ends in the middle of a line", SAAS.name, last_line(SAAS)
+    ),
+    "on-prem inventory: cut mid-line": Case(
+        cut(INVENTORY),
+        "onprem",
+        "ends in the middle of a line",
+        INVENTORY.name,
+        last_line(INVENTORY),
+    ),
     "truncated parquet": Case(
         truncated_parquet, "aws", "truncated or corrupt Parquet", "export-00001"
     ),
@@ -327,3 +501,32 @@ def test_broken_input_is_refused_with_one_clear_message(
     assert (
         not list((warehouse / "_staging").glob("*")) if (warehouse / "_staging").exists() else True
     )
+
+
+@pytest.mark.parametrize(
+    ("line_type", "category"), [("Refund", "Credit"), ("Credit", "Credit"), ("Usage", "Usage")]
+)
+def test_negative_usage_quantities_are_accepted_as_the_provider_wrote_them(
+    line_type: str, category: str, tmp_path: Path
+) -> None:
+    """Providers write negative quantities on refund, credit and negation lines (an AWS
+    Refund gives back the usage it refunds; Azure and GCP reverse usage the same way), and
+    no rule separates those from a damaged row: they are kept, sign and all."""
+    lines = cur_lines()
+    lines[3] = replace_field(lines[3], "lineItem/LineItemType", line_type)
+    lines[3] = replace_field(lines[3], "lineItem/UsageAmount", "-2.5")
+    lines[3] = replace_field(lines[3], "lineItem/UnblendedCost", "-0.25")
+    (tmp_path / "cur.csv").write_text("".join(lines), encoding="utf-8", newline="")
+
+    assert ingest(tmp_path / "w", "aws", str(tmp_path / "cur.csv")) == 0
+
+    got = (
+        connect(tmp_path / "w")
+        .execute(
+            "select ChargeCategory, PricingQuantity, ConsumedQuantity, BilledCost from cost_lines "
+            "where BilledCost < 0"
+        )
+        .fetchall()
+    )
+    consumed = Decimal("-2.5") if category == "Usage" else None
+    assert got == [(category, Decimal("-2.5"), consumed, Decimal("-0.25"))]

@@ -177,6 +177,13 @@ CASES = [
      "unknown time zone", "Mars/Olympus"),
     (GOOD + "2026/10/05 10:00:00.000, 0, -1 %, 50 W\n", ["--tz", "UTC"],
      "outside 0-100%", "-1%"),
+    (GOOD + "2026/10/05 10:00:00.000, 0, 13 %, 50 W\n2026/10/05 10:01:00.000, 0, 1",
+     ["--tz", "UTC"], "the file ends in the middle of a line", "line 3"),
+    (GOOD + "2026/10/05 10:00:00.000, 0, 13 %\n", ["--tz", "UTC"], "too few fields", "line 2"),
+    (GOOD + "2026/10/05 10:00:00.000, 0, 13 %, 50 W, 7\n", ["--tz", "UTC"], "too many fields",
+     "line 2"),
+    (GOOD + "2026/10/05 10:00:00.000, 0, 13 %, 5\x000 W\n", ["--tz", "UTC"], "NUL byte",
+     "line 2, column power.draw [W]"),
 ]  # fmt: skip
 
 
