@@ -332,7 +332,8 @@ def test_cur2_fee_is_a_purchase_at_zero_and_its_unused_part_a_line_of_its_own(
         (RI_ARN, "Usage", "Unused", z, Decimal("39573.76"), z, z, RI_ARN, "p5.48xlarge",
          None, "Hrs"),
     ]  # fmt: skip
-    assert rows[1][11] == "Unused Savings Plan commitment"
+    # a fee line without a description is described by its usage type (FOCUS: never null)
+    assert rows[1][11] == "Unused Savings Plan commitment (ComputeSP:1yrNoUpfront)"
     assert {r[12] for r in rows if r[2] == "Unused"} == {"Committed"}
 
 
