@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BASE := $(VENV)/.installed
 DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test test-heavy lint bench system-deps clean
 
 $(BASE): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,12 @@ lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The default suite; `make test-heavy` runs the minutes-long checks (CI runs both).
 test: $(DEV) system-deps lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -m "not heavy" --durations=15
+
+test-heavy: $(DEV) system-deps
+	$(VENV)/bin/pytest -m heavy --durations=5
 
 bench: $(DEV)
 	$(PY) bench/run.py $(BENCH)

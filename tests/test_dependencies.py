@@ -134,6 +134,7 @@ def test_login_comes_with_the_plain_install() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.timeout(900)
 def test_a_plain_install_can_log_in(tmp_path: Path) -> None:
     """`pip install hybrid-finops` without extras, in a fresh venv: everything st.login imports

@@ -17,7 +17,7 @@ from dashboard.commands.export import write_focus_csv
 from ingest.warehouse import connect
 from tests.conformance import validator
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 README = validator.REPO / "README.md"
 
