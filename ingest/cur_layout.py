@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest import data_exports
-from ingest.delivery import Skipped
+from ingest.delivery import Skipped, once
 from ingest.detect import is_data_file
 from models.errors import InputError
 
@@ -89,7 +89,7 @@ def _manifest_files(manifest: Path, display: Display) -> list[Path]:
                 hint="download the whole period folder, including its assembly subfolder",
             )
         files.append(hit)
-    return files
+    return once(files)
 
 
 @dataclass
@@ -128,7 +128,7 @@ def survey(target: Path, display: Display = str) -> Plan:
             return
         manifests = sorted(p for p in folder.iterdir() if p.is_file() and _is_manifest(p))
         if manifests:
-            files = [f for m in manifests for f in _manifest_files(m, display)]
+            files = once(f for m in manifests for f in _manifest_files(m, display))
             periods.append(Period(display(folder), files))
             named = set(files)
             older = [p for p in sorted(folder.rglob("*")) if p.is_file() and is_data_file(p)]

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.delivery import Skipped
+from ingest.delivery import Skipped, once
 from ingest.detect import is_data_file
 from models.errors import InputError
 
@@ -165,7 +165,7 @@ def _key_below_export(uri: str, root: Path, display: Display) -> str | None:
 
 def _manifest_files(manifest: Manifest, root: Path, period: str, display: Display) -> list[Path]:
     files = []
-    for uri in manifest.data_files:
+    for uri in once(manifest.data_files):
         rel = _key_below_export(uri, root, display)
         if rel is None or not rel.startswith(f"{PERIOD_PREFIX}{period}/"):
             raise InputError(

@@ -223,6 +223,20 @@ def test_gzip_and_manifest_layout_give_the_same_lines(warehouse: Path, tmp_path:
     assert [Path(f["path"]).name for f in json.loads(files)] == ["acme-1.csv.gz"]
 
 
+def test_a_file_two_legacy_manifests_name_is_read_once(warehouse: Path, tmp_path: Path) -> None:
+    """A period folder with a manifest kept twice (a copy beside the original): each names the
+    same assembly, which is still one file of the month, not two."""
+    rows, total, _ = koku_truth(KOKU / "test_cur.csv")
+    period = tmp_path / "cur" / "acme" / "20180601-20180701"
+    (period / "assembly-1").mkdir(parents=True)
+    shutil.copy(KOKU / "test_cur.csv", period / "assembly-1" / "acme-1.csv")
+    key = "cur/acme/20180601-20180701/assembly-1/acme-1.csv"
+    for name in ("acme-Manifest.json", "acme-copy-Manifest.json"):
+        (period / name).write_text(json.dumps({"reportKeys": [key, key]}))
+    assert ingest(warehouse, "aws", str(tmp_path / "cur")) == 0
+    assert period_totals(warehouse)["2018-06"][:2] == (rows, total)
+
+
 def test_legacy_parquet_is_read_by_its_snake_case_columns(warehouse: Path, tmp_path: Path) -> None:
     raw = pl.read_csv(KOKU / "2022-07-01-alt-columns.csv", infer_schema=False)
     rows, total, month = koku_truth(KOKU / "test_cur.csv")

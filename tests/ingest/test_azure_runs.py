@@ -166,6 +166,20 @@ def test_the_older_run_alone_is_what_the_older_run_says(tmp_path: Path, warehous
     assert count == 10 and billed != BILLED and billed < BILLED
 
 
+def test_a_blob_the_manifest_lists_twice_is_read_once(tmp_path: Path, warehouse: Path) -> None:
+    """A duplicated blobs entry is still one file: reading it twice doubled the month."""
+    root = tmp_path / "exports"
+    folder = write_run(
+        root, "acme-actual", "run-1005", "2023-10-05T06:00:00Z", {"part_0_0001.csv": ACTUAL}
+    )
+    doc = json.loads((folder / azure_runs.MANIFEST).read_text(encoding="utf-8"))
+    doc["blobs"] *= 2
+    (folder / azure_runs.MANIFEST).write_text(json.dumps(doc), encoding="utf-8")
+    assert ingest(warehouse, str(root)) == 0
+    count, billed, _ = totals(warehouse)
+    assert (count, billed) == (10 + 1, BILLED)
+
+
 INCOMPLETE = {
     "newest run without its manifest": (
         {"with_manifest": False}, "no manifest.json (the run is still being written, or it "

@@ -295,6 +295,24 @@ def test_a_month_with_data_but_no_manifest_yet_is_skipped_not_guessed(
     assert "skipped 1 file: acme-cur2 BILLING_PERIOD=2026-09 has no manifest yet" in out
 
 
+def test_a_file_the_manifest_names_twice_is_read_once(
+    place: Place, warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A duplicated dataFiles entry is still one object: reading it twice doubled the month."""
+    key = _manifest_key(CUR2, "2026-09")
+    items = []
+    for k, body in objects(CUR2, False):
+        if k == key:
+            doc = json.loads(body)
+            doc["dataFiles"] = doc["dataFiles"] * 2
+            body = json.dumps(doc).encode()
+        items.append((k, body))
+    place.put(items)
+    assert ingest(warehouse, "aws", place.target("acme-cur2"), *place.args) == 0
+    got = {p: (n, b) for p, (n, b, _) in period_totals(warehouse).items()}
+    assert got == {"2026-08": AUG, "2026-09": SEPT}
+
+
 # ---- FOCUS 1.2 from AWS ----------------------------------------------------------------------
 
 FOCUS = Export(
