@@ -27,6 +27,7 @@ from ingest.delta_log import (
     restore_hint,
 )
 from ingest.store import META_KEY as LOAD_META  # a load's record, in its own commit
+from ingest.warehouse import snapshot_files
 from models.errors import DamagedWarehouseError
 
 LOADED = ("cost_lines", "gpu_util", "assets")  # tables whose commits carry a loads record
@@ -54,7 +55,9 @@ def load_records(loads: DeltaTable | None) -> list[dict]:
         return []
     columns = ["load_id", "dataset", "source", "billing_account", "billing_period", "status",
                "table_version", "files"]  # fmt: skip
-    files = loads.file_uris()  # the files themselves: a Delta scan of many small files is slow
+    # the files themselves (a Delta scan of many small files is slow), as the file system
+    # spells them: a warehouse folder with a space in its name is percent-encoded in the URIs
+    files = snapshot_files(loads)
     return pl.read_parquet(files, columns=columns).to_dicts() if files else []
 
 
