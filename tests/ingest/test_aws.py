@@ -346,8 +346,34 @@ def test_cur2_fee_is_a_purchase_at_zero_and_its_unused_part_a_line_of_its_own(
         (RI_ARN, "Usage", "Unused", z, Decimal("39573.76"), z, z, RI_ARN, "p5.48xlarge",
          None, "Hrs"),
     ]  # fmt: skip
-    assert rows[1][11] == "Unused Savings Plan commitment"
+    # the fee's description (here its usage type, the CUR giving none) says which plan
+    assert rows[1][11] == "Unused Savings Plan commitment (ComputeSP:1yrNoUpfront)"
     assert {r[12] for r in rows if r[2] == "Unused"} == {"Committed"}
+
+
+def test_a_fee_line_without_its_commitment_arn_keeps_its_unused_part(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """An RIFee line whose reservation ARN is empty (a trimmed query, a hand-made extract) has
+    no Unused line of its own: its unused 39,573.76 stays on the fee line instead of vanishing
+    from the amortised cost."""
+    rows = cur2_table("2026-09").to_pylist()
+    for row in rows:
+        if row["line_item_line_item_type"] == "RIFee":
+            row["reservation_reservation_a_r_n"] = None
+    folder = tmp_path / "cur2" / "BILLING_PERIOD=2026-09"
+    folder.mkdir(parents=True)
+    table = pa.Table.from_pylist(rows, schema=cur2_table("2026-09").schema)
+    pq.write_table(table, folder / "export-00001.snappy.parquet")
+    assert ingest(warehouse, "aws", str(folder)) == 0
+    effective = sum((Decimal(e) for *_, e, _ in LINES), Decimal(0))
+    billed = expected_billed(table)
+    assert period_totals(warehouse)["2026-09"] == (STORED_ROWS - 1, billed, effective)
+    fee = connect(warehouse).execute(
+        "select EffectiveCost, CommitmentDiscountId from cost_lines "
+        "where x_UsageType = 'HeavyUsage:p5.48xlarge'"
+    )
+    assert fee.fetchall() == [(Decimal("39573.76"), None)]
 
 
 def test_cur2_unused_lines_are_the_same_read_whole_or_in_pieces(tmp_path: Path) -> None:
