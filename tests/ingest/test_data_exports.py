@@ -454,3 +454,50 @@ def test_two_exports_of_one_payer_and_month_are_refused_and_commit_nothing(
     assert "period 2026-09" in lines[0]
     assert "acme-copy" in lines[0] and "acme-cur2" in lines[0]
     assert state(warehouse) == before  # not even the 2026-08 that only one export has
+
+
+def _retyped(table: pa.Table, column: str, values: pa.Array) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(column), column, values)
+
+
+WRONG_TYPES = {
+    "CUR 2.0 cost as booleans": (
+        "aws",
+        _retyped(cur2_table("2026-09"), "line_item_unblended_cost", pa.array([True] * 10)),
+        "column 'line_item_unblended_cost' has a type that cannot hold its values — expected "
+        "a decimal number, found a column of type Boolean",
+    ),
+    "CUR 2.0 usage start as integers": (
+        "aws",
+        _retyped(cur2_table("2026-09"), "line_item_usage_start_date", pa.array([7] * 10)),
+        "column 'line_item_usage_start_date' has a type that cannot hold its values — expected "
+        "a date-time like 2026-09-01T00:00:00Z, found a column of type Int64",
+    ),
+    "FOCUS BilledCost as booleans": (
+        "focus",
+        _retyped(focus_table("2026-09", "1"), "BilledCost", pa.array([True] * 3)),
+        "column 'BilledCost' has a type that cannot hold its values — expected a decimal "
+        "number, found a column of type Boolean",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_TYPES.keys())
+def test_a_parquet_column_of_the_wrong_type_is_one_message_and_commits_nothing(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    command, table, says = WRONG_TYPES[name]
+    export = Export("acme-export", {"2026-09": [(NEW, [parquet(table)])]})
+    place = local_place(tmp_path / "bucket")
+    place.put(objects(export, False))
+    warehouse = tmp_path / "warehouse"
+
+    code = ingest(warehouse, command, place.target("acme-export"))
+
+    captured = capsys.readouterr()
+    lines = [x for x in captured.err.splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1, captured.err
+    shown = place.shown(f"acme-export/data/BILLING_PERIOD=2026-09/{NEW}/acme-export-00001")
+    assert lines[0].startswith(f"Bad input: {shown}.snappy.parquet, column ")
+    assert says in lines[0] and "Traceback" not in captured.err
+    assert not (warehouse / "cost_lines").exists()
