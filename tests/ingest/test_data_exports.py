@@ -501,3 +501,26 @@ def test_a_parquet_column_of_the_wrong_type_is_one_message_and_commits_nothing(
     assert lines[0].startswith(f"Bad input: {shown}.snappy.parquet, column ")
     assert says in lines[0] and "Traceback" not in captured.err
     assert not (warehouse / "cost_lines").exists()
+
+
+def test_a_month_of_several_executions_without_metadata_is_refused_not_summed(
+    place: Place, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Only data/ was copied: nothing says which execution is the month. It was refused as
+    "two exports deliver the same billing period", pointing the user the wrong way."""
+    warehouse = tmp_path / "warehouse"
+    place.put([(k, b) for k, b in objects(CUR2, False) if "/metadata/" not in k])
+
+    code = ingest(warehouse, "aws", place.target("acme-cur2"), *place.args)
+
+    captured = capsys.readouterr()
+    lines = [x for x in captured.err.splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1, captured.err
+    assert lines[0] == (
+        f"Bad input: {place.shown('acme-cur2/data/BILLING_PERIOD=2026-09')}: several deliveries "
+        "of one month and no manifest to say which is the month — expected <export>/data/ "
+        "beside <export>/metadata/, whose manifest names the month's files, found 2 execution "
+        f"folders ({OLD}, {NEW}) and no metadata/ folder — download the export's metadata/ "
+        "folder too and point at the export, or point at one execution folder"
+    )
+    assert not (warehouse / "cost_lines").exists()
