@@ -524,3 +524,25 @@ def test_a_month_of_several_executions_without_metadata_is_refused_not_summed(
         "folder too and point at the export, or point at one execution folder"
     )
     assert not (warehouse / "cost_lines").exists()
+
+
+def test_a_file_beside_the_newest_execution_that_its_manifest_omits_is_a_leftover(
+    tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """It was reported as an "older delivery ... replaced by execution NEW (execution NEW)"."""
+    place = local_place(tmp_path / "bucket")
+    stray = f"acme-cur2/data/BILLING_PERIOD=2026-09/{NEW}/acme-cur2-00099.snappy.parquet"
+    place.put([*objects(CUR2, False), (stray, parquet(cur2_table("2026-09")))])
+    assert ingest(warehouse, "aws", place.target("acme-cur2")) == 0
+    out = capsys.readouterr().out
+    assert {p: (n, b) for p, (n, b, _) in period_totals(warehouse).items()} == {
+        "2026-08": AUG,
+        "2026-09": SEPT,
+    }
+    notes = [line for line in out.splitlines() if line.startswith("skipped")]
+    assert notes == [
+        f"skipped 2 files: older delivery of acme-cur2 BILLING_PERIOD=2026-09, replaced by "
+        f"execution {NEW} (execution {OLD}), e.g. {place.shown(OLD_FILE)}",
+        f"skipped 1 file: not in the manifest of acme-cur2 BILLING_PERIOD=2026-09 (a leftover "
+        f"beside the files of execution {NEW}), e.g. {place.shown(stray)}",
+    ]
