@@ -42,7 +42,7 @@ def _formats(book: xlsxwriter.Workbook, currency: str) -> dict:
 def _basis(pack: Pack) -> str:
     """'amortised cost (USD): ...' for the cover, the one place both bases meet."""
     return (
-        f"{pack.basis.label(pack.currency).lower()} (reconciliation is billed cost; "
+        f"{pack.basis.words.lower()} ({pack.currency}) (reconciliation is billed cost; "
         "idle GPU and on-prem parts are amortised)"
     )
 

@@ -45,11 +45,18 @@ def unused_after_fees(lines: pl.DataFrame, covered: Mapping[str, str]) -> pl.Dat
     an unused part to put its Unused line there (fee lines are few, so this is a handful of
     zero-copy slices, not a pass over every column)."""
     amount = pl.col(UNUSED)
-    has_unused = (
-        amount.is_not_null() & (amount != 0) & pl.col("CommitmentDiscountId").is_not_null()
-    ).fill_null(False)
-    at = lines.select(pl.arg_where(has_unused)).to_series().to_list()
-    kept = lines.drop(UNUSED, UNUSED_QUANTITY)
+    unused = (amount.is_not_null() & (amount != 0)).fill_null(False)
+    named = pl.col("CommitmentDiscountId").is_not_null()
+    at = lines.select(pl.arg_where(unused & named)).to_series().to_list()
+    # A fee line without its commitment's ARN cannot have an Unused line (FOCUS wants the
+    # commitment's id on it): its unused part stays on the fee line, as the CUR amortises it,
+    # rather than vanishing from the amortised cost.
+    kept = lines.with_columns(
+        pl.when(unused & ~named)
+        .then(amount.cast(lines.schema["EffectiveCost"]))
+        .otherwise(pl.col("EffectiveCost"))
+        .alias("EffectiveCost")
+    ).drop(UNUSED, UNUSED_QUANTITY)
     if not at:
         return kept
     unused = _as_unused(lines[at], covered).select(kept.columns)

@@ -17,7 +17,7 @@ from ingest import azure, focus
 from ingest import azure_runs as runs
 from ingest.azure_blob import Container, inside, no_exports
 from ingest.azure_export import ExportFile, discover, is_focus_export
-from ingest.delivery import Loads
+from ingest.delivery import Loads, Skipped
 from ingest.store import PeriodLoad
 from models.errors import InputError
 
@@ -30,7 +30,7 @@ def read(root: Path, label: str, work: Path, shown: str | None = None) -> Loads:
     shown = shown or label
     if runs.is_run_layout(root):
         plan = runs.plan(root, shown)
-        return Loads(read_runs(list(plan.runs.values()), label, work), plan.skipped)
+        return _of_runs(plan, label, work)
     exports = discover(root, shown)
     if is_focus_export(exports):
         by_path = {e.path: e.display for e in exports}
@@ -59,7 +59,26 @@ def read_container(container: Container, label: str, work: Path) -> Loads:
     container.fetch([n for n in listing if PurePosixPath(n).name == runs.MANIFEST], root)
     plan = runs.plan(root, target.uri, listing)
     container.fetch([n for run in plan.runs.values() for n in run.names], root)
-    return Loads(read_runs(list(plan.runs.values()), label, work), plan.skipped)
+    return _of_runs(plan, label, work)
+
+
+def _of_runs(plan: runs.Plan, label: str, work: Path) -> Loads:
+    """The chosen runs read, with what was skipped, and each newest run that held no charge
+    rows said so: nothing replaces what an earlier run stored for its days, and a summary that
+    said only "nothing to load" would pass the older figures off as the newest delivery's."""
+    chosen = list(plan.runs.values())
+    loads = read_runs(chosen, label, work)
+    read_files = {f.path for load in loads for f in load.files}
+    empty = [
+        Skipped(
+            f"the newest run {run.run_id} of export {run.export} for {run.dates} holds no "
+            "charge rows; what an earlier load stored for these days is kept, unchanged",
+            tuple(run.shown(p) for p in run.files),
+        )
+        for run in chosen
+        if not any(run.shown(p) in read_files for p in run.files)
+    ]
+    return Loads(loads, plan.skipped + empty)
 
 
 def read_runs(chosen: list[runs.Run], label: str, work: Path) -> list[PeriodLoad]:

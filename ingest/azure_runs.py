@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from ingest.delivery import Skipped
+from ingest.delivery import Skipped, once
 from ingest.detect import is_data_file
 from models.errors import InputError
 
@@ -374,7 +374,7 @@ def read_manifest(path: Path, display: str, run_folder: str) -> Manifest:
         scope=scope,
         run_id=run_id,
         submitted=submitted,
-        blobs=tuple(listed),
+        blobs=tuple(once(listed)),
     )
 
 

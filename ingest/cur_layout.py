@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest import data_exports
-from ingest.delivery import Skipped
+from ingest.delivery import Skipped, once
 from ingest.detect import is_data_file
 from models.errors import InputError
 
@@ -89,7 +89,7 @@ def _manifest_files(manifest: Path, display: Display) -> list[Path]:
                 hint="download the whole period folder, including its assembly subfolder",
             )
         files.append(hit)
-    return files
+    return once(files)
 
 
 @dataclass
@@ -128,7 +128,7 @@ def survey(target: Path, display: Display = str) -> Plan:
             return
         manifests = sorted(p for p in folder.iterdir() if p.is_file() and _is_manifest(p))
         if manifests:
-            files = [f for m in manifests for f in _manifest_files(m, display)]
+            files = once(f for m in manifests for f in _manifest_files(m, display))
             periods.append(Period(display(folder), files))
             named = set(files)
             older = [p for p in sorted(folder.rglob("*")) if p.is_file() and is_data_file(p)]
@@ -141,6 +141,7 @@ def survey(target: Path, display: Display = str) -> Plan:
         if data:
             periods.append(Period(display(folder), data))
             return
+        _refuse_unmanifested_executions(folder, display)
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
             if not sub.name.startswith((".", "_")):
                 walk(sub)
@@ -154,6 +155,30 @@ def survey(target: Path, display: Display = str) -> Plan:
             found="an empty folder",
         )
     return Plan(periods, skipped)
+
+
+def _refuse_unmanifested_executions(folder: Path, display: Display) -> None:
+    """A Data Exports month copied without its export's metadata/: with the "create new file"
+    preference each delivery is an execution folder, and only the manifest says which one is
+    the month; reading them all would count it several times."""
+    if not folder.name.startswith(data_exports.PERIOD_PREFIX):
+        return
+    executions = [
+        sub.name
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir())
+        if any(is_data_file(f) for f in sub.rglob("*") if f.is_file())
+    ]
+    if len(executions) > 1:
+        raise InputError(
+            "several deliveries of one month and no manifest to say which is the month",
+            file=display(folder),
+            expected=f"<export>/{data_exports.DATA}/ beside <export>/{data_exports.METADATA}/, "
+            "whose manifest names the month's files",
+            found=f"{len(executions)} execution folders ({', '.join(executions[:3])}) and no "
+            f"{data_exports.METADATA}/ folder",
+            hint=f"download the export's {data_exports.METADATA}/ folder too and point at the "
+            "export, or point at one execution folder",
+        )
 
 
 def _of_layout(layout: data_exports.Layout) -> Plan:

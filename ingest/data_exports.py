@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.delivery import Skipped
+from ingest.delivery import Skipped, once
 from ingest.detect import is_data_file
 from models.errors import InputError
 
@@ -165,7 +165,7 @@ def _key_below_export(uri: str, root: Path, display: Display) -> str | None:
 
 def _manifest_files(manifest: Manifest, root: Path, period: str, display: Display) -> list[Path]:
     files = []
-    for uri in manifest.data_files:
+    for uri in once(manifest.data_files):
         rel = _key_below_export(uri, root, display)
         if rel is None or not rel.startswith(f"{PERIOD_PREFIX}{period}/"):
             raise InputError(
@@ -242,13 +242,23 @@ def read_export(root: Path, display: Display, only: str | None = None) -> Layout
         files = _manifest_files(newest, root, period, display)
         deliveries.append(Delivery(display(data_dir), period, files))
         chosen = set(files)
-        older = [p for p in present if p not in chosen]
+        unnamed = [p for p in present if p not in chosen]
+        # a file in the newest execution's own folder that its manifest does not name is a
+        # leftover of that execution, not an older delivery
+        leftover = [p for p in unnamed if p.parent.name == newest.execution_id]
+        older = [p for p in unnamed if p not in leftover]
         if older:
             why = (
                 f"older delivery of {name} {PERIOD_PREFIX}{period}, replaced by execution "
                 f"{newest.execution_id}"
             )
             skipped += _group_skipped(older, data_dir, why, display)
+        if leftover:
+            why = (
+                f"not in the manifest of {name} {PERIOD_PREFIX}{period} (a leftover beside "
+                f"the files of execution {newest.execution_id})"
+            )
+            skipped.append(Skipped(why, tuple(display(p) for p in leftover)))
     return Layout(deliveries, skipped)
 
 

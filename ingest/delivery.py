@@ -8,8 +8,11 @@ a skipped file is never read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -36,3 +39,10 @@ class Loads(list):
 def skipped_of(batches: object) -> list[Skipped]:
     """The skipped deliveries a reader reported with its loads (none for a plain list)."""
     return list(getattr(batches, "skipped", ()))
+
+
+def once(named: Iterable[T]) -> list[T]:
+    """A manifest's files, each once, in its order: a file named twice (a duplicated entry,
+    two manifests of one period) is still one file, and reading it twice would count its
+    charges twice."""
+    return list(dict.fromkeys(named))

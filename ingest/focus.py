@@ -82,7 +82,17 @@ def _checks(frame: pl.LazyFrame) -> list[Check]:
     schema = frame.collect_schema()
     out = []
     for col in COST_LINES.columns:
-        if col.name not in schema or schema[col.name] != pl.String:
+        if col.name not in schema:
+            continue
+        dtype = schema[col.name]
+        if dtype != pl.String:
+            # a Parquet column whose type cannot hold the concept (a boolean cost, an integer
+            # date) is checked, so it is one message rather than a conversion error
+            if col.kind == "decimal" and not dtype.is_numeric():
+                out.append(Check(col.name, "a decimal number", money(pl.col(col.name), dtype)))
+            elif col.kind == "datetime" and not isinstance(dtype, pl.Datetime | pl.Date):
+                parsed = timestamp(pl.col(col.name), dtype)
+                out.append(Check(col.name, "a date-time like 2024-09-01T00:00:00Z", parsed))
             continue
         if col.kind == "decimal":
             out.append(Check(col.name, "a decimal number", money(pl.col(col.name), pl.String)))

@@ -55,7 +55,8 @@ def load_records(loads: DeltaTable | None) -> list[dict]:
         return []
     columns = ["load_id", "dataset", "source", "billing_account", "billing_period", "status",
                "table_version", "files"]  # fmt: skip
-    # the files themselves: a Delta scan of many small files is slow
+    # the files themselves (a Delta scan of many small files is slow), as the file system
+    # spells them: a warehouse folder with a space in its name is percent-encoded in the URIs
     files = snapshot_files(loads)
     return pl.read_parquet(files, columns=columns).to_dicts() if files else []
 

@@ -107,7 +107,10 @@ def first_bad(frame: pl.LazyFrame, checks: list[Check]) -> tuple[Check, int, str
     for i, c in enumerate(checks):
         bad = pl.col(c.column).is_not_null() & c.parsed.is_null()
         aggs.append(pl.int_range(pl.len(), dtype=pl.Int64).filter(bad).first().alias(f"r{i}"))
-    rows = frame.select(aggs).collect().row(0)
+    try:
+        rows = frame.select(aggs).collect().row(0)
+    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
+        return _wrong_type(frame, checks)
     for c, row in zip(checks, rows, strict=True):
         if row is not None:
             value = frame.select(pl.col(c.column)).slice(row, 1).collect().item()
@@ -115,11 +118,35 @@ def first_bad(frame: pl.LazyFrame, checks: list[Check]) -> tuple[Check, int, str
     return None
 
 
+WHOLE_COLUMN = -1  # the row of a column whose type cannot hold the value at all
+
+
+def _wrong_type(frame: pl.LazyFrame, checks: list[Check]) -> tuple[Check, int, str]:
+    """The check whose column's type cannot be converted at all (a Parquet export with a
+    boolean cost, an integer date): polars refuses the cast instead of giving nulls."""
+    schema = frame.collect_schema()
+    for c in checks:
+        try:
+            frame.select(c.parsed).collect()
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
+            return c, WHOLE_COLUMN, f"a column of type {schema.get(c.column)}"
+    raise AssertionError("a check failed together but none alone")  # pragma: no cover
+
+
 def raise_bad(display: str, found: tuple[Check, int, str] | None, header_lines: int = 1) -> None:
     """One InputError for the first unparseable value (line numbers count the header)."""
     if found is None:
         return
     check, row, value = found
+    if row == WHOLE_COLUMN:
+        raise InputError(
+            f"column {check.name!r} has a type that cannot hold its values",
+            file=display,
+            location=f"column {check.name}",
+            expected=check.expected,
+            found=value,
+            hint="re-export the file with the provider's column types; nothing was loaded",
+        )
     raise InputError(
         f"value in column {check.name!r} {check.problem}",
         file=display,

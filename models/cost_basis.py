@@ -44,6 +44,8 @@ _MEANINGS = {
 }
 DEFAULT = CostBasis.AMORTISED
 CHOICES = tuple(b.value for b in CostBasis)
+# the US spelling, as Azure and AWS write it ("AmortizedCost", "amortized cost")
+_SPELLINGS = {"amortized": CostBasis.AMORTISED}
 
 
 def parse_basis(text: str | CostBasis | None, location: str = "--basis") -> CostBasis:
@@ -52,8 +54,9 @@ def parse_basis(text: str | CostBasis | None, location: str = "--basis") -> Cost
         return DEFAULT
     if isinstance(text, CostBasis):
         return text
+    word = text.strip().lower()
     try:
-        return CostBasis(text.strip().lower())
+        return _SPELLINGS.get(word) or CostBasis(word)
     except ValueError:
         raise InputError(
             "unknown cost basis",

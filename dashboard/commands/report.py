@@ -51,8 +51,8 @@ def command(
     strict: bool,
 ) -> None:
     """Write the month's finance pack, reconciled to the source totals and invoices."""
+    from dashboard.commands.tables import money_with_code
     from dashboard.report import build_pack
-    from dashboard.report_model import money_text
     from ingest.warehouse import parse_as_of
     from models.errors import ReconciliationError
 
@@ -62,7 +62,8 @@ def command(
         shown = paths[0] if len(paths) == 1 else f"{len(paths)} files in {out_dir}"
         app.console.print(f"{fmt}: {shown}")
     total = pack.headline["Total billed"]
-    app.console.print(f"{pack.month} total billed {money_text(total, pack.currency)}")
+    # at the currency's minor units, as every command prints money (JPY 0 digits, KWD 3)
+    app.console.print(f"{pack.month} total billed {money_with_code(total, pack.currency)}")
     app.console.print(f"Spend sheets: {pack.basis.label(pack.currency)}")
     rec = pack.sections["reconciliation"].frame
     failed = [r for r in rec.iter_rows(named=True) if r["status"] != "ok"]

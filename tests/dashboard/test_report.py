@@ -200,6 +200,7 @@ def test_notes_list_the_data_gaps(pack) -> None:
 def test_sheets_have_frozen_headers_formats_and_widths(pack) -> None:
     book = openpyxl.load_workbook(pack.files["xlsx"][0])
     assert book.sheetnames[0] == "Cover"
+    assert book["Cover"]["A2"].value.startswith("Currency USD; spend on amortised cost (USD) (")
     for name in book.sheetnames[1:]:
         assert book[name].freeze_panes == "A5", name
     ws = book["Summary"]

@@ -43,6 +43,24 @@ def test_currency_option_reports_the_other_currency(world: Path, tmp_path: Path,
     ]
 
 
+@pytest.mark.parametrize(
+    ("currency", "amounts", "shown"),
+    [("JPY", ["1234.5", "1"], "JPY 1,236"), ("KWD", ["1234.5", "1.0015"], "KWD 1,235.502")],
+)
+def test_total_billed_is_printed_at_the_currency_minor_units(
+    currency: str, amounts: list[str], shown: str, warehouse: Path, tmp_path: Path, capsys
+) -> None:
+    """1235.5 yen is 1,236 yen (no sen on an invoice); 1235.5015 dinars is 1,235.502."""
+    from ingest.store import Store
+    from tests.dashboard.test_terminal import in_currency
+
+    Store(warehouse).load_cost_lines([in_currency("2026-09", amounts, currency)])
+    code = main(["--warehouse", str(warehouse), "report", "--month", "2026-09", "--currency",
+                 currency, "--format", "csv", "--out", str(tmp_path / "pack")])  # fmt: skip
+    assert code == 0
+    assert f"2026-09 total billed {shown}\n" in capsys.readouterr().out
+
+
 def test_basis_option_reports_billed_cost_and_says_so(world: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "billed"
     code = main(["--warehouse", str(world), "report", "--month", "2026-09", "--basis", "Billed",

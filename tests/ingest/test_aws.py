@@ -223,6 +223,20 @@ def test_gzip_and_manifest_layout_give_the_same_lines(warehouse: Path, tmp_path:
     assert [Path(f["path"]).name for f in json.loads(files)] == ["acme-1.csv.gz"]
 
 
+def test_a_file_two_legacy_manifests_name_is_read_once(warehouse: Path, tmp_path: Path) -> None:
+    """A period folder with a manifest kept twice (a copy beside the original): each names the
+    same assembly, which is still one file of the month, not two."""
+    rows, total, _ = koku_truth(KOKU / "test_cur.csv")
+    period = tmp_path / "cur" / "acme" / "20180601-20180701"
+    (period / "assembly-1").mkdir(parents=True)
+    shutil.copy(KOKU / "test_cur.csv", period / "assembly-1" / "acme-1.csv")
+    key = "cur/acme/20180601-20180701/assembly-1/acme-1.csv"
+    for name in ("acme-Manifest.json", "acme-copy-Manifest.json"):
+        (period / name).write_text(json.dumps({"reportKeys": [key, key]}))
+    assert ingest(warehouse, "aws", str(tmp_path / "cur")) == 0
+    assert period_totals(warehouse)["2018-06"][:2] == (rows, total)
+
+
 def test_legacy_parquet_is_read_by_its_snake_case_columns(warehouse: Path, tmp_path: Path) -> None:
     raw = pl.read_csv(KOKU / "2022-07-01-alt-columns.csv", infer_schema=False)
     rows, total, month = koku_truth(KOKU / "test_cur.csv")
@@ -332,9 +346,34 @@ def test_cur2_fee_is_a_purchase_at_zero_and_its_unused_part_a_line_of_its_own(
         (RI_ARN, "Usage", "Unused", z, Decimal("39573.76"), z, z, RI_ARN, "p5.48xlarge",
          None, "Hrs"),
     ]  # fmt: skip
-    # a fee line without a description is described by its usage type (FOCUS: never null)
+    # the fee's description (here its usage type, the CUR giving none) says which plan
     assert rows[1][11] == "Unused Savings Plan commitment (ComputeSP:1yrNoUpfront)"
     assert {r[12] for r in rows if r[2] == "Unused"} == {"Committed"}
+
+
+def test_a_fee_line_without_its_commitment_arn_keeps_its_unused_part(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """An RIFee line whose reservation ARN is empty (a trimmed query, a hand-made extract) has
+    no Unused line of its own: its unused 39,573.76 stays on the fee line instead of vanishing
+    from the amortised cost."""
+    rows = cur2_table("2026-09").to_pylist()
+    for row in rows:
+        if row["line_item_line_item_type"] == "RIFee":
+            row["reservation_reservation_a_r_n"] = None
+    folder = tmp_path / "cur2" / "BILLING_PERIOD=2026-09"
+    folder.mkdir(parents=True)
+    table = pa.Table.from_pylist(rows, schema=cur2_table("2026-09").schema)
+    pq.write_table(table, folder / "export-00001.snappy.parquet")
+    assert ingest(warehouse, "aws", str(folder)) == 0
+    effective = sum((Decimal(e) for *_, e, _ in LINES), Decimal(0))
+    billed = expected_billed(table)
+    assert period_totals(warehouse)["2026-09"] == (STORED_ROWS - 1, billed, effective)
+    fee = connect(warehouse).execute(
+        "select EffectiveCost, CommitmentDiscountId from cost_lines "
+        "where x_UsageType = 'HeavyUsage:p5.48xlarge'"
+    )
+    assert fee.fetchall() == [(Decimal("39573.76"), None)]
 
 
 def test_cur2_unused_lines_are_the_same_read_whole_or_in_pieces(tmp_path: Path) -> None:

@@ -166,6 +166,43 @@ def test_the_older_run_alone_is_what_the_older_run_says(tmp_path: Path, warehous
     assert count == 10 and billed != BILLED and billed < BILLED
 
 
+def test_a_blob_the_manifest_lists_twice_is_read_once(tmp_path: Path, warehouse: Path) -> None:
+    """A duplicated blobs entry is still one file: reading it twice doubled the month."""
+    root = tmp_path / "exports"
+    folder = write_run(
+        root, "acme-actual", "run-1005", "2023-10-05T06:00:00Z", {"part_0_0001.csv": ACTUAL}
+    )
+    doc = json.loads((folder / azure_runs.MANIFEST).read_text(encoding="utf-8"))
+    doc["blobs"] *= 2
+    (folder / azure_runs.MANIFEST).write_text(json.dumps(doc), encoding="utf-8")
+    assert ingest(warehouse, str(root)) == 0
+    count, billed, _ = totals(warehouse)
+    assert (count, billed) == (10 + 1, BILLED)
+
+
+def test_a_newest_run_without_charge_rows_says_the_stored_month_is_kept(
+    tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A header-only newest run cannot name the account it would empty: the month keeps the
+    earlier load, and the summary says so instead of only "nothing to load"."""
+    root = tmp_path / "exports"
+    write_run(root, "acme-actual", "run-0930", "2023-09-30T06:00:00Z", {"part_0_0001.csv": ACTUAL})
+    assert ingest(warehouse, str(root)) == 0
+    header = ACTUAL.splitlines(keepends=True)[0]
+    write_run(root, "acme-actual", "run-1005", "2023-10-05T06:00:00Z", {"part_0_0001.csv": header})
+    capsys.readouterr()
+    assert ingest(warehouse, str(root)) == 0
+    out = capsys.readouterr().out
+    assert (
+        "skipped 1 file: the newest run run-1005 of export acme-actual for 20230901-20230930 "
+        "holds no charge rows; what an earlier load stored for these days is kept, unchanged, "
+        f"e.g. {root}/acme-actual/{DATES}/run-1005/part_0_0001.csv"
+    ) in out
+    count, billed, _ = totals(warehouse)
+    assert (count, billed) == (11, BILLED)
+    assert versions(warehouse)["cost_lines"] == 0
+
+
 INCOMPLETE = {
     "newest run without its manifest": (
         {"with_manifest": False}, "no manifest.json (the run is still being written, or it "

@@ -295,6 +295,24 @@ def test_a_month_with_data_but_no_manifest_yet_is_skipped_not_guessed(
     assert "skipped 1 file: acme-cur2 BILLING_PERIOD=2026-09 has no manifest yet" in out
 
 
+def test_a_file_the_manifest_names_twice_is_read_once(
+    place: Place, warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A duplicated dataFiles entry is still one object: reading it twice doubled the month."""
+    key = _manifest_key(CUR2, "2026-09")
+    items = []
+    for k, body in objects(CUR2, False):
+        if k == key:
+            doc = json.loads(body)
+            doc["dataFiles"] = doc["dataFiles"] * 2
+            body = json.dumps(doc).encode()
+        items.append((k, body))
+    place.put(items)
+    assert ingest(warehouse, "aws", place.target("acme-cur2"), *place.args) == 0
+    got = {p: (n, b) for p, (n, b, _) in period_totals(warehouse).items()}
+    assert got == {"2026-08": AUG, "2026-09": SEPT}
+
+
 # ---- FOCUS 1.2 from AWS ----------------------------------------------------------------------
 
 FOCUS = Export(
@@ -436,3 +454,95 @@ def test_two_exports_of_one_payer_and_month_are_refused_and_commit_nothing(
     assert "period 2026-09" in lines[0]
     assert "acme-copy" in lines[0] and "acme-cur2" in lines[0]
     assert state(warehouse) == before  # not even the 2026-08 that only one export has
+
+
+def _retyped(table: pa.Table, column: str, values: pa.Array) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(column), column, values)
+
+
+WRONG_TYPES = {
+    "CUR 2.0 cost as booleans": (
+        "aws",
+        _retyped(cur2_table("2026-09"), "line_item_unblended_cost", pa.array([True] * 10)),
+        "column 'line_item_unblended_cost' has a type that cannot hold its values — expected "
+        "a decimal number, found a column of type Boolean",
+    ),
+    "CUR 2.0 usage start as integers": (
+        "aws",
+        _retyped(cur2_table("2026-09"), "line_item_usage_start_date", pa.array([7] * 10)),
+        "column 'line_item_usage_start_date' has a type that cannot hold its values — expected "
+        "a date-time like 2026-09-01T00:00:00Z, found a column of type Int64",
+    ),
+    "FOCUS BilledCost as booleans": (
+        "focus",
+        _retyped(focus_table("2026-09", "1"), "BilledCost", pa.array([True] * 3)),
+        "column 'BilledCost' has a type that cannot hold its values — expected a decimal "
+        "number, found a column of type Boolean",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_TYPES.keys())
+def test_a_parquet_column_of_the_wrong_type_is_one_message_and_commits_nothing(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    command, table, says = WRONG_TYPES[name]
+    export = Export("acme-export", {"2026-09": [(NEW, [parquet(table)])]})
+    place = local_place(tmp_path / "bucket")
+    place.put(objects(export, False))
+    warehouse = tmp_path / "warehouse"
+
+    code = ingest(warehouse, command, place.target("acme-export"))
+
+    captured = capsys.readouterr()
+    lines = [x for x in captured.err.splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1, captured.err
+    shown = place.shown(f"acme-export/data/BILLING_PERIOD=2026-09/{NEW}/acme-export-00001")
+    assert lines[0].startswith(f"Bad input: {shown}.snappy.parquet, column ")
+    assert says in lines[0] and "Traceback" not in captured.err
+    assert not (warehouse / "cost_lines").exists()
+
+
+def test_a_month_of_several_executions_without_metadata_is_refused_not_summed(
+    place: Place, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Only data/ was copied: nothing says which execution is the month. It was refused as
+    "two exports deliver the same billing period", pointing the user the wrong way."""
+    warehouse = tmp_path / "warehouse"
+    place.put([(k, b) for k, b in objects(CUR2, False) if "/metadata/" not in k])
+
+    code = ingest(warehouse, "aws", place.target("acme-cur2"), *place.args)
+
+    captured = capsys.readouterr()
+    lines = [x for x in captured.err.splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1, captured.err
+    assert lines[0] == (
+        f"Bad input: {place.shown('acme-cur2/data/BILLING_PERIOD=2026-09')}: several deliveries "
+        "of one month and no manifest to say which is the month — expected <export>/data/ "
+        "beside <export>/metadata/, whose manifest names the month's files, found 2 execution "
+        f"folders ({OLD}, {NEW}) and no metadata/ folder — download the export's metadata/ "
+        "folder too and point at the export, or point at one execution folder"
+    )
+    assert not (warehouse / "cost_lines").exists()
+
+
+def test_a_file_beside_the_newest_execution_that_its_manifest_omits_is_a_leftover(
+    tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """It was reported as an "older delivery ... replaced by execution NEW (execution NEW)"."""
+    place = local_place(tmp_path / "bucket")
+    stray = f"acme-cur2/data/BILLING_PERIOD=2026-09/{NEW}/acme-cur2-00099.snappy.parquet"
+    place.put([*objects(CUR2, False), (stray, parquet(cur2_table("2026-09")))])
+    assert ingest(warehouse, "aws", place.target("acme-cur2")) == 0
+    out = capsys.readouterr().out
+    assert {p: (n, b) for p, (n, b, _) in period_totals(warehouse).items()} == {
+        "2026-08": AUG,
+        "2026-09": SEPT,
+    }
+    notes = [line for line in out.splitlines() if line.startswith("skipped")]
+    assert notes == [
+        f"skipped 2 files: older delivery of acme-cur2 BILLING_PERIOD=2026-09, replaced by "
+        f"execution {NEW} (execution {OLD}), e.g. {place.shown(OLD_FILE)}",
+        f"skipped 1 file: not in the manifest of acme-cur2 BILLING_PERIOD=2026-09 (a leftover "
+        f"beside the files of execution {NEW}), e.g. {place.shown(stray)}",
+    ]

@@ -14,6 +14,7 @@ from models.errors import InputError
         ("amortised", "EffectiveCost", "Amortised cost (USD)"),
         ("Billed", "BilledCost", "Billed cost (USD)"),
         (" BILLED ", "BilledCost", "Billed cost (USD)"),
+        ("Amortized", "EffectiveCost", "Amortised cost (USD)"),  # as Azure and AWS spell it
         (None, "EffectiveCost", "Amortised cost (USD)"),  # the default is amortised (showback)
     ],
 )
