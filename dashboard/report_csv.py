@@ -20,7 +20,7 @@ def exact_text(value: Decimal) -> str:
     return f"{whole}.{frac.ljust(2, '0')}"
 
 
-def cell(section: Section, column: str, value: object) -> object:
+def cell(section: Section, column: str, value: object, currency: str | None = None) -> object:
     """The value the writer gets: money and shares as Figures, anything else as it is (text
     is made inert by the writer)."""
     if value is None:
@@ -28,19 +28,19 @@ def cell(section: Section, column: str, value: object) -> object:
     if column in section.exact:
         return Figure(exact_text(value))  # type: ignore[arg-type]
     if column in section.money:
-        return Figure(f"{cents(value):f}")  # type: ignore[arg-type]
+        return Figure(f"{cents(value, currency):f}")  # type: ignore[arg-type]
     if column in section.percent:
         return Figure(f"{value:.6f}")
     return value
 
 
-def render(section: Section) -> str:
+def render(section: Section, currency: str | None = None) -> str:
     """The section as CSV; a section of money starts each row with its `cost_basis` in words
     ("Amortised cost (USD)"), so a file read on its own still says what its money is."""
     lead = ["cost_basis"] if section.basis else []
     first = [section.basis] if section.basis else []
     rows = (
-        first + [cell(section, k, v) for k, v in row.items()]
+        first + [cell(section, k, v, currency) for k, v in row.items()]
         for row in section.frame.iter_rows(named=True)
     )
     return csv_text(lead + section.frame.columns, rows)
@@ -51,7 +51,7 @@ def write(pack: Pack, out_dir: Path, stem: str) -> list[Path]:
     for name, section in pack.sections.items():
         path = out_dir / f"{stem}-{name}.csv"
         tmp = path.with_suffix(".csv.part")
-        tmp.write_text(render(section), encoding="utf-8")
+        tmp.write_text(render(section, pack.currency), encoding="utf-8")
         tmp.replace(path)
         paths.append(path)
     return paths

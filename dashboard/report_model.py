@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from models.cost_basis import DEFAULT, CostBasis
+from models.currency import minor_units
 from models.errors import InputError
 
 CENT = Decimal("0.01")
@@ -100,18 +101,26 @@ class Pack:
         return bool((rec.frame.get_column("status") == "ok").all())
 
 
-def cents(value: Decimal | None) -> Decimal | None:
-    """Round half-even to the cent, the way the pack presents money; never -0.00 (a
-    rounding line of -0.0031 is shown as 0.00)."""
+def digits(currency: str | None) -> int:
+    """Decimals the pack shows money in: the currency's ISO 4217 minor unit (JPY 0, USD 2,
+    KWD 3), the cent when the currency is not known."""
+    found = minor_units(currency)
+    return 2 if found is None else found
+
+
+def cents(value: Decimal | None, currency: str | None = None) -> Decimal | None:
+    """Round half-even to the currency's minor unit (the cent when none is given), the way
+    the pack presents money; never -0.00 (a rounding line of -0.0031 is shown as 0.00)."""
     if value is None:
         return None
-    rounded = Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    unit = CENT if currency is None else Decimal(1).scaleb(-digits(currency))
+    rounded = Decimal(value).quantize(unit, rounding=ROUND_HALF_EVEN)
     return rounded.copy_abs() if rounded == 0 else rounded
 
 
 def money_text(value: Decimal | None, currency: str = "") -> str:
-    """1234.5 -> '1,234.50' (with a currency code prefix when given)."""
+    """1234.5 -> '1,234.50' (with a currency code prefix when given; JPY 1,235, KWD 3 places)."""
     if value is None:
         return ""
-    text = f"{cents(value):,.2f}"
+    text = f"{cents(value, currency or None):,.{digits(currency or None)}f}"
     return f"{currency} {text}" if currency else text

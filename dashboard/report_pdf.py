@@ -21,7 +21,7 @@ from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, 
 
 from dashboard import report_charts as charts
 from dashboard.report_csv import exact_text
-from dashboard.report_model import Pack, Section, money_text
+from dashboard.report_model import Pack, Section, cents, digits, money_text
 
 STYLE = TableStyle(
     [
@@ -35,13 +35,13 @@ STYLE = TableStyle(
 )
 
 
-def _cell(section: Section, column: str, value, small) -> object:
+def _cell(section: Section, column: str, value, small, currency: str | None = None) -> object:
     if value is None:
         return ""
     if column in section.exact:
         return exact_text(value)
     if column in section.money:
-        return money_text(value)
+        return f"{cents(value, currency):,.{digits(currency)}f}"
     if column in section.percent:
         return f"{value:.1%}"
     if isinstance(value, int):
@@ -72,11 +72,17 @@ def _widths(rows: list[list[object]]) -> list[float]:
     return widths
 
 
-def table(section: Section, small, columns: list[str] | None = None, limit: int = 40) -> Table:
+def table(
+    section: Section,
+    small,
+    columns: list[str] | None = None,
+    limit: int = 40,
+    currency: str | None = None,
+) -> Table:
     columns = columns or section.frame.columns
     df = section.frame.select(columns)
     body = [
-        [_cell(section, c, v, small) for c, v in zip(columns, r, strict=True)]
+        [_cell(section, c, v, small, currency) for c, v in zip(columns, r, strict=True)]
         for r in df.head(limit).iter_rows()
     ]
     numeric = {
@@ -190,7 +196,7 @@ def write(pack: Pack, path: Path) -> Path:
     story.append(PageBreak())
     story += [
         Paragraph(escape(s["summary"].title), styles["Heading2"]),
-        table(s["summary"], small, limit=60),
+        table(s["summary"], small, limit=60, currency=pack.currency),
     ]
     story += [
         Spacer(1, 6 * mm),

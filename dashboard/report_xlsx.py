@@ -13,16 +13,18 @@ from pathlib import Path
 
 import xlsxwriter
 
-from dashboard.report_model import Pack, Section, cents
+from dashboard.report_model import Pack, Section, cents, digits
 
 HEADER_ROW = 3  # title, note, blank, header
 MAX_WIDTH = 60
 
 
 def _formats(book: xlsxwriter.Workbook, currency: str) -> dict:
-    money = f"[${currency}] #,##0.00;[Red][${currency}] -#,##0.00"
+    places = "." + "0" * digits(currency) if digits(currency) else ""
+    money = f"[${currency}] #,##0{places};[Red][${currency}] -#,##0{places}"
     exact = f"[${currency}] #,##0.00##########;[Red][${currency}] -#,##0.00##########"
     return {
+        "currency": currency,
         "title": book.add_format({"bold": True, "font_size": 14}),
         "note": book.add_format({"italic": True, "font_color": "#555555"}),
         "header": book.add_format(
@@ -60,7 +62,7 @@ def _write_value(ws, row: int, col: int, section: Section, name: str, value, fmt
         ws.write_number(row, col, float(Decimal(value)), fmt["exact"])
         return 18
     if name in section.money:
-        ws.write_number(row, col, float(cents(value)), fmt["money"])
+        ws.write_number(row, col, float(cents(value, fmt["currency"])), fmt["money"])
         return 16
     if name in section.percent:
         ws.write_number(row, col, float(value), fmt["percent"])
@@ -96,7 +98,8 @@ def _section_sheet(book: xlsxwriter.Workbook, section: Section, fmt: dict) -> No
         row += 1
         for col, name in enumerate(columns):
             if name in section.totals:
-                ws.write_number(row, col, float(cents(section.total(name))), fmt["total_money"])
+                total = cents(section.total(name), fmt["currency"])
+                ws.write_number(row, col, float(total), fmt["total_money"])
             elif col == 0:
                 ws.write_string(row, col, "Total", fmt["total_label"])
             else:
@@ -118,7 +121,7 @@ def _cover(book: xlsxwriter.Workbook, pack: Pack, fmt: dict) -> None:
     row = 4
     for row, (label, value) in enumerate(pack.headline.items(), 5):
         ws.write_string(row, 0, label)
-        ws.write_number(row, 1, float(cents(value)), fmt["money"])
+        ws.write_number(row, 1, float(cents(value, fmt["currency"])), fmt["money"])
     start = row + 2
     ws.write_string(start, 0, "sheet", fmt["header"])
     ws.write_string(start, 1, "what it shows", fmt["header"])

@@ -139,3 +139,43 @@ def test_no_warehouse_is_a_warehouse_error(tmp_path: Path, capsys) -> None:
     code = main(["--warehouse", str(tmp_path / "none"), "report", "--month", "2026-09"])
     assert code == 4
     assert "no warehouse here yet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("currency", "amounts", "csv_total", "pdf_total", "xlsx_format"),
+    [
+        ("JPY", ["1234.5", "1"], "1236", "1,236", "[$JPY] #,##0;"),
+        ("KWD", ["1234.5", "1.0015"], "1235.502", "1,235.502", "[$KWD] #,##0.000;"),
+    ],
+)
+def test_the_pack_shows_money_at_the_currency_minor_units(
+    currency: str,
+    amounts: list[str],
+    csv_total: str,
+    pdf_total: str,
+    xlsx_format: str,
+    warehouse: Path,
+    tmp_path: Path,
+) -> None:
+    """No sen in a yen pack, the third decimal of a dinar kept: CSV, XLSX and PDF alike."""
+    import openpyxl
+    from pypdf import PdfReader
+
+    from ingest.store import Store
+    from tests.dashboard.test_terminal import in_currency
+
+    Store(warehouse).load_cost_lines([in_currency("2026-09", amounts, currency)])
+    out = tmp_path / "pack"
+    code = main(["--warehouse", str(warehouse), "report", "--month", "2026-09", "--currency",
+                 currency, "--out", str(out)])  # fmt: skip
+    assert code == 0
+    summary = (out / f"finops-2026-09-{currency}-summary.csv").read_text().splitlines()
+    assert summary[1].split(",")[3] == csv_total
+    (xlsx,) = out.glob("*.xlsx")
+    sheet = openpyxl.load_workbook(xlsx)["Cover"]
+    formats = {c.number_format for row in sheet.iter_rows() for c in row if c.data_type == "n"}
+    money = {f for f in formats if f.startswith(f"[${currency}]")}
+    assert money and all(f.startswith(xlsx_format) for f in money), formats
+    (pdf,) = out.glob("*.pdf")
+    text = "\n".join(p.extract_text() for p in PdfReader(pdf).pages)
+    assert f"{currency} {pdf_total}" in text
