@@ -234,9 +234,9 @@ def read_period(period: Period, work: Path, display: Display = str) -> list[Peri
             found=", ".join(f"{m} in {first_file[m]}" for m in months),
             hint="put each period's files in their own folder, e.g. BILLING_PERIOD=YYYY-MM/",
         )
-    # Unused Savings Plan lines carry the instance type the plan covered in the period,
-    # which may be in another file of the period than the fee line.
-    covered = cols.single_instance_types(plans)
+    # Unused Savings Plan lines carry the instance type the plan covered most of in the
+    # period, which may be in another file of the period than the fee line.
+    covered = cols.plan_instance_types(plans)
     frames = [normalise(frame, tags, sn.display, covered) for sn, frame, tags in scanned]
     pieces = [_pieces(sn, frame, tags, covered) for sn, frame, tags in scanned]
     source = CUR2 if "cur2" in flavours else LEGACY_CSV

@@ -387,10 +387,11 @@ def unused_inputs(s: pl.Schema) -> list[pl.Expr]:
 
 
 def covered_instance_types(frame: pl.LazyFrame) -> pl.DataFrame:
-    """(Savings Plan ARN, instance type) pairs of the file's covered usage, each once."""
+    """(Savings Plan ARN, instance type, covered on-demand cost) of the file's covered usage."""
     s = frame.collect_schema()
+    empty = {"arn": pl.String, "itype": pl.String, "cost": pl.Decimal(38, 12)}
     if "savings_plan_savings_plan_a_r_n" not in s:
-        return pl.DataFrame(schema={"arn": pl.String, "itype": pl.String})
+        return pl.DataFrame(schema=empty)
     usage_type = source_column(s, "line_item_usage_type")
     return (
         frame.filter(pl.col("line_item_line_item_type") == "SavingsPlanCoveredUsage")
@@ -399,16 +400,27 @@ def covered_instance_types(frame: pl.LazyFrame) -> pl.DataFrame:
             pl.coalesce(
                 _attr(s, "instance_type"), usage_type.str.extract(INSTANCE_IN_USAGE, 1)
             ).alias("itype"),
+            money(pl.col("line_item_unblended_cost"), s["line_item_unblended_cost"]).alias("cost"),
         )
-        .drop_nulls()
-        .unique()
+        .drop_nulls(["arn", "itype"])
+        .group_by("arn", "itype")
+        .agg(pl.col("cost").sum())
         .collect()
     )
 
 
-def single_instance_types(pairs: list[pl.DataFrame]) -> dict[str, str]:
-    """Savings Plan ARN -> instance type, for the plans that covered exactly one type."""
+def plan_instance_types(pairs: list[pl.DataFrame]) -> dict[str, str]:
+    """Savings Plan ARN -> the instance type it covered most of in the period (by on-demand
+    cost; ties by name). A plan's unused part is attributed there, so a plan bought for p5
+    GPUs that now and then covered an m5 stays a GPU commitment."""
     if not pairs:
         return {}
-    found = pl.concat(pairs).unique().group_by("arn").agg(pl.col("itype"))
-    return {arn: types[0] for arn, types in found.iter_rows() if len(types) == 1}
+    found = (
+        pl.concat(pairs)
+        .group_by("arn", "itype")
+        .agg(pl.col("cost").sum())
+        .sort(["arn", "cost", "itype"], descending=[False, True, False])
+        .group_by("arn", maintain_order=True)
+        .agg(pl.col("itype").first())
+    )
+    return dict(found.iter_rows())

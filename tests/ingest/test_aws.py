@@ -469,3 +469,27 @@ def test_sample_enterprise_aws_months_match_the_planted_truth(
         assert got[period] == (lines, billed, effective), period
         if period in newest:
             assert billed == newest[period]
+
+
+def test_a_savings_plan_unused_part_goes_to_the_type_it_covered_most() -> None:
+    """A plan bought for p5 GPUs that also covered a little m5 stays a GPU commitment (its
+    Unused line carries p5.48xlarge); an equal split is settled by name, the same every run."""
+    from ingest import aws_columns as cols
+
+    def covered(rows: list[tuple[str, str, str]]) -> pl.DataFrame:
+        return cols.covered_instance_types(
+            pl.LazyFrame(
+                {
+                    "line_item_line_item_type": ["SavingsPlanCoveredUsage"] * len(rows),
+                    "savings_plan_savings_plan_a_r_n": [arn for arn, _, _ in rows],
+                    "line_item_usage_type": [f"USE1-BoxUsage:{t}" for _, t, _ in rows],
+                    "line_item_unblended_cost": [cost for _, _, cost in rows],
+                }
+            )
+        )
+
+    first = covered([("sp-1", "p5.48xlarge", "98.32"), ("sp-1", "m5.large", "0.096")])
+    second = covered([("sp-1", "m5.large", "50"), ("sp-2", "c5.xlarge", "1"),
+                      ("sp-2", "a1.large", "1")])  # fmt: skip
+    assert cols.plan_instance_types([first, second]) == {"sp-1": "p5.48xlarge", "sp-2": "a1.large"}
+    assert cols.plan_instance_types([first]) == {"sp-1": "p5.48xlarge"}
