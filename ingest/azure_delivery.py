@@ -68,7 +68,9 @@ def _of_runs(plan: runs.Plan, label: str, work: Path) -> Loads:
     said only "nothing to load" would pass the older figures off as the newest delivery's."""
     chosen = list(plan.runs.values())
     loads = read_runs(chosen, label, work)
-    read_files = {f.path for load in loads for f in load.files}
+    # A run's month is read when some load covers it: an amortized run is read together
+    # with its actual-cost run, into the actual run's load (which names only those files).
+    months = {load.billing_period for load in loads}
     empty = [
         Skipped(
             f"the newest run {run.run_id} of export {run.export} for {run.dates} holds no "
@@ -76,7 +78,7 @@ def _of_runs(plan: runs.Plan, label: str, work: Path) -> Loads:
             tuple(run.shown(p) for p in run.files),
         )
         for run in chosen
-        if not any(run.shown(p) in read_files for p in run.files)
+        if f"{run.dates[:4]}-{run.dates[4:6]}" not in months
     ]
     return Loads(loads, plan.skipped + empty)
 
