@@ -19,7 +19,8 @@ cost net of that credit plus the covered quantity (its quantity x the credited s
 cost) at the rate, the credit line's EffectiveCost is 0; what the fee paid for and no usage
 used is one Unused line (BilledCost 0) carrying the covered machine type. So per month
 sum(EffectiveCost) = sum(BilledCost). A credit whose commitment has no fee in the month keeps
-its old amortisation (BilledCost = EffectiveCost).
+its old amortisation (BilledCost = EffectiveCost). A line the CUD credits only in part is not
+split: its uncovered remainder stays in its Used line's EffectiveCost.
 """
 
 from __future__ import annotations
@@ -306,7 +307,7 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         .then(pl.lit("Usage"))
         .alias("CommitmentDiscountCategory"),
         pl.when(cud_fee)
-        .then(pl.col("_fee_id"))
+        .then(pl.coalesce("resource.global_name", "sku.id"))
         .when(covered)
         .then(pl.col("_cud_id"))
         .alias("CommitmentDiscountId"),

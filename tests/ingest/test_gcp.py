@@ -332,3 +332,23 @@ def test_resource_cud_is_amortised_onto_its_usage_and_the_rest_is_unused(
     got = (row["commitment_id"], row["purchase"], row["used"], row["unused"], row["gpu"])
     assert got == (CUD, d(14), d(8), d(6), False)  # unclassified lines: gpu is not known
     assert row["utilisation"] == pytest.approx(8 / 14)
+
+
+def test_spend_cud_fee_keeps_its_id_and_gets_no_unused_line(
+    tmp_path: Path, warehouse: Path
+) -> None:
+    spend = export_rows()[1] | {
+        "sku": {"id": "SPEND-1", "description": "Commitment - dollar based v1: GCE for 1 year"},
+        "cost": 3.5,
+    }
+    write_ndjson(tmp_path / "gcp" / "202409.jsonl", [spend])
+    assert ingest(warehouse, str(tmp_path / "gcp")) == 0
+    lines = (
+        connect(warehouse)
+        .execute(
+            "select ChargeCategory, CommitmentDiscountCategory, CommitmentDiscountId, "
+            "CommitmentDiscountStatus, BilledCost, EffectiveCost from cost_lines"
+        )
+        .fetchall()
+    )
+    assert lines == [("Purchase", "Spend", "SPEND-1", None, Decimal("3.5"), Decimal("3.5"))]
