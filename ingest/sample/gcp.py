@@ -2,7 +2,10 @@
 
 Rows are filed by ``invoice.month``, which GCP decides in Pacific time: the first hours of a
 UTC month belong to the previous invoice month. Compute Engine VMs bill GPU, vCPU and RAM as
-separate hourly SKUs; committed-use discounts arrive as negative ``credits``.
+separate hourly SKUs. The resource CUD bills a monthly fee per resource ("Commitment v1: ...",
+committed quantity x commitment rate x hours) and credits the covered usage its full
+on-demand cost as negative ``credits``; it starts with the invoice month the L4 service goes
+live, mid-month, so the hours before that are paid for and unused.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pyarrow.parquet as pq
 
 from ingest.sample.activity import billed_mask, host_state
 from ingest.sample.company import Company, next_month
-from ingest.sample.pricing import GCP_CUD_CREDIT, GCP_PARTS
+from ingest.sample.pricing import GCP_CUD_RATE, GCP_PARTS
 from ingest.sample.truth import Ledger
 
 P, SRC = "Google Cloud", "gcp-bq"
@@ -28,6 +31,14 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 COMPUTE = ("6F81-5844-456A", "Compute Engine")
 VERTEX = ("C7E2-9256-1C43", "Vertex AI")
 NETWORK = ("E505-1604-58F8", "Networking")
+CUD_ID = "commitments/1-year-l4-g2"
+CUD_TYPE = "g2-standard-8"  # one VM's GPU, cores and RAM committed
+# fee SKU per part of GCP_PARTS[CUD_TYPE]: (sku id, description)
+CUD_FEES = [
+    ("7C1A-0E2B-9F31", "Commitment v1: Nvidia L4 GPU in Americas for 1 Year"),
+    ("7C1A-0E2B-9F32", "Commitment v1: G2 Core in Americas for 1 Year"),
+    ("7C1A-0E2B-9F33", "Commitment v1: G2 Ram in Americas for 1 Year"),
+]
 KV = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
 SCHEMA = pa.schema(
     [
@@ -172,7 +183,10 @@ class GcpMonth:
         system: dict | None = None,
         resource: str | None = None,
         cost_type: str = "regular",
+        effective: Decimal | None = None,
+        global_name: str | None = None,
     ) -> None:
+        """One export row; `effective` is its amortised cost when a commitment moves it."""
         labels = {"team": team, **({"workload": workload} if workload else {})}
         credits = []
         if credit:
@@ -181,7 +195,7 @@ class GcpMonth:
                     "name": "Committed use discount: GPU and vCPU",
                     "amount": float(credit),
                     "full_name": "Committed use discount",
-                    "id": "commitments/1-year-l4-g2",
+                    "id": CUD_ID,
                     "type": "COMMITTED_USAGE_DISCOUNT",
                 }
             )
@@ -208,7 +222,7 @@ class GcpMonth:
             },
             "resource": {
                 "name": resource.rsplit("/", 1)[1],
-                "global_name": f"//compute.googleapis.com/{resource}",
+                "global_name": global_name or f"//compute.googleapis.com/{resource}",
             }
             if resource
             else None,
@@ -235,7 +249,7 @@ class GcpMonth:
             source=SRC,
             period=self.m,
             billed=cost + credit,
-            effective=cost + credit,
+            effective=cost + credit if effective is None else effective,
             team=team,
             workload=workload,
             egress=egress,
@@ -265,7 +279,8 @@ def hash_str(s: str) -> int:
     return h
 
 
-def vm_rows(gm: GcpMonth, host, state: np.ndarray) -> None:
+def vm_rows(gm: GcpMonth, host, state: np.ndarray) -> int:
+    """The host's hourly rows of the month; returns its billed hours."""
     billed = billed_mask(host, state)
     hours = np.flatnonzero(billed[gm.a : gm.b]) + gm.a
     proj = host.resource_id.split("/")[1]
@@ -274,7 +289,8 @@ def vm_rows(gm: GcpMonth, host, state: np.ndarray) -> None:
         start = gm.c.cal.hour_time(h)
         for i, (sku_id, sku, qty, price) in enumerate(GCP_PARTS[host.instance_type]):
             cost = price * qty
-            credit = cost * GCP_CUD_CREDIT if host.pricing == "cud" else Z
+            covered = host.pricing == "cud"  # the commitment covers the whole VM
+            credit = -cost if covered else Z
             # usage.amount in the SKU's base unit, amount_in_pricing_units in its price unit
             unit, pu, per = (
                 ("byte-seconds", "gibibyte hour", 3600 * 2**30)
@@ -304,7 +320,63 @@ def vm_rows(gm: GcpMonth, host, state: np.ndarray) -> None:
                 if i
                 else spec,
                 resource=host.resource_id,
+                effective=price * GCP_CUD_RATE * qty if covered else None,
             )
+    return len(hours)
+
+
+def cud_rows(gm: GcpMonth, hosts: list, covered_hours: int) -> None:
+    """The CUD's monthly fee rows, from the invoice month its hosts start in; truth states it.
+
+    Purchase = committed quantity x commitment rate x hours of the month; used = the part of
+    it the covered VM-hours consumed; the rest is unused (an Unused line in FOCUS).
+    """
+    cud = [h for h in hosts if h.pricing == "cud"]
+    if not cud or invoice_month(gm.c.cal.hour_time(min(h.start_h for h in cud))) > gm.inv:
+        return
+    hours = gm.b - gm.a
+    purchase = used = Z
+    for (sku_id, sku), (_, _, qty, price) in zip(CUD_FEES, GCP_PARTS[CUD_TYPE], strict=True):
+        rate = price * GCP_CUD_RATE
+        fee = rate * qty * len(cud) * hours
+        per = 3600 * 2**30 if "Ram" in sku else 3600
+        gm.add(
+            svc=COMPUTE,
+            sku_id=sku_id,
+            sku=sku,
+            start=gm.c.cal.hour_time(gm.a),
+            hours=hours,
+            team="platform",
+            project=gm.c.team("platform").gcp_project,
+            cost=fee,
+            credit=Z,
+            amount=Decimal(qty * len(cud) * hours * per),
+            priced=Decimal(qty * len(cud) * hours),
+            unit="byte-seconds" if "Ram" in sku else "seconds",
+            pricing_unit="gibibyte hour" if "Ram" in sku else "hour",
+            workload=None,
+            egress=None,
+            resource=CUD_ID,
+            global_name=CUD_ID,
+            effective=Z,
+        )
+        purchase += fee
+        used += rate * qty * covered_hours
+    # the Unused line the reader adds: billed 0, amortised the unused part
+    gm.ledger.charge(
+        provider=P, source=SRC, period=gm.m, billed=Z, effective=purchase - used,
+        team="platform", lines=1 if purchase != used else 0,
+    )  # fmt: skip
+    gm.ledger.commitment(
+        provider="gcp",
+        commitment_id=CUD_ID,
+        name=CUD_FEES[0][1],
+        kind="Committed Use Discount",
+        period=gm.m,
+        purchase=purchase,
+        used=used,
+        gpu_model=cud[0].gpu_model,
+    )
 
 
 GCP_ADOPTED_MONTHS = 6  # the GCP pilot: managed services and egress in the last months only
@@ -346,8 +418,11 @@ def write_gcp(
     states = {h.index: host_state(company.seed, company.cal, h) for h in hosts}
     for month in company.cal.months:
         gm = GcpMonth(company, month, out, ledger)
+        covered = 0  # VM-hours the CUD covered
         for h in hosts:
-            vm_rows(gm, h, states[h.index])
+            billed = vm_rows(gm, h, states[h.index])
+            covered += billed if h.pricing == "cud" else 0
+        cud_rows(gm, hosts, covered)
         daily_rows(gm)
         gm.add(
             svc=COMPUTE,

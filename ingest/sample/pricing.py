@@ -15,7 +15,7 @@ SP_DISCOUNT = Decimal("0.60")  # AWS Compute Savings Plan rate = 60% of on-deman
 RI_DISCOUNT = Decimal("0.634")  # AWS 1-year no-upfront RI rate = 63.4% of on-demand
 AZ_RI_DISCOUNT = Decimal("0.55")
 AZ_SP_DISCOUNT = Decimal("0.70")
-GCP_CUD_CREDIT = Decimal("-0.37")  # CUD credit as a share of covered usage cost
+GCP_CUD_RATE = Decimal("0.63")  # resource CUD commitment price = 63% of on-demand
 HOURS_PER_YEAR = Decimal(8760)
 Q12 = Decimal("1E-12")
 
@@ -70,7 +70,7 @@ def effective_rate(company: Company, host: GpuHost, month: str) -> Decimal:
         return od
     if host.provider == "gcp":
         if host.pricing == "cud":
-            return od + od * GCP_CUD_CREDIT
+            return od * GCP_CUD_RATE
         return od
     raise ValueError(f"no cloud rate for {host.provider}")
 

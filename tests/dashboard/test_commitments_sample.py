@@ -58,12 +58,16 @@ def test_truth_states_every_commitment_of_the_sample(enterprise) -> None:
         ("AWS", "Reserved Instance"),
         ("Microsoft", "Reservation"),
         ("Microsoft", "Savings Plan"),
+        ("Google Cloud", "Committed Use Discount"),
     }
     for c in commitments:
         assert Decimal(c["used"]) + Decimal(c["unused"]) == Decimal(c["purchase"])
     # the unused p5 Savings Plan is real waste, and it is on GPUs
     sp = [c for c in commitments if c["type"] == "Savings Plan" and c["provider"] == "AWS"]
     assert any(Decimal(c["unused"]) > 0 for c in sp) and all(c["gpu"] for c in sp)
+    # the L4 CUD starts with its month, the L4 service two weeks later: those hours are unused
+    (cud,) = [c for c in commitments if c["provider"] == "Google Cloud"]
+    assert cud["gpu"] and 0 < Decimal(cud["unused"]) < Decimal(cud["purchase"])
 
 
 def test_pack_commitments_equal_the_truth_to_the_cent(enterprise, tmp_path: Path) -> None:

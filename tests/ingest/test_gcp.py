@@ -126,6 +126,9 @@ def test_credits_cud_and_gpu_lines(fmt: str, tmp_path: Path, warehouse: Path) ->
         ("Purchase", "Recurring", Decimal("1.25"), "Usage", "Committed Use Discount", None,
          None, None, Decimal("1")),
         ("Tax", "One-Time", Decimal("0.75"), None, None, None, None, None, None),
+        # the fee's commitment (CUD-1) credits no usage: all of it is unused
+        ("Usage", "Usage-Based", Decimal("0"), "Usage", "Committed Use Discount", None, None,
+         None, None),
         ("Credit", "One-Time", Decimal("-0.000005"), None, None, None, None, "a2-highgpu-2g",
          None),
         ("Credit", "One-Time", Decimal("-2.2"), "Usage", "Committed Use Discount", None, None,
@@ -242,3 +245,110 @@ def test_bad_input_is_one_clear_message_and_changes_nothing(
     assert stored(warehouse) == before
     total = connect(warehouse).execute("select sum(BilledCost) from cost_lines").fetchone()[0]
     assert total == Decimal("0.000012")
+
+
+CUD = "projects/p1/regions/us-central1/commitments/l4"
+L4_VM = "//compute.googleapis.com/projects/p1/zones/us-central1-a/instances/l4-"
+
+
+def cud_month() -> list[dict]:
+    """One invoice month of a resource CUD on L4 VMs: GPU and core fees, a GPU and a core line
+    the CUD credits in full, and an L4 line it does not cover."""
+    base = export_rows()[0] | {"credits": [], "labels": []}
+    machine = [{"key": "compute.googleapis.com/machine_spec", "value": "g2-standard-8"}]
+
+    def row(sku: str, cost: float, hours: float, credit: float = 0, **kw: object) -> dict:
+        credits = (
+            [
+                {
+                    "name": "CUD",
+                    "amount": credit,
+                    "type": "COMMITTED_USAGE_DISCOUNT",
+                    "id": CUD,
+                    "full_name": "Committed use discount: G2",
+                }
+            ]
+            if credit
+            else []
+        )
+        usage = {
+            "amount": hours * 3600,
+            "unit": "seconds",
+            "amount_in_pricing_units": hours,
+            "pricing_unit": "hour",
+        }
+        return base | {"sku": {"id": sku[:8], "description": sku}, "cost": cost,
+                       "credits": credits, "usage": usage, **kw}  # fmt: skip
+
+    fee = {"resource": {"name": "l4", "global_name": CUD}, "system_labels": []}
+    return [
+        row("Commitment v1: Nvidia L4 GPU in Americas for 1 Year", 10.0, 20, **fee),
+        row("Commitment v1: G2 Core in Americas for 1 Year", 4.0, 80, **fee),
+        row("Nvidia L4 GPU running in Americas", 9.6, 12, -9.6, system_labels=machine,
+            resource={"name": "l4-1", "global_name": L4_VM + "1"}),
+        row("G2 Instance Core running in Americas", 1.2, 40, -1.2, system_labels=machine,
+            resource={"name": "l4-1", "global_name": L4_VM + "1"}),
+        row("Nvidia L4 GPU running in Americas", 1.6, 2, system_labels=machine,
+            resource={"name": "l4-2", "global_name": L4_VM + "2"}),
+    ]  # fmt: skip
+
+
+def test_resource_cud_is_amortised_onto_its_usage_and_the_rest_is_unused(
+    tmp_path: Path, warehouse: Path
+) -> None:
+    from models.commitments import summarise
+
+    write_ndjson(tmp_path / "gcp" / "202409.jsonl", cud_month())
+    assert ingest(warehouse, str(tmp_path / "gcp")) == 0
+    con = connect(warehouse)
+    lines = con.execute(
+        "select ChargeCategory, ChargeFrequency, SkuMeter, CommitmentDiscountStatus, "
+        "CommitmentDiscountId, BilledCost, EffectiveCost, x_InstanceType from cost_lines "
+        "order by ChargeCategory, SkuMeter, ResourceId"
+    ).fetchall()
+    d = Decimal
+    gpu, core = "Nvidia L4 GPU running in Americas", "G2 Instance Core running in Americas"
+    gpu_fee = "Commitment v1: Nvidia L4 GPU in Americas for 1 Year"
+    assert lines == [
+        # the credits' amortised cost is in their usage lines' share of the fee
+        ("Credit", "One-Time", core, None, CUD, d("-1.2"), d(0), "g2-standard-8"),
+        ("Credit", "One-Time", gpu, None, CUD, d("-9.6"), d(0), "g2-standard-8"),
+        ("Purchase", "Recurring", "Commitment v1: G2 Core in Americas for 1 Year", None, CUD,
+         d(4), d(0), None),
+        ("Purchase", "Recurring", gpu_fee, None, CUD, d(10), d(0), None),
+        # fees 14, used 8
+        ("Usage", "Usage-Based", gpu_fee, "Unused", CUD, d(0), d(6), "g2-standard-8"),
+        # 40 core-hours covered at 4 / 80
+        ("Usage", "Usage-Based", core, "Used", CUD, d("1.2"), d(2), "g2-standard-8"),
+        # 12 GPU-hours covered at 10 / 20
+        ("Usage", "Usage-Based", gpu, "Used", CUD, d("9.6"), d(6), "g2-standard-8"),
+        ("Usage", "Usage-Based", gpu, None, None, d("1.6"), d("1.6"), "g2-standard-8"),
+    ]  # fmt: skip
+    ((billed, effective),) = con.execute(
+        "select sum(BilledCost), sum(EffectiveCost) from cost_lines"
+    ).fetchall()
+    assert billed == effective == Decimal("15.6")
+    (row,) = summarise(con.sql("select * from cost_lines").pl().lazy()).to_dicts()
+    got = (row["commitment_id"], row["purchase"], row["used"], row["unused"], row["gpu"])
+    assert got == (CUD, d(14), d(8), d(6), False)  # unclassified lines: gpu is not known
+    assert row["utilisation"] == pytest.approx(8 / 14)
+
+
+def test_spend_cud_fee_keeps_its_id_and_gets_no_unused_line(
+    tmp_path: Path, warehouse: Path
+) -> None:
+    spend = export_rows()[1] | {
+        "sku": {"id": "SPEND-1", "description": "Commitment - dollar based v1: GCE for 1 year"},
+        "cost": 3.5,
+    }
+    write_ndjson(tmp_path / "gcp" / "202409.jsonl", [spend])
+    assert ingest(warehouse, str(tmp_path / "gcp")) == 0
+    lines = (
+        connect(warehouse)
+        .execute(
+            "select ChargeCategory, CommitmentDiscountCategory, CommitmentDiscountId, "
+            "CommitmentDiscountStatus, BilledCost, EffectiveCost from cost_lines"
+        )
+        .fetchall()
+    )
+    assert lines == [("Purchase", "Spend", "SPEND-1", None, Decimal("3.5"), Decimal("3.5"))]

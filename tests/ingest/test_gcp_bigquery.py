@@ -66,9 +66,10 @@ def test_month_is_queried_with_bound_parameters_and_paged(
         "select source, billing_account, billing_period, rows, source_total, warehouse_total "
         "from loads"
     ).fetchall()
-    # three copies of September: 3 x (5.866 + 1.25 + 0.75 - 2.2 - 0.000005); 3 x 5 lines
+    # three copies of September: 3 x (5.866 + 1.25 + 0.75 - 2.2 - 0.000005); 3 x 5 lines and
+    # the one Unused line of the CUD fee no usage used
     total = Decimal("16.997985")
-    assert loads == [("gcp-bq", "01A2B3-C4D5E6-F7A8B9", "2024-09", 15, total, total)]
+    assert loads == [("gcp-bq", "01A2B3-C4D5E6-F7A8B9", "2024-09", 16, total, total)]
     gpu = con.execute(
         "select sum(BilledCost), any_value(x_GpuModel) from cost_lines where x_GpuCount = 2"
     ).fetchone()

@@ -165,7 +165,7 @@ def commitment_sums(root: Path) -> dict[tuple[str, str], tuple[Decimal, Decimal]
     AWS: the fee line's unblended cost, and its unused part (Savings Plan: commitment to
     date minus used commitment; RI: unused recurring fee) in the files each month's manifest
     names. Azure: the Purchase rows of the newest actual-cost run; the Unused* rows of the
-    newest amortized-cost run.
+    newest amortized-cost run. GCP: gcp_cud_sums.
     """
     out: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
     cols = [
@@ -202,4 +202,34 @@ def commitment_sums(root: Path) -> dict[tuple[str, str], tuple[Decimal, Decimal]
                     elif kind == "amortized" and row["ChargeType"].startswith("Unused"):
                         azure[key][1] += cost
     out.update({k: (v[0], v[1]) for k, v in azure.items()})
+    out.update(gcp_cud_sums(root))
+    return out
+
+
+def gcp_cud_sums(root: Path) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """GCP resource CUDs: purchase = the "Commitment v1:" fee rows; unused = purchase minus
+    what the credited usage consumed at the commitment's rate (fee / committed quantity) of
+    the resource (GPU, Core, Ram) its SKU names."""
+    fees: dict = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    covered: dict = defaultdict(Decimal)
+    cols = ["sku", "cost", "credits", "invoice", "resource", "usage"]
+    for f in sorted((root / "gcp" / "parquet").glob("*.parquet")):
+        for r in pq.read_table(f, columns=cols).to_pylist():
+            m = r["invoice"]["month"]
+            period, sku = f"{m[:4]}-{m[4:]}", r["sku"]["description"]
+            kind = next((k for k in ("GPU", "Core", "Ram") if k in sku.split()), None)
+            qty = dec(r["usage"]["amount_in_pricing_units"])
+            if sku.startswith("Commitment v1:"):
+                fee = fees[(period, r["resource"]["global_name"], kind)]
+                fee[0] += dec(r["cost"])
+                fee[1] += qty
+            for c in r["credits"]:
+                if c["type"] == "COMMITTED_USAGE_DISCOUNT":
+                    share = -dec(c["amount"]) / dec(r["cost"])
+                    covered[(period, c["id"], kind)] += qty * share
+    out: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+    for (period, cid, kind), (cost, qty) in sorted(fees.items()):
+        used = covered[(period, cid, kind)] * cost / qty
+        purchase, unused = out.get((period, cid), (Decimal(0), Decimal(0)))
+        out[(period, cid)] = (purchase + cost, unused + cost - used)
     return out
