@@ -80,13 +80,7 @@ def gunzip(path: Path, dest: Path, display: str) -> Path:
             shutil.copyfileobj(src, out, 1 << 20)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         dest.unlink(missing_ok=True)
-        raise InputError(
-            "truncated or corrupt gzip file",
-            file=display,
-            expected="a complete gzip stream",
-            found=str(exc),
-            hint="the download or upload was cut short; fetch the file again",
-        ) from None
+        raise bad_gzip(display, exc) from None
     return dest
 
 
@@ -271,13 +265,18 @@ def check_rows(
             TRUNCATED, file=display, location=f"line {reader.line_num}", found=str(exc)
         ) from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise InputError(
-            "truncated or corrupt gzip file",
-            file=display,
-            expected="a complete gzip stream",
-            found=str(exc),
-            hint="the download or upload was cut short; fetch the file again",
-        ) from None
+        raise bad_gzip(display, exc) from None
+
+
+def bad_gzip(display: str, exc: Exception) -> InputError:
+    """A gzip stream that ends early or does not decompress: one message wherever it is read."""
+    return InputError(
+        "truncated or corrupt gzip file",
+        file=display,
+        expected="a complete gzip stream",
+        found=str(exc),
+        hint="the download or upload was cut short; fetch the file again",
+    )
 
 
 def _truncated(display: str, line: int, fields: int, width: int) -> InputError:

@@ -8,7 +8,7 @@ import sys
 import click
 
 from dashboard.cli import App
-from dashboard.commands.tables import Column, money, show
+from dashboard.commands.tables import Column, format_option, money, show
 
 _PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -43,14 +43,7 @@ def _check(con, source: str | None, period: str | None) -> None:
 @click.option(
     "--last", type=click.IntRange(min=1), metavar="N", help="Only the N most recent loads."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="csv and json give the totals exactly; the table at the currency's minor units.",
-)
+@format_option("csv and json give the totals exactly; the table at the currency's minor units.")
 @click.pass_obj
 def command(
     app: App, errors: bool, source: str | None, period: str | None, last: int | None, fmt: str

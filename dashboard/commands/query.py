@@ -12,6 +12,7 @@ import click
 import duckdb
 
 from dashboard.cli import App
+from dashboard.commands.tables import format_option
 from ingest import warehouse
 from ingest.warehouse import parse_as_of
 from models.currency import minor_units, to_minor_units
@@ -166,13 +167,7 @@ def to_csv(names: list[str], rows: list[tuple]) -> str:
 
 @click.command()
 @click.argument("sql")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option()
 @click.option("--as-of", metavar="VERSION|TIMESTAMP", help="Query the warehouse as it was then.")
 @click.pass_obj
 def command(app: App, sql: str, fmt: str, as_of: str | None) -> None:

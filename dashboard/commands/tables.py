@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import click
 from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
@@ -102,3 +103,16 @@ def _record(console: Console, pairs: list[tuple[str, str]]) -> None:
         line.append(cell)
         used += size
     console.print(line, soft_wrap=True)
+
+
+def format_option(help_text: str | None = None):
+    """`--format table|csv|json`: the table for people (money at minor units), csv and json
+    exact, for scripts. One definition for every command that prints rows."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "csv", "json"]),
+        default="table",
+        show_default=True,
+        help=help_text,
+    )
