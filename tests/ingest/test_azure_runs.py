@@ -471,3 +471,22 @@ def test_sample_enterprise_azure_equals_its_truth(
     for export in ("acme-actual", "acme-amortized"):
         assert "skipped 1 file: older run " in out
         assert f"of export {export} for 20260901-20260930 (submitted 2026-09-30 06:00:00Z;" in out
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../x.csv", "acme/../../x.csv", "/etc/passwd", "acme/20260901-20260930/../../../../x", ""],
+)
+def test_a_blob_name_outside_the_download_folder_is_refused(name: str, tmp_path: Path) -> None:
+    """Azurite normalises `..` in names, so the rule is held on the function every download
+    goes through: a name that would land outside the folder is refused, never written."""
+    from ingest.azure_blob import BlobTarget, inside
+    from models.errors import InputError
+
+    dest = tmp_path / "download"
+    dest.mkdir()
+    target = BlobTarget("acct", "billing", "exports")
+    with pytest.raises(InputError, match="a blob name points outside the export folder"):
+        inside(dest, name, target)
+    assert inside(dest, "acme/20260901-20260930/run/part_0_0001.csv", target).is_relative_to(dest)
+    assert list(tmp_path.iterdir()) == [dest] and not any(dest.iterdir())
