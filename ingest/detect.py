@@ -11,6 +11,7 @@ import codecs
 import csv
 import gzip
 import io
+import re
 import shutil
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -92,10 +93,20 @@ def parquet_columns(path: Path, display: str) -> tuple[str, ...]:
             "truncated or corrupt Parquet file",
             file=display,
             expected="a Parquet file ending in its footer and PAR1",
-            found=str(exc).splitlines()[0][:200],
+            found=f"{path.stat().st_size} bytes whose footer cannot be read ({_plain(exc)})",
             hint="the download or upload was cut short; fetch the file again",
         ) from None
     return tuple(schema.names)
+
+
+def _plain(exc: BaseException) -> str:
+    """A library's one-line reason without its exception class names (`TProtocolException:
+    Invalid data` reads as a crash, not as a description of the file)."""
+    text = str(exc).splitlines()[0] if str(exc).strip() else "unreadable"
+    return _CLASS_NAME.sub("", text).strip()[:200]
+
+
+_CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception):\s*")
 
 
 def csv_columns(path: Path, display: str) -> tuple[str, ...]:
@@ -161,7 +172,9 @@ def sniff(path: Path, display: str, work: Path) -> Sniffed:
     """Container and columns of one data file; gzip is decompressed into `work` first."""
     kind = container(path, display)
     if kind == PARQUET:
-        return Sniffed(path, display, PARQUET, parquet_columns(path, display))
+        columns = parquet_columns(path, display)
+        check_unique(columns, display)
+        return Sniffed(path, display, PARQUET, columns)
     if kind == JSON:
         raise unknown_format(display, "JSON (a manifest? pass its folder or the manifest itself)")
     if kind == CSV_GZ:

@@ -149,6 +149,26 @@ def truncated_parquet(d: Path) -> Path:
     return folder
 
 
+def parquet_footer_damaged(d: Path) -> Path:
+    """Ten bytes gone from the middle of the footer: the footer length no longer fits it."""
+    folder = write_cur2(d, "2026-09")
+    path = next(folder.iterdir())
+    data = path.read_bytes()
+    half = int.from_bytes(data[-8:-4], "little") // 2
+    path.write_bytes(data[:-half] + data[-half + 10 :])
+    return folder
+
+
+def cur2_column_twice(d: Path) -> Path:
+    folder = d / "BILLING_PERIOD=2026-09"
+    folder.mkdir()
+    table = cur2_table()
+    cost = table.schema.get_field_index("line_item_unblended_cost")
+    table = table.append_column(table.schema.field(cost), table.column(cost))
+    pq.write_table(table, folder / "export-00001.snappy.parquet")
+    return folder
+
+
 def missing_column(d: Path) -> Path:
     lines = cur_lines()
     header = lines[0].rstrip("\n").split(",")
@@ -461,6 +481,21 @@ CASES = {
         "missing required column — expected all 10 required FOCUS columns, found 44 columns (",
         "focus.csv",
         "BillingCurrency",
+    ),
+    # Found by tests/ingest/test_fuzz.py:
+    "Parquet footer damaged: the reason without library exception names": Case(
+        parquet_footer_damaged,
+        "aws",
+        "truncated or corrupt Parquet",
+        "export-00001",
+        "bytes whose footer cannot be read (Couldn't deserialize thrift: Invalid data)",
+    ),
+    "CUR 2.0 Parquet with a column twice": Case(
+        cur2_column_twice,
+        "aws",
+        "duplicate column name",
+        "export-00001.snappy.parquet",
+        "'line_item_unblended_cost' at positions 12 and 28",
     ),
 }
 
