@@ -320,7 +320,7 @@ def duplicate_column(rng: random.Random, s: Sample) -> bytes:
     rows = s.rows()
     i = _pick_column(rng, rows[0], s.source.keys)
     at = rng.randrange(len(rows[0]) + 1)
-    return _write_rows([r[:at] + [r[i]] + r[at:] for r in rows])
+    return _write_rows([[*r[:at], r[i], *r[at:]] for r in rows])
 
 
 def swap_headers(rng: random.Random, s: Sample) -> bytes:
@@ -357,7 +357,7 @@ def retype_column(rng: random.Random, s: Sample) -> bytes:
         pool = NOT_NUMBERS
     else:
         pool = ["", "12.5", "2026-05-01"]
-    new = rng.choice(pool + [""])
+    new = rng.choice([*pool, ""])
     targets = range(1, len(rows)) if rng.random() < 0.4 else [rng.randrange(1, len(rows))]
     for t in targets:
         if i < len(rows[t]):
