@@ -70,6 +70,27 @@ def _flavour(s: Sniffed) -> str:
     )
 
 
+# CUR 2.0 keeps these as maps (product attributes, tags, cost categories, discounts); every
+# other column the reader uses holds text, a number or a date-time.
+MAP_COLUMNS = frozenset({"product", "resource_tags", "cost_category", "discount"})
+
+
+def _check_types(schema: pl.Schema, tags: dict[str, str], display: str) -> None:
+    """A list, map or struct where a used column holds a value is one message naming the
+    column and its type, not a cast error without a column."""
+    used = {*REQUIRED, *cols.needed_columns(schema, tags)}
+    for name, dtype in schema.items():
+        if name in used and name not in MAP_COLUMNS and dtype.is_nested():
+            raise InputError(
+                f"column {name!r} has a type that cannot hold its values",
+                file=display,
+                location=f"column {name}",
+                expected="text, a number or a date-time, as AWS writes the column",
+                found=f"a column of type {dtype}",
+                hint="re-export the file with the provider's column types; nothing was loaded",
+            )
+
+
 def _scan(s: Sniffed, flavour: str) -> tuple[pl.LazyFrame, dict[str, str], dict[str, str]]:
     """The file with snake_case names, its tag columns {column: key}, and {snake: original}."""
     if s.container == PARQUET:
@@ -100,6 +121,8 @@ def _scan(s: Sniffed, flavour: str) -> tuple[pl.LazyFrame, dict[str, str], dict[
             found=columns_found(s.columns),
             hint="the export definition may have changed; re-export with the default columns",
         )
+    if s.container == PARQUET:
+        _check_types(schema, tags, s.display)
     return frame, tags, original
 
 

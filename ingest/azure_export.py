@@ -12,13 +12,14 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from ingest.azure_headers import ALIASES, Header, canonical_header, is_focus
-from ingest.detect import check_rows, parquet_columns
+from ingest.detect import bad_gzip, check_rows, parquet_columns
 from models.errors import InputError
 
 # Azure writes "Unassigned" where Marketplace rows have no meter data.
@@ -100,7 +101,9 @@ def read_header(path: Path, display: str) -> list[str]:
     try:
         with _open_text(path) as fh:
             row = next(csv.reader(fh), None)
-    except (UnicodeDecodeError, OSError, gzip.BadGzipFile) as exc:
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # cut before the header's end
+        raise bad_gzip(display, exc) from None
+    except (UnicodeDecodeError, OSError) as exc:
         raise InputError(
             f"cannot read the file: {exc}",
             file=display,

@@ -99,6 +99,23 @@ def parquet_columns(path: Path, display: str) -> tuple[str, ...]:
     return tuple(schema.names)
 
 
+def check_parquet_data(path: Path, display: str) -> None:
+    """Decode every page once, a batch at a time: a sound footer says nothing of the column
+    chunks, and a damaged page found later is an error deep inside a read, or a commit."""
+    try:
+        source = pq.ParquetFile(path, pre_buffer=False)
+        for _ in source.iter_batches(batch_size=65_536):
+            pass
+    except Exception as exc:  # OSError (thrift, decompression), ArrowInvalid, ArrowException
+        raise InputError(
+            "truncated or corrupt Parquet file",
+            file=display,
+            expected="column data that decodes as its footer describes",
+            found=f"data that cannot be decoded ({_plain(exc)})",
+            hint="the download or upload was damaged; fetch the file again",
+        ) from None
+
+
 def _plain(exc: BaseException) -> str:
     """A library's one-line reason without its exception class names (`TProtocolException:
     Invalid data` reads as a crash, not as a description of the file)."""
@@ -174,6 +191,7 @@ def sniff(path: Path, display: str, work: Path) -> Sniffed:
     if kind == PARQUET:
         columns = parquet_columns(path, display)
         check_unique(columns, display)
+        check_parquet_data(path, display)
         return Sniffed(path, display, PARQUET, columns)
     if kind == JSON:
         raise unknown_format(display, "JSON (a manifest? pass its folder or the manifest itself)")

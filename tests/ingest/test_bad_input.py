@@ -169,6 +169,35 @@ def cur2_column_twice(d: Path) -> Path:
     return folder
 
 
+def cur2_page_damaged(d: Path) -> Path:
+    """Ten bytes gone from the first column chunk: the footer reads, the data does not."""
+    folder = write_cur2(d, "2026-09")
+    path = next(folder.iterdir())
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + data[110:])
+    return folder
+
+
+def cur2_map_as_account(d: Path) -> Path:
+    """The tags map and the payer account column trade names."""
+    folder = d / "BILLING_PERIOD=2026-09"
+    folder.mkdir()
+    table = cur2_table()
+    names = [
+        {"resource_tags": "bill_payer_account_id", "bill_payer_account_id": "resource_tags"}.get(
+            n, n
+        )
+        for n in table.column_names
+    ]
+    pq.write_table(table.rename_columns(names), folder / "export-00001.snappy.parquet")
+    return folder
+
+
+def azure_gz_cut_in_header(d: Path) -> Path:
+    (d / "cost.csv.gz").write_bytes(gzip.compress(AZURE_CSV.read_bytes())[:42])
+    return d / "cost.csv.gz"
+
+
 def missing_column(d: Path) -> Path:
     lines = cur_lines()
     header = lines[0].rstrip("\n").split(",")
@@ -496,6 +525,25 @@ CASES = {
         "duplicate column name",
         "export-00001.snappy.parquet",
         "'line_item_unblended_cost' at positions 12 and 28",
+    ),
+    "CUR 2.0 Parquet: a damaged data page behind a sound footer": Case(
+        cur2_page_damaged,
+        "aws",
+        "truncated or corrupt Parquet file",
+        "export-00001.snappy.parquet",
+        "expected column data that decodes as its footer describes, found data that cannot be "
+        "decoded (",
+    ),
+    "CUR 2.0 Parquet: the tags map where the payer account belongs": Case(
+        cur2_map_as_account,
+        "aws",
+        "column 'bill_payer_account_id' has a type that cannot hold its values",
+        "export-00001.snappy.parquet",
+        "expected text, a number or a date-time, as AWS writes the column, found a column of "
+        "type Map(String, String)",
+    ),
+    "Azure cost details: gzip cut inside the header line": Case(
+        azure_gz_cut_in_header, "azure", "truncated or corrupt gzip file", "cost.csv.gz"
     ),
 }
 
