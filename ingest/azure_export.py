@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest.azure_headers import ALIASES, Header, canonical_header, is_focus
-from ingest.detect import bad_gzip, check_rows, parquet_columns
+from ingest.detect import bad_gzip, check_rows, check_text_encoding, parquet_columns
 from models.errors import InputError
 
 # Azure writes "Unassigned" where Marketplace rows have no meter data.
@@ -98,6 +98,7 @@ def is_parquet(path: Path) -> bool:
 def read_header(path: Path, display: str) -> list[str]:
     if is_parquet(path):
         return list(parquet_columns(path, display))
+    check_text_encoding(path, display)
     try:
         with _open_text(path) as fh:
             row = next(csv.reader(fh), None)

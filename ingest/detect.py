@@ -59,9 +59,44 @@ def container(path: Path, display: str) -> str:
         return CSV_GZ
     if head.lstrip()[:1] in (b"{", b"["):
         return JSON
+    check_not_utf16(head, display)
     if b"\x00" in head or head[:4] == b"PK\x03\x04":
         raise unknown_format(display, "binary data that is not Parquet or gzip")
     return CSV
+
+
+def check_not_utf16(head: bytes, display: str) -> None:
+    """UTF-16 text (Excel's "Unicode Text", PowerShell's default) read as UTF-8 is a NUL beside
+    every character: say what the file is, rather than call it binary or damaged."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        found = "a UTF-16 byte-order mark"
+    elif len(head) >= 8 and any(
+        nul.count(0) * 5 >= len(nul) * 4 and text.count(0) * 5 <= len(text)
+        for nul, text in ((head[0::2], head[1::2]), (head[1::2], head[0::2]))
+    ):  # one byte of each pair NUL, the other a character: zeros alone are binary
+        found = "UTF-16 text (a NUL byte beside every character)"
+    else:
+        return
+    raise InputError(
+        "text is UTF-16, not UTF-8",
+        file=display,
+        location="line 1",
+        expected="UTF-8 text",
+        found=found,
+        hint="save or export the file as UTF-8 (in Excel: CSV UTF-8) and load it again",
+    )
+
+
+def check_text_encoding(path: Path, display: str) -> None:
+    """check_not_utf16 on the start of a text file, gzip-compressed or not."""
+    with path.open("rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+    try:
+        with gzip.open(path, "rb") if gz else path.open("rb") as fh:
+            head = fh.read(512)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise bad_gzip(display, exc) from None
+    check_not_utf16(head, display)
 
 
 def unknown_format(display: str, found: str) -> InputError:
@@ -201,6 +236,7 @@ def sniff(path: Path, display: str, work: Path) -> Sniffed:
         if plain.stat().st_size == 0:
             raise InputError("empty file (gzip of nothing)", file=display)
         path = plain
+    check_text_encoding(path, display)
     check_utf8(path, display)
     columns = csv_columns(path, display)
     check_unique(columns, display)
@@ -249,6 +285,7 @@ def check_rows(
     `trailing_optional=True` lets every row leave out the same trailing header columns (koku's
     sample CUR has 131 names and 130 fields a row; readers see nulls): the first data row
     then sets the width the others must have."""
+    check_text_encoding(path, display)
     last = [""]
 
     def lines(fh: Iterable[str]) -> Iterator[str]:

@@ -198,6 +198,17 @@ def azure_gz_cut_in_header(d: Path) -> Path:
     return d / "cost.csv.gz"
 
 
+def utf16(source: Path, encoding: str) -> Callable[[Path], Path]:
+    """The file saved as UTF-16 (Excel's "Unicode Text"; "utf-16" writes a byte-order mark)."""
+
+    def make(d: Path) -> Path:
+        text = source.read_text(encoding="utf-8-sig")
+        (d / source.name).write_bytes(text.encode(encoding))
+        return d / source.name
+
+    return make
+
+
 def missing_column(d: Path) -> Path:
     lines = cur_lines()
     header = lines[0].rstrip("\n").split(",")
@@ -544,6 +555,28 @@ CASES = {
     ),
     "Azure cost details: gzip cut inside the header line": Case(
         azure_gz_cut_in_header, "azure", "truncated or corrupt gzip file", "cost.csv.gz"
+    ),
+    "legacy CUR saved as UTF-16 without a byte-order mark": Case(
+        utf16(GOOD, "utf-16-le"),
+        "aws",
+        "text is UTF-16, not UTF-8 — expected UTF-8 text, found UTF-16 text (a NUL byte beside "
+        "every character) — save or export the file as UTF-8",
+        "test_cur.csv",
+        "line 1",
+    ),
+    "SaaS invoices saved as UTF-16": Case(
+        utf16(SAAS, "utf-16"),
+        "saas",
+        "text is UTF-16, not UTF-8 — expected UTF-8 text, found a UTF-16 byte-order mark",
+        "invoices.csv",
+        "line 1",
+    ),
+    "Azure cost details saved as UTF-16": Case(
+        utf16(AZURE_CSV, "utf-16"),
+        "azure",
+        "text is UTF-16, not UTF-8",
+        AZURE_CSV.name,
+        "line 1",
     ),
 }
 

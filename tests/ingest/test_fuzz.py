@@ -542,6 +542,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 TRACE = re.compile(r"Traceback|\b[A-Z][A-Za-z]*(Error|Exception)\b|File \"")
 TITLES = ("Bad input: ", "Reconciliation failed: ")
+NOTES = ("pricing ", "warning: ")  # what `ingest onprem` says on stderr before it loads
 
 
 def _mutate(case: Case, sample: Sample, inputs: Path) -> Path:
@@ -623,7 +624,9 @@ def run_case(case: Case, bases: dict[str, Sample], loaded: Path, tmp_path: Path,
     assert "Traceback" not in out.err + out.out, f"{replay}\n{out.err}"
     if code != 0:
         messages = [x for x in said if x.startswith(TITLES)]
-        assert len(messages) == 1, f"{replay}: expected one message, got:\n{out.err}"
+        others = [x for x in said if not x.startswith(TITLES + NOTES)]
+        assert len(messages) == 1 and not others, f"{replay}: not one message:\n{out.err}"
+        assert out.out == "", f"{replay}: printed on a failure:\n{out.out}"
         message = messages[0]
         assert not TRACE.search(message), f"{replay}: a bare exception in: {message}"
         assert code in (2, 3), f"{replay}: exit {code}: {message}"
