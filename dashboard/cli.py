@@ -220,15 +220,12 @@ def load_settings(config: str | None) -> tuple[Settings, Path | None]:
 
 
 def _check_owned_sections(settings: Settings, origin: str) -> None:
-    """Sections kept as tables are parsed strictly by their owners; do it now, so a typo is
-    reported when the file is read rather than when a page or report first needs it."""
+    """parse_settings checked every section's keys and types; what its users derive from a
+    section (the login's secret from the environment, an invoice's month) is checked now too,
+    so a mistake is reported when the file is read rather than when a page first needs it."""
     from dashboard.auth import parse_auth
     from dashboard.report_config import report_settings
-    from models.allocate import parse_allocation
-    from models.rules import parse_classify_settings
 
-    parse_classify_settings(settings.classify, origin)
-    parse_allocation(settings.allocation, origin)
     parse_auth(settings.auth, origin)
     report_settings(settings)
 

@@ -30,6 +30,7 @@ import polars as pl
 
 from models.errors import ConfigError, did_you_mean
 from models.schema import COST_LINES
+from models.sections import parse_section
 
 AI_CLASSES = (
     "gpu_compute",
@@ -154,9 +155,8 @@ class ClassifySettings:
     unallocated: str = "unallocated"
 
 
-def parse_classify_settings(data: dict[str, Any], origin: str = "finops.toml") -> ClassifySettings:
-    from models.settings import parse_section
-
+def parse_classify_settings(data: Any, origin: str = "finops.toml") -> ClassifySettings:
+    """`[classify]` parsed strictly (one already parsed, as Settings holds it, is returned)."""
     return parse_section(ClassifySettings, data, "classify", origin)
 
 
