@@ -93,7 +93,7 @@ def empty_warehouse() -> None:
 
 
 def login_needed() -> bool:
-    return bool(settings().auth) and not st.user.is_logged_in
+    return settings().auth.configured and not st.user.is_logged_in
 
 
 def login_page() -> None:
