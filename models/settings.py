@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from models.report_settings import BudgetSettings, ReportSection
     from models.rules import ClassifySettings
 
-__all__ = ["Settings", "parse_section", "parse_settings"]  # parse_section: the one parser
-
 
 _MEMORY_SIZE = re.compile(r"(?i)^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
 
