@@ -8,12 +8,14 @@ partitions or by telemetry loads, then idle_episodes.
 
 from __future__ import annotations
 
+from ingest.pause import pause_point
 from ingest.store import LoadResult, Store
 from models.settings import Settings
 
 
 def refresh(store: Store, settings: Settings, results: list[LoadResult]) -> None:
     """Bring derived datasets up to date with the loads in `results` (no-op when unchanged)."""
+    pause_point("refresh")
     committed = [r for r in results if r.status == "committed"]
     if not committed:
         return

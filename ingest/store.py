@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +34,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from ingest.pause import pause_point
 from ingest.warehouse import commit_time, damaged, local_path, location, missing_columns
 from models.errors import DamagedWarehouseError, InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
@@ -121,14 +121,6 @@ def _local_path(uri: str) -> str:
     default) or through a symlink: vacuum compares the two, and a mismatch would read every
     live file as an orphan."""
     return os.path.normcase(os.path.realpath(local_path(uri)))
-
-
-def pause_point(point: str) -> None:
-    """Test hook: with FINOPS_TEST_PAUSE_AT=<point> the writer stops here so a crash test can
-    SIGKILL it (points: stage, commit, write, loads; see tests/ingest/test_crash.py)."""
-    if os.environ.get("FINOPS_TEST_PAUSE_AT") == point:
-        print(f"finops: paused at {point}", file=sys.stderr, flush=True)
-        time.sleep(float(os.environ.get("FINOPS_TEST_PAUSE_S", "60")))
 
 
 def new_load_id() -> str:
@@ -706,7 +698,7 @@ class Store:
                     stats=json.dumps({"numRecords": rows}),
                 )
             )
-        pause_point("write")
+        pause_point(f"derived:{dataset}")
         schema = table_decl.empty().to_arrow().schema  # declared types, every column nullable
         for name in keys:
             schema = schema.append(pa.field(name, pa.string()))
