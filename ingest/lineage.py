@@ -281,3 +281,29 @@ def explain(found: list[Stale], limit: int = 3) -> str:
     shown = "; ".join(str(s) for s in found[:limit])
     more = f" (and {len(found) - limit} more)" if len(found) > limit else ""
     return shown + more
+
+
+def refuse_stale(root: Path | str, settings: Settings | None, reader: str) -> None:
+    """A reader that would print figures from stale derived data stops with one message
+    (derived data written before records were kept is served: nothing says it is wrong)."""
+    from models.errors import WarehouseError
+
+    found = [s for s in stale(root, settings) if s.recorded]
+    if found:
+        raise WarehouseError(
+            f"derived data is out of date, so the {reader} would show wrong figures: "
+            + explain(found),
+            file=str(root),
+            hint=f"nothing was written; {REPAIR}",
+        )
+
+
+def warn_stale(root: Path | str, settings: Settings | None) -> str | None:
+    """One line for a raw reader (`finops query`) that answers anyway; None when current."""
+    found = [s for s in stale(root, settings) if s.recorded]
+    if not found:
+        return None
+    return (
+        f"warning: derived data is out of date ({explain(found, 1)}): classifications and "
+        f"GPU-hours may be wrong; {REPAIR}"
+    )
