@@ -15,7 +15,6 @@ accelerator and tool catalogues); models/ gets parsed dicts. All writes go throu
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import shutil
@@ -336,8 +335,8 @@ def _version(store: Store, dataset: str) -> int | None:
 
 def _episodes_key(hours_version: int | None, settings: Settings) -> str:
     """The gpu_hours version and idle settings that idle_episodes were derived from."""
-    idle = dataclasses.asdict(settings.idle)
-    return json.dumps({"gpu_hours": hours_version, "idle": idle}, sort_keys=True, default=str)
+    idle = lineage.idle_record(settings.idle)
+    return json.dumps({"gpu_hours": hours_version, "idle": idle}, sort_keys=True)
 
 
 def _episodes_metadata(hours_version: int, settings: Settings) -> dict[str, str]:

@@ -26,20 +26,16 @@ def refresh(store: Store, settings: Settings, results: list[LoadResult]) -> list
         if r.dataset == "cost_lines"
     }
     months = {r.billing_period for r in committed if r.dataset in ("cost_lines", "gpu_util")}
-    if not committed and not _anything_to_do(store, settings):
-        return []  # the common re-ingest of unchanged files: no lock taken
+    if not committed and not lineage.stale(store, settings):
+        return []  # the common re-ingest of unchanged files: logs read, no lock taken
     with store.writer():
         found = lineage.stale(store, settings)
         _rebuild(store, settings, parts, months, found)
     return found
 
 
-def _anything_to_do(store: Store, settings: Settings) -> bool:
-    return bool(lineage.stale(store, settings))
-
-
 def _rebuild(
-    store: Store, settings: Settings, parts: set[str], months: set[str], found: list
+    store: Store, settings: Settings, parts: set[str], months: set[str], found: list[lineage.Stale]
 ) -> None:
     """Rebuild the `parts`/`months` and what `found` names; a table that recorded nothing is
     rebuilt whole (None), so that from now on it records every part. The caller holds the

@@ -97,8 +97,13 @@ def table_fingerprint(table: DeltaTable | None) -> str:
     return fingerprint(actions["path"].to_list() if actions.height else [])
 
 
+def idle_record(idle: IdleSettings) -> dict:
+    """The idle settings as a record keeps them (JSON values)."""
+    return json.loads(json.dumps(dataclasses.asdict(idle), sort_keys=True, default=str))
+
+
 def idle_fingerprint(idle: IdleSettings) -> str:
-    return fingerprint([json.dumps(dataclasses.asdict(idle), sort_keys=True, default=str)])
+    return fingerprint([json.dumps(idle_record(idle), sort_keys=True)])
 
 
 def line_inputs(tables: Tables) -> dict[str, str]:
@@ -270,9 +275,7 @@ def _stale_episodes(tables: Tables, idle: IdleSettings | None) -> list[Stale]:
             f"at version {version}"
         )
         return [Stale("idle_episodes", "", why)]
-    if idle is not None and basis.get("idle") != json.loads(
-        json.dumps(dataclasses.asdict(idle), sort_keys=True, default=str)
-    ):
+    if idle is not None and basis.get("idle") != idle_record(idle):
         return [Stale("idle_episodes", "", "was derived with other idle settings")]
     return []
 
