@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +34,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from ingest.pause import pause_point
 from ingest.warehouse import commit_time, damaged, local_path, location, missing_columns
 from models.errors import DamagedWarehouseError, InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES, LOAD_ERRORS, LOADS, Table, Violation, conform, validate
@@ -123,14 +123,6 @@ def _local_path(uri: str) -> str:
     return os.path.normcase(os.path.realpath(local_path(uri)))
 
 
-def pause_point(point: str) -> None:
-    """Test hook: with FINOPS_TEST_PAUSE_AT=<point> the writer stops here so a crash test can
-    SIGKILL it (points: stage, commit, write, loads; see tests/ingest/test_crash.py)."""
-    if os.environ.get("FINOPS_TEST_PAUSE_AT") == point:
-        print(f"finops: paused at {point}", file=sys.stderr, flush=True)
-        time.sleep(float(os.environ.get("FINOPS_TEST_PAUSE_S", "60")))
-
-
 def new_load_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
 
@@ -142,6 +134,25 @@ _LOAD_ID = r"\d{8}T\d{6}Z-[0-9a-f]{8}"
 STAGED_NAME = re.compile(
     rf"^(?:(?:[a-z_]+-)?{_LOAD_ID}(?:-[a-z_]+)?(?:\.parquet)?|duckdb-[0-9a-f]{{32}})$"
 )
+
+
+LOCK_NAME = ".writer.lock"  # the writer's advisory lock, in the warehouse folder
+
+
+def writing(root: Path | str) -> bool:
+    """Whether a writer holds the warehouse's lock now (readers never take it; this probe
+    takes a shared lock for an instant and creates nothing)."""
+    try:
+        fh = (Path(root) / LOCK_NAME).open("rb")
+    except OSError:  # no lock file: nobody has ever written here
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
 
 
 def line_id_base(*key: str) -> int:
@@ -184,7 +195,7 @@ class Store:
     def writer(self, wait_s: float = 600.0) -> Iterator[None]:
         """Exclusive writer lock; waits for another ingest to finish rather than failing."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".writer.lock").open("a+") as fh:
+        with (self.root / LOCK_NAME).open("a+") as fh:
             deadline = time.monotonic() + wait_s
             while True:
                 try:
@@ -212,6 +223,11 @@ class Store:
         path = self.root / "_staging"
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def drop_empty_staging(self) -> None:
+        """Remove _staging when nothing is left in it (a vacuumed warehouse has none)."""
+        with contextlib.suppress(OSError):
+            (self.root / "_staging").rmdir()  # refuses a folder that is not empty
 
     # ---- cost lines -----------------------------------------------------------------------
 
@@ -706,7 +722,7 @@ class Store:
                     stats=json.dumps({"numRecords": rows}),
                 )
             )
-        pause_point("write")
+        pause_point(f"derived:{dataset}")
         schema = table_decl.empty().to_arrow().schema  # declared types, every column nullable
         for name in keys:
             schema = schema.append(pa.field(name, pa.string()))

@@ -1,6 +1,6 @@
 """Crash safety: SIGKILL `finops ingest` at each point of a load; the last commit stays whole.
 
-The store pauses at a named point when FINOPS_TEST_PAUSE_AT is set (ingest/store.py
+The store pauses at a named point when FINOPS_TEST_PAUSE_AT is set (ingest/pause.py
 `pause_point`): after staging, before the Delta commit, with the new data file moved into the
 table but not committed, and after the commit but before the loads record. The test kills the
 process there, then
