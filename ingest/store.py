@@ -136,6 +136,25 @@ STAGED_NAME = re.compile(
 )
 
 
+LOCK_NAME = ".writer.lock"  # the writer's advisory lock, in the warehouse folder
+
+
+def writing(root: Path | str) -> bool:
+    """Whether a writer holds the warehouse's lock now (readers never take it; this probe
+    takes a shared lock for an instant and creates nothing)."""
+    try:
+        fh = (Path(root) / LOCK_NAME).open("rb")
+    except OSError:  # no lock file: nobody has ever written here
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+
 def line_id_base(*key: str) -> int:
     """High 31 bits of x_LineId: a stable hash of the partition key (row number below)."""
     digest = hashlib.sha1("|".join(key).encode()).digest()
@@ -176,7 +195,7 @@ class Store:
     def writer(self, wait_s: float = 600.0) -> Iterator[None]:
         """Exclusive writer lock; waits for another ingest to finish rather than failing."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".writer.lock").open("a+") as fh:
+        with (self.root / LOCK_NAME).open("a+") as fh:
             deadline = time.monotonic() + wait_s
             while True:
                 try:

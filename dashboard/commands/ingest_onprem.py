@@ -54,6 +54,9 @@ def command(app: App, file: Path, start: str | None, end: str | None) -> None:
     store = app.store()
     with store.writer():
         result = onprem.store_assets(store, inv)
+    from ingest import derived
+
+    derived.refresh(store, app.settings, [result])  # owned servers' rates are in gpu_hours
     app.console.print(
         f"assets: {result.rows} server(s) of {result.billing_account} (v{result.table_version})"
     )

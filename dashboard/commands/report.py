@@ -57,6 +57,10 @@ def command(
     from models.errors import ReconciliationError
 
     con = app.connect(parse_as_of(as_of))
+    if as_of is None:  # an older version is read with the derived data of its time
+        from ingest.lineage import refuse_stale
+
+        refuse_stale(app.warehouse, app.settings, "finance pack")
     pack = build_pack(con, month, formats, out_dir, currency, app.settings, basis=basis)
     for fmt, paths in pack.files.items():
         shown = paths[0] if len(paths) == 1 else f"{len(paths)} files in {out_dir}"
