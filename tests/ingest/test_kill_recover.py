@@ -31,15 +31,22 @@ from ingest.warehouse import connect
 from models.classify import CLASSIFICATIONS
 from models.settings import Settings
 from tests.fixtures import gpu_estate
-from tests.fixtures.kill import run_until, timed_run
+from tests.fixtures.kill import run_until, timeline
 
 pytestmark = pytest.mark.slow
 
 RANDOM_KILLS = 20
 SEED = 20261019
-# One kill time per equal slice of the clean run, at a seeded place in its slice.
-FRACTIONS = [(i + f) / RANDOM_KILLS for i, f in enumerate(random.Random(SEED).random()
-                                                         for _ in range(RANDOM_KILLS))]  # fmt: skip
+MARKER = "stage"  # the export is read and staged: the commits and the refresh follow
+# Kill times as fractions of the clean run: half spread over its start (interpreter, reading,
+# staging) and half over the rest (commits and refresh), where what is stored changes; one in
+# each equal slice, at a seeded place in it.
+_DRAWS = random.Random(SEED)
+FRACTIONS = [
+    (half, (i + _DRAWS.random()) / (RANDOM_KILLS // 2))
+    for half in ("start", "rest")
+    for i in range(RANDOM_KILLS // 2)
+]
 # The default suite kills once where the old refresh lost its work; the rest is `heavy`.
 SMOKE = ("refresh", "vacuum")
 DERIVED = ("lines", "class_sums", "class_keys", "gpu_hours", "idle_episodes")
@@ -91,7 +98,8 @@ class Estate:
     before: Path  # the warehouse before the restatement
     restated: Path  # October restated, as Data Exports delivers it
     clean: dict[str, list[tuple]]  # snapshot of the uninterrupted ingest
-    seconds: float  # how long that ingest took, process start to exit
+    staged: float  # seconds from its start until it passed MARKER
+    seconds: float  # seconds from its start until it exited
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +109,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Estate:
     exports = gpu_estate.build(before, base / "exports")
     clean = base / "clean"
     shutil.copytree(before, clean)
-    seconds = timed_run(clean, exports["restated"])
+    staged, seconds = timeline(clean, exports["restated"], MARKER)
     want, old = snapshot(clean), snapshot(before)
 
     sept, octo = gpu_estate.SEPT_LINES, gpu_estate.OCT_RESTATED
@@ -117,7 +125,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Estate:
         ("research", 5, Decimal("477.96")),  # Sept 3 x 98.32, Oct 2 x 91.5
         ("vision", 5, Decimal("471.14")),  # Oct 3 x 91.5, GPU_B 2 x 98.32
     ]
-    return Estate(before, exports["restated"], want, seconds)
+    return Estate(before, exports["restated"], want, staged, seconds)
 
 
 def fresh(estate: Estate, tmp_path: Path) -> Path:
@@ -141,8 +149,6 @@ def recover(capsys: pytest.CaptureFixture, warehouse: Path, estate: Estate, vacu
         check(capsys, warehouse, "after vacuum")
     code, out = run(capsys, warehouse, "ingest", "aws", str(estate.restated))
     assert code == 0, out
-    if not vacuum:  # the ingest alone repaired what the kill left
-        check(capsys, warehouse, "after ingesting again")
 
 
 def check(capsys: pytest.CaptureFixture, warehouse: Path, when: str) -> None:
@@ -167,6 +173,8 @@ def test_a_kill_at_a_pause_point_recovers_to_the_clean_build(
     assert run_until(warehouse, estate.restated, point)
     recover(capsys, warehouse, estate, vacuum=mode == "vacuum")
     assert_same(snapshot(warehouse), estate.clean, f"at {point}, recovered by {mode}")
+    if mode == "ingest-again":  # the ingest alone repaired what the kill left
+        check(capsys, warehouse, "after ingesting again")
 
 
 def versions(root: Path) -> dict[str, int]:
@@ -187,15 +195,18 @@ def phase(root: Path, before: dict[str, int]) -> str:
 def test_kills_at_random_moments_recover_to_the_clean_build(
     estate: Estate, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """One kill in each twentieth of the clean run's duration; each recovered as a user
-    would (vacuum, check, ingest again). Failures are gathered, so one run shows them all."""
+    """Kills spread over the clean run's duration (FRACTIONS), each recovered as a user would
+    (vacuum, check, ingest again). Failures are gathered, so one run shows them all."""
     before = versions(estate.before)
     landed: list[str] = []
     failed: list[str] = []
-    for n, fraction in enumerate(FRACTIONS):
+    for n, (half, fraction) in enumerate(FRACTIONS):
         warehouse = tmp_path / f"warehouse-{n}"
         shutil.copytree(estate.before, warehouse)
-        delay = fraction * estate.seconds
+        if half == "start":
+            delay = fraction * estate.staged
+        else:
+            delay = estate.staged + fraction * (estate.seconds - estate.staged)
         killed = run_until(warehouse, estate.restated, None, delay)
         where = phase(warehouse, before) if killed else "not killed: it had finished"
         landed.append(where)
