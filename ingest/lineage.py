@@ -93,7 +93,8 @@ def table_fingerprint(table: DeltaTable | None) -> str:
     """The whole table's file set ("" when it does not exist)."""
     if table is None:
         return ""
-    return fingerprint(str(p) for p in table.files())
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    return fingerprint(actions["path"].to_list() if actions.height else [])
 
 
 def idle_fingerprint(idle: IdleSettings) -> str:

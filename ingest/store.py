@@ -224,6 +224,11 @@ class Store:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def drop_empty_staging(self) -> None:
+        """Remove _staging when nothing is left in it (a vacuumed warehouse has none)."""
+        with contextlib.suppress(OSError):
+            (self.root / "_staging").rmdir()  # refuses a folder that is not empty
+
     # ---- cost lines -----------------------------------------------------------------------
 
     def load_cost_lines(

@@ -33,6 +33,7 @@ def command(app: App, days: float | None, dry_run: bool) -> None:
         found = lineage.stale(store, app.settings)
     else:
         found = derived.refresh(store, app.settings, [])
+        store.drop_empty_staging()
     if found:
         verb = "Would rebuild" if dry_run else "Rebuilt"
         app.console.print(f"{verb} derived data not built from the current sources:")
