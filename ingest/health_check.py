@@ -130,13 +130,15 @@ def loads_problems(
 
 
 def derived_problems(
-    tables: dict[str, DeltaTable], settings: Settings | None = None
+    tables: dict[str, DeltaTable], settings: Settings | None = None, broken: Iterable[str] = ()
 ) -> list[Problem]:
     """Derived partitions that do not match the source version they record (ingest.lineage).
     Derived data written before records were kept is not a problem: the next write rebuilds
-    it."""
+    it. With a source table `broken`, nobody can tell: its own problem is the one to fix."""
     from ingest.lineage import REPAIR, stale_of
 
+    if set(broken) & set(LOADED):
+        return []
     return [
         Problem(s.dataset, f"{s.part}: {s.why}" if s.part else s.why, REPAIR)
         for s in stale_of(tables.get, settings)
@@ -188,7 +190,8 @@ def inspect(
     broken = {p.table for p in health.problems}
     health.problems += loads_problems(tables, records, broken, deep)
     if deep:
-        health.problems += derived_problems(tables, settings)
+        broken = {p.table for p in health.problems}
+        health.problems += derived_problems(tables, settings, broken)
     return health
 
 
