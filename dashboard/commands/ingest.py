@@ -12,6 +12,7 @@ from dashboard.cli import App, LazyGroup
 from dashboard.commands.progress import progress_bar, show_brief, show_summary
 from ingest import derived
 from ingest.delivery import skipped_of
+from ingest.input_path import check_input, os_error
 from ingest.store import LoadResult, PeriodLoad
 from models.errors import FinopsError
 from models.urls import redact
@@ -63,6 +64,8 @@ def load_cost_lines(
     store = app.store()
     target = redact(target)  # shown on the terminal and kept in load_errors
     try:
+        if "://" not in target:  # a local path: refuse pipes, devices, unreadable paths first
+            check_input(Path(target))
         with (
             progress_bar(app.err_console, f"{source} {target}") as progress,
             open_batches() as batches,
@@ -75,6 +78,13 @@ def load_cost_lines(
             )
             skipped = skipped_of(batches)
     except FinopsError as exc:
+        store.record_error("cost_lines", source, target, exc)
+        raise
+    except OSError as exc:  # a file in a folder we may not read, a warehouse we may not write
+        error = os_error(exc, warehouse=app.warehouse)
+        store.record_error("cost_lines", source, target, error)
+        raise error from None
+    except Exception as exc:  # a bug: kept for the Data health page, shown by the CLI's boundary
         store.record_error("cost_lines", source, target, exc)
         raise
     derived.refresh(store, app.settings, results)

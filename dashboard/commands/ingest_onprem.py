@@ -29,9 +29,11 @@ def command(app: App, file: Path, start: str | None, end: str | None) -> None:
     after ingesting telemetry to refine it.
     """
     from ingest import onprem
+    from ingest.input_path import check_input
     from models.errors import FinopsError
 
     try:
+        check_input(file)
         inv = onprem.read_inventory(file)
         plan = onprem.plan(app.warehouse, inv, start, end, datetime.now(UTC).date())
     except FinopsError as exc:
