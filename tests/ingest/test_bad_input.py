@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,10 +162,14 @@ def missing_column(d: Path) -> Path:
     return d / "cur.csv"
 
 
-def text_in_cost(d: Path) -> Path:
+def text_in_cost_lines() -> list[str]:
     lines = cur_lines()
     lines[5] = replace_field(lines[5], "lineItem/UnblendedCost", "twelve")
-    (d / "cur.csv").write_text("".join(lines), encoding="utf-8")
+    return lines
+
+
+def text_in_cost(d: Path) -> Path:
+    (d / "cur.csv").write_text("".join(text_in_cost_lines()), encoding="utf-8")
     return d / "cur.csv"
 
 
@@ -300,6 +305,76 @@ def export_manifest_without_files(d: Path) -> Path:
     return data_export(
         d, lambda uris: json.dumps({"executionId": "exec-1", "files": uris}).encode()
     )
+
+
+def long_header(source: Path) -> Callable[[Path], Path]:
+    """The file with a 10 MiB column name added to its header: no export has one."""
+
+    def make(d: Path) -> Path:
+        head, rest = source.read_bytes().split(b"\n", 1)
+        (d / source.name).write_bytes(head.rstrip(b"\r") + b"," + b"x" * (10 << 20) + b"\n" + rest)
+        return d / source.name
+
+    return make
+
+
+def binary(source: Path) -> Callable[[Path], Path]:
+    """The header, then bytes of a binary file that holds no NUL (an image, a zip member)."""
+
+    def make(d: Path) -> Path:
+        head = source.read_bytes().split(b"\n", 1)[0] + b"\n"
+        (d / source.name).write_bytes(
+            head + bytes(b for b in range(1, 256) if b not in b"\r\n") * 40
+        )
+        return d / source.name
+
+    return make
+
+
+def control_bytes(d: Path) -> Path:
+    """Text-like bytes with control characters and no NUL, no byte above 0x7f."""
+    (d / "cur.csv").write_bytes(b"\x12Img\x1b[2J\x10@b:=T1e\x0b" * 400)
+    return d / "cur.csv"
+
+
+def open_quote(source: Path, line: int) -> Callable[[Path], Path]:
+    """A quote opened at the start of `line` (1-based) that nothing closes."""
+
+    def make(d: Path) -> Path:
+        lines = source.read_bytes().splitlines(keepends=True)
+        lines[line - 1] = b'"' + lines[line - 1]
+        (d / source.name).write_bytes(b"".join(lines))
+        return d / source.name
+
+    return make
+
+
+def stray_quote(d: Path) -> Path:
+    """A quote inside a quoted FOCUS field: `"Amazon"EC2"`."""
+    lines = FOCUS.read_bytes().splitlines(keepends=True)
+    lines[3] = lines[3].replace(b'","', b'"x","', 1)
+    (d / "focus.csv").write_bytes(b"".join(lines))
+    return d / "focus.csv"
+
+
+def fifo(d: Path) -> Path:
+    """A named pipe: opening it would wait for a writer for ever."""
+    os.mkfifo(d / "cur.csv")
+    return d / "cur.csv"
+
+
+def folder_with_fifo(d: Path) -> Path:
+    """A pipe named like an export file beside a good one is not read (nor waited on)."""
+    (d / "export").mkdir()
+    os.mkfifo(d / "export" / "cur-2.csv")
+    (d / "export" / "cur-1.csv").write_text(
+        cur_lines()[0] + "".join(text_in_cost_lines()[1:]), encoding="utf-8"
+    )
+    return d / "export"
+
+
+def dev_zero(d: Path) -> Path:
+    return Path("/dev/zero")
 
 
 @dataclass(frozen=True)
@@ -464,6 +539,75 @@ CASES = {
     ),
 }
 
+LONG_HEADER = "header line too long — expected column names on a first line of at most 4 MiB"
+NEVER_CLOSES = (
+    'a quoted field never closes — expected a closing " for the quote opened on this line'
+)
+CASES |= {
+    **{
+        f"10 MiB header line ({source})": Case(
+            long_header(path), source, LONG_HEADER, path.name, "line 1"
+        )
+        for source, path in (
+            ("aws", GOOD),
+            ("focus", FOCUS),
+            ("azure", AZURE_CSV),
+            ("gcp", GCP_CSV),
+            ("saas", SAAS),
+            ("onprem", INVENTORY),
+        )
+    },
+    "binary data without NUL (CUR)": Case(
+        binary(GOOD), "aws", "text is not UTF-8", GOOD.name, "line 2"
+    ),
+    "binary data without NUL (SaaS invoices)": Case(
+        binary(SAAS), "saas", "text is not UTF-8", SAAS.name, "line 2"
+    ),
+    "control characters without NUL (CUR)": Case(
+        control_bytes, "aws", "found binary data that is not Parquet or gzip", "cur.csv"
+    ),
+    "control characters without NUL (GCP)": Case(
+        lambda d: control_bytes(d).rename(d / "gcp.csv"),
+        "gcp",
+        "binary data in a text file — expected text, found control character '\\x12'",
+        "gcp.csv",
+        "line 1, field 1",
+    ),
+    "unbalanced quote (CUR)": Case(open_quote(GOOD, 4), "aws", NEVER_CLOSES, GOOD.name, "line 4: "),
+    "unbalanced quote (SaaS invoices)": Case(
+        open_quote(SAAS, 6), "saas", NEVER_CLOSES, SAAS.name, "line 6: "
+    ),
+    "unbalanced quote (GCP)": Case(open_quote(GCP_CSV, 3), "gcp", NEVER_CLOSES, GCP_CSV.name),
+    "stray quote in a quoted field (FOCUS)": Case(
+        stray_quote, "focus", "a stray quote in a field", "focus.csv", "line 4: "
+    ),
+    **{
+        f"a FIFO ({source})": Case(
+            fifo,
+            source,
+            "not a regular file or folder — expected an export file or a folder "
+            "of them, found a named pipe (FIFO)",
+            "cur.csv",
+        )
+        for source in ("aws", "focus", "azure", "gcp", "saas", "onprem")
+    },
+    "a folder holding a FIFO beside its export": Case(
+        folder_with_fifo, "aws", "cannot be read", "cur-1.csv", "line 6, column lineItem/Unblended"
+    ),
+    **{
+        f"/dev/zero ({source})": Case(
+            dev_zero, source, "not a regular file or folder", "/dev/zero", "a character device"
+        )
+        for source in ("aws", "focus", "gcp", "saas", "onprem")
+    },
+}
+
+
+def load_errors(warehouse: Path) -> list[tuple[str, str]]:
+    if not (warehouse / "load_errors").exists():
+        return []
+    return connect(warehouse).execute("select source, message from load_errors").fetchall()
+
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -482,7 +626,7 @@ def test_broken_input_is_refused_with_one_clear_message(
     inputs = tmp_path / "in"
     inputs.mkdir()
     target = case.make(inputs)
-    before = state(warehouse)
+    before, errors = state(warehouse), load_errors(warehouse)
     capsys.readouterr()
 
     code = ingest(warehouse, case.source, str(target))
@@ -498,6 +642,8 @@ def test_broken_input_is_refused_with_one_clear_message(
         assert case.where in message, message
     assert captured.out == ""
     assert state(warehouse) == before
+    # recorded for the Data health page, as it was shown
+    assert load_errors(warehouse) == [*errors, (case.source, message.removeprefix("Bad input: "))]
     assert (
         not list((warehouse / "_staging").glob("*")) if (warehouse / "_staging").exists() else True
     )
