@@ -20,6 +20,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from ingest.values import IN_RANGE
 from ingest.warehouse import connect
 from tests.ingest.test_aws import KOKU, REPO, cur2_table, ingest, state, write_cur2
 
@@ -377,6 +378,29 @@ def dev_zero(d: Path) -> Path:
     return Path("/dev/zero")
 
 
+HUGE = "90000000000000000000000000"  # 9e25: two of them overflow a Decimal(38, 12) sum
+
+
+def huge_amounts(source: Path, column: str) -> Callable[[Path], Path]:
+    """Every row's `column` set to 9e25: each fits Decimal(38, 12), their sum does not."""
+
+    def make(d: Path) -> Path:
+        with source.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+        at = rows[0].index(column)
+        for row in rows[1:]:
+            row[at] = HUGE
+        with (d / source.name).open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(rows)
+        return d / source.name
+
+    return make
+
+
+def cur2_huge(d: Path) -> Path:
+    return write_cur2(d, "2026-09", scale=1e25)
+
+
 @dataclass(frozen=True)
 class Case:
     make: Callable[[Path], Path]
@@ -572,6 +596,26 @@ CASES |= {
         "binary data in a text file — expected text, found control character '\\x12'",
         "gcp.csv",
         "line 1, field 1",
+    ),
+    **{
+        f"amounts whose sum overflows ({source})": Case(
+            huge_amounts(path, column), source, IN_RANGE, path.name, f"line 2{sep}column {column}"
+        )
+        for source, path, column, sep in (
+            ("aws", GOOD, "lineItem/UnblendedCost", ", "),
+            ("focus", FOCUS, "BilledCost", ", "),
+            ("azure", AZURE_CSV, "Cost", ", "),
+            ("gcp", GCP_CSV, "cost", ", "),
+            ("saas", SAAS, "amount", "), "),
+            ("onprem", INVENTORY, "server_capex", "), "),
+        )
+    },
+    "amounts whose sum overflows (CUR 2.0 Parquet)": Case(
+        cur2_huge,
+        "aws",
+        "value in column 'line_item_unblended_cost' is out of range — expected " + IN_RANGE,
+        "export-00001",
+        "row 1, column line_item_unblended_cost",
     ),
     "unbalanced quote (CUR)": Case(open_quote(GOOD, 4), "aws", NEVER_CLOSES, GOOD.name, "line 4: "),
     "unbalanced quote (SaaS invoices)": Case(
