@@ -21,7 +21,15 @@ from ingest import azure_runs, focus_delivery
 from ingest.delivery import Loads
 from ingest.detect import PARQUET, Sniffed, columns_found, sniff
 from ingest.store import PeriodLoad, SourceFile
-from ingest.values import Check, first_bad, money, not_before, raise_bad, timestamp
+from ingest.values import (
+    Check,
+    first_bad,
+    money,
+    not_before,
+    raise_bad,
+    timestamp,
+    wrong_type,
+)
 from models.errors import InputError
 from models.schema import COST_LINES
 
@@ -76,6 +84,33 @@ def _scan(s: Sniffed) -> pl.LazyFrame:
         old: new for old, new in RENAMED.items() if old in s.columns and new not in s.columns
     }
     return frame.rename(renames) if renames else frame
+
+
+# What each kind of FOCUS column holds, as a message says it.
+KIND_EXPECTED = {
+    "string": "text",
+    "json": 'JSON text such as {"team": "ml"}',
+    "decimal": "a decimal number",
+    "datetime": "a date-time like 2024-09-01T00:00:00Z",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+}
+
+
+def _check_types(frame: pl.LazyFrame, display: str) -> None:
+    """A Parquet column holding lists or structs, or booleans where FOCUS has text or numbers,
+    cannot be read as its column: one message naming the column and both types (text would
+    otherwise be "true" or a cast error without a column)."""
+    schema = frame.collect_schema()
+    for col in COST_LINES.columns:
+        dtype = schema.get(col.name)
+        if dtype is None or col.name in OURS:
+            continue
+        if dtype.is_nested() or (dtype == pl.Boolean and col.kind != "bool"):
+            raise wrong_type(
+                display, col.name, KIND_EXPECTED[col.kind], f"a column of type {dtype}"
+            )
 
 
 def _checks(frame: pl.LazyFrame) -> list[Check]:
@@ -211,6 +246,7 @@ def read(target: Path, work: Path, display: Display = str) -> Loads:
         _check_columns(sniffed)
         frame = _scan(sniffed)
         header = 1 if sniffed.container != PARQUET else 0
+        _check_types(frame, shown)
         raise_bad(shown, first_bad(frame, _checks(frame)), header)
         keys = _keys(frame)
         if keys.height == 0:

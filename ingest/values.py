@@ -159,20 +159,26 @@ def _wrong_type(frame: pl.LazyFrame, checks: list[Check]) -> tuple[Check, int, s
     raise AssertionError("a check failed together but none alone")  # pragma: no cover
 
 
+def wrong_type(display: str, column: str, expected: str, found: str) -> InputError:
+    """A column whose type cannot hold what the format puts there (a Parquet boolean cost,
+    an integer date, a list where text belongs)."""
+    return InputError(
+        f"column {column!r} has a type that cannot hold its values",
+        file=display,
+        location=f"column {column}",
+        expected=expected,
+        found=found,
+        hint="re-export the file with the provider's column types; nothing was loaded",
+    )
+
+
 def raise_bad(display: str, found: tuple[Check, int, str] | None, header_lines: int = 1) -> None:
     """One InputError for the first unparseable value (line numbers count the header)."""
     if found is None:
         return
     check, row, value = found
     if row == WHOLE_COLUMN:
-        raise InputError(
-            f"column {check.name!r} has a type that cannot hold its values",
-            file=display,
-            location=f"column {check.name}",
-            expected=check.expected,
-            found=value,
-            hint="re-export the file with the provider's column types; nothing was loaded",
-        )
+        raise wrong_type(display, check.name, check.expected, value)
     problem, expected = check.problem, check.expected
     if check.expected == "a decimal number" and out_of_range(value):
         problem, expected = OUT_OF_RANGE, IN_RANGE

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
@@ -401,6 +403,29 @@ def cur2_huge(d: Path) -> Path:
     return write_cur2(d, "2026-09", scale=1e25)
 
 
+def focus_parquet(column: str, values: Callable[[int], pa.Array]) -> Callable[[Path], Path]:
+    """The FOCUS sample as Parquet, with `column` holding `values` (a whole column of them)."""
+
+    def make(d: Path) -> Path:
+        table = pacsv.read_csv(FOCUS)
+        at = table.schema.get_field_index(column)
+        pq.write_table(table.set_column(at, column, values(table.num_rows)), d / "focus.parquet")
+        return d / "focus.parquet"
+
+    return make
+
+
+def cur2_int_date(d: Path) -> Path:
+    """CUR 2.0 with usage start dates written as int64 (epoch milliseconds)."""
+    folder = d / "BILLING_PERIOD=2026-09"
+    folder.mkdir()
+    table = cur2_table()
+    at = table.schema.get_field_index("line_item_usage_start_date")
+    column = table.column(at).cast(pa.int64())
+    pq.write_table(table.set_column(at, "line_item_usage_start_date", column), folder / "a.parquet")
+    return folder
+
+
 @dataclass(frozen=True)
 class Case:
     make: Callable[[Path], Path]
@@ -617,6 +642,36 @@ CASES |= {
         "export-00001",
         "row 1, column line_item_unblended_cost",
     ),
+    "CUR 2.0: a date stored as int64": Case(
+        cur2_int_date,
+        "aws",
+        "column 'line_item_usage_start_date' has a type that cannot hold its values — expected "
+        "a date-time like 2026-09-01T00:00:00Z, found a column of type Int64",
+        "BILLING_PERIOD=2026-09/a.parquet",
+        "column line_item_usage_start_date",
+    ),
+    **{
+        f"FOCUS Parquet: {column} as {kind}": Case(
+            focus_parquet(column, values),
+            "focus",
+            f"column {column!r} has a type that cannot hold its values — expected {expected}, "
+            f"found a column of type {kind}",
+            "focus.parquet",
+            f"column {column}",
+        )
+        for column, kind, values, expected in (
+            ("BilledCost", "Boolean", lambda n: pa.array([True] * n), "a decimal number"),
+            ("ServiceName", "Boolean", lambda n: pa.array([True] * n), "text"),
+            ("ServiceName", "List(String)", lambda n: pa.array([["a"]] * n), "text"),
+            ("BilledCost", "List(Float64)", lambda n: pa.array([[1.0]] * n), "a decimal number"),
+            (
+                "Tags",
+                "List(String)",
+                lambda n: pa.array([["team"]] * n),
+                'JSON text such as {"team": "ml"}',
+            ),
+        )
+    },
     "unbalanced quote (CUR)": Case(open_quote(GOOD, 4), "aws", NEVER_CLOSES, GOOD.name, "line 4: "),
     "unbalanced quote (SaaS invoices)": Case(
         open_quote(SAAS, 6), "saas", NEVER_CLOSES, SAAS.name, "line 6: "
