@@ -415,6 +415,27 @@ def focus_parquet(column: str, values: Callable[[int], pa.Array]) -> Callable[[P
     return make
 
 
+def focus_rows() -> list[list[str]]:
+    with FOCUS.open(newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+def write_focus(d: Path, rows: list[list[str]]) -> Path:
+    with (d / "focus.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return d / "focus.csv"
+
+
+def focus_local_billing_period(d: Path) -> Path:
+    """Every billing period bound written in Central European Summer Time."""
+    rows = focus_rows()
+    for name in ("BillingPeriodStart", "BillingPeriodEnd"):
+        at = rows[0].index(name)
+        for row in rows[1:]:
+            row[at] = row[at].replace(" ", "T") + "+02:00"
+    return write_focus(d, rows)
+
+
 def cur2_int_date(d: Path) -> Path:
     """CUR 2.0 with usage start dates written as int64 (epoch milliseconds)."""
     folder = d / "BILLING_PERIOD=2026-09"
@@ -672,6 +693,15 @@ CASES |= {
             ),
         )
     },
+    "FOCUS: a billing period written with a UTC offset": Case(
+        focus_local_billing_period,
+        "focus",
+        "value in column 'BillingPeriodStart' is not in UTC — expected a UTC date-time such as "
+        "2024-09-01T00:00:00Z (FOCUS requires UTC; converting this offset would move the "
+        "billing period into another month), found '2024-09-01T00:00:00+02:00'",
+        "focus.csv",
+        "line 2, column BillingPeriodStart",
+    ),
     "unbalanced quote (CUR)": Case(open_quote(GOOD, 4), "aws", NEVER_CLOSES, GOOD.name, "line 4: "),
     "unbalanced quote (SaaS invoices)": Case(
         open_quote(SAAS, 6), "saas", NEVER_CLOSES, SAAS.name, "line 6: "
@@ -775,3 +805,29 @@ def test_negative_usage_quantities_are_accepted_as_the_provider_wrote_them(
     )
     consumed = Decimal("-2.5") if category == "Usage" else None
     assert got == [(category, Decimal("-2.5"), consumed, Decimal("-0.25"))]
+
+
+def test_a_charge_period_with_a_utc_offset_is_stored_in_utc(tmp_path: Path) -> None:
+    """ISO 8601 with an offset names one instant: a charge period written as
+    2024-09-22T00:00:00+02:00 is stored as 22:00 UTC the day before (FOCUS's ChargePeriodStart is UTC), and
+    the month still reconciles to the cent."""
+    rows = focus_rows()
+    start, end = rows[0].index("ChargePeriodStart"), rows[0].index("ChargePeriodEnd")
+    cost = rows[0].index("BilledCost")
+    assert (rows[5][start], rows[5][end]) == ("2024-09-22 00:00:00", "2024-09-22 01:00:00")
+    rows[5][start], rows[5][end] = "2024-09-22T00:00:00+02:00", "2024-09-22T01:00:00+02:00"
+    rows[5][cost] = "12.345678"
+    path = write_focus(tmp_path, rows)
+
+    assert ingest(tmp_path / "w", "focus", str(path)) == 0
+
+    got = (
+        connect(tmp_path / "w")
+        .execute(
+            "select strftime(ChargePeriodStart at time zone 'UTC', '%Y-%m-%dT%H:%M'), "
+            "strftime(ChargePeriodEnd at time zone 'UTC', '%Y-%m-%dT%H:%M') "
+            "from cost_lines where BilledCost = 12.345678"
+        )
+        .fetchall()
+    )
+    assert got == [("2024-09-21T22:00", "2024-09-21T23:00")]
