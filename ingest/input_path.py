@@ -72,24 +72,29 @@ _READ_ONLY = {errno.EROFS}
 
 
 def os_error(
-    exc: OSError, display: str | None = None, warehouse: Path | None = None
+    exc: OSError,
+    display: str | None = None,
+    warehouse: Path | None = None,
+    writing: bool = True,
 ) -> FinopsError:
-    """One message for an OSError: a WarehouseError when it is about the warehouse folder,
-    else an InputError naming the file."""
+    """One message for an OSError: a WarehouseError when it is about the warehouse folder
+    (`writing` says whether it was being written or only read), else an InputError naming
+    the file."""
     name = exc.filename if isinstance(exc.filename, str) else None
     shown = display or name
     reason = exc.strerror or type(exc).__name__
     if warehouse is not None and name is not None and _inside(Path(name), warehouse):
+        verb = "write" if writing else "read"
         return WarehouseError(
-            "cannot write the warehouse"
+            f"cannot {verb} the warehouse"
             if exc.errno in _DENIED | _READ_ONLY
             else "the warehouse cannot be used",
             file=str(warehouse),
             location=None if Path(name) == warehouse else f"at {name}",
-            expected="a folder this user can read and write",
+            expected=f"a folder this user can {'read and write' if writing else 'read'}",
             found=reason.lower(),
             hint=(
-                "run as the warehouse's owner, or give it write access (or point "
+                f"run as the warehouse's owner, or give it {verb} access (or point "
                 "--warehouse elsewhere); nothing was changed"
                 if exc.errno in _DENIED | _READ_ONLY
                 else "check the disk and the folder; nothing was changed"
@@ -100,7 +105,7 @@ def os_error(
             "permission denied",
             file=shown,
             expected="a file or folder this user can read",
-            found=reason.lower(),
+            found=f"reading refused by the system ({errno.errorcode.get(exc.errno, exc.errno)})",
             hint="give the user running finops read access, or copy the export where it can",
         )
     return InputError(

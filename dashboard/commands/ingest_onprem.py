@@ -13,7 +13,7 @@ from dashboard.commands.ingest import allow_shrink_option, load_cost_lines
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, readable=False))
 @click.option("--start", metavar="YYYY-MM", help="First month to price (default: see below).")
 @click.option("--end", metavar="YYYY-MM", help="Last month to price.")
 @allow_shrink_option

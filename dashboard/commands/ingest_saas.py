@@ -12,7 +12,7 @@ from dashboard.commands.ingest import allow_shrink_option, load_cost_lines
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, readable=False))
 @allow_shrink_option
 @click.pass_obj
 def command(app: App, file: Path) -> None:
