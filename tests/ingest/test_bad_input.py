@@ -735,7 +735,11 @@ CASES |= {
 def load_errors(warehouse: Path) -> list[tuple[str, str]]:
     if not (warehouse / "load_errors").exists():
         return []
-    return connect(warehouse).execute("select source, message from load_errors").fetchall()
+    return (
+        connect(warehouse)
+        .execute('select source, message from load_errors order by "at"')
+        .fetchall()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -809,8 +813,8 @@ def test_negative_usage_quantities_are_accepted_as_the_provider_wrote_them(
 
 def test_a_charge_period_with_a_utc_offset_is_stored_in_utc(tmp_path: Path) -> None:
     """ISO 8601 with an offset names one instant: a charge period written as
-    2024-09-22T00:00:00+02:00 is stored as 22:00 UTC the day before (FOCUS's ChargePeriodStart is UTC), and
-    the month still reconciles to the cent."""
+    2024-09-22T00:00:00+02:00 is stored as 22:00 UTC the day before (FOCUS's ChargePeriodStart
+    is UTC), and the month still reconciles to the cent."""
     rows = focus_rows()
     start, end = rows[0].index("ChargePeriodStart"), rows[0].index("ChargePeriodEnd")
     cost = rows[0].index("BilledCost")
