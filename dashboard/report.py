@@ -172,12 +172,48 @@ def stem(pack: Pack) -> str:
 def write(pack: Pack, out_dir: Path, formats: Iterable[str]) -> None:
     from dashboard import report_csv, report_pdf, report_xlsx
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_out_dir(out_dir)
     name = stem(pack)
-    for fmt in formats:
-        if fmt == "xlsx":
-            pack.files["xlsx"] = [report_xlsx.write(pack, out_dir / f"{name}.xlsx")]
-        elif fmt == "pdf":
-            pack.files["pdf"] = [report_pdf.write(pack, out_dir / f"{name}.pdf")]
-        elif fmt == "csv":
-            pack.files["csv"] = report_csv.write(pack, out_dir, name)
+    try:
+        for fmt in formats:
+            if fmt == "xlsx":
+                pack.files["xlsx"] = [report_xlsx.write(pack, out_dir / f"{name}.xlsx")]
+            elif fmt == "pdf":
+                pack.files["pdf"] = [report_pdf.write(pack, out_dir / f"{name}.pdf")]
+            elif fmt == "csv":
+                pack.files["csv"] = report_csv.write(pack, out_dir, name)
+    except OSError as exc:  # the disk filled up, the folder went away mid-write
+        raise _cannot_write(Path(str(exc.filename or out_dir)), exc) from None
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """The pack's folder exists (made if missing) and takes a new file; else one message."""
+    import tempfile
+
+    from ingest.input_path import kind_of
+
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError(
+                "not a folder",
+                file=str(out_dir),
+                location="--out",
+                expected="a folder for the pack's files (made if missing)",
+                found=kind_of(out_dir.stat().st_mode),
+                hint="the pack is several files: give a folder",
+            )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out_dir).close()
+    except OSError as exc:
+        raise _cannot_write(out_dir, exc) from None
+
+
+def _cannot_write(path: Path, exc: OSError) -> InputError:
+    return InputError(
+        "cannot write the report",
+        file=str(path),
+        location="--out",
+        expected="a folder this user can write",
+        found=(exc.strerror or type(exc).__name__).lower(),
+        hint="choose another --out folder, or give this one write access; nothing was written",
+    )

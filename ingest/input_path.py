@@ -24,6 +24,14 @@ _KINDS = (
 )
 
 
+def kind_of(mode: int) -> str:
+    """What a path is, as a message says it ("a regular file", "a named pipe (FIFO)")."""
+    for test, kind in _KINDS:
+        if test(mode):
+            return kind
+    return "a folder" if stat.S_ISDIR(mode) else "a regular file"
+
+
 def check_input(path: Path, display: str | None = None) -> None:
     """Raise one InputError unless `path` is a regular file or folder this process can read."""
     shown = display or str(path)
@@ -39,15 +47,14 @@ def check_input(path: Path, display: str | None = None) -> None:
         ) from None
     except OSError as exc:
         raise os_error(exc, shown) from None
-    for test, kind in _KINDS:
-        if test(mode):
-            raise InputError(
-                "not a regular file or folder",
-                file=shown,
-                expected="an export file or a folder of them",
-                found=kind,
-                hint="copy the export to a file first; a pipe or device is never read",
-            )
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        raise InputError(
+            "not a regular file or folder",
+            file=shown,
+            expected="an export file or a folder of them",
+            found=kind_of(mode),
+            hint="copy the export to a file first; a pipe or device is never read",
+        )
     try:
         if stat.S_ISDIR(mode):
             with os.scandir(path):
