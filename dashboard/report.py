@@ -29,6 +29,7 @@ currency and ConfigError for a bad `[report]`/`[budgets]` section.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -172,7 +173,7 @@ def stem(pack: Pack) -> str:
 def write(pack: Pack, out_dir: Path, formats: Iterable[str]) -> None:
     from dashboard import report_csv, report_pdf, report_xlsx
 
-    check_out_dir(out_dir)
+    check_out_dir(out_dir, make=True)
     name = stem(pack)
     try:
         for fmt in formats:
@@ -186,8 +187,10 @@ def write(pack: Pack, out_dir: Path, formats: Iterable[str]) -> None:
         raise _cannot_write(Path(str(exc.filename or out_dir)), exc) from None
 
 
-def check_out_dir(out_dir: Path) -> None:
-    """The pack's folder exists (made if missing) and takes a new file; else one message."""
+def check_out_dir(out_dir: Path, make: bool = False) -> None:
+    """The pack's folder is a folder that takes a new file, or can be made where it is missing
+    (`make` makes it); else one message. Without `make` nothing is left behind."""
+    import errno
     import tempfile
 
     from ingest.input_path import kind_of
@@ -202,8 +205,12 @@ def check_out_dir(out_dir: Path) -> None:
                 found=kind_of(out_dir.stat().st_mode),
                 hint="the pack is several files: give a folder",
             )
-        out_dir.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=out_dir).close()
+        if make:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        existing = next(p for p in (out_dir, *out_dir.absolute().parents) if p.exists())
+        if not existing.is_dir():
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing))
+        tempfile.TemporaryFile(dir=existing).close()  # the folder, or where it will be made
     except OSError as exc:
         raise _cannot_write(out_dir, exc) from None
 
