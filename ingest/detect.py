@@ -350,8 +350,9 @@ def _check_text(display: str, line: int, header: list[str] | None, row: list[str
             file=display,
             location=f"line {line}, " + (f"column {name}" if name else f"field {i + 1}"),
             expected="text",
-            found=repr(value[:40]) if nul else f"control character {hit.group()!r} in "
-            f"{value[:40]!r}",
+            found=repr(value[:40])
+            if nul
+            else f"control character {hit.group()!r} in {value[:40]!r}",
             hint="the file is damaged (a disk or transfer fault) or is not a CSV export; "
             "download it again",
         )

@@ -64,8 +64,6 @@ def load_cost_lines(
     store = app.store()
     target = redact(target)  # shown on the terminal and kept in load_errors
     try:
-        if "://" not in target:  # a local path: refuse pipes, devices, unreadable paths first
-            check_input(Path(target))
         with (
             progress_bar(app.err_console, f"{source} {target}") as progress,
             open_batches() as batches,
@@ -130,6 +128,7 @@ def file_or_s3_command(source: str, reader: str, help_text: str) -> click.Comman
                 ):
                     yield loads
             else:
+                check_input(Path(target))
                 with module.open_export(Path(target)) as loads:
                     yield loads
 

@@ -19,9 +19,11 @@ def command(app: App, file: Path) -> None:
     """Load SaaS invoices: vendor, product, team, month, amount, currency[, seats,
     active_seats, invoice_id]; one load per (month, currency), reconciled to the cent."""
     from ingest import saas
+    from ingest.input_path import check_input
 
     @contextlib.contextmanager
     def batches():
+        check_input(file)  # a pipe, a device or a file we may not read: one message, recorded
         yield list(saas.period_loads(file))
 
     load_cost_lines(app, "saas", str(file), batches)
