@@ -835,3 +835,32 @@ def test_a_charge_period_with_a_utc_offset_is_stored_in_utc(tmp_path: Path) -> N
         .fetchall()
     )
     assert got == [("2024-09-21T22:00", "2024-09-21T23:00")]
+
+
+def test_a_bug_in_a_reader_is_one_line_exit_70_and_recorded(
+    loaded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Not a bad input but a bug: the user gets one line and code 70, not a traceback, and
+    the Data health page gets the failure."""
+    from ingest import aws
+
+    def bug(*args: object) -> None:
+        raise RuntimeError("a reader bug")
+
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(loaded, warehouse)
+    before, errors = state(warehouse), load_errors(warehouse)
+    monkeypatch.delenv("FINOPS_DEBUG", raising=False)
+    monkeypatch.setattr(aws, "_keys", bug)
+    capsys.readouterr()
+
+    code = ingest(warehouse, "aws", str(GOOD))
+
+    captured = capsys.readouterr()
+    assert code == 70
+    assert captured.err.splitlines() == [
+        "Internal error: RuntimeError: a reader bug — this is a bug in finops; please report it "
+        "(run again with --debug or FINOPS_DEBUG=1 for the details)"
+    ]
+    assert state(warehouse) == before
+    assert load_errors(warehouse) == [*errors, ("aws", "a reader bug")]
