@@ -107,3 +107,24 @@ def test_report_out_that_may_not_be_written_is_one_message(
         f"write, found permission denied — {TAIL}"
     ]
     assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("make", "found"),
+    [(lambda d: d, "is a directory"), (lambda d: a_file(d) / "x.csv", "not a directory")],
+    ids=["a folder", "below a file"],
+)
+def test_export_out_that_cannot_be_written_is_one_message(
+    make: Callable[[Path], Path], found: str, loaded: Path, tmp_path: Path, capsys
+) -> None:
+    from dashboard.cli import main
+
+    out = make(tmp_path)
+    capsys.readouterr()
+    code = main(["--warehouse", str(loaded), "export", "--month", "2018-06", "--out", str(out)])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"Bad input: {out}, --out: cannot write the export — expected a file this user can "
+        f"write ('-' for standard output), found {found} — choose another --out file, or give "
+        "its folder write access"
+    ]

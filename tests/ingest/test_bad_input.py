@@ -727,7 +727,7 @@ CASES |= {
         f"/dev/zero ({source})": Case(
             dev_zero, source, "not a regular file or folder", "/dev/zero", "a character device"
         )
-        for source in ("aws", "focus", "gcp", "saas", "onprem")
+        for source in ("aws", "focus", "azure", "gcp", "saas", "onprem")
     },
 }
 
