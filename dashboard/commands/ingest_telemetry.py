@@ -43,6 +43,7 @@ def _store(app: App, source: str, target: str, build, host_map: Path | None) -> 
 
     from ingest import derived, telemetry
     from ingest import host_map as hm
+
     store = app.store()
     try:
         mapping = hm.read_host_map(host_map) if host_map else {}
