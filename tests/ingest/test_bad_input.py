@@ -630,6 +630,9 @@ CASES |= {
     "binary data without NUL (CUR)": Case(
         binary(GOOD), "aws", "text is not UTF-8", GOOD.name, "line 2"
     ),
+    "binary data without NUL (Azure cost details)": Case(
+        binary(AZURE_CSV), "azure", "text is not UTF-8", AZURE_CSV.name, "line 2"
+    ),
     "binary data without NUL (SaaS invoices)": Case(
         binary(SAAS), "saas", "text is not UTF-8", SAAS.name, "line 2"
     ),
