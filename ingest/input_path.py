@@ -66,14 +66,6 @@ def check_input(path: Path, display: str | None = None) -> None:
         raise os_error(exc, shown) from None
 
 
-def is_regular(path: Path) -> bool:
-    """A regular file (a FIFO or device inside a listed folder is never opened)."""
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except OSError:
-        return False
-
-
 _DENIED = {errno.EACCES, errno.EPERM}
 _READ_ONLY = {errno.EROFS}
 
