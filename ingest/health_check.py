@@ -196,8 +196,14 @@ def inspect(
 
 
 def guard(root: Path | str) -> None:
-    """Refuse a damaged warehouse before a command reads or writes it."""
-    health = inspect(root, deep=False)
+    """Refuse a damaged warehouse before a command reads or writes it, and one this process
+    may not read (permissions) with one message."""
+    try:
+        health = inspect(root, deep=False)
+    except OSError as exc:
+        from ingest.input_path import os_error
+
+        raise os_error(exc, warehouse=Path(str(root)), writing=False) from None
     if health.healthy:
         return
     first = health.problems[0]

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -34,6 +35,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
+from ingest.input_path import os_error
 from ingest.pause import pause_point
 from ingest.warehouse import commit_time, damaged, local_path, location, missing_columns
 from models.errors import DamagedWarehouseError, InputError, ReconciliationError, WarehouseError
@@ -193,9 +195,15 @@ class Store:
 
     @contextlib.contextmanager
     def writer(self, wait_s: float = 600.0) -> Iterator[None]:
-        """Exclusive writer lock; waits for another ingest to finish rather than failing."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / LOCK_NAME).open("a+") as fh:
+        """Exclusive writer lock; waits for another ingest to finish rather than failing.
+        A warehouse this process may not write (permissions, a read-only mount) is refused
+        here, before anything is read or staged."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock = (self.root / LOCK_NAME).open("a+")
+        except OSError as exc:
+            raise os_error(exc, warehouse=self.root) from None
+        with lock as fh:
             deadline = time.monotonic() + wait_s
             while True:
                 try:
@@ -864,7 +872,7 @@ class Store:
     def record_error(self, dataset: str, source: str, target: str, error: Exception) -> None:
         """Keep a failed load's message for the Data health page; nothing else changes.
         A damaged warehouse is not written to at all."""
-        if isinstance(error, DamagedWarehouseError):
+        if isinstance(error, DamagedWarehouseError) or not self._writable():
             return
         row = {
             "load_id": new_load_id(),
@@ -876,9 +884,22 @@ class Store:
             "at": datetime.now(UTC),
         }
         frame = pl.DataFrame([row], schema=LOAD_ERRORS.polars_schema)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(Exception):  # best effort: the error itself is what is shown
             self.root.mkdir(parents=True, exist_ok=True)
             write_deltalake(str(self.table_path("load_errors")), frame.to_arrow(), mode="append")
+
+    def _writable(self) -> bool:
+        """Whether a record can be added (tried with a file, not guessed from mode bits: a
+        read-only mount or a dropped capability says no only when asked)."""
+        try:
+            folder = self.table_path("load_errors")
+            folder = folder if folder.is_dir() else self.root if self.root.is_dir() else None
+            if folder is None:
+                return True  # a warehouse not made yet: the write creates it
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError:
+            return False
+        return True
 
     def _repair_loads(self) -> None:
         """Restore loads records of commits whose process died before recording them."""

@@ -12,6 +12,7 @@ from dashboard.cli import App, LazyGroup
 from dashboard.commands.progress import progress_bar, show_brief, show_summary
 from ingest import derived
 from ingest.delivery import skipped_of
+from ingest.input_path import check_input, os_error
 from ingest.store import LoadResult, PeriodLoad
 from models.errors import FinopsError
 from models.urls import redact
@@ -77,6 +78,13 @@ def load_cost_lines(
     except FinopsError as exc:
         store.record_error("cost_lines", source, target, exc)
         raise
+    except OSError as exc:  # a file in a folder we may not read, a warehouse we may not write
+        error = os_error(exc, warehouse=app.warehouse)
+        store.record_error("cost_lines", source, target, error)
+        raise error from None
+    except Exception as exc:  # a bug: kept for the Data health page, shown by the CLI's boundary
+        store.record_error("cost_lines", source, target, exc)
+        raise
     derived.refresh(store, app.settings, results)
     if results:
         (show_brief if app.brief else show_summary)(app.console, results)
@@ -120,6 +128,7 @@ def file_or_s3_command(source: str, reader: str, help_text: str) -> click.Comman
                 ):
                     yield loads
             else:
+                check_input(Path(target))
                 with module.open_export(Path(target)) as loads:
                     yield loads
 

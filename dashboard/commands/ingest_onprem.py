@@ -13,7 +13,7 @@ from dashboard.commands.ingest import allow_shrink_option, load_cost_lines
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, readable=False))
 @click.option("--start", metavar="YYYY-MM", help="First month to price (default: see below).")
 @click.option("--end", metavar="YYYY-MM", help="Last month to price.")
 @allow_shrink_option
@@ -29,9 +29,11 @@ def command(app: App, file: Path, start: str | None, end: str | None) -> None:
     after ingesting telemetry to refine it.
     """
     from ingest import onprem
+    from ingest.input_path import check_input
     from models.errors import FinopsError
 
     try:
+        check_input(file)
         inv = onprem.read_inventory(file)
         plan = onprem.plan(app.warehouse, inv, start, end, datetime.now(UTC).date())
     except FinopsError as exc:

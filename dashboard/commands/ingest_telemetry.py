@@ -43,7 +43,6 @@ def _store(app: App, source: str, target: str, build, host_map: Path | None) -> 
 
     from ingest import derived, telemetry
     from ingest import host_map as hm
-    from models.errors import FinopsError
 
     store = app.store()
     try:
@@ -58,7 +57,13 @@ def _store(app: App, source: str, target: str, build, host_map: Path | None) -> 
         frame = hm.resolve(rows.lazy(), mapping, assets).collect()
         load = telemetry.HourlyLoad(source, frame, files, target)
         results = telemetry.store_gpu_util(store, load)
-    except FinopsError as exc:
+    except OSError as exc:  # a file we may not read, a warehouse we may not write
+        from ingest.input_path import os_error
+
+        error = os_error(exc, warehouse=app.warehouse)
+        store.record_error("gpu_util", source, target, error)
+        raise error from None
+    except Exception as exc:  # FinopsError, or a bug the command line shows in one line
         store.record_error("gpu_util", source, target, exc)
         raise
     derived.refresh(store, app.settings, results)
