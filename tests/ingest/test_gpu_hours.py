@@ -1,4 +1,5 @@
-"""GPU-hours and idle episodes in DuckDB are the polars reference (models.idle), row for row."""
+"""GPU-hours and idle episodes in DuckDB (the production engine) equal the polars oracle
+(tests/oracles/idle.py), row for row."""
 
 from __future__ import annotations
 
@@ -14,17 +15,11 @@ from polars.testing import assert_frame_equal
 
 from ingest.gpu_hours import write_gpu_hours, write_idle_episodes, write_idle_episodes_window
 from ingest.scratch import connect
-from models.idle import (
-    GPU_HOURS,
-    IDLE_EPISODES,
-    billed_gpu_hours,
-    gpu_hours,
-    idle_episodes,
-    owned_rates,
-)
+from models.idle import GPU_HOURS, IDLE_EPISODES, owned_rates
 from models.schema import MONEY, UTC_TS
 from models.settings import IdleSettings
 from tests.models.test_idle import H, line
+from tests.oracles.idle import billed_gpu_hours, gpu_hours, idle_episodes
 
 T0 = datetime(2026, 10, 14, 0, tzinfo=UTC)  # ASSET-OLD's economic life ends 2026-10-15
 LINE_SCHEMA = {
@@ -69,7 +64,7 @@ def reference(
     settings: IdleSettings,
     months: list[str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The polars path as refresh_gpu_hours ran it (lines in x_LineId order)."""
+    """The polars oracle over the same inputs (lines in x_LineId order)."""
     lf, uf = lines.sort("x_LineId").drop("x_LineId").lazy(), util.lazy()
     if months is not None:
         month = pl.col("ChargePeriodStart").dt.strftime("%Y-%m").is_in(months)
@@ -332,7 +327,8 @@ def test_bench_shaped_data(tmp_path: Path) -> None:
 def test_state_sql_is_state_expr_at_the_edges(settings: IdleSettings) -> None:
     import duckdb
 
-    from models.idle import state_expr, state_sql
+    from models.idle import state_sql
+    from tests.oracles.idle import state_expr
 
     edges = [None, float("nan"), 0.0, 0.01, 0.05, 0.049999999, 0.3, 0.30000000000000004, 1.0]
     rows = [

@@ -11,9 +11,10 @@ import polars as pl
 import pytest
 
 from models.errors import ConfigError
-from models.idle import GPU_HOURS, billed_gpu_hours, gpu_hours, idle_episodes, owned_rates
+from models.idle import GPU_HOURS, owned_rates
 from models.schema import MONEY, UTC_TS, validate
 from models.settings import IdleSettings, parse_settings
+from tests.oracles.idle import billed_gpu_hours, gpu_hours, idle_episodes
 
 T0 = datetime(2026, 9, 30, 22, tzinfo=UTC)
 H = timedelta(hours=1)
