@@ -1,5 +1,6 @@
-"""The warehouse's DuckDB classification pass gives every line exactly the classes the polars
-definition (`models.classify.classify`) gives it, and stores them compactly."""
+"""The warehouse's DuckDB classification pass (the production path) gives every line exactly
+the classes the per-line polars oracle (tests/oracles/classify.py) gives it, and stores them
+compactly."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import pytest
 from ingest import classified, line_classes, scratch, views
 from ingest.classified import rulebook
 from ingest.warehouse import connect
-from models.classify import CLASS_COLUMNS, class_key, classify, key_columns
+from models.classify import CLASS_COLUMNS, class_key, key_columns
 from models.errors import WarehouseError
 from models.schema import COST_LINES
 from models.settings import Settings
+from tests.oracles.classify import classify
 
 
 def _lines(n: int) -> pl.DataFrame:

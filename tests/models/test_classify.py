@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 
 from ingest.classified import rulebook
-from models.classify import classify
 from models.rules import parse_classify_settings
 from models.settings import Settings, parse_settings
+from tests.oracles.classify import classify
 
 
 def run(rows: list[dict[str, Any]], settings: Settings | None = None) -> pl.DataFrame:
