@@ -36,7 +36,7 @@ import polars as pl
 
 from models.onprem_cost import day_gpu_hour_rate, gpu_hour_rate, server_from_asset
 from models.rules import GPU_COMPUTE
-from models.schema import MONEY, UTC_TS, Column, Table
+from models.schema import MONEY, UTC_TS, Column, Table, sql_list
 from models.settings import IdleSettings
 
 ACTIVE = "active"
@@ -121,11 +121,6 @@ def owned_rates(assets: pl.DataFrame) -> pl.DataFrame:
             }
         )
     return pl.DataFrame(rows, schema=OWNED_RATES_SCHEMA).unique("_key", keep="last")
-
-
-def sql_list(values: tuple[str, ...]) -> str:
-    """('a', 'b'): domain constants as a SQL list (they are ours, never user text)."""
-    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
 IDLE_IN_SQL = sql_list(IDLE_STATES)

@@ -41,6 +41,7 @@ SAAS_TOOL = "saas_tool"
 CPU_COMPUTE = "cpu_compute"
 OTHER = "other"  # no rule decided
 AI_CLASSES = (GPU_COMPUTE, EGRESS, STORAGE, MANAGED_AI, SAAS_TOOL, CPU_COMPUTE, OTHER)
+NOT_AI_CLASSES = (CPU_COMPUTE, OTHER)  # the rest is AI spend (e.g. egress share of it)
 EGRESS_KINDS = (
     "internet",
     "inter_region",
