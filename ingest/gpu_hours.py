@@ -382,12 +382,13 @@ _EPISODE_AGGREGATES = f"""
 
 
 def idle_episodes_sql(hours: str, settings: IdleSettings, *, islands: bool = True) -> str:
-    """Episodes (IDLE_EPISODES columns) from GPU_HOURS rows (`hours`), as `idle_episodes`.
+    """Episodes (IDLE_EPISODES columns) from GPU_HOURS rows (`hours`): runs of consecutive
+    idle hours per (resource, GPU), at least episode_min_hours long.
 
     With `islands` a run is the idle rows whose hour minus their rank is the same (one sort);
-    that is the reference's run exactly when each such group is contiguous in rank, else
-    (only when idle hours of one GPU overlap) the query fails with OVERLAP. Without, runs
-    are numbered by their breaks, as the reference does.
+    that is a run of consecutive hours exactly when each such group is contiguous in rank,
+    else (only when idle hours of one GPU overlap) the query fails with OVERLAP. Without,
+    runs are numbered by their breaks (an hour not one after the previous starts a run).
     """
     key = "resource_id, gpu_index"
     idle = f"SELECT * FROM ({hours}) WHERE state IN {IDLE_IN_SQL}"
