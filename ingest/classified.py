@@ -45,7 +45,14 @@ from models.idle import (
     IDLE_EPISODES,
     owned_rates,
 )
-from models.rules import ClassifySettings, Rule, RuleSet, build_ruleset, parse_classify_settings
+from models.rules import (
+    GPU_COMPUTE,
+    ClassifySettings,
+    Rule,
+    RuleSet,
+    build_ruleset,
+    parse_classify_settings,
+)
 from models.rules import parse_rules as parse_rule_doc
 from models.schema import COST_LINES, Table
 from models.settings import Settings
@@ -258,7 +265,7 @@ def classified_gpu_lines(store: Store) -> str | None:
         f'"{c}"' for c in (*LINE_COLUMNS, "x_AiClass", "x_Team", "x_GpuPerInstance",
                            "x_GpuModelName")
     )  # fmt: skip
-    return f"SELECT {cols} FROM classified_costs WHERE x_AiClass = 'gpu_compute'"
+    return f"SELECT {cols} FROM classified_costs WHERE x_AiClass = '{GPU_COMPUTE}'"
 
 
 def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None = None) -> int:
