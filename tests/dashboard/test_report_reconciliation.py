@@ -13,7 +13,8 @@ from pypdf import PdfReader
 
 from dashboard.cli import main
 from dashboard.report import build_pack
-from ingest.store import LoadResult, Store
+from ingest.load_contract import LoadResult
+from ingest.store import Store
 from models.settings import parse_settings
 from tests.dashboard.test_report_world import copy_of
 
