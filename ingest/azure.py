@@ -30,7 +30,7 @@ import polars as pl
 from ingest import azure_catalog as catalog
 from ingest.azure_export import ExportFile, read_export
 from ingest.azure_headers import Header
-from ingest.store import PeriodLoad, SourceFile
+from ingest.load_contract import PeriodLoad, SourceFile
 from ingest.values import IN_RANGE, money_text, out_of_range, pricing, quantity
 from models.errors import InputError
 from models.schema import MONEY

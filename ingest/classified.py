@@ -28,7 +28,9 @@ import polars as pl
 from deltalake import DeltaTable
 
 from ingest import line_classes, lineage, scratch
-from ingest.store import Progress, Store, new_load_id, safe_part
+from ingest.cost_line_load import safe_part
+from ingest.load_contract import Progress, new_load_id
+from ingest.store import Store
 from models.classify import (
     CLASS_KEYS,
     LINE_CLASSES,

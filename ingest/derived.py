@@ -10,8 +10,10 @@ A warehouse whose derived data matches its sources costs a read of the Delta log
 from __future__ import annotations
 
 from ingest import lineage
+from ingest.cost_line_load import safe_part
+from ingest.load_contract import LoadResult
 from ingest.pause import pause_point
-from ingest.store import LoadResult, Store, safe_part
+from ingest.store import Store
 from models.settings import Settings
 
 

@@ -20,7 +20,7 @@ import polars as pl
 from ingest import azure_runs, focus_delivery
 from ingest.delivery import Loads
 from ingest.detect import PARQUET, Sniffed, columns_found, sniff
-from ingest.store import PeriodLoad, SourceFile
+from ingest.load_contract import PeriodLoad, SourceFile
 from ingest.values import (
     Check,
     first_bad,

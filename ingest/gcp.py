@@ -31,7 +31,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest.gcp_export import ExportFile, flat
-from ingest.store import PeriodLoad, SourceFile
+from ingest.load_contract import PeriodLoad, SourceFile
 from ingest.values import IN_RANGE, money_text, out_of_range, present, pricing, quantity
 from models.errors import InputError
 

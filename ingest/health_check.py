@@ -26,7 +26,7 @@ from ingest.delta_log import (
     open_table,
     restore_hint,
 )
-from ingest.store import META_KEY as LOAD_META  # a load's record, in its own commit
+from ingest.loads_log import META_KEY as LOAD_META  # a load's record, in its own commit
 from ingest.warehouse import snapshot_files
 from models.errors import DamagedWarehouseError
 from models.settings import Settings

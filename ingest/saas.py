@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest.detect import check_rows
-from ingest.store import PeriodLoad, SourceFile
+from ingest.load_contract import PeriodLoad, SourceFile
 from ingest.values import IN_RANGE, money_text, out_of_range
 from models.currency import ISO_4217
 from models.errors import InputError, did_you_mean

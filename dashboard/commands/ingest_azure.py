@@ -12,7 +12,7 @@ import click
 from dashboard.cli import App
 from dashboard.commands.ingest import allow_shrink_option, load_cost_lines
 from ingest.delivery import Loads
-from ingest.store import PeriodLoad
+from ingest.load_contract import PeriodLoad
 from models.errors import InputError
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from ingest import classified, derived, lineage, views
 from ingest import gpu_hours as gpu_hours_sql
-from ingest.store import PeriodLoad, SourceFile, Store
-from ingest.telemetry import HourlyLoad, store_gpu_util
+from ingest.load_contract import HourlyLoad, PeriodLoad, SourceFile
+from ingest.store import Store
 from ingest.warehouse import connect
 from models.settings import IdleSettings, Settings
 
@@ -102,7 +102,7 @@ def telemetry(store: Store, start: datetime, hours: int, idle: set[int]) -> None
                          "resource_id": "i-0aaaaaaaaaaaaaaaa", "avg_active": a, "max_active": a,
                          "max_mem_used_mib": 0.0, "samples": 60})  # fmt: skip
     load = HourlyLoad("prometheus", pl.DataFrame(rows), [SourceFile("q.json", "b" * 64, 1)], "t")
-    results = store_gpu_util(store, load)
+    results = store.load_gpu_util(load)
     derived.refresh(store, Settings(), results)
 
 
