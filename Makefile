@@ -25,9 +25,11 @@ demo: $(BASE)
 system-deps:
 	bash tests/setup/system_deps.sh
 
+# lint-imports checks the layer contracts in pyproject.toml ([tool.importlinter]).
 lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # The default suite; `make test-heavy` runs the minutes-long checks (CI runs both).
 test: $(DEV) system-deps lint

@@ -43,8 +43,8 @@ from dashboard import (
 )
 from dashboard.filters import Filters
 from ingest import derived, views, warehouse
-from ingest.store import PeriodLoad, SourceFile, Store
-from ingest.telemetry import HourlyLoad, store_gpu_util
+from ingest.load_contract import HourlyLoad, PeriodLoad, SourceFile
+from ingest.store import Store
 from models.anomaly import AnomalySettings
 from models.recommendation import OwnVsRentSettings
 from models.settings import Settings
@@ -166,7 +166,7 @@ def build(root: Path, lines: int) -> None:
         telemetry = HourlyLoad(
             "prometheus", _telemetry(month, k), [SourceFile(f"prom-{month}", f"{k:064x}", 1)], month
         )
-        results = store_gpu_util(store, telemetry)
+        results = store.load_gpu_util(telemetry)
         batches = []
         for j, source in enumerate(SOURCES):
             frame = _lines(source, month, per, 100 * k + j)

@@ -31,7 +31,8 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dashboard.report import build_pack
-from ingest.store import PeriodLoad, SourceFile, Store
+from ingest.load_contract import PeriodLoad, SourceFile
+from ingest.store import Store
 from ingest.warehouse import connect
 
 MONTHS = [f"2025-{m:02d}" for m in range(1, 13)]

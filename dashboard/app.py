@@ -48,7 +48,7 @@ def main() -> None:
             # Navigation stays hidden and every page shows only the login (so does a deep link).
             st.navigation(pages(), position="hidden").run()
             return
-        if session.settings().auth:
+        if session.settings().auth.configured:
             with st.sidebar:
                 st.caption(f"Signed in as {st.user.get('name') or st.user.get('sub')}")
                 st.button("Log out", on_click=st.logout)

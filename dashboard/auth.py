@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.errors import ConfigError, did_you_mean
+from models.errors import ConfigError
+from models.sections import parse_section
+from models.settings import AuthSettings
 
 REQUIRED = ("client_id", "server_metadata_url")
-OPTIONAL = ("client_secret", "client_secret_env", "redirect_uri", "cookie_secret")
 
 
 @dataclass(frozen=True)
@@ -32,24 +33,14 @@ class AuthConfig:
     cookie_secret: str | None = None
 
 
-def parse_auth(section: dict[str, Any], origin: str = "finops.toml") -> AuthConfig | None:
-    """None when there is no [auth]; else the checked settings (unknown keys are errors)."""
-    if not section:
+def parse_auth(
+    section: AuthSettings | dict[str, Any], origin: str = "finops.toml"
+) -> AuthConfig | None:
+    """None when there is no [auth]; else the checked settings with the secret resolved."""
+    auth = parse_section(AuthSettings, section, "auth", origin)
+    if not auth.configured:
         return None
-    valid = (*REQUIRED, *OPTIONAL)
-    for key, value in section.items():
-        if key not in valid:
-            raise ConfigError(
-                f"unknown key {key!r} in [auth]{did_you_mean(key, list(valid))}",
-                file=origin,
-                expected=f"one of {sorted(valid)}",
-                found=key,
-            )
-        if not isinstance(value, str) or not value:
-            raise ConfigError(
-                f"[auth] {key} must be a non-empty string", file=origin, found=repr(value)
-            )
-    missing = [k for k in REQUIRED if k not in section]
+    missing = [k for k in REQUIRED if getattr(auth, k) is None]
     if missing:
         raise ConfigError(
             f"[auth] is missing {', '.join(missing)}",
@@ -57,23 +48,23 @@ def parse_auth(section: dict[str, Any], origin: str = "finops.toml") -> AuthConf
             expected="client_id, server_metadata_url (the provider's "
             ".well-known/openid-configuration) and client_secret or client_secret_env",
         )
-    secret = section.get("client_secret")
-    if secret is None and "client_secret_env" in section:
-        secret = os.environ.get(section["client_secret_env"])
+    secret = auth.client_secret
+    if secret is None and auth.client_secret_env is not None:
+        secret = os.environ.get(auth.client_secret_env)
         if not secret:
             raise ConfigError(
-                f"[auth] client_secret_env names {section['client_secret_env']}, which is not set",
+                f"[auth] client_secret_env names {auth.client_secret_env}, which is not set",
                 file=origin,
-                hint=f"export {section['client_secret_env']}=... before `finops dashboard`",
+                hint=f"export {auth.client_secret_env}=... before `finops dashboard`",
             )
     if not secret:
         raise ConfigError("[auth] needs client_secret or client_secret_env", file=origin)
     return AuthConfig(
-        client_id=section["client_id"],
+        client_id=auth.client_id,
         client_secret=secret,
-        server_metadata_url=section["server_metadata_url"],
-        redirect_uri=section.get("redirect_uri"),
-        cookie_secret=section.get("cookie_secret"),
+        server_metadata_url=auth.server_metadata_url,
+        redirect_uri=auth.redirect_uri,
+        cookie_secret=auth.cookie_secret,
     )
 
 

@@ -33,6 +33,7 @@ from models.errors import (
     WarehouseError,
 )
 from models.settings import Settings, parse_settings
+from models.urls import redact
 
 COMMANDS = {
     "ingest": "dashboard.commands.ingest:group",
@@ -54,6 +55,8 @@ COMMANDS = {
 
 SCOPE = "finops.scope"  # ctx.meta key: one Scope shared by every context of a command line
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl+C (128 + SIGINT)
+INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug in finops, not in its input
+DEBUG_ENV = "FINOPS_DEBUG"  # set (or --debug) to see a bug's traceback instead of one line
 
 
 @dataclass
@@ -220,15 +223,12 @@ def load_settings(config: str | None) -> tuple[Settings, Path | None]:
 
 
 def _check_owned_sections(settings: Settings, origin: str) -> None:
-    """Sections kept as tables are parsed strictly by their owners; do it now, so a typo is
-    reported when the file is read rather than when a page or report first needs it."""
+    """parse_settings checked every section's keys and types; what its users derive from a
+    section (the login's secret from the environment, an invoice's month) is checked now too,
+    so a mistake is reported when the file is read rather than when a page first needs it."""
     from dashboard.auth import parse_auth
     from dashboard.report_config import report_settings
-    from models.allocate import parse_allocation
-    from models.rules import parse_classify_settings
 
-    parse_classify_settings(settings.classify, origin)
-    parse_allocation(settings.allocation, origin)
     parse_auth(settings.auth, origin)
     report_settings(settings)
 
@@ -246,8 +246,8 @@ def _exit_codes() -> str:
     codes = [
         (0, "done (also --help, --version, and a dashboard stopped by Ctrl+C, SIGTERM or "
          "SIGHUP)"),
-        (1, "an unexpected error (a bug, shown with its traceback), or a dashboard server "
-         "that failed"),
+        (1, f"a bug shown with its traceback (--debug or {DEBUG_ENV}=1), or a dashboard "
+         "server that failed"),
         (InputError.exit_code, "bad input (a file, an API answer or an argument), a "
          "configuration error, or a command line that does not parse"),
         (ReconciliationError.exit_code, "reconciliation failed: warehouse totals would not "
@@ -256,6 +256,8 @@ def _exit_codes() -> str:
          "locked, corrupt)"),
         (SourceUnavailableError.exit_code, "a remote source (S3, Blob, an API, Prometheus) "
          "refused or failed; trying again may help"),
+        (INTERNAL, "an internal error (a bug in finops): one line; --debug or "
+         f"{DEBUG_ENV}=1 shows its traceback"),
         (INTERRUPTED, "interrupted (Ctrl+C)"),
     ]  # fmt: skip
     lines = [
@@ -280,7 +282,22 @@ def cli() -> None:
     """
 
 
+def _debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:  # read by main() when a bug reaches it, and by any process finops starts
+        os.environ[DEBUG_ENV] = "1"
+
+
 cli.params.extend(scope_options())
+cli.params.append(
+    click.Option(
+        ["--debug"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_debug,
+        help=f"Show a bug's full traceback (also {DEBUG_ENV}=1).",
+    )
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,6 +315,17 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get(DEBUG_ENV):
+            raise
+        said = redact(str(exc).splitlines()[0][:200]) if str(exc) else ""
+        click.echo(
+            f"Internal error: {type(exc).__name__}{': ' if said else ''}{said} — this is a "
+            f"bug in finops; please report it (run again with --debug or {DEBUG_ENV}=1 for "
+            "the details)",
+            err=True,
+        )
+        return INTERNAL
     return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 

@@ -18,6 +18,8 @@ import polars as pl
 from dashboard.filters import Filters
 from ingest import warehouse
 from models.cost_basis import CostBasis
+from models.rules import EGRESS, NOT_AI_CLASSES, SAAS_TOOL
+from models.schema import sql_list
 
 # What the explorer can break spend down by: label -> rollup column.
 DIMENSIONS: dict[str, str] = {
@@ -45,6 +47,8 @@ LINE_COLUMNS: dict[str, str] = {
 }
 CLASSIFIED = "classified_costs"
 UNSET = "(not set)"
+# A line of AI spend: classified, and of a class other than NOT_AI_CLASSES.
+AI_SPEND = f"ai_class NOT IN {sql_list((*NOT_AI_CLASSES, UNSET))}"
 
 _PROVIDER = (
     "CASE WHEN x_Source = 'onprem' THEN ProviderName || coalesce(' · ' || RegionName, '') "
@@ -204,7 +208,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                    AS region_pair,
                coalesce(ResourceId, '{UNSET}') AS resource, BillingCurrency AS currency,
                {_sums(_GB)}, sum({_GB}) AS gb
-        FROM ({lines}) WHERE x_AiClass = 'egress' GROUP BY ALL
+        FROM ({lines}) WHERE x_AiClass = '{EGRESS}' GROUP BY ALL
         """
     )
     con.execute(
@@ -217,7 +221,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                {_sums()}, sum(x_Seats) AS seats,
                sum(x_ActiveSeats) AS active_seats
         FROM ({lines})
-        WHERE x_AiClass = 'saas_tool' OR x_ToolFamily IS NOT NULL OR x_Source = 'saas'
+        WHERE x_AiClass = '{SAAS_TOOL}' OR x_ToolFamily IS NOT NULL OR x_Source = 'saas'
         GROUP BY ALL
         """
     )
@@ -280,8 +284,8 @@ def headline(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> dict[
                                  = (SELECT this FROM m) - INTERVAL 1 MONTH),
                (SELECT this FROM m),
                sum(cost) FILTER (WHERE tagged), sum(cost) FILTER (WHERE NOT tagged),
-               sum(cost) FILTER (WHERE ai_class = 'egress'),
-               sum(cost) FILTER (WHERE ai_class NOT IN ('cpu_compute', 'other', '{UNSET}'))
+               sum(cost) FILTER (WHERE ai_class = '{EGRESS}'),
+               sum(cost) FILTER (WHERE {AI_SPEND})
         FROM s
         """,
         _p(f, cur=currency),

@@ -2,50 +2,52 @@
 
 A GPU-hour is idle when it was monitored and its mean activity was under the threshold
 (DESIGN §6). At the configured threshold the idle engine's own states, `idle_cost` and
-`idle_episodes` are used, so the page shows exactly what `finops` computed; another threshold
-from the slider re-derives idleness from `avg_active`. Unmonitored hours are never idle or
-active.
+`idle_episodes` are used, so the page shows exactly what `finops` computed; at another
+threshold from the slider the same definitions (models.idle) are applied with only the
+threshold changed: episodes are derived again from the resource's `gpu_hours` rows in DuckDB
+(ingest.idle_threshold), hours and costs come from rollups keyed by the 1% step at which each
+hour turns idle (`idle_step_sql`). Unmonitored hours are never idle or active.
 
 Costs are totalled in one currency at a time (`currency`, the page's GPU currency): a GPU
 billed in EUR is never added to one billed in USD.
 
 A year of 500 GPUs is 4.4 million GPU-hours, so `prepare` rolls them up once per snapshot:
-`gpu_buckets` (per resource and day, GPU-hours by activity in 1% steps: enough to answer any
-slider position, which moves in 1% steps) and `gpu_hourly` (per resource and hour, with each
-GPU's activity, for the one resource an engineer opens).
+`gpu_buckets` (per resource and day, GPU-hours by the step at which they turn idle: enough
+to answer any slider position, which moves in 1% steps) and `gpu_hourly` (per resource and
+hour, with each GPU's activity, for the one resource an engineer opens).
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import duckdb
 import polars as pl
 
 from dashboard.filters import Filters
 from dashboard.queries import frame
-from models.idle import IDLE_STATES, idle_episodes, state_expr
+from ingest.idle_threshold import episodes_at
+from models.idle import IDLE_IN_SQL, UNMONITORED, USEFUL_IN_SQL, idle_sql, idle_step_sql
 from models.settings import IdleSettings
 
 GPU_HOURS = "gpu_hours"
-USEFUL = "('active', 'underutilised')"
-IDLE = "('allocated_idle', 'hard_idle')"
-TOP_BUCKET = 51  # activity of 51% and more: above any threshold the slider offers
+USEFUL = USEFUL_IN_SQL
+IDLE = IDLE_IN_SQL
+TOP_BUCKET = 51  # idle only from a threshold above any the slider offers (50%)
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    # 1e-9: activity 0.29 is 28.999999999999996 in floating point, and belongs in bucket 29
+    # bucket: the least k at which the hour is idle at a threshold of k%, so that at k% the
+    # idle hours are those with bucket <= k (NULL: unmonitored, at any threshold)
     con.execute(
         f"""
         CREATE OR REPLACE TABLE gpu_buckets AS
         SELECT CAST(hour AS DATE) AS day, resource_id, provider, deployment, team, gpu_model,
                currency,
-               CASE WHEN state = 'unmonitored' THEN NULL
-                    ELSE least(CAST(floor(avg_active * 100 + 1e-9) AS INTEGER), {TOP_BUCKET})
+               CASE WHEN state = '{UNMONITORED}' THEN NULL
+                    ELSE CAST(least({idle_step_sql()}, {TOP_BUCKET}) AS INTEGER)
                END AS bucket,
                state IN {IDLE} AS idle_default, state IN {USEFUL} AS useful,
                count(*) AS hours, sum(cost) AS cost, sum(coalesce(idle_cost, 0)) AS idle_cost,
-               sum(avg_active) FILTER (WHERE state <> 'unmonitored') AS active_sum
+               sum(avg_active) FILTER (WHERE state <> '{UNMONITORED}') AS active_sum
         FROM {GPU_HOURS} GROUP BY ALL
         """
     )
@@ -54,13 +56,13 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         CREATE OR REPLACE TABLE gpu_hourly AS
         SELECT resource_id, hour, any_value(provider) AS provider, any_value(team) AS team,
                any_value(currency) AS currency,
-               avg(avg_active) FILTER (WHERE state <> 'unmonitored') AS utilisation,
+               avg(avg_active) FILTER (WHERE state <> '{UNMONITORED}') AS utilisation,
                sum(cost) AS cost, sum(coalesce(idle_cost, 0)) AS idle_cost,
                count(*) FILTER (WHERE state IN {IDLE}) AS idle_default,
-               count(*) FILTER (WHERE state = 'unmonitored') AS unmonitored_gpus,
+               count(*) FILTER (WHERE state = '{UNMONITORED}') AS unmonitored_gpus,
                count(*) AS gpus,
-               list(avg_active) FILTER (WHERE state <> 'unmonitored') AS activity,
-               list(cost) FILTER (WHERE state <> 'unmonitored') AS gpu_cost
+               list(avg_active) FILTER (WHERE state <> '{UNMONITORED}') AS activity,
+               list(cost) FILTER (WHERE state <> '{UNMONITORED}') AS gpu_cost
         FROM {GPU_HOURS} GROUP BY resource_id, hour ORDER BY resource_id, hour
         """
     )
@@ -99,6 +101,16 @@ def _default(threshold: float, default: float) -> bool:
     return abs(threshold - default) < 1e-9
 
 
+def step(threshold: float) -> int:
+    """The slider's threshold in whole percent (it moves in 1% steps)."""
+    return round(threshold * 100)
+
+
+def at_step(threshold: float) -> float:
+    """The threshold as the double k / 100 that the rollups' steps are measured against."""
+    return step(threshold) / 100
+
+
 def _params(f: Filters, currency: str | None, **extra: object) -> dict[str, object]:
     """The filters' parameters and the one currency GPU-hour costs are totalled in."""
     p = f.params()
@@ -128,8 +140,8 @@ def ranking(
     if _default(threshold, default):
         idle, cost, extra = "idle_default", "idle_cost", {}
     else:
-        idle, cost = "(bucket IS NOT NULL AND bucket < $k)", "CASE WHEN {idle} THEN cost END"
-        cost, extra = cost.format(idle=idle), {"k": round(threshold * 100)}
+        idle, cost = "(bucket IS NOT NULL AND bucket <= $k)", "CASE WHEN {idle} THEN cost END"
+        cost, extra = cost.format(idle=idle), {"k": step(threshold)}
     return frame(
         con,
         f"""
@@ -164,12 +176,12 @@ def resource_hours(
     if _default(threshold, default):
         idle_gpus, idle_cost, extra = "idle_default", "idle_cost", {}
     else:
-        idle_gpus = "len(list_filter(activity, lambda a: a < $thr))"
+        idle_gpus = f"len(list_filter(activity, lambda a: {idle_sql('$thr', 'a')}))"
         idle_cost = (
             "coalesce(list_sum(list_transform(list_zip(activity, gpu_cost), "
-            "lambda p: CASE WHEN p[1] < $thr THEN p[2] ELSE 0 END)), 0)"
+            f"lambda p: CASE WHEN {idle_sql('$thr', 'p[1]')} THEN p[2] ELSE 0 END)), 0)"
         )
-        extra = {"thr": threshold}
+        extra = {"thr": at_step(threshold)}
     where = _WHERE.replace("day >=", "CAST(hour AS DATE) >=").replace(
         "day <=", "CAST(hour AS DATE) <="
     )
@@ -193,7 +205,7 @@ def episodes(
     over the same hours in one row (a whole idle node is one row of 8 GPUs, not 8 rows).
 
     At the configured threshold they are `idle_episodes`; at another, derived again from the
-    resource's GPU-hours with the idle engine's own definitions (models.idle), only
+    resource's GPU-hours by the idle engine's own query (ingest.idle_threshold), only
     `idle_below` changed."""
     p = {"start": f.params()["start"], "end": f.params()["end"]}
     grouped = """
@@ -207,13 +219,9 @@ def episodes(
     if _default(threshold, settings.idle_below):
         source = "(SELECT * FROM idle_episodes WHERE resource_id = $resource)"
         return frame(con, grouped.format(source=source), {**p, "resource": resource})
-    at = dataclasses.replace(settings, idle_below=threshold)
-    hours = frame(con, f"SELECT * FROM {GPU_HOURS} WHERE resource_id = $r", {"r": resource})
-    idle = pl.col("state").is_in(IDLE_STATES)
-    hours = hours.with_columns(state_expr(at).alias("state")).with_columns(
-        pl.when(idle).then(pl.col("cost")).otherwise(pl.col("cost") * 0).alias("idle_cost")
-    )
-    con.register("_episodes", idle_episodes(hours.lazy(), at).collect())
+    hours = f"SELECT * FROM {GPU_HOURS} WHERE resource_id = $r"
+    found = episodes_at(con, hours, settings, at_step(threshold), {"r": resource})
+    con.register("_episodes", found)
     try:
         return frame(con, grouped.format(source="_episodes"), p)
     finally:

@@ -6,7 +6,8 @@ import duckdb
 import polars as pl
 
 from dashboard.filters import Filters
-from dashboard.queries import _FILTER, UNSET, _p, amount, frame
+from dashboard.queries import _FILTER, AI_SPEND, UNSET, _p, amount, frame
+from models.rules import OTHER
 
 # ---- data movement and tools -----------------------------------------------------------------
 
@@ -43,7 +44,7 @@ def egress_monthly(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) ->
                        FROM egress_daily WHERE {_FILTER} AND currency = $cur GROUP BY ALL),
                  a AS (SELECT date_trunc('month', day) AS month, sum({amount(f)}) AS ai
                        FROM spend_daily WHERE {_FILTER} AND currency = $cur
-                         AND ai_class NOT IN ('cpu_compute', 'other', '{UNSET}') GROUP BY 1)
+                         AND {AI_SPEND} GROUP BY 1)
             SELECT e.month, e.key, e.cost, a.ai,
                    sum(e.cost) OVER (PARTITION BY e.month) / a.ai AS month_share
             FROM e LEFT JOIN a USING (month) ORDER BY month, cost DESC""",
@@ -84,7 +85,7 @@ def workloads(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.D
         f"""SELECT date_trunc('month', day) AS month, team, workload AS key,
                    sum({amount(f)}) AS cost
             FROM spend_daily WHERE {_FILTER} AND currency = $cur
-              AND ai_class NOT IN ('other', '{UNSET}')
+              AND ai_class NOT IN ('{OTHER}', '{UNSET}')
             GROUP BY ALL ORDER BY month, team, key""",
         _p(f, cur=currency),
     )

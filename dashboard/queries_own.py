@@ -19,13 +19,13 @@ import polars as pl
 
 from dashboard.commands.own_vs_rent import load_gpu_hours
 from models.demand import (
-    USEFUL_STATES,
     MeasuredUtilisation,
     Window,
     demand_from_hours,
     gpu_pattern,
     trailing_window,
 )
+from models.idle import USEFUL_IN_SQL
 from models.own_vs_rent import owned_node
 from models.price_book import CURRENCY, PriceBook
 from models.recommendation import (
@@ -71,7 +71,7 @@ def recommendation(
 
 
 _IN_WINDOW = "hour >= $start AND hour < $end AND regexp_matches(upper(gpu_model), $gpu)"
-_USEFUL = "(" + ", ".join(f"'{s}'" for s in USEFUL_STATES) + ")"
+_USEFUL = USEFUL_IN_SQL
 _DEMAND = f"""
     SELECT hour, coalesce(sum(gpus) FILTER (WHERE state IN {_USEFUL}), 0)::BIGINT AS measured_gpus,
            coalesce(sum(gpus) FILTER (WHERE state = 'unmonitored' AND deployment = 'cloud'),

@@ -29,6 +29,7 @@ currency and ConfigError for a bad `[report]`/`[budgets]` section.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -172,12 +173,54 @@ def stem(pack: Pack) -> str:
 def write(pack: Pack, out_dir: Path, formats: Iterable[str]) -> None:
     from dashboard import report_csv, report_pdf, report_xlsx
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_out_dir(out_dir, make=True)
     name = stem(pack)
-    for fmt in formats:
-        if fmt == "xlsx":
-            pack.files["xlsx"] = [report_xlsx.write(pack, out_dir / f"{name}.xlsx")]
-        elif fmt == "pdf":
-            pack.files["pdf"] = [report_pdf.write(pack, out_dir / f"{name}.pdf")]
-        elif fmt == "csv":
-            pack.files["csv"] = report_csv.write(pack, out_dir, name)
+    try:
+        for fmt in formats:
+            if fmt == "xlsx":
+                pack.files["xlsx"] = [report_xlsx.write(pack, out_dir / f"{name}.xlsx")]
+            elif fmt == "pdf":
+                pack.files["pdf"] = [report_pdf.write(pack, out_dir / f"{name}.pdf")]
+            elif fmt == "csv":
+                pack.files["csv"] = report_csv.write(pack, out_dir, name)
+    except OSError as exc:  # the disk filled up, the folder went away mid-write
+        raise _cannot_write(Path(str(exc.filename or out_dir)), exc) from None
+
+
+def check_out_dir(out_dir: Path, make: bool = False) -> None:
+    """The pack's folder is a folder that takes a new file, or can be made where it is missing
+    (`make` makes it); else one message. Without `make` nothing is left behind."""
+    import errno
+    import tempfile
+
+    from ingest.input_path import kind_of
+
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError(
+                "not a folder",
+                file=str(out_dir),
+                location="--out",
+                expected="a folder for the pack's files (made if missing)",
+                found=kind_of(out_dir.stat().st_mode),
+                hint="the pack is several files: give a folder",
+            )
+        if make:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        existing = next(p for p in (out_dir, *out_dir.absolute().parents) if p.exists())
+        if not existing.is_dir():
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing))
+        tempfile.TemporaryFile(dir=existing).close()  # the folder, or where it will be made
+    except OSError as exc:
+        raise _cannot_write(out_dir, exc) from None
+
+
+def _cannot_write(path: Path, exc: OSError) -> InputError:
+    return InputError(
+        "cannot write the report",
+        file=str(path),
+        location="--out",
+        expected="a folder this user can write",
+        found=(exc.strerror or type(exc).__name__).lower(),
+        hint="choose another --out folder, or give this one write access; nothing was written",
+    )

@@ -13,9 +13,10 @@ from dashboard.report_config import ReportSettings
 from dashboard.report_data import LINES, Sources, amount, frame
 from dashboard.report_model import Month, Section
 from models.cost_basis import CostBasis
+from models.idle import IDLE_STATES
+from models.rules import EGRESS, SAAS_TOOL
 from models.schema import MONEY
 
-IDLE_STATES = ("allocated_idle", "hard_idle")
 IDLE_SCHEMA = {
     "team": pl.String, "resource": pl.String, "gpu_model": pl.String, "gpu_hours": pl.Int64,
     "idle_hours": pl.Int64, "unmonitored_hours": pl.Int64, "cost": MONEY, "idle_cost": MONEY,
@@ -108,7 +109,7 @@ def egress(
         con,
         f"""
         select coalesce(egress_kind, 'unknown') as kind, provider, sum({amount(basis)}) as {cost}
-        from {LINES} where period = $m and currency = $c and ai_class = 'egress'
+        from {LINES} where period = $m and currency = $c and ai_class = '{EGRESS}'
         group by all order by {cost} desc, kind, provider
         """,
         {"m": str(month), "c": currency},
@@ -143,7 +144,7 @@ def tools(
                    sum({amount(basis)}) as {cost}
             from {LINES}
             where period = $m and currency = $c
-              and (tool_family is not null or ai_class = 'saas_tool' or source = 'saas')
+              and (tool_family is not null or ai_class = '{SAAS_TOOL}' or source = 'saas')
             group by all
         )
         select family, tool, teams, seats, active_seats,

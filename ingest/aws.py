@@ -23,7 +23,7 @@ from ingest.aws_columns import normalise, source_column
 from ingest.cur_layout import Period, survey
 from ingest.delivery import Loads
 from ingest.detect import CSV, CSV_GZ, PARQUET, Sniffed, columns_found, sniff
-from ingest.store import CHUNK_ROWS, PeriodLoad, SourceFile
+from ingest.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from ingest.values import Check, first_bad, money, not_before, raise_bad, timestamp
 from models.errors import InputError
 

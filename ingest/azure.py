@@ -30,8 +30,8 @@ import polars as pl
 from ingest import azure_catalog as catalog
 from ingest.azure_export import ExportFile, read_export
 from ingest.azure_headers import Header
-from ingest.store import PeriodLoad, SourceFile
-from ingest.values import pricing
+from ingest.load_contract import PeriodLoad, SourceFile
+from ingest.values import IN_RANGE, money_text, out_of_range, pricing, quantity
 from models.errors import InputError
 from models.schema import MONEY
 
@@ -62,7 +62,7 @@ MATCH_KEY = ("_day", "_sub", "_rid", "_meter", "_ctype", "_pmodel", "_qty", "_be
 
 
 def _money(name: str) -> pl.Expr:
-    return pl.col(name).str.strip_chars().str.to_decimal(scale=12)
+    return money_text(pl.col(name))
 
 
 def _day(name: str) -> pl.Expr:
@@ -82,7 +82,7 @@ def typed(raw: pl.LazyFrame) -> pl.LazyFrame:
         raw.filter(~blank)
         .with_columns(
             _money("Cost").alias("_cost"),
-            _money("Quantity").alias("_qtyd"),
+            quantity(pl.col("Quantity"), pl.String).alias("_qtyd"),
             _money("PayGPrice").alias("_payg_price"),
             _money("UnitPrice").alias("_unit_price"),
             _money("PaygCost").alias("_payg_cost"),
@@ -158,7 +158,7 @@ def check(frame: pl.LazyFrame, exports: list[ExportFile], headers: list[Header])
             f"{n} row(s) with a bad {column}",
             file=export.display,
             location=f"{export.row_word} {first['_line']}, column {header.source_name(column)}",
-            expected=expected,
+            expected=IN_RANGE if key == "cost" and out_of_range(first[column]) else expected,
             found=repr(first[column]) if first[column] is not None else "an empty value",
             hint=hint,
         )

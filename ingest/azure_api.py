@@ -22,7 +22,7 @@ import polars as pl
 from ingest import azure_catalog as catalog
 from ingest.azure_blob import CHAIN, quiet_identity_log
 from ingest.billing_period import month_bounds
-from ingest.store import PeriodLoad, SourceFile
+from ingest.load_contract import PeriodLoad, SourceFile
 from models.errors import InputError, SourceUnavailableError
 from models.schema import MONEY
 from models.settings import AzureSourceSettings

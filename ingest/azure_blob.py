@@ -11,6 +11,8 @@ azure-identity's DefaultAzureCredential. Neither is stored or logged.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import logging
 import os
@@ -19,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import InputError, SourceUnavailableError
+from models.errors import ConfigError, InputError, SourceUnavailableError
 from models.settings import AzureSourceSettings
 from models.urls import refuse_credentials
 
@@ -74,9 +76,12 @@ def _client(target: BlobTarget, settings: AzureSourceSettings):
 
     conn = os.environ.get(settings.connection_string_env)
     if conn:
-        return BlobServiceClient.from_connection_string(conn), (
-            f"the connection string in ${settings.connection_string_env}"
-        )
+        check_connection_string(conn, settings.connection_string_env)
+        try:
+            service = BlobServiceClient.from_connection_string(conn)
+        except ValueError as exc:  # the SDK's words name no value of the string
+            raise _malformed(conn, settings.connection_string_env, str(exc)) from None
+        return service, f"the connection string in ${settings.connection_string_env}"
     from azure.identity import DefaultAzureCredential
 
     if settings.blob_endpoint:
@@ -89,6 +94,47 @@ def _client(target: BlobTarget, settings: AzureSourceSettings):
     # storage's long back-off before it is reported.
     credential.get_token(STORAGE_SCOPE)
     return BlobServiceClient(url, credential=credential), CHAIN
+
+
+_KEY = re.compile(r"^[A-Za-z]+$")
+_KEYS = {
+    "DefaultEndpointsProtocol", "AccountName", "AccountKey", "EndpointSuffix",
+    "SharedAccessSignature", "BlobEndpoint", "QueueEndpoint", "TableEndpoint", "FileEndpoint",
+    "BlobSecondaryEndpoint", "QueueSecondaryEndpoint", "TableSecondaryEndpoint",
+    "FileSecondaryEndpoint", "UseDevelopmentStorage", "DevelopmentStorageProxyUri",
+}  # fmt: skip
+
+
+def check_connection_string(conn: str, env: str) -> None:
+    """A storage connection string is `Key=value;...` with a base64 AccountKey if it has one;
+    anything else is refused before the SDK sees it. Messages name keys, never values."""
+    pairs = [p.partition("=") for p in conn.strip().strip(";").split(";")]
+    if not conn.strip() or any(not _KEY.match(key.strip()) or not eq for key, eq, _ in pairs):
+        raise _malformed(conn, env, "a part without Key=value")
+    for key, _, value in pairs:
+        if key.strip().lower() == "accountkey":
+            try:
+                base64.b64decode(value.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                raise _malformed(conn, env, "an AccountKey that is not base64") from None
+
+
+def _malformed(conn: str, env: str, problem: str) -> ConfigError:
+    # Only the names Azure defines are shown: anything else may be a key or token pasted
+    # alone (a base64 key ends in "=", so it looks like "Key=").
+    parts = [p.partition("=") for p in conn.strip().strip(";").split(";")]
+    keys = [key.strip() for key, eq, _ in parts if eq and key.strip() in _KEYS]
+    others = len(parts) - len(keys)
+    named = f"keys {', '.join(keys)}" if keys else "no Key=value pair"
+    named += f" and {others} other part{'s' if others != 1 else ''}" if keys and others else ""
+    return ConfigError(
+        f"the storage connection string in ${env} is malformed",
+        expected="Key=value pairs separated by ';' (DefaultEndpointsProtocol, AccountName, "
+        "AccountKey in base64, or BlobEndpoint with SharedAccessSignature)",
+        found=f"{problem.rstrip('.')}; {named} (values not shown)",
+        hint="copy the connection string again from the storage account's Access keys or "
+        "Shared access signature page",
+    )
 
 
 class Container:

@@ -18,7 +18,7 @@ from ingest import azure_runs as runs
 from ingest.azure_blob import Container, inside, no_exports
 from ingest.azure_export import ExportFile, discover, is_focus_export
 from ingest.delivery import Loads, Skipped
-from ingest.store import PeriodLoad
+from ingest.load_contract import PeriodLoad
 from models.errors import InputError
 
 

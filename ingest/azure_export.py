@@ -19,7 +19,14 @@ from pathlib import Path
 import polars as pl
 
 from ingest.azure_headers import ALIASES, Header, canonical_header, is_focus
-from ingest.detect import bad_gzip, check_rows, check_text_encoding, parquet_columns
+from ingest.detect import (
+    bad_gzip,
+    check_rows,
+    check_text_encoding,
+    check_utf8,
+    csv_fault,
+    parquet_columns,
+)
 from models.errors import InputError
 
 # Azure writes "Unassigned" where Marketplace rows have no meter data.
@@ -102,9 +109,13 @@ def read_header(path: Path, display: str) -> list[str]:
     try:
         with _open_text(path) as fh:
             row = next(csv.reader(fh), None)
+    except csv.Error as exc:  # a header longer than a field may be, a stray quote
+        raise csv_fault(display, 1, 1, exc) from None
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # cut before the header's end
         raise bad_gzip(display, exc) from None
     except (UnicodeDecodeError, OSError) as exc:
+        if isinstance(exc, UnicodeDecodeError) and not path.name.lower().endswith(".gz"):
+            check_utf8(path, display)  # the line and bytes of the first fault, as elsewhere
         raise InputError(
             f"cannot read the file: {exc}",
             file=display,

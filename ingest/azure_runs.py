@@ -26,7 +26,7 @@ from ingest.detect import is_data_file
 from models.errors import InputError
 
 if TYPE_CHECKING:
-    from ingest.store import PeriodLoad
+    from ingest.load_contract import PeriodLoad
 
 MANIFEST = "manifest.json"
 DATES = re.compile(r"^(?P<start>\d{8})-(?P<end>\d{8})$")

@@ -15,7 +15,6 @@ accelerator and tool catalogues); models/ gets parsed dicts. All writes go throu
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import shutil
@@ -28,8 +27,10 @@ from pathlib import Path
 import polars as pl
 from deltalake import DeltaTable
 
-from ingest import line_classes, scratch
-from ingest.store import Progress, Store, new_load_id, safe_part
+from ingest import line_classes, lineage, scratch
+from ingest.cost_line_load import safe_part
+from ingest.load_contract import Progress, new_load_id
+from ingest.store import Store
 from models.classify import (
     CLASS_KEYS,
     LINE_CLASSES,
@@ -46,7 +47,14 @@ from models.idle import (
     IDLE_EPISODES,
     owned_rates,
 )
-from models.rules import ClassifySettings, Rule, RuleSet, build_ruleset, parse_classify_settings
+from models.rules import (
+    GPU_COMPUTE,
+    ClassifySettings,
+    Rule,
+    RuleSet,
+    build_ruleset,
+    parse_classify_settings,
+)
 from models.rules import parse_rules as parse_rule_doc
 from models.schema import COST_LINES, Table
 from models.settings import Settings
@@ -159,10 +167,29 @@ def refresh_classifications(
     A crash between the two leaves unused combinations, never lines without one. The caller
     holds store.writer().
     """
+    return refresh_partitions(store, book, _part_values(parts))
+
+
+def refresh_partitions(
+    store: Store, book: Rulebook, wanted: list[dict[str, str]] | None = None
+) -> int:
+    """`refresh_classifications` of partitions given by their stored values (None: all).
+
+    line_classes' commit records the cost_lines fingerprint of every partition it holds
+    (ingest.lineage); a line_classes that recorded none is classified whole."""
     table = store.table("cost_lines")
     if table is None:
         return 0
-    files = _partition_files(store, table, parts)
+    old = store.table("line_classes")
+    before = lineage.recorded(old)
+    if before is None:
+        wanted = None  # first built, or before records were kept: whole, all recorded
+    built_from = lineage.carried(
+        before,
+        lineage.partition_fingerprints(table, PART),
+        None if wanted is None else [lineage.part_key([w[k] for k in PART]) for w in wanted],
+    )
+    files = _partition_files(store, table, wanted)
     staging = store.staging_dir()
     staged = staging / f"line_classes-{new_load_id()}"  # a folder of partition files
     staged_keys = staging / f"class_keys-{new_load_id()}.parquet"
@@ -183,14 +210,17 @@ def refresh_classifications(
                 )
             rows, classes = done.rows, done.classes
         known = _scan(store, "class_keys")
-        if parts is not None and known is not None:  # keep the combinations other parts use
+        if wanted is not None and known is not None:  # keep the combinations other parts use
             classes = pl.concat([known.select(CLASS_KEYS.names).collect(), classes])
         classes.select(CLASS_KEYS.names).unique("x_ClassKey", keep="first").write_parquet(
             staged_keys
         )
         store.replace_derived("class_keys", CLASS_KEYS, staged_keys, None)
         staged.mkdir(exist_ok=True)
-        store.replace_derived("line_classes", LINE_CLASSES, staged, _part_values(parts), list(PART))
+        store.replace_derived(
+            "line_classes", LINE_CLASSES, staged, wanted, list(PART),
+            metadata=lineage.metadata(built_from),
+        )  # fmt: skip
     finally:
         shutil.rmtree(staged, ignore_errors=True)
         staged_keys.unlink(missing_ok=True)
@@ -214,10 +244,10 @@ def _empty(table: Table, extra: tuple[str, ...] = ()) -> pl.DataFrame:
 
 
 def _partition_files(
-    store: Store, table: DeltaTable, parts: list[tuple[str, str, str]] | None
+    store: Store, table: DeltaTable, wanted: list[dict[str, str]] | None
 ) -> list[tuple[list[str], dict[str, str]]]:
     """The data files of the wanted cost_lines partitions, grouped with their values."""
-    actions = store.partition_files(table, list(PART), _part_values(parts))
+    actions = store.partition_files(table, list(PART), wanted)
     if not actions.height:
         return []
     cols = [f"partition.{p}" for p in PART]
@@ -237,7 +267,7 @@ def classified_gpu_lines(store: Store) -> str | None:
         f'"{c}"' for c in (*LINE_COLUMNS, "x_AiClass", "x_Team", "x_GpuPerInstance",
                            "x_GpuModelName")
     )  # fmt: skip
-    return f"SELECT {cols} FROM classified_costs WHERE x_AiClass = 'gpu_compute'"
+    return f"SELECT {cols} FROM classified_costs WHERE x_AiClass = '{GPU_COMPUTE}'"
 
 
 def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None = None) -> int:
@@ -254,6 +284,10 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
         return 0
     if months is not None and _outdated(store):
         months = None  # written before a column was added: rebuilt whole, never half and half
+    before = lineage.recorded(store.table("gpu_hours"))
+    if before is None:
+        months = None  # first built, or before records were kept: whole, all recorded
+    built_from = lineage.carried(before, lineage.gpu_inputs(store.table, settings.idle), months)
     assets = _scan(store, "assets")
     owned = None if assets is None else owned_rates(assets.collect())
     views.register_all(settings)  # classified_costs and what it reads
@@ -269,8 +303,11 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
         replace = None if months is None else [{"x_PartMonth": m} for m in months]
         staged.mkdir(exist_ok=True)
         basis = _episodes_basis(store)  # read before gpu_hours moves on
-        before = _version(store, "gpu_hours")
-        version = store.replace_derived("gpu_hours", GPU_HOURS, staged, replace, ["x_PartMonth"])
+        before_version = _version(store, "gpu_hours")
+        version = store.replace_derived(
+            "gpu_hours", GPU_HOURS, staged, replace, ["x_PartMonth"],
+            metadata=lineage.metadata(built_from),
+        )  # fmt: skip
         if done.episodes is not None:  # staged with the hours (all months)
             store.replace_derived(
                 "idle_episodes", IDLE_EPISODES, episodes, None,
@@ -281,7 +318,7 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
         episodes.unlink(missing_ok=True)
     if done.episodes is None:
         # only the months' runs change when the episodes are those of the table just replaced
-        current = basis is not None and basis == _episodes_key(before, settings)
+        current = basis is not None and basis == _episodes_key(before_version, settings)
         refresh_episodes(store, settings, months if current else None)
     return int(done.rows)
 
@@ -297,18 +334,18 @@ def _outdated(store: Store) -> bool:
     return False
 
 
-EPISODES_OF = "finops.episodes_of"  # commit info of idle_episodes: the gpu_hours it came from
+EPISODES_OF = lineage.EPISODES_OF
 
 
 def _version(store: Store, dataset: str) -> int | None:
-    table = store.table(dataset)
-    return None if table is None else table.version()
+    """The version of the table's last data commit (a vacuum's commits do not count)."""
+    return lineage.data_version(store.table(dataset))
 
 
 def _episodes_key(hours_version: int | None, settings: Settings) -> str:
     """The gpu_hours version and idle settings that idle_episodes were derived from."""
-    idle = dataclasses.asdict(settings.idle)
-    return json.dumps({"gpu_hours": hours_version, "idle": idle}, sort_keys=True, default=str)
+    idle = lineage.idle_record(settings.idle)
+    return json.dumps({"gpu_hours": hours_version, "idle": idle}, sort_keys=True)
 
 
 def _episodes_metadata(hours_version: int, settings: Settings) -> dict[str, str]:
@@ -318,10 +355,8 @@ def _episodes_metadata(hours_version: int, settings: Settings) -> dict[str, str]
 def _episodes_basis(store: Store) -> str | None:
     """What the current idle_episodes were derived from (None: not recorded)."""
     table = store.table("idle_episodes")
-    if table is None:
-        return None
-    last = table.history(1)
-    return last[0].get(EPISODES_OF) if last else None
+    last = None if table is None else lineage.last_commit(table)
+    return last.get(EPISODES_OF) if last else None
 
 
 def refresh_episodes(store: Store, settings: Settings, months: list[str] | None = None) -> int:

@@ -60,7 +60,7 @@ def container(path: Path, display: str) -> str:
     if head.lstrip()[:1] in (b"{", b"["):
         return JSON
     check_not_utf16(head, display)
-    if b"\x00" in head or head[:4] == b"PK\x03\x04":
+    if _CONTROL_BYTES.search(head) or head[:4] == b"PK\x03\x04":
         raise unknown_format(display, "binary data that is not Parquet or gzip")
     return CSV
 
@@ -164,12 +164,17 @@ _CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(?:Error|Exception):\s*")
 def csv_columns(path: Path, display: str) -> tuple[str, ...]:
     """The header row of an (uncompressed) CSV, decoded strictly as UTF-8."""
     with path.open("rb") as fh:
-        line = fh.readline(_HEADER_LIMIT)
+        line = fh.readline(_HEADER_LIMIT + 1)
+    if len(line) > _HEADER_LIMIT:
+        raise header_too_long(display)
     try:
         text = line.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _not_utf8(display, 1, exc) from None
-    row = next(csv.reader(io.StringIO(text)), [])
+    try:
+        row = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as exc:
+        raise csv_fault(display, 1, 1, exc) from None
     names = tuple(n.strip() for n in row)
     if not any(names):
         raise InputError("no header row", file=display, expected="column names on line 1")
@@ -191,6 +196,64 @@ def check_utf8(path: Path, display: str) -> None:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
             raise _not_utf8(display, lines, exc) from None
+
+
+def header_too_long(display: str) -> InputError:
+    return InputError(
+        "header line too long",
+        file=display,
+        location="line 1",
+        expected=f"column names on a first line of at most {_HEADER_LIMIT >> 20} MiB",
+        found=f"more than {_HEADER_LIMIT >> 20} MiB before the first line break",
+        hint="this is not a billing export, or its first line is damaged; download it again",
+    )
+
+
+def csv_fault(display: str, start: int, line: int, exc: csv.Error) -> InputError:
+    """One message for what Python's csv reader refuses: a record starting on line `start`
+    that the reader gave up on at line `line`."""
+    said = str(exc)
+    if "field larger than field limit" in said:
+        if start <= 1:
+            return header_too_long(display)
+        limit = csv.field_size_limit()
+        return InputError(
+            "a field is too long",
+            file=display,
+            location=f"line {start}",
+            expected=f"fields of at most {limit:,} characters",
+            found=f"a field of more than {limit:,} characters",
+            hint="the file is damaged (a quote left open swallows the lines after it?); "
+            "download it again",
+        )
+    if "new-line character seen in unquoted field" in said:
+        return InputError(
+            "a line break inside an unquoted field",
+            file=display,
+            location=f"line {line}",
+            expected="a carriage return only at the end of a line, or inside quotes",
+            found="a carriage return followed by more text",
+            hint="the file is damaged or is not a CSV export; download it again",
+        )
+    if "unexpected end of data" in said and start < line:
+        return InputError(
+            "a quoted field never closes",
+            file=display,
+            location=f"line {start}",
+            expected='a closing " for the quote opened on this line',
+            found=f"no closing quote up to the end of the file (line {line})",
+            hint="a stray quote or a truncated file; fix the quote or download the file again",
+        )
+    if "unexpected end of data" in said:
+        return InputError(TRUNCATED, file=display, location=f"line {line}", found=said)
+    return InputError(
+        "a stray quote in a field",
+        file=display,
+        location=f"line {line}",
+        expected='a quote only around a whole field, doubled ("") inside one',
+        found=said,
+        hint="the file is damaged or was edited; fix the quote or download the file again",
+    )
 
 
 def _not_utf8(display: str, line: int, exc: UnicodeDecodeError) -> InputError:
@@ -295,20 +358,26 @@ def check_rows(
 
     with path.open("rb") as raw:
         gz = raw.read(2) == b"\x1f\x8b"
+    start = 1  # the line the record being read starts on
+    reader = None
     try:
         with (
-            gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+            gzip.open(path, "rt", encoding="utf-8-sig", newline="")
             if gz
-            else path.open(encoding="utf-8-sig", errors="replace", newline="")
+            else path.open(encoding="utf-8-sig", newline="")
         ) as fh:
             reader = csv.reader(lines(fh), strict=True)
             header = next(reader, None)
             if header is None:
                 return
+            _check_text(display, reader.line_num, None, header)
             width: tuple[int, int] | None = None if trailing_optional else (len(header), 1)
+            start = reader.line_num + 1
             for row in reader:
+                start = reader.line_num + 1  # where the next record begins
                 if not row:
                     continue  # a blank line is skipped by every reader
+                _check_text(display, reader.line_num, header, row)
                 if not last[0].endswith(("\n", "\r")) and (
                     final_newline or len(row) < (width or (len(header), 0))[0]
                 ):
@@ -317,23 +386,43 @@ def check_rows(
                     width = (len(row), reader.line_num)
                 if width is None or len(row) != width[0]:
                     raise _ragged(display, reader.line_num, len(row), len(header), width)
-                for name, value in zip(header, row, strict=False):
-                    if "\x00" in value:
-                        raise InputError(
-                            "NUL byte in a field",
-                            file=display,
-                            location=f"line {reader.line_num}, column {name.strip()}",
-                            expected="text",
-                            found=repr(value[:40]),
-                            hint="the file is damaged (a disk or transfer fault); "
-                            "download it again",
-                        )
-    except csv.Error as exc:  # a quoted field left open at the end of the data
-        raise InputError(
-            TRUNCATED, file=display, location=f"line {reader.line_num}", found=str(exc)
-        ) from None
+    except csv.Error as exc:  # a quote left open, a stray quote, a field without end
+        line = reader.line_num if reader is not None else 1
+        raise csv_fault(display, start, max(line, start), exc) from None
+    except UnicodeDecodeError as exc:  # binary data, or text in another encoding
+        if not gz:
+            check_utf8(path, display)  # names the line of the first bad byte
+        raise _not_utf8(display, (reader.line_num if reader else 0) + 1, exc) from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise bad_gzip(display, exc) from None
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # never in text; tab, CR, LF are
+_CONTROL_BYTES = re.compile(_CONTROL.pattern.encode())
+
+
+def _check_text(display: str, line: int, header: list[str] | None, row: list[str]) -> None:
+    """Refuse a record holding a NUL or another control character: binary data, or a file
+    damaged on disk or in transfer (a NUL ends a C string: readers would cut the value)."""
+    if not _CONTROL.search("".join(row)):
+        return
+    for i, value in enumerate(row):
+        hit = _CONTROL.search(value)
+        if hit is None:
+            continue
+        name = header[i].strip() if header is not None and i < len(header) else None
+        nul = hit.group() == "\x00"
+        raise InputError(
+            "NUL byte in a field" if nul else "binary data in a text file",
+            file=display,
+            location=f"line {line}, " + (f"column {name}" if name else f"field {i + 1}"),
+            expected="text",
+            found=repr(value[:40])
+            if nul
+            else f"control character {hit.group()!r} in {value[:40]!r}",
+            hint="the file is damaged (a disk or transfer fault) or is not a CSV export; "
+            "download it again",
+        )
 
 
 def bad_gzip(display: str, exc: Exception) -> InputError:

@@ -20,8 +20,16 @@ import polars as pl
 from ingest import azure_runs, focus_delivery
 from ingest.delivery import Loads
 from ingest.detect import PARQUET, Sniffed, columns_found, sniff
-from ingest.store import PeriodLoad, SourceFile
-from ingest.values import Check, first_bad, money, not_before, raise_bad, timestamp
+from ingest.load_contract import PeriodLoad, SourceFile
+from ingest.values import (
+    Check,
+    first_bad,
+    money,
+    not_before,
+    raise_bad,
+    timestamp,
+    wrong_type,
+)
 from models.errors import InputError
 from models.schema import COST_LINES
 
@@ -78,6 +86,33 @@ def _scan(s: Sniffed) -> pl.LazyFrame:
     return frame.rename(renames) if renames else frame
 
 
+# What each kind of FOCUS column holds, as a message says it.
+KIND_EXPECTED = {
+    "string": "text",
+    "json": 'JSON text such as {"team": "ml"}',
+    "decimal": "a decimal number",
+    "datetime": "a date-time like 2024-09-01T00:00:00Z",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+}
+
+
+def _check_types(frame: pl.LazyFrame, display: str) -> None:
+    """A Parquet column holding lists or structs, or booleans where FOCUS has text or numbers,
+    cannot be read as its column: one message naming the column and both types (text would
+    otherwise be "true" or a cast error without a column)."""
+    schema = frame.collect_schema()
+    for col in COST_LINES.columns:
+        dtype = schema.get(col.name)
+        if dtype is None or col.name in OURS:
+            continue
+        if dtype.is_nested() or (dtype == pl.Boolean and col.kind != "bool"):
+            raise wrong_type(
+                display, col.name, KIND_EXPECTED[col.kind], f"a column of type {dtype}"
+            )
+
+
 def _checks(frame: pl.LazyFrame) -> list[Check]:
     schema = frame.collect_schema()
     out = []
@@ -88,7 +123,7 @@ def _checks(frame: pl.LazyFrame) -> list[Check]:
         if dtype != pl.String:
             # a Parquet column whose type cannot hold the concept (a boolean cost, an integer
             # date) is checked, so it is one message rather than a conversion error
-            if col.kind == "decimal" and not dtype.is_numeric():
+            if col.kind == "decimal":  # numbers too: an amount out of range is refused
                 out.append(Check(col.name, "a decimal number", money(pl.col(col.name), dtype)))
             elif col.kind == "datetime" and not isinstance(dtype, pl.Datetime | pl.Date):
                 parsed = timestamp(pl.col(col.name), dtype)
@@ -110,7 +145,38 @@ def _checks(frame: pl.LazyFrame) -> list[Check]:
     ):
         if {start, end} <= set(schema):
             out.append(not_before(end, start, schema))
+    out += [
+        _in_utc(c, schema[c]) for c in ("BillingPeriodStart", "BillingPeriodEnd") if c in schema
+    ]
     return out
+
+
+def _in_utc(name: str, dtype: pl.DataType) -> Check:
+    """A billing period bound written with a non-zero UTC offset is refused; a charge period's
+    is converted to UTC. An instant is an instant, but a month is named by its start: FOCUS
+    requires date/times in UTC, and 2024-09-01T00:00:00+02:00 converted is 2024-08-31T22:00Z,
+    which would file September under August."""
+    raw = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone in (None, "UTC", "Etc/UTC"):
+            shifted = pl.lit(False)
+        else:
+            utc = raw.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            shifted = raw.dt.replace_time_zone(None) != utc
+    elif dtype == pl.String:
+        offset = (
+            raw.str.strip_chars().str.extract(r"[0-9.]([+-]\d{2}:?\d{2})$").str.replace(":", "")
+        )
+        shifted = offset.is_not_null() & ~offset.is_in(["+0000", "-0000"])
+    else:
+        shifted = pl.lit(False)
+    return Check(
+        name,
+        "a UTC date-time such as 2024-09-01T00:00:00Z (FOCUS requires UTC; converting this "
+        "offset would move the billing period into another month)",
+        pl.when(shifted.fill_null(False)).then(None).otherwise(timestamp(raw, dtype)),
+        problem="is not in UTC",
+    )
 
 
 def _json_object(expr: pl.Expr) -> pl.Expr:
@@ -211,6 +277,7 @@ def read(target: Path, work: Path, display: Display = str) -> Loads:
         _check_columns(sniffed)
         frame = _scan(sniffed)
         header = 1 if sniffed.container != PARQUET else 0
+        _check_types(frame, shown)
         raise_bad(shown, first_bad(frame, _checks(frame)), header)
         keys = _keys(frame)
         if keys.height == 0:

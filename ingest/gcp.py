@@ -31,8 +31,8 @@ from pathlib import Path
 import polars as pl
 
 from ingest.gcp_export import ExportFile, flat
-from ingest.store import PeriodLoad, SourceFile
-from ingest.values import present, pricing
+from ingest.load_contract import PeriodLoad, SourceFile
+from ingest.values import IN_RANGE, money_text, out_of_range, present, pricing, quantity
 from models.errors import InputError
 
 SOURCE = "gcp-bq"
@@ -82,7 +82,7 @@ G2_GPUS = {"4": 1, "8": 1, "12": 1, "16": 1, "32": 1, "24": 2, "48": 4, "96": 8}
 
 
 def _money(expr: pl.Expr) -> pl.Expr:
-    return expr.str.strip_chars().str.to_decimal(scale=12)
+    return money_text(expr)
 
 
 def _ts(name: str) -> pl.Expr:
@@ -96,7 +96,7 @@ def _ts(name: str) -> pl.Expr:
 def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
     return frame.with_columns(
         _money(pl.col("cost")).alias("_cost"),
-        _money(pl.col("usage.amount_in_pricing_units")).alias("_qty"),
+        quantity(pl.col("usage.amount_in_pricing_units"), pl.String).alias("_qty"),
         _money(pl.col("cost_at_list")).alias("_list"),
         _ts("usage_start_time").alias("_start"),
         _ts("usage_end_time").alias("_end"),
@@ -144,7 +144,7 @@ def check(frame: pl.LazyFrame, exports: list[ExportFile]) -> None:
             f"{counts[column]} row(s) with a bad {column}",
             file=exports[row["_file"]].display,
             location=f"line {row['_line']}, column {column}",
-            expected=expected,
+            expected=IN_RANGE if column == "cost" and out_of_range(value) else expected,
             found="an empty value" if value is None else repr(value)[:120],
             hint="re-export the billing table",
         )

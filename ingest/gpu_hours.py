@@ -1,12 +1,13 @@
 """GPU-hours and idle episodes computed in DuckDB, streamed to staged Parquet files.
 
-The definitions live in models.idle (`billed_gpu_hours` -> `gpu_hours` -> `idle_episodes`,
-the polars reference; `state_sql`, `BILLED_LINES_SQL`, `BILLED_HOURS_SQL`, `GPU_ROWS_SQL`);
-this module runs the same per-row work as SQL, so a year of GPU-hours is joined and written
-with bounded memory (DuckDB spills to the staging directory beyond `memory_limit`).
+The one production implementation of GPU-hours, idle states and episodes: the rules are the
+definitions of models.idle (`state_sql`, `idle_cost_sql`, `episode_state_sql`,
+`BILLED_LINES_SQL`, `BILLED_HOURS_SQL`, `GPU_ROWS_SQL`); this module runs them as SQL, so a
+year of GPU-hours is joined and written with bounded memory (DuckDB spills to the staging
+directory beyond `memory_limit`). The tests compare it with a polars oracle, row for row.
 
-Where the reference takes "the first" value of a group of cost lines, the line with the least
-x_LineId is taken (the reference sees lines in that order).
+Where "the first" value of a group of cost lines is taken, it is the line with the least
+x_LineId.
 
 Two paths give the same rows. Usually telemetry is matched to the billed period-hours
 (`_matched`), the GPU rows without telemetry are added from a bit mask, and on a full refresh
@@ -29,12 +30,20 @@ import polars as pl
 from models.idle import (
     BILLED_HOURS_SQL,
     BILLED_LINES_SQL,
+    CLOUD,
+    DEPLOYMENTS,
     GPU_HOURS,
     GPU_ROWS_SQL,
+    HARD_IDLE,
     IDLE_EPISODES,
-    IDLE_STATES,
+    IDLE_IN_SQL,
+    MONEY_SQL,
+    ONPREM,
     OWNED_RATES_SCHEMA,
     STATES,
+    UNMONITORED,
+    episode_state_sql,
+    idle_cost_sql,
     state_sql,
 )
 from models.schema import MONEY, Table
@@ -42,10 +51,9 @@ from models.settings import IdleSettings
 
 _US_PER_HOUR = 3_600_000_000
 _SCALE = 10**MONEY.scale  # MONEY's unscaled integer per unit
-_MONEY_SQL = f"DECIMAL({MONEY.precision},{MONEY.scale})"
+_MONEY_SQL = MONEY_SQL
 _UNIT = f"CAST('1e-{MONEY.scale}' AS {_MONEY_SQL})"  # one unscaled step of MONEY
-_IDLE_IN = ", ".join(f"'{s}'" for s in IDLE_STATES)
-_OVERLAP = "idle hours of one GPU overlap"
+OVERLAP = "idle hours of one GPU overlap"
 
 
 def warehouse_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
@@ -142,7 +150,7 @@ WITH groups AS (
 )
 SELECT p._key, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown') AS gpu_model,
        p.provider, p.source,
-       CASE WHEN p.source = 'onprem' THEN 'onprem' ELSE 'cloud' END AS deployment,
+       CASE WHEN p.source = 'onprem' THEN '{ONPREM}' ELSE '{CLOUD}' END AS deployment,
        coalesce(p.team, 'unallocated') AS team, {cost} AS cost, p.currency,
        epoch_us(p.ChargePeriodStart) AS _start, p._rows, p._billed_h * p._rows AS _n_rows,
        strftime(make_timestamp(epoch_us(p.ChargePeriodStart)), '%Y-%m') AS _m0,
@@ -195,7 +203,7 @@ def _stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: 
     months = _months_between(first, last) if first and last else []
     con.execute(f"CREATE OR REPLACE TEMP TYPE _e_month AS {_enum(months)}")
     con.execute(f"CREATE OR REPLACE TEMP TYPE _e_state AS {_enum(list(STATES))}")
-    con.execute(f"CREATE OR REPLACE TEMP TYPE _e_deployment AS {_enum(['cloud', 'onprem'])}")
+    con.execute(f"CREATE OR REPLACE TEMP TYPE _e_deployment AS {_enum(list(DEPLOYMENTS))}")
     enums = ", ".join(f"p.{c}::_e_{c} AS {c}" for c in _ENUM_COLUMNS)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _billed AS
@@ -277,7 +285,7 @@ WITH stated AS (
 SELECT make_timestamptz(_h) AS hour, resource_id, host, gpu_index, gpu_uuid, gpu_model,
        provider, source, deployment, team, cost, currency, avg_active, max_active, mem_used_mib,
        coalesce(samples, 0)::BIGINT AS samples, state,
-       CASE WHEN state IN ({_IDLE_IN}) THEN cost ELSE 0::{_MONEY_SQL} END AS idle_cost,
+       {idle_cost_sql()} AS idle_cost,
        month, month AS x_PartMonth
 FROM stated
 """
@@ -342,7 +350,7 @@ def _fast_gpu_hours_select() -> str:
     attributes = ", ".join(f"b.{c}" for c in _ATTRIBUTES.split(", "))
     nulls = (  # no readings: unmonitored, whatever the settings
         "NULL::_e_gpu_uuid, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::BIGINT, "
-        "'unmonitored'::_e_state"
+        f"'{UNMONITORED}'::_e_state"
     )
     hours = _period_hours("*")
     joined = f"""
@@ -370,24 +378,24 @@ _EPISODE_AGGREGATES = f"""
        min(hour) AS start,
        max(hour) + INTERVAL 1 HOUR AS "end", {{hours}} AS hours,
        sum(idle_cost)::{_MONEY_SQL} AS cost,
-       CASE WHEN bool_and(state = 'hard_idle') THEN 'hard_idle' ELSE 'allocated_idle' END
-         AS state"""
+       {episode_state_sql(f"bool_and(state = '{HARD_IDLE}')")} AS state"""
 
 
 def idle_episodes_sql(hours: str, settings: IdleSettings, *, islands: bool = True) -> str:
-    """Episodes (IDLE_EPISODES columns) from GPU_HOURS rows (`hours`), as `idle_episodes`.
+    """Episodes (IDLE_EPISODES columns) from GPU_HOURS rows (`hours`): runs of consecutive
+    idle hours per (resource, GPU), at least episode_min_hours long.
 
     With `islands` a run is the idle rows whose hour minus their rank is the same (one sort);
-    that is the reference's run exactly when each such group is contiguous in rank, else
-    (only when idle hours of one GPU overlap) the query fails with _OVERLAP. Without, runs
-    are numbered by their breaks, as the reference does.
+    that is a run of consecutive hours exactly when each such group is contiguous in rank,
+    else (only when idle hours of one GPU overlap) the query fails with OVERLAP. Without,
+    runs are numbered by their breaks (an hour not one after the previous starts a run).
     """
     key = "resource_id, gpu_index"
-    idle = f"SELECT * FROM ({hours}) WHERE state IN ({_IDLE_IN})"
+    idle = f"SELECT * FROM ({hours}) WHERE state IN {IDLE_IN_SQL}"
     if islands:
         checked = (
             "CASE WHEN count(*) = max(_rn) - min(_rn) + 1 THEN count(*)::BIGINT "
-            f"ELSE CAST(error('{_OVERLAP}') AS BIGINT) END"
+            f"ELSE CAST(error('{OVERLAP}') AS BIGINT) END"
         )
         return f"""
 WITH idle AS (
@@ -439,9 +447,9 @@ def _fast_episodes_select(settings: IdleSettings, *, islands: bool, uuids: bool 
     return f"""
 WITH idle AS (
   SELECT enum_code(b.resource_id)::BIGINT * 64 + m.gpu_index AS _k, m._h, m._pid, m.gpu_uuid,
-         b.cost, m._state = 'hard_idle' AS _hard
+         b.cost, m._state = '{HARD_IDLE}' AS _hard
   FROM _matched m JOIN _billed b ON b.rowid = m._pid
-  WHERE m._state IN ({_IDLE_IN})
+  WHERE m._state IN {IDLE_IN_SQL}
 ), runs AS (
   SELECT _k, min(_h) AS _start, {last} AS _last, count(*)::BIGINT AS _n, sum(cost) AS cost,
          bool_and(_hard) AS _hard, arg_min(_pid, _h) AS _pid, {uuid} AS gpu_uuid
@@ -452,7 +460,7 @@ WITH idle AS (
 SELECT b.resource_id, b.host, r._k % 64 AS gpu_index, r.gpu_uuid, b.gpu_model, b.provider,
        b.team, make_timestamptz(r._start) AS start, make_timestamptz(r._last + {us}) AS "end",
        r._n AS hours, r.cost::{_MONEY_SQL} AS cost, b.currency,
-       CASE WHEN r._hard THEN 'hard_idle' ELSE 'allocated_idle' END AS state
+       {episode_state_sql("r._hard")} AS state
 FROM runs r JOIN _billed b ON b.rowid = r._pid
 """
 
@@ -602,7 +610,7 @@ def _copy_episodes(
     try:
         return _copy(con, select(islands=True), path, params=params)
     except duckdb.InvalidInputException as exc:
-        if _OVERLAP not in str(exc):
+        if OVERLAP not in str(exc):
             raise
     return _copy(con, select(islands=False), path, params=params)
 

@@ -1,5 +1,5 @@
 """Is the warehouse whole? Each table's Delta log, the files of its current version, the loads
-it is said to hold, and whether derived data is as new as what it derives from.
+it is said to hold, and whether derived data was built from the current version of its sources.
 
 `inspect` is what `finops check` shows; `guard` is the quick form every command runs before it
 reads or writes, so a damaged warehouse is refused with one message rather than a traceback,
@@ -26,9 +26,10 @@ from ingest.delta_log import (
     open_table,
     restore_hint,
 )
-from ingest.store import META_KEY as LOAD_META  # a load's record, in its own commit
+from ingest.loads_log import META_KEY as LOAD_META  # a load's record, in its own commit
 from ingest.warehouse import snapshot_files
 from models.errors import DamagedWarehouseError
+from models.settings import Settings
 
 LOADED = ("cost_lines", "gpu_util", "assets")  # tables whose commits carry a loads record
 
@@ -128,65 +129,31 @@ def loads_problems(
     return problems
 
 
-def _loaded_at(table: DeltaTable | None) -> int | None:
-    """When the table last changed by a load (ms): not by a vacuum or an optimise."""
-    if table is None:
-        return None
-    return max((e["timestamp"] for e in table.history() if e.get(LOAD_META)), default=None)
+def derived_problems(
+    tables: dict[str, DeltaTable], settings: Settings | None = None, broken: Iterable[str] = ()
+) -> list[Problem]:
+    """Derived partitions that do not match the source version they record (ingest.lineage).
+    Derived data written before records were kept is not a problem: the next write rebuilds
+    it. With a source table `broken`, nobody can tell: its own problem is the one to fix."""
+    from ingest.lineage import REPAIR, stale_of
+
+    if set(broken) & set(LOADED):
+        return []
+    return [
+        Problem(s.dataset, f"{s.part}: {s.why}" if s.part else s.why, REPAIR)
+        for s in stale_of(tables.get, settings)
+        if s.recorded
+    ]
 
 
-def _changed_at(table: DeltaTable | None) -> int | None:
-    if table is None:
-        return None
-    return max((e["timestamp"] for e in table.history()), default=None)
-
-
-def derived_problems(tables: dict[str, DeltaTable]) -> list[Problem]:
-    """Derived data older than what it is derived from, as far as the commits record it."""
-    from ingest.classified import EPISODES_OF  # what idle_episodes were derived from
-
-    problems = []
-    lines = _loaded_at(tables.get("cost_lines"))
-    util = _loaded_at(tables.get("gpu_util"))
-    sources = {
-        "line_classes": [("cost_lines", lines)],
-        "class_keys": [("cost_lines", lines)],
-        "gpu_hours": [("cost_lines", lines), ("gpu_util", util)],
-    }
-    for name, inputs in sources.items():
-        built = _changed_at(tables.get(name))
-        if built is None:
-            continue
-        newer = [src for src, at in inputs if at is not None and at > built]
-        if newer:
-            problems.append(
-                Problem(
-                    name,
-                    f"is older than the last load into {' and '.join(newer)} (its refresh did "
-                    "not finish)",
-                    "run `finops classify` to rebuild it",
-                )
-            )
-    episodes, hours = tables.get("idle_episodes"), tables.get("gpu_hours")
-    if episodes is not None and hours is not None:
-        last = episodes.history(1)
-        basis = last[0].get(EPISODES_OF) if last else None
-        if basis:
-            built_from = json.loads(basis).get("gpu_hours")
-            if built_from is not None and built_from != hours.version():
-                problems.append(
-                    Problem(
-                        "idle_episodes",
-                        f"was derived from gpu_hours version {built_from}, but gpu_hours is at "
-                        f"version {hours.version()}",
-                        "run `finops classify` to rebuild it",
-                    )
-                )
-    return problems
-
-
-def inspect(root: Path | str, deep: bool = True, names: Iterable[str] = TABLES) -> Health:
-    """Every problem of the warehouse at `root`; `deep=False` is the quick form (`guard`)."""
+def inspect(
+    root: Path | str,
+    deep: bool = True,
+    names: Iterable[str] = TABLES,
+    settings: Settings | None = None,
+) -> Health:
+    """Every problem of the warehouse at `root`; `deep=False` is the quick form (`guard`).
+    `settings` (the idle settings) tell whether GPU-hours were derived with the current ones."""
     root = Path(root)
     health = Health(root)
     tables: dict[str, DeltaTable] = {}
@@ -223,13 +190,20 @@ def inspect(root: Path | str, deep: bool = True, names: Iterable[str] = TABLES) 
     broken = {p.table for p in health.problems}
     health.problems += loads_problems(tables, records, broken, deep)
     if deep:
-        health.problems += derived_problems(tables)
+        broken = {p.table for p in health.problems}
+        health.problems += derived_problems(tables, settings, broken)
     return health
 
 
 def guard(root: Path | str) -> None:
-    """Refuse a damaged warehouse before a command reads or writes it."""
-    health = inspect(root, deep=False)
+    """Refuse a damaged warehouse before a command reads or writes it, and one this process
+    may not read (permissions) with one message."""
+    try:
+        health = inspect(root, deep=False)
+    except OSError as exc:
+        from ingest.input_path import os_error
+
+        raise os_error(exc, warehouse=Path(str(root)), writing=False) from None
     if health.healthy:
         return
     first = health.problems[0]

@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest.detect import check_rows
+from ingest.values import IN_RANGE, MONEY_LIMIT
 from models.currency import is_currency
 from models.errors import InputError, did_you_mean
 from models.onprem_cost import Server, gpu_family
@@ -179,6 +180,8 @@ def _parse_row(path: Path, where: str, rec: dict[str, str | None]) -> InventoryR
             raise bad(column, f"a number >= {lo}")
         if below is not None and value >= below:
             raise bad(column, f"a number below {below}")
+        if value >= MONEY_LIMIT:  # costs derived from it must sum exactly (ingest/values.py)
+            raise bad(column, IN_RANGE)
         return value
 
     def day(column: str, optional: bool = False) -> date | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest.detect import check_rows
-from ingest.store import SourceFile
+from ingest.load_contract import SourceFile
 from ingest.telemetry import SAMPLE, check_samples
 from models.errors import InputError
 

@@ -24,19 +24,21 @@ from pathlib import Path
 import polars as pl
 
 from ingest.inventory import Inventory, InventoryRow, read_inventory
-from ingest.store import LoadResult, PeriodLoad, SourceFile, Store, new_load_id
+from ingest.load_contract import AssetsLoad, PeriodLoad, SourceFile
 from models.errors import InputError, ReconciliationError
 from models.onprem_cost import PARTS, day_cost, gpu_hour_rate, period_cost
 from models.schema import ASSETS, MONEY
 
 CENT = Decimal("0.01")
-__all__ = ["Inventory", "period_loads", "plan", "read_inventory", "store_assets"]
+__all__ = ["Inventory", "assets_load", "period_loads", "plan", "read_inventory"]
 
 
 # ---- the assets table -------------------------------------------------------------------
 
 
-def assets_frame(inv: Inventory, load_id: str) -> pl.DataFrame:
+def assets_frame(inv: Inventory) -> pl.DataFrame:
+    """The inventory as rows of `assets` (the writer adds x_LoadId)."""
+
     def ts(d: date | None) -> datetime | None:
         return None if d is None else datetime(d.year, d.month, d.day, tzinfo=UTC)
 
@@ -69,38 +71,16 @@ def assets_frame(inv: Inventory, load_id: str) -> pl.DataFrame:
                 "currency": r.currency,
                 "gpu_hour_rate": gpu_hour_rate(s),
                 "x_SourceFile": str(inv.path),
-                "x_LoadId": load_id,
             }
         )
-    return pl.DataFrame(records, schema=ASSETS.polars_schema)
+    schema = {k: v for k, v in ASSETS.polars_schema.items() if k != "x_LoadId"}
+    return pl.DataFrame(records, schema=schema)
 
 
-def store_assets(store: Store, inv: Inventory) -> LoadResult:
-    """Replace the assets of the inventory's sites with its rows (one commit)."""
-    load_id = new_load_id()
-    frame = assets_frame(inv, load_id)
-    staged = store.staging_dir() / f"{load_id}-assets.parquet"
-    frame.write_parquet(staged)
-    result = LoadResult(
-        load_id=load_id,
-        dataset="assets",
-        source="onprem",
-        billing_account=",".join(inv.sites),
-        billing_period="-",
-        currency=None,
-        rows=frame.height,
-        source_total=None,
-        warehouse_total=None,
-        status="committed",
-        table_version=None,
-        files=[SourceFile.of(inv.path)],
-    )
-    sites = ", ".join("'" + s.replace("'", "''") + "'" for s in inv.sites)
-    try:
-        store.replace_rows("assets", ASSETS, staged, f"site IN ({sites})", result)
-    finally:
-        staged.unlink(missing_ok=True)
-    return result
+def assets_load(inv: Inventory) -> AssetsLoad:
+    """The inventory's servers, replacing the assets of its sites."""
+    files = [SourceFile.of(inv.path)]
+    return AssetsLoad(assets_frame(inv), list(inv.sites), files, str(inv.path))
 
 
 # ---- measured energy --------------------------------------------------------------------

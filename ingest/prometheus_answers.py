@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.load_contract import SourceFile
 from ingest.prometheus import ENERGY, FB, GR, POWER, UTIL, label, matrix, resource
-from ingest.store import SourceFile
 from ingest.telemetry import SAMPLE, check_samples, finish, partials
 from models.errors import InputError
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import polars as pl
 
 from ingest.detect import check_rows
-from ingest.store import PeriodLoad, SourceFile
+from ingest.load_contract import PeriodLoad, SourceFile
+from ingest.values import IN_RANGE, money_text, out_of_range
 from models.currency import ISO_4217
 from models.errors import InputError, did_you_mean
 
@@ -71,11 +72,12 @@ def read_invoices(path: Path) -> pl.DataFrame:
         nulls = raw[c].is_null()
         if nulls.any():
             raise _bad(path, int(nulls.arg_true()[0]), c, "a value", None)
-    amount = raw["amount"].str.to_decimal(scale=12)
+    amount = raw.select(money_text(pl.col("amount"))).to_series()
     bad = amount.is_null()
     if bad.any():
         i = int(bad.arg_true()[0])
-        raise _bad(path, i, "amount", "a plain number such as 1234.50", raw["amount"][i])
+        said = IN_RANGE if out_of_range(raw["amount"][i]) else "a plain number such as 1234.50"
+        raise _bad(path, i, "amount", said, raw["amount"][i])
     month = (raw["month"] + "-01").str.to_date("%Y-%m-%d", strict=False)
     bad = month.is_null() | ~raw["month"].str.contains(r"^\d{4}-\d{2}$")
     if bad.any():

@@ -14,14 +14,12 @@ nvidia_smi_utilization_gpu) divided by 100.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import polars as pl
 
-from ingest.store import LoadResult, SourceFile, Store, new_load_id
+from ingest.load_contract import HourlyLoad
 from models.errors import InputError
-from models.schema import GPU_UTIL, UTC_TS, conform
+from models.schema import UTC_TS
 
 SAMPLE = {
     "ts": UTC_TS,
@@ -40,6 +38,7 @@ SAMPLE = {
     "line": pl.Int64,
 }
 KEY = ("hour", "host", "gpu_uuid", "gpu_index")
+__all__ = ["HourlyLoad", "check_samples", "empty_samples", "finish", "partials"]
 
 
 def empty_samples() -> pl.DataFrame:
@@ -139,80 +138,3 @@ def finish(parts: pl.LazyFrame | Iterable[pl.LazyFrame]) -> pl.LazyFrame:
             "pod",
         )
     )
-
-
-@dataclass(frozen=True)
-class HourlyLoad:
-    """GPU-hours of one ingest, ready for the store."""
-
-    source: str  # prometheus | nvidia-smi | cloudwatch
-    rows: pl.DataFrame  # columns of gpu_util except source and x_LoadId
-    files: list[SourceFile]
-    label: str
-
-
-def to_gpu_util(rows: pl.DataFrame | pl.LazyFrame, source: str, load_id: str) -> pl.DataFrame:
-    frame = rows.lazy().with_columns(
-        pl.lit(source).alias("source"), pl.lit(load_id).alias("x_LoadId")
-    )
-    return conform(frame, GPU_UTIL).sort("host", "gpu_index", "gpu_uuid", "hour").collect()
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def store_gpu_util(store: Store, load: HourlyLoad) -> list[LoadResult]:
-    """Replace this source's rows for exactly these hosts and hour range, one commit a month.
-
-    Re-ingesting the same samples gives the same rows; other hosts, other sources and hours
-    outside the range are untouched.
-    """
-    if load.rows.height == 0:
-        return []
-    results = []
-    months = load.rows.with_columns(pl.col("hour").dt.strftime("%Y-%m").alias("_m"))
-    with store.writer():
-        for month in sorted(set(months["_m"])):
-            part = months.filter(pl.col("_m") == month)
-            load_id = new_load_id()
-            frame = to_gpu_util(part.drop("_m"), load.source, load_id)
-            hosts = sorted(set(frame["host"]))
-            first: datetime = frame["hour"].min()  # type: ignore[assignment]
-            last: datetime = frame["hour"].max()  # type: ignore[assignment]
-            staged = store.staging_dir() / f"{load_id}-gpu_util.parquet"
-            frame.write_parquet(staged)
-            predicate = (
-                f"x_PartMonth = {_quote(str(month))} AND source = {_quote(load.source)} "
-                f"AND host IN ({', '.join(_quote(h) for h in hosts)}) "
-                f"AND hour >= '{first:%Y-%m-%dT%H:%M:%SZ}' "
-                f"AND hour < '{last + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}'"
-            )
-            result = LoadResult(
-                load_id=load_id,
-                dataset="gpu_util",
-                source=load.source,
-                billing_account=f"{len(hosts)} host(s)",
-                billing_period=str(month),
-                currency=None,
-                rows=frame.height,
-                source_total=None,
-                warehouse_total=None,
-                status="committed",
-                table_version=None,
-                files=load.files,
-            )
-            try:
-                store.replace_rows(
-                    "gpu_util",
-                    GPU_UTIL,
-                    staged,
-                    predicate,
-                    result,
-                    partition_by=["x_PartMonth"],
-                    constants={"x_PartMonth": str(month)},
-                )
-            finally:
-                staged.unlink(missing_ok=True)
-            results.append(result)
-    return sorted(results, key=lambda r: r.billing_period)

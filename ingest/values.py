@@ -8,6 +8,7 @@ loading a silent null.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import polars as pl
 
@@ -17,8 +18,29 @@ from models.schema import MONEY
 UTC = "UTC"
 
 
+# No billing line is a quadrillion (1e15 USD is ten times the world's yearly output; 1e15
+# VND is 40 billion USD). Bounding every amount keeps the Decimal(38, 12) sums of up to 1e11
+# lines exact instead of overflowing; an amount beyond it is a damaged or mis-scaled file.
+MONEY_LIMIT = Decimal(10) ** 15
+OUT_OF_RANGE = "is out of range"
+IN_RANGE = "an amount below 10^15 (1,000,000,000,000,000) either side of zero"
+
+
 def money(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Decimal(38, 12); text and floats round half-even at 12 decimals (DESIGN §4)."""
+    """Decimal(38, 12); text and floats round half-even at 12 decimals (DESIGN §4); an amount
+    beyond MONEY_LIMIT becomes null, so a reader's checks refuse it by row and column."""
+    parsed = quantity(expr, dtype)
+    return pl.when(parsed.abs() < pl.lit(MONEY_LIMIT, MONEY)).then(parsed)
+
+
+def money_text(expr: pl.Expr) -> pl.Expr:
+    """`money` of a text column (the readers that keep every column as text)."""
+    return money(expr, pl.String)
+
+
+def quantity(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Like money, unbounded, for numbers that are not summed as money (unit prices,
+    quantities: a month of bytes may pass 1e15)."""
     if dtype == pl.String:
         return expr.str.strip_chars().str.to_decimal(scale=12)
     if dtype == MONEY:
@@ -30,9 +52,13 @@ def money(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return expr.cast(MONEY, strict=True)
 
 
-def quantity(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Like money, for non-reconciled numbers (unit prices, quantities)."""
-    return money(expr, dtype)
+def out_of_range(value: object) -> bool:
+    """A number too large to be an amount (it parses, but beyond MONEY_LIMIT)."""
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        return False
+    return number.is_finite() and abs(number) >= MONEY_LIMIT
 
 
 def timestamp(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -133,29 +159,38 @@ def _wrong_type(frame: pl.LazyFrame, checks: list[Check]) -> tuple[Check, int, s
     raise AssertionError("a check failed together but none alone")  # pragma: no cover
 
 
+def wrong_type(display: str, column: str, expected: str, found: str) -> InputError:
+    """A column whose type cannot hold what the format puts there (a Parquet boolean cost,
+    an integer date, a list where text belongs)."""
+    return InputError(
+        f"column {column!r} has a type that cannot hold its values",
+        file=display,
+        location=f"column {column}",
+        expected=expected,
+        found=found,
+        hint="re-export the file with the provider's column types; nothing was loaded",
+    )
+
+
 def raise_bad(display: str, found: tuple[Check, int, str] | None, header_lines: int = 1) -> None:
     """One InputError for the first unparseable value (line numbers count the header)."""
     if found is None:
         return
     check, row, value = found
     if row == WHOLE_COLUMN:
-        raise InputError(
-            f"column {check.name!r} has a type that cannot hold its values",
-            file=display,
-            location=f"column {check.name}",
-            expected=check.expected,
-            found=value,
-            hint="re-export the file with the provider's column types; nothing was loaded",
-        )
+        raise wrong_type(display, check.name, check.expected, value)
+    problem, expected = check.problem, check.expected
+    if check.expected == "a decimal number" and out_of_range(value):
+        problem, expected = OUT_OF_RANGE, IN_RANGE
     raise InputError(
-        f"value in column {check.name!r} {check.problem}",
+        f"value in column {check.name!r} {problem}",
         file=display,
         location=(
             f"line {row + 1 + header_lines}, column {check.name}"
             if header_lines
             else f"row {row + 1}, column {check.name}"
         ),
-        expected=check.expected,
+        expected=expected,
         found=repr(value[:80]),
         hint="fix or re-export the file; nothing was loaded",
     )

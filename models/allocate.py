@@ -26,18 +26,36 @@ from models.classify import CLASS_COLUMNS
 from models.errors import ConfigError, did_you_mean
 from models.rules import Condition, _condition
 from models.schema import MONEY
+from models.sections import parse_section
 
 METHODS = ("even", "proportional")
 Q12 = Decimal("1E-12")
-_SHARED_KEYS = ("id", "match", "method", "description")
 
 
 @dataclass(frozen=True)
 class SharedRule:
+    """One `[[allocation.shared]]`: which costs are shared, and how they are split."""
+
     id: str
-    conditions: tuple[Condition, ...]
-    method: str
+    match: dict[str, Any] = field(default_factory=dict, compare=False)  # as in a rule file
+    method: str = "proportional"
     description: str = ""
+    conditions: tuple[Condition, ...] = field(init=False, default=())  # `match`, parsed
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(
+                f"method {self.method!r} is not known{did_you_mean(self.method, METHODS)}",
+                expected=f"one of {list(METHODS)}",
+                found=repr(self.method),
+            )
+        if not self.match:
+            raise ConfigError("match must name at least one condition")
+        # no file yet: parse_section names it (and the entry) for every error raised here
+        conds = tuple(
+            _condition(f, v, "match", "", tuple(CLASS_COLUMNS)) for f, v in self.match.items()
+        )
+        object.__setattr__(self, "conditions", conds)
 
     def expr(self) -> pl.Expr:
         cond = pl.lit(True)
@@ -48,49 +66,14 @@ class SharedRule:
 
 @dataclass(frozen=True)
 class AllocationSettings:
-    shared: tuple[SharedRule, ...] = field(default_factory=tuple)
+    """`[allocation]` in finops.toml."""
+
+    shared: tuple[SharedRule, ...] = ()
     unallocated: str = "unallocated"
 
 
-def parse_allocation(data: dict[str, Any], origin: str = "finops.toml") -> AllocationSettings:
-    for key in data:
-        if key not in ("shared", "unallocated"):
-            raise ConfigError(
-                f"unknown key {key!r} in [allocation]"
-                + did_you_mean(key, ["shared", "unallocated"]),
-                file=origin,
-                expected="shared, unallocated",
-            )
-    rules = []
-    for i, spec in enumerate(data.get("shared", [])):
-        where = f"[[allocation.shared]] #{i + 1}"
-        if not isinstance(spec, dict):
-            raise ConfigError(f"{where} must be a table", file=origin)
-        for key in spec:
-            if key not in _SHARED_KEYS:
-                raise ConfigError(
-                    f"{where}: unknown key {key!r}{did_you_mean(key, _SHARED_KEYS)}",
-                    file=origin,
-                    expected=f"one of {list(_SHARED_KEYS)}",
-                )
-        if not isinstance(spec.get("id"), str):
-            raise ConfigError(f"{where}: needs an id", file=origin)
-        method = spec.get("method", "proportional")
-        if method not in METHODS:
-            raise ConfigError(
-                f"{where}: method {method!r} is not known{did_you_mean(str(method), METHODS)}",
-                file=origin,
-                expected=f"one of {list(METHODS)}",
-                found=repr(method),
-            )
-        match = spec.get("match")
-        if not isinstance(match, dict) or not match:
-            raise ConfigError(f"{where}: match must name at least one condition", file=origin)
-        conds = tuple(
-            _condition(f, v, where, origin, tuple(CLASS_COLUMNS)) for f, v in match.items()
-        )
-        rules.append(SharedRule(spec["id"], conds, method, str(spec.get("description", ""))))
-    return AllocationSettings(tuple(rules), str(data.get("unallocated", "unallocated")))
+def parse_allocation(data: Any, origin: str = "finops.toml") -> AllocationSettings:
+    return parse_section(AllocationSettings, data, "allocation", origin)
 
 
 def coverage(classified: pl.LazyFrame, unallocated: str = "unallocated") -> pl.DataFrame:

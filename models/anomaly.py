@@ -15,7 +15,6 @@ a fleet that went idle. Thresholds are settings ([anomaly] in finops.toml).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -25,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from models.errors import ConfigError, InputError, did_you_mean
+from models.sections import parse_section
 
 DIMENSIONS = {
     "service": "ServiceName",
@@ -69,36 +69,9 @@ class AnomalySettings:
                 )
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], origin: str = "finops.toml") -> AnomalySettings:
-        """Strict: unknown keys and wrong types are errors naming the valid keys."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, value in d.items():
-            if key not in fields:
-                raise ConfigError(
-                    f"unknown key {key!r} in [anomaly]{did_you_mean(key, list(fields))}",
-                    file=origin,
-                    expected=f"one of {sorted(fields)}",
-                    found=key,
-                )
-            default = fields[key].default
-            if isinstance(default, tuple):
-                ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
-                value = tuple(value) if ok else value
-            elif isinstance(default, int):
-                ok = isinstance(value, int) and not isinstance(value, bool)
-            else:
-                ok = isinstance(value, int | float) and not isinstance(value, bool)
-                value = float(value) if ok else value
-            if not ok:
-                raise ConfigError(
-                    f"[anomaly] {key} has the wrong type",
-                    file=origin,
-                    expected=type(default).__name__,
-                    found=repr(value),
-                )
-            kwargs[key] = value
-        return cls(**kwargs)
+    def from_dict(cls, d: Any, origin: str = "finops.toml") -> AnomalySettings:
+        """`[anomaly]` parsed strictly (one already parsed is returned as it is)."""
+        return parse_section(cls, d, "anomaly", origin)
 
 
 def daily_spend(costs: pl.LazyFrame, dimension: str) -> pl.DataFrame:

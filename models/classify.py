@@ -2,10 +2,11 @@
 
 The rules read a few columns of a line (the key columns) and nothing else, so they are
 decided once per *distinct* combination of those columns (a few thousand even on 10M lines):
-`classify_keys` is that decision, a pure polars pipeline. Applying it to every line is a
-join: `classify(lines, ...)` does it in polars for frames in memory; the warehouse does it
-in one DuckDB pass (ingest/line_classes.py) and stores each line's class combination as an
-id (`class_key`) into a small table of combinations.
+`classify_keys` is that decision, a pure polars pipeline, and the one definition of the
+rules. Applying it to every line is a join, which the warehouse does in one DuckDB pass
+(ingest/line_classes.py), storing each line's class combination as an id (`class_key`) into
+a small table of combinations. The tests hold that pass equal to a per-line polars oracle
+(tests/oracles/classify.py).
 
 GPU detection uses the shipped accelerator catalogue keyed by instance type / VM size /
 machine type, never substrings of SkuId or other ids.
@@ -13,9 +14,7 @@ machine type, never substrings of SkuId or other ids.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import operator
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,15 @@ from typing import Any
 import polars as pl
 
 from models.errors import ConfigError
-from models.rules import ClassifySettings, Rule, RuleSet
+from models.rules import (
+    MANAGED_AI,
+    OTHER,
+    SAAS_TOOL,
+    UNKNOWN_WORKLOAD,
+    ClassifySettings,
+    Rule,
+    RuleSet,
+)
 from models.schema import COST_LINES, Column, Table
 
 CLASS_COLUMNS: dict[str, pl.DataType] = {
@@ -43,7 +50,7 @@ CLASS_COLUMNS: dict[str, pl.DataType] = {
     "x_GpuModelName": pl.String(),
 }
 
-_HASH_SEED = 20_26_11_28
+TOOL_CLASSES = (SAAS_TOOL, MANAGED_AI)  # classes whose lines carry a tool family
 _ITYPE_FROM_USAGE = r":(?:ml\.)?([a-z][a-z0-9-]*\.[0-9a-z]+)$"
 
 
@@ -323,9 +330,9 @@ def classify_keys(
     cls, cls_rule = _decide(ruleset.for_target("ai_class"), "ai_class")
     wl, wl_rule = _decide(ruleset.for_target("workload"), "workload")
     frame = frame.with_columns(
-        cls.fill_null("other").alias("x_AiClass"),
+        cls.fill_null(OTHER).alias("x_AiClass"),
         cls_rule.fill_null("none").alias("x_AiClassRule"),
-        wl.fill_null("unknown").alias("x_Workload"),
+        wl.fill_null(UNKNOWN_WORKLOAD).alias("x_Workload"),
         wl_rule.fill_null("none").alias("x_WorkloadRule"),
     )
     kinds = {r.id: r.sets.get("egress_kind") for r in ruleset.rules if "ai_class" in r.sets}
@@ -348,20 +355,13 @@ def classify_keys(
     frame = _on_distinct(
         frame, ["PublisherName", "ServiceName", "ChargeDescription"], _tool_exprs(tools or [])
     )
-    eligible = pl.col("x_AiClass").is_in(["saas_tool", "managed_ai"])
+    eligible = pl.col("x_AiClass").is_in(TOOL_CLASSES)
     frame = frame.with_columns(
         pl.when(eligible).then(pl.col("x_ToolFamily")).alias("x_ToolFamily"),
         pl.when(eligible).then(pl.col("x_Tool")).alias("x_Tool"),
     )
     out = [c for c in schema.names()] + [c for c in CLASS_COLUMNS]
     return frame.select(out).with_columns([pl.col(c).cast(t) for c, t in CLASS_COLUMNS.items()])
-
-
-def _key_hash(keys: list[str], salt: int) -> pl.Expr:
-    return functools.reduce(
-        operator.xor,
-        [pl.col(k).hash(seed=_HASH_SEED + 1000 * salt + i) for i, k in enumerate(keys)],
-    ).alias(f"_h{salt}")
 
 
 def conform_keys(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -375,33 +375,6 @@ def conform_keys(frame: pl.LazyFrame) -> pl.LazyFrame:
     if missing:  # partial frames (tests, previews): absent columns are null
         frame = frame.with_columns(pl.lit(None, dtype=c.dtype).alias(c.name) for c in missing)
     return frame
-
-
-def classify(
-    lines: pl.LazyFrame,
-    ruleset: RuleSet,
-    settings: ClassifySettings,
-    catalogue: Catalogue,
-    tools: list[Tool] | None = None,
-    keep: tuple[str, ...] = ("x_LineId",),
-) -> pl.LazyFrame:
-    """`keep` columns of every line plus CLASS_COLUMNS, for frames in memory (row order not
-    kept). The warehouse classifies with the same `classify_keys` in one DuckDB pass
-    (ingest/line_classes.py)."""
-    lines = conform_keys(lines)
-    keys = key_columns(ruleset, lines.collect_schema().names())
-    # Distinct rule inputs by a 128-bit key (two independently seeded 64-bit hashes of the
-    # key columns): grouping two integers is cheaper than a unique over ~20 string columns,
-    # and a collision among even 100k distinct keys has probability below 1e-28.
-    hashes = (_key_hash(keys, 0), _key_hash(keys, 1))
-    hashed = lines.select(*keep, *keys, *hashes).collect()
-    distinct = hashed.select(*keys, "_h0", "_h1").unique(subset=["_h0", "_h1"], keep="any")
-    decided = classify_keys(distinct.lazy(), ruleset, settings, catalogue, tools)
-    return (
-        hashed.lazy()
-        .join(decided.select("_h0", "_h1", *CLASS_COLUMNS), on=["_h0", "_h1"], how="left")
-        .select([*keep, *CLASS_COLUMNS])
-    )
 
 
 def class_key(values: tuple[object, ...]) -> int:

@@ -30,6 +30,8 @@ from decimal import Decimal
 
 import polars as pl
 
+from models.rules import GPU_COMPUTE
+
 MONEY = pl.Decimal(38, 12)
 COLUMNS = (  # what `summarise` reads; x_AiClass and x_InstanceType are optional
     "ProviderName",
@@ -98,7 +100,7 @@ def summarise(lines: pl.LazyFrame) -> pl.DataFrame:
         pl.col("CommitmentDiscountName").drop_nulls().first().alias("name"),
         pl.col("CommitmentDiscountType").drop_nulls().first().alias("type"),
         pl.col("CommitmentDiscountCategory").drop_nulls().first().alias("category"),
-        (pl.col("x_AiClass").filter(used | unused) == "gpu_compute").any().alias("gpu"),
+        (pl.col("x_AiClass").filter(used | unused) == GPU_COMPUTE).any().alias("gpu"),
         _sum("BilledCost", pl.col("ChargeCategory") == "Purchase").alias("purchase"),
         _sum("EffectiveCost", used).alias("used"),
         _sum("EffectiveCost", unused).alias("unused"),

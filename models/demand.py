@@ -23,10 +23,9 @@ import numpy as np
 import polars as pl
 
 from models.errors import InputError
+from models.idle import UNMONITORED as _UNMONITORED
+from models.idle import USEFUL_STATES
 from models.price_book import CURRENCY
-
-USEFUL_STATES = ("active", "underutilised")
-_UNMONITORED = "unmonitored"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ expected, what was found and what to do. `retryable` says whether trying again c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from models.urls import redact
@@ -49,7 +50,16 @@ class FinopsError(Exception):
             parts.append(", ".join(said))
         if self.hint:
             parts.append(self.hint)
-        return redact(" — ".join(parts))
+        return redact(_CONTROL.sub(_escaped, " — ".join(parts)))
+
+
+# Text quoted from a damaged file may hold control characters; a terminal would act on them
+# (an escape sequence), so a message shows them as \xNN. Line breaks and tabs stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
 
 
 class InputError(FinopsError):

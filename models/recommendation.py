@@ -8,7 +8,6 @@ the assumptions each figure rests on. `to_dict` gives the plain form the CLI pri
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +42,7 @@ from models.own_vs_rent import (
     owned_node,
 )
 from models.price_book import PriceBook, RentOption, default_price_book
+from models.sections import parse_section
 
 HYPERSCALERS = ("AWS", "Microsoft", "Google Cloud")
 
@@ -61,40 +61,25 @@ class OwnVsRentSettings:
             self.prices, origin="finops.toml [own_vs_rent.prices]"
         )
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], origin: str = "finops.toml") -> OwnVsRentSettings:
-        """Strict: unknown keys, wrong types and bad price overrides are errors."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        types = {"gpu": str, "months": int, "burst_option": str, "prices": dict}
-        for key, value in d.items():
-            if key not in names:
-                raise ConfigError(
-                    f"unknown key {key!r} in [own_vs_rent]{did_you_mean(key, names)}",
-                    file=origin,
-                    expected=f"one of {sorted(names)}",
-                    found=key,
-                )
-            if isinstance(value, bool) or not isinstance(value, types[key]):
-                raise ConfigError(
-                    f"[own_vs_rent] {key} has the wrong type",
-                    file=origin,
-                    expected=types[key].__name__,
-                    found=repr(value),
-                )
-        settings = cls(**d)
-        if settings.months < 1:
-            raise ConfigError("[own_vs_rent] months must be >= 1", file=origin, found=str(d))
-        book = settings.price_book()  # validate overrides now, not when a page first asks
-        models = book.gpu_models()
-        if settings.gpu.upper() not in {g.upper() for g in models}:
+    def __post_init__(self) -> None:
+        if self.months < 1:
             raise ConfigError(
-                f"[own_vs_rent] gpu {settings.gpu!r} has no owned-node prices"
-                f"{did_you_mean(settings.gpu, models)}",
-                file=origin,
-                expected=f"one of {models}",
-                found=settings.gpu,
+                "[own_vs_rent] months must be >= 1", expected="1 or more", found=repr(self.months)
             )
-        return settings
+        book = self.price_book()  # check overrides when the file is read, not on a page
+        models = book.gpu_models()
+        if self.gpu.upper() not in {g.upper() for g in models}:
+            raise ConfigError(
+                f"[own_vs_rent] gpu {self.gpu!r} has no owned-node prices"
+                f"{did_you_mean(self.gpu, models)}",
+                expected=f"one of {models}",
+                found=self.gpu,
+            )
+
+    @classmethod
+    def from_dict(cls, d: Any, origin: str = "finops.toml") -> OwnVsRentSettings:
+        """`[own_vs_rent]` parsed strictly (one already parsed is returned as it is)."""
+        return parse_section(cls, d, "own_vs_rent", origin)
 
 
 @dataclass(frozen=True)

@@ -30,16 +30,18 @@ import polars as pl
 
 from models.errors import ConfigError, did_you_mean
 from models.schema import COST_LINES
+from models.sections import parse_section
 
-AI_CLASSES = (
-    "gpu_compute",
-    "egress",
-    "storage",
-    "managed_ai",
-    "saas_tool",
-    "cpu_compute",
-    "other",
-)
+# The AI classes by name: code that acts on a class (GPU-hours, egress, tools) names it here.
+GPU_COMPUTE = "gpu_compute"
+EGRESS = "egress"
+STORAGE = "storage"
+MANAGED_AI = "managed_ai"
+SAAS_TOOL = "saas_tool"
+CPU_COMPUTE = "cpu_compute"
+OTHER = "other"  # no rule decided
+AI_CLASSES = (GPU_COMPUTE, EGRESS, STORAGE, MANAGED_AI, SAAS_TOOL, CPU_COMPUTE, OTHER)
+NOT_AI_CLASSES = (CPU_COMPUTE, OTHER)  # the rest is AI spend (e.g. egress share of it)
 EGRESS_KINDS = (
     "internet",
     "inter_region",
@@ -49,7 +51,8 @@ EGRESS_KINDS = (
     "interconnect",
     "nat_endpoint",
 )
-WORKLOADS = ("training", "inference", "experimentation", "data_prep", "unknown")
+UNKNOWN_WORKLOAD = "unknown"  # no rule decided
+WORKLOADS = ("training", "inference", "experimentation", "data_prep", UNKNOWN_WORKLOAD)
 
 # Derived fields a rule may test (computed by models/classify.py before the rules run).
 FIELDS_DERIVED = {
@@ -154,9 +157,8 @@ class ClassifySettings:
     unallocated: str = "unallocated"
 
 
-def parse_classify_settings(data: dict[str, Any], origin: str = "finops.toml") -> ClassifySettings:
-    from models.settings import parse_section
-
+def parse_classify_settings(data: Any, origin: str = "finops.toml") -> ClassifySettings:
+    """`[classify]` parsed strictly (one already parsed, as Settings holds it, is returned)."""
     return parse_section(ClassifySettings, data, "classify", origin)
 
 

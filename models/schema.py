@@ -448,3 +448,8 @@ def conform(frame: pl.LazyFrame, table: Table = COST_LINES) -> pl.LazyFrame:
         else:
             exprs.append(pl.lit(None, dtype=col.dtype).alias(col.name))
     return frame.select(exprs)
+
+
+def sql_list(values: tuple[str, ...]) -> str:
+    """('a', 'b'): domain values (ours, never user text) as a SQL list, for `x IN ...`."""
+    return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"

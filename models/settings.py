@@ -1,23 +1,34 @@
-"""Settings: `finops.toml` parsed strictly into frozen dataclasses.
+"""Settings: `finops.toml` parsed strictly into frozen dataclasses, one per section.
 
 One section per concern (DESIGN §8). Parsing takes a plain dict (the caller reads the file),
-so this module stays pure. An unknown section or key is an error that lists the valid ones
-with a "did you mean"; a value of the wrong type names the key, the expected and the found.
+so this module stays pure. Every section goes through the one strict parser,
+models/sections.py: an unknown section or key is an error that lists the valid ones with a
+"did you mean"; a value of the wrong type names the key, the expected and the found.
 Every field has a default that works for the sample enterprise.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
-import types
-import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.errors import ConfigError, did_you_mean
+from models.sections import parse_section, section_label
 from models.shrink import DEFAULT_MAX_SHRINK
+
+if TYPE_CHECKING:
+    from models.allocate import AllocationSettings
+    from models.anomaly import AnomalySettings
+    from models.recommendation import OwnVsRentSettings
+    from models.report_settings import BudgetSettings, ReportSection
+    from models.rules import ClassifySettings
+
+
+_MEMORY_SIZE = re.compile(r"(?i)^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,12 @@ class WarehouseSettings:
     max_shrink: float = DEFAULT_MAX_SHRINK
 
     def __post_init__(self) -> None:
+        if not _MEMORY_SIZE.match(self.memory_limit):
+            raise ConfigError(
+                "[warehouse] memory_limit is not a memory size",
+                expected='a number and a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. "2GB"',
+                found=repr(self.memory_limit),
+            )
         if not 0 <= self.max_shrink <= 1:
             raise ConfigError(
                 "[warehouse] max_shrink is out of range",
@@ -136,176 +153,112 @@ class IdleSettings:
 
 
 @dataclass(frozen=True)
+class SourcesSettings:
+    """`[sources.*]`: how each remote source is reached (a source without a table: defaults)."""
+
+    aws: AwsSourceSettings = field(default_factory=AwsSourceSettings)
+    azure: AzureSourceSettings = field(default_factory=AzureSourceSettings)
+    gcp: GcpSourceSettings = field(default_factory=GcpSourceSettings)
+    prometheus: PrometheusSourceSettings = field(default_factory=PrometheusSourceSettings)
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """`[auth]`: the dashboard's OIDC login (dashboard/auth.py turns it into Streamlit's).
+
+    The secret may stay out of the file: `client_secret_env` names the variable holding it.
+    """
+
+    client_id: str | None = None
+    server_metadata_url: str | None = None  # the provider's .well-known/openid-configuration
+    client_secret: str | None = None
+    client_secret_env: str | None = None
+    redirect_uri: str | None = None
+    cookie_secret: str | None = None
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if getattr(self, f.name) == "":
+                raise ConfigError(
+                    f"[auth] {f.name} must be a non-empty string",
+                    expected="a non-empty string, or no such key",
+                    found="''",
+                )
+
+    @property
+    def configured(self) -> bool:
+        """An `[auth]` table with anything in it asks for a login (an empty one does not)."""
+        return any(getattr(self, f.name) is not None for f in dataclasses.fields(self))
+
+
+# Section -> "module:Class" of its settings. Sections owned by another module are imported
+# only when used: models.rules and models.recommendation pull in polars and numpy, which
+# `finops --help` need not pay for.
+SECTIONS = {
+    "warehouse": "models.settings:WarehouseSettings",
+    "sources": "models.settings:SourcesSettings",
+    "classify": "models.rules:ClassifySettings",
+    "allocation": "models.allocate:AllocationSettings",
+    "idle": "models.settings:IdleSettings",
+    "own_vs_rent": "models.recommendation:OwnVsRentSettings",
+    "anomaly": "models.anomaly:AnomalySettings",
+    "budgets": "models.report_settings:BudgetSettings",
+    "auth": "models.settings:AuthSettings",
+    "report": "models.report_settings:ReportSection",
+}
+
+
+def section_class(section: str) -> type:
+    module, name = SECTIONS[section].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _default(section: str) -> Callable[[], Any]:
+    return lambda: section_class(section)()
+
+
+@dataclass(frozen=True)
 class Settings:
+    """Every section, always typed: a section missing from the file holds its defaults."""
+
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
-    sources: dict[str, Any] = field(default_factory=dict)
-    classify: dict[str, Any] = field(default_factory=dict)
-    allocation: dict[str, Any] = field(default_factory=dict)
+    sources: SourcesSettings = field(default_factory=SourcesSettings)
+    classify: ClassifySettings = field(default_factory=_default("classify"))
+    allocation: AllocationSettings = field(default_factory=_default("allocation"))
     idle: IdleSettings = field(default_factory=IdleSettings)
-    own_vs_rent: Any = field(default_factory=dict)  # OwnVsRentSettings once parsed
-    anomaly: Any = field(default_factory=dict)  # AnomalySettings once parsed
-    budgets: dict[str, Any] = field(default_factory=dict)
-    auth: dict[str, Any] = field(default_factory=dict)
-    report: dict[str, Any] = field(default_factory=dict)
+    own_vs_rent: OwnVsRentSettings = field(default_factory=_default("own_vs_rent"))
+    anomaly: AnomalySettings = field(default_factory=_default("anomaly"))
+    budgets: BudgetSettings = field(default_factory=_default("budgets"))
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    report: ReportSection = field(default_factory=_default("report"))
 
     @property
     def aws(self) -> AwsSourceSettings:
-        return parse_section(AwsSourceSettings, self.sources.get("aws", {}), "sources.aws")
+        return self.sources.aws
 
     @property
     def azure(self) -> AzureSourceSettings:
-        return parse_section(AzureSourceSettings, self.sources.get("azure", {}), "sources.azure")
+        return self.sources.azure
 
     @property
     def gcp(self) -> GcpSourceSettings:
-        return parse_section(GcpSourceSettings, self.sources.get("gcp", {}), "sources.gcp")
+        return self.sources.gcp
 
     @property
     def prometheus(self) -> PrometheusSourceSettings:
-        return parse_section(
-            PrometheusSourceSettings, self.sources.get("prometheus", {}), "sources.prometheus"
-        )
-
-
-# Sections whose values are dataclasses are checked here; sections still held as dicts are
-# checked by the module that owns them (classify rules, price book, budgets), each strictly.
-_SOURCE_SECTIONS = {
-    "aws": AwsSourceSettings,
-    "azure": AzureSourceSettings,
-    "gcp": GcpSourceSettings,
-    "prometheus": PrometheusSourceSettings,
-}
-
-# Sections parsed by the module that owns them: section -> "module:Class" with a strict
-# `from_dict(data, origin)`. Imported only when the section is present.
-_OWNED_SECTIONS = {
-    "own_vs_rent": "models.recommendation:OwnVsRentSettings",
-    "anomaly": "models.anomaly:AnomalySettings",
-}
+        return self.sources.prometheus
 
 
 def parse_settings(data: dict[str, Any], origin: str = "finops.toml") -> Settings:
-    """Build Settings from a parsed TOML document; unknown keys are errors."""
-    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    """Build Settings from a parsed TOML document; unknown sections and keys are errors."""
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in fields:
+        if key not in SECTIONS:
             raise ConfigError(
-                f"unknown section [{key}]{did_you_mean(key, list(fields))}",
+                f"unknown section {section_label(key)}{did_you_mean(key, list(SECTIONS))}",
                 file=origin,
-                expected=f"one of {sorted(fields)}",
+                expected=f"one of {sorted(SECTIONS)}",
                 found=key,
             )
-        if not isinstance(value, dict):
-            raise ConfigError(
-                f"[{key}] must be a table", file=origin, expected="a table", found=repr(value)
-            )
-        ftype = _resolve(Settings, fields[key])
-        if key in _OWNED_SECTIONS:
-            import importlib
-
-            module, cls = _OWNED_SECTIONS[key].split(":")
-            kwargs[key] = getattr(importlib.import_module(module), cls).from_dict(value, origin)
-        elif dataclasses.is_dataclass(ftype):
-            kwargs[key] = parse_section(ftype, value, key, origin)
-        else:
-            kwargs[key] = value
-    for name, value in kwargs.get("sources", {}).items():
-        if name in _SOURCE_SECTIONS:
-            parse_section(_SOURCE_SECTIONS[name], value, f"sources.{name}", origin)
-    if "warehouse" in kwargs and not _MEMORY_SIZE.match(kwargs["warehouse"].memory_limit):
-        raise ConfigError(
-            "[warehouse] memory_limit is not a memory size",
-            file=origin,
-            expected='a number and a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. "2GB"',
-            found=repr(kwargs["warehouse"].memory_limit),
-        )
+        kwargs[key] = parse_section(section_class(key), value, key, origin)
     return Settings(**kwargs)
-
-
-_MEMORY_SIZE = re.compile(r"(?i)^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
-
-
-def parse_section(cls: type, data: dict[str, Any], section: str, origin: str = "finops.toml"):
-    """Strictly build dataclass `cls` from `data` (unknown keys and wrong types rejected)."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in data.items():
-        if key not in fields:
-            raise ConfigError(
-                f"unknown key {key!r} in [{section}]{did_you_mean(key, list(fields))}",
-                file=origin,
-                expected=f"one of {sorted(fields)}",
-                found=key,
-            )
-        kwargs[key] = _coerce(value, _resolve(cls, fields[key]), f"[{section}] {key}", origin)
-    try:
-        return cls(**kwargs)
-    except ConfigError as exc:  # a range check of the section: name the file it came from
-        exc.file = exc.file or origin
-        raise
-
-
-def _resolve(cls: type, f: dataclasses.Field) -> Any:
-    return typing.get_type_hints(cls)[f.name]
-
-
-def _coerce(value: Any, tp: Any, where: str, origin: str) -> Any:
-    origin_tp = typing.get_origin(tp)
-    if origin_tp in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, where, origin)
-            except ConfigError as exc:
-                errors.append(exc)
-        raise errors[0]
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise _type_error(where, origin, "a table", value)
-        return parse_section(tp, value, where.strip("[]"), origin)
-    if origin_tp in (list, tuple):
-        if not isinstance(value, list):
-            raise _type_error(where, origin, "a list", value)
-        (inner, *_) = typing.get_args(tp) or (Any,)
-        items = [_coerce(v, inner, where, origin) for v in value]
-        return items if origin_tp is list else tuple(items)
-    if origin_tp is dict:
-        if not isinstance(value, dict):
-            raise _type_error(where, origin, "a table", value)
-        return dict(value)
-    if tp is Any:
-        return value
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise _type_error(where, origin, "true or false", value)
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _type_error(where, origin, "an integer", value)
-    if tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        raise _type_error(where, origin, "a number", value)
-    if tp is Decimal:
-        try:
-            return Decimal(str(value))
-        except InvalidOperation:
-            raise _type_error(where, origin, "a decimal number", value) from None
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise _type_error(where, origin, "a string", value)
-    return value
-
-
-def _type_error(where: str, origin: str, expected: str, value: Any) -> ConfigError:
-    return ConfigError(
-        f"{where} has the wrong type", file=origin, expected=expected, found=repr(value)
-    )

@@ -12,14 +12,15 @@ from dashboard.cli import App
 def command(app: App) -> None:
     """Check every table: its Delta log (readable commits, no gap, checkpoint), the data files
     of its current version (present, logged size), the loads it is said to hold, and derived
-    data no older than its source. Exit 0 when healthy, 4 (warehouse) otherwise."""
+    data built from the current version of its sources. Exit 0 when healthy, 4 (warehouse)
+    otherwise."""
     from dashboard.commands.tables import show
     from ingest import warehouse
     from ingest.health_check import inspect
     from models.errors import DamagedWarehouseError, WarehouseError
 
     root = warehouse.require(app.warehouse)
-    health = inspect(root)
+    health = inspect(root, settings=app.settings)
     if not health.tables:
         raise WarehouseError(
             "not a finops warehouse: it holds none of the warehouse's tables",

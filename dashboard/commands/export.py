@@ -114,6 +114,16 @@ def command(app: App, month: str, out: str) -> None:
     if out == "-":
         write_focus_csv(con, month, sys.stdout)
         return
-    with Path(out).open("w", encoding="utf-8", newline="") as stream:
-        count = write_focus_csv(con, month, stream)
+    try:
+        with Path(out).open("w", encoding="utf-8", newline="") as stream:
+            count = write_focus_csv(con, month, stream)
+    except OSError as exc:  # a folder, a path below a file, no permission, a full disk
+        raise InputError(
+            "cannot write the export",
+            file=out,
+            location="--out",
+            expected="a file this user can write ('-' for standard output)",
+            found=(exc.strerror or type(exc).__name__).lower(),
+            hint="choose another --out file, or give its folder write access",
+        ) from None
     app.err_console.print(f"{count:,} lines of {month} written to {out}")

@@ -10,10 +10,8 @@ import click
 
 from dashboard.cli import App, LazyGroup
 from dashboard.commands.progress import progress_bar, show_brief, show_summary
-from ingest import derived
-from ingest.delivery import skipped_of
-from ingest.store import LoadResult, PeriodLoad
-from models.errors import FinopsError
+from ingest.input_path import check_input
+from ingest.load_contract import LoadResult, PeriodLoad
 from models.urls import redact
 
 SOURCES = {
@@ -55,36 +53,37 @@ def load_cost_lines(
     target: str,
     open_batches: Callable[[], contextlib.AbstractContextManager[Iterable[PeriodLoad]]],
 ) -> list[LoadResult]:
-    """Run one cost-line ingest: progress bar, one commit per period, closing summary.
+    """Run one cost-line ingest through the pipeline (ingest/pipeline.py) with a progress
+    bar, then show the closing summary.
 
     `open_batches` is a context manager yielding the periods to load (it may download files
     first and clean up after). A failure is recorded for the Data health page and re-raised.
     """
-    store = app.store()
-    target = redact(target)  # shown on the terminal and kept in load_errors
-    try:
-        with (
-            progress_bar(app.err_console, f"{source} {target}") as progress,
-            open_batches() as batches,
-        ):
-            results = store.load_cost_lines(
-                batches,
-                progress,
-                allow_shrink=click.get_current_context().meta.get("allow_shrink", False),
-                max_shrink=app.settings.warehouse.max_shrink,
-            )
-            skipped = skipped_of(batches)
-    except FinopsError as exc:
-        store.record_error("cost_lines", source, target, exc)
-        raise
-    derived.refresh(store, app.settings, results)
+    from ingest import pipeline
+
+    with progress_bar(app.err_console, f"{source} {redact(target)}") as progress:
+        outcome = pipeline.run(
+            app.store(),
+            app.settings,
+            source,
+            target,
+            open_batches,
+            progress=progress,
+            allow_shrink=click.get_current_context().meta.get("allow_shrink", False),
+        )
+    results = outcome.of("cost_lines")
+    show_loaded(app, results, target, outcome.skipped)
+    return results
+
+
+def show_loaded(app: App, results: list[LoadResult], target: str, skipped: list) -> None:
+    """The closing summary of a cost-line ingest, and the deliveries it left unread."""
     if results:
         (show_brief if app.brief else show_summary)(app.console, results)
     else:
-        app.console.print(f"Nothing to load in {target}.")
+        app.console.print(f"Nothing to load in {redact(target)}.")
     for item in skipped:
         app.console.print(item.note(), markup=False, highlight=False)
-    return results
 
 
 def file_or_s3_command(source: str, reader: str, help_text: str) -> click.Command:
@@ -120,6 +119,7 @@ def file_or_s3_command(source: str, reader: str, help_text: str) -> click.Comman
                 ):
                     yield loads
             else:
+                check_input(Path(target))
                 with module.open_export(Path(target)) as loads:
                     yield loads
 

@@ -12,7 +12,7 @@ import click
 from dashboard.cli import App
 from dashboard.commands.ingest import allow_shrink_option, load_cost_lines
 from ingest.delivery import Loads
-from ingest.store import PeriodLoad
+from ingest.load_contract import PeriodLoad
 from models.errors import InputError
 
 
@@ -76,6 +76,7 @@ def command(app: App, target: str | None, api: bool, scope: str | None, month: s
     @contextlib.contextmanager
     def from_files() -> Iterator[list[PeriodLoad]]:
         from ingest import azure_delivery
+        from ingest.input_path import check_input
 
         with tempfile.TemporaryDirectory(prefix="finops-azure-") as tmp:
             work = Path(tmp)
@@ -85,6 +86,7 @@ def command(app: App, target: str | None, api: bool, scope: str | None, month: s
                 container = azure_blob.Container(azure_blob.parse_uri(target, settings), settings)
                 yield _only(azure_delivery.read_container(container, target, work), month)
             else:
+                check_input(Path(target))
                 yield _only(azure_delivery.read(Path(target), target, work), month)
 
     load_cost_lines(app, "azure", target, from_files)

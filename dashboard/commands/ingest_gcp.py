@@ -11,7 +11,7 @@ import click
 
 from dashboard.cli import App
 from dashboard.commands.ingest import allow_shrink_option, load_cost_lines
-from ingest.store import PeriodLoad
+from ingest.load_contract import PeriodLoad
 from models.errors import InputError
 
 
@@ -36,10 +36,12 @@ def command(app: App, target: str, month: str | None) -> None:
     def batches() -> Iterator[list[PeriodLoad]]:
         from ingest import gcp
         from ingest.gcp_export import ExportFile, discover
+        from ingest.input_path import check_input
 
         with tempfile.TemporaryDirectory(prefix="finops-gcp-") as tmp:
             work = Path(tmp)
             if not target.startswith("bq://"):
+                check_input(Path(target))
                 yield gcp.period_loads(discover(Path(target)), target, work, month)
                 return
             from ingest import bigquery

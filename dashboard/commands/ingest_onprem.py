@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 
 from dashboard.cli import App
-from dashboard.commands.ingest import allow_shrink_option, load_cost_lines
+from dashboard.commands.ingest import allow_shrink_option, show_loaded
+from dashboard.commands.progress import progress_bar
 
 
 @click.command()
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, readable=False))
 @click.option("--start", metavar="YYYY-MM", help="First month to price (default: see below).")
 @click.option("--end", metavar="YYYY-MM", help="Last month to price.")
 @allow_shrink_option
@@ -28,32 +29,40 @@ def command(app: App, file: Path, start: str | None, end: str | None) -> None:
     `gpu_util` where telemetry was ingested before, else the load estimate: run this again
     after ingesting telemetry to refine it.
     """
-    from ingest import onprem
-    from models.errors import FinopsError
-
-    try:
-        inv = onprem.read_inventory(file)
-        plan = onprem.plan(app.warehouse, inv, start, end, datetime.now(UTC).date())
-    except FinopsError as exc:
-        app.store().record_error("cost_lines", "onprem", str(file), exc)
-        raise
     from rich.text import Text
 
-    for warning in inv.warnings:
-        app.err_console.print(Text.assemble(("warning", "yellow"), f": {warning}"))
-    app.err_console.print(
-        f"pricing {len(inv.rows)} server(s), {plan.months[0]} .. {plan.months[-1]} "
-        f"({plan.window_from})"
-    )
+    from ingest import onprem, pipeline
+    from ingest.input_path import check_input
 
     @contextlib.contextmanager
-    def batches():
-        yield list(onprem.period_loads(inv, plan.months, plan.measured, plan.until))
+    def read():
+        check_input(file)
+        inv = onprem.read_inventory(file)
+        plan = onprem.plan(app.warehouse, inv, start, end, datetime.now(UTC).date())
+        for warning in inv.warnings:
+            app.err_console.print(Text.assemble(("warning", "yellow"), f": {warning}"))
+        app.err_console.print(
+            f"pricing {len(inv.rows)} server(s), {plan.months[0]} .. {plan.months[-1]} "
+            f"({plan.window_from})"
+        )
+        # the owned cost lines, then the servers (their GPU-hour rates feed gpu_hours)
+        yield [
+            *onprem.period_loads(inv, plan.months, plan.measured, plan.until),
+            onprem.assets_load(inv),
+        ]
 
-    load_cost_lines(app, "onprem", str(file), batches)
-    store = app.store()
-    with store.writer():
-        result = onprem.store_assets(store, inv)
+    with progress_bar(app.err_console, f"onprem {file}") as progress:
+        outcome = pipeline.run(
+            app.store(),
+            app.settings,
+            "onprem",
+            str(file),
+            read,
+            progress=progress,
+            allow_shrink=click.get_current_context().meta.get("allow_shrink", False),
+        )
+    show_loaded(app, outcome.of("cost_lines"), str(file), outcome.skipped)
+    (assets,) = outcome.of("assets")
     app.console.print(
-        f"assets: {result.rows} server(s) of {result.billing_account} (v{result.table_version})"
+        f"assets: {assets.rows} server(s) of {assets.billing_account} (v{assets.table_version})"
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from dashboard.cli import App
-from ingest.store import LoadResult
+from ingest.load_contract import LoadResult
 from models.settings import PROMETHEUS_AUTH_MODES
 
 HOST_MAP = click.option(
@@ -38,15 +38,21 @@ def _time(text: str, name: str) -> datetime:
 
 
 def _store(app: App, source: str, target: str, build, host_map: Path | None) -> None:
-    """Build the GPU-hours (`build()` -> (files, lazy rows)), map hosts, commit, summarise."""
+    """Build the GPU-hours (`build()` -> (files, lazy rows)), map hosts, then load them
+    through the pipeline (commit, derived refresh) and summarise."""
+    import contextlib
+
     import polars as pl
 
-    from ingest import derived, telemetry
     from ingest import host_map as hm
-    from models.errors import FinopsError
+    from ingest import pipeline
+    from ingest.load_contract import HourlyLoad
 
-    store = app.store()
-    try:
+    frame = pl.DataFrame()
+
+    @contextlib.contextmanager
+    def read():
+        nonlocal frame
         mapping = hm.read_host_map(host_map) if host_map else {}
         files, rows = build()
         assets: dict[str, str] = {}
@@ -56,13 +62,10 @@ def _store(app: App, source: str, target: str, build, host_map: Path | None) -> 
             table = connect(app.warehouse, derived=False).sql("from assets").to_arrow_table()
             assets = hm.from_assets(pl.DataFrame(pl.from_arrow(table)))
         frame = hm.resolve(rows.lazy(), mapping, assets).collect()
-        load = telemetry.HourlyLoad(source, frame, files, target)
-        results = telemetry.store_gpu_util(store, load)
-    except FinopsError as exc:
-        store.record_error("gpu_util", source, target, exc)
-        raise
-    derived.refresh(store, app.settings, results)
-    _summary(app, results, frame)
+        yield [HourlyLoad(source, frame, files, target)]
+
+    outcome = pipeline.run(app.store(), app.settings, source, target, read, dataset="gpu_util")
+    _summary(app, outcome.of("gpu_util"), frame)
 
 
 def _summary(app: App, results: list[LoadResult], frame) -> None:
@@ -162,7 +165,7 @@ def prometheus(
         )
 
         def build():
-            from ingest.store import SourceFile
+            from ingest.load_contract import SourceFile
 
             rows = prom.fetch_hourly(client, t0, t1, query_set)
             return [
@@ -215,7 +218,7 @@ def cloudwatch(
     """CloudWatch agent GPU metrics (nvidia_smi_*) through GetMetricData."""
     from ingest import cloudwatch as cw
     from ingest import telemetry
-    from ingest.store import SourceFile
+    from ingest.load_contract import SourceFile
 
     t0, t1 = _time(start, "--start"), _time(end, "--end")
     aws = app.settings.aws

@@ -23,11 +23,8 @@ where hour >= ? and hour < ? and regexp_matches(upper(gpu_model), ?)
 
 
 def _settings(app: App) -> OwnVsRentSettings:
-    raw = app.settings.own_vs_rent
-    if isinstance(raw, OwnVsRentSettings):
-        return raw
     origin = str(app.config_file) if app.config_file else "finops.toml"
-    return OwnVsRentSettings.from_dict(dict(raw), origin=origin)
+    return OwnVsRentSettings.from_dict(app.settings.own_vs_rent, origin=origin)
 
 
 def load_gpu_hours(con, gpu: str, months: int):

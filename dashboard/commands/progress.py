@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dashboard.commands.tables import Column, money, money_with_code, show
-from ingest.store import LoadResult
-from ingest.store import Progress as ProgressFn
+from ingest.load_contract import LoadResult
+from ingest.load_contract import Progress as ProgressFn
 
 
 @contextlib.contextmanager

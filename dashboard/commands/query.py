@@ -181,6 +181,12 @@ def command(app: App, sql: str, fmt: str, as_of: str | None) -> None:
         untrusted=True,  # SQL a user typed: DuckDB opens no file at all
     )
     names, rows = run_read_only(con, sql)
+    if as_of is None:  # raw SQL is answered, but not silently over stale derived data
+        from ingest.lineage import warn_stale
+
+        warning = warn_stale(app.warehouse, app.settings)
+        if warning:
+            app.err_console.print(warning, markup=False, highlight=False)
     if fmt == "csv":
         sys.stdout.write(to_csv(names, rows))
     elif fmt == "json":

@@ -23,8 +23,8 @@ from dashboard.cli import App
     "out_dir",
     default="reports",
     show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the files.",
+    type=click.Path(path_type=Path),  # checked by check_out_dir: one message for every case
+    help="Folder for the files (made if missing).",
 )
 @click.option("--currency", default=None, help="Currency to report (default [report] or USD).")
 @click.option(
@@ -52,11 +52,16 @@ def command(
 ) -> None:
     """Write the month's finance pack, reconciled to the source totals and invoices."""
     from dashboard.commands.tables import money_with_code
-    from dashboard.report import build_pack
+    from dashboard.report import build_pack, check_out_dir
     from ingest.warehouse import parse_as_of
     from models.errors import ReconciliationError
 
+    check_out_dir(out_dir)  # before the month is computed, not after
     con = app.connect(parse_as_of(as_of))
+    if as_of is None:  # an older version is read with the derived data of its time
+        from ingest.lineage import refuse_stale
+
+        refuse_stale(app.warehouse, app.settings, "finance pack")
     pack = build_pack(con, month, formats, out_dir, currency, app.settings, basis=basis)
     for fmt, paths in pack.files.items():
         shown = paths[0] if len(paths) == 1 else f"{len(paths)} files in {out_dir}"

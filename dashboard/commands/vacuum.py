@@ -18,9 +18,24 @@ from dashboard.cli import App
 @click.option("--dry-run", is_flag=True, help="List what would be removed.")
 @click.pass_obj
 def command(app: App, days: float | None, dry_run: bool) -> None:
-    """Remove staging leftovers and data files that no committed version references."""
-    removed = app.store().vacuum(older_than_days=days, dry_run=dry_run)
+    """Remove staging leftovers and data files that no committed version references, then
+    rebuild derived data (classifications, GPU-hours) not built from the current version of
+    its sources, as after an ingest killed before its refresh."""
+    from ingest import derived, lineage
+
+    store = app.store()
+    removed = store.vacuum(older_than_days=days, dry_run=dry_run)
     verb = "Would remove" if dry_run else "Removed"
     app.console.print(f"{verb} {len(removed)} file(s).")
     for path in removed:
         app.console.print(f"  {path}")
+    if dry_run:
+        found = lineage.stale(store, app.settings)
+    else:
+        found = derived.refresh(store, app.settings, [])
+        store.drop_empty_staging()
+    if found:
+        verb = "Would rebuild" if dry_run else "Rebuilt"
+        app.console.print(f"{verb} derived data not built from the current sources:")
+        for item in found:
+            app.console.print(f"  {item}", markup=False, highlight=False)

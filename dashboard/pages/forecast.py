@@ -9,7 +9,6 @@ import streamlit as st
 from dashboard import charts
 from dashboard.pages import session
 from dashboard.queries_forecast import ANOMALY_DIMENSIONS
-from models.anomaly import AnomalySettings
 
 Q = "queries_forecast"
 
@@ -25,7 +24,7 @@ def read() -> dict:
     )
     horizon = st.slider("Months ahead", 1, 12, 6, key="fc_h")
     fc = session.ask("forecast", f, cur, by, horizon, module=Q)
-    settings = AnomalySettings.from_dict(dict(session.settings().anomaly))
+    settings = session.settings().anomaly
     anomalies = session.ask("anomalies", f, cur, settings, module=Q)
     out = {"cur": cur, "by": by, "forecast": fc, "anomalies": anomalies, "drivers": None}
     if anomalies.height:

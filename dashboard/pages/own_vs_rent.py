@@ -9,13 +9,13 @@ from dashboard import charts, queries_own
 from dashboard.pages import session
 from models.errors import FinopsError
 from models.own_vs_rent import cost_per_useful_gpu_hour
-from models.recommendation import OwnVsRentSettings, to_dict
+from models.recommendation import to_dict
 
 
 def read() -> dict | None:
     if not session.has("gpu_hours"):
         return None
-    settings = OwnVsRentSettings.from_dict(dict(session.settings().own_vs_rent))
+    settings = session.settings().own_vs_rent
     models = session.ask("gpu_models", module="queries_gpu")
     base = settings.price_book()
     priced = [g for g in models if g.upper() in {m.upper() for m in base.gpu_models()}]

@@ -93,7 +93,7 @@ def empty_warehouse() -> None:
 
 
 def login_needed() -> bool:
-    return bool(settings().auth) and not st.user.is_logged_in
+    return settings().auth.configured and not st.user.is_logged_in
 
 
 def login_page() -> None:
@@ -104,14 +104,42 @@ def login_page() -> None:
 
 def ready() -> bool:
     """False when the page must not render: a login is required (every page checks, not only
-    the app), or there is nothing to show yet (then it says how to ingest)."""
+    the app), there is nothing to show yet (then it says how to ingest), or derived data is
+    stale (then it says so rather than show wrong figures)."""
     if login_needed():
         login_page()
         st.stop()
     if not queries.has_data(root()):
         empty_warehouse()
         return False
-    return True
+    return derived_current()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _stale(root_: str, key: tuple) -> list:
+    from ingest.lineage import stale
+
+    return [s for s in stale(root_, settings()) if s.recorded]
+
+
+def derived_current() -> bool:
+    """False (and one message instead of figures) when classifications or GPU-hours were not
+    rebuilt after the last load: a load still finishing, or one that was killed."""
+    from ingest.lineage import REPAIR, explain
+    from ingest.store import writing
+
+    r = root()
+    found = _stale(str(r.resolve()), queries.snapshot_key(r))
+    if not found:
+        return True
+    if writing(r):
+        st.info("A load is finishing; figures will refresh in a moment.")
+        return False
+    st.error(
+        f"**Derived data is out of date**, so figures would be wrong: {explain(found)}. "
+        f"To repair it, {REPAIR}."
+    )
+    return False
 
 
 # ---- global filters ----------------------------------------------------------------------

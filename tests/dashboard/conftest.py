@@ -24,8 +24,8 @@ import polars as pl
 import pytest
 
 from ingest import derived
-from ingest.store import PeriodLoad, SourceFile, Store
-from ingest.telemetry import HourlyLoad, store_gpu_util
+from ingest.load_contract import HourlyLoad, PeriodLoad, SourceFile
+from ingest.store import Store
 from models.settings import Settings
 
 H = timedelta(hours=1)
@@ -145,7 +145,7 @@ def build(root: Path) -> None:
     load = HourlyLoad(
         "prometheus", pl.DataFrame(telemetry_rows()), [SourceFile("q.json", "b" * 64, 1)], "t"
     )
-    derived.refresh(store, Settings(), store_gpu_util(store, load))
+    derived.refresh(store, Settings(), store.load_gpu_util(load))
     derived.refresh(store, Settings(), store.load_cost_lines(cost_batches()))
 
 
@@ -280,7 +280,7 @@ def build_with_eur_gpu(root: Path) -> None:
     load = HourlyLoad(
         "nvidia-smi", pl.DataFrame(telemetry), [SourceFile("eu.json", "f" * 64, 1)], "t"
     )
-    derived.refresh(store, Settings(), store_gpu_util(store, load))
+    derived.refresh(store, Settings(), store.load_gpu_util(load))
     derived.refresh(store, Settings(), store.load_cost_lines([batch]))
 
 

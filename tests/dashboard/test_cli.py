@@ -184,7 +184,7 @@ def documented_codes(capsys: pytest.CaptureFixture[str]) -> set[int]:
 
 
 def test_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
-    assert documented_codes(capsys) == {0, 1, 2, 3, 4, 5, 130}
+    assert documented_codes(capsys) == {0, 1, 2, 3, 4, 5, 70, 130}
     _, out, _ = run(capsys, "--help")
     assert all(len(line) <= 80 for line in out.splitlines())
 
@@ -234,16 +234,34 @@ def test_each_documented_exit_code_is_returned(
          says="Reconciliation failed")  # fmt: skip
     monkeypatch.undo()
 
-    # 1: a bug: Python's own exit with the traceback (in a process of its own)
-    bug = (
-        "import sys; from dashboard.commands import query; from dashboard.cli import main\n"
-        "def bug(*a): raise RuntimeError('a bug')\n"
-        "query.run_read_only = bug\n"
-        f"sys.exit(main(['query', 'select 1', '--warehouse', {str(loaded)!r}]))\n"
-    )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-c", bug], capture_output=True, text=True, env=env)
-    assert proc.returncode == 1 and "RuntimeError: a bug" in proc.stderr
+    # 70: a bug: one line, no traceback; 1: the same bug under --debug, Python's own exit with
+    # the traceback (each in a process of its own)
+    def bug(*debug: str) -> subprocess.CompletedProcess:
+        code = (
+            "import sys; from dashboard.commands import query; from dashboard.cli import main\n"
+            "def bug(*a): raise RuntimeError('a bug')\n"
+            "query.run_read_only = bug\n"
+            f"sys.exit(main([*{list(debug)!r}, 'query', 'select 1', '--warehouse', "
+            f"{str(loaded)!r}]))\n"
+        )
+        env = {k: v for k, v in os.environ.items() if k != "FINOPS_DEBUG"}
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**env, "PYTHONPATH": str(REPO)},
+        )
+
+    proc = bug()
+    assert proc.returncode == 70, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "Internal error: RuntimeError: a bug — this is a bug in finops; please report it (run "
+        "again with --debug or FINOPS_DEBUG=1 for the details)"
+    ]
+    got[70] = ["a bug"]
+    proc = bug("--debug")
+    assert proc.returncode == 1 and "Traceback" in proc.stderr
+    assert "RuntimeError: a bug" in proc.stderr
     got[1] = ["a bug"]
 
     assert set(got) == documented_codes(capsys)

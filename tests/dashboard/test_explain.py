@@ -158,7 +158,7 @@ def test_classify_summary_totals_each_currency_apart(
     import polars as pl
 
     from ingest import derived
-    from ingest.store import PeriodLoad, SourceFile
+    from ingest.load_contract import PeriodLoad, SourceFile
     from models.settings import Settings
     from tests.ingest.test_classified import cost_lines
 

@@ -13,7 +13,9 @@ from pypdf import PdfReader
 
 from dashboard.cli import main
 from dashboard.report import build_pack
-from ingest.store import LoadResult, Store
+from ingest import loads_log
+from ingest.load_contract import LoadResult
+from ingest.store import Store
 from models.settings import parse_settings
 from tests.dashboard.test_report_world import copy_of
 
@@ -31,10 +33,10 @@ def plant_load_record(root: Path, source_total: Decimal) -> None:
         billing_period="2026-09", currency="USD", rows=65, source_total=source_total,
         warehouse_total=source_total, status="committed", table_version=version,
     )  # fmt: skip
-    record = store._record(result, datetime.now(UTC))
+    record = loads_log.record(result, datetime.now(UTC))
     record["table_version"] = version
     with store.writer():  # the store's own loads writer, as a restating load would use it
-        store._append_loads([record])
+        loads_log.append(store, [record])
 
 
 @pytest.fixture

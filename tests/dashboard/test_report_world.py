@@ -15,7 +15,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from ingest.store import PeriodLoad, SourceFile, Store
+from ingest.load_contract import PeriodLoad, SourceFile
+from ingest.store import Store
 from ingest.warehouse import connect
 
 INJECTIONS = ('=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)")

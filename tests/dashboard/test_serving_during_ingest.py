@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from ingest import derived
-from ingest.store import PeriodLoad, SourceFile, Store
+from ingest.load_contract import PeriodLoad, SourceFile
+from ingest.store import Store
 from models.settings import Settings
 from tests.dashboard.conftest import OCT, REPO, Served, _frame, build
 

@@ -170,7 +170,7 @@ def test_a_missing_line_is_named_without_a_question_mark(
 def _result(period: str, total: str, currency: str = "USD", status: str = "committed"):
     from decimal import Decimal
 
-    from ingest.store import LoadResult
+    from ingest.load_contract import LoadResult
 
     amount = Decimal(total)
     return LoadResult(

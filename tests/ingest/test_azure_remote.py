@@ -219,3 +219,54 @@ def test_query_api_absent_credential_names_the_chain(
     err = capsys.readouterr().err
     assert "refused the credentials, or none were found" in err
     assert "DefaultAzureCredential (environment variables" in err
+
+
+def _key_of(conn: str) -> str:
+    return next(p.split("=", 1)[1] for p in conn.split(";") if p.startswith("AccountKey="))
+
+
+@pytest.mark.parametrize(
+    ("spoil", "found"),
+    [
+        (
+            lambda c: c.replace(_key_of(c), "not base64!" + _key_of(c)[:20]),
+            "an AccountKey that is not base64; keys DefaultEndpointsProtocol, AccountName, "
+            "AccountKey, BlobEndpoint (values not shown)",
+        ),
+        (lambda c: _key_of(c), "a part without Key=value; no Key=value pair (values not shown)"),
+        (
+            lambda c: c.replace(";AccountKey=", ";AccountKey:"),
+            "a part without Key=value; keys DefaultEndpointsProtocol, AccountName, BlobEndpoint "
+            "and 1 other part (values not shown)",
+        ),
+        (
+            lambda c: "AccountKey=" + _key_of(c),
+            "Connection string missing required connection details; keys AccountKey (values not "
+            "shown)",
+        ),
+    ],
+    ids=["key not base64", "a bare key pasted", "no '=' after a key", "no account or endpoint"],
+)
+def test_a_malformed_connection_string_is_one_message_that_never_shows_it(
+    spoil, found: str, azurite: Azurite, container: str, azure_env: pytest.MonkeyPatch,
+    tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    conn = spoil(azurite.connection_string)
+    azure_env.setenv("FINOPS_TEST_AZ_CONN", conn)
+    cfg = config(tmp_path, connection_string_env="FINOPS_TEST_AZ_CONN")
+
+    assert ingest(warehouse, cfg, container) == 2
+
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "Configuration error: the storage connection string in $FINOPS_TEST_AZ_CONN is "
+        "malformed — expected Key=value pairs separated by ';' (DefaultEndpointsProtocol, "
+        "AccountName, AccountKey in base64, or BlobEndpoint with SharedAccessSignature), found "
+        f"{found} — copy the connection string again from the storage account's Access keys "
+        "or Shared access signature page"
+    ]
+    secret = _key_of(azurite.connection_string)
+    assert secret[:12] not in err
+    assert versions(warehouse)["cost_lines"] is None
+    (message,) = connect(warehouse).execute("select message from load_errors").fetchone()
+    assert message == err.strip().removeprefix("Configuration error: ")

@@ -10,15 +10,19 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from ingest.values import IN_RANGE
 from ingest.warehouse import connect
 from tests.ingest.test_aws import KOKU, REPO, cur2_table, ingest, state, write_cur2
 
@@ -221,10 +225,14 @@ def missing_column(d: Path) -> Path:
     return d / "cur.csv"
 
 
-def text_in_cost(d: Path) -> Path:
+def text_in_cost_lines() -> list[str]:
     lines = cur_lines()
     lines[5] = replace_field(lines[5], "lineItem/UnblendedCost", "twelve")
-    (d / "cur.csv").write_text("".join(lines), encoding="utf-8")
+    return lines
+
+
+def text_in_cost(d: Path) -> Path:
+    (d / "cur.csv").write_text("".join(text_in_cost_lines()), encoding="utf-8")
     return d / "cur.csv"
 
 
@@ -360,6 +368,143 @@ def export_manifest_without_files(d: Path) -> Path:
     return data_export(
         d, lambda uris: json.dumps({"executionId": "exec-1", "files": uris}).encode()
     )
+
+
+def long_header(source: Path) -> Callable[[Path], Path]:
+    """The file with a 10 MiB column name added to its header: no export has one."""
+
+    def make(d: Path) -> Path:
+        head, rest = source.read_bytes().split(b"\n", 1)
+        (d / source.name).write_bytes(head.rstrip(b"\r") + b"," + b"x" * (10 << 20) + b"\n" + rest)
+        return d / source.name
+
+    return make
+
+
+def binary(source: Path) -> Callable[[Path], Path]:
+    """The header, then bytes of a binary file that holds no NUL (an image, a zip member)."""
+
+    def make(d: Path) -> Path:
+        head = source.read_bytes().split(b"\n", 1)[0] + b"\n"
+        (d / source.name).write_bytes(
+            head + bytes(b for b in range(1, 256) if b not in b"\r\n") * 40
+        )
+        return d / source.name
+
+    return make
+
+
+def control_bytes(d: Path) -> Path:
+    """Text-like bytes with control characters and no NUL, no byte above 0x7f."""
+    (d / "cur.csv").write_bytes(b"\x12Img\x1b[2J\x10@b:=T1e\x0b" * 400)
+    return d / "cur.csv"
+
+
+def open_quote(source: Path, line: int) -> Callable[[Path], Path]:
+    """A quote opened at the start of `line` (1-based) that nothing closes."""
+
+    def make(d: Path) -> Path:
+        lines = source.read_bytes().splitlines(keepends=True)
+        lines[line - 1] = b'"' + lines[line - 1]
+        (d / source.name).write_bytes(b"".join(lines))
+        return d / source.name
+
+    return make
+
+
+def stray_quote(d: Path) -> Path:
+    """A quote inside a quoted FOCUS field: `"Amazon"EC2"`."""
+    lines = FOCUS.read_bytes().splitlines(keepends=True)
+    lines[3] = lines[3].replace(b'","', b'"x","', 1)
+    (d / "focus.csv").write_bytes(b"".join(lines))
+    return d / "focus.csv"
+
+
+def fifo(d: Path) -> Path:
+    """A named pipe: opening it would wait for a writer for ever."""
+    os.mkfifo(d / "cur.csv")
+    return d / "cur.csv"
+
+
+def folder_with_fifo(d: Path) -> Path:
+    """A pipe named like an export file beside a good one is not read (nor waited on)."""
+    (d / "export").mkdir()
+    os.mkfifo(d / "export" / "cur-2.csv")
+    (d / "export" / "cur-1.csv").write_text(
+        cur_lines()[0] + "".join(text_in_cost_lines()[1:]), encoding="utf-8"
+    )
+    return d / "export"
+
+
+def dev_zero(d: Path) -> Path:
+    return Path("/dev/zero")
+
+
+HUGE = "90000000000000000000000000"  # 9e25: two of them overflow a Decimal(38, 12) sum
+
+
+def huge_amounts(source: Path, column: str) -> Callable[[Path], Path]:
+    """Every row's `column` set to 9e25: each fits Decimal(38, 12), their sum does not."""
+
+    def make(d: Path) -> Path:
+        with source.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+        at = rows[0].index(column)
+        for row in rows[1:]:
+            row[at] = HUGE
+        with (d / source.name).open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(rows)
+        return d / source.name
+
+    return make
+
+
+def cur2_huge(d: Path) -> Path:
+    return write_cur2(d, "2026-09", scale=1e25)
+
+
+def focus_parquet(column: str, values: Callable[[int], pa.Array]) -> Callable[[Path], Path]:
+    """The FOCUS sample as Parquet, with `column` holding `values` (a whole column of them)."""
+
+    def make(d: Path) -> Path:
+        table = pacsv.read_csv(FOCUS)
+        at = table.schema.get_field_index(column)
+        pq.write_table(table.set_column(at, column, values(table.num_rows)), d / "focus.parquet")
+        return d / "focus.parquet"
+
+    return make
+
+
+def focus_rows() -> list[list[str]]:
+    with FOCUS.open(newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+def write_focus(d: Path, rows: list[list[str]]) -> Path:
+    with (d / "focus.csv").open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return d / "focus.csv"
+
+
+def focus_local_billing_period(d: Path) -> Path:
+    """Every billing period bound written in Central European Summer Time."""
+    rows = focus_rows()
+    for name in ("BillingPeriodStart", "BillingPeriodEnd"):
+        at = rows[0].index(name)
+        for row in rows[1:]:
+            row[at] = row[at].replace(" ", "T") + "+02:00"
+    return write_focus(d, rows)
+
+
+def cur2_int_date(d: Path) -> Path:
+    """CUR 2.0 with usage start dates written as int64 (epoch milliseconds)."""
+    folder = d / "BILLING_PERIOD=2026-09"
+    folder.mkdir()
+    table = cur2_table()
+    at = table.schema.get_field_index("line_item_usage_start_date")
+    column = table.column(at).cast(pa.int64())
+    pq.write_table(table.set_column(at, "line_item_usage_start_date", column), folder / "a.parquet")
+    return folder
 
 
 @dataclass(frozen=True)
@@ -580,6 +725,141 @@ CASES = {
     ),
 }
 
+LONG_HEADER = "header line too long — expected column names on a first line of at most 4 MiB"
+NEVER_CLOSES = (
+    'a quoted field never closes — expected a closing " for the quote opened on this line'
+)
+CASES |= {
+    **{
+        f"10 MiB header line ({source})": Case(
+            long_header(path), source, LONG_HEADER, path.name, "line 1"
+        )
+        for source, path in (
+            ("aws", GOOD),
+            ("focus", FOCUS),
+            ("azure", AZURE_CSV),
+            ("gcp", GCP_CSV),
+            ("saas", SAAS),
+            ("onprem", INVENTORY),
+        )
+    },
+    "binary data without NUL (CUR)": Case(
+        binary(GOOD), "aws", "text is not UTF-8", GOOD.name, "line 2"
+    ),
+    "binary data without NUL (Azure cost details)": Case(
+        binary(AZURE_CSV), "azure", "text is not UTF-8", AZURE_CSV.name, "line 2"
+    ),
+    "binary data without NUL (SaaS invoices)": Case(
+        binary(SAAS), "saas", "text is not UTF-8", SAAS.name, "line 2"
+    ),
+    "control characters without NUL (CUR)": Case(
+        control_bytes, "aws", "found binary data that is not Parquet or gzip", "cur.csv"
+    ),
+    "control characters without NUL (GCP)": Case(
+        lambda d: control_bytes(d).rename(d / "gcp.csv"),
+        "gcp",
+        "binary data in a text file — expected text, found control character '\\x12'",
+        "gcp.csv",
+        "line 1, field 1",
+    ),
+    **{
+        f"amounts whose sum overflows ({source})": Case(
+            huge_amounts(path, column), source, IN_RANGE, path.name, f"line 2{sep}column {column}"
+        )
+        for source, path, column, sep in (
+            ("aws", GOOD, "lineItem/UnblendedCost", ", "),
+            ("focus", FOCUS, "BilledCost", ", "),
+            ("azure", AZURE_CSV, "Cost", ", "),
+            ("gcp", GCP_CSV, "cost", ", "),
+            ("saas", SAAS, "amount", "), "),
+            ("onprem", INVENTORY, "server_capex", "), "),
+        )
+    },
+    "amounts whose sum overflows (CUR 2.0 Parquet)": Case(
+        cur2_huge,
+        "aws",
+        "value in column 'line_item_unblended_cost' is out of range — expected " + IN_RANGE,
+        "export-00001",
+        "row 1, column line_item_unblended_cost",
+    ),
+    "CUR 2.0: a date stored as int64": Case(
+        cur2_int_date,
+        "aws",
+        "column 'line_item_usage_start_date' has a type that cannot hold its values — expected "
+        "a date-time like 2026-09-01T00:00:00Z, found a column of type Int64",
+        "BILLING_PERIOD=2026-09/a.parquet",
+        "column line_item_usage_start_date",
+    ),
+    **{
+        f"FOCUS Parquet: {column} as {kind}": Case(
+            focus_parquet(column, values),
+            "focus",
+            f"column {column!r} has a type that cannot hold its values — expected {expected}, "
+            f"found a column of type {kind}",
+            "focus.parquet",
+            f"column {column}",
+        )
+        for column, kind, values, expected in (
+            ("BilledCost", "Boolean", lambda n: pa.array([True] * n), "a decimal number"),
+            ("ServiceName", "Boolean", lambda n: pa.array([True] * n), "text"),
+            ("ServiceName", "List(String)", lambda n: pa.array([["a"]] * n), "text"),
+            ("BilledCost", "List(Float64)", lambda n: pa.array([[1.0]] * n), "a decimal number"),
+            (
+                "Tags",
+                "List(String)",
+                lambda n: pa.array([["team"]] * n),
+                'JSON text such as {"team": "ml"}',
+            ),
+        )
+    },
+    "FOCUS: a billing period written with a UTC offset": Case(
+        focus_local_billing_period,
+        "focus",
+        "value in column 'BillingPeriodStart' is not in UTC — expected a UTC date-time such as "
+        "2024-09-01T00:00:00Z (FOCUS requires UTC; converting this offset would move the "
+        "billing period into another month), found '2024-09-01T00:00:00+02:00'",
+        "focus.csv",
+        "line 2, column BillingPeriodStart",
+    ),
+    "unbalanced quote (CUR)": Case(open_quote(GOOD, 4), "aws", NEVER_CLOSES, GOOD.name, "line 4: "),
+    "unbalanced quote (SaaS invoices)": Case(
+        open_quote(SAAS, 6), "saas", NEVER_CLOSES, SAAS.name, "line 6: "
+    ),
+    "unbalanced quote (GCP)": Case(open_quote(GCP_CSV, 3), "gcp", NEVER_CLOSES, GCP_CSV.name),
+    "stray quote in a quoted field (FOCUS)": Case(
+        stray_quote, "focus", "a stray quote in a field", "focus.csv", "line 4: "
+    ),
+    **{
+        f"a FIFO ({source})": Case(
+            fifo,
+            source,
+            "not a regular file or folder — expected an export file or a folder "
+            "of them, found a named pipe (FIFO)",
+            "cur.csv",
+        )
+        for source in ("aws", "focus", "azure", "gcp", "saas", "onprem")
+    },
+    "a folder holding a FIFO beside its export": Case(
+        folder_with_fifo, "aws", "cannot be read", "cur-1.csv", "line 6, column lineItem/Unblended"
+    ),
+    **{
+        f"/dev/zero ({source})": Case(
+            dev_zero, source, "not a regular file or folder", "/dev/zero", "a character device"
+        )
+        for source in ("aws", "focus", "azure", "gcp", "saas", "onprem")
+    },
+}
+
+
+def load_errors(warehouse: Path) -> list[tuple[str, str]]:
+    if not (warehouse / "load_errors").exists():
+        return []
+    return (
+        connect(warehouse)
+        .execute('select source, message from load_errors order by "at"')
+        .fetchall()
+    )
+
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -598,7 +878,7 @@ def test_broken_input_is_refused_with_one_clear_message(
     inputs = tmp_path / "in"
     inputs.mkdir()
     target = case.make(inputs)
-    before = state(warehouse)
+    before, errors = state(warehouse), load_errors(warehouse)
     capsys.readouterr()
 
     code = ingest(warehouse, case.source, str(target))
@@ -614,6 +894,8 @@ def test_broken_input_is_refused_with_one_clear_message(
         assert case.where in message, message
     assert captured.out == ""
     assert state(warehouse) == before
+    # recorded for the Data health page, as it was shown
+    assert load_errors(warehouse) == [*errors, (case.source, message.removeprefix("Bad input: "))]
     assert (
         not list((warehouse / "_staging").glob("*")) if (warehouse / "_staging").exists() else True
     )
@@ -646,3 +928,58 @@ def test_negative_usage_quantities_are_accepted_as_the_provider_wrote_them(
     )
     consumed = Decimal("-2.5") if category == "Usage" else None
     assert got == [(category, Decimal("-2.5"), consumed, Decimal("-0.25"))]
+
+
+def test_a_charge_period_with_a_utc_offset_is_stored_in_utc(tmp_path: Path) -> None:
+    """ISO 8601 with an offset names one instant: a charge period written as
+    2024-09-22T00:00:00+02:00 is stored as 22:00 UTC the day before (FOCUS's ChargePeriodStart
+    is UTC), and the month still reconciles to the cent."""
+    rows = focus_rows()
+    start, end = rows[0].index("ChargePeriodStart"), rows[0].index("ChargePeriodEnd")
+    cost = rows[0].index("BilledCost")
+    assert (rows[5][start], rows[5][end]) == ("2024-09-22 00:00:00", "2024-09-22 01:00:00")
+    rows[5][start], rows[5][end] = "2024-09-22T00:00:00+02:00", "2024-09-22T01:00:00+02:00"
+    rows[5][cost] = "12.345678"
+    path = write_focus(tmp_path, rows)
+
+    assert ingest(tmp_path / "w", "focus", str(path)) == 0
+
+    got = (
+        connect(tmp_path / "w")
+        .execute(
+            "select strftime(ChargePeriodStart at time zone 'UTC', '%Y-%m-%dT%H:%M'), "
+            "strftime(ChargePeriodEnd at time zone 'UTC', '%Y-%m-%dT%H:%M') "
+            "from cost_lines where BilledCost = 12.345678"
+        )
+        .fetchall()
+    )
+    assert got == [("2024-09-21T22:00", "2024-09-21T23:00")]
+
+
+def test_a_bug_in_a_reader_is_one_line_exit_70_and_recorded(
+    loaded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Not a bad input but a bug: the user gets one line and code 70, not a traceback, and
+    the Data health page gets the failure."""
+    from ingest import aws
+
+    def bug(*args: object) -> None:
+        raise RuntimeError("a reader bug")
+
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(loaded, warehouse)
+    before, errors = state(warehouse), load_errors(warehouse)
+    monkeypatch.delenv("FINOPS_DEBUG", raising=False)
+    monkeypatch.setattr(aws, "_keys", bug)
+    capsys.readouterr()
+
+    code = ingest(warehouse, "aws", str(GOOD))
+
+    captured = capsys.readouterr()
+    assert code == 70
+    assert captured.err.splitlines() == [
+        "Internal error: RuntimeError: a reader bug — this is a bug in finops; please report it "
+        "(run again with --debug or FINOPS_DEBUG=1 for the details)"
+    ]
+    assert state(warehouse) == before
+    assert load_errors(warehouse) == [*errors, ("aws", "a reader bug")]

@@ -9,10 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest import classified, derived, views
+from ingest import classified, derived, lineage, views
 from ingest import gpu_hours as gpu_hours_sql
-from ingest.store import PeriodLoad, SourceFile, Store
-from ingest.telemetry import HourlyLoad, store_gpu_util
+from ingest.load_contract import HourlyLoad, PeriodLoad, SourceFile
+from ingest.store import Store
 from ingest.warehouse import connect
 from models.settings import IdleSettings, Settings
 
@@ -102,7 +102,7 @@ def telemetry(store: Store, start: datetime, hours: int, idle: set[int]) -> None
                          "resource_id": "i-0aaaaaaaaaaaaaaaa", "avg_active": a, "max_active": a,
                          "max_mem_used_mib": 0.0, "samples": 60})  # fmt: skip
     load = HourlyLoad("prometheus", pl.DataFrame(rows), [SourceFile("q.json", "b" * 64, 1)], "t")
-    results = store_gpu_util(store, load)
+    results = store.load_gpu_util(load)
     derived.refresh(store, Settings(), results)
 
 
@@ -247,16 +247,21 @@ def test_episodes_are_derived_whole_when_the_settings_or_their_basis_changed(
 def test_gpu_hours_written_before_the_currency_column_are_rebuilt_whole(
     built: Path, monkeypatch
 ) -> None:
-    from deltalake import write_deltalake
+    from deltalake import CommitProperties, write_deltalake
 
     store = Store(built)
     for name, part in (("gpu_hours", ["x_PartMonth"]), ("idle_episodes", None)):
         old = connect(built).sql(f"select * exclude (currency) from {name}").pl()
         if part:
             old = old.with_columns(x_PartMonth=old["month"])
+        # written by a finops that recorded its sources but had no currency column yet
+        record = lineage.last_commit(store.table(name)).get(lineage.BUILT_FROM)
         write_deltalake(
             str(store.table_path(name)), old.to_arrow(), mode="overwrite",
             schema_mode="overwrite", partition_by=part,
+            commit_properties=CommitProperties(
+                custom_metadata={lineage.BUILT_FROM: record} if record else None
+            ),
         )  # fmt: skip
     # an older warehouse still reads, the new column empty
     assert connect(built).execute(

@@ -1,6 +1,6 @@
 """Crash safety: SIGKILL `finops ingest` at each point of a load; the last commit stays whole.
 
-The store pauses at a named point when FINOPS_TEST_PAUSE_AT is set (ingest/store.py
+The store pauses at a named point when FINOPS_TEST_PAUSE_AT is set (ingest/pause.py
 `pause_point`): after staging, before the Delta commit, with the new data file moved into the
 table but not committed, and after the commit but before the loads record. The test kills the
 process there, then
@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,8 +19,8 @@ from deltalake import DeltaTable
 
 from dashboard.cli import main
 from ingest.warehouse import connect
+from tests.fixtures.kill import run_until
 from tests.ingest.test_aws import (
-    REPO,
     STORED_ROWS,
     cur2_table,
     expected_billed,
@@ -34,35 +30,6 @@ from tests.ingest.test_aws import (
 )
 
 pytestmark = pytest.mark.slow
-
-
-def run_until(warehouse: Path, target: Path, point: str | None, delay: float | None = None) -> None:
-    """Start the ingest as a real process and SIGKILL it at `point` (or after `delay` s)."""
-    env = {**os.environ, "FINOPS_TEST_PAUSE_S": "120"}
-    if point:
-        env["FINOPS_TEST_PAUSE_AT"] = point
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.cli", "--warehouse", str(warehouse), "ingest", "aws",
-         str(target)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        if point:
-            deadline = time.monotonic() + 60
-            line = ""
-            while time.monotonic() < deadline:
-                line = proc.stderr.readline()
-                if f"paused at {point}" in line or not line:
-                    break
-            assert f"paused at {point}" in line, f"never reached {point}: {line!r}"
-        else:
-            time.sleep(delay or 0)
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL or proc.returncode == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stderr.close()
 
 
 def unreferenced(root: Path) -> set[str]:

@@ -275,15 +275,26 @@ def test_derived_data_older_than_its_source_is_reported_until_rebuilt(
     Store(warehouse).load_cost_lines([batch("2026-11", ["12.34"])])
     code, out, _ = run(capsys, "--warehouse", str(warehouse), "check")
     assert code == 4
-    assert "- line_classes: is older than the last load into cost_lines" in out
-    assert "- gpu_hours: is older than the last load into cost_lines" in out
-    assert "run `finops classify` to rebuild it" in out
-    # stale derived data is not damage: commands still run, and classify repairs it
-    code, out, _ = run(capsys, "--warehouse", str(warehouse), "query", "select 1 as one")
+    assert (
+        "- line_classes: aws-cur2/111122223333/2026-11: its cost lines were loaded after the "
+        "last classification" in out
+    )
+    assert (
+        "- gpu_hours: 2026-11: cost lines or telemetry of this month were loaded after it was "
+        "built" in out
+    )
+    assert "run `finops vacuum` or ingest again; `finops classify` rebuilds everything" in out
+    # stale derived data is not damage: raw SQL still answers, with a warning
+    code, out, err = run(capsys, "--warehouse", str(warehouse), "query", "select 1 as one")
     assert code == 0
+    assert err.startswith(
+        "warning: derived data is out of date (line_classes aws-cur2/111122223333/2026-11: "
+    )
     assert run(capsys, "--warehouse", str(warehouse), "classify")[0] == 0
     code, out, _ = run(capsys, "--warehouse", str(warehouse), "check")
     assert code == 0, out
+    code, out, err = run(capsys, "--warehouse", str(warehouse), "query", "select 1 as one")
+    assert (code, err) == (0, "")
 
 
 def test_vacuum_refuses_a_folder_that_is_not_a_warehouse(

@@ -1,4 +1,5 @@
-"""GPU-hours and idle episodes in DuckDB are the polars reference (models.idle), row for row."""
+"""GPU-hours and idle episodes in DuckDB (the production engine) equal the polars oracle
+(tests/oracles/idle.py), row for row."""
 
 from __future__ import annotations
 
@@ -14,17 +15,12 @@ from polars.testing import assert_frame_equal
 
 from ingest.gpu_hours import write_gpu_hours, write_idle_episodes, write_idle_episodes_window
 from ingest.scratch import connect
-from models.idle import (
-    GPU_HOURS,
-    IDLE_EPISODES,
-    billed_gpu_hours,
-    gpu_hours,
-    idle_episodes,
-    owned_rates,
-)
+from models.idle import GPU_HOURS, IDLE_EPISODES, owned_rates
 from models.schema import MONEY, UTC_TS
 from models.settings import IdleSettings
+from tests.models import test_idle
 from tests.models.test_idle import H, line
+from tests.oracles.idle import billed_gpu_hours, gpu_hours, idle_episodes
 
 T0 = datetime(2026, 10, 14, 0, tzinfo=UTC)  # ASSET-OLD's economic life ends 2026-10-15
 LINE_SCHEMA = {
@@ -69,7 +65,7 @@ def reference(
     settings: IdleSettings,
     months: list[str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The polars path as refresh_gpu_hours ran it (lines in x_LineId order)."""
+    """The polars oracle over the same inputs (lines in x_LineId order)."""
     lf, uf = lines.sort("x_LineId").drop("x_LineId").lazy(), util.lazy()
     if months is not None:
         month = pl.col("ChargePeriodStart").dt.strftime("%Y-%m").is_in(months)
@@ -135,7 +131,7 @@ def assert_same(a: pl.DataFrame, b: pl.DataFrame) -> None:
 
 
 def check(
-    tmp_path: Path, lines, util, owned=None, settings=None, months=None, *, fast: bool
+    tmp_path: Path, lines, util, owned=None, settings=None, months=None, *, fast: bool | None
 ) -> pl.DataFrame:
     """DuckDB equals the reference; `fast`: the episodes were staged with the hours (the
     path taken when no GPU-hour has two telemetry rows and periods have <= 62 GPUs)."""
@@ -144,8 +140,32 @@ def check(
     got_hours, got_eps, with_hours = duckdb_path(tmp_path, lines, util, owned, settings, months)
     assert_same(got_hours, want_hours)
     assert_same(got_eps, want_eps)
-    assert with_hours == fast
+    if fast is not None:
+        assert with_hours == fast
     return want_hours
+
+
+def _cases() -> list:
+    """The cases of tests/models/test_idle.py, whose values are asserted on the oracle there:
+    (lines, telemetry, owned rates, settings)."""
+    out = []
+    for billed, rows in (test_idle.eight_gpus(), test_idle.by_host(), test_idle.runs()):
+        out += [(billed, rows, None, IdleSettings())]
+    out += [([row], [], None, IdleSettings()) for row, _, _ in test_idle.SHAPES]
+    out += [(test_idle.summed(), [], None, IdleSettings())]
+    billed, rows = test_idle.five_gpus()
+    out += [(billed, rows, None, IdleSettings(**kw)) for kw, _ in test_idle.THRESHOLDS]
+    out += [(*test_idle.runs(), None, IdleSettings(episode_min_hours=2))]
+    billed, owned = test_idle.owned_estate()
+    out += [(billed, [], owned, IdleSettings())]
+    return out
+
+
+@pytest.mark.parametrize("case", range(len(_cases())))
+def test_the_cases_of_the_oracle_tests_run_the_same_on_the_engine(tmp_path: Path, case) -> None:
+    billed, rows, owned, settings = _cases()[case]
+    hours = check(tmp_path, lines_frame(billed), util_frame(rows), owned, settings, fast=None)
+    assert len(hours) > 0
 
 
 # ---- varied inputs ---------------------------------------------------------------------------
@@ -332,7 +352,8 @@ def test_bench_shaped_data(tmp_path: Path) -> None:
 def test_state_sql_is_state_expr_at_the_edges(settings: IdleSettings) -> None:
     import duckdb
 
-    from models.idle import state_expr, state_sql
+    from models.idle import state_sql
+    from tests.oracles.idle import state_expr
 
     edges = [None, float("nan"), 0.0, 0.01, 0.05, 0.049999999, 0.3, 0.30000000000000004, 1.0]
     rows = [

@@ -1,5 +1,6 @@
-"""The warehouse's DuckDB classification pass gives every line exactly the classes the polars
-definition (`models.classify.classify`) gives it, and stores them compactly."""
+"""The warehouse's DuckDB classification pass (the production path) gives every line exactly
+the classes the per-line polars oracle (tests/oracles/classify.py) gives it, and stores them
+compactly."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import pytest
 from ingest import classified, line_classes, scratch, views
 from ingest.classified import rulebook
 from ingest.warehouse import connect
-from models.classify import CLASS_COLUMNS, class_key, classify, key_columns
+from models.classify import CLASS_COLUMNS, class_key, key_columns
 from models.errors import WarehouseError
 from models.schema import COST_LINES
 from models.settings import Settings
+from tests.oracles.classify import classify
 
 
 def _lines(n: int) -> pl.DataFrame:
@@ -68,6 +70,74 @@ def test_duckdb_pass_equals_the_polars_definition_line_by_line(tmp_path: Path) -
     # each stored combination's id is the content hash of its values
     for row in done.classes.iter_rows(named=True):
         assert row["x_ClassKey"] == class_key(tuple(row[c] for c in CLASS_COLUMNS))
+
+
+def _edge_lines() -> pl.DataFrame:
+    """Lines whose keys differ only where a careless grouping would merge them: NULL against
+    an empty string, tags that differ by key order or case, GPU types of each cloud (AWS by
+    usage type, Azure by meter, GCP by SKU price details), an unused GPU commitment, a key
+    with a quote, every key column NULL."""
+    rows = [
+        {"x_UsageType": "USE1-BoxUsage:p5.48xlarge", "Tags": '{"team": "vision"}'},
+        {"x_UsageType": "USE1-BoxUsage:p5.48xlarge", "Tags": '{"Team": "vision"}'},
+        {"x_UsageType": "USE1-BoxUsage:p5.48xlarge", "Tags": '{"team": "vision", "env": "p"}'},
+        {"x_UsageType": "USE1-BoxUsage:p5.48xlarge", "Tags": '{"env": "p", "team": "vision"}'},
+        {"x_UsageType": "USE1-BoxUsage:p5.48xlarge", "Tags": ""},
+        {"x_UsageType": "USE1-BoxUsage:p5.48xlarge", "Tags": None},
+        {"x_UsageType": "", "Tags": None},
+        {"x_UsageType": None, "Tags": None},
+        {
+            "ProviderName": "Microsoft",
+            "x_SkuMeterCategory": "Virtual Machines",
+            "SkuMeter": "ND96isr H100 v5 Spot",
+            "ServiceName": "Virtual Machines",
+        },
+        {
+            "ProviderName": "Microsoft",
+            "x_SkuMeterCategory": "Bandwidth",
+            "SkuMeter": "Standard Data Transfer Out",
+            "ServiceName": "Bandwidth",
+        },
+        {
+            "ProviderName": "Google Cloud",
+            "ServiceName": "Compute Engine",
+            "SkuPriceDetails": '{"InstanceType": "a3-highgpu-8g"}',
+        },
+        {
+            "ProviderName": "AWS",
+            "ServiceName": "Amazon EC2",
+            "ChargeCategory": "Purchase",
+            "x_InstanceType": "p4d.24xlarge",
+            "CommitmentDiscountStatus": "Unused",
+        },
+        {"ProviderName": "AWS", "ServiceName": 'it\'s "quoted"', "Tags": '{"team": "o\'k"}'},
+        {},
+    ]
+    return pl.DataFrame(
+        [{"x_LineId": i, **r} for i, r in enumerate(rows * 3)],
+        schema={"x_LineId": pl.Int64, **{c: pl.String for c in (
+            "x_UsageType", "Tags", "ProviderName", "x_SkuMeterCategory", "SkuMeter",
+            "ServiceName", "SkuPriceDetails", "ChargeCategory", "x_InstanceType",
+            "CommitmentDiscountStatus")}},
+    )  # fmt: skip
+
+
+def test_edge_case_lines_equal_the_oracle(tmp_path: Path) -> None:
+    frame = _edge_lines()
+    book, done, stored = _duckdb_pass(tmp_path, frame)
+    got = stored.join(done.classes, on="x_ClassKey").drop("x_ClassKey").sort("x_LineId")
+    want = (
+        classify(frame.lazy(), book.ruleset, book.settings, book.catalogue, book.tools)
+        .collect()
+        .sort("x_LineId")
+    )
+    assert got.height == want.height == frame.height
+    assert got.select(want.columns).equals(want)
+    classes = want["x_AiClass"].to_list()  # by x_LineId
+    assert [classes[i] for i in (0, 5, 8, 10)] == ["gpu_compute"] * 4
+    assert classes[9] == "egress" and classes[13] == "other"
+    teams = want["x_Team"].to_list()
+    assert teams[0] == "vision" and teams[5] == teams[13] == "unallocated"
 
 
 def test_kept_columns_travel_with_each_line(tmp_path: Path) -> None:

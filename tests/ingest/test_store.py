@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest.store import PeriodLoad, SourceFile, Store
+from ingest.load_contract import PeriodLoad, SourceFile
+from ingest.store import Store
 from ingest.warehouse import connect, parse_as_of, versions
 from models.errors import InputError, ReconciliationError
 from models.schema import COST_LINES
@@ -225,12 +226,14 @@ def test_loads_record_is_restored_after_a_crash_between_commits(warehouse: Path)
     store = Store(warehouse)
     store.load_cost_lines([batch("2026-09", ["1"])])
     # Simulate a death after the cost_lines commit but before the loads append.
-    original = Store._append_loads
-    Store._append_loads = lambda self, records: None  # type: ignore[method-assign]
+    from ingest import loads_log
+
+    original = loads_log.append
+    loads_log.append = lambda store, records: None  # type: ignore[assignment]
     try:
         (lost,) = store.load_cost_lines([batch("2026-10", ["2"])])
     finally:
-        Store._append_loads = original  # type: ignore[method-assign]
+        loads_log.append = original
     assert lost.load_id not in {r[0] for r in connect(warehouse).execute("from loads").fetchall()}
     with store.writer():
         pass

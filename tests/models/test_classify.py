@@ -2,24 +2,49 @@
 
 from __future__ import annotations
 
+import functools
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
+from ingest import classified, line_classes, scratch
 from ingest.classified import rulebook
-from models.classify import classify
+from models.classify import key_columns
 from models.rules import parse_classify_settings
+from models.schema import COST_LINES
 from models.settings import Settings, parse_settings
+from tests.oracles.classify import classify
 
 
 def run(rows: list[dict[str, Any]], settings: Settings | None = None) -> pl.DataFrame:
+    """The classes of `rows` by the per-line oracle, which the warehouse's own pass (the
+    production path) must give too."""
     book = rulebook(settings or Settings())
     frame = pl.DataFrame(
         [{"x_LineId": i, **r} for i, r in enumerate(rows)], infer_schema_length=None
     )
     out = classify(frame.lazy(), book.ruleset, book.settings, book.catalogue, book.tools)
-    return out.collect().sort("x_LineId")
+    want = out.collect().sort("x_LineId")
+    assert warehouse_pass(frame, book).select(want.columns).equals(want)
+    return want
+
+
+def warehouse_pass(frame: pl.DataFrame, book) -> pl.DataFrame:
+    """Each line's classes as `finops` stores them: DuckDB over a Parquet file of the lines."""
+    keys = key_columns(book.ruleset, COST_LINES.names)
+    with tempfile.TemporaryDirectory() as tmp:
+        lines, out = Path(tmp) / "lines.parquet", Path(tmp) / "classes.parquet"
+        classified.conform_keys(frame.lazy()).collect().write_parquet(lines)
+        with scratch.connect(Path(tmp)) as con:
+            source = line_classes.files_source(con, [([str(lines)], {})], ["x_LineId", *keys])
+            done = line_classes.classify_lines(
+                con, source, keys, functools.partial(classified._decide, book), out
+            )
+        stored = pl.read_parquet(out)
+    return stored.join(done.classes, on="x_ClassKey").drop("x_ClassKey").sort("x_LineId")
 
 
 def one(settings: Settings | None = None, **fields: Any) -> dict[str, Any]:

@@ -11,9 +11,10 @@ import polars as pl
 import pytest
 
 from models.errors import ConfigError
-from models.idle import GPU_HOURS, billed_gpu_hours, gpu_hours, idle_episodes, owned_rates
+from models.idle import GPU_HOURS, owned_rates
 from models.schema import MONEY, UTC_TS, validate
 from models.settings import IdleSettings, parse_settings
+from tests.oracles.idle import billed_gpu_hours, gpu_hours, idle_episodes
 
 T0 = datetime(2026, 9, 30, 22, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -74,11 +75,12 @@ def hours_of(billed: pl.LazyFrame, u: pl.LazyFrame, **settings: Any) -> pl.DataF
     return out.sort("resource_id", "hour", "gpu_index")
 
 
-def test_eight_gpu_instance_with_three_idle_gpus_has_three_eighths_of_its_hour_idle() -> None:
-    billed = billed_gpu_hours(
-        lines(line("i-0p5", T0, 1, "80"), line("i-0p5", T0 + H, 1, "80"),
-              line("i-0p5", T0 + 2 * H, 1, "80"))
-    )  # fmt: skip
+# Each case's inputs, (cost lines, telemetry rows): the engine runs them too
+# (tests/ingest/test_gpu_hours.py), held equal to the oracle whose values are asserted here.
+
+
+def eight_gpus() -> tuple[list[dict[str, Any]], list[tuple]]:
+    billed = [line("i-0p5", T0 + h * H, 1, "80") for h in range(3)]
     rows = []
     for h in range(2):  # third hour has no telemetry
         for g in range(8):
@@ -86,7 +88,12 @@ def test_eight_gpu_instance_with_three_idle_gpus_has_three_eighths_of_its_hour_i
                             3: (0.02, 0.04, 30_000.0), 4: (0.2, 0.5, 40_000.0)}.get(
                 g, (0.9, 1.0, 70_000.0))  # fmt: skip
             rows.append((T0 + h * H, "ip-10-0-0-1", "i-0p5", g, f"GPU-{g}", avg, mx, mem, 60))
-    out = hours_of(billed, util(rows))
+    return billed, rows
+
+
+def test_eight_gpu_instance_with_three_idle_gpus_has_three_eighths_of_its_hour_idle() -> None:
+    billed_lines, rows = eight_gpus()
+    out = hours_of(billed_gpu_hours(lines(*billed_lines)), util(rows))
     assert out.height == 24
     assert set(out["cost"]) == {Decimal("10")}
     first = out.filter(pl.col("hour") == T0)["state"].to_list()
@@ -100,30 +107,30 @@ def test_eight_gpu_instance_with_three_idle_gpus_has_three_eighths_of_its_hour_i
     assert out["month"].to_list()[-1] == "2026-10"
 
 
-@pytest.mark.parametrize(
-    ("row", "expected_rows", "cost_each"),
-    [
-        # on-prem: one line per asset per day, amortised cost, GPU-hours as the unit
-        (line("ASSET-1", T0, 24, "192", unit="GPU-Hours", qty=192, source="onprem",
-              provider="Acme Colo"), 192, Decimal("1")),
-        # Azure daily VM row that ran 10 hours: 10 hours billed, from the start of the day
-        (line("/subscriptions/s/vm/a", T0, 24, "30", qty=10, unit="1 Hour", gpus=1.0,
-              provider="Microsoft"), 10, Decimal("3")),
-        # fractional GPU VM (NV6ads A10 v5 = 1/6 GPU): one GPU row carrying the cost
-        (line("/subscriptions/s/vm/nv6", T0, 1, "0.45", unit="1 Hour", gpus=0.1667), 1,
-         Decimal("0.45")),
-        # unknown GPU count: one row (never dropped)
-        (line("i-0unknown", T0, 1, "5", gpus=None), 1, Decimal("5")),
-    ],
-)  # fmt: skip
+SHAPES = [
+    # on-prem: one line per asset per day, amortised cost, GPU-hours as the unit
+    (line("ASSET-1", T0, 24, "192", unit="GPU-Hours", qty=192, source="onprem",
+          provider="Acme Colo"), 192, Decimal("1")),
+    # Azure daily VM row that ran 10 hours: 10 hours billed, from the start of the day
+    (line("/subscriptions/s/vm/a", T0, 24, "30", qty=10, unit="1 Hour", gpus=1.0,
+          provider="Microsoft"), 10, Decimal("3")),
+    # fractional GPU VM (NV6ads A10 v5 = 1/6 GPU): one GPU row carrying the cost
+    (line("/subscriptions/s/vm/nv6", T0, 1, "0.45", unit="1 Hour", gpus=0.1667), 1,
+     Decimal("0.45")),
+    # unknown GPU count: one row (never dropped)
+    (line("i-0unknown", T0, 1, "5", gpus=None), 1, Decimal("5")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("row", "expected_rows", "cost_each"), SHAPES)
 def test_billed_gpu_hours_per_line_shape(row: dict, expected_rows: int, cost_each: Decimal) -> None:
     billed = billed_gpu_hours(lines(row)).collect()
     assert billed.height == expected_rows
     assert set(billed["cost"]) == {cost_each}
 
 
-def test_lines_of_one_resource_and_hour_are_summed_and_non_usage_excluded() -> None:
-    rows = [
+def summed() -> list[dict[str, Any]]:
+    return [
         line("projects/p/instances/a3", T0, 1, "78.37", gpus=8.0, provider="Google Cloud"),
         line("projects/p/instances/a3", T0, 1, "6.24", gpus=None, model=None),  # cores
         line("projects/p/instances/a3", T0, 1, "3.18", gpus=None, model=None),  # RAM
@@ -133,7 +140,10 @@ def test_lines_of_one_resource_and_hour_are_summed_and_non_usage_excluded() -> N
         line("i-0tax", T0, 1, "9", category="Tax"),
         line("i-0cpu", T0, 1, "1", cls="cpu_compute"),
     ]
-    billed = billed_gpu_hours(lines(*rows)).collect()
+
+
+def test_lines_of_one_resource_and_hour_are_summed_and_non_usage_excluded() -> None:
+    billed = billed_gpu_hours(lines(*summed())).collect()
     per = billed.group_by("resource_id").agg(pl.len(), pl.col("cost").sum()).sort("resource_id")
     assert per.rows() == [
         ("i-0sp", 8, Decimal("26.4192")),
@@ -142,37 +152,44 @@ def test_lines_of_one_resource_and_hour_are_summed_and_non_usage_excluded() -> N
     assert set(billed["gpu_model"]) == {"H100"}
 
 
-def test_telemetry_joins_by_host_and_uuid_when_ids_are_missing() -> None:
-    billed = billed_gpu_hours(lines(line("ASSET-7", T0, 1, "16", host="gpu-a100-07", gpus=2.0)))
-    u = util([
+def by_host() -> tuple[list[dict[str, Any]], list[tuple]]:
+    return [line("ASSET-7", T0, 1, "16", host="gpu-a100-07", gpus=2.0)], [
         (T0, "GPU-A100-07", None, None, "GPU-bbb", 0.01, 0.005, 0.0, 4),
         (T0, "GPU-A100-07", None, None, "GPU-aaa", 0.8, 0.9, 9000.0, 4),
-    ])  # fmt: skip
-    out = hours_of(billed, u)
+    ]
+
+
+def test_telemetry_joins_by_host_and_uuid_when_ids_are_missing() -> None:
+    billed_lines, rows = by_host()
+    out = hours_of(billed_gpu_hours(lines(*billed_lines)), util(rows))
     assert out.select("gpu_index", "gpu_uuid", "state").rows() == [
         (0, "GPU-aaa", "active"),
         (1, "GPU-bbb", "hard_idle"),
     ]
 
 
-@pytest.mark.parametrize(
-    ("settings", "states"),
-    [
-        ({}, ["hard_idle", "allocated_idle", "underutilised", "active", "unmonitored"]),
-        ({"idle_below": 0.25}, ["hard_idle", "allocated_idle", "allocated_idle", "active",
-                                "unmonitored"]),
-        ({"min_samples": 10}, ["unmonitored"] * 5),
-    ],
-)  # fmt: skip
-def test_thresholds_are_settings(settings: dict, states: list[str]) -> None:
-    billed = billed_gpu_hours(lines(line("i-0g6", T0, 1, "5", gpus=5.0)))
-    u = util([
+def five_gpus() -> tuple[list[dict[str, Any]], list[tuple]]:
+    return [line("i-0g6", T0, 1, "5", gpus=5.0)], [
         (T0, "h", "i-0g6", 0, None, 0.0, 0.0, 0.0, 6),
         (T0, "h", "i-0g6", 1, None, 0.03, 0.2, 0.0, 6),
         (T0, "h", "i-0g6", 2, None, 0.2, 0.6, 0.0, 6),
         (T0, "h", "i-0g6", 3, None, 0.5, 0.9, 0.0, 6),
-    ])  # fmt: skip
-    assert hours_of(billed, u, **settings)["state"].to_list() == states
+    ]
+
+
+THRESHOLDS = [
+    ({}, ["hard_idle", "allocated_idle", "underutilised", "active", "unmonitored"]),
+    ({"idle_below": 0.25}, ["hard_idle", "allocated_idle", "allocated_idle", "active",
+                            "unmonitored"]),
+    ({"min_samples": 10}, ["unmonitored"] * 5),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("settings", "states"), THRESHOLDS)
+def test_thresholds_are_settings(settings: dict, states: list[str]) -> None:
+    billed_lines, rows = five_gpus()
+    billed = billed_gpu_hours(lines(*billed_lines))
+    assert hours_of(billed, util(rows), **settings)["state"].to_list() == states
 
 
 @pytest.mark.parametrize(
@@ -199,15 +216,16 @@ def test_an_empty_underutilised_band_is_allowed() -> None:
     assert IdleSettings(idle_below=0.5).idle_below == 0.5
 
 
-def test_idle_episodes_are_runs_of_idle_hours_across_months() -> None:
-    n = 10
-    billed = billed_gpu_hours(
-        lines(*[line("i-0a", T0 + k * H, 1, "2", gpus=1.0) for k in range(n)])
-    )
+def runs() -> tuple[list[dict[str, Any]], list[tuple]]:
     pattern = [0.0, 0.0, 0.0, 0.9, 0.01, 0.9, 0.9, 0.0, 0.0, 0.9]
-    u = util([(T0 + k * H, "h", "i-0a", 0, "GPU-1", a, a, 0.0, 60) for k, a in
-              enumerate(pattern)])  # fmt: skip
-    hours = gpu_hours(billed, u, IdleSettings())
+    return [line("i-0a", T0 + k * H, 1, "2", gpus=1.0) for k in range(len(pattern))], [
+        (T0 + k * H, "h", "i-0a", 0, "GPU-1", a, a, 0.0, 60) for k, a in enumerate(pattern)
+    ]
+
+
+def test_idle_episodes_are_runs_of_idle_hours_across_months() -> None:
+    billed_lines, rows = runs()
+    hours = gpu_hours(billed_gpu_hours(lines(*billed_lines)), util(rows), IdleSettings())
     eps = idle_episodes(hours, IdleSettings()).collect()
     assert eps.select("start", "end", "hours", "cost").rows() == [
         (T0, T0 + 3 * H, 3, Decimal("6")),
@@ -231,21 +249,23 @@ def asset(asset_id: str, purchased: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def test_onprem_gpu_hours_cost_the_owned_fixed_rate_not_the_daily_line() -> None:
-    # the daily lines include energy above idle (and differ day to day); an owned GPU-hour,
-    # idle or not, costs F/(N x 8760) (gpu_economics.md B5), without capital after its life
+def owned_estate() -> tuple[list[dict[str, Any]], pl.DataFrame]:
     owned = owned_rates(
         pl.DataFrame([asset("ASSET-1", datetime(2025, 1, 1)), asset("Old-2", datetime(2020, 1, 1))])
     )
-    billed = billed_gpu_hours(
-        lines(
-            line("asset-1", T0, 24, "250.123", unit="GPU-Hours", qty=192, source="onprem"),
-            line("OLD-2", T0, 24, "40", unit="GPU-Hours", qty=192, source="onprem"),
-            line("i-0cloud", T0, 1, "16", gpus=8.0),  # cloud: still the bill
-            line("ASSET-9", T0, 24, "192", unit="GPU-Hours", qty=192, source="onprem"),
-        ),
-        owned,
-    ).collect()
+    return [
+        line("asset-1", T0, 24, "250.123", unit="GPU-Hours", qty=192, source="onprem"),
+        line("OLD-2", T0, 24, "40", unit="GPU-Hours", qty=192, source="onprem"),
+        line("i-0cloud", T0, 1, "16", gpus=8.0),  # cloud: still the bill
+        line("ASSET-9", T0, 24, "192", unit="GPU-Hours", qty=192, source="onprem"),
+    ], owned
+
+
+def test_onprem_gpu_hours_cost_the_owned_fixed_rate_not_the_daily_line() -> None:
+    # the daily lines include energy above idle (and differ day to day); an owned GPU-hour,
+    # idle or not, costs F/(N x 8760) (gpu_economics.md B5), without capital after its life
+    billed_lines, owned = owned_estate()
+    billed = billed_gpu_hours(lines(*billed_lines), owned).collect()
     per = billed.group_by("resource_id").agg(pl.len(), pl.col("cost").unique()).sort("resource_id")
     assert per.rows() == [
         ("ASSET-9", 192, [Decimal(1)]),  # no asset row: the daily line / (24 x 8)

@@ -9,11 +9,11 @@ import polars as pl
 import pytest
 
 from ingest.classified import rulebook
-from models.classify import classify
 from models.errors import ConfigError
 from models.schema import MONEY, UTC_TS
 from models.settings import Settings
 from models.sprawl import parse_tool_catalogue, sprawl
+from tests.oracles.classify import classify
 
 SEP, OCT = datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)
 
