@@ -371,6 +371,14 @@ def check_rows(
             if header is None:
                 return
             _check_text(display, reader.line_num, None, header)
+            if not last[0].endswith(("\n", "\r")):  # the header is all there is, cut or not
+                raise InputError(
+                    TRUNCATED,
+                    file=display,
+                    location="line 1",
+                    expected="a header line ending in a line break, then data rows",
+                    found=f"{len(header)} column names and no line break",
+                )
             width: tuple[int, int] | None = None if trailing_optional else (len(header), 1)
             start = reader.line_num + 1
             for row in reader:

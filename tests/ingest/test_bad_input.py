@@ -716,6 +716,15 @@ CASES = {
         "invoices.csv",
         "line 1",
     ),
+    "Azure cost details cut inside the header line": Case(
+        cut(AZURE_CSV, AZURE_CSV.stat().st_size - 464),
+        "azure",
+        "ends in the middle of a line — it may be truncated; download it again — expected a "
+        "header line ending in a line break, then data rows, found 34 column names and no line "
+        "break",
+        AZURE_CSV.name,
+        "line 1",
+    ),
     "Azure cost details saved as UTF-16": Case(
         utf16(AZURE_CSV, "utf-16"),
         "azure",
