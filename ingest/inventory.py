@@ -64,6 +64,9 @@ class Inventory:
         return sorted({r.site for r in self.rows})
 
 
+MAX_LIFE_YEARS = 50  # an economic life in years; a building's is about this, a server's 3-7
+
+
 def read_inventory(path: Path) -> Inventory:
     """Parse and check an inventory; the first bad value raises one InputError naming it."""
     if not path.is_file():
@@ -214,6 +217,8 @@ def _parse_row(path: Path, where: str, rec: dict[str, str | None]) -> InventoryR
     life = number("life_years")
     if life <= 0:
         raise bad("life_years", "a life greater than 0 years")
+    if life > MAX_LIFE_YEARS:  # a swapped column (a capex), not a life
+        raise bad("life_years", f"a life of at most {MAX_LIFE_YEARS} years")
     currency = text("currency").upper()
     if not is_currency(currency):
         raise bad("currency", "an ISO 4217 code such as USD or EUR")

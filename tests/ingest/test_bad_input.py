@@ -213,6 +213,13 @@ def utf16(source: Path, encoding: str) -> Callable[[Path], Path]:
     return make
 
 
+def swapped_life(d: Path) -> Path:
+    lines = INVENTORY.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[0] = lines[0].replace("server_capex", "X").replace("life_years", "server_capex")
+    (d / INVENTORY.name).write_text("".join(lines).replace("X", "life_years", 1), "utf-8")
+    return d / INVENTORY.name
+
+
 def missing_column(d: Path) -> Path:
     lines = cur_lines()
     header = lines[0].rstrip("\n").split(",")
@@ -724,6 +731,13 @@ CASES = {
         "break",
         AZURE_CSV.name,
         "line 1",
+    ),
+    "on-prem inventory: server_capex and life_years swapped": Case(
+        swapped_life,
+        "onprem",
+        "bad value in column life_years — expected a life of at most 50 years, found '310000'",
+        INVENTORY.name,
+        "row 1 (line 2), column life_years",
     ),
     "Azure cost details saved as UTF-16": Case(
         utf16(AZURE_CSV, "utf-16"),
