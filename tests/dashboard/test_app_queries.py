@@ -18,7 +18,7 @@ from dashboard import queries, queries_gpu, queries_lines, queries_own
 from dashboard.filters import Filters
 from models.cost_basis import CostBasis
 from models.recommendation import OwnVsRentSettings, recommend, to_dict
-from tests.models.test_demand import SCHEMA, _rows
+from tests.fixtures.demand import SCHEMA, _rows
 
 A, U, AI, HI, N = "active", "underutilised", "allocated_idle", "hard_idle", "unmonitored"
 DAYS_BEFORE = 24 * 45  # hours: six weeks before the fleet's hours, outside a one-month window

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.test_app import app, no_errors, page
+from tests.fixtures.app_pages import app, no_errors, page
 
 
 @pytest.fixture

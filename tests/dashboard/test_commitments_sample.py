@@ -17,7 +17,7 @@ from ingest import views
 from ingest.sample.generator import generate
 from ingest.warehouse import connect
 from models.settings import Settings
-from tests.dashboard.test_app import app, helps, no_errors, page, usd
+from tests.fixtures.app_pages import app, helps, no_errors, page, usd
 
 CENT = Decimal("0.01")
 

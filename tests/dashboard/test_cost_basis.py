@@ -20,7 +20,7 @@ from ingest import views
 from ingest.warehouse import connect
 from models.cost_basis import CostBasis
 from models.settings import Settings
-from tests.dashboard.test_app import app, no_errors, page
+from tests.fixtures.app_pages import app, no_errors, page
 
 MONTH = "2026-10"
 UNALLOCATED = "unallocated"  # the pack's name for spend without a team ([allocation])

@@ -19,7 +19,7 @@ from ingest.idle_threshold import THRESHOLD, episodes_at, hours_at_sql
 from ingest.warehouse import connect
 from models.idle import IDLE_IN_SQL, IDLE_STATES
 from models.settings import Settings
-from tests.dashboard.test_app import app, episodes_shown, no_errors, page
+from tests.fixtures.app_pages import app, episodes_shown, no_errors, page
 from tests.oracles.idle import idle_episodes, state_expr
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from dashboard.cli import main
 from ingest.store import Store
-from tests.ingest.test_store import batch
+from tests.fixtures.batches import batch
+from tests.fixtures.terminal import in_currency
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -92,15 +93,6 @@ def test_query_numbers_are_right_aligned(loaded: Path, capsys: pytest.CaptureFix
         " 123456.789013145678 ",
         "          98766.4321 ",
     ]
-
-
-def in_currency(period: str, amounts: list[str], currency: str, n: int = 0):
-    """One account's period billed in `currency` (accounts apart: one currency each)."""
-    from dataclasses import replace
-
-    account = f"acct-{currency}"
-    load = batch(period, amounts, sha=str(n) * 64, currency=currency, account=account)
-    return replace(load, currency=currency, billing_account=account)
 
 
 def test_query_money_is_shown_at_the_currency_minor_units(

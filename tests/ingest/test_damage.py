@@ -20,8 +20,9 @@ from deltalake import DeltaTable
 
 from dashboard.cli import main
 from ingest.store import Store
-from tests.ingest.test_aws import REPO, STORED_ROWS, write_cur2
-from tests.ingest.test_store import batch
+from tests.fixtures.batches import batch
+from tests.fixtures.cur import STORED_ROWS, write_cur2
+from tests.fixtures.warehouse_state import REPO
 
 MONTHS = ("2026-08", "2026-09", "2026-10")
 LOG = Path("cost_lines") / "_delta_log"
@@ -389,7 +390,7 @@ def test_a_first_load_killed_before_its_commit_is_a_leftover_not_damage(
     tmp_path: Path, exports: Path, capsys: pytest.CaptureFixture
 ) -> None:
     # the data file is moved into cost_lines/ just before the table's first commit
-    from tests.ingest.test_crash import run_until
+    from tests.fixtures.kill import run_until
 
     warehouse = tmp_path / "warehouse"
     september = exports / "2026-09" / "BILLING_PERIOD=2026-09"

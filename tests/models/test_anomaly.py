@@ -161,7 +161,7 @@ def test_unknown_dimension_in_daily_spend_is_an_input_error():
 
 @pytest.mark.slow
 def test_sample_enterprise_egress_spike_and_idle_fleet_are_found(request):
-    from tests.models.test_demand import read_view, sample_or_skip
+    from tests.fixtures.demand import read_view, sample_or_skip
 
     warehouse, truth = sample_or_skip(request)
     costs = read_view(

@@ -143,7 +143,7 @@ def test_bad_arguments_are_clear_errors():
 
 @pytest.mark.slow
 def test_sample_enterprise_backtest_mape_per_provider(request, capsys):
-    from tests.models.test_demand import read_view, sample_or_skip
+    from tests.fixtures.demand import read_view, sample_or_skip
 
     warehouse, truth = sample_or_skip(request)
     costs = read_view(

@@ -313,7 +313,7 @@ def _gpu_hours_frame(hours: int = 24 * 60):
     8 more with no telemetry (billing only) for the first 100 hours."""
     import polars as pl
 
-    from tests.models.test_demand import SCHEMA, T0
+    from tests.fixtures.demand import SCHEMA, T0
 
     rows = []
     for h in range(hours):
@@ -465,7 +465,7 @@ def test_cli_rejects_unknown_settings_keys():
 def test_sample_enterprise_measured_u_and_u_r_match_truth(request, gpu):
     import json
 
-    from tests.models.test_demand import implied_by_truth, sample_app, sample_or_skip
+    from tests.fixtures.demand import implied_by_truth, sample_app, sample_or_skip
 
     warehouse, truth = sample_or_skip(request)
     u, u_r = implied_by_truth(truth, gpu)
