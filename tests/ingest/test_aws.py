@@ -296,41 +296,6 @@ def test_warehouse_option_and_environment(tmp_path: Path, monkeypatch: pytest.Mo
     assert period_totals(tmp_path / "from-env")["2026-09"][1] == want
 
 
-def test_sample_enterprise_aws_months_match_the_planted_truth(
-    sample_warehouse: Path, sample_truth: dict
-) -> None:
-    """Every month equals its truth; the restated month is its newest delivery (the second
-    execution of the Data Export), never the first one or the sum of both."""
-    deliveries = sorted(
-        (r for r in sample_truth.get("restatements", []) if r["source"] == "aws-cur2"),
-        key=lambda r: r["delivered_at"],
-    )
-    newest = {r["billing_period"]: Decimal(r["billed_cost"]) for r in deliveries}
-    assert len(deliveries) == 2 and deliveries[0]["billed_cost"] != deliveries[1]["billed_cost"]
-    want = {
-        t["billing_period"]: (t["lines"], Decimal(t["billed_cost"]), Decimal(t["effective_cost"]))
-        for t in sample_truth["totals"]
-        if t["source"] == "aws-cur2"
-    }
-    rows = (
-        connect(sample_warehouse)
-        .execute(
-            # truth counts the export's lines; the Unused lines are derived from fee lines
-            "select strftime(BillingPeriodStart, '%Y-%m'), "
-            "count(*) filter (where CommitmentDiscountStatus is distinct from 'Unused'), "
-            "sum(BilledCost), sum(EffectiveCost) from cost_lines where x_Source = 'aws-cur2' "
-            "group by 1"
-        )
-        .fetchall()
-    )
-    got = {p: (n, b, e) for p, n, b, e in rows}
-    assert set(got) == set(want)
-    for period, (lines, billed, effective) in want.items():
-        assert got[period] == (lines, billed, effective), period
-        if period in newest:
-            assert billed == newest[period]
-
-
 def test_a_savings_plan_unused_part_goes_to_the_type_it_covered_most() -> None:
     """A plan bought for p5 GPUs that also covered a little m5 stays a GPU commitment (its
     Unused line carries p5.48xlarge); an equal split is settled by name, the same every run."""

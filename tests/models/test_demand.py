@@ -10,7 +10,7 @@ import pytest
 
 from models.demand import Window, demand_curve, measured_utilisation, trailing_window
 from models.errors import InputError
-from tests.fixtures.demand import SCHEMA, T0, _rows
+from tests.fixtures.demand import SCHEMA, T0, demand_rows
 
 
 def _frame(*groups) -> pl.LazyFrame:
@@ -22,12 +22,12 @@ A, U, AI, HI, N = "active", "underutilised", "allocated_idle", "hard_idle", "unm
 
 FLEET = _frame(
     # owned: 2 GPUs x 10 hours; 12 useful, 6 idle, 2 unmonitored
-    _rows("onprem", "node-1", [A, A, A, U, U, AI, AI, HI, N, N]),
-    _rows("onprem", "node-1", [A, A, A, A, A, A, A, HI, HI, HI], gpu_index=1),
+    demand_rows("onprem", "node-1", [A, A, A, U, U, AI, AI, HI, N, N]),
+    demand_rows("onprem", "node-1", [A, A, A, A, A, A, A, HI, HI, HI], gpu_index=1),
     # cloud: 1 GPU x 10 hours; 4 useful, 2 idle, 4 unmonitored (billing only)
-    _rows("cloud", "i-1", [A, A, U, U, HI, AI, N, N, N, N], cost="6.88"),
+    demand_rows("cloud", "i-1", [A, A, U, U, HI, AI, N, N, N, N], cost="6.88"),
     # another model that must not leak into H100 figures
-    _rows("cloud", "i-2", [A] * 10, gpu_model="A100", cost="3.43"),
+    demand_rows("cloud", "i-2", [A] * 10, gpu_model="A100", cost="3.43"),
 )
 WINDOW = Window(T0, T0 + timedelta(hours=10))
 
@@ -46,7 +46,7 @@ def test_measured_u_and_u_r_exclude_unmonitored_hours():
 
 
 def test_the_measured_cloud_price_counts_only_hours_billed_in_the_price_books_currency():
-    eur = _rows("cloud", "vm-eu", [A] * 10, cost="5.10", gpu_index=0, currency="EUR")
+    eur = demand_rows("cloud", "vm-eu", [A] * 10, cost="5.10", gpu_index=0, currency="EUR")
     m = measured_utilisation(pl.concat([FLEET, _frame(eur)]), WINDOW, "h100")
     assert (m.cloud_monitored_hours, m.cloud_useful_hours) == (16, 14)  # every GPU's hours
     assert (m.cloud_priced_hours, m.cloud_cost) == (10, Decimal("68.80"))  # USD only
@@ -84,7 +84,7 @@ def test_demand_curve_counts_useful_gpus_and_billing_only_cloud_hours():
     ],
 )
 def test_a_gpu_model_matches_as_a_whole_word(name, a100, a10):
-    frame = _frame(_rows("cloud", "i-1", ["active"], gpu_model=name))
+    frame = _frame(demand_rows("cloud", "i-1", ["active"], gpu_model=name))
     assert measured_utilisation(frame, WINDOW, "A100").cloud_useful_hours == int(a100)
     assert measured_utilisation(frame, WINDOW, "A10").cloud_useful_hours == int(a10)
 
@@ -115,7 +115,7 @@ def test_empty_demand_is_a_clear_error():
 
 
 def test_no_monitored_hours_gives_no_measured_u():
-    only_billing = _frame(_rows("cloud", "i-9", [N, N, N]))
+    only_billing = _frame(demand_rows("cloud", "i-9", [N, N, N]))
     m = measured_utilisation(only_billing, WINDOW)
     assert m.u is None and m.u_r is None and m.unmonitored_share == 1.0
 

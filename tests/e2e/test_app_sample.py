@@ -13,6 +13,8 @@ from ingest.warehouse import connect
 from models.settings import Settings
 from tests.fixtures.app_pages import PAGES, app, formats, helps, metrics, no_errors, page, usd
 
+pytestmark = pytest.mark.slow  # needs the built sample warehouse
+
 
 @pytest.fixture
 def sample(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
