@@ -1,7 +1,7 @@
 """The tests say what they hold: read from the source of tests/, nothing is run.
 
-- shared builders live in tests/fixtures (or servers/, oracles/), never in a test file that
-  another module imports;
+- shared builders live in tests/fixtures (or servers/, oracles/), never in a test file or a
+  conftest that another module imports (a conftest holds fixtures only);
 - models/ unit tests build their frames in code: nothing they import, directly or through our
   test helpers, comes from ingest/ or dashboard/;
 - a test that needs the built sample warehouse lives in tests/e2e/ and carries `slow`.
@@ -140,12 +140,12 @@ def _uses_sample(path: Path) -> list[str]:
     return found
 
 
-def test_no_module_of_the_tests_imports_a_test_file() -> None:
+def test_no_module_of_the_tests_imports_a_test_file_or_a_conftest() -> None:
     found = [
         f"{_rel(path)}:{line} imports {module}"
         for path in _sources()
         for module, line in _imports(path)
-        if module.startswith("tests.") and module.split(".")[-1].startswith("test_")
+        if module.startswith("tests.") and module.split(".")[-1].startswith(("test_", "conftest"))
     ]
     assert not found, "move the shared builders into tests/fixtures/:\n" + "\n".join(found)
 
@@ -199,6 +199,7 @@ def test_the_scan_finds_each_kind_of_misplaced_test(fake_tests: Path) -> None:
         "    from tests.ingest.test_a import helper\n"
         "    assert helper()\n"
     )
+    (fake_tests / "ingest" / "test_d.py").write_text("from tests.conftest import REPO\n")
     (fake_tests / "fixtures" / "lines.py").write_text("from ingest.store import Store\n")
     (fake_tests / "models" / "test_m.py").write_text("from tests.fixtures.lines import Store\n")
     (fake_tests / "e2e" / "test_e.py").write_text("def test_e(sample_warehouse):\n    pass\n")
@@ -210,7 +211,8 @@ def test_the_scan_finds_each_kind_of_misplaced_test(fake_tests: Path) -> None:
     )
 
     for check, says in (
-        (test_no_module_of_the_tests_imports_a_test_file, "tests/ingest/test_b.py:2 imports"),
+        (test_no_module_of_the_tests_imports_a_test_file_or_a_conftest, "test_b.py:2 imports"),
+        (test_no_module_of_the_tests_imports_a_test_file_or_a_conftest, "test_d.py:1 imports"),
         (test_models_unit_tests_import_nothing_above_models, "lines.py:1 imports ingest.store"),
         (test_every_e2e_test_file_is_marked_slow, "tests/e2e/test_e.py"),
         (test_only_e2e_tests_use_the_sample_warehouse, "tests/ingest/test_b.py:1 test_b"),

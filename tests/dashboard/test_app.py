@@ -10,7 +10,6 @@ import pytest
 from ingest import views
 from ingest.warehouse import connect
 from models.settings import Settings
-from tests.dashboard.conftest import expected_total
 from tests.fixtures.app_pages import (
     PAGES,
     app,
@@ -21,6 +20,7 @@ from tests.fixtures.app_pages import (
     page,
     usd,
 )
+from tests.fixtures.small_warehouse import expected_total
 
 AMORTISED = "Amortised cost (USD)"  # how a table heads its money on the default basis
 

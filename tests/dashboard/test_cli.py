@@ -15,8 +15,8 @@ import pytest
 from dashboard.cli import cli, main
 from ingest.store import Store
 from ingest.warehouse import connect
-from tests.conftest import REFERENCE, REPO
 from tests.fixtures.batches import batch
+from tests.fixtures.paths import REFERENCE, REPO
 from tests.servers.prometheus import free_port
 
 PAYG = REFERENCE / "azure-header-variants" / "headersets_PayAsYouGo.csv"

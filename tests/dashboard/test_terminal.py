@@ -246,7 +246,7 @@ def test_the_demo_says_when_there_are_no_gpus_to_measure(
 ) -> None:
     import shutil
 
-    from tests.conftest import SAMPLE_DATA
+    from tests.fixtures.paths import SAMPLE_DATA
 
     if not (SAMPLE_DATA / "truth.json").exists():
         pytest.skip("sample_data/ is not generated yet")

@@ -307,7 +307,7 @@ def test_sample_enterprise_azure_equals_its_truth(
     sample_truth: dict, warehouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The committed sample delivers 2026-09 twice; the warehouse holds its newest run."""
-    from tests.conftest import SAMPLE_DATA
+    from tests.fixtures.paths import SAMPLE_DATA
 
     assert ingest(warehouse, str(SAMPLE_DATA / "azure")) == 0
     got = {

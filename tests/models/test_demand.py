@@ -118,6 +118,3 @@ def test_no_monitored_hours_gives_no_measured_u():
     only_billing = _frame(demand_rows("cloud", "i-9", [N, N, N]))
     m = measured_utilisation(only_billing, WINDOW)
     assert m.u is None and m.u_r is None and m.unmonitored_share == 1.0
-
-
-# ---- the sample enterprise (end to end) ---------------------------------------------------
