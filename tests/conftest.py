@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
-REFERENCE = TESTS / "fixtures" / "reference"
+from tests.fixtures.paths import REFERENCE, SAMPLE_DATA
 
 
 @pytest.fixture
@@ -21,9 +19,6 @@ def reference() -> Path:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     return tmp_path / "warehouse"
-
-
-SAMPLE_DATA = REPO / "sample_data"
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from ingest import views
 from ingest.store import Store
 from ingest.warehouse import connect
 from models.settings import Settings
-from tests.ingest.test_store import batch
+from tests.fixtures.batches import batch
 
 EC2, WANDB = "Amazon Elastic Compute Cloud", "Weights & Biases"
 SPIKE = date(2026, 10, 15)

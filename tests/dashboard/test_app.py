@@ -2,57 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from ingest import views
 from ingest.warehouse import connect
 from models.settings import Settings
-from tests.dashboard.conftest import expected_total
+from tests.fixtures.app_pages import (
+    PAGES,
+    app,
+    episodes_shown,
+    formats,
+    metrics,
+    no_errors,
+    page,
+    usd,
+)
+from tests.fixtures.small_warehouse import expected_total
 
 AMORTISED = "Amortised cost (USD)"  # how a table heads its money on the default basis
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGES = ("overview", "explorer", "idle", "commitments", "movement", "tools", "workloads",
-         "own_vs_rent", "forecast", "reports", "health")  # fmt: skip
-
-
-def app(**query: str) -> AppTest:
-    # Run dashboard/app.py from a script elsewhere: with the main script beside a `pages/`
-    # folder, AppTest replays Streamlit's legacy folder navigation on every rerun.
-    at = AppTest.from_string(f"import runpy; runpy.run_path({APP!r})", default_timeout=60)
-    at.query_params.update(query)
-    return at.run()
-
-
-def page(at: AppTest, name: str) -> AppTest:
-    return at.switch_page(str(Path(APP).parent / "pages" / f"{name}.py")).run()
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
-def formats(frame) -> dict[str, str]:
-    """The number formats a dataframe element's column_config sets, by column."""
-    columns = json.loads(frame.proto.columns).items()
-    return {k: v["type_config"]["format"] for k, v in columns if "type_config" in v}
-
-
-def helps(at: AppTest) -> dict[str, str]:
-    return {m.label: m.help for m in at.metric}
-
-
-def usd(value: Decimal) -> str:
-    return f"USD {Decimal(value):,.2f}"
-
-
-def no_errors(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 # ---- a warehouse built in code, before the derived views exist -------------------------------
@@ -174,14 +144,6 @@ def test_idle_resource_drilldown_and_unmonitored_hours(full: Path) -> None:
     assert formats(at.dataframe[-1]) == {"gpu_hours": "%,d", "cost": "%,.2f", "resources": "%,d"}
 
 
-def episodes_shown(at: AppTest) -> list[tuple]:
-    (frame,) = [d.value for d in at.dataframe if "gpus" in d.value.columns]
-    return [
-        (r["gpus"], r["start"].isoformat(), r["hours"], r["gpu_hours"], r["cost"], r["state"])
-        for r in frame.to_dict("records")
-    ]
-
-
 def test_idle_episodes_of_the_selected_resource(full: Path) -> None:
     at = page(app(), "idle")  # the top resource is selected first
     # i-gpu2: all 8 GPUs at 3% for the first 2 hours of 2 October, then 20%
@@ -271,7 +233,7 @@ def test_forecast_and_reports_pages_show_their_tables(full: Path) -> None:
 def test_tools_page_points_to_the_currency_that_has_tools(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.dashboard.test_report_world import shared
+    from tests.fixtures.report_world import shared
 
     # the small world bills one EUR account, with no tools in it; its tools are in USD
     monkeypatch.setenv("FINOPS_WAREHOUSE", str(shared(tmp_path_factory)))

@@ -18,7 +18,7 @@ from dashboard import queries, queries_gpu, queries_lines, queries_own
 from dashboard.filters import Filters
 from models.cost_basis import CostBasis
 from models.recommendation import OwnVsRentSettings, recommend, to_dict
-from tests.models.test_demand import SCHEMA, _rows
+from tests.fixtures.demand import SCHEMA, demand_rows
 
 A, U, AI, HI, N = "active", "underutilised", "allocated_idle", "hard_idle", "unmonitored"
 DAYS_BEFORE = 24 * 45  # hours: six weeks before the fleet's hours, outside a one-month window
@@ -28,16 +28,16 @@ FLEET = pl.DataFrame(
         r
         for g in (
             # owned: 2 GPUs x 10 hours; 12 useful of 18 monitored, 2 unmonitored
-            _rows("onprem", "node-1", [A, A, A, U, U, AI, AI, HI, N, N], start=DAYS_BEFORE),
-            _rows("onprem", "node-1", [A] * 7 + [HI] * 3, gpu_index=1, start=DAYS_BEFORE),
+            demand_rows("onprem", "node-1", [A, A, A, U, U, AI, AI, HI, N, N], start=DAYS_BEFORE),
+            demand_rows("onprem", "node-1", [A] * 7 + [HI] * 3, gpu_index=1, start=DAYS_BEFORE),
             # seen only six weeks and five weeks before: outside a one-month window
-            _rows("onprem", "node-2", [A] * 5, gpu_index=0),
+            demand_rows("onprem", "node-2", [A] * 5, gpu_index=0),
             # cloud: 4 useful of 6 monitored, 4 billing-only hours at USD 6.88
-            _rows("cloud", "i-1", [A, A, U, U, HI, AI, N, N, N, N], cost="6.88",
+            demand_rows("cloud", "i-1", [A, A, U, U, HI, AI, N, N, N, N], cost="6.88",
                   start=DAYS_BEFORE),
-            _rows("cloud", "i-1", [A, HI], cost="6.88", start=DAYS_BEFORE - 24 * 35),
+            demand_rows("cloud", "i-1", [A, HI], cost="6.88", start=DAYS_BEFORE - 24 * 35),
             # another model that must not leak into H100 figures
-            _rows("cloud", "i-2", [A] * 10, gpu_model="A100", cost="3.43", start=DAYS_BEFORE),
+            demand_rows("cloud", "i-2", [A] * 10, gpu_model="A100", cost="3.43", start=DAYS_BEFORE),
         )
         for r in g
     ],

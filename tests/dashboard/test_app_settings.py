@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.dashboard.test_app import app, no_errors, page
+from dashboard.pages import session
+from tests.fixtures.app_pages import app, no_errors, page
 
 
 @pytest.fixture
-def configured(small_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def configured(
+    small_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     config = tmp_path / "finops.toml"
     config.write_text(
         '[own_vs_rent]\ngpu = "H100"\nmonths = 6\n\n[anomaly]\nz_threshold = 3.5\n',
         encoding="utf-8",
     )
     monkeypatch.setenv("FINOPS_CONFIG", str(config))
-    return config
+    # settings are read once per server: an earlier test's must not stand in for this file,
+    # nor this file's for a later test's
+    session.settings.clear()
+    yield config
+    session.settings.clear()
 
 
 def test_own_vs_rent_page_starts_from_the_configured_months(configured: Path) -> None:

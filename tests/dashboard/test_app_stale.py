@@ -12,8 +12,8 @@ import pytest
 from ingest import derived
 from ingest.store import Store
 from models.settings import Settings
-from tests.dashboard.test_app import app, no_errors
-from tests.ingest.test_store import batch
+from tests.fixtures.app_pages import app, no_errors
+from tests.fixtures.batches import batch
 
 STALE = (
     "**Derived data is out of date**, so figures would be wrong: line_classes "

@@ -10,7 +10,7 @@ import pytest
 
 from dashboard.auth import check_bind, parse_auth, secrets_toml
 from models.errors import ConfigError
-from tests.dashboard.conftest import Served
+from tests.fixtures.served import Served
 
 GOOD = {
     "client_id": "finops",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.conftest import Served
+from tests.fixtures.served import Served
 
 pytestmark = pytest.mark.slow
 

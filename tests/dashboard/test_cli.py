@@ -15,8 +15,8 @@ import pytest
 from dashboard.cli import cli, main
 from ingest.store import Store
 from ingest.warehouse import connect
-from tests.conftest import REFERENCE, REPO
-from tests.ingest.test_store import batch
+from tests.fixtures.batches import batch
+from tests.fixtures.paths import REFERENCE, REPO
 from tests.servers.prometheus import free_port
 
 PAYG = REFERENCE / "azure-header-variants" / "headersets_PayAsYouGo.csv"
@@ -225,7 +225,7 @@ def test_each_documented_exit_code_is_returned(
     import polars as pl
 
     from ingest import aws
-    from tests.ingest.test_aws import write_cur2
+    from tests.fixtures.cur import write_cur2
 
     real = aws.normalise
     monkeypatch.setattr(aws, "normalise", lambda *a: real(*a).filter(pl.col("BilledCost") != 0.09))

@@ -17,9 +17,8 @@ from ingest import views
 from ingest.sample.generator import generate
 from ingest.warehouse import connect
 from models.settings import Settings
-from tests.dashboard.test_app import app, helps, no_errors, page, usd
-
-CENT = Decimal("0.01")
+from tests.fixtures.app_pages import app, helps, no_errors, page, usd
+from tests.fixtures.commitments import cents, planted
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +38,6 @@ def served(enterprise, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict]:
     monkeypatch.setenv("FINOPS_WAREHOUSE", str(enterprise[0]))
     monkeypatch.delenv("FINOPS_CONFIG", raising=False)
     return enterprise
-
-
-def planted(truth: dict) -> dict[tuple[str, str], dict]:
-    return {(c["billing_period"], c["commitment_id"]): c for c in truth["commitments"]}
-
-
-def cents(value: object) -> Decimal:
-    return Decimal(str(value)).quantize(CENT)
 
 
 def test_truth_states_every_commitment_of_the_sample(enterprise) -> None:
@@ -140,25 +131,3 @@ def test_unused_gpu_commitments_are_ai_spend_on_the_overview(served) -> None:
     overview = app()
     no_errors(overview)
     assert helps(overview)["AI spend"] == f"{usd(ai)} exactly"
-
-
-def test_committed_sample_commitments_equal_its_truth(
-    sample_warehouse: Path, sample_truth: dict
-) -> None:
-    """The demo's own sample (sample_data/), once its truth.json states commitments."""
-    if "commitments" not in sample_truth:
-        pytest.skip("sample_data/truth.json predates commitments: regenerate sample_data")
-    from dashboard.queries_commitments import summary
-
-    views.register_all(Settings())
-    rows = summary(connect(sample_warehouse), currency="USD")
-    got = {
-        (str(r["period"])[:7], r["commitment_id"]): r
-        for r in rows.iter_rows(named=True)
-        if r["used"] or r["unused"]
-    }
-    want = planted(sample_truth)
-    assert set(got) == set(want)
-    for key, c in want.items():
-        assert cents(got[key]["unused"]) == cents(c["unused"]), key
-        assert got[key]["utilisation"] == pytest.approx(float(c["utilisation"]), abs=5e-7), key

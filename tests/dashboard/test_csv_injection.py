@@ -25,7 +25,7 @@ from dashboard.cli import main
 from dashboard.csv_cells import Figure, csv_text, frame_csv, inert
 from dashboard.report import build_pack
 from ingest.store import Store
-from tests.dashboard.test_report_world import classified, load
+from tests.fixtures.report_world import classified, load
 
 # (text as a source delivers it, the cell a spreadsheet must get)
 HOSTILE = [

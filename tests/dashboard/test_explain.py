@@ -10,7 +10,7 @@ import pytest
 
 from dashboard.cli import main
 from ingest.store import Store
-from tests.ingest.test_classified import EGRESS, OCT, SEPT, H, gpu_rows, load, telemetry
+from tests.fixtures.classified import EGRESS, OCT, SEPT, H, gpu_rows, load, telemetry
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_classify_summary_totals_each_currency_apart(
     from ingest import derived
     from ingest.load_contract import PeriodLoad, SourceFile
     from models.settings import Settings
-    from tests.ingest.test_classified import cost_lines
+    from tests.fixtures.classified import cost_lines
 
     store = Store(wh)
     eur = [{**EGRESS[0], "cost": "12.50"}]

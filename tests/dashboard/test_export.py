@@ -11,7 +11,7 @@ import pytest
 
 from dashboard.cli import main
 from models.schema import COST_LINES
-from tests.dashboard.conftest import AWS, AZURE, OCT
+from tests.fixtures.small_warehouse import AWS, AZURE, OCT
 
 
 def _export(warehouse: Path, out: Path, month: str) -> int:

@@ -15,8 +15,8 @@ import pytest
 import streamlit as st
 
 from dashboard import queries
-from tests.dashboard.conftest import Served
-from tests.dashboard.test_app import app
+from tests.fixtures.app_pages import app
+from tests.fixtures.served import Served
 
 BUG = "cannot add 'Decimal' and 'NoneType' reading /srv/finops/private/ledger.parquet"
 FRIENDLY = re.compile(

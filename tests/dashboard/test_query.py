@@ -13,7 +13,7 @@ import pytest
 import ingest.warehouse
 from dashboard.cli import main
 from ingest.store import Store
-from tests.ingest.test_store import batch
+from tests.fixtures.batches import batch
 
 
 @pytest.fixture

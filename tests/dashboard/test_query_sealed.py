@@ -22,7 +22,7 @@ from dashboard.cli import main
 from dashboard.commands.query import ALLOWED
 from ingest import views, warehouse
 from models.settings import Settings
-from tests.dashboard.conftest import build, expected_total
+from tests.fixtures.small_warehouse import build, expected_total
 
 REFUSED = "only read-only queries are allowed"
 NOT_READABLE = "query failed: it may read only the warehouse views"

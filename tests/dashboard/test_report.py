@@ -16,7 +16,7 @@ from dashboard.report import build_pack
 from dashboard.report_model import cents, money_text
 from ingest.warehouse import connect
 from models.settings import parse_settings
-from tests.dashboard.test_report_world import classified, shared
+from tests.fixtures.report_world import classified, shared
 
 MONTH = "2026-09"
 STAMP = datetime(2026, 10, 3, 9, 30, tzinfo=UTC)
@@ -253,7 +253,7 @@ def test_the_pack_is_deterministic(world: Path, pack, tmp_path: Path) -> None:
 
 
 def test_idle_gpu_waste_keeps_each_gpu_in_its_billing_currency(world: Path, tmp_path: Path) -> None:
-    from tests.dashboard.test_report_world import GPU_HOURS
+    from tests.fixtures.report_world import GPU_HOURS
 
     con = classified(world)
     # a second GPU, billed in euros, with the same month of hours as the first
@@ -275,7 +275,7 @@ def test_idle_gpu_waste_keeps_each_gpu_in_its_billing_currency(world: Path, tmp_
 def test_idle_gpu_waste_of_a_gpu_hours_table_without_currencies_is_a_gap(
     world: Path, tmp_path: Path
 ) -> None:
-    from tests.dashboard.test_report_world import GPU_HOURS
+    from tests.fixtures.report_world import GPU_HOURS
 
     con = classified(world)
     hours = GPU_HOURS.split(" as\n", 1)[1]  # as a warehouse built before the column reads

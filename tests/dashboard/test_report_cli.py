@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.cli import main
-from tests.dashboard.test_report_world import shared
+from tests.fixtures.report_world import shared
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_total_billed_is_printed_at_the_currency_minor_units(
 ) -> None:
     """1235.5 yen is 1,236 yen (no sen on an invoice); 1235.5015 dinars is 1,235.502."""
     from ingest.store import Store
-    from tests.dashboard.test_terminal import in_currency
+    from tests.fixtures.terminal import in_currency
 
     Store(warehouse).load_cost_lines([in_currency("2026-09", amounts, currency)])
     code = main(["--warehouse", str(warehouse), "report", "--month", "2026-09", "--currency",
@@ -162,7 +162,7 @@ def test_the_pack_shows_money_at_the_currency_minor_units(
     from pypdf import PdfReader
 
     from ingest.store import Store
-    from tests.dashboard.test_terminal import in_currency
+    from tests.fixtures.terminal import in_currency
 
     Store(warehouse).load_cost_lines([in_currency("2026-09", amounts, currency)])
     out = tmp_path / "pack"

@@ -10,7 +10,7 @@ import pytest
 
 from dashboard.csv_cells import inert
 from dashboard.report import build_pack
-from tests.dashboard.test_report_world import INJECTIONS, classified, shared
+from tests.fixtures.report_world import INJECTIONS, classified, shared
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from dashboard.report import build_pack
-from tests.dashboard.test_report_world import classified, shared
+from tests.fixtures.report_world import classified, shared
 
 SOFFICE = shutil.which("soffice")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingest.test_aws import KOKU, ingest
-from tests.ingest.test_denied import finops
+from tests.fixtures.cur import KOKU
+from tests.fixtures.warehouse_state import finops, ingest
 
 GOOD = KOKU / "test_cur.csv"
 TAIL = "choose another --out folder, or give this one write access; nothing was written"

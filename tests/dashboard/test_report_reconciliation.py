@@ -17,7 +17,7 @@ from ingest import loads_log
 from ingest.load_contract import LoadResult
 from ingest.store import Store
 from models.settings import parse_settings
-from tests.dashboard.test_report_world import copy_of
+from tests.fixtures.report_world import copy_of
 
 AWS = ("aws-cur2", "111122223333", "USD")
 AWS_TOTAL = Decimal("501.675456789")

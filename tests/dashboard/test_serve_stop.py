@@ -9,7 +9,7 @@ import socket
 import time
 from pathlib import Path
 
-from tests.dashboard.conftest import Served
+from tests.fixtures.served import Served
 
 
 def _port_free(port: int) -> bool:

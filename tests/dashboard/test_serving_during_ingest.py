@@ -16,7 +16,8 @@ from ingest import derived
 from ingest.load_contract import PeriodLoad, SourceFile
 from ingest.store import Store
 from models.settings import Settings
-from tests.dashboard.conftest import OCT, REPO, Served, _frame, build
+from tests.fixtures.served import REPO, Served
+from tests.fixtures.small_warehouse import OCT, build, cost_frame
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ NEW = "USD 4,639.15"
 def restated_october() -> PeriodLoad:
     rows = [{"start": OCT, "cost": "0.01", "usage": "USE1-BoxUsage:m5.large",
              "resource": "i-web", "service": "Amazon Elastic Compute Cloud"}]  # fmt: skip
-    one = _frame(OCT, rows, "AWS").collect()
+    one = cost_frame(OCT, rows, "AWS").collect()
     lines = (
         pl.concat([one] * LINES)
         .with_columns(

@@ -8,7 +8,8 @@ import pytest
 
 from dashboard.cli import main
 from ingest.store import Store
-from tests.ingest.test_store import batch
+from tests.fixtures.batches import batch
+from tests.fixtures.terminal import in_currency
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -92,15 +93,6 @@ def test_query_numbers_are_right_aligned(loaded: Path, capsys: pytest.CaptureFix
         " 123456.789013145678 ",
         "          98766.4321 ",
     ]
-
-
-def in_currency(period: str, amounts: list[str], currency: str, n: int = 0):
-    """One account's period billed in `currency` (accounts apart: one currency each)."""
-    from dataclasses import replace
-
-    account = f"acct-{currency}"
-    load = batch(period, amounts, sha=str(n) * 64, currency=currency, account=account)
-    return replace(load, currency=currency, billing_account=account)
 
 
 def test_query_money_is_shown_at_the_currency_minor_units(
@@ -202,43 +194,6 @@ def test_the_brief_summary_is_one_line_per_source_account_and_currency() -> None
     ]
 
 
-def test_the_demo_prints_a_line_per_ingest_and_what_it_built(sample_warehouse: Path) -> None:
-    from decimal import ROUND_HALF_EVEN, Decimal
-
-    from ingest.warehouse import connect
-
-    out = (sample_warehouse.parent / "demo.out").read_text(encoding="utf-8").splitlines()
-    assert len(out) < 30  # it used to print three lines per month loaded, 280 in all
-    con = connect(sample_warehouse)
-
-    def cents(value: Decimal) -> str:
-        return f"{value.quantize(Decimal('0.01'), ROUND_HALF_EVEN):,}"
-
-    # each single-load source, its line from the loads table
-    loads = con.execute(
-        "SELECT source, billing_account, currency, count(*), sum(rows), sum(source_total), "
-        "min(billing_period), max(billing_period) FROM loads WHERE dataset = 'cost_lines' "
-        "AND source IN ('azure-cost-details', 'gcp-bq', 'onprem', 'saas') GROUP BY ALL"
-    ).fetchall()
-    assert len(loads) == 5
-    for source, account, currency, n, rows, total, first, last in loads:
-        assert (
-            f"{source} {account}: {n} periods ({first} .. {last}), {rows:,} rows, "
-            f"{currency} {cents(total)} in source and warehouse: committed"
-        ) in out
-    assert "nvidia-smi: 12 months (2025-11 .. 2026-10), 224,880 GPU-hours: committed" in out
-    billed = con.execute(
-        "SELECT BillingCurrency, sum(BilledCost) FROM cost_lines GROUP BY 1 ORDER BY 2 DESC"
-    ).fetchall()
-    lines = con.execute("SELECT count(*) FROM cost_lines").fetchall()[0][0]
-    assert (
-        f"Warehouse ready in {sample_warehouse}: {lines:,} cost lines, 2025-11 .. 2026-10, "
-        f"billed {', '.join(f'{c} {cents(t)}' for c, t in billed)}."
-    ) in out
-    episodes, cost = con.execute("SELECT count(*), sum(cost) FROM idle_episodes").fetchall()[0]
-    assert f"Idle GPUs: {episodes:,} episodes costing USD {cents(cost)}." in out
-
-
 def test_loads_narrow_to_a_source_period_and_count(
     loaded: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
@@ -291,7 +246,7 @@ def test_the_demo_says_when_there_are_no_gpus_to_measure(
 ) -> None:
     import shutil
 
-    from tests.conftest import SAMPLE_DATA
+    from tests.fixtures.paths import SAMPLE_DATA
 
     if not (SAMPLE_DATA / "truth.json").exists():
         pytest.skip("sample_data/ is not generated yet")

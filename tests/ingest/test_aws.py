@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 import shutil
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -17,162 +16,23 @@ import pytest
 from dashboard.cli import main
 from ingest import aws, cur_layout
 from ingest.warehouse import connect, versions
-
-REPO = Path(__file__).resolve().parents[2]
-KOKU = REPO / "tests" / "fixtures" / "reference" / "aws-cur-legacy-koku"
-Q = Decimal("1e-12")
+from tests.fixtures.cur import (
+    KOKU,
+    LINES,
+    RI_ARN,
+    SP_ARN,
+    STORED_ROWS,
+    cur2_table,
+    expected_billed,
+    koku_truth,
+    write_cur2,
+)
+from tests.fixtures.warehouse_state import ingest, period_totals, state
 
 # ---- a CUR 2.0 export built in code -------------------------------------------------------
 
-MAP = pa.map_(pa.string(), pa.string())
-SP_ARN = "arn:aws:savingsplans::111111111111:savingsplan/sp-1"
-RI_ARN = "arn:aws:ec2:us-east-1:111111111111:reserved-instances/ri-1"
-
-# (line type, usage type, product code, unblended, effective, extra columns)
-LINES: list[tuple[str, str, str, float, str, dict]] = [
-    ("Usage", "USE1-BoxUsage:p4d.24xlarge", "AmazonEC2", 32.7726, "32.7726", {}),
-    (
-        "SavingsPlanCoveredUsage", "USE1-BoxUsage:g5.2xlarge", "AmazonEC2", 1.212, "0.7878",
-        {"savings_plan_savings_plan_a_r_n": SP_ARN,
-         "savings_plan_savings_plan_effective_cost": 0.7878},
-    ),
-    ("SavingsPlanNegation", "USE1-BoxUsage:g5.2xlarge", "AmazonEC2", -1.212, "0",
-     {"savings_plan_savings_plan_a_r_n": SP_ARN}),
-    (
-        "SavingsPlanRecurringFee", "ComputeSP:1yrNoUpfront", "ComputeSavingsPlans", 720.0,
-        "719.2122",
-        {"savings_plan_savings_plan_a_r_n": SP_ARN,
-         "savings_plan_total_commitment_to_date": 720.0,
-         "savings_plan_used_commitment": 0.7878},
-    ),
-    ("DiscountedUsage", "USE1-BoxUsage:p5.48xlarge", "AmazonEC2", 0.0, "55.04",
-     {"reservation_reservation_a_r_n": RI_ARN, "reservation_effective_cost": 55.04}),
-    (
-        "RIFee", "HeavyUsage:p5.48xlarge", "AmazonEC2", 39628.8, "39573.76",
-        {"reservation_reservation_a_r_n": RI_ARN,
-         "reservation_unused_amortized_upfront_fee_for_billing_period": 0.0,
-         "reservation_unused_recurring_fee": 39573.76},
-    ),
-    ("Tax", "Tax", "AmazonEC2", 7.123456789012345, "7.123456789012", {}),
-    ("Credit", "", "AmazonBedrock", -5.0, "-5", {}),
-    ("Usage", "USE1-Claude3Sonnet-input-tokens", "AmazonBedrock", 1.23e-07, "0.000000123", {}),
-    ("Usage", "USW2-DataTransfer-Out-Bytes", "AWSDataTransfer", 0.09, "0.09", {}),
-]  # fmt: skip
-# Rows a load of LINES stores: each commitment fee line is followed by its Unused line.
-STORED_ROWS = len(LINES) + 2
-
-
-def cur2_table(period: str = "2026-09", scale: float = 1.0, payer: str = "111111111111",
-               currency: str = "USD") -> pa.Table:  # fmt: skip
-    """One billing period of CUR 2.0 lines, money as float64 like Data Exports writes it."""
-    start = pa.scalar(f"{period}-01T00:00:00").cast(pa.timestamp("ms"))
-    y, m = map(int, period.split("-"))
-    end = pa.scalar(f"{y + m // 12}-{m % 12 + 1:02d}-01T00:00:00").cast(pa.timestamp("ms"))
-    rows = []
-    for i, (kind, utype, code, cost, _, extra) in enumerate(LINES):
-        itype = utype.split(":")[-1] if "Usage:" in utype else None
-        rows.append(
-            {
-                "bill_payer_account_id": payer,
-                "bill_billing_entity": "AWS",
-                "bill_billing_period_start_date": start.as_py(),
-                "bill_billing_period_end_date": end.as_py(),
-                "line_item_usage_account_id": "222222222222",
-                "line_item_line_item_type": kind,
-                "line_item_usage_start_date": start.as_py(),
-                "line_item_usage_end_date": end.as_py(),
-                "line_item_product_code": code,
-                "line_item_usage_type": utype,
-                "line_item_currency_code": currency,
-                "line_item_unblended_cost": cost * scale,
-                "line_item_usage_amount": 1.0,
-                "line_item_resource_id": f"i-{i:04d}",
-                "pricing_public_on_demand_cost": abs(cost) * scale,
-                "pricing_unit": "Hrs",
-                "product": [("product_name", f"{code} product"), ("region_code", "us-east-1")]
-                + ([("gpu", "8")] if itype and itype.startswith("p4d") else []),
-                "product_instance_type": itype,
-                "resource_tags": [("user_team", "ml-research"), ("user_env", "prod")]
-                if i % 2 == 0
-                else [],
-                "savings_plan_savings_plan_a_r_n": None,
-                "savings_plan_savings_plan_effective_cost": None,
-                "savings_plan_total_commitment_to_date": None,
-                "savings_plan_used_commitment": None,
-                "reservation_reservation_a_r_n": None,
-                "reservation_effective_cost": None,
-                "reservation_unused_amortized_upfront_fee_for_billing_period": None,
-                "reservation_unused_recurring_fee": None,
-                **{k: (v * scale if isinstance(v, float) else v) for k, v in extra.items()},
-            }
-        )
-    schema = pa.schema(
-        [
-            pa.field(k, MAP if k in ("product", "resource_tags") else _arrow_type(k, v))
-            for k, v in rows[0].items()
-        ]
-    )
-    return pa.Table.from_pylist(rows, schema=schema)
-
-
-def _arrow_type(name: str, value: object) -> pa.DataType:
-    if name.endswith(("_cost", "_amount", "_to_date", "_commitment", "_fee", "_period")):
-        return pa.float64()
-    if name.endswith("_date"):
-        return pa.timestamp("ms")
-    return pa.string()
-
-
-def write_cur2(folder: Path, period: str = "2026-09", parts: int = 1, **kw) -> Path:
-    """`folder/BILLING_PERIOD=<period>/` with the period's lines split over `parts` files."""
-    out = folder / f"BILLING_PERIOD={period}"
-    out.mkdir(parents=True, exist_ok=True)
-    table = cur2_table(period, **kw)
-    step = -(-table.num_rows // parts)
-    for i in range(parts):
-        pq.write_table(table.slice(i * step, step), out / f"export-{i + 1:05d}.snappy.parquet")
-    return out
-
-
-def expected_billed(table: pa.Table) -> Decimal:
-    """Independent total: each float's shortest repr as Decimal, rounded half-even at 12."""
-    values = table.column("line_item_unblended_cost").to_pylist()
-    return sum((Decimal(repr(v)).quantize(Q, ROUND_HALF_EVEN) for v in values), Decimal(0))
-
-
-def ingest(warehouse: Path, *args: str) -> int:
-    return main(["--warehouse", str(warehouse), "ingest", *args])
-
-
-def period_totals(root: Path, as_of=None) -> dict[str, tuple[int, Decimal, Decimal]]:
-    rows = connect(root, as_of).execute(
-        "select strftime(BillingPeriodStart, '%Y-%m'), count(*), sum(BilledCost), "
-        "sum(EffectiveCost) from cost_lines group by 1 order by 1"
-    )
-    return {p: (n, b, e) for p, n, b, e in rows.fetchall()}
-
-
-def state(root: Path) -> tuple:
-    """What a failed load must not change: table versions and every period's totals.
-
-    (load_errors is the one table a failure appends to, for the Data health page.)"""
-    v = versions(root)
-    return v["cost_lines"], v["loads"], period_totals(root) if v["cost_lines"] is not None else {}
-
 
 # ---- the real legacy samples ----------------------------------------------------------------
-
-
-def koku_truth(path: Path) -> tuple[int, Decimal, str]:
-    """Rows, Decimal sum of the unblended-cost column and billing month, read with csv."""
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    col = next(c for c in rows[0] if c in ("lineItem/UnblendedCost", "line_item_unblended_cost"))
-    start = next(
-        c for c in rows[0] if c.replace("_", "").lower().endswith("billingperiodstartdate")
-    )
-    total = sum((Decimal(r[col]).quantize(Q, ROUND_HALF_EVEN) for r in rows), Decimal(0))
-    return len(rows), total, rows[0][start][:7]
 
 
 @pytest.mark.parametrize(
@@ -434,41 +294,6 @@ def test_warehouse_option_and_environment(tmp_path: Path, monkeypatch: pytest.Mo
     want = expected_billed(cur2_table())
     assert period_totals(explicit)["2026-09"][1] == want
     assert period_totals(tmp_path / "from-env")["2026-09"][1] == want
-
-
-def test_sample_enterprise_aws_months_match_the_planted_truth(
-    sample_warehouse: Path, sample_truth: dict
-) -> None:
-    """Every month equals its truth; the restated month is its newest delivery (the second
-    execution of the Data Export), never the first one or the sum of both."""
-    deliveries = sorted(
-        (r for r in sample_truth.get("restatements", []) if r["source"] == "aws-cur2"),
-        key=lambda r: r["delivered_at"],
-    )
-    newest = {r["billing_period"]: Decimal(r["billed_cost"]) for r in deliveries}
-    assert len(deliveries) == 2 and deliveries[0]["billed_cost"] != deliveries[1]["billed_cost"]
-    want = {
-        t["billing_period"]: (t["lines"], Decimal(t["billed_cost"]), Decimal(t["effective_cost"]))
-        for t in sample_truth["totals"]
-        if t["source"] == "aws-cur2"
-    }
-    rows = (
-        connect(sample_warehouse)
-        .execute(
-            # truth counts the export's lines; the Unused lines are derived from fee lines
-            "select strftime(BillingPeriodStart, '%Y-%m'), "
-            "count(*) filter (where CommitmentDiscountStatus is distinct from 'Unused'), "
-            "sum(BilledCost), sum(EffectiveCost) from cost_lines where x_Source = 'aws-cur2' "
-            "group by 1"
-        )
-        .fetchall()
-    )
-    got = {p: (n, b, e) for p, n, b, e in rows}
-    assert set(got) == set(want)
-    for period, (lines, billed, effective) in want.items():
-        assert got[period] == (lines, billed, effective), period
-        if period in newest:
-            assert billed == newest[period]
 
 
 def test_a_savings_plan_unused_part_goes_to_the_type_it_covered_most() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from dashboard.cli import main
 from ingest.warehouse import connect, versions
-from tests.ingest.test_azure_runs import BAD_RUNS
+from tests.fixtures.azure_runs import BAD_RUNS
 
 EA = "azure-ea-finops-toolkit"
 VARIANTS = "azure-header-variants"

@@ -11,44 +11,15 @@ import pytest
 
 from dashboard.cli import main
 from ingest.warehouse import connect, versions
-from tests.servers.azurite import AZURITE, Azurite, start_azurite
+from tests.fixtures.azure_remote import config
+from tests.servers.azurite import Azurite
 from tests.servers.cost_management import IDENTITY_HEADER, CostManagementStandIn
-from tests.servers.tls import LocalTls, make_tls
+from tests.servers.tls import LocalTls
 
 EA = "azure-ea-finops-toolkit"
 SCOPE = "/providers/Microsoft.Billing/billingAccounts/8611537"
 RID = ("/subscriptions/9ec51cfd-5ca7-4d76-8101-dd0a4abc5674/resourceGroups/ML/providers/"
        "Microsoft.Compute/virtualMachines/GPU-1")  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> LocalTls:
-    return make_tls(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory, tls: LocalTls) -> Iterator[Azurite]:
-    if not AZURITE.exists():
-        pytest.skip("azurite is not installed: run tests/setup/system_deps.sh")
-    server = start_azurite(tmp_path_factory.mktemp("azurite"), tls)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def azure_env(monkeypatch: pytest.MonkeyPatch, tls: LocalTls) -> pytest.MonkeyPatch:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls.ca_pem))
-    for name in ("AZURE_STORAGE_CONNECTION_STRING", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
-                 "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
-def config(tmp_path: Path, **azure: str) -> Path:
-    lines = ["[sources.azure]", *(f'{k} = "{v}"' for k, v in azure.items())]
-    path = tmp_path / "finops.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def ingest(warehouse: Path, cfg: Path, *args: str) -> int:

@@ -16,13 +16,10 @@ import pytest
 from dashboard.cli import main
 from ingest import azure_runs
 from ingest.warehouse import connect, versions
-from tests.ingest.test_azure_remote import azure_env, azurite, config, tls  # noqa: F401
+from tests.fixtures.azure_remote import config
+from tests.fixtures.azure_runs import ACTUAL, AMORTIZED, DATES, REFERENCE, to_parquet, write_run
 from tests.servers.azurite import Azurite
 
-REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference"
-EA = REFERENCE / "azure-ea-finops-toolkit"
-SCOPE = "/providers/Microsoft.Billing/billingAccounts/8611537"
-DATES = "20230901-20230930"
 # sum(Cost) of EA_ActualCost_Small.csv and EA_AmortizedCost_Small.csv at scale 12
 BILLED, EFFECTIVE, LINES = Decimal("8.545007786742"), Decimal("16.296932136637"), 29
 
@@ -30,79 +27,11 @@ BILLED, EFFECTIVE, LINES = Decimal("8.545007786742"), Decimal("16.296932136637")
 # ---- building the layout ------------------------------------------------------------------
 
 
-def manifest(
-    export: str, export_type: str, run_id: str, when: str, blobs: dict[str, int | None],
-    scope: str = SCOPE, dates: str = DATES,
-) -> dict:  # fmt: skip
-    """A manifest.json as Cost Management writes it with each run."""
-    return {
-        "manifestVersion": "2024-04-01",
-        "byteCount": sum(b or 0 for b in blobs.values()),
-        "blobCount": len(blobs),
-        "exportConfig": {
-            "exportName": export,
-            "resourceId": f"{scope}/providers/Microsoft.CostManagement/exports/{export}",
-            "dataVersion": "2023-12-01-preview",
-            "type": export_type,
-            "timeFrame": "MonthToDate",
-            "granularity": "Daily",
-        },
-        "deliveryConfig": {
-            "partitionData": True,
-            "dataOverwriteBehavior": "CreateNewReport",
-            "fileFormat": "Parquet" if any(n.endswith(".parquet") for n in blobs) else "Csv",
-            "rootFolderPath": "exports",
-        },
-        "runInfo": {
-            "executionType": "Scheduled",
-            "submittedTime": when,
-            "runId": run_id,
-            "startDate": f"{dates[:4]}-{dates[4:6]}-{dates[6:8]}T00:00:00",
-            "endDate": f"{dates[9:13]}-{dates[13:15]}-{dates[15:17]}T00:00:00",
-        },
-        "blobs": [
-            {"blobName": f"exports/{export}/{dates}/{run_id}/{name}", "byteCount": size}
-            for name, size in blobs.items()
-        ],
-    }
-
-
-def write_run(
-    root: Path, export: str, run_id: str, when: str, files: dict[str, bytes],
-    export_type: str = "ActualCost", *, listed: tuple[str, ...] = (), with_manifest: bool = True,
-    scope: str = SCOPE, dates: str = DATES,
-) -> Path:  # fmt: skip
-    """One run folder; `listed` are files its manifest names that never arrived."""
-    folder = root / export / dates / run_id
-    folder.mkdir(parents=True)
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    if with_manifest:
-        blobs: dict[str, int | None] = {n: len(d) for n, d in files.items()}
-        blobs |= {n: 1000 for n in listed}
-        doc = manifest(export, export_type, run_id, when, blobs, scope, dates)
-        (folder / azure_runs.MANIFEST).write_text(json.dumps(doc, indent=2), encoding="utf-8")
-    return folder
-
-
-def to_parquet(csv_bytes: bytes, **columns: pl.Expr) -> bytes:
-    """A cost-details CSV as a typed Parquet export (numbers inferred, dates as dates)."""
-    frame = pl.read_csv(io.BytesIO(csv_bytes), infer_schema_length=None)
-    if "Date" in frame.columns and frame.schema["Date"] == pl.String:
-        frame = frame.with_columns(pl.col("Date").str.to_date("%m/%d/%Y"))
-    frame = frame.with_columns(**columns)
-    out = io.BytesIO()
-    frame.write_parquet(out, compression="snappy")
-    return out.getvalue()
-
-
 FORMATS: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
     "csv": ("part_0_0001.csv", lambda b: b),
     "csv.gz": ("part_0_0001.csv.gz", lambda b: gzip.compress(b, mtime=0)),
     "parquet": ("part_0_0001.parquet", to_parquet),
 }
-ACTUAL = (EA / "EA_ActualCost_Small.csv").read_bytes()
-AMORTIZED = (EA / "EA_AmortizedCost_Small.csv").read_bytes()
 # the run of 30 September, before the month's last charge row arrived
 EARLY = b"".join(ACTUAL.splitlines(keepends=True)[:-1])
 
@@ -316,8 +245,8 @@ def test_manifest_submitted_time_decides_not_folder_names(tmp_path: Path, wareho
 
 @pytest.fixture
 def container_runs(
-    azurite: Azurite,  # noqa: F811
-    tls,  # noqa: F811
+    azurite: Azurite,
+    tls,
     tmp_path: Path,
 ) -> Iterator[str]:
     import os
@@ -337,9 +266,9 @@ def container_runs(
 
 
 def test_container_month_delivered_twice_is_its_newest_run(
-    azurite: Azurite,  # noqa: F811
+    azurite: Azurite,
     container_runs: str,
-    azure_env: pytest.MonkeyPatch,  # noqa: F811
+    azure_env: pytest.MonkeyPatch,
     tmp_path: Path,
     warehouse: Path,
     capsys: pytest.CaptureFixture[str],
@@ -374,82 +303,11 @@ def test_container_month_delivered_twice_is_its_newest_run(
 # ---- bad input (the table in tests/ingest/test_azure.py runs these through the CLI) -------
 
 
-def only_run_without_manifest(t: Path) -> Path:
-    return write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z",
-                     {"part_0_0001.csv": ACTUAL}, with_manifest=False)  # fmt: skip
-
-
-def two_exports_of_one_view(t: Path) -> Path:
-    write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z", {"part_0_0001.csv": ACTUAL})
-    write_run(t, "acme-actual-daily", "run-2", "2023-10-05T07:00:00Z",
-              {"part_0_0001.csv": ACTUAL})  # fmt: skip
-    return t
-
-
-def manifest_not_json(t: Path) -> Path:
-    folder = write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z",
-                       {"part_0_0001.csv": ACTUAL})  # fmt: skip
-    (folder / azure_runs.MANIFEST).write_text('{"exportConfig": {"exportName": ', "utf-8")
-    return folder / azure_runs.MANIFEST
-
-
-def manifest_naming_another_run(t: Path) -> Path:
-    folder = write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z",
-                       {"part_0_0001.csv": ACTUAL})  # fmt: skip
-    doc = json.loads((folder / azure_runs.MANIFEST).read_text("utf-8"))
-    doc["blobs"][0]["blobName"] = f"exports/acme-actual/{DATES}/run-0/part_0_0001.csv"
-    (folder / azure_runs.MANIFEST).write_text(json.dumps(doc), "utf-8")
-    return folder
-
-
-def focus_and_cost_details(t: Path) -> Path:
-    write_run(t, "acme-actual", "run-1", "2023-10-05T06:00:00Z", {"part_0_0001.csv": ACTUAL})
-    write_run(t, "acme-focus", "run-2", "2023-10-05T06:00:00Z", {"part_0_0001.csv": ACTUAL},
-              "FocusCost")  # fmt: skip
-    return t
-
-
-def parquet_with(t: Path, csv_bytes: bytes, **columns: pl.Expr) -> Path:
-    path = t / "part_0_0001.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(to_parquet(csv_bytes, **columns))
-    return path
-
-
-BAD_RUNS = {
-    "export run without its manifest, the only run": (
-        only_run_without_manifest, "no complete export run to read",
-        "found no manifest.json (the run is still being written"),
-    "two exports of one view and scope overlap": (
-        two_exports_of_one_view,
-        f"two ActualCost exports cover the same days for {SCOPE.lower()}: acme-actual and "
-        "acme-actual-daily", f"found acme-actual {DATES} and acme-actual-daily {DATES}"),
-    "manifest that is not JSON": (
-        manifest_not_json, "the export run's manifest is not JSON",
-        "run-1/manifest.json"),
-    "manifest naming a file of another run": (
-        manifest_naming_another_run, "the manifest names a file outside its run folder",
-        f"found 'exports/acme-actual/{DATES}/run-0/part_0_0001.csv'"),
-    "FOCUS and cost-details exports in one folder": (
-        focus_and_cost_details, "Azure's FOCUS export mixed with cost-details exports",
-        "exports acme-focus (FocusCost) and acme-actual (ActualCost)"),
-    "parquet cost that is not a number": (
-        lambda t: parquet_with(t, ACTUAL, Cost=pl.col("Cost").cast(pl.String).replace(
-            "3.25", "3,25 USD")), "1 row(s) with a bad Cost",
-        "row 1, column Cost: 1 row(s) with a bad Cost — expected a decimal number, "
-        "found '3,25 USD'"),
-    "parquet date as an integer": (
-        lambda t: parquet_with(t, ACTUAL, Date=pl.col("Date").dt.strftime("%Y%m%d").cast(
-            pl.Int64)), "column Date has the wrong type",
-        "expected a date or timestamp (or its text), found Parquet Int64"),
-}  # fmt: skip
-
-
 def test_sample_enterprise_azure_equals_its_truth(
     sample_truth: dict, warehouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The committed sample delivers 2026-09 twice; the warehouse holds its newest run."""
-    from tests.conftest import SAMPLE_DATA
+    from tests.fixtures.paths import SAMPLE_DATA
 
     assert ingest(warehouse, str(SAMPLE_DATA / "azure")) == 0
     got = {

@@ -24,10 +24,9 @@ import pytest
 
 from ingest.values import IN_RANGE
 from ingest.warehouse import connect
-from tests.ingest.test_aws import KOKU, REPO, cur2_table, ingest, state, write_cur2
-
-FOCUS = KOKU.parent / "focus-1.0-sample" / "focus_sample.csv"
-GOOD = KOKU / "test_cur.csv"
+from tests.fixtures.cur import cur2_table, write_cur2
+from tests.fixtures.inputs import AZURE_CSV, FOCUS, GCP_CSV, GOOD, INVENTORY, SAAS
+from tests.fixtures.warehouse_state import ingest, state
 
 
 def cur_lines() -> list[str]:
@@ -106,12 +105,6 @@ def focus_end_before_start(d: Path) -> Path:
 def focus_cut(d: Path) -> Path:
     (d / "focus.csv").write_bytes(FOCUS.read_bytes()[:5000])
     return d / "focus.csv"
-
-
-SAAS = REPO / "sample_data" / "saas" / "invoices.csv"
-GCP_CSV = KOKU.parent / "gcp-bq-export-koku" / "2022-08-01_5.csv"
-AZURE_CSV = KOKU.parent / "azure-ea-finops-toolkit" / "EA_ActualCost_Small.csv"
-INVENTORY = REPO / "sample_data" / "onprem" / "inventory.csv"
 
 
 def cut(source: Path, drop: int = 40) -> Callable[[Path], Path]:

@@ -2,108 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import polars as pl
 import pytest
 
-from ingest import classified, derived, lineage, views
+from ingest import classified, lineage, views
 from ingest import gpu_hours as gpu_hours_sql
-from ingest.load_contract import HourlyLoad, PeriodLoad, SourceFile
 from ingest.store import Store
 from ingest.warehouse import connect
 from models.settings import IdleSettings, Settings
-
-H = timedelta(hours=1)
-SEPT = datetime(2026, 9, 1, tzinfo=UTC)
-OCT = datetime(2026, 10, 1, tzinfo=UTC)
-
-
-def cost_lines(period_start: datetime, rows: list[dict]) -> pl.LazyFrame:
-    end = OCT if period_start == SEPT else datetime(2026, 11, 1, tzinfo=UTC)
-    n = len(rows)
-    money = pl.Series([r["cost"] for r in rows]).str.to_decimal(scale=12)
-    return pl.LazyFrame(
-        {
-            "BilledCost": money,
-            "EffectiveCost": money,
-            "ListCost": money,
-            "ContractedCost": money,
-            "BillingAccountId": ["412395078111"] * n,
-            "BillingCurrency": ["USD"] * n,
-            "BillingPeriodStart": [period_start] * n,
-            "BillingPeriodEnd": [end] * n,
-            "ChargePeriodStart": [r["start"] for r in rows],
-            "ChargePeriodEnd": [r["start"] + r.get("hours", 1) * H for r in rows],
-            "ChargeCategory": ["Usage"] * n,
-            "ChargeFrequency": ["Usage-Based"] * n,
-            "InvoiceIssuerName": ["Amazon Web Services, Inc."] * n,
-            "ProviderName": ["AWS"] * n,
-            "PublisherName": ["Amazon Web Services, Inc."] * n,
-            "ServiceCategory": [r.get("category", "Compute") for r in rows],
-            "ServiceName": ["Amazon Elastic Compute Cloud"] * n,
-            "ServiceSubcategory": [r.get("subcategory", "Virtual Machines") for r in rows],
-            "ResourceId": [r.get("resource") for r in rows],
-            "ConsumedQuantity": pl.Series([str(r.get("hours", 1)) for r in rows]).str.to_decimal(
-                scale=12
-            ),
-            "ConsumedUnit": ["Hrs"] * n,
-            "x_UsageType": [r["usage"] for r in rows],
-            "Tags": [r.get("tags") for r in rows],
-        }
-    )
-
-
-def load(store: Store, start: datetime, rows: list[dict], sha: str) -> list:
-    frame = cost_lines(start, rows)
-    total = sum((Decimal(r["cost"]) for r in rows), Decimal(0))
-    batch = PeriodLoad(
-        source="aws-cur2",
-        billing_account="412395078111",
-        billing_period=start.strftime("%Y-%m"),
-        currency="USD",
-        files=[SourceFile(f"cur-{start:%Y-%m}.parquet", sha * 64, 1)],
-        lines=frame,
-        source_total=total,
-    )
-    results = store.load_cost_lines([batch])
-    derived.refresh(store, Settings(), results)
-    return results
-
-
-def gpu_rows(start: datetime, hours: int) -> list[dict]:
-    return [
-        {"start": start + k * H, "cost": "80", "usage": "USE2-BoxUsage:p5.48xlarge",
-         "resource": "i-0aaaaaaaaaaaaaaaa",
-         "tags": '{"team": "research", "workload": "training"}'}
-        for k in range(hours)
-    ]  # fmt: skip
-
-
-EGRESS = [
-    {"start": SEPT, "hours": 24, "cost": "45.00", "usage": "DataTransfer-Out-Bytes",
-     "resource": "i-0frontend", "category": "Networking", "subcategory": "Network Infrastructure",
-     "tags": '{"team": "recsys"}'},
-    {"start": SEPT, "hours": 24, "cost": "30.00", "usage": "USE1-USW2-AWS-Out-Bytes",
-     "category": "Networking", "subcategory": "Network Infrastructure"},
-]  # fmt: skip
-
-
-def telemetry(store: Store, start: datetime, hours: int, idle: set[int]) -> None:
-    rows = []
-    for k in range(hours):
-        for g in range(8):
-            busy = k not in idle or g >= 3  # GPUs 0-2 idle in `idle` hours
-            a = 0.9 if busy else 0.0
-            rows.append({"hour": start + k * H, "host": "ip-10-20-1-11", "gpu_index": g,
-                         "gpu_uuid": f"GPU-{g}", "gpu_model": "NVIDIA H100 80GB HBM3",
-                         "resource_id": "i-0aaaaaaaaaaaaaaaa", "avg_active": a, "max_active": a,
-                         "max_mem_used_mib": 0.0, "samples": 60})  # fmt: skip
-    load = HourlyLoad("prometheus", pl.DataFrame(rows), [SourceFile("q.json", "b" * 64, 1)], "t")
-    results = store.load_gpu_util(load)
-    derived.refresh(store, Settings(), results)
+from tests.fixtures.classified import EGRESS, OCT, SEPT, H, gpu_rows, load, telemetry
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from dashboard.cli import main
 from ingest.warehouse import connect, versions
-from tests.ingest.test_nvidia_smi import (
+from tests.fixtures.nvidia_smi import (
     HOST,
     MODEL,
     assert_same_hours,

@@ -19,15 +19,9 @@ from deltalake import DeltaTable
 
 from dashboard.cli import main
 from ingest.warehouse import connect
+from tests.fixtures.cur import STORED_ROWS, cur2_table, expected_billed, write_cur2
 from tests.fixtures.kill import run_until
-from tests.ingest.test_aws import (
-    STORED_ROWS,
-    cur2_table,
-    expected_billed,
-    ingest,
-    period_totals,
-    write_cur2,
-)
+from tests.fixtures.warehouse_state import ingest, period_totals
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,10 @@ from deltalake import DeltaTable
 
 from dashboard.cli import main
 from ingest.store import Store
-from tests.ingest.test_aws import REPO, STORED_ROWS, write_cur2
-from tests.ingest.test_store import batch
+from tests.fixtures.batches import batch
+from tests.fixtures.cur import STORED_ROWS, write_cur2
+from tests.fixtures.warehouse_health import run, table_states
+from tests.fixtures.warehouse_state import REPO
 
 MONTHS = ("2026-08", "2026-09", "2026-10")
 LOG = Path("cost_lines") / "_delta_log"
@@ -54,13 +56,6 @@ def warehouse(built: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "warehouse"
     shutil.copytree(built, copy)
     return copy
-
-
-def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def fingerprint(root: Path) -> dict[str, str]:
@@ -192,16 +187,6 @@ def test_check_names_the_damage_and_what_to_do(
         ("loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes"), "healthy"
     )
     assert fingerprint(warehouse) == before
-
-
-def table_states(out: str) -> dict[str, str]:
-    """The first line of each table's state in `finops check`'s table."""
-    cells = [
-        [c.strip() for c in line.strip("│").split("│")]
-        for line in out.splitlines()
-        if line.startswith("│")
-    ]
-    return {name: state for name, state in cells if name}
 
 
 def test_the_real_command_refuses_without_a_traceback(warehouse: Path) -> None:
@@ -342,20 +327,6 @@ def test_vacuum_removes_only_the_names_the_store_writes_from_staging(
     assert (staging / "thesis.docx").read_bytes() == b"four years of work"
 
 
-@pytest.mark.slow
-def test_the_sample_enterprise_checks_healthy(
-    sample_warehouse: Path, capsys: pytest.CaptureFixture
-) -> None:
-    # every kind of table and load the demo makes: no problem where there is none
-    code, out, err = run(capsys, "--warehouse", str(sample_warehouse), "check")
-    assert code == 0, out + err
-    assert table_states(out) == dict.fromkeys(
-        ("cost_lines", "gpu_util", "assets", "loads", "line_classes", "class_keys",
-         "gpu_hours", "idle_episodes"),
-        "healthy",
-    )  # fmt: skip
-
-
 def test_a_damaged_derived_table_is_rebuilt_as_check_says(
     warehouse: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -389,7 +360,7 @@ def test_a_first_load_killed_before_its_commit_is_a_leftover_not_damage(
     tmp_path: Path, exports: Path, capsys: pytest.CaptureFixture
 ) -> None:
     # the data file is moved into cost_lines/ just before the table's first commit
-    from tests.ingest.test_crash import run_until
+    from tests.fixtures.kill import run_until
 
     warehouse = tmp_path / "warehouse"
     september = exports / "2026-09" / "BILLING_PERIOD=2026-09"

@@ -8,173 +8,34 @@ was skipped, and a second ingest of the same export must change nothing.
 
 from __future__ import annotations
 
-import io
-import itertools
 import json
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import boto3
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from ingest.warehouse import connect, versions
-from tests.ingest.test_aws import (
-    STORED_ROWS,
-    cur2_table,
-    expected_billed,
-    ingest,
-    period_totals,
-    state,
+from tests.fixtures.cur import STORED_ROWS, cur2_table, expected_billed
+from tests.fixtures.data_exports import (
+    FOCUS,
+    NEW,
+    OLD,
+    PREFIX,
+    Export,
+    Place,
+    focus_table,
+    local_place,
+    objects,
+    parquet,
+    s3_place,
 )
-from tests.servers.moto import serve
-
-BUCKET = "acme-billing"
-PREFIX = "exports"  # the export's S3 prefix; each export is a folder below it
-OLD, NEW = "0b5e2d1c-old", "9f3a7c44-new"  # execution ids (AWS uses UUIDs)
-BUCKETS = itertools.count(1)
-
+from tests.fixtures.warehouse_state import ingest, period_totals, state
 
 # ---- building a delivery ---------------------------------------------------------------------
-
-
-def parquet(table: pa.Table) -> bytes:
-    buf = io.BytesIO()
-    pq.write_table(table, buf)
-    return buf.getvalue()
-
-
-def focus_table(period: str, billed: str) -> pa.Table:
-    """Three FOCUS 1.2 lines of one billing period with AWS columns, BilledCost as decimals."""
-    y, m = map(int, period.split("-"))
-    start, end = f"{period}-01T00:00:00Z", f"{y + m // 12}-{m % 12 + 1:02d}-01T00:00:00Z"
-    costs = [Decimal(billed), Decimal("0.25"), Decimal("-1.5")]
-    n = len(costs)
-    return pa.table(
-        {
-            "BilledCost": pa.array(costs, pa.decimal128(38, 10)),
-            "EffectiveCost": pa.array(costs, pa.decimal128(38, 10)),
-            "BillingAccountId": ["111111111111"] * n,
-            "BillingCurrency": ["USD"] * n,
-            "BillingPeriodStart": [start] * n,
-            "BillingPeriodEnd": [end] * n,
-            "ChargeCategory": ["Usage", "Usage", "Credit"],
-            "ChargeFrequency": ["Usage-Based", "Usage-Based", "One-Time"],
-            "ChargePeriodStart": [start] * n,
-            "ChargePeriodEnd": [end] * n,
-            "ServiceCategory": ["Compute", "Storage", "Compute"],
-            "ServiceName": ["Amazon Elastic Compute Cloud", "Amazon S3", "Amazon EC2"],
-            "ProviderName": ["AWS"] * n,
-            "x_UsageType": ["USE1-BoxUsage:p5.48xlarge", "TimedStorage-ByteHrs", ""],
-        }
-    )
-
-
-@dataclass(frozen=True)
-class Export:
-    """One export: name, and per billing period its deliveries in order (oldest first)."""
-
-    name: str
-    deliveries: dict[str, list[tuple[str, list[bytes]]]]  # period -> [(execution, files)]
-
-
-def objects(export: Export, per_execution_manifests: bool) -> list[tuple[str, bytes]]:
-    """(key below the prefix, body) in the order AWS writes them: data, then the manifest."""
-    out = []
-    for period, runs in export.deliveries.items():
-        for execution, files in runs:
-            keys = [
-                f"{export.name}/data/BILLING_PERIOD={period}/{execution}/"
-                f"{export.name}-{i + 1:05d}.snappy.parquet"
-                for i in range(len(files))
-            ]
-            out += list(zip(keys, files, strict=True))
-            manifest = {
-                "executionId": execution,
-                "exportName": export.name,
-                "billingPeriod": period,
-                "columns": [{"name": "line_item_unblended_cost", "type": "double"}],
-                "dataFiles": [f"s3://{BUCKET}/{PREFIX}/{k}" for k in keys],
-            }
-            folder = f"{export.name}/metadata/BILLING_PERIOD={period}"
-            if per_execution_manifests:
-                folder += f"/{execution}"
-            out.append((f"{folder}/{export.name}-Manifest.json", json.dumps(manifest).encode()))
-    return out
-
-
-Put = Callable[[list[tuple[str, bytes]]], None]
-
-
-@dataclass
-class Place:
-    """Where the test writes a layout and how the command names it."""
-
-    put: Put
-    target: Callable[[str], str]  # path below the prefix -> the command's argument
-    shown: Callable[[str], str]  # path below the prefix -> how messages name it
-    args: tuple[str, ...] = ()
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with serve() as url:
-        yield url
-
-
-@pytest.fixture
-def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXPORTS")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-
-def local_place(root: Path) -> Place:
-    base = root / PREFIX
-
-    def put(items: list[tuple[str, bytes]]) -> None:
-        for i, (key, body) in enumerate(items):  # later deliveries are written later
-            path = base / key
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(body)
-            os.utime(path, (1_790_000_000 + i, 1_790_000_000 + i))
-
-    return Place(put, lambda rel: str(base / rel), lambda rel: str(base / rel))
-
-
-def s3_place(endpoint: str, bucket: str) -> Place:
-    client = boto3.client("s3", endpoint_url=endpoint)
-    client.create_bucket(Bucket=bucket)
-    uri = f"s3://{bucket}/{PREFIX}"
-
-    def put(items: list[tuple[str, bytes]]) -> None:
-        periods = set()
-        for key, body in items:
-            if key.endswith("Manifest.json"):
-                period = "/".join(key.split("/")[:3])
-                if period in periods:  # S3 lists LastModified to the second
-                    time.sleep(1.05)
-                periods.add(period)
-            client.put_object(Bucket=bucket, Key=f"{PREFIX}/{key}", Body=body)
-
-    return Place(put, lambda rel: f"{uri}/{rel}", lambda rel: f"{uri}/{rel}",
-                 ("--endpoint-url", endpoint))  # fmt: skip
-
-
-@pytest.fixture(params=["local", "s3"])
-def place(request, tmp_path: Path) -> Place:
-    if request.param == "local":
-        return local_place(tmp_path / "bucket")
-    request.getfixturevalue("s3_env")
-    endpoint = request.getfixturevalue("endpoint")
-    return s3_place(endpoint, f"billing-{next(BUCKETS)}")
 
 
 # ---- CUR 2.0 ---------------------------------------------------------------------------------
@@ -314,17 +175,6 @@ def test_a_file_the_manifest_names_twice_is_read_once(
 
 
 # ---- FOCUS 1.2 from AWS ----------------------------------------------------------------------
-
-FOCUS = Export(
-    "acme-focus",
-    {
-        "2026-09": [
-            (OLD, [parquet(focus_table("2026-09", "100.10"))]),
-            (NEW, [parquet(focus_table("2026-09", "90.0123456789"))]),
-        ],
-        "2026-10": [(NEW + "-10", [parquet(focus_table("2026-10", "7"))])],
-    },
-)
 
 
 def test_focus_export_reads_the_newest_delivery(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +18,9 @@ from pathlib import Path
 import pytest
 
 from ingest.warehouse import connect
-from tests.ingest.test_aws import REPO, ingest, state
-from tests.ingest.test_bad_input import AZURE_CSV, FOCUS, GCP_CSV, GOOD, INVENTORY, SAAS
+from tests.fixtures.inputs import AZURE_CSV, FOCUS, GCP_CSV, GOOD, INVENTORY, SAAS
+from tests.fixtures.warehouse_state import finops, ingest, state
 
-# root without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH is held to file modes like anyone
-UNPRIVILEGED = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
 DENIED = (
     "permission denied — expected a file or folder this user can read, found reading refused "
     "by the system (EACCES) — give the user running finops read access"
@@ -32,19 +29,6 @@ DENIED = (
 pytestmark = pytest.mark.skipif(
     os.geteuid() == 0 and shutil.which("setpriv") is None, reason="needs setpriv to drop root"
 )
-
-
-def finops(*args: str, before: list[str] | None = None) -> subprocess.CompletedProcess:
-    """The real command line in a process of its own, held to file modes."""
-    drop = UNPRIVILEGED if os.geteuid() == 0 else []
-    env = {k: v for k, v in os.environ.items() if k != "FINOPS_DEBUG"}
-    return subprocess.run(
-        [*(before or []), *drop, sys.executable, "-m", "dashboard.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**env, "PYTHONPATH": str(REPO)},
-        timeout=300,
-    )
 
 
 def read_only_mount(warehouse: Path) -> list[str]:

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from ingest.warehouse import connect
-from tests.ingest.test_aws import ingest, state
+from tests.fixtures.warehouse_state import ingest, state
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "reference" / "focus-1.0-sample"
 Q = Decimal("1e-12")

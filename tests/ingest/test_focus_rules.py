@@ -12,7 +12,7 @@ import polars as pl
 
 from ingest import aws_columns
 from ingest.warehouse import connect
-from tests.ingest.test_gcp import export_rows, ingest, write_ndjson
+from tests.fixtures.gcp_export import export_rows, ingest, write_ndjson
 
 CUR_LINES = [
     # line type, usage type, description, usage amount, pricing unit, invoicing entity

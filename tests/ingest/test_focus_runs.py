@@ -20,17 +20,9 @@ import pytest
 from dashboard.cli import main
 from ingest import azure_runs
 from ingest.warehouse import connect, versions
-from tests.ingest.test_aws import state
-from tests.ingest.test_azure_runs import ACTUAL, AMORTIZED, REFERENCE, write_run
-from tests.ingest.test_data_exports import (  # noqa: F401 (fixtures)
-    FOCUS,
-    PREFIX,
-    Place,
-    endpoint,
-    objects,
-    place,
-    s3_env,
-)
+from tests.fixtures.azure_runs import ACTUAL, AMORTIZED, REFERENCE, write_run
+from tests.fixtures.data_exports import FOCUS, PREFIX, Place, objects
+from tests.fixtures.warehouse_state import state
 
 SAMPLE = REFERENCE / "focus-1.0-sample" / "focus_sample.csv"
 DATES = "20240901-20240930"
@@ -103,7 +95,7 @@ def test_the_runs_really_differ() -> None:
 
 
 def test_month_delivered_twice_is_its_newest_run(
-    place: Place,  # noqa: F811
+    place: Place,
     tmp_path: Path,
     warehouse: Path,
     capsys: pytest.CaptureFixture[str],

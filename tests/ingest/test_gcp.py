@@ -9,66 +9,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboard.cli import main
 from ingest.warehouse import connect, versions
+from tests.fixtures.gcp_export import ACCOUNT, export_rows, ingest, write_ndjson
 
 KOKU = "gcp-bq-export-koku/2022-08-01_5.csv"
-ACCOUNT = "01A2B3-C4D5E6-F7A8B9"
-GPU_VM = "//compute.googleapis.com/projects/p1/zones/us-central1-a/instances/1"
-
-
-def ingest(warehouse: Path, *args: str) -> int:
-    return main(["--warehouse", str(warehouse), "ingest", "gcp", *args])
 
 
 def stored(warehouse: Path) -> tuple[int | None, int | None]:
     v = versions(warehouse)
     return v["cost_lines"], v["loads"]
-
-
-def export_rows() -> list[dict]:
-    """Detailed-export rows: a GPU line with a CUD and a sustained-use credit, a CUD fee, tax."""
-    base = {
-        "billing_account_id": ACCOUNT,
-        "service": {"id": "6F81-5844-456A", "description": "Compute Engine"},
-        "usage_start_time": "2024-09-30T23:00:00Z", "usage_end_time": "2024-10-01T00:00:00Z",
-        "project": {"id": "p1", "name": "research"},
-        "labels": [], "system_labels": [],
-        "location": {"location": "us-central1", "region": "us-central1", "zone": None},
-        "currency": "USD", "credits": [], "invoice": {"month": "202409"},
-        "cost_type": "regular", "resource": {"name": None, "global_name": None},
-        "usage": {"amount": 3600.0, "unit": "seconds", "amount_in_pricing_units": 1.0,
-                  "pricing_unit": "hour"},
-    }  # fmt: skip
-    gpu = {
-        **base,
-        "sku": {"id": "A1B2-C3D4", "description": "Nvidia Tesla A100 GPU running in Americas"},
-        "labels": [{"key": "team", "value": "research"}, {"key": "goog-k8s", "value": 'a"b'}],
-        "system_labels": [{"key": "compute.googleapis.com/machine_spec",
-                           "value": "a2-highgpu-2g"}],
-        "cost": 5.866,
-        "credits": [
-            {"name": "CUD", "amount": -2.2, "type": "COMMITTED_USAGE_DISCOUNT",
-             "id": "projects/p1/regions/us-central1/commitments/c1",
-             "full_name": "Committed use discount: A2"},
-            {"name": "SUD", "amount": -5e-06, "type": "SUSTAINED_USAGE_DISCOUNT", "id": None,
-             "full_name": None},
-        ],
-        "resource": {"name": "gpu-1", "global_name": GPU_VM},
-    }  # fmt: skip
-    fee = {**base, "sku": {"id": "CUD-1", "description": "Commitment v1: A2 Cpu in Americas "
-                           "for 1 Year"}, "cost": 1.25}  # fmt: skip
-    tax = {**base, "sku": {"id": "TAX", "description": "Tax"}, "cost": 0.75, "cost_type": "tax",
-           "usage": {"amount": None, "unit": None, "amount_in_pricing_units": None,
-                     "pricing_unit": None}}  # fmt: skip
-    october = {**fee, "invoice": {"month": "202410"}, "cost": 9.0}
-    return [gpu, fee, tax, october]
-
-
-def write_ndjson(path: Path, rows: list[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def test_koku_csv_dump_ingests_to_the_cent(reference: Path, warehouse: Path) -> None:

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dashboard.cli import main
 from ingest.warehouse import connect, versions
-from tests.ingest.test_gcp import export_rows
+from tests.fixtures.gcp_export import export_rows
 from tests.servers.bigquery import BigQueryStandIn
 
 TABLE = "acme-billing.billing_export.gcp_billing_export_resource_v1_01A2B3_C4D5E6_F7A8B9"

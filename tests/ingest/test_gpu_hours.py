@@ -6,75 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 
 from ingest.gpu_hours import write_gpu_hours, write_idle_episodes, write_idle_episodes_window
 from ingest.scratch import connect
-from models.idle import GPU_HOURS, IDLE_EPISODES, owned_rates
+from models.idle import GPU_HOURS, IDLE_EPISODES
 from models.schema import MONEY, UTC_TS
 from models.settings import IdleSettings
-from tests.models import test_idle
-from tests.models.test_idle import H, line
-from tests.oracles.idle import billed_gpu_hours, gpu_hours, idle_episodes
-
-T0 = datetime(2026, 10, 14, 0, tzinfo=UTC)  # ASSET-OLD's economic life ends 2026-10-15
-LINE_SCHEMA = {
-    "x_LineId": pl.Int64, "ResourceId": pl.String, "ResourceName": pl.String,
-    "ChargeCategory": pl.String, "CommitmentDiscountStatus": pl.String,
-    "ChargePeriodStart": UTC_TS, "ChargePeriodEnd": UTC_TS, "ConsumedQuantity": MONEY,
-    "ConsumedUnit": pl.String, "EffectiveCost": MONEY, "ProviderName": pl.String,
-    "x_Source": pl.String, "BillingCurrency": pl.String, "x_AiClass": pl.String,
-    "x_Team": pl.String, "x_GpuPerInstance": pl.Float64, "x_GpuModelName": pl.String,
-}  # fmt: skip
-UTIL_SCHEMA = {
-    "hour": UTC_TS, "host": pl.String, "resource_id": pl.String, "gpu_index": pl.Int64,
-    "gpu_uuid": pl.String, "avg_active": pl.Float64, "max_active": pl.Float64,
-    "max_mem_used_mib": pl.Float64, "samples": pl.Int64,
-}  # fmt: skip
-
-
-def lines_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame([{"x_LineId": i, **r} for i, r in enumerate(rows)], schema=LINE_SCHEMA)
-
-
-def util_frame(rows: list[tuple]) -> pl.DataFrame:
-    """(hour, host, resource_id, gpu_index, gpu_uuid, avg, max, mem, samples)"""
-    return pl.DataFrame(rows, schema=UTIL_SCHEMA, orient="row")
-
-
-def asset(asset_id: str, purchased: datetime) -> dict[str, Any]:
-    return {
-        "asset_id": asset_id, "gpus": 8, "purchase_date": purchased, "retired_date": None,
-        "server_capex": Decimal(280_320), "network_capex": Decimal(0),
-        "life_years": Decimal(4), "residual_fraction": Decimal(0), "wacc": None,
-        "power_idle_kw": Decimal(1), "power_load_kw": Decimal(6), "provisioned_kw": Decimal(0),
-        "pue": Decimal(1), "usd_per_kwh": Decimal("0.10"), "colo_usd_per_kw_month": Decimal(0),
-        "ops_usd_per_year": Decimal(8_760),
-    }  # fmt: skip
-
-
-def reference(
-    lines: pl.DataFrame,
-    util: pl.DataFrame,
-    owned: pl.DataFrame | None,
-    settings: IdleSettings,
-    months: list[str] | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The polars oracle over the same inputs (lines in x_LineId order)."""
-    lf, uf = lines.sort("x_LineId").drop("x_LineId").lazy(), util.lazy()
-    if months is not None:
-        month = pl.col("ChargePeriodStart").dt.strftime("%Y-%m").is_in(months)
-        lf, uf = lf.filter(month), uf.filter(pl.col("hour").dt.strftime("%Y-%m").is_in(months))
-    hours = gpu_hours(billed_gpu_hours(lf, owned), uf, settings)
-    if months is not None:
-        hours = hours.filter(pl.col("month").is_in(months))
-    out = hours.select(GPU_HOURS.names).collect()
-    return out, idle_episodes(out.lazy(), settings).select(IDLE_EPISODES.names).collect()
+from tests.fixtures import idle_estates
+from tests.fixtures.gpu_hours import T0, assert_same, estate, lines_frame, reference, util_frame
+from tests.fixtures.idle_estates import H, line
 
 
 def duckdb_path(
@@ -123,13 +67,6 @@ def duckdb_path(
     return hours, episodes, done.episodes is not None
 
 
-def assert_same(a: pl.DataFrame, b: pl.DataFrame) -> None:
-    assert a.columns == b.columns
-    assert a.schema == b.schema
-    key = list(a.columns)
-    assert_frame_equal(a.sort(key, nulls_last=True), b.sort(key, nulls_last=True), check_exact=True)
-
-
 def check(
     tmp_path: Path, lines, util, owned=None, settings=None, months=None, *, fast: bool | None
 ) -> pl.DataFrame:
@@ -146,17 +83,17 @@ def check(
 
 
 def _cases() -> list:
-    """The cases of tests/models/test_idle.py, whose values are asserted on the oracle there:
+    """The cases of tests/models/idle_estates.py, whose values are asserted on the oracle there:
     (lines, telemetry, owned rates, settings)."""
     out = []
-    for billed, rows in (test_idle.eight_gpus(), test_idle.by_host(), test_idle.runs()):
+    for billed, rows in (idle_estates.eight_gpus(), idle_estates.by_host(), idle_estates.runs()):
         out += [(billed, rows, None, IdleSettings())]
-    out += [([row], [], None, IdleSettings()) for row, _, _ in test_idle.SHAPES]
-    out += [(test_idle.summed(), [], None, IdleSettings())]
-    billed, rows = test_idle.five_gpus()
-    out += [(billed, rows, None, IdleSettings(**kw)) for kw, _ in test_idle.THRESHOLDS]
-    out += [(*test_idle.runs(), None, IdleSettings(episode_min_hours=2))]
-    billed, owned = test_idle.owned_estate()
+    out += [([row], [], None, IdleSettings()) for row, _, _ in idle_estates.SHAPES]
+    out += [(idle_estates.summed(), [], None, IdleSettings())]
+    billed, rows = idle_estates.five_gpus()
+    out += [(billed, rows, None, IdleSettings(**kw)) for kw, _ in idle_estates.THRESHOLDS]
+    out += [(*idle_estates.runs(), None, IdleSettings(episode_min_hours=2))]
+    billed, owned = idle_estates.owned_estate()
     out += [(billed, [], owned, IdleSettings())]
     return out
 
@@ -169,84 +106,6 @@ def test_the_cases_of_the_oracle_tests_run_the_same_on_the_engine(tmp_path: Path
 
 
 # ---- varied inputs ---------------------------------------------------------------------------
-
-
-def estate() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    rows = []
-    # cloud 8-GPU instance billed hourly, with an SP negation and ignored lines each hour
-    for h in range(6):
-        t = T0 + h * H
-        rows.append(line("i-0p5", t, 1, "98.32", host="ip-10-0-0-1"))
-        rows.append(line("i-0p5", t, 1, "-38.1", status="Used", team="platform"))
-        rows.append(line("i-0p5", t, 1, "5", status="Unused"))
-        rows.append(line("i-0p5", t, 1, "7", category="Purchase"))
-    rows.append(line("i-nogpu", T0, 1, "3", cls="compute"))
-    rows.append(line(None, T0, 1, "3"))  # type: ignore[arg-type]
-    # daily line billing 10.5 hours (fractional): 11 hours from the period's start
-    rows.append(line("i-frac", T0, 10.5, "21", period=24, host="frac-host", gpus=4.0))
-    # daily GCP line, unit in hours but no quantity; another with an unrelated unit
-    rows.append(line("gcp-a100", T0, 24, "77.7", qty=0, unit="Hours", provider="Google Cloud",
-                     source="gcp", model=None, gpus=None))  # fmt: skip
-    rows.append(line("gcp-b", T0, 3, "9", unit="Requests", qty=5, gpus=0.5, team=None))
-    # an Azure VM billed in EUR beside the USD estate: its GPU-hours keep their currency
-    rows.append(line("/subscriptions/s/vm-eu", T0, 1, "30.6", provider="Microsoft", gpus=2.0,
-                     currency="EUR", source="azure-cost-details"))  # fmt: skip
-    # on-prem assets: fixed rate, before and after the economic life; no asset row: the bill
-    for d in range(3):
-        t = T0 + d * 24 * H
-        for rid in ("asset-old", "ASSET-NEW", "asset-none"):
-            rows.append(line(rid, t, 24, "250.123", unit="GPU-Hours", qty=192, source="onprem",
-                             provider="On-premises", host=f"{rid.lower()}.dc1"))  # fmt: skip
-    # one resource billed with ids in different case (telemetry in a third)
-    rows.append(line("I-0Case", T0, 1, "16", host="case-host"))
-    rows.append(line("i-0case", T0 + H, 1, "16"))
-    rows.append(line("i-0CASE", T0 + 2 * H, 1, "10", team="search"))
-    rows.append(line("i-0case", T0 + 2 * H, 1, "10", team="vision", host="case-host"))
-    # per-GPU-hour costs that round at MONEY's scale (half to even), negative ones too
-    rows.append(line("i-third", T0, 2, "10", gpus=3.0))
-    for k, cost in enumerate(("0.000000000005", "0.000000000007", "-0.000000000005",
-                              "-0.000000000007", "0.000000000003")):  # fmt: skip
-        rows.append(line(f"i-half-{k}", T0, 1, cost, gpus=2.0))
-    # overlapping periods of one resource (a daily line and an hourly one inside it): the
-    # GPU-hour at T0 twice, at the same cost (which copy a run takes is not defined)
-    rows.append(line("i-ovl", T0 - H, 24, "48", gpus=1.0))
-    rows.append(line("i-ovl", T0, 1, "2", gpus=1.0))
-    lines = lines_frame(rows)
-
-    u: list[tuple] = []
-    states = [(0.0, 0.0, 0.0), (0.02, 0.5, 9000.0), (0.2, 0.9, 1.0), (0.9, 1.0, 1.0),
-              (0.001, None, None), (None, None, None)]  # fmt: skip
-    for h in range(6):
-        for g in range(7):  # GPU 7 has no telemetry: unmonitored
-            a, m, mem = states[(g + h // 2) % len(states)]
-            u.append((T0 + h * H, "ip-10-0-0-1", "i-0p5", g, None, a, m, mem, 60))
-    u.append((T0 + H, "ip-10-0-0-1", "i-0p5", 0, None, 0.0, 0.0, 0.0, 0))  # dup: 0 samples
-    for h in range(12):
-        for g in range(4):
-            u.append((T0 + h * H, "frac-host", None, g, None, 0.01 * g, 0.01, 10.0, 30))
-    for d in range(72):  # on-prem telemetry by host name only, upper case, uuids, no index
-        for g in range(8):
-            idle = (d // 5 + g) % 3 != 0
-            u.append((T0 + d * H, "ASSET-OLD.DC1", None, None, f"GPU-{7 - g:02d}-old",
-                      0.0 if idle else 0.6, 0.0 if idle else 0.9, 0.0, 60))  # fmt: skip
-            u.append((T0 + d * H, "asset-new.dc1", None, g, f"GPU-{g}-new",
-                      0.04 if idle else 0.5, 0.2, 2048.0, 12))  # fmt: skip
-    for h in range(3):  # by resource id, and the same GPU-hour again by host only
-        for g in range(8):
-            row = (T0 + h * H, "case-host", "i-0CASE", g, f"uuid-{g}", 0.0, 0.0, 0.0, 60)
-            u.append(row)
-            if g < 3:
-                u.append((row[0], "case-host", None, *row[3:]))
-    for h in range(-1, 23):
-        busy = h == 1 or h % 6 == 5
-        u.append((T0 + h * H, "ovl", "i-ovl", 0, None, 0.5 if busy else 0.0, 0.0, 0.0, 5))
-    u.append((T0 + 5 * H, "x", None, 0, None, 0.0, 0.0, 0.0, 60))  # matches nothing
-    util = util_frame(u)
-    owned = owned_rates(
-        pl.DataFrame([asset("ASSET-OLD", datetime(2022, 10, 15)),
-                      asset("asset-new", datetime(2025, 1, 1))])
-    )  # fmt: skip
-    return lines, util, owned
 
 
 def test_varied_estate_matches_the_reference(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from ingest.idle_threshold import THRESHOLD, episodes_at, hours_at_sql
 from ingest.scratch import connect
 from models.idle import GPU_HOURS, IDLE_EPISODES, IDLE_STATES, idle_sql, idle_step_sql
 from models.settings import IdleSettings
-from tests.ingest.test_gpu_hours import assert_same, estate, reference
+from tests.fixtures.gpu_hours import assert_same, estate, reference
 
 
 def stage(tmp_path: Path, lines, util, owned, settings: IdleSettings):

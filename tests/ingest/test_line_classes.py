@@ -10,9 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest import classified, line_classes, scratch, views
+from ingest import classified, line_classes, scratch
 from ingest.classified import rulebook
-from ingest.warehouse import connect
 from models.classify import CLASS_COLUMNS, class_key, key_columns
 from models.errors import WarehouseError
 from models.schema import COST_LINES
@@ -163,20 +162,3 @@ def test_a_source_that_changes_between_passes_commits_nothing(tmp_path: Path) ->
     ):
         source = line_classes.files_source(con, [([str(path)], {})], ["x_LineId", *keys])
         line_classes.classify_lines(con, source, keys, decide_and_grow, tmp_path / "o.parquet")
-
-
-@pytest.mark.slow
-def test_sample_warehouse_classes_equal_the_polars_definition(sample_warehouse: Path) -> None:
-    """Every line of the sample enterprise (all providers, on-prem, SaaS)."""
-    views.register_all(Settings())
-    con = connect(sample_warehouse)
-    lines = con.sql("select * from cost_lines").pl()
-    stored = con.sql("select * from classifications").pl().sort("x_LineId")
-    book = rulebook(Settings())
-    want = (
-        classify(lines.lazy(), book.ruleset, book.settings, book.catalogue, book.tools)
-        .collect()
-        .sort("x_LineId")
-    )
-    assert stored.height == lines.height == want.height
-    assert stored.select(want.columns).equals(want)

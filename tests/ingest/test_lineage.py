@@ -30,7 +30,8 @@ from ingest import lineage
 from ingest.pause import PAUSE_POINTS
 from ingest.warehouse import connect
 from models.settings import Settings
-from tests.ingest.test_aws import REPO, cur2_table
+from tests.fixtures.cur import cur2_table
+from tests.fixtures.warehouse_state import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -2,113 +2,21 @@
 
 from __future__ import annotations
 
-import gzip
-import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 
 from dashboard.cli import main
-from ingest.warehouse import connect, versions
-
-T0 = datetime(2026, 10, 5, tzinfo=UTC)
-HOST = "gpu-01"
-MODEL = "NVIDIA A10G"
-COMPARED = ["hour", "host", "gpu_index", "avg_active", "max_active", "max_mem_used_mib",
-            "avg_power_w", "samples"]  # fmt: skip
-
-
-def samples() -> list[dict]:
-    """Two GPUs, one sample a minute for 3 hours; GPU 1 misses the last 50 minutes."""
-    rng = random.Random(11)
-    out = []
-    for minute in range(180):
-        for index in (0, 1):
-            if index == 1 and minute >= 130:
-                continue
-            out.append(
-                {
-                    "t": T0 + timedelta(minutes=minute, seconds=2),
-                    "index": index,
-                    "uuid": f"GPU-0000-{index}",
-                    "util": rng.randrange(0, 101),
-                    "mem": rng.randrange(0, 24_000),
-                    "power": round(rng.uniform(20, 300), 2),
-                }
-            )
-    return out
-
-
-def expected() -> pl.DataFrame:
-    f = pl.DataFrame(samples()).with_columns(pl.col("t").dt.truncate("1h").alias("hour"))
-    return (
-        f.group_by("hour", "index")
-        .agg(
-            (pl.col("util") / 100).mean().alias("avg_active"),
-            (pl.col("util") / 100).max().alias("max_active"),
-            pl.col("mem").max().cast(pl.Float64).alias("max_mem_used_mib"),
-            pl.col("power").mean().alias("avg_power_w"),
-            pl.len().alias("samples"),
-        )
-        .sort("index", "hour")
-    )
-
-
-def write_log(path: Path, units: bool, order: list[str] | None = None) -> None:
-    """As nvidia-smi --format=csv[,nounits] writes it (local time printed, here UTC)."""
-    fields = order or ["timestamp", "name", "pci.bus_id", "uuid", "index", "utilization.gpu",
-                       "memory.used", "power.draw"]  # fmt: skip
-    unit = {"utilization.gpu": "%", "memory.used": "MiB", "power.draw": "W"}
-    header = ", ".join(f"{f} [{unit[f]}]" if f in unit else f for f in fields)
-    lines = [header]
-    for s in samples():
-        value = {
-            "timestamp": s["t"].strftime("%Y/%m/%d %H:%M:%S.") + "123",
-            "name": MODEL,
-            "pci.bus_id": f"00000000:{s['index'] + 10:02X}:00.0",
-            "uuid": s["uuid"],
-            "index": str(s["index"]),
-            "utilization.gpu": f"{s['util']}" + (" %" if units else ""),
-            "memory.used": f"{s['mem']}" + (" MiB" if units else ""),
-            "power.draw": f"{s['power']:.2f}" + (" W" if units else ""),
-        }
-        lines.append(", ".join(value[f] for f in fields))
-    text = "\n".join(lines) + "\n"
-    if path.name.endswith(".gz"):
-        path.write_bytes(gzip.compress(text.encode()))
-    else:
-        path.write_text(text, encoding="utf-8")
-
-
-def gpu_rows(root: Path) -> pl.DataFrame:
-    table = connect(root).sql("from gpu_util order by host, gpu_index, hour").to_arrow_table()
-    return pl.DataFrame(pl.from_arrow(table)).with_columns(
-        pl.col("hour").dt.convert_time_zone("UTC")
-    )
-
-
-def check_expected(rows: pl.DataFrame) -> None:
-    exp = expected()
-    got = rows.sort("gpu_index", "hour")
-    assert got["samples"].to_list() == exp["samples"].to_list() == [60, 60, 60, 60, 60, 10]
-    assert got["hour"].to_list() == exp["hour"].to_list()
-    for col in ("avg_active", "max_active", "max_mem_used_mib", "avg_power_w"):
-        for a, b in zip(got[col], exp[col], strict=True):
-            assert a == pytest.approx(b, abs=1e-9), col
-
-
-def assert_same_hours(a: pl.DataFrame, b: pl.DataFrame) -> None:
-    """Same GPU-hours, values equal up to float summation order."""
-    assert_frame_equal(
-        a.select(COMPARED).sort("gpu_index", "hour"),
-        b.select(COMPARED).sort("gpu_index", "hour"),
-        check_exact=False,
-        rel_tol=1e-12,
-        abs_tol=1e-12,
-    )
+from ingest.warehouse import versions
+from tests.fixtures.nvidia_smi import (
+    HOST,
+    MODEL,
+    assert_same_hours,
+    check_expected,
+    gpu_rows,
+    write_log,
+)
 
 
 def ingest(root: Path, *args: str) -> int:

@@ -243,7 +243,7 @@ def test_toml_inline_table_tags(warehouse: Path, tmp_path: Path) -> None:
 
 def test_default_months_follow_the_cloud_bills(warehouse: Path, tmp_path: Path) -> None:
     from ingest.store import Store
-    from tests.ingest.test_store import batch
+    from tests.fixtures.batches import batch
 
     Store(warehouse).load_cost_lines([batch("2026-08", ["1"]), batch("2026-09", ["2"])])
     inv = write_inventory(tmp_path / "inventory.csv", H100)

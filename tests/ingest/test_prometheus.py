@@ -5,8 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -16,6 +15,16 @@ from dashboard.cli import main
 from ingest import prometheus as prom
 from ingest.warehouse import connect, versions
 from models.errors import InputError
+from tests.fixtures.prometheus_metrics import (
+    GPUS,
+    HOURS,
+    T0,
+    check_matches_expected,
+    gpu_rows,
+    labels,
+    openmetrics_text,
+    samples,
+)
 from tests.servers import prometheus as server
 
 pytestmark = [
@@ -23,124 +32,11 @@ pytestmark = [
     pytest.mark.skipif(not server.available(), reason="prometheus not installed"),
 ]
 
-T0 = datetime(2026, 10, 5, tzinfo=UTC)
-HOURS = 4
-GPUS = [  # host, uuid, index, model, metrics, extra labels
-    ("node-a", "GPU-a0", "0", "NVIDIA H100 80GB HBM3", ("gr", "util"), {}),
-    ("node-a", "GPU-a1", "1", "NVIDIA H100 80GB HBM3", ("gr", "util"), {}),
-    (
-        "node-b",
-        "GPU-b0",
-        "0",
-        "NVIDIA L4",
-        ("util",),
-        {"pod": "infer-7", "namespace": "serving", "providerID": "aws:///us-east-1a/i-0b0b0b0b"},
-    ),
-]
-
-
-def samples() -> list[dict]:
-    """One sample a minute per GPU; GPU-a1 loses all but 10 minutes of hour 2."""
-    rng = random.Random(7)
-    out = []
-    for host, uuid, index, model, metrics, extra in GPUS:
-        energy = 1_000_000.0
-        for h in range(HOURS):
-            power = round(rng.uniform(60, 650), 1)  # constant within the hour
-            for minute in range(60):
-                if uuid == "GPU-a1" and h == 2 and minute >= 10:
-                    continue
-                t = T0 + timedelta(hours=h, minutes=minute)
-                out.append(
-                    {
-                        "host": host, "uuid": uuid, "index": index, "model": model,
-                        "extra": extra, "t": t.timestamp(),
-                        "gr": round(rng.uniform(0, 1), 3) if "gr" in metrics else None,
-                        "util": float(rng.randrange(0, 101)),
-                        "fb": float(rng.randrange(0, 80_000)),
-                        "power": power, "energy": energy,
-                    }
-                )  # fmt: skip
-                energy += power * 60 * 1000  # mJ over the next minute
-    return out
-
-
-def expected_hours() -> pl.DataFrame:
-    frame = pl.DataFrame(samples()).with_columns(
-        pl.from_epoch("t").dt.replace_time_zone("UTC").dt.truncate("1h").alias("hour")
-    )
-    active = pl.coalesce(pl.col("gr"), pl.col("util") / 100)
-    return (
-        frame.group_by("host", "uuid", "hour")
-        .agg(
-            active.mean().alias("avg_active"),
-            active.max().alias("max_active"),
-            pl.len().alias("samples"),
-            pl.col("fb").max().alias("max_mem"),
-            pl.col("power").mean().alias("avg_power"),
-        )
-        .sort("host", "uuid", "hour")
-    )
-
-
-def labels(s: dict) -> dict[str, str]:
-    return {"Hostname": s["host"], "UUID": s["uuid"], "gpu": s["index"], "modelName": s["model"],
-            **s["extra"]}  # fmt: skip
-
-
-def openmetrics_text() -> str:
-    names = {
-        "DCGM_FI_PROF_GR_ENGINE_ACTIVE": "gr",
-        "DCGM_FI_DEV_GPU_UTIL": "util",
-        "DCGM_FI_DEV_FB_USED": "fb",
-        "DCGM_FI_DEV_POWER_USAGE": "power",
-        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": "energy",
-    }
-    series: dict[str, list] = {}
-    all_samples = samples()
-    for metric, key in names.items():
-        for _, uuid, *_ in GPUS:
-            mine = [s for s in all_samples if s["uuid"] == uuid and s[key] is not None]
-            if mine:
-                series.setdefault(metric, []).append(
-                    (labels(mine[0]), [(s["t"], s[key]) for s in mine])
-                )
-    return server.openmetrics(series)
-
 
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory: pytest.TempPathFactory):
     with server.serve(openmetrics_text(), tmp_path_factory.mktemp("prom")) as url:
         yield url
-
-
-def gpu_rows(root: Path) -> pl.DataFrame:
-    return pl.DataFrame(
-        pl.from_arrow(
-            connect(root).sql("from gpu_util order by host, gpu_uuid, hour").to_arrow_table()
-        )
-    ).with_columns(pl.col("hour").dt.convert_time_zone("UTC"))
-
-
-def check_matches_expected(rows: pl.DataFrame, energy: bool = True) -> None:
-    exp = expected_hours()
-    assert rows.height == exp.height == 12
-    got = rows.sort("host", "gpu_uuid", "hour")
-    assert got["hour"].to_list() == exp["hour"].to_list()
-    assert got["samples"].to_list() == exp["samples"].to_list()
-    assert 10 in got["samples"].to_list()  # the gap shows as few samples, not as idle
-    for col, ecol in (
-        ("avg_active", "avg_active"),
-        ("max_active", "max_active"),
-        ("max_mem_used_mib", "max_mem"),
-        ("avg_power_w", "avg_power"),
-    ):
-        for a, b in zip(got[col], exp[ecol], strict=True):
-            assert a == pytest.approx(b, abs=1e-9), col
-    if energy:  # constant power within an hour: the hour's energy is power x 1 h
-        full = got.filter(pl.col("samples") == 60)
-        for kwh, watts in zip(full["energy_kwh"], full["avg_power_w"], strict=True):
-            assert kwh == pytest.approx(watts / 1000, rel=1e-9)
 
 
 def run(*args: str) -> int:

@@ -19,8 +19,8 @@ from ingest import prometheus as prom
 from ingest import prometheus_auth as pauth
 from ingest.warehouse import connect, versions
 from models.settings import PrometheusSourceSettings
-from tests.ingest.test_prometheus import HOURS, T0, check_matches_expected, gpu_rows
-from tests.ingest.test_prometheus import openmetrics_text as telemetry_text
+from tests.fixtures.prometheus_metrics import HOURS, T0, check_matches_expected, gpu_rows
+from tests.fixtures.prometheus_metrics import openmetrics_text as telemetry_text
 from tests.servers import auth_proxy as gate
 from tests.servers import prometheus as server
 from tests.servers.tls import make_tls

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ingest.warehouse import connect
-from tests.ingest.test_aws import REPO, ingest, period_totals, write_cur2
+from tests.fixtures.cur import write_cur2
+from tests.fixtures.warehouse_state import REPO, ingest, period_totals
 
 pytestmark = pytest.mark.slow
 

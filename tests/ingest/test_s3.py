@@ -5,56 +5,17 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pyarrow.parquet as pq
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ingest import s3
 from ingest.warehouse import connect
 from models.errors import SourceUnavailableError
-from tests.ingest.test_aws import (
-    KOKU,
-    STORED_ROWS,
-    cur2_table,
-    expected_billed,
-    ingest,
-    koku_truth,
-    state,
-)
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Only a named profile in a shared credentials file: the default chain must find it."""
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    creds = tmp_path / "aws-credentials"
-    creds.write_text("[finance]\naws_access_key_id = AKIDFINANCE\naws_secret_access_key = s\n")
-    config = tmp_path / "aws-config"
-    config.write_text("[profile finance]\nregion = us-east-1\n")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    return creds
-
-
-def bucket(endpoint: str, name: str):
-    client = boto3.Session(profile_name="finance").client("s3", endpoint_url=endpoint)
-    client.create_bucket(Bucket=name)
-    return client
+from tests.fixtures.cur import KOKU, STORED_ROWS, cur2_table, expected_billed, koku_truth
+from tests.fixtures.s3 import bucket
+from tests.fixtures.warehouse_state import ingest, state
 
 
 def put_parquet(client, name: str, key: str, table) -> None:

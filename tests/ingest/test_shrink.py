@@ -16,7 +16,8 @@ from dashboard.cli import main
 from models.errors import ConfigError
 from models.settings import parse_settings
 from models.shrink import PeriodSize, shrink
-from tests.ingest.test_aws import KOKU, koku_truth, period_totals
+from tests.fixtures.cur import KOKU, koku_truth
+from tests.fixtures.warehouse_state import period_totals
 
 GOOD = KOKU / "test_cur.csv"
 

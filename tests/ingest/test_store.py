@@ -3,57 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from ingest.load_contract import PeriodLoad, SourceFile
 from ingest.store import Store
 from ingest.warehouse import connect, parse_as_of, versions
 from models.errors import InputError, ReconciliationError
 from models.schema import COST_LINES
-
-
-def batch(period: str, amounts: list[str], sha: str = "a" * 64, **over) -> PeriodLoad:
-    start = datetime.fromisoformat(period + "-01T00:00:00+00:00")
-    end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
-    n = len(amounts)
-    money = pl.Series(amounts).str.to_decimal(scale=12)
-    frame = pl.LazyFrame(
-        {
-            "BilledCost": money,
-            "EffectiveCost": money,
-            "ListCost": money,
-            "ContractedCost": money,
-            "BillingAccountId": [over.get("account", "111122223333")] * n,
-            "BillingCurrency": [over.get("currency", "USD")] * n,
-            "BillingPeriodStart": [start] * n,
-            "BillingPeriodEnd": [end] * n,
-            "ChargePeriodStart": [start] * n,
-            "ChargePeriodEnd": [end] * n,
-            "ChargeCategory": ["Usage"] * n,
-            "ChargeFrequency": ["Usage-Based"] * n,
-            "InvoiceIssuerName": ["Amazon Web Services, Inc."] * n,
-            "ProviderName": ["AWS"] * n,
-            "PublisherName": ["Amazon Web Services, Inc."] * n,
-            "ServiceCategory": ["Compute"] * n,
-            "ServiceName": ["Amazon Elastic Compute Cloud"] * n,
-            "ServiceSubcategory": ["Virtual Machines"] * n,
-        }
-    )
-    total = over.get("source_total", sum((Decimal(a) for a in amounts), Decimal(0)))
-    return PeriodLoad(
-        source="aws-cur2",
-        billing_account="111122223333",
-        billing_period=period,
-        currency="USD",
-        files=[SourceFile(f"export-{period}.parquet", sha, 100)],
-        lines=frame,
-        source_total=total,
-    )
+from tests.fixtures.batches import batch
 
 
 def totals(root: Path, as_of=None) -> dict[str, tuple[int, Decimal]]:

@@ -11,11 +11,7 @@ from dashboard.cli import main
 from ingest.store import Store
 from ingest.warehouse import connect
 from models.errors import SourceUnavailableError
-from tests.ingest import test_s3
-from tests.ingest.test_s3 import bucket
-
-endpoint = test_s3.endpoint  # moto's S3 server and a named AWS profile, shared fixtures
-credentials = test_s3.credentials
+from tests.fixtures.s3 import bucket
 
 SECRET = "Sup3rS3cretValue"
 

@@ -10,61 +10,7 @@ import pytest
 
 from models.demand import Window, demand_curve, measured_utilisation, trailing_window
 from models.errors import InputError
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-SCHEMA = {
-    "hour": pl.Datetime("us", "UTC"),
-    "resource_id": pl.String,
-    "host": pl.String,
-    "gpu_index": pl.Int64,
-    "gpu_uuid": pl.String,
-    "gpu_model": pl.String,
-    "provider": pl.String,
-    "source": pl.String,
-    "deployment": pl.String,
-    "team": pl.String,
-    "cost": pl.Decimal(38, 12),
-    "currency": pl.String,
-    "avg_active": pl.Float64,
-    "max_active": pl.Float64,
-    "mem_used_mib": pl.Float64,
-    "samples": pl.Int64,
-    "state": pl.String,
-    "idle_cost": pl.Decimal(38, 12),
-}
-
-
-def _rows(
-    deployment, resource, states, gpu_model="H100", cost="2.5", start=0, gpu_index=0,
-    currency="USD",
-):  # fmt: skip
-    """One GPU's consecutive hours, one row per state given."""
-    out = []
-    for i, state in enumerate(states):
-        monitored = state != "unmonitored"
-        out.append(
-            {
-                "hour": T0 + timedelta(hours=start + i),
-                "resource_id": resource,
-                "host": resource,
-                "gpu_index": gpu_index,
-                "gpu_uuid": None,
-                "gpu_model": gpu_model,
-                "provider": "AWS" if deployment == "cloud" else "dc-east",
-                "source": "aws-cur2" if deployment == "cloud" else "onprem",
-                "deployment": deployment,
-                "team": "ml",
-                "cost": Decimal(cost),
-                "currency": currency,
-                "avg_active": 0.5 if monitored else None,
-                "max_active": 0.9 if monitored else None,
-                "mem_used_mib": 1000.0 if monitored else None,
-                "samples": 60 if monitored else 0,
-                "state": state,
-                "idle_cost": Decimal(0),
-            }
-        )
-    return out
+from tests.fixtures.demand import SCHEMA, T0, demand_rows
 
 
 def _frame(*groups) -> pl.LazyFrame:
@@ -76,12 +22,12 @@ A, U, AI, HI, N = "active", "underutilised", "allocated_idle", "hard_idle", "unm
 
 FLEET = _frame(
     # owned: 2 GPUs x 10 hours; 12 useful, 6 idle, 2 unmonitored
-    _rows("onprem", "node-1", [A, A, A, U, U, AI, AI, HI, N, N]),
-    _rows("onprem", "node-1", [A, A, A, A, A, A, A, HI, HI, HI], gpu_index=1),
+    demand_rows("onprem", "node-1", [A, A, A, U, U, AI, AI, HI, N, N]),
+    demand_rows("onprem", "node-1", [A, A, A, A, A, A, A, HI, HI, HI], gpu_index=1),
     # cloud: 1 GPU x 10 hours; 4 useful, 2 idle, 4 unmonitored (billing only)
-    _rows("cloud", "i-1", [A, A, U, U, HI, AI, N, N, N, N], cost="6.88"),
+    demand_rows("cloud", "i-1", [A, A, U, U, HI, AI, N, N, N, N], cost="6.88"),
     # another model that must not leak into H100 figures
-    _rows("cloud", "i-2", [A] * 10, gpu_model="A100", cost="3.43"),
+    demand_rows("cloud", "i-2", [A] * 10, gpu_model="A100", cost="3.43"),
 )
 WINDOW = Window(T0, T0 + timedelta(hours=10))
 
@@ -100,7 +46,7 @@ def test_measured_u_and_u_r_exclude_unmonitored_hours():
 
 
 def test_the_measured_cloud_price_counts_only_hours_billed_in_the_price_books_currency():
-    eur = _rows("cloud", "vm-eu", [A] * 10, cost="5.10", gpu_index=0, currency="EUR")
+    eur = demand_rows("cloud", "vm-eu", [A] * 10, cost="5.10", gpu_index=0, currency="EUR")
     m = measured_utilisation(pl.concat([FLEET, _frame(eur)]), WINDOW, "h100")
     assert (m.cloud_monitored_hours, m.cloud_useful_hours) == (16, 14)  # every GPU's hours
     assert (m.cloud_priced_hours, m.cloud_cost) == (10, Decimal("68.80"))  # USD only
@@ -138,7 +84,7 @@ def test_demand_curve_counts_useful_gpus_and_billing_only_cloud_hours():
     ],
 )
 def test_a_gpu_model_matches_as_a_whole_word(name, a100, a10):
-    frame = _frame(_rows("cloud", "i-1", ["active"], gpu_model=name))
+    frame = _frame(demand_rows("cloud", "i-1", ["active"], gpu_model=name))
     assert measured_utilisation(frame, WINDOW, "A100").cloud_useful_hours == int(a100)
     assert measured_utilisation(frame, WINDOW, "A10").cloud_useful_hours == int(a10)
 
@@ -169,80 +115,6 @@ def test_empty_demand_is_a_clear_error():
 
 
 def test_no_monitored_hours_gives_no_measured_u():
-    only_billing = _frame(_rows("cloud", "i-9", [N, N, N]))
+    only_billing = _frame(demand_rows("cloud", "i-9", [N, N, N]))
     m = measured_utilisation(only_billing, WINDOW)
     assert m.u is None and m.u_r is None and m.unmonitored_share == 1.0
-
-
-# ---- the sample enterprise (end to end) ---------------------------------------------------
-
-SAMPLE_FIXTURES = (
-    "needs the sample enterprise: pytest fixtures `sample_warehouse` (a warehouse folder "
-    "ingested from the sample enterprise, whose connection has the gpu_hours and "
-    "classified_costs views) and `sample_truth` (that sample's truth.json as a dict)"
-)
-
-
-def sample_or_skip(request):
-    """(warehouse folder, truth dict), or skip when the sample fixtures are not available."""
-    try:
-        return request.getfixturevalue("sample_warehouse"), request.getfixturevalue("sample_truth")
-    except pytest.FixtureLookupError:
-        pytest.skip(SAMPLE_FIXTURES)
-
-
-def sample_app(warehouse):
-    """The object the CLI passes to commands, over the sample warehouse."""
-    from pathlib import Path
-
-    from dashboard.cli import App
-    from models.settings import Settings
-
-    return App(settings=Settings(), warehouse=Path(warehouse))
-
-
-def read_view(warehouse, sql: str) -> pl.LazyFrame:
-    con = sample_app(warehouse).connect()
-    frame = con.sql(sql).pl()
-    tz = {
-        name: pl.col(name).dt.convert_time_zone("UTC")
-        for name, dtype in frame.schema.items()
-        if isinstance(dtype, pl.Datetime) and dtype.time_zone
-    }
-    return frame.lazy().with_columns(*tz.values())
-
-
-def implied_by_truth(truth: dict, gpu: str) -> tuple[float | None, float | None]:
-    """u and u_r implied by truth.json's gpu_demand_hourly rows for one GPU model.
-
-    Useful = active GPU-hours; monitored = paid - unmonitored. Rows name their `deployment`
-    (onprem | cloud); without it, a row counts only when all its providers are on one side.
-    """
-    import re
-
-    rows = truth.get("gpu_demand_hourly") or []
-    pattern = re.compile(rf"(^|[^0-9A-Z]){re.escape(gpu.upper())}($|[^0-9A-Z])")
-    clouds = {"AWS", "Microsoft", "Google Cloud"}
-
-    def side(row: dict) -> str:
-        if "deployment" in row:
-            return row["deployment"]
-        providers = set(row.get("providers", []))
-        if providers <= clouds:
-            return "cloud"
-        if not providers & clouds:
-            return "onprem"
-        pytest.skip(
-            f"truth.json mixes cloud and on-prem {row['gpu_model']} hours in one row: "
-            "gpu_demand_hourly needs a `deployment` field (cloud|onprem)"
-        )
-
-    out = []
-    for deployment in ("onprem", "cloud"):
-        mine = [
-            r for r in rows if pattern.search(str(r["gpu_model"]).upper()) and side(r) == deployment
-        ]
-        monitored = sum(r["paid_gpu_hours"] - r["unmonitored_gpu_hours"] for r in mine)
-        useful = sum(r["active_gpu_hours"] for r in mine)
-        out.append(useful / monitored if monitored else None)
-    return out[0], out[1]

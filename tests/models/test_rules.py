@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
 
-from ingest.classified import shipped_rules
 from models.errors import ConfigError
-from models.rules import ClassifySettings, build_ruleset, parse_rules
-
-GOOD = """
-[[rules]]
-id = "acme.egress.vpn"
-priority = 700
-description = "our VPN appliance traffic"
-match.x_UsageType = { regex = '^VPN-Out' }
-match.ProviderName = "AWS"
-set = { ai_class = "egress", egress_kind = "interconnect" }
-"""
-
-
-def parse(text: str):
-    return parse_rules(tomllib.loads(text), "mine.toml")
+from tests.fixtures.rule_files import GOOD, parse
 
 
 def test_a_good_rule_file_parses() -> None:
@@ -75,20 +58,3 @@ def test_bad_rule_files_are_rejected_with_one_clear_message(text: str, message: 
         parse(text)
     assert message in info.value.render()
     assert info.value.file == "mine.toml"
-
-
-def test_every_shipped_rule_parses_and_has_a_unique_id() -> None:
-    rules = shipped_rules()
-    ids = [r.id for r in rules]
-    assert len(ids) == len(set(ids)) > 60
-    assert {"fallback.other", "workload.fallback"} <= set(ids)
-
-
-def test_user_rules_override_and_disable_shipped_ones() -> None:
-    shipped = shipped_rules()
-    mine = parse(GOOD.replace("acme.egress.vpn", "aws.egress.internet"))
-    rs = build_ruleset(shipped, [mine], ClassifySettings(disable=["aws.egress.cdn"]))
-    assert rs.by_id("aws.egress.internet").priority == 700
-    assert rs.by_id("aws.egress.cdn") is None
-    with pytest.raises(ConfigError, match=r'did you mean "aws\.egress\.cdn"'):
-        build_ruleset(shipped, [], ClassifySettings(disable=["aws.egress.cnd"]))

@@ -15,7 +15,7 @@ from ingest.warehouse import connect
 from models.idle import GPU_HOURS, IDLE_EPISODES, IDLE_STATES, owned_rates
 from models.rules import GPU_COMPUTE
 from models.settings import Settings
-from tests.ingest.test_gpu_hours import assert_same, reference
+from tests.fixtures.gpu_hours import assert_same, reference
 
 pytestmark = pytest.mark.slow  # builds the whole sample warehouse (minutes)
 

@@ -14,6 +14,8 @@ from dashboard.report import build_pack
 from dashboard.report_model import cents, money_text
 from ingest.warehouse import connect
 
+pytestmark = pytest.mark.slow  # needs the built sample warehouse
+
 
 def _month(root: Path) -> str:
     """The latest month that has a month before it (so month over month is real)."""

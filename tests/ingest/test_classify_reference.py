@@ -53,7 +53,7 @@ AZURE = {
 
 @pytest.fixture(scope="module")
 def reference_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.conftest import REFERENCE
+    from tests.fixtures.paths import REFERENCE
 
     root = tmp_path_factory.mktemp("ref")
     (root / "aws").mkdir()

@@ -11,7 +11,9 @@ import pytest
 from ingest import views
 from ingest.warehouse import connect
 from models.settings import Settings
-from tests.dashboard.test_app import PAGES, app, formats, helps, metrics, no_errors, page, usd
+from tests.fixtures.app_pages import PAGES, app, formats, helps, metrics, no_errors, page, usd
+
+pytestmark = pytest.mark.slow  # needs the built sample warehouse
 
 
 @pytest.fixture

@@ -5,7 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from ingest.warehouse import connect
+
+pytestmark = pytest.mark.slow  # needs the built sample warehouse
 
 CENT = Decimal("0.01")
 
