@@ -39,7 +39,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.warehouse import connect, versions
-from tests.ingest.test_aws import KOKU, REPO, ingest, state
+from tests.fixtures.cur import KOKU
+from tests.fixtures.warehouse_state import REPO, ingest, state
 
 REFERENCE = KOKU.parent
 SAMPLE_DATA = REPO / "sample_data"
