@@ -153,8 +153,8 @@ def make_idle(folder: Path, gpus: int) -> None:
 def task_classify(folder: Path) -> dict:
     import functools
 
-    from ingest import line_classes, scratch
-    from ingest.classified import _decide, rulebook
+    from ingest.derive import line_classes, scratch
+    from ingest.derive.classified import _decide, rulebook
     from models.classify import key_columns
     from models.schema import COST_LINES
     from models.settings import Settings
@@ -188,8 +188,8 @@ def task_classify_floor(folder: Path) -> dict:
 
 def task_idle(folder: Path, episodes: bool = True) -> dict:
     # as refresh_gpu_hours / refresh_episodes do it: DuckDB, staged Parquet, bounded memory
-    from ingest.gpu_hours import write_gpu_hours, write_idle_episodes
-    from ingest.scratch import connect
+    from ingest.derive.gpu_hours import write_gpu_hours, write_idle_episodes
+    from ingest.derive.scratch import connect
     from models.settings import IdleSettings
 
     settings = IdleSettings()
@@ -218,8 +218,8 @@ def _episodes_task(folder: Path, months: list[str] | None) -> dict:
     """idle_episodes as a monthly refresh derives them after gpu_hours moved on: from the
     whole table (`months` None, as before), or only the runs near `months` with the rest
     kept from the full refresh's episodes. Reads what the idle task left in `folder`."""
-    from ingest.gpu_hours import write_idle_episodes, write_idle_episodes_window
-    from ingest.scratch import connect
+    from ingest.derive.gpu_hours import write_idle_episodes, write_idle_episodes_window
+    from ingest.derive.scratch import connect
     from models.settings import IdleSettings
 
     hours = f"SELECT * FROM read_parquet('{folder / 'gpu_hours'}/*/*.parquet')"

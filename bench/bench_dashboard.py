@@ -32,19 +32,19 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import (
-    queries,
-    queries_forecast,
-    queries_gpu,
-    queries_health,
-    queries_lines,
-    queries_movement,
-    queries_own,
-)
-from dashboard.filters import Filters
-from ingest import derived, views, warehouse
-from ingest.load_contract import HourlyLoad, PeriodLoad, SourceFile
-from ingest.store import Store
+from dashboard.queries import forecast as queries_forecast
+from dashboard.queries import gpu as queries_gpu
+from dashboard.queries import health as queries_health
+from dashboard.queries import lines as queries_lines
+from dashboard.queries import movement as queries_movement
+from dashboard.queries import own_vs_rent as queries_own
+from dashboard.queries import spend as queries
+from dashboard.queries.filters import Filters
+from ingest.derive import refresh as derived
+from ingest.warehouse import connection as warehouse
+from ingest.warehouse import views
+from ingest.warehouse.load_contract import HourlyLoad, PeriodLoad, SourceFile
+from ingest.warehouse.store import Store
 from models.anomaly import AnomalySettings
 from models.recommendation import OwnVsRentSettings
 from models.settings import Settings

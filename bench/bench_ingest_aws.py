@@ -112,8 +112,8 @@ def floor_cmd(src: Path, out: Path) -> list[str]:
 LOAD_CHILD = """
 import sys
 from pathlib import Path
-from ingest import aws
-from ingest.store import Store
+from ingest.sources import aws
+from ingest.warehouse.store import Store
 with aws.open_export(Path(sys.argv[1])) as loads:
     Store(sys.argv[2]).load_cost_lines(loads)
 """

@@ -30,10 +30,10 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.report import build_pack
-from ingest.load_contract import PeriodLoad, SourceFile
-from ingest.store import Store
-from ingest.warehouse import connect
+from dashboard.report.pack import build_pack
+from ingest.warehouse.connection import connect
+from ingest.warehouse.load_contract import PeriodLoad, SourceFile
+from ingest.warehouse.store import Store
 
 MONTHS = [f"2025-{m:02d}" for m in range(1, 13)]
 SOURCES = {

@@ -1,14 +1,14 @@
 """One ingest pipeline for every source: read -> stage -> validate -> reconcile -> commit ->
 refresh derived data -> results for the summary.
 
-A reader only reads: it returns a load package (ingest/load_contract.py) — the PeriodLoads
+A reader only reads: it returns a load package (ingest/warehouse/load_contract.py) — the PeriodLoads
 of the periods it found (their files, frames and source totals), an HourlyLoad or an
-AssetsLoad — and the writer (ingest/store.py) stages, validates, reconciles and commits
+AssetsLoad — and the writer (ingest/warehouse/store.py) stages, validates, reconciles and commits
 them. This is the one place where a failure is recorded in `load_errors` and the one place
 derived data is refreshed after an ingest, whatever the source.
 
 Adding a source: write a reader module whose `open_export(...)` (or any function) yields its
-PeriodLoads, and a command that calls `run` with it (dashboard/commands/ingest.py does this
+PeriodLoads, and a command that calls `run` with it (dashboard/cli/ingest.py does this
 for the cost-line sources).
 """
 
@@ -18,11 +18,11 @@ import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ingest import derived
-from ingest.delivery import Skipped, skipped_of
-from ingest.input_path import os_error
-from ingest.load_contract import AssetsLoad, HourlyLoad, LoadResult, PeriodLoad, Progress
-from ingest.store import Store
+from ingest.derive import refresh as derived
+from ingest.sources.delivery import Skipped, skipped_of
+from ingest.sources.input_path import os_error
+from ingest.warehouse.load_contract import AssetsLoad, HourlyLoad, LoadResult, PeriodLoad, Progress
+from ingest.warehouse.store import Store
 from models.settings import Settings
 from models.urls import redact
 
@@ -57,9 +57,9 @@ def run(
     up after) into `store`, then refresh derived data — even when nothing changed, which is
     when stale derived data left by an earlier kill is repaired.
 
-    Cost lines are committed all or nothing (ingest/cost_line_load.py), then GPU-hours, then
+    Cost lines are committed all or nothing (ingest/warehouse/cost_line_load.py), then GPU-hours, then
     assets. A FinopsError is recorded once in `load_errors` under `dataset`, `source` and the
-    redacted `target`, and re-raised; an OSError becomes one message (ingest/input_path.py)
+    redacted `target`, and re-raised; an OSError becomes one message (ingest/sources/input_path.py)
     and a bug is recorded too before the command line's boundary shows it; nothing else is
     written.
     """

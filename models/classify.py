@@ -4,7 +4,7 @@ The rules read a few columns of a line (the key columns) and nothing else, so th
 decided once per *distinct* combination of those columns (a few thousand even on 10M lines):
 `classify_keys` is that decision, a pure polars pipeline, and the one definition of the
 rules. Applying it to every line is a join, which the warehouse does in one DuckDB pass
-(ingest/line_classes.py), storing each line's class combination as an id (`class_key`) into
+(ingest/derive/line_classes.py), storing each line's class combination as an id (`class_key`) into
 a small table of combinations. The tests hold that pass equal to a per-line polars oracle
 (tests/oracles/classify.py).
 

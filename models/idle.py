@@ -1,7 +1,7 @@
 """Idle GPUs (DESIGN §6): the one definition of GPU-hours, idle states, idle cost, episodes.
 
 Each rule is written once, here, as the SQL an engine runs (models/ runs nothing): the
-warehouse refresh (ingest.gpu_hours) builds `gpu_hours` and `idle_episodes` from these
+warehouse refresh (ingest.derive.gpu_hours) builds `gpu_hours` and `idle_episodes` from these
 fragments in DuckDB, and the dashboard's Idle page applies the same `state_sql` /
 `idle_sql` to `gpu_hours` when its threshold slider leaves the configured value.
 

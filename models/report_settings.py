@@ -17,7 +17,7 @@
     provider = { AWS = "30000" }
     ai_class = { gpu_compute = "25000" }
 
-Amounts are decimals (a string keeps every digit). dashboard/report_config.py resolves these
+Amounts are decimals (a string keeps every digit). dashboard/report/config.py resolves these
 into the pack's settings (the month read as a Month, an invoice's currency defaulted).
 """
 

@@ -164,7 +164,7 @@ class SourcesSettings:
 
 @dataclass(frozen=True)
 class AuthSettings:
-    """`[auth]`: the dashboard's OIDC login (dashboard/auth.py turns it into Streamlit's).
+    """`[auth]`: the dashboard's OIDC login (dashboard/cli/auth.py turns it into Streamlit's).
 
     The secret may stay out of the file: `client_secret_env` names the variable holding it.
     """

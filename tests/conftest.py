@@ -35,7 +35,7 @@ def sample_truth() -> dict:
 @pytest.fixture(scope="session")
 def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, sample_truth: dict) -> Path:
     """A warehouse built from sample_data/ exactly as `make demo` builds it (no server)."""
-    from dashboard.cli import main
+    from dashboard.cli.finops import main
 
     root = tmp_path_factory.mktemp("sample") / "warehouse"
     printed = io.StringIO()  # kept beside the warehouse for the tests of what the demo prints

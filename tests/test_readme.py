@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dashboard.cli import cli
+from dashboard.cli.finops import cli
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TABLE_HEADER = "| command | what it does |"

@@ -1,7 +1,7 @@
 """Issue 20's structure rules, by reading the source: readers only read, the writer is split
 by concern into small modules, and one pipeline runs every ingest.
 
-Readers hand the writer load packages (ingest/load_contract.py); only the writer's modules
+Readers hand the writer load packages (ingest/warehouse/load_contract.py); only the writer's modules
 commit, build a committed LoadResult or spell a Delta predicate, and only the pipeline
 records an ingest's failure and refreshes derived data after it.
 """
@@ -66,8 +66,9 @@ def test_readers_only_read() -> None:
         for what, pattern in WRITES.items()
         if pattern.search(line)
     ]
-    assert found == [], "readers must return load packages (ingest/load_contract.py):\n" + (
-        "\n".join(found)
+    assert found == [], (
+        "readers must return load packages (ingest/warehouse/load_contract.py):\n"
+        + ("\n".join(found))
     )
 
 
@@ -86,7 +87,7 @@ def test_the_checks_see_a_writing_reader() -> None:
 
 
 def test_readers_take_the_contract_from_its_own_module() -> None:
-    """Readers import PeriodLoad, SourceFile, LoadResult... from ingest.load_contract."""
+    """Readers import PeriodLoad, SourceFile, LoadResult... from ingest.warehouse.load_contract."""
     found = [
         str(path.relative_to(REPO))
         for path in _readers()
@@ -96,7 +97,7 @@ def test_readers_take_the_contract_from_its_own_module() -> None:
 
 
 def test_only_the_pipeline_refreshes_and_records_after_an_ingest() -> None:
-    commands = sorted((REPO / "dashboard" / "commands").glob("ingest*.py"))
+    commands = sorted((REPO / "dashboard" / "cli").glob("ingest*.py"))
     assert len(commands) >= 7  # ingest.py and one module per source
     found = [
         f"{path.relative_to(REPO)}:{n}: {line.strip()}"
@@ -113,7 +114,7 @@ def test_only_the_pipeline_refreshes_and_records_after_an_ingest() -> None:
 def test_no_ingest_module_is_over_500_lines() -> None:
     sizes = {str(p.relative_to(INGEST)): _lines(p) for p in INGEST.rglob("*.py")}
     over = {name: n for name, n in sizes.items() if n > MAX_LINES and name not in KNOWN_LARGE}
-    assert over == {}, "split these by concern (see ingest/store.py for an example)"
+    assert over == {}, "split these by concern (see ingest/warehouse/store.py for an example)"
     shrunk = [name for name in KNOWN_LARGE if sizes.get(name, 0) <= MAX_LINES]
     assert shrunk == [], "no longer over the limit: remove them from KNOWN_LARGE"
     assert {name: sizes[name] for name in WRITER if sizes[name] > MAX_LINES} == {}

@@ -200,7 +200,7 @@ def test_the_scan_finds_each_kind_of_misplaced_test(fake_tests: Path) -> None:
         "    assert helper()\n"
     )
     (fake_tests / "ingest" / "test_d.py").write_text("from tests.conftest import REPO\n")
-    (fake_tests / "fixtures" / "lines.py").write_text("from ingest.store import Store\n")
+    (fake_tests / "fixtures" / "lines.py").write_text("from ingest.warehouse.store import Store\n")
     (fake_tests / "models" / "test_m.py").write_text("from tests.fixtures.lines import Store\n")
     (fake_tests / "e2e" / "test_e.py").write_text("def test_e(sample_warehouse):\n    pass\n")
     (fake_tests / "fixtures" / "sample.py").write_text(
@@ -213,7 +213,10 @@ def test_the_scan_finds_each_kind_of_misplaced_test(fake_tests: Path) -> None:
     for check, says in (
         (test_no_module_of_the_tests_imports_a_test_file_or_a_conftest, "test_b.py:2 imports"),
         (test_no_module_of_the_tests_imports_a_test_file_or_a_conftest, "test_d.py:1 imports"),
-        (test_models_unit_tests_import_nothing_above_models, "lines.py:1 imports ingest.store"),
+        (
+            test_models_unit_tests_import_nothing_above_models,
+            "lines.py:1 imports ingest.warehouse.store",
+        ),
         (test_every_e2e_test_file_is_marked_slow, "tests/e2e/test_e.py"),
         (test_only_e2e_tests_use_the_sample_warehouse, "tests/ingest/test_b.py:1 test_b"),
         (test_only_e2e_tests_use_the_sample_warehouse, "tests/ingest/test_c.py:4 calls ask"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.store import Store
+from ingest.warehouse.store import Store
 from tests.fixtures.served import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.small_warehouse import build, build_with_eur_gpu, cost_batches
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import polars as pl
 
-from dashboard import queries, queries_forecast
-from dashboard.filters import Filters
-from ingest import views
-from ingest.store import Store
-from ingest.warehouse import connect
+from dashboard.queries import forecast as queries_forecast
+from dashboard.queries import spend as queries
+from dashboard.queries.filters import Filters
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
+from ingest.warehouse.store import Store
 from models.settings import Settings
 from tests.fixtures.batches import batch
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest import views
-from ingest.warehouse import connect
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
 from models.settings import Settings
 from tests.fixtures.app_pages import (
     PAGES,
@@ -108,7 +108,7 @@ def test_headline_numbers_equal_the_warehouse(full: Path) -> None:
 
     assert metrics(page(at, "movement"))["Egress share of AI spend"] == f"{egress / ai:.1%}"
 
-    from dashboard.commands.own_vs_rent import load_gpu_hours
+    from dashboard.cli.own_vs_rent import load_gpu_hours
     from models.recommendation import OwnVsRentSettings, recommend, to_dict
 
     frame, end = load_gpu_hours(con, "H100", 12)
@@ -217,7 +217,7 @@ def test_hostile_tag_keys_reach_duckdb_only_as_parameters(full: Path, tag_key: s
 
 
 def test_a_typed_tag_key_makes_a_plain_file_name() -> None:
-    from dashboard.pages.session import file_name
+    from dashboard.app.session import file_name
 
     assert file_name("spend_by_../../etc", ".csv") == "spend_by__etc.csv"
     assert file_name("spend_by_team' OR 1=1 --", ".csv") == "spend_by_team_OR_1_1_--.csv"

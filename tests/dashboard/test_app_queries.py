@@ -14,8 +14,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from dashboard import queries, queries_gpu, queries_lines, queries_own
-from dashboard.filters import Filters
+from dashboard.queries import gpu as queries_gpu
+from dashboard.queries import lines as queries_lines
+from dashboard.queries import own_vs_rent as queries_own
+from dashboard.queries import spend as queries
+from dashboard.queries.filters import Filters
 from models.cost_basis import CostBasis
 from models.recommendation import OwnVsRentSettings, recommend, to_dict
 from tests.fixtures.demand import SCHEMA, demand_rows
@@ -101,7 +104,8 @@ def test_window_ends_after_the_last_gpu_hour_of_any_model(gpu_con) -> None:
 # Kept costliest lines: all of them, some (pages above and below the cut), and none.
 @pytest.fixture(scope="module", params=[1000, 6, 0])
 def prepared(built_warehouse, request):
-    from ingest import views, warehouse
+    from ingest.warehouse import connection as warehouse
+    from ingest.warehouse import views
     from models.settings import Settings
 
     views.register_all(Settings())
@@ -118,7 +122,8 @@ def prepared(built_warehouse, request):
 
 @pytest.mark.parametrize("kept", [1000, 6])  # every line; a cut inside a run of equal costs
 def test_kept_lines_are_the_costliest_with_their_classes(built_warehouse, kept, monkeypatch):
-    from ingest import views, warehouse
+    from ingest.warehouse import connection as warehouse
+    from ingest.warehouse import views
     from models.settings import Settings
 
     views.register_all(Settings())

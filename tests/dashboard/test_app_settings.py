@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.pages import session
+from dashboard.app import session
 from tests.fixtures.app_pages import app, no_errors, page
 
 

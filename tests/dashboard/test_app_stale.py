@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest import derived
-from ingest.store import Store
+from ingest.derive import refresh as derived
+from ingest.warehouse.store import Store
 from models.settings import Settings
 from tests.fixtures.app_pages import app, no_errors
 from tests.fixtures.batches import batch

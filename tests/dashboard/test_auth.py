@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.auth import check_bind, parse_auth, secrets_toml
+from dashboard.cli.auth import check_bind, parse_auth, secrets_toml
 from models.errors import ConfigError
 from tests.fixtures.served import Served
 
@@ -98,7 +98,7 @@ def test_loopback_needs_no_auth(host: str) -> None:
 
 
 def test_finops_dashboard_refuses_a_public_address_without_auth(small_warehouse, capsys) -> None:
-    from dashboard.cli import main
+    from dashboard.cli.finops import main
 
     code = main(["--warehouse", str(small_warehouse), "dashboard", "--host", "0.0.0.0"])
     assert code != 0

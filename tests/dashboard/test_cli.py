@@ -12,9 +12,9 @@ from pathlib import Path
 import click
 import pytest
 
-from dashboard.cli import cli, main
-from ingest.store import Store
-from ingest.warehouse import connect
+from dashboard.cli.finops import cli, main
+from ingest.warehouse.connection import connect
+from ingest.warehouse.store import Store
 from tests.fixtures.batches import batch
 from tests.fixtures.paths import REFERENCE, REPO
 from tests.servers.prometheus import free_port
@@ -212,7 +212,7 @@ def test_each_documented_exit_code_is_returned(
          "--end", "2026-10-05T01:00:00Z", "--warehouse", str(tmp_path / "t"),
          says="Source unavailable")  # fmt: skip
 
-    from dashboard.commands import query
+    from dashboard.cli import query
 
     def interrupted(*a: object) -> None:
         raise KeyboardInterrupt
@@ -224,7 +224,7 @@ def test_each_documented_exit_code_is_returned(
     # 3: a reader that drops a line fails reconciliation (as in tests/ingest/test_aws.py)
     import polars as pl
 
-    from ingest import aws
+    from ingest.sources import aws
     from tests.fixtures.cur import write_cur2
 
     real = aws.normalise
@@ -238,7 +238,7 @@ def test_each_documented_exit_code_is_returned(
     # the traceback (each in a process of its own)
     def bug(*debug: str) -> subprocess.CompletedProcess:
         code = (
-            "import sys; from dashboard.commands import query; from dashboard.cli import main\n"
+            "import sys; from dashboard.cli import query; from dashboard.cli import main\n"
             "def bug(*a): raise RuntimeError('a bug')\n"
             "query.run_read_only = bug\n"
             f"sys.exit(main([*{list(debug)!r}, 'query', 'select 1', '--warehouse', "
@@ -272,8 +272,8 @@ def test_a_command_run_by_another_takes_its_own_warehouse(
 ) -> None:
     """finops demo runs the ingest commands itself, with its App: options given to such a
     command still apply to it."""
-    from dashboard.cli import App
-    from dashboard.commands.ingest import group
+    from dashboard.cli.finops import App
+    from dashboard.cli.ingest import group
     from models.settings import Settings
 
     ingest_saas = group.get_command(click.Context(group), "saas")
@@ -293,7 +293,7 @@ def test_a_dashboard_server_that_fails_fails_the_command(
 ) -> None:
     # the server process ends at once with Streamlit's failure code; `finops dashboard` used
     # to swallow it and exit 0
-    from dashboard.commands import serve
+    from dashboard.cli import serve
 
     monkeypatch.setattr(serve, "_LAUNCH", "import sys; sys.exit(1)")
     code, out, _ = run(capsys, "--warehouse", str(loaded), "dashboard", "--port", str(free_port()))

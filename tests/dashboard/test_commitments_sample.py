@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
-from dashboard.report import build_pack
-from ingest import views
+from dashboard.cli.finops import main
+from dashboard.report.pack import build_pack
 from ingest.sample.generator import generate
-from ingest.warehouse import connect
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
 from models.settings import Settings
 from tests.fixtures.app_pages import app, helps, no_errors, page, usd
 from tests.fixtures.commitments import cents, planted

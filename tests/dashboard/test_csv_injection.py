@@ -21,10 +21,10 @@ import openpyxl
 import polars as pl
 import pytest
 
-from dashboard.cli import main
-from dashboard.csv_cells import Figure, csv_text, frame_csv, inert
-from dashboard.report import build_pack
-from ingest.store import Store
+from dashboard.cli.finops import main
+from dashboard.report.csv_cells import Figure, csv_text, frame_csv, inert
+from dashboard.report.pack import build_pack
+from ingest.warehouse.store import Store
 from tests.fixtures.report_world import classified, load
 
 # (text as a source delivers it, the cell a spreadsheet must get)
@@ -105,7 +105,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from dashboard.pages import session
+from dashboard.app import session
 
 texts = {texts!r}
 frame = pl.DataFrame(

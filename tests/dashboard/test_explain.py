@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
-from ingest.store import Store
+from dashboard.cli.finops import main
+from ingest.warehouse.store import Store
 from tests.fixtures.classified import EGRESS, OCT, SEPT, H, gpu_rows, load, telemetry
 
 
@@ -157,8 +157,8 @@ def test_classify_summary_totals_each_currency_apart(
 ) -> None:
     import polars as pl
 
-    from ingest import derived
-    from ingest.load_contract import PeriodLoad, SourceFile
+    from ingest.derive import refresh as derived
+    from ingest.warehouse.load_contract import PeriodLoad, SourceFile
     from models.settings import Settings
     from tests.fixtures.classified import cost_lines
 

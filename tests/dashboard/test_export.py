@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
+from dashboard.cli.finops import main
 from models.schema import COST_LINES
 from tests.fixtures.small_warehouse import AWS, AZURE, OCT
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from dashboard.filters import Filters, from_query, to_query
+from dashboard.queries.filters import Filters, from_query, to_query
 from models.cost_basis import CostBasis
 
 

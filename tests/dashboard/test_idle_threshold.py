@@ -14,9 +14,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest import views
-from ingest.idle_threshold import THRESHOLD, episodes_at, hours_at_sql
-from ingest.warehouse import connect
+from ingest.derive.idle_threshold import THRESHOLD, episodes_at, hours_at_sql
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
 from models.idle import IDLE_IN_SQL, IDLE_STATES
 from models.settings import Settings
 from tests.fixtures.app_pages import app, episodes_shown, no_errors, page, ranking_shown

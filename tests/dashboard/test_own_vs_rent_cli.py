@@ -138,7 +138,7 @@ def test_cli_table_names_the_figures():
 def test_cli_bad_inputs_are_domain_errors(args, error, message):
     from click.testing import CliRunner
 
-    from dashboard.commands.own_vs_rent import command
+    from dashboard.cli.own_vs_rent import command
 
     result = CliRunner().invoke(command, args, obj=_App(_gpu_hours_frame(48)))
     assert isinstance(result.exception, error)
@@ -148,7 +148,7 @@ def test_cli_bad_inputs_are_domain_errors(args, error, message):
 def test_cli_rejects_unknown_settings_keys():
     from click.testing import CliRunner
 
-    from dashboard.commands.own_vs_rent import command
+    from dashboard.cli.own_vs_rent import command
     from models.errors import ConfigError
 
     result = CliRunner().invoke(command, [], obj=_App(_gpu_hours_frame(48), {"gppu": "H100"}))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from dashboard import queries
+from dashboard.queries import spend as queries
 from tests.fixtures.app_pages import app
 from tests.fixtures.served import Served
 
@@ -77,12 +77,12 @@ def test_streamlit_control_flow_passes_through(
 # ---- a real `finops dashboard` process, in headless Chromium -----------------------------------
 
 SITE = f"""
-import dashboard.queries
+import dashboard.queries.spend
 
 def headline(*args):
     raise RuntimeError({BUG!r})
 
-dashboard.queries.headline = headline
+dashboard.queries.spend.headline = headline
 """
 
 
@@ -140,7 +140,7 @@ def test_a_bad_settings_file_is_one_message(
 ) -> None:
     """Settings are read before any page is chosen: their failure is one message too.
     (`finops dashboard` checks the file before it starts the server; the app reads it again.)"""
-    from dashboard.pages import session
+    from dashboard.app import session
 
     session.settings.clear()  # read once per server: this test's file must be read afresh
     cfg = tmp_path / "finops.toml"

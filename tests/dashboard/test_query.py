@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import ingest.warehouse
-from dashboard.cli import main
-from ingest.store import Store
+import ingest.warehouse.connection
+from dashboard.cli.finops import main
+from ingest.warehouse.store import Store
 from tests.fixtures.batches import batch
 
 
@@ -97,7 +97,7 @@ def test_a_reader_spills_to_a_private_temp_folder_not_the_working_directory(
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    con = ingest.warehouse.connect(loaded, memory_limit="100MB")
+    con = ingest.warehouse.connection.connect(loaded, memory_limit="100MB")
     spill = Path(con.execute("select current_setting('temp_directory')").fetchone()[0])
     # a sort of 10M rows (80 MB of keys alone) does not fit in 100MB: it spills, and is right
     total = con.execute(

@@ -18,9 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from dashboard.cli import main
-from dashboard.commands.query import ALLOWED
-from ingest import views, warehouse
+from dashboard.cli.finops import main
+from dashboard.cli.query import ALLOWED
+from ingest.warehouse import connection as warehouse
+from ingest.warehouse import views
 from models.settings import Settings
 from tests.fixtures.small_warehouse import build, expected_total
 

@@ -12,9 +12,9 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from dashboard.report import build_pack
-from dashboard.report_model import cents, money_text
-from ingest.warehouse import connect
+from dashboard.report.model import cents, money_text
+from dashboard.report.pack import build_pack
+from ingest.warehouse.connection import connect
 from models.settings import parse_settings
 from tests.fixtures.report_world import classified, shared
 
@@ -307,7 +307,7 @@ def test_pdf_tables_fit_the_page_and_keep_numbers_apart() -> None:
     from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.platypus import Paragraph
 
-    from dashboard.report_pdf import WIDTH, _widths
+    from dashboard.report.pdf import WIDTH, _widths
 
     small = getSampleStyleSheet()["BodyText"]
     exact = "40480.239995921882"  # the reconciliation's exact totals ran into the currency
@@ -324,7 +324,7 @@ def test_pdf_tables_fit_the_page_and_keep_numbers_apart() -> None:
 def test_pdf_bars_leave_out_rounding_lines_and_name_credits() -> None:
     from reportlab.graphics.charts.barcharts import HorizontalBarChart
 
-    from dashboard.report_charts import bars
+    from dashboard.report.charts import bars
 
     drawing = bars("Spend by AI class", [("gpu", 5100.0), ("cpu", -1850.0), ("x", -0.0031)], "USD")
     (chart,) = [c for c in drawing.contents if isinstance(c, HorizontalBarChart)]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
+from dashboard.cli.finops import main
 from tests.fixtures.report_world import shared
 
 
@@ -51,7 +51,7 @@ def test_total_billed_is_printed_at_the_currency_minor_units(
     currency: str, amounts: list[str], shown: str, warehouse: Path, tmp_path: Path, capsys
 ) -> None:
     """1235.5 yen is 1,236 yen (no sen on an invoice); 1235.5015 dinars is 1,235.502."""
-    from ingest.store import Store
+    from ingest.warehouse.store import Store
     from tests.fixtures.terminal import in_currency
 
     Store(warehouse).load_cost_lines([in_currency("2026-09", amounts, currency)])
@@ -161,7 +161,7 @@ def test_the_pack_shows_money_at_the_currency_minor_units(
     import openpyxl
     from pypdf import PdfReader
 
-    from ingest.store import Store
+    from ingest.warehouse.store import Store
     from tests.fixtures.terminal import in_currency
 
     Store(warehouse).load_cost_lines([in_currency("2026-09", amounts, currency)])

@@ -8,8 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from dashboard.csv_cells import inert
-from dashboard.report import build_pack
+from dashboard.report.csv_cells import inert
+from dashboard.report.pack import build_pack
 from tests.fixtures.report_world import INJECTIONS, classified, shared
 
 

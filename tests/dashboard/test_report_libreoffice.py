@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from dashboard.report import build_pack
+from dashboard.report.pack import build_pack
 from tests.fixtures.report_world import classified, shared
 
 SOFFICE = shutil.which("soffice")

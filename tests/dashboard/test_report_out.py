@@ -60,7 +60,7 @@ def test_report_out_where_no_pack_can_go_is_one_message(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from dashboard.cli import main
+    from dashboard.cli.finops import main
 
     out = make(tmp_path)
     before = sorted(tmp_path.rglob("*"))
@@ -76,7 +76,7 @@ def test_report_out_where_no_pack_can_go_is_one_message(
 
 
 def test_a_missing_out_folder_is_made(loaded: Path, tmp_path: Path, capsys) -> None:
-    from dashboard.cli import main
+    from dashboard.cli.finops import main
 
     out = tmp_path / "packs" / "2018-06"
     code = main(["--warehouse", str(loaded), "report", "--month", "2018-06", "--format", "csv",
@@ -117,7 +117,7 @@ def test_report_out_that_may_not_be_written_is_one_message(
 def test_export_out_that_cannot_be_written_is_one_message(
     make: Callable[[Path], Path], found: str, loaded: Path, tmp_path: Path, capsys
 ) -> None:
-    from dashboard.cli import main
+    from dashboard.cli.finops import main
 
     out = make(tmp_path)
     capsys.readouterr()

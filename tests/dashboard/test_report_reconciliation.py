@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 from pypdf import PdfReader
 
-from dashboard.cli import main
-from dashboard.report import build_pack
-from ingest import loads_log
-from ingest.load_contract import LoadResult
-from ingest.store import Store
+from dashboard.cli.finops import main
+from dashboard.report.pack import build_pack
+from ingest.warehouse import loads_log
+from ingest.warehouse.load_contract import LoadResult
+from ingest.warehouse.store import Store
 from models.settings import parse_settings
 from tests.fixtures.report_world import copy_of
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest import derived
-from ingest.load_contract import PeriodLoad, SourceFile
-from ingest.store import Store
+from ingest.derive import refresh as derived
+from ingest.warehouse.load_contract import PeriodLoad, SourceFile
+from ingest.warehouse.store import Store
 from models.settings import Settings
 from tests.fixtures.served import REPO, Served
 from tests.fixtures.small_warehouse import OCT, build, cost_frame

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
-from ingest.store import Store
+from dashboard.cli.finops import main
+from ingest.warehouse.store import Store
 from tests.fixtures.batches import batch
 from tests.fixtures.terminal import in_currency
 
@@ -137,7 +137,7 @@ def test_loads_and_load_summaries_round_each_currency_its_way(
 
     from rich.console import Console
 
-    from dashboard.commands.progress import show_brief, show_summary
+    from dashboard.cli.progress import show_brief, show_summary
 
     printed = io.StringIO()
     console = Console(file=printed, width=200, markup=False, soft_wrap=True)
@@ -162,7 +162,7 @@ def test_a_missing_line_is_named_without_a_question_mark(
 def _result(period: str, total: str, currency: str = "USD", status: str = "committed"):
     from decimal import Decimal
 
-    from ingest.load_contract import LoadResult
+    from ingest.warehouse.load_contract import LoadResult
 
     amount = Decimal(total)
     return LoadResult(
@@ -175,7 +175,7 @@ def test_the_brief_summary_is_one_line_per_source_account_and_currency() -> None
 
     from rich.console import Console
 
-    from dashboard.commands.progress import show_brief
+    from dashboard.cli.progress import show_brief
 
     out = io.StringIO()
     console = Console(file=out, width=80, markup=False, soft_wrap=True)

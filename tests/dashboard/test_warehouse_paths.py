@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from dashboard.cli import main
-from ingest import views, warehouse
+from dashboard.cli.finops import main
+from ingest.warehouse import connection as warehouse
+from ingest.warehouse import views
 from models.settings import Settings
 
 SEPTEMBER = """vendor,product,team,month,amount,currency,seats,active_seats,invoice_id

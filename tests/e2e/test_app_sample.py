@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest import views
-from ingest.warehouse import connect
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
 from models.settings import Settings
 from tests.fixtures.app_pages import PAGES, app, formats, helps, metrics, no_errors, page, usd
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest import classified, views
-from ingest.warehouse import connect
+from ingest.derive import classified
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
 from models.settings import Settings
 from models.sprawl import sprawl
 

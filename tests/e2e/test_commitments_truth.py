@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest import views
-from ingest.warehouse import connect
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
 from models.settings import Settings
 from tests.fixtures.commitments import cents, planted
 
@@ -20,7 +20,7 @@ def test_committed_sample_commitments_equal_its_truth(
     """The demo's own sample (sample_data/), once its truth.json states commitments."""
     if "commitments" not in sample_truth:
         pytest.skip("sample_data/truth.json predates commitments: regenerate sample_data")
-    from dashboard.queries_commitments import summary
+    from dashboard.queries.commitments import summary
 
     views.register_all(Settings())
     rows = summary(connect(sample_warehouse), currency="USD")

@@ -12,10 +12,10 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from dashboard.report import build_pack
-from dashboard.report_model import cents, money_text
-from ingest import views
-from ingest.warehouse import connect
+from dashboard.report.model import cents, money_text
+from dashboard.report.pack import build_pack
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
 from models.cost_basis import CostBasis
 from models.settings import Settings
 from tests.fixtures.app_pages import app, no_errors, page

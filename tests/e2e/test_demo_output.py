@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow  # needs the built sample warehouse
 def test_the_demo_prints_a_line_per_ingest_and_what_it_built(sample_warehouse: Path) -> None:
     from decimal import ROUND_HALF_EVEN, Decimal
 
-    from ingest.warehouse import connect
+    from ingest.warehouse.connection import connect
 
     out = (sample_warehouse.parent / "demo.out").read_text(encoding="utf-8").splitlines()
     assert len(out) < 30  # it used to print three lines per month loaded, 280 in all

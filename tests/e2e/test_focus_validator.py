@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.commands.export import write_focus_csv
-from ingest.warehouse import connect
+from dashboard.cli.export import write_focus_csv
+from ingest.warehouse.connection import connect
 from tests.conformance import validator
 
 pytestmark = [pytest.mark.slow, pytest.mark.heavy]

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest import views
-from ingest.classified import LINE_COLUMNS
-from ingest.warehouse import connect
+from ingest.derive.classified import LINE_COLUMNS
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
 from models.idle import GPU_HOURS, IDLE_EPISODES, IDLE_STATES, owned_rates
 from models.rules import GPU_COMPUTE
 from models.settings import Settings

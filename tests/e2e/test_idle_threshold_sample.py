@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import views
-from ingest.idle_threshold import THRESHOLD, hours_at_sql
-from ingest.warehouse import connect
+from ingest.derive.idle_threshold import THRESHOLD, hours_at_sql
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
 from models.idle import IDLE_IN_SQL
 from models.settings import Settings
 from tests.fixtures.app_pages import app, no_errors, page, ranking_shown

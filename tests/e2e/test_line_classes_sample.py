@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import views
-from ingest.classified import rulebook
-from ingest.warehouse import connect
+from ingest.derive.classified import rulebook
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
 from models.settings import Settings
 from tests.oracles.classify import classify
 

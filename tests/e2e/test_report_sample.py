@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from dashboard.report import build_pack
-from dashboard.report_model import cents, money_text
-from ingest.warehouse import connect
+from dashboard.report.model import cents, money_text
+from dashboard.report.pack import build_pack
+from ingest.warehouse.connection import connect
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.warehouse import connect
+from ingest.warehouse.connection import connect
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
 

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dashboard.cli import main
-from ingest import aws, cur_layout
-from ingest.warehouse import connect, versions
+from dashboard.cli.finops import main
+from ingest.sources import aws, cur_layout
+from ingest.warehouse.connection import connect, versions
 from tests.fixtures.cur import (
     KOKU,
     LINES,
@@ -299,7 +299,7 @@ def test_warehouse_option_and_environment(tmp_path: Path, monkeypatch: pytest.Mo
 def test_a_savings_plan_unused_part_goes_to_the_type_it_covered_most() -> None:
     """A plan bought for p5 GPUs that also covered a little m5 stays a GPU commitment (its
     Unused line carries p5.48xlarge); an equal split is settled by name, the same every run."""
-    from ingest import aws_columns as cols
+    from ingest.sources import aws_columns as cols
 
     def covered(rows: list[tuple[str, str, str]]) -> pl.DataFrame:
         return cols.covered_instance_types(

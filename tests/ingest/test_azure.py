@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
-from ingest.warehouse import connect, versions
+from dashboard.cli.finops import main
+from ingest.warehouse.connection import connect, versions
 from tests.fixtures.azure_runs import BAD_RUNS
 
 EA = "azure-ea-finops-toolkit"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
-from ingest.warehouse import connect, versions
+from dashboard.cli.finops import main
+from ingest.warehouse.connection import connect, versions
 from tests.fixtures.azure_remote import config
 from tests.servers.azurite import Azurite
 from tests.servers.cost_management import IDENTITY_HEADER, CostManagementStandIn

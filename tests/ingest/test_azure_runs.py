@@ -13,9 +13,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboard.cli import main
-from ingest import azure_runs
-from ingest.warehouse import connect, versions
+from dashboard.cli.finops import main
+from ingest.sources import azure_runs
+from ingest.warehouse.connection import connect, versions
 from tests.fixtures.azure_remote import config
 from tests.fixtures.azure_runs import ACTUAL, AMORTIZED, DATES, REFERENCE, to_parquet, write_run
 from tests.servers.azurite import Azurite
@@ -273,7 +273,7 @@ def test_container_month_delivered_twice_is_its_newest_run(
     warehouse: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from ingest.azure_blob import Container
+    from ingest.sources.azure_blob import Container
 
     fetched: list[str] = []
     real_fetch = Container.fetch
@@ -338,7 +338,7 @@ def test_sample_enterprise_azure_equals_its_truth(
 def test_a_blob_name_outside_the_download_folder_is_refused(name: str, tmp_path: Path) -> None:
     """Azurite normalises `..` in names, so the rule is held on the function every download
     goes through: a name that would land outside the folder is refused, never written."""
-    from ingest.azure_blob import BlobTarget, inside
+    from ingest.sources.azure_blob import BlobTarget, inside
     from models.errors import InputError
 
     dest = tmp_path / "download"

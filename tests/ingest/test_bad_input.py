@@ -22,8 +22,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.values import IN_RANGE
-from ingest.warehouse import connect
+from ingest.sources.values import IN_RANGE
+from ingest.warehouse.connection import connect
 from tests.fixtures.cur import cur2_table, write_cur2
 from tests.fixtures.inputs import AZURE_CSV, FOCUS, GCP_CSV, GOOD, INVENTORY, SAAS
 from tests.fixtures.warehouse_state import ingest, state
@@ -977,7 +977,7 @@ def test_a_bug_in_a_reader_is_one_line_exit_70_and_recorded(
 ) -> None:
     """Not a bad input but a bug: the user gets one line and code 70, not a traceback, and
     the Data health page gets the failure."""
-    from ingest import aws
+    from ingest.sources import aws
 
     def bug(*args: object) -> None:
         raise RuntimeError("a reader bug")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import classified, lineage, views
-from ingest import gpu_hours as gpu_hours_sql
-from ingest.store import Store
-from ingest.warehouse import connect
+from ingest.derive import classified, lineage
+from ingest.derive import gpu_hours as gpu_hours_sql
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
+from ingest.warehouse.store import Store
 from models.settings import IdleSettings, Settings
 from tests.fixtures.classified import EGRESS, OCT, SEPT, H, gpu_rows, load, telemetry
 

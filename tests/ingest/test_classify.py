@@ -10,8 +10,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from ingest import classified, line_classes, scratch
-from ingest.classified import rulebook
+from ingest.derive import classified, line_classes, scratch
+from ingest.derive.classified import rulebook
 from models.classify import key_columns
 from models.rules import parse_classify_settings
 from models.schema import COST_LINES

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboard.cli import main
-from ingest import views
-from ingest.warehouse import connect
+from dashboard.cli.finops import main
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
 from models.settings import Settings
 
 # samples/aws-cur-legacy-koku/test_cur.csv: identity/LineItemId -> kind. InterRegion Outbound

@@ -10,8 +10,8 @@ from typing import NamedTuple
 import boto3
 import pytest
 
-from dashboard.cli import main
-from ingest.warehouse import connect, versions
+from dashboard.cli.finops import main
+from ingest.warehouse.connection import connect, versions
 from tests.fixtures.nvidia_smi import (
     HOST,
     MODEL,

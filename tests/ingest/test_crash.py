@@ -1,6 +1,6 @@
 """Crash safety: SIGKILL `finops ingest` at each point of a load; the last commit stays whole.
 
-The store pauses at a named point when FINOPS_TEST_PAUSE_AT is set (ingest/pause.py
+The store pauses at a named point when FINOPS_TEST_PAUSE_AT is set (ingest/warehouse/pause.py
 `pause_point`): after staging, before the Delta commit, with the new data file moved into the
 table but not committed, and after the commit but before the loads record. The test kills the
 process there, then
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from dashboard.cli import main
-from ingest.warehouse import connect
+from dashboard.cli.finops import main
+from ingest.warehouse.connection import connect
 from tests.fixtures.cur import STORED_ROWS, cur2_table, expected_billed, write_cur2
 from tests.fixtures.kill import run_until
 from tests.fixtures.warehouse_state import ingest, period_totals

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from dashboard.cli import main
-from ingest.store import Store
+from dashboard.cli.finops import main
+from ingest.warehouse.store import Store
 from tests.fixtures.batches import batch
 from tests.fixtures.cur import STORED_ROWS, write_cur2
 from tests.fixtures.warehouse_health import run, table_states
@@ -382,7 +382,7 @@ def test_a_first_load_killed_before_its_commit_is_a_leftover_not_damage(
 
 def test_the_read_side_names_a_table_delta_cannot_open(warehouse: Path) -> None:
     # what the dashboard asks first (is the snapshot still current?) on a damaged log
-    from ingest.warehouse import versions
+    from ingest.warehouse.connection import versions
     from models.errors import DamagedWarehouseError
 
     delete_middle_commit(warehouse)

@@ -18,7 +18,7 @@ import boto3
 import pyarrow as pa
 import pytest
 
-from ingest.warehouse import connect, versions
+from ingest.warehouse.connection import connect, versions
 from tests.fixtures.cur import STORED_ROWS, cur2_table, expected_billed
 from tests.fixtures.data_exports import (
     FOCUS,

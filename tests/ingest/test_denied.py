@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.warehouse import connect
+from ingest.warehouse.connection import connect
 from tests.fixtures.inputs import AZURE_CSV, FOCUS, GCP_CSV, GOOD, INVENTORY, SAAS
 from tests.fixtures.warehouse_state import finops, ingest, state
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest.warehouse import connect
+from ingest.warehouse.connection import connect
 from tests.fixtures.warehouse_state import ingest, state
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "reference" / "focus-1.0-sample"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest import aws_columns
-from ingest.warehouse import connect
+from ingest.sources import aws_columns
+from ingest.warehouse.connection import connect
 from tests.fixtures.gcp_export import export_rows, ingest, write_ndjson
 
 CUR_LINES = [

@@ -17,9 +17,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboard.cli import main
-from ingest import azure_runs
-from ingest.warehouse import connect, versions
+from dashboard.cli.finops import main
+from ingest.sources import azure_runs
+from ingest.warehouse.connection import connect, versions
 from tests.fixtures.azure_runs import ACTUAL, AMORTIZED, REFERENCE, write_run
 from tests.fixtures.data_exports import FOCUS, PREFIX, Place, objects
 from tests.fixtures.warehouse_state import state

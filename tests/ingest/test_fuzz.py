@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.warehouse import connect, versions
+from ingest.warehouse.connection import connect, versions
 from tests.fixtures.cur import KOKU
 from tests.fixtures.warehouse_state import REPO, ingest, state
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest.warehouse import connect, versions
+from ingest.warehouse.connection import connect, versions
 from tests.fixtures.gcp_export import ACCOUNT, export_rows, ingest, write_ndjson
 
 KOKU = "gcp-bq-export-koku/2022-08-01_5.csv"

@@ -13,8 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dashboard.cli import main
-from ingest.warehouse import connect, versions
+from dashboard.cli.finops import main
+from ingest.warehouse.connection import connect, versions
 from tests.fixtures.gcp_export import export_rows
 from tests.servers.bigquery import BigQueryStandIn
 

@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ingest.gpu_hours import write_gpu_hours, write_idle_episodes, write_idle_episodes_window
-from ingest.scratch import connect
+from ingest.derive.gpu_hours import write_gpu_hours, write_idle_episodes, write_idle_episodes_window
+from ingest.derive.scratch import connect
 from models.idle import GPU_HOURS, IDLE_EPISODES
 from models.schema import MONEY, UTC_TS
 from models.settings import IdleSettings

@@ -11,9 +11,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ingest.gpu_hours import write_gpu_hours, write_idle_episodes
-from ingest.idle_threshold import THRESHOLD, episodes_at, hours_at_sql
-from ingest.scratch import connect
+from ingest.derive.gpu_hours import write_gpu_hours, write_idle_episodes
+from ingest.derive.idle_threshold import THRESHOLD, episodes_at, hours_at_sql
+from ingest.derive.scratch import connect
 from models.idle import GPU_HOURS, IDLE_EPISODES, IDLE_STATES, idle_sql, idle_step_sql
 from models.settings import IdleSettings
 from tests.fixtures.gpu_hours import assert_same, estate, reference

@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from dashboard.cli import main
-from ingest import views
-from ingest.pause import PAUSE_POINTS
-from ingest.warehouse import connect
+from dashboard.cli.finops import main
+from ingest.warehouse import views
+from ingest.warehouse.connection import connect
+from ingest.warehouse.pause import PAUSE_POINTS
 from models.classify import CLASSIFICATIONS
 from models.settings import Settings
 from tests.fixtures import gpu_estate

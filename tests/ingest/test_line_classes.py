@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest import classified, line_classes, scratch
-from ingest.classified import rulebook
+from ingest.derive import classified, line_classes, scratch
+from ingest.derive.classified import rulebook
 from models.classify import CLASS_COLUMNS, class_key, key_columns
 from models.errors import WarehouseError
 from models.schema import COST_LINES

@@ -1,7 +1,7 @@
 """Derived data records the source version it was built from, and is repaired.
 
 A restated billing period whose row N changes class (an egress line becomes a GPU line) is
-committed, then the ingest is SIGKILLed before or inside its refresh (ingest/pause.py). Line
+committed, then the ingest is SIGKILLed before or inside its refresh (ingest/warehouse/pause.py). Line
 ids are the partition's row numbers, so the old classes would be read for the new lines:
 `finops check` names the stale partition, the finance pack refuses to print it, and a
 re-ingest of the same files (which commits nothing) or `finops vacuum` repairs it, to the cent
@@ -25,10 +25,10 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
-from dashboard.cli import main
-from ingest import lineage
-from ingest.pause import PAUSE_POINTS
-from ingest.warehouse import connect
+from dashboard.cli.finops import main
+from ingest.derive import lineage
+from ingest.warehouse.connection import connect
+from ingest.warehouse.pause import PAUSE_POINTS
 from models.settings import Settings
 from tests.fixtures.cur import cur2_table
 from tests.fixtures.warehouse_state import REPO

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
-from ingest.warehouse import versions
+from dashboard.cli.finops import main
+from ingest.warehouse.connection import versions
 from tests.fixtures.nvidia_smi import (
     HOST,
     MODEL,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
-from ingest.warehouse import connect, versions
+from dashboard.cli.finops import main
+from ingest.warehouse.connection import connect, versions
 from models.onprem_cost import (
     Server,
     annual_capital,
@@ -242,7 +242,7 @@ def test_toml_inline_table_tags(warehouse: Path, tmp_path: Path) -> None:
 
 
 def test_default_months_follow_the_cloud_bills(warehouse: Path, tmp_path: Path) -> None:
-    from ingest.store import Store
+    from ingest.warehouse.store import Store
     from tests.fixtures.batches import batch
 
     Store(warehouse).load_cost_lines([batch("2026-08", ["1"]), batch("2026-09", ["2"])])

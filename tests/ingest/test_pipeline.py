@@ -14,9 +14,9 @@ import polars as pl
 import pytest
 
 from ingest import pipeline
-from ingest.load_contract import AssetsLoad, PeriodLoad, SourceFile
-from ingest.store import Store
-from ingest.warehouse import connect
+from ingest.warehouse.connection import connect
+from ingest.warehouse.load_contract import AssetsLoad, PeriodLoad, SourceFile
+from ingest.warehouse.store import Store
 from models.errors import InputError, ReconciliationError
 from models.settings import Settings
 

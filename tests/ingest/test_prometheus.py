@@ -11,9 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dashboard.cli import main
-from ingest import prometheus as prom
-from ingest.warehouse import connect, versions
+from dashboard.cli.finops import main
+from ingest.sources import prometheus as prom
+from ingest.warehouse.connection import connect, versions
 from models.errors import InputError
 from tests.fixtures.prometheus_metrics import (
     GPUS,

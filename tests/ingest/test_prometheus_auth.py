@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
-from ingest import prometheus as prom
-from ingest import prometheus_auth as pauth
-from ingest.warehouse import connect, versions
+from dashboard.cli.finops import main
+from ingest.sources import prometheus as prom
+from ingest.sources import prometheus_auth as pauth
+from ingest.warehouse.connection import connect, versions
 from models.settings import PrometheusSourceSettings
 from tests.fixtures.prometheus_metrics import HOURS, T0, check_matches_expected, gpu_rows
 from tests.fixtures.prometheus_metrics import openmetrics_text as telemetry_text

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.warehouse import connect
+from ingest.warehouse.connection import connect
 from tests.fixtures.cur import write_cur2
 from tests.fixtures.warehouse_state import REPO, ingest, period_totals
 

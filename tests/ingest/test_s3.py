@@ -10,8 +10,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ingest import s3
-from ingest.warehouse import connect
+from ingest.sources import s3
+from ingest.warehouse.connection import connect
 from models.errors import SourceUnavailableError
 from tests.fixtures.cur import KOKU, STORED_ROWS, cur2_table, expected_billed, koku_truth
 from tests.fixtures.s3 import bucket

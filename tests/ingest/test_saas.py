@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
-from ingest.warehouse import connect, versions
+from dashboard.cli.finops import main
+from ingest.warehouse.connection import connect, versions
 
 INVOICES = """vendor,product,team,month,amount,currency,seats,active_seats,invoice_id
 GitHub,Copilot Business,platform,2026-09,1900.00,USD,100,71,GH-2026-09

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.classified import shipped_rules
+from ingest.derive.classified import shipped_rules
 from models.errors import ConfigError
 from models.rules import ClassifySettings, build_ruleset
 from tests.fixtures.rule_files import GOOD, parse

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
+from dashboard.cli.finops import main
 from models.errors import ConfigError
 from models.settings import parse_settings
 from models.shrink import PeriodSize, shrink

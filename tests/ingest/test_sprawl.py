@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from ingest.classified import rulebook
+from ingest.derive.classified import rulebook
 from models.schema import MONEY, UTC_TS
 from models.settings import Settings
 from models.sprawl import sprawl

@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest.store import Store
-from ingest.warehouse import connect, parse_as_of, versions
+from ingest.warehouse.connection import connect, parse_as_of, versions
+from ingest.warehouse.store import Store
 from models.errors import InputError, ReconciliationError
 from models.schema import COST_LINES
 from tests.fixtures.batches import batch
@@ -186,7 +186,7 @@ def test_loads_record_is_restored_after_a_crash_between_commits(warehouse: Path)
     store = Store(warehouse)
     store.load_cost_lines([batch("2026-09", ["1"])])
     # Simulate a death after the cost_lines commit but before the loads append.
-    from ingest import loads_log
+    from ingest.warehouse import loads_log
 
     original = loads_log.append
     loads_log.append = lambda store, records: None  # type: ignore[assignment]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cli import main
-from ingest.store import Store
-from ingest.warehouse import connect
+from dashboard.cli.finops import main
+from ingest.warehouse.connection import connect
+from ingest.warehouse.store import Store
 from models.errors import SourceUnavailableError
 from tests.fixtures.s3 import bucket
 

@@ -1,7 +1,7 @@
 """The per-line polars oracle of classification.
 
 Production decides the rules once per distinct key combination (`models.classify.
-classify_keys`) and joins every line to its answer in DuckDB (ingest/line_classes.py). This
+classify_keys`) and joins every line to its answer in DuckDB (ingest/derive/line_classes.py). This
 applies the same decision to every line of a frame in memory, grouping by a 128-bit hash of
 the key columns in polars: an independent path for the join, which the tests compare with
 the warehouse's line by line.

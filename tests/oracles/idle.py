@@ -1,6 +1,6 @@
 """The polars oracle of GPU-hours, idle states and idle episodes (DESIGN §6), per row.
 
-Production computes these once, in DuckDB (ingest.gpu_hours, from the definitions in
+Production computes these once, in DuckDB (ingest.derive.gpu_hours, from the definitions in
 models.idle). This is an independent second implementation of the same rules, written
 plainly in polars, that the tests hold the engine equal to row for row:
 

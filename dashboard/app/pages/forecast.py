@@ -1,0 +1,94 @@
+"""Forecast: monthly spend with 80%/95% intervals per provider and AI class; anomalies and
+the resources that drove them."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboard.app import charts, session
+from dashboard.queries.forecast import ANOMALY_DIMENSIONS
+
+Q = "queries.forecast"
+
+
+def read() -> dict:
+    f = session.filters()
+    cur = session.currency()
+    by = (
+        st.segmented_control(
+            "Forecast by", ["provider", "ai_class"], default="provider", key="fc_by"
+        )
+        or "provider"
+    )
+    horizon = st.slider("Months ahead", 1, 12, 6, key="fc_h")
+    fc = session.ask("forecast", f, cur, by, horizon, module=Q)
+    settings = session.settings().anomaly
+    anomalies = session.ask("anomalies", f, cur, settings, module=Q)
+    out = {"cur": cur, "by": by, "forecast": fc, "anomalies": anomalies, "drivers": None}
+    if anomalies.height:
+        labels = [
+            f"{r['dimension']} {r['key']}: {r['start']} to {r['end']} (+{r['excess']:,.2f})"
+            for r in anomalies.iter_rows(named=True)
+        ]
+        pick = st.selectbox(
+            "Anomaly", range(len(labels)), format_func=labels.__getitem__, key="fc_anomaly"
+        )
+        a = anomalies.row(pick, named=True)
+        out["drivers"] = session.ask(
+            "anomaly_drivers",
+            f.basis,
+            cur,
+            ANOMALY_DIMENSIONS[a["dimension"]],
+            a["key"],
+            a["start"],
+            a["end"],
+            settings.window_days,
+        )
+    return out
+
+
+CHARTS = 6  # a chart each for the largest; a small SaaS vendor's flat line tells nothing
+
+
+def _largest_first(fc: pl.DataFrame) -> list[str]:
+    """Keys by forecast spend over the horizon, largest first (ties by name)."""
+    totals = (
+        fc.filter(pl.col("kind") == "forecast")
+        .group_by("key")
+        .agg(pl.col("spend").sum())
+        .sort(["spend", "key"], descending=[True, False], nulls_last=True)
+    )
+    return totals["key"].to_list()
+
+
+def render(d: dict) -> None:
+    fc, label = d["forecast"], session.cost_label(d["cur"])
+    st.caption(f"Forecasts and anomalies of {label} (Filters: Cost basis).")
+    if fc.height == 0:
+        st.info("Not enough complete months of spend to forecast yet.")
+    else:
+        keys = _largest_first(fc)
+        cols = st.columns(2)
+        for i, key in enumerate(keys[:CHARTS]):
+            cols[i % 2].plotly_chart(
+                charts.forecast(fc, key, d["cur"], basis=label), key=f"fc_{key}"
+            )
+        if len(keys) > CHARTS:
+            st.caption(
+                f"Charts for the {CHARTS} largest by forecast spend; all {len(keys)} are in the "
+                "table."
+            )
+        session.table(fc.filter(fc["kind"] == "forecast"))
+    st.subheader("Anomalies")
+    if d["anomalies"].height == 0:
+        st.write("No spend anomaly in the period.")
+        return
+    session.table(d["anomalies"])
+    st.write("Resources that drove the selected anomaly:")
+    session.table(d["drivers"])
+
+
+if session.ready():
+    st.title("Forecast")
+    render(read())

@@ -1,0 +1,133 @@
+"""Idle GPUs (engineers): resources ranked by idle cost; one resource hour by hour."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+import streamlit as st
+
+from dashboard.app import charts, session
+from dashboard.app.session import money_tile
+
+Q = "queries.gpu"
+
+
+def read() -> dict | None:
+    if not session.has("gpu_hours"):
+        return None
+    f = session.filters()
+    default = session.settings().idle.idle_below
+    threshold = st.slider(
+        "Idle when mean GPU activity is below",
+        0.01,
+        0.50,
+        default,
+        0.01,
+        format="percent",
+        key="idle_thr",
+    )
+    cur = session.gpu_currency()
+    ranking = session.ask("ranking", f, cur, threshold, default, module=Q)
+    out = {
+        "f": f,
+        "threshold": threshold,
+        "ranking": ranking,
+        "hours": None,
+        "resource": None,
+        "unmonitored": session.ask("unmonitored", f, cur, module=Q),
+        "episodes": None,
+        "cur": cur or "",
+    }
+    if ranking.height:
+        out["name"] = name = _namer(ranking["resource"].to_list())
+        resource = st.selectbox(
+            "Resource", ranking["resource"].to_list(), format_func=name, key="idle_resource"
+        )
+        out["resource"] = resource
+        out["hours"] = session.ask("resource_hours", f, cur, resource, threshold, default, module=Q)
+        idle = session.settings().idle
+        out["episodes"] = session.ask("episodes", f, resource, threshold, idle, module=Q)
+    return out
+
+
+def _namer(resources: list[str]) -> Callable[[str], str]:
+    """Resources by their short names (the VM, not its Azure path), whole where two share one."""
+    short = [session.short_name(r) for r in resources]
+    shared = {n for n in short if short.count(n) > 1}
+
+    def name(resource: str) -> str:
+        n = session.short_name(resource)
+        return resource if n in shared else n
+
+    return name
+
+
+def _ranked(ranking: pl.DataFrame, name: Callable[[str], str]) -> pl.DataFrame:
+    """The ranking as shown: the short name and the idle cost first, the full id last, so a
+    long Azure id does not push the money off the side of the table."""
+    shown = ranking.rename({"resource": "resource_id"}).with_columns(
+        pl.col("resource_id").map_elements(name, return_dtype=pl.String).alias("resource")
+    )
+    first = ["resource", "idle_cost", "idle_hours", "longest_episode_h"]
+    rest = [c for c in shown.columns if c not in first and c != "resource_id"]
+    return shown.select(*first, *rest, "resource_id")
+
+
+def _episodes(d: dict) -> None:
+    """The selected resource's idle episodes: what an engineer acts on."""
+    episodes, name = d["episodes"], session.short_name(d["resource"])
+    st.subheader(f"Idle episodes of {name}")
+    idle = session.settings().idle
+    st.caption(
+        f"Runs of at least {idle.episode_min_hours} consecutive idle hour(s) starting in the "
+        f"period (times in UTC), costliest first, at mean activity below "
+        f"{d['threshold']:.0%}; GPUs idle over the same hours share a row. hard_idle: every "
+        f"hour under {idle.hard_idle_max_below:.0%} peak activity with under "
+        f"{idle.hard_idle_mem_mib:,.0f} MiB in use (nothing loaded); "
+        "allocated_idle: idle, but something holds the GPU."
+    )
+    if episodes.height == 0:
+        st.write("No idle episode starts in the period.")
+        return
+    session.table(episodes, csv=("episodes", f"idle_episodes_{name}.csv"))
+
+
+def render(d: dict | None) -> None:
+    if d is None:
+        session.not_yet(
+            "GPU-hours",
+            "ingest GPU billing and telemetry, then run `finops classify` to build gpu_hours.",
+        )
+        return
+    st.caption(session.FIXED_BASIS.format(what="Every GPU-hour cost on this page"))
+    ranking = d["ranking"]
+    if ranking.height == 0:
+        st.success("No idle GPU-hours in the selected period at this threshold.")
+    else:
+        top = ranking.row(0, named=True)
+        a, b, c = st.columns(3)
+        money_tile(a, "Idle GPU cost", ranking["idle_cost"].sum(), d["cur"])
+        b.metric("Top idle resource", session.short_name(top["resource"]), help=top["resource"])
+        money_tile(
+            c,
+            "Its idle cost",
+            top["idle_cost"],
+            d["cur"],
+            delta=f"{top['idle_hours']:,} idle GPU-hours",
+            delta_color="off",
+        )
+        session.table(_ranked(ranking, d["name"]), csv=("ranking", "idle_gpus.csv"))
+        if d["hours"] is not None:
+            title = d["name"](d["resource"])
+            st.plotly_chart(charts.idle_timeline(d["hours"], title, d["threshold"], d["cur"]))
+        if d["episodes"] is not None:
+            _episodes(d)
+    st.subheader("Unmonitored GPU-hours")
+    st.caption("Paid GPU-hours with no telemetry: neither idle nor active.")
+    session.table(d["unmonitored"])
+
+
+if session.ready():
+    st.title("Idle GPUs")
+    render(read())

@@ -1,0 +1,107 @@
+"""Overview (CIO): AI spend this month and last, trend by provider and AI class, the KPI tiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard.app import charts, session
+from dashboard.app.session import money, money_tile, share
+
+
+def read() -> dict:
+    f = session.filters()
+    cur = session.currency()
+    out = {
+        "cur": cur,
+        "head": session.ask("headline", f, cur),
+        "by_provider": session.ask("monthly", f, "provider", cur),
+        "by_class": session.ask("monthly", f, "AI class", cur),
+        "movers": session.ask("movers", f, cur, "service"),
+        "classified": session.has("classified_costs"),
+        "anomalies": session.ask("anomalies", f, cur, module="queries.forecast"),
+        "gpu": None,
+    }
+    if session.has("gpu_hours"):
+        gpu_cur = session.gpu_currency()
+        out["gpu"] = session.ask("utilisation", f, gpu_cur, module="queries.gpu")
+        out["gpu_cur"] = gpu_cur or ""
+    return out
+
+
+def render(d: dict) -> None:
+    h, cur = d["head"], d["cur"]
+    label = session.cost_label(cur)
+    st.caption(f"Tiles and charts show {label} (Filters: Cost basis).")
+    month = h["month"].strftime("%B %Y") if h["month"] else "–"
+    a, b, c, e = st.columns(4)
+    money_tile(a, "Spend in the period", h["total"], cur)
+    money_tile(b, f"This month ({month})", h["this_month"], cur, _delta(h))
+    money_tile(c, "Last month", h["last_month"], cur)
+    money_tile(
+        e,
+        "Untagged spend",
+        h["untagged"],
+        cur,
+        f"tag coverage {share(h['tagged'], h['total'])}",
+        delta_color="off",
+    )
+    a, b, c, e = st.columns(4)
+    if d["classified"]:
+        money_tile(a, "AI spend", h["ai"], cur)
+        b.metric("Egress share of AI spend", share(h["egress"], h["ai"]))
+    else:
+        a.metric("AI spend", "–")
+        b.metric("Egress share of AI spend", "–")
+    _gpu_tiles(d["gpu"], c, e, d.get("gpu_cur", cur))
+    if not d["classified"]:
+        session.not_yet("AI classes", "run `finops classify` after ingesting billing data.")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.stacked_monthly(d["by_provider"], f"Spend by provider — {label}", cur))
+    right.plotly_chart(charts.stacked_monthly(d["by_class"], f"Spend by AI class — {label}", cur))
+    left, right = st.columns(2)
+    left.plotly_chart(
+        charts.movers(d["movers"], f"Biggest movers (service, month on month) — {label}", cur)
+    )
+    with right:
+        st.subheader("Anomalies")
+        top = d["anomalies"].head(5)
+        if top.height:
+            st.caption(label)
+            session.table(top.select("dimension", "key", "excess", "start", "end"))
+        else:
+            st.write("No spend anomaly in the period.")
+        st.page_link(str(Path(__file__).with_name("forecast.py")), label="Anomalies with drivers")
+    if d["gpu"] is not None and d["gpu"].height:
+        st.subheader("GPU utilisation by environment")
+        session.table(d["gpu"])
+
+
+def _delta(h: dict) -> str | None:
+    if not h["last_month"] or h["this_month"] is None:
+        return None
+    return f"{float(h['this_month']) / float(h['last_month']) - 1:+.1%} on last month"
+
+
+def _gpu_tiles(gpu, c, e, cur: str) -> None:
+    if gpu is None or gpu.height == 0:
+        c.metric("Idle GPU cost", "–")
+        e.metric("Cost per useful GPU-hour", "–")
+        session.not_yet("GPU utilisation", "ingest GPU telemetry (`finops ingest telemetry ...`).")
+        return
+    idle, cost = gpu["idle_cost"].sum(), gpu["cost"].sum()
+    useful = int(gpu["useful_hours"].sum())
+    money_tile(c, "Idle GPU cost", idle, cur, f"{share(idle, cost)} of GPU cost", delta_color="off")
+    st.caption(session.FIXED_BASIS.format(what="Idle GPU cost"))
+    e.metric("Cost per useful GPU-hour", money(float(cost) / useful, cur) if useful else "–")
+    parts = [
+        f"{r['deployment']}: {float(r['mean_activity'] or 0):.0%}"
+        for r in gpu.iter_rows(named=True)
+    ]
+    st.caption("Mean GPU activity (monitored hours) — " + ", ".join(parts))
+
+
+if session.ready():
+    st.title("Overview")  # before read(): its currency note goes under the title
+    render(read())

@@ -1,0 +1,377 @@
+"""What every page shares: the warehouse, its cached connection, the global filters, messages.
+
+Connections and answers are cached per warehouse snapshot (`queries.snapshot_key`): a new
+load changes the key, so the next rerun reads the new state while an ingest never waits for
+the dashboard. Each query runs on its own cursor, so sessions do not share a statement.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import streamlit as st
+
+from dashboard.queries import spend as queries
+from dashboard.queries.filters import Filters, from_query, to_query
+from dashboard.report.csv_cells import frame_csv
+from models.cost_basis import CostBasis
+from models.settings import Settings, parse_settings
+
+FILTERS_KEY = "finops_filters"
+CURRENCY_KEY = "f_currency"
+
+
+def root() -> Path:
+    return Path(os.environ.get("FINOPS_WAREHOUSE", "data/warehouse"))
+
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    path = os.environ.get("FINOPS_CONFIG")
+    if not path or not Path(path).exists():
+        return Settings()
+    return parse_settings(tomllib.loads(Path(path).read_text(encoding="utf-8")), origin=path)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading the warehouse ...")
+def _connection(root_: str, key: tuple) -> duckdb.DuckDBPyConnection:
+    from ingest.warehouse import connection as warehouse
+    from ingest.warehouse import views
+
+    views.register_all(settings())
+    con = warehouse.connect(root_, memory_limit=settings().warehouse.memory_limit)
+    queries.prepare(con)
+    return con
+
+
+def connection() -> duckdb.DuckDBPyConnection:
+    """A cursor over the current snapshot (cheap; the prepared connection is cached)."""
+    r = root()
+    return _connection(str(r.resolve()), queries.snapshot_key(r)).cursor()
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _answer(module: str, name: str, root_: str, key: tuple, args: tuple) -> Any:
+    import importlib
+
+    fn = getattr(importlib.import_module(f"dashboard.{module}"), name)
+    con = _connection(root_, key).cursor()
+    try:
+        return fn(con, *args)
+    finally:
+        con.close()
+
+
+def ask(name: str, *args: Any, module: str = "queries.spend") -> Any:
+    """Run `dashboard.<module>.<name>(con, *args)` once per snapshot and arguments."""
+    r = root()
+    return _answer(module, name, str(r.resolve()), queries.snapshot_key(r), args)
+
+
+def has(relation: str) -> bool:
+    """Whether a derived dataset (classified_costs, gpu_hours) is built and holds rows."""
+    return relation in ask("available")
+
+
+def not_yet(what: str, how: str) -> None:
+    st.info(f"**{what}** is not available yet: {how}")
+
+
+def empty_warehouse() -> None:
+    st.info(
+        "The warehouse has no billing data yet. Ingest an export, for example\n\n"
+        "```\nfinops ingest aws PATH_TO_CUR_EXPORT\nfinops ingest azure PATH\n"
+        "finops ingest gcp PATH\n```\n\nor build the sample enterprise with `finops demo`."
+    )
+
+
+def login_needed() -> bool:
+    return settings().auth.configured and not st.user.is_logged_in
+
+
+def login_page() -> None:
+    st.title("hybrid-finops")
+    st.write("Sign in to see the dashboard.")
+    st.button("Log in", on_click=st.login, type="primary")
+
+
+def ready() -> bool:
+    """False when the page must not render: a login is required (every page checks, not only
+    the app), there is nothing to show yet (then it says how to ingest), or derived data is
+    stale (then it says so rather than show wrong figures)."""
+    if login_needed():
+        login_page()
+        st.stop()
+    if not queries.has_data(root()):
+        empty_warehouse()
+        return False
+    return derived_current()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _stale(root_: str, key: tuple) -> list:
+    from ingest.derive.lineage import stale
+
+    return [s for s in stale(root_, settings()) if s.recorded]
+
+
+def derived_current() -> bool:
+    """False (and one message instead of figures) when classifications or GPU-hours were not
+    rebuilt after the last load: a load still finishing, or one that was killed."""
+    from ingest.derive.lineage import REPAIR, explain
+    from ingest.warehouse.store import writing
+
+    r = root()
+    found = _stale(str(r.resolve()), queries.snapshot_key(r))
+    if not found:
+        return True
+    if writing(r):
+        st.info("A load is finishing; figures will refresh in a moment.")
+        return False
+    st.error(
+        f"**Derived data is out of date**, so figures would be wrong: {explain(found)}. "
+        f"To repair it, {REPAIR}."
+    )
+    return False
+
+
+# ---- global filters ----------------------------------------------------------------------
+
+
+def sidebar_filters() -> Filters:
+    """The filter widgets (in the sidebar, on every page), kept in the URL query string."""
+    if not queries.has_data(root()):
+        st.session_state[FILTERS_KEY] = Filters()
+        return Filters()
+    ch = ask("choices")
+    url = from_query(st.query_params.to_dict() | _lists())
+    first, last = ch["first"], ch["last"]
+    state = st.session_state
+    if "f_range" not in state:
+        state["f_range"] = (
+            _clip(url.start or first, first, last),
+            _clip(url.end or last, first, last),
+        )
+        state["f_provider"] = [p for p in url.providers if p in ch["provider"]]
+        state["f_team"] = [t for t in url.teams if t in ch["team"]]
+        state["f_env"] = [e for e in url.environments if e in ch["env"]]
+        state["f_basis"] = url.basis
+    with st.sidebar:
+        st.subheader("Filters")
+        picked = st.date_input("Dates", key="f_range", min_value=first, max_value=last)
+        providers = st.multiselect("Providers", ch["provider"], key="f_provider")
+        teams = st.multiselect("Teams", ch["team"], key="f_team")
+        envs = st.multiselect("Environments", ch["env"], key="f_env")
+        basis = st.radio(
+            "Cost basis",
+            list(CostBasis),
+            key="f_basis",
+            format_func=lambda b: b.value.capitalize(),
+            horizontal=True,
+            help="Amortised (EffectiveCost) spreads commitment fees over the usage they cover, "
+            "for showback; Billed (BilledCost) is what the invoice shows.",
+        )
+    start, end = (
+        (*tuple(picked), None, None)[:2] if isinstance(picked, tuple | list) else (picked, None)
+    )
+    f = Filters(
+        start=None if start == first else start,
+        end=None if (end or last) == last else end,
+        providers=tuple(providers),
+        teams=tuple(teams),
+        environments=tuple(envs),
+        basis=CostBasis(basis),
+    )
+    wanted = to_query(f)
+    listed = ask("currencies", f)["currency"].to_list()
+    if len(listed) > 1:  # money is never converted: one currency's totals at a time
+        if state.get(CURRENCY_KEY) not in listed:
+            asked = st.query_params.get("cur")
+            state[CURRENCY_KEY] = asked if asked in listed else listed[0]
+        st.sidebar.selectbox(
+            "Currency", listed, key=CURRENCY_KEY, help="Each currency is totalled on its own."
+        )
+        if state[CURRENCY_KEY] != listed[0]:
+            wanted["cur"] = state[CURRENCY_KEY]
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+    state[FILTERS_KEY] = f
+    return f
+
+
+def _lists() -> dict[str, list[str]]:
+    return {
+        k: st.query_params.get_all(k) for k in ("provider", "team", "env") if k in st.query_params
+    }
+
+
+def _clip(d: date, lo: date, hi: date) -> date:
+    return min(max(d, lo), hi)
+
+
+def filters() -> Filters:
+    return st.session_state.get(FILTERS_KEY, Filters())
+
+
+def _chosen(listed: list) -> object:
+    """The currency chosen under Filters when `listed` has it, else the first listed."""
+    picked = st.session_state.get(CURRENCY_KEY)
+    return picked if picked in listed else listed[0]
+
+
+def basis() -> CostBasis:
+    """The cost basis chosen under Filters (amortised unless the user or the link said)."""
+    return filters().basis
+
+
+def cost_label(cur: str) -> str:
+    """What the page's money figures are: 'Amortised cost (USD)' or 'Billed cost (USD)'."""
+    return basis().label(cur)
+
+
+def labelled(frame: pl.DataFrame, cur: str, column: str = "cost") -> pl.DataFrame:
+    """`frame` with its money column headed by its basis: 'Amortised cost (USD)'."""
+    return frame.rename({column: cost_label(cur)}) if column in frame.columns else frame
+
+
+FIXED_BASIS = (
+    "{what} is amortised cost whatever the Cost basis filter says: a GPU-hour costs what "
+    "its instance or asset costs with commitments spread over the hours they cover."
+)
+
+
+def currency() -> str:
+    """The currency pages total in: the one chosen under Filters, else the largest; mixed
+    currencies are never summed."""
+    listed = ask("currencies", filters())["currency"].to_list()
+    if not listed:
+        return "USD"
+    cur = _chosen(listed)
+    if len(listed) > 1:
+        others = ", ".join(c for c in listed if c != cur)
+        st.caption(
+            f"Totals in {cur}; spend in {others} is totalled on its own (Filters: Currency)."
+        )
+    return str(cur)
+
+
+def gpu_currency() -> str | None:
+    """The one currency GPU-hour costs are totalled in: the page's (Filters: Currency) when
+    GPU compute is billed in it, else the one most GPU cost is billed in. GPU-hours billed in
+    another currency are totalled on their own, never added in."""
+    listed = ask("currencies", module="queries.gpu")
+    if not listed:
+        return None
+    picked = st.session_state.get(CURRENCY_KEY)
+    cur = _chosen(listed)
+    if cur is None:
+        st.caption(
+            "gpu_hours was built before it kept each GPU-hour's currency: "
+            "`finops classify` rebuilds it."
+        )
+    elif len(listed) > 1:
+        others = ", ".join(str(c) for c in listed if c != cur)
+        st.caption(f"GPU-hours in {cur}; those billed in {others} are totalled on their own "
+                   "(Filters: Currency).")  # fmt: skip
+    elif picked and picked != cur:
+        st.caption(f"No GPU compute is billed in {picked}: GPU-hours are in {cur}.")
+    return cur
+
+
+def money(value: object, cur: str = "USD") -> str:
+    if value is None:
+        return "–"
+    # Decimal formatting rounds half-even, as the totals are rounded everywhere else.
+    return f"{cur} {Decimal(str(value)):,.2f}"
+
+
+def share(part: object, whole: object) -> str:
+    if not whole or part is None:
+        return "–"
+    return f"{float(part) / float(whole):.1%}"
+
+
+# columns that count things (hours, GPUs, lines, seats ...) show whole with thousands
+# separators; ids, indexes, versions and years do not match
+_COUNTS = re.compile(r"hours|_h$|gpus$|lines|rows|resources|seats|count|^n$")
+# float columns of money (decimal columns are money already); unit prices (per GPU-hour,
+# per seat) keep their digits
+_MONEY = re.compile(r"^(?!.*(per_|price)).*(cost|saving|spend|excess|expected|baseline|during)")
+# float columns of fractions: shown as 58.1%
+_SHARES = re.compile(r"activity|coverage|share|utilisation|fraction")
+
+
+def table(
+    frame: pl.DataFrame,
+    exact: bool = False,
+    csv: tuple[str, str] | None = None,
+    **options: Any,
+) -> None:
+    """`st.dataframe` with money as 1,234.56 and counts as 1,234: a raw Decimal(38,12) would
+    show as 243293.185600000000. With `exact` (line items, where a request costs
+    USD 0.0000004) decimal money keeps every digit. `csv` = (what, file name) adds a
+    "Download <what> (CSV)" button with the rows as they are."""
+    config: dict[str, Any] = {}
+    for name, dtype in frame.schema.items():
+        if name == "month" and dtype.is_temporal():  # a month, not its first instant
+            kind = (
+                st.column_config.DateColumn if dtype == pl.Date else st.column_config.DatetimeColumn
+            )
+            config[name] = kind(format="YYYY-MM")
+        elif dtype == pl.Date:  # else shown as a time stamp, 2026-01-01 00:00:00
+            config[name] = st.column_config.DateColumn(format="YYYY-MM-DD")
+        elif isinstance(dtype, pl.Datetime):  # hours, not 2026-09-19 18:00:00+00:00
+            config[name] = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+        if not dtype.is_numeric():
+            continue
+        if _COUNTS.search(name):
+            fmt = "%,d" if dtype.is_integer() else "%,.0f"
+        elif (isinstance(dtype, pl.Decimal) and not exact) or (
+            dtype.is_float() and _MONEY.search(name)
+        ):
+            fmt = "%,.2f"
+        elif dtype.is_float() and _SHARES.search(name):
+            fmt = "percent"
+        else:
+            continue
+        config[name] = st.column_config.NumberColumn(format=fmt)
+    st.dataframe(frame, hide_index=True, column_config=config, **options)
+    if csv is not None:
+        what, name = csv
+        st.download_button(
+            f"Download {what} (CSV)", frame_csv(frame), file_name=name, mime="text/csv"
+        )
+
+
+def file_name(stem: str, suffix: str) -> str:
+    """A download's file name from text a user typed (a tag key): letters, digits, - and _."""
+    return re.sub(r"[^\w-]+", "_", stem) + suffix
+
+
+def short_name(resource: str) -> str:
+    """A resource's last path segment (the VM of an Azure id, the instance of a GCP self link
+    or an ARN); an id without a path as it is."""
+    return resource.rstrip("/").rsplit("/", 1)[-1] or resource
+
+
+def money_tile(
+    col: Any, label: str, value: object, cur: str = "USD", delta: str | None = None, **kw: Any
+) -> None:
+    """A metric tile of money: whole units from 100,000 up and millions as 3.32M, so a
+    tile's figure is never cut off; the exact amount is the tile's help."""
+    shown = money(value, cur)
+    if value is not None:
+        v = Decimal(str(value))
+        if abs(v) >= 1_000_000:
+            shown = f"{cur} {v / 1_000_000:,.2f}M"
+        elif abs(v) >= 100_000:
+            shown = f"{cur} {v:,.0f}"
+    col.metric(label, shown, delta, help=f"{money(value, cur)} exactly", **kw)

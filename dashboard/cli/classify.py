@@ -1,0 +1,43 @@
+"""`finops classify`: re-classify every cost line (e.g. after the rules changed)."""
+
+from __future__ import annotations
+
+import click
+
+from dashboard.cli.finops import App
+
+
+@click.command()
+@click.option(
+    "--rules",
+    "rule_files",
+    multiple=True,
+    metavar="FILE",
+    help="Extra rule file(s), applied over the shipped rules and [classify] rules.",
+)
+@click.pass_obj
+def command(app: App, rule_files: tuple[str, ...]) -> None:
+    """Classify every cost line, then rebuild gpu_hours and idle_episodes."""
+    from dashboard.cli.progress import progress_bar
+    from ingest.derive import classified
+    from ingest.warehouse import connection as warehouse
+
+    warehouse.require(app.warehouse)
+    with progress_bar(app.err_console, "classify") as progress:
+        counts = classified.reclassify_all(app.store(), app.settings, rule_files, progress)
+    con = app.connect()
+    rows = con.execute(  # one row per class and currency: amounts in two currencies never add
+        "select x_AiClass, BillingCurrency, count(*), sum(EffectiveCost) from classified_costs "
+        "group by 1, 2 order by 2, 4 desc nulls last, 1"
+    ).fetchall()
+    from dashboard.cli.tables import Column, money_with_code, show
+
+    show(
+        app.console,
+        ["class", Column("lines", number=True), Column("effective cost", number=True)],
+        [(str(c), f"{n:,}", money_with_code(cost, cur)) for c, cur, n, cost in rows],
+        title="Classified cost lines",
+    )
+    app.console.print(
+        f"{counts['lines']:,} line(s) classified; {counts['gpu_hours']:,} GPU-hour row(s)."
+    )

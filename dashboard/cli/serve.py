@@ -1,0 +1,220 @@
+"""`finops dashboard` serves the Streamlit app; `finops demo` builds the sample warehouse first."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from dashboard.cli.finops import App
+
+APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
+SAMPLE_DATA = Path("sample_data")
+# Streamlit treats a `pages/` folder beside the main script as legacy navigation until the
+# script first calls st.navigation, and would run a page file directly, before the app's
+# login and filters. The launcher turns that off before the server starts.
+# Streamlit also serves /_stcore/metrics to anyone, without a setting to turn it off (session
+# counts, cache sizes, and with [auth] users' attributes): the launcher answers it 404.
+_LAUNCH = """
+import sys
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.web import cli
+from streamlit.web.server.starlette import starlette_app, starlette_routes
+
+PagesManager.uses_pages_directory = False
+
+async def not_served(request):
+    return PlainTextResponse("Not Found", status_code=404)
+
+def no_metrics(runtime, base_url):
+    path = starlette_routes._with_base(starlette_routes.ROUTE_METRICS, base_url)
+    return [Route(path, not_served, methods=["GET", "HEAD", "OPTIONS"])]
+
+starlette_app.create_metrics_routes = no_metrics
+sys.exit(cli.main(prog_name="streamlit"))
+"""
+# A failing page shows one message and its traceback goes to the server log only ("false"
+# would be read as "stacktrace"); viewers get no developer toolbar.
+# The demo ingests the sample enterprise through the same commands a user runs. AWS is a
+# Data Export: each month is its newest delivery (the restated month's second execution).
+DEMO_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("aws", ("aws/",)),
+    ("azure", ("azure/",)),  # export runs: the newest complete run of each month
+    ("gcp", ("gcp/parquet",)),
+    # telemetry before the inventory: on-prem energy above idle uses the measured GPU power
+    ("telemetry", ("prometheus", "telemetry/prometheus", "--host-map", "telemetry/host_map.csv")),
+    (
+        "telemetry",
+        (
+            "nvidia-smi",
+            "telemetry/nvidia-smi",
+            "--tz",
+            "UTC",
+            "--host-map",
+            "telemetry/host_map.csv",
+        ),
+    ),
+    ("onprem", ("onprem/inventory.csv",)),
+    ("saas", ("saas/invoices.csv",)),
+)
+
+
+def serve(app: App, port: int, host: str) -> int:
+    import tempfile
+
+    from dashboard.cli.auth import check_bind, parse_auth, write_secrets
+
+    origin = str(app.config_file) if app.config_file else "finops.toml"
+    auth = parse_auth(app.settings.auth, origin)
+    check_bind(host, auth)
+    env = dict(os.environ, FINOPS_WAREHOUSE=str(app.warehouse.resolve()))
+    if app.config_file:
+        env["FINOPS_CONFIG"] = str(app.config_file.resolve())
+    args = [
+        sys.executable, "-c", _LAUNCH, "run", str(APP),
+        "--server.address", host,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+        "--client.showErrorDetails", "none",
+        "--client.toolbarMode", "viewer",
+        "--server.enableStaticServing", "false",
+        "--server.scriptHealthCheckEnabled", "false",
+        "--server.enableAgentApi", "false",
+    ]  # fmt: skip
+    click.echo(f"Serving the dashboard on http://{host}:{port} (Ctrl+C stops it)")
+    # The OIDC client secret goes to a private file that lives as long as the server.
+    with tempfile.TemporaryDirectory(prefix="finops-dashboard-") as private:
+        if auth is not None:
+            secrets = write_secrets(auth, host, port, Path(private))
+            args += ["--secrets.files", str(secrets)]
+            click.echo("Sign-in required (OIDC).")
+        else:
+            args += ["--secrets.files", str(Path(private) / "none.toml")]
+        return _run_server(args, env)
+
+
+def _run_server(args: list[str], env: dict[str, str]) -> int:
+    """Run the Streamlit server until it exits. A SIGTERM or SIGHUP sent to `finops dashboard`
+    (a service manager stopping it) stops the server too: else it would keep the port."""
+    import signal
+
+    proc = subprocess.Popen(args, env=env)
+    stopped = (-signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP)
+
+    def stop(signum: int, frame: object) -> None:
+        proc.send_signal(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:  # Ctrl+C reached the server too; let it finish
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            code = proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return 0 if code in stopped else code
+
+
+def _ready(app: App) -> None:
+    """What the demo built, in one breath, and where to look next."""
+    from dashboard.cli.tables import money_with_code
+
+    con = app.connect()
+    try:
+        lines, first, last = con.execute(
+            "SELECT count(*), strftime(min(BillingPeriodStart), '%Y-%m'), "
+            "strftime(max(BillingPeriodStart), '%Y-%m') FROM cost_lines"
+        ).fetchall()[0]
+        spend = con.execute(
+            "SELECT BillingCurrency, sum(BilledCost) FROM cost_lines GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        hours = con.execute("SELECT count(*) FROM gpu_hours").fetchall()[0][0]
+        idle = con.execute(
+            "SELECT currency, count(*), sum(cost) FROM idle_episodes GROUP BY 1 ORDER BY 3 DESC"
+        ).fetchall()
+    finally:
+        con.close()
+    billed = ", ".join(money_with_code(total, currency) for currency, total in spend)
+    click.echo(
+        f"Warehouse ready in {app.warehouse}: {lines:,} cost lines, {first} .. {last}, "
+        f"billed {billed}."
+    )
+    if not hours:
+        click.echo("Idle GPUs: not measured (no GPU compute is billed in this data).")
+    elif not idle:
+        click.echo("Idle GPUs: no idle episodes.")
+    else:
+        costing = " and ".join(
+            f"{n:,} episodes costing {money_with_code(cost, currency)}"
+            for currency, n, cost in idle
+        )
+        click.echo(f"Idle GPUs: {costing}.")
+    click.echo("Every load, period by period: finops loads")
+
+
+@click.command()
+@click.option("--port", default=8501, show_default=True, help="Port to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; anything but localhost needs [auth] in finops.toml.",
+)
+@click.pass_obj
+def dashboard(app: App, port: int, host: str) -> None:
+    """Serve the dashboard over the warehouse (read-only; ingests can run meanwhile)."""
+    raise click.exceptions.Exit(serve(app, port, host))
+
+
+@click.command()
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=SAMPLE_DATA,
+    show_default=True,
+    help="Sample enterprise folder; generated if missing.",
+)
+@click.option("--no-serve", is_flag=True, help="Build the warehouse and stop.")
+@click.option("--port", default=8501, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, data: Path, no_serve: bool, port: int) -> None:
+    """Generate the sample enterprise if missing, ingest every source of it, serve the dashboard."""
+    app: App = ctx.obj
+    if not (data / "truth.json").exists():
+        from ingest.sample.generator import generate
+
+        click.echo(f"Generating the sample enterprise into {data} ...")
+        generate(data)
+    from dashboard.cli.ingest import group as ingest_group
+
+    app.brief = True  # one line per ingest; `finops loads` lists every period
+    for source, args in DEMO_STEPS:
+        paths = [a for a in args if "/" in a]
+        if any(not (data / p).exists() for p in paths):
+            continue
+        if source not in ingest_group.list_commands(ctx):
+            click.echo(f"(skipping {source}: this build has no {source} ingestor)")
+            continue
+        argv = [str(data / a) if a in paths else a for a in args]
+        click.echo(f"finops ingest {source} {' '.join(argv)}")
+        command = ingest_group.get_command(ctx, source)
+        assert command is not None
+        with ctx.scope():
+            command.main(args=argv, standalone_mode=False, obj=app)
+    _ready(app)
+    if not no_serve:
+        raise click.exceptions.Exit(serve(app, port, "127.0.0.1"))

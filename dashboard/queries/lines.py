@@ -1,0 +1,286 @@
+"""The explorer's reads behind a breakdown: spend by a tag key's values, and pages of the
+line items themselves.
+
+Tags are JSON text, not columns, so `prepare` unnests each distinct Tags value's keys once per
+snapshot into `tag_daily` (day, filter dimensions, tag key and value, cost). A page of line
+items is the only read of raw lines; it asks DuckDB for the lines above a cost that the
+daily rollup proves the page reaches, so it never sorts the whole period.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from dashboard.queries.filters import Filters
+from dashboard.queries.spend import (
+    _FILTER,
+    _PROVIDER,
+    CLASSIFIED,
+    DIMENSIONS,
+    LINE_COLUMNS,
+    UNSET,
+    _p,
+    _sums,
+    amount,
+    available,
+    frame,
+    lines_sql,
+    relations,
+)
+
+TOP_LINES = 100_000  # the costliest lines kept in memory: most drill-down pages come from them
+# What a page shows or filters on, read from cost_lines for the kept lines.
+_KEPT = (
+    "ChargePeriodStart, ServiceName, RegionId, ResourceId, x_UsageType, ChargeDescription, "
+    "ConsumedQuantity, ConsumedUnit, BilledCost, EffectiveCost, x_LineId, BillingCurrency, "
+    f"SubAccountName, {_PROVIDER} AS provider"
+)
+_CLASSES = ("x_Team", "x_Environment", "x_Project", "x_AiClass", "x_Workload")
+
+
+def prepare(con: duckdb.DuckDBPyConnection, lines: str) -> None:
+    """Build `tag_daily` and `top_lines` from the line items' SQL (`queries.lines_sql`)."""
+    if CLASSIFIED in available(con) and "classifications" in relations(con):
+        classes = ", ".join(f"k.{c}" for c in _CLASSES)
+        # The top N by id and cost first, then their rows: sorting every kept column of
+        # 10M lines took twice as long. The cost floor lets the scan skip row groups.
+        top = (
+            f"WITH ids AS (SELECT x_LineId, EffectiveCost FROM cost_lines "
+            f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {TOP_LINES}), "
+            f"p AS (SELECT {_KEPT} FROM cost_lines WHERE x_LineId IN (SELECT x_LineId FROM ids) "
+            "AND (EffectiveCost IS NULL OR EffectiveCost >= (SELECT min(EffectiveCost) FROM ids))) "
+            f"SELECT p.*, {classes} FROM p LEFT JOIN classifications k USING (x_LineId)"
+        )
+    else:
+        top = (
+            f"SELECT * FROM ({lines}) "
+            f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {TOP_LINES}"
+        )
+    con.execute(f"CREATE OR REPLACE TABLE top_lines AS {top}")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE tag_daily AS
+        WITH t AS (
+            SELECT CAST(ChargePeriodStart AS DATE) AS day, provider,
+                   coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
+                   BillingCurrency AS currency, Tags, {_sums()}, count(*) AS lines
+            FROM ({lines}) WHERE Tags IS NOT NULL GROUP BY ALL)
+        SELECT day, provider, team, env, currency, tag_key,
+               json_extract_string(Tags, '$."' || replace(tag_key, '"', '') || '"') AS tag_value,
+               sum(amortised) AS amortised, sum(billed) AS billed, sum(lines) AS lines
+        FROM t, unnest(list_distinct(json_keys(Tags))) AS k(tag_key) GROUP BY ALL
+        """
+    )
+
+
+# Every line filter, for the reads that take them all (the drill-down builds its own).
+_LINE_FILTER = """
+    ($start IS NULL OR ChargePeriodStart >= CAST($start AS TIMESTAMPTZ))
+    AND ($end IS NULL OR ChargePeriodStart < CAST($end AS TIMESTAMPTZ) + INTERVAL 1 DAY)
+    AND (len(CAST($providers AS VARCHAR[])) = 0
+         OR list_contains(CAST($providers AS VARCHAR[]), provider))
+    AND (len(CAST($teams AS VARCHAR[])) = 0
+         OR list_contains(CAST($teams AS VARCHAR[]), coalesce(x_Team, '(not set)')))
+    AND (len(CAST($envs AS VARCHAR[])) = 0
+         OR list_contains(CAST($envs AS VARCHAR[]), coalesce(x_Environment, '(not set)')))
+    AND BillingCurrency = $cur
+"""
+
+
+def tag_breakdown(
+    con: duckdb.DuckDBPyConnection, f: Filters, tag_key: str, currency: str
+) -> pl.DataFrame:
+    """Spend by the value of one tag key; lines without the key are "(not set)".
+
+    From `tag_daily` on a prepared snapshot (what the rollup lacks is the untagged rest of
+    `spend_daily`); from the line items otherwise.
+    """
+    if "tag_daily" in relations(con):
+        col = amount(f)
+        return frame(
+            con,
+            f"""
+            WITH v AS (SELECT coalesce(tag_value, '{UNSET}') AS key, sum({col}) AS cost,
+                              sum(lines) AS lines
+                       FROM tag_daily WHERE {_FILTER} AND currency = $cur AND tag_key = $tag
+                       GROUP BY 1),
+            rest AS (SELECT '{UNSET}' AS key,
+                            sum({col}) - coalesce((SELECT sum(cost) FROM v), 0) AS cost,
+                            sum(lines) - coalesce((SELECT sum(lines) FROM v), 0) AS lines
+                     FROM spend_daily WHERE {_FILTER} AND currency = $cur)
+            SELECT key, sum(cost) AS cost, sum(lines)::BIGINT AS lines
+            FROM (SELECT * FROM v UNION ALL BY NAME SELECT * FROM rest WHERE lines > 0)
+            GROUP BY 1 ORDER BY cost DESC, key""",
+            _p(f, cur=currency, tag=tag_key.replace('"', "")),
+        )
+    return frame(
+        con,
+        f"""SELECT coalesce(json_extract_string(Tags, '$."' || replace($tag, '"', '') || '"'),
+                            '{UNSET}') AS key,
+                   sum({f.basis.column}) AS cost, count(*) AS lines
+            FROM ({_tag_source(con, f)}) WHERE {_LINE_FILTER} GROUP BY 1 ORDER BY cost DESC, key""",
+        _p(f, cur=currency, tag=tag_key),
+    )
+
+
+def _tag_source(con: duckdb.DuckDBPyConnection, f: Filters) -> str:
+    """Tags live on cost_lines: without a team or environment filter, no classes are joined."""
+    if f.teams or f.environments:
+        return lines_sql(con)
+    return (
+        f"SELECT Tags, EffectiveCost, BilledCost, ChargePeriodStart, BillingCurrency, "
+        f"{_PROVIDER} AS provider, CAST(NULL AS VARCHAR) AS x_Team, "
+        "CAST(NULL AS VARCHAR) AS x_Environment FROM cost_lines"
+    )
+
+
+DRILL_COLUMNS = (
+    "ChargePeriodStart",
+    "provider",
+    "ServiceName",
+    "x_Team",
+    "x_AiClass",
+    "RegionId",
+    "ResourceId",
+    "x_UsageType",
+    "ChargeDescription",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "BilledCost",
+    "EffectiveCost",
+    "x_LineId",
+)
+
+
+def drill_count(
+    con: duckdb.DuckDBPyConnection, f: Filters, currency: str, by: str | None, key: str | None
+) -> int:
+    """Lines behind a breakdown row, counted from the daily rollup (same filters)."""
+    where = f" AND {DIMENSIONS[by]} = $key" if by else ""
+    sql = f"SELECT sum(lines) FROM spend_daily WHERE {_FILTER} AND currency = $cur{where}"
+    params = _p(f, cur=currency) | ({"key": key} if by else {})
+    return int(con.execute(sql, params).fetchall()[0][0] or 0)
+
+
+def drill_page(
+    con: duckdb.DuckDBPyConnection,
+    f: Filters,
+    currency: str,
+    by: str | None,
+    key: str | None,
+    page: int,
+    size: int = 100,
+) -> pl.DataFrame:
+    """One page of the line items behind a breakdown row, largest cost first.
+
+    The daily rollup's largest line per group gives a cost every line of the page reaches
+    (`_page_floor`); when `top_lines` (the snapshot's costliest lines, kept in memory) holds
+    every line above it, the page is read from there. Otherwise only the filters in use and
+    that cost reach the scan of the line items. When neither the filters nor the drilled
+    dimension need a classification column, the page is chosen from cost_lines alone and only
+    its rows are joined to their classes.
+    """
+    offset = max(page, 0) * size
+    where, params = _line_where(f, currency, by, key)
+    floor = _page_floor(con, f, currency, by, key, offset + size)
+    if floor is not None:
+        where += " AND EffectiveCost >= $floor"
+        params["floor"] = floor
+    params |= {"size": size, "offset": offset}
+    if _kept_lines_suffice(con, floor):
+        cols = ", ".join(DRILL_COLUMNS)
+        sql = (
+            f"SELECT {cols} FROM top_lines WHERE {where} "
+            "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset"
+        )
+        return frame(con, sql, params)
+    native_ok = not (f.teams or f.environments) and by in (None, *_LINE_NATIVE)
+    if native_ok and CLASSIFIED in available(con) and "classifications" in relations(con):
+        native = ", ".join(c for c in DRILL_COLUMNS if c not in ("provider", "x_Team", "x_AiClass"))
+        page_sql = (
+            f"SELECT {native}, {_PROVIDER} AS provider, BillingCurrency, SubAccountName, "
+            "CAST(NULL AS VARCHAR) AS x_Team, CAST(NULL AS VARCHAR) AS x_Environment "
+            "FROM cost_lines"
+        )
+        picked = ", ".join(
+            f"k.{c}" if c in ("x_Team", "x_AiClass") else f"p.{c}" for c in DRILL_COLUMNS
+        )
+        sql = (
+            f"WITH p AS (SELECT * FROM ({page_sql}) WHERE {where} "
+            "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset) "
+            f"SELECT {picked} FROM p LEFT JOIN classifications k USING (x_LineId) "
+            "ORDER BY p.EffectiveCost DESC, p.x_LineId"
+        )
+    else:
+        cols = ", ".join(DRILL_COLUMNS)
+        sql = (
+            f"SELECT {cols} FROM ({lines_sql(con)}) WHERE {where} "
+            "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset"
+        )
+    return frame(con, sql, params)
+
+
+def _kept_lines_suffice(con: duckdb.DuckDBPyConnection, floor: object | None) -> bool:
+    """Whether `top_lines` holds every line of the page: all lines, or every line costing
+    more than its cheapest (the page's lines all reach `floor`)."""
+    if "top_lines" not in relations(con):
+        return False
+    cutoff, kept = con.execute("SELECT min(EffectiveCost), count(*) FROM top_lines").fetchall()[0]
+    return kept < TOP_LINES or (floor is not None and cutoff is not None and floor > cutoff)
+
+
+def _line_where(
+    f: Filters, currency: str, by: str | None, key: str | None
+) -> tuple[str, dict[str, object]]:
+    """`_LINE_FILTER` and the drilled key with only the conditions in use (an unused filter
+    would still make DuckDB read its columns for every line)."""
+    where = ["BillingCurrency = $cur"]
+    params: dict[str, object] = {"cur": currency}
+    if f.start is not None:
+        where.append("ChargePeriodStart >= CAST($start AS TIMESTAMPTZ)")
+        params["start"] = f.start
+    if f.end is not None:
+        where.append("ChargePeriodStart < CAST($end AS TIMESTAMPTZ) + INTERVAL 1 DAY")
+        params["end"] = f.end
+    for name, value, col in (
+        ("providers", f.providers, "provider"),
+        ("teams", f.teams, f"coalesce(x_Team, '{UNSET}')"),
+        ("envs", f.environments, f"coalesce(x_Environment, '{UNSET}')"),
+    ):
+        if value:
+            where.append(f"list_contains(CAST(${name} AS VARCHAR[]), {col})")
+            params[name] = list(value)
+    if by is not None:
+        col = f"CAST({LINE_COLUMNS[by]} AS VARCHAR)"
+        # coalesce(col, unset) = key is col = key for any other key, and that reaches the scan
+        where.append(f"coalesce({col}, '{UNSET}') = $key" if key == UNSET else f"{col} = $key")
+        params["key"] = key
+    return " AND ".join(where), params
+
+
+def _page_floor(
+    con: duckdb.DuckDBPyConnection,
+    f: Filters,
+    currency: str,
+    by: str | None,
+    key: str | None,
+    n: int,
+) -> object | None:
+    """A cost that the `n` most costly lines all reach: the n-th largest of the daily groups'
+    largest lines (n groups give n distinct lines at or above it). None when there are fewer
+    groups, or when the rollup's groups are not a subset of the drilled lines (account)."""
+    if n < 1 or by == "account" or "spend_daily" not in relations(con):
+        return None
+    where = f" AND {DIMENSIONS[by]} = $key" if by else ""
+    params = _p(f, cur=currency, n=n - 1) | ({"key": key} if by else {})
+    row = con.execute(
+        f"SELECT max_cost FROM spend_daily WHERE {_FILTER} AND currency = $cur{where} "
+        "AND max_cost IS NOT NULL ORDER BY max_cost DESC LIMIT 1 OFFSET $n",
+        params,
+    ).fetchall()
+    return row[0][0] if row else None
+
+
+# Drill dimensions that are columns of cost_lines itself (no classification needed).
+_LINE_NATIVE = ("provider", "service", "region", "account")

@@ -1,0 +1,408 @@
+"""Materialised derived datasets: `classifications`, `gpu_hours`, `idle_episodes`.
+
+- `classifications`: the class columns of every cost line. Stored as `line_classes`
+  (x_LineId, x_ClassKey), partitioned like cost_lines and replaced per partition in one
+  commit, so it follows restatements, and `class_keys` (each class combination once); the
+  `classifications` view joins the two and `classified_costs` joins that to cost_lines.
+- `gpu_hours`: paid GPU-hours joined with telemetry, partitioned by month and refreshed for the
+  months a load touched. `idle_episodes` follows: only the runs that touch those months are
+  derived again (runs may cross month boundaries), when its commit says it came from the
+  gpu_hours just replaced with the same idle settings; else it is rebuilt whole.
+
+Also the one place that reads the classification inputs (shipped rule files, user rule files,
+accelerator and tool catalogues); models/ gets parsed dicts. All writes go through Store.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+from deltalake import DeltaTable
+
+from ingest.derive import line_classes, lineage, scratch
+from ingest.warehouse.cost_line_load import safe_part
+from ingest.warehouse.load_contract import Progress, new_load_id
+from ingest.warehouse.store import Store
+from models.classify import (
+    CLASS_KEYS,
+    LINE_CLASSES,
+    Catalogue,
+    Tool,
+    classify_keys,
+    conform_keys,
+    key_columns,
+    parse_catalogue,
+)
+from models.errors import ConfigError
+from models.idle import (
+    GPU_HOURS,
+    IDLE_EPISODES,
+    owned_rates,
+)
+from models.rules import (
+    GPU_COMPUTE,
+    ClassifySettings,
+    Rule,
+    RuleSet,
+    build_ruleset,
+    parse_classify_settings,
+)
+from models.rules import parse_rules as parse_rule_doc
+from models.schema import COST_LINES, Table
+from models.settings import Settings
+from models.sprawl import Family, parse_tool_catalogue
+
+SHIPPED_RULE_FILES = ("classes.toml", "workloads.toml")
+PART = ("x_PartSource", "x_PartAccount", "x_PartPeriod")
+LINE_COLUMNS = (  # cost_lines columns gpu_hours needs beside the class columns
+    "x_LineId",
+    "ResourceId",
+    "ResourceName",
+    "ChargeCategory",
+    "CommitmentDiscountStatus",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "EffectiveCost",
+    "ProviderName",
+    "x_Source",
+    "BillingCurrency",
+)
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    """Everything classification needs, parsed and validated."""
+
+    settings: ClassifySettings
+    ruleset: RuleSet
+    catalogue: Catalogue
+    tools: list[Tool]
+    families: dict[str, Family]
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("rule file not found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+
+
+def _packaged(*parts: str) -> dict:
+    return tomllib.loads(resources.files("models").joinpath(*parts).read_text(encoding="utf-8"))
+
+
+def shipped_rules() -> list[Rule]:
+    out: list[Rule] = []
+    for name in SHIPPED_RULE_FILES:
+        out += parse_rule_doc(_packaged("rules", name), f"models/rules/{name}")
+    return out
+
+
+def read_rule_file(path: Path | str) -> list[Rule]:
+    """Parse and validate one user rule file (reads no data)."""
+    return parse_rule_doc(_read_toml(Path(path)), str(path))
+
+
+def rulebook(settings: Settings, extra_files: Iterable[str] = ()) -> Rulebook:
+    cs = parse_classify_settings(settings.classify)
+    extra = [read_rule_file(p) for p in [*cs.rules, *extra_files]]
+    ruleset = build_ruleset(shipped_rules(), extra, cs)
+    catalogue = parse_catalogue(
+        _packaged("rules", "accelerators.toml"), "models/rules/accelerators.toml"
+    )
+    tools, families = parse_tool_catalogue(
+        _packaged("sprawl_catalogue.toml"), "models/sprawl_catalogue.toml"
+    )
+    return Rulebook(cs, ruleset, catalogue, tools, families)
+
+
+# ---- reading the current snapshot ---------------------------------------------------------
+
+
+def _scan(store: Store, name: str) -> pl.LazyFrame | None:
+    """The current rows of a small table (class_keys, assets), read by deltalake itself:
+    polars' scan_delta takes deltalake's percent-encoded paths literally (a space in the
+    warehouse folder's name would be looked for as %20)."""
+    table = store.table(name)
+    if table is None:
+        return None
+    return pl.from_arrow(table.to_pyarrow_table()).lazy()
+
+
+def _part_filter(parts: list[tuple[str, str, str]] | None) -> pl.Expr:
+    if parts is None:
+        return pl.lit(True)
+    cond = pl.lit(False)
+    for src, acct, period in parts:
+        cond = cond | (
+            (pl.col("x_PartSource") == safe_part(src))
+            & (pl.col("x_PartAccount") == safe_part(acct))
+            & (pl.col("x_PartPeriod") == period)
+        )
+    return cond
+
+
+# ---- refreshing ---------------------------------------------------------------------------
+
+
+def refresh_classifications(
+    store: Store, book: Rulebook, parts: list[tuple[str, str, str]] | None = None
+) -> int:
+    """Re-classify the given (source, account, period) partitions, or everything (None).
+
+    Commits class_keys (the class combinations, whole: small) and then line_classes (each
+    line's combination, the partitions replaced); returns the number of lines classified.
+    A crash between the two leaves unused combinations, never lines without one. The caller
+    holds store.writer().
+    """
+    return refresh_partitions(store, book, _part_values(parts))
+
+
+def refresh_partitions(
+    store: Store, book: Rulebook, wanted: list[dict[str, str]] | None = None
+) -> int:
+    """`refresh_classifications` of partitions given by their stored values (None: all).
+
+    line_classes' commit records the cost_lines fingerprint of every partition it holds
+    (ingest.derive.lineage); a line_classes that recorded none is classified whole."""
+    table = store.table("cost_lines")
+    if table is None:
+        return 0
+    old = store.table("line_classes")
+    before = lineage.recorded(old)
+    if before is None:
+        wanted = None  # first built, or before records were kept: whole, all recorded
+    built_from = lineage.carried(
+        before,
+        lineage.partition_fingerprints(table, PART),
+        None if wanted is None else [lineage.part_key([w[k] for k in PART]) for w in wanted],
+    )
+    files = _partition_files(store, table, wanted)
+    staging = store.staging_dir()
+    staged = staging / f"line_classes-{new_load_id()}"  # a folder of partition files
+    staged_keys = staging / f"class_keys-{new_load_id()}.parquet"
+    try:
+        keys = key_columns(book.ruleset, COST_LINES.names)
+        rows, classes = 0, _empty(CLASS_KEYS)
+        if files:  # else nothing is left in these partitions (all restated away)
+            with scratch.connect(staging) as con:
+                source = line_classes.files_source(con, files, ["x_LineId", *keys])
+                done = line_classes.classify_lines(
+                    con,
+                    source,
+                    keys,
+                    functools.partial(_decide, book),
+                    staged,
+                    keep=PART,
+                    partition_by=PART,
+                )
+            rows, classes = done.rows, done.classes
+        known = _scan(store, "class_keys")
+        if wanted is not None and known is not None:  # keep the combinations other parts use
+            classes = pl.concat([known.select(CLASS_KEYS.names).collect(), classes])
+        classes.select(CLASS_KEYS.names).unique("x_ClassKey", keep="first").write_parquet(
+            staged_keys
+        )
+        store.replace_derived("class_keys", CLASS_KEYS, staged_keys, None)
+        staged.mkdir(exist_ok=True)
+        store.replace_derived(
+            "line_classes", LINE_CLASSES, staged, wanted, list(PART),
+            metadata=lineage.metadata(built_from),
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+        staged_keys.unlink(missing_ok=True)
+    return int(rows)
+
+
+def _part_values(parts: list[tuple[str, str, str]] | None) -> list[dict[str, str]] | None:
+    """(source, account, period) as the partition values stored in the tables."""
+    if parts is None:
+        return None
+    return [dict(zip(PART, (safe_part(s), safe_part(a), p), strict=True)) for s, a, p in parts]
+
+
+def _decide(book: Rulebook, groups: pl.DataFrame) -> pl.DataFrame:
+    keys = conform_keys(groups.lazy())
+    return classify_keys(keys, book.ruleset, book.settings, book.catalogue, book.tools).collect()
+
+
+def _empty(table: Table, extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    return pl.DataFrame(schema={**table.polars_schema, **{c: pl.String for c in extra}})
+
+
+def _partition_files(
+    store: Store, table: DeltaTable, wanted: list[dict[str, str]] | None
+) -> list[tuple[list[str], dict[str, str]]]:
+    """The data files of the wanted cost_lines partitions, grouped with their values."""
+    actions = store.partition_files(table, list(PART), wanted)
+    if not actions.height:
+        return []
+    cols = [f"partition.{p}" for p in PART]
+    root = store.table_path("cost_lines")
+    out = []
+    for values, group in actions.group_by(cols, maintain_order=True):
+        paths = [str(root / p) for p in group["path"].to_list()]
+        out.append((paths, dict(zip(PART, (str(v) for v in values), strict=True))))
+    return out
+
+
+def classified_gpu_lines(store: Store) -> str | None:
+    """SQL (over the warehouse views) of the gpu_compute lines with what gpu_hours needs."""
+    if store.table("cost_lines") is None:
+        return None
+    cols = ", ".join(
+        f'"{c}"' for c in (*LINE_COLUMNS, "x_AiClass", "x_Team", "x_GpuPerInstance",
+                           "x_GpuModelName")
+    )  # fmt: skip
+    return f"SELECT {cols} FROM classified_costs WHERE x_AiClass = '{GPU_COMPUTE}'"
+
+
+def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None = None) -> int:
+    """Rebuild gpu_hours for `months` (None: all) and idle_episodes whole. Returns rows.
+
+    The per-row work runs in DuckDB (ingest.derive.gpu_hours) with the definitions of models.idle;
+    a line's hours stay in the month it starts in, bar day overlaps.
+    """
+    from ingest.derive import gpu_hours as db
+    from ingest.warehouse import views
+
+    lines = classified_gpu_lines(store)
+    if lines is None:
+        return 0
+    if months is not None and _outdated(store):
+        months = None  # written before a column was added: rebuilt whole, never half and half
+    before = lineage.recorded(store.table("gpu_hours"))
+    if before is None:
+        months = None  # first built, or before records were kept: whole, all recorded
+    built_from = lineage.carried(before, lineage.gpu_inputs(store.table, settings.idle), months)
+    assets = _scan(store, "assets")
+    owned = None if assets is None else owned_rates(assets.collect())
+    views.register_all(settings)  # classified_costs and what it reads
+    staged = store.staging_dir() / f"gpu_hours-{new_load_id()}"  # a folder of month files
+    episodes = store.staging_dir() / f"idle_episodes-{new_load_id()}.parquet"
+    try:
+        with scratch.connect(store.staging_dir()) as con:
+            db.warehouse_views(con, store.root)
+            done = db.write_gpu_hours(
+                con, lines, "SELECT * FROM gpu_util", owned, settings.idle, staged, months,
+                episodes,
+            )  # fmt: skip
+        replace = None if months is None else [{"x_PartMonth": m} for m in months]
+        staged.mkdir(exist_ok=True)
+        basis = _episodes_basis(store)  # read before gpu_hours moves on
+        before_version = _version(store, "gpu_hours")
+        version = store.replace_derived(
+            "gpu_hours", GPU_HOURS, staged, replace, ["x_PartMonth"],
+            metadata=lineage.metadata(built_from),
+        )  # fmt: skip
+        if done.episodes is not None:  # staged with the hours (all months)
+            store.replace_derived(
+                "idle_episodes", IDLE_EPISODES, episodes, None,
+                metadata=_episodes_metadata(version, settings),
+            )  # fmt: skip
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+        episodes.unlink(missing_ok=True)
+    if done.episodes is None:
+        # only the months' runs change when the episodes are those of the table just replaced
+        current = basis is not None and basis == _episodes_key(before_version, settings)
+        refresh_episodes(store, settings, months if current else None)
+    return int(done.rows)
+
+
+def _outdated(store: Store) -> bool:
+    """gpu_hours or idle_episodes lack a column their contract now declares."""
+    from ingest.warehouse.connection import missing_columns
+
+    for name, decl in (("gpu_hours", GPU_HOURS), ("idle_episodes", IDLE_EPISODES)):
+        table = store.table(name)
+        if table is not None and missing_columns(table, decl):
+            return True
+    return False
+
+
+EPISODES_OF = lineage.EPISODES_OF
+
+
+def _version(store: Store, dataset: str) -> int | None:
+    """The version of the table's last data commit (a vacuum's commits do not count)."""
+    return lineage.data_version(store.table(dataset))
+
+
+def _episodes_key(hours_version: int | None, settings: Settings) -> str:
+    """The gpu_hours version and idle settings that idle_episodes were derived from."""
+    idle = lineage.idle_record(settings.idle)
+    return json.dumps({"gpu_hours": hours_version, "idle": idle}, sort_keys=True)
+
+
+def _episodes_metadata(hours_version: int, settings: Settings) -> dict[str, str]:
+    return {EPISODES_OF: _episodes_key(hours_version, settings)}
+
+
+def _episodes_basis(store: Store) -> str | None:
+    """What the current idle_episodes were derived from (None: not recorded)."""
+    table = store.table("idle_episodes")
+    last = None if table is None else lineage.last_commit(table)
+    return last.get(EPISODES_OF) if last else None
+
+
+def refresh_episodes(store: Store, settings: Settings, months: list[str] | None = None) -> int:
+    """Rebuild idle_episodes from gpu_hours: whole, or with `months` only the runs that touch
+    those months (the rest kept; right when the current episodes are those of gpu_hours
+    before its rows for `months` were replaced)."""
+    from ingest.derive import gpu_hours as db
+    from ingest.warehouse.connection import table_select
+
+    if store.table("gpu_hours") is None:
+        return 0
+    version = _version(store, "gpu_hours")
+    staged = store.staging_dir() / f"idle_episodes-{new_load_id()}.parquet"
+    try:
+        with scratch.connect(store.staging_dir()) as con:
+            hours = table_select(con, store.table_path("gpu_hours"), GPU_HOURS)
+            if hours is None:
+                return 0
+            old = table_select(con, store.table_path("idle_episodes"), IDLE_EPISODES)
+            if months and old is not None:
+                rows = db.write_idle_episodes_window(con, hours, old, months, settings.idle, staged)
+            else:
+                rows = db.write_idle_episodes(con, hours, settings.idle, staged)
+        store.replace_derived(
+            "idle_episodes", IDLE_EPISODES, staged, None,
+            metadata=_episodes_metadata(int(version or 0), settings),
+        )  # fmt: skip
+        return rows
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def reclassify_all(
+    store: Store,
+    settings: Settings,
+    extra_files: Iterable[str] = (),
+    progress: Progress | None = None,
+) -> dict:
+    """`finops classify`: everything, with the current rules; then GPU-hours and episodes.
+    `progress(stage, done, total)` hears of each of the two steps as it starts."""
+    book = rulebook(settings, extra_files)  # a bad rule file fails before the lock is taken
+    say = progress or (lambda stage, done, total: None)
+    with store.writer():
+        say("classifying every cost line", 0, 2)
+        lines = refresh_classifications(store, book, None)
+        say("joining GPU-hours to telemetry, finding idle episodes", 1, 2)
+        hours = refresh_gpu_hours(store, settings, None)
+        say("done", 2, 2)
+    return {"lines": lines, "gpu_hours": hours}

@@ -1,0 +1,313 @@
+"""Which version of its sources each derived table was built from, and what is stale now.
+
+A source partition's fingerprint is a short hash of the relative paths of its data files in
+the current version, read from the Delta log (no data is read). Every commit of a cost_lines
+partition moves in a file named after its load, so the fingerprint changes with every commit
+of that partition and with nothing else.
+
+Each derived commit records, in its own commit info (atomic with its data), what it was built
+from under `finops.built_from`:
+
+- line_classes: {partition "source/account/period" (stored values): cost_lines fingerprint},
+  for every partition it holds; class_keys is whole and follows line_classes.
+- gpu_hours: {month: {"cost_lines", "gpu_util", "assets", "idle": fingerprint}}, the month's
+  cost_lines partitions, its telemetry, the asset inventory and the idle settings.
+- idle_episodes records `finops.episodes_of` instead: the gpu_hours version and idle settings.
+
+`stale()` compares those records with the sources now. A table without a record (written
+before records were kept) is `recorded=False`: writers rebuild it whole, readers serve it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from deltalake import DeltaTable
+
+from ingest.warehouse.store import Store
+from models.settings import IdleSettings, Settings
+
+BUILT_FROM = "finops.built_from"
+EPISODES_OF = "finops.episodes_of"  # commit info of idle_episodes: the gpu_hours it came from
+PART = ("x_PartSource", "x_PartAccount", "x_PartPeriod")
+MONTH = ("x_PartMonth",)
+SEP = "/"  # between a partition's values: safe_part never leaves one in a value
+REPAIR = "run `finops vacuum` or ingest again; `finops classify` rebuilds everything"
+GPU_INPUTS = {
+    "cost_lines": "cost lines",
+    "gpu_util": "GPU telemetry",
+    "assets": "the asset inventory",
+    "idle": "the idle settings",
+}
+
+Tables = Callable[[str], DeltaTable | None]
+
+
+@dataclass(frozen=True)
+class Stale:
+    """One derived partition (or month, or whole table: "") that does not match its sources."""
+
+    dataset: str
+    part: str
+    why: str
+    recorded: bool = True  # False: built before records were kept (not refused by readers)
+
+    def __str__(self) -> str:
+        where = f" {self.part}" if self.part else ""
+        return f"{self.dataset}{where}: {self.why}"
+
+
+# ---- fingerprints -------------------------------------------------------------------------
+
+
+def fingerprint(items: Iterable[str]) -> str:
+    return hashlib.sha1("\n".join(sorted(items)).encode()).hexdigest()[:16]
+
+
+def part_key(values: Sequence[str]) -> str:
+    """A partition's name in the records: its stored values, e.g. `aws-cur2/4123/2026-09`."""
+    return SEP.join(values)
+
+
+def partition_fingerprints(table: DeltaTable | None, keys: Sequence[str]) -> dict[str, str]:
+    """{partition: fingerprint of its data file paths} of the table's current version."""
+    if table is None:
+        return {}
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    if not actions.height:
+        return {}
+    cols = [f"partition.{k}" for k in keys]
+    grouped = actions.group_by(cols).agg(pl.col("path"))
+    return {
+        part_key([str(v) for v in row[:-1]]): fingerprint(row[-1]) for row in grouped.iter_rows()
+    }
+
+
+def table_fingerprint(table: DeltaTable | None) -> str:
+    """The whole table's file set ("" when it does not exist)."""
+    if table is None:
+        return ""
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    return fingerprint(actions["path"].to_list() if actions.height else [])
+
+
+def idle_record(idle: IdleSettings) -> dict:
+    """The idle settings as a record keeps them (JSON values)."""
+    return json.loads(json.dumps(dataclasses.asdict(idle), sort_keys=True, default=str))
+
+
+def idle_fingerprint(idle: IdleSettings) -> str:
+    return fingerprint([json.dumps(idle_record(idle), sort_keys=True)])
+
+
+def line_inputs(tables: Tables) -> dict[str, str]:
+    """What line_classes is built from now: every cost_lines partition's fingerprint."""
+    return partition_fingerprints(tables("cost_lines"), PART)
+
+
+def gpu_inputs(tables: Tables, idle: IdleSettings | None) -> dict[str, dict[str, str]]:
+    """What each month of gpu_hours is built from now (months with cost lines or telemetry).
+    Without `idle`, the idle settings are left out (a reader that has none)."""
+    lines: dict[str, list[str]] = {}
+    for key, fp in line_inputs(tables).items():
+        lines.setdefault(key.rsplit(SEP, 1)[-1], []).append(f"{key}={fp}")
+    util = partition_fingerprints(tables("gpu_util"), MONTH)
+    assets = table_fingerprint(tables("assets"))
+    out = {}
+    for month in sorted(set(lines) | set(util)):
+        entry = {
+            "cost_lines": fingerprint(lines.get(month, [])),
+            "gpu_util": util.get(month, ""),
+            "assets": assets,
+        }
+        if idle is not None:
+            entry["idle"] = idle_fingerprint(idle)
+        out[month] = entry
+    return out
+
+
+# ---- what a table recorded ----------------------------------------------------------------
+
+
+def last_commit(table: DeltaTable) -> dict | None:
+    """The newest commit info that changed data: vacuum's own commits are skipped."""
+    for entry in table.history(50):  # newest first
+        if str(entry.get("operation", "")).upper().startswith("VACUUM"):
+            continue
+        return entry
+    return None
+
+
+def recorded(table: DeltaTable | None, key: str = BUILT_FROM) -> dict | None:
+    """The record `key` of the table's newest data commit (None: not recorded)."""
+    if table is None:
+        return None
+    entry = last_commit(table)
+    raw = entry.get(key) if entry else None
+    return json.loads(raw) if raw else None
+
+
+def data_version(table: DeltaTable | None) -> int | None:
+    """The version of the table's newest data commit (not moved on by a vacuum)."""
+    if table is None:
+        return None
+    entry = last_commit(table)
+    return int(entry["version"]) if entry and "version" in entry else table.version()
+
+
+def carried(old: dict | None, now: dict, rebuilt: Iterable[str] | None) -> dict:
+    """The record after rebuilding `rebuilt` (None: everything) from sources `now`: the old
+    record carried forward, the rebuilt entries as they are now (dropped when gone)."""
+    if rebuilt is None or old is None:
+        return dict(now)
+    out = dict(old)
+    for key in rebuilt:
+        out.pop(key, None)
+        if key in now:
+            out[key] = now[key]
+    return out
+
+
+def metadata(record: dict) -> dict[str, str]:
+    return {BUILT_FROM: json.dumps(record, sort_keys=True)}
+
+
+# ---- stale --------------------------------------------------------------------------------
+
+
+def stale(where: Store | Path | str, settings: Settings | None = None) -> list[Stale]:
+    """Every derived partition that does not match its sources now (read-only; logs only).
+
+    Without `settings` the idle settings are not compared."""
+    store = where if isinstance(where, Store) else Store(where)
+    return stale_of(store.table, settings)
+
+
+def stale_of(tables: Tables, settings: Settings | None = None) -> list[Stale]:
+    """`stale()` over tables already opened (`tables(name)` -> the table or None)."""
+    idle = settings.idle if settings is not None else None
+    found = _stale_lines(tables)
+    found += _stale_hours(tables, idle)
+    found += _stale_episodes(tables, idle)
+    return found
+
+
+def _unrecorded(dataset: str) -> Stale:
+    return Stale(
+        dataset, "", "does not record which source version it was built from (written by an "
+        "older finops); it is rebuilt at the next ingest or vacuum", recorded=False,
+    )  # fmt: skip
+
+
+def _not_built(dataset: str) -> Stale:
+    return Stale(
+        dataset, "", "is not built yet although there are cost lines (the refresh of the first "
+        "load did not run); it is built at the next ingest or vacuum", recorded=False,
+    )  # fmt: skip
+
+
+def _stale_lines(tables: Tables) -> list[Stale]:
+    table = tables("line_classes")
+    now = line_inputs(tables)
+    if table is None:
+        return [_not_built("line_classes")] if now else []
+    record = recorded(table)
+    if record is None:
+        return [_unrecorded("line_classes")]
+    out = []
+    for part in sorted(set(now) | set(record)):
+        if part not in record:
+            why = "its cost lines were loaded after the last classification"
+        elif part not in now:
+            why = "holds classes of cost lines that are no longer loaded"
+        elif record[part] != now[part]:
+            why = "its cost lines were replaced after they were classified"
+        else:
+            continue
+        out.append(Stale("line_classes", part, why))
+    return out
+
+
+def _stale_hours(tables: Tables, idle: IdleSettings | None) -> list[Stale]:
+    table = tables("gpu_hours")
+    if table is None:
+        return [_not_built("gpu_hours")] if tables("cost_lines") is not None else []
+    record = recorded(table)
+    if record is None:
+        return [_unrecorded("gpu_hours")]
+    now = gpu_inputs(tables, idle)
+    out = []
+    for month in sorted(set(now) | set(record)):
+        if month not in record:
+            why = "cost lines or telemetry of this month were loaded after it was built"
+        elif month not in now:
+            why = "holds GPU-hours of a month whose cost lines and telemetry are gone"
+        else:
+            changed = [
+                words
+                for name, words in GPU_INPUTS.items()
+                if name in now[month] and now[month][name] != record[month].get(name)
+            ]
+            if not changed:
+                continue
+            why = f"{' and '.join(changed)} changed after it was built"
+        out.append(Stale("gpu_hours", month, why))
+    return out
+
+
+def _stale_episodes(tables: Tables, idle: IdleSettings | None) -> list[Stale]:
+    table, hours = tables("idle_episodes"), tables("gpu_hours")
+    if table is None or hours is None:
+        return []
+    basis = recorded(table, EPISODES_OF)
+    if basis is None:
+        return [_unrecorded("idle_episodes")]
+    version = data_version(hours)
+    if basis.get("gpu_hours") != version:
+        why = (
+            f"was derived from gpu_hours version {basis.get('gpu_hours')}, but gpu_hours is "
+            f"at version {version}"
+        )
+        return [Stale("idle_episodes", "", why)]
+    if idle is not None and basis.get("idle") != idle_record(idle):
+        return [Stale("idle_episodes", "", "was derived with other idle settings")]
+    return []
+
+
+def explain(found: list[Stale], limit: int = 3) -> str:
+    """`found` in one line: the first few, and how many more."""
+    shown = "; ".join(str(s) for s in found[:limit])
+    more = f" (and {len(found) - limit} more)" if len(found) > limit else ""
+    return shown + more
+
+
+def refuse_stale(root: Path | str, settings: Settings | None, reader: str) -> None:
+    """A reader that would print figures from stale derived data stops with one message
+    (derived data written before records were kept is served: nothing says it is wrong)."""
+    from models.errors import WarehouseError
+
+    found = [s for s in stale(root, settings) if s.recorded]
+    if found:
+        raise WarehouseError(
+            f"derived data is out of date, so the {reader} would show wrong figures: "
+            + explain(found),
+            file=str(root),
+            hint=f"nothing was written; {REPAIR}",
+        )
+
+
+def warn_stale(root: Path | str, settings: Settings | None) -> str | None:
+    """One line for a raw reader (`finops query`) that answers anyway; None when current."""
+    found = [s for s in stale(root, settings) if s.recorded]
+    if not found:
+        return None
+    return (
+        f"warning: derived data is out of date ({explain(found, 1)}): classifications and "
+        f"GPU-hours may be wrong; {REPAIR}"
+    )

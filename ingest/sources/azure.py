@@ -1,0 +1,469 @@
+"""Azure cost details (EA, MCA, pay-as-you-go; actual and amortized) -> cost_lines.
+
+Reading is three steps: `discover` lists the export files under a path and `read_export`
+reads one file as text under canonical names (ingest/sources/azure_export.py, azure_headers.py);
+`period_loads` types the rows into a staging Parquet file (the CSV is parsed once, streaming),
+checks them, combines the views and converts to FOCUS, one PeriodLoad per (billing account,
+billing period). Lookup tables (service categories, GPU VM sizes) are in azure_catalog.py.
+
+Actual + amortized. Cost Management writes two views of the same month: actual cost (what is
+invoiced: commitment purchases in full, covered usage at zero) and amortized cost (purchases
+spread over the usage they cover, plus UnusedReservation / UnusedSavingsPlan rows for the
+rest). When both are given, their rows are matched on (day, subscription, resource, meter,
+charge type, pricing model, quantity, benefit) and the n-th occurrence of a key in one file
+pairs with the n-th in the other. A matched pair is one line with BilledCost from actual and
+EffectiveCost from amortized; a row only in actual (a reservation purchase) is a line with
+EffectiveCost 0; a row only in amortized (unused commitment, covered usage) is a line with
+BilledCost 0. So sum(BilledCost) equals the actual file and sum(EffectiveCost) the amortized
+file by construction, and a purchase is never counted twice. A file of one view alone loads
+with EffectiveCost = BilledCost = its cost, except an amortized file alone, which is refused
+(it cannot say what was billed).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from ingest.sources import azure_catalog as catalog
+from ingest.sources.azure_export import ExportFile, read_export
+from ingest.sources.azure_headers import Header
+from ingest.sources.values import IN_RANGE, money_text, out_of_range, pricing, quantity
+from ingest.warehouse.load_contract import PeriodLoad, SourceFile
+from models.errors import InputError
+from models.schema import MONEY
+
+SOURCE = "azure-cost-details"
+PROVIDER = "Microsoft"
+CHARGE_TYPES = {
+    "usage": "Usage",
+    "unusedreservation": "Usage",
+    "unusedsavingsplan": "Usage",
+    "purchase": "Purchase",
+    "refund": "Purchase",
+    "tax": "Tax",
+    "roundingadjustment": "Adjustment",
+    "adjustment": "Adjustment",
+}
+FREQUENCIES = {"usagebased": "Usage-Based", "onetime": "One-Time", "recurring": "Recurring"}
+PRICING_MODELS = {
+    "ondemand": "Standard",
+    "reservation": "Committed",
+    "savingsplan": "Committed",
+    "spot": "Dynamic",
+}
+SCALE = Decimal("1e-12")
+MATCH_KEY = ("_day", "_sub", "_rid", "_meter", "_ctype", "_pmodel", "_qty", "_benefit")
+
+
+# ---- typing and checks --------------------------------------------------------------------
+
+
+def _money(name: str) -> pl.Expr:
+    return money_text(pl.col(name))
+
+
+def _day(name: str) -> pl.Expr:
+    text = pl.col(name).str.strip_chars()
+    return pl.coalesce(
+        text.str.to_date("%m/%d/%Y", strict=False),
+        text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
+    )
+
+
+def typed(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """Parse the columns that totals, periods and keys depend on."""
+    blank = pl.all_horizontal(
+        pl.col(c).is_null() for c in ("Cost", "MeterId", "MeterCategory", "SubscriptionId")
+    )
+    return (
+        raw.filter(~blank)
+        .with_columns(
+            _money("Cost").alias("_cost"),
+            quantity(pl.col("Quantity"), pl.String).alias("_qtyd"),
+            _money("PayGPrice").alias("_payg_price"),
+            _money("UnitPrice").alias("_unit_price"),
+            _money("PaygCost").alias("_payg_cost"),
+            _day("Date").alias("_date"),
+            _day("BillingPeriodStartDate").alias("_bp_start"),
+            pl.col("ChargeType").str.to_lowercase().str.strip_chars().alias("_ctype_key"),
+            pl.col("Frequency").str.to_lowercase().str.strip_chars().alias("_freq_key"),
+            pl.col("PricingModel").str.to_lowercase().str.strip_chars().alias("_pm_key"),
+        )
+        .with_columns(
+            pl.coalesce("_bp_start", pl.col("_date").dt.month_start())
+            .dt.month_start()
+            .alias("_period"),
+            pl.coalesce(
+                "BillingAccountId", "BillingProfileId", "SubscriptionId", pl.lit("unknown")
+            ).alias("_account"),
+            pl.col("BillingCurrency").str.to_uppercase().alias("_currency"),
+        )
+    )
+
+
+CHECKS: tuple[tuple[str, str, str, str], ...] = (
+    # (canonical column, failure mask name, expected, hint)
+    ("Cost", "cost", "a decimal number", "fix or re-export the file"),
+    ("Cost", "cost_missing", "a cost on every charge row", "re-export the file"),
+    ("Date", "date", "a date as MM/DD/YYYY or YYYY-MM-DD", "re-export the file"),
+    ("Quantity", "qty", "a decimal number", "fix or re-export the file"),
+    ("PayGPrice", "payg", "a decimal number", "fix or re-export the file"),
+    ("BillingCurrency", "currency", "a currency code such as USD", "re-export the file"),
+    (
+        "ChargeType",
+        "ctype",
+        "one of " + ", ".join(sorted({"Usage", "Purchase", "UnusedReservation",
+                                       "UnusedSavingsPlan", "Refund", "Tax",
+                                       "RoundingAdjustment", "Adjustment"})),
+        "the export has a charge type this version does not know; report it with the file",
+    ),
+    ("Frequency", "freq", "UsageBased, OneTime or Recurring", "re-export the file"),
+    ("PricingModel", "pmodel", "OnDemand, Reservation, SavingsPlan or Spot", "re-export the file"),
+)  # fmt: skip
+
+
+def _masks() -> dict[str, pl.Expr]:
+    def bad_number(text: str, parsed: str) -> pl.Expr:
+        return pl.col(text).is_not_null() & pl.col(parsed).is_null()
+
+    return {
+        "cost": bad_number("Cost", "_cost"),
+        "cost_missing": pl.col("Cost").is_null(),
+        "date": pl.col("_date").is_null(),
+        "qty": bad_number("Quantity", "_qtyd"),
+        "payg": bad_number("PayGPrice", "_payg_price"),
+        "currency": ~pl.col("_currency").fill_null("").str.contains(r"^[A-Z]{3}$"),
+        "ctype": pl.col("_ctype_key").is_not_null()
+        & ~pl.col("_ctype_key").is_in(list(CHARGE_TYPES)),
+        "freq": pl.col("_freq_key").is_not_null() & ~pl.col("_freq_key").is_in(list(FREQUENCIES)),
+        "pmodel": pl.col("_pm_key").is_not_null() & ~pl.col("_pm_key").is_in(list(PRICING_MODELS)),
+    }
+
+
+def check(frame: pl.LazyFrame, exports: list[ExportFile], headers: list[Header]) -> None:
+    """Raise InputError for the first bad value: file, line, column, expected and found."""
+    masks = _masks()
+    counts = frame.select([m.sum().alias(k) for k, m in masks.items()]).collect()
+    counts = counts.row(0, named=True)
+    for column, key, expected, hint in CHECKS:
+        n = counts[key]
+        if not n:
+            continue
+        first = frame.filter(masks[key]).head(1).collect().row(0, named=True)
+        export, header = exports[first["_file"]], headers[first["_file"]]
+        raise InputError(
+            f"{n} row(s) with a bad {column}",
+            file=export.display,
+            location=f"{export.row_word} {first['_line']}, column {header.source_name(column)}",
+            expected=IN_RANGE if key == "cost" and out_of_range(first[column]) else expected,
+            found=repr(first[column]) if first[column] is not None else "an empty value",
+            hint=hint,
+        )
+
+
+# ---- actual + amortized ------------------------------------------------------------------
+
+
+def _keyed(frame: pl.LazyFrame) -> pl.LazyFrame:
+    key = frame.with_columns(
+        pl.col("_date").cast(pl.String).alias("_day"),
+        pl.col("SubscriptionId").str.to_lowercase().fill_null("").alias("_sub"),
+        pl.col("ResourceId").str.to_lowercase().fill_null("").alias("_rid"),
+        pl.col("MeterId").str.to_lowercase().fill_null("").alias("_meter"),
+        pl.col("_ctype_key").fill_null("").alias("_ctype"),
+        pl.col("_pm_key").fill_null("").alias("_pmodel"),
+        pl.col("_qtyd").cast(pl.String).fill_null("").alias("_qty"),
+        pl.coalesce("BenefitId", "ReservationId")
+        .str.to_lowercase()
+        .fill_null("")
+        .alias("_benefit"),
+    )
+    return key.with_columns(pl.int_range(pl.len()).over(list(MATCH_KEY)).alias("_occ"))
+
+
+def combine(actual: pl.LazyFrame, amortized: pl.LazyFrame | None) -> pl.LazyFrame:
+    """One frame with `_billed` and `_effective` (see the module docstring for the rule)."""
+    if amortized is None:
+        return actual.with_columns(
+            pl.col("_cost").alias("_billed"),
+            pl.col("_cost").alias("_effective"),
+            pl.lit(True).alias("_in_actual"),
+        )
+    keys = [*MATCH_KEY, "_occ"]
+    a, m = _keyed(actual), _keyed(amortized)
+    joined = a.join(m, on=keys, how="full", suffix="_am", coalesce=True)
+    names = joined.collect_schema().names()
+    data_cols = [c for c in actual.collect_schema().names() if f"{c}_am" in names]
+    return joined.select(
+        *keys,
+        *[pl.coalesce(c, f"{c}_am").alias(c) for c in data_cols if c != "_cost"],
+        pl.col("_cost").fill_null(pl.lit(0, MONEY)).alias("_billed"),
+        pl.col("_cost_am").fill_null(pl.lit(0, MONEY)).alias("_effective"),
+        pl.col("_cost").is_not_null().alias("_in_actual"),
+    )
+
+
+# ---- FOCUS conversion ---------------------------------------------------------------------
+
+
+def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
+    """FOCUS columns from the combined frame (`_billed`, `_effective` and typed helpers)."""
+    ctype = pl.col("_ctype_key")
+    # Pay-as-you-go usage files have no ChargeType: every row is usage.
+    category = ctype.replace_strict(CHARGE_TYPES, default=None).fill_null("Usage")
+    unused = ctype.str.starts_with("unused")
+    freq = (
+        pl.col("_freq_key")
+        .replace_strict(FREQUENCIES, default=None)
+        .fill_null(
+            pl.when(category == "Purchase")
+            .then(pl.lit("One-Time"))
+            .otherwise(pl.lit("Usage-Based"))
+        )
+    )
+    benefit = pl.coalesce("BenefitId", "ReservationId")
+    is_sp = benefit.str.to_lowercase().str.contains("savingsplan") | (
+        pl.col("_pm_key") == "savingsplan"
+    )
+    has_benefit = benefit.is_not_null() & (
+        pl.col("_pm_key").is_in(["reservation", "savingsplan"]) | unused
+    )
+    size = pl.col("AdditionalInfo").str.json_path_match("$.ServiceType")
+    vm_size = pl.when(size.str.contains(r"^(Standard|Basic)_[A-Za-z0-9_]+$")).then(size)
+    tags = pl.col("Tags").str.strip_chars()
+    start = pl.col("_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    period = pl.col("_period").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    priced_quantity, priced_unit = pricing(pl.col("_qtyd"), pl.col("UnitOfMeasure"))
+    list_cost = pl.coalesce(
+        "_payg_cost",
+        pl.when(pl.col("_payg_price") != 0).then(pl.col("_payg_price") * pl.col("_qtyd")),
+        "_effective",
+    )
+    contracted = pl.coalesce(pl.col("_unit_price") * pl.col("_qtyd"), "_effective")
+    lines = (
+        frame.with_columns(
+            pl.col("MeterCategory").str.to_lowercase().alias("_cat_key"),
+            pl.col("ConsumedService").str.to_lowercase().alias("_cons_key"),
+            vm_size.alias("x_InstanceType"),
+            vm_size.str.to_lowercase().str.strip_prefix("standard_").alias("_size_key"),
+        )
+        .join(catalog.category_table().lazy(), on="_cat_key", how="left")
+        .join(catalog.consumed_table().lazy(), on="_cons_key", how="left")
+        .join(catalog.gpu_table().lazy(), on="_size_key", how="left")
+    )
+    # An unused commitment's line carries the one VM size the commitment covered in the
+    # period (a GPU reservation's unused hours are GPU hours paid for), else none.
+    sizes = pl.col("x_InstanceType").filter(has_benefit & ~unused)
+    covered = pl.when(sizes.drop_nulls().n_unique().over(benefit) == 1).then(
+        sizes.drop_nulls().first().over(benefit)
+    )
+    lines = lines.with_columns(
+        pl.when(has_benefit & unused)
+        .then(covered)
+        .otherwise(pl.col("x_InstanceType"))
+        .alias("x_InstanceType")
+    )
+    gpu_line = pl.col("_cat_key").is_in(catalog.GPU_METER_CATEGORIES) & (category == "Usage")
+    return lines.select(
+        pl.col("AvailabilityZone"),
+        pl.col("_billed").alias("BilledCost"),
+        pl.col("_account").alias("BillingAccountId"),
+        pl.col("BillingAccountName"),
+        pl.col("_currency").alias("BillingCurrency"),
+        period.dt.offset_by("1mo").alias("BillingPeriodEnd"),
+        period.alias("BillingPeriodStart"),
+        pl.when(
+            pl.col("AdditionalInfo").str.json_path_match("$.VMCapacityReservationId").is_not_null()
+        )
+        .then(pl.col("AdditionalInfo").str.json_path_match("$.VMCapacityReservationId"))
+        .alias("CapacityReservationId"),
+        pl.when(
+            pl.col("AdditionalInfo").str.json_path_match("$.VMCapacityReservationId").is_not_null()
+        )
+        .then(pl.lit("Used"))
+        .alias("CapacityReservationStatus"),
+        category.alias("ChargeCategory"),
+        pl.when(ctype == "refund").then(pl.lit("Correction")).alias("ChargeClass"),
+        pl.coalesce("ProductName", "MeterName", "MeterCategory").alias("ChargeDescription"),
+        freq.alias("ChargeFrequency"),
+        start.dt.offset_by("1d").alias("ChargePeriodEnd"),
+        start.alias("ChargePeriodStart"),
+        pl.when(has_benefit)
+        .then(pl.when(is_sp).then(pl.lit("Spend")).otherwise(pl.lit("Usage")))
+        .alias("CommitmentDiscountCategory"),
+        pl.when(has_benefit).then(benefit).alias("CommitmentDiscountId"),
+        pl.when(has_benefit)
+        .then(pl.coalesce("BenefitName", "ReservationName"))
+        .alias("CommitmentDiscountName"),
+        pl.when(has_benefit & (category == "Usage"))
+        .then(pl.when(unused).then(pl.lit("Unused")).otherwise(pl.lit("Used")))
+        .alias("CommitmentDiscountStatus"),
+        pl.when(has_benefit)
+        .then(pl.when(is_sp).then(pl.lit("Savings Plan")).otherwise(pl.lit("Reservation")))
+        .alias("CommitmentDiscountType"),
+        pl.col("_qtyd").alias("ConsumedQuantity"),
+        pl.col("UnitOfMeasure").alias("ConsumedUnit"),
+        contracted.alias("ContractedCost"),
+        pl.col("_unit_price").alias("ContractedUnitPrice"),
+        pl.col("_effective").alias("EffectiveCost"),
+        pl.col("InvoiceId"),
+        pl.lit(PROVIDER).alias("InvoiceIssuerName"),
+        list_cost.alias("ListCost"),
+        pl.col("_payg_price").alias("ListUnitPrice"),
+        pl.when(category == "Tax")
+        .then(None)
+        .when(category == "Purchase")
+        .then(pl.lit("Standard"))
+        .otherwise(pl.col("_pm_key").replace_strict(PRICING_MODELS, default="Standard"))
+        .alias("PricingCategory"),
+        pl.col("PricingCurrency"),
+        pl.when(category == "Tax").then(None).otherwise(priced_quantity).alias("PricingQuantity"),
+        pl.when(category == "Tax").then(None).otherwise(priced_unit).alias("PricingUnit"),
+        pl.lit(PROVIDER).alias("ProviderName"),
+        pl.coalesce("PublisherName", pl.lit(PROVIDER)).alias("PublisherName"),
+        pl.col("ResourceLocation").str.to_lowercase().str.replace_all(" ", "").alias("RegionId"),
+        pl.col("MeterRegion").alias("RegionName"),
+        pl.col("ResourceId").str.to_lowercase().alias("ResourceId"),
+        pl.coalesce("ResourceName", pl.col("ResourceId").str.extract(r"/([^/]+)$")).alias(
+            "ResourceName"
+        ),
+        pl.coalesce(
+            pl.col("ResourceType"),
+            pl.col("ResourceId").str.to_lowercase().str.extract(r"/providers/([^/]+/[^/]+)"),
+        ).alias("ResourceType"),
+        pl.coalesce("_svc_cat", "_cons_cat", pl.lit(catalog.OTHER[0])).alias("ServiceCategory"),
+        pl.coalesce(
+            "MeterCategory", "ServiceName", "ConsumedService", "ProductName", pl.lit("Azure")
+        ).alias("ServiceName"),
+        pl.coalesce("_svc_sub", "_cons_sub", pl.lit(catalog.OTHER[1])).alias("ServiceSubcategory"),
+        pl.coalesce("ProductId", "PartNumber").alias("SkuId"),
+        pl.col("MeterName").alias("SkuMeter"),
+        pl.col("MeterId").alias("SkuPriceId"),
+        pl.col("SubscriptionId").alias("SubAccountId"),
+        pl.col("SubscriptionName").alias("SubAccountName"),
+        pl.when(pl.col("SubscriptionId").is_not_null())
+        .then(pl.lit("Subscription"))
+        .alias("SubAccountType"),
+        pl.when(tags.is_null() | (tags == ""))
+        .then(None)
+        .when(tags.str.starts_with("{"))
+        .then(tags)
+        .otherwise(pl.concat_str(pl.lit("{"), tags, pl.lit("}")))
+        .alias("Tags"),
+        pl.col("_file")
+        .replace_strict(list(range(len(display))), display, return_dtype=pl.String)
+        .alias("x_SourceFile"),
+        pl.col("MeterName").alias("x_UsageType"),
+        pl.col("ConsumedService").alias("x_ServiceCode"),
+        pl.col("MeterCategory").alias("x_SkuMeterCategory"),
+        pl.col("MeterSubCategory").alias("x_SkuMeterSubcategory"),
+        pl.col("x_InstanceType"),
+        pl.when(gpu_line).then(pl.col("x_GpuModel")).alias("x_GpuModel"),
+        pl.when(gpu_line).then(pl.col("x_GpuCount")).alias("x_GpuCount"),
+        (pl.col("PublisherType").str.to_lowercase() == "marketplace")
+        .fill_null(False)
+        .alias("x_Marketplace"),
+    )
+
+
+# ---- the whole read -----------------------------------------------------------------------
+
+
+def read_all(exports: list[ExportFile], workdir: Path) -> tuple[pl.LazyFrame, list[Header]]:
+    """Every file read and typed once into a staging Parquet file, then checked.
+
+    The CSV is parsed once, streaming; every later pass (checks, totals, conversion) reads
+    the staged columns it needs, so memory stays flat whatever the export's size.
+    """
+    frames, headers = [], []
+    for i, export in enumerate(exports):
+        raw, header = read_export(export, i)
+        frames.append(raw.with_columns(pl.lit(export.kind).alias("_view")))
+        headers.append(header)
+    path = workdir / "azure-typed.parquet"
+    try:
+        typed(pl.concat(frames, how="vertical")).sink_parquet(path, compression="lz4")
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(
+            f"cannot read the CSV: {str(exc).splitlines()[0]}",
+            file=", ".join(e.display for e in exports[:3]),
+            expected="a comma-separated cost-details export with one header row",
+            hint="re-export the file; a row may have more fields than the header",
+        ) from None
+    frame = pl.scan_parquet(path)
+    check(frame, exports, headers)
+    return frame, headers
+
+
+def period_loads(
+    exports: list[ExportFile], label: str, workdir: Path, source: str = SOURCE
+) -> list[PeriodLoad]:
+    """One PeriodLoad per (billing account, billing period) over the given export files.
+
+    The loads' lines read staging files in `workdir`, which must outlive the store's load.
+    """
+    kinds = {e.kind for e in exports}
+    if "amortized" in kinds and "actual" not in kinds:
+        raise InputError(
+            "amortized cost without the actual cost of the same month",
+            file=label,
+            expected="the actual-cost export too (actual/ and amortized/ folders, or both files)",
+            found="amortized only",
+            hint="BilledCost comes from the actual export; give both",
+        )
+    frame, _ = read_all(exports, workdir)
+    billed_view = frame.filter(pl.col("_view") != "amortized")
+    amortized = frame.filter(pl.col("_view") == "amortized") if "amortized" in kinds else None
+    staged = workdir / "azure-combined.parquet"
+    combine(billed_view, amortized).sink_parquet(staged, compression="lz4")
+    combined = pl.scan_parquet(staged)
+    keys = (
+        combined.group_by("_account", "_period")
+        .agg(
+            pl.col("_currency").unique().alias("currencies"),
+            pl.col("_file").unique().alias("files"),
+        )
+        .sort("_period", "_account")
+        .collect()
+    )
+    # The source total comes from the actual rows as read, not from the combined lines.
+    totals = (
+        billed_view.group_by("_account", "_period").agg(pl.col("_cost").sum().alias("t")).collect()
+    )
+    total_of = {(r["_account"], r["_period"]): r["t"] for r in totals.iter_rows(named=True)}
+    display = [e.display for e in exports]
+    digests: dict[int, SourceFile] = {}
+    out = []
+    for row in keys.iter_rows(named=True):
+        account, period = row["_account"], row["_period"]
+        if len(row["currencies"]) > 1:
+            raise InputError(
+                "more than one currency in one billing period",
+                file=label,
+                location=f"billing account {account}, {period:%Y-%m}",
+                expected="one BillingCurrency per billing account and month",
+                found=", ".join(sorted(c or "?" for c in row["currencies"])),
+                hint="totals are never summed across currencies; export each currency separately",
+            )
+        part = combined.filter((pl.col("_account") == account) & (pl.col("_period") == period))
+        files = []
+        for i in sorted(row["files"]):
+            if i not in digests:
+                digests[i] = SourceFile.of(exports[i].path, exports[i].display)
+            files.append(digests[i])
+        out.append(
+            PeriodLoad(
+                source=source,
+                billing_account=account,
+                billing_period=f"{period:%Y-%m}",
+                currency=row["currencies"][0],
+                files=files,
+                lines=to_cost_lines(part, display),
+                source_total=Decimal(total_of.get((account, period)) or 0).quantize(SCALE),
+                label=label,
+            )
+        )
+    return out

@@ -1,0 +1,584 @@
+"""GCP BigQuery billing export (standard and detailed schemas) -> cost_lines.
+
+Files: newline-delimited JSON and Parquet as BigQuery exports them (nested `service`,
+`credits`, `labels` ...), and CSV dumps with dotted column names where `labels` and `credits`
+are text (JSON, or Python-repr lists as some tools write them). ingest/sources/bigquery.py pages a
+query's result to a Parquet file and reads it here, so both paths share one conversion.
+
+Rules. `invoice.month` decides the billing period. Each credit becomes its own FOCUS line
+with ChargeCategory "Credit" (BilledCost = EffectiveCost = the credit amount), so a period's
+sum(BilledCost) is sum(cost) + sum(credits.amount), which is what it reconciles against.
+Committed-use-discount credits and CUD fee SKUs ("Commitment v1: ...", "Commitment - dollar
+based ...") carry the CommitmentDiscount* columns (resource CUD = Usage, spend CUD = Spend).
+
+Resource CUDs as FOCUS 1.2 models commitments (see ingest/sources/aws_commitments.py): per commitment
+(the fee's resource, which the CUD credits name by id) and invoice month, the rate of each
+resource (GPU, Core, Ram) is fee cost / fee quantity. The fee line is a Purchase with
+EffectiveCost 0; a usage line with the CUD's credit is "Used" and its EffectiveCost is its
+cost net of that credit plus the covered quantity (its quantity x the credited share of its
+cost) at the rate, the credit line's EffectiveCost is 0; what the fee paid for and no usage
+used is one Unused line (BilledCost 0) carrying the covered machine type. So per month
+sum(EffectiveCost) = sum(BilledCost). A credit whose commitment has no fee in the month keeps
+its old amortisation (BilledCost = EffectiveCost). A line the CUD credits only in part is not
+split: its uncovered remainder stays in its Used line's EffectiveCost.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from ingest.sources.gcp_export import ExportFile, flat
+from ingest.sources.values import IN_RANGE, money_text, out_of_range, present, pricing, quantity
+from ingest.warehouse.load_contract import PeriodLoad, SourceFile
+from models.errors import InputError
+
+SOURCE = "gcp-bq"
+PROVIDER = "Google Cloud"
+COST_TYPES = {"regular": "Usage", "tax": "Tax", "adjustment": "Adjustment",
+              "rounding_error": "Adjustment"}  # fmt: skip
+CUD_CREDITS = {"COMMITTED_USAGE_DISCOUNT": "Usage", "COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE": "Spend"}
+RESOURCE_CUD_CREDIT = "COMMITTED_USAGE_DISCOUNT"
+CUD_RESOURCE = r"\b(GPU|Core|Cpu|Ram)\b"  # what a resource CUD fee SKU commits
+MONEY = pl.Decimal(38, 12)
+SERVICES: dict[str, tuple[str, str]] = {
+    "compute engine": ("Compute", "Virtual Machines"),
+    "kubernetes engine": ("Compute", "Containers"),
+    "cloud run": ("Compute", "Serverless Compute"),
+    "cloud functions": ("Compute", "Serverless Compute"),
+    "cloud tpu": ("AI and Machine Learning", "AI Platforms"),
+    "vertex ai": ("AI and Machine Learning", "AI Platforms"),
+    "gemini api": ("AI and Machine Learning", "Generative AI"),
+    "cloud storage": ("Storage", "Object Storage"),
+    "filestore": ("Storage", "File Storage"),
+    "bigquery": ("Databases", "Data Warehouses"),
+    "cloud sql": ("Databases", "Relational Databases"),
+    "networking": ("Networking", "Network Connectivity"),
+    "cloud cdn": ("Networking", "Content Delivery"),
+    "cloud dns": ("Networking", "Network Routing"),
+    "stackdriver logging": ("Management and Governance", "Observability"),
+    "cloud logging": ("Management and Governance", "Observability"),
+    "cloud monitoring": ("Management and Governance", "Observability"),
+    "security command center": ("Security", "Security Posture Management"),
+    "secret manager": ("Security", "Secret Management"),
+    "pub/sub": ("Integration", "Messaging"),
+    "dataflow": ("Analytics", "Data Processing"),
+    "support": ("Management and Governance", "Support"),
+}
+GPU_SKU = (
+    r"^(?:Spot Preemptible |Preemptible )?Nvidia (?:Tesla )?"
+    r"([A-Z][0-9]+[A-Za-z]*(?: [0-9]+GB)?) GPU (?:running|attached)"
+)
+# Machine families whose price includes (or is defined by) GPUs.
+GPU_MACHINES = {"a2-highgpu": "A100", "a2-megagpu": "A100", "a2-ultragpu": "A100 80GB",
+                "a3-highgpu": "H100 80GB", "a3-megagpu": "H100 80GB", "a3-edgegpu": "H100 80GB",
+                "a3-ultragpu": "H200", "g2-standard": "L4"}  # fmt: skip
+G2_GPUS = {"4": 1, "8": 1, "12": 1, "16": 1, "32": 1, "24": 2, "48": 4, "96": 8}
+
+
+# ---- typing and checks --------------------------------------------------------------------
+
+
+def _money(expr: pl.Expr) -> pl.Expr:
+    return money_text(expr)
+
+
+def _ts(name: str) -> pl.Expr:
+    text = pl.col(name).str.strip_chars().str.replace(" UTC$", "+00:00").str.replace("Z$", "+00:00")
+    return pl.coalesce(
+        text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_unit="us"),
+        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us"),
+    ).dt.convert_time_zone("UTC")
+
+
+def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return frame.with_columns(
+        _money(pl.col("cost")).alias("_cost"),
+        quantity(pl.col("usage.amount_in_pricing_units"), pl.String).alias("_qty"),
+        _money(pl.col("cost_at_list")).alias("_list"),
+        _ts("usage_start_time").alias("_start"),
+        _ts("usage_end_time").alias("_end"),
+        pl.col("invoice.month")
+        .str.strip_chars()
+        .str.to_date("%Y%m", strict=False)
+        .alias("_period"),
+        pl.col("cost_type").fill_null("regular").str.to_lowercase().alias("_ctype"),
+        pl.col("credits")
+        .list.eval(_money(pl.element().struct.field("amount")))
+        .alias("_credit_amounts"),
+    )
+
+
+CURRENCY = "a currency code such as USD"
+TIMESTAMP = "a timestamp such as 2022-08-01 03:00:00+00:00"
+
+
+def check(frame: pl.LazyFrame, exports: list[ExportFile]) -> None:
+    credit_bad = (
+        pl.col("credits")
+        .list.eval(
+            pl.element().struct.field("amount").is_null()
+            | _money(pl.element().struct.field("amount")).is_null()
+        )
+        .list.any()
+    )
+    masks = (
+        ("cost", pl.col("cost").is_null() | pl.col("_cost").is_null(), "a decimal number"),
+        ("credits.amount", credit_bad, "every credit with a decimal amount"),
+        ("invoice.month", pl.col("_period").is_null(), "a month as YYYYMM"),
+        ("usage_start_time", pl.col("_start").is_null(), TIMESTAMP),
+        ("usage_end_time", pl.col("_end").is_null(), TIMESTAMP),
+        ("currency", ~pl.col("currency").fill_null("").str.contains(r"^[A-Z]{3}$"), CURRENCY),
+        ("billing_account_id", pl.col("billing_account_id").is_null(), "the billing account id"),
+        ("cost_type", ~pl.col("_ctype").is_in(list(COST_TYPES)), "one of " + ", ".join(COST_TYPES)),
+    )  # fmt: skip
+    counts = frame.select([m.sum().alias(k) for k, m, _ in masks]).collect().row(0, named=True)
+    for column, mask, expected in masks:
+        if not counts[column]:
+            continue
+        row = frame.filter(mask).head(1).collect().row(0, named=True)
+        value = row.get(column.split(".")[0]) if column != "credits.amount" else row["credits"]
+        raise InputError(
+            f"{counts[column]} row(s) with a bad {column}",
+            file=exports[row["_file"]].display,
+            location=f"line {row['_line']}, column {column}",
+            expected=IN_RANGE if column == "cost" and out_of_range(value) else expected,
+            found="an empty value" if value is None else repr(value)[:120],
+            hint="re-export the billing table",
+        )
+    backwards = frame.filter(pl.col("_end") < pl.col("_start")).head(1).collect()
+    if backwards.height:  # no export writes one: a damaged or hand-edited row
+        row = backwards.row(0, named=True)
+        raise InputError(
+            "usage ends before it starts",
+            file=exports[row["_file"]].display,
+            location=f"line {row['_line']}, column usage_end_time",
+            expected=f"a timestamp not before usage_start_time ({row['usage_start_time']})",
+            found=repr(row["usage_end_time"]),
+            hint="re-export the billing table",
+        )
+
+
+# ---- FOCUS conversion ---------------------------------------------------------------------
+
+
+def _labels_json(name: str) -> pl.Expr:
+    def esc(e: pl.Expr) -> pl.Expr:
+        return (
+            e.fill_null("")
+            .str.replace_all("\\", "\\\\", literal=True)
+            .str.replace_all('"', '\\"', literal=True)
+        )
+
+    pairs = pl.col(name).list.eval(
+        pl.concat_str(
+            pl.lit('"'), esc(pl.element().struct.field("key")), pl.lit('":"'),
+            esc(pl.element().struct.field("value")), pl.lit('"'),
+        )
+    )  # fmt: skip
+    return (
+        pl.when(pl.col(name).list.len() > 0)
+        .then(pl.concat_str(pl.lit("{"), pairs.list.join(","), pl.lit("}")))
+        .otherwise(None)
+    )
+
+
+def _system_label(key: str) -> pl.Expr:
+    return (
+        pl.col("system_labels")
+        .list.eval(
+            pl.element().filter(pl.element().struct.field("key") == key).struct.field("value")
+        )
+        .list.first()
+    )
+
+
+def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
+    """Usage/fee lines plus one Credit line per credit."""
+    sku = pl.col("sku.description")
+    svc_key = pl.col("service.description").str.to_lowercase()
+    cud_fee = sku.str.contains(r"^Commitment(?: v1:| - dollar based)")
+    spend_fee = sku.str.contains(r"^Commitment - dollar based")
+    machine = _system_label("compute.googleapis.com/machine_spec")
+    family = machine.str.extract(r"^([a-z][0-9]+-[a-z]+)")
+    gpu_model = pl.coalesce(
+        sku.str.extract(GPU_SKU),
+        family.replace_strict(GPU_MACHINES, default=None),
+    )
+    gpu_count = pl.coalesce(
+        machine.str.extract(r"^a[23]-[a-z]+-([0-9]+)g$").cast(pl.Int64, strict=False),
+        pl.when(family == "g2-standard").then(
+            machine.str.extract(r"-([0-9]+)$").replace_strict(
+                G2_GPUS, default=None, return_dtype=pl.Int64
+            )
+        ),
+    )
+    category = pl.col("_ctype").replace_strict(COST_TYPES, default=None)
+    # Adjustment and rounding rows come without a SKU: "Compute Engine rounding error".
+    description = pl.coalesce(
+        present(sku),
+        pl.concat_str(
+            pl.coalesce(present(pl.col("service.description")), pl.lit(PROVIDER)),
+            pl.col("_ctype").str.replace_all("_", " "),
+            separator=" ",
+        ),
+    )
+    priced_quantity, priced_unit = pricing(pl.col("_qty"), pl.col("usage.pricing_unit"))
+    marketplace = pl.col("transaction_type").is_in(["THIRD_PARTY_RESELLER", "THIRD_PARTY_AGENCY"])
+    period = pl.col("_period").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    base = _with_cud_shares(
+        frame.lazy().with_columns(
+            sku.str.extract(CUD_RESOURCE).replace("Cpu", "Core").alias("_res"),
+            (cud_fee & ~spend_fee).alias("_resource_fee"),
+            machine.alias("_machine"),
+        )
+    ).with_columns(
+        gpu_model.alias("_gpu_model"),
+        gpu_count.alias("_gpu_count"),
+        _labels_json("labels").alias("_tags"),
+        svc_key.replace_strict({k: v[0] for k, v in SERVICES.items()}, default="Other").alias(
+            "_svc_cat"
+        ),
+        svc_key.replace_strict(
+            {k: v[1] for k, v in SERVICES.items()}, default="Other (Other)"
+        ).alias("_svc_sub"),
+    )
+    common = [
+        pl.col("billing_account_id").alias("BillingAccountId"),
+        pl.col("currency").alias("BillingCurrency"),
+        period.dt.offset_by("1mo").alias("BillingPeriodEnd"),
+        period.alias("BillingPeriodStart"),
+        pl.col("_end").alias("ChargePeriodEnd"),
+        pl.col("_start").alias("ChargePeriodStart"),
+        pl.lit(PROVIDER).alias("InvoiceIssuerName"),
+        pl.lit(PROVIDER).alias("ProviderName"),
+        pl.coalesce(pl.when(marketplace).then(pl.col("seller_name")), pl.lit(PROVIDER)).alias(
+            "PublisherName"
+        ),
+        pl.col("location.region").alias("RegionId"),
+        pl.col("location.region").alias("RegionName"),
+        pl.col("location.zone").alias("AvailabilityZone"),
+        pl.coalesce("resource.global_name", "resource.name").alias("ResourceId"),
+        pl.col("resource.name").alias("ResourceName"),
+        pl.col("_svc_cat").alias("ServiceCategory"),
+        pl.coalesce("service.description", pl.lit("Google Cloud")).alias("ServiceName"),
+        pl.col("_svc_sub").alias("ServiceSubcategory"),
+        pl.col("sku.id").alias("SkuId"),
+        pl.col("sku.description").alias("SkuMeter"),
+        pl.col("project.id").alias("SubAccountId"),
+        pl.col("project.name").alias("SubAccountName"),
+        pl.when(pl.col("project.id").is_not_null()).then(pl.lit("Project")).alias("SubAccountType"),
+        pl.col("_tags").alias("Tags"),
+        pl.col("_file")
+        .replace_strict(list(range(len(display))), display, return_dtype=pl.String)
+        .alias("x_SourceFile"),
+        pl.col("service.id").alias("x_ServiceCode"),
+        pl.col("service.description").alias("x_SkuMeterCategory"),
+        pl.col("sku.description").alias("x_SkuMeterSubcategory"),
+        pl.col("_machine").alias("x_InstanceType"),
+        marketplace.fill_null(False).alias("x_Marketplace"),
+    ]
+    covered = pl.col("_used").is_not_null()
+    usage = base.select(
+        *common,
+        pl.col("_cost").alias("BilledCost"),
+        pl.when(covered)
+        .then(pl.col("_cost") + pl.col("_cud_credit") + pl.col("_used"))
+        .when(pl.col("_resource_fee"))
+        .then(pl.lit(Decimal(0)))
+        .otherwise(pl.col("_cost"))
+        .cast(MONEY)
+        .alias("EffectiveCost"),
+        pl.coalesce("_list", "_cost").alias("ListCost"),
+        pl.col("_cost").alias("ContractedCost"),
+        pl.when(cud_fee).then(pl.lit("Purchase")).otherwise(category).alias("ChargeCategory"),
+        description.alias("ChargeDescription"),
+        pl.when(cud_fee)
+        .then(pl.lit("Recurring"))
+        .when(category == "Usage")
+        .then(pl.lit("Usage-Based"))
+        .otherwise(pl.lit("One-Time"))
+        .alias("ChargeFrequency"),
+        pl.when(cud_fee)
+        .then(pl.when(spend_fee).then(pl.lit("Spend")).otherwise(pl.lit("Usage")))
+        .when(covered)
+        .then(pl.lit("Usage"))
+        .alias("CommitmentDiscountCategory"),
+        pl.when(cud_fee)
+        .then(pl.coalesce("resource.global_name", "sku.id"))
+        .when(covered)
+        .then(pl.col("_cud_id"))
+        .alias("CommitmentDiscountId"),
+        pl.when(cud_fee)
+        .then(sku)
+        .when(covered)
+        .then(pl.col("_cud_name"))
+        .alias("CommitmentDiscountName"),
+        pl.when(cud_fee | covered)
+        .then(pl.lit("Committed Use Discount"))
+        .alias("CommitmentDiscountType"),
+        pl.when(covered).then(pl.lit("Used")).alias("CommitmentDiscountStatus"),
+        pl.col("_qty").alias("ConsumedQuantity"),
+        pl.col("usage.pricing_unit").alias("ConsumedUnit"),
+        pl.when(category == "Tax")
+        .then(None)
+        .when(sku.str.contains(r"^(?:Spot )?Preemptible "))
+        .then(pl.lit("Dynamic"))
+        .when(covered)
+        .then(pl.lit("Committed"))
+        .otherwise(pl.lit("Standard"))
+        .alias("PricingCategory"),
+        pl.when(category == "Tax").then(None).otherwise(priced_quantity).alias("PricingQuantity"),
+        pl.when(category == "Tax").then(None).otherwise(priced_unit).alias("PricingUnit"),
+        sku.alias("x_UsageType"),
+        pl.when(category == "Usage").then(pl.col("_gpu_model")).alias("x_GpuModel"),
+        pl.when(category == "Usage").then(pl.col("_gpu_count")).alias("x_GpuCount"),
+    )
+    credits = (
+        base.filter(pl.col("credits").list.len() > 0)
+        .with_columns(pl.struct("credits", "_credit_amounts").alias("_c"))
+        .explode(["credits", "_credit_amounts"])
+        .with_columns(
+            pl.col("credits").struct.field("type").alias("_ctype_credit"),
+            pl.col("credits").struct.field("id").alias("_cid"),
+            pl.coalesce(
+                pl.col("credits").struct.field("full_name"), pl.col("credits").struct.field("name")
+            ).alias("_cname"),
+        )
+        .select(
+            *common,
+            pl.col("_credit_amounts").alias("BilledCost"),
+            # a resource CUD credit is amortised into the fee's share on its usage line
+            pl.when(
+                (pl.col("_ctype_credit") == RESOURCE_CUD_CREDIT)
+                & (pl.col("_cid") == pl.col("_cud_id"))
+                & pl.col("_used").is_not_null()
+            )
+            .then(pl.lit(Decimal(0)))
+            .otherwise(pl.col("_credit_amounts"))
+            .cast(MONEY)
+            .alias("EffectiveCost"),
+            pl.col("_credit_amounts").alias("ListCost"),
+            pl.col("_credit_amounts").alias("ContractedCost"),
+            pl.lit("Credit").alias("ChargeCategory"),
+            pl.col("_cname").alias("ChargeDescription"),
+            pl.lit("One-Time").alias("ChargeFrequency"),
+            pl.col("_ctype_credit")
+            .replace_strict(CUD_CREDITS, default=None)
+            .alias("CommitmentDiscountCategory"),
+            pl.when(pl.col("_ctype_credit").is_in(list(CUD_CREDITS)))
+            .then(pl.coalesce("_cid", pl.col("credits").struct.field("name")))
+            .alias("CommitmentDiscountId"),
+            pl.when(pl.col("_ctype_credit").is_in(list(CUD_CREDITS)))
+            .then(pl.col("_cname"))
+            .alias("CommitmentDiscountName"),
+            pl.when(pl.col("_ctype_credit").is_in(list(CUD_CREDITS)))
+            .then(pl.lit("Committed Use Discount"))
+            .alias("CommitmentDiscountType"),
+            pl.lit(None, pl.String).alias("CommitmentDiscountStatus"),
+            pl.lit(None, pl.Decimal(38, 12)).alias("ConsumedQuantity"),
+            pl.lit(None, pl.String).alias("ConsumedUnit"),
+            pl.lit(None, pl.String).alias("PricingCategory"),
+            pl.lit(None, pl.Decimal(38, 12)).alias("PricingQuantity"),
+            pl.lit(None, pl.String).alias("PricingUnit"),
+            pl.col("_ctype_credit").alias("x_UsageType"),
+            pl.lit(None, pl.String).alias("x_GpuModel"),
+            pl.lit(None, pl.Int64).alias("x_GpuCount"),
+        )
+    )
+    return pl.concat([usage, credits, _unused_lines(base, usage)], how="vertical_relaxed")
+
+
+def _with_cud_shares(base: pl.LazyFrame) -> pl.LazyFrame:
+    """`base` (one invoice month) with each row's resource CUD credit (_cud_credit, _cud_id)
+    and, where the CUD bills a fee for the row's resource that month, the amortised share of
+    that fee its covered quantity used (_used); fee rows get their commitment id (_fee_id)."""
+    credit = pl.element().struct.field
+    is_cud = credit("type") == RESOURCE_CUD_CREDIT
+    rows = base.with_columns(
+        pl.col("credits")
+        .list.eval(pl.when(is_cud).then(_money(credit("amount"))))
+        .list.sum()
+        .fill_null(0)
+        .cast(MONEY)
+        .alias("_cud_credit"),
+        pl.col("credits")
+        .list.eval(pl.element().filter(is_cud).struct.field("id"))
+        .list.first()
+        .alias("_cud_id"),
+        pl.when(pl.col("_resource_fee"))
+        .then(pl.coalesce("resource.global_name", "sku.id"))
+        .alias("_fee_id"),
+    )
+    rates = (
+        rows.filter(pl.col("_resource_fee"))
+        .group_by("_fee_id", "_res")
+        .agg(
+            pl.col("_cost").sum().cast(MONEY).alias("_fee"),
+            pl.col("_qty").sum().cast(MONEY).alias("_fee_qty"),
+        )
+        .join(
+            rows.filter(pl.col("_resource_fee"))
+            .group_by("_fee_id")
+            .agg(pl.col("sku.description").sort().first().alias("_cud_name")),
+            on="_fee_id",
+        )
+        .select(
+            pl.col("_fee_id").alias("_cud_id"),
+            "_res",
+            "_cud_name",
+            pl.when(pl.col("_fee_qty") != 0)
+            .then(pl.col("_fee") / pl.col("_fee_qty"))
+            .cast(MONEY)
+            .alias("_rate"),
+        )
+    )
+    # covered quantity = quantity x the share of the cost the CUD credited
+    share = (-pl.col("_cud_credit") * pl.col("_qty") / pl.col("_cost")).cast(MONEY)
+    return rows.join(rates, on=["_cud_id", "_res"], how="left", maintain_order="left").with_columns(
+        pl.when(
+            pl.col("_rate").is_not_null() & (pl.col("_cud_credit") != 0) & (pl.col("_cost") != 0)
+        )
+        .then((share * pl.col("_rate")).cast(MONEY))
+        .alias("_used")
+    )
+
+
+def _unused_lines(base: pl.LazyFrame, usage: pl.LazyFrame) -> pl.LazyFrame:
+    """One Unused line per resource CUD whose fees paid for more than its usage used, made
+    from its first fee line; x_InstanceType is the machine type it covered."""
+    fees = (
+        base.filter(pl.col("_resource_fee"))
+        .group_by("_fee_id")
+        .agg(pl.col("_cost").sum().cast(MONEY).alias("_fee"))
+    )
+    used = (
+        base.filter(pl.col("_used").is_not_null())
+        .group_by("_cud_id")
+        .agg(
+            pl.col("_used").sum().cast(MONEY).alias("_used"),
+            pl.col("_machine").drop_nulls().sort().first().alias("_covered_type"),
+        )
+    )
+    unused = (
+        fees.join(used, left_on="_fee_id", right_on="_cud_id", how="left")
+        .with_columns((pl.col("_fee") - pl.col("_used").fill_null(0)).cast(MONEY).alias("_unused"))
+        .filter(pl.col("_unused") > 0)
+    )
+    zero = pl.lit(Decimal(0), dtype=MONEY)
+    columns = usage.collect_schema().names()
+    first_fee = (
+        usage.filter(
+            (pl.col("ChargeCategory") == "Purchase")
+            & (pl.col("CommitmentDiscountCategory") == "Usage")
+        )
+        .group_by("CommitmentDiscountId", maintain_order=True)
+        .agg(pl.all().first())
+    )
+    return (
+        first_fee.join(unused, left_on="CommitmentDiscountId", right_on="_fee_id", how="inner")
+        .with_columns(
+            zero.alias("BilledCost"),
+            pl.lit("Usage").alias("ChargeCategory"),
+            pl.concat_str(
+                pl.lit("Unused Committed Use Discount commitment ("),
+                pl.col("CommitmentDiscountId"),
+                pl.lit(")"),
+            ).alias("ChargeDescription"),
+            pl.lit("Usage-Based").alias("ChargeFrequency"),
+            pl.lit("Unused").alias("CommitmentDiscountStatus"),
+            pl.lit(None, MONEY).alias("ConsumedQuantity"),
+            pl.lit(None, pl.String).alias("ConsumedUnit"),
+            zero.alias("ContractedCost"),
+            pl.col("_unused").alias("EffectiveCost"),
+            zero.alias("ListCost"),
+            pl.lit("Committed").alias("PricingCategory"),
+            pl.lit(None, MONEY).alias("PricingQuantity"),
+            pl.lit(None, pl.String).alias("PricingUnit"),
+            pl.col("CommitmentDiscountId").alias("ResourceId"),
+            pl.col("_covered_type").alias("x_InstanceType"),
+            pl.lit(None, pl.String).alias("x_GpuModel"),
+            pl.lit(None, pl.Int64).alias("x_GpuCount"),
+        )
+        .select(columns)
+    )
+
+
+# ---- the whole read -----------------------------------------------------------------------
+
+
+def read_all(exports: list[ExportFile], workdir: Path) -> pl.LazyFrame:
+    """Every file read and typed once into a staging Parquet file, then checked."""
+    frames = [flat(e, i) for i, e in enumerate(exports)]
+    path = workdir / "gcp-typed.parquet"
+    try:
+        typed(pl.concat(frames, how="vertical_relaxed")).sink_parquet(path, compression="lz4")
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(
+            f"cannot read the export: {str(exc).splitlines()[0]}",
+            file=", ".join(e.display for e in exports[:3]),
+            expected="BigQuery billing export files of one schema",
+        ) from None
+    frame = pl.scan_parquet(path)
+    check(frame, exports)
+    return frame
+
+
+def period_loads(
+    exports: list[ExportFile], label: str, workdir: Path, month: str | None = None
+) -> list[PeriodLoad]:
+    """One PeriodLoad per (billing account, invoice month); `month` keeps only that month.
+
+    The loads' lines read staging files in `workdir`, which must outlive the store's load.
+    """
+    frame = read_all(exports, workdir)
+    if month is not None:
+        frame = frame.filter(pl.col("_period").dt.strftime("%Y-%m") == month)
+    return loads_of(frame, exports, label)
+
+
+def loads_of(frame: pl.LazyFrame, exports: list[ExportFile], label: str) -> list[PeriodLoad]:
+    keys = (
+        frame.group_by("billing_account_id", "_period")
+        .agg(
+            pl.col("currency").unique().alias("currencies"),
+            pl.col("_file").unique().alias("files"),
+            pl.col("_cost").sum().alias("cost"),
+            pl.col("_credit_amounts").list.sum().sum().alias("credits"),
+        )
+        .sort("_period", "billing_account_id")
+        .collect()
+    )
+    display = [e.display for e in exports]
+    out = []
+    for row in keys.iter_rows(named=True):
+        if len(row["currencies"]) > 1:
+            raise InputError(
+                "more than one currency in one invoice month",
+                file=label,
+                location=f"billing account {row['billing_account_id']}, {row['_period']:%Y-%m}",
+                expected="one currency per billing account and month",
+                found=", ".join(sorted(row["currencies"])),
+            )
+        part = frame.filter(
+            (pl.col("billing_account_id") == row["billing_account_id"])
+            & (pl.col("_period") == row["_period"])
+        )
+        total = Decimal(row["cost"] or 0) + Decimal(row["credits"] or 0)
+        out.append(
+            PeriodLoad(
+                source=SOURCE,
+                billing_account=row["billing_account_id"],
+                billing_period=f"{row['_period']:%Y-%m}",
+                currency=row["currencies"][0],
+                files=[
+                    SourceFile.of(exports[i].path, exports[i].display) for i in sorted(row["files"])
+                ],
+                lines=to_cost_lines(part, display),
+                source_total=total.quantize(Decimal("1e-12")),
+                label=label,
+            )
+        )
+    return out

@@ -1,0 +1,243 @@
+"""GCP billing export files: listing them and reading their fields under dotted names.
+
+BigQuery exports nest fields (`service.description` is a struct field; `labels`, `credits`
+are arrays of structs). Newline-delimited JSON and Parquet keep that nesting; CSV dumps flatten
+names with dots and write the arrays as text (JSON, or Python-repr lists). `flat` gives every
+format the same frame: scalar fields as text under dotted names, and `labels`,
+`system_labels`, `credits` as lists of structs of text. ingest/sources/gcp.py does the rest.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from ingest.sources.detect import check_rows
+from models.errors import InputError
+
+FIELDS = (
+    "billing_account_id", "service.id", "service.description", "sku.id", "sku.description",
+    "usage_start_time", "usage_end_time", "project.id", "project.name", "labels",
+    "system_labels", "location.location", "location.region", "location.zone", "cost",
+    "currency", "usage.amount", "usage.unit", "usage.amount_in_pricing_units",
+    "usage.pricing_unit", "credits", "invoice.month", "cost_type", "resource.name",
+    "resource.global_name", "transaction_type", "seller_name", "cost_at_list",
+)  # fmt: skip
+REQUIRED = ("billing_account_id", "cost", "currency", "invoice.month", "usage_start_time")
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    path: Path
+    display: str
+    fmt: str  # "ndjson", "parquet" or "csv"
+
+
+def discover(target: Path, display: str | None = None) -> list[ExportFile]:
+    label = display or str(target)
+    if target.is_file():
+        return [ExportFile(target, label, _format(target, label))]
+    if not target.is_dir():
+        raise InputError("no such file or folder", file=label, hint="check the path")
+    found = [
+        p
+        for p in sorted(target.rglob("*"))
+        if p.is_file() and p.suffix.lower() in (".json", ".jsonl", ".ndjson", ".parquet", ".csv")
+    ]
+    if not found:
+        raise InputError(
+            "no billing export files (*.jsonl, *.parquet, *.csv) in the folder",
+            file=label,
+            hint="point at the folder the export was written to",
+        )
+    return [
+        ExportFile(p, f"{label.rstrip('/')}/{p.relative_to(target)}", _format(p, label))
+        for p in found
+    ]
+
+
+def _format(path: Path, label: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl", ".ndjson"):
+        return "ndjson"
+    if suffix in (".parquet", ".csv"):
+        return suffix[1:]
+    raise InputError(
+        "unknown file type",
+        file=label,
+        expected=".jsonl, .json, .parquet or .csv",
+        found=suffix or "no extension",
+    )
+
+
+# ---- reading ------------------------------------------------------------------------------
+
+
+def _scan(export: ExportFile) -> pl.LazyFrame:
+    try:
+        if export.fmt == "parquet":
+            return pl.scan_parquet(export.path)
+        if export.fmt == "ndjson":
+            return pl.read_ndjson(export.path, infer_schema_length=None).lazy()
+        check_rows(export.path, export.display)
+        return pl.scan_csv(export.path, infer_schema=False, null_values=[""])
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(
+            f"cannot read the file: {str(exc).splitlines()[0]}",
+            file=export.display,
+            expected=f"a BigQuery billing export as {export.fmt}",
+        ) from None
+
+
+def _field(schema: pl.Schema, path: str) -> pl.Expr:
+    """A dotted field from nested structs, a dotted column name, or an underscored one."""
+    if path in schema:
+        return pl.col(path)
+    underscored = path.replace(".", "_")
+    if underscored in schema:
+        return pl.col(underscored)
+    head, _, rest = path.partition(".")
+    if rest and head in schema and isinstance(schema[head], pl.Struct):
+        names = {f.name for f in schema[head].fields}
+        if rest in names:
+            return pl.col(head).struct.field(rest)
+    return pl.lit(None)
+
+
+NESTED = ("labels", "system_labels", "credits")
+
+
+def flat(export: ExportFile, index: int) -> pl.LazyFrame:
+    """The export's fields under dotted names; money and times still as text.
+
+    Lazy for Parquet and JSON (their arrays are real); a CSV dump is read whole, because its
+    array text is parsed in Python.
+    """
+    lf = _scan(export)
+    try:
+        schema = lf.collect_schema()
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"cannot read the file: {exc}", file=export.display) from None
+    missing = [f for f in REQUIRED if not _present(schema, f)]
+    if missing:
+        raise InputError(
+            "not a BigQuery billing export: missing " + ", ".join(missing),
+            file=export.display,
+            location="header",
+            expected="the standard or detailed billing export schema",
+            found=", ".join(schema.names()[:8]),
+        )
+    sel = lf.select([_field(schema, name).alias(name) for name in FIELDS])
+    types = sel.collect_schema()
+    first_line = 2 if export.fmt == "csv" else 1
+    sel = sel.with_columns(
+        *[_as_text(name, types[name]) for name in FIELDS if name not in NESTED],
+        *[_list_of_text(name, types[name]) for name in NESTED if types[name] != pl.String],
+        pl.lit(index, pl.Int32).alias("_file"),
+        (pl.int_range(pl.len(), dtype=pl.Int64) + first_line).alias("_line"),
+    )
+    text = [name for name in NESTED if types[name] == pl.String]
+    if not text:
+        return sel
+    try:
+        frame = sel.collect()
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(
+            f"cannot read the file: {str(exc).splitlines()[0]}", file=export.display
+        ) from None
+    return frame.with_columns(_parse_text(frame, name, export) for name in text).lazy()
+
+
+def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Text of a scalar field: timestamps as ISO 8601 in UTC, numbers in shortest form."""
+    if isinstance(dtype, pl.Datetime):
+        ts = pl.col(name)
+        ts = ts.dt.convert_time_zone("UTC") if dtype.time_zone else ts.dt.replace_time_zone("UTC")
+        return ts.dt.to_string("%Y-%m-%dT%H:%M:%S%.f+00:00").alias(name)
+    return pl.col(name).cast(pl.String).alias(name)
+
+
+def _present(schema: pl.Schema, path: str) -> bool:
+    if path in schema or path.replace(".", "_") in schema:
+        return True
+    head, _, rest = path.partition(".")
+    return bool(
+        rest
+        and head in schema
+        and isinstance(schema[head], pl.Struct)
+        and rest in {f.name for f in schema[head].fields}
+    )
+
+
+CREDIT = pl.Struct({"name": pl.String, "amount": pl.String, "full_name": pl.String,
+                    "id": pl.String, "type": pl.String})  # fmt: skip
+LABEL = pl.Struct({"key": pl.String, "value": pl.String})
+
+
+def _target(name: str) -> pl.List:
+    return pl.List(CREDIT if name == "credits" else LABEL)
+
+
+def _list_of_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A real array of structs as List[Struct] of text (absent fields null)."""
+    target = _target(name)
+    if not isinstance(dtype, pl.List):
+        return pl.lit(None, dtype=target).alias(name)
+    inner = dtype.inner
+    have = {f.name for f in inner.fields} if isinstance(inner, pl.Struct) else set()
+    fields = [
+        (
+            pl.element().struct.field(f.name).cast(pl.String)
+            if f.name in have
+            else pl.lit(None, pl.String)
+        ).alias(f.name)
+        for f in target.inner.fields
+    ]
+    return pl.col(name).list.eval(pl.struct(*fields)).cast(target).alias(name)
+
+
+def _parse_text(frame: pl.DataFrame, name: str, export: ExportFile) -> pl.Series:
+    """Array text (JSON, or a Python repr of a list of dicts) as List[Struct] of text."""
+    target = _target(name)
+    parsed: dict[str, list] = {}
+    values = frame[name]
+    for text in values.unique().drop_nulls().to_list():
+        parsed[text] = _parse_list(text)
+    bad = [t for t, v in parsed.items() if v is None]
+    if bad:
+        row = frame.filter(values == bad[0]).row(0, named=True)
+        raise InputError(
+            f"{name} is not a list",
+            file=export.display,
+            location=f"line {row['_line']}, column {name}",
+            expected='a JSON list such as [{"name": ..., "amount": -1.5}]',
+            found=repr(bad[0][:80]),
+            hint="export the table as JSON or Parquet, where it is a real array",
+        )
+    fields = [f.name for f in target.inner.fields]
+    rows = [
+        [{f: (None if d.get(f) is None else str(d.get(f))) for f in fields} for d in parsed[t]]
+        if t is not None
+        else []
+        for t in values.to_list()
+    ]
+    return pl.Series(name, rows, dtype=target)
+
+
+def _parse_list(text: str) -> list[dict] | None:
+    text = text.strip()
+    if text in ("", "[]"):
+        return []
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+            return value
+        return None
+    return None

@@ -1,0 +1,59 @@
+"""Derived warehouse views (classified_costs, gpu_hours, idle_episodes, ...).
+
+Materialised derived datasets are registered as tables (read like the base tables, from the
+same snapshot; under `--as-of` they follow cost_lines' commit time, i.e. the classification
+that was current then). Views over them are registered as SQL.
+"""
+
+from __future__ import annotations
+
+from models.settings import Settings
+
+VIEW_MODULES: tuple[str, ...] = ()
+
+# Joined through the line's key first, so a scan holds two integers a line in its hash table
+# and the classes of the few combinations, not thirteen strings a line.
+CLASSIFIED_COSTS = """
+CREATE VIEW classified_costs AS
+SELECT c.*, {cols}
+FROM cost_lines c
+LEFT JOIN line_classes l ON l.x_LineId = c.x_LineId
+LEFT JOIN class_keys k ON k.x_ClassKey = l.x_ClassKey
+"""
+
+
+CLASSIFICATIONS_VIEW = """
+CREATE VIEW classifications AS
+SELECT l.x_LineId, {cols}
+FROM line_classes l JOIN class_keys k ON k.x_ClassKey = l.x_ClassKey
+"""
+
+
+def _classifications(con) -> None:
+    from models.classify import CLASSIFICATIONS
+
+    cols = ", ".join(f'k."{n}"' for n in CLASSIFICATIONS.names if n != "x_LineId")
+    con.execute(CLASSIFICATIONS_VIEW.format(cols=cols))
+
+
+def _classified_costs(con) -> None:
+    from models.classify import CLASSIFICATIONS
+
+    cols = ", ".join(f'k."{n}"' for n in CLASSIFICATIONS.names if n != "x_LineId")
+    con.execute(CLASSIFIED_COSTS.format(cols=cols))
+
+
+def register_all(settings: Settings) -> None:
+    """Register every derived table and view with the reader, configured by `settings`."""
+    import importlib
+
+    from ingest.warehouse import connection as warehouse
+    from models.classify import CLASS_KEYS, LINE_CLASSES
+    from models.idle import GPU_HOURS, IDLE_EPISODES
+
+    for table in (LINE_CLASSES, CLASS_KEYS, GPU_HOURS, IDLE_EPISODES):
+        warehouse.register_table(table)
+    warehouse.register_view("classifications", _classifications)  # before classified_costs
+    warehouse.register_view("classified_costs", _classified_costs)
+    for name in VIEW_MODULES:
+        importlib.import_module(name).register(settings)
