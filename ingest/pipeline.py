@@ -57,11 +57,10 @@ def run(
     up after) into `store`, then refresh derived data — even when nothing changed, which is
     when stale derived data left by an earlier kill is repaired.
 
-    Cost lines are committed all or nothing (ingest/warehouse/cost_line_load.py), then GPU-hours, then
-    assets. A FinopsError is recorded once in `load_errors` under `dataset`, `source` and the
+    Cost lines are committed all or nothing (ingest/warehouse/cost_line_load.py), then GPU-hours,
+    then assets. A FinopsError is recorded once in `load_errors` under `dataset`, `source` and the
     redacted `target`, and re-raised; an OSError becomes one message (ingest/sources/input_path.py)
-    and a bug is recorded too before the command line's boundary shows it; nothing else is
-    written.
+    and a bug is recorded too before the command line's boundary shows it; nothing else is written.
     """
     target = redact(target)  # shown on the terminal and kept in load_errors
     try:

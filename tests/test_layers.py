@@ -63,7 +63,7 @@ def test_no_work_at_import_time(tmp_path: Path) -> None:
             rel = path.relative_to(REPO).with_suffix("")
             if rel.name == "__init__":
                 rel = rel.parent
-            if "pages" in rel.parts or rel.name == "app":
+            if "pages" in rel.parts or rel.as_posix() == "dashboard/app/main":
                 continue  # Streamlit scripts run top to bottom by design
             modules.append(".".join(rel.parts))
     code = f"import importlib\nfor m in {modules!r}:\n    importlib.import_module(m)\n"

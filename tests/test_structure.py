@@ -14,21 +14,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 INGEST = REPO / "ingest"
 
-# The writer: the only modules that change the warehouse's loaded tables.
+# The writer: the only modules that change the warehouse's loaded tables (all but the
+# pipeline live in ingest/warehouse/).
 WRITER = {
-    "store.py", "cost_line_load.py", "scoped_load.py", "delta_commit.py", "loads_log.py",
-    "vacuum.py", "pipeline.py",
+    "warehouse/store.py", "warehouse/cost_line_load.py", "warehouse/scoped_load.py",
+    "warehouse/delta_commit.py", "warehouse/loads_log.py", "warehouse/vacuum.py", "pipeline.py",
 }  # fmt: skip
 # Derived data (rebuilt from what was loaded): its DuckDB SQL and its commits through
 # Store.replace_derived.
-DERIVED = {"derived.py", "classified.py", "lineage.py", "gpu_hours.py", "line_classes.py"}
-# Modules over the limit today, with why; the list may only shrink (a test below fails when
-# an entry is no longer needed, so it is removed then).
+DERIVED = {
+    "derive/refresh.py", "derive/classified.py", "derive/lineage.py", "derive/gpu_hours.py",
+    "derive/billed_hours.py", "derive/line_classes.py",
+}  # fmt: skip
+# No module of ours passes this; a longer one is split by concern (domain-noun modules).
 MAX_LINES = 500
-KNOWN_LARGE = {
-    "gpu_hours.py": "the GPU-hours and idle-episode SQL, one statement per derived table",
-    "gcp.py": "the GCP billing export's nested columns, credits and FOCUS mapping together",
-}
+PACKAGES = ("models", "ingest", "dashboard")
 
 # What commits, or quotes a Delta predicate, in Python source.
 WRITES = {
@@ -54,7 +54,11 @@ def _lines(path: Path) -> int:
 
 
 def _readers() -> list[Path]:
-    return [p for p in sorted(INGEST.rglob("*.py")) if p.name not in WRITER | DERIVED]
+    return [
+        p
+        for p in sorted(INGEST.rglob("*.py"))
+        if p.relative_to(INGEST).as_posix() not in WRITER | DERIVED
+    ]
 
 
 def test_readers_only_read() -> None:
@@ -111,10 +115,17 @@ def test_only_the_pipeline_refreshes_and_records_after_an_ingest() -> None:
     assert pipeline.count(".record_error(") == 1
 
 
-def test_no_ingest_module_is_over_500_lines() -> None:
-    sizes = {str(p.relative_to(INGEST)): _lines(p) for p in INGEST.rglob("*.py")}
-    over = {name: n for name, n in sizes.items() if n > MAX_LINES and name not in KNOWN_LARGE}
+def test_no_module_is_over_500_lines() -> None:
+    sizes = {
+        p.relative_to(REPO).as_posix(): _lines(p)
+        for package in PACKAGES
+        for p in (REPO / package).rglob("*.py")
+    }
+    assert len([name for name in sizes if name.startswith("dashboard/")]) > 40  # all were seen
+    over = {name: n for name, n in sizes.items() if n > MAX_LINES}
     assert over == {}, "split these by concern (see ingest/warehouse/store.py for an example)"
-    shrunk = [name for name in KNOWN_LARGE if sizes.get(name, 0) <= MAX_LINES]
-    assert shrunk == [], "no longer over the limit: remove them from KNOWN_LARGE"
-    assert {name: sizes[name] for name in WRITER if sizes[name] > MAX_LINES} == {}
+
+
+def test_writer_and_derived_modules_exist() -> None:
+    """The sets above name real files: a move or a split that forgets them fails here."""
+    assert sorted(name for name in WRITER | DERIVED if not (INGEST / name).is_file()) == []

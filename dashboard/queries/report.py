@@ -1,4 +1,4 @@
-"""The finance pack for the Reports page (dashboard/report/pack.py), built from the same snapshot."""
+"""The finance pack for the Reports page (dashboard/report/pack.py), from the same snapshot."""
 
 from __future__ import annotations
 

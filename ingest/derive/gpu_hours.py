@@ -4,7 +4,8 @@ The one production implementation of GPU-hours, idle states and episodes: the ru
 definitions of models.idle (`state_sql`, `idle_cost_sql`, `episode_state_sql`,
 `BILLED_LINES_SQL`, `BILLED_HOURS_SQL`, `GPU_ROWS_SQL`); this module runs them as SQL, so a
 year of GPU-hours is joined and written with bounded memory (DuckDB spills to the staging
-directory beyond `memory_limit`). The tests compare it with a polars oracle, row for row.
+directory beyond `memory_limit`); the billed period-hours and telemetry SQL it assembles is
+`ingest.derive.billed_hours`. The tests compare it with a polars oracle, row for row.
 
 Where "the first" value of a group of cost lines is taken, it is the line with the least
 x_LineId.
@@ -27,32 +28,32 @@ from typing import NamedTuple
 import duckdb
 import polars as pl
 
+from ingest.derive.billed_hours import (
+    BILLED_ROWS,
+    MASK_ROWS,
+    MONTH_SQL,
+    US_PER_HOUR,
+    fast_gpu_hours_select,
+    gpu_hours_select,
+    matched_sql,
+    month_start,
+    months_sql,
+    next_month,
+    period_hours,
+    stage_inputs,
+)
 from models.idle import (
-    BILLED_HOURS_SQL,
-    BILLED_LINES_SQL,
-    CLOUD,
-    DEPLOYMENTS,
     GPU_HOURS,
-    GPU_ROWS_SQL,
     HARD_IDLE,
     IDLE_EPISODES,
     IDLE_IN_SQL,
     MONEY_SQL,
-    ONPREM,
     OWNED_RATES_SCHEMA,
-    STATES,
-    UNMONITORED,
     episode_state_sql,
-    idle_cost_sql,
-    state_sql,
 )
-from models.schema import MONEY, Table
+from models.schema import Table
 from models.settings import IdleSettings
 
-_US_PER_HOUR = 3_600_000_000
-_SCALE = 10**MONEY.scale  # MONEY's unscaled integer per unit
-_MONEY_SQL = MONEY_SQL
-_UNIT = f"CAST('1e-{MONEY.scale}' AS {_MONEY_SQL})"  # one unscaled step of MONEY
 OVERLAP = "idle hours of one GPU overlap"
 
 
@@ -73,303 +74,6 @@ def warehouse_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         con.execute(sql)
 
 
-def _next_month(month: str) -> str:
-    y, m = (int(x) for x in month.split("-"))
-    return f"{y + (m == 12):04d}-{m % 12 + 1:02d}"
-
-
-def _month_start(month: str) -> str:
-    """SQL TIMESTAMPTZ literal of a 'YYYY-MM' month's first instant (UTC)."""
-    y, m = (int(x) for x in month.split("-"))
-    return f"TIMESTAMPTZ '{y:04d}-{m:02d}-01 00:00:00+00'"
-
-
-def _months_sql(column: str, months: list[str]) -> str:
-    conds = [
-        f"({column} >= {_month_start(m)} AND {column} < {_month_start(_next_month(m))})"
-        for m in months
-    ]
-    return "(" + " OR ".join(conds) + ")" if conds else "false"
-
-
-def _periods_sql(*, owned: bool) -> str:
-    """One row per (resource key, charge period) of the staged `_gpu_lines`: attributes,
-    cost per GPU-hour, sizes.
-
-    Most periods have one line, whose values are the period's: the string "first" aggregates
-    run only over periods of several lines, the rest take their line by id.
-    """
-    rounded = (  # sum / (hours x rows), rounded half to even at MONEY's scale as polars does
-        "(CASE WHEN _r * 2 > _den OR (_r * 2 = _den AND _q % 2 <> 0) THEN _q + _s ELSE _q END)"
-        f"::DECIMAL(38,0) * {_UNIT}"
-    )
-    cost = unit_cost = "p._unit_cost"
-    if owned:
-        rates = "LEFT JOIN owned_rates o ON o._key = p._key"
-        cost = (
-            "CASE WHEN p.source = 'onprem' AND o._rate IS NOT NULL THEN "
-            "(CASE WHEN p.ChargePeriodStart >= o._life_end THEN o._rate_after_life "
-            f"ELSE o._rate END)::{_MONEY_SQL} ELSE {unit_cost} END"
-        )
-    else:
-        rates = ""
-    return f"""
-WITH groups AS (
-  SELECT _key, ChargePeriodStart, count(*) AS _n, min(x_LineId) AS _first,
-         sum(EffectiveCost) AS _cost, max(_billed_h) AS _billed_h, max(x_GpuPerInstance) AS _gpus
-  FROM _gpu_lines GROUP BY _key, ChargePeriodStart
-), several AS (  -- the first non-null host and model, and the costliest line's team
-  SELECT _key, ChargePeriodStart,
-         arg_min(ResourceName, x_LineId) FILTER (WHERE ResourceName IS NOT NULL) AS host,
-         arg_min(x_GpuModelName, x_LineId) FILTER (WHERE x_GpuModelName IS NOT NULL) AS gpu_model,
-         arg_max_null(x_Team, row(EffectiveCost, -x_LineId)) AS team
-  FROM _gpu_lines l
-  SEMI JOIN (SELECT _key, ChargePeriodStart FROM groups WHERE _n > 1) g
-    USING (_key, ChargePeriodStart)
-  GROUP BY _key, ChargePeriodStart
-), per_period AS (
-  SELECT g.*, f.ResourceId AS resource_id, f.ProviderName AS provider, f.x_Source AS source,
-         f.BillingCurrency AS currency,
-         CASE WHEN g._n = 1 THEN f.ResourceName ELSE m.host END AS host,
-         CASE WHEN g._n = 1 THEN f.x_GpuModelName ELSE m.gpu_model END AS gpu_model,
-         CASE WHEN g._n = 1 THEN f.x_Team ELSE m.team END AS team
-  FROM groups g JOIN _gpu_lines f
-    ON f.x_LineId = g._first AND f._key = g._key AND f.ChargePeriodStart = g.ChargePeriodStart
-  LEFT JOIN several m ON m._key = g._key AND m.ChargePeriodStart = g.ChargePeriodStart
-), sized AS (
-  SELECT *, {GPU_ROWS_SQL} AS _rows FROM per_period
-), quotients AS (  -- the division once per distinct (cost, divisor): HUGEINT is slow
-  SELECT _cost, _dd, {rounded} AS _unit_cost FROM (
-    SELECT *, _num // _den AS _q, abs(_num % _den) AS _r, sign(_num) AS _s FROM (
-      SELECT *, CAST(_cost * {_SCALE} AS HUGEINT) AS _num, CAST(_dd AS HUGEINT) AS _den
-      FROM (SELECT DISTINCT _cost, _billed_h * _rows AS _dd FROM sized)))
-), divided AS (
-  SELECT s.*, q._unit_cost FROM sized s
-  JOIN quotients q
-    ON q._cost IS NOT DISTINCT FROM s._cost AND q._dd IS NOT DISTINCT FROM s._billed_h * s._rows
-)
-SELECT p._key, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown') AS gpu_model,
-       p.provider, p.source,
-       CASE WHEN p.source = 'onprem' THEN '{ONPREM}' ELSE '{CLOUD}' END AS deployment,
-       coalesce(p.team, 'unallocated') AS team, {cost} AS cost, p.currency,
-       epoch_us(p.ChargePeriodStart) AS _start, p._rows, p._billed_h * p._rows AS _n_rows,
-       strftime(make_timestamp(epoch_us(p.ChargePeriodStart)), '%Y-%m') AS _m0,
-       strftime(make_timestamp(epoch_us(p.ChargePeriodStart) + (p._billed_h - 1) * {_US_PER_HOUR}),
-                '%Y-%m') AS _m1
-FROM divided p {rates}
-"""
-
-
-_ENUM_COLUMNS = ("resource_id", "host", "gpu_model", "provider", "source", "team", "currency")
-
-
-def _months_between(first: str, last: str) -> list[str]:
-    out, month = [], first
-    while month <= last:
-        out.append(month)
-        month = _next_month(month)
-    return out
-
-
-def _enum(values: list[str]) -> str:
-    return "ENUM (" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
-
-
-def _stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: bool) -> list[str]:
-    """Small temp tables and ENUM types the row-level query joins to: billed periods with an
-    integer resource key, telemetry (resource id, host) pairs keyed to them, uuid ranks.
-
-    The string columns go out as ENUMs, whose Parquet dictionaries DuckDB writes directly.
-    """
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _gpu_lines AS
-        SELECT x_LineId, ResourceId, ResourceName, ChargePeriodStart, EffectiveCost, ProviderName,
-               x_Source, BillingCurrency, x_Team, x_GpuPerInstance, x_GpuModelName,
-               lower(ResourceId) AS _key,
-               {BILLED_HOURS_SQL} AS _billed_h
-        FROM ({lines}) WHERE {BILLED_LINES_SQL}"""
-    )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _periods AS {_periods_sql(owned=owned)}")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _keys AS SELECT _key, "
-        "CAST(row_number() OVER () AS INTEGER) AS _kid FROM (SELECT DISTINCT _key FROM _periods)"
-    )
-    for col in _ENUM_COLUMNS:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TYPE _e_{col} AS ENUM "
-            f"(SELECT DISTINCT {col} FROM _periods WHERE {col} IS NOT NULL)"
-        )
-    first, last = con.execute("SELECT min(_m0), max(_m1) FROM _periods").fetchall()[0]
-    months = _months_between(first, last) if first and last else []
-    con.execute(f"CREATE OR REPLACE TEMP TYPE _e_month AS {_enum(months)}")
-    con.execute(f"CREATE OR REPLACE TEMP TYPE _e_state AS {_enum(list(STATES))}")
-    con.execute(f"CREATE OR REPLACE TEMP TYPE _e_deployment AS {_enum(list(DEPLOYMENTS))}")
-    enums = ", ".join(f"p.{c}::_e_{c} AS {c}" for c in _ENUM_COLUMNS)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _billed AS
-        SELECT k._kid, {enums},
-               p.deployment::_e_deployment AS deployment, p.cost, p._start, p._rows, p._n_rows,
-               p._m0 = p._m1 AS _one_month, p._m0::_e_month AS _month
-        FROM _periods p JOIN _keys k ON k._key = p._key"""
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _util_ids AS SELECT DISTINCT resource_id, host, gpu_uuid,"
-        f" gpu_index IS NULL AS _noidx FROM ({util})"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TYPE _e_gpu_uuid AS ENUM "
-        "(SELECT DISTINCT gpu_uuid FROM _util_ids WHERE gpu_uuid IS NOT NULL)"
-    )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _pairs AS
-        WITH hosts AS (
-          SELECT lower(host) AS _host, min(_key) AS _hkey FROM _periods
-          WHERE host IS NOT NULL GROUP BY 1
-        )
-        SELECT u.resource_id, u.host, coalesce(k._kid, hk._kid) AS _kid
-        FROM (SELECT DISTINCT resource_id, host FROM _util_ids) u
-        LEFT JOIN _keys k ON k._key = lower(u.resource_id)
-        LEFT JOIN hosts h ON h._host = lower(u.host)
-        LEFT JOIN _keys hk ON hk._key = h._hkey
-        WHERE coalesce(k._kid, hk._kid) IS NOT NULL"""
-    )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _ranks AS
-        SELECT _kid, gpu_uuid,
-               dense_rank() OVER (PARTITION BY _kid ORDER BY gpu_uuid) - 1 AS _idx
-        FROM (SELECT DISTINCT p._kid, u.gpu_uuid FROM _util_ids u JOIN _pairs p
-              ON p.resource_id IS NOT DISTINCT FROM u.resource_id
-              AND p.host IS NOT DISTINCT FROM u.host
-              WHERE u._noidx AND u.gpu_uuid IS NOT NULL)"""
-    )
-    return months
-
-
-# billed GPU-hours: each period's hours x GPU rows
-_BILLED_ROWS = f"""(SELECT *, _start + (_j // _rows) * {_US_PER_HOUR} AS _h, _j % _rows AS gpu_index
-  FROM (SELECT *, unnest(range(_n_rows)) AS _j FROM _billed))"""
-# Months are UTC months formatted from naive timestamps (make_timestamp): formatting a
-# TIMESTAMPTZ goes through the time zone library and is about 3x slower.
-_MONTH_SQL = (  # the period's month unless its hours cross into the next
-    "CASE WHEN _one_month THEN _month ELSE strftime(make_timestamp(_h), '%Y-%m')::_e_month END"
-)
-
-
-def _telemetry_sql(util: str, *, ranked: bool) -> str:
-    """Telemetry rows keyed to billed resources: _kid, _h (epoch us), gpu_index, readings."""
-    index = "u.gpu_index"
-    rank_join = ""
-    if ranked:  # GPU index by uuid rank, for telemetry without one
-        index = "coalesce(u.gpu_index, r._idx)"
-        rank_join = (
-            "LEFT JOIN _ranks r ON u.gpu_index IS NULL AND r._kid = p._kid "
-            "AND r.gpu_uuid = u.gpu_uuid"
-        )
-    return f"""
-    SELECT p._kid, epoch_us(u.hour) AS _h, {index} AS gpu_index,
-           u.gpu_uuid::_e_gpu_uuid AS gpu_uuid, u.avg_active::DOUBLE AS avg_active,
-           u.max_active::DOUBLE AS max_active,
-           u.max_mem_used_mib::DOUBLE AS mem_used_mib, u.samples::BIGINT AS samples
-    FROM ({util}) u JOIN _pairs p
-      ON p.resource_id IS NOT DISTINCT FROM u.resource_id AND p.host IS NOT DISTINCT FROM u.host
-    {rank_join}"""
-
-
-def _stated_select(joined: str, state: str) -> str:
-    """GPU_HOURS rows (+ x_PartMonth) from `joined`: billed attributes, _h, gpu_index and the
-    telemetry readings (NULL where none); `state` is the SQL of each row's state."""
-    return f"""
-WITH stated AS (
-  SELECT *, {state} AS state, {_MONTH_SQL} AS month FROM ({joined})
-)
-SELECT make_timestamptz(_h) AS hour, resource_id, host, gpu_index, gpu_uuid, gpu_model,
-       provider, source, deployment, team, cost, currency, avg_active, max_active, mem_used_mib,
-       coalesce(samples, 0)::BIGINT AS samples, state,
-       {idle_cost_sql()} AS idle_cost,
-       month, month AS x_PartMonth
-FROM stated
-"""
-
-
-_ATTRIBUTES = "resource_id, host, gpu_model, provider, source, deployment, team, cost, currency"
-_READINGS = "gpu_uuid, avg_active, max_active, mem_used_mib, samples"
-
-
-def _gpu_hours_select(util: str, settings: IdleSettings, *, ranked: bool, dedup: bool) -> str:
-    """GPU_HOURS rows (+ x_PartMonth): every billed GPU-hour joined to its telemetry.
-
-    Without `dedup` telemetry is joined as it is: right when no GPU-hour has two telemetry
-    rows, which the caller checks from the row count.
-    """
-    distinct = "DISTINCT ON (_kid, _h, gpu_index)" if dedup else ""
-    joined = f"""
-  SELECT b.*, {", ".join(f"t.{c}" for c in _READINGS.split(", "))}
-  FROM (SELECT _kid, {_ATTRIBUTES}, _one_month, _month, _h, gpu_index FROM {_BILLED_ROWS}) b
-  LEFT JOIN (SELECT {distinct} * FROM ({_telemetry_sql(util, ranked=ranked)})
-             WHERE gpu_index IS NOT NULL) t
-    ON t._kid = b._kid AND t._h = b._h AND t.gpu_index = b.gpu_index"""
-    return _stated_select(joined, state_sql(settings, "_e_state"))
-
-
-# The fast path's limit: a bit per GPU row of a period-hour in a BIGINT says which have telemetry
-_MASK_ROWS = 62
-
-
-def _period_hours(columns: str = "_kid, _rows, _start") -> str:
-    """Each billed period's hours (_h) with `columns` of `_billed`; a period is its row of
-    _billed (_pid)."""
-    return f"""(SELECT *, _start + _i * {_US_PER_HOUR} AS _h
-  FROM (SELECT rowid AS _pid, {columns}, unnest(range(_n_rows // _rows)) AS _i FROM _billed))"""
-
-
-def _matched_sql(util: str, settings: IdleSettings, *, ranked: bool) -> str:
-    """The telemetry of billed GPU-hours, by period (_pid): one row per telemetry row, with
-    its state (_state).
-
-    The join is to the period-hours (as many rows as billed lines hourly), not to every
-    billed GPU row: GPU rows without telemetry are added by `_fast_gpu_hours_select`.
-    """
-    return f"""
-SELECT *, {state_sql(settings, "_e_state")} AS _state FROM (
-  SELECT h._pid, h._h, t.gpu_index, {", ".join(f"t.{c}" for c in _READINGS.split(", "))}
-  FROM ({_telemetry_sql(util, ranked=ranked)}) t JOIN {_period_hours()} h
-    ON h._kid = t._kid AND h._h = t._h
-  WHERE t.gpu_index >= 0 AND t.gpu_index < h._rows)"""
-
-
-def _fast_gpu_hours_select() -> str:
-    """GPU_HOURS rows from `_matched` plus the billed GPU rows it lacks, found per
-    period-hour from a bit mask of the GPU rows it has (periods of <= _MASK_ROWS rows).
-
-    As `_gpu_hours_select` without `dedup`, right when no GPU-hour has two telemetry rows
-    (then the rows outnumber the billed GPU-hours, which the caller checks). The rows without
-    telemetry carry their period's attributes from the start: where most GPUs are
-    unmonitored they are most of the rows, and joining them back by period would cost a
-    join of every row.
-    """
-    attributes = ", ".join(f"b.{c}" for c in _ATTRIBUTES.split(", "))
-    nulls = (  # no readings: unmonitored, whatever the settings
-        "NULL::_e_gpu_uuid, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::BIGINT, "
-        f"'{UNMONITORED}'::_e_state"
-    )
-    hours = _period_hours("*")
-    joined = f"""
-  WITH cover AS (
-    SELECT _pid, _h, bit_or(1::BIGINT << gpu_index) AS _mask FROM _matched GROUP BY _pid, _h
-  )
-  SELECT {attributes}, b._one_month, b._month, r._h, r.gpu_index,
-         {", ".join(f"r.{c}" for c in _READINGS.split(", "))}, r._state
-  FROM _matched r JOIN _billed b ON b.rowid = r._pid
-  UNION ALL
-  SELECT {_ATTRIBUTES}, _one_month, _month, _h, gpu_index, {nulls} FROM (
-    SELECT {attributes}, b._one_month, b._month, b._h, c._mask,
-           unnest(range(b._rows)) AS gpu_index
-    FROM {hours} b LEFT JOIN cover c ON c._pid = b._pid AND c._h = b._h
-    WHERE c._mask IS NULL OR c._mask <> (1::BIGINT << b._rows) - 1)
-  WHERE _mask IS NULL OR (_mask >> gpu_index) & 1 = 0"""
-    return _stated_select(joined, "_state")
-
-
 _EPISODE_AGGREGATES = f"""
        arg_min_null(host, hour) AS host,
        arg_min(gpu_uuid, hour) FILTER (WHERE gpu_uuid IS NOT NULL) AS gpu_uuid,
@@ -377,7 +81,7 @@ _EPISODE_AGGREGATES = f"""
        arg_min_null(team, hour) AS team, arg_min_null(currency, hour) AS currency,
        min(hour) AS start,
        max(hour) + INTERVAL 1 HOUR AS "end", {{hours}} AS hours,
-       sum(idle_cost)::{_MONEY_SQL} AS cost,
+       sum(idle_cost)::{MONEY_SQL} AS cost,
        {episode_state_sql(f"bool_and(state = '{HARD_IDLE}')")} AS state"""
 
 
@@ -402,7 +106,7 @@ WITH idle AS (
   SELECT *, row_number() OVER (PARTITION BY {key} ORDER BY hour) AS _rn FROM ({idle})
 )
 SELECT resource_id, gpu_index, {_EPISODE_AGGREGATES.format(hours=checked)}
-FROM idle GROUP BY {key}, epoch_us(hour) - _rn * {_US_PER_HOUR}
+FROM idle GROUP BY {key}, epoch_us(hour) - _rn * {US_PER_HOUR}
 HAVING count(*) >= {math.ceil(settings.episode_min_hours)}
 """
     return f"""
@@ -429,7 +133,7 @@ def _fast_episodes_select(settings: IdleSettings, *, islands: bool, uuids: bool 
     hour follows from its length); else numbered by their breaks. Without `uuids` (no
     telemetry row has one) the uuid aggregate is skipped.
     """
-    us = _US_PER_HOUR
+    us = US_PER_HOUR
     last = f"min(_h) + (count(*) - 1) * {us}"
     if islands:
         runs = "(SELECT *, row_number() OVER (PARTITION BY _k ORDER BY _h) AS _rn FROM idle)"
@@ -459,14 +163,14 @@ WITH idle AS (
 )
 SELECT b.resource_id, b.host, r._k % 64 AS gpu_index, r.gpu_uuid, b.gpu_model, b.provider,
        b.team, make_timestamptz(r._start) AS start, make_timestamptz(r._last + {us}) AS "end",
-       r._n AS hours, r.cost::{_MONEY_SQL} AS cost, b.currency,
+       r._n AS hours, r.cost::{MONEY_SQL} AS cost, b.currency,
        {episode_state_sql("r._hard")} AS state
 FROM runs r JOIN _billed b ON b.rowid = r._pid
 """
 
 
 _OVERLAPPING_PERIODS = f"""SELECT count(*) FROM (
-  SELECT _kid, _h FROM {_period_hours()} GROUP BY _kid, _h HAVING count(*) > 1)"""
+  SELECT _kid, _h FROM {period_hours()} GROUP BY _kid, _h HAVING count(*) > 1)"""
 
 
 def _columns(table: Table, always: str, guard: tuple[str, ...]) -> str:
@@ -529,13 +233,13 @@ def write_gpu_hours(
     those months (a line's hours stay in the month it starts in).
     """
     if months is not None:
-        lines = f"SELECT * FROM ({lines}) WHERE {_months_sql('ChargePeriodStart', months)}"
-        util = f"SELECT * FROM ({util}) WHERE {_months_sql('hour', months)}"
+        lines = f"SELECT * FROM ({lines}) WHERE {months_sql('ChargePeriodStart', months)}"
+        util = f"SELECT * FROM ({util}) WHERE {months_sql('hour', months)}"
         episodes = None  # episodes span months: they come from the whole table
     if owned is not None:
         con.register("owned_rates", owned.cast(OWNED_RATES_SCHEMA).to_arrow())
     try:
-        known = _stage_inputs(con, lines, util, owned is not None)
+        known = stage_inputs(con, lines, util, owned is not None)
         n_ranked, widest = con.execute(
             "SELECT (SELECT count(*) FROM _ranks), (SELECT coalesce(max(_rows), 0) FROM _billed)"
         ).fetchall()[0]
@@ -545,24 +249,24 @@ def write_gpu_hours(
         if months is not None:
             listed = ", ".join(f"'{m}'::_e_month" for m in months if m in known) or "NULL"
             where = f" WHERE month IN ({listed})"
-        fast = widest <= _MASK_ROWS
+        fast = widest <= MASK_ROWS
         if fast:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _matched AS "
-                + _matched_sql(util, settings, ranked=ranked)
+                + matched_sql(util, settings, ranked=ranked)
             )
-            select = _fast_gpu_hours_select()
+            select = fast_gpu_hours_select()
         else:
-            select = _gpu_hours_select(util, settings, ranked=ranked, dedup=False)
+            select = gpu_hours_select(util, settings, ranked=ranked, dedup=False)
         rows = _copy(con, f"SELECT {cols} FROM ({select}){where}", path, "x_PartMonth")
         billed = con.execute(  # one row per billed GPU-hour unless telemetry had duplicates
             "SELECT coalesce(sum(_n_rows), 0) FROM _billed"
             if months is None
-            else f"SELECT count(*) FROM (SELECT {_MONTH_SQL} AS month FROM {_BILLED_ROWS}){where}"
+            else f"SELECT count(*) FROM (SELECT {MONTH_SQL} AS month FROM {BILLED_ROWS}){where}"
         ).fetchall()[0][0]
         if rows != billed:
             fast = False
-            select = _gpu_hours_select(util, settings, ranked=ranked, dedup=True)
+            select = gpu_hours_select(util, settings, ranked=ranked, dedup=True)
             rows = _copy(con, f"SELECT {cols} FROM ({select}){where}", path, "x_PartMonth")
         staged = None
         if fast and episodes is not None:
@@ -646,7 +350,7 @@ def write_idle_episodes_window(
     the window reaches outside it, the old episode holding that stretch says how far (a
     stretch too short to be an episode is under episode_min_hours long). Returns rows.
     """
-    ws, we = _month_start(min(months)), _month_start(_next_month(max(months)))
+    ws, we = month_start(min(months)), month_start(next_month(max(months)))
     span = f"INTERVAL {math.ceil(settings.episode_min_hours)} HOUR"
     lo, hi = con.execute(
         f"""SELECT least({ws} - {span}, min(start)), greatest({we} + {span}, max("end"))

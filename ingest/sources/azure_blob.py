@@ -4,8 +4,8 @@ Listing and downloading are separate steps: `Container.listing` names the export
 each run's manifest.json) under the prefix with their sizes, `Container.fetch` copies the ones
 a reader needs into a local folder, keeping the blob paths (so `actual/` and `amortized/`
 folders and export runs are recognised); for export runs only the manifests and the chosen
-runs' files are fetched (ingest/sources/azure_delivery.py). Credentials: a connection string from the
-environment variable named in `[sources.azure] connection_string_env`, otherwise
+runs' files are fetched (ingest/sources/azure_delivery.py). Credentials: a connection string
+from the environment variable named in `[sources.azure] connection_string_env`, otherwise
 azure-identity's DefaultAzureCredential. Neither is stored or logged.
 """
 

@@ -5,8 +5,8 @@ Cost Management writes the same concepts under different names: EA legacy (`Cost
 (`PreTaxCost`, `UsageDateTime`, `SubscriptionGuid`), camelCase variants, a UTF-8 BOM, and
 localized headers that carry the English name in parentheses
 (`Kategorie der Verbrauchseinheit (MeterCategory)`). `canonical_header` resolves each to the
-names used by ingest/sources/azure.py. In a localized file every column must resolve, because a column
-we cannot name might be the cost; in an English file an unknown column is ignored (Azure adds
+names used by ingest/sources/azure.py. In a localized file every column must resolve, because a
+column we cannot name might be the cost; in an English file an unknown column is ignored (Azure adds
 columns over time) and the cost, date and charge columns are checked for by name.
 """
 

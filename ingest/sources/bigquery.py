@@ -3,8 +3,8 @@
 One query per month through google-cloud-bigquery (REST jobs.query, then getQueryResults
 pages), with the month and the partition window as bound parameters; the table name cannot
 be a parameter, so it is checked against BigQuery's identifier rules and quoted. Result pages
-stream into a Parquet file on disk (memory stays at one page), which ingest/sources/gcp.py then reads
-like any exported file. Credentials: Google Application Default Credentials only.
+stream into a Parquet file on disk (memory stays at one page), which ingest/sources/gcp.py then
+reads like any exported file. Credentials: Google Application Default Credentials only.
 """
 
 from __future__ import annotations

@@ -11,15 +11,15 @@ sum(BilledCost) is sum(cost) + sum(credits.amount), which is what it reconciles 
 Committed-use-discount credits and CUD fee SKUs ("Commitment v1: ...", "Commitment - dollar
 based ...") carry the CommitmentDiscount* columns (resource CUD = Usage, spend CUD = Spend).
 
-Resource CUDs as FOCUS 1.2 models commitments (see ingest/sources/aws_commitments.py): per commitment
-(the fee's resource, which the CUD credits name by id) and invoice month, the rate of each
-resource (GPU, Core, Ram) is fee cost / fee quantity. The fee line is a Purchase with
-EffectiveCost 0; a usage line with the CUD's credit is "Used" and its EffectiveCost is its
-cost net of that credit plus the covered quantity (its quantity x the credited share of its
-cost) at the rate, the credit line's EffectiveCost is 0; what the fee paid for and no usage
-used is one Unused line (BilledCost 0) carrying the covered machine type. So per month
-sum(EffectiveCost) = sum(BilledCost). A credit whose commitment has no fee in the month keeps
-its old amortisation (BilledCost = EffectiveCost). A line the CUD credits only in part is not
+Resource CUDs as FOCUS 1.2 models commitments (ingest/sources/gcp_commitments.py, as
+ingest/sources/aws_commitments.py does for AWS): per commitment (the fee's resource, which the CUD
+credits name by id) and invoice month, the rate of each resource (GPU, Core, Ram) is fee cost / fee
+quantity. The fee line is a Purchase with EffectiveCost 0; a usage line with the CUD's credit is
+"Used" and its EffectiveCost is its cost net of that credit plus the covered quantity (its quantity
+x the credited share of its cost) at the rate, the credit line's EffectiveCost is 0; what the fee
+paid for and no usage used is one Unused line (BilledCost 0) carrying the covered machine type. So
+per month sum(EffectiveCost) = sum(BilledCost). A credit whose commitment has no fee in the month
+keeps its old amortisation (BilledCost = EffectiveCost). A line the CUD credits only in part is not
 split: its uncovered remainder stays in its Used line's EffectiveCost.
 """
 
@@ -30,6 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.sources.gcp_commitments import RESOURCE_CUD_CREDIT, unused_lines, with_cud_shares
 from ingest.sources.gcp_export import ExportFile, flat
 from ingest.sources.values import IN_RANGE, money_text, out_of_range, present, pricing, quantity
 from ingest.warehouse.load_contract import PeriodLoad, SourceFile
@@ -40,7 +41,6 @@ PROVIDER = "Google Cloud"
 COST_TYPES = {"regular": "Usage", "tax": "Tax", "adjustment": "Adjustment",
               "rounding_error": "Adjustment"}  # fmt: skip
 CUD_CREDITS = {"COMMITTED_USAGE_DISCOUNT": "Usage", "COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE": "Spend"}
-RESOURCE_CUD_CREDIT = "COMMITTED_USAGE_DISCOUNT"
 CUD_RESOURCE = r"\b(GPU|Core|Cpu|Ram)\b"  # what a resource CUD fee SKU commits
 MONEY = pl.Decimal(38, 12)
 SERVICES: dict[str, tuple[str, str]] = {
@@ -228,7 +228,7 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
     priced_quantity, priced_unit = pricing(pl.col("_qty"), pl.col("usage.pricing_unit"))
     marketplace = pl.col("transaction_type").is_in(["THIRD_PARTY_RESELLER", "THIRD_PARTY_AGENCY"])
     period = pl.col("_period").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    base = _with_cud_shares(
+    base = with_cud_shares(
         frame.lazy().with_columns(
             sku.str.extract(CUD_RESOURCE).replace("Cpu", "Core").alias("_res"),
             (cud_fee & ~spend_fee).alias("_resource_fee"),
@@ -388,122 +388,7 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
             pl.lit(None, pl.Int64).alias("x_GpuCount"),
         )
     )
-    return pl.concat([usage, credits, _unused_lines(base, usage)], how="vertical_relaxed")
-
-
-def _with_cud_shares(base: pl.LazyFrame) -> pl.LazyFrame:
-    """`base` (one invoice month) with each row's resource CUD credit (_cud_credit, _cud_id)
-    and, where the CUD bills a fee for the row's resource that month, the amortised share of
-    that fee its covered quantity used (_used); fee rows get their commitment id (_fee_id)."""
-    credit = pl.element().struct.field
-    is_cud = credit("type") == RESOURCE_CUD_CREDIT
-    rows = base.with_columns(
-        pl.col("credits")
-        .list.eval(pl.when(is_cud).then(_money(credit("amount"))))
-        .list.sum()
-        .fill_null(0)
-        .cast(MONEY)
-        .alias("_cud_credit"),
-        pl.col("credits")
-        .list.eval(pl.element().filter(is_cud).struct.field("id"))
-        .list.first()
-        .alias("_cud_id"),
-        pl.when(pl.col("_resource_fee"))
-        .then(pl.coalesce("resource.global_name", "sku.id"))
-        .alias("_fee_id"),
-    )
-    rates = (
-        rows.filter(pl.col("_resource_fee"))
-        .group_by("_fee_id", "_res")
-        .agg(
-            pl.col("_cost").sum().cast(MONEY).alias("_fee"),
-            pl.col("_qty").sum().cast(MONEY).alias("_fee_qty"),
-        )
-        .join(
-            rows.filter(pl.col("_resource_fee"))
-            .group_by("_fee_id")
-            .agg(pl.col("sku.description").sort().first().alias("_cud_name")),
-            on="_fee_id",
-        )
-        .select(
-            pl.col("_fee_id").alias("_cud_id"),
-            "_res",
-            "_cud_name",
-            pl.when(pl.col("_fee_qty") != 0)
-            .then(pl.col("_fee") / pl.col("_fee_qty"))
-            .cast(MONEY)
-            .alias("_rate"),
-        )
-    )
-    # covered quantity = quantity x the share of the cost the CUD credited
-    share = (-pl.col("_cud_credit") * pl.col("_qty") / pl.col("_cost")).cast(MONEY)
-    return rows.join(rates, on=["_cud_id", "_res"], how="left", maintain_order="left").with_columns(
-        pl.when(
-            pl.col("_rate").is_not_null() & (pl.col("_cud_credit") != 0) & (pl.col("_cost") != 0)
-        )
-        .then((share * pl.col("_rate")).cast(MONEY))
-        .alias("_used")
-    )
-
-
-def _unused_lines(base: pl.LazyFrame, usage: pl.LazyFrame) -> pl.LazyFrame:
-    """One Unused line per resource CUD whose fees paid for more than its usage used, made
-    from its first fee line; x_InstanceType is the machine type it covered."""
-    fees = (
-        base.filter(pl.col("_resource_fee"))
-        .group_by("_fee_id")
-        .agg(pl.col("_cost").sum().cast(MONEY).alias("_fee"))
-    )
-    used = (
-        base.filter(pl.col("_used").is_not_null())
-        .group_by("_cud_id")
-        .agg(
-            pl.col("_used").sum().cast(MONEY).alias("_used"),
-            pl.col("_machine").drop_nulls().sort().first().alias("_covered_type"),
-        )
-    )
-    unused = (
-        fees.join(used, left_on="_fee_id", right_on="_cud_id", how="left")
-        .with_columns((pl.col("_fee") - pl.col("_used").fill_null(0)).cast(MONEY).alias("_unused"))
-        .filter(pl.col("_unused") > 0)
-    )
-    zero = pl.lit(Decimal(0), dtype=MONEY)
-    columns = usage.collect_schema().names()
-    first_fee = (
-        usage.filter(
-            (pl.col("ChargeCategory") == "Purchase")
-            & (pl.col("CommitmentDiscountCategory") == "Usage")
-        )
-        .group_by("CommitmentDiscountId", maintain_order=True)
-        .agg(pl.all().first())
-    )
-    return (
-        first_fee.join(unused, left_on="CommitmentDiscountId", right_on="_fee_id", how="inner")
-        .with_columns(
-            zero.alias("BilledCost"),
-            pl.lit("Usage").alias("ChargeCategory"),
-            pl.concat_str(
-                pl.lit("Unused Committed Use Discount commitment ("),
-                pl.col("CommitmentDiscountId"),
-                pl.lit(")"),
-            ).alias("ChargeDescription"),
-            pl.lit("Usage-Based").alias("ChargeFrequency"),
-            pl.lit("Unused").alias("CommitmentDiscountStatus"),
-            pl.lit(None, MONEY).alias("ConsumedQuantity"),
-            pl.lit(None, pl.String).alias("ConsumedUnit"),
-            zero.alias("ContractedCost"),
-            pl.col("_unused").alias("EffectiveCost"),
-            zero.alias("ListCost"),
-            pl.lit("Committed").alias("PricingCategory"),
-            pl.lit(None, MONEY).alias("PricingQuantity"),
-            pl.lit(None, pl.String).alias("PricingUnit"),
-            pl.col("CommitmentDiscountId").alias("ResourceId"),
-            pl.col("_covered_type").alias("x_InstanceType"),
-            pl.lit(None, pl.String).alias("x_GpuModel"),
-            pl.lit(None, pl.Int64).alias("x_GpuCount"),
-        )
-        .select(columns)
-    )
+    return pl.concat([usage, credits, unused_lines(base, usage)], how="vertical_relaxed")
 
 
 # ---- the whole read -----------------------------------------------------------------------

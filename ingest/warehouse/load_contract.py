@@ -3,8 +3,8 @@
 Readers only read. Each source module turns its input into PeriodLoads (cost lines of one
 source, billing account and period), an HourlyLoad (GPU-hours and the hosts and hours they
 replace) or an AssetsLoad (an inventory's servers and the sites they replace); the writer
-(ingest/warehouse/store.py and the modules it delegates to) stages, validates, reconciles and commits
-them and builds the LoadResults. Nothing here does I/O beyond hashing a source file.
+(ingest/warehouse/store.py and the modules it delegates to) stages, validates, reconciles and
+commits them and builds the LoadResults. Nothing here does I/O beyond hashing a source file.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """The warehouse writer — the only code that changes the warehouse (DESIGN §5).
 
-Readers hand it load packages (ingest/warehouse/load_contract.py); it stages, validates, reconciles and
-commits them. This module holds the warehouse's paths and tables and the writer lock; the
-work is split by concern:
+Readers hand it load packages (ingest/warehouse/load_contract.py); it stages, validates, reconciles
+and commits them. This module holds the warehouse's paths and tables and the writer lock; the work
+is split by concern:
 
-- ingest/warehouse/cost_line_load.py: cost lines staged, validated, reconciled, shrink-checked, committed
+- ingest/warehouse/cost_line_load.py: cost lines staged, validated, reconciled, shrink-checked,
+  committed
 - ingest/warehouse/scoped_load.py: gpu_util and assets, replaced by host and hour range or by site
 - ingest/warehouse/delta_commit.py: the generic Delta commits (partition, predicate, derived data)
 - ingest/warehouse/loads_log.py: the `loads` records, their repair after a crash, `load_errors`
@@ -157,7 +158,8 @@ class Store:
         return cost_line_load.load(self, batches, progress, allow_shrink, max_shrink)
 
     def load_gpu_util(self, load: HourlyLoad) -> list[LoadResult]:
-        """Replace the source's GPU-hours of the load's hosts and hours (ingest/warehouse/scoped_load.py)."""
+        """Replace the source's GPU-hours of the load's hosts and hours
+        (ingest/warehouse/scoped_load.py)."""
         return scoped_load.load_gpu_util(self, load)
 
     def load_assets(self, load: AssetsLoad) -> LoadResult:

@@ -1,11 +1,11 @@
 """Derived data records the source version it was built from, and is repaired.
 
 A restated billing period whose row N changes class (an egress line becomes a GPU line) is
-committed, then the ingest is SIGKILLed before or inside its refresh (ingest/warehouse/pause.py). Line
-ids are the partition's row numbers, so the old classes would be read for the new lines:
-`finops check` names the stale partition, the finance pack refuses to print it, and a
-re-ingest of the same files (which commits nothing) or `finops vacuum` repairs it, to the cent
-of a run that was never killed.
+committed, then the ingest is SIGKILLed before or inside its refresh (ingest/warehouse/pause.py).
+Line ids are the partition's row numbers, so the old classes would be read for the new lines:
+`finops check` names the stale partition, the finance pack refuses to print it, and a re-ingest of
+the same files (which commits nothing) or `finops vacuum` repairs it, to the cent of a run that was
+never killed.
 """
 
 from __future__ import annotations
