@@ -11,45 +11,14 @@ from typing import Any
 import click
 
 from dashboard.cli.finops import App
+from dashboard.queries.own_vs_rent import load_gpu_hours
 from models.price_book import CURRENCY
 from models.recommendation import OwnVsRentSettings, recommend, to_dict
-
-# Only the columns the model reads, for one GPU model: gpu_hours has a row per GPU-hour.
-_SQL = """
-select hour, resource_id, gpu_index, gpu_uuid, gpu_model, deployment, cost, currency, state
-from gpu_hours
-where hour >= ? and hour < ? and regexp_matches(upper(gpu_model), ?)
-"""
 
 
 def _settings(app: App) -> OwnVsRentSettings:
     origin = str(app.config_file) if app.config_file else "finops.toml"
     return OwnVsRentSettings.from_dict(app.settings.own_vs_rent, origin=origin)
-
-
-def load_gpu_hours(con, gpu: str, months: int):
-    """The gpu_hours rows of `gpu` in the trailing window (a LazyFrame) and the window end."""
-    from datetime import timedelta
-
-    import polars as pl
-
-    from models.demand import gpu_pattern, trailing_window
-
-    empty = pl.LazyFrame(schema={"hour": pl.Datetime("us", "UTC")})
-    last = con.sql("select max(hour) from gpu_hours").fetchall()[0][0]
-    if last is None:
-        trailing_window(empty, months)  # raises: gpu_hours has no rows
-    window = trailing_window(empty, months, last + timedelta(hours=1))
-    pattern = gpu_pattern(gpu)
-    frame = con.sql(_SQL, params=[window.start, window.end, pattern]).pl()
-    hour = frame.schema["hour"]
-    # The model works in UTC whatever the session time zone or column type.
-    fix = (
-        pl.col("hour").dt.replace_time_zone("UTC")
-        if getattr(hour, "time_zone", None) is None
-        else pl.col("hour").dt.convert_time_zone("UTC")
-    )
-    return frame.lazy().with_columns(fix.dt.cast_time_unit("us")), window.end
 
 
 @click.command("own-vs-rent")

@@ -4,7 +4,7 @@ The price book's edits arrive as (key, value) pairs, so the answer is cached per
 per set of edits; every edited value is recorded as a user override with today's date.
 
 A year of GPU-hours is millions of rows, but the model needs only u, u_r and the hourly demand
-curve: on a prepared snapshot (`queries_gpu.prepare`) they are summed from `gpu_demand` and
+curve: on a prepared snapshot (`queries.gpu.prepare`) they are summed from `gpu_demand` and
 `gpu_owned_days` in DuckDB and handed to the same pure model (`recommend_measured`).
 """
 
@@ -17,7 +17,6 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from dashboard.cli.own_vs_rent import load_gpu_hours
 from models.demand import (
     MeasuredUtilisation,
     Window,
@@ -36,6 +35,39 @@ from models.recommendation import (
 )
 
 EDITED = "edited in the dashboard"
+
+
+# Only the columns the model reads, for one GPU model: gpu_hours has a row per GPU-hour.
+_SQL = """
+select hour, resource_id, gpu_index, gpu_uuid, gpu_model, deployment, cost, currency, state
+from gpu_hours
+where hour >= ? and hour < ? and regexp_matches(upper(gpu_model), ?)
+"""
+
+
+def load_gpu_hours(con, gpu: str, months: int):
+    """The gpu_hours rows of `gpu` in the trailing window (a LazyFrame) and the window end."""
+    from datetime import timedelta
+
+    import polars as pl
+
+    from models.demand import gpu_pattern, trailing_window
+
+    empty = pl.LazyFrame(schema={"hour": pl.Datetime("us", "UTC")})
+    last = con.sql("select max(hour) from gpu_hours").fetchall()[0][0]
+    if last is None:
+        trailing_window(empty, months)  # raises: gpu_hours has no rows
+    window = trailing_window(empty, months, last + timedelta(hours=1))
+    pattern = gpu_pattern(gpu)
+    frame = con.sql(_SQL, params=[window.start, window.end, pattern]).pl()
+    hour = frame.schema["hour"]
+    # The model works in UTC whatever the session time zone or column type.
+    fix = (
+        pl.col("hour").dt.replace_time_zone("UTC")
+        if getattr(hour, "time_zone", None) is None
+        else pl.col("hour").dt.convert_time_zone("UTC")
+    )
+    return frame.lazy().with_columns(fix.dt.cast_time_unit("us")), window.end
 
 
 def book(settings: OwnVsRentSettings, edits: tuple[tuple[str, float], ...]) -> PriceBook:
