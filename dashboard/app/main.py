@@ -14,7 +14,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard.app import session  # noqa: E402
+from dashboard.app import login, session, sidebar  # noqa: E402
 from models.errors import FinopsError  # noqa: E402
 
 PAGES = (
@@ -44,17 +44,14 @@ def main() -> None:
     st.set_page_config(page_title="hybrid-finops", layout="wide")
     page: str | None = None  # the page being drawn, once navigation has chosen it
     try:
-        if session.login_needed():
+        if login.login_needed(session.settings()):
             # Navigation stays hidden and every page shows only the login (so does a deep link).
             st.navigation(pages(), position="hidden").run()
             return
-        if session.settings().auth.configured:
-            with st.sidebar:
-                st.caption(f"Signed in as {st.user.get('name') or st.user.get('sub')}")
-                st.button("Log out", on_click=st.logout)
+        login.signed_in(session.settings())
         nav = st.navigation(pages())
         page = nav.title
-        session.sidebar_filters()
+        sidebar.sidebar_filters()
         nav.run()
     except FinopsError as exc:
         # A damaged or unreadable warehouse, a bad setting: the operator's to fix. Say what

@@ -1,4 +1,6 @@
-"""What every page shares: the warehouse, its cached connection, the global filters, messages.
+"""What every page needs: the warehouse, its cached connection and answers, the chosen filters,
+formatting and messages. The login gate is dashboard/app/login.py; the filter widgets are
+dashboard/app/sidebar.py.
 
 Connections and answers are cached per warehouse snapshot (`queries.snapshot_key`): a new
 load changes the key, so the next rerun reads the new state while an ingest never waits for
@@ -10,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from dashboard.app import login
 from dashboard.queries import spend as queries
-from dashboard.queries.filters import Filters, from_query, to_query
+from dashboard.queries.filters import Filters
 from dashboard.report.csv_cells import frame_csv
 from models.cost_basis import CostBasis
 from models.settings import Settings, parse_settings
@@ -93,22 +95,12 @@ def empty_warehouse() -> None:
     )
 
 
-def login_needed() -> bool:
-    return settings().auth.configured and not st.user.is_logged_in
-
-
-def login_page() -> None:
-    st.title("hybrid-finops")
-    st.write("Sign in to see the dashboard.")
-    st.button("Log in", on_click=st.login, type="primary")
-
-
 def ready() -> bool:
     """False when the page must not render: a login is required (every page checks, not only
     the app), there is nothing to show yet (then it says how to ingest), or derived data is
     stale (then it says so rather than show wrong figures)."""
-    if login_needed():
-        login_page()
+    if login.login_needed(settings()):
+        login.login_page()
         st.stop()
     if not queries.has_data(root()):
         empty_warehouse()
@@ -141,80 +133,6 @@ def derived_current() -> bool:
         f"To repair it, {REPAIR}."
     )
     return False
-
-
-# ---- global filters ----------------------------------------------------------------------
-
-
-def sidebar_filters() -> Filters:
-    """The filter widgets (in the sidebar, on every page), kept in the URL query string."""
-    if not queries.has_data(root()):
-        st.session_state[FILTERS_KEY] = Filters()
-        return Filters()
-    ch = ask("choices")
-    url = from_query(st.query_params.to_dict() | _lists())
-    first, last = ch["first"], ch["last"]
-    state = st.session_state
-    if "f_range" not in state:
-        state["f_range"] = (
-            _clip(url.start or first, first, last),
-            _clip(url.end or last, first, last),
-        )
-        state["f_provider"] = [p for p in url.providers if p in ch["provider"]]
-        state["f_team"] = [t for t in url.teams if t in ch["team"]]
-        state["f_env"] = [e for e in url.environments if e in ch["env"]]
-        state["f_basis"] = url.basis
-    with st.sidebar:
-        st.subheader("Filters")
-        picked = st.date_input("Dates", key="f_range", min_value=first, max_value=last)
-        providers = st.multiselect("Providers", ch["provider"], key="f_provider")
-        teams = st.multiselect("Teams", ch["team"], key="f_team")
-        envs = st.multiselect("Environments", ch["env"], key="f_env")
-        basis = st.radio(
-            "Cost basis",
-            list(CostBasis),
-            key="f_basis",
-            format_func=lambda b: b.value.capitalize(),
-            horizontal=True,
-            help="Amortised (EffectiveCost) spreads commitment fees over the usage they cover, "
-            "for showback; Billed (BilledCost) is what the invoice shows.",
-        )
-    start, end = (
-        (*tuple(picked), None, None)[:2] if isinstance(picked, tuple | list) else (picked, None)
-    )
-    f = Filters(
-        start=None if start == first else start,
-        end=None if (end or last) == last else end,
-        providers=tuple(providers),
-        teams=tuple(teams),
-        environments=tuple(envs),
-        basis=CostBasis(basis),
-    )
-    wanted = to_query(f)
-    listed = ask("currencies", f)["currency"].to_list()
-    if len(listed) > 1:  # money is never converted: one currency's totals at a time
-        if state.get(CURRENCY_KEY) not in listed:
-            asked = st.query_params.get("cur")
-            state[CURRENCY_KEY] = asked if asked in listed else listed[0]
-        st.sidebar.selectbox(
-            "Currency", listed, key=CURRENCY_KEY, help="Each currency is totalled on its own."
-        )
-        if state[CURRENCY_KEY] != listed[0]:
-            wanted["cur"] = state[CURRENCY_KEY]
-    if st.query_params.to_dict() != wanted:
-        st.query_params.from_dict(wanted)
-    state[FILTERS_KEY] = f
-    return f
-
-
-def _lists() -> dict[str, list[str]]:
-    return {
-        k: st.query_params.get_all(k) for k in ("provider", "team", "env") if k in st.query_params
-    }
-
-
-def _clip(d: date, lo: date, hi: date) -> date:
-    return min(max(d, lo), hi)
 
 
 def filters() -> Filters:

@@ -1,0 +1,87 @@
+"""The global filters' widgets, in the sidebar of every page and kept in the URL query string;
+the pages read the chosen filters through dashboard/app/session.py."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from dashboard.app import session
+from dashboard.queries import spend as queries
+from dashboard.queries.filters import Filters, from_query, to_query
+from models.cost_basis import CostBasis
+
+
+def sidebar_filters() -> Filters:
+    """The filter widgets (in the sidebar, on every page), kept in the URL query string."""
+    if not queries.has_data(session.root()):
+        st.session_state[session.FILTERS_KEY] = Filters()
+        return Filters()
+    ch = session.ask("choices")
+    url = from_query(st.query_params.to_dict() | _lists())
+    first, last = ch["first"], ch["last"]
+    state = st.session_state
+    if "f_range" not in state:
+        state["f_range"] = (
+            _clip(url.start or first, first, last),
+            _clip(url.end or last, first, last),
+        )
+        state["f_provider"] = [p for p in url.providers if p in ch["provider"]]
+        state["f_team"] = [t for t in url.teams if t in ch["team"]]
+        state["f_env"] = [e for e in url.environments if e in ch["env"]]
+        state["f_basis"] = url.basis
+    with st.sidebar:
+        st.subheader("Filters")
+        picked = st.date_input("Dates", key="f_range", min_value=first, max_value=last)
+        providers = st.multiselect("Providers", ch["provider"], key="f_provider")
+        teams = st.multiselect("Teams", ch["team"], key="f_team")
+        envs = st.multiselect("Environments", ch["env"], key="f_env")
+        basis = st.radio(
+            "Cost basis",
+            list(CostBasis),
+            key="f_basis",
+            format_func=lambda b: b.value.capitalize(),
+            horizontal=True,
+            help="Amortised (EffectiveCost) spreads commitment fees over the usage they cover, "
+            "for showback; Billed (BilledCost) is what the invoice shows.",
+        )
+    start, end = (
+        (*tuple(picked), None, None)[:2] if isinstance(picked, tuple | list) else (picked, None)
+    )
+    f = Filters(
+        start=None if start == first else start,
+        end=None if (end or last) == last else end,
+        providers=tuple(providers),
+        teams=tuple(teams),
+        environments=tuple(envs),
+        basis=CostBasis(basis),
+    )
+    wanted = to_query(f)
+    listed = session.ask("currencies", f)["currency"].to_list()
+    if len(listed) > 1:  # money is never converted: one currency's totals at a time
+        if state.get(session.CURRENCY_KEY) not in listed:
+            asked = st.query_params.get("cur")
+            state[session.CURRENCY_KEY] = asked if asked in listed else listed[0]
+        st.sidebar.selectbox(
+            "Currency",
+            listed,
+            key=session.CURRENCY_KEY,
+            help="Each currency is totalled on its own.",
+        )
+        if state[session.CURRENCY_KEY] != listed[0]:
+            wanted["cur"] = state[session.CURRENCY_KEY]
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+    state[session.FILTERS_KEY] = f
+    return f
+
+
+def _lists() -> dict[str, list[str]]:
+    return {
+        k: st.query_params.get_all(k) for k in ("provider", "team", "env") if k in st.query_params
+    }
+
+
+def _clip(d: date, lo: date, hi: date) -> date:
+    return min(max(d, lo), hi)
