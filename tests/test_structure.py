@@ -129,3 +129,19 @@ def test_no_module_is_over_500_lines() -> None:
 def test_writer_and_derived_modules_exist() -> None:
     """The sets above name real files: a move or a split that forgets them fails here."""
     assert sorted(name for name in WRITER | DERIVED if not (INGEST / name).is_file()) == []
+
+
+def test_pages_name_their_queries_by_function() -> None:
+    """A page asks `session.ask(queries_gpu.ranking, ...)`, never a module or function name in
+    a string: a renamed or moved query then fails at import, and lint sees every use."""
+    by_name = re.compile(r"""\bask\(\s*["']|\bmodule\s*=\s*["']|import_module\(""")
+    app = REPO / "dashboard" / "app"
+    found = [
+        f"{path.relative_to(REPO)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}"
+        for path in sorted(app.rglob("*.py"))
+        for text in [path.read_text(encoding="utf-8")]
+        for m in by_name.finditer(text)
+    ]
+    assert found == []
+    assert by_name.search('session.ask("ranking", f, module="queries_gpu")')
+    assert by_name.search('session.ask(\n    "anomaly_drivers",')

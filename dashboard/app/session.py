@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.app import login
+from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import spend as queries
 from dashboard.queries.filters import Filters
 from dashboard.report.csv_cells import frame_csv
@@ -61,26 +63,27 @@ def connection() -> duckdb.DuckDBPyConnection:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _answer(module: str, name: str, root_: str, key: tuple, args: tuple) -> Any:
-    import importlib
-
-    fn = getattr(importlib.import_module(f"dashboard.{module}"), name)
+def _answer(_query: Callable[..., Any], name: str, root_: str, key: tuple, args: tuple) -> Any:
+    # Cached by the query's dotted name (`name`), the snapshot and the arguments; the function
+    # itself is not hashed (a leading underscore tells Streamlit so).
     con = _connection(root_, key).cursor()
     try:
-        return fn(con, *args)
+        return _query(con, *args)
     finally:
         con.close()
 
 
-def ask(name: str, *args: Any, module: str = "queries.spend") -> Any:
-    """Run `dashboard.<module>.<name>(con, *args)` once per snapshot and arguments."""
+def ask(query: Callable[..., Any], *args: Any) -> Any:
+    """Run `query(con, *args)`, a function of dashboard.queries, once per snapshot and
+    arguments."""
     r = root()
-    return _answer(module, name, str(r.resolve()), queries.snapshot_key(r), args)
+    name = f"{query.__module__}.{query.__qualname__}"
+    return _answer(query, name, str(r.resolve()), queries.snapshot_key(r), args)
 
 
 def has(relation: str) -> bool:
     """Whether a derived dataset (classified_costs, gpu_hours) is built and holds rows."""
-    return relation in ask("available")
+    return relation in ask(queries.available)
 
 
 def not_yet(what: str, how: str) -> None:
@@ -169,7 +172,7 @@ FIXED_BASIS = (
 def currency() -> str:
     """The currency pages total in: the one chosen under Filters, else the largest; mixed
     currencies are never summed."""
-    listed = ask("currencies", filters())["currency"].to_list()
+    listed = ask(queries.currencies, filters())["currency"].to_list()
     if not listed:
         return "USD"
     cur = _chosen(listed)
@@ -185,7 +188,7 @@ def gpu_currency() -> str | None:
     """The one currency GPU-hour costs are totalled in: the page's (Filters: Currency) when
     GPU compute is billed in it, else the one most GPU cost is billed in. GPU-hours billed in
     another currency are totalled on their own, never added in."""
-    listed = ask("currencies", module="queries.gpu")
+    listed = ask(queries_gpu.currencies)
     if not listed:
         return None
     picked = st.session_state.get(CURRENCY_KEY)

@@ -18,7 +18,7 @@ def sidebar_filters() -> Filters:
     if not queries.has_data(session.root()):
         st.session_state[session.FILTERS_KEY] = Filters()
         return Filters()
-    ch = session.ask("choices")
+    ch = session.ask(queries.choices)
     url = from_query(st.query_params.to_dict() | _lists())
     first, last = ch["first"], ch["last"]
     state = st.session_state
@@ -58,7 +58,7 @@ def sidebar_filters() -> Filters:
         basis=CostBasis(basis),
     )
     wanted = to_query(f)
-    listed = session.ask("currencies", f)["currency"].to_list()
+    listed = session.ask(queries.currencies, f)["currency"].to_list()
     if len(listed) > 1:  # money is never converted: one currency's totals at a time
         if state.get(session.CURRENCY_KEY) not in listed:
             asked = st.query_params.get("cur")

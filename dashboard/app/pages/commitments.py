@@ -10,9 +10,8 @@ import streamlit as st
 
 from dashboard.app import charts, session
 from dashboard.app.session import money, money_tile, share
+from dashboard.queries import commitments as queries_commitments
 from dashboard.queries.filters import Filters
-
-Q = "queries.commitments"
 
 
 def months(f: Filters) -> tuple[date | None, date | None]:
@@ -29,7 +28,7 @@ def read() -> dict:
     f = session.filters()
     cur = session.currency()
     start, end = months(f)
-    summary = session.ask("summary", start, end, f.providers, cur, module=Q)
+    summary = session.ask(queries_commitments.summary, start, end, f.providers, cur)
     return {"cur": cur, "summary": summary, "classified": session.has("classified_costs")}
 
 

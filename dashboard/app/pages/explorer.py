@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.app import charts, session
+from dashboard.queries import lines as queries_lines
 from dashboard.queries import spend as queries
 
 PAGE_SIZE = 100
@@ -18,10 +19,10 @@ def read() -> dict:
     label = by
     if by == TAG:
         tag = st.text_input("Tag key", value="team", key="ex_tag").strip()
-        table = session.ask("tag_breakdown", f, tag, cur, module="queries.lines") if tag else None
+        table = session.ask(queries_lines.tag_breakdown, f, tag, cur) if tag else None
         label = tag
     else:
-        table = session.ask("breakdown", f, by, cur)
+        table = session.ask(queries.breakdown, f, by, cur)
     return {"f": f, "cur": cur, "by": by, "label": label, "table": table}
 
 
@@ -43,10 +44,10 @@ def render(d: dict) -> None:
     key = st.selectbox(f"Drill into {by}", keys, key="ex_key")
     dim = None if key == "(all)" else by
     picked = (d["f"], cur, dim, key if dim else None)
-    total = session.ask("drill_count", *picked, module="queries.lines")
+    total = session.ask(queries_lines.drill_count, *picked)
     pages = max(1, -(-total // PAGE_SIZE))
     page = st.number_input(f"Page (of {pages}; {total:,} lines)", 1, pages, 1, key="ex_page")
-    lines = session.ask("drill_page", *picked, page - 1, PAGE_SIZE, module="queries.lines")
+    lines = session.ask(queries_lines.drill_page, *picked, page - 1, PAGE_SIZE)
     session.table(lines, exact=True, csv=("this page", f"lines_page{page}.csv"))
 
 

@@ -7,9 +7,9 @@ import polars as pl
 import streamlit as st
 
 from dashboard.app import charts, session
+from dashboard.queries import forecast as queries_forecast
+from dashboard.queries import spend as queries
 from dashboard.queries.forecast import ANOMALY_DIMENSIONS
-
-Q = "queries.forecast"
 
 
 def read() -> dict:
@@ -22,9 +22,9 @@ def read() -> dict:
         or "provider"
     )
     horizon = st.slider("Months ahead", 1, 12, 6, key="fc_h")
-    fc = session.ask("forecast", f, cur, by, horizon, module=Q)
+    fc = session.ask(queries_forecast.forecast, f, cur, by, horizon)
     settings = session.settings().anomaly
-    anomalies = session.ask("anomalies", f, cur, settings, module=Q)
+    anomalies = session.ask(queries_forecast.anomalies, f, cur, settings)
     out = {"cur": cur, "by": by, "forecast": fc, "anomalies": anomalies, "drivers": None}
     if anomalies.height:
         labels = [
@@ -36,7 +36,7 @@ def read() -> dict:
         )
         a = anomalies.row(pick, named=True)
         out["drivers"] = session.ask(
-            "anomaly_drivers",
+            queries.anomaly_drivers,
             f.basis,
             cur,
             ANOMALY_DIMENSIONS[a["dimension"]],

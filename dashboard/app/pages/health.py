@@ -5,20 +5,20 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.app import session
-
-Q = "queries.health"
+from dashboard.queries import gpu as queries_gpu
+from dashboard.queries import health as queries_health
 
 
 def read() -> dict:
     out = {
-        "loads": session.ask("loads", module=Q),
-        "fresh": session.ask("freshness", module=Q),
-        "failures": session.ask("failures", module=Q),
-        "telemetry": session.ask("telemetry", module=Q),
+        "loads": session.ask(queries_health.loads),
+        "fresh": session.ask(queries_health.freshness),
+        "failures": session.ask(queries_health.failures),
+        "telemetry": session.ask(queries_health.telemetry),
         "coverage": None,
     }
     if session.has("gpu_hours"):
-        out["coverage"] = session.ask("coverage", module="queries.gpu")
+        out["coverage"] = session.ask(queries_gpu.coverage)
     return out
 
 

@@ -9,8 +9,7 @@ import streamlit as st
 
 from dashboard.app import charts, session
 from dashboard.app.session import money_tile
-
-Q = "queries.gpu"
+from dashboard.queries import gpu as queries_gpu
 
 
 def read() -> dict | None:
@@ -28,14 +27,14 @@ def read() -> dict | None:
         key="idle_thr",
     )
     cur = session.gpu_currency()
-    ranking = session.ask("ranking", f, cur, threshold, default, module=Q)
+    ranking = session.ask(queries_gpu.ranking, f, cur, threshold, default)
     out = {
         "f": f,
         "threshold": threshold,
         "ranking": ranking,
         "hours": None,
         "resource": None,
-        "unmonitored": session.ask("unmonitored", f, cur, module=Q),
+        "unmonitored": session.ask(queries_gpu.unmonitored, f, cur),
         "episodes": None,
         "cur": cur or "",
     }
@@ -45,9 +44,9 @@ def read() -> dict | None:
             "Resource", ranking["resource"].to_list(), format_func=name, key="idle_resource"
         )
         out["resource"] = resource
-        out["hours"] = session.ask("resource_hours", f, cur, resource, threshold, default, module=Q)
+        out["hours"] = session.ask(queries_gpu.resource_hours, f, cur, resource, threshold, default)
         idle = session.settings().idle
-        out["episodes"] = session.ask("episodes", f, resource, threshold, idle, module=Q)
+        out["episodes"] = session.ask(queries_gpu.episodes, f, resource, threshold, idle)
     return out
 
 

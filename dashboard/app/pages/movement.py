@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard.app import charts, session
 from dashboard.app.session import money_tile, share
 from dashboard.queries import movement as queries_movement
+from dashboard.queries import spend as queries
 
 
 def read() -> dict | None:
@@ -20,9 +21,9 @@ def read() -> dict | None:
     return {
         "cur": cur,
         "by": by or "kind",
-        "head": session.ask("headline", f, cur),
-        "table": session.ask("egress", f, by or "kind", cur, module="queries.movement"),
-        "monthly": session.ask("egress_monthly", f, cur, module="queries.movement"),
+        "head": session.ask(queries.headline, f, cur),
+        "table": session.ask(queries_movement.egress, f, by or "kind", cur),
+        "monthly": session.ask(queries_movement.egress_monthly, f, cur),
     }
 
 

@@ -8,6 +8,9 @@ import streamlit as st
 
 from dashboard.app import charts, session
 from dashboard.app.session import money, money_tile, share
+from dashboard.queries import forecast as queries_forecast
+from dashboard.queries import gpu as queries_gpu
+from dashboard.queries import spend as queries
 
 
 def read() -> dict:
@@ -15,17 +18,17 @@ def read() -> dict:
     cur = session.currency()
     out = {
         "cur": cur,
-        "head": session.ask("headline", f, cur),
-        "by_provider": session.ask("monthly", f, "provider", cur),
-        "by_class": session.ask("monthly", f, "AI class", cur),
-        "movers": session.ask("movers", f, cur, "service"),
+        "head": session.ask(queries.headline, f, cur),
+        "by_provider": session.ask(queries.monthly, f, "provider", cur),
+        "by_class": session.ask(queries.monthly, f, "AI class", cur),
+        "movers": session.ask(queries.movers, f, cur, "service"),
         "classified": session.has("classified_costs"),
-        "anomalies": session.ask("anomalies", f, cur, module="queries.forecast"),
+        "anomalies": session.ask(queries_forecast.anomalies, f, cur),
         "gpu": None,
     }
     if session.has("gpu_hours"):
         gpu_cur = session.gpu_currency()
-        out["gpu"] = session.ask("utilisation", f, gpu_cur, module="queries.gpu")
+        out["gpu"] = session.ask(queries_gpu.utilisation, f, gpu_cur)
         out["gpu_cur"] = gpu_cur or ""
     return out
 

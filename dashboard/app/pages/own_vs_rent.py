@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.app import charts, session
+from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import own_vs_rent as queries_own
 from models.errors import FinopsError
 from models.own_vs_rent import cost_per_useful_gpu_hour
@@ -16,7 +17,7 @@ def read() -> dict | None:
     if not session.has("gpu_hours"):
         return None
     settings = session.settings().own_vs_rent
-    models = session.ask("gpu_models", module="queries.gpu")
+    models = session.ask(queries_gpu.gpu_models)
     base = settings.price_book()
     priced = [g for g in models if g.upper() in {m.upper() for m in base.gpu_models()}]
     if not priced:
@@ -38,9 +39,7 @@ def read() -> dict | None:
         if v is not None and float(v) != float(old)
     )
     try:
-        rec = session.ask(
-            "recommendation", settings, gpu, int(months), edits, module="queries.own_vs_rent"
-        )
+        rec = session.ask(queries_own.recommendation, settings, gpu, int(months), edits)
     except FinopsError as exc:
         return {"error": f"{exc.title}: {exc.render()}"}
     return {"rec": rec, "data": to_dict(rec), "edits": edits}

@@ -7,22 +7,24 @@ from importlib.util import find_spec
 import streamlit as st
 
 from dashboard.app import session
+from dashboard.queries import health as queries_health
+from dashboard.queries import report as queries_report
 from models.errors import FinopsError
 
 
 def read() -> dict:
-    months = session.ask("months", module="queries.health")
+    months = session.ask(queries_health.months)
     month = st.selectbox("Month", months, key="rep_month")
     out = {"month": month, "pack": find_spec("dashboard.report") is not None, "files": None}
     if not out["pack"]:
         out["recon"], out["ok"] = (
-            session.ask("reconciliation", month, module="queries.health"),
+            session.ask(queries_health.reconciliation, month),
             None,
         )
         return out
     try:
         out["recon"], out["ok"] = session.ask(
-            "reconciliation", month, session.settings(), module="queries.report"
+            queries_report.reconciliation, month, session.settings()
         )
         cur = session.currency()  # the pack is in the currency the dashboard totals in
         basis = session.basis()  # and on its cost basis (Filters: Cost basis)
@@ -31,9 +33,7 @@ def read() -> dict:
         if st.button(label, key="rep_build"):
             st.session_state["rep_files"] = (month, cur, basis)
         if st.session_state.get("rep_files") == (month, cur, basis):
-            out["files"] = session.ask(
-                "files", month, session.settings(), cur, basis, module="queries.report"
-            )
+            out["files"] = session.ask(queries_report.files, month, session.settings(), cur, basis)
     except FinopsError as exc:
         out["error"] = f"{exc.title}: {exc.render()}"
     return out

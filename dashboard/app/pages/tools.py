@@ -7,25 +7,24 @@ import streamlit as st
 from dashboard.app import charts, session
 from dashboard.app.session import money_tile
 from dashboard.queries import movement as queries_movement
+from dashboard.queries import spend as queries
 
 
 def read() -> dict:
     f = session.filters()
     cur = session.currency()
-    tools = session.ask("tools", f, cur, module="queries.movement")
+    tools = session.ask(queries_movement.tools, f, cur)
     elsewhere = []  # currencies that do have tools, when this one has none
     if tools.height == 0:
-        listed = session.ask("currencies", f)["currency"].to_list()
+        listed = session.ask(queries.currencies, f)["currency"].to_list()
         elsewhere = [
-            c
-            for c in listed
-            if c != cur and session.ask("tools", f, c, module="queries.movement").height
+            c for c in listed if c != cur and session.ask(queries_movement.tools, f, c).height
         ]
     return {
         "elsewhere": elsewhere,
         "cur": cur,
         "tools": tools,
-        "matrix": session.ask("tool_matrix", f, cur, module="queries.movement"),
+        "matrix": session.ask(queries_movement.tool_matrix, f, cur),
         "savings": queries_movement.consolidation(tools),
     }
 

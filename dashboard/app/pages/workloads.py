@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.app import charts, session
+from dashboard.queries import movement as queries_movement
 
 
 def read() -> dict | None:
@@ -14,7 +15,7 @@ def read() -> dict | None:
     cur = session.currency()
     return {
         "cur": cur,
-        "table": session.ask("workloads", session.filters(), cur, module="queries.movement"),
+        "table": session.ask(queries_movement.workloads, session.filters(), cur),
     }
 
 
