@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow  # needs the built sample warehouse
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # ~50 s of detection over the whole sample: runs with `make test-heavy`
 def test_sample_enterprise_egress_spike_and_idle_fleet_are_found(request):
     from tests.fixtures.sample_views import read_view, sample_or_skip
 

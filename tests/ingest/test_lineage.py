@@ -179,6 +179,7 @@ def test_a_restatement_killed_in_its_refresh_is_repaired_by_ingesting_it_again(
     assert check(capsys, warehouse)[0] == 0
 
 
+@pytest.mark.heavy  # a kill loop; test_kill_recover.py's 20 random kills run beside it
 def test_kills_at_random_moments_are_repaired_by_ingesting_again(
     world: dict, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
