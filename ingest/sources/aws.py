@@ -22,7 +22,15 @@ from ingest.sources import aws_columns as cols
 from ingest.sources.aws_columns import normalise, source_column
 from ingest.sources.cur_layout import Period, survey
 from ingest.sources.delivery import Loads
-from ingest.sources.detect import CSV, CSV_GZ, PARQUET, Sniffed, columns_found, sniff
+from ingest.sources.detect import (
+    CSV,
+    CSV_GZ,
+    PARQUET,
+    Sniffed,
+    columns_found,
+    decoding,
+    sniff,
+)
 from ingest.sources.values import Check, first_bad, money, not_before, raise_bad, timestamp
 from ingest.warehouse.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from models.errors import InputError
@@ -176,7 +184,11 @@ def _pieces(
         columns = cols.needed_columns(frame.collect_schema(), tags)
         for group in range(source.num_row_groups):
             batches = source.iter_batches(CHUNK_ROWS, row_groups=[group], columns=columns)
-            for rb in batches:
+            while True:
+                with decoding(s):  # this generator's reads only, never the consumer's work
+                    rb = next(batches, None)
+                if rb is None:
+                    break
                 raw = pl.from_arrow(rb)
                 assert isinstance(raw, pl.DataFrame)
                 yield normalise(raw.lazy(), tags, s.display, covered).collect()
@@ -215,8 +227,10 @@ def read_period(period: Period, work: Path, display: Display = str) -> list[Peri
         flavours.setdefault(flavour, shown)
         frame, tags, original = _scan(sniffed, flavour)
         header = 1 if sniffed.container != PARQUET else 0
-        raise_bad(shown, first_bad(frame, _checks(frame, original)), header)
-        keys = _keys(frame)
+        with decoding(sniffed):  # the reads below decode every page the reader uses
+            raise_bad(shown, first_bad(frame, _checks(frame, original)), header)
+            keys = _keys(frame)
+            plan = cols.covered_instance_types(frame)
         if keys.height == 0:
             raise InputError(
                 "the file has a header but no data rows",
@@ -239,7 +253,7 @@ def read_period(period: Period, work: Path, display: Display = str) -> list[Peri
                 (account, month, currency), Decimal(0)
             ) + Decimal(total)
         scanned.append((sniffed, frame, tags))
-        plans.append(cols.covered_instance_types(frame))
+        plans.append(plan)
         sources.append(SourceFile.of(path, shown))
     if len(flavours) > 1:
         raise InputError(

@@ -19,7 +19,14 @@ import polars as pl
 
 from ingest.sources import azure_runs, focus_delivery
 from ingest.sources.delivery import Loads
-from ingest.sources.detect import PARQUET, Sniffed, columns_found, sniff
+from ingest.sources.detect import (
+    PARQUET,
+    Sniffed,
+    check_parquet_data,
+    columns_found,
+    decoding,
+    sniff,
+)
 from ingest.sources.values import (
     Check,
     first_bad,
@@ -275,11 +282,14 @@ def read(target: Path, work: Path, display: Display = str) -> Loads:
         shown = display(path)
         sniffed = sniff(path, shown, work)
         _check_columns(sniffed)
+        if sniffed.container == PARQUET:  # its frames are collected by the store, later
+            check_parquet_data(path, shown)
         frame = _scan(sniffed)
         header = 1 if sniffed.container != PARQUET else 0
         _check_types(frame, shown)
-        raise_bad(shown, first_bad(frame, _checks(frame)), header)
-        keys = _keys(frame)
+        with decoding(sniffed):
+            raise_bad(shown, first_bad(frame, _checks(frame)), header)
+            keys = _keys(frame)
         if keys.height == 0:
             raise InputError(
                 "the file has a header but no data rows",

@@ -152,6 +152,7 @@ def _wrong_type(frame: pl.LazyFrame, checks: list[Check]) -> tuple[Check, int, s
     boolean cost, an integer date): polars refuses the cast instead of giving nulls."""
     schema = frame.collect_schema()
     for c in checks:
+        frame.select(pl.col(c.column)).collect()  # a page that does not decode is not a type
         try:
             frame.select(c.parsed).collect()
         except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
