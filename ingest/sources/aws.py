@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from ingest.sources import aws_columns as cols
 from ingest.sources.aws_columns import normalise, source_column
 from ingest.sources.cur_layout import Period, survey
+from ingest.sources.decoding import decoding
 from ingest.sources.delivery import Loads
 from ingest.sources.detect import (
     CSV,
@@ -28,7 +29,6 @@ from ingest.sources.detect import (
     PARQUET,
     Sniffed,
     columns_found,
-    decoding,
     sniff,
 )
 from ingest.sources.values import Check, first_bad, money, not_before, raise_bad, timestamp

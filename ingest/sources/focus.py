@@ -18,13 +18,12 @@ from pathlib import Path
 import polars as pl
 
 from ingest.sources import azure_runs, focus_delivery
+from ingest.sources.decoding import check_parquet_data, decoding
 from ingest.sources.delivery import Loads
 from ingest.sources.detect import (
     PARQUET,
     Sniffed,
-    check_parquet_data,
     columns_found,
-    decoding,
     sniff,
 )
 from ingest.sources.values import (
