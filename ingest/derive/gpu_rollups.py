@@ -78,9 +78,7 @@ def needs_whole(store: Store) -> bool:
 
 def refresh_telemetry(store: Store, months: list[str] | None = None) -> int:
     """Rebuild telemetry_monthly for `months` (None: all) from gpu_util; returns rows."""
-    util = store.table("gpu_util")
-    if util is None and store.table(TELEMETRY) is None:
-        return 0
+    util = store.table("gpu_util")  # none yet: an empty table, so that nothing is stale
     before = lineage.recorded(store.table(TELEMETRY))
     if before is None:
         months = None
