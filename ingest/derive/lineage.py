@@ -200,9 +200,11 @@ def stale_of(tables: Tables, settings: Settings | None = None) -> list[Stale]:
     """`stale()` over tables already opened (`tables(name)` -> the table or None)."""
     idle = settings.idle if settings is not None else None
     found = _stale_lines(tables)
-    found += _stale_hours(tables, idle)
-    for name in GPU_ROLLUPS:  # built with gpu_hours, from the same sources
-        found += _stale_hours(tables, idle, name)
+    hours = _stale_hours(tables, idle)
+    found += hours
+    said = {s.part for s in hours}
+    for name in GPU_ROLLUPS:  # built with gpu_hours: said apart only where they lag behind it
+        found += [s for s in _stale_hours(tables, idle, name) if s.part not in said]
     found += _stale_telemetry(tables)
     found += _stale_episodes(tables, idle)
     return found
