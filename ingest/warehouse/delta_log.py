@@ -17,7 +17,10 @@ from deltalake import DeltaTable
 
 BASE_TABLES = ("cost_lines", "gpu_util", "assets", "loads", "load_errors")
 # Rebuilt from the base tables (`finops classify`); "classifications" is their older name.
-DERIVED_TABLES = ("classifications", "line_classes", "class_keys", "gpu_hours", "idle_episodes")
+DERIVED_TABLES = (
+    "classifications", "line_classes", "class_keys", "gpu_hours", "idle_episodes",
+    "gpu_buckets", "gpu_demand", "gpu_owned_days", "telemetry_monthly",  # GPU rollups
+)  # fmt: skip
 TABLES = BASE_TABLES + DERIVED_TABLES
 
 _COMMIT = re.compile(r"^(\d{20})\.json$")
