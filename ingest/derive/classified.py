@@ -397,13 +397,30 @@ def _episode_months(reach: dict[str, str], months: list[str], settings: Settings
     return months_between(min([*near, *months, month_of(lead)]), last)
 
 
+def _episodes_near(
+    con, store: Store, parts: list[str], months: list[str], settings: Settings, staged: Path
+) -> int:
+    """Stage the episodes of the start months `parts` after gpu_hours was replaced for
+    `months`: the runs near `months` derived again from the gpu_hours months they can reach,
+    the rest of those start months' episodes kept. Reads those months' files only."""
+    from ingest.derive import gpu_hours as db
+    from ingest.derive.month_inputs import month_of, month_select, months_between
+
+    old = month_select(con, store, "idle_episodes", IDLE_EPISODES, parts)
+    assert old is not None, "called only when idle_episodes is stored by month"
+    lo, hi = db.episode_window(con, old, months, settings.idle)
+    reach = months_between(month_of(lo), month_of(hi - timedelta(hours=1)))
+    hours = month_select(con, store, "gpu_hours", GPU_HOURS, reach)
+    assert hours is not None, "called only when gpu_hours exists"
+    return db.write_idle_episodes_window(con, hours, old, months, settings.idle, staged)
+
+
 def refresh_episodes(store: Store, settings: Settings, months: list[str] | None = None) -> int:
     """Rebuild idle_episodes from gpu_hours: whole, or with `months` only the runs that touch
     those months (right when the current episodes are those of gpu_hours before its rows for
     `months` were replaced). Episodes are stored by the month they start in, and a monthly
     refresh reads and rewrites only the months its runs can reach (`_episode_months`)."""
     from ingest.derive import gpu_hours as db
-    from ingest.derive import month_inputs
     from ingest.warehouse.connection import table_select
 
     if store.table("gpu_hours") is None:
@@ -421,15 +438,7 @@ def refresh_episodes(store: Store, settings: Settings, months: list[str] | None 
         with scratch.connect(staging) as con:
             if months and known is not None:
                 parts = _episode_months(known, months, settings)
-                old = month_inputs.month_select(con, store, "idle_episodes", IDLE_EPISODES, parts)
-                lo, hi = db.episode_window(con, old or "", months, settings.idle)
-                span = month_inputs.months_between(
-                    month_inputs.month_of(lo), month_inputs.month_of(hi - timedelta(hours=1))
-                )
-                hours = month_inputs.month_select(con, store, "gpu_hours", GPU_HOURS, span)
-                rows = db.write_idle_episodes_window(
-                    con, hours or "", old or "", months, settings.idle, staged
-                )
+                rows = _episodes_near(con, store, parts, months, settings, staged)
                 replace = [{"x_PartMonth": m} for m in parts]
                 kept = {m: end for m, end in known.items() if m not in parts}
             else:
