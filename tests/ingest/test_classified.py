@@ -162,9 +162,11 @@ def test_gpu_hours_written_before_the_currency_column_are_rebuilt_whole(
     store = Store(built)
     for name, month in (("gpu_hours", "month"), ("idle_episodes", "strftime(start, '%Y-%m')")):
         # both stored by month: the hour's, an episode's start's
-        old = connect(built).sql(
-            f"select * exclude (currency), {month} as x_PartMonth from {name}"
-        ).pl()
+        old = (
+            connect(built)
+            .sql(f"select * exclude (currency), {month} as x_PartMonth from {name}")
+            .pl()
+        )
         part = ["x_PartMonth"]
         # written by a finops that recorded its sources but had no currency column yet
         record = lineage.last_commit(store.table(name)).get(lineage.BUILT_FROM)
