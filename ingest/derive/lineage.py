@@ -24,6 +24,7 @@ before records were kept) is `recorded=False`: writers rebuild it whole, readers
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -200,11 +201,12 @@ def stale_of(tables: Tables, settings: Settings | None = None) -> list[Stale]:
     """`stale()` over tables already opened (`tables(name)` -> the table or None)."""
     idle = settings.idle if settings is not None else None
     found = _stale_lines(tables)
-    hours = _stale_hours(tables, idle)
+    inputs = functools.cache(lambda: gpu_inputs(tables, idle))  # once, for all four
+    hours = _stale_hours(tables, inputs)
     found += hours
     said = {s.part for s in hours}
     for name in GPU_ROLLUPS:  # built with gpu_hours: said apart only where they lag behind it
-        found += [s for s in _stale_hours(tables, idle, name) if s.part not in said]
+        found += [s for s in _stale_hours(tables, inputs, name) if s.part not in said]
     found += _stale_telemetry(tables)
     found += _stale_episodes(tables, idle)
     return found
@@ -247,15 +249,16 @@ def _stale_lines(tables: Tables) -> list[Stale]:
 
 
 def _stale_hours(
-    tables: Tables, idle: IdleSettings | None, dataset: str = "gpu_hours"
+    tables: Tables, inputs: Callable[[], dict], dataset: str = "gpu_hours"
 ) -> list[Stale]:
+    """`dataset` (gpu_hours or a GPU rollup) against `inputs()`, what it is built from now."""
     table = tables(dataset)
     if table is None:
         return [_not_built(dataset)] if tables("cost_lines") is not None else []
     record = recorded(table)
     if record is None:
         return [_unrecorded(dataset)]
-    now = gpu_inputs(tables, idle)
+    now = inputs()
     out = []
     for month in sorted(set(now) | set(record)):
         if month not in record:
