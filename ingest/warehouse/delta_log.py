@@ -184,11 +184,15 @@ def file_problems(root: Path, name: str, table: DeltaTable) -> list[Problem]:
     """Every data file of the current version exists and has the size its commit logged (a
     truncated or overwritten file; the stat is taken anyway)."""
     folder = root / name
-    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+
+    def files() -> list[dict]:  # path and size only: the statistics columns are most of it
+        return pa.table(table.get_add_actions()).select(["path", "size_bytes"]).to_pylist()
+
+    actions = files()
     if any(not (folder / unquote(a["path"])).exists() for a in actions):
         # a commit since the table was opened may have replaced (and a vacuum removed) them
         table.update_incremental()
-        actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+        actions = files()
     missing: list[str] = []
     resized: list[str] = []
     for action in actions:
