@@ -4,7 +4,7 @@ Each script prints its figures (medians, with the DuckDB floor measured in the s
 the machine it ran on; copy them into bench/RESULTS.md. The whole set takes hours on two cores;
 run one script alone with `--help` to see its knobs (smaller sizes, fewer repeats).
 Usage: python bench/run.py [NAME ...]   (names: sample, aws, azure, gcp, telemetry, classify,
-dashboard, report)
+dashboard, report, incremental)
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ SCRIPTS = {
     "classify": ["bench_classify.py", "--lines", "10000000", "--gpus", "500", "--repeats", "3"],
     "dashboard": ["bench_dashboard.py", "--repeats", "5"],
     "report": ["bench_report.py", "--repeats", "3"],
+    "incremental": ["bench_incremental.py", "--gpus", "512", "--repeats", "3"],
 }
 
 

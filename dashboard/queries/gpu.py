@@ -11,10 +11,12 @@ hour turns idle (`idle_step_sql`). Unmonitored hours are never idle or active.
 Costs are totalled in one currency at a time (`currency`, the page's GPU currency): a GPU
 billed in EUR is never added to one billed in USD.
 
-A year of 500 GPUs is 4.4 million GPU-hours, so `prepare` rolls them up once per snapshot:
-`gpu_buckets` (per resource and day, GPU-hours by the step at which they turn idle: enough
-to answer any slider position, which moves in 1% steps) and `gpu_hourly` (per resource and
-hour, with each GPU's activity, for the one resource an engineer opens).
+A year of 500 GPUs is 4.4 million GPU-hours, so the pages read rollups derived at ingest
+(models.gpu_rollups, stored by month): `gpu_buckets` (per resource and day, GPU-hours by the
+step at which they turn idle: enough to answer any slider position, which moves in 1% steps),
+`gpu_demand` and `gpu_owned_days`; `gpu_hourly` (per resource and hour, with each GPU's
+activity, for the one resource an engineer opens) is a view over gpu_hours that DuckDB
+filters by resource and hours before it groups.
 """
 
 from __future__ import annotations
@@ -25,66 +27,30 @@ import polars as pl
 from dashboard.queries.filters import Filters
 from dashboard.queries.spend import frame
 from ingest.derive.idle_threshold import episodes_at
-from models.idle import IDLE_IN_SQL, UNMONITORED, USEFUL_IN_SQL, idle_sql, idle_step_sql
+from models.gpu_rollups import GPU_HOURLY_SQL, GPU_ROLLUPS, rollup_sql
+from models.idle import IDLE_IN_SQL, USEFUL_IN_SQL, idle_sql
 from models.settings import IdleSettings
 
 GPU_HOURS = "gpu_hours"
 USEFUL = USEFUL_IN_SQL
 IDLE = IDLE_IN_SQL
-TOP_BUCKET = 51  # idle only from a threshold above any the slider offers (50%)
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    # bucket: the least k at which the hour is idle at a threshold of k%, so that at k% the
-    # idle hours are those with bucket <= k (NULL: unmonitored, at any threshold)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE gpu_buckets AS
-        SELECT CAST(hour AS DATE) AS day, resource_id, provider, deployment, team, gpu_model,
-               currency,
-               CASE WHEN state = '{UNMONITORED}' THEN NULL
-                    ELSE CAST(least({idle_step_sql()}, {TOP_BUCKET}) AS INTEGER)
-               END AS bucket,
-               state IN {IDLE} AS idle_default, state IN {USEFUL} AS useful,
-               count(*) AS hours, sum(cost) AS cost, sum(coalesce(idle_cost, 0)) AS idle_cost,
-               sum(avg_active) FILTER (WHERE state <> '{UNMONITORED}') AS active_sum
-        FROM {GPU_HOURS} GROUP BY ALL
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE gpu_hourly AS
-        SELECT resource_id, hour, any_value(provider) AS provider, any_value(team) AS team,
-               any_value(currency) AS currency,
-               avg(avg_active) FILTER (WHERE state <> '{UNMONITORED}') AS utilisation,
-               sum(cost) AS cost, sum(coalesce(idle_cost, 0)) AS idle_cost,
-               count(*) FILTER (WHERE state IN {IDLE}) AS idle_default,
-               count(*) FILTER (WHERE state = '{UNMONITORED}') AS unmonitored_gpus,
-               count(*) AS gpus,
-               list(avg_active) FILTER (WHERE state <> '{UNMONITORED}') AS activity,
-               list(cost) FILTER (WHERE state <> '{UNMONITORED}') AS gpu_cost
-        FROM {GPU_HOURS} GROUP BY resource_id, hour ORDER BY resource_id, hour
-        """
-    )
-    # Own vs rent reads GPU-hours per hour, model, deployment and state (thousands of rows,
-    # not millions), and which owned GPUs were seen each day (for the count of owned GPUs).
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE gpu_demand AS
-        SELECT hour, gpu_model, deployment, state, currency, count(*) AS gpus, sum(cost) AS cost
-        FROM {GPU_HOURS} GROUP BY ALL
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE gpu_owned_days AS
-        SELECT gpu_model,
-               coalesce(gpu_uuid, concat_ws('#', resource_id, CAST(gpu_index AS VARCHAR)))
-                   AS gpu_id,
-               CAST(hour AS DATE) AS day, min(hour) AS first_hour, max(hour) AS last_hour
-        FROM {GPU_HOURS} WHERE deployment = 'onprem' GROUP BY ALL
-        """
-    )
+    """The rollups are derived at ingest and registered with the warehouse's views; on a
+    connection without them (a bare gpu_hours table) they are built here with the same SQL."""
+    have = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    for table in GPU_ROLLUPS:
+        if table.name not in have:
+            cols = ", ".join(f'"{c}"' for c in table.names)
+            con.execute(
+                f"CREATE TABLE {table.name} AS SELECT {cols} "
+                f"FROM ({rollup_sql(table, f'SELECT * FROM {GPU_HOURS}')})"
+            )
+    if "gpu_hourly" not in have:
+        con.execute(f"CREATE VIEW gpu_hourly AS {GPU_HOURLY_SQL}")
 
 
 _WHERE = """

@@ -9,15 +9,8 @@ from dashboard.queries.spend import frame
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Telemetry by source and month (a year of 500 GPUs is millions of rows)."""
-    con.execute(
-        """CREATE OR REPLACE TABLE telemetry_monthly AS
-           SELECT date_trunc('month', hour) AS month, source, count(*) AS gpu_hours,
-                  count(DISTINCT coalesce(gpu_uuid, host || '#' || gpu_index)) AS gpus,
-                  count(*) FILTER (WHERE samples = 0) AS unsampled_hours,
-                  max(hour) + INTERVAL 1 HOUR AS data_until
-           FROM gpu_util GROUP BY ALL"""
-    )
+    """Billed totals by period. Telemetry by source and month is `telemetry_monthly`,
+    derived at ingest (models.gpu_rollups)."""
     con.execute(
         """CREATE OR REPLACE TABLE billed_periods AS
            SELECT x_Source AS source, BillingAccountId AS billing_account,

@@ -4,8 +4,8 @@ The price book's edits arrive as (key, value) pairs, so the answer is cached per
 per set of edits; every edited value is recorded as a user override with today's date.
 
 A year of GPU-hours is millions of rows, but the model needs only u, u_r and the hourly demand
-curve: on a prepared snapshot (`queries.gpu.prepare`) they are summed from `gpu_demand` and
-`gpu_owned_days` in DuckDB and handed to the same pure model (`recommend_measured`).
+curve: they are summed from the rollups `gpu_demand` and `gpu_owned_days` (derived at ingest,
+models.gpu_rollups) in DuckDB and handed to the same pure model (`recommend_measured`).
 """
 
 from __future__ import annotations

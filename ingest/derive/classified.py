@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import shutil
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -271,19 +273,23 @@ def classified_gpu_lines(store: Store) -> str | None:
 
 
 def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None = None) -> int:
-    """Rebuild gpu_hours for `months` (None: all) and idle_episodes whole. Returns rows.
+    """Rebuild gpu_hours and the GPU rollups for `months` (None: all), then idle_episodes
+    (the runs near those months, or whole); telemetry_monthly too. Returns gpu_hours rows.
 
     The per-row work runs in DuckDB (ingest.derive.gpu_hours) with the definitions of models.idle;
-    a line's hours stay in the month it starts in, bar day overlaps.
+    a line's hours stay in the month it starts in, bar day overlaps. With `months` only those
+    months' files are read (ingest.derive.month_inputs): a month costs a month.
     """
     from ingest.derive import gpu_hours as db
+    from ingest.derive import gpu_rollups, month_inputs
     from ingest.warehouse import views
 
+    gpu_rollups.refresh_telemetry(store, months)
     lines = classified_gpu_lines(store)
     if lines is None:
         return 0
-    if months is not None and _outdated(store):
-        months = None  # written before a column was added: rebuilt whole, never half and half
+    if months is not None and (_outdated(store) or gpu_rollups.needs_whole(store)):
+        months = None  # written before a column or a rollup was added: rebuilt whole
     before = lineage.recorded(store.table("gpu_hours"))
     if before is None:
         months = None  # first built, or before records were kept: whole, all recorded
@@ -291,34 +297,52 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
     assets = _scan(store, "assets")
     owned = None if assets is None else owned_rates(assets.collect())
     views.register_all(settings)  # classified_costs and what it reads
-    staged = store.staging_dir() / f"gpu_hours-{new_load_id()}"  # a folder of month files
-    episodes = store.staging_dir() / f"idle_episodes-{new_load_id()}.parquet"
+    staging = store.staging_dir()
+    staged = staging / f"gpu_hours-{new_load_id()}"  # a folder of month files
+    episodes = staging / f"idle_episodes-{new_load_id()}.parquet"
+    by_month = staging / f"idle_episodes-{new_load_id()}"
+    rollups: dict[str, Path] = {}
+    reach: dict[str, str] | None = None
     try:
-        with scratch.connect(store.staging_dir()) as con:
-            db.warehouse_views(con, store.root)
+        with scratch.connect(staging) as con:
+            month_lines = None if months is None else month_inputs.gpu_lines(con, store, months)
+            if month_lines is None:
+                db.warehouse_views(con, store.root)
+                util = "SELECT * FROM gpu_util"
+            else:  # those months' files only
+                lines, util = month_lines, month_inputs.telemetry(con, store, months or [])
             done = db.write_gpu_hours(
-                con, lines, "SELECT * FROM gpu_util", owned, settings.idle, staged, months,
-                episodes,
+                con, lines, util, owned, settings.idle, staged, months, episodes,
             )  # fmt: skip
+            staged.mkdir(exist_ok=True)
+            rollups = gpu_rollups.stage_gpu_rollups(con, staged, staging)
+            reach = None if done.episodes is None else db.split_by_month(con, episodes, by_month)
         replace = None if months is None else [{"x_PartMonth": m} for m in months]
-        staged.mkdir(exist_ok=True)
         basis = _episodes_basis(store)  # read before gpu_hours moves on
         before_version = _version(store, "gpu_hours")
         version = store.replace_derived(
             "gpu_hours", GPU_HOURS, staged, replace, ["x_PartMonth"],
             metadata=lineage.metadata(built_from),
         )  # fmt: skip
-        if done.episodes is not None:  # staged with the hours (all months)
+        gpu_rollups.commit_gpu_rollups(store, rollups, replace, built_from)
+        if reach is not None:  # staged with the hours (all months)
+            by_month.mkdir(exist_ok=True)
             store.replace_derived(
-                "idle_episodes", IDLE_EPISODES, episodes, None,
-                metadata=_episodes_metadata(version, settings),
+                "idle_episodes", IDLE_EPISODES, by_month, None, ["x_PartMonth"],
+                metadata=_episodes_metadata(version, settings, reach),
             )  # fmt: skip
     finally:
         shutil.rmtree(staged, ignore_errors=True)
+        shutil.rmtree(by_month, ignore_errors=True)
         episodes.unlink(missing_ok=True)
-    if done.episodes is None:
+        gpu_rollups.drop_staged(rollups)
+    if reach is None:
         # only the months' runs change when the episodes are those of the table just replaced
-        current = basis is not None and basis == _episodes_key(before_version, settings)
+        current = (
+            basis is not None
+            and basis.get("gpu_hours") == before_version
+            and basis.get("idle") == lineage.idle_record(settings.idle)
+        )
         refresh_episodes(store, settings, months if current else None)
     return int(done.rows)
 
@@ -342,51 +366,97 @@ def _version(store: Store, dataset: str) -> int | None:
     return lineage.data_version(store.table(dataset))
 
 
-def _episodes_key(hours_version: int | None, settings: Settings) -> str:
-    """The gpu_hours version and idle settings that idle_episodes were derived from."""
+def _episodes_metadata(
+    hours_version: int, settings: Settings, reach: dict[str, str]
+) -> dict[str, str]:
+    """What idle_episodes were derived from (the gpu_hours version, the idle settings) and,
+    per month of their start, the latest end of that month's episodes (`reach`): which
+    months a later refresh must look at, read from the log."""
     idle = lineage.idle_record(settings.idle)
-    return json.dumps({"gpu_hours": hours_version, "idle": idle}, sort_keys=True)
+    record = {"gpu_hours": hours_version, "idle": idle, "reach": reach}
+    return {EPISODES_OF: json.dumps(record, sort_keys=True)}
 
 
-def _episodes_metadata(hours_version: int, settings: Settings) -> dict[str, str]:
-    return {EPISODES_OF: _episodes_key(hours_version, settings)}
-
-
-def _episodes_basis(store: Store) -> str | None:
+def _episodes_basis(store: Store) -> dict | None:
     """What the current idle_episodes were derived from (None: not recorded)."""
-    table = store.table("idle_episodes")
-    last = None if table is None else lineage.last_commit(table)
-    return last.get(EPISODES_OF) if last else None
+    return lineage.recorded(store.table("idle_episodes"), EPISODES_OF)
+
+
+def _episode_months(reach: dict[str, str], months: list[str], settings: Settings) -> list[str]:
+    """The months of episode starts a refresh of `months` rewrites: from the earliest month
+    whose episodes may reach the window (or the hours before it that can join a run) to the
+    month after the window (a run may start in its last hour)."""
+    from ingest.derive.month_inputs import month_of, months_between, next_month, start_of
+
+    ws, last = start_of(min(months)), next_month(max(months))
+    lead = ws - timedelta(hours=math.ceil(settings.idle.episode_min_hours))
+    near = [
+        m for m, end in reach.items()
+        if m <= last and datetime.fromisoformat(end) + timedelta(hours=1) > ws
+    ]  # fmt: skip
+    return months_between(min([*near, *months, month_of(lead)]), last)
+
+
+def _episodes_near(
+    con, store: Store, parts: list[str], months: list[str], settings: Settings, staged: Path
+) -> int:
+    """Stage the episodes of the start months `parts` after gpu_hours was replaced for
+    `months`: the runs near `months` derived again from the gpu_hours months they can reach,
+    the rest of those start months' episodes kept. Reads those months' files only."""
+    from ingest.derive import gpu_hours as db
+    from ingest.derive.month_inputs import month_of, month_select, months_between
+
+    old = month_select(con, store, "idle_episodes", IDLE_EPISODES, parts)
+    assert old is not None, "called only when idle_episodes is stored by month"
+    lo, hi = db.episode_window(con, old, months, settings.idle)
+    reach = months_between(month_of(lo), month_of(hi - timedelta(hours=1)))
+    hours = month_select(con, store, "gpu_hours", GPU_HOURS, reach)
+    assert hours is not None, "called only when gpu_hours exists"
+    return db.write_idle_episodes_window(con, hours, old, months, settings.idle, staged)
 
 
 def refresh_episodes(store: Store, settings: Settings, months: list[str] | None = None) -> int:
     """Rebuild idle_episodes from gpu_hours: whole, or with `months` only the runs that touch
-    those months (the rest kept; right when the current episodes are those of gpu_hours
-    before its rows for `months` were replaced)."""
+    those months (right when the current episodes are those of gpu_hours before its rows for
+    `months` were replaced). Episodes are stored by the month they start in, and a monthly
+    refresh reads and rewrites only the months its runs can reach (`_episode_months`)."""
     from ingest.derive import gpu_hours as db
     from ingest.warehouse.connection import table_select
 
     if store.table("gpu_hours") is None:
         return 0
     version = _version(store, "gpu_hours")
-    staged = store.staging_dir() / f"idle_episodes-{new_load_id()}.parquet"
+    table, basis = store.table("idle_episodes"), _episodes_basis(store)
+    known = None if basis is None else basis.get("reach")
+    by_month = table is not None and table.metadata().partition_columns == ["x_PartMonth"]
+    if not (by_month and isinstance(known, dict)):
+        months = None  # stored before episodes were kept by month: rebuilt whole
+    staging = store.staging_dir()
+    staged = staging / f"idle_episodes-{new_load_id()}.parquet"
+    folder = staging / f"idle_episodes-{new_load_id()}"
     try:
-        with scratch.connect(store.staging_dir()) as con:
-            hours = table_select(con, store.table_path("gpu_hours"), GPU_HOURS)
-            if hours is None:
-                return 0
-            old = table_select(con, store.table_path("idle_episodes"), IDLE_EPISODES)
-            if months and old is not None:
-                rows = db.write_idle_episodes_window(con, hours, old, months, settings.idle, staged)
+        with scratch.connect(staging) as con:
+            if months and known is not None:
+                parts = _episode_months(known, months, settings)
+                rows = _episodes_near(con, store, parts, months, settings, staged)
+                replace = [{"x_PartMonth": m} for m in parts]
+                kept = {m: end for m, end in known.items() if m not in parts}
             else:
+                hours = table_select(con, store.table_path("gpu_hours"), GPU_HOURS)
+                if hours is None:
+                    return 0
                 rows = db.write_idle_episodes(con, hours, settings.idle, staged)
+                replace, kept = None, {}
+            reach = {**kept, **db.split_by_month(con, staged, folder)}
+        folder.mkdir(exist_ok=True)
         store.replace_derived(
-            "idle_episodes", IDLE_EPISODES, staged, None,
-            metadata=_episodes_metadata(int(version or 0), settings),
+            "idle_episodes", IDLE_EPISODES, folder, replace, ["x_PartMonth"],
+            metadata=_episodes_metadata(int(version or 0), settings, reach),
         )  # fmt: skip
         return rows
     finally:
         staged.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def reclassify_all(

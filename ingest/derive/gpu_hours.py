@@ -332,6 +332,35 @@ def _touches(start: str, end: str) -> str:
     return f'(start - INTERVAL 1 HOUR < {end} AND "end" + INTERVAL 1 HOUR > {start})'
 
 
+def episode_window(
+    con: duckdb.DuckDBPyConnection, old: str, months: list[str], settings: IdleSettings
+) -> tuple[object, object]:
+    """[lo, hi): the hours of gpu_hours that `write_idle_episodes_window` reads for `months`,
+    given the old episodes `old`: the months, episode_min_hours either side, and the old
+    episodes that touch them whole."""
+    ws, we = month_start(min(months)), month_start(next_month(max(months)))
+    span = f"INTERVAL {math.ceil(settings.episode_min_hours)} HOUR"
+    lo, hi = con.execute(
+        f"""SELECT least({ws} - {span}, min(start)), greatest({we} + {span}, max("end"))
+        FROM ({old}) WHERE {_touches(ws, we)}"""
+    ).fetchall()[0]
+    return lo, hi
+
+
+def split_by_month(con: duckdb.DuckDBPyConnection, episodes: Path, folder: Path) -> dict:
+    """Copy staged idle_episodes rows to `folder`, one `x_PartMonth=YYYY-MM/` folder per
+    month of their start, as the table is partitioned; returns {month: latest end (ISO)},
+    what a later refresh needs to know which months' episodes can reach its window."""
+    month = "strftime(make_timestamp(epoch_us(start)), '%Y-%m')"
+    select = f"SELECT {_episode_columns()}, {month} AS x_PartMonth FROM read_parquet($src)"
+    bound = {"src": str(episodes)}
+    _copy(con, select, folder, "x_PartMonth", bound)
+    rows = con.execute(
+        f'SELECT {month}, max("end") FROM read_parquet($src) GROUP BY 1', bound
+    ).fetchall()
+    return {m: end.isoformat() for m, end in rows}
+
+
 def write_idle_episodes_window(
     con: duckdb.DuckDBPyConnection,
     hours: str,
@@ -351,11 +380,7 @@ def write_idle_episodes_window(
     stretch too short to be an episode is under episode_min_hours long). Returns rows.
     """
     ws, we = month_start(min(months)), month_start(next_month(max(months)))
-    span = f"INTERVAL {math.ceil(settings.episode_min_hours)} HOUR"
-    lo, hi = con.execute(
-        f"""SELECT least({ws} - {span}, min(start)), greatest({we} + {span}, max("end"))
-        FROM ({old}) WHERE {_touches(ws, we)}"""
-    ).fetchall()[0]
+    lo, hi = episode_window(con, old, months, settings)
     return _copy_episodes(
         con, f"SELECT * FROM ({hours}) WHERE hour >= $lo AND hour < $hi", settings, path,
         where=_touches(ws, we),

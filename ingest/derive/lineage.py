@@ -12,7 +12,10 @@ from under `finops.built_from`:
   for every partition it holds; class_keys is whole and follows line_classes.
 - gpu_hours: {month: {"cost_lines", "gpu_util", "assets", "idle": fingerprint}}, the month's
   cost_lines partitions, its telemetry, the asset inventory and the idle settings.
-- idle_episodes records `finops.episodes_of` instead: the gpu_hours version and idle settings.
+- the GPU rollups (gpu_buckets, gpu_demand, gpu_owned_days) record what gpu_hours does;
+  telemetry_monthly {month: gpu_util fingerprint}.
+- idle_episodes records `finops.episodes_of` instead: the gpu_hours version and idle settings
+  (and each start month's latest episode end, which months a monthly refresh must read).
 
 `stale()` compares those records with the sources now. A table without a record (written
 before records were kept) is `recorded=False`: writers rebuild it whole, readers serve it.
@@ -21,6 +24,7 @@ before records were kept) is `recorded=False`: writers rebuild it whole, readers
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -39,6 +43,10 @@ PART = ("x_PartSource", "x_PartAccount", "x_PartPeriod")
 MONTH = ("x_PartMonth",)
 SEP = "/"  # between a partition's values: safe_part never leaves one in a value
 REPAIR = "run `finops vacuum` or ingest again; `finops classify` rebuilds everything"
+# The GPU rollups (models.gpu_rollups) record what gpu_hours records; telemetry_monthly
+# records {month: gpu_util fingerprint}.
+GPU_ROLLUPS = ("gpu_buckets", "gpu_demand", "gpu_owned_days")
+TELEMETRY_MONTHLY = "telemetry_monthly"
 GPU_INPUTS = {
     "cost_lines": "cost lines",
     "gpu_util": "GPU telemetry",
@@ -193,7 +201,13 @@ def stale_of(tables: Tables, settings: Settings | None = None) -> list[Stale]:
     """`stale()` over tables already opened (`tables(name)` -> the table or None)."""
     idle = settings.idle if settings is not None else None
     found = _stale_lines(tables)
-    found += _stale_hours(tables, idle)
+    inputs = functools.cache(lambda: gpu_inputs(tables, idle))  # once, for all four
+    hours = _stale_hours(tables, inputs)
+    found += hours
+    said = {s.part for s in hours}
+    for name in GPU_ROLLUPS:  # built with gpu_hours: said apart only where they lag behind it
+        found += [s for s in _stale_hours(tables, inputs, name) if s.part not in said]
+    found += _stale_telemetry(tables)
     found += _stale_episodes(tables, idle)
     return found
 
@@ -234,14 +248,17 @@ def _stale_lines(tables: Tables) -> list[Stale]:
     return out
 
 
-def _stale_hours(tables: Tables, idle: IdleSettings | None) -> list[Stale]:
-    table = tables("gpu_hours")
+def _stale_hours(
+    tables: Tables, inputs: Callable[[], dict], dataset: str = "gpu_hours"
+) -> list[Stale]:
+    """`dataset` (gpu_hours or a GPU rollup) against `inputs()`, what it is built from now."""
+    table = tables(dataset)
     if table is None:
-        return [_not_built("gpu_hours")] if tables("cost_lines") is not None else []
+        return [_not_built(dataset)] if tables("cost_lines") is not None else []
     record = recorded(table)
     if record is None:
-        return [_unrecorded("gpu_hours")]
-    now = gpu_inputs(tables, idle)
+        return [_unrecorded(dataset)]
+    now = inputs()
     out = []
     for month in sorted(set(now) | set(record)):
         if month not in record:
@@ -257,8 +274,24 @@ def _stale_hours(tables: Tables, idle: IdleSettings | None) -> list[Stale]:
             if not changed:
                 continue
             why = f"{' and '.join(changed)} changed after it was built"
-        out.append(Stale("gpu_hours", month, why))
+        out.append(Stale(dataset, month, why))
     return out
+
+
+def _stale_telemetry(tables: Tables) -> list[Stale]:
+    """telemetry_monthly records each gpu_util month's fingerprint."""
+    table, util = tables(TELEMETRY_MONTHLY), tables("gpu_util")
+    if table is None:
+        return [_not_built(TELEMETRY_MONTHLY)] if util is not None else []
+    record = recorded(table)
+    if record is None:
+        return [_unrecorded(TELEMETRY_MONTHLY)]
+    now = partition_fingerprints(util, MONTH)
+    return [
+        Stale(TELEMETRY_MONTHLY, month, "GPU telemetry of this month changed after it was built")
+        for month in sorted(set(now) | set(record))
+        if now.get(month) != record.get(month)
+    ]
 
 
 def _stale_episodes(tables: Tables, idle: IdleSettings | None) -> list[Stale]:

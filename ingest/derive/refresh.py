@@ -53,6 +53,9 @@ def _rebuild(
     stale_parts = named("line_classes")
     want_parts = None if stale_parts is None else parts | stale_parts
     stale_months = named("gpu_hours")
+    for name in (*lineage.GPU_ROLLUPS, lineage.TELEMETRY_MONTHLY):  # rebuilt with gpu_hours
+        lagging = named(name)
+        stale_months = None if stale_months is None or lagging is None else stale_months | lagging
     if want_parts is None or stale_months is None:
         want_months = None
     else:  # re-classified lines change their month's GPU-hours

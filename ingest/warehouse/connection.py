@@ -212,6 +212,17 @@ def _files_select(table: Table, source: str, missing: list[str] | None = None) -
     return f"SELECT {cols} FROM {source}"
 
 
+def files_select(
+    con: duckdb.DuckDBPyConnection, name: str, files: list[str], table: Table, snap: DeltaTable
+) -> str:
+    """SELECT of `table`'s columns over some of the snapshot's data `files` (e.g. a few
+    partitions'), readable on `con`: for writers that need less than the whole table."""
+    if not files:
+        return _empty_select(table)
+    source = files_view(con, name, files)
+    return _files_select(table, source, missing_columns(snap, table))
+
+
 def table_select(con: duckdb.DuckDBPyConnection, path: Path, table: Table) -> str | None:
     """SELECT of `table`'s columns over the current files of the Delta table at `path`
     (None when there is no table), readable on `con`: for writers reading what they just

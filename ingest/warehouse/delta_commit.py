@@ -199,6 +199,8 @@ def replace_derived(
             "partitions were to be replaced",
             hint="this is a bug in the derived-data code; nothing was committed",
         )
+    if table is not None and replace is None and table.metadata().partition_columns != keys:
+        return _repartition(store, dataset, table_decl, files, keys, metadata)
     root = store.table_path(dataset)
     tag = new_load_id()
     adds = []
@@ -245,6 +247,38 @@ def replace_derived(
     if version and version % 25 == 0:
         table.create_checkpoint()
     return version
+
+
+def _repartition(
+    store: Store,
+    dataset: str,
+    table_decl: Table,
+    files: list[tuple[Path, dict[str, str]]],
+    keys: list[str],
+    metadata: dict[str, str] | None,
+) -> int:
+    """Replace a derived table stored with other partition columns (an older finops) by the
+    staged files, in one commit that also changes its partitioning. The rows are rewritten
+    rather than moved, so this is for the small tables whose layout changed (idle_episodes)."""
+    pause_point(f"derived:{dataset}")
+    schema = table_decl.empty().to_arrow().schema
+    for name in keys:
+        schema = schema.append(pa.field(name, pa.string()))
+    parts = []
+    for path, values in files:
+        data = pq.read_table(path).select(table_decl.names)
+        for name in keys:
+            data = data.append_column(name, pa.array([values[name]] * data.num_rows, pa.string()))
+        parts.append(data.cast(schema))
+    commit = CommitProperties(custom_metadata=metadata) if metadata else None
+    root = str(store.table_path(dataset))
+    write_deltalake(
+        root, pa.concat_tables(parts) if parts else schema.empty_table(), mode="overwrite",
+        schema_mode="overwrite", partition_by=keys or None, commit_properties=commit,
+    )  # fmt: skip
+    for path, _ in files:
+        path.unlink(missing_ok=True)
+    return DeltaTable(root).version()
 
 
 def _staged_files(staged: Path, keys: list[str]) -> list[tuple[Path, dict[str, str]]]:

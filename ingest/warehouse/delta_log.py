@@ -17,7 +17,10 @@ from deltalake import DeltaTable
 
 BASE_TABLES = ("cost_lines", "gpu_util", "assets", "loads", "load_errors")
 # Rebuilt from the base tables (`finops classify`); "classifications" is their older name.
-DERIVED_TABLES = ("classifications", "line_classes", "class_keys", "gpu_hours", "idle_episodes")
+DERIVED_TABLES = (
+    "classifications", "line_classes", "class_keys", "gpu_hours", "idle_episodes",
+    "gpu_buckets", "gpu_demand", "gpu_owned_days", "telemetry_monthly",  # GPU rollups
+)  # fmt: skip
 TABLES = BASE_TABLES + DERIVED_TABLES
 
 _COMMIT = re.compile(r"^(\d{20})\.json$")
@@ -181,11 +184,15 @@ def file_problems(root: Path, name: str, table: DeltaTable) -> list[Problem]:
     """Every data file of the current version exists and has the size its commit logged (a
     truncated or overwritten file; the stat is taken anyway)."""
     folder = root / name
-    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+
+    def files() -> list[dict]:  # path and size only: the statistics columns are most of it
+        return pa.table(table.get_add_actions()).select(["path", "size_bytes"]).to_pylist()
+
+    actions = files()
     if any(not (folder / unquote(a["path"])).exists() for a in actions):
         # a commit since the table was opened may have replaced (and a vacuum removed) them
         table.update_incremental()
-        actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+        actions = files()
     missing: list[str] = []
     resized: list[str] = []
     for action in actions:

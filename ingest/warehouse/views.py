@@ -43,16 +43,28 @@ def _classified_costs(con) -> None:
     con.execute(CLASSIFIED_COSTS.format(cols=cols))
 
 
+def _gpu_hourly(con) -> None:
+    """Per resource-hour: too many rows to keep as a rollup (a GPU-hour row per GPU of the
+    hour), and read one resource at a time, so a view whose filters DuckDB pushes down."""
+    from models.gpu_rollups import GPU_HOURLY_SQL
+
+    con.execute(f"CREATE VIEW gpu_hourly AS {GPU_HOURLY_SQL}")
+
+
 def register_all(settings: Settings) -> None:
     """Register every derived table and view with the reader, configured by `settings`."""
     import importlib
 
     from ingest.warehouse import connection as warehouse
     from models.classify import CLASS_KEYS, LINE_CLASSES
+    from models.gpu_rollups import GPU_ROLLUPS, TELEMETRY_MONTHLY
     from models.idle import GPU_HOURS, IDLE_EPISODES
 
     for table in (LINE_CLASSES, CLASS_KEYS, GPU_HOURS, IDLE_EPISODES):
         warehouse.register_table(table)
+    for table in (*GPU_ROLLUPS, TELEMETRY_MONTHLY):  # derived at ingest, by month
+        warehouse.register_table(table)
+    warehouse.register_view("gpu_hourly", _gpu_hourly)
     warehouse.register_view("classifications", _classifications)  # before classified_costs
     warehouse.register_view("classified_costs", _classified_costs)
     for name in VIEW_MODULES:

@@ -160,10 +160,14 @@ def test_gpu_hours_written_before_the_currency_column_are_rebuilt_whole(
     from deltalake import CommitProperties, write_deltalake
 
     store = Store(built)
-    for name, part in (("gpu_hours", ["x_PartMonth"]), ("idle_episodes", None)):
-        old = connect(built).sql(f"select * exclude (currency) from {name}").pl()
-        if part:
-            old = old.with_columns(x_PartMonth=old["month"])
+    for name, month in (("gpu_hours", "month"), ("idle_episodes", "strftime(start, '%Y-%m')")):
+        # both stored by month: the hour's, an episode's start's
+        old = (
+            connect(built)
+            .sql(f"select * exclude (currency), {month} as x_PartMonth from {name}")
+            .pl()
+        )
+        part = ["x_PartMonth"]
         # written by a finops that recorded its sources but had no currency column yet
         record = lineage.last_commit(store.table(name)).get(lineage.BUILT_FROM)
         write_deltalake(

@@ -184,8 +184,9 @@ def test_check_names_the_damage_and_what_to_do(
     states = table_states(out)
     assert states.pop("cost_lines") != "healthy"
     assert states == dict.fromkeys(
-        ("loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes"), "healthy"
-    )
+        ("loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes", "gpu_buckets",
+         "gpu_demand", "gpu_owned_days", "telemetry_monthly"), "healthy"
+    )  # fmt: skip
     assert fingerprint(warehouse) == before
 
 
@@ -245,11 +246,12 @@ def test_a_healthy_warehouse_checks_healthy(built: Path, capsys: pytest.CaptureF
     before = fingerprint(built)
     code, out, err = run(capsys, "--warehouse", str(built), "check")
     assert code == 0, out + err
-    assert "All 6 tables are healthy." in out
+    assert "All 10 tables are healthy." in out
     assert table_states(out) == dict.fromkeys(
-        ("cost_lines", "loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes"),
+        ("cost_lines", "loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes",
+         "gpu_buckets", "gpu_demand", "gpu_owned_days", "telemetry_monthly"),
         "healthy",
-    )
+    )  # fmt: skip
     assert fingerprint(built) == before
 
 

@@ -1,0 +1,138 @@
+"""The inputs of a monthly refresh, read from the files of those months only.
+
+A refresh of some months must cost those months, not the history: the files are picked
+from the Delta logs (partition values, and the ChargePeriodStart range each cost_lines file
+records in its statistics) and only they are handed to DuckDB, which then opens nothing of
+the other months, not even a footer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+from deltalake import DeltaTable
+
+from ingest.warehouse.connection import files_select, local_path
+from ingest.warehouse.store import Store
+from models.classify import CLASS_KEYS, LINE_CLASSES
+from models.rules import GPU_COMPUTE
+from models.schema import COST_LINES, GPU_UTIL, Table
+
+MONTH = "x_PartMonth"
+PART = ("x_PartSource", "x_PartAccount", "x_PartPeriod")
+
+
+def next_month(month: str) -> str:
+    y, m = (int(x) for x in month.split("-"))
+    return f"{y + (m == 12):04d}-{m % 12 + 1:02d}"
+
+
+def months_between(first: str, last: str) -> list[str]:
+    out, month = [], first
+    while month <= last:
+        out.append(month)
+        month = next_month(month)
+    return out
+
+
+def month_of(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m")
+
+
+def start_of(month: str) -> datetime:
+    y, m = (int(x) for x in month.split("-"))
+    return datetime(y, m, 1, tzinfo=UTC)
+
+
+def _paths(store: Store, name: str, actions: pl.DataFrame) -> list[str]:
+    root = store.table_path(name)
+    return [local_path(str(root / p)) for p in actions["path"].to_list()] if actions.height else []
+
+
+def all_files(table: DeltaTable) -> list[str]:
+    """Every data file of the table's current version, as DuckDB opens them."""
+    return [local_path(u) for u in table.file_uris()]
+
+
+def month_files(store: Store, name: str, months: list[str]) -> tuple[DeltaTable | None, list[str]]:
+    """The table (None: none yet) and its data files in the `months` partitions."""
+    table = store.table(name)
+    if table is None:
+        return None, []
+    actions = store.partition_files(table, [MONTH], [{MONTH: m} for m in months])
+    return table, _paths(store, name, actions)
+
+
+def month_select(
+    con: duckdb.DuckDBPyConnection, store: Store, name: str, decl: Table, months: list[str]
+) -> str | None:
+    """SELECT of `decl`'s columns over the table's `months` partitions (None: no table)."""
+    table, files = month_files(store, name, months)
+    if table is None:
+        return None
+    return files_select(con, f"_month_{name}", files, decl, table)
+
+
+def _line_files(store: Store, table: DeltaTable, months: list[str]) -> pl.DataFrame:
+    """cost_lines' files whose lines may start in `months` (by their recorded range; a
+    file without statistics is taken)."""
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    lo, hi = "min.ChargePeriodStart", "max.ChargePeriodStart"
+    if not actions.height or lo not in actions.columns or hi not in actions.columns:
+        return actions
+    first, end = start_of(min(months)), start_of(next_month(max(months)))
+    spans = [(start_of(m), start_of(next_month(m))) for m in months]
+    low = pl.col(lo).cast(pl.Datetime("us", "UTC"))
+    high = pl.col(hi).cast(pl.Datetime("us", "UTC"))
+    overlaps = pl.lit(False)
+    for a, b in spans:
+        overlaps = overlaps | ((low < b) & (high >= a))
+    unknown = pl.col(lo).is_null() | pl.col(hi).is_null()
+    return actions.filter(unknown | (overlaps & (low < end) & (high >= first)))
+
+
+def gpu_lines(con: duckdb.DuckDBPyConnection, store: Store, months: list[str]) -> str | None:
+    """SQL of the gpu_compute lines starting in `months`, with the columns and classes
+    gpu_hours needs (as `classified_costs` has them), over those months' files only."""
+    from ingest.derive.billed_hours import months_sql
+    from ingest.derive.classified import LINE_COLUMNS
+
+    lines = store.table("cost_lines")
+    if lines is None:
+        return None
+    picked = _line_files(store, lines, months)
+    cost = files_select(con, "_month_cost_lines", _paths(store, "cost_lines", picked),
+                        COST_LINES, lines)  # fmt: skip
+    parts = picked.select([f"partition.{k}" for k in PART]).unique().rows() if picked.height else []
+    classes_table = store.table("line_classes")
+    class_files: list[str] = []
+    if classes_table is not None and parts:
+        wanted = [dict(zip(PART, (str(v) for v in p), strict=True)) for p in parts]
+        class_files = _paths(
+            store, "line_classes", store.partition_files(classes_table, list(PART), wanted)
+        )
+    keys_table = store.table("class_keys")
+    if classes_table is None or keys_table is None:
+        return None  # nothing classified yet: no GPU lines
+    classes = files_select(con, "_month_line_classes", class_files, LINE_CLASSES, classes_table)
+    keys = files_select(con, "_month_class_keys", [local_path(u) for u in keys_table.file_uris()],
+                        CLASS_KEYS, keys_table)  # fmt: skip
+    cols = ", ".join(f'c."{c}"' for c in LINE_COLUMNS)
+    klass = ", ".join(
+        f'k."{c}"' for c in ("x_AiClass", "x_Team", "x_GpuPerInstance", "x_GpuModelName")
+    )
+    return f"""SELECT {cols}, {klass}
+    FROM ({cost}) c
+    JOIN ({classes}) l ON l.x_LineId = c.x_LineId
+    JOIN ({keys}) k ON k.x_ClassKey = l.x_ClassKey
+    WHERE k.x_AiClass = '{GPU_COMPUTE}' AND {months_sql("c.ChargePeriodStart", months)}"""
+
+
+def telemetry(con: duckdb.DuckDBPyConnection, store: Store, months: list[str]) -> str:
+    """SQL of gpu_util's rows in `months` (an empty relation when there is none)."""
+    found = month_select(con, store, "gpu_util", GPU_UTIL, months)
+    if found is None:
+        return files_select(con, "_month_gpu_util", [], GPU_UTIL, None)  # type: ignore[arg-type]
+    return found
