@@ -22,6 +22,7 @@ _TYPES: dict[str, tuple[pl.DataType, str]] = {
     "json": (pl.String(), "VARCHAR"),
     "decimal": (MONEY, "DECIMAL(38,12)"),
     "datetime": (UTC_TS, "TIMESTAMPTZ"),
+    "date": (pl.Date(), "DATE"),
     "int": (pl.Int64(), "BIGINT"),
     "float": (pl.Float64(), "DOUBLE"),
     "bool": (pl.Boolean(), "BOOLEAN"),

@@ -108,6 +108,12 @@ def ready() -> bool:
     if not queries.has_data(root()):
         empty_warehouse()
         return False
+    if not queries.rollups_built(root()):
+        not_yet(
+            "Spend rollups",
+            "this warehouse was written before the ingest kept them, so totals show as empty; "
+            "run `finops vacuum` (or ingest again) to build them.",
+        )
     return derived_current()
 
 

@@ -9,7 +9,8 @@ from dashboard.queries.spend import frame
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Telemetry by source and month (a year of 500 GPUs is millions of rows)."""
+    """Telemetry by source and month (a year of 500 GPUs is millions of rows); the cost
+    lines' `billed_periods` is a rollup stored at ingest (ingest/derive/rollups.py)."""
     con.execute(
         """CREATE OR REPLACE TABLE telemetry_monthly AS
            SELECT date_trunc('month', hour) AS month, source, count(*) AS gpu_hours,
@@ -17,13 +18,6 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                   count(*) FILTER (WHERE samples = 0) AS unsampled_hours,
                   max(hour) + INTERVAL 1 HOUR AS data_until
            FROM gpu_util GROUP BY ALL"""
-    )
-    con.execute(
-        """CREATE OR REPLACE TABLE billed_periods AS
-           SELECT x_Source AS source, BillingAccountId AS billing_account,
-                  strftime(BillingPeriodStart, '%Y-%m') AS period, sum(BilledCost) AS billed,
-                  max(ChargePeriodEnd) AS data_until
-           FROM cost_lines GROUP BY ALL"""
     )
 
 

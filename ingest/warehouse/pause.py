@@ -24,6 +24,14 @@ PAUSE_POINTS: dict[str, str] = {
     "derived:line_classes": "line_classes files are moved into the table; commit not yet written",
     "derived:gpu_hours": "gpu_hours files are moved into the table; commit not yet written",
     "derived:idle_episodes": "idle_episodes file is moved into the table; commit not yet written",
+    # the cost-line rollups (models/rollups.py), one commit each
+    **{
+        f"derived:{name}": f"{name} files are moved into the table; commit not yet written"
+        for name in (
+            "spend_daily", "egress_daily", "tools_monthly", "tag_daily", "billed_periods",
+            "top_lines_parts",
+        )
+    },  # fmt: skip
 }
 
 

@@ -43,6 +43,17 @@ def _classified_costs(con) -> None:
     con.execute(CLASSIFIED_COSTS.format(cols=cols))
 
 
+def _top_lines(con) -> None:
+    """The costliest lines overall: the top of each partition's costliest (`top_lines_parts`)
+    holds them all. The count is read when the view is made, so it follows `TOP_LINES`."""
+    from models import rollups
+
+    con.execute(
+        "CREATE VIEW top_lines AS SELECT * FROM top_lines_parts "
+        f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {int(rollups.TOP_LINES)}"
+    )
+
+
 def register_all(settings: Settings) -> None:
     """Register every derived table and view with the reader, configured by `settings`."""
     import importlib
@@ -50,9 +61,11 @@ def register_all(settings: Settings) -> None:
     from ingest.warehouse import connection as warehouse
     from models.classify import CLASS_KEYS, LINE_CLASSES
     from models.idle import GPU_HOURS, IDLE_EPISODES
+    from models.rollups import ROLLUPS
 
-    for table in (LINE_CLASSES, CLASS_KEYS, GPU_HOURS, IDLE_EPISODES):
+    for table in (LINE_CLASSES, CLASS_KEYS, GPU_HOURS, IDLE_EPISODES, *ROLLUPS):
         warehouse.register_table(table)
+    warehouse.register_view("top_lines", _top_lines)
     warehouse.register_view("classifications", _classifications)  # before classified_costs
     warehouse.register_view("classified_costs", _classified_costs)
     for name in VIEW_MODULES:
