@@ -109,11 +109,13 @@ def ready() -> bool:
         empty_warehouse()
         return False
     if not queries.rollups_built(root()):
+        # written before the ingest kept them, or a refresh that never ran: nothing to total
         not_yet(
             "Spend rollups",
-            "this warehouse was written before the ingest kept them, so totals show as empty; "
-            "run `finops vacuum` (or ingest again) to build them.",
+            "the cost lines are loaded but not summed for the dashboard yet; run "
+            "`finops vacuum` (or ingest again) to build them.",
         )
+        return False
     return derived_current()
 
 

@@ -57,6 +57,11 @@ _CLASS_COLUMNS = (
     "x_ToolFamily",
 )  # fmt: skip
 _P = ", ".join(PART)
+_TAGGED = {"x_Team": "team", "x_Project": "project", "x_Environment": "env"}
+
+
+def _tag(key: str) -> str:
+    return f"nullif(json_extract_string(Tags, '$.{key}'), '')"
 
 
 def sums(gb: str | None = None) -> str:
@@ -185,9 +190,14 @@ def _lines_view(
             + "".join(f"AND l.{p} = c.{p} " for p in PART)
             + f"LEFT JOIN ({keys}) k ON k.x_ClassKey = l.x_ClassKey"
         )
-    else:  # classification has not run: the pages show "(not set)" classes
-        nulls = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in _CLASS_COLUMNS)
-        joined = f"SELECT c.*, {nulls} FROM _rollup_cost c"
+    else:  # classification has not run: team, project and environment from the tags
+        tags = {c: _tag(t) for c, t in _TAGGED.items()}
+        tags["x_Environment"] = f"coalesce({tags['x_Environment']}, {_tag('environment')})"
+        picked = ", ".join(
+            f"{tags[c]} AS {c}" if c in tags else f"CAST(NULL AS VARCHAR) AS {c}"
+            for c in _CLASS_COLUMNS
+        )
+        joined = f"SELECT c.*, {picked} FROM _rollup_cost c"
     con.execute(
         f"CREATE TEMP VIEW _rollup_lines AS SELECT *, {PROVIDER} AS provider FROM ({joined})"
     )
