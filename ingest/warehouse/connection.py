@@ -189,6 +189,31 @@ def files_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> s
     return quote(name)
 
 
+def typed_files_view(
+    con: duckdb.DuckDBPyConnection, name: str, files: list[str], table: Table, stored: list[str]
+) -> str:
+    """Like `files_view`, but typed from the contract rather than from the files' footers:
+    creating the view opens no file, so a reader pays for a table's files only when a query
+    reads them (the dashboard's first request reads rollups, not cost lines). `stored` are the
+    declared columns the snapshot holds; files are matched by column name."""
+    schema = ", ".join(
+        f"{_sql_str(c.name)}: {{name: {_sql_str(c.name)}, type: '{c.sql_type}', "
+        "default_value: NULL}"
+        for c in table.columns
+        if c.name in stored
+    )
+    paths = ", ".join(_sql_str(f) for f in files)  # quotes doubled: any path reads as itself
+    con.execute(
+        f"CREATE VIEW {quote(name)} AS SELECT * FROM read_parquet([{paths}], "
+        f"hive_partitioning = false, schema = map {{{schema}}})"
+    )
+    return quote(name)
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def arrow_view(con: duckdb.DuckDBPyConnection, name: str, snap: DeltaTable) -> str:
     """Register on `con` the snapshot's files as an Arrow dataset named `name`: read by
     pyarrow, so DuckDB itself needs no access to any file (see `connect(untrusted=True)`)."""
@@ -278,12 +303,14 @@ def connect(
         versions[table.name] = snap.version() if snap is not None else None
         body = _empty_select(table)
         if snap is not None and files:
+            missing = missing_columns(snap, table)
             if untrusted:
                 source = arrow_view(con, f"_files_{table.name}", snap)
             else:
-                source = files_view(con, f"_files_{table.name}", files)
+                stored = [c.name for c in table.columns if c.name not in missing]
+                source = typed_files_view(con, f"_files_{table.name}", files, table, stored)
                 readable.extend(files)
-            body = _files_select(table, source, missing_columns(snap, table))
+            body = _files_select(table, source, missing)
         con.execute(f'CREATE VIEW "{table.name}" AS {body}')
     if derived:
         for create in _DERIVED.values():
