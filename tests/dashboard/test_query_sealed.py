@@ -282,8 +282,10 @@ def test_the_connection_may_open_exactly_the_snapshot_files(
         "current_setting('enable_external_access'), current_setting('lock_configuration')"
     ).fetchone()
     snapshot = set()
+    from models.rollups import ROLLUPS
+
     for name in ("cost_lines", "gpu_util", "loads", "line_classes", "class_keys", "gpu_hours",
-                 "idle_episodes"):  # fmt: skip
+                 "idle_episodes", *(t.name for t in ROLLUPS)):  # fmt: skip
         snapshot.update(warehouse.snapshot_files(DeltaTable(str(root / name))))
     assert set(allowed) == snapshot
     spill = sealed.execute("select current_setting('temp_directory')").fetchone()[0]
