@@ -15,9 +15,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
+from models.rollups import ROLLUPS
+
 BASE_TABLES = ("cost_lines", "gpu_util", "assets", "loads", "load_errors")
 # Rebuilt from the base tables (`finops classify`); "classifications" is their older name.
-DERIVED_TABLES = ("classifications", "line_classes", "class_keys", "gpu_hours", "idle_episodes")
+DERIVED_TABLES = (
+    "classifications", "line_classes", "class_keys", "gpu_hours", "idle_episodes",
+    *(t.name for t in ROLLUPS),
+)  # fmt: skip
 TABLES = BASE_TABLES + DERIVED_TABLES
 
 _COMMIT = re.compile(r"^(\d{20})\.json$")
