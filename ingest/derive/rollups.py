@@ -175,11 +175,11 @@ def _lines_view(
 ) -> bool:
     """Create `_rollup_lines` on `con`: the wanted partitions' cost lines with their classes
     and `provider`. False when those partitions hold no files (all restated away)."""
-    cost = _files(store, "cost_lines", wanted)
+    cost = files_of(store, "cost_lines", wanted)
     if not cost:
         return False
     con.execute(f"CREATE TEMP VIEW _rollup_cost AS {files_source(con, cost, _LINE_COLUMNS)}")
-    classes = _files(store, "line_classes", wanted)
+    classes = files_of(store, "line_classes", wanted)
     keys = table_select(con, store.table_path("class_keys"), CLASS_KEYS)
     picked = ", ".join(f"k.{c}" for c in _CLASS_COLUMNS)
     if classes and keys is not None:
@@ -221,7 +221,7 @@ def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _files(
+def files_of(
     store: Store, dataset: str, wanted: list[dict[str, str]] | None
 ) -> list[tuple[list[str], dict[str, str]]]:
     """The data files of `dataset`'s wanted partitions, grouped with their values."""
