@@ -195,23 +195,19 @@ def typed_files_view(
     """Like `files_view`, but typed from the contract rather than from the files' footers:
     creating the view opens no file, so a reader pays for a table's files only when a query
     reads them (the dashboard's first request reads rollups, not cost lines). `stored` are the
-    declared columns the snapshot holds; files are matched by column name."""
-    schema = ", ".join(
-        f"{_sql_str(c.name)}: {{name: {_sql_str(c.name)}, type: '{c.sql_type}', "
-        "default_value: NULL}"
+    declared columns the snapshot holds; files are matched by column name. The paths go to
+    DuckDB as values, as in `files_view`."""
+    schema = ", ".join(  # our contract's names and types, never a user's text
+        f"'{c.name}': {{name: '{c.name}', type: '{c.sql_type}', default_value: NULL}}"
         for c in table.columns
         if c.name in stored
     )
-    paths = ", ".join(_sql_str(f) for f in files)  # quotes doubled: any path reads as itself
-    con.execute(
-        f"CREATE VIEW {quote(name)} AS SELECT * FROM read_parquet([{paths}], "
-        f"hive_partitioning = false, schema = map {{{schema}}})"
+    rel = con.sql(
+        f"SELECT * FROM read_parquet($files, hive_partitioning = false, schema = map {{{schema}}})",
+        params={"files": files},
     )
+    rel.create_view(name)
     return quote(name)
-
-
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def arrow_view(con: duckdb.DuckDBPyConnection, name: str, snap: DeltaTable) -> str:
