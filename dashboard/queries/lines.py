@@ -10,6 +10,8 @@ sorts the whole period.
 
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
 import polars as pl
 
@@ -147,7 +149,7 @@ def drill_page(
     if _kept_lines_suffice(con, floor):
         cols = ", ".join(DRILL_COLUMNS)
         sql = (
-            f"SELECT {cols} FROM top_lines WHERE {where} "
+            f"SELECT {cols} FROM {KEPT} WHERE {where} "
             "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset"
         )
         return frame(con, sql, params)
@@ -177,12 +179,22 @@ def drill_page(
     return frame(con, sql, params)
 
 
+KEPT = "top_lines_kept"  # this snapshot's `top_lines`, copied at its first drill-down
+
+
 def _kept_lines_suffice(con: duckdb.DuckDBPyConnection, floor: object | None) -> bool:
     """Whether `top_lines` holds every line of the page: all lines, or every line costing
-    more than its cheapest (the page's lines all reach `floor`)."""
-    if "top_lines" not in relations(con):
+    more than its cheapest (the page's lines all reach `floor`). The first drill-down of a
+    snapshot copies them into memory (`KEPT`): the view ranks every partition's costliest
+    lines, which a page should not pay for each time."""
+    have = relations(con)
+    if "top_lines" not in have:
         return False
-    cutoff, kept = con.execute("SELECT min(EffectiveCost), count(*) FROM top_lines").fetchall()[0]
+    if KEPT not in have:
+        # another session's request may make it first
+        with contextlib.suppress(duckdb.TransactionException):
+            con.execute(f"CREATE TABLE IF NOT EXISTS {KEPT} AS SELECT * FROM top_lines")
+    cutoff, kept = con.execute(f"SELECT min(EffectiveCost), count(*) FROM {KEPT}").fetchall()[0]
     if not kept:  # not built (or no lines): the lines themselves answer
         return False
     return kept < rollups.TOP_LINES or (floor is not None and cutoff is not None and floor > cutoff)
