@@ -48,9 +48,14 @@ def _top_lines(con) -> None:
     holds them all. The count is read when the view is made, so it follows `TOP_LINES`."""
     from models import rollups
 
+    n = int(rollups.TOP_LINES)
+    # the N-th largest cost first (one column), so the rows are read only above it
     con.execute(
-        "CREATE VIEW top_lines AS SELECT * FROM top_lines_parts "
-        f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {int(rollups.TOP_LINES)}"
+        f"""CREATE VIEW top_lines AS
+        WITH cut AS (SELECT min(EffectiveCost) AS floor FROM (
+            SELECT EffectiveCost FROM top_lines_parts ORDER BY EffectiveCost DESC LIMIT {n}))
+        SELECT * FROM top_lines_parts WHERE EffectiveCost >= (SELECT floor FROM cut)
+        ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {n}"""
     )
 
 
