@@ -12,6 +12,7 @@ imports `UNSET`, `PROVIDER`, `GB` and `sums` from here when its line-level reads
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import duckdb
 
@@ -259,18 +260,8 @@ def refresh(store: Store, parts: set[str] | None) -> int:
     staging.mkdir()
     lines = 0
     try:
-        with scratch.connect(store.staging_dir()) as con:
-            held = _lines_view(con, store, wanted)
-            if held:
-                # joined once, read by every rollup (DuckDB spills it beyond its memory limit)
-                con.execute("CREATE TEMP TABLE _rollup_rows AS SELECT * FROM _rollup_lines")
-                lines = int(con.execute("SELECT count(*) FROM _rollup_rows").fetchall()[0][0])
-                for table in contract.ROLLUPS:
-                    select = _typed(table, SQL[table.name]("_rollup_rows", held))
-                    con.execute(
-                        f"COPY ({select}) TO $out (FORMAT parquet, PARTITION_BY ({_P}))",
-                        {"out": str(staging / table.name)},
-                    )
+        for period in _by_period(store, wanted):  # memory follows one month, not the table
+            lines += _stage(store, period, staging)
         for table in contract.ROLLUPS:
             staged = staging / table.name
             staged.mkdir(parents=True, exist_ok=True)  # no rows: the parts are emptied
@@ -281,6 +272,36 @@ def refresh(store: Store, parts: set[str] | None) -> int:
             )  # fmt: skip
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return lines
+
+
+def _by_period(store: Store, wanted: Parts | None) -> list[Parts]:
+    """The wanted partitions (None: every cost_lines partition), a billing period at a time."""
+    if wanted is None:
+        wanted = [values for _, values in files_of(store, "cost_lines", None)]
+    periods: dict[str, Parts] = {}
+    for part in wanted:
+        periods.setdefault(part[PART[-1]], []).append(part)
+    return [periods[p] for p in sorted(periods)]
+
+
+def _stage(store: Store, wanted: Parts, staging: Path) -> int:
+    """Write the rollups of `wanted` under `staging/<rollup>/`; returns the lines read."""
+    with scratch.connect(store.staging_dir()) as con:
+        held = _lines_view(con, store, wanted)
+        if not held:
+            return 0
+        # joined once, read by every rollup (DuckDB spills it beyond its memory limit)
+        con.execute("CREATE TEMP TABLE _rollup_rows AS SELECT * FROM _rollup_lines")
+        lines = int(con.execute("SELECT count(*) FROM _rollup_rows").fetchall()[0][0])
+        for table in contract.ROLLUPS:
+            select = _typed(table, SQL[table.name]("_rollup_rows", held))
+            # each period writes partitions of its own into the rollup's folder
+            con.execute(
+                f"COPY ({select}) TO $out "
+                f"(FORMAT parquet, PARTITION_BY ({_P}), OVERWRITE_OR_IGNORE true)",
+                {"out": str(staging / table.name)},
+            )
     return lines
 
 
