@@ -28,10 +28,14 @@ PAUSE_POINTS: dict[str, str] = {
     **{
         f"derived:{name}": f"{name} files are moved into the table; commit not yet written"
         for name in (
-            "spend_daily", "egress_daily", "tools_monthly", "tag_daily", "billed_periods",
+            "spend_daily",
+            "egress_daily",
+            "tools_monthly",
+            "tag_daily",
+            "billed_periods",
             "top_lines_parts",
         )
-    },  # fmt: skip
+    },
 }
 
 
