@@ -9,6 +9,12 @@ prepared snapshot), `--repeats` times after one warm-up, and prints medians besi
 measured in the same run: DuckDB summing EffectiveCost over every line of the snapshot.
 
     python bench/bench_dashboard.py [--lines 10000000] [--repeats 5] [--warehouse DIR]
+    python bench/bench_dashboard.py --warehouse DIR --cold 3
+
+`--cold N` measures what a user waits for after a dashboard (re)start: N fresh processes, each
+opening the snapshot as the dashboard does and answering the Overview's queries once; it
+prints the median wall time of that first request and the median peak RSS of the process
+(medians of N; the rollups are built at ingest, so it reads rollups, not cost lines).
 """
 
 from __future__ import annotations
@@ -244,6 +250,59 @@ def pages(con, settings: Settings) -> dict[str, list]:
     }  # fmt: skip
 
 
+def first_request(root: Path) -> dict[str, float]:
+    """Open the snapshot as the dashboard does and answer the Overview once: seconds of each
+    step (`connect`; `prepare`, which on a warehouse with rollups only rolls GPU-hours and
+    telemetry up; the Overview's `queries`) and in all (`total`)."""
+    settings = Settings()
+    out: dict[str, float] = {}
+    t0 = t = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        out[name], t = now - t, now
+
+    views.register_all(settings)
+    con = warehouse.connect(root, memory_limit=settings.warehouse.memory_limit)
+    step("connect")
+    queries.prepare(con)
+    step("prepare")
+    f, cur = Filters(), "USD"
+    for call in (
+        (queries.currencies, f), (queries.headline, f, cur),
+        (queries.monthly, f, "provider", cur), (queries.monthly, f, "AI class", cur),
+        (queries.movers, f, cur, "service"), (queries_forecast.anomalies, f, cur),
+        (queries_gpu.currencies,), (queries_gpu.utilisation, f, cur),
+    ):  # fmt: skip
+        call[0](con.cursor(), *call[1:])
+    step("queries")
+    out["total"] = time.perf_counter() - t0
+    return out
+
+
+def cold(root: Path, runs: int) -> dict:
+    """`first_request` in `runs` fresh processes: median seconds of each step, peak RSS."""
+    from measure import measured
+
+    steps: dict[str, list[float]] = {}
+    rss = []
+    for _ in range(runs):
+        out = Path(tempfile.mkdtemp(prefix="bench-cold-")) / "s.json"
+        cmd = [sys.executable, __file__, "--warehouse", str(root), "--first-request", str(out)]
+        _, peak, _ = measured(cmd, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+        for name, s in json.loads(out.read_text()).items():
+            steps.setdefault(name, []).append(s)
+        rss.append(peak)
+    return {
+        "runs": runs,
+        "first_request_s": [round(s, 2) for s in steps["total"]],
+        "median_s": {name: round(statistics.median(v), 2) for name, v in steps.items()},
+        "peak_rss_mib": [round(r / 2**20) for r in rss],
+        "peak_rss_mib_median": round(statistics.median(rss) / 2**20),
+    }
+
+
 def timed(fn) -> float:
     t = time.perf_counter()
     fn()
@@ -257,6 +316,8 @@ def main() -> None:
     ap.add_argument("--warehouse", type=Path, help="reuse (or create) this warehouse")
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--only", default="", help="time only pages whose name contains this")
+    ap.add_argument("--cold", type=int, default=0, help="first request in N fresh processes")
+    ap.add_argument("--first-request", type=Path, help=argparse.SUPPRESS)  # one child of --cold
     args = ap.parse_args()
     root = args.warehouse or Path(tempfile.mkdtemp(prefix="bench-dashboard-")) / "warehouse"
     if not (root / "cost_lines").exists():
@@ -264,6 +325,12 @@ def main() -> None:
         build(root, args.lines)
         print(f"warehouse built in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     if args.build_only:
+        return
+    if args.first_request:
+        args.first_request.write_text(json.dumps(first_request(root)))
+        return
+    if args.cold:
+        print(json.dumps({"warehouse": str(root), **cold(root, args.cold)}, indent=2))
         return
     settings = Settings()
     views.register_all(settings)

@@ -108,6 +108,14 @@ def ready() -> bool:
     if not queries.has_data(root()):
         empty_warehouse()
         return False
+    if not queries.rollups_built(root()):
+        # written before the ingest kept them, or a refresh that never ran: nothing to total
+        not_yet(
+            "Spend rollups",
+            "the cost lines are loaded but not summed for the dashboard yet; run "
+            "`finops vacuum` (or ingest again) to build them.",
+        )
+        return False
     return derived_current()
 
 

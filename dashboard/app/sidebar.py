@@ -15,7 +15,8 @@ from models.cost_basis import CostBasis
 
 def sidebar_filters() -> Filters:
     """The filter widgets (in the sidebar, on every page), kept in the URL query string."""
-    if not queries.has_data(session.root()):
+    if not queries.has_data(session.root()) or not queries.rollups_built(session.root()):
+        # nothing to choose from yet (the page says what to run)
         st.session_state[session.FILTERS_KEY] = Filters()
         return Filters()
     ch = session.ask(queries.choices)

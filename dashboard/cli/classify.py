@@ -17,14 +17,16 @@ from dashboard.cli.finops import App
 )
 @click.pass_obj
 def command(app: App, rule_files: tuple[str, ...]) -> None:
-    """Classify every cost line, then rebuild gpu_hours and idle_episodes."""
+    """Classify every cost line, then rebuild gpu_hours, idle_episodes and the rollups."""
     from dashboard.cli.progress import progress_bar
-    from ingest.derive import classified
+    from ingest.derive import classified, rollups
     from ingest.warehouse import connection as warehouse
 
     warehouse.require(app.warehouse)
     with progress_bar(app.err_console, "classify") as progress:
         counts = classified.reclassify_all(app.store(), app.settings, rule_files, progress)
+        progress("summing the rollups the dashboard reads", 2, 3)
+        rollups.rebuild_all(app.store())
     con = app.connect()
     rows = con.execute(  # one row per class and currency: amounts in two currencies never add
         "select x_AiClass, BillingCurrency, count(*), sum(EffectiveCost) from classified_costs "

@@ -8,18 +8,6 @@ import polars as pl
 from dashboard.queries.spend import frame
 
 
-def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Billed totals by period. Telemetry by source and month is `telemetry_monthly`,
-    derived at ingest (models.gpu_rollups)."""
-    con.execute(
-        """CREATE OR REPLACE TABLE billed_periods AS
-           SELECT x_Source AS source, BillingAccountId AS billing_account,
-                  strftime(BillingPeriodStart, '%Y-%m') AS period, sum(BilledCost) AS billed,
-                  max(ChargePeriodEnd) AS data_until
-           FROM cost_lines GROUP BY ALL"""
-    )
-
-
 def loads(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return frame(
         con,

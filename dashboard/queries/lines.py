@@ -1,13 +1,16 @@
 """The explorer's reads behind a breakdown: spend by a tag key's values, and pages of the
 line items themselves.
 
-Tags are JSON text, not columns, so `prepare` unnests each distinct Tags value's keys once per
-snapshot into `tag_daily` (day, filter dimensions, tag key and value, cost). A page of line
-items is the only read of raw lines; it asks DuckDB for the lines above a cost that the
-daily rollup proves the page reaches, so it never sorts the whole period.
+Tags are JSON text, not columns, so the ingest unnests each distinct Tags value's keys into the
+`tag_daily` rollup (day, filter dimensions, tag key and value, cost), and keeps the costliest
+lines in `top_lines` (ingest/derive/rollups.py). A page of line items is read from those, or
+else from the lines above a cost that the daily rollup proves the page reaches, so it never
+sorts the whole period.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import duckdb
 import polars as pl
@@ -21,58 +24,13 @@ from dashboard.queries.spend import (
     LINE_COLUMNS,
     UNSET,
     _p,
-    _sums,
     amount,
     available,
     frame,
     lines_sql,
     relations,
 )
-
-TOP_LINES = 100_000  # the costliest lines kept in memory: most drill-down pages come from them
-# What a page shows or filters on, read from cost_lines for the kept lines.
-_KEPT = (
-    "ChargePeriodStart, ServiceName, RegionId, ResourceId, x_UsageType, ChargeDescription, "
-    "ConsumedQuantity, ConsumedUnit, BilledCost, EffectiveCost, x_LineId, BillingCurrency, "
-    f"SubAccountName, {_PROVIDER} AS provider"
-)
-_CLASSES = ("x_Team", "x_Environment", "x_Project", "x_AiClass", "x_Workload")
-
-
-def prepare(con: duckdb.DuckDBPyConnection, lines: str) -> None:
-    """Build `tag_daily` and `top_lines` from the line items' SQL (`queries.lines_sql`)."""
-    if CLASSIFIED in available(con) and "classifications" in relations(con):
-        classes = ", ".join(f"k.{c}" for c in _CLASSES)
-        # The top N by id and cost first, then their rows: sorting every kept column of
-        # 10M lines took twice as long. The cost floor lets the scan skip row groups.
-        top = (
-            f"WITH ids AS (SELECT x_LineId, EffectiveCost FROM cost_lines "
-            f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {TOP_LINES}), "
-            f"p AS (SELECT {_KEPT} FROM cost_lines WHERE x_LineId IN (SELECT x_LineId FROM ids) "
-            "AND (EffectiveCost IS NULL OR EffectiveCost >= (SELECT min(EffectiveCost) FROM ids))) "
-            f"SELECT p.*, {classes} FROM p LEFT JOIN classifications k USING (x_LineId)"
-        )
-    else:
-        top = (
-            f"SELECT * FROM ({lines}) "
-            f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {TOP_LINES}"
-        )
-    con.execute(f"CREATE OR REPLACE TABLE top_lines AS {top}")
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE tag_daily AS
-        WITH t AS (
-            SELECT CAST(ChargePeriodStart AS DATE) AS day, provider,
-                   coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
-                   BillingCurrency AS currency, Tags, {_sums()}, count(*) AS lines
-            FROM ({lines}) WHERE Tags IS NOT NULL GROUP BY ALL)
-        SELECT day, provider, team, env, currency, tag_key,
-               json_extract_string(Tags, '$."' || replace(tag_key, '"', '') || '"') AS tag_value,
-               sum(amortised) AS amortised, sum(billed) AS billed, sum(lines) AS lines
-        FROM t, unnest(list_distinct(json_keys(Tags))) AS k(tag_key) GROUP BY ALL
-        """
-    )
-
+from models import rollups
 
 # Every line filter, for the reads that take them all (the drill-down builds its own).
 _LINE_FILTER = """
@@ -175,7 +133,7 @@ def drill_page(
     """One page of the line items behind a breakdown row, largest cost first.
 
     The daily rollup's largest line per group gives a cost every line of the page reaches
-    (`_page_floor`); when `top_lines` (the snapshot's costliest lines, kept in memory) holds
+    (`_page_floor`); when `top_lines` (the costliest lines, kept by the ingest) holds
     every line above it, the page is read from there. Otherwise only the filters in use and
     that cost reach the scan of the line items. When neither the filters nor the drilled
     dimension need a classification column, the page is chosen from cost_lines alone and only
@@ -191,7 +149,7 @@ def drill_page(
     if _kept_lines_suffice(con, floor):
         cols = ", ".join(DRILL_COLUMNS)
         sql = (
-            f"SELECT {cols} FROM top_lines WHERE {where} "
+            f"SELECT {cols} FROM {KEPT} WHERE {where} "
             "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset"
         )
         return frame(con, sql, params)
@@ -221,13 +179,25 @@ def drill_page(
     return frame(con, sql, params)
 
 
+KEPT = "top_lines_kept"  # this snapshot's `top_lines`, copied at its first drill-down
+
+
 def _kept_lines_suffice(con: duckdb.DuckDBPyConnection, floor: object | None) -> bool:
     """Whether `top_lines` holds every line of the page: all lines, or every line costing
-    more than its cheapest (the page's lines all reach `floor`)."""
-    if "top_lines" not in relations(con):
+    more than its cheapest (the page's lines all reach `floor`). The first drill-down of a
+    snapshot copies them into memory (`KEPT`): the view ranks every partition's costliest
+    lines, which a page should not pay for each time."""
+    have = relations(con)
+    if "top_lines" not in have:
         return False
-    cutoff, kept = con.execute("SELECT min(EffectiveCost), count(*) FROM top_lines").fetchall()[0]
-    return kept < TOP_LINES or (floor is not None and cutoff is not None and floor > cutoff)
+    if KEPT not in have:
+        # another session's request may make it first
+        with contextlib.suppress(duckdb.TransactionException):
+            con.execute(f"CREATE TABLE IF NOT EXISTS {KEPT} AS SELECT * FROM top_lines")
+    cutoff, kept = con.execute(f"SELECT min(EffectiveCost), count(*) FROM {KEPT}").fetchall()[0]
+    if not kept:  # not built (or no lines): the lines themselves answer
+        return False
+    return kept < rollups.TOP_LINES or (floor is not None and cutoff is not None and floor > cutoff)
 
 
 def _line_where(

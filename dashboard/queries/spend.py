@@ -1,10 +1,11 @@
 """The dashboard's reads: parameterised SQL over the warehouse views, aggregates as polars frames.
 
 Every value a user can choose reaches DuckDB as a bound parameter; the only SQL text built at
-run time picks a column from a fixed whitelist (`DIMENSIONS`). A connection is prepared once
-per warehouse snapshot (`prepare`): the spend lines are rolled up by day into small in-memory
-tables, so page queries scan thousands of rows rather than millions, and only the drill-down
-(`queries_lines`, with the tag-key breakdown) reads line items, a page at a time.
+run time picks a column from a fixed whitelist (`DIMENSIONS`). Page queries read the rollups
+that every ingest maintains (`spend_daily`, `egress_daily`, `tools_monthly`, ...; built by
+ingest/derive/rollups.py), so they scan thousands of rows rather than millions and the first
+request after a load reads no cost line; only the drill-down (`queries_lines`) and the anomaly
+drivers read line items, with filters and a LIMIT.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import duckdb
 import polars as pl
 
 from dashboard.queries.filters import Filters
+from ingest.derive.rollups import GB as _GB  # noqa: F401 (for the pages that convert units)
+from ingest.derive.rollups import PROVIDER as _PROVIDER
+from ingest.derive.rollups import UNSET
 from ingest.warehouse import connection as warehouse
 from models.cost_basis import CostBasis
-from models.rules import EGRESS, NOT_AI_CLASSES, SAAS_TOOL
+from models.rules import EGRESS, NOT_AI_CLASSES
 from models.schema import sql_list
 
 # What the explorer can break spend down by: label -> rollup column.
@@ -46,14 +50,9 @@ LINE_COLUMNS: dict[str, str] = {
     "account": "SubAccountName",
 }
 CLASSIFIED = "classified_costs"
-UNSET = "(not set)"
 # A line of AI spend: classified, and of a class other than NOT_AI_CLASSES.
 AI_SPEND = f"ai_class NOT IN {sql_list((*NOT_AI_CLASSES, UNSET))}"
 
-_PROVIDER = (
-    "CASE WHEN x_Source = 'onprem' THEN ProviderName || coalesce(' · ' || RegionName, '') "
-    "ELSE ProviderName END"
-)
 _TAG = "nullif(json_extract_string(Tags, '$.{0}'), '')"
 # Classification columns when classified_costs is not built yet: tags, else unknown.
 _UNCLASSIFIED = (
@@ -65,17 +64,6 @@ _UNCLASSIFIED = (
     "FROM cost_lines"
 )
 
-# Gigabytes moved, from the units the exports use: GB (AWS, FOCUS), "1 GB" or "10 GB" blocks
-# (Azure), gibibyte (GCP); NULL for other units, such as a NAT gateway's hours.
-_BLOCK = r"coalesce(TRY_CAST(regexp_extract(ConsumedUnit, '^\s*(\d+)\s', 1) AS DOUBLE), 1)"
-_GB = rf"""(CAST(ConsumedQuantity AS DOUBLE) * {_BLOCK} * CASE
-    WHEN regexp_matches(ConsumedUnit, '^\s*(\d+\s+)?(GB|gigabytes?)\s*$', 'i') THEN 1
-    WHEN regexp_matches(ConsumedUnit, '^\s*(\d+\s+)?(GiB|gibibytes?)\s*$', 'i') THEN 1.073741824
-    WHEN regexp_matches(ConsumedUnit, '^\s*(\d+\s+)?(TB|terabytes?)\s*$', 'i') THEN 1000
-    WHEN regexp_matches(ConsumedUnit, '^\s*(\d+\s+)?(TiB|tebibytes?)\s*$', 'i')
-      THEN 1099.511627776
-    END)"""
-
 _FILTER = """
     ($start IS NULL OR day >= $start) AND ($end IS NULL OR day <= $end)
     AND (len(CAST($providers AS VARCHAR[])) = 0
@@ -83,18 +71,6 @@ _FILTER = """
     AND (len(CAST($teams AS VARCHAR[])) = 0 OR list_contains(CAST($teams AS VARCHAR[]), team))
     AND (len(CAST($envs AS VARCHAR[])) = 0 OR list_contains(CAST($envs AS VARCHAR[]), env))
 """
-
-
-def _sums(gb: str | None = None) -> str:
-    """The rollups keep one money column per cost basis, named by it (`amortised`, `billed`),
-    so a page switches basis without rebuilding; with `gb`, also each basis' cost of the
-    lines billed by volume (`gb_amortised`, `gb_billed`)."""
-    out = [f"sum({b.column}) AS {b.value}" for b in CostBasis]
-    if gb:
-        out += [
-            f"sum({b.column}) FILTER (WHERE {gb} IS NOT NULL) AS gb_{b.value}" for b in CostBasis
-        ]
-    return ", ".join(out)
 
 
 def amount(f: Filters) -> str:
@@ -129,23 +105,28 @@ def relations(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
-# Derived datasets and the column that is set once they are built.
-DERIVED = {CLASSIFIED: "x_AiClass", "gpu_hours": "state", "idle_episodes": "hours"}
+# Derived datasets and the relation and column that are set once they are built: the lines'
+# classes are asked of line_classes, which a reader opens without the cost lines.
+DERIVED = {
+    CLASSIFIED: ("line_classes", "x_ClassKey"),
+    "gpu_hours": ("gpu_hours", "state"),
+    "idle_episodes": ("idle_episodes", "hours"),
+}
 _AVAILABLE = "snapshot_available"  # what `available` found when the snapshot was prepared
 
 
 def available(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Derived datasets that exist and hold rows (they exist empty before `finops classify`).
 
-    Asking scans the classified lines, so a prepared snapshot keeps the answer (`_AVAILABLE`).
-    """
+    Each answer stops at the first row of a derived table, never scanning cost lines; a
+    prepared snapshot keeps the answer (`_AVAILABLE`)."""
     have = relations(con)
     if _AVAILABLE in have:
         return {r[0] for r in con.execute(f"SELECT name FROM {_AVAILABLE}").fetchall()}
     out = set()
-    for name, col in DERIVED.items():
-        if name in have:
-            sql = f'SELECT EXISTS (SELECT 1 FROM "{name}" WHERE "{col}" IS NOT NULL)'
+    for name, (relation, col) in DERIVED.items():
+        if name in have and relation in have:
+            sql = f'SELECT EXISTS (SELECT 1 FROM "{relation}" WHERE "{col}" IS NOT NULL)'
             if con.execute(sql).fetchall()[0][0]:
                 out.add(name)
     return out
@@ -158,11 +139,22 @@ def lines_sql(con: duckdb.DuckDBPyConnection) -> str:
     return _UNCLASSIFIED
 
 
+# The rollups pages read, maintained at ingest: a warehouse written before they existed has
+# cost lines but not these until its next ingest, vacuum or classify.
+ROLLUPS = ("spend_daily", "billed_periods")
+
+
+def rollups_built(root: Path | str) -> bool:
+    """Whether the warehouse holds the rollups the pages read (read from the Delta logs)."""
+    key = dict(snapshot_key(root))
+    return all(key.get(name) is not None for name in ROLLUPS)
+
+
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Roll the snapshot up (once per snapshot; pages query the rollups, not the lines)."""
+    """Once per snapshot: remember what is available. Every rollup is read as stored (the
+    cost lines' in ingest/derive/rollups.py, the GPU-hours' in ingest/derive/gpu_rollups.py),
+    so no cost line is read here."""
     from dashboard.queries import gpu as queries_gpu
-    from dashboard.queries import health as queries_health
-    from dashboard.queries import lines as queries_lines
 
     have = available(con)
     con.execute(
@@ -171,62 +163,6 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     )
     if "gpu_hours" in have:
         queries_gpu.prepare(con)
-    queries_health.prepare(con)
-    lines = lines_sql(con)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE spend_daily AS
-        SELECT CAST(ChargePeriodStart AS DATE) AS day, provider, ProviderName AS provider_name,
-               ServiceName AS service, coalesce(x_Team, '{UNSET}') AS team,
-               coalesce(x_Project, '{UNSET}') AS project,
-               coalesce(x_Environment, '{UNSET}') AS env, coalesce(RegionId, '{UNSET}') AS region,
-               coalesce(x_AiClass, '{UNSET}') AS ai_class,
-               coalesce(x_Workload, '{UNSET}') AS workload,
-               coalesce(SubAccountName, SubAccountId, BillingAccountId) AS account,
-               BillingCurrency AS currency,
-               (Tags IS NOT NULL AND json_extract_string(Tags, '$.team') IS NOT NULL) AS tagged,
-               -- days the charge covers: a monthly fee is spread over them by the anomaly
-               -- detector, not read as a spike on the 1st
-               greatest(date_diff('day', CAST(ChargePeriodStart AS DATE),
-                                  CAST(ChargePeriodEnd - INTERVAL 1 MICROSECOND AS DATE)) + 1, 1)
-                   AS days,
-               {_sums()}, count(*) AS lines,
-               max(EffectiveCost) AS max_cost
-        FROM ({lines}) GROUP BY ALL
-        """
-    )
-    queries_lines.prepare(con, lines)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE egress_daily AS
-        SELECT CAST(ChargePeriodStart AS DATE) AS day, provider,
-               coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
-               coalesce(x_EgressKind, '{UNSET}') AS kind, coalesce(RegionId, '{UNSET}') AS region,
-               coalesce(nullif(regexp_extract(x_UsageType, '^([A-Z]+[0-9]?)-([A-Z]+[0-9]?)-AWS',
-                                              ['a', 'b']).a, '') || ' → ' ||
-                        regexp_extract(x_UsageType, '^([A-Z]+[0-9]?)-([A-Z]+[0-9]?)-AWS',
-                                       ['a', 'b']).b,
-                        coalesce(RegionId, '?') || ' → ' || coalesce(x_EgressKind, '?'))
-                   AS region_pair,
-               coalesce(ResourceId, '{UNSET}') AS resource, BillingCurrency AS currency,
-               {_sums(_GB)}, sum({_GB}) AS gb
-        FROM ({lines}) WHERE x_AiClass = '{EGRESS}' GROUP BY ALL
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE tools_monthly AS
-        SELECT CAST(date_trunc('month', ChargePeriodStart) AS DATE) AS month, provider,
-               coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
-               coalesce(x_ToolFamily, '{UNSET}') AS family,
-               coalesce(ServiceName, ProviderName) AS tool, BillingCurrency AS currency,
-               {_sums()}, sum(x_Seats) AS seats,
-               sum(x_ActiveSeats) AS active_seats
-        FROM ({lines})
-        WHERE x_AiClass = '{SAAS_TOOL}' OR x_ToolFamily IS NOT NULL OR x_Source = 'saas'
-        GROUP BY ALL
-        """
-    )
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:

@@ -14,6 +14,8 @@ from under `finops.built_from`:
   cost_lines partitions, its telemetry, the asset inventory and the idle settings.
 - the GPU rollups (gpu_buckets, gpu_demand, gpu_owned_days) record what gpu_hours does;
   telemetry_monthly {month: gpu_util fingerprint}.
+- the cost-line rollups (models/rollups.py): {partition: {"cost_lines", "line_classes":
+  fingerprint}}, the partition's cost lines and the classes they were summed with.
 - idle_episodes records `finops.episodes_of` instead: the gpu_hours version and idle settings
   (and each start month's latest episode end, which months a monthly refresh must read).
 
@@ -119,6 +121,15 @@ def line_inputs(tables: Tables) -> dict[str, str]:
     return partition_fingerprints(tables("cost_lines"), PART)
 
 
+def rollup_inputs(tables: Tables) -> dict[str, dict[str, str]]:
+    """What each partition of a rollup is built from now: its cost lines and their classes."""
+    classes = partition_fingerprints(tables("line_classes"), PART)
+    return {
+        part: {"cost_lines": fp, "line_classes": classes.get(part, "")}
+        for part, fp in line_inputs(tables).items()
+    }
+
+
 def gpu_inputs(tables: Tables, idle: IdleSettings | None) -> dict[str, dict[str, str]]:
     """What each month of gpu_hours is built from now (months with cost lines or telemetry).
     Without `idle`, the idle settings are left out (a reader that has none)."""
@@ -209,6 +220,7 @@ def stale_of(tables: Tables, settings: Settings | None = None) -> list[Stale]:
         found += [s for s in _stale_hours(tables, inputs, name) if s.part not in said]
     found += _stale_telemetry(tables)
     found += _stale_episodes(tables, idle)
+    found += _stale_rollups(tables)
     return found
 
 
@@ -311,6 +323,36 @@ def _stale_episodes(tables: Tables, idle: IdleSettings | None) -> list[Stale]:
     if idle is not None and basis.get("idle") != idle_record(idle):
         return [Stale("idle_episodes", "", "was derived with other idle settings")]
     return []
+
+
+def _stale_rollups(tables: Tables) -> list[Stale]:
+    from models.rollups import ROLLUPS
+
+    now: dict[str, dict[str, str]] | None = None
+    out = []
+    for decl in ROLLUPS:
+        table = tables(decl.name)
+        if table is None:
+            out += [_not_built(decl.name)] if line_inputs(tables) else []
+            continue
+        record = recorded(table)
+        if record is None:
+            out.append(_unrecorded(decl.name))
+            continue
+        now = rollup_inputs(tables) if now is None else now
+        for part in sorted(set(now) | set(record)):
+            if part not in record:
+                why = "its cost lines were loaded after it was built"
+            elif part not in now:
+                why = "holds sums of cost lines that are no longer loaded"
+            elif record[part].get("cost_lines") != now[part]["cost_lines"]:
+                why = "its cost lines were replaced after it was built"
+            elif record[part].get("line_classes") != now[part]["line_classes"]:
+                why = "its cost lines were classified again after it was built"
+            else:
+                continue
+            out.append(Stale(decl.name, part, why))
+    return out
 
 
 def explain(found: list[Stale], limit: int = 3) -> str:

@@ -3,7 +3,8 @@
 `refresh` is called by every ingest command once its loads are committed, with the results,
 even when nothing changed: it re-classifies the cost_lines partitions the loads committed and
 every partition `lineage.stale()` finds out of date (a refresh killed, a disk that filled up),
-then rebuilds gpu_hours for those months and the months stale themselves, then idle_episodes.
+then rebuilds gpu_hours for those months and the months stale themselves, then idle_episodes,
+then the rollups of the re-classified partitions and of those stale themselves.
 A warehouse whose derived data matches its sources costs a read of the Delta logs.
 """
 
@@ -71,6 +72,20 @@ def _rebuild(
         )
     elif episodes:
         classified.refresh_episodes(store, settings)
+    _rebuild_rollups(store, want_parts, found)
+
+
+def _rebuild_rollups(store: Store, classified: set[str] | None, found: list[lineage.Stale]) -> None:
+    """The rollups of the partitions just classified and of those found stale (all when
+    classification ran whole or a rollup recorded nothing)."""
+    from ingest.derive import rollups
+    from models.rollups import ROLLUPS
+
+    mine = [s for s in found if s.dataset in {t.name for t in ROLLUPS}]
+    if classified is None or any(not s.recorded for s in mine):
+        rollups.refresh(store, None)
+    elif classified or mine:
+        rollups.refresh(store, classified | {s.part for s in mine})
 
 
 def _values(part: str) -> dict[str, str]:

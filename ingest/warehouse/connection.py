@@ -189,6 +189,27 @@ def files_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> s
     return quote(name)
 
 
+def typed_files_view(
+    con: duckdb.DuckDBPyConnection, name: str, files: list[str], table: Table, stored: list[str]
+) -> str:
+    """Like `files_view`, but typed from the contract rather than from the files' footers:
+    creating the view opens no file, so a reader pays for a table's files only when a query
+    reads them (the dashboard's first request reads rollups, not cost lines). `stored` are the
+    declared columns the snapshot holds; files are matched by column name. The paths go to
+    DuckDB as values, as in `files_view`."""
+    schema = ", ".join(  # our contract's names and types, never a user's text
+        f"'{c.name}': {{name: '{c.name}', type: '{c.sql_type}', default_value: NULL}}"
+        for c in table.columns
+        if c.name in stored
+    )
+    rel = con.sql(
+        f"SELECT * FROM read_parquet($files, hive_partitioning = false, schema = map {{{schema}}})",
+        params={"files": files},
+    )
+    rel.create_view(name)
+    return quote(name)
+
+
 def arrow_view(con: duckdb.DuckDBPyConnection, name: str, snap: DeltaTable) -> str:
     """Register on `con` the snapshot's files as an Arrow dataset named `name`: read by
     pyarrow, so DuckDB itself needs no access to any file (see `connect(untrusted=True)`)."""
@@ -289,12 +310,14 @@ def connect(
         versions[table.name] = snap.version() if snap is not None else None
         body = _empty_select(table)
         if snap is not None and files:
+            missing = missing_columns(snap, table)
             if untrusted:
                 source = arrow_view(con, f"_files_{table.name}", snap)
             else:
-                source = files_view(con, f"_files_{table.name}", files)
+                stored = [c.name for c in table.columns if c.name not in missing]
+                source = typed_files_view(con, f"_files_{table.name}", files, table, stored)
                 readable.extend(files)
-            body = _files_select(table, source, missing_columns(snap, table))
+            body = _files_select(table, source, missing)
         con.execute(f'CREATE VIEW "{table.name}" AS {body}')
     if derived:
         for create in _DERIVED.values():

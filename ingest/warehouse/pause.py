@@ -30,6 +30,18 @@ PAUSE_POINTS: dict[str, str] = {
     "written",
     "derived:telemetry_monthly": "telemetry_monthly files are moved into the table; commit not "
     "yet written",
+    # the cost-line rollups (models/rollups.py), one commit each
+    **{
+        f"derived:{name}": f"{name} files are moved into the table; commit not yet written"
+        for name in (
+            "spend_daily",
+            "egress_daily",
+            "tools_monthly",
+            "tag_daily",
+            "billed_periods",
+            "top_lines_parts",
+        )
+    },
 }
 
 

@@ -51,6 +51,22 @@ def _gpu_hourly(con) -> None:
     con.execute(f"CREATE VIEW gpu_hourly AS {GPU_HOURLY_SQL}")
 
 
+def _top_lines(con) -> None:
+    """The costliest lines overall: the top of each partition's costliest (`top_lines_parts`)
+    holds them all. The count is read when the view is made, so it follows `TOP_LINES`."""
+    from models import rollups
+
+    n = int(rollups.TOP_LINES)
+    # the N-th largest cost first (one column), so the rows are read only above it
+    con.execute(
+        f"""CREATE VIEW top_lines AS
+        WITH cut AS (SELECT min(EffectiveCost) AS floor FROM (
+            SELECT EffectiveCost FROM top_lines_parts ORDER BY EffectiveCost DESC LIMIT {n}))
+        SELECT * FROM top_lines_parts WHERE EffectiveCost >= (SELECT floor FROM cut)
+        ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {n}"""
+    )
+
+
 def register_all(settings: Settings) -> None:
     """Register every derived table and view with the reader, configured by `settings`."""
     import importlib
@@ -59,12 +75,14 @@ def register_all(settings: Settings) -> None:
     from models.classify import CLASS_KEYS, LINE_CLASSES
     from models.gpu_rollups import GPU_ROLLUPS, TELEMETRY_MONTHLY
     from models.idle import GPU_HOURS, IDLE_EPISODES
+    from models.rollups import ROLLUPS
 
-    for table in (LINE_CLASSES, CLASS_KEYS, GPU_HOURS, IDLE_EPISODES):
+    for table in (LINE_CLASSES, CLASS_KEYS, GPU_HOURS, IDLE_EPISODES, *ROLLUPS):
         warehouse.register_table(table)
     for table in (*GPU_ROLLUPS, TELEMETRY_MONTHLY):  # derived at ingest, by month
         warehouse.register_table(table)
     warehouse.register_view("gpu_hourly", _gpu_hourly)
+    warehouse.register_view("top_lines", _top_lines)
     warehouse.register_view("classifications", _classifications)  # before classified_costs
     warehouse.register_view("classified_costs", _classified_costs)
     for name in VIEW_MODULES:

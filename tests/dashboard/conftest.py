@@ -37,6 +37,18 @@ def lines_only(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return warehouse
 
 
+@pytest.fixture
+def rollups_only(lines_only: Path) -> Path:
+    """Cost lines and the rollups the pages read, summed without classes (team, project and
+    environment from the tags), as before `finops classify` has ever run."""
+    from ingest.derive import rollups
+
+    store = Store(lines_only)
+    with store.writer():
+        rollups.refresh(store, None)
+    return lines_only
+
+
 # ---- a real `finops dashboard` process --------------------------------------------------------
 
 

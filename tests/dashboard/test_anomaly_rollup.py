@@ -13,6 +13,7 @@ import polars as pl
 from dashboard.queries import forecast as queries_forecast
 from dashboard.queries import spend as queries
 from dashboard.queries.filters import Filters
+from ingest.derive import rollups
 from ingest.warehouse import views
 from ingest.warehouse.connection import connect
 from ingest.warehouse.store import Store
@@ -40,7 +41,10 @@ def month(period: str) -> object:
 
 
 def test_a_monthly_fee_is_no_anomaly_and_a_spike_is(warehouse: Path) -> None:
-    Store(warehouse).load_cost_lines([month(p) for p in ("2026-08", "2026-09", "2026-10")])
+    store = Store(warehouse)
+    store.load_cost_lines([month(p) for p in ("2026-08", "2026-09", "2026-10")])
+    with store.writer():  # the daily rollup alone, as the lines stand (not classified)
+        rollups.refresh(store, None)
     views.register_all(Settings())
     con = connect(warehouse)
     queries.prepare(con)

@@ -1,7 +1,7 @@
 """The dashboard's fast paths give the same answers as the plain computation they replace.
 
 Own vs rent on a prepared snapshot sums u, u_r and the demand curve in DuckDB; the explorer
-reads tag values and line-item pages from per-snapshot rollups. Each is compared with the
+reads tag values and line-item pages from the rollups kept at ingest. Each is compared with the
 direct answer (`recommend` over every GPU-hour; SQL over every line) on real DuckDB.
 """
 
@@ -19,6 +19,7 @@ from dashboard.queries import lines as queries_lines
 from dashboard.queries import own_vs_rent as queries_own
 from dashboard.queries import spend as queries
 from dashboard.queries.filters import Filters
+from models import rollups
 from models.cost_basis import CostBasis
 from models.recommendation import OwnVsRentSettings, recommend, to_dict
 from tests.fixtures.demand import SCHEMA, demand_rows
@@ -109,15 +110,15 @@ def prepared(built_warehouse, request):
     from models.settings import Settings
 
     views.register_all(Settings())
-    con = warehouse.connect(built_warehouse)
-    kept, queries_lines.TOP_LINES = queries_lines.TOP_LINES, request.param
+    kept, rollups.TOP_LINES = rollups.TOP_LINES, request.param  # the reader's view keeps these
     try:
+        con = warehouse.connect(built_warehouse)
         queries.prepare(con)
         if not request.param:
-            con.execute("DROP TABLE top_lines")
+            con.execute("DROP VIEW top_lines")
         yield con
     finally:
-        queries_lines.TOP_LINES = kept
+        rollups.TOP_LINES = kept
 
 
 @pytest.mark.parametrize("kept", [1000, 6])  # every line; a cut inside a run of equal costs
@@ -127,8 +128,8 @@ def test_kept_lines_are_the_costliest_with_their_classes(built_warehouse, kept, 
     from models.settings import Settings
 
     views.register_all(Settings())
+    monkeypatch.setattr(rollups, "TOP_LINES", kept)  # read by the view when connecting
     con = warehouse.connect(built_warehouse)
-    monkeypatch.setattr(queries_lines, "TOP_LINES", kept)
     queries.prepare(con)
     cols = "x_LineId, EffectiveCost, x_Team, x_AiClass"
     got = con.sql(f"SELECT {cols} FROM top_lines ORDER BY EffectiveCost DESC, x_LineId")

@@ -296,11 +296,16 @@ def test_derived_tables_that_record_nothing_are_served_and_rebuilt_at_the_next_w
             partition_by=table.metadata().partition_columns or None,
             commit_properties=CommitProperties(custom_metadata={"note": "older finops"}),
         )  # fmt: skip
+    from models.rollups import ROLLUPS
+
+    for table in ROLLUPS:  # nor did it keep rollups
+        shutil.rmtree(warehouse / table.name)
     found = lineage.stale(warehouse, Settings())
     assert [(s.dataset, s.recorded) for s in found] == [
         ("line_classes", False),
         ("gpu_hours", False),
         ("idle_episodes", False),
+        *((t.name, False) for t in ROLLUPS),
     ]
     assert check(capsys, warehouse)[0] == 0  # not damage, and nothing says it is wrong
     reports = tmp_path / "reports"
