@@ -112,17 +112,18 @@ for provider, read in reads.items():
         csv = [f for f in files if f.endswith(".csv")]
         t = time.perf_counter()
         if csv:
-            con.execute(f"COPY (SELECT * FROM {read.format(csv)}) TO '{out}/{provider}.parquet'")
+            con.execute(f"COPY (SELECT * FROM {read.format(csv)}) "
+                        f"TO '{out}/{provider}.parquet' (COMPRESSION zstd)")
         if parquet:
             con.execute(f"COPY (SELECT * FROM read_parquet({parquet}, union_by_name=true)) "
-                        f"TO '{out}/{provider}-p.parquet'")
+                        f"TO '{out}/{provider}-p.parquet' (COMPRESSION zstd)")
         spent[provider] = time.perf_counter() - t
         continue
     files = [f for f in files if f.endswith(".parquet")]
     t = time.perf_counter()
     if files:
         con.execute(f"COPY (SELECT * FROM read_parquet({files}, union_by_name=true)) "
-                    f"TO '{out}/{provider}.parquet'")
+                    f"TO '{out}/{provider}.parquet' (COMPRESSION zstd)")
     spent[provider] = time.perf_counter() - t
 (out / "floor.json").write_text(json.dumps(spent))
 """
@@ -309,6 +310,19 @@ class Bench:
             warehouse_mib=round(stored / 2**20, 1),
         )
 
+    def final(self, last: str) -> None:
+        """The figures over the whole warehouse, after the months."""
+        months = self.out / "months"
+        self.results.add(
+            "warehouse",
+            warehouse_mib=round(_size(self.warehouse) / 2**20, 1),
+            source_mib=round(_size(months) / 2**20, 1),
+            ratio=round(_size(self.warehouse) / max(1, _size(months)), 2),
+        )
+        self.dashboard()
+        self.report(last)
+        self.query(last)
+
     def dashboard(self) -> dict:
         side = self.scratch / "dashboard.json"
         app = str(ROOT / "dashboard" / "app" / "main.py")
@@ -412,8 +426,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="folder for results.jsonl (and the data)")
     ap.add_argument("--keep", action="store_true", help="keep the source files and warehouse")
     ap.add_argument("--repeats", type=int, default=3, help="warm reruns of each page")
+    ap.add_argument(
+        "--final-only",
+        action="store_true",
+        help="only the steps after the months (dashboard, report, query) over the warehouse a "
+        "cut-short `--out DIR --keep` run left",
+    )
     args = ap.parse_args(argv)
     out = (args.out or Path(tempfile.mkdtemp(prefix="bench-scale-"))).resolve()
+    if args.final_only:
+        return final_only(args, out)
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("source", "warehouse", "months", "scratch", "results.jsonl"):
         target = out / stale
@@ -428,16 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         host_map = bench.src / "telemetry" / "host_map.csv"
         for month, folder in months.items():
             bench.month(month, folder, host_map)
-        last = list(months)[-1]
-        bench.results.add(
-            "warehouse",
-            warehouse_mib=round(_size(bench.warehouse) / 2**20, 1),
-            source_mib=round(_size(out / "months") / 2**20, 1),
-            ratio=round(_size(bench.warehouse) / max(1, _size(out / "months")), 2),
-        )
-        bench.dashboard()
-        bench.report(last)
-        bench.query(last)
+        bench.final(list(months)[-1])
     finally:
         records = [json.loads(x) for x in bench.results.path.read_text().splitlines() if x]
         print(table(records))
@@ -445,6 +458,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             for folder in ("source", "warehouse", "months", "scratch"):
                 shutil.rmtree(out / folder, ignore_errors=True)
+    return 0
+
+
+def final_only(args: argparse.Namespace, out: Path) -> int:
+    records = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines() if x]
+    done = [r["month"] for r in records if r["step"] == "month"]
+    if not done or not (out / "warehouse").exists():
+        print(f"{out} holds no month of a kept run (--out DIR --keep)", file=sys.stderr)
+        return 2
+    Bench(args, out).final(done[-1])
     return 0
 
 
