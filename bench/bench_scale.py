@@ -291,7 +291,7 @@ class Bench:
         ingest = {p: self.finops(*argv) for p, argv in commands.items() if (folder / p).exists()}
         for provider, figures in ingest.items():
             if floor.get(provider):
-                figures["floor_s"] = round(floor[provider], 2)
+                figures["floor_s"] = round(floor[provider], 4)
                 figures["vs_floor"] = round(figures["s"] / floor[provider], 2)
         source = _size(folder)
         stored = _size(self.warehouse)
