@@ -257,6 +257,10 @@ class Bench:
         seconds, rss, cpu = measured(cmd, env=self.env)
         lines = json.loads(done.read_text())["lines"]
         self.per_month_generation = _per_month(log)
+        self.lines_by_month: dict[str, int] = {}
+        for row in json.loads((self.src / "truth.json").read_text())["totals"]:
+            month = row["billing_period"]
+            self.lines_by_month[month] = self.lines_by_month.get(month, 0) + row["lines"]
         self.results.add(
             "generate",
             scale=self.args.scale,
@@ -298,6 +302,7 @@ class Bench:
         return self.results.add(
             "month",
             month=month,
+            lines=self.lines_by_month.get(month),
             generate_s=round(self.per_month_generation.get(month, 0.0), 1),
             source_mib=round(source / 2**20, 2),
             by_provider_mib={p: round(_size(folder / p) / 2**20, 2) for p in ingest},

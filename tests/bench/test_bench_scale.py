@@ -59,6 +59,7 @@ def test_a_tiny_run_records_every_month_and_step(tmp_path: Path) -> None:
 
     months = by_step["month"]
     assert [m["month"] for m in months] == ["2026-09", "2026-10"]
+    assert sum(m["lines"] for m in months) == gen["lines"]
     for m in months:
         assert m["generate_s"] > 0 and m["source_mib"] > 0
         assert set(m["ingest"]) == {"aws", "azure", "gcp", "telemetry"}
