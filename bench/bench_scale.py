@@ -395,9 +395,9 @@ def _per_month(log: Path) -> dict[str, float]:
 
 def table(records: list[dict]) -> str:
     rows = [
-        "| month | gen s | source MiB | ingest s (aws/azure/gcp/telemetry) | vs floor "
+        "| month | lines | gen s | source MiB | ingest s (aws/azure/gcp/telemetry) | vs floor "
         "(aws/azure/gcp) | refresh s | peak RSS MiB | warehouse MiB | load |",
-        "|---|---:|---:|---|---|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---|---|---:|---:|---:|---:|",
     ]
     for r in records:
         if r["step"] != "month":
@@ -406,7 +406,8 @@ def table(records: list[dict]) -> str:
         secs = "/".join(f"{ing[p]['s']:.1f}" for p in PROVIDERS if p in ing)
         ratio = "/".join(f"{ing[p].get('vs_floor', 0):.1f}x" for p in PROVIDERS[:3] if p in ing)
         rows.append(
-            f"| {r['month']} | {r['generate_s']} | {r['source_mib']} | {secs} | {ratio} | "
+            f"| {r['month']} | {r.get('lines') or ''} | {r['generate_s']} | {r['source_mib']} | "
+            f"{secs} | {ratio} | "
             f"{r['refresh_s']} | {r['peak_rss_mib']} | {r['warehouse_mib']} | {r['load_1m']} |"
         )
     for r in records:
