@@ -224,16 +224,25 @@ class CurWriter:
                 else:
                     cols[name] = pa.array(arr, type=F64, from_pandas=True)
             else:
-                vals = pa.array([g.consts.get(name) for g in groups], type=typ)
-                cols[name] = vals.take(idx)
+                values = [g.consts.get(name) for g in groups]
+                if all(v is None for v in values):  # most CUR columns are empty for most lines
+                    cols[name] = pa.nulls(total, typ)
+                elif all(v == values[0] for v in values):  # one value: no gather needed
+                    cols[name] = pa.repeat(pa.scalar(values[0], typ), total)
+                else:
+                    cols[name] = pa.array(values, type=typ).take(idx)
         ids = pa.array(np.arange(self.written, self.written + total), type=pa.int64())
         cols["identity_line_item_id"] = pc.binary_join_element_wise(
             self.prefix, pc.cast(ids, STR), ""
         )
-        fmt = "%Y-%m-%dT%H:%M:%SZ"
         cols["identity_time_interval"] = pc.binary_join_element_wise(
-            pc.strftime(cols["line_item_usage_start_date"], fmt),
-            pc.strftime(cols["line_item_usage_end_date"], fmt),
-            "/",
+            _iso(cols["line_item_usage_start_date"]), _iso(cols["line_item_usage_end_date"]), "/"
         )
         return pa.table([cols[n] for n, _ in COLUMNS], schema=SCHEMA)
+
+
+def _iso(stamps: pa.Array) -> pa.Array:
+    """``2026-01-01T00:00:00Z`` for each time stamp; a chunk holds few distinct hours and
+    Arrow's strftime is slow, so each distinct one is formatted once."""
+    encoded = pc.dictionary_encode(stamps)
+    return pc.strftime(encoded.dictionary, "%Y-%m-%dT%H:%M:%SZ").take(encoded.indices)

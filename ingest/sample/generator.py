@@ -27,8 +27,11 @@ BASE_LINES_PER_MONTH = 9_000
 Progress = Callable[[str, int, int], None]
 
 
-def _scale(scale: str | int, months: int, hours: int) -> tuple[int, int]:
-    """(fleet multiplier, bulk hosts) for a scale name or a target number of billing lines."""
+def _scale(scale: str | int, months: int, hours: int, fleet: int = 1) -> tuple[int, int]:
+    """(fleet multiplier, bulk hosts) for a scale name or a target number of billing lines.
+
+    With a line count, ``fleet`` repeats the base company that many times (more monitored
+    GPUs) and bulk hosts fill the rest of the lines."""
     if isinstance(scale, str) and not scale.isdigit():
         if scale not in SCALES:
             raise ValueError(
@@ -38,8 +41,8 @@ def _scale(scale: str | int, months: int, hours: int) -> tuple[int, int]:
     lines = int(scale)
     if lines <= 0:
         raise ValueError(f"a line-count scale must be positive, got {lines}")
-    bulk = max(0, lines - BASE_LINES_PER_MONTH * months) // hours
-    return 1, bulk
+    bulk = max(0, lines - BASE_LINES_PER_MONTH * fleet * months) // hours
+    return fleet, bulk
 
 
 def generate(
@@ -52,6 +55,7 @@ def generate(
     progress: Progress | None = None,
     providers: tuple[str, ...] = PROVIDERS,
     telemetry: bool = True,
+    fleet: int = 1,
 ) -> dict:
     """Write the sample enterprise under ``out`` and return the truth it planted.
 
@@ -59,17 +63,20 @@ def generate(
     number of billing lines: unmonitored 24x7 AWS instances are added until the CUR holds
     about that many lines. ``providers`` restricts what is written (benchmarks generate only
     ``("aws",)``); ``telemetry=False`` skips writing the GPU metrics (truth still describes
-    the fleet as monitored, so use it only where idle truth is not checked).
+    the fleet as monitored, so use it only where idle truth is not checked). ``fleet`` repeats
+    the base company's cloud fleet with a line-count scale (the scale benchmark's GPU count).
     """
     unknown = set(providers) - set(PROVIDERS)
     if unknown:
         raise ValueError(f"unknown providers {sorted(unknown)}; valid: {list(PROVIDERS)}")
     if months < 1:
         raise ValueError(f"months must be at least 1, got {months}")
+    if fleet < 1 or (fleet > 1 and not str(scale).isdigit()):
+        raise ValueError(f"fleet repeats the fleet of a line-count scale; got {fleet}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     probe = build_company(seed, months, end_month, 1, providers)
-    mult, bulk = _scale(scale, months, probe.cal.hours)
+    mult, bulk = _scale(scale, months, probe.cal.hours, fleet)
     company = build_company(seed, months, end_month, mult, providers)
     if bulk:
         if "aws" not in providers:

@@ -130,13 +130,22 @@ class PrometheusMonth:
             '{"status":"success","data":{"resultType":"matrix","result":['
             + ",".join(text for _, text in self.series)
             + "]}}"
-        )
-        _write_gz(path, body.encode())
+        ).encode()
+        _write_gz(path, body, 1 if len(body) > FAST_GZIP_ABOVE else 9)
 
 
-def _write_gz(path: Path, data: bytes) -> None:
+# On this repetitive JSON gzip's level 9 runs at ~1 MB/s, level 1 ~50x faster for a file ~1.6x
+# larger: a Prometheus month of a large fleet (tens to hundreds of MiB) takes level 1, while the
+# sample scales' months (under 3 MiB) keep level 9 and so their bytes.
+FAST_GZIP_ABOVE = 4 * 2**20
+
+
+def _write_gz(path: Path, data: bytes, level: int = 9) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz:
+    with (
+        open(path, "wb") as f,
+        gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=level) as gz,
+    ):
         gz.write(data)
 
 

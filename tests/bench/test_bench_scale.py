@@ -1,0 +1,89 @@
+"""bench/bench_scale.py end to end at a tiny scale: every month and step leaves its figures."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "bench" / "bench_scale.py"
+PAGES = {"overview", "explorer", "idle", "commitments", "movement", "tools", "workloads",
+         "own_vs_rent", "forecast", "reports", "health"}  # fmt: skip
+
+
+def _bench_scale():
+    sys.path.insert(0, str(SCRIPT.parent))  # the script imports its neighbour measure.py
+    spec = importlib.util.spec_from_file_location("bench_scale", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_fleet_is_repeated_until_enough_gpus_report() -> None:
+    fleet, gpus = _bench_scale().fleet_for(2000, 12)
+    assert fleet > 1
+    assert 2000 <= gpus < 2100  # one more repeat of the base cloud fleet adds about 60
+    assert _bench_scale().fleet_for(0, 12)[0] == 1
+
+
+def test_a_fleet_multiplier_needs_a_line_count_scale(tmp_path: Path) -> None:
+    from ingest.sample.generator import generate
+
+    with pytest.raises(ValueError, match="fleet repeats the fleet of a line-count scale; got 3"):
+        generate(tmp_path, scale="small", fleet=3)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_a_tiny_run_records_every_month_and_step(tmp_path: Path) -> None:
+    out = tmp_path / "scale"
+    cmd = [sys.executable, str(SCRIPT), "--scale", "20000", "--months", "2", "--gpus", "0"]
+    cmd += ["--repeats", "1", "--out", str(out)]
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    by_step: dict[str, list[dict]] = {}
+    for r in records:
+        assert r["load_1m"] >= 0 and r["at"].startswith("20")
+        by_step.setdefault(r["step"], []).append(r)
+
+    (gen,) = by_step["generate"]
+    assert gen["lines"] >= 20_000 and gen["fleet"] == 1 and gen["monitored_gpus"] > 0
+    assert gen["s"] > 0 and gen["rss_mib"] > 0 and gen["source_mib"] > 0
+
+    months = by_step["month"]
+    assert [m["month"] for m in months] == ["2026-09", "2026-10"]
+    assert sum(m["lines"] for m in months) == gen["lines"]
+    for m in months:
+        assert m["generate_s"] > 0 and m["source_mib"] > 0
+        assert set(m["ingest"]) == {"aws", "azure", "gcp", "telemetry"}
+        assert set(m["by_provider_mib"]) == {"aws", "azure", "gcp", "telemetry"}
+        for provider, f in m["ingest"].items():
+            assert f["s"] > 0 and f["cpu_s"] > 0 and f["rss_mib"] > 50, (m["month"], provider)
+            assert f["refresh_s"] is not None and 0 < f["refresh_s"] < f["s"], (m, provider)
+            if provider != "telemetry":
+                assert f["floor_s"] > 0  # the ratio is taken before rounding, so compare loosely
+                assert f["vs_floor"] == pytest.approx(f["s"] / f["floor_s"], rel=0.05)
+        assert m["ingest_s"] == round(sum(f["s"] for f in m["ingest"].values()), 2)
+        assert m["peak_rss_mib"] == max(f["rss_mib"] for f in m["ingest"].values())
+    assert 0 < months[0]["warehouse_mib"] < months[1]["warehouse_mib"]
+
+    (dash,) = by_step["dashboard"]
+    assert dash["problems"] == []
+    assert dash["cold_s"] > 0 and dash["rss_mib"] > 0
+    assert dash["overview"]["Spend in the period"].startswith("USD ")
+    assert set(dash["warm_median_s"]) == PAGES
+    assert all(v > 0 for v in dash["warm_median_s"].values())
+    for step in ("report", "query"):
+        (r,) = by_step[step]
+        assert r["month"] == "2026-10" and r["s"] > 0 and r["rss_mib"] > 0
+
+    assert "| 2026-10 |" in done.stdout and "Dashboard: cold" in done.stdout
+    # without --keep only the figures stay
+    assert sorted(p.name for p in out.iterdir()) == ["results.jsonl"]
