@@ -209,8 +209,46 @@ def combine(actual: pl.LazyFrame, amortized: pl.LazyFrame | None) -> pl.LazyFram
 # ---- FOCUS conversion ---------------------------------------------------------------------
 
 
-def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
-    """FOCUS columns from the combined frame (`_billed`, `_effective` and typed helpers)."""
+def _benefit() -> pl.Expr:
+    return pl.coalesce("BenefitId", "ReservationId")
+
+
+def _vm_size() -> pl.Expr:
+    size = pl.col("AdditionalInfo").str.json_path_match("$.ServiceType")
+    return pl.when(size.str.contains(r"^(Standard|Basic)_[A-Za-z0-9_]+$")).then(size)
+
+
+def _has_benefit() -> pl.Expr:
+    unused = pl.col("_ctype_key").str.starts_with("unused")
+    return _benefit().is_not_null() & (
+        pl.col("_pm_key").is_in(["reservation", "savingsplan"]) | unused
+    )
+
+
+def covered_sizes(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (billing account, period, commitment): the one VM size its used hours ran on, if
+    exactly one (an unused commitment's line carries it: a GPU reservation's unused hours are
+    GPU hours paid for). Small: one row per commitment, joined back to every line."""
+    unused = pl.col("_ctype_key").str.starts_with("unused")
+    sizes = frame.filter(_has_benefit() & ~unused).select(  # a null mask leaves the row out
+        "_account", "_period", _benefit().alias("_benefit_key"), _vm_size().alias("_size")
+    )
+    return (
+        sizes.drop_nulls("_size")
+        .group_by("_account", "_period", "_benefit_key")
+        .agg(pl.col("_size").n_unique().alias("_n"), pl.col("_size").min().alias("_covered"))
+        .filter(pl.col("_n") == 1)
+        .drop("_n")
+    )
+
+
+def to_cost_lines(
+    frame: pl.LazyFrame, display: list[str], covered: pl.DataFrame | None = None
+) -> pl.LazyFrame:
+    """FOCUS columns from the combined frame (`_billed`, `_effective` and typed helpers);
+    `covered` is `covered_sizes` of the frame (computed here when not given)."""
+    if covered is None:
+        covered = covered_sizes(frame).collect()
     ctype = pl.col("_ctype_key")
     # Pay-as-you-go usage files have no ChargeType: every row is usage.
     category = ctype.replace_strict(CHARGE_TYPES, default=None).fill_null("Usage")
@@ -224,15 +262,12 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
             .otherwise(pl.lit("Usage-Based"))
         )
     )
-    benefit = pl.coalesce("BenefitId", "ReservationId")
+    benefit = _benefit()
     is_sp = benefit.str.to_lowercase().str.contains("savingsplan") | (
         pl.col("_pm_key") == "savingsplan"
     )
-    has_benefit = benefit.is_not_null() & (
-        pl.col("_pm_key").is_in(["reservation", "savingsplan"]) | unused
-    )
-    size = pl.col("AdditionalInfo").str.json_path_match("$.ServiceType")
-    vm_size = pl.when(size.str.contains(r"^(Standard|Basic)_[A-Za-z0-9_]+$")).then(size)
+    has_benefit = _has_benefit()
+    vm_size = _vm_size()
     tags = pl.col("Tags").str.strip_chars()
     start = pl.col("_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     period = pl.col("_period").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
@@ -255,14 +290,16 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         .join(catalog.gpu_table().lazy(), on="_size_key", how="left")
     )
     # An unused commitment's line carries the one VM size the commitment covered in the
-    # period (a GPU reservation's unused hours are GPU hours paid for), else none.
-    sizes = pl.col("x_InstanceType").filter(has_benefit & ~unused)
-    covered = pl.when(sizes.drop_nulls().n_unique().over(benefit) == 1).then(
-        sizes.drop_nulls().first().over(benefit)
+    # period (covered_sizes), else none.
+    lines = lines.with_columns(benefit.alias("_benefit_key")).join(
+        covered.lazy(),
+        on=["_account", "_period", "_benefit_key"],
+        how="left",
+        maintain_order="left",
     )
     lines = lines.with_columns(
         pl.when(has_benefit & unused)
-        .then(covered)
+        .then(pl.col("_covered"))
         .otherwise(pl.col("x_InstanceType"))
         .alias("x_InstanceType")
     )
@@ -372,17 +409,20 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
 # ---- the whole read -----------------------------------------------------------------------
 
 
-def read_all(exports: list[ExportFile], workdir: Path) -> tuple[pl.LazyFrame, list[Header]]:
+def read_all(
+    exports: list[ExportFile], workdir: Path
+) -> tuple[pl.LazyFrame, list[Header], list[SourceFile]]:
     """Every file read and typed once into a staging Parquet file, then checked.
 
     The CSV is parsed once, streaming; every later pass (checks, totals, conversion) reads
     the staged columns it needs, so memory stays flat whatever the export's size.
     """
-    frames, headers = [], []
+    frames, headers, sources = [], [], []
     for i, export in enumerate(exports):
-        raw, header = read_export(export, i)
+        raw, header, source = read_export(export, i)
         frames.append(raw.with_columns(pl.lit(export.kind).alias("_view")))
         headers.append(header)
+        sources.append(source)
     path = workdir / "azure-typed.parquet"
     try:
         typed(pl.concat(frames, how="vertical")).sink_parquet(path, compression="lz4")
@@ -395,7 +435,7 @@ def read_all(exports: list[ExportFile], workdir: Path) -> tuple[pl.LazyFrame, li
         ) from None
     frame = pl.scan_parquet(path)
     check(frame, exports, headers)
-    return frame, headers
+    return frame, headers, sources
 
 
 def period_loads(
@@ -414,28 +454,19 @@ def period_loads(
             found="amortized only",
             hint="BilledCost comes from the actual export; give both",
         )
-    frame, _ = read_all(exports, workdir)
-    billed_view = frame.filter(pl.col("_view") != "amortized")
-    amortized = frame.filter(pl.col("_view") == "amortized") if "amortized" in kinds else None
-    staged = workdir / "azure-combined.parquet"
-    combine(billed_view, amortized).sink_parquet(staged, compression="lz4")
-    combined = pl.scan_parquet(staged)
-    keys = (
-        combined.group_by("_account", "_period")
-        .agg(
-            pl.col("_currency").unique().alias("currencies"),
-            pl.col("_file").unique().alias("files"),
-        )
-        .sort("_period", "_account")
-        .collect()
-    )
-    # The source total comes from the actual rows as read, not from the combined lines.
-    totals = (
-        billed_view.group_by("_account", "_period").agg(pl.col("_cost").sum().alias("t")).collect()
-    )
-    total_of = {(r["_account"], r["_period"]): r["t"] for r in totals.iter_rows(named=True)}
+    frame, _, sources = read_all(exports, workdir)
+    if "amortized" in kinds:
+        billed_view = frame.filter(pl.col("_view") != "amortized")
+        amortized = frame.filter(pl.col("_view") == "amortized")
+        staged = workdir / "azure-combined.parquet"
+        combine(billed_view, amortized).sink_parquet(staged, compression="lz4")
+        combined = pl.scan_parquet(staged)
+        keys = _keys(combined).join(_totals(billed_view), on=["_account", "_period"], how="left")
+    else:  # one view: its rows are the lines, read straight from the typed file
+        combined = combine(frame, None)
+        keys = _keys(combined, totals=True)
+    covered = covered_sizes(combined).collect()
     display = [e.display for e in exports]
-    digests: dict[int, SourceFile] = {}
     out = []
     for row in keys.iter_rows(named=True):
         account, period = row["_account"], row["_period"]
@@ -449,21 +480,40 @@ def period_loads(
                 hint="totals are never summed across currencies; export each currency separately",
             )
         part = combined.filter((pl.col("_account") == account) & (pl.col("_period") == period))
-        files = []
-        for i in sorted(row["files"]):
-            if i not in digests:
-                digests[i] = SourceFile.of(exports[i].path, exports[i].display)
-            files.append(digests[i])
         out.append(
             PeriodLoad(
                 source=source,
                 billing_account=account,
                 billing_period=f"{period:%Y-%m}",
                 currency=row["currencies"][0],
-                files=files,
-                lines=to_cost_lines(part, display),
-                source_total=Decimal(total_of.get((account, period)) or 0).quantize(SCALE),
+                files=[sources[i] for i in sorted(row["files"])],
+                lines=to_cost_lines(part, display, covered),
+                source_total=Decimal(row["t"] or 0).quantize(SCALE),
                 label=label,
             )
         )
     return out
+
+
+def _keys(combined: pl.LazyFrame, totals: bool = False) -> pl.DataFrame:
+    """The (billing account, period) pairs of the lines, with their currencies and files;
+    with `totals`, the sum of the source's cost column too (`t`, when the lines are the
+    actual rows as read)."""
+    extra = [pl.col("_cost").sum().alias("t")] if totals else []
+    return (
+        combined.group_by("_account", "_period")
+        .agg(
+            pl.col("_currency").unique().alias("currencies"),
+            pl.col("_file").unique().alias("files"),
+            *extra,
+        )
+        .sort("_period", "_account")
+        .collect()
+    )
+
+
+def _totals(billed_view: pl.LazyFrame) -> pl.DataFrame:
+    """The source total comes from the actual rows as read, not from the combined lines."""
+    return (
+        billed_view.group_by("_account", "_period").agg(pl.col("_cost").sum().alias("t")).collect()
+    )
