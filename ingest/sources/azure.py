@@ -31,7 +31,7 @@ from ingest.sources import azure_catalog as catalog
 from ingest.sources.azure_export import ExportFile, read_export
 from ingest.sources.azure_headers import Header
 from ingest.sources.values import IN_RANGE, money_text, out_of_range, pricing, quantity
-from ingest.warehouse.load_contract import PeriodLoad, SourceFile
+from ingest.warehouse.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from models.errors import InputError
 from models.schema import MONEY
 
@@ -55,6 +55,7 @@ PRICING_MODELS = {
     "spot": "Dynamic",
 }
 SCALE = Decimal("1e-12")
+TYPED = "azure-typed.parquet"  # every file's rows, typed, in the staging folder
 MATCH_KEY = ("_day", "_sub", "_rid", "_meter", "_ctype", "_pmodel", "_qty", "_benefit")
 
 
@@ -225,6 +226,14 @@ def _has_benefit() -> pl.Expr:
     )
 
 
+def _lookup(
+    key: pl.Expr, table: dict[str, tuple], field: int, dtype: pl.DataType = pl.String
+) -> pl.Expr:
+    return key.replace_strict(
+        {k: v[field] for k, v in table.items()}, default=None, return_dtype=dtype
+    )
+
+
 def covered_sizes(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Per (billing account, period, commitment): the one VM size its used hours ran on, if
     exactly one (an unused commitment's line carries it: a GPU reservation's unused hours are
@@ -242,13 +251,10 @@ def covered_sizes(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def to_cost_lines(
-    frame: pl.LazyFrame, display: list[str], covered: pl.DataFrame | None = None
-) -> pl.LazyFrame:
-    """FOCUS columns from the combined frame (`_billed`, `_effective` and typed helpers);
-    `covered` is `covered_sizes` of the frame (computed here when not given)."""
-    if covered is None:
-        covered = covered_sizes(frame).collect()
+def to_cost_lines(frame: pl.LazyFrame, display: list[str], covered: dict[str, str]) -> pl.LazyFrame:
+    """FOCUS columns from the combined frame (`_billed`, `_effective` and typed helpers) of
+    one (billing account, period); `covered` maps its commitments to the one VM size each
+    covered (`covered_sizes`)."""
     ctype = pl.col("_ctype_key")
     # Pay-as-you-go usage files have no ChargeType: every row is usage.
     category = ctype.replace_strict(CHARGE_TYPES, default=None).fill_null("Usage")
@@ -278,30 +284,29 @@ def to_cost_lines(
         "_effective",
     )
     contracted = pl.coalesce(pl.col("_unit_price") * pl.col("_qtyd"), "_effective")
-    lines = (
-        frame.with_columns(
-            pl.col("MeterCategory").str.to_lowercase().alias("_cat_key"),
-            pl.col("ConsumedService").str.to_lowercase().alias("_cons_key"),
-            vm_size.alias("x_InstanceType"),
-            vm_size.str.to_lowercase().str.strip_prefix("standard_").alias("_size_key"),
-        )
-        .join(catalog.category_table().lazy(), on="_cat_key", how="left")
-        .join(catalog.consumed_table().lazy(), on="_cons_key", how="left")
-        .join(catalog.gpu_table().lazy(), on="_size_key", how="left")
+    # Lookups map one key column each (a join would copy every column of the batch).
+    cat_key = pl.col("MeterCategory").str.to_lowercase()
+    cons_key = pl.col("ConsumedService").str.to_lowercase()
+    lines = frame.with_columns(
+        cat_key.alias("_cat_key"),
+        _lookup(cat_key, catalog.METER_CATEGORIES, 0).alias("_svc_cat"),
+        _lookup(cat_key, catalog.METER_CATEGORIES, 1).alias("_svc_sub"),
+        _lookup(cons_key, catalog.CONSUMED_SERVICES, 0).alias("_cons_cat"),
+        _lookup(cons_key, catalog.CONSUMED_SERVICES, 1).alias("_cons_sub"),
+        vm_size.alias("x_InstanceType"),
+        vm_size.str.to_lowercase().str.strip_prefix("standard_").alias("_size_key"),
     )
     # An unused commitment's line carries the one VM size the commitment covered in the
     # period (covered_sizes), else none.
-    lines = lines.with_columns(benefit.alias("_benefit_key")).join(
-        covered.lazy(),
-        on=["_account", "_period", "_benefit_key"],
-        how="left",
-        maintain_order="left",
-    )
     lines = lines.with_columns(
         pl.when(has_benefit & unused)
-        .then(pl.col("_covered"))
+        .then(benefit.replace_strict(covered, default=None, return_dtype=pl.String))
         .otherwise(pl.col("x_InstanceType"))
         .alias("x_InstanceType")
+    )
+    lines = lines.with_columns(
+        _lookup(pl.col("_size_key"), catalog.GPU_SIZES, 0).alias("x_GpuModel"),
+        _lookup(pl.col("_size_key"), catalog.GPU_SIZES, 1, pl.Int64).alias("x_GpuCount"),
     )
     gpu_line = pl.col("_cat_key").is_in(catalog.GPU_METER_CATEGORIES) & (category == "Usage")
     return lines.select(
@@ -423,9 +428,11 @@ def read_all(
         frames.append(raw.with_columns(pl.lit(export.kind).alias("_view")))
         headers.append(header)
         sources.append(source)
-    path = workdir / "azure-typed.parquet"
+    path = workdir / TYPED
     try:
-        typed(pl.concat(frames, how="vertical")).sink_parquet(path, compression="lz4")
+        typed(pl.concat(frames, how="vertical")).sink_parquet(
+            path, compression="lz4", row_group_size=CHUNK_ROWS
+        )
     except pl.exceptions.PolarsError as exc:
         raise InputError(
             f"cannot read the CSV: {str(exc).splitlines()[0]}",
@@ -459,7 +466,9 @@ def period_loads(
         billed_view = frame.filter(pl.col("_view") != "amortized")
         amortized = frame.filter(pl.col("_view") == "amortized")
         staged = workdir / "azure-combined.parquet"
-        combine(billed_view, amortized).sink_parquet(staged, compression="lz4")
+        combine(billed_view, amortized).sink_parquet(
+            staged, compression="lz4", row_group_size=CHUNK_ROWS
+        )
         combined = pl.scan_parquet(staged)
         keys = _keys(combined).join(_totals(billed_view), on=["_account", "_period"], how="left")
     else:  # one view: its rows are the lines, read straight from the typed file
@@ -480,6 +489,8 @@ def period_loads(
                 hint="totals are never summed across currencies; export each currency separately",
             )
         part = combined.filter((pl.col("_account") == account) & (pl.col("_period") == period))
+        sizes = covered.filter((pl.col("_account") == account) & (pl.col("_period") == period))
+        sizes_of = dict(zip(sizes["_benefit_key"], sizes["_covered"], strict=True))
         out.append(
             PeriodLoad(
                 source=source,
@@ -487,7 +498,7 @@ def period_loads(
                 billing_period=f"{period:%Y-%m}",
                 currency=row["currencies"][0],
                 files=[sources[i] for i in sorted(row["files"])],
-                lines=to_cost_lines(part, display, covered),
+                lines=to_cost_lines(part, display, sizes_of),
                 source_total=Decimal(row["t"] or 0).quantize(SCALE),
                 label=label,
             )
