@@ -22,10 +22,12 @@ with EffectiveCost = BilledCost = its cost, except an amortized file alone, whic
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from ingest.sources import azure_catalog as catalog
 from ingest.sources.azure_export import ExportFile, read_export
@@ -471,9 +473,12 @@ def period_loads(
         )
         combined = pl.scan_parquet(staged)
         keys = _keys(combined).join(_totals(billed_view), on=["_account", "_period"], how="left")
+        prepare = _as_is
     else:  # one view: its rows are the lines, read straight from the typed file
+        staged = workdir / TYPED
         combined = combine(frame, None)
         keys = _keys(combined, totals=True)
+        prepare = _one_view
     covered = covered_sizes(combined).collect()
     display = [e.display for e in exports]
     out = []
@@ -488,7 +493,8 @@ def period_loads(
                 found=", ".join(sorted(c or "?" for c in row["currencies"])),
                 hint="totals are never summed across currencies; export each currency separately",
             )
-        part = combined.filter((pl.col("_account") == account) & (pl.col("_period") == period))
+        in_part = (pl.col("_account") == account) & (pl.col("_period") == period)
+        part = combined.filter(in_part)
         sizes = covered.filter((pl.col("_account") == account) & (pl.col("_period") == period))
         sizes_of = dict(zip(sizes["_benefit_key"], sizes["_covered"], strict=True))
         out.append(
@@ -501,9 +507,42 @@ def period_loads(
                 lines=to_cost_lines(part, display, sizes_of),
                 source_total=Decimal(row["t"] or 0).quantize(SCALE),
                 label=label,
+                pieces=_pieces(staged, prepare, in_part, display, sizes_of),
             )
         )
     return out
+
+
+def _one_view(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return combine(frame, None)
+
+
+def _as_is(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return frame
+
+
+def _pieces(
+    staged: Path,
+    prepare: Callable[[pl.LazyFrame], pl.LazyFrame],
+    in_part: pl.Expr,
+    display: list[str],
+    covered: dict[str, str],
+) -> Callable[[], Iterator[pl.DataFrame]]:
+    """The period's cost lines, converted one row group of the staged file at a time, when
+    the store asks for them: memory follows the row group, not the period (a query run ahead
+    of a slower consumer queues its batches)."""
+
+    def pieces() -> Iterator[pl.DataFrame]:
+        source = pq.ParquetFile(staged)
+        for group in range(source.metadata.num_row_groups):
+            rows = pl.from_arrow(source.read_row_group(group))
+            assert isinstance(rows, pl.DataFrame)
+            lines = to_cost_lines(prepare(rows.lazy()).filter(in_part), display, covered)
+            chunk = lines.collect(engine="streaming")
+            if chunk.height:
+                yield chunk
+
+    return pieces
 
 
 def _keys(combined: pl.LazyFrame, totals: bool = False) -> pl.DataFrame:
