@@ -1,18 +1,22 @@
 """Azure ingest speed and memory: a generated cost-details month of 5 million lines (MCA CSV).
 
-Writes one month of MCA cost details once (the sample generator's header; GPU VMs with
-AdditionalInfo JSON, tags, reservations), then in the same run and on the same file measures,
-each in its own process (peak RSS from wait4):
+Writes one month of MCA cost details once (the sample generator's header and its mix of
+lines: GPU VMs with AdditionalInfo JSON and reservations, Azure OpenAI tokens, bandwidth; tags),
+then in the same run and on the same file measures, each in its own process (peak RSS and CPU
+from wait4):
 
 - floor: DuckDB reading the CSV as text and writing it to Parquet with the cost cast to
   DECIMAL(38,12);
 - finops: `finops ingest azure FILE` into a fresh warehouse (headers, typing, checks, FOCUS
-  conversion, stage, validate, reconcile, one Delta commit).
+  conversion, stage, validate, reconcile, one Delta commit, then the post-ingest refresh);
+- load only: the same without the refresh (reader + `Store.load_cost_lines`), so the two
+  parts' time and memory can be told apart.
 
 With `--amortized` an amortized view of the same rows is written beside it and both are
 ingested (the actual/amortized match doubles the rows read; the floor reads both too).
 
     python bench/bench_ingest_azure.py [--lines 5000000] [--repeats 3] [--amortized]
+        [--mix sample|gpu] [--data DIR]
 """
 
 from __future__ import annotations
@@ -28,32 +32,70 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from measure import machine
-from measure import wall_and_rss as measured
+from measure import machine, measured
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ingest.sample.azure import HEADER  # noqa: E402
 
-SIZES = ["Standard_ND96isr_H100_v5", "Standard_NC24ads_A100_v4", "Standard_NV36ads_A10_v5",
-         "Standard_D8s_v5", "Standard_E16s_v5"]  # fmt: skip
 RI = "/providers/Microsoft.Capacity/reservationOrders/o1/reservations/r1"
 TEAMS = ["ml-research", "platform", "search", "ads", "vision", "speech"]
+VM = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-"
+# What a line is: (share of lines per 100 with --mix sample, ProductName, MeterCategory,
+# MeterSubCategory, MeterName, ConsumedService, UnitOfMeasure, Quantity, AdditionalInfo,
+# ResourceId prefix). The sample generator's month (ingest/sample/azure*.py) is the
+# reference: GPU VMs are under half of the lines, the rest AI and network meters; the first
+# kind (8-GPU H100, the only reserved size) bills 192 GPU-hours a line.
+KINDS = [
+    (11, "Virtual Machines ND96isr H100 v5", "Virtual Machines", "ND H100 v5 Series",
+     "ND96isr H100 v5", "Microsoft.Compute", "1 Hour", "24",
+     '{"UsageType":"ComputeHR","ServiceType":"Standard_ND96isr_H100_v5","VCPUs":96}', VM),
+    (21, "Virtual Machines NC24ads A100 v4", "Virtual Machines", "NC A100 v4 Series",
+     "NC24ads A100 v4", "Microsoft.Compute", "1 Hour", "24",
+     '{"UsageType":"ComputeHR","ServiceType":"Standard_NC24ads_A100_v4","VCPUs":24}', VM),
+    (10, "Virtual Machines NV36ads A10 v5", "Virtual Machines", "NVadsA10 v5 Series",
+     "NV36ads A10 v5", "Microsoft.Compute", "1 Hour", "24",
+     '{"UsageType":"ComputeHR","ServiceType":"Standard_NV36ads_A10_v5","VCPUs":36}', VM),
+    (6, "Virtual Machines NC6s v3", "Virtual Machines", "NCSv3 Series", "NC6s v3",
+     "Microsoft.Compute", "1 Hour", "24",
+     '{"UsageType":"ComputeHR","ServiceType":"Standard_NC6s_v3","VCPUs":6}', VM),
+    (26, "Azure OpenAI gpt-4.1 - gpt 4.1 Inp Glbl 1M Tokens", "Azure OpenAI", "gpt-4.1",
+     "gpt 4.1 Inp Glbl 1M Tokens", "Microsoft.CognitiveServices", "1M", "61.234", None,
+     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/oai-"),
+    (26, "Bandwidth - Standard Data Transfer Out", "Bandwidth", None,
+     "Standard Data Transfer Out", "Microsoft.Network", "1 GB", "512.5",
+     '{"DataTransferDirection":"DataTrOut"}',
+     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip-"),
+]  # fmt: skip
+# --mix gpu: the month this benchmark used before 2026-12 (every line a VM, 3 of 5 GPU).
+GPU_MIX = [
+    (20, *KINDS[0][1:]), (20, *KINDS[1][1:]), (20, *KINDS[2][1:]),
+    (20, "Virtual Machines D8s v5", "Virtual Machines", "D8s v5", "D8s v5", "Microsoft.Compute",
+     "1 Hour", "24", '{"UsageType":"ComputeHR","ServiceType":"Standard_D8s_v5","VCPUs":8}', VM),
+    (20, "Virtual Machines E16s v5", "Virtual Machines", "E16s v5", "E16s v5",
+     "Microsoft.Compute", "1 Hour", "24",
+     '{"UsageType":"ComputeHR","ServiceType":"Standard_E16s_v5","VCPUs":16}', VM),
+]  # fmt: skip
 
 
-def generate(path: Path, lines: int, kind: str, seed: int = 7) -> None:
+def generate(path: Path, lines: int, kind: str, seed: int = 7, mix: str = "sample") -> None:
     """One month of MCA cost details; `kind` actual or amortized (same rows, other prices)."""
+    kinds = KINDS if mix == "sample" else GPU_MIX
     rng = np.random.default_rng(seed)
     n = lines
-    size = rng.integers(0, len(SIZES), n)
+    weights = np.array([k[0] for k in kinds], dtype=float)
+    what = rng.choice(len(kinds), n, p=weights / weights.sum())
     team = rng.integers(0, len(TEAMS), n)
     day = rng.integers(1, 31, n)
     vm = rng.integers(0, 5_000, n)
     cents = rng.integers(1, 40_000_000, n)
-    reserved = (size == 0) & (vm % 2 == 0)
-    sizes = np.array(SIZES)[size]
+    reserved = (what == 0) & (vm % 2 == 0)
     teams = np.array(TEAMS)[team]
+
+    def col(i: int) -> pl.Series:
+        return pl.Series([k[i] for k in kinds], dtype=pl.String).gather(what)
+
     # cost with 6 decimals as text, from whole micro-dollars (exact)
     cost = (
         pl.Series(cents // 1_000_000).cast(pl.String)
@@ -70,13 +112,12 @@ def generate(path: Path, lines: int, kind: str, seed: int = 7) -> None:
             "SubscriptionName": pl.Series(teams),
             "Date": pl.Series(day).cast(pl.String).str.zfill(2).str.replace("^", "09/")
             + "/2026",
-            "ProductName": pl.Series(sizes).str.replace("Standard_", "Virtual Machines "),
-            "MeterId": pl.Series(size).cast(pl.String).str.replace("^", "m-"),
-            "MeterCategory": "Virtual Machines",
-            "MeterSubCategory": pl.Series(sizes).str.replace("Standard_", "").str.replace(
-                "_", " "),
-            "MeterName": pl.Series(sizes).str.replace("Standard_", ""),
-            "Quantity": "24",
+            "ProductName": col(1),
+            "MeterId": pl.Series(what).cast(pl.String).str.replace("^", "m-"),
+            "MeterCategory": col(2),
+            "MeterSubCategory": col(3),
+            "MeterName": col(4),
+            "Quantity": col(7),
             "EffectivePrice": "1.5",
             # reservation-covered hours cost nothing in the actual view
             "CostInBillingCurrency": pl.Series(
@@ -84,14 +125,11 @@ def generate(path: Path, lines: int, kind: str, seed: int = 7) -> None:
             "UnitPrice": "1.5",
             "BillingCurrency": "USD",
             "ResourceLocation": "eastus",
-            "ConsumedService": "Microsoft.Compute",
-            "ResourceId": pl.Series(vm).cast(pl.String).str.replace(
-                "^", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/"
-                "virtualMachines/vm-"),
-            "AdditionalInfo": pl.Series(sizes).str.replace(
-                "^(.*)$", '{"UsageType":"ComputeHR","ServiceType":"$1","VCPUs":8}'),
+            "ConsumedService": col(5),
+            "ResourceId": col(9) + pl.Series(vm).cast(pl.String),
+            "AdditionalInfo": col(8),
             "Tags": pl.Series(teams).str.replace("^(.*)$", '{"team":"$1","env":"prod"}'),
-            "UnitOfMeasure": "1 Hour",
+            "UnitOfMeasure": col(6),
             "ChargeType": "Usage",
             "Frequency": "UsageBased",
             "PublisherType": "Azure",
@@ -118,21 +156,40 @@ def floor_cmd(src: Path, out: Path) -> list[str]:
     return [sys.executable, "-c", f"import duckdb; duckdb.connect().execute({sql!r})"]
 
 
+# The load alone: what `finops ingest azure` does before `derived.refresh`.
+LOAD_CHILD = """
+import sys, tempfile
+from pathlib import Path
+from ingest.sources import azure_delivery
+from ingest.warehouse.store import Store
+with tempfile.TemporaryDirectory(prefix="finops-azure-") as work:
+    loads = azure_delivery.read(Path(sys.argv[1]), sys.argv[1], Path(work))
+    Store(sys.argv[2]).load_cost_lines(loads)
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=5_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--amortized", action="store_true", help="also write the amortized view")
+    mix_help = "what the lines are (see KINDS); gpu: the earlier all-VM month"
+    ap.add_argument("--mix", choices=["sample", "gpu"], default="sample", help=mix_help)
+    ap.add_argument("--data", type=Path, help="reuse/keep the generated export here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-azure-") as tmp:
-        data = Path(tmp) / "azure"
-        t = time.perf_counter()
-        generate(data / "actual" / "202609" / "part_0_0001.csv", args.lines, "actual")
-        if args.amortized:
-            generate(data / "amortized" / "202609" / "part_0_0001.csv", args.lines, "amortized")
-        print(f"generated {args.lines:,} lines in {time.perf_counter() - t:.1f} s", flush=True)
+        data = args.data or Path(tmp) / "azure"
+        if not (data / "actual").exists():
+            t = time.perf_counter()
+            generate(data / "actual" / "202609" / "part_0_0001.csv", args.lines, "actual",
+                     mix=args.mix)  # fmt: skip
+            if args.amortized:
+                generate(data / "amortized" / "202609" / "part_0_0001.csv", args.lines,
+                         "amortized", mix=args.mix)  # fmt: skip
+            print(f"generated {args.lines:,} lines in {time.perf_counter() - t:.1f} s",
+                  flush=True)  # fmt: skip
         size = sum(p.stat().st_size for p in data.rglob("*.csv"))
-        floor, ours = [], []
+        floor, ours, load = [], [], []
         for i in range(args.repeats):
             out = Path(tmp) / f"floor-{i}.parquet"
             floor.append(measured(floor_cmd(data, out)))
@@ -141,24 +198,33 @@ def main() -> None:
             cmd = [sys.executable, "-m", "dashboard.cli", "--warehouse", str(wh), "ingest",
                    "azure", str(data)]  # fmt: skip
             ours.append(measured(cmd))
-            print(f"run {i + 1}: floor {floor[-1][0]:.1f} s, finops {ours[-1][0]:.1f} s",
-                  flush=True)  # fmt: skip
             shutil.rmtree(wh)
-        f_s = statistics.median(s for s, _ in floor)
-        o_s = statistics.median(s for s, _ in ours)
-        f_rss = statistics.median(r for _, r in floor)
-        o_rss = statistics.median(r for _, r in ours)
+            load.append(measured([sys.executable, "-c", LOAD_CHILD, str(data), str(wh)]))
+            shutil.rmtree(wh)
+            print(
+                f"run {i + 1}: floor {floor[-1][0]:.1f} s ({floor[-1][1] / 2**30:.2f} GiB), "
+                f"finops {ours[-1][0]:.1f} s ({ours[-1][1] / 2**30:.2f} GiB), "
+                f"load only {load[-1][0]:.1f} s ({load[-1][1] / 2**30:.2f} GiB)",
+                flush=True,
+            )
+        runs = (floor, ours, load)
+        f_s, o_s, l_s = (statistics.median(r[0] for r in rs) for rs in runs)
+        f_rss, o_rss, l_rss = (statistics.median(r[1] for r in rs) for rs in runs)
+        f_cpu, o_cpu, l_cpu = (statistics.median(r[2] for r in rs) for rs in runs)
         views = "actual + amortized" if args.amortized else "actual"
+        n = args.lines
         print()
         print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}")
-        print(f"input: {args.lines:,} Azure MCA cost-details lines ({views}), "
+        print(f"input: {n:,} Azure MCA cost-details lines ({views}, {args.mix} mix), "
               f"{size / 2**20:.0f} MiB CSV; medians of {args.repeats}")  # fmt: skip
-        print("| step | median s | lines/s | peak RSS | vs floor |")
-        print("|---|---:|---:|---:|---:|")
-        print(f"| DuckDB CSV→Parquet with DECIMAL cost (floor) | {f_s:.1f} | "
-              f"{args.lines / f_s:,.0f} | {f_rss / 2**30:.2f} GiB | 1.00x |")  # fmt: skip
-        print(f"| `finops ingest azure` | {o_s:.1f} | {args.lines / o_s:,.0f} | "
+        print("| step | median wall s | lines/s | CPU s | peak RSS | wall vs floor |")
+        print("|---|---:|---:|---:|---:|---:|")
+        print(f"| DuckDB CSV→Parquet with DECIMAL cost (floor) | {f_s:.1f} | {n / f_s:,.0f} | "
+              f"{f_cpu:.1f} | {f_rss / 2**30:.2f} GiB | 1.00x |")  # fmt: skip
+        print(f"| `finops ingest azure` | {o_s:.1f} | {n / o_s:,.0f} | {o_cpu:.1f} | "
               f"{o_rss / 2**30:.2f} GiB | {o_s / f_s:.2f}x |")  # fmt: skip
+        print(f"| load only (no classification refresh) | {l_s:.1f} | {n / l_s:,.0f} | "
+              f"{l_cpu:.1f} | {l_rss / 2**30:.2f} GiB | {l_s / f_s:.2f}x |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -22,16 +22,18 @@ with EffectiveCost = BilledCost = its cost, except an amortized file alone, whic
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from ingest.sources import azure_catalog as catalog
 from ingest.sources.azure_export import ExportFile, read_export
 from ingest.sources.azure_headers import Header
 from ingest.sources.values import IN_RANGE, money_text, out_of_range, pricing, quantity
-from ingest.warehouse.load_contract import PeriodLoad, SourceFile
+from ingest.warehouse.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from models.errors import InputError
 from models.schema import MONEY
 
@@ -55,6 +57,7 @@ PRICING_MODELS = {
     "spot": "Dynamic",
 }
 SCALE = Decimal("1e-12")
+TYPED = "azure-typed.parquet"  # every file's rows, typed, in the staging folder
 MATCH_KEY = ("_day", "_sub", "_rid", "_meter", "_ctype", "_pmodel", "_qty", "_benefit")
 
 
@@ -209,8 +212,51 @@ def combine(actual: pl.LazyFrame, amortized: pl.LazyFrame | None) -> pl.LazyFram
 # ---- FOCUS conversion ---------------------------------------------------------------------
 
 
-def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
-    """FOCUS columns from the combined frame (`_billed`, `_effective` and typed helpers)."""
+def _benefit() -> pl.Expr:
+    return pl.coalesce("BenefitId", "ReservationId")
+
+
+def _vm_size() -> pl.Expr:
+    size = pl.col("AdditionalInfo").str.json_path_match("$.ServiceType")
+    return pl.when(size.str.contains(r"^(Standard|Basic)_[A-Za-z0-9_]+$")).then(size)
+
+
+def _has_benefit() -> pl.Expr:
+    unused = pl.col("_ctype_key").str.starts_with("unused")
+    return _benefit().is_not_null() & (
+        pl.col("_pm_key").is_in(["reservation", "savingsplan"]) | unused
+    )
+
+
+def _lookup(
+    key: pl.Expr, table: dict[str, tuple], field: int, dtype: pl.DataType = pl.String
+) -> pl.Expr:
+    return key.replace_strict(
+        {k: v[field] for k, v in table.items()}, default=None, return_dtype=dtype
+    )
+
+
+def covered_sizes(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Per (billing account, period, commitment): the one VM size its used hours ran on, if
+    exactly one (an unused commitment's line carries it: a GPU reservation's unused hours are
+    GPU hours paid for). Small: one row per commitment, joined back to every line."""
+    unused = pl.col("_ctype_key").str.starts_with("unused")
+    sizes = frame.filter(_has_benefit() & ~unused).select(  # a null mask leaves the row out
+        "_account", "_period", _benefit().alias("_benefit_key"), _vm_size().alias("_size")
+    )
+    return (
+        sizes.drop_nulls("_size")
+        .group_by("_account", "_period", "_benefit_key")
+        .agg(pl.col("_size").n_unique().alias("_n"), pl.col("_size").min().alias("_covered"))
+        .filter(pl.col("_n") == 1)
+        .drop("_n")
+    )
+
+
+def to_cost_lines(frame: pl.LazyFrame, display: list[str], covered: dict[str, str]) -> pl.LazyFrame:
+    """FOCUS columns from the combined frame (`_billed`, `_effective` and typed helpers) of
+    one (billing account, period); `covered` maps its commitments to the one VM size each
+    covered (`covered_sizes`)."""
     ctype = pl.col("_ctype_key")
     # Pay-as-you-go usage files have no ChargeType: every row is usage.
     category = ctype.replace_strict(CHARGE_TYPES, default=None).fill_null("Usage")
@@ -224,15 +270,12 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
             .otherwise(pl.lit("Usage-Based"))
         )
     )
-    benefit = pl.coalesce("BenefitId", "ReservationId")
+    benefit = _benefit()
     is_sp = benefit.str.to_lowercase().str.contains("savingsplan") | (
         pl.col("_pm_key") == "savingsplan"
     )
-    has_benefit = benefit.is_not_null() & (
-        pl.col("_pm_key").is_in(["reservation", "savingsplan"]) | unused
-    )
-    size = pl.col("AdditionalInfo").str.json_path_match("$.ServiceType")
-    vm_size = pl.when(size.str.contains(r"^(Standard|Basic)_[A-Za-z0-9_]+$")).then(size)
+    has_benefit = _has_benefit()
+    vm_size = _vm_size()
     tags = pl.col("Tags").str.strip_chars()
     start = pl.col("_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     period = pl.col("_period").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
@@ -243,28 +286,29 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         "_effective",
     )
     contracted = pl.coalesce(pl.col("_unit_price") * pl.col("_qtyd"), "_effective")
-    lines = (
-        frame.with_columns(
-            pl.col("MeterCategory").str.to_lowercase().alias("_cat_key"),
-            pl.col("ConsumedService").str.to_lowercase().alias("_cons_key"),
-            vm_size.alias("x_InstanceType"),
-            vm_size.str.to_lowercase().str.strip_prefix("standard_").alias("_size_key"),
-        )
-        .join(catalog.category_table().lazy(), on="_cat_key", how="left")
-        .join(catalog.consumed_table().lazy(), on="_cons_key", how="left")
-        .join(catalog.gpu_table().lazy(), on="_size_key", how="left")
+    # Lookups map one key column each (a join would copy every column of the batch).
+    cat_key = pl.col("MeterCategory").str.to_lowercase()
+    cons_key = pl.col("ConsumedService").str.to_lowercase()
+    lines = frame.with_columns(
+        cat_key.alias("_cat_key"),
+        _lookup(cat_key, catalog.METER_CATEGORIES, 0).alias("_svc_cat"),
+        _lookup(cat_key, catalog.METER_CATEGORIES, 1).alias("_svc_sub"),
+        _lookup(cons_key, catalog.CONSUMED_SERVICES, 0).alias("_cons_cat"),
+        _lookup(cons_key, catalog.CONSUMED_SERVICES, 1).alias("_cons_sub"),
+        vm_size.alias("x_InstanceType"),
+        vm_size.str.to_lowercase().str.strip_prefix("standard_").alias("_size_key"),
     )
     # An unused commitment's line carries the one VM size the commitment covered in the
-    # period (a GPU reservation's unused hours are GPU hours paid for), else none.
-    sizes = pl.col("x_InstanceType").filter(has_benefit & ~unused)
-    covered = pl.when(sizes.drop_nulls().n_unique().over(benefit) == 1).then(
-        sizes.drop_nulls().first().over(benefit)
-    )
+    # period (covered_sizes), else none.
     lines = lines.with_columns(
         pl.when(has_benefit & unused)
-        .then(covered)
+        .then(benefit.replace_strict(covered, default=None, return_dtype=pl.String))
         .otherwise(pl.col("x_InstanceType"))
         .alias("x_InstanceType")
+    )
+    lines = lines.with_columns(
+        _lookup(pl.col("_size_key"), catalog.GPU_SIZES, 0).alias("x_GpuModel"),
+        _lookup(pl.col("_size_key"), catalog.GPU_SIZES, 1, pl.Int64).alias("x_GpuCount"),
     )
     gpu_line = pl.col("_cat_key").is_in(catalog.GPU_METER_CATEGORIES) & (category == "Usage")
     return lines.select(
@@ -372,20 +416,25 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
 # ---- the whole read -----------------------------------------------------------------------
 
 
-def read_all(exports: list[ExportFile], workdir: Path) -> tuple[pl.LazyFrame, list[Header]]:
+def read_all(
+    exports: list[ExportFile], workdir: Path
+) -> tuple[pl.LazyFrame, list[Header], list[SourceFile]]:
     """Every file read and typed once into a staging Parquet file, then checked.
 
     The CSV is parsed once, streaming; every later pass (checks, totals, conversion) reads
     the staged columns it needs, so memory stays flat whatever the export's size.
     """
-    frames, headers = [], []
+    frames, headers, sources = [], [], []
     for i, export in enumerate(exports):
-        raw, header = read_export(export, i)
+        raw, header, source = read_export(export, i)
         frames.append(raw.with_columns(pl.lit(export.kind).alias("_view")))
         headers.append(header)
-    path = workdir / "azure-typed.parquet"
+        sources.append(source)
+    path = workdir / TYPED
     try:
-        typed(pl.concat(frames, how="vertical")).sink_parquet(path, compression="lz4")
+        typed(pl.concat(frames, how="vertical")).sink_parquet(
+            path, compression="lz4", row_group_size=CHUNK_ROWS
+        )
     except pl.exceptions.PolarsError as exc:
         raise InputError(
             f"cannot read the CSV: {str(exc).splitlines()[0]}",
@@ -395,7 +444,7 @@ def read_all(exports: list[ExportFile], workdir: Path) -> tuple[pl.LazyFrame, li
         ) from None
     frame = pl.scan_parquet(path)
     check(frame, exports, headers)
-    return frame, headers
+    return frame, headers, sources
 
 
 def period_loads(
@@ -414,28 +463,24 @@ def period_loads(
             found="amortized only",
             hint="BilledCost comes from the actual export; give both",
         )
-    frame, _ = read_all(exports, workdir)
-    billed_view = frame.filter(pl.col("_view") != "amortized")
-    amortized = frame.filter(pl.col("_view") == "amortized") if "amortized" in kinds else None
-    staged = workdir / "azure-combined.parquet"
-    combine(billed_view, amortized).sink_parquet(staged, compression="lz4")
-    combined = pl.scan_parquet(staged)
-    keys = (
-        combined.group_by("_account", "_period")
-        .agg(
-            pl.col("_currency").unique().alias("currencies"),
-            pl.col("_file").unique().alias("files"),
+    frame, _, sources = read_all(exports, workdir)
+    if "amortized" in kinds:
+        billed_view = frame.filter(pl.col("_view") != "amortized")
+        amortized = frame.filter(pl.col("_view") == "amortized")
+        staged = workdir / "azure-combined.parquet"
+        combine(billed_view, amortized).sink_parquet(
+            staged, compression="lz4", row_group_size=CHUNK_ROWS
         )
-        .sort("_period", "_account")
-        .collect()
-    )
-    # The source total comes from the actual rows as read, not from the combined lines.
-    totals = (
-        billed_view.group_by("_account", "_period").agg(pl.col("_cost").sum().alias("t")).collect()
-    )
-    total_of = {(r["_account"], r["_period"]): r["t"] for r in totals.iter_rows(named=True)}
+        combined = pl.scan_parquet(staged)
+        keys = _keys(combined).join(_totals(billed_view), on=["_account", "_period"], how="left")
+        prepare = _as_is
+    else:  # one view: its rows are the lines, read straight from the typed file
+        staged = workdir / TYPED
+        combined = combine(frame, None)
+        keys = _keys(combined, totals=True)
+        prepare = _one_view
+    covered = covered_sizes(combined).collect()
     display = [e.display for e in exports]
-    digests: dict[int, SourceFile] = {}
     out = []
     for row in keys.iter_rows(named=True):
         account, period = row["_account"], row["_period"]
@@ -448,22 +493,77 @@ def period_loads(
                 found=", ".join(sorted(c or "?" for c in row["currencies"])),
                 hint="totals are never summed across currencies; export each currency separately",
             )
-        part = combined.filter((pl.col("_account") == account) & (pl.col("_period") == period))
-        files = []
-        for i in sorted(row["files"]):
-            if i not in digests:
-                digests[i] = SourceFile.of(exports[i].path, exports[i].display)
-            files.append(digests[i])
+        in_part = (pl.col("_account") == account) & (pl.col("_period") == period)
+        part = combined.filter(in_part)
+        sizes = covered.filter((pl.col("_account") == account) & (pl.col("_period") == period))
+        sizes_of = dict(zip(sizes["_benefit_key"], sizes["_covered"], strict=True))
         out.append(
             PeriodLoad(
                 source=source,
                 billing_account=account,
                 billing_period=f"{period:%Y-%m}",
                 currency=row["currencies"][0],
-                files=files,
-                lines=to_cost_lines(part, display),
-                source_total=Decimal(total_of.get((account, period)) or 0).quantize(SCALE),
+                files=[sources[i] for i in sorted(row["files"])],
+                lines=to_cost_lines(part, display, sizes_of),
+                source_total=Decimal(row["t"] or 0).quantize(SCALE),
                 label=label,
+                pieces=_pieces(staged, prepare, in_part, display, sizes_of),
             )
         )
     return out
+
+
+def _one_view(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return combine(frame, None)
+
+
+def _as_is(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return frame
+
+
+def _pieces(
+    staged: Path,
+    prepare: Callable[[pl.LazyFrame], pl.LazyFrame],
+    in_part: pl.Expr,
+    display: list[str],
+    covered: dict[str, str],
+) -> Callable[[], Iterator[pl.DataFrame]]:
+    """The period's cost lines, converted one row group of the staged file at a time, when
+    the store asks for them: memory follows the row group, not the period (a query run ahead
+    of a slower consumer queues its batches)."""
+
+    def pieces() -> Iterator[pl.DataFrame]:
+        source = pq.ParquetFile(staged)
+        for group in range(source.metadata.num_row_groups):
+            rows = pl.from_arrow(source.read_row_group(group))
+            assert isinstance(rows, pl.DataFrame)
+            lines = to_cost_lines(prepare(rows.lazy()).filter(in_part), display, covered)
+            chunk = lines.collect(engine="streaming")
+            if chunk.height:
+                yield chunk
+
+    return pieces
+
+
+def _keys(combined: pl.LazyFrame, totals: bool = False) -> pl.DataFrame:
+    """The (billing account, period) pairs of the lines, with their currencies and files;
+    with `totals`, the sum of the source's cost column too (`t`, when the lines are the
+    actual rows as read)."""
+    extra = [pl.col("_cost").sum().alias("t")] if totals else []
+    return (
+        combined.group_by("_account", "_period")
+        .agg(
+            pl.col("_currency").unique().alias("currencies"),
+            pl.col("_file").unique().alias("files"),
+            *extra,
+        )
+        .sort("_period", "_account")
+        .collect()
+    )
+
+
+def _totals(billed_view: pl.LazyFrame) -> pl.DataFrame:
+    """The source total comes from the actual rows as read, not from the combined lines."""
+    return (
+        billed_view.group_by("_account", "_period").agg(pl.col("_cost").sum().alias("t")).collect()
+    )

@@ -101,16 +101,6 @@ GPU_SIZES: dict[str, tuple[str, int | None]] = {
 GPU_METER_CATEGORIES = ("virtual machines", "azure machine learning")
 
 
-def category_table() -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "_cat_key": list(METER_CATEGORIES),
-            "_svc_cat": [v[0] for v in METER_CATEGORIES.values()],
-            "_svc_sub": [v[1] for v in METER_CATEGORIES.values()],
-        }
-    )
-
-
 def consumed_table() -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -118,15 +108,4 @@ def consumed_table() -> pl.DataFrame:
             "_cons_cat": [v[0] for v in CONSUMED_SERVICES.values()],
             "_cons_sub": [v[1] for v in CONSUMED_SERVICES.values()],
         }
-    )
-
-
-def gpu_table() -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "_size_key": list(GPU_SIZES),
-            "x_GpuModel": [v[0] for v in GPU_SIZES.values()],
-            "x_GpuCount": [v[1] for v in GPU_SIZES.values()],
-        },
-        schema={"_size_key": pl.String, "x_GpuModel": pl.String, "x_GpuCount": pl.Int64},
     )

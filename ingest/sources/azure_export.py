@@ -27,6 +27,7 @@ from ingest.sources.detect import (
     csv_fault,
     parquet_columns,
 )
+from ingest.warehouse.load_contract import SourceFile
 from models.errors import InputError
 
 # Azure writes "Unassigned" where Marketplace rows have no meter data.
@@ -126,8 +127,9 @@ def read_header(path: Path, display: str) -> list[str]:
     return row
 
 
-def read_export(export: ExportFile, index: int = 0) -> tuple[pl.LazyFrame, Header]:
-    """One file as text columns under canonical names, with `_file` and `_line` (1-based)."""
+def read_export(export: ExportFile, index: int = 0) -> tuple[pl.LazyFrame, Header, SourceFile]:
+    """One file as text columns under canonical names, with `_file` and `_line` (1-based),
+    and the file's digest (taken by the same read that checks a CSV's records)."""
     names = read_header(export.path, export.display)
     if is_focus(names):
         raise InputError(
@@ -136,19 +138,27 @@ def read_export(export: ExportFile, index: int = 0) -> tuple[pl.LazyFrame, Heade
             hint="put FocusCost exports in their own folder",
         )
     header = canonical_header(names, export.display)
-    frame = _parquet_as_text(export, header) if export.is_parquet else _csv_as_text(export, header)
+    digest = None
+    if export.is_parquet:
+        frame = _parquet_as_text(export, header)
+    else:
+        digest = check_rows(export.path, export.display, final_newline=False)
+        frame = _csv_as_text(export, header)
     missing = [c for c in catalog_columns() if c not in header.columns]
     frame = frame.with_columns(
         *[pl.lit(None, pl.String).alias(c) for c in missing],
         pl.lit(index, pl.Int32).alias("_file"),
-        # a CSV's data starts on line 2 (after its header), a Parquet's on row 1
-        (pl.int_range(pl.len(), dtype=pl.Int64) + (1 if export.is_parquet else 2)).alias("_line"),
+        pl.col("_line").cast(pl.Int64),
     )
-    return frame.select([*sorted(catalog_columns()), "_file", "_line"]), header
+    source = (
+        SourceFile(export.display, digest, export.path.stat().st_size)
+        if digest is not None
+        else SourceFile.of(export.path, export.display)
+    )
+    return frame.select([*sorted(catalog_columns()), "_file", "_line"]), header, source
 
 
 def _csv_as_text(export: ExportFile, header: Header) -> pl.LazyFrame:
-    check_rows(export.path, export.display, final_newline=False)
     source: Path | bytes = export.path
     if export.path.name.lower().endswith(".gz"):
         with gzip.open(export.path, "rb") as fh:
@@ -159,9 +169,14 @@ def _csv_as_text(export: ExportFile, header: Header) -> pl.LazyFrame:
         null_values=NULLS,
         encoding="utf8-lossy",
         truncate_ragged_lines=False,
+        # a CSV's data starts on line 2, after its header (a streaming row number)
+        row_index_name="_line",
+        row_index_offset=2,
     )
     renames = {raw: canon for canon, raw in header.columns.items() if canon in USED}
-    return frame.select([pl.col(raw).alias(canon) for raw, canon in renames.items()])
+    return frame.select(
+        *[pl.col(raw).alias(canon) for raw, canon in renames.items()], pl.col("_line")
+    )
 
 
 def _parquet_as_text(export: ExportFile, header: Header) -> pl.LazyFrame:
@@ -170,7 +185,7 @@ def _parquet_as_text(export: ExportFile, header: Header) -> pl.LazyFrame:
     Numbers and dates keep their meaning (a float as its shortest exact text, a timestamp as
     its day); a column whose type cannot hold its concept is refused before anything is read.
     """
-    frame = pl.scan_parquet(export.path)
+    frame = pl.scan_parquet(export.path, row_index_name="_line", row_index_offset=1)
     schema = frame.collect_schema()
     out = []
     for canon, raw in header.columns.items():
@@ -199,7 +214,7 @@ def _parquet_as_text(export: ExportFile, header: Header) -> pl.LazyFrame:
                 hint="export the data again from Cost Management, or fix the column's type",
             )
         out.append(pl.when(text.is_in(NULLS)).then(None).otherwise(text).alias(canon))
-    return frame.select(out)
+    return frame.select(*out, pl.col("_line"))
 
 
 # The canonical columns ingest/sources/azure.py reads; the rest of an export is not loaded.

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from ingest.sources import csv_shape
 from models.errors import InputError
 
 PARQUET, CSV, CSV_GZ, JSON = "parquet", "csv", "csv.gz", "json"
@@ -318,7 +319,7 @@ TRUNCATED = "the file ends in the middle of a line — it may be truncated; down
 
 def check_rows(
     path: Path, display: str, final_newline: bool = True, trailing_optional: bool = False
-) -> None:
+) -> str | None:
     """Every record has the same number of fields and no NUL byte, and the file ends with a
     newline: a file cut short must not load as a smaller month (its own totals would agree
     with it). polars pads a short row with nulls silently, so this reads the file itself,
@@ -329,8 +330,23 @@ def check_rows(
     when it has all its fields, and is refused as cut when it has fewer.
     `trailing_optional=True` lets every row leave out the same trailing header columns (koku's
     sample CUR has 131 names and 130 fields a row; readers see nulls): the first data row
-    then sets the width the others must have."""
+    then sets the width the others must have.
+
+    A file `csv_shape.scan` proves well formed is not read again line by line (the slow
+    pass runs only to name a fault); returns the SHA-256 of a plain file's bytes when that
+    scan read them, else None."""
     check_text_encoding(path, display)
+    shape = csv_shape.scan(path, final_newline, trailing_optional)
+    if shape.proven:
+        return shape.sha256
+    _check_rows_slowly(path, display, final_newline, trailing_optional)
+    return None
+
+
+def _check_rows_slowly(
+    path: Path, display: str, final_newline: bool, trailing_optional: bool
+) -> None:
+    """check_rows' own pass: every record through Python's csv module, the first fault named."""
     last = [""]
 
     def lines(fh: Iterable[str]) -> Iterator[str]:

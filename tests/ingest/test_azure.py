@@ -351,3 +351,57 @@ def test_source_settings_are_parsed_strictly(
     code = main(["--warehouse", str(warehouse), "--config", str(cfg), "ingest", section, "x"])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_unused_reservation_of_two_sizes_carries_none(tmp_path: Path, warehouse: Path) -> None:
+    """A commitment that covered two VM sizes in the month cannot say which its unused hours
+    were: the unused line has no instance type (and so no GPU-hours)."""
+    folder = tmp_path / "azure"
+    benefit = dict(PricingModel="Reservation", benefitId=RI, benefitName="ri-mixed")
+    other = json.dumps({"ServiceType": "Standard_ND96isr_H100_v5", "VCPUs": 96})
+    used = [
+        mca_row(**benefit, CostInBillingCurrency="0"),
+        mca_row(**benefit, CostInBillingCurrency="0", AdditionalInfo=other, MeterId="m2"),
+    ]
+    amortized = [mca_row(**benefit, CostInBillingCurrency="40"),
+                 mca_row(**benefit, CostInBillingCurrency="30", AdditionalInfo=other, MeterId="m2"),
+                 mca_row(**benefit, ChargeType="UnusedReservation", CostInBillingCurrency="10.5",
+                         MeterCategory="", AdditionalInfo="", ResourceId=RI)]  # fmt: skip
+    write(folder / "actual" / "202409" / "part_0_0001.csv", *used)
+    write(folder / "amortized" / "202409" / "part_0_0001.csv", *amortized)
+    assert ingest(warehouse, str(folder)) == 0
+    rows = (
+        connect(warehouse)
+        .execute(
+            "select CommitmentDiscountStatus, EffectiveCost, x_InstanceType from cost_lines "
+            "order by EffectiveCost desc"
+        )
+        .fetchall()
+    )
+    assert rows == [
+        ("Used", Decimal("40"), "Standard_NC24ads_A100_v4"),
+        ("Used", Decimal("30"), "Standard_ND96isr_H100_v5"),
+        ("Unused", Decimal("10.5"), None),
+    ]
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["csv", "csv.gz"])
+def test_loads_record_the_sha256_of_each_file(tmp_path: Path, gz: bool) -> None:
+    """The digest taken while the CSV's records are checked is the file's own SHA-256."""
+    import gzip
+    import hashlib
+
+    from ingest.sources import azure
+    from ingest.sources.azure_export import discover
+
+    path = write(tmp_path / "azure" / "cost.csv", mca_row(), mca_row(Date="2024-09-04"))
+    if gz:
+        packed = path.with_suffix(".csv.gz")
+        packed.write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+        path = packed
+    loads = azure.period_loads(discover(path), str(path), tmp_path)
+    assert [(f.sha256, f.bytes) for f in loads[0].files] == [
+        (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size)
+    ]
+    assert loads[0].source_total == Decimal("176.304")
