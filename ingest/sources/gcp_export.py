@@ -3,8 +3,9 @@
 BigQuery exports nest fields (`service.description` is a struct field; `labels`, `credits`
 are arrays of structs). Newline-delimited JSON and Parquet keep that nesting; CSV dumps flatten
 names with dots and write the arrays as text (JSON, or Python-repr lists). `flat` gives every
-format the same frame: scalar fields as text under dotted names, and `labels`,
-`system_labels`, `credits` as lists of structs of text. ingest/sources/gcp.py does the rest.
+format the same frame: scalar fields as text (timestamps as the file types them) under dotted
+names, and `labels`, `system_labels`, `credits` as lists of structs of text.
+ingest/sources/gcp.py does the rest.
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ NESTED = ("labels", "system_labels", "credits")
 
 
 def flat(export: ExportFile, index: int) -> pl.LazyFrame:
-    """The export's fields under dotted names; money and times still as text.
+    """The export's fields under dotted names; money still as text, times as text or UTC
+    timestamps as the file has them.
 
     Lazy for Parquet and JSON (their arrays are real); a CSV dump is read whole, because its
     array text is parsed in Python.
@@ -153,11 +155,12 @@ def flat(export: ExportFile, index: int) -> pl.LazyFrame:
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
-    """Text of a scalar field: timestamps as ISO 8601 in UTC, numbers in shortest form."""
+    """Text of a scalar field, numbers in shortest form; a timestamp stays one, in UTC (its
+    text would only be parsed back)."""
     if isinstance(dtype, pl.Datetime):
-        ts = pl.col(name)
+        ts = pl.col(name).cast(pl.Datetime("us", dtype.time_zone))
         ts = ts.dt.convert_time_zone("UTC") if dtype.time_zone else ts.dt.replace_time_zone("UTC")
-        return ts.dt.to_string("%Y-%m-%dT%H:%M:%S%.f+00:00").alias(name)
+        return ts.alias(name)
     return pl.col(name).cast(pl.String).alias(name)
 
 
