@@ -142,41 +142,61 @@ CURRENCY = "a currency code such as USD"
 TIMESTAMP = "a timestamp such as 2022-08-01 03:00:00+00:00"
 
 
-def check(frame: pl.LazyFrame, exports: list[ExportFile]) -> None:
-    credit_bad = (
-        pl.col("credits")
-        .list.eval(
-            pl.element().struct.field("amount").is_null()
-            | _money(pl.element().struct.field("amount")).is_null()
+# What each typed row must hold: (column, mask of bad rows, what was expected).
+MASKS = (
+    ("cost", pl.col("cost").is_null() | pl.col("_cost").is_null(), "a decimal number"),
+    ("credits.amount", pl.col("_credit_amounts").list.eval(pl.element().is_null()).list.any(),
+     "every credit with a decimal amount"),
+    ("invoice.month", pl.col("_period").is_null(), "a month as YYYYMM"),
+    ("usage_start_time", pl.col("_start").is_null(), TIMESTAMP),
+    ("usage_end_time", pl.col("_end").is_null(), TIMESTAMP),
+    ("currency", ~pl.col("currency").fill_null("").str.contains(r"^[A-Z]{3}$"), CURRENCY),
+    ("billing_account_id", pl.col("billing_account_id").is_null(), "the billing account id"),
+    ("cost_type", ~pl.col("_ctype").is_in(list(COST_TYPES)), "one of " + ", ".join(COST_TYPES)),
+)  # fmt: skip
+BACKWARDS = pl.col("_end") < pl.col("_start")
+
+
+def survey(frame: pl.LazyFrame) -> pl.DataFrame:
+    """One pass over the typed rows: per (billing account, invoice month) its currencies,
+    files, sum(cost) and sum(credits), and how many rows break each of MASKS."""
+    return (
+        frame.group_by("billing_account_id", "_period")
+        .agg(
+            pl.col("currency").unique().alias("currencies"),
+            pl.col("_file").unique().alias("files"),
+            pl.col("_cost").sum().alias("cost"),
+            pl.col("_credit_amounts").list.sum().sum().alias("credits"),
+            *[mask.sum().alias(f"bad {column}") for column, mask, _ in MASKS],
+            BACKWARDS.sum().alias("backwards"),
         )
-        .list.any()
+        .sort("_period", "billing_account_id")
+        .collect()
     )
-    masks = (
-        ("cost", pl.col("cost").is_null() | pl.col("_cost").is_null(), "a decimal number"),
-        ("credits.amount", credit_bad, "every credit with a decimal amount"),
-        ("invoice.month", pl.col("_period").is_null(), "a month as YYYYMM"),
-        ("usage_start_time", pl.col("_start").is_null(), TIMESTAMP),
-        ("usage_end_time", pl.col("_end").is_null(), TIMESTAMP),
-        ("currency", ~pl.col("currency").fill_null("").str.contains(r"^[A-Z]{3}$"), CURRENCY),
-        ("billing_account_id", pl.col("billing_account_id").is_null(), "the billing account id"),
-        ("cost_type", ~pl.col("_ctype").is_in(list(COST_TYPES)), "one of " + ", ".join(COST_TYPES)),
-    )  # fmt: skip
-    counts = frame.select([m.sum().alias(k) for k, m, _ in masks]).collect().row(0, named=True)
-    for column, mask, expected in masks:
-        if not counts[column]:
+
+
+def check(frame: pl.LazyFrame, exports: list[ExportFile], keys: pl.DataFrame | None = None) -> None:
+    """Refuse the first rule of MASKS any row breaks, naming its first such row; `keys` is
+    the `survey` of `frame` (made here when not given)."""
+    keys = survey(frame) if keys is None else keys
+    for column, mask, expected in MASKS:
+        count = keys[f"bad {column}"].sum()
+        if not count:
             continue
         row = frame.filter(mask).head(1).collect().row(0, named=True)
         value = row.get(column.split(".")[0]) if column != "credits.amount" else row["credits"]
         raise InputError(
-            f"{counts[column]} row(s) with a bad {column}",
+            f"{count} row(s) with a bad {column}",
             file=exports[row["_file"]].display,
             location=f"line {row['_line']}, column {column}",
             expected=IN_RANGE if column == "cost" and out_of_range(value) else expected,
             found="an empty value" if value is None else repr(value)[:120],
             hint="re-export the billing table",
         )
-    backwards = frame.filter(pl.col("_end") < pl.col("_start")).head(1).collect()
-    if backwards.height:  # no export writes one: a damaged or hand-edited row
+    backwards = frame.filter(BACKWARDS).head(1).collect() if keys["backwards"].sum() else None
+    if (
+        backwards is not None and backwards.height
+    ):  # no export writes one: a damaged or hand-edited row
         row = backwards.row(0, named=True)
         raise InputError(
             "usage ends before it starts",
@@ -456,26 +476,21 @@ def _credits(base: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
 
 # ---- the whole read -----------------------------------------------------------------------
 
-TYPED = "gcp-typed.parquet"  # the typed rows of every file, staged once in the work folder
+TYPED = "gcp-typed.parquet"  # the typed rows of text files, staged once in the work folder
 
 
-def read_all(exports: list[ExportFile], workdir: Path) -> pl.LazyFrame:
-    """Every file read and typed once into a staging Parquet file, then checked."""
-    frames = [typed(flat(e, i)) for i, e in enumerate(exports)]
-    path = workdir / TYPED
-    try:
-        pl.concat(frames, how="vertical_relaxed").sink_parquet(
-            path, compression="lz4", row_group_size=CHUNK_ROWS
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(
-            f"cannot read the export: {str(exc).splitlines()[0]}",
-            file=", ".join(e.display for e in exports[:3]),
-            expected="BigQuery billing export files of one schema",
-        ) from None
-    frame = pl.scan_parquet(path)
-    check(frame, exports)
-    return frame
+def read_all(exports: list[ExportFile], workdir: Path) -> tuple[pl.LazyFrame, pl.DataFrame]:
+    """Every file typed, with its `survey`, checked. Parquet is read where it lies (each pass
+    decodes only the columns it needs); text files are typed once into a staging Parquet
+    file, so their text is parsed once."""
+    frame = pl.concat([typed(flat(e, i)) for i, e in enumerate(exports)], how="vertical_relaxed")
+    if any(e.fmt != "parquet" for e in exports):
+        path = workdir / TYPED
+        frame.sink_parquet(path, compression="lz4", row_group_size=CHUNK_ROWS)
+        frame = pl.scan_parquet(path)
+    keys = survey(frame)
+    check(frame, exports, keys)
+    return frame, keys
 
 
 def period_loads(
@@ -483,15 +498,23 @@ def period_loads(
 ) -> list[PeriodLoad]:
     """One PeriodLoad per (billing account, invoice month); `month` keeps only that month.
 
-    The loads' lines read staging files in `workdir`, which must outlive the store's load.
+    The loads' lines read the export files and staging files in `workdir`, which must
+    outlive the store's load (a page that fails to decode there is the store's InputError).
     """
-    frame = read_all(exports, workdir)
-    if month is not None:
-        frame = frame.filter(pl.col("_period").dt.strftime("%Y-%m") == month)
-    return loads_of(frame, exports, label, workdir / TYPED)
+    try:
+        frame, keys = read_all(exports, workdir)
+        if month is not None:
+            keys = keys.filter(pl.col("_period").dt.strftime("%Y-%m") == month)
+        return loads_of(frame, exports, label, keys)
+    except pl.exceptions.PolarsError as exc:  # a file polars cannot decode
+        raise InputError(
+            f"cannot read the export: {str(exc).splitlines()[0]}",
+            file=", ".join(e.display for e in exports[:3]),
+            expected="BigQuery billing export files of one schema",
+        ) from None
 
 
-def _pieces(typed_file: Path, key: pl.Expr, fees: pl.DataFrame, display: list[str]) -> Pieces:
+def _pieces(rows_of: pl.LazyFrame, fees: pl.DataFrame, display: list[str]) -> Pieces:
     """One invoice month's cost lines a chunk at a time: each chunk of typed rows becomes its
     usage lines and its credit lines on its own (the month's CUD rates, from its few fee
     rows, are known beforehand); the Unused lines follow the last chunk."""
@@ -499,7 +522,6 @@ def _pieces(typed_file: Path, key: pl.Expr, fees: pl.DataFrame, display: list[st
     def pieces() -> Iterator[pl.DataFrame]:
         rates = cud_rates(fees.lazy()).collect()
         used: list[pl.DataFrame] = []
-        rows_of = pl.scan_parquet(typed_file).filter(key)
         for rows in rows_of.collect_batches(chunk_size=CHUNK_ROWS):
             if not rows.height:
                 continue
@@ -520,21 +542,11 @@ def _pieces(typed_file: Path, key: pl.Expr, fees: pl.DataFrame, display: list[st
 
 
 def loads_of(
-    frame: pl.LazyFrame, exports: list[ExportFile], label: str, typed_file: Path | None = None
+    frame: pl.LazyFrame, exports: list[ExportFile], label: str, keys: pl.DataFrame | None = None
 ) -> list[PeriodLoad]:
-    """One PeriodLoad per (billing account, invoice month) of typed rows; with `typed_file`
-    (the Parquet `frame` scans) the store reads each month a chunk at a time."""
-    keys = (
-        frame.group_by("billing_account_id", "_period")
-        .agg(
-            pl.col("currency").unique().alias("currencies"),
-            pl.col("_file").unique().alias("files"),
-            pl.col("_cost").sum().alias("cost"),
-            pl.col("_credit_amounts").list.sum().sum().alias("credits"),
-        )
-        .sort("_period", "billing_account_id")
-        .collect()
-    )
+    """One PeriodLoad per (billing account, invoice month) of typed rows (`keys`: their
+    `survey`); the store reads each month a chunk at a time."""
+    keys = survey(frame) if keys is None else keys
     display = [e.display for e in exports]
     out = []
     for row in keys.iter_rows(named=True):
@@ -550,11 +562,8 @@ def loads_of(
             pl.col("_period") == row["_period"]
         )
         part = frame.filter(key)
-        pieces = None
-        if typed_file is not None:
-            fee_rows = part.filter(pl.col("sku.description").str.contains(CUD_FEE))
-            fees = _prepared(fee_rows).filter(pl.col("_resource_fee")).collect()
-            pieces = _pieces(typed_file, key, fees, display)
+        fee_rows = part.filter(pl.col("sku.description").str.contains(CUD_FEE))
+        fees = _prepared(fee_rows).filter(pl.col("_resource_fee")).collect()
         total = Decimal(row["cost"] or 0) + Decimal(row["credits"] or 0)
         out.append(
             PeriodLoad(
@@ -568,7 +577,7 @@ def loads_of(
                 lines=to_cost_lines(part, display),
                 source_total=total.quantize(Decimal("1e-12")),
                 label=label,
-                pieces=pieces,
+                pieces=_pieces(part, fees, display),
             )
         )
     return out

@@ -140,8 +140,8 @@ def flat(export: ExportFile, index: int) -> pl.LazyFrame:
         *[_as_text(name, types[name]) for name in FIELDS if name not in NESTED],
         *[_list_of_text(name, types[name]) for name in NESTED if types[name] != pl.String],
         pl.lit(index, pl.Int32).alias("_file"),
-        (pl.int_range(pl.len(), dtype=pl.Int64) + first_line).alias("_line"),
-    )
+    ).with_row_index("_line", offset=first_line)  # streams; a range over len() would not
+    sel = sel.with_columns(pl.col("_line").cast(pl.Int64))
     text = [name for name in NESTED if types[name] == pl.String]
     if not text:
         return sel
