@@ -231,16 +231,18 @@ def _with_map_tags(frame: pl.LazyFrame, s: pl.Schema) -> tuple[pl.LazyFrame, pl.
     if not ("resource_tags" in s and isinstance(s["resource_tags"], pl.Map)):
         return frame, None
     column = pl.col("resource_tags")
-    frame = frame.with_columns(
-        column.hash(seed=1).alias("_tags_h1"), column.hash(seed=2).alias("_tags_h2")
-    )
     keys = ["_tags_h1", "_tags_h2"]
+    hashed = frame.select(
+        column, column.hash(seed=1).alias(keys[0]), column.hash(seed=2).alias(keys[1])
+    )
     distinct = (
-        frame.group_by(keys)
+        hashed.group_by(keys)
         .agg(column.first())
         .select(*keys, tags_from_map("resource_tags").alias(MAP_TAGS))
     )
-    joined = frame.join(distinct, on=keys, how="left", maintain_order="left").drop(keys)
+    # Only the keys are joined (joining the lines would copy every column).
+    text = hashed.select(keys).join(distinct, on=keys, how="left", maintain_order="left")
+    joined = pl.concat([frame, text.select(MAP_TAGS)], how="horizontal")
     return joined, pl.col(MAP_TAGS)
 
 

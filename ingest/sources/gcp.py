@@ -40,7 +40,7 @@ from ingest.sources.gcp_commitments import (
     with_cud_credit,
     with_cud_shares,
 )
-from ingest.sources.gcp_export import ExportFile, flat
+from ingest.sources.gcp_export import ExportFile, flat, parquet_batches
 from ingest.sources.values import IN_RANGE, money_text, out_of_range, present, pricing, quantity
 from ingest.warehouse.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from models.errors import InputError
@@ -169,9 +169,10 @@ def survey(frame: pl.LazyFrame) -> pl.DataFrame:
             pl.col("_credit_amounts").list.sum().sum().alias("credits"),
             *[mask.sum().alias(f"bad {column}") for column, mask, _ in MASKS],
             BACKWARDS.sum().alias("backwards"),
+            pl.col("sku.description").str.contains(CUD_FEE).sum().alias("fee rows"),
         )
         .sort("_period", "billing_account_id")
-        .collect()
+        .collect(engine="streaming")
     )
 
 
@@ -514,18 +515,21 @@ def period_loads(
         ) from None
 
 
-def _pieces(rows_of: pl.LazyFrame, fees: pl.DataFrame, display: list[str]) -> Pieces:
-    """One invoice month's cost lines a chunk at a time: each chunk of typed rows becomes its
-    usage lines and its credit lines on its own (the month's CUD rates, from its few fee
-    rows, are known beforehand); the Unused lines follow the last chunk."""
+def _pieces(
+    batches: Callable[[], Iterator[pl.LazyFrame]], fees: pl.DataFrame, display: list[str]
+) -> Pieces:
+    """One invoice month's cost lines a chunk at a time: each chunk of typed rows (`batches`,
+    already this month's) becomes its usage lines and its credit lines on its own (the
+    month's CUD rates, from its few fee rows, are known beforehand); the Unused lines follow
+    the last chunk."""
 
     def pieces() -> Iterator[pl.DataFrame]:
         rates = cud_rates(fees.lazy()).collect()
         used: list[pl.DataFrame] = []
-        for rows in rows_of.collect_batches(chunk_size=CHUNK_ROWS):
-            if not rows.height:
+        for batch in batches():
+            base = _base(_prepared(batch), rates).collect()
+            if not base.height:
                 continue
-            base = _base(_prepared(rows.lazy()), rates).collect()
             yield _usage(base.lazy(), display).collect()
             credits = _credits(base.lazy(), display).collect()
             if credits.height:
@@ -539,6 +543,33 @@ def _pieces(rows_of: pl.LazyFrame, fees: pl.DataFrame, display: list[str]) -> Pi
                 yield lines
 
     return pieces
+
+
+def _fees(batches: Callable[[], Iterator[pl.LazyFrame]]) -> pl.DataFrame:
+    """The month's resource CUD fee rows (few), read a chunk at a time."""
+    fee_sku = pl.col("sku.description").str.contains(CUD_FEE)
+    found = [
+        _prepared(b.filter(fee_sku)).filter(pl.col("_resource_fee")).collect() for b in batches()
+    ]
+    return pl.concat(found, how="vertical_relaxed")
+
+
+def _batches(
+    frame: pl.LazyFrame, exports: list[ExportFile], key: pl.Expr
+) -> Callable[[], Iterator[pl.LazyFrame]]:
+    """The typed rows matching `key`, CHUNK_ROWS at a time: Parquet exports batch by batch
+    from their files, the staged typed rows of text files by polars' streaming engine."""
+
+    def parquet() -> Iterator[pl.LazyFrame]:
+        for i, export in enumerate(exports):
+            for batch in parquet_batches(export, i, CHUNK_ROWS):
+                yield typed(batch).filter(key)
+
+    def staged() -> Iterator[pl.LazyFrame]:
+        for rows in frame.filter(key).collect_batches(chunk_size=CHUNK_ROWS):
+            yield rows.lazy()
+
+    return parquet if all(e.fmt == "parquet" for e in exports) else staged
 
 
 def loads_of(
@@ -562,8 +593,8 @@ def loads_of(
             pl.col("_period") == row["_period"]
         )
         part = frame.filter(key)
-        fee_rows = part.filter(pl.col("sku.description").str.contains(CUD_FEE))
-        fees = _prepared(fee_rows).filter(pl.col("_resource_fee")).collect()
+        batches = _batches(frame, exports, key)
+        fees = _fees(batches) if row["fee rows"] else _prepared(part.clear()).collect()
         total = Decimal(row["cost"] or 0) + Decimal(row["credits"] or 0)
         out.append(
             PeriodLoad(
@@ -577,7 +608,7 @@ def loads_of(
                 lines=to_cost_lines(part, display),
                 source_total=total.quantize(Decimal("1e-12")),
                 label=label,
-                pieces=_pieces(part, fees, display),
+                pieces=_pieces(batches, fees, display),
             )
         )
     return out

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from ingest.sources.detect import check_rows
 from models.errors import InputError
@@ -119,7 +121,22 @@ def flat(export: ExportFile, index: int) -> pl.LazyFrame:
     Lazy for Parquet and JSON (their arrays are real); a CSV dump is read whole, because its
     array text is parsed in Python.
     """
-    lf = _scan(export)
+    return _flat_of(_scan(export), export, index, 2 if export.fmt == "csv" else 1)
+
+
+def parquet_batches(export: ExportFile, index: int, rows: int) -> Iterator[pl.LazyFrame]:
+    """`flat` of a Parquet export, `rows` rows at a time: pyarrow decodes one batch of one
+    row group at a time, where a polars scan keeps whole row groups of every column in
+    flight (a BigQuery export's row groups can hold a million rows)."""
+    source = pq.ParquetFile(export.path, pre_buffer=False)
+    line = 1
+    for batch in source.iter_batches(rows):
+        frame = pl.DataFrame(pl.from_arrow(batch))
+        yield _flat_of(frame.lazy(), export, index, line)
+        line += frame.height
+
+
+def _flat_of(lf: pl.LazyFrame, export: ExportFile, index: int, first_line: int) -> pl.LazyFrame:
     try:
         schema = lf.collect_schema()
     except pl.exceptions.PolarsError as exc:
@@ -135,7 +152,6 @@ def flat(export: ExportFile, index: int) -> pl.LazyFrame:
         )
     sel = lf.select([_field(schema, name).alias(name) for name in FIELDS])
     types = sel.collect_schema()
-    first_line = 2 if export.fmt == "csv" else 1
     sel = sel.with_columns(
         *[_as_text(name, types[name]) for name in FIELDS if name not in NESTED],
         *[_list_of_text(name, types[name]) for name in NESTED if types[name] != pl.String],
