@@ -30,8 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from measure import machine
-from measure import measured
+from measure import machine, measured
 
 ROOT = Path(__file__).resolve().parent.parent
 SKUS = ["Nvidia Tesla A100 GPU running in Americas", "A2 Instance Core running in Americas",
@@ -194,7 +193,8 @@ def main() -> None:
         print("| step | median wall s | lines/s | CPU s | peak RSS | wall vs floor |")
         print("|---|---:|---:|---:|---:|---:|")
         print(f"| DuckDB Parquet→Parquet, DECIMAL cost + credit sum (floor) | {f_s:.1f} | "
-              f"{args.lines / f_s:,.0f} | {f_cpu:.1f} | {f_rss / 2**30:.2f} GiB | 1.00x |")  # fmt: skip
+              f"{args.lines / f_s:,.0f} | {f_cpu:.1f} | {f_rss / 2**30:.2f} GiB | "
+              "1.00x |")  # fmt: skip
         print(f"| `finops ingest gcp` | {o_s:.1f} | {args.lines / o_s:,.0f} | {o_cpu:.1f} | "
               f"{o_rss / 2**30:.2f} GiB | {o_s / f_s:.2f}x |")  # fmt: skip
         print(f"| load only (no post-ingest refresh) | {l_s:.1f} | {args.lines / l_s:,.0f} | "
