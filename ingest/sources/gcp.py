@@ -555,14 +555,15 @@ def _fees(batches: Callable[[], Iterator[pl.LazyFrame]]) -> pl.DataFrame:
 
 
 def _batches(
-    frame: pl.LazyFrame, exports: list[ExportFile], key: pl.Expr
+    frame: pl.LazyFrame, exports: list[ExportFile], key: pl.Expr, files: list[int]
 ) -> Callable[[], Iterator[pl.LazyFrame]]:
     """The typed rows matching `key`, CHUNK_ROWS at a time: Parquet exports batch by batch
-    from their files, the staged typed rows of text files by polars' streaming engine."""
+    from the files that hold them (`files`, indexes into `exports`), the staged typed rows
+    of text files by polars' streaming engine."""
 
     def parquet() -> Iterator[pl.LazyFrame]:
-        for i, export in enumerate(exports):
-            for batch in parquet_batches(export, i, CHUNK_ROWS):
+        for i in files:
+            for batch in parquet_batches(exports[i], i, CHUNK_ROWS):
                 yield typed(batch).filter(key)
 
     def staged() -> Iterator[pl.LazyFrame]:
@@ -593,7 +594,7 @@ def loads_of(
             pl.col("_period") == row["_period"]
         )
         part = frame.filter(key)
-        batches = _batches(frame, exports, key)
+        batches = _batches(frame, exports, key, sorted(row["files"]))
         fees = _fees(batches) if row["fee rows"] else _prepared(part.clear()).collect()
         total = Decimal(row["cost"] or 0) + Decimal(row["credits"] or 0)
         out.append(
