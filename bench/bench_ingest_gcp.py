@@ -8,9 +8,12 @@ process (peak RSS from wait4):
 - floor: DuckDB reading the Parquet and writing it to Parquet with `cost` as DECIMAL(38,12)
   and the credits summed per line (the minimum work that reconciles a GCP month);
 - finops: `finops ingest gcp FILE` into a fresh warehouse (flatten, typing, checks, FOCUS
-  conversion with one Credit line per credit, stage, validate, reconcile, one Delta commit).
+  conversion with one Credit line per credit, stage, validate, reconcile, one Delta commit,
+  then the post-ingest refresh);
+- load: the same without the post-ingest refresh (reader + `Store.load_cost_lines`), so the
+  two parts' time and memory can be told apart.
 
-    python bench/bench_ingest_gcp.py [--lines 5000000] [--repeats 3]
+    python bench/bench_ingest_gcp.py [--lines 5000000] [--repeats 3] [--data DIR]
 """
 
 from __future__ import annotations
@@ -27,8 +30,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from measure import machine
-from measure import wall_and_rss as measured
+from measure import machine, measured
 
 ROOT = Path(__file__).resolve().parent.parent
 SKUS = ["Nvidia Tesla A100 GPU running in Americas", "A2 Instance Core running in Americas",
@@ -131,18 +133,34 @@ def floor_cmd(src: Path, out: Path) -> list[str]:
     return [sys.executable, "-c", f"import duckdb; duckdb.connect().execute({sql!r})"]
 
 
+# The load alone: what `finops ingest gcp` does before the post-ingest refresh.
+LOAD_CHILD = """
+import sys, tempfile
+from pathlib import Path
+from ingest.sources import gcp
+from ingest.sources.gcp_export import discover
+from ingest.warehouse.store import Store
+with tempfile.TemporaryDirectory(prefix="finops-gcp-") as work:
+    Store(sys.argv[2]).load_cost_lines(
+        gcp.period_loads(discover(Path(sys.argv[1])), sys.argv[1], Path(work))
+    )
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=5_000_000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--data", type=Path, help="reuse/keep the generated export here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-gcp-") as tmp:
-        src = Path(tmp) / "gcp" / "202609.parquet"
-        src.parent.mkdir()
-        t = time.perf_counter()
-        generate(src, args.lines)
-        print(f"generated {args.lines:,} lines in {time.perf_counter() - t:.1f} s", flush=True)
-        floor, ours = [], []
+        src = (args.data or Path(tmp) / "gcp") / "202609.parquet"
+        src.parent.mkdir(parents=True, exist_ok=True)
+        if not src.exists():
+            t = time.perf_counter()
+            generate(src, args.lines)
+            print(f"generated {args.lines:,} lines in {time.perf_counter() - t:.1f} s", flush=True)
+        floor, ours, load = [], [], []
         for i in range(args.repeats):
             out = Path(tmp) / f"floor-{i}.parquet"
             floor.append(measured(floor_cmd(src, out)))
@@ -151,24 +169,36 @@ def main() -> None:
             cmd = [sys.executable, "-m", "dashboard.cli", "--warehouse", str(wh), "ingest",
                    "gcp", str(src)]  # fmt: skip
             ours.append(measured(cmd))
-            print(f"run {i + 1}: floor {floor[-1][0]:.1f} s, finops {ours[-1][0]:.1f} s",
-                  flush=True)  # fmt: skip
             shutil.rmtree(wh)
-        f_s = statistics.median(s for s, _ in floor)
-        o_s = statistics.median(s for s, _ in ours)
-        f_rss = statistics.median(r for _, r in floor)
-        o_rss = statistics.median(r for _, r in ours)
+            load.append(measured([sys.executable, "-c", LOAD_CHILD, str(src), str(wh)]))
+            shutil.rmtree(wh)
+            print(
+                f"run {i + 1}: floor {floor[-1][0]:.1f} s ({floor[-1][1] / 2**30:.2f} GiB), "
+                f"finops {ours[-1][0]:.1f} s ({ours[-1][1] / 2**30:.2f} GiB), "
+                f"load only {load[-1][0]:.1f} s ({load[-1][1] / 2**30:.2f} GiB)",
+                flush=True,
+            )
+        f_s, o_s, l_s = (statistics.median(r[0] for r in runs) for runs in (floor, ours, load))
+        f_rss, o_rss, l_rss = (
+            statistics.median(r[1] for r in runs) for runs in (floor, ours, load)
+        )
+        f_cpu, o_cpu, l_cpu = (
+            statistics.median(r[2] for r in runs) for runs in (floor, ours, load)
+        )
         print()
         print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}")
         print(f"input: {args.lines:,} GCP detailed-export lines (+{args.lines // 4:,} credits), "
               f"{src.stat().st_size / 2**20:.0f} MiB Parquet; "
               f"medians of {args.repeats}")  # fmt: skip
-        print("| step | median s | lines/s | peak RSS | vs floor |")
-        print("|---|---:|---:|---:|---:|")
+        print("| step | median wall s | lines/s | CPU s | peak RSS | wall vs floor |")
+        print("|---|---:|---:|---:|---:|---:|")
         print(f"| DuckDB Parquet→Parquet, DECIMAL cost + credit sum (floor) | {f_s:.1f} | "
-              f"{args.lines / f_s:,.0f} | {f_rss / 2**30:.2f} GiB | 1.00x |")  # fmt: skip
-        print(f"| `finops ingest gcp` | {o_s:.1f} | {args.lines / o_s:,.0f} | "
+              f"{args.lines / f_s:,.0f} | {f_cpu:.1f} | {f_rss / 2**30:.2f} GiB | "
+              "1.00x |")  # fmt: skip
+        print(f"| `finops ingest gcp` | {o_s:.1f} | {args.lines / o_s:,.0f} | {o_cpu:.1f} | "
               f"{o_rss / 2**30:.2f} GiB | {o_s / f_s:.2f}x |")  # fmt: skip
+        print(f"| load only (no post-ingest refresh) | {l_s:.1f} | {args.lines / l_s:,.0f} | "
+              f"{l_cpu:.1f} | {l_rss / 2**30:.2f} GiB | {l_s / f_s:.2f}x |")  # fmt: skip
 
 
 if __name__ == "__main__":

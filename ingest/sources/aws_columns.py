@@ -216,8 +216,34 @@ def normalise(
     it covered in the period, which its Unused line carries.
     """
     s = frame.collect_schema()
-    lines = frame.select(*expressions(s, tags, display), *unused_inputs(s))
+    frame, tag_text = _with_map_tags(frame, s)
+    lines = frame.select(*expressions(s, tags, display, tag_text), *unused_inputs(s))
     return with_unused_lines(lines, covered or {})
+
+
+MAP_TAGS = "_map_tags"  # the JSON of a CUR 2.0 resource_tags MAP, made once per distinct map
+
+
+def _with_map_tags(frame: pl.LazyFrame, s: pl.Schema) -> tuple[pl.LazyFrame, pl.Expr | None]:
+    """`frame` with the JSON text of each CUR 2.0 tag map, encoded once per distinct map
+    (lines of one resource share their tags; encoding every line's map was most of the
+    normalisation). Maps are told apart by two independently seeded 64-bit hashes."""
+    if not ("resource_tags" in s and isinstance(s["resource_tags"], pl.Map)):
+        return frame, None
+    column = pl.col("resource_tags")
+    keys = ["_tags_h1", "_tags_h2"]
+    hashed = frame.select(
+        column, column.hash(seed=1).alias(keys[0]), column.hash(seed=2).alias(keys[1])
+    )
+    distinct = (
+        hashed.group_by(keys)
+        .agg(column.first())
+        .select(*keys, tags_from_map("resource_tags").alias(MAP_TAGS))
+    )
+    # Only the keys are joined (joining the lines would copy every column).
+    text = hashed.select(keys).join(distinct, on=keys, how="left", maintain_order="left")
+    joined = pl.concat([frame, text.select(MAP_TAGS)], how="horizontal")
+    return joined, pl.col(MAP_TAGS)
 
 
 def needed_columns(s: pl.Schema, tags: dict[str, str]) -> list[str]:
@@ -227,8 +253,11 @@ def needed_columns(s: pl.Schema, tags: dict[str, str]) -> list[str]:
     return [n for n in s.names() if n in used]
 
 
-def expressions(s: pl.Schema, tags: dict[str, str], display: str) -> list[pl.Expr]:
-    """The cost_lines columns as expressions over CUR columns of schema `s`."""
+def expressions(
+    s: pl.Schema, tags: dict[str, str], display: str, tag_text: pl.Expr | None = None
+) -> list[pl.Expr]:
+    """The cost_lines columns as expressions over CUR columns of schema `s` (`tag_text`: the
+    Tags JSON when already made, see `_with_map_tags`)."""
 
     def src(name: str, kind: str = "text") -> pl.Expr:
         return source_column(s, name, kind)
@@ -270,7 +299,9 @@ def expressions(s: pl.Schema, tags: dict[str, str], display: str) -> list[pl.Exp
         pl.coalesce(present(src("pricing_unit")), kind.replace_strict(FEE_UNITS, default=None)),
     )
     tag_expr = (
-        tags_from_map("resource_tags")
+        tag_text
+        if tag_text is not None
+        else tags_from_map("resource_tags")
         if "resource_tags" in s and isinstance(s["resource_tags"], pl.Map)
         else tags_from_columns(tags)
     )

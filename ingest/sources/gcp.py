@@ -25,15 +25,24 @@ split: its uncovered remainder stays in its Used line's EffectiveCost.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 
-from ingest.sources.gcp_commitments import RESOURCE_CUD_CREDIT, unused_lines, with_cud_shares
-from ingest.sources.gcp_export import ExportFile, flat
+from ingest.sources.gcp_commitments import (
+    RESOURCE_CUD_CREDIT,
+    combine_used,
+    cud_rates,
+    unused_lines,
+    used_by_commitment,
+    with_cud_credit,
+    with_cud_shares,
+)
+from ingest.sources.gcp_export import ExportFile, flat, parquet_batches
 from ingest.sources.values import IN_RANGE, money_text, out_of_range, present, pricing, quantity
-from ingest.warehouse.load_contract import PeriodLoad, SourceFile
+from ingest.warehouse.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from models.errors import InputError
 
 SOURCE = "gcp-bq"
@@ -42,6 +51,8 @@ COST_TYPES = {"regular": "Usage", "tax": "Tax", "adjustment": "Adjustment",
               "rounding_error": "Adjustment"}  # fmt: skip
 CUD_CREDITS = {"COMMITTED_USAGE_DISCOUNT": "Usage", "COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE": "Spend"}
 CUD_RESOURCE = r"\b(GPU|Core|Cpu|Ram)\b"  # what a resource CUD fee SKU commits
+CUD_FEE = r"^Commitment(?: v1:| - dollar based)"  # the SKUs of CUD fees
+SPEND_FEE = r"^Commitment - dollar based"  # ... of which spend-based
 MONEY = pl.Decimal(38, 12)
 SERVICES: dict[str, tuple[str, str]] = {
     "compute engine": ("Compute", "Virtual Machines"),
@@ -75,6 +86,7 @@ GPU_SKU = (
 GPU_MACHINES = {"a2-highgpu": "A100", "a2-megagpu": "A100", "a2-ultragpu": "A100 80GB",
                 "a3-highgpu": "H100 80GB", "a3-megagpu": "H100 80GB", "a3-edgegpu": "H100 80GB",
                 "a3-ultragpu": "H200", "g2-standard": "L4"}  # fmt: skip
+Pieces = Callable[[], Iterator[pl.DataFrame]]
 G2_GPUS = {"4": 1, "8": 1, "12": 1, "16": 1, "32": 1, "24": 2, "48": 4, "96": 8}
 
 
@@ -85,7 +97,9 @@ def _money(expr: pl.Expr) -> pl.Expr:
     return money_text(expr)
 
 
-def _ts(name: str) -> pl.Expr:
+def _ts(name: str, dtype: pl.DataType) -> pl.Expr:
+    if isinstance(dtype, pl.Datetime):  # Parquet and BigQuery: already a UTC timestamp
+        return pl.col(name)
     text = pl.col(name).str.strip_chars().str.replace(" UTC$", "+00:00").str.replace("Z$", "+00:00")
     return pl.coalesce(
         text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_unit="us"),
@@ -93,13 +107,22 @@ def _ts(name: str) -> pl.Expr:
     ).dt.convert_time_zone("UTC")
 
 
+TIMES = ("usage_start_time", "usage_end_time")
+
+
 def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """One file's `flat` frame with the typed values the rules read (_cost, _start ...).
+
+    A native timestamp is typed as it is and its text column left empty: writing a
+    timestamp as text only to parse it back cost more than the rest of the typing.
+    """
+    types = frame.collect_schema()
     return frame.with_columns(
         _money(pl.col("cost")).alias("_cost"),
         quantity(pl.col("usage.amount_in_pricing_units"), pl.String).alias("_qty"),
         _money(pl.col("cost_at_list")).alias("_list"),
-        _ts("usage_start_time").alias("_start"),
-        _ts("usage_end_time").alias("_end"),
+        _ts("usage_start_time", types["usage_start_time"]).alias("_start"),
+        _ts("usage_end_time", types["usage_end_time"]).alias("_end"),
         pl.col("invoice.month")
         .str.strip_chars()
         .str.to_date("%Y%m", strict=False)
@@ -108,6 +131,10 @@ def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("credits")
         .list.eval(_money(pl.element().struct.field("amount")))
         .alias("_credit_amounts"),
+    ).with_columns(
+        pl.lit(None, pl.String).alias(name)
+        for name in TIMES
+        if isinstance(types[name], pl.Datetime)
     )
 
 
@@ -115,50 +142,77 @@ CURRENCY = "a currency code such as USD"
 TIMESTAMP = "a timestamp such as 2022-08-01 03:00:00+00:00"
 
 
-def check(frame: pl.LazyFrame, exports: list[ExportFile]) -> None:
-    credit_bad = (
-        pl.col("credits")
-        .list.eval(
-            pl.element().struct.field("amount").is_null()
-            | _money(pl.element().struct.field("amount")).is_null()
+# What each typed row must hold: (column, mask of bad rows, what was expected).
+MASKS = (
+    ("cost", pl.col("cost").is_null() | pl.col("_cost").is_null(), "a decimal number"),
+    ("credits.amount", pl.col("_credit_amounts").list.eval(pl.element().is_null()).list.any(),
+     "every credit with a decimal amount"),
+    ("invoice.month", pl.col("_period").is_null(), "a month as YYYYMM"),
+    ("usage_start_time", pl.col("_start").is_null(), TIMESTAMP),
+    ("usage_end_time", pl.col("_end").is_null(), TIMESTAMP),
+    ("currency", ~pl.col("currency").fill_null("").str.contains(r"^[A-Z]{3}$"), CURRENCY),
+    ("billing_account_id", pl.col("billing_account_id").is_null(), "the billing account id"),
+    ("cost_type", ~pl.col("_ctype").is_in(list(COST_TYPES)), "one of " + ", ".join(COST_TYPES)),
+)  # fmt: skip
+BACKWARDS = pl.col("_end") < pl.col("_start")
+
+
+def survey(frame: pl.LazyFrame) -> pl.DataFrame:
+    """One pass over the typed rows: per (billing account, invoice month) its currencies,
+    files, sum(cost) and sum(credits), and how many rows break each of MASKS."""
+    return (
+        frame.group_by("billing_account_id", "_period")
+        .agg(
+            pl.col("currency").unique().alias("currencies"),
+            pl.col("_file").unique().alias("files"),
+            pl.col("_cost").sum().alias("cost"),
+            pl.col("_credit_amounts").list.sum().sum().alias("credits"),
+            *[mask.sum().alias(f"bad {column}") for column, mask, _ in MASKS],
+            BACKWARDS.sum().alias("backwards"),
+            pl.col("sku.description").str.contains(CUD_FEE).sum().alias("fee rows"),
         )
-        .list.any()
+        .sort("_period", "billing_account_id")
+        .collect(engine="streaming")
     )
-    masks = (
-        ("cost", pl.col("cost").is_null() | pl.col("_cost").is_null(), "a decimal number"),
-        ("credits.amount", credit_bad, "every credit with a decimal amount"),
-        ("invoice.month", pl.col("_period").is_null(), "a month as YYYYMM"),
-        ("usage_start_time", pl.col("_start").is_null(), TIMESTAMP),
-        ("usage_end_time", pl.col("_end").is_null(), TIMESTAMP),
-        ("currency", ~pl.col("currency").fill_null("").str.contains(r"^[A-Z]{3}$"), CURRENCY),
-        ("billing_account_id", pl.col("billing_account_id").is_null(), "the billing account id"),
-        ("cost_type", ~pl.col("_ctype").is_in(list(COST_TYPES)), "one of " + ", ".join(COST_TYPES)),
-    )  # fmt: skip
-    counts = frame.select([m.sum().alias(k) for k, m, _ in masks]).collect().row(0, named=True)
-    for column, mask, expected in masks:
-        if not counts[column]:
+
+
+def check(frame: pl.LazyFrame, exports: list[ExportFile], keys: pl.DataFrame | None = None) -> None:
+    """Refuse the first rule of MASKS any row breaks, naming its first such row; `keys` is
+    the `survey` of `frame` (made here when not given)."""
+    keys = survey(frame) if keys is None else keys
+    for column, mask, expected in MASKS:
+        count = keys[f"bad {column}"].sum()
+        if not count:
             continue
         row = frame.filter(mask).head(1).collect().row(0, named=True)
         value = row.get(column.split(".")[0]) if column != "credits.amount" else row["credits"]
         raise InputError(
-            f"{counts[column]} row(s) with a bad {column}",
+            f"{count} row(s) with a bad {column}",
             file=exports[row["_file"]].display,
             location=f"line {row['_line']}, column {column}",
             expected=IN_RANGE if column == "cost" and out_of_range(value) else expected,
             found="an empty value" if value is None else repr(value)[:120],
             hint="re-export the billing table",
         )
-    backwards = frame.filter(pl.col("_end") < pl.col("_start")).head(1).collect()
-    if backwards.height:  # no export writes one: a damaged or hand-edited row
+    backwards = frame.filter(BACKWARDS).head(1).collect() if keys["backwards"].sum() else None
+    if (
+        backwards is not None and backwards.height
+    ):  # no export writes one: a damaged or hand-edited row
         row = backwards.row(0, named=True)
         raise InputError(
             "usage ends before it starts",
             file=exports[row["_file"]].display,
             location=f"line {row['_line']}, column usage_end_time",
-            expected=f"a timestamp not before usage_start_time ({row['usage_start_time']})",
-            found=repr(row["usage_end_time"]),
+            expected=f"a timestamp not before usage_start_time ({_shown(row, 'start')})",
+            found=repr(_shown(row, "end")),
             hint="re-export the billing table",
         )
+
+
+def _shown(row: dict, which: str) -> str:
+    """A row's usage_{start,end}_time as the file wrote it (native ones in ISO 8601)."""
+    text = row[f"usage_{which}_time"]
+    return text if text is not None else row[f"_{which}"].isoformat()
 
 
 # ---- FOCUS conversion ---------------------------------------------------------------------
@@ -195,16 +249,26 @@ def _system_label(key: str) -> pl.Expr:
     )
 
 
-def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
-    """Usage/fee lines plus one Credit line per credit."""
+def _prepared(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Typed rows with what the commitment rules read: the resource a CUD fee SKU commits,
+    whether the row is a resource CUD fee, the machine type, the row's CUD credit."""
     sku = pl.col("sku.description")
+    return with_cud_credit(
+        frame.with_columns(
+            sku.str.extract(CUD_RESOURCE).replace("Cpu", "Core").alias("_res"),
+            (sku.str.contains(CUD_FEE) & ~sku.str.contains(SPEND_FEE)).alias("_resource_fee"),
+            _system_label("compute.googleapis.com/machine_spec").alias("_machine"),
+        )
+    )
+
+
+def _base(prepared: pl.LazyFrame, rates: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """`_prepared` rows with their CUD shares and the values several cost-line columns use."""
     svc_key = pl.col("service.description").str.to_lowercase()
-    cud_fee = sku.str.contains(r"^Commitment(?: v1:| - dollar based)")
-    spend_fee = sku.str.contains(r"^Commitment - dollar based")
-    machine = _system_label("compute.googleapis.com/machine_spec")
+    machine = pl.col("_machine")
     family = machine.str.extract(r"^([a-z][0-9]+-[a-z]+)")
     gpu_model = pl.coalesce(
-        sku.str.extract(GPU_SKU),
+        pl.col("sku.description").str.extract(GPU_SKU),
         family.replace_strict(GPU_MACHINES, default=None),
     )
     gpu_count = pl.coalesce(
@@ -215,26 +279,7 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
             )
         ),
     )
-    category = pl.col("_ctype").replace_strict(COST_TYPES, default=None)
-    # Adjustment and rounding rows come without a SKU: "Compute Engine rounding error".
-    description = pl.coalesce(
-        present(sku),
-        pl.concat_str(
-            pl.coalesce(present(pl.col("service.description")), pl.lit(PROVIDER)),
-            pl.col("_ctype").str.replace_all("_", " "),
-            separator=" ",
-        ),
-    )
-    priced_quantity, priced_unit = pricing(pl.col("_qty"), pl.col("usage.pricing_unit"))
-    marketplace = pl.col("transaction_type").is_in(["THIRD_PARTY_RESELLER", "THIRD_PARTY_AGENCY"])
-    period = pl.col("_period").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    base = with_cud_shares(
-        frame.lazy().with_columns(
-            sku.str.extract(CUD_RESOURCE).replace("Cpu", "Core").alias("_res"),
-            (cud_fee & ~spend_fee).alias("_resource_fee"),
-            machine.alias("_machine"),
-        )
-    ).with_columns(
+    return with_cud_shares(prepared, rates).with_columns(
         gpu_model.alias("_gpu_model"),
         gpu_count.alias("_gpu_count"),
         _labels_json("labels").alias("_tags"),
@@ -245,7 +290,25 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
             {k: v[1] for k, v in SERVICES.items()}, default="Other (Other)"
         ).alias("_svc_sub"),
     )
-    common = [
+
+
+def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
+    """Usage/fee lines plus one Credit line per credit, plus the Unused CUD lines (one
+    invoice month of typed rows, whole)."""
+    prepared = _prepared(frame)
+    base = _base(prepared, cud_rates(prepared.filter(pl.col("_resource_fee"))))
+    fee_base = base.filter(pl.col("_resource_fee"))
+    unused = unused_lines(fee_base, _usage(fee_base, display), used_by_commitment(base))
+    return pl.concat(
+        [_usage(base, display), _credits(base, display), unused], how="vertical_relaxed"
+    )
+
+
+def _common(display: list[str]) -> list[pl.Expr]:
+    """The columns a usage line and its credit lines share."""
+    marketplace = pl.col("transaction_type").is_in(["THIRD_PARTY_RESELLER", "THIRD_PARTY_AGENCY"])
+    period = pl.col("_period").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    return [
         pl.col("billing_account_id").alias("BillingAccountId"),
         pl.col("currency").alias("BillingCurrency"),
         period.dt.offset_by("1mo").alias("BillingPeriodEnd"),
@@ -280,9 +343,27 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         pl.col("_machine").alias("x_InstanceType"),
         marketplace.fill_null(False).alias("x_Marketplace"),
     ]
+
+
+def _usage(base: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
+    """One cost line per usage, fee, tax or adjustment row."""
+    sku = pl.col("sku.description")
+    cud_fee = sku.str.contains(CUD_FEE)
+    spend_fee = sku.str.contains(SPEND_FEE)
+    category = pl.col("_ctype").replace_strict(COST_TYPES, default=None)
+    # Adjustment and rounding rows come without a SKU: "Compute Engine rounding error".
+    description = pl.coalesce(
+        present(sku),
+        pl.concat_str(
+            pl.coalesce(present(pl.col("service.description")), pl.lit(PROVIDER)),
+            pl.col("_ctype").str.replace_all("_", " "),
+            separator=" ",
+        ),
+    )
+    priced_quantity, priced_unit = pricing(pl.col("_qty"), pl.col("usage.pricing_unit"))
     covered = pl.col("_used").is_not_null()
-    usage = base.select(
-        *common,
+    return base.select(
+        *_common(display),
         pl.col("_cost").alias("BilledCost"),
         pl.when(covered)
         .then(pl.col("_cost") + pl.col("_cud_credit") + pl.col("_used"))
@@ -336,7 +417,11 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         pl.when(category == "Usage").then(pl.col("_gpu_model")).alias("x_GpuModel"),
         pl.when(category == "Usage").then(pl.col("_gpu_count")).alias("x_GpuCount"),
     )
-    credits = (
+
+
+def _credits(base: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
+    """One Credit line per credit of a row."""
+    return (
         base.filter(pl.col("credits").list.len() > 0)
         .with_columns(pl.struct("credits", "_credit_amounts").alias("_c"))
         .explode(["credits", "_credit_amounts"])
@@ -348,7 +433,7 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
             ).alias("_cname"),
         )
         .select(
-            *common,
+            *_common(display),
             pl.col("_credit_amounts").alias("BilledCost"),
             # a resource CUD credit is amortised into the fee's share on its usage line
             pl.when(
@@ -388,27 +473,25 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
             pl.lit(None, pl.Int64).alias("x_GpuCount"),
         )
     )
-    return pl.concat([usage, credits, unused_lines(base, usage)], how="vertical_relaxed")
 
 
 # ---- the whole read -----------------------------------------------------------------------
 
+TYPED = "gcp-typed.parquet"  # the typed rows of text files, staged once in the work folder
 
-def read_all(exports: list[ExportFile], workdir: Path) -> pl.LazyFrame:
-    """Every file read and typed once into a staging Parquet file, then checked."""
-    frames = [flat(e, i) for i, e in enumerate(exports)]
-    path = workdir / "gcp-typed.parquet"
-    try:
-        typed(pl.concat(frames, how="vertical_relaxed")).sink_parquet(path, compression="lz4")
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(
-            f"cannot read the export: {str(exc).splitlines()[0]}",
-            file=", ".join(e.display for e in exports[:3]),
-            expected="BigQuery billing export files of one schema",
-        ) from None
-    frame = pl.scan_parquet(path)
-    check(frame, exports)
-    return frame
+
+def read_all(exports: list[ExportFile], workdir: Path) -> tuple[pl.LazyFrame, pl.DataFrame]:
+    """Every file typed, with its `survey`, checked. Parquet is read where it lies (each pass
+    decodes only the columns it needs); text files are typed once into a staging Parquet
+    file, so their text is parsed once."""
+    frame = pl.concat([typed(flat(e, i)) for i, e in enumerate(exports)], how="vertical_relaxed")
+    if any(e.fmt != "parquet" for e in exports):
+        path = workdir / TYPED
+        frame.sink_parquet(path, compression="lz4", row_group_size=CHUNK_ROWS)
+        frame = pl.scan_parquet(path)
+    keys = survey(frame)
+    check(frame, exports, keys)
+    return frame, keys
 
 
 def period_loads(
@@ -416,26 +499,86 @@ def period_loads(
 ) -> list[PeriodLoad]:
     """One PeriodLoad per (billing account, invoice month); `month` keeps only that month.
 
-    The loads' lines read staging files in `workdir`, which must outlive the store's load.
+    The loads' lines read the export files and staging files in `workdir`, which must
+    outlive the store's load (a page that fails to decode there is the store's InputError).
     """
-    frame = read_all(exports, workdir)
-    if month is not None:
-        frame = frame.filter(pl.col("_period").dt.strftime("%Y-%m") == month)
-    return loads_of(frame, exports, label)
+    try:
+        frame, keys = read_all(exports, workdir)
+        if month is not None:
+            keys = keys.filter(pl.col("_period").dt.strftime("%Y-%m") == month)
+        return loads_of(frame, exports, label, keys)
+    except pl.exceptions.PolarsError as exc:  # a file polars cannot decode
+        raise InputError(
+            f"cannot read the export: {str(exc).splitlines()[0]}",
+            file=", ".join(e.display for e in exports[:3]),
+            expected="BigQuery billing export files of one schema",
+        ) from None
 
 
-def loads_of(frame: pl.LazyFrame, exports: list[ExportFile], label: str) -> list[PeriodLoad]:
-    keys = (
-        frame.group_by("billing_account_id", "_period")
-        .agg(
-            pl.col("currency").unique().alias("currencies"),
-            pl.col("_file").unique().alias("files"),
-            pl.col("_cost").sum().alias("cost"),
-            pl.col("_credit_amounts").list.sum().sum().alias("credits"),
-        )
-        .sort("_period", "billing_account_id")
-        .collect()
-    )
+def _pieces(
+    batches: Callable[[], Iterator[pl.LazyFrame]], fees: pl.DataFrame, display: list[str]
+) -> Pieces:
+    """One invoice month's cost lines a chunk at a time: each chunk of typed rows (`batches`,
+    already this month's) becomes its usage lines and its credit lines on its own (the
+    month's CUD rates, from its few fee rows, are known beforehand); the Unused lines follow
+    the last chunk."""
+
+    def pieces() -> Iterator[pl.DataFrame]:
+        rates = cud_rates(fees.lazy()).collect()
+        used: list[pl.DataFrame] = []
+        for batch in batches():
+            base = _base(_prepared(batch), rates).collect()
+            if not base.height:
+                continue
+            yield _usage(base.lazy(), display).collect()
+            credits = _credits(base.lazy(), display).collect()
+            if credits.height:
+                yield credits
+            used.append(used_by_commitment(base.lazy()).collect())
+        if fees.height:
+            fee_base = _base(fees.lazy(), rates)
+            unused = unused_lines(fee_base, _usage(fee_base, display), combine_used(used))
+            lines = unused.collect()
+            if lines.height:
+                yield lines
+
+    return pieces
+
+
+def _fees(batches: Callable[[], Iterator[pl.LazyFrame]]) -> pl.DataFrame:
+    """The month's resource CUD fee rows (few), read a chunk at a time."""
+    fee_sku = pl.col("sku.description").str.contains(CUD_FEE)
+    found = [
+        _prepared(b.filter(fee_sku)).filter(pl.col("_resource_fee")).collect() for b in batches()
+    ]
+    return pl.concat(found, how="vertical_relaxed")
+
+
+def _batches(
+    frame: pl.LazyFrame, exports: list[ExportFile], key: pl.Expr, files: list[int]
+) -> Callable[[], Iterator[pl.LazyFrame]]:
+    """The typed rows matching `key`, CHUNK_ROWS at a time: Parquet exports batch by batch
+    from the files that hold them (`files`, indexes into `exports`), the staged typed rows
+    of text files by polars' streaming engine."""
+
+    def parquet() -> Iterator[pl.LazyFrame]:
+        for i in files:
+            for batch in parquet_batches(exports[i], i, CHUNK_ROWS):
+                yield typed(batch).filter(key)
+
+    def staged() -> Iterator[pl.LazyFrame]:
+        for rows in frame.filter(key).collect_batches(chunk_size=CHUNK_ROWS):
+            yield rows.lazy()
+
+    return parquet if all(e.fmt == "parquet" for e in exports) else staged
+
+
+def loads_of(
+    frame: pl.LazyFrame, exports: list[ExportFile], label: str, keys: pl.DataFrame | None = None
+) -> list[PeriodLoad]:
+    """One PeriodLoad per (billing account, invoice month) of typed rows (`keys`: their
+    `survey`); the store reads each month a chunk at a time."""
+    keys = survey(frame) if keys is None else keys
     display = [e.display for e in exports]
     out = []
     for row in keys.iter_rows(named=True):
@@ -447,10 +590,12 @@ def loads_of(frame: pl.LazyFrame, exports: list[ExportFile], label: str) -> list
                 expected="one currency per billing account and month",
                 found=", ".join(sorted(row["currencies"])),
             )
-        part = frame.filter(
-            (pl.col("billing_account_id") == row["billing_account_id"])
-            & (pl.col("_period") == row["_period"])
+        key = (pl.col("billing_account_id") == row["billing_account_id"]) & (
+            pl.col("_period") == row["_period"]
         )
+        part = frame.filter(key)
+        batches = _batches(frame, exports, key, sorted(row["files"]))
+        fees = _fees(batches) if row["fee rows"] else _prepared(part.clear()).collect()
         total = Decimal(row["cost"] or 0) + Decimal(row["credits"] or 0)
         out.append(
             PeriodLoad(
@@ -464,6 +609,7 @@ def loads_of(frame: pl.LazyFrame, exports: list[ExportFile], label: str) -> list
                 lines=to_cost_lines(part, display),
                 source_total=total.quantize(Decimal("1e-12")),
                 label=label,
+                pieces=_pieces(batches, fees, display),
             )
         )
     return out

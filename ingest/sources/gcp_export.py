@@ -3,18 +3,21 @@
 BigQuery exports nest fields (`service.description` is a struct field; `labels`, `credits`
 are arrays of structs). Newline-delimited JSON and Parquet keep that nesting; CSV dumps flatten
 names with dots and write the arrays as text (JSON, or Python-repr lists). `flat` gives every
-format the same frame: scalar fields as text under dotted names, and `labels`,
-`system_labels`, `credits` as lists of structs of text. ingest/sources/gcp.py does the rest.
+format the same frame: scalar fields as text (timestamps as the file types them) under dotted
+names, and `labels`, `system_labels`, `credits` as lists of structs of text.
+ingest/sources/gcp.py does the rest.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from ingest.sources.detect import check_rows
 from models.errors import InputError
@@ -112,12 +115,28 @@ NESTED = ("labels", "system_labels", "credits")
 
 
 def flat(export: ExportFile, index: int) -> pl.LazyFrame:
-    """The export's fields under dotted names; money and times still as text.
+    """The export's fields under dotted names; money still as text, times as text or UTC
+    timestamps as the file has them.
 
     Lazy for Parquet and JSON (their arrays are real); a CSV dump is read whole, because its
     array text is parsed in Python.
     """
-    lf = _scan(export)
+    return _flat_of(_scan(export), export, index, 2 if export.fmt == "csv" else 1)
+
+
+def parquet_batches(export: ExportFile, index: int, rows: int) -> Iterator[pl.LazyFrame]:
+    """`flat` of a Parquet export, `rows` rows at a time: pyarrow decodes one batch of one
+    row group at a time, where a polars scan keeps whole row groups of every column in
+    flight (a BigQuery export's row groups can hold a million rows)."""
+    source = pq.ParquetFile(export.path, pre_buffer=False)
+    line = 1
+    for batch in source.iter_batches(rows):
+        frame = pl.DataFrame(pl.from_arrow(batch))
+        yield _flat_of(frame.lazy(), export, index, line)
+        line += frame.height
+
+
+def _flat_of(lf: pl.LazyFrame, export: ExportFile, index: int, first_line: int) -> pl.LazyFrame:
     try:
         schema = lf.collect_schema()
     except pl.exceptions.PolarsError as exc:
@@ -133,13 +152,12 @@ def flat(export: ExportFile, index: int) -> pl.LazyFrame:
         )
     sel = lf.select([_field(schema, name).alias(name) for name in FIELDS])
     types = sel.collect_schema()
-    first_line = 2 if export.fmt == "csv" else 1
     sel = sel.with_columns(
         *[_as_text(name, types[name]) for name in FIELDS if name not in NESTED],
         *[_list_of_text(name, types[name]) for name in NESTED if types[name] != pl.String],
         pl.lit(index, pl.Int32).alias("_file"),
-        (pl.int_range(pl.len(), dtype=pl.Int64) + first_line).alias("_line"),
-    )
+    ).with_row_index("_line", offset=first_line)  # streams; a range over len() would not
+    sel = sel.with_columns(pl.col("_line").cast(pl.Int64))
     text = [name for name in NESTED if types[name] == pl.String]
     if not text:
         return sel
@@ -153,11 +171,12 @@ def flat(export: ExportFile, index: int) -> pl.LazyFrame:
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
-    """Text of a scalar field: timestamps as ISO 8601 in UTC, numbers in shortest form."""
+    """Text of a scalar field, numbers in shortest form; a timestamp stays one, in UTC (its
+    text would only be parsed back)."""
     if isinstance(dtype, pl.Datetime):
-        ts = pl.col(name)
+        ts = pl.col(name).cast(pl.Datetime("us", dtype.time_zone))
         ts = ts.dt.convert_time_zone("UTC") if dtype.time_zone else ts.dt.replace_time_zone("UTC")
-        return ts.dt.to_string("%Y-%m-%dT%H:%M:%S%.f+00:00").alias(name)
+        return ts.alias(name)
     return pl.col(name).cast(pl.String).alias(name)
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from dashboard.cli.finops import main
 from ingest.sources import aws, cur_layout
+from ingest.sources import aws_columns as cols
 from ingest.warehouse.connection import connect, versions
 from tests.fixtures.cur import (
     KOKU,
@@ -318,3 +319,28 @@ def test_a_savings_plan_unused_part_goes_to_the_type_it_covered_most() -> None:
                       ("sp-2", "a1.large", "1")])  # fmt: skip
     assert cols.plan_instance_types([first, second]) == {"sp-1": "p5.48xlarge", "sp-2": "a1.large"}
     assert cols.plan_instance_types([first]) == {"sp-1": "p5.48xlarge"}
+
+
+def test_cur2_tag_maps_are_encoded_once_per_distinct_map_and_stay_on_their_lines() -> None:
+    maps = [
+        [("user_team", "ml"), ("user_env", "prod")],
+        [("user_team", 'say "hi"\\'), ("user_empty", ""), ("user_none", None)],
+        [("user_env", "prod"), ("user_team", "ml")],  # same tags, other order: its own text
+        None,
+        [],
+        [("user_team", "ml"), ("user_env", "prod")],
+    ]
+    column = pa.array(maps * 3, pa.map_(pa.string(), pa.string()))
+    frame = pl.DataFrame(pl.from_arrow(pa.table({"resource_tags": column}))).lazy()
+    schema = frame.collect_schema()
+    joined, text = cols._with_map_tags(frame, schema)
+    assert text is not None
+    got = joined.select(text).collect().to_series().to_list()
+    assert got == frame.select(cols.tags_from_map("resource_tags")).collect().to_series().to_list()
+    assert got[:5] == [
+        '{"team":"ml","env":"prod"}',
+        '{"team":"say \\"hi\\"\\\\"}',
+        '{"env":"prod","team":"ml"}',
+        None,
+        None,
+    ]

@@ -301,3 +301,37 @@ def test_spend_cud_fee_keeps_its_id_and_gets_no_unused_line(
         .fetchall()
     )
     assert lines == [("Purchase", "Spend", "SPEND-1", None, Decimal("3.5"), Decimal("3.5"))]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_a_month_read_in_chunks_gives_the_lines_read_whole(
+    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store reads a month a few rows at a time: the CUD shares, credit lines and the
+    Unused line must not depend on where the chunks fall."""
+    from ingest.sources import gcp
+    from ingest.sources.gcp_export import discover
+    from models.schema import COST_LINES, conform
+
+    folder = tmp_path / "gcp"
+    write_ndjson(folder / "202409.jsonl", cud_month())
+    if fmt == "parquet":
+        source = folder / "202409.jsonl"
+        pl.read_ndjson(source).write_parquet(folder / "202409.parquet")
+        source.unlink()
+    monkeypatch.setattr(gcp, "CHUNK_ROWS", 2)
+    (load,) = gcp.period_loads(discover(folder), str(folder), tmp_path)
+    pieces = list(load.chunks())
+    assert len(pieces) > 3  # usage and credits of several chunks, then the Unused line
+
+    def rows(frame: pl.LazyFrame) -> list[str]:
+        return sorted(map(repr, conform(frame, COST_LINES).collect().rows()))
+
+    whole = rows(load.lines)
+    assert rows(pl.concat(pieces, how="vertical_relaxed").lazy()) == whole
+    assert len(whole) == 8
+    unused = pl.concat(pieces, how="vertical_relaxed").filter(
+        pl.col("CommitmentDiscountStatus") == "Unused"
+    )
+    assert unused["EffectiveCost"].to_list() == [Decimal(6)]
+    assert sum(p["BilledCost"].sum() for p in pieces) == load.source_total == Decimal("15.6")
