@@ -4,6 +4,9 @@ Files: newline-delimited JSON and Parquet as BigQuery exports them (nested `serv
 `credits`, `labels` ...), and CSV dumps with dotted column names where `labels` and `credits`
 are text (JSON, or Python-repr lists as some tools write them). ingest/sources/bigquery.py pages a
 query's result to a Parquet file and reads it here, so both paths share one conversion.
+The rows are typed and checked in ingest/sources/gcp_checks.py; the export's vocabularies
+(cost types, CUD credit and fee SKUs, services, GPU SKUs and machines) are in
+ingest/sources/gcp_catalog.py.
 
 Rules. `invoice.month` decides the billing period. Each credit becomes its own FOCUS line
 with ChargeCategory "Credit" (BilledCost = EffectiveCost = the credit amount), so a period's
@@ -31,6 +34,18 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.sources.gcp_catalog import (
+    COST_TYPES,
+    CUD_CREDITS,
+    CUD_FEE,
+    CUD_RESOURCE,
+    G2_GPUS,
+    GPU_MACHINES,
+    GPU_SKU,
+    SERVICES,
+    SPEND_FEE,
+)
+from ingest.sources.gcp_checks import check, survey, typed
 from ingest.sources.gcp_commitments import (
     RESOURCE_CUD_CREDIT,
     combine_used,
@@ -41,178 +56,14 @@ from ingest.sources.gcp_commitments import (
     with_cud_shares,
 )
 from ingest.sources.gcp_export import ExportFile, flat, parquet_batches
-from ingest.sources.values import IN_RANGE, money_text, out_of_range, present, pricing, quantity
+from ingest.sources.values import present, pricing
 from ingest.warehouse.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from models.errors import InputError
 
 SOURCE = "gcp-bq"
 PROVIDER = "Google Cloud"
-COST_TYPES = {"regular": "Usage", "tax": "Tax", "adjustment": "Adjustment",
-              "rounding_error": "Adjustment"}  # fmt: skip
-CUD_CREDITS = {"COMMITTED_USAGE_DISCOUNT": "Usage", "COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE": "Spend"}
-CUD_RESOURCE = r"\b(GPU|Core|Cpu|Ram)\b"  # what a resource CUD fee SKU commits
-CUD_FEE = r"^Commitment(?: v1:| - dollar based)"  # the SKUs of CUD fees
-SPEND_FEE = r"^Commitment - dollar based"  # ... of which spend-based
 MONEY = pl.Decimal(38, 12)
-SERVICES: dict[str, tuple[str, str]] = {
-    "compute engine": ("Compute", "Virtual Machines"),
-    "kubernetes engine": ("Compute", "Containers"),
-    "cloud run": ("Compute", "Serverless Compute"),
-    "cloud functions": ("Compute", "Serverless Compute"),
-    "cloud tpu": ("AI and Machine Learning", "AI Platforms"),
-    "vertex ai": ("AI and Machine Learning", "AI Platforms"),
-    "gemini api": ("AI and Machine Learning", "Generative AI"),
-    "cloud storage": ("Storage", "Object Storage"),
-    "filestore": ("Storage", "File Storage"),
-    "bigquery": ("Databases", "Data Warehouses"),
-    "cloud sql": ("Databases", "Relational Databases"),
-    "networking": ("Networking", "Network Connectivity"),
-    "cloud cdn": ("Networking", "Content Delivery"),
-    "cloud dns": ("Networking", "Network Routing"),
-    "stackdriver logging": ("Management and Governance", "Observability"),
-    "cloud logging": ("Management and Governance", "Observability"),
-    "cloud monitoring": ("Management and Governance", "Observability"),
-    "security command center": ("Security", "Security Posture Management"),
-    "secret manager": ("Security", "Secret Management"),
-    "pub/sub": ("Integration", "Messaging"),
-    "dataflow": ("Analytics", "Data Processing"),
-    "support": ("Management and Governance", "Support"),
-}
-GPU_SKU = (
-    r"^(?:Spot Preemptible |Preemptible )?Nvidia (?:Tesla )?"
-    r"([A-Z][0-9]+[A-Za-z]*(?: [0-9]+GB)?) GPU (?:running|attached)"
-)
-# Machine families whose price includes (or is defined by) GPUs.
-GPU_MACHINES = {"a2-highgpu": "A100", "a2-megagpu": "A100", "a2-ultragpu": "A100 80GB",
-                "a3-highgpu": "H100 80GB", "a3-megagpu": "H100 80GB", "a3-edgegpu": "H100 80GB",
-                "a3-ultragpu": "H200", "g2-standard": "L4"}  # fmt: skip
 Pieces = Callable[[], Iterator[pl.DataFrame]]
-G2_GPUS = {"4": 1, "8": 1, "12": 1, "16": 1, "32": 1, "24": 2, "48": 4, "96": 8}
-
-
-# ---- typing and checks --------------------------------------------------------------------
-
-
-def _money(expr: pl.Expr) -> pl.Expr:
-    return money_text(expr)
-
-
-def _ts(name: str, dtype: pl.DataType) -> pl.Expr:
-    if isinstance(dtype, pl.Datetime):  # Parquet and BigQuery: already a UTC timestamp
-        return pl.col(name)
-    text = pl.col(name).str.strip_chars().str.replace(" UTC$", "+00:00").str.replace("Z$", "+00:00")
-    return pl.coalesce(
-        text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_unit="us"),
-        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us"),
-    ).dt.convert_time_zone("UTC")
-
-
-TIMES = ("usage_start_time", "usage_end_time")
-
-
-def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """One file's `flat` frame with the typed values the rules read (_cost, _start ...).
-
-    A native timestamp is typed as it is and its text column left empty: writing a
-    timestamp as text only to parse it back cost more than the rest of the typing.
-    """
-    types = frame.collect_schema()
-    return frame.with_columns(
-        _money(pl.col("cost")).alias("_cost"),
-        quantity(pl.col("usage.amount_in_pricing_units"), pl.String).alias("_qty"),
-        _money(pl.col("cost_at_list")).alias("_list"),
-        _ts("usage_start_time", types["usage_start_time"]).alias("_start"),
-        _ts("usage_end_time", types["usage_end_time"]).alias("_end"),
-        pl.col("invoice.month")
-        .str.strip_chars()
-        .str.to_date("%Y%m", strict=False)
-        .alias("_period"),
-        pl.col("cost_type").fill_null("regular").str.to_lowercase().alias("_ctype"),
-        pl.col("credits")
-        .list.eval(_money(pl.element().struct.field("amount")))
-        .alias("_credit_amounts"),
-    ).with_columns(
-        pl.lit(None, pl.String).alias(name)
-        for name in TIMES
-        if isinstance(types[name], pl.Datetime)
-    )
-
-
-CURRENCY = "a currency code such as USD"
-TIMESTAMP = "a timestamp such as 2022-08-01 03:00:00+00:00"
-
-
-# What each typed row must hold: (column, mask of bad rows, what was expected).
-MASKS = (
-    ("cost", pl.col("cost").is_null() | pl.col("_cost").is_null(), "a decimal number"),
-    ("credits.amount", pl.col("_credit_amounts").list.eval(pl.element().is_null()).list.any(),
-     "every credit with a decimal amount"),
-    ("invoice.month", pl.col("_period").is_null(), "a month as YYYYMM"),
-    ("usage_start_time", pl.col("_start").is_null(), TIMESTAMP),
-    ("usage_end_time", pl.col("_end").is_null(), TIMESTAMP),
-    ("currency", ~pl.col("currency").fill_null("").str.contains(r"^[A-Z]{3}$"), CURRENCY),
-    ("billing_account_id", pl.col("billing_account_id").is_null(), "the billing account id"),
-    ("cost_type", ~pl.col("_ctype").is_in(list(COST_TYPES)), "one of " + ", ".join(COST_TYPES)),
-)  # fmt: skip
-BACKWARDS = pl.col("_end") < pl.col("_start")
-
-
-def survey(frame: pl.LazyFrame) -> pl.DataFrame:
-    """One pass over the typed rows: per (billing account, invoice month) its currencies,
-    files, sum(cost) and sum(credits), and how many rows break each of MASKS."""
-    return (
-        frame.group_by("billing_account_id", "_period")
-        .agg(
-            pl.col("currency").unique().alias("currencies"),
-            pl.col("_file").unique().alias("files"),
-            pl.col("_cost").sum().alias("cost"),
-            pl.col("_credit_amounts").list.sum().sum().alias("credits"),
-            *[mask.sum().alias(f"bad {column}") for column, mask, _ in MASKS],
-            BACKWARDS.sum().alias("backwards"),
-            pl.col("sku.description").str.contains(CUD_FEE).sum().alias("fee rows"),
-        )
-        .sort("_period", "billing_account_id")
-        .collect(engine="streaming")
-    )
-
-
-def check(frame: pl.LazyFrame, exports: list[ExportFile], keys: pl.DataFrame | None = None) -> None:
-    """Refuse the first rule of MASKS any row breaks, naming its first such row; `keys` is
-    the `survey` of `frame` (made here when not given)."""
-    keys = survey(frame) if keys is None else keys
-    for column, mask, expected in MASKS:
-        count = keys[f"bad {column}"].sum()
-        if not count:
-            continue
-        row = frame.filter(mask).head(1).collect().row(0, named=True)
-        value = row.get(column.split(".")[0]) if column != "credits.amount" else row["credits"]
-        raise InputError(
-            f"{count} row(s) with a bad {column}",
-            file=exports[row["_file"]].display,
-            location=f"line {row['_line']}, column {column}",
-            expected=IN_RANGE if column == "cost" and out_of_range(value) else expected,
-            found="an empty value" if value is None else repr(value)[:120],
-            hint="re-export the billing table",
-        )
-    backwards = frame.filter(BACKWARDS).head(1).collect() if keys["backwards"].sum() else None
-    if (
-        backwards is not None and backwards.height
-    ):  # no export writes one: a damaged or hand-edited row
-        row = backwards.row(0, named=True)
-        raise InputError(
-            "usage ends before it starts",
-            file=exports[row["_file"]].display,
-            location=f"line {row['_line']}, column usage_end_time",
-            expected=f"a timestamp not before usage_start_time ({_shown(row, 'start')})",
-            found=repr(_shown(row, "end")),
-            hint="re-export the billing table",
-        )
-
-
-def _shown(row: dict, which: str) -> str:
-    """A row's usage_{start,end}_time as the file wrote it (native ones in ISO 8601)."""
-    text = row[f"usage_{which}_time"]
-    return text if text is not None else row[f"_{which}"].isoformat()
 
 
 # ---- FOCUS conversion ---------------------------------------------------------------------
