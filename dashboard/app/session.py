@@ -126,6 +126,17 @@ def _stale(root_: str, key: tuple) -> list:
     return [s for s in stale(root_, settings()) if s.recorded]
 
 
+@st.fragment(run_every=2)
+def _until_written(r: Path) -> None:
+    """Say a load is finishing, and look again every 2 s: the page comes back by itself once
+    the writer lets go (a refresh of a large month takes seconds)."""
+    from ingest.warehouse.store import writing
+
+    if not writing(r):
+        st.rerun(scope="app")
+    st.info("A load is finishing; figures will refresh in a moment.")
+
+
 def derived_current() -> bool:
     """False (and one message instead of figures) when classifications or GPU-hours were not
     rebuilt after the last load: a load still finishing, or one that was killed."""
@@ -137,7 +148,7 @@ def derived_current() -> bool:
     if not found:
         return True
     if writing(r):
-        st.info("A load is finishing; figures will refresh in a moment.")
+        _until_written(r)
         return False
     st.error(
         f"**Derived data is out of date**, so figures would be wrong: {explain(found)}. "

@@ -32,6 +32,15 @@ def sidebar_filters() -> Filters:
         state["f_team"] = [t for t in url.teams if t in ch["team"]]
         state["f_env"] = [e for e in url.environments if e in ch["env"]]
         state["f_basis"] = url.basis
+    elif state.get("f_span") != (first, last):
+        # New data since the range was set: a range that covered all of it covers all of the
+        # new span (a restated or added month shows whole), a chosen range is kept within it.
+        picked_range = tuple(state["f_range"])
+        if picked_range == state.get("f_span") or len(picked_range) != 2:
+            state["f_range"] = (first, last)
+        else:
+            state["f_range"] = tuple(_clip(d, first, last) for d in picked_range)
+    state["f_span"] = (first, last)
     with st.sidebar:
         st.subheader("Filters")
         picked = st.date_input("Dates", key="f_range", min_value=first, max_value=last)

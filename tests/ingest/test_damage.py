@@ -28,6 +28,12 @@ from tests.fixtures.warehouse_state import REPO
 MONTHS = ("2026-08", "2026-09", "2026-10")
 LOG = Path("cost_lines") / "_delta_log"
 
+# The cost-line rollups the dashboard reads, derived at ingest (models/rollups.py).
+COST_ROLLUPS = (
+    "spend_daily", "egress_daily", "tools_monthly", "tag_daily", "billed_periods",
+    "top_lines_parts",
+)  # fmt: skip
+
 
 def commit(version: int) -> Path:
     return LOG / f"{version:020d}.json"
@@ -185,7 +191,7 @@ def test_check_names_the_damage_and_what_to_do(
     assert states.pop("cost_lines") != "healthy"
     assert states == dict.fromkeys(
         ("loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes", "gpu_buckets",
-         "gpu_demand", "gpu_owned_days", "telemetry_monthly"), "healthy"
+         "gpu_demand", "gpu_owned_days", "telemetry_monthly", *COST_ROLLUPS), "healthy"
     )  # fmt: skip
     assert fingerprint(warehouse) == before
 
@@ -246,10 +252,10 @@ def test_a_healthy_warehouse_checks_healthy(built: Path, capsys: pytest.CaptureF
     before = fingerprint(built)
     code, out, err = run(capsys, "--warehouse", str(built), "check")
     assert code == 0, out + err
-    assert "All 10 tables are healthy." in out
+    assert "All 16 tables are healthy." in out
     assert table_states(out) == dict.fromkeys(
         ("cost_lines", "loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes",
-         "gpu_buckets", "gpu_demand", "gpu_owned_days", "telemetry_monthly"),
+         "gpu_buckets", "gpu_demand", "gpu_owned_days", "telemetry_monthly", *COST_ROLLUPS),
         "healthy",
     )  # fmt: skip
     assert fingerprint(built) == before
