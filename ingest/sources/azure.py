@@ -4,7 +4,9 @@ Reading is three steps: `discover` lists the export files under a path and `read
 reads one file as text under canonical names (ingest/sources/azure_export.py, azure_headers.py);
 `period_loads` types the rows into a staging Parquet file (the CSV is parsed once, streaming),
 checks them, combines the views and converts to FOCUS, one PeriodLoad per (billing account,
-billing period). Lookup tables (service categories, GPU VM sizes) are in azure_catalog.py.
+billing period). Lookup tables (service categories, GPU VM sizes) are in azure_catalog.py,
+the charge codes and value checks in azure_checks.py, commitment coverage in
+azure_commitments.py.
 
 Actual + amortized. Cost Management writes two views of the same month: actual cost (what is
 invoiced: commitment purchases in full, covered usage at zero) and amortized cost (purchases
@@ -30,38 +32,24 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from ingest.sources import azure_catalog as catalog
+from ingest.sources import azure_commitments as commitments
+from ingest.sources.azure_checks import CHARGE_TYPES, FREQUENCIES, PRICING_MODELS, check
+from ingest.sources.azure_commitments import covered_sizes
 from ingest.sources.azure_export import ExportFile, read_export
 from ingest.sources.azure_headers import Header
-from ingest.sources.values import IN_RANGE, money_text, out_of_range, pricing, quantity
+from ingest.sources.values import money_text, pricing, quantity
 from ingest.warehouse.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from models.errors import InputError
 from models.schema import MONEY
 
 SOURCE = "azure-cost-details"
 PROVIDER = "Microsoft"
-CHARGE_TYPES = {
-    "usage": "Usage",
-    "unusedreservation": "Usage",
-    "unusedsavingsplan": "Usage",
-    "purchase": "Purchase",
-    "refund": "Purchase",
-    "tax": "Tax",
-    "roundingadjustment": "Adjustment",
-    "adjustment": "Adjustment",
-}
-FREQUENCIES = {"usagebased": "Usage-Based", "onetime": "One-Time", "recurring": "Recurring"}
-PRICING_MODELS = {
-    "ondemand": "Standard",
-    "reservation": "Committed",
-    "savingsplan": "Committed",
-    "spot": "Dynamic",
-}
 SCALE = Decimal("1e-12")
 TYPED = "azure-typed.parquet"  # every file's rows, typed, in the staging folder
 MATCH_KEY = ("_day", "_sub", "_rid", "_meter", "_ctype", "_pmodel", "_qty", "_benefit")
 
 
-# ---- typing and checks --------------------------------------------------------------------
+# ---- typing (checks in azure_checks.py) ---------------------------------------------------
 
 
 def _money(name: str) -> pl.Expr:
@@ -105,66 +93,6 @@ def typed(raw: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("BillingCurrency").str.to_uppercase().alias("_currency"),
         )
     )
-
-
-CHECKS: tuple[tuple[str, str, str, str], ...] = (
-    # (canonical column, failure mask name, expected, hint)
-    ("Cost", "cost", "a decimal number", "fix or re-export the file"),
-    ("Cost", "cost_missing", "a cost on every charge row", "re-export the file"),
-    ("Date", "date", "a date as MM/DD/YYYY or YYYY-MM-DD", "re-export the file"),
-    ("Quantity", "qty", "a decimal number", "fix or re-export the file"),
-    ("PayGPrice", "payg", "a decimal number", "fix or re-export the file"),
-    ("BillingCurrency", "currency", "a currency code such as USD", "re-export the file"),
-    (
-        "ChargeType",
-        "ctype",
-        "one of " + ", ".join(sorted({"Usage", "Purchase", "UnusedReservation",
-                                       "UnusedSavingsPlan", "Refund", "Tax",
-                                       "RoundingAdjustment", "Adjustment"})),
-        "the export has a charge type this version does not know; report it with the file",
-    ),
-    ("Frequency", "freq", "UsageBased, OneTime or Recurring", "re-export the file"),
-    ("PricingModel", "pmodel", "OnDemand, Reservation, SavingsPlan or Spot", "re-export the file"),
-)  # fmt: skip
-
-
-def _masks() -> dict[str, pl.Expr]:
-    def bad_number(text: str, parsed: str) -> pl.Expr:
-        return pl.col(text).is_not_null() & pl.col(parsed).is_null()
-
-    return {
-        "cost": bad_number("Cost", "_cost"),
-        "cost_missing": pl.col("Cost").is_null(),
-        "date": pl.col("_date").is_null(),
-        "qty": bad_number("Quantity", "_qtyd"),
-        "payg": bad_number("PayGPrice", "_payg_price"),
-        "currency": ~pl.col("_currency").fill_null("").str.contains(r"^[A-Z]{3}$"),
-        "ctype": pl.col("_ctype_key").is_not_null()
-        & ~pl.col("_ctype_key").is_in(list(CHARGE_TYPES)),
-        "freq": pl.col("_freq_key").is_not_null() & ~pl.col("_freq_key").is_in(list(FREQUENCIES)),
-        "pmodel": pl.col("_pm_key").is_not_null() & ~pl.col("_pm_key").is_in(list(PRICING_MODELS)),
-    }
-
-
-def check(frame: pl.LazyFrame, exports: list[ExportFile], headers: list[Header]) -> None:
-    """Raise InputError for the first bad value: file, line, column, expected and found."""
-    masks = _masks()
-    counts = frame.select([m.sum().alias(k) for k, m in masks.items()]).collect()
-    counts = counts.row(0, named=True)
-    for column, key, expected, hint in CHECKS:
-        n = counts[key]
-        if not n:
-            continue
-        first = frame.filter(masks[key]).head(1).collect().row(0, named=True)
-        export, header = exports[first["_file"]], headers[first["_file"]]
-        raise InputError(
-            f"{n} row(s) with a bad {column}",
-            file=export.display,
-            location=f"{export.row_word} {first['_line']}, column {header.source_name(column)}",
-            expected=IN_RANGE if key == "cost" and out_of_range(first[column]) else expected,
-            found=repr(first[column]) if first[column] is not None else "an empty value",
-            hint=hint,
-        )
 
 
 # ---- actual + amortized ------------------------------------------------------------------
@@ -212,44 +140,11 @@ def combine(actual: pl.LazyFrame, amortized: pl.LazyFrame | None) -> pl.LazyFram
 # ---- FOCUS conversion ---------------------------------------------------------------------
 
 
-def _benefit() -> pl.Expr:
-    return pl.coalesce("BenefitId", "ReservationId")
-
-
-def _vm_size() -> pl.Expr:
-    size = pl.col("AdditionalInfo").str.json_path_match("$.ServiceType")
-    return pl.when(size.str.contains(r"^(Standard|Basic)_[A-Za-z0-9_]+$")).then(size)
-
-
-def _has_benefit() -> pl.Expr:
-    unused = pl.col("_ctype_key").str.starts_with("unused")
-    return _benefit().is_not_null() & (
-        pl.col("_pm_key").is_in(["reservation", "savingsplan"]) | unused
-    )
-
-
 def _lookup(
     key: pl.Expr, table: dict[str, tuple], field: int, dtype: pl.DataType = pl.String
 ) -> pl.Expr:
     return key.replace_strict(
         {k: v[field] for k, v in table.items()}, default=None, return_dtype=dtype
-    )
-
-
-def covered_sizes(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Per (billing account, period, commitment): the one VM size its used hours ran on, if
-    exactly one (an unused commitment's line carries it: a GPU reservation's unused hours are
-    GPU hours paid for). Small: one row per commitment, joined back to every line."""
-    unused = pl.col("_ctype_key").str.starts_with("unused")
-    sizes = frame.filter(_has_benefit() & ~unused).select(  # a null mask leaves the row out
-        "_account", "_period", _benefit().alias("_benefit_key"), _vm_size().alias("_size")
-    )
-    return (
-        sizes.drop_nulls("_size")
-        .group_by("_account", "_period", "_benefit_key")
-        .agg(pl.col("_size").n_unique().alias("_n"), pl.col("_size").min().alias("_covered"))
-        .filter(pl.col("_n") == 1)
-        .drop("_n")
     )
 
 
@@ -270,12 +165,12 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str], covered: dict[str, st
             .otherwise(pl.lit("Usage-Based"))
         )
     )
-    benefit = _benefit()
+    benefit = commitments.benefit()
     is_sp = benefit.str.to_lowercase().str.contains("savingsplan") | (
         pl.col("_pm_key") == "savingsplan"
     )
-    has_benefit = _has_benefit()
-    vm_size = _vm_size()
+    has_benefit = commitments.has_benefit()
+    vm_size = commitments.vm_size()
     tags = pl.col("Tags").str.strip_chars()
     start = pl.col("_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     period = pl.col("_period").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
