@@ -39,7 +39,7 @@ def test_a_fleet_multiplier_needs_a_line_count_scale(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.slow
+@pytest.mark.heavy  # minutes: the whole benchmark, end to end, at a tiny scale
 def test_a_tiny_run_records_every_month_and_step(tmp_path: Path) -> None:
     out = tmp_path / "scale"
     cmd = [sys.executable, str(SCRIPT), "--scale", "20000", "--months", "2", "--gpus", "0"]
