@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as pycal
+import re
 import zlib
 from decimal import Decimal
 
@@ -41,16 +42,25 @@ SPECS = {  # instance type -> (gpus, gpu memory, vcpu, memory)
     "trn1.32xlarge": ("16", "512 GB", "128", "512 GiB"),
 }
 SP_COMMITMENT = Decimal("66.048")  # $/hour, sized for the two p5 training nodes at the old rate
+SP_NODES = 2  # the base fleet's Savings Plan nodes; a repeated fleet commits as much per copy
 SP_ARN = "arn:aws:savingsplans::412395078111:savingsplan/3f1e6a2b-9c4d-4e7f-8a1b-2c3d4e5f6a7b"
 RI_ARN = (
     "arn:aws:ec2:us-east-1:412395078111:reserved-instances/6d1c5a3e-8b2f-4a9e-9c7d-1e2f3a4b5c6d"
 )
+_COPY = re.compile(r"-r(\d+)$")  # the suffix of a repeated fleet's host (fleet.cloud_hosts)
 Z = Decimal(0)
 
 
 def _sku(text: str) -> str:
     """A stable SKU-like code (Python's hash() is salted per process, so not that)."""
     return f"{zlib.crc32(text.encode()):08X}{len(text):02d}"[:10]
+
+
+def ri_arn(h: GpuHost) -> str:
+    """The Reserved Instance of a reserved host: one per copy of the fleet, as each copy's
+    instance needs a reservation of its own."""
+    copy = _COPY.search(h.host)
+    return RI_ARN if copy is None else f"{RI_ARN[:-4]}{int(copy[1]):04x}"
 
 
 def _ms(dt) -> int:
@@ -72,7 +82,11 @@ class AwsMonth:
         self.rng = np.random.default_rng([company.seed, 11, y * 12 + mo])
         self.sp_used = Z
         self.sp_gpu: str | None = None  # GPU model the Savings Plan covered this month
-        self.ri: tuple[GpuHost, Decimal, int] | None = None  # reserved host, rate, used hours
+        # A bigger fleet buys a bigger plan: its covered usage never exceeds the commitment,
+        # as AWS applies a plan only up to its hourly commitment.
+        sp_nodes = sum(h.pricing == "savings_plan" for h in company.hosts_of("aws"))
+        self.sp_commitment = SP_COMMITMENT * max(1, -(-sp_nodes // SP_NODES))
+        self.ri: list[tuple[GpuHost, Decimal, int]] = []  # reserved hosts, rate, used hours
 
     def base(self, team: str, entity: str = "AWS") -> dict:
         t = self.c.team(team)
@@ -276,7 +290,7 @@ class AwsMonth:
             self.sp_gpu = h.gpu_model
         elif h.pricing == "reserved":
             ri = {
-                "reservation_reservation_a_r_n": RI_ARN,
+                "reservation_reservation_a_r_n": ri_arn(h),
                 "pricing_term": "Reserved",
                 "pricing_lease_contract_length": "1yr",
                 "pricing_offering_class": "standard",
@@ -307,13 +321,13 @@ class AwsMonth:
                     "reservation_amortized_upfront_cost_for_usage": 0.0,
                 },
             )
-            self.ri = (h, eff, n)
+            self.ri.append((h, eff, n))
 
     # --- commitments, daily services, marketplace, tax, credits -------------------------
     def commitments(self) -> None:
         hours = self.b - self.a
         if self.sp_used:
-            total = SP_COMMITMENT * hours
+            total = self.sp_commitment * hours
             consts = {
                 **self.base("platform"),
                 "line_item_line_item_type": "SavingsPlanRecurringFee",
@@ -356,8 +370,7 @@ class AwsMonth:
                 used=self.sp_used,
                 gpu_model=self.sp_gpu,
             )
-        if self.ri is not None:
-            h, eff, used = self.ri
+        for h, eff, used in self.ri:
             fee = eff * hours
             unused = eff * (hours - used)
             consts = {
@@ -370,7 +383,7 @@ class AwsMonth:
                 "line_item_line_item_description": (
                     f"USD {eff} hourly fee per Linux/UNIX ({h.instance_type}), 1 instances"
                 ),
-                "reservation_reservation_a_r_n": RI_ARN,
+                "reservation_reservation_a_r_n": ri_arn(h),
                 "pricing_term": "Reserved",
                 "product_instance_type": h.instance_type,
                 "reservation_number_of_reservations": "1",
@@ -397,7 +410,7 @@ class AwsMonth:
             )
             self.ledger.commitment(
                 provider="aws",
-                commitment_id=RI_ARN,
+                commitment_id=ri_arn(h),
                 name=f"{h.instance_type} Reserved Instance",
                 kind="Reserved Instance",
                 period=self.m,
