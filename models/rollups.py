@@ -52,7 +52,7 @@ SPEND_DAILY = Table(
         _s("workload"),
         Column("account", "string", doc="SubAccountName, else its id, else the billing account"),
         _s("currency", "BillingCurrency"),
-        Column("tagged", "bool", False, doc="the line has a team tag"),
+        Column("tagged", "bool", False, doc="the line's tags give `team` a value"),
         Column("days", "int", False, doc="days the charge covers (at least 1)"),
         *_MONEY,
         Column("lines", "int", False),

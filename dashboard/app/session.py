@@ -303,15 +303,27 @@ def short_name(resource: str) -> str:
 
 
 def money_tile(
-    col: Any, label: str, value: object, cur: str = "USD", delta: str | None = None, **kw: Any
+    col: Any,
+    label: str,
+    value: object,
+    cur: str = "USD",
+    delta: str | None = None,
+    about: str = "",
+    **kw: Any,
 ) -> None:
     """A metric tile of money: whole units from 100,000 up and millions as 3.32M, so a
-    tile's figure is never cut off; the exact amount is the tile's help."""
-    shown = money(value, cur)
-    if value is not None:
-        v = Decimal(str(value))
-        if abs(v) >= 1_000_000:
-            shown = f"{cur} {v / 1_000_000:,.2f}M"
-        elif abs(v) >= 100_000:
-            shown = f"{cur} {v:,.0f}"
-    col.metric(label, shown, delta, help=f"{money(value, cur)} exactly", **kw)
+    tile's figure is never cut off; the exact amount is the tile's help, then `about`."""
+    exact = f"{money(value, cur)} exactly" + (f". {about}" if about else "")
+    col.metric(label, short_money(value, cur), delta, help=exact, **kw)
+
+
+def short_money(value: object, cur: str = "USD") -> str:
+    """Money as a tile shows it (see `money_tile`)."""
+    if value is None:
+        return money(value, cur)
+    v = Decimal(str(value))
+    if abs(v) >= 1_000_000:
+        return f"{cur} {v / 1_000_000:,.2f}M"
+    if abs(v) >= 100_000:
+        return f"{cur} {v:,.0f}"
+    return money(value, cur)

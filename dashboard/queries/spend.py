@@ -210,8 +210,16 @@ def monthly(con: duckdb.DuckDBPyConnection, f: Filters, by: str, currency: str) 
     )
 
 
+# What the Overview's "untagged" figure is (the rule: ingest.derive.rollups.TAGGED).
+UNTAGGED = (
+    "Untagged spend: the cost of the lines whose tags give no value to `team`, credits and "
+    "refunds included, on the chosen cost basis and in this currency."
+)
+
+
 def headline(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> dict[str, object]:
-    """Totals for the Overview tiles: period, this (latest) month, last month, tags, egress."""
+    """Totals for the Overview tiles: period, this (latest) month, last month, tagged and
+    untagged (`UNTAGGED`; tagged + untagged = total), egress, AI spend."""
     row = con.execute(
         f"""
         WITH s AS (SELECT *, {amount(f)} AS cost FROM spend_daily
@@ -221,7 +229,9 @@ def headline(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> dict[
                sum(cost) FILTER (WHERE date_trunc('month', day)
                                  = (SELECT this FROM m) - INTERVAL 1 MONTH),
                (SELECT this FROM m),
-               sum(cost) FILTER (WHERE tagged), sum(cost) FILTER (WHERE NOT tagged),
+               -- none untagged is zero, not unknown (NULL only when nothing is in the period)
+               CASE WHEN count(*) > 0 THEN coalesce(sum(cost) FILTER (WHERE tagged), 0) END,
+               CASE WHEN count(*) > 0 THEN coalesce(sum(cost) FILTER (WHERE NOT tagged), 0) END,
                sum(cost) FILTER (WHERE ai_class = '{EGRESS}'),
                sum(cost) FILTER (WHERE {AI_SPEND})
         FROM s

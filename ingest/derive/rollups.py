@@ -66,6 +66,11 @@ def _tag(key: str) -> str:
     return f"nullif(json_extract_string(Tags, '$.{key}'), '')"
 
 
+# The one rule of "untagged spend": a line is tagged when its tags give `team` a value (an
+# empty one is none). Untagged spend is the cost of the other lines, credits included.
+TAGGED = f"({_tag('team')} IS NOT NULL)"
+
+
 def sums(gb: str | None = None) -> str:
     """One money column per cost basis, named by it (`amortised`, `billed`); with `gb`, also
     each basis' cost of the lines billed by volume (`gb_amortised`, `gb_billed`)."""
@@ -87,7 +92,7 @@ def _spend_daily(lines: str, parts: Parts) -> str:
                coalesce(x_Workload, '{UNSET}') AS workload,
                coalesce(SubAccountName, SubAccountId, BillingAccountId) AS account,
                BillingCurrency AS currency,
-               (Tags IS NOT NULL AND json_extract_string(Tags, '$.team') IS NOT NULL) AS tagged,
+               {TAGGED} AS tagged,
                -- days the charge covers: a monthly fee is spread over them by the anomaly
                -- detector, not read as a spike on the 1st
                greatest(date_diff('day', CAST(ChargePeriodStart AS DATE),

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.app import charts, session
-from dashboard.app.session import money, money_tile, share
+from dashboard.app.session import money, money_tile, share, short_money
 from dashboard.queries import forecast as queries_forecast
 from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import spend as queries
@@ -42,14 +42,7 @@ def render(d: dict) -> None:
     money_tile(a, "Spend in the period", h["total"], cur)
     money_tile(b, f"This month ({month})", h["this_month"], cur, _delta(h))
     money_tile(c, "Last month", h["last_month"], cur)
-    money_tile(
-        e,
-        "Untagged spend",
-        h["untagged"],
-        cur,
-        f"tag coverage {share(h['tagged'], h['total'])}",
-        delta_color="off",
-    )
+    _untagged_tile(e, h, cur)
     a, b, c, e = st.columns(4)
     if d["classified"]:
         money_tile(a, "AI spend", h["ai"], cur)
@@ -85,6 +78,33 @@ def _delta(h: dict) -> str | None:
     if not h["last_month"] or h["this_month"] is None:
         return None
     return f"{float(h['this_month']) / float(h['last_month']) - 1:+.1%} on last month"
+
+
+def _untagged_tile(col, h: dict, cur: str) -> None:
+    """Untagged spend (`queries.UNTAGGED` says what it is). When the untagged lines' credits
+    outweigh their charges the net is not spend: the tile says so in words."""
+    untagged, tagged, total = h["untagged"], h["tagged"], h["total"]
+    if untagged is not None and untagged < 0:
+        col.metric(
+            "Untagged spend",
+            "net credit",
+            f"credits exceed charges by {short_money(-untagged, cur)}",
+            delta_color="off",
+            delta_arrow="off",
+            help=f"{money(untagged, cur)} exactly. {queries.UNTAGGED}",
+        )
+        return
+    # a share of spend only when both parts are spend (credits can outweigh either)
+    coverage = share(tagged, total) if tagged is not None and 0 <= tagged <= total else "–"
+    money_tile(
+        col,
+        "Untagged spend",
+        untagged,
+        cur,
+        f"tag coverage {coverage}",
+        about=queries.UNTAGGED,
+        delta_color="off",
+    )
 
 
 def _gpu_tiles(gpu, c, e, cur: str) -> None:

@@ -1,0 +1,77 @@
+"""Property: for charges that are not negative, 0 <= untagged <= total, and untagged is the
+cost of exactly the lines whose tags give `team` no value, however many tags a line carries.
+
+The lines go through the rollup's own SQL (spend_daily, ingest/derive/rollups.py) into a real
+DuckDB, and the Overview's own query (dashboard/queries/spend.py `headline`) reads it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard.queries import spend as queries
+from dashboard.queries.filters import Filters
+from ingest.derive import rollups
+from models import rollups as contract
+from models.cost_basis import CostBasis
+
+KEYS = ("team", "env", "project", "Team", "cost_centre", "workload")
+VALUES = ("", "nlp", "vision", "platform")
+MONEY = st.decimals(min_value=0, max_value=10**6, places=6, allow_nan=False)
+
+tags = st.one_of(
+    st.none(),
+    st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_size=len(KEYS)),
+)
+line = st.tuples(tags, MONEY, MONEY, st.integers(0, 40), st.sampled_from(("USD", "EUR")))
+
+
+def _untagged(tag: dict | None) -> bool:
+    return not (tag or {}).get("team")
+
+
+def _spend_daily(lines: list[tuple]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TABLE lines (
+            x_PartSource VARCHAR, x_PartAccount VARCHAR, x_PartPeriod VARCHAR,
+            ChargePeriodStart TIMESTAMPTZ, ChargePeriodEnd TIMESTAMPTZ, provider VARCHAR,
+            ProviderName VARCHAR, ServiceName VARCHAR, x_Team VARCHAR, x_Project VARCHAR,
+            x_Environment VARCHAR, RegionId VARCHAR, x_AiClass VARCHAR, x_Workload VARCHAR,
+            SubAccountName VARCHAR, SubAccountId VARCHAR, BillingAccountId VARCHAR,
+            BillingCurrency VARCHAR, Tags VARCHAR, EffectiveCost DECIMAL(38, 12),
+            BilledCost DECIMAL(38, 12))"""
+    )
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    rows = [
+        ("aws-cur2", "1", "2026-09", start + timedelta(days=day),
+         start + timedelta(days=day, hours=1), "AWS", "AWS", "EC2", None, None, None,
+         "us-east-1", None, None, None, None, "1", cur,
+         None if tag is None else json.dumps(tag), effective, billed)
+        for tag, effective, billed, day, cur in lines
+    ]  # fmt: skip
+    con.executemany(f"INSERT INTO lines VALUES ({', '.join(['?'] * 21)})", rows)
+    sql = rollups.SQL[contract.SPEND_DAILY.name]("lines", [])
+    con.execute(f"CREATE TABLE spend_daily AS {sql}")
+    return con
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(line, min_size=1, max_size=25))
+def test_untagged_is_between_zero_and_the_total(lines: list[tuple]) -> None:
+    con = _spend_daily(lines)
+    for basis, at in ((CostBasis.AMORTISED, 1), (CostBasis.BILLED, 2)):
+        for cur in {c for *_, c in lines}:
+            mine = [row for row in lines if row[4] == cur]
+            head = queries.headline(con, Filters(basis=basis), cur)
+            total = sum((row[at] for row in mine), Decimal(0))
+            untagged = sum((row[at] for row in mine if _untagged(row[0])), Decimal(0))
+            assert head["total"] == total
+            assert head["untagged"] == untagged
+            assert head["tagged"] + head["untagged"] == head["total"]
+            assert 0 <= head["untagged"] <= head["total"]
