@@ -66,7 +66,7 @@ def test_spend_daily_other_dimensions_and_largest_line(con) -> None:
         f"""SELECT ServiceName, coalesce(x_Project, '{UNSET}'), coalesce(x_Environment, '{UNSET}'),
                    coalesce(RegionId, '{UNSET}'), coalesce(x_Workload, '{UNSET}'),
                    coalesce(SubAccountName, SubAccountId, BillingAccountId),
-                   (Tags IS NOT NULL AND json_extract_string(Tags, '$.team') IS NOT NULL),
+                   coalesce(json_extract_string(Tags, '$.team'), '') <> '',
                    BillingCurrency, sum(EffectiveCost), sum(BilledCost), max(EffectiveCost)
             FROM {LINES} GROUP BY ALL""",
     )
