@@ -205,7 +205,8 @@ def stale(where: Store | Path | str, settings: Settings | None = None) -> list[S
 
     Without `settings` the idle settings are not compared."""
     store = where if isinstance(where, Store) else Store(where)
-    return stale_of(store.table, settings)
+    # each table's log read once: several checks read cost_lines' and line_classes' files
+    return stale_of(functools.cache(store.table), settings)
 
 
 def stale_of(tables: Tables, settings: Settings | None = None) -> list[Stale]:
