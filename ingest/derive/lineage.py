@@ -155,11 +155,15 @@ def gpu_inputs(tables: Tables, idle: IdleSettings | None) -> dict[str, dict[str,
 
 
 def last_commit(table: DeltaTable) -> dict | None:
-    """The newest commit info that changed data: vacuum's own commits are skipped."""
-    for entry in table.history(50):  # newest first
-        if str(entry.get("operation", "")).upper().startswith("VACUUM"):
-            continue
-        return entry
+    """The newest commit info that changed data: vacuum's own commits are skipped (up to 50).
+    The newest commit alone is read first: reading 50 costs a file a commit, on every check."""
+    for limit in (1, 50):
+        entries = table.history(limit)  # newest first
+        for entry in entries:
+            if not str(entry.get("operation", "")).upper().startswith("VACUUM"):
+                return entry
+        if len(entries) < limit:
+            return None
     return None
 
 
