@@ -5,8 +5,9 @@ GPU-hour, and non-GPU filler lines) is ingested month by month through the real 
 the real refresh (ingest.derive.refresh), as `finops ingest` does. Then month 13 is ingested
 into a copy of the 12-month warehouse and, in the same run, into an empty warehouse (the
 floor); each in a fresh process, interleaved, `--repeats` times. Reported: the medians of the
-whole ingest and of each refresh step (classification, gpu_hours, idle_episodes, GPU rollups),
-the ratio 12-month / empty, peak RSS, and gpu_hours' bytes on disk per GPU-hour row.
+whole ingest and of each refresh step (classification, gpu_hours with the GPU rollups,
+idle_episodes, the cost-line rollups), the ratio 12-month / empty, peak RSS, and gpu_hours'
+bytes on disk per GPU-hour row.
 
     python bench/bench_incremental.py                       # 512 GPUs, 12 + 1 months, 3 repeats
     python bench/bench_incremental.py --gpus 64 --filler 20000 --repeats 1
@@ -146,7 +147,7 @@ def _timed(name: str, fn):
 def ingest_month(root: Path, month: str, gpus: int, filler: int) -> dict:
     """Ingest one month as `finops ingest` does (cost lines, telemetry, then one refresh),
     timing each refresh step."""
-    from ingest.derive import classified, refresh
+    from ingest.derive import classified, refresh, rollups
     from ingest.warehouse.store import Store
     from models.settings import Settings
 
@@ -156,6 +157,7 @@ def ingest_month(root: Path, month: str, gpus: int, filler: int) -> dict:
         classified.refresh_partitions = _timed("classify", classified.refresh_partitions)
         classified.refresh_gpu_hours = _timed("gpu_hours+", classified.refresh_gpu_hours)
         classified.refresh_episodes = _timed("episodes", classified.refresh_episodes)
+        rollups.refresh = _timed("rollups", rollups.refresh)  # the cost-line rollups
         classified._bench_timed = True
     period, util = month_loads(month, gpus, filler, seed=int(month.replace("-", "")))
     store, settings = Store(root), Settings()
@@ -243,7 +245,7 @@ def main() -> None:
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load {load[0]:.2f} {load[1]:.2f}"
     )
     print(f"history built in {build_s:.0f} s")
-    steps = ("total", "load", "refresh", "classify", "gpu_hours", "episodes")
+    steps = ("total", "load", "refresh", "classify", "gpu_hours", "episodes", "rollups")
     med = {
         into: {s: statistics.median(r[1].get(s, 0.0) for r in rs) for s in steps}
         for into, rs in runs.items()

@@ -155,11 +155,15 @@ def gpu_inputs(tables: Tables, idle: IdleSettings | None) -> dict[str, dict[str,
 
 
 def last_commit(table: DeltaTable) -> dict | None:
-    """The newest commit info that changed data: vacuum's own commits are skipped."""
-    for entry in table.history(50):  # newest first
-        if str(entry.get("operation", "")).upper().startswith("VACUUM"):
-            continue
-        return entry
+    """The newest commit info that changed data: vacuum's own commits are skipped (up to 50).
+    The newest commit alone is read first: reading 50 costs a file a commit, on every check."""
+    for limit in (1, 50):
+        entries = table.history(limit)  # newest first
+        for entry in entries:
+            if not str(entry.get("operation", "")).upper().startswith("VACUUM"):
+                return entry
+        if len(entries) < limit:
+            return None
     return None
 
 
@@ -205,7 +209,8 @@ def stale(where: Store | Path | str, settings: Settings | None = None) -> list[S
 
     Without `settings` the idle settings are not compared."""
     store = where if isinstance(where, Store) else Store(where)
-    return stale_of(store.table, settings)
+    # each table's log read once: several checks read cost_lines' and line_classes' files
+    return stale_of(functools.cache(store.table), settings)
 
 
 def stale_of(tables: Tables, settings: Settings | None = None) -> list[Stale]:

@@ -17,7 +17,6 @@ from pathlib import Path
 import duckdb
 
 from ingest.derive import lineage, scratch
-from ingest.derive.line_classes import files_source
 from ingest.warehouse.connection import files_view, table_select
 from ingest.warehouse.load_contract import new_load_id
 from ingest.warehouse.store import Store
@@ -82,30 +81,72 @@ def sums(gb: str | None = None) -> str:
     return ", ".join(out)
 
 
-def _spend_daily(lines: str, parts: Parts) -> str:
+def _resums() -> str:
+    """The money columns of `sums()` summed again, over groups that already hold them."""
+    return ", ".join(f"sum({b.value}) AS {b.value}" for b in CostBasis)
+
+
+# One pass over the lines feeds four rollups: the lines grouped by every key spend_daily,
+# tools_monthly, tag_daily and billed_periods group by, so each of those re-groups a few
+# thousand rows rather than every line (sums of sums, max of maxima and counts of counts are
+# exact: money is DECIMAL here). What a line needs computed is computed on the groups: the
+# classes joined by their key (an integer), UTC days as day numbers (a cast of a timestamp
+# with time zone per line cost more than the grouping), the period's name, the provider.
+_GROUPS = "_rollup_groups"
+_LINES = "_rollup_lines"  # each line with its x_ClassKey (a view)
+_KEYS = "_rollup_keys"  # x_ClassKey with its class columns
+_DAY_US = 86_400_000_000
+
+
+def _day_number(ts: str) -> str:
+    """The UTC day of timestamp `ts` as days since 1970-01-01 (charges are after 1970)."""
+    return f"(epoch_us({ts}) // {_DAY_US})"
+
+
+def _date(day_number: str) -> str:
+    return f"(DATE '1970-01-01' + CAST({day_number} AS INTEGER))"
+
+
+def _groups() -> str:
+    classes = ", ".join(f"k.{c}" for c in _CLASS_COLUMNS)
     return f"""
-        SELECT {_P}, CAST(ChargePeriodStart AS DATE) AS day, provider,
-               ProviderName AS provider_name, ServiceName AS service,
+        SELECT g.* EXCLUDE (_day, _last, BillingPeriodStart, x_ClassKey),
+               {_date("_day")} AS day,
+               -- days the charge covers: a monthly fee is spread over them by the anomaly
+               -- detector, not read as a spike on the 1st
+               greatest(_last - _day + 1, 1) AS days,
+               strftime(BillingPeriodStart, '%Y-%m') AS period, {PROVIDER} AS provider,
+               {classes}
+        FROM (
+            SELECT {_P}, {_day_number("ChargePeriodStart")} AS _day,
+                   {_day_number("ChargePeriodEnd - INTERVAL 1 MICROSECOND")} AS _last,
+                   x_ClassKey, x_Source, ProviderName, RegionName, ServiceName, RegionId,
+                   coalesce(SubAccountName, SubAccountId, BillingAccountId) AS account,
+                   BillingCurrency, Tags, BillingAccountId, BillingPeriodStart,
+                   {sums()}, count(*) AS lines, max(EffectiveCost) AS max_cost,
+                   max(ChargePeriodEnd) AS data_until, sum(x_Seats) AS seats,
+                   sum(x_ActiveSeats) AS active_seats
+            FROM {_LINES} GROUP BY ALL) g
+        LEFT JOIN {_KEYS} k ON k.x_ClassKey = g.x_ClassKey"""
+
+
+def _spend_daily(parts: Parts) -> str:
+    return f"""
+        SELECT {_P}, day, provider, ProviderName AS provider_name, ServiceName AS service,
                coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Project, '{UNSET}') AS project,
                coalesce(x_Environment, '{UNSET}') AS env, coalesce(RegionId, '{UNSET}') AS region,
                coalesce(x_AiClass, '{UNSET}') AS ai_class,
-               coalesce(x_Workload, '{UNSET}') AS workload,
-               coalesce(SubAccountName, SubAccountId, BillingAccountId) AS account,
+               coalesce(x_Workload, '{UNSET}') AS workload, account,
                BillingCurrency AS currency,
                {TAGGED} AS tagged,
-               -- days the charge covers: a monthly fee is spread over them by the anomaly
-               -- detector, not read as a spike on the 1st
-               greatest(date_diff('day', CAST(ChargePeriodStart AS DATE),
-                                  CAST(ChargePeriodEnd - INTERVAL 1 MICROSECOND AS DATE)) + 1, 1)
-                   AS days,
-               {sums()}, count(*) AS lines, max(EffectiveCost) AS max_cost
-        FROM {lines} GROUP BY ALL"""
+               days, {_resums()}, sum(lines) AS lines, max(max_cost) AS max_cost
+        FROM {_GROUPS} GROUP BY ALL"""
 
 
-def _egress_daily(lines: str, parts: Parts) -> str:
+def _egress_daily(parts: Parts) -> str:
     pair = r"regexp_extract(x_UsageType, '^([A-Z]+[0-9]?)-([A-Z]+[0-9]?)-AWS', ['a', 'b'])"
     return f"""
-        SELECT {_P}, CAST(ChargePeriodStart AS DATE) AS day, provider,
+        SELECT {_P}, {_date(_day_number("ChargePeriodStart"))} AS day, provider,
                coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
                coalesce(x_EgressKind, '{UNSET}') AS kind, coalesce(RegionId, '{UNSET}') AS region,
                coalesce(nullif({pair}.a, '') || ' → ' || {pair}.b,
@@ -113,54 +154,48 @@ def _egress_daily(lines: str, parts: Parts) -> str:
                    AS region_pair,
                coalesce(ResourceId, '{UNSET}') AS resource, BillingCurrency AS currency,
                {sums("_gb")}, sum(_gb) AS gb
-        FROM (SELECT *, {GB} AS _gb FROM {lines} WHERE x_AiClass = '{EGRESS}')
+        FROM (SELECT l.*, k.x_Team, k.x_Environment, k.x_EgressKind, {PROVIDER} AS provider,
+                     {GB} AS _gb
+              FROM {_LINES} l JOIN {_KEYS} k ON k.x_ClassKey = l.x_ClassKey
+              WHERE k.x_AiClass = '{EGRESS}')
         GROUP BY ALL"""
 
 
-def _tools_monthly(lines: str, parts: Parts) -> str:
+def _tools_monthly(parts: Parts) -> str:
     return f"""
-        SELECT {_P}, CAST(date_trunc('month', ChargePeriodStart) AS DATE) AS month, provider,
+        SELECT {_P}, CAST(date_trunc('month', day) AS DATE) AS month, provider,
                coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
                coalesce(x_ToolFamily, '{UNSET}') AS family,
                coalesce(ServiceName, ProviderName) AS tool, BillingCurrency AS currency,
-               {sums()}, sum(x_Seats) AS seats, sum(x_ActiveSeats) AS active_seats
-        FROM {lines}
+               {_resums()}, sum(seats) AS seats, sum(active_seats) AS active_seats
+        FROM {_GROUPS}
         WHERE x_AiClass = '{SAAS_TOOL}' OR x_ToolFamily IS NOT NULL OR x_Source = 'saas'
         GROUP BY ALL"""
 
 
-def _tag_daily(lines: str, parts: Parts) -> str:
+def _tag_daily(parts: Parts) -> str:
     # Tags are JSON text: each distinct Tags value's keys are unnested once per group.
     return f"""
         WITH t AS (
-            SELECT {_P}, CAST(ChargePeriodStart AS DATE) AS day, provider,
+            SELECT {_P}, day, provider,
                    coalesce(x_Team, '{UNSET}') AS team, coalesce(x_Environment, '{UNSET}') AS env,
-                   BillingCurrency AS currency, Tags, {sums()}, count(*) AS lines
-            FROM {lines} WHERE Tags IS NOT NULL GROUP BY ALL)
+                   BillingCurrency AS currency, Tags, {_resums()}, sum(lines) AS lines
+            FROM {_GROUPS} WHERE Tags IS NOT NULL GROUP BY ALL)
         SELECT {_P}, day, provider, team, env, currency, tag_key,
                json_extract_string(Tags, '$."' || replace(tag_key, '"', '') || '"') AS tag_value,
                sum(amortised) AS amortised, sum(billed) AS billed, sum(lines) AS lines
         FROM t, unnest(list_distinct(json_keys(Tags))) AS k(tag_key) GROUP BY ALL"""
 
 
-def _billed_periods(lines: str, parts: Parts) -> str:
+def _billed_periods(parts: Parts) -> str:
     return f"""
-        SELECT {_P}, x_Source AS source, BillingAccountId AS billing_account,
-               strftime(BillingPeriodStart, '%Y-%m') AS period, sum(BilledCost) AS billed,
-               max(ChargePeriodEnd) AS data_until
-        FROM {lines} GROUP BY ALL"""
+        SELECT {_P}, x_Source AS source, BillingAccountId AS billing_account, period,
+               sum(billed) AS billed, max(data_until) AS data_until
+        FROM {_GROUPS} GROUP BY ALL"""
 
 
-def _top_lines_parts(lines: str, parts: Parts) -> str:
-    # A top-N of ids and costs per partition, then their rows: a window over every line, or
-    # a top-N carrying every column, took several times as long.
-    ids = " UNION ALL ".join(
-        f"""(SELECT x_LineId, {_P} FROM {lines}
-             WHERE {" AND ".join(f"{k} = {_sql_str(v)}" for k, v in part.items())}
-             ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {contract.TOP_LINES})"""
-        for part in parts
-    )
-    return f"SELECT * FROM {lines} SEMI JOIN ({ids}) AS ids USING (x_LineId, {_P})"
+def _top_lines_parts(parts: Parts) -> str:
+    return "SELECT * FROM _rollup_top"  # the lines `_top_ids` picks, with their classes
 
 
 SQL = {
@@ -179,49 +214,58 @@ def _typed(table: Table, select: str) -> str:
     return f"SELECT {cols}, {_P} FROM ({select})"
 
 
-def _lines_view(con: duckdb.DuckDBPyConnection, store: Store, wanted: Parts | None) -> Parts:
-    """Create `_rollup_lines` on `con`: the wanted partitions' cost lines with their classes
-    and `provider`. Returns the partitions that hold lines (none: all restated away)."""
+def _lines_view(con: duckdb.DuckDBPyConnection, store: Store, wanted: Parts) -> Parts:
+    """Create on `con` the views `_rollup_lines` (the wanted partitions' cost lines with their
+    x_ClassKey), `_rollup_keys` (the class columns of each x_ClassKey) and `_rollup_top` (the
+    lines top_lines_parts keeps, with their classes and `provider`). Returns the partitions
+    that hold lines (none: all restated away)."""
     cost = files_of(store, "cost_lines", wanted)
     if not cost:
         return []
-    con.execute(f"CREATE TEMP VIEW _rollup_cost AS {files_source(con, cost, _LINE_COLUMNS)}")
-    classes = files_of(store, "line_classes", wanted)
+    classes = {tuple(v.values()): paths for paths, v in files_of(store, "line_classes", wanted)}
     keys = table_select(con, store.table_path("class_keys"), CLASS_KEYS)
-    picked = ", ".join(f"k.{c}" for c in _CLASS_COLUMNS)
-    if classes and keys is not None:
-        con.execute(f"CREATE TEMP VIEW _rollup_classes AS {_classes_source(con, classes)}")
-        joined = (
-            f"SELECT c.*, {picked} FROM _rollup_cost c "
-            f"LEFT JOIN _rollup_classes l ON l.x_LineId = c.x_LineId "
-            + "".join(f"AND l.{p} = c.{p} " for p in PART)
-            + f"LEFT JOIN ({keys}) k ON k.x_ClassKey = l.x_ClassKey"
+    classified = bool(classes) and keys is not None
+    cols = ", ".join(f"c.{c}" for c in _LINE_COLUMNS)
+    lines, top = [], []
+    for n, (paths, values) in enumerate(cost):
+        source = files_view(con, f"_cost_{n}", paths)
+        extra = "".join(f", {_sql_str(v)} AS {k}" for k, v in values.items())
+        join, key = "", "CAST(NULL AS BIGINT)"
+        if not classified:  # classification has not run: the classes come from the tags
+            key = "c.Tags"
+        elif tuple(values.values()) in classes:  # a line's id is unique in its partition
+            found = files_view(con, f"_classes_{n}", classes[tuple(values.values())])
+            join, key = f"LEFT JOIN {found} l ON l.x_LineId = c.x_LineId", "l.x_ClassKey"
+        select = f"SELECT {cols}{extra}, {key} AS x_ClassKey FROM {source} c {join}"
+        lines.append(select)
+        # the costliest lines: a top-N of ids from two columns, then only those lines whole
+        # (ranking the joined lines, or a top-N carrying every column, took several times
+        # as long)
+        top.append(
+            f"{select} WHERE c.x_LineId IN (SELECT x_LineId FROM {source} "
+            f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {contract.TOP_LINES})"
         )
-    else:  # classification has not run: team, project and environment from the tags
+    con.execute(f"CREATE TEMP VIEW {_LINES} AS {' UNION ALL '.join(lines)}")
+    if classified:
+        con.execute(f"CREATE TEMP VIEW {_KEYS} AS {keys}")
+    else:
         tags = {c: _tag(t) for c, t in _TAGGED.items()}
         tags["x_Environment"] = f"coalesce({tags['x_Environment']}, {_tag('environment')})"
         picked = ", ".join(
             f"{tags[c]} AS {c}" if c in tags else f"CAST(NULL AS VARCHAR) AS {c}"
             for c in _CLASS_COLUMNS
         )
-        joined = f"SELECT c.*, {picked} FROM _rollup_cost c"
+        con.execute(
+            f"CREATE TEMP VIEW {_KEYS} AS SELECT DISTINCT Tags AS x_ClassKey, {picked} "
+            f"FROM {_LINES} WHERE Tags IS NOT NULL"
+        )
+    picked = ", ".join(f"k.{c}" for c in _CLASS_COLUMNS)
     con.execute(
-        f"CREATE TEMP VIEW _rollup_lines AS SELECT *, {PROVIDER} AS provider FROM ({joined})"
+        f"CREATE TEMP VIEW _rollup_top AS SELECT *, {PROVIDER} AS provider FROM ("
+        f"SELECT t.*, {picked} FROM ({' UNION ALL '.join(top)}) t "
+        f"LEFT JOIN {_KEYS} k ON k.x_ClassKey = t.x_ClassKey)"
     )
     return [values for _, values in cost]
-
-
-def _classes_source(
-    con: duckdb.DuckDBPyConnection, files: list[tuple[list[str], dict[str, str]]]
-) -> str:
-    """line_classes' files of the wanted partitions, with their partition values (under view
-    names of their own: `files_source` names the cost lines' views `_files_<n>`)."""
-    selects = []
-    for n, (paths, constants) in enumerate(files):
-        source = files_view(con, f"_classes_{n}", paths)
-        extra = "".join(f", {_sql_str(v)} AS {k}" for k, v in constants.items())
-        selects.append(f"SELECT x_LineId, x_ClassKey{extra} FROM {source}")
-    return " UNION ALL ".join(selects)
 
 
 def _sql_str(text: str) -> str:
@@ -296,11 +340,11 @@ def _stage(store: Store, wanted: Parts, staging: Path) -> int:
         held = _lines_view(con, store, wanted)
         if not held:
             return 0
-        # joined once, read by every rollup (DuckDB spills it beyond its memory limit)
-        con.execute("CREATE TEMP TABLE _rollup_rows AS SELECT * FROM _rollup_lines")
-        lines = int(con.execute("SELECT count(*) FROM _rollup_rows").fetchall()[0][0])
+        # grouped once, re-grouped by four rollups (DuckDB spills it beyond its memory limit)
+        con.execute(f"CREATE TEMP TABLE {_GROUPS} AS {_groups()}")
+        lines = int(con.execute(f"SELECT sum(lines) FROM {_GROUPS}").fetchall()[0][0] or 0)
         for table in contract.ROLLUPS:
-            select = _typed(table, SQL[table.name]("_rollup_rows", held))
+            select = _typed(table, SQL[table.name](held))
             # each period writes partitions of its own into the rollup's folder
             con.execute(
                 f"COPY ({select}) TO $out "

@@ -151,3 +151,46 @@ def test_a_rollup_partition_left_behind_is_named_and_repaired(warehouse: Path, c
     assert figures(warehouse, "SELECT sum(amortised) FROM spend_daily") == figures(
         warehouse, "SELECT sum(EffectiveCost) FROM cost_lines"
     )
+
+
+def test_a_charge_counts_on_the_utc_day_it_starts_for_the_days_it_covers(warehouse: Path) -> None:
+    """spend_daily's day and days come from day numbers, not per-line date casts: a charge
+    ending at midnight covers its own day only, one crossing midnight covers both days."""
+    from datetime import datetime
+
+    from ingest.derive import rollups
+    from tests.fixtures.batches import batch
+
+    utc = "+00:00"
+    spans = [  # (start, end, amount)
+        ("2026-09-30T23:00:00", "2026-10-01T00:00:00", "5.00"),
+        ("2026-09-03T00:00:00", "2026-09-06T00:00:00", "30.00"),
+        ("2026-09-10T12:00:00", "2026-09-11T12:00:00", "7.25"),
+        ("2026-09-10T00:00:00", "2026-09-10T01:00:00", "0.75"),
+    ]
+    b = batch("2026-09", [a for _, _, a in spans])
+    starts = [datetime.fromisoformat(s + utc) for s, _, _ in spans]
+    ends = [datetime.fromisoformat(e + utc) for _, e, _ in spans]
+    b = dataclasses.replace(
+        b,
+        lines=b.lines.with_columns(
+            pl.Series("ChargePeriodStart", starts), pl.Series("ChargePeriodEnd", ends)
+        ),
+    )
+    store = Store(warehouse)
+    store.load_cost_lines([b])
+    with store.writer():  # the rollups alone, as the lines stand (not classified)
+        rollups.refresh(store, None)
+    assert figures(
+        warehouse,
+        "SELECT strftime(day, '%Y-%m-%d'), days, sum(amortised), sum(lines) FROM spend_daily "
+        "GROUP BY ALL ORDER BY ALL",
+    ) == [
+        ("2026-09-03", 3, Decimal("30.00"), 1),
+        ("2026-09-10", 1, Decimal("0.75"), 1),
+        ("2026-09-10", 2, Decimal("7.25"), 1),
+        ("2026-09-30", 1, Decimal("5.00"), 1),
+    ]
+    assert figures(warehouse, "SELECT period, billed, data_until FROM billed_periods") == [
+        ("2026-09", Decimal("43.00"), datetime.fromisoformat("2026-10-01T00:00:00" + utc))
+    ]
