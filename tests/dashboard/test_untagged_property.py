@@ -38,25 +38,31 @@ def _untagged(tag: dict | None) -> bool:
 def _spend_daily(lines: list[tuple]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(
-        """CREATE TABLE lines (
+        """CREATE TABLE _rollup_lines (
             x_PartSource VARCHAR, x_PartAccount VARCHAR, x_PartPeriod VARCHAR,
-            ChargePeriodStart TIMESTAMPTZ, ChargePeriodEnd TIMESTAMPTZ, provider VARCHAR,
-            ProviderName VARCHAR, ServiceName VARCHAR, x_Team VARCHAR, x_Project VARCHAR,
-            x_Environment VARCHAR, RegionId VARCHAR, x_AiClass VARCHAR, x_Workload VARCHAR,
-            SubAccountName VARCHAR, SubAccountId VARCHAR, BillingAccountId VARCHAR,
-            BillingCurrency VARCHAR, Tags VARCHAR, EffectiveCost DECIMAL(38, 12),
-            BilledCost DECIMAL(38, 12))"""
+            x_LineId VARCHAR, ChargePeriodStart TIMESTAMPTZ, ChargePeriodEnd TIMESTAMPTZ,
+            BillingPeriodStart TIMESTAMPTZ, ProviderName VARCHAR, RegionName VARCHAR,
+            RegionId VARCHAR, x_Source VARCHAR, ServiceName VARCHAR, SubAccountName VARCHAR,
+            SubAccountId VARCHAR, BillingAccountId VARCHAR, BillingCurrency VARCHAR,
+            Tags VARCHAR, EffectiveCost DECIMAL(38, 12), BilledCost DECIMAL(38, 12),
+            x_Seats BIGINT, x_ActiveSeats BIGINT, x_ClassKey BIGINT)"""
     )
     start = datetime(2026, 9, 1, tzinfo=UTC)
     rows = [
-        ("aws-cur2", "1", "2026-09", start + timedelta(days=day),
-         start + timedelta(days=day, hours=1), "AWS", "AWS", "EC2", None, None, None,
-         "us-east-1", None, None, None, None, "1", cur,
-         None if tag is None else json.dumps(tag), effective, billed)
-        for tag, effective, billed, day, cur in lines
+        ("aws-cur2", "1", "2026-09", str(n), start + timedelta(days=day),
+         start + timedelta(days=day, hours=1), start, "AWS", None, "us-east-1", "aws-cur2",
+         "EC2", None, None, "1", cur, None if tag is None else json.dumps(tag), effective,
+         billed, None, None, None)
+        for n, (tag, effective, billed, day, cur) in enumerate(lines)
     ]  # fmt: skip
-    con.executemany(f"INSERT INTO lines VALUES ({', '.join(['?'] * 21)})", rows)
-    sql = rollups.SQL[contract.SPEND_DAILY.name]("lines", [])
+    con.executemany(f"INSERT INTO _rollup_lines VALUES ({', '.join(['?'] * 22)})", rows)
+    # no classification: every line's class key is NULL, so no class columns join
+    classes = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in rollups._CLASS_COLUMNS)
+    con.execute(
+        f"CREATE TABLE _rollup_keys AS SELECT CAST(NULL AS BIGINT) AS x_ClassKey, {classes}"
+    )
+    con.execute(f"CREATE TABLE _rollup_groups AS {rollups._groups()}")
+    sql = rollups.SQL[contract.SPEND_DAILY.name]([])
     con.execute(f"CREATE TABLE spend_daily AS {sql}")
     return con
 
