@@ -46,6 +46,7 @@ SOURCE = "azure-cost-details"
 PROVIDER = "Microsoft"
 SCALE = Decimal("1e-12")
 TYPED = "azure-typed.parquet"  # every file's rows, typed, in the staging folder
+CAPACITY_KEY = "VMCapacityReservationId"  # in AdditionalInfo
 MATCH_KEY = ("_day", "_sub", "_rid", "_meter", "_ctype", "_pmodel", "_qty", "_benefit")
 
 
@@ -172,6 +173,13 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str], covered: dict[str, st
     has_benefit = commitments.has_benefit()
     vm_size = commitments.vm_size()
     tags = pl.col("Tags").str.strip_chars()
+    # Few rows name a capacity reservation: only those are parsed as JSON.
+    info = pl.col("AdditionalInfo")
+    capacity = (
+        pl.when(info.str.contains(CAPACITY_KEY, literal=True))
+        .then(info)
+        .str.json_path_match(f"$.{CAPACITY_KEY}")
+    )
     start = pl.col("_date").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     period = pl.col("_period").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     priced_quantity, priced_unit = pricing(pl.col("_qtyd"), pl.col("UnitOfMeasure"))
@@ -214,16 +222,8 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str], covered: dict[str, st
         pl.col("_currency").alias("BillingCurrency"),
         period.dt.offset_by("1mo").alias("BillingPeriodEnd"),
         period.alias("BillingPeriodStart"),
-        pl.when(
-            pl.col("AdditionalInfo").str.json_path_match("$.VMCapacityReservationId").is_not_null()
-        )
-        .then(pl.col("AdditionalInfo").str.json_path_match("$.VMCapacityReservationId"))
-        .alias("CapacityReservationId"),
-        pl.when(
-            pl.col("AdditionalInfo").str.json_path_match("$.VMCapacityReservationId").is_not_null()
-        )
-        .then(pl.lit("Used"))
-        .alias("CapacityReservationStatus"),
+        capacity.alias("CapacityReservationId"),
+        pl.when(capacity.is_not_null()).then(pl.lit("Used")).alias("CapacityReservationStatus"),
         category.alias("ChargeCategory"),
         pl.when(ctype == "refund").then(pl.lit("Correction")).alias("ChargeClass"),
         pl.coalesce("ProductName", "MeterName", "MeterCategory").alias("ChargeDescription"),
@@ -428,11 +428,16 @@ def _pieces(
     of a slower consumer queues its batches)."""
 
     def pieces() -> Iterator[pl.DataFrame]:
-        source = pq.ParquetFile(staged)
-        for group in range(source.metadata.num_row_groups):
-            rows = pl.from_arrow(source.read_row_group(group))
-            assert isinstance(rows, pl.DataFrame)
-            lines = to_cost_lines(prepare(rows.lazy()).filter(in_part), display, covered)
+        meta = pq.read_metadata(staged)
+        start = 0
+        for group in range(meta.num_row_groups):
+            size = meta.row_group(group).num_rows
+            # polars reads the one row group the slice falls in, and only the columns the
+            # conversion uses (pyarrow's read of the whole group and its hand-over to polars
+            # cost more CPU than the conversion itself)
+            rows = pl.scan_parquet(staged).slice(start, size)
+            start += size
+            lines = to_cost_lines(prepare(rows).filter(in_part), display, covered)
             chunk = lines.collect(engine="streaming")
             if chunk.height:
                 yield chunk

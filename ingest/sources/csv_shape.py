@@ -117,7 +117,16 @@ def _width_ok(s: _State, fields: np.ndarray) -> bool:
 def _records(b: np.ndarray, s: _State) -> bool:
     """Advance `s` over one chunk; False when a record cannot be proven well formed."""
     n = len(b)
-    quotes = np.flatnonzero(b == QUOTE)
+    # One pass finds every byte that matters (quotes, commas, line breaks); the rest of the
+    # work is over those positions, not over every byte of the chunk.
+    marks = b == QUOTE
+    marks |= b == COMMA
+    marks |= b == LF
+    marks |= b == CR
+    special = np.flatnonzero(marks)
+    kinds = b[special]
+    is_quote = kinds == QUOTE
+    quotes = special[is_quote]
     # Quotes alternate: the k-th of the chunk opens a quoted span when k (plus one if the
     # chunk starts inside a span) is even, else closes it. An opening quote must start a
     # field (or follow the closing quote of an escaped ""); a closing one must end the field
@@ -136,10 +145,12 @@ def _records(b: np.ndarray, s: _State) -> bool:
     if len(inner) and not _among(b[inner + 1], (COMMA, CR, LF, QUOTE)):
         return False
     s.close_pending = bool(len(closes) and closes[-1] == n - 1)
-    inside = _inside(n, quotes, s.quoted)
-    commas = _outside(np.flatnonzero(b == COMMA), inside)
-    breaks = _outside(np.flatnonzero(b == LF), inside)
-    crs = _outside(np.flatnonzero(b == CR), inside) if s.cr_pending or CR in b else breaks[:0]
+    # A byte is inside a quoted span when an odd number of quotes come before it in the
+    # chunk (even, when the chunk starts inside one).
+    outside = (np.cumsum(is_quote, dtype=np.int32) & 1) == (1 if s.quoted else 0)
+    commas = special[(kinds == COMMA) & outside]
+    breaks = special[(kinds == LF) & outside]
+    crs = special[(kinds == CR) & outside]
     # A CR outside quotes must start a CRLF (the csv module ends a record at a lone CR too:
     # not modelled here).
     if s.cr_pending and b[0] != LF:
@@ -171,25 +182,6 @@ def _records(b: np.ndarray, s: _State) -> bool:
     s.quoted = (len(quotes) + (1 if s.quoted else 0)) % 2 == 1
     s.prev = int(b[-1])
     return True
-
-
-def _inside(n: int, quotes: np.ndarray, quoted: bool) -> np.ndarray:
-    """Per byte: inside a quoted span. Spans run from an opening quote to its closing quote;
-    built from run lengths (no running sum over every byte)."""
-    if not len(quotes):
-        return np.full(n, quoted)
-    # a closing quote's span ends after it; an opening quote's starts at it
-    shift = np.zeros(len(quotes), dtype=quotes.dtype)
-    shift[(0 if quoted else 1) :: 2] = 1
-    bounds = np.concatenate(([0], quotes + shift, [n]))
-    runs = np.diff(bounds)
-    states = np.zeros(len(runs), dtype=bool)
-    states[(0 if quoted else 1) :: 2] = True
-    return np.repeat(states, runs)
-
-
-def _outside(positions: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    return positions[~inside[positions]]
 
 
 def _among(values: np.ndarray, allowed: tuple[int, ...]) -> bool:

@@ -77,6 +77,25 @@ def test_ea_brace_less_tags_become_a_json_object(reference: Path, warehouse: Pat
     }  # fmt: skip
 
 
+def test_a_capacity_reservation_in_additional_info_is_named_on_its_line_only(
+    reference: Path, warehouse: Path
+) -> None:
+    assert ingest(warehouse, str(reference / EA / "EA_ActualCost_Small.csv")) == 0
+    rows = (
+        connect(warehouse)
+        .execute(
+            "select CapacityReservationId, CapacityReservationStatus, x_InstanceType, count(*) "
+            "from cost_lines group by all order by 1 nulls last, 3 nulls last"
+        )
+        .fetchall()
+    )
+    # the one D2s v3 row whose AdditionalInfo names VMCapacityReservationId; the other ten
+    # rows (VMs without one, storage, a reservation purchase) name none
+    assert rows[0] == ("f8b42087-c198-4ad8-8515-fce989cc5fff", "Used", "Standard_D2s_v3", 1)
+    assert all(r[0] is None and r[1] is None for r in rows[1:])
+    assert sum(r[3] for r in rows) == 11
+
+
 @pytest.mark.parametrize(
     ("name", "account", "period", "rows", "total"),
     [
