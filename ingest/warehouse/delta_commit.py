@@ -24,6 +24,7 @@ from ingest.warehouse import loads_log
 from ingest.warehouse.connection import missing_columns
 from ingest.warehouse.load_contract import LoadResult, new_load_id
 from ingest.warehouse.loads_log import META_KEY
+from ingest.warehouse.location import Location, ObjectPath, delta_options, open_delta, put
 from ingest.warehouse.pause import pause_point
 from models.errors import InputError, WarehouseError
 from models.schema import Table, Violation, validate
@@ -66,8 +67,9 @@ def replace(
         predicate=predicate,
         partition_by=partition_by,
         commit_properties=CommitProperties(custom_metadata=meta),
+        storage_options=delta_options(path),
     )
-    table = DeltaTable(path)
+    table = open_delta(path)
     version = table.version()
     if version and version % 25 == 0:
         table.create_checkpoint()
@@ -88,15 +90,13 @@ def replace_partition(
     for name in partition:
         schema = schema.append(pa.field(name, pa.string()))
     rows = pq.ParquetFile(staged).metadata.num_rows
-    target = root / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staged, target)
+    size, mtime = place(staged, root, rel)
     pause_point("write")
     add = AddAction(
         path=rel,
-        size=target.stat().st_size,
+        size=size,
         partition_values=partition,
-        modification_time=int(target.stat().st_mtime * 1000),
+        modification_time=mtime,
         data_change=True,
         stats=json.dumps({"numRecords": rows}),
     )
@@ -110,6 +110,7 @@ def replace_partition(
             mode="error",
             partition_by=list(partition),
             commit_properties=commit,
+            storage_options=delta_options(root),
         )
     else:
         table.create_write_transaction(
@@ -120,7 +121,7 @@ def replace_partition(
             partition_filters=[(k, "=", v) for k, v in partition.items()],
             commit_properties=commit,
         )
-    table = DeltaTable(str(root))
+    table = open_delta(root)
     version = table.version()
     if version and version % 25 == 0:
         table.create_checkpoint()
@@ -206,17 +207,14 @@ def replace_derived(
     adds = []
     for n, (path, values) in enumerate(files):
         rel = "/".join([*(f"{k}={values[k]}" for k in keys), f"part-{tag}-{n:05d}.parquet"])
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
         rows = pq.ParquetFile(path).metadata.num_rows
-        os.replace(path, target)
-        stat = target.stat()
+        size, mtime = place(path, root, rel)
         adds.append(
             AddAction(
                 path=rel,
-                size=stat.st_size,
+                size=size,
                 partition_values=values,
-                modification_time=int(stat.st_mtime * 1000),
+                modification_time=mtime,
                 data_change=True,
                 stats=json.dumps({"numRecords": rows}),
             )
@@ -229,7 +227,7 @@ def replace_derived(
     if table is None:
         create_table_with_add_actions(
             str(root), DeltaSchema.from_arrow(schema), adds, mode="error", partition_by=keys,
-            commit_properties=commit,
+            commit_properties=commit, storage_options=delta_options(root),
         )  # fmt: skip
     elif replace is None:  # every file replaced; the declared schema, new columns too
         table.create_write_transaction(
@@ -242,7 +240,7 @@ def replace_derived(
             [*removes, *adds], mode="append", schema=schema, partition_by=keys or None,
             commit_properties=commit,
         )  # fmt: skip
-    table = DeltaTable(str(root))
+    table = open_delta(root)
     version = table.version()
     if version and version % 25 == 0:
         table.create_checkpoint()
@@ -271,14 +269,27 @@ def _repartition(
             data = data.append_column(name, pa.array([values[name]] * data.num_rows, pa.string()))
         parts.append(data.cast(schema))
     commit = CommitProperties(custom_metadata=metadata) if metadata else None
-    root = str(store.table_path(dataset))
+    root = store.table_path(dataset)
     write_deltalake(
-        root, pa.concat_tables(parts) if parts else schema.empty_table(), mode="overwrite",
+        str(root), pa.concat_tables(parts) if parts else schema.empty_table(), mode="overwrite",
         schema_mode="overwrite", partition_by=keys or None, commit_properties=commit,
+        storage_options=delta_options(root),
     )  # fmt: skip
     for path, _ in files:
         path.unlink(missing_ok=True)
-    return DeltaTable(root).version()
+    return open_delta(root).version()
+
+
+def place(staged: Path, root: Location, rel: str) -> tuple[int, int]:
+    """Move a staged file into the table at `root` as `rel` (uploaded, on object storage);
+    returns its size and modification time (ms) for the commit's add action."""
+    if isinstance(root, ObjectPath):
+        return put(staged, root / rel), int(time.time() * 1000)
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, target)
+    stat = target.stat()
+    return stat.st_size, int(stat.st_mtime * 1000)
 
 
 def _staged_files(staged: Path, keys: list[str]) -> list[tuple[Path, dict[str, str]]]:

@@ -19,6 +19,7 @@ from deltalake import write_deltalake
 
 from ingest.warehouse.connection import commit_time
 from ingest.warehouse.load_contract import LoadResult, new_load_id
+from ingest.warehouse.location import delta_options, is_remote
 from models.errors import DamagedWarehouseError
 from models.schema import LOAD_ERRORS, LOADS
 from models.urls import redact
@@ -77,7 +78,8 @@ def append(store: Store, records: list[dict]) -> None:
         ],
         schema=LOADS.polars_schema,
     )
-    write_deltalake(str(store.table_path("loads")), frame.to_arrow(), mode="append")
+    path = store.table_path("loads")
+    write_deltalake(str(path), frame.to_arrow(), mode="append", storage_options=delta_options(path))
 
 
 def record_error(store: Store, dataset: str, source: str, target: str, error: Exception) -> None:
@@ -97,12 +99,17 @@ def record_error(store: Store, dataset: str, source: str, target: str, error: Ex
     frame = pl.DataFrame([row], schema=LOAD_ERRORS.polars_schema)
     with contextlib.suppress(Exception):  # best effort: the error itself is what is shown
         store.root.mkdir(parents=True, exist_ok=True)
-        write_deltalake(str(store.table_path("load_errors")), frame.to_arrow(), mode="append")
+        path = store.table_path("load_errors")
+        write_deltalake(
+            str(path), frame.to_arrow(), mode="append", storage_options=delta_options(path)
+        )
 
 
 def _writable(store: Store) -> bool:
     """Whether a record can be added (tried with a file, not guessed from mode bits: a
     read-only mount or a dropped capability says no only when asked)."""
+    if is_remote(store.root):
+        return True  # a refused write is caught where it is tried
     try:
         folder = store.table_path("load_errors")
         folder = folder if folder.is_dir() else store.root if store.root.is_dir() else None

@@ -18,6 +18,7 @@ from deltalake import DeltaTable
 from ingest.warehouse.connection import local_path
 from ingest.warehouse.delta_log import TABLES
 from ingest.warehouse.health_check import guard
+from ingest.warehouse.location import open_delta
 from models.errors import DamagedWarehouseError, WarehouseError
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def vacuum(store: Store, older_than_days: float | None = None, dry_run: bool = F
                     enforce_retention_duration=False,
                     dry_run=dry_run,
                 )
-                table = DeltaTable(str(store.table_path(dataset)))
+                table = open_delta(store.table_path(dataset))
             removed += _remove_orphans(store, dataset, table, dry_run)
     return removed
 
@@ -116,7 +117,7 @@ def _remove_orphans(store: Store, dataset: str, table: DeltaTable, dry_run: bool
     oldest = min((h["version"] for h in table.history()), default=0)
     for version in range(oldest, table.version() + 1):
         try:
-            snap = DeltaTable(str(root), version=version)
+            snap = open_delta(root, version=version)
         except Exception as exc:  # a version vacuum cannot see might reference any file
             raise DamagedWarehouseError(
                 f"{dataset}: version {version} cannot be read ({str(exc).splitlines()[0]}); "
