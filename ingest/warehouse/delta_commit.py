@@ -20,7 +20,7 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake import Schema as DeltaSchema
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from ingest.warehouse import loads_log
+from ingest.warehouse import commit_race, loads_log
 from ingest.warehouse.connection import missing_columns
 from ingest.warehouse.load_contract import LoadResult, new_load_id
 from ingest.warehouse.loads_log import META_KEY
@@ -101,18 +101,23 @@ def replace_partition(
         stats=json.dumps({"numRecords": rows}),
     )
     commit = CommitProperties(custom_metadata={META_KEY: json.dumps(record, default=str)})
-    table = store.table(dataset)
+    table = store.pinned(dataset)
     if table is None:
-        create_table_with_add_actions(
-            str(root),
-            DeltaSchema.from_arrow(schema),
-            [add],
-            mode="error",
-            partition_by=list(partition),
-            commit_properties=commit,
-            storage_options=delta_options(root),
-        )
-    else:
+        try:
+            create_table_with_add_actions(
+                str(root),
+                DeltaSchema.from_arrow(schema),
+                [add],
+                mode="error",
+                partition_by=list(partition),
+                commit_properties=commit,
+                storage_options=delta_options(root),
+            )
+        except Exception as exc:  # another writer's first load made the table first
+            if not commit_race.lost(exc):
+                raise
+            table = store.table(dataset)
+    if table is not None:
         table.create_write_transaction(
             [add],
             mode="overwrite",
@@ -122,7 +127,7 @@ def replace_partition(
             commit_properties=commit,
         )
     table = open_delta(root)
-    version = table.version()
+    version = version_of(table, record["load_id"])
     if version and version % 25 == 0:
         table.create_checkpoint()
     return version
@@ -278,6 +283,16 @@ def _repartition(
     for path, _ in files:
         path.unlink(missing_ok=True)
     return open_delta(root).version()
+
+
+def version_of(table: DeltaTable, load_id: str) -> int:
+    """The version the load `load_id` committed: the latest, unless another writer (on
+    object storage) has committed since."""
+    for entry in table.history(50):
+        raw = entry.get(META_KEY)
+        if raw and json.loads(raw).get("load_id") == load_id:
+            return int(entry["version"])
+    return table.version()
 
 
 def place(staged: Path, root: Location, rel: str) -> tuple[int, int]:

@@ -32,12 +32,15 @@ META_KEY = "finops.load"
 LOGGED = ("cost_lines", "gpu_util", "assets")
 
 
-def committed_at(store: Store, dataset: str) -> datetime:
-    """When the commit just made (the writer holds the lock: it is the latest) became
-    visible: a load's finished_at, so `--as-of` that time reads that load's version."""
+def committed_at(store: Store, dataset: str, version: int | None = None) -> datetime:
+    """When the commit just made (`version`; else the latest) became visible: a load's
+    finished_at, so `--as-of` that time reads that load's version. On object storage other
+    writers may have committed since, so the version is looked up among the latest."""
     table = store.table(dataset)
     assert table is not None
-    return commit_time(table.history(1)[0]["timestamp"])
+    entries = table.history(1 if version is None else 50)
+    mine = [e for e in entries if version is None or e.get("version") == version]
+    return commit_time((mine or entries)[0]["timestamp"])
 
 
 def record(result: LoadResult, started: datetime) -> dict:

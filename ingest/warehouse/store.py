@@ -87,8 +87,11 @@ def writing(root: Path | str) -> bool:
 class Store:
     """Writer over one warehouse folder."""
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Location | str):
         self.root = location(root)
+        # snapshots a load decided on (checked for shrinking, for an identical reload): its
+        # commit is based on them, so another writer's commit since then is a conflict
+        self._pinned: dict[str, DeltaTable | None] = {}
 
     # ---- paths and tables ---------------------------------------------------------------
 
@@ -105,6 +108,14 @@ class Store:
             return None
         except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
             raise damaged(self.root, name, exc) from None
+
+    def pin(self, name: str) -> None:
+        """Base the coming commits to `name` on its version now (see commit_race.py)."""
+        self._pinned[name] = self.table(name)
+
+    def pinned(self, name: str) -> DeltaTable | None:
+        """The pinned snapshot of `name` (else its current version)."""
+        return self._pinned[name] if name in self._pinned else self.table(name)
 
     @contextlib.contextmanager
     def writer(self, wait_s: float = 600.0) -> Iterator[None]:
