@@ -42,9 +42,14 @@ def replace(
     record: dict,
     partition_by: list[str] | None,
 ) -> int:
-    """One Delta commit replacing the rows matching `predicate` by the staged file's rows."""
+    """One Delta commit replacing the rows matching `predicate` by the staged file's rows.
+
+    On object storage the commit is based on the snapshot the load pinned and carries its
+    predicate, so deltalake refuses it when another writer added rows matching it since
+    (commit_race.py); a commit that only moves a file in would not be checked that way."""
     whole = " AND ".join(f"{k} = '{v}'" for k, v in constants.items())
-    if constants and partition_by == list(constants) and predicate == whole:
+    remote = isinstance(store.root, ObjectPath)
+    if constants and partition_by == list(constants) and predicate == whole and not remote:
         # only when the predicate is the whole partition (gpu_util narrows it by host)
         return replace_partition(store, dataset, staged, constants, record)
     source = pq.ParquetFile(staged)
@@ -60,17 +65,32 @@ def replace(
 
     meta = {META_KEY: json.dumps(record, default=str)}
     path = str(store.table_path(dataset))
-    write_deltalake(
-        path,
-        pa.RecordBatchReader.from_batches(schema, batches()),
-        mode="overwrite",
-        predicate=predicate,
-        partition_by=partition_by,
-        commit_properties=CommitProperties(custom_metadata=meta),
-        storage_options=delta_options(path),
-    )
+
+    def write(target: str | DeltaTable) -> None:
+        write_deltalake(
+            target,
+            pa.RecordBatchReader.from_batches(schema, batches()),
+            mode="overwrite",
+            predicate=predicate,
+            partition_by=partition_by,
+            commit_properties=CommitProperties(custom_metadata=meta),
+            storage_options=None if isinstance(target, DeltaTable) else delta_options(path),
+        )
+
+    base = store.pinned(dataset) if remote else None
+    try:
+        write(base if base is not None else path)
+    except Exception as exc:
+        # two first loads racing to make the table: the loser commits on the table made,
+        # unless the winner's commit holds rows of the same partition
+        if base is not None or not remote or not commit_race.lost(exc):
+            raise
+        fresh = store.table(dataset)
+        if fresh is None or partition_files(fresh, list(constants), [constants]).height:
+            raise
+        write(fresh)
     table = open_delta(path)
-    version = table.version()
+    version = version_of(table, record["load_id"])
     if version and version % 25 == 0:
         table.create_checkpoint()
     return version
