@@ -359,6 +359,26 @@ def versions(root: Path | str) -> dict[str, int | None]:
     return out
 
 
+def remote_versions(root: ObjectPath) -> dict[str, int | None]:
+    """Current version of every table under an object storage prefix (each a folder holding
+    a `_delta_log`), base and derived alike."""
+    from pyarrow import fs
+
+    remote, prefix = root.filesystem()
+    out: dict[str, int | None] = {}
+    for info in remote.get_file_info(fs.FileSelector(prefix, allow_not_found=True)):
+        if info.type != fs.FileType.Directory:
+            continue
+        name = info.path.rpartition("/")[2]
+        try:
+            out[name] = open_delta(root / name).version()
+        except TableNotFoundError:
+            continue  # a folder that is not a table (yet)
+        except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
+            raise damaged(root, name, exc) from None
+    return out
+
+
 # deltalake (delta-rs 1.6) turns a local path into a URL: it panics on [ ] | ^, loses the
 # history after # or ?, and decodes %XX (a folder "%41" is written as "A"), so no table
 # can live under them.

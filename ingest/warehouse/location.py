@@ -117,6 +117,8 @@ class ObjectPath:
     def absolute(self) -> ObjectPath:
         return self
 
+    resolve = absolute
+
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         """Nothing to make: a prefix comes into being with its first object."""
 
