@@ -205,7 +205,7 @@ def filesystem(scheme: str) -> Any:
 
     if scheme != "s3":
         with _LOCK:
-            if scheme not in _FILESYSTEMS:
+            if (scheme,) not in _FILESYSTEMS:
                 _FILESYSTEMS[(scheme,)] = fs.FileSystem.from_uri(f"{scheme}://x")[0]
             return _FILESYSTEMS[(scheme,)]
     key, secret, token, region = _aws_credentials()

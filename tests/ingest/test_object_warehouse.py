@@ -248,3 +248,35 @@ def test_a_bucket_that_does_not_exist_fails_without_showing_a_secret(
     assert code != 0
     assert "no warehouse here yet" in said and "s3://finops-missing-bucket/wh" in said
     assert time.monotonic() - started < 120
+
+
+def test_a_location_is_a_folder_or_a_bucket_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest.warehouse.location import ObjectPath, parse
+    from models.errors import ConfigError
+
+    where = parse("s3://finops-wh/team/warehouse/")
+    assert isinstance(where, ObjectPath)
+    assert str(where / "cost_lines") == "s3://finops-wh/team/warehouse/cost_lines"
+    assert (where / "cost_lines").name == "cost_lines"
+    assert str(parse("s3a://b/x")) == "s3://b/x"
+    assert parse("data/warehouse") == Path("data/warehouse")
+    for bad, words in (
+        (f"s3://AKID:{SECRET}@b/wh", "carries credentials"),
+        ("s3://", "names no bucket"),
+        ("s3://b/wh?versionId=1", "query or fragment"),
+        ("ftp://host/wh", "scheme is not one finops can store tables on"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            parse(bad)
+        assert words in str(caught.value.render()) + caught.value.message
+        assert SECRET not in caught.value.render() + caught.value.message
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDPLANTED")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    options = where.storage_options()
+    assert options["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000"
+    assert options["AWS_ALLOW_HTTP"] == "true"
+    assert options["AWS_SECRET_ACCESS_KEY"] == SECRET  # handed to deltalake, never shown
+    assert SECRET not in repr(where) + str(where)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://minio.example")
+    assert "AWS_ALLOW_HTTP" not in where.storage_options()
