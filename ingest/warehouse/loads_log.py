@@ -124,8 +124,16 @@ def _writable(store: Store) -> bool:
     return True
 
 
+# On object storage other writers run beside this one: a commit younger than this may be
+# one whose writer is appending its record right now, not one whose writer died.
+LIVE_WRITER_S = 600
+
+
 def repair(store: Store) -> None:
     """Restore loads records of commits whose process died before recording them."""
+    youngest = None
+    if is_remote(store.root):
+        youngest = (datetime.now(UTC).timestamp() - LIVE_WRITER_S) * 1000
     loads = store.table("loads")
     known: set[str] = set()
     if loads is not None:
@@ -137,7 +145,7 @@ def repair(store: Store) -> None:
             continue
         for entry in table.history():
             raw = entry.get(META_KEY)
-            if not raw:
+            if not raw or (youngest is not None and entry["timestamp"] > youngest):
                 continue
             lost = json.loads(raw)
             if lost["load_id"] not in known:

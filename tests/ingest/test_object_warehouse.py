@@ -21,6 +21,7 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
+from tests.fixtures.app_pages import app, metrics, no_errors
 from tests.fixtures.cur import expected_billed
 from tests.fixtures.warehouse_state import REPO
 from tests.servers.moto import serve_process
@@ -142,7 +143,7 @@ def no_secret_stored(env: dict[str, str], warehouse: str) -> None:
 
 @pytest.mark.heavy
 def test_commands_on_s3_answer_as_on_a_local_folder(
-    s3: str, env: dict[str, str], tmp_path: Path
+    s3: str, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     warehouse = bucket(s3, "finops-same")
     local = str(tmp_path / "local")
@@ -174,6 +175,17 @@ def test_commands_on_s3_answer_as_on_a_local_folder(
         packs.append([line for line in said.splitlines() if "total billed" in line])
     assert packs[0] == packs[1] and packs[0], packs
     no_secret_stored(env, warehouse)
+    # the dashboard's overview shows the same figures from either
+    for name, value in env.items():
+        if name.startswith("AWS_") or name == "FINOPS_CACHE_DIR":
+            monkeypatch.setenv(name, value)
+    shown = []
+    for where in (warehouse, local):
+        monkeypatch.setenv("FINOPS_WAREHOUSE", where)
+        at = app()
+        no_errors(at)
+        shown.append(metrics(at))
+    assert shown[0] == shown[1] and shown[0]["Spend in the period"].startswith("USD "), shown
 
 
 @pytest.mark.heavy
