@@ -348,6 +348,10 @@ def seal(con: duckdb.DuckDBPyConnection, readable: list[str]) -> None:
 
 def versions(root: Path | str) -> dict[str, int | None]:
     """Current version of each table: cheap, for deciding whether cached answers are stale."""
+    root = location(root)
+    if isinstance(root, ObjectPath):
+        found = remote_versions(root)
+        return {table.name: found.get(table.name) for table in BASE_TABLES}
     out: dict[str, int | None] = {}
     for table in BASE_TABLES:
         try:
@@ -361,7 +365,8 @@ def versions(root: Path | str) -> dict[str, int | None]:
 
 def remote_versions(root: ObjectPath) -> dict[str, int | None]:
     """Current version of every table under an object storage prefix (each a folder holding
-    a `_delta_log`), base and derived alike."""
+    a `_delta_log`), base and derived alike: the newest commit file's number, one listing a
+    table, where opening each table would read its log (a dashboard asks on every page)."""
     from pyarrow import fs
 
     remote, prefix = root.filesystem()
@@ -369,13 +374,14 @@ def remote_versions(root: ObjectPath) -> dict[str, int | None]:
     for info in remote.get_file_info(fs.FileSelector(prefix, allow_not_found=True)):
         if info.type != fs.FileType.Directory:
             continue
-        name = info.path.rpartition("/")[2]
-        try:
-            out[name] = open_delta(root / name).version()
-        except TableNotFoundError:
-            continue  # a folder that is not a table (yet)
-        except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
-            raise damaged(root, name, exc) from None
+        log = fs.FileSelector(f"{info.path}/_delta_log", allow_not_found=True)
+        commits = [
+            int(name[:-5])
+            for f in remote.get_file_info(log)
+            if (name := f.path.rpartition("/")[2]).endswith(".json") and name[:-5].isdigit()
+        ]
+        if commits:
+            out[info.path.rpartition("/")[2]] = max(commits)
     return out
 
 
