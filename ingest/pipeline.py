@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from ingest.derive import refresh as derived
 from ingest.sources.delivery import Skipped, skipped_of
 from ingest.sources.input_path import os_error
+from ingest.warehouse import commit_race
 from ingest.warehouse.load_contract import AssetsLoad, HourlyLoad, LoadResult, PeriodLoad, Progress
 from ingest.warehouse.store import Store
 from models.settings import Settings
@@ -87,5 +88,6 @@ def run(
         if error is exc:  # a FinopsError, or a bug the command line's boundary shows
             raise
         raise error from None  # a file we may not read, a warehouse we may not write
-    derived.refresh(store, settings, outcome.results)
+    # on object storage another writer's refresh may win a commit: rebuilt again, not failed
+    commit_race.retried(lambda: derived.refresh(store, settings, outcome.results))
     return outcome

@@ -26,6 +26,8 @@ from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import spend as queries
 from dashboard.queries.filters import Filters
 from dashboard.report.csv_cells import frame_csv
+from ingest.warehouse.connection import location
+from ingest.warehouse.location import Location
 from models.cost_basis import CostBasis
 from models.settings import Settings, parse_settings
 
@@ -33,8 +35,8 @@ FILTERS_KEY = "finops_filters"
 CURRENCY_KEY = "f_currency"
 
 
-def root() -> Path:
-    return Path(os.environ.get("FINOPS_WAREHOUSE", "data/warehouse"))
+def root() -> Location:
+    return location(os.environ.get("FINOPS_WAREHOUSE", "data/warehouse"))
 
 
 @st.cache_resource(show_spinner=False)

@@ -20,7 +20,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -34,6 +34,9 @@ from models.errors import (
 )
 from models.settings import Settings, parse_settings
 from models.urls import redact
+
+if TYPE_CHECKING:
+    from ingest.warehouse.location import Location
 
 COMMANDS = {
     "ingest": "dashboard.cli.ingest:group",
@@ -77,10 +80,11 @@ def scope_options() -> list[click.Option]:
     return [
         click.Option(
             ["--warehouse"],
-            metavar="DIR",
+            metavar="DIR|URL",
             expose_value=False,
             callback=_remember,
-            help="Warehouse folder (default: ./data/warehouse, or $FINOPS_WAREHOUSE).",
+            help="Warehouse folder or object storage prefix, e.g. s3://bucket/warehouse "
+            "(default: ./data/warehouse, or $FINOPS_WAREHOUSE).",
         ),
         click.Option(
             ["--config"],
@@ -150,7 +154,7 @@ class App:
     """What every command gets as ctx.obj."""
 
     settings: Settings
-    warehouse: Path
+    warehouse: Location
     config_file: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     brief: bool = False  # one line per ingest instead of a row per period (finops demo)
@@ -167,7 +171,7 @@ class App:
         if config is not None:
             self.settings, self.config_file = load_settings(config)
         if warehouse is not None:
-            self.warehouse = Path(warehouse)
+            self.warehouse = warehouse_location(warehouse)
 
     @property
     def console(self):  # rich is imported only when something is printed
@@ -233,12 +237,19 @@ def _check_owned_sections(settings: Settings, origin: str) -> None:
     report_settings(settings)
 
 
-def resolve_warehouse(option: str | None, settings: Settings) -> Path:
+def resolve_warehouse(option: str | None, settings: Settings) -> Location:
     if option:
-        return Path(option)
+        return warehouse_location(option)
     if os.environ.get("FINOPS_WAREHOUSE"):
-        return Path(os.environ["FINOPS_WAREHOUSE"])
-    return Path(settings.warehouse.path)
+        return warehouse_location(os.environ["FINOPS_WAREHOUSE"])
+    return warehouse_location(settings.warehouse.path)
+
+
+def warehouse_location(text: str) -> Location:
+    """A local folder or an object storage prefix (ingest/warehouse/location.py)."""
+    from ingest.warehouse.location import parse
+
+    return parse(text)
 
 
 def _exit_codes() -> str:
@@ -282,12 +293,27 @@ def cli() -> None:
     """
 
 
+def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:  # the standard variable: deltalake, pyarrow, boto3 and a dashboard all read it
+        os.environ["AWS_ENDPOINT_URL"] = value
+
+
 def _debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:  # read by main() when a bug reaches it, and by any process finops starts
         os.environ[DEBUG_ENV] = "1"
 
 
 cli.params.extend(scope_options())
+cli.params.append(
+    click.Option(
+        ["--endpoint-url"],
+        metavar="URL",
+        expose_value=False,
+        is_eager=True,
+        callback=_endpoint,
+        help="S3 endpoint of an s3:// warehouse, e.g. a MinIO server (also $AWS_ENDPOINT_URL).",
+    )
+)
 cli.params.append(
     click.Option(
         ["--debug"],

@@ -84,9 +84,12 @@ def snapshot_key(root: Path | str) -> tuple[tuple[str, int | None], ...]:
     Derived tables (classified_costs, gpu_hours, ...) are refreshed after the base load, so
     they are part of the key too.
     """
-    root = Path(root)
+    root = warehouse.location(root)
     out = dict(warehouse.versions(root))
-    if root.is_dir():
+    if not isinstance(root, Path):  # object storage: its tables listed, their logs read
+        for name, version in warehouse.remote_versions(root).items():
+            out.setdefault(name, version)
+    elif root.is_dir():
         for log in sorted(root.glob("*/_delta_log")):
             if log.parent.name not in out:
                 commits = [p.stem for p in log.glob("*.json")]

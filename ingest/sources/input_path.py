@@ -82,6 +82,19 @@ def os_error(
     name = exc.filename if isinstance(exc.filename, str) else None
     shown = display or name
     reason = exc.strerror or type(exc).__name__
+    if warehouse is not None and not isinstance(warehouse, Path) and name is None:
+        # object storage (ingest/warehouse/location.py): its client's error names no file
+        from models.urls import redact
+
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        return WarehouseError(
+            "the warehouse's object storage cannot be used",
+            file=str(warehouse),
+            found=redact(first),
+            hint="check the bucket, the endpoint (AWS_ENDPOINT_URL) and the credentials the "
+            "provider's default chain finds; nothing was changed",
+            retryable=True,
+        )
     if warehouse is not None and name is not None and _inside(Path(name), warehouse):
         verb = "write" if writing else "read"
         return WarehouseError(
@@ -117,6 +130,8 @@ def os_error(
 
 
 def _inside(path: Path, root: Path) -> bool:
+    if not isinstance(root, Path):  # object storage holds no local file
+        return False
     try:
         path.resolve().relative_to(root.resolve())
     except ValueError:

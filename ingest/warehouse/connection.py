@@ -22,6 +22,7 @@ import duckdb
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
+from ingest.warehouse.location import Location, ObjectPath, fetch, is_remote, open_delta, parse
 from models.errors import ConfigError, DamagedWarehouseError, InputError, WarehouseError
 from models.schema import ASSETS, COST_LINES, GPU_UTIL, LOAD_ERRORS, LOADS, Table
 
@@ -86,7 +87,7 @@ def damaged(root: Path, name: str, exc: Exception) -> DamagedWarehouseError:
 def _snapshot(root: Path, name: str, as_of: AsOf) -> DeltaTable | None:
     path = root / name
     try:
-        table = DeltaTable(str(path))
+        table = open_delta(path)
     except TableNotFoundError:
         return None
     except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
@@ -145,7 +146,7 @@ def _first_commit(table: DeltaTable) -> datetime:
 
 
 def _version_time(path: Path, version: int) -> datetime:
-    table = DeltaTable(str(path))
+    table = open_delta(path)
     for entry in table.history():
         if entry["version"] == version:
             return commit_time(entry["timestamp"])
@@ -171,7 +172,14 @@ def local_path(uri: str) -> str:
     parts = urlsplit(uri)
     if parts.scheme in ("file", ""):
         return url2pathname(parts.path)  # decodes %XX
+    if is_remote(uri):  # object storage: a local copy, read through the cache
+        return fetch(uri)
     return uri
+
+
+def readable(files: list[str]) -> list[str]:
+    """`files` as DuckDB can open them: a data file on object storage by its local copy."""
+    return [local_path(f) if is_remote(f) else f for f in files]
 
 
 def snapshot_files(snap: DeltaTable) -> list[str]:
@@ -184,7 +192,7 @@ def files_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> s
 
     The paths go to DuckDB as values, never spliced into SQL text, so a warehouse folder
     with a quote, a space or `']--` in its name reads like any other."""
-    rel = con.read_parquet(files, hive_partitioning=False, union_by_name=True)
+    rel = con.read_parquet(readable(files), hive_partitioning=False, union_by_name=True)
     rel.create_view(name)
     return quote(name)
 
@@ -204,7 +212,7 @@ def typed_files_view(
     )
     rel = con.sql(
         f"SELECT * FROM read_parquet($files, hive_partitioning = false, schema = map {{{schema}}})",
-        params={"files": files},
+        params={"files": readable(files)},
     )
     rel.create_view(name)
     return quote(name)
@@ -249,7 +257,7 @@ def table_select(con: duckdb.DuckDBPyConnection, path: Path, table: Table) -> st
     (None when there is no table), readable on `con`: for writers reading what they just
     committed."""
     try:
-        snap = DeltaTable(str(path))
+        snap = open_delta(path)
     except TableNotFoundError:
         return None
     files = snapshot_files(snap)
@@ -340,14 +348,40 @@ def seal(con: duckdb.DuckDBPyConnection, readable: list[str]) -> None:
 
 def versions(root: Path | str) -> dict[str, int | None]:
     """Current version of each table: cheap, for deciding whether cached answers are stale."""
+    root = location(root)
+    if isinstance(root, ObjectPath):
+        found = remote_versions(root)
+        return {table.name: found.get(table.name) for table in BASE_TABLES}
     out: dict[str, int | None] = {}
     for table in BASE_TABLES:
         try:
-            out[table.name] = DeltaTable(str(Path(root) / table.name)).version()
+            out[table.name] = open_delta(location(root) / table.name).version()
         except TableNotFoundError:
             out[table.name] = None
         except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
-            raise damaged(Path(root), table.name, exc) from None
+            raise damaged(location(root), table.name, exc) from None
+    return out
+
+
+def remote_versions(root: ObjectPath) -> dict[str, int | None]:
+    """Current version of every table under an object storage prefix (each a folder holding
+    a `_delta_log`), base and derived alike: the newest commit file's number, one listing a
+    table, where opening each table would read its log (a dashboard asks on every page)."""
+    from pyarrow import fs
+
+    remote, prefix = root.filesystem()
+    out: dict[str, int | None] = {}
+    for info in remote.get_file_info(fs.FileSelector(prefix, allow_not_found=True)):
+        if info.type != fs.FileType.Directory:
+            continue
+        log = fs.FileSelector(f"{info.path}/_delta_log", allow_not_found=True)
+        commits = [
+            int(name[:-5])
+            for f in remote.get_file_info(log)
+            if (name := f.path.rpartition("/")[2]).endswith(".json") and name[:-5].isdigit()
+        ]
+        if commits:
+            out[info.path.rpartition("/")[2]] = max(commits)
     return out
 
 
@@ -357,9 +391,12 @@ def versions(root: Path | str) -> dict[str, int | None]:
 _UNSTORABLE = re.compile(r"[\[\]|^\\#?]|%[0-9A-Fa-f]{2}")
 
 
-def location(root: Path | str) -> Path:
-    """The warehouse folder, refused whole when Delta tables cannot be stored under it."""
-    root = Path(root)
+def location(root: Location | str) -> Location:
+    """The warehouse folder (or object storage prefix, ingest/warehouse/location.py), refused
+    whole when Delta tables cannot be stored under it."""
+    root = parse(root)
+    if isinstance(root, ObjectPath):
+        return root
     bad = _UNSTORABLE.search(str(root.absolute()))
     if bad:
         raise ConfigError(
@@ -372,7 +409,7 @@ def location(root: Path | str) -> Path:
     return root
 
 
-def require(root: Path | str) -> Path:
+def require(root: Location | str) -> Location:
     root = location(root)
     if not root.exists():
         raise WarehouseError(

@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.warehouse import delta_commit, loads_log
+from ingest.warehouse import commit_race, delta_commit, loads_log
 from ingest.warehouse.load_contract import LoadResult, PeriodLoad, Progress, new_load_id
 from ingest.warehouse.pause import pause_point
 from models.errors import InputError, ReconciliationError
@@ -63,6 +63,7 @@ def load(
     unless `allow_shrink`: a truncated export reconciles with itself.
     """
     with store.writer():
+        store.pin("cost_lines")  # what is checked below is what the commits replace
         staged: list[tuple[PeriodLoad, LoadResult, Path]] = []
         batches = list(batches)
         _check_one_delivery_per_partition(batches)
@@ -346,12 +347,19 @@ def _commit(store: Store, batch: PeriodLoad, result: LoadResult, staged: Path) -
     predicate = " AND ".join(f"{k} = '{v}'" for k, v in parts.items())
     started = datetime.now(UTC)
     record = loads_log.record(result, started)
-    version = delta_commit.replace(
-        store, "cost_lines", staged, parts, predicate, record, list(PART_COLUMNS)
-    )
+    try:
+        version = delta_commit.replace(
+            store, "cost_lines", staged, parts, predicate, record, list(PART_COLUMNS)
+        )
+    except Exception as exc:
+        if commit_race.lost(exc):
+            raise commit_race.period_lost(
+                batch.source, batch.billing_account, batch.billing_period
+            ) from None
+        raise
     result.table_version = version
     record["table_version"] = version
-    record["finished_at"] = loads_log.committed_at(store, "cost_lines").isoformat()
+    record["finished_at"] = loads_log.committed_at(store, "cost_lines", version).isoformat()
     pause_point("loads")
     loads_log.append(store, [record])
     staged.unlink(missing_ok=True)

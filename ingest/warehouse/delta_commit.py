@@ -20,10 +20,11 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake import Schema as DeltaSchema
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from ingest.warehouse import loads_log
+from ingest.warehouse import commit_race, loads_log
 from ingest.warehouse.connection import missing_columns
 from ingest.warehouse.load_contract import LoadResult, new_load_id
 from ingest.warehouse.loads_log import META_KEY
+from ingest.warehouse.location import Location, ObjectPath, delta_options, open_delta, put
 from ingest.warehouse.pause import pause_point
 from models.errors import InputError, WarehouseError
 from models.schema import Table, Violation, validate
@@ -41,9 +42,14 @@ def replace(
     record: dict,
     partition_by: list[str] | None,
 ) -> int:
-    """One Delta commit replacing the rows matching `predicate` by the staged file's rows."""
+    """One Delta commit replacing the rows matching `predicate` by the staged file's rows.
+
+    On object storage the commit is based on the snapshot the load pinned and carries its
+    predicate, so deltalake refuses it when another writer added rows matching it since
+    (commit_race.py); a commit that only moves a file in would not be checked that way."""
     whole = " AND ".join(f"{k} = '{v}'" for k, v in constants.items())
-    if constants and partition_by == list(constants) and predicate == whole:
+    remote = isinstance(store.root, ObjectPath)
+    if constants and partition_by == list(constants) and predicate == whole and not remote:
         # only when the predicate is the whole partition (gpu_util narrows it by host)
         return replace_partition(store, dataset, staged, constants, record)
     source = pq.ParquetFile(staged)
@@ -59,16 +65,32 @@ def replace(
 
     meta = {META_KEY: json.dumps(record, default=str)}
     path = str(store.table_path(dataset))
-    write_deltalake(
-        path,
-        pa.RecordBatchReader.from_batches(schema, batches()),
-        mode="overwrite",
-        predicate=predicate,
-        partition_by=partition_by,
-        commit_properties=CommitProperties(custom_metadata=meta),
-    )
-    table = DeltaTable(path)
-    version = table.version()
+
+    def write(target: str | DeltaTable) -> None:
+        write_deltalake(
+            target,
+            pa.RecordBatchReader.from_batches(schema, batches()),
+            mode="overwrite",
+            predicate=predicate,
+            partition_by=partition_by,
+            commit_properties=CommitProperties(custom_metadata=meta),
+            storage_options=None if isinstance(target, DeltaTable) else delta_options(path),
+        )
+
+    base = store.pinned(dataset) if remote else None
+    try:
+        write(base if base is not None else path)
+    except Exception as exc:
+        # two first loads racing to make the table: the loser commits on the table made,
+        # unless the winner's commit holds rows of the same partition
+        if base is not None or not remote or not commit_race.lost(exc):
+            raise
+        fresh = store.table(dataset)
+        if fresh is None or partition_files(fresh, list(constants), [constants]).height:
+            raise
+        write(fresh)
+    table = open_delta(path)
+    version = version_of(table, record["load_id"])
     if version and version % 25 == 0:
         table.create_checkpoint()
     return version
@@ -88,30 +110,34 @@ def replace_partition(
     for name in partition:
         schema = schema.append(pa.field(name, pa.string()))
     rows = pq.ParquetFile(staged).metadata.num_rows
-    target = root / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staged, target)
+    size, mtime = place(staged, root, rel)
     pause_point("write")
     add = AddAction(
         path=rel,
-        size=target.stat().st_size,
+        size=size,
         partition_values=partition,
-        modification_time=int(target.stat().st_mtime * 1000),
+        modification_time=mtime,
         data_change=True,
         stats=json.dumps({"numRecords": rows}),
     )
     commit = CommitProperties(custom_metadata={META_KEY: json.dumps(record, default=str)})
-    table = store.table(dataset)
+    table = store.pinned(dataset)
     if table is None:
-        create_table_with_add_actions(
-            str(root),
-            DeltaSchema.from_arrow(schema),
-            [add],
-            mode="error",
-            partition_by=list(partition),
-            commit_properties=commit,
-        )
-    else:
+        try:
+            create_table_with_add_actions(
+                str(root),
+                DeltaSchema.from_arrow(schema),
+                [add],
+                mode="error",
+                partition_by=list(partition),
+                commit_properties=commit,
+                storage_options=delta_options(root),
+            )
+        except Exception as exc:  # another writer's first load made the table first
+            if not commit_race.lost(exc):
+                raise
+            table = store.table(dataset)
+    if table is not None:
         table.create_write_transaction(
             [add],
             mode="overwrite",
@@ -120,8 +146,8 @@ def replace_partition(
             partition_filters=[(k, "=", v) for k, v in partition.items()],
             commit_properties=commit,
         )
-    table = DeltaTable(str(root))
-    version = table.version()
+    table = open_delta(root)
+    version = version_of(table, record["load_id"])
     if version and version % 25 == 0:
         table.create_checkpoint()
     return version
@@ -206,17 +232,14 @@ def replace_derived(
     adds = []
     for n, (path, values) in enumerate(files):
         rel = "/".join([*(f"{k}={values[k]}" for k in keys), f"part-{tag}-{n:05d}.parquet"])
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
         rows = pq.ParquetFile(path).metadata.num_rows
-        os.replace(path, target)
-        stat = target.stat()
+        size, mtime = place(path, root, rel)
         adds.append(
             AddAction(
                 path=rel,
-                size=stat.st_size,
+                size=size,
                 partition_values=values,
-                modification_time=int(stat.st_mtime * 1000),
+                modification_time=mtime,
                 data_change=True,
                 stats=json.dumps({"numRecords": rows}),
             )
@@ -229,7 +252,7 @@ def replace_derived(
     if table is None:
         create_table_with_add_actions(
             str(root), DeltaSchema.from_arrow(schema), adds, mode="error", partition_by=keys,
-            commit_properties=commit,
+            commit_properties=commit, storage_options=delta_options(root),
         )  # fmt: skip
     elif replace is None:  # every file replaced; the declared schema, new columns too
         table.create_write_transaction(
@@ -242,7 +265,7 @@ def replace_derived(
             [*removes, *adds], mode="append", schema=schema, partition_by=keys or None,
             commit_properties=commit,
         )  # fmt: skip
-    table = DeltaTable(str(root))
+    table = open_delta(root)
     version = table.version()
     if version and version % 25 == 0:
         table.create_checkpoint()
@@ -271,14 +294,37 @@ def _repartition(
             data = data.append_column(name, pa.array([values[name]] * data.num_rows, pa.string()))
         parts.append(data.cast(schema))
     commit = CommitProperties(custom_metadata=metadata) if metadata else None
-    root = str(store.table_path(dataset))
+    root = store.table_path(dataset)
     write_deltalake(
-        root, pa.concat_tables(parts) if parts else schema.empty_table(), mode="overwrite",
+        str(root), pa.concat_tables(parts) if parts else schema.empty_table(), mode="overwrite",
         schema_mode="overwrite", partition_by=keys or None, commit_properties=commit,
+        storage_options=delta_options(root),
     )  # fmt: skip
     for path, _ in files:
         path.unlink(missing_ok=True)
-    return DeltaTable(root).version()
+    return open_delta(root).version()
+
+
+def version_of(table: DeltaTable, load_id: str) -> int:
+    """The version the load `load_id` committed: the latest, unless another writer (on
+    object storage) has committed since."""
+    for entry in table.history(50):
+        raw = entry.get(META_KEY)
+        if raw and json.loads(raw).get("load_id") == load_id:
+            return int(entry["version"])
+    return table.version()
+
+
+def place(staged: Path, root: Location, rel: str) -> tuple[int, int]:
+    """Move a staged file into the table at `root` as `rel` (uploaded, on object storage);
+    returns its size and modification time (ms) for the commit's add action."""
+    if isinstance(root, ObjectPath):
+        return put(staged, root / rel), int(time.time() * 1000)
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, target)
+    stat = target.stat()
+    return stat.st_size, int(stat.st_mtime * 1000)
 
 
 def _staged_files(staged: Path, keys: list[str]) -> list[tuple[Path, dict[str, str]]]:

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
+from ingest.warehouse.location import open_delta
 from models.rollups import ROLLUPS
 
 BASE_TABLES = ("cost_lines", "gpu_util", "assets", "loads", "load_errors")
@@ -175,7 +176,7 @@ def log_problems(root: Path, name: str, deep: bool) -> list[Problem]:
 def open_table(root: Path, name: str) -> tuple[DeltaTable | None, Problem | None]:
     """The table's current version, or why Delta cannot open it."""
     try:
-        return DeltaTable(str(root / name)), None
+        return open_delta(root / name), None
     except Exception as exc:  # DeltaError, DeltaProtocolError, TableNotFoundError, OSError...
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         return None, Problem(

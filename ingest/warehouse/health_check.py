@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 from deltalake import DeltaTable
 
-from ingest.warehouse.connection import snapshot_files
+from ingest.warehouse.connection import location, snapshot_files
 from ingest.warehouse.delta_log import (
     NO_BACKUP,
     TABLES,
@@ -28,6 +28,7 @@ from ingest.warehouse.delta_log import (
     restore_hint,
 )
 from ingest.warehouse.loads_log import META_KEY as LOAD_META  # a load's record, in its own commit
+from ingest.warehouse.location import is_remote
 from models.errors import DamagedWarehouseError
 from models.settings import Settings
 
@@ -154,15 +155,18 @@ def inspect(
 ) -> Health:
     """Every problem of the warehouse at `root`; `deep=False` is the quick form (`guard`).
     `settings` (the idle settings) tell whether GPU-hours were derived with the current ones."""
-    root = Path(root)
-    health = Health(root)
+    root = location(root)
+    # On object storage deltalake reads the log itself and says what it cannot open; the
+    # local file checks (log files one by one, data file sizes) would download everything.
+    remote = is_remote(root)
+    health = Health(root)  # type: ignore[arg-type]
     tables: dict[str, DeltaTable] = {}
     unlogged: list[Problem] = []  # loaded tables with data files and no log: lost, or never made?
     for name in names:
         if not (root / name).is_dir():
             continue
         health.tables.append(name)
-        found = log_problems(root, name, deep)
+        found = [] if remote else log_problems(root, name, deep)
         if not (root / name / "_delta_log").is_dir():
             (unlogged if name in LOADED else health.problems).extend(found)
             continue
@@ -172,7 +176,8 @@ def inspect(
             continue
         assert table is not None
         tables[name] = table
-        health.problems += file_problems(root, name, table)
+        if not remote:
+            health.problems += file_problems(root, name, table)
     try:
         records = load_records(tables.get("loads"))
     except Exception as exc:  # a loads file that cannot be read
@@ -203,7 +208,7 @@ def guard(root: Path | str) -> None:
     except OSError as exc:
         from ingest.sources.input_path import os_error
 
-        raise os_error(exc, warehouse=Path(str(root)), writing=False) from None
+        raise os_error(exc, warehouse=location(root), writing=False) from None
     if health.healthy:
         return
     first = health.problems[0]

@@ -19,6 +19,7 @@ from deltalake import write_deltalake
 
 from ingest.warehouse.connection import commit_time
 from ingest.warehouse.load_contract import LoadResult, new_load_id
+from ingest.warehouse.location import delta_options, is_remote
 from models.errors import DamagedWarehouseError
 from models.schema import LOAD_ERRORS, LOADS
 from models.urls import redact
@@ -31,12 +32,15 @@ META_KEY = "finops.load"
 LOGGED = ("cost_lines", "gpu_util", "assets")
 
 
-def committed_at(store: Store, dataset: str) -> datetime:
-    """When the commit just made (the writer holds the lock: it is the latest) became
-    visible: a load's finished_at, so `--as-of` that time reads that load's version."""
+def committed_at(store: Store, dataset: str, version: int | None = None) -> datetime:
+    """When the commit just made (`version`; else the latest) became visible: a load's
+    finished_at, so `--as-of` that time reads that load's version. On object storage other
+    writers may have committed since, so the version is looked up among the latest."""
     table = store.table(dataset)
     assert table is not None
-    return commit_time(table.history(1)[0]["timestamp"])
+    entries = table.history(1 if version is None else 50)
+    mine = [e for e in entries if version is None or e.get("version") == version]
+    return commit_time((mine or entries)[0]["timestamp"])
 
 
 def record(result: LoadResult, started: datetime) -> dict:
@@ -77,7 +81,8 @@ def append(store: Store, records: list[dict]) -> None:
         ],
         schema=LOADS.polars_schema,
     )
-    write_deltalake(str(store.table_path("loads")), frame.to_arrow(), mode="append")
+    path = store.table_path("loads")
+    write_deltalake(str(path), frame.to_arrow(), mode="append", storage_options=delta_options(path))
 
 
 def record_error(store: Store, dataset: str, source: str, target: str, error: Exception) -> None:
@@ -97,12 +102,17 @@ def record_error(store: Store, dataset: str, source: str, target: str, error: Ex
     frame = pl.DataFrame([row], schema=LOAD_ERRORS.polars_schema)
     with contextlib.suppress(Exception):  # best effort: the error itself is what is shown
         store.root.mkdir(parents=True, exist_ok=True)
-        write_deltalake(str(store.table_path("load_errors")), frame.to_arrow(), mode="append")
+        path = store.table_path("load_errors")
+        write_deltalake(
+            str(path), frame.to_arrow(), mode="append", storage_options=delta_options(path)
+        )
 
 
 def _writable(store: Store) -> bool:
     """Whether a record can be added (tried with a file, not guessed from mode bits: a
     read-only mount or a dropped capability says no only when asked)."""
+    if is_remote(store.root):
+        return True  # a refused write is caught where it is tried
     try:
         folder = store.table_path("load_errors")
         folder = folder if folder.is_dir() else store.root if store.root.is_dir() else None
@@ -114,8 +124,16 @@ def _writable(store: Store) -> bool:
     return True
 
 
+# On object storage other writers run beside this one: a commit younger than this may be
+# one whose writer is appending its record right now, not one whose writer died.
+LIVE_WRITER_S = 600
+
+
 def repair(store: Store) -> None:
     """Restore loads records of commits whose process died before recording them."""
+    youngest = None
+    if is_remote(store.root):
+        youngest = (datetime.now(UTC).timestamp() - LIVE_WRITER_S) * 1000
     loads = store.table("loads")
     known: set[str] = set()
     if loads is not None:
@@ -127,7 +145,7 @@ def repair(store: Store) -> None:
             continue
         for entry in table.history():
             raw = entry.get(META_KEY)
-            if not raw:
+            if not raw or (youngest is not None and entry["timestamp"] > youngest):
                 continue
             lost = json.loads(raw)
             if lost["load_id"] not in known:

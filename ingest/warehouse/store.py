@@ -11,7 +11,10 @@ is split by concern:
 - ingest/warehouse/loads_log.py: the `loads` records, their repair after a crash, `load_errors`
 - ingest/warehouse/vacuum.py: staging leftovers, orphan files and old history
 
-Only one writer at a time (an advisory lock file); readers never take it.
+Only one writer at a time in a local folder (an advisory lock file); readers never take it.
+On object storage there is no lock: each Delta commit is a conditional write, so of two
+writers that race the loser's commit fails, and it retries on the fresh snapshot or fails
+clearly (ingest/warehouse/commit_race.py).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from ingest.warehouse.load_contract import (
     new_load_id,
 )
 from ingest.warehouse.loads_log import META_KEY
+from ingest.warehouse.location import Location, ObjectPath, is_remote, open_delta, staging_root
 from models.errors import WarehouseError
 from models.schema import Table
 from models.shrink import DEFAULT_MAX_SHRINK
@@ -65,6 +69,8 @@ LOCK_NAME = ".writer.lock"  # the writer's advisory lock, in the warehouse folde
 def writing(root: Path | str) -> bool:
     """Whether a writer holds the warehouse's lock now (readers never take it; this probe
     takes a shared lock for an instant and creates nothing)."""
+    if is_remote(root):
+        return False  # object storage: no lock to probe (see the module's docstring)
     try:
         fh = (Path(root) / LOCK_NAME).open("rb")
     except OSError:  # no lock file: nobody has ever written here
@@ -81,12 +87,15 @@ def writing(root: Path | str) -> bool:
 class Store:
     """Writer over one warehouse folder."""
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Location | str):
         self.root = location(root)
+        # snapshots a load decided on (checked for shrinking, for an identical reload): its
+        # commit is based on them, so another writer's commit since then is a conflict
+        self._pinned: dict[str, DeltaTable | None] = {}
 
     # ---- paths and tables ---------------------------------------------------------------
 
-    def table_path(self, name: str) -> Path:
+    def table_path(self, name: str) -> Location:
         return self.root / name
 
     def table(self, name: str) -> DeltaTable | None:
@@ -94,17 +103,33 @@ class Store:
         at `writer()` that no table lost its log). A log Delta cannot read is damage, never
         an empty table (`finops check` says what to do)."""
         try:
-            return DeltaTable(str(self.table_path(name)))
+            return open_delta(self.table_path(name))
         except TableNotFoundError:
             return None
         except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
             raise damaged(self.root, name, exc) from None
 
+    def pin(self, name: str) -> None:
+        """Base the coming commits to `name` on its version now (see commit_race.py)."""
+        self._pinned[name] = self.table(name)
+
+    def pinned(self, name: str) -> DeltaTable | None:
+        """The pinned snapshot of `name` (else its current version)."""
+        return self._pinned[name] if name in self._pinned else self.table(name)
+
     @contextlib.contextmanager
     def writer(self, wait_s: float = 600.0) -> Iterator[None]:
         """Exclusive writer lock; waits for another ingest to finish rather than failing.
         A warehouse this process may not write (permissions, a read-only mount) is refused
-        here, before anything is read or staged."""
+        here, before anything is read or staged. On object storage nothing is locked: the
+        commits' conditional writes are the guard."""
+        if isinstance(self.root, ObjectPath):
+            from ingest.warehouse.health_check import guard
+
+            guard(self.root)
+            loads_log.repair(self)
+            yield
+            return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             lock = (self.root / LOCK_NAME).open("a+")
@@ -135,14 +160,18 @@ class Store:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def staging_dir(self) -> Path:
-        path = self.root / "_staging"
+        """A local folder for staged files (for object storage, under the temp folder: files
+        are staged locally, then uploaded into the table by the commit)."""
+        path = (
+            staging_root(self.root) if isinstance(self.root, ObjectPath) else self.root / "_staging"
+        )
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     def drop_empty_staging(self) -> None:
         """Remove _staging when nothing is left in it (a vacuumed warehouse has none)."""
         with contextlib.suppress(OSError):
-            (self.root / "_staging").rmdir()  # refuses a folder that is not empty
+            self.staging_dir().rmdir()  # refuses a folder that is not empty
 
     # ---- loads (each in its own module) ---------------------------------------------------
 

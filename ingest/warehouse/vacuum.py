@@ -10,14 +10,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from deltalake import DeltaTable
 
 from ingest.warehouse.connection import local_path
 from ingest.warehouse.delta_log import TABLES
 from ingest.warehouse.health_check import guard
+from ingest.warehouse.location import ObjectPath, open_delta, staging_root
 from models.errors import DamagedWarehouseError, WarehouseError
 
 if TYPE_CHECKING:
@@ -56,7 +59,8 @@ def vacuum(store: Store, older_than_days: float | None = None, dry_run: bool = F
         raise
     removed: list[str] = []
     with store.writer():
-        staging = store.root / "_staging"
+        remote = isinstance(store.root, ObjectPath)
+        staging = staging_root(store.root) if remote else store.root / "_staging"
         if staging.is_dir():
             for entry in sorted(staging.iterdir()):
                 if not STAGED_NAME.match(entry.name):
@@ -80,8 +84,11 @@ def vacuum(store: Store, older_than_days: float | None = None, dry_run: bool = F
                     enforce_retention_duration=False,
                     dry_run=dry_run,
                 )
-                table = DeltaTable(str(store.table_path(dataset)))
-            removed += _remove_orphans(store, dataset, table, dry_run)
+                table = open_delta(store.table_path(dataset))
+            if remote:
+                removed += _remove_remote_orphans(store, dataset, table, dry_run)
+            else:
+                removed += _remove_orphans(store, dataset, table, dry_run)
     return removed
 
 
@@ -102,6 +109,48 @@ def _require_warehouse(store: Store, tables: Iterable[str]) -> None:
         )
 
 
+# On object storage no lock keeps another writer out: a file it uploaded and has not yet
+# committed looks unused, so only files older than any load's upload-to-commit time go.
+REMOTE_ORPHAN_AGE_S = 6 * 3600
+
+
+def _remove_remote_orphans(
+    store: Store, dataset: str, table: DeltaTable, dry_run: bool
+) -> list[str]:
+    """`_remove_orphans` for a table on object storage, by listing rather than walking."""
+    from pyarrow import fs
+
+    root = store.table_path(dataset)
+    assert isinstance(root, ObjectPath)
+    remote, prefix = root.filesystem()
+    referenced: set[str] = set()
+    oldest = min((h["version"] for h in table.history()), default=0)
+    for version in range(oldest, table.version() + 1):
+        try:
+            snap = open_delta(root, version=version)
+        except Exception as exc:  # a version vacuum cannot see might reference any file
+            raise DamagedWarehouseError(
+                f"{dataset}: version {version} cannot be read ({str(exc).splitlines()[0]}); "
+                "vacuum removed nothing from it",
+                file=str(store.root),
+                hint="run `finops check` to see what to do",
+            ) from None
+        referenced.update(unquote(u.partition("://")[2]) for u in snap.file_uris())
+    cutoff = time.time() - REMOTE_ORPHAN_AGE_S
+    removed = []
+    for info in remote.get_file_info(fs.FileSelector(prefix, recursive=True)):
+        if info.type != fs.FileType.File or not info.path.endswith(".parquet"):
+            continue
+        if "/_delta_log/" in f"/{info.path}" or info.path in referenced:
+            continue
+        if info.mtime is not None and info.mtime.timestamp() > cutoff:
+            continue  # perhaps a load's upload whose commit is on its way
+        removed.append(f"{root.scheme}://{info.path}")
+        if not dry_run:
+            remote.delete_file(info.path)
+    return removed
+
+
 def _remove_orphans(store: Store, dataset: str, table: DeltaTable, dry_run: bool) -> list[str]:
     root = store.table_path(dataset)
     current = {_local_path(u) for u in table.file_uris()}
@@ -116,7 +165,7 @@ def _remove_orphans(store: Store, dataset: str, table: DeltaTable, dry_run: bool
     oldest = min((h["version"] for h in table.history()), default=0)
     for version in range(oldest, table.version() + 1):
         try:
-            snap = DeltaTable(str(root), version=version)
+            snap = open_delta(root, version=version)
         except Exception as exc:  # a version vacuum cannot see might reference any file
             raise DamagedWarehouseError(
                 f"{dataset}: version {version} cannot be read ({str(exc).splitlines()[0]}); "
