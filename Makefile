@@ -31,9 +31,12 @@ lint: $(DEV)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-# The default suite; `make test-heavy` runs the minutes-long checks (CI runs both).
+# The default suite on two workers (pytest-xdist; tests/conftest.py keeps each module, and the
+# modules that share the sample warehouse, on one worker); `make test-heavy` runs the
+# minutes-long checks (CI runs both). TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: $(DEV) system-deps lint
-	$(VENV)/bin/pytest -m "not heavy" --durations=15
+	$(VENV)/bin/pytest -m "not heavy" -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 test-heavy: $(DEV) system-deps
 	$(VENV)/bin/pytest -m heavy --durations=5
