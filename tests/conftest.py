@@ -10,29 +10,6 @@ import pytest
 
 from tests.fixtures.paths import REFERENCE, SAMPLE_DATA
 
-# Under `pytest -n 2 --dist loadgroup` (pytest-xdist; `make test`) a group runs on one worker:
-# each module is a group, so its module-scoped fixtures are built once, and the modules that need
-# the sample warehouse (or the generated enterprise of tests/sample/) share one group, so that
-# ~50 s build also happens once per run, not once per worker.
-SHARED_BUILDS = {"sample_warehouse": "sample-warehouse"}
-SHARED_FOLDERS = {"tests/sample/": "sample-enterprise"}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    groups: dict[str, str] = {}
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        folder = next((g for f, g in SHARED_FOLDERS.items() if module.startswith(f)), None)
-        build = next((g for f, g in SHARED_BUILDS.items() if f in item.fixturenames), None)
-        if build or folder:
-            groups[module] = build or folder
-        else:
-            groups.setdefault(module, module)
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::")[0]]))
-
 
 @pytest.fixture
 def reference() -> Path:
