@@ -32,8 +32,11 @@ lint: $(DEV)
 	$(VENV)/bin/lint-imports
 
 # The default suite; `make test-heavy` runs the minutes-long checks (CI runs both).
+# TEST_WORKERS=2 spreads the test files over two processes (pytest-xdist; each file on one
+# worker, so its module fixtures are built once; the sample warehouse is built per worker).
+TEST_WORKERS ?= 0
 test: $(DEV) system-deps lint
-	$(VENV)/bin/pytest -m "not heavy" --durations=15
+	$(VENV)/bin/pytest -m "not heavy" -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-heavy: $(DEV) system-deps
 	$(VENV)/bin/pytest -m heavy --durations=5

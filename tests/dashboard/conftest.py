@@ -3,6 +3,7 @@ small_warehouse.py has its figures), served to the app, and a headless Chromium.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,26 +28,47 @@ def small_warehouse(built_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> P
     return built_warehouse
 
 
-@pytest.fixture
-def lines_only(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Cost lines as a store holds them before any derived refresh (no classification, no
-    GPU-hours): the pages must say what to run rather than fail."""
-    Store(warehouse).load_cost_lines(cost_batches())
+@pytest.fixture(scope="session")
+def built_lines_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("lines-only") / "warehouse"
+    Store(root).load_cost_lines(cost_batches())
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_rollups_only(built_lines_only: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ingest.derive import rollups
+
+    root = tmp_path_factory.mktemp("rollups-only") / "warehouse"
+    shutil.copytree(built_lines_only, root)
+    store = Store(root)
+    with store.writer():
+        rollups.refresh(store, None)
+    return root
+
+
+def _served_copy(built: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A test's own copy of a warehouse built once per session, served to the app."""
+    shutil.copytree(built, warehouse)
     monkeypatch.setenv("FINOPS_WAREHOUSE", str(warehouse))
     monkeypatch.delenv("FINOPS_CONFIG", raising=False)
     return warehouse
 
 
 @pytest.fixture
-def rollups_only(lines_only: Path) -> Path:
+def lines_only(built_lines_only: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Cost lines as a store holds them before any derived refresh (no classification, no
+    GPU-hours): the pages must say what to run rather than fail."""
+    return _served_copy(built_lines_only, warehouse, monkeypatch)
+
+
+@pytest.fixture
+def rollups_only(
+    built_rollups_only: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Cost lines and the rollups the pages read, summed without classes (team, project and
     environment from the tags), as before `finops classify` has ever run."""
-    from ingest.derive import rollups
-
-    store = Store(lines_only)
-    with store.writer():
-        rollups.refresh(store, None)
-    return lines_only
+    return _served_copy(built_rollups_only, warehouse, monkeypatch)
 
 
 # ---- a real `finops dashboard` process --------------------------------------------------------
@@ -64,12 +86,16 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def eur_gpu_warehouse(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+@pytest.fixture(scope="session")
+def built_eur_gpu_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("dash-eur") / "warehouse"
     build_with_eur_gpu(root)
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(root))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
     return root
+
+
+@pytest.fixture
+def eur_gpu_warehouse(built_eur_gpu_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The small warehouse plus a GPU instance billed in EUR, served to the app (read only)."""
+    monkeypatch.setenv("FINOPS_WAREHOUSE", str(built_eur_gpu_warehouse))
+    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    return built_eur_gpu_warehouse

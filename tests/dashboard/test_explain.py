@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,12 +14,20 @@ from ingest.warehouse.store import Store
 from tests.fixtures.classified import EGRESS, OCT, SEPT, H, gpu_rows, load, telemetry
 
 
-@pytest.fixture
-def wh(warehouse: Path) -> Path:
-    store = Store(warehouse)
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("explain") / "warehouse"
+    store = Store(root)
     telemetry(store, OCT - 2 * H, 4, idle={0, 1, 3})
     load(store, SEPT, [*gpu_rows(OCT - 2 * H, 2), *EGRESS], "a")
     load(store, OCT, gpu_rows(OCT, 2), "c")
+    return root
+
+
+@pytest.fixture
+def wh(built: Path, warehouse: Path) -> Path:
+    """Built once per module; each test gets its own copy (classify and loads change it)."""
+    shutil.copytree(built, warehouse)
     return warehouse
 
 

@@ -40,6 +40,10 @@ WANT = [
 # `x','/');--` is the crafted name of the report with its `]` left out: deltalake cannot store
 # tables under [ ] (see test_folders_deltalake_cannot_store_under_are_refused_clearly)
 NAMES = ["my wh", "o'brien's wh", "ünïcødé 仓库", "(parens) {braces} 50% a=b&c;d", "x','/');--"]
+# The whole round trip (two ingests, classify, vacuum, a report) once with every hazard of NAMES
+# in one name, and once with the crafted name alone (it must end the SQL string itself); the
+# reader test below opens each name of NAMES on its own.
+ROUND_TRIP = ["o'brien's ünïcødé 仓库 (parens) {braces} 50% a=b&c;d", "x','/');--"]
 
 
 def finops(capsys, *args: str) -> tuple[int, str]:
@@ -49,7 +53,7 @@ def finops(capsys, *args: str) -> tuple[int, str]:
     return code, out
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ROUND_TRIP)
 def test_ingest_query_classify_report_round_trip(name: str, tmp_path: Path, capsys) -> None:
     root = tmp_path / name / "warehouse"
     for month, text in (("09", SEPTEMBER), ("10", OCTOBER)):
