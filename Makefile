@@ -32,9 +32,9 @@ lint: $(DEV)
 	$(VENV)/bin/lint-imports
 
 # The default suite; `make test-heavy` runs the minutes-long checks (CI runs both).
-# TEST_WORKERS=2 spreads the test files over two processes (pytest-xdist; each file on one
-# worker, so its module fixtures are built once; the sample warehouse is built per worker).
-TEST_WORKERS ?= 0
+# Two workers (pytest-xdist; TEST_WORKERS=0 runs in one process): each test file on one
+# worker, so its module fixtures are built once; the sample warehouse is built once per run).
+TEST_WORKERS ?= 2
 test: $(DEV) system-deps lint
 	$(VENV)/bin/pytest -m "not heavy" -n $(TEST_WORKERS) --dist loadfile --durations=15
 

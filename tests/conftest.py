@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -34,13 +37,30 @@ def sample_truth() -> dict:
 
 @pytest.fixture(scope="session")
 def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, sample_truth: dict) -> Path:
-    """A warehouse built from sample_data/ exactly as `make demo` builds it (no server)."""
+    """A warehouse built from sample_data/ exactly as `make demo` builds it (no server).
+
+    Tests only read it, so with `pytest -n N` the workers share one build: the first to take
+    the lock builds it in the run's common temp folder, the others wait and reuse it."""
     from dashboard.cli.finops import main
 
-    root = tmp_path_factory.mktemp("sample") / "warehouse"
-    printed = io.StringIO()  # kept beside the warehouse for the tests of what the demo prints
-    with contextlib.redirect_stdout(printed):
-        code = main(["--warehouse", str(root), "demo", "--no-serve", "--data", str(SAMPLE_DATA)])
-    (root.parent / "demo.out").write_text(printed.getvalue(), encoding="utf-8")
-    assert code == 0, "finops demo --no-serve failed on sample_data/:\n" + printed.getvalue()
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # each worker's temp folder sits in the run's one folder
+    folder = shared / "sample-shared"
+    root, done = folder / "warehouse", folder / "built"
+    with open(shared / "sample-shared.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way
+            folder.mkdir(parents=True)
+            printed = io.StringIO()  # kept beside the warehouse for tests of the demo's words
+            with contextlib.redirect_stdout(printed):
+                code = main(
+                    ["--warehouse", str(root), "demo", "--no-serve", "--data", str(SAMPLE_DATA)]
+                )
+            (folder / "demo.out").write_text(printed.getvalue(), encoding="utf-8")
+            assert code == 0, (
+                "finops demo --no-serve failed on sample_data/:\n" + printed.getvalue()
+            )
+            done.touch()
     return root
