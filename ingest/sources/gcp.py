@@ -100,6 +100,22 @@ def _system_label(key: str) -> pl.Expr:
     )
 
 
+def _per_value(key: str, rules: list[pl.Expr], name: str) -> pl.Expr:
+    """`rules` (expressions of the text column `key` alone) as one struct column `name`,
+    computed once per distinct value of `key` and gathered back to the rows: a month of
+    millions of rows has only hundreds of SKUs, machine types and services. Unnest it."""
+    dtype = pl.Struct(pl.DataFrame(schema={key: pl.String}).select(rules).schema)
+
+    def apply(values: pl.Series) -> pl.Series:
+        found = values.unique().drop_nulls()
+        keys = pl.concat([found, pl.Series([None], dtype=pl.String)])  # null last
+        table = keys.to_frame(key).select(rules)
+        codes = values.cast(pl.Enum(found)).to_physical().fill_null(len(found))
+        return table[codes].to_struct(name)
+
+    return pl.col(key).map_batches(apply, return_dtype=dtype, is_elementwise=True).alias(name)
+
+
 def _sku_rules() -> list[pl.Expr]:
     """What a SKU description says: the resource a CUD fee commits, whether it is a (spend
     or resource) CUD fee, a Spot/Preemptible SKU, the GPU model a GPU SKU names."""
@@ -153,17 +169,21 @@ def _prepared(frame: pl.LazyFrame) -> pl.LazyFrame:
     other SKU rules of `_sku_rules`)."""
     return with_cud_credit(
         frame.with_columns(
-            *_sku_rules(), _system_label("compute.googleapis.com/machine_spec").alias("_machine")
-        ).with_columns(_machine_rules())
+            _per_value("sku.description", _sku_rules(), "_by_sku"),
+            _system_label("compute.googleapis.com/machine_spec").alias("_machine"),
+        )
+        .with_columns(_per_value("_machine", _machine_rules(), "_by_machine"))
+        .unnest("_by_sku", "_by_machine")
     )
 
 
 def _base(prepared: pl.LazyFrame, rates: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     """`_prepared` rows with their CUD shares and the values several cost-line columns use."""
-    # The SKU, machine and service rules run per row: joining them back from a table of
-    # distinct values cost more (a 100,000-row join) than the rules themselves.
-    return with_cud_shares(prepared, rates).with_columns(
-        *_service_rules(),
+    return (
+        with_cud_shares(prepared, rates)
+        .with_columns(_per_value("service.description", _service_rules(), "_by_service"))
+        .unnest("_by_service")
+    ).with_columns(
         pl.coalesce("_gpu_sku", "_machine_gpu").alias("_gpu_model"),
         _labels_json("labels").alias("_tags"),
     )
