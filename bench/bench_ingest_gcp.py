@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -30,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from measure import machine, measured
+from measure import ingest_runs, print_ingest_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SKUS = ["Nvidia Tesla A100 GPU running in Americas", "A2 Instance Core running in Americas",
@@ -160,45 +158,24 @@ def main() -> None:
             t = time.perf_counter()
             generate(src, args.lines)
             print(f"generated {args.lines:,} lines in {time.perf_counter() - t:.1f} s", flush=True)
-        floor, ours, load = [], [], []
-        for i in range(args.repeats):
-            out = Path(tmp) / f"floor-{i}.parquet"
-            floor.append(measured(floor_cmd(src, out)))
-            out.unlink()
-            wh = Path(tmp) / f"warehouse-{i}"
-            cmd = [sys.executable, "-m", "dashboard.cli", "--warehouse", str(wh), "ingest",
-                   "gcp", str(src)]  # fmt: skip
-            ours.append(measured(cmd))
-            shutil.rmtree(wh)
-            load.append(measured([sys.executable, "-c", LOAD_CHILD, str(src), str(wh)]))
-            shutil.rmtree(wh)
-            print(
-                f"run {i + 1}: floor {floor[-1][0]:.1f} s ({floor[-1][1] / 2**30:.2f} GiB), "
-                f"finops {ours[-1][0]:.1f} s ({ours[-1][1] / 2**30:.2f} GiB), "
-                f"load only {load[-1][0]:.1f} s ({load[-1][1] / 2**30:.2f} GiB)",
-                flush=True,
-            )
-        f_s, o_s, l_s = (statistics.median(r[0] for r in runs) for runs in (floor, ours, load))
-        f_rss, o_rss, l_rss = (
-            statistics.median(r[1] for r in runs) for runs in (floor, ours, load)
+        cli = [sys.executable, "-m", "dashboard.cli", "--warehouse"]
+        floor, ours, load = ingest_runs(
+            args.repeats,
+            Path(tmp),
+            lambda out: floor_cmd(src, out),
+            lambda wh: [*cli, str(wh), "ingest", "gcp", str(src)],
+            lambda wh: [sys.executable, "-c", LOAD_CHILD, str(src), str(wh)],
         )
-        f_cpu, o_cpu, l_cpu = (
-            statistics.median(r[2] for r in runs) for runs in (floor, ours, load)
+        print_ingest_table(
+            args.lines,
+            f"input: {args.lines:,} GCP detailed-export lines (+{args.lines // 4:,} credits), "
+            f"{src.stat().st_size / 2**20:.0f} MiB Parquet; medians of {args.repeats}",
+            [
+                ("DuckDB Parquet→Parquet, DECIMAL cost + credit sum (floor)", floor),
+                ("`finops ingest gcp`", ours),
+                ("load only (no post-ingest refresh)", load),
+            ],
         )
-        print()
-        print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}")
-        print(f"input: {args.lines:,} GCP detailed-export lines (+{args.lines // 4:,} credits), "
-              f"{src.stat().st_size / 2**20:.0f} MiB Parquet; "
-              f"medians of {args.repeats}")  # fmt: skip
-        print("| step | median wall s | lines/s | CPU s | peak RSS | wall vs floor |")
-        print("|---|---:|---:|---:|---:|---:|")
-        print(f"| DuckDB Parquet→Parquet, DECIMAL cost + credit sum (floor) | {f_s:.1f} | "
-              f"{args.lines / f_s:,.0f} | {f_cpu:.1f} | {f_rss / 2**30:.2f} GiB | "
-              "1.00x |")  # fmt: skip
-        print(f"| `finops ingest gcp` | {o_s:.1f} | {args.lines / o_s:,.0f} | {o_cpu:.1f} | "
-              f"{o_rss / 2**30:.2f} GiB | {o_s / f_s:.2f}x |")  # fmt: skip
-        print(f"| load only (no post-ingest refresh) | {l_s:.1f} | {args.lines / l_s:,.0f} | "
-              f"{l_cpu:.1f} | {l_rss / 2**30:.2f} GiB | {l_s / f_s:.2f}x |")  # fmt: skip
 
 
 if __name__ == "__main__":

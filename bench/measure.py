@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import platform
+import shutil
+import statistics
 import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,3 +36,67 @@ def wall_and_rss(cmd: list[str]) -> tuple[float, int]:
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{platform.machine()}, {os.cpu_count()} cores (nproc), {mem:.0f} GiB RAM"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One step's medians over its runs."""
+
+    wall: float  # seconds
+    rss: int  # peak bytes
+    cpu: float  # seconds, user + system
+
+
+def medians(runs: list[tuple[float, int, float]]) -> Figures:
+    """The medians of `measured` results, figure by figure."""
+    return Figures(
+        statistics.median(r[0] for r in runs),
+        int(statistics.median(r[1] for r in runs)),
+        statistics.median(r[2] for r in runs),
+    )
+
+
+def ingest_runs(
+    repeats: int,
+    tmp: Path,
+    floor: Callable[[Path], list[str]],
+    ingest: Callable[[Path], list[str]],
+    load: Callable[[Path], list[str]],
+) -> tuple[Figures, Figures, Figures]:
+    """An ingest benchmark's loop: `repeats` times, in turn and each in its own process, the
+    floor (writing to the Parquet file it is given), the ingest command and the load alone
+    (each into a fresh warehouse folder it is given), printing each run; their medians."""
+    runs: tuple[list, list, list] = ([], [], [])
+    for i in range(repeats):
+        out = tmp / f"floor-{i}.parquet"
+        runs[0].append(measured(floor(out)))
+        out.unlink()
+        for done, cmd in zip(runs[1:], (ingest, load), strict=True):
+            wh = tmp / f"warehouse-{i}"
+            done.append(measured(cmd(wh)))
+            shutil.rmtree(wh)
+        f, o, ld = (r[-1] for r in runs)
+        print(
+            f"run {i + 1}: floor {f[0]:.1f} s ({f[1] / 2**30:.2f} GiB), "
+            f"finops {o[0]:.1f} s ({o[1] / 2**30:.2f} GiB), "
+            f"load only {ld[0]:.1f} s ({ld[1] / 2**30:.2f} GiB)",
+            flush=True,
+        )
+    floor_f, ours, load_f = (medians(r) for r in runs)
+    return floor_f, ours, load_f
+
+
+def print_ingest_table(lines: int, about: str, steps: list[tuple[str, Figures]]) -> None:
+    """Date, machine and `about` (the input), then a Markdown table of `steps` (label,
+    medians), the first the floor every ratio is taken against."""
+    floor = steps[0][1]
+    print()
+    print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}")
+    print(about)
+    print("| step | median wall s | lines/s | CPU s | peak RSS | wall vs floor |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, f in steps:
+        print(
+            f"| {label} | {f.wall:.1f} | {lines / f.wall:,.0f} | {f.cpu:.1f} | "
+            f"{f.rss / 2**30:.2f} GiB | {f.wall / floor.wall:.2f}x |"
+        )

@@ -100,28 +100,42 @@ def _system_label(key: str) -> pl.Expr:
     )
 
 
-def _prepared(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Typed rows with what the commitment rules read: the resource a CUD fee SKU commits,
-    whether the row is a resource CUD fee, the machine type, the row's CUD credit."""
+def _per_value(key: str, rules: list[pl.Expr], name: str) -> pl.Expr:
+    """`rules` (expressions of the text column `key` alone) as one struct column `name`,
+    computed once per distinct value of `key` and gathered back to the rows: a month of
+    millions of rows has only hundreds of SKUs, machine types and services. Unnest it."""
+    dtype = pl.Struct(pl.DataFrame(schema={key: pl.String}).select(rules).schema)
+
+    def apply(values: pl.Series) -> pl.Series:
+        found = values.unique().drop_nulls()
+        keys = pl.concat([found, pl.Series([None], dtype=pl.String)])  # null last
+        table = keys.to_frame(key).select(rules)
+        codes = values.cast(pl.Enum(found)).to_physical().fill_null(len(found))
+        return table[codes].to_struct(name)
+
+    return pl.col(key).map_batches(apply, return_dtype=dtype, is_elementwise=True).alias(name)
+
+
+def _sku_rules() -> list[pl.Expr]:
+    """What a SKU description says: the resource a CUD fee commits, whether it is a (spend
+    or resource) CUD fee, a Spot/Preemptible SKU, the GPU model a GPU SKU names."""
     sku = pl.col("sku.description")
-    return with_cud_credit(
-        frame.with_columns(
-            sku.str.extract(CUD_RESOURCE).replace("Cpu", "Core").alias("_res"),
-            (sku.str.contains(CUD_FEE) & ~sku.str.contains(SPEND_FEE)).alias("_resource_fee"),
-            _system_label("compute.googleapis.com/machine_spec").alias("_machine"),
-        )
-    )
+    cud_fee = sku.str.contains(CUD_FEE)
+    spend_fee = sku.str.contains(SPEND_FEE)
+    return [
+        sku.str.extract(CUD_RESOURCE).replace("Cpu", "Core").alias("_res"),
+        (cud_fee & ~spend_fee).alias("_resource_fee"),
+        cud_fee.alias("_cud_fee"),
+        spend_fee.alias("_spend_fee"),
+        sku.str.contains(r"^(?:Spot )?Preemptible ").alias("_preemptible"),
+        sku.str.extract(GPU_SKU).alias("_gpu_sku"),
+    ]
 
 
-def _base(prepared: pl.LazyFrame, rates: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
-    """`_prepared` rows with their CUD shares and the values several cost-line columns use."""
-    svc_key = pl.col("service.description").str.to_lowercase()
+def _machine_rules() -> list[pl.Expr]:
+    """The GPU model and count a machine type implies (a2-highgpu-2g: A100, 2)."""
     machine = pl.col("_machine")
     family = machine.str.extract(r"^([a-z][0-9]+-[a-z]+)")
-    gpu_model = pl.coalesce(
-        pl.col("sku.description").str.extract(GPU_SKU),
-        family.replace_strict(GPU_MACHINES, default=None),
-    )
     gpu_count = pl.coalesce(
         machine.str.extract(r"^a[23]-[a-z]+-([0-9]+)g$").cast(pl.Int64, strict=False),
         pl.when(family == "g2-standard").then(
@@ -130,16 +144,48 @@ def _base(prepared: pl.LazyFrame, rates: pl.LazyFrame | pl.DataFrame) -> pl.Lazy
             )
         ),
     )
-    return with_cud_shares(prepared, rates).with_columns(
-        gpu_model.alias("_gpu_model"),
+    return [
+        family.replace_strict(GPU_MACHINES, default=None).alias("_machine_gpu"),
         gpu_count.alias("_gpu_count"),
-        _labels_json("labels").alias("_tags"),
+    ]
+
+
+def _service_rules() -> list[pl.Expr]:
+    """A service's FOCUS ServiceCategory and ServiceSubcategory."""
+    svc_key = pl.col("service.description").str.to_lowercase()
+    return [
         svc_key.replace_strict({k: v[0] for k, v in SERVICES.items()}, default="Other").alias(
             "_svc_cat"
         ),
         svc_key.replace_strict(
             {k: v[1] for k, v in SERVICES.items()}, default="Other (Other)"
         ).alias("_svc_sub"),
+    ]
+
+
+def _prepared(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Typed rows with what the commitment rules read: the resource a CUD fee SKU commits,
+    whether the row is a resource CUD fee, the machine type, the row's CUD credit (and the
+    other SKU rules of `_sku_rules`)."""
+    return with_cud_credit(
+        frame.with_columns(
+            _per_value("sku.description", _sku_rules(), "_by_sku"),
+            _system_label("compute.googleapis.com/machine_spec").alias("_machine"),
+        )
+        .with_columns(_per_value("_machine", _machine_rules(), "_by_machine"))
+        .unnest("_by_sku", "_by_machine")
+    )
+
+
+def _base(prepared: pl.LazyFrame, rates: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """`_prepared` rows with their CUD shares and the values several cost-line columns use."""
+    return (
+        with_cud_shares(prepared, rates)
+        .with_columns(_per_value("service.description", _service_rules(), "_by_service"))
+        .unnest("_by_service")
+    ).with_columns(
+        pl.coalesce("_gpu_sku", "_machine_gpu").alias("_gpu_model"),
+        _labels_json("labels").alias("_tags"),
     )
 
 
@@ -199,8 +245,8 @@ def _common(display: list[str]) -> list[pl.Expr]:
 def _usage(base: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
     """One cost line per usage, fee, tax or adjustment row."""
     sku = pl.col("sku.description")
-    cud_fee = sku.str.contains(CUD_FEE)
-    spend_fee = sku.str.contains(SPEND_FEE)
+    cud_fee = pl.col("_cud_fee")
+    spend_fee = pl.col("_spend_fee")
     category = pl.col("_ctype").replace_strict(COST_TYPES, default=None)
     # Adjustment and rounding rows come without a SKU: "Compute Engine rounding error".
     description = pl.coalesce(
@@ -256,7 +302,7 @@ def _usage(base: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
         pl.col("usage.pricing_unit").alias("ConsumedUnit"),
         pl.when(category == "Tax")
         .then(None)
-        .when(sku.str.contains(r"^(?:Spot )?Preemptible "))
+        .when(pl.col("_preemptible"))
         .then(pl.lit("Dynamic"))
         .when(covered)
         .then(pl.lit("Committed"))

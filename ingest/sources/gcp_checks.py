@@ -61,6 +61,12 @@ def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def credit_sum(amounts: pl.Expr) -> pl.Expr:
+    """Each row's sum of a list of Decimal amounts (0 for an empty list). Not `list.sum()`:
+    on Decimal lists polars takes a slow path, ~50x the time of this aggregation."""
+    return amounts.list.agg(pl.element().sum())
+
+
 CURRENCY = "a currency code such as USD"
 TIMESTAMP = "a timestamp such as 2022-08-01 03:00:00+00:00"
 
@@ -89,7 +95,7 @@ def survey(frame: pl.LazyFrame) -> pl.DataFrame:
             pl.col("currency").unique().alias("currencies"),
             pl.col("_file").unique().alias("files"),
             pl.col("_cost").sum().alias("cost"),
-            pl.col("_credit_amounts").list.sum().sum().alias("credits"),
+            credit_sum(pl.col("_credit_amounts")).sum().alias("credits"),
             *[mask.sum().alias(f"bad {column}") for column, mask, _ in MASKS],
             BACKWARDS.sum().alias("backwards"),
             pl.col("sku.description").str.contains(CUD_FEE).sum().alias("fee rows"),

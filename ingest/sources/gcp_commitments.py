@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from ingest.sources.gcp_checks import credit_sum
 from ingest.sources.values import money_text
 from models.schema import MONEY
 
@@ -23,9 +24,7 @@ def with_cud_credit(rows: pl.LazyFrame) -> pl.LazyFrame:
     credit = pl.element().struct.field
     is_cud = credit("type") == RESOURCE_CUD_CREDIT
     return rows.with_columns(
-        pl.col("credits")
-        .list.eval(pl.when(is_cud).then(money_text(credit("amount"))))
-        .list.sum()
+        credit_sum(pl.col("credits").list.eval(pl.when(is_cud).then(money_text(credit("amount")))))
         .fill_null(0)
         .cast(MONEY)
         .alias("_cud_credit"),

@@ -335,3 +335,41 @@ def test_a_month_read_in_chunks_gives_the_lines_read_whole(
     )
     assert unused["EffectiveCost"].to_list() == [Decimal(6)]
     assert sum(p["BilledCost"].sum() for p in pieces) == load.source_total == Decimal("15.6")
+
+
+def test_sku_machine_and_service_rules_per_distinct_value_match_them_row_by_row() -> None:
+    """The rules run once per distinct SKU, machine type and service and are gathered back:
+    every row, blanks and absent values included, gets what the rule gives it directly."""
+    from ingest.sources.gcp import _machine_rules, _per_value, _service_rules, _sku_rules
+
+    skus = [
+        "Commitment v1: Nvidia A100 GPU in Americas for 1 Year", None,
+        "Commitment - dollar based v1: Compute Engine",
+        "Spot Preemptible Nvidia L4 GPU running in Americas",
+        "Nvidia Tesla A100 GPU running in Americas", "", "Commitment v1: Cpu in Americas", None,
+    ]  # fmt: skip
+    machines = ["a2-highgpu-2g", None, "g2-standard-48", "n2-standard-8", "a2-highgpu-2g"]
+    services = ["Compute Engine", "BigQuery", None, "Something New", ""]
+    cases = {
+        "sku.description": (_sku_rules(), skus),
+        "_machine": (_machine_rules(), machines),
+        "service.description": (_service_rules(), services),
+    }
+    for key, (rules, values) in cases.items():
+        rows = pl.DataFrame({key: pl.Series(values, dtype=pl.String)})
+        gathered = rows.lazy().select(_per_value(key, rules, "_x")).unnest("_x").collect()
+        assert gathered.to_dicts() == rows.select(rules).to_dicts(), key
+        assert gathered.height == len(values)
+    empty = pl.DataFrame({"_machine": pl.Series([], dtype=pl.String)})
+    assert empty.lazy().select(_per_value("_machine", _machine_rules(), "_x")).collect().height == 0
+
+
+def test_credit_sums_count_every_credit_and_an_empty_list_as_zero() -> None:
+    from ingest.sources.gcp_checks import credit_sum
+
+    amounts = pl.Series(
+        [[Decimal("-1.5"), Decimal("-0.25")], [], None, [Decimal("2"), None]],
+        dtype=pl.List(pl.Decimal(38, 12)),
+    )
+    sums = pl.DataFrame({"a": amounts}).select(credit_sum(pl.col("a")))["a"].to_list()
+    assert sums == [Decimal("-1.75"), Decimal(0), None, Decimal(2)]
