@@ -38,12 +38,6 @@ from ingest.sources.gcp_catalog import (
     COST_TYPES,
     CUD_CREDITS,
     CUD_FEE,
-    CUD_RESOURCE,
-    G2_GPUS,
-    GPU_MACHINES,
-    GPU_SKU,
-    SERVICES,
-    SPEND_FEE,
 )
 from ingest.sources.gcp_checks import check, survey, typed
 from ingest.sources.gcp_commitments import (
@@ -56,6 +50,7 @@ from ingest.sources.gcp_commitments import (
     with_cud_shares,
 )
 from ingest.sources.gcp_export import ExportFile, flat, parquet_batches
+from ingest.sources.gcp_rules import machine_rules, per_value, service_rules, sku_rules
 from ingest.sources.values import present, pricing
 from ingest.warehouse.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from models.errors import InputError
@@ -100,79 +95,16 @@ def _system_label(key: str) -> pl.Expr:
     )
 
 
-def _per_value(key: str, rules: list[pl.Expr], name: str) -> pl.Expr:
-    """`rules` (expressions of the text column `key` alone) as one struct column `name`,
-    computed once per distinct value of `key` and gathered back to the rows: a month of
-    millions of rows has only hundreds of SKUs, machine types and services. Unnest it."""
-    dtype = pl.Struct(pl.DataFrame(schema={key: pl.String}).select(rules).schema)
-
-    def apply(values: pl.Series) -> pl.Series:
-        found = values.unique().drop_nulls()
-        keys = pl.concat([found, pl.Series([None], dtype=pl.String)])  # null last
-        table = keys.to_frame(key).select(rules)
-        codes = values.cast(pl.Enum(found)).to_physical().fill_null(len(found))
-        return table[codes].to_struct(name)
-
-    return pl.col(key).map_batches(apply, return_dtype=dtype, is_elementwise=True).alias(name)
-
-
-def _sku_rules() -> list[pl.Expr]:
-    """What a SKU description says: the resource a CUD fee commits, whether it is a (spend
-    or resource) CUD fee, a Spot/Preemptible SKU, the GPU model a GPU SKU names."""
-    sku = pl.col("sku.description")
-    cud_fee = sku.str.contains(CUD_FEE)
-    spend_fee = sku.str.contains(SPEND_FEE)
-    return [
-        sku.str.extract(CUD_RESOURCE).replace("Cpu", "Core").alias("_res"),
-        (cud_fee & ~spend_fee).alias("_resource_fee"),
-        cud_fee.alias("_cud_fee"),
-        spend_fee.alias("_spend_fee"),
-        sku.str.contains(r"^(?:Spot )?Preemptible ").alias("_preemptible"),
-        sku.str.extract(GPU_SKU).alias("_gpu_sku"),
-    ]
-
-
-def _machine_rules() -> list[pl.Expr]:
-    """The GPU model and count a machine type implies (a2-highgpu-2g: A100, 2)."""
-    machine = pl.col("_machine")
-    family = machine.str.extract(r"^([a-z][0-9]+-[a-z]+)")
-    gpu_count = pl.coalesce(
-        machine.str.extract(r"^a[23]-[a-z]+-([0-9]+)g$").cast(pl.Int64, strict=False),
-        pl.when(family == "g2-standard").then(
-            machine.str.extract(r"-([0-9]+)$").replace_strict(
-                G2_GPUS, default=None, return_dtype=pl.Int64
-            )
-        ),
-    )
-    return [
-        family.replace_strict(GPU_MACHINES, default=None).alias("_machine_gpu"),
-        gpu_count.alias("_gpu_count"),
-    ]
-
-
-def _service_rules() -> list[pl.Expr]:
-    """A service's FOCUS ServiceCategory and ServiceSubcategory."""
-    svc_key = pl.col("service.description").str.to_lowercase()
-    return [
-        svc_key.replace_strict({k: v[0] for k, v in SERVICES.items()}, default="Other").alias(
-            "_svc_cat"
-        ),
-        svc_key.replace_strict(
-            {k: v[1] for k, v in SERVICES.items()}, default="Other (Other)"
-        ).alias("_svc_sub"),
-    ]
-
-
 def _prepared(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Typed rows with what the commitment rules read: the resource a CUD fee SKU commits,
     whether the row is a resource CUD fee, the machine type, the row's CUD credit (and the
-    other SKU rules of `_sku_rules`)."""
+    other SKU rules of `gcp_rules.sku_rules`)."""
     return with_cud_credit(
         frame.with_columns(
-            _per_value("sku.description", _sku_rules(), "_by_sku"),
+            per_value("sku.description", sku_rules(), "_by_sku"),
             _system_label("compute.googleapis.com/machine_spec").alias("_machine"),
         )
-        .with_columns(_per_value("_machine", _machine_rules(), "_by_machine"))
+        .with_columns(per_value("_machine", machine_rules(), "_by_machine"))
         .unnest("_by_sku", "_by_machine")
     )
 
@@ -181,7 +113,7 @@ def _base(prepared: pl.LazyFrame, rates: pl.LazyFrame | pl.DataFrame) -> pl.Lazy
     """`_prepared` rows with their CUD shares and the values several cost-line columns use."""
     return (
         with_cud_shares(prepared, rates)
-        .with_columns(_per_value("service.description", _service_rules(), "_by_service"))
+        .with_columns(per_value("service.description", service_rules(), "_by_service"))
         .unnest("_by_service")
     ).with_columns(
         pl.coalesce("_gpu_sku", "_machine_gpu").alias("_gpu_model"),

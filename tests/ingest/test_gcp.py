@@ -340,7 +340,7 @@ def test_a_month_read_in_chunks_gives_the_lines_read_whole(
 def test_sku_machine_and_service_rules_per_distinct_value_match_them_row_by_row() -> None:
     """The rules run once per distinct SKU, machine type and service and are gathered back:
     every row, blanks and absent values included, gets what the rule gives it directly."""
-    from ingest.sources.gcp import _machine_rules, _per_value, _service_rules, _sku_rules
+    from ingest.sources.gcp_rules import machine_rules, per_value, service_rules, sku_rules
 
     skus = [
         "Commitment v1: Nvidia A100 GPU in Americas for 1 Year", None,
@@ -351,17 +351,17 @@ def test_sku_machine_and_service_rules_per_distinct_value_match_them_row_by_row(
     machines = ["a2-highgpu-2g", None, "g2-standard-48", "n2-standard-8", "a2-highgpu-2g"]
     services = ["Compute Engine", "BigQuery", None, "Something New", ""]
     cases = {
-        "sku.description": (_sku_rules(), skus),
-        "_machine": (_machine_rules(), machines),
-        "service.description": (_service_rules(), services),
+        "sku.description": (sku_rules(), skus),
+        "_machine": (machine_rules(), machines),
+        "service.description": (service_rules(), services),
     }
     for key, (rules, values) in cases.items():
         rows = pl.DataFrame({key: pl.Series(values, dtype=pl.String)})
-        gathered = rows.lazy().select(_per_value(key, rules, "_x")).unnest("_x").collect()
+        gathered = rows.lazy().select(per_value(key, rules, "_x")).unnest("_x").collect()
         assert gathered.to_dicts() == rows.select(rules).to_dicts(), key
         assert gathered.height == len(values)
     empty = pl.DataFrame({"_machine": pl.Series([], dtype=pl.String)})
-    assert empty.lazy().select(_per_value("_machine", _machine_rules(), "_x")).collect().height == 0
+    assert empty.lazy().select(per_value("_machine", machine_rules(), "_x")).collect().height == 0
 
 
 def test_credit_sums_count_every_credit_and_an_empty_list_as_zero() -> None:
