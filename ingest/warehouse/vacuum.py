@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -123,19 +123,7 @@ def _remove_remote_orphans(
     root = store.table_path(dataset)
     assert isinstance(root, ObjectPath)
     remote, prefix = root.filesystem()
-    referenced: set[str] = set()
-    oldest = min((h["version"] for h in table.history()), default=0)
-    for version in range(oldest, table.version() + 1):
-        try:
-            snap = open_delta(root, version=version)
-        except Exception as exc:  # a version vacuum cannot see might reference any file
-            raise DamagedWarehouseError(
-                f"{dataset}: version {version} cannot be read ({str(exc).splitlines()[0]}); "
-                "vacuum removed nothing from it",
-                file=str(store.root),
-                hint="run `finops check` to see what to do",
-            ) from None
-        referenced.update(unquote(u.partition("://")[2]) for u in snap.file_uris())
+    referenced = _referenced(store, dataset, table, lambda u: unquote(u.partition("://")[2]))
     cutoff = time.time() - REMOTE_ORPHAN_AGE_S
     removed = []
     for info in remote.get_file_info(fs.FileSelector(prefix, recursive=True)):
@@ -151,17 +139,12 @@ def _remove_remote_orphans(
     return removed
 
 
-def _remove_orphans(store: Store, dataset: str, table: DeltaTable, dry_run: bool) -> list[str]:
+def _referenced(
+    store: Store, dataset: str, table: DeltaTable, name: Callable[[str], str]
+) -> set[str]:
+    """Every data file (as `name` spells its URI) that some kept version of the table uses."""
     root = store.table_path(dataset)
-    current = {_local_path(u) for u in table.file_uris()}
-    lost = sorted(p for p in current if not os.path.exists(p))
-    if lost:  # the current version's files must be where vacuum looks, or it stops
-        raise WarehouseError(
-            f"{dataset}: {len(lost)} file(s) of the current version are not where the "
-            f"table says, e.g. {lost[0]}; vacuum removed nothing from it",
-            hint="restore the files (or the warehouse from a backup) before vacuuming",
-        )
-    referenced: set[str] = set(current)
+    referenced: set[str] = set()
     oldest = min((h["version"] for h in table.history()), default=0)
     for version in range(oldest, table.version() + 1):
         try:
@@ -173,7 +156,21 @@ def _remove_orphans(store: Store, dataset: str, table: DeltaTable, dry_run: bool
                 file=str(store.root),
                 hint="run `finops check` to see what to do",
             ) from None
-        referenced.update(_local_path(u) for u in snap.file_uris())
+        referenced.update(name(u) for u in snap.file_uris())
+    return referenced
+
+
+def _remove_orphans(store: Store, dataset: str, table: DeltaTable, dry_run: bool) -> list[str]:
+    root = store.table_path(dataset)
+    current = {_local_path(u) for u in table.file_uris()}
+    lost = sorted(p for p in current if not os.path.exists(p))
+    if lost:  # the current version's files must be where vacuum looks, or it stops
+        raise WarehouseError(
+            f"{dataset}: {len(lost)} file(s) of the current version are not where the "
+            f"table says, e.g. {lost[0]}; vacuum removed nothing from it",
+            hint="restore the files (or the warehouse from a backup) before vacuuming",
+        )
+    referenced = current | _referenced(store, dataset, table, _local_path)
     removed = []
     for path in root.rglob("*.parquet"):
         if "_delta_log" in path.parts:
