@@ -357,6 +357,7 @@ def _commit(store: Store, batch: PeriodLoad, result: LoadResult, staged: Path) -
                 batch.source, batch.billing_account, batch.billing_period
             ) from None
         raise
+    store.pin("cost_lines", version)  # the next period's commit comes after this one
     result.table_version = version
     record["table_version"] = version
     record["finished_at"] = loads_log.committed_at(store, "cost_lines", version).isoformat()

@@ -121,7 +121,9 @@ def replace_partition(
         stats=json.dumps({"numRecords": rows}),
     )
     commit = CommitProperties(custom_metadata={META_KEY: json.dumps(record, default=str)})
-    table = store.pinned(dataset)
+    # a local folder only (object storage commits through `replace`'s predicate): the writer
+    # lock is held, so the current version is what the load checked plus its own commits
+    table = store.table(dataset)
     if table is None:
         try:
             create_table_with_add_actions(

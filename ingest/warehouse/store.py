@@ -109,9 +109,13 @@ class Store:
         except Exception as exc:  # DeltaError, DeltaProtocolError, OSError...
             raise damaged(self.root, name, exc) from None
 
-    def pin(self, name: str) -> None:
-        """Base the coming commits to `name` on its version now (see commit_race.py)."""
-        self._pinned[name] = self.table(name)
+    def pin(self, name: str, version: int | None = None) -> None:
+        """Base the coming commits to `name` on its version now, or on `version` (a load's
+        own last commit, so its next period's commit does not race itself; commit_race.py)."""
+        if version is None:
+            self._pinned[name] = self.table(name)
+        else:
+            self._pinned[name] = open_delta(self.table_path(name), version=version)
 
     def pinned(self, name: str) -> DeltaTable | None:
         """The pinned snapshot of `name` (else its current version)."""
