@@ -186,13 +186,12 @@ def main() -> None:
             print(f"generated {args.lines:,} lines in {time.perf_counter() - t:.1f} s",
                   flush=True)  # fmt: skip
         size = sum(p.stat().st_size for p in data.rglob("*.csv"))
-        cli = [sys.executable, "-m", "dashboard.cli", "--warehouse"]
         floor, ours, load = ingest_runs(
             args.repeats,
             Path(tmp),
             lambda out: floor_cmd(data, out),
-            lambda wh: [*cli, str(wh), "ingest", "azure", str(data)],
-            lambda wh: [sys.executable, "-c", LOAD_CHILD, str(data), str(wh)],
+            ["azure", str(data)],
+            LOAD_CHILD,
         )
         views = "actual + amortized" if args.amortized else "actual"
         print_ingest_table(

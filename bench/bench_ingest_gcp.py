@@ -158,13 +158,12 @@ def main() -> None:
             t = time.perf_counter()
             generate(src, args.lines)
             print(f"generated {args.lines:,} lines in {time.perf_counter() - t:.1f} s", flush=True)
-        cli = [sys.executable, "-m", "dashboard.cli", "--warehouse"]
         floor, ours, load = ingest_runs(
             args.repeats,
             Path(tmp),
             lambda out: floor_cmd(src, out),
-            lambda wh: [*cli, str(wh), "ingest", "gcp", str(src)],
-            lambda wh: [sys.executable, "-c", LOAD_CHILD, str(src), str(wh)],
+            ["gcp", str(src)],
+            LOAD_CHILD,
         )
         print_ingest_table(
             args.lines,

@@ -8,6 +8,7 @@ import platform
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,12 +61,21 @@ def ingest_runs(
     repeats: int,
     tmp: Path,
     floor: Callable[[Path], list[str]],
-    ingest: Callable[[Path], list[str]],
-    load: Callable[[Path], list[str]],
+    source: list[str],
+    load_child: str,
 ) -> tuple[Figures, Figures, Figures]:
     """An ingest benchmark's loop: `repeats` times, in turn and each in its own process, the
-    floor (writing to the Parquet file it is given), the ingest command and the load alone
-    (each into a fresh warehouse folder it is given), printing each run; their medians."""
+    floor (writing to the Parquet file it is given), `finops ingest SOURCE...` and the load
+    alone (the script `load_child`, given the input `source[-1]` and the warehouse), each into
+    a fresh warehouse folder, printing each run; their medians."""
+    cli = [sys.executable, "-m", "dashboard.cli", "--warehouse"]
+
+    def ingest(wh: Path) -> list[str]:
+        return [*cli, str(wh), "ingest", *source]
+
+    def load(wh: Path) -> list[str]:
+        return [sys.executable, "-c", load_child, source[-1], str(wh)]
+
     runs: tuple[list, list, list] = ([], [], [])
     for i in range(repeats):
         out = tmp / f"floor-{i}.parquet"
