@@ -111,7 +111,10 @@ class Store:
 
     def pin(self, name: str, version: int | None = None) -> None:
         """Base the coming commits to `name` on its version now, or on `version` (a load's
-        own last commit, so its next period's commit does not race itself; commit_race.py)."""
+        own last commit, so its next period's commit does not race itself; commit_race.py).
+        Object storage only: in a folder the writer lock keeps the table as the load saw it."""
+        if not is_remote(self.root):
+            return
         if version is None:
             self._pinned[name] = self.table(name)
         else:
