@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from models.errors import ConfigError
+from models.errors import ConfigError, WarehouseError
 from models.urls import redact_url
 
 # scheme as given -> the scheme deltalake and pyarrow know it by
@@ -84,9 +84,18 @@ class ObjectPath:
                 file=redact_url(uri),
                 expected=f"{scheme}://bucket/prefix",
             )
+        segments = [p for p in parts.path.split("/") if p]
+        if any(p in (".", "..") for p in segments):
+            # an object store takes "." and ".." literally: the tables would land elsewhere
+            # than the same words name on a disk
+            raise ConfigError(
+                "the warehouse location's path has a '.' or '..' part",
+                file=redact_url(uri),
+                expected=f"{scheme}://bucket/prefix with plain names",
+            )
         self.scheme = scheme
         self.bucket = netloc
-        self.key = "/".join(p for p in parts.path.split("/") if p)
+        self.key = "/".join(segments)
 
     # ---- the Path-like part ----------------------------------------------------------------
 
@@ -126,7 +135,14 @@ class ObjectPath:
         from pyarrow import fs
 
         fs_, path = self.filesystem()
-        return fs_.get_file_info(path).type != fs.FileType.NotFound
+        try:
+            return fs_.get_file_info(path).type != fs.FileType.NotFound
+        except OSError as exc:  # unreachable endpoint, refused credentials, no such host
+            raise WarehouseError(
+                f"{self}: the object store cannot be reached ({str(exc).splitlines()[0][:300]})",
+                hint="check the endpoint (`finops --endpoint-url` or AWS_ENDPOINT_URL), the "
+                "network and the credentials of the provider's default chain",
+            ) from None
 
     is_dir = exists
 
@@ -159,7 +175,15 @@ def parse(text: str | os.PathLike[str] | ObjectPath) -> Location:
 def endpoint_url() -> str | None:
     for var in ENDPOINT_VARS:
         if os.environ.get(var):
-            return os.environ[var]
+            url = os.environ[var]
+            parts = urlsplit(url)
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                raise ConfigError(
+                    f"the object store endpoint ({var}) is not an http(s) URL",
+                    file=redact_url(url),
+                    expected="http(s)://host[:port], e.g. https://s3.eu-west-1.amazonaws.com",
+                )
+            return url
     return None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -281,6 +282,8 @@ def test_a_location_is_a_folder_or_a_bucket_prefix(monkeypatch: pytest.MonkeyPat
         ("s3://", "names no bucket"),
         ("s3://b/wh?versionId=1", "query or fragment"),
         ("ftp://host/wh", "scheme is not one finops can store tables on"),
+        ("s3://b/../wh", "has a '.' or '..' part"),
+        ("s3://b/team/./wh", "has a '.' or '..' part"),
     ):
         with pytest.raises(ConfigError) as caught:
             parse(bad)
@@ -296,3 +299,22 @@ def test_a_location_is_a_folder_or_a_bucket_prefix(monkeypatch: pytest.MonkeyPat
     assert SECRET not in repr(where) + str(where)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "https://minio.example")
     assert "AWS_ALLOW_HTTP" not in where.storage_options()
+
+
+def test_an_endpoint_that_is_not_a_url_or_cannot_be_reached_is_said_in_words(
+    env: dict[str, str],
+) -> None:
+    """One message each, no "this is a bug" and no secret: a malformed endpoint, and one
+    where nothing answers (a closed local port)."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    for endpoint, words in (
+        ("not a url", "is not an http(s) URL"),
+        (f"http://127.0.0.1:{closed}", "the object store cannot be reached"),
+    ):
+        code, said = run({**env, "AWS_ENDPOINT_URL": endpoint}, "--warehouse",
+                         "s3://finops-wh/wh", "query", "select 1")  # fmt: skip
+        assert code != 0, said
+        assert words in said, said
+        assert "bug in finops" not in said and SECRET not in said
