@@ -100,19 +100,19 @@ def _snapshot(root: Path, name: str, as_of: AsOf) -> DeltaTable | None:
             if name == "cost_lines":
                 table.load_as_version(as_of)
                 return table
-            when = _version_time(root / "cost_lines", as_of)
-            table.load_as_version(when)
-        else:
-            first = _first_commit(table)
-            if as_of < first:  # deltalake would give version 0, which did not exist yet
-                if name == "cost_lines":
-                    raise InputError(
-                        f"the warehouse has no cost_lines state at {as_of.isoformat()}: its "
-                        f"first load was committed at {first.isoformat(timespec='seconds')}",
-                        hint="give a later time, or a version from `finops loads`",
-                    )
-                return None
-            table.load_as_version(as_of)
+            as_of = _version_time(root / "cost_lines", as_of)
+        history = _commit_times(table)
+        at = [v for v, when in history if when <= as_of]
+        if not at:  # deltalake would give version 0, which did not exist yet
+            if name == "cost_lines":
+                first = min(when for _, when in history)
+                raise InputError(
+                    f"the warehouse has no cost_lines state at {as_of.isoformat()}: its "
+                    f"first load was committed at {first.isoformat(timespec='seconds')}",
+                    hint="give a later time, or a version from `finops loads`",
+                )
+            return None
+        table.load_as_version(max(at))
     except InputError:
         raise
     except Exception as exc:  # deltalake raises several types for "no such version"
@@ -141,8 +141,16 @@ def commit_time(millis: int) -> datetime:
     return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
-def _first_commit(table: DeltaTable) -> datetime:
-    return commit_time(min(e["timestamp"] for e in table.history() if e.get("timestamp")))
+def _commit_times(table: DeltaTable) -> list[tuple[int, datetime]]:
+    """Each version with its commit's own timestamp, the time a load's finished_at shows.
+    A time is resolved here, not by deltalake, which uses the log files' modification
+    times: those come a few milliseconds after the commit's timestamp, so `--as-of` a
+    load's finished_at could read the version before it."""
+    return [
+        (e["version"], commit_time(e["timestamp"]))
+        for e in table.history()
+        if e.get("timestamp") is not None and e.get("version") is not None
+    ]
 
 
 def _version_time(path: Path, version: int) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -102,6 +103,27 @@ def test_restatement_replaces_the_month_and_keeps_the_old_by_version(warehouse: 
     # before the first load there is nothing to show: not version 0, which came later
     with pytest.raises(InputError, match=r"no cost_lines state at 2026-01-01.*first load was"):
         totals(warehouse, as_of=parse_as_of("2026-01-01T00:00:00Z"))
+
+
+def test_as_of_a_loads_finished_at_reads_that_load_when_its_log_file_is_written_later(
+    warehouse: Path,
+) -> None:
+    """The commit's own timestamp decides, not the log file's modification time, which a
+    busy disk or a copied warehouse moves: a load's finished_at always reads that load."""
+    store = Store(warehouse)
+    store.load_cost_lines([batch("2026-09", ["1.10", "2.20"])])
+    (restated,) = store.load_cost_lines([batch("2026-09", ["4.00"], sha="b" * 64)])
+    log = warehouse / "cost_lines" / "_delta_log" / f"{restated.table_version:020d}.json"
+    later = log.stat().st_mtime + 5
+    os.utime(log, (later, later))
+    (stamp,) = (
+        connect(warehouse)
+        .execute("select finished_at from loads where load_id = ?", [restated.load_id])
+        .fetchone()
+    )
+    assert totals(warehouse, as_of=parse_as_of(stamp.isoformat())) == {
+        "2026-09": (1, Decimal("4.000000000000"))
+    }
 
 
 def test_wrong_period_or_currency_in_a_batch_is_rejected(warehouse: Path) -> None:
