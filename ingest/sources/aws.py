@@ -55,6 +55,15 @@ TIME_COLUMNS = (
     "line_item_usage_start_date",
     "line_item_usage_end_date",
 )
+SP_USED = "savings_plan_used_commitment"
+SP_TOTAL = "savings_plan_total_commitment_to_date"
+COMMITMENT_COLUMNS = (
+    SP_TOTAL,
+    SP_USED,
+    "reservation_unused_amortized_upfront_fee_for_billing_period",
+    "reservation_unused_recurring_fee",
+    "reservation_unused_quantity",
+)
 Display = Callable[[Path], str]
 
 
@@ -145,7 +154,31 @@ def _checks(frame: pl.LazyFrame, original: dict[str, str]) -> list[Check]:
     out.append(
         not_before("line_item_usage_end_date", "line_item_usage_start_date", schema, original)
     )
+    # The commitment columns become Unused lines' money: one that does not parse would be
+    # read as zero and move the amortised cost, so each is refused by row like the cost.
+    for c in COMMITMENT_COLUMNS:
+        if c in schema:
+            out.append(Check(c, "a decimal number", money(pl.col(c), schema[c]), original.get(c)))
+    if SP_USED in schema and SP_TOTAL in schema:
+        out.append(_within_commitment(schema, original))
     return out
+
+
+def _within_commitment(schema: pl.Schema, original: dict[str, str]) -> Check:
+    """A Savings Plan cannot use more than its commitment to date: its Unused line would be
+    negative and lower the amortised cost by money nobody saved. A cent is allowed for the
+    rounding of the two columns."""
+    used = money(pl.col(SP_USED), schema[SP_USED])
+    total = money(pl.col(SP_TOTAL), schema[SP_TOTAL])
+    fee = pl.col("line_item_line_item_type") == "SavingsPlanRecurringFee"
+    over = fee & (used > total + pl.lit(Decimal("0.01"), pl.Decimal(38, 12)))
+    return Check(
+        SP_USED,
+        f"no more than {original.get(SP_TOTAL, SP_TOTAL)} on the same line",
+        pl.when(over.fill_null(False)).then(None).otherwise(used),
+        original.get(SP_USED),
+        problem="is more than the Savings Plan's commitment to date",
+    )
 
 
 def _keys(frame: pl.LazyFrame) -> pl.DataFrame:

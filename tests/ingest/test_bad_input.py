@@ -84,6 +84,21 @@ def nul_bytes(d: Path) -> Path:
     return d / "cur.csv"
 
 
+def _cur2_with(d: Path, **fee_values: object) -> Path:
+    """The CUR 2.0 period with its Savings Plan fee line's columns set to `fee_values`."""
+    folder = write_cur2(d, "2026-09")
+    (file,) = folder.rglob("*.parquet")
+    rows = pq.read_table(file).to_pylist()
+    fee = next(r for r in rows if r["line_item_line_item_type"] == "SavingsPlanRecurringFee")
+    fee.update(fee_values)
+    pq.write_table(pa.Table.from_pylist(rows, schema=pq.read_schema(file)), file)
+    return folder
+
+
+def sp_over_commitment(d: Path) -> Path:
+    return _cur2_with(d, savings_plan_used_commitment=725.0)
+
+
 def end_before_start(d: Path) -> Path:
     lines = cur_lines()
     lines[8] = replace_field(lines[8], "lineItem/UsageEndDate", "2018-06-01T00:00:00Z")
@@ -551,6 +566,16 @@ CASES = {
         "cur.csv",
         "line 9, column lineItem/UsageEndDate",
     ),
+    # its Unused line would be negative: amortised cost lowered by money nobody saved
+    "Savings Plan using more than its commitment": Case(
+        sp_over_commitment,
+        "aws",
+        "value in column 'savings_plan_used_commitment' is more than the Savings Plan's "
+        "commitment to date — expected no more than savings_plan_total_commitment_to_date on "
+        "the same line, found '725",
+        "export-00001.snappy.parquet",
+        "row 4, column savings_plan_used_commitment",
+    ),
     "FOCUS: charge that ends before it starts": Case(
         focus_end_before_start,
         "focus",
@@ -999,3 +1024,14 @@ def test_a_bug_in_a_reader_is_one_line_exit_70_and_recorded(
     ]
     assert state(warehouse) == before
     assert load_errors(warehouse) == [*errors, ("aws", "a reader bug")]
+
+
+def test_a_savings_plan_within_a_cent_of_its_commitment_loads(tmp_path: Path) -> None:
+    folder = _cur2_with(tmp_path, savings_plan_used_commitment=720.004)
+    assert ingest(tmp_path / "wh", "aws", str(folder)) == 0
+    # the rounding is kept as the CUR wrote it: an Unused line of -0.004
+    unused = connect(tmp_path / "wh").execute(
+        "select EffectiveCost from cost_lines where CommitmentDiscountStatus = 'Unused' "
+        "and CommitmentDiscountType = 'Savings Plan'"
+    )
+    assert unused.fetchall() == [(Decimal("-0.004000000000"),)]
