@@ -11,6 +11,7 @@ import pytest
 from ingest.warehouse.store import Store
 from tests.fixtures.served import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.small_warehouse import build, build_with_eur_gpu, cost_batches
+from tests.fixtures.warehouse_state import serve
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +24,7 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def small_warehouse(built_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The small warehouse, served to the app (FINOPS_WAREHOUSE)."""
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(built_warehouse))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, built_warehouse)
     return built_warehouse
 
 
@@ -50,8 +50,7 @@ def built_rollups_only(built_lines_only: Path, tmp_path_factory: pytest.TempPath
 def _served_copy(built: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A test's own copy of a warehouse built once per session, served to the app."""
     shutil.copytree(built, warehouse)
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(warehouse))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, warehouse)
     return warehouse
 
 
@@ -96,6 +95,5 @@ def built_eur_gpu_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def eur_gpu_warehouse(built_eur_gpu_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The small warehouse plus a GPU instance billed in EUR, served to the app (read only)."""
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(built_eur_gpu_warehouse))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, built_eur_gpu_warehouse)
     return built_eur_gpu_warehouse

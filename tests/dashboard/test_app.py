@@ -21,6 +21,7 @@ from tests.fixtures.app_pages import (
     usd,
 )
 from tests.fixtures.small_warehouse import expected_total
+from tests.fixtures.warehouse_state import serve
 
 AMORTISED = "Amortised cost (USD)"  # how a table heads its money on the default basis
 
@@ -246,8 +247,7 @@ def test_tools_page_points_to_the_currency_that_has_tools(
     from tests.fixtures.report_world import shared
 
     # the small world bills one EUR account, with no tools in it; its tools are in USD
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(shared(tmp_path_factory)))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, shared(tmp_path_factory))
     at = page(app(cur="EUR"), "tools")
     no_errors(at)
     assert [i.value for i in at.info] == [
@@ -300,8 +300,7 @@ def test_a_damaged_warehouse_is_one_message_not_a_traceback(
     shutil.copytree(built_warehouse, root)
     log = sorted((root / "cost_lines" / "_delta_log").glob("*.json"))[-1]
     log.write_bytes(log.read_bytes()[:300])  # a commit cut short by a sync tool
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(root))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, root)
     at = app()
     assert not at.exception
     (error,) = at.error

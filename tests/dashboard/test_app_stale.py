@@ -14,6 +14,7 @@ from ingest.warehouse.store import Store
 from models.settings import Settings
 from tests.fixtures.app_pages import app, no_errors
 from tests.fixtures.batches import batch
+from tests.fixtures.warehouse_state import serve
 
 STALE = (
     "**Derived data is out of date**, so figures would be wrong: line_classes "
@@ -32,8 +33,7 @@ def killed_before_refresh(
     root = tmp_path / "warehouse"
     shutil.copytree(built_warehouse, root)
     Store(root).load_cost_lines([batch("2026-11", ["12.34"])])
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(root))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, root)
     return root
 
 

@@ -23,6 +23,7 @@ from ingest.warehouse.connection import snapshot_files
 from models.settings import Settings
 from tests.fixtures.app_pages import app, metrics, no_errors, usd
 from tests.fixtures.small_warehouse import expected_total
+from tests.fixtures.warehouse_state import serve
 
 
 def _spoil_cost_lines(root: Path) -> int:
@@ -51,8 +52,7 @@ def test_the_spoiled_files_cannot_be_read(spoiled: Path) -> None:
 
 
 def test_overview_first_load_reads_no_cost_line(spoiled: Path, monkeypatch) -> None:
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(spoiled))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, spoiled)
     at = app()
     no_errors(at)
     shown = metrics(at)

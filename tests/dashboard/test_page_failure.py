@@ -17,6 +17,7 @@ import streamlit as st
 from dashboard.queries import spend as queries
 from tests.fixtures.app_pages import app
 from tests.fixtures.served import Served
+from tests.fixtures.warehouse_state import serve
 
 BUG = "cannot add 'Decimal' and 'NoneType' reading /srv/finops/private/ledger.parquet"
 FRIENDLY = re.compile(
@@ -32,8 +33,7 @@ def own_warehouse(built_warehouse: Path, tmp_path: Path, monkeypatch: pytest.Mon
     """A copy of the small warehouse: answers cached for the shared one are not reused."""
     root = tmp_path / "warehouse"
     shutil.copytree(built_warehouse, root)
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(root))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, root)
     return root
 
 

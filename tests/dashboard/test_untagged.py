@@ -28,6 +28,7 @@ from ingest.warehouse.store import Store
 from models.settings import Settings
 from tests.fixtures.app_pages import app, helps, metrics, no_errors
 from tests.fixtures.small_warehouse import OCT, cost_frame
+from tests.fixtures.warehouse_state import serve
 
 # (effective, billed, tags, charge category)
 USD_LINES = [
@@ -83,8 +84,7 @@ def tagged_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def served(tagged_world: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(tagged_world))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, tagged_world)
     return tagged_world
 
 

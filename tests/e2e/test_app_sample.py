@@ -12,14 +12,14 @@ from ingest.warehouse import views
 from ingest.warehouse.connection import connect
 from models.settings import Settings
 from tests.fixtures.app_pages import PAGES, app, formats, helps, metrics, no_errors, page, usd
+from tests.fixtures.warehouse_state import serve
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
 
 
 @pytest.fixture
 def sample(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(sample_warehouse))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, sample_warehouse)
     return sample_warehouse
 
 

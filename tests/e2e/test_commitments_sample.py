@@ -15,6 +15,7 @@ from ingest.warehouse.connection import connect
 from models.settings import Settings
 from tests.fixtures.app_pages import app, helps, no_errors, page, usd
 from tests.fixtures.commitments import cents, planted
+from tests.fixtures.warehouse_state import serve
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
 
@@ -33,8 +34,7 @@ def enterprise(sample_warehouse: Path, sample_truth: dict) -> tuple[Path, dict]:
 
 @pytest.fixture
 def served(enterprise, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict]:
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(enterprise[0]))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, enterprise[0])
     return enterprise
 
 

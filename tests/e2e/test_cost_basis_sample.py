@@ -19,6 +19,7 @@ from ingest.warehouse.connection import connect
 from models.cost_basis import CostBasis
 from models.settings import Settings
 from tests.fixtures.app_pages import app, no_errors, page
+from tests.fixtures.warehouse_state import serve
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
 
@@ -33,8 +34,7 @@ NOT_SET = "(not set)"  # the dashboard's
 
 @pytest.fixture
 def sample(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(sample_warehouse))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, sample_warehouse)
     return sample_warehouse
 
 

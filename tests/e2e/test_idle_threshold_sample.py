@@ -12,6 +12,7 @@ from ingest.warehouse.connection import connect
 from models.idle import IDLE_IN_SQL
 from models.settings import Settings
 from tests.fixtures.app_pages import app, no_errors, page, ranking_shown
+from tests.fixtures.warehouse_state import serve
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
 
@@ -24,8 +25,7 @@ def test_idle_page_on_the_sample_at_another_threshold(
     """The sample's idle GPUs run at 0-2.9% activity, its busy ones from 35%: at 2% and at
     42% the idle hours move, and the ranking's idle GPU-hours and idle cost per resource
     are the engine's at that threshold, to the cent."""
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(sample_warehouse))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, sample_warehouse)
     at = page(app(), "idle")
     at.slider(key="idle_thr").set_value(threshold).run()
     no_errors(at)

@@ -12,6 +12,7 @@ from ingest.warehouse import views
 from ingest.warehouse.connection import connect
 from models.settings import Settings
 from tests.fixtures.app_pages import app, helps, metrics, no_errors
+from tests.fixtures.warehouse_state import serve
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
 
@@ -28,8 +29,7 @@ pytestmark = pytest.mark.slow  # needs the built sample warehouse
 def test_sample_untagged_spend_equals_the_lines(
     sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch, basis: str, column: str, cur: str
 ) -> None:
-    monkeypatch.setenv("FINOPS_WAREHOUSE", str(sample_warehouse))
-    monkeypatch.delenv("FINOPS_CONFIG", raising=False)
+    serve(monkeypatch, sample_warehouse)
     views.register_all(Settings())
     untagged, total = (
         connect(sample_warehouse)
