@@ -49,7 +49,8 @@ _LINE_FILTER = """
 def tag_breakdown(
     con: duckdb.DuckDBPyConnection, f: Filters, tag_key: str, currency: str
 ) -> pl.DataFrame:
-    """Spend by the value of one tag key; lines without the key are "(not set)".
+    """Spend by the value of one tag key; lines without the key, or with an empty value, are
+    "(not set)" (as untagged spend counts them).
 
     From `tag_daily` on a prepared snapshot (what the rollup lacks is the untagged rest of
     `spend_daily`); from the line items otherwise.
@@ -59,7 +60,7 @@ def tag_breakdown(
         return frame(
             con,
             f"""
-            WITH v AS (SELECT coalesce(tag_value, '{UNSET}') AS key, sum({col}) AS cost,
+            WITH v AS (SELECT coalesce(nullif(tag_value, ''), '{UNSET}') AS key, sum({col}) AS cost,
                               sum(lines) AS lines
                        FROM tag_daily WHERE {_FILTER} AND currency = $cur AND tag_key = $tag
                        GROUP BY 1),
@@ -74,7 +75,8 @@ def tag_breakdown(
         )
     return frame(
         con,
-        f"""SELECT coalesce(json_extract_string(Tags, '$."' || replace($tag, '"', '') || '"'),
+        f"""SELECT coalesce(nullif(json_extract_string(
+                                Tags, '$."' || replace($tag, '"', '') || '"'), ''),
                             '{UNSET}') AS key,
                    sum({f.basis.column}) AS cost, count(*) AS lines
             FROM ({_tag_source(con, f)}) WHERE {_LINE_FILTER} GROUP BY 1 ORDER BY cost DESC, key""",

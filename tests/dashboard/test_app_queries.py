@@ -144,7 +144,8 @@ def test_kept_lines_are_the_costliest_with_their_classes(built_warehouse, kept, 
 def _direct_tags(con, tag: str, f: Filters) -> pl.DataFrame:
     teams = f"AND coalesce(x_Team, '{queries.UNSET}') IN ?" if f.teams else ""
     return con.sql(
-        f"""SELECT coalesce(json_extract_string(Tags, '$."' || ? || '"'), '(not set)') AS key,
+        f"""SELECT coalesce(nullif(json_extract_string(Tags, '$."' || ? || '"'), ''), '(not set)')
+                     AS key,
                    sum({f.basis.column}) AS cost, count(*) AS lines
             FROM classified_costs WHERE BillingCurrency = 'USD' {teams}
             GROUP BY 1 ORDER BY cost DESC, key""",

@@ -20,11 +20,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from dashboard.queries import lines as queries_lines
+from dashboard.queries.filters import Filters
 from ingest.derive import refresh as derived
 from ingest.warehouse import connection as warehouse
 from ingest.warehouse import views
 from ingest.warehouse.load_contract import PeriodLoad, SourceFile
 from ingest.warehouse.store import Store
+from models.cost_basis import CostBasis
 from models.settings import Settings
 from tests.fixtures.app_pages import app, helps, metrics, no_errors
 from tests.fixtures.small_warehouse import OCT, cost_frame
@@ -143,3 +146,16 @@ def test_credits_outweighing_untagged_charges_are_said_in_words(served: Path, ba
     assert tile.proto.delta == "credits exceed charges by EUR 25.00"
     assert tile.help.startswith("EUR -25.00 exactly. Untagged spend: the cost of the lines")
     assert metrics(at)["Spend in the period"] == "EUR 45.00"
+
+
+def test_an_empty_team_tag_is_not_set_in_the_tag_breakdown(tagged_world: Path) -> None:
+    """The Explorer's breakdown by team agrees with untagged spend: a line tagged `team: ""`
+    is under "(not set)", never a row of its own with an empty name."""
+    views.register_all(Settings())
+    con = warehouse.connect(tagged_world)
+    for basis in CostBasis:
+        shown = queries_lines.tag_breakdown(con, Filters(basis=basis), "team", "USD")
+        keys = dict(zip(shown["key"], shown["cost"], strict=True))
+        column = basis.column
+        assert "" not in keys
+        assert keys["(not set)"] == direct(tagged_world)[("USD", column)][0]
