@@ -7,6 +7,7 @@ with a planted secret in its environment that no output, record or traceback may
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ import pytest
 
 from tests.fixtures.app_pages import app, metrics, no_errors
 from tests.fixtures.cur import expected_billed
+from tests.fixtures.paths import SAMPLE_DATA
 from tests.fixtures.warehouse_state import REPO
 from tests.servers.moto import serve_process
 
@@ -135,6 +137,14 @@ def source_total(period: str) -> tuple[int, Decimal]:
     return table.num_rows, expected_billed(table)
 
 
+def without_load_ids(export: Path) -> list[list[str]]:
+    """An exported month's rows without x_LoadId, the one column that names the load itself."""
+    with export.open(newline="", encoding="utf-8") as fh:
+        table = list(csv.reader(fh))
+    at = table[0].index("x_LoadId")
+    return [row[:at] + row[at + 1 :] for row in table]
+
+
 def no_secret_stored(env: dict[str, str], warehouse: str) -> None:
     for table in ("loads", "load_errors"):
         for row in rows(env, warehouse, f"select * from {table}"):
@@ -187,6 +197,43 @@ def test_commands_on_s3_answer_as_on_a_local_folder(
         no_errors(at)
         shown.append(metrics(at))
     assert shown[0] == shown[1] and shown[0]["Spend in the period"].startswith("USD "), shown
+
+
+@pytest.mark.heavy
+@pytest.mark.timeout(3600)  # the whole sample through moto: every source, every refresh
+def test_the_demo_on_s3_is_the_sample_warehouse_to_the_cent(
+    s3: str, env: dict[str, str], tmp_path: Path, sample_warehouse: Path
+) -> None:
+    """`finops demo` ingests every source and builds every derived table: on a bucket it
+    gives the local sample warehouse's figures, and the commands that read it (explain,
+    export, own-vs-rent) answer as on the folder."""
+    warehouse = bucket(s3, "finops-demo")
+    said = ok(env, "--warehouse", warehouse, "demo", "--no-serve", "--data", str(SAMPLE_DATA))
+    assert "124,656 cost lines" in said and "billed USD 3,317,447.68, EUR 15,359.45" in said
+    assert "4,474 episodes costing USD 432,238.86" in said
+    local = str(sample_warehouse)
+    for sql in (
+        TOTALS,
+        "select currency, sum(cost) as idle, sum(hours) as hours, count(*) as n from idle_episodes "
+        "group by all order by all",
+        "select x_AiClass, BillingCurrency, sum(EffectiveCost) as cost from classified_costs "
+        "group by all order by all",
+    ):
+        assert rows(env, warehouse, sql) == rows(env, local, sql), sql
+    (line,) = rows(env, local, "select min(x_LineId) as id from classified_costs "
+                   "where x_EgressKind = 'internet'")  # fmt: skip
+    exports, explained, verdicts = [], [], []
+    for where, name in ((warehouse, "s3"), (local, "local")):
+        out = tmp_path / f"{name}.csv"
+        ok(env, "--warehouse", where, "export", "--month", "2026-09", "--out", str(out))
+        exports.append(without_load_ids(out))
+        explained.append(ok(env, "--warehouse", where, "explain", str(line["id"]), "--json"))
+        verdicts.append(ok(env, "--warehouse", where, "own-vs-rent", "--format", "json"))
+    assert len(exports[0]) == 8_922 and exports[0] == exports[1]
+    assert explained[0] == explained[1]
+    assert verdicts[0] == verdicts[1]
+    assert "healthy" in ok(env, "--warehouse", warehouse, "check").lower()
+    no_secret_stored(env, warehouse)
 
 
 @pytest.mark.heavy
