@@ -337,7 +337,7 @@ def _stale_hours(
     out = []
     for month in sorted(set(now) | set(record)):
         if month not in record:
-            why = "GPU cost lines or telemetry of this month were loaded after it was built"
+            why = "cost lines or telemetry of this month were loaded after it was built"
         elif month not in now:
             why = "holds GPU-hours of a month whose GPU cost lines and telemetry are gone"
         else:
