@@ -6,11 +6,12 @@ gpu_hours, idle_episodes, the GPU rollups and telemetry_monthly at their Delta v
 nothing reported stale. A restatement that drops one GPU line, or changes one GPU line's cost,
 rebuilds them to the figures of a warehouse that only ever saw the restated period; killed
 between its commit and its refresh, the month is reported stale until the next ingest (of
-anything) repairs it.
+anything) repairs it. A warehouse of the earlier records is served, then rebuilt once.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from dashboard.cli.finops import main
 from ingest.derive import lineage
@@ -198,4 +199,56 @@ def test_a_gpu_restatement_killed_before_its_refresh_is_stale_until_the_next_ing
     hours, episodes, total = figures(warehouse)
     assert (hours, episodes) == restated["drop-busy-line"][:2]
     assert total[0][0] == restated["drop-busy-line"][2][0][0] + Decimal("1900.00")
+    assert check(warehouse, capsys)[0] == 0
+
+
+def commit_record(table: Path, record: dict[str, str]) -> None:
+    """A commit of no data whose commit info is `record`, as an earlier version wrote it."""
+    empty = DeltaTable(str(table)).to_pyarrow_table().slice(0, 0)
+    write_deltalake(
+        str(table), empty, mode="append",
+        partition_by=DeltaTable(str(table)).metadata().partition_columns or None,
+        commit_properties=CommitProperties(custom_metadata=record),
+    )  # fmt: skip
+
+
+def test_a_warehouse_of_the_earlier_records_is_served_then_rebuilt_once(
+    warehouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """line_classes without GPU line digests, and GPU tables that recorded whole cost_lines
+    partitions (as the earlier version wrote them): nothing says their figures are wrong, so
+    they are served; the next ingest classifies and rebuilds them once, with records."""
+    before = figures(warehouse)
+    earlier = {
+        "line_classes": lineage.recorded(DeltaTable(str(warehouse / "line_classes"))),
+        **{
+            name: {
+                month: {("cost_lines" if k == "gpu_lines" else k): v for k, v in entry.items()}
+                for month, entry in lineage.recorded(DeltaTable(str(warehouse / name))).items()
+            }
+            for name in ("gpu_hours", *lineage.GPU_ROLLUPS)
+        },
+    }
+    for name, record in earlier.items():
+        commit_record(warehouse / name, lineage.metadata(record))
+    episodes = lineage.recorded(DeltaTable(str(warehouse / "idle_episodes")), lineage.EPISODES_OF)
+    episodes["gpu_hours"] = DeltaTable(str(warehouse / "gpu_hours")).version()
+    commit_record(warehouse / "idle_episodes", {lineage.EPISODES_OF: json.dumps(episodes)})
+    assert lineage.recorded(DeltaTable(str(warehouse / "line_classes")), lineage.GPU_LINES) is None
+    found = lineage.stale(warehouse, Settings())
+    assert [(s.dataset, s.recorded) for s in found] == [
+        ("line_classes", False),
+        ("gpu_hours", False),
+    ]
+    assert "does not record the GPU lines it was built from" in str(found[1])
+    assert check(warehouse, capsys)[0] == 0  # served: nothing says the figures are wrong
+    versions = gpu_versions(warehouse)
+
+    ingest_saas(warehouse, tmp_path)
+
+    now = gpu_versions(warehouse)
+    assert all(now[t] > versions[t] for t in versions), (versions, now)
+    assert lineage.stale(warehouse, Settings()) == []
+    after = figures(warehouse)
+    assert after[:2] == before[:2]
     assert check(warehouse, capsys)[0] == 0
