@@ -177,20 +177,21 @@ def refresh_partitions(
 ) -> int:
     """`refresh_classifications` of partitions given by their stored values (None: all).
 
-    line_classes' commit records the cost_lines fingerprint of every partition it holds
-    (ingest.derive.lineage); a line_classes that recorded none is classified whole."""
+    line_classes' commit records the cost_lines fingerprint of every partition it holds and
+    the digest of each one's GPU lines (ingest.derive.lineage, ingest.derive.gpu_digest); a
+    line_classes that recorded either not is classified whole."""
+    from ingest.derive import gpu_digest
+
     table = store.table("cost_lines")
     if table is None:
         return 0
     old = store.table("line_classes")
-    before = lineage.recorded(old)
-    if before is None:
-        wanted = None  # first built, or before records were kept: whole, all recorded
-    built_from = lineage.carried(
-        before,
-        lineage.partition_fingerprints(table, PART),
-        None if wanted is None else [lineage.part_key([w[k] for k in PART]) for w in wanted],
-    )
+    before, gpu_before = lineage.recorded(old), lineage.recorded(old, lineage.GPU_LINES)
+    if before is None or gpu_before is None:
+        wanted = None  # first built, or by an older finops: whole, all recorded
+    rebuilt = None if wanted is None else [lineage.part_key([w[k] for k in PART]) for w in wanted]
+    built_from = lineage.carried(before, lineage.partition_fingerprints(table, PART), rebuilt)
+    gpu_lines: dict[str, dict[str, str]] = {}
     files = _partition_files(store, table, wanted)
     staging = store.staging_dir()
     staged = staging / f"line_classes-{new_load_id()}"  # a folder of partition files
@@ -210,6 +211,8 @@ def refresh_partitions(
                     keep=PART,
                     partition_by=PART,
                 )
+                gpu = gpu_digest.gpu_groups(done.groups, done.classes)
+                gpu_lines = gpu_digest.digests(con, files, keys, gpu)
             rows, classes = done.rows, done.classes
         known = _scan(store, "class_keys")
         if wanted is not None and known is not None:  # keep the combinations other parts use
@@ -221,7 +224,12 @@ def refresh_partitions(
         staged.mkdir(exist_ok=True)
         store.replace_derived(
             "line_classes", LINE_CLASSES, staged, wanted, list(PART),
-            metadata=lineage.metadata(built_from),
+            metadata={
+                **lineage.metadata(built_from),
+                lineage.GPU_LINES: lineage.json_record(
+                    lineage.carried(gpu_before, gpu_lines, rebuilt)
+                ),
+            },
         )  # fmt: skip
     finally:
         shutil.rmtree(staged, ignore_errors=True)
@@ -290,7 +298,7 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
         return 0
     if months is not None and (_outdated(store) or gpu_rollups.needs_whole(store)):
         months = None  # written before a column or a rollup was added: rebuilt whole
-    before = lineage.recorded(store.table("gpu_hours"))
+    before = lineage.gpu_record(store.table("gpu_hours"))
     if before is None:
         months = None  # first built, or before records were kept: whole, all recorded
     built_from = lineage.carried(before, lineage.gpu_inputs(store.table, settings.idle), months)

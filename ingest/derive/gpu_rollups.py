@@ -72,8 +72,9 @@ def drop_staged(staged: dict[str, Path]) -> None:
 
 
 def needs_whole(store: Store) -> bool:
-    """A rollup without a record (not built yet, or by an older finops): build all months."""
-    return any(lineage.recorded(store.table(name)) is None for name in ROLLUP_NAMES)
+    """A rollup without a record of GPU lines (not built yet, or by an older finops): build
+    all months."""
+    return any(lineage.gpu_record(store.table(name)) is None for name in ROLLUP_NAMES)
 
 
 def refresh_telemetry(store: Store, months: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ from models.errors import WarehouseError
 class ClassPass:
     rows: int  # lines written
     classes: pl.DataFrame  # x_ClassKey + CLASS_COLUMNS, one row per combination seen
+    groups: pl.DataFrame  # _h0, _h1 (the key hashes) and x_ClassKey of every key group
 
 
 def _q(name: str) -> str:
@@ -125,4 +126,4 @@ def classify_lines(
             hint="nothing was committed; run `finops classify` again",
         )
     classes = decided.select("x_ClassKey", *CLASS_COLUMNS).unique("x_ClassKey", keep="first")
-    return ClassPass(int(written), classes)
+    return ClassPass(int(written), classes, decided.select("_h0", "_h1", "x_ClassKey"))

@@ -9,9 +9,15 @@ Each derived commit records, in its own commit info (atomic with its data), what
 from under `finops.built_from`:
 
 - line_classes: {partition "source/account/period" (stored values): cost_lines fingerprint},
-  for every partition it holds; class_keys is whole and follows line_classes.
-- gpu_hours: {month: {"cost_lines", "gpu_util", "assets", "idle": fingerprint}}, the month's
-  cost_lines partitions, its telemetry, the asset inventory and the idle settings.
+  for every partition it holds; class_keys is whole and follows line_classes. Beside it,
+  under `finops.gpu_lines`, {partition: {month: digest}}: the digest of the partition's GPU
+  lines starting in each month (ingest.derive.gpu_digest; partitions without any left out).
+- gpu_hours: {month: {"gpu_lines", "gpu_util", "assets", "idle": fingerprint}}, the month's
+  GPU lines (the digests of every partition's GPU lines starting in it), its telemetry, the
+  asset inventory and the idle settings. A load that changed no GPU line of a month leaves
+  its record current: the month is not rebuilt. A partition whose cost lines changed since
+  they were classified has unknown GPU lines: its period's month, and each month its GPU
+  lines were in, count as changed until it is classified again.
 - the GPU rollups (gpu_buckets, gpu_demand, gpu_owned_days) record what gpu_hours does;
   telemetry_monthly {month: gpu_util fingerprint}.
 - the cost-line rollups (models/rollups.py): {partition: {"cost_lines", "line_classes":
@@ -21,6 +27,9 @@ from under `finops.built_from`:
 
 `stale()` compares those records with the sources now. A table without a record (written
 before records were kept) is `recorded=False`: writers rebuild it whole, readers serve it.
+So is a line_classes without GPU line digests, and a gpu_hours (or GPU rollup) that recorded
+whole cost_lines partitions instead of GPU lines (both written by an older finops): the next
+ingest or vacuum classifies every partition once and rebuilds every GPU month once.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from models.settings import IdleSettings, Settings
 
 BUILT_FROM = "finops.built_from"
 EPISODES_OF = "finops.episodes_of"  # commit info of idle_episodes: the gpu_hours it came from
+GPU_LINES = "finops.gpu_lines"  # commit info of line_classes: its partitions' GPU line digests
 PART = ("x_PartSource", "x_PartAccount", "x_PartPeriod")
 MONTH = ("x_PartMonth",)
 SEP = "/"  # between a partition's values: safe_part never leaves one in a value
@@ -50,7 +60,7 @@ REPAIR = "run `finops vacuum` or ingest again; `finops classify` rebuilds everyt
 GPU_ROLLUPS = ("gpu_buckets", "gpu_demand", "gpu_owned_days")
 TELEMETRY_MONTHLY = "telemetry_monthly"
 GPU_INPUTS = {
-    "cost_lines": "cost lines",
+    "gpu_lines": "GPU cost lines",
     "gpu_util": "GPU telemetry",
     "assets": "the asset inventory",
     "idle": "the idle settings",
@@ -130,18 +140,38 @@ def rollup_inputs(tables: Tables) -> dict[str, dict[str, str]]:
     }
 
 
+def gpu_line_inputs(tables: Tables) -> dict[str, list[str]]:
+    """{month: its GPU lines now, one item a partition}: the digest line_classes recorded
+    when it classified the partition's current files; a partition whose files changed since
+    is unknown, in its period's month and in each month its GPU lines were in."""
+    now = line_inputs(tables)
+    entry = None if (table := tables("line_classes")) is None else last_commit(table)
+    classified = json.loads(entry.get(BUILT_FROM) or "{}") if entry else {}
+    digests = json.loads(entry.get(GPU_LINES) or "{}") if entry else {}
+    known = entry is not None and bool(entry.get(GPU_LINES))
+    out: dict[str, list[str]] = {}
+    for part, fp in now.items():
+        months = digests.get(part, {})
+        if known and classified.get(part) == fp:
+            for month, digest in months.items():
+                out.setdefault(month, []).append(f"{part}={digest}")
+        else:
+            for month in {part.rsplit(SEP, 1)[-1], *months}:
+                out.setdefault(month, []).append(f"{part}=not classified since {fp}")
+    return out
+
+
 def gpu_inputs(tables: Tables, idle: IdleSettings | None) -> dict[str, dict[str, str]]:
-    """What each month of gpu_hours is built from now (months with cost lines or telemetry).
-    Without `idle`, the idle settings are left out (a reader that has none)."""
-    lines: dict[str, list[str]] = {}
-    for key, fp in line_inputs(tables).items():
-        lines.setdefault(key.rsplit(SEP, 1)[-1], []).append(f"{key}={fp}")
+    """What each month of gpu_hours is built from now (months with GPU lines, or lines not
+    classified yet, or telemetry). Without `idle`, the idle settings are left out (a reader
+    that has none)."""
+    lines = gpu_line_inputs(tables)
     util = partition_fingerprints(tables("gpu_util"), MONTH)
     assets = table_fingerprint(tables("assets"))
     out = {}
     for month in sorted(set(lines) | set(util)):
         entry = {
-            "cost_lines": fingerprint(lines.get(month, [])),
+            "gpu_lines": fingerprint(lines.get(month, [])),
             "gpu_util": util.get(month, ""),
             "assets": assets,
         }
@@ -176,6 +206,17 @@ def recorded(table: DeltaTable | None, key: str = BUILT_FROM) -> dict | None:
     return json.loads(raw) if raw else None
 
 
+def gpu_record(table: DeltaTable | None) -> dict | None:
+    """What gpu_hours or a GPU rollup recorded; None also when it recorded whole cost_lines
+    partitions rather than GPU lines (an older finops): rebuilt whole, as if unrecorded."""
+    record = recorded(table)
+    return record if record is not None and _of_gpu_lines(record) else None
+
+
+def _of_gpu_lines(record: dict) -> bool:
+    return all("gpu_lines" in entry for entry in record.values())
+
+
 def data_version(table: DeltaTable | None) -> int | None:
     """The version of the table's newest data commit (not moved on by a vacuum)."""
     if table is None:
@@ -197,8 +238,12 @@ def carried(old: dict | None, now: dict, rebuilt: Iterable[str] | None) -> dict:
     return out
 
 
+def json_record(record: dict) -> str:
+    return json.dumps(record, sort_keys=True)
+
+
 def metadata(record: dict) -> dict[str, str]:
-    return {BUILT_FROM: json.dumps(record, sort_keys=True)}
+    return {BUILT_FROM: json_record(record)}
 
 
 # ---- stale --------------------------------------------------------------------------------
@@ -215,24 +260,33 @@ def stale(where: Store | Path | str, settings: Settings | None = None) -> list[S
 
 def stale_of(tables: Tables, settings: Settings | None = None) -> list[Stale]:
     """`stale()` over tables already opened (`tables(name)` -> the table or None)."""
+    return [*_stale_lines(tables), *gpu_stale_of(tables, settings), *_stale_rollups(tables)]
+
+
+def stale_gpu(store: Store, settings: Settings | None = None) -> list[Stale]:
+    """`stale()` of the GPU data alone (gpu_hours, its rollups, telemetry_monthly, episodes)."""
+    return gpu_stale_of(functools.cache(store.table), settings)
+
+
+def gpu_stale_of(tables: Tables, settings: Settings | None = None) -> list[Stale]:
     idle = settings.idle if settings is not None else None
-    found = _stale_lines(tables)
+    found: list[Stale] = []
     inputs = functools.cache(lambda: gpu_inputs(tables, idle))  # once, for all four
     hours = _stale_hours(tables, inputs)
     found += hours
     said = {s.part for s in hours}
-    for name in GPU_ROLLUPS:  # built with gpu_hours: said apart only where they lag behind it
+    whole = any(not s.recorded for s in hours)  # rebuilt whole, rollups with it
+    for name in GPU_ROLLUPS if not whole else ():  # said apart only where they lag behind it
         found += [s for s in _stale_hours(tables, inputs, name) if s.part not in said]
     found += _stale_telemetry(tables)
     found += _stale_episodes(tables, idle)
-    found += _stale_rollups(tables)
     return found
 
 
-def _unrecorded(dataset: str) -> Stale:
+def _unrecorded(dataset: str, what: str = "which source version it was built from") -> Stale:
     return Stale(
-        dataset, "", "does not record which source version it was built from (written by an "
-        "older finops); it is rebuilt at the next ingest or vacuum", recorded=False,
+        dataset, "", f"does not record {what} (written by an older finops); it is rebuilt at "
+        "the next ingest or vacuum", recorded=False,
     )  # fmt: skip
 
 
@@ -251,6 +305,8 @@ def _stale_lines(tables: Tables) -> list[Stale]:
     record = recorded(table)
     if record is None:
         return [_unrecorded("line_classes")]
+    if recorded(table, GPU_LINES) is None:
+        return [_unrecorded("line_classes", "the digests of its GPU lines")]
     out = []
     for part in sorted(set(now) | set(record)):
         if part not in record:
@@ -275,13 +331,15 @@ def _stale_hours(
     record = recorded(table)
     if record is None:
         return [_unrecorded(dataset)]
+    if not _of_gpu_lines(record):
+        return [_unrecorded(dataset, "the GPU lines it was built from")]
     now = inputs()
     out = []
     for month in sorted(set(now) | set(record)):
         if month not in record:
             why = "cost lines or telemetry of this month were loaded after it was built"
         elif month not in now:
-            why = "holds GPU-hours of a month whose cost lines and telemetry are gone"
+            why = "holds GPU-hours of a month whose GPU cost lines and telemetry are gone"
         else:
             changed = [
                 words

@@ -3,8 +3,11 @@
 `refresh` is called by every ingest command once its loads are committed, with the results,
 even when nothing changed: it re-classifies the cost_lines partitions the loads committed and
 every partition `lineage.stale()` finds out of date (a refresh killed, a disk that filled up),
-then rebuilds gpu_hours for those months and the months stale themselves, then idle_episodes,
-then the rollups of the re-classified partitions and of those stale themselves.
+recording the digest of each one's GPU lines; then rebuilds gpu_hours for the months whose GPU
+inputs now differ from what it was built from (GPU lines, telemetry, assets, idle settings),
+then idle_episodes, then the rollups of the re-classified partitions and of those stale
+themselves. A load that changed no GPU line (an Azure, GCP or SaaS period without GPU VMs, a
+restatement of other lines) rebuilds no GPU month.
 A warehouse whose derived data matches its sources costs a read of the Delta logs.
 """
 
@@ -28,44 +31,39 @@ def refresh(store: Store, settings: Settings, results: list[LoadResult]) -> list
         for r in committed
         if r.dataset == "cost_lines"
     }
-    months = {r.billing_period for r in committed if r.dataset in ("cost_lines", "gpu_util")}
     if not committed and not lineage.stale(store, settings):
         return []  # the common re-ingest of unchanged files: logs read, no lock taken
     with store.writer():
         found = lineage.stale(store, settings)
-        _rebuild(store, settings, parts, months, found)
+        _rebuild(store, settings, parts, found)
     return found
 
 
-def _rebuild(
-    store: Store, settings: Settings, parts: set[str], months: set[str], found: list[lineage.Stale]
-) -> None:
-    """Rebuild the `parts`/`months` and what `found` names; a table that recorded nothing is
-    rebuilt whole (None), so that from now on it records every part. The caller holds the
-    writer lock."""
+def _named(found: list[lineage.Stale], *datasets: str) -> set[str] | None:
+    """The parts (or months) of `datasets` in `found`; None when one recorded nothing."""
+    mine = [s for s in found if s.dataset in datasets]
+    if any(not s.recorded for s in mine):
+        return None
+    return {s.part for s in mine}
+
+
+def _rebuild(store: Store, settings: Settings, parts: set[str], found: list[lineage.Stale]) -> None:
+    """Rebuild the `parts` and what `found` names, then the GPU months whose inputs differ
+    from their record once those are classified; a table that recorded nothing is rebuilt
+    whole (None), so that from now on it records every part. The caller holds the writer
+    lock."""
     from ingest.derive import classified
 
-    def named(dataset: str) -> set[str] | None:
-        mine = [s for s in found if s.dataset == dataset]
-        if any(not s.recorded for s in mine):
-            return None
-        return {s.part for s in mine}
-
-    stale_parts = named("line_classes")
+    stale_parts = _named(found, "line_classes")
     want_parts = None if stale_parts is None else parts | stale_parts
-    stale_months = named("gpu_hours")
-    for name in (*lineage.GPU_ROLLUPS, lineage.TELEMETRY_MONTHLY):  # rebuilt with gpu_hours
-        lagging = named(name)
-        stale_months = None if stale_months is None or lagging is None else stale_months | lagging
-    if want_parts is None or stale_months is None:
-        want_months = None
-    else:  # re-classified lines change their month's GPU-hours
-        want_months = months | stale_months | {p.rsplit(lineage.SEP, 1)[-1] for p in want_parts}
-    episodes = any(s.dataset == "idle_episodes" for s in found)
+    gpu = [s for s in found if s.dataset in (*GPU_MONTHLY, "idle_episodes")]
     if want_parts is None or want_parts:
         book = classified.rulebook(settings)
         wanted = None if want_parts is None else [_values(p) for p in sorted(want_parts)]
         classified.refresh_partitions(store, book, wanted)
+        gpu = lineage.stale_gpu(store, settings)  # the GPU lines' digests are known now
+    want_months = _named(gpu, *GPU_MONTHLY)
+    episodes = any(s.dataset == "idle_episodes" for s in gpu)
     if want_months is None or want_months:
         classified.refresh_gpu_hours(
             store, settings, None if want_months is None else sorted(want_months)
@@ -86,6 +84,10 @@ def _rebuild_rollups(store: Store, classified: set[str] | None, found: list[line
         rollups.refresh(store, None)
     elif classified or mine:
         rollups.refresh(store, classified | {s.part for s in mine})
+
+
+# rebuilt together, by month, from the same inputs (classified.refresh_gpu_hours)
+GPU_MONTHLY = ("gpu_hours", *lineage.GPU_ROLLUPS, lineage.TELEMETRY_MONTHLY)
 
 
 def _values(part: str) -> dict[str, str]:

@@ -1,0 +1,75 @@
+"""The GPU lines of a cost_lines partition, digested: what its months' GPU data is built from.
+
+The one rule: the lines a month's GPU data (gpu_hours, idle_episodes, the GPU rollups) reads
+are the gpu_compute lines starting in that month (`month_inputs.gpu_lines`), with the
+cost_lines columns gpu_hours reads (`classified.LINE_COLUMNS`) and their class combination
+(`x_ClassKey`, content-addressed: it names x_Team, x_GpuPerInstance, x_GpuModelName).
+
+A partition's digest of them, per month they start in, is their count and two sums of 64-bit
+hashes of every line's values: the same lines give the same digest in any order or file
+layout, and adding, removing or changing any value of one line changes it. It is computed
+while the partition is classified, over the lines of GPU classes only (a partition with none,
+the usual Azure, GCP or SaaS one, reads nothing more), and line_classes' commit records it
+(`lineage.GPU_LINES`), so a load that changed no GPU line rebuilds no GPU month.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import polars as pl
+
+from ingest.derive import lineage
+from ingest.derive.line_classes import files_source
+from models.rules import GPU_COMPUTE
+
+GPU_KEYS = "_gpu_lookup"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def gpu_groups(groups: pl.DataFrame, classes: pl.DataFrame) -> pl.DataFrame:
+    """The key groups (`_h0`, `_h1`, `x_ClassKey`) a classification pass found whose class
+    is gpu_compute."""
+    keys = classes.filter(pl.col("x_AiClass") == GPU_COMPUTE)["x_ClassKey"]
+    return groups.filter(pl.col("x_ClassKey").is_in(keys.implode()))
+
+
+def digests(
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[tuple[Sequence[str], dict[str, str]]],
+    keys: Sequence[str],
+    gpu: pl.DataFrame,
+) -> dict[str, dict[str, str]]:
+    """{partition: {month: digest}} of the GPU lines of `files` (groups of one partition's
+    data files with its stored values), whose key groups are `gpu` (`gpu_groups`; hashed over
+    `keys` in order and reversed, as the classification pass did). Partitions without GPU
+    lines are left out."""
+    from ingest.derive.classified import LINE_COLUMNS, PART
+
+    if not gpu.height or not files:
+        return {}
+    columns = list(dict.fromkeys([*LINE_COLUMNS, *keys]))
+    source = files_source(con, files, columns)
+    cols = ", ".join(f"s.{_q(c)}" for c in LINE_COLUMNS)
+    ahead = ", ".join(f"s.{_q(k)}" for k in keys)
+    back = ", ".join(f"s.{_q(k)}" for k in reversed(keys))
+    parts = ", ".join(f"s.{_q(p)}" for p in PART)
+    con.register(GPU_KEYS, gpu.select("_h0", "_h1", "x_ClassKey").to_arrow())
+    try:
+        rows = con.sql(
+            f"""SELECT {parts}, strftime(s.ChargePeriodStart, '%Y-%m') AS _month, count(*),
+                  sum(hash({cols}, g.x_ClassKey)), sum(hash(g.x_ClassKey, {cols}, 1))
+            FROM ({source}) s JOIN {GPU_KEYS} g ON hash({ahead}) = g._h0 AND hash({back}) = g._h1
+            GROUP BY ALL"""
+        ).fetchall()
+    finally:
+        con.unregister(GPU_KEYS)
+    out: dict[str, dict[str, str]] = {}
+    for *values, month, n, a, b in rows:
+        part = lineage.part_key([str(v) for v in values])
+        out.setdefault(part, {})[str(month)] = f"{n}:{lineage.fingerprint([f'{n}:{a}:{b}'])}"
+    return out
