@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -112,11 +113,14 @@ def session(engine: EngineSettings) -> SparkSession:
         .config("spark.hadoop.parquet.enable.summary-metadata", "false")
     )
     if master.startswith("local"):  # one machine: no port on another interface, few tasks
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # block manager, executors
         builder = (
             builder.config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
         )
-    spark = builder.getOrCreate()
+    with warnings.catch_warnings():  # pyspark frets over pandas 3, which Arrow data skips
+        warnings.simplefilter("ignore", FutureWarning)
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
