@@ -38,7 +38,9 @@ def _lines(spark, files: Sequence[tuple[Sequence[str], dict[str, str]]], columns
 
     frames = []
     for paths, constants in files:
-        frame = spark.read.parquet(*paths).select(*columns)
+        # files of one partition may come from loads before a column was added (as DuckDB's
+        # union_by_name reads them)
+        frame = spark.read.option("mergeSchema", "true").parquet(*paths).select(*columns)
         frames.append(frame.select("*", *(F.lit(v).alias(k) for k, v in constants.items())))
     return functools.reduce(lambda a, b: a.unionByName(b), frames)
 

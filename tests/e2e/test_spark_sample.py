@@ -140,6 +140,21 @@ def _listening(pid: int) -> list[tuple[str, int]]:
     return out
 
 
+def test_an_ingest_classifies_on_spark_as_on_duckdb(tmp_path: Path) -> None:
+    """The refresh after an ingest classifies with the engine the command was given."""
+    from tests.fixtures.paths import SAMPLE_DATA
+
+    export = str(SAMPLE_DATA / "gcp" / "parquet")
+    for engine in ("duckdb", "spark"):
+        code, said = _finops("--warehouse", str(tmp_path / engine), "--engine", engine,
+                             "ingest", "gcp", export)  # fmt: skip
+        assert code == 0, said
+    rows_a, rows_b, only_a, only_b = _same(tmp_path / "duckdb", tmp_path / "spark", LINE_CLASSES)
+    assert rows_a == 4_932  # the sample's GCP lines
+    assert (rows_b, only_a, only_b) == (rows_a, 0, 0)
+    assert _same(tmp_path / "duckdb", tmp_path / "spark", CLASS_KEYS)[2:] == (0, 0)
+
+
 def test_an_unreachable_spark_remote_is_one_message(copies: dict[str, Path]) -> None:
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
