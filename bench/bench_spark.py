@@ -52,8 +52,9 @@ if task == "floor":
     con = duckdb.connect()
     source = line_classes.files_source(con, files, ["x_LineId", *keys])
     cols = ", ".join('"' + k + '"' for k in keys)
-    rows = con.sql(f"SELECT count(*) FROM (SELECT {cols}, count(*) FROM ({source}) GROUP BY ALL)"
-                   ).fetchone()[0]
+    rows = con.execute(
+        f"SELECT sum(n) FROM (SELECT {cols}, count(*) AS n FROM ({source}) GROUP BY ALL)"
+    ).fetchall()[0][0]
 else:
     from ingest.derive.classified import refresh_classifications, rulebook
     settings = Settings(engine=EngineSettings(name=task))

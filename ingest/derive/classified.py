@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 from deltalake import DeltaTable
 
 from ingest.derive import line_classes, lineage, scratch
@@ -202,8 +203,9 @@ def refresh_partitions(
         if files and book.engine.name == "spark":  # the per-line pass on a Spark session
             from ingest.engines import spark_classify
 
+            schema = pa.schema(table.schema().to_arrow())
             done = spark_classify.classify_lines(
-                book.engine, files, keys, functools.partial(_decide, book), staged,
+                book.engine, files, schema, keys, functools.partial(_decide, book), staged,
                 keep=PART, partition_by=PART,
             )  # fmt: skip
             rows, classes = done.rows, done.classes

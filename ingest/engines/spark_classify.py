@@ -17,9 +17,10 @@ import functools
 import operator
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.derive.line_classes import ClassPass
@@ -31,23 +32,55 @@ from models.settings import EngineSettings
 GROUP = "_g"  # the combination's number, carried through `decide`
 
 
-def _lines(spark, files: Sequence[tuple[Sequence[str], dict[str, str]]], columns: list[str]):
+def _lines(
+    spark,
+    files: Sequence[tuple[Sequence[str], dict[str, str]]],
+    columns: list[str],
+    schema: pa.Schema,
+):
     """x_LineId, the key columns and the partition values (kept out of Delta's data files)
-    of every line in `files`."""
-    from pyspark.sql import functions as F
+    of every line in `files`.
 
-    frames = []
-    for paths, constants in files:
-        # files of one partition may come from loads before a column was added (as DuckDB's
-        # union_by_name reads them)
-        frame = spark.read.option("mergeSchema", "true").parquet(*paths).select(*columns)
-        frames.append(frame.select("*", *(F.lit(v).alias(k) for k, v in constants.items())))
-    return functools.reduce(lambda a, b: a.unionByName(b), frames)
+    One scan of every file, typed by the table's schema rather than by reading footers (a
+    column a file lacks reads as null, as DuckDB's union_by_name reads it); each file's
+    partition values are joined by its name, which Delta keeps unique within a snapshot."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    typed = from_arrow_schema(pa.schema([_plain(schema.field(c)) for c in columns]))
+    paths = [p for group, _ in files for p in group]
+    names = [(PurePosixPath(p).name, values) for group, values in files for p in group]
+    if len({n for n, _ in names}) != len(names):  # not Delta's names: a scan per partition
+        frames = [
+            spark.read.schema(typed)
+            .parquet(*group)
+            .select(*columns, *(F.lit(v).alias(k) for k, v in values.items()))
+            for group, values in files
+        ]
+        return functools.reduce(lambda a, b: a.unionByName(b), frames)
+    keys = list(files[0][1])
+    owners = spark.createDataFrame([(n, *(v[k] for k in keys)) for n, v in names], ["_file", *keys])
+    lines = (
+        spark.read.schema(typed)
+        .parquet(*paths)
+        .select(*columns, F.col("_metadata.file_name").alias("_file"))
+    )
+    return lines.join(F.broadcast(owners), "_file").drop("_file")
+
+
+def _plain(field: pa.Field) -> pa.Field:
+    """Arrow's string and binary views as the plain types Spark maps."""
+    if pa.types.is_string_view(field.type) or pa.types.is_large_string(field.type):
+        return field.with_type(pa.string())
+    if pa.types.is_binary_view(field.type) or pa.types.is_large_binary(field.type):
+        return field.with_type(pa.binary())
+    return field
 
 
 def classify_lines(
     engine: EngineSettings,
     files: Sequence[tuple[Sequence[str], dict[str, str]]],
+    schema: pa.Schema,
     keys: Sequence[str],
     decide: Callable[[pl.DataFrame], pl.DataFrame],
     staged: Path,
@@ -55,8 +88,9 @@ def classify_lines(
     partition_by: Sequence[str] = (),
 ) -> ClassPass:
     """`line_classes.classify_lines` on Spark, over groups of Parquet files (each with its
-    partition values). Writes a folder of `col=value/` files at `staged` (`partition_by`
-    out of the data, as a Delta table keeps them), or plain files without it."""
+    partition values) of a table whose columns `schema` types. Writes a folder of
+    `col=value/` files at `staged` (`partition_by` out of the data, as a Delta table keeps
+    them), or plain files without it."""
     from pyspark.sql import functions as F
 
     if not keys:
@@ -71,7 +105,7 @@ def classify_lines(
             "of the warehouse in a folder",
         )
     spark = session(engine)
-    lines = _lines(spark, files, ["x_LineId", *keys])
+    lines = _lines(spark, files, ["x_LineId", *keys], schema)
     # pass 1: each combination once, with its count (the check on what pass 2 writes)
     with warnings.catch_warnings():  # pyspark frets over pandas 3, which Arrow data skips
         warnings.simplefilter("ignore", FutureWarning)
