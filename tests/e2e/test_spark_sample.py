@@ -21,7 +21,8 @@ from ingest.warehouse.connection import table_select
 from models.classify import CLASS_KEYS, CLASSIFICATIONS, LINE_CLASSES
 
 pytest.importorskip("pyspark")
-pytestmark = [pytest.mark.slow, pytest.mark.heavy]
+# the first test pays for the sample warehouse and a JVM: minutes on a busy machine
+pytestmark = [pytest.mark.slow, pytest.mark.heavy, pytest.mark.timeout(1800)]
 
 REPO = Path(__file__).resolve().parents[2]
 
