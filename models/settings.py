@@ -59,6 +59,51 @@ class WarehouseSettings:
             )
 
 
+ENGINES = ("duckdb", "spark")
+# What a Spark master URL starts with (Spark 4's submission guide); a bare "host:7077" is
+# the usual mistake, told at once rather than by the JVM minutes later.
+_SPARK_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\d+)?\])?|spark://.+|yarn|k8s://.+)$")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """`[engine]`: what runs the heavy per-line steps. `duckdb` (the default) on this machine;
+    `spark` on a Spark session: `spark_master` (e.g. spark://host:7077, yarn, k8s://...) or
+    `spark_remote` (Spark Connect, sc://host:15002), neither for a local session."""
+
+    name: str = "duckdb"
+    spark_master: str | None = None
+    spark_remote: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in ENGINES:
+            raise ConfigError(
+                f"[engine] name is not a known engine{did_you_mean(self.name, ENGINES)}",
+                expected=f"one of {', '.join(ENGINES)}",
+                found=repr(self.name),
+            )
+        if self.spark_master is not None and self.spark_remote is not None:
+            raise ConfigError(
+                "a Spark master URL and a Spark Connect URL were both given",
+                expected="--spark-master (spark_master) or --spark-remote (spark_remote), not both",
+                found=f"{self.spark_master!r} and a sc:// URL",
+            )
+        if self.spark_master is not None and not _SPARK_MASTER.match(self.spark_master):
+            raise ConfigError(
+                "the Spark master URL has no scheme Spark knows",
+                expected="local[*], local[N], spark://HOST:PORT, yarn or k8s://https://HOST",
+                found=repr(self.spark_master),
+                hint="a Spark Connect server (Databricks, Spark 4) is --spark-remote "
+                "sc://HOST:15002",
+            )
+        if self.spark_remote is not None and not self.spark_remote.startswith("sc://"):
+            raise ConfigError(
+                "the Spark Connect URL does not start with sc://",
+                expected="sc://HOST[:PORT][/;param=value...]",
+                found=repr(self.spark_remote.split(";")[0]),  # parameters may hold a token
+            )
+
+
 @dataclass(frozen=True)
 class AwsSourceSettings:
     profile: str | None = None
@@ -196,6 +241,7 @@ class AuthSettings:
 # `finops --help` need not pay for.
 SECTIONS = {
     "warehouse": "models.settings:WarehouseSettings",
+    "engine": "models.settings:EngineSettings",
     "sources": "models.settings:SourcesSettings",
     "classify": "models.rules:ClassifySettings",
     "allocation": "models.allocate:AllocationSettings",
@@ -222,6 +268,7 @@ class Settings:
     """Every section, always typed: a section missing from the file holds its defaults."""
 
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
     sources: SourcesSettings = field(default_factory=SourcesSettings)
     classify: ClassifySettings = field(default_factory=_default("classify"))
     allocation: AllocationSettings = field(default_factory=_default("allocation"))

@@ -11,6 +11,7 @@ line is parsed, so a `--config` after the command replaces ./finops.toml unread.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import os
@@ -68,6 +69,9 @@ class Scope:
 
     warehouse: str | None = None
     config: str | None = None
+    engine: str | None = None  # --engine, --spark-master, --spark-remote: over [engine]
+    spark_master: str | None = None
+    spark_remote: str | None = None
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -124,6 +128,8 @@ def _with_app(callback: Any) -> Any:
             ctx.obj = App.from_options(scope.warehouse, scope.config)
         elif isinstance(ctx.obj, App):  # a command run by another (finops demo's ingests)
             ctx.obj.override(scope.warehouse, scope.config)
+        if isinstance(ctx.obj, App):
+            ctx.obj.use_engine(scope)
         callback(*args, **kwargs)  # no value passes: main() reads an int as an exit code
 
     return run
@@ -172,6 +178,22 @@ class App:
             self.settings, self.config_file = load_settings(config)
         if warehouse is not None:
             self.warehouse = warehouse_location(warehouse)
+
+    def use_engine(self, scope: Scope) -> None:
+        """--engine / --spark-master / --spark-remote over the file's [engine]; a master or
+        remote URL alone means Spark."""
+        given = {
+            k: v for k, v in (("name", scope.engine), ("spark_master", scope.spark_master),
+                              ("spark_remote", scope.spark_remote)) if v is not None
+        }  # fmt: skip
+        if not given:
+            return
+        if "name" not in given:
+            given["name"] = "spark"
+        if "spark_master" in given or "spark_remote" in given:  # the command line's one wins
+            given = {"spark_master": None, "spark_remote": None, **given}
+        engine = dataclasses.replace(self.settings.engine, **given)
+        self.settings = dataclasses.replace(self.settings, engine=engine)
 
     @property
     def console(self):  # rich is imported only when something is printed
@@ -304,6 +326,34 @@ def _debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
 
 
 cli.params.extend(scope_options())
+cli.params.extend(
+    [
+        click.Option(
+            ["--engine"],
+            type=click.Choice(["duckdb", "spark"]),
+            expose_value=False,
+            callback=_remember,
+            help="What runs the heavy per-line steps: duckdb on this machine (default), or "
+            "spark (also [engine] name in finops.toml).",
+        ),
+        click.Option(
+            ["--spark-master"],
+            metavar="URL",
+            expose_value=False,
+            callback=_remember,
+            help="Spark master for --engine spark, e.g. spark://HOST:7077 or yarn "
+            "(default: a local session, local[*]).",
+        ),
+        click.Option(
+            ["--spark-remote"],
+            metavar="sc://HOST",
+            expose_value=False,
+            callback=_remember,
+            help="Spark Connect server for --engine spark, e.g. sc://HOST:15002 "
+            "(Databricks, Spark 4).",
+        ),
+    ]
+)
 cli.params.append(
     click.Option(
         ["--endpoint-url"],

@@ -21,12 +21,13 @@ import math
 import shutil
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 from deltalake import DeltaTable
 
 from ingest.derive import line_classes, lineage, scratch
@@ -59,7 +60,7 @@ from models.rules import (
 )
 from models.rules import parse_rules as parse_rule_doc
 from models.schema import COST_LINES, Table
-from models.settings import Settings
+from models.settings import EngineSettings, Settings
 from models.sprawl import Family, parse_tool_catalogue
 
 SHIPPED_RULE_FILES = ("classes.toml", "workloads.toml")
@@ -90,6 +91,7 @@ class Rulebook:
     catalogue: Catalogue
     tools: list[Tool]
     families: dict[str, Family]
+    engine: EngineSettings = field(default_factory=EngineSettings)  # runs the per-line pass
 
 
 def _read_toml(path: Path) -> dict:
@@ -127,7 +129,7 @@ def rulebook(settings: Settings, extra_files: Iterable[str] = ()) -> Rulebook:
     tools, families = parse_tool_catalogue(
         _packaged("sprawl_catalogue.toml"), "models/sprawl_catalogue.toml"
     )
-    return Rulebook(cs, ruleset, catalogue, tools, families)
+    return Rulebook(cs, ruleset, catalogue, tools, families, settings.engine)
 
 
 # ---- reading the current snapshot ---------------------------------------------------------
@@ -199,7 +201,16 @@ def refresh_partitions(
     try:
         keys = key_columns(book.ruleset, COST_LINES.names)
         rows, classes = 0, _empty(CLASS_KEYS)
-        if files:  # else nothing is left in these partitions (all restated away)
+        if files and book.engine.name == "spark":  # the per-line pass on a Spark session
+            from ingest.engines import spark_classify
+
+            schema = pa.schema(table.schema().to_arrow())
+            done = spark_classify.classify_lines(
+                book.engine, files, schema, keys, functools.partial(_decide, book), staged,
+                keep=PART, partition_by=PART,
+            )  # fmt: skip
+            rows, classes = done.rows, done.classes
+        elif files:  # else nothing is left in these partitions (all restated away)
             with scratch.connect(staging) as con:
                 source = line_classes.files_source(con, files, ["x_LineId", *keys])
                 done = line_classes.classify_lines(

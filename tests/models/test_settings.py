@@ -22,6 +22,11 @@ CASES = {
         ("[warehouse]\nmemory_limit = 2",
          "[warehouse] memory_limit has the wrong type — expected a string, found 2"),
     ),
+    "engine": (
+        ('[engine]\nspark_mastr = "yarn"',
+         "unknown key 'spark_mastr' in [engine] (did you mean \"spark_master\"?)"),
+        ("[engine]\nname = 1", "[engine] name has the wrong type — expected a string, found 1"),
+    ),
     "sources": (
         ('[sources.azur]\nscope = "x"',
          "unknown key 'azur' in [sources] (did you mean \"azure\"?)"),

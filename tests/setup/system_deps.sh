@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives for real: Chromium (dashboard in a browser, PDF charts),
 # Prometheus (telemetry over its HTTP API), LibreOffice (opens the finance pack), Azurite
-# (Azure Blob storage). Idempotent: does nothing when everything is present.
+# (Azure Blob storage), a Java 17 runtime (local Spark for `--engine spark`). Idempotent:
+# does nothing when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -13,6 +14,7 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)  # `--engine spark` tests
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != "0" ]; then

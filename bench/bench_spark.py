@@ -1,0 +1,148 @@
+"""Benchmark: classification of a warehouse's cost lines on Spark against the default engine.
+
+    python bench/bench_spark.py WAREHOUSE [WAREHOUSE...] [--repeats 3]
+
+For each warehouse (a built one: `finops demo --no-serve`, or the sample at `--scale N`
+through demo) it copies the warehouse twice and then, `repeats` times in turn, each in its
+own process: the floor (DuckDB grouping every line by the key columns the rules read, over
+the same snapshot files: the least any engine must do), the classification pass of `finops
+classify` with the default engine (DuckDB), and the same with `--engine spark` (a local
+session, local[*]: the JVM's start is part of what a user waits for). The classification
+pass is `ingest.derive.classified.refresh_classifications` of every partition, staged and
+committed by the store; gpu_hours and the rollups, which Spark does not run yet, are left
+out. Spark's JVM is a child of the child: its CPU seconds and peak RSS are read from /proc
+before it ends and reported beside the Python process's. Prints a Markdown table of medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.measure import machine  # noqa: E402
+
+CHILD = """
+import json, os, sys
+from pathlib import Path
+task, root, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+from ingest.warehouse.store import Store
+from models.settings import EngineSettings, Settings
+store = Store(root)
+jvm = {}
+if task == "floor":
+    import duckdb
+    from ingest.derive import line_classes
+    from ingest.derive.classified import _partition_files, rulebook
+    from models.classify import key_columns
+    from models.schema import COST_LINES
+    keys = key_columns(rulebook(Settings()).ruleset, COST_LINES.names)
+    files = _partition_files(store, store.table("cost_lines"), None)
+    con = duckdb.connect()
+    source = line_classes.files_source(con, files, ["x_LineId", *keys])
+    cols = ", ".join('"' + k + '"' for k in keys)
+    rows = con.execute(
+        f"SELECT sum(n) FROM (SELECT {cols}, count(*) AS n FROM ({source}) GROUP BY ALL)"
+    ).fetchall()[0][0]
+else:
+    from ingest.derive.classified import refresh_classifications, rulebook
+    settings = Settings(engine=EngineSettings(name=task))
+    with store.writer():
+        rows = refresh_classifications(store, rulebook(settings), None)
+    if task == "spark":
+        from pyspark.sql import SparkSession
+        proc = SparkSession.getActiveSession().sparkContext._gateway.proc
+        stat = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        hwm = next(int(l.split()[1]) for l in status.splitlines() if l.startswith("VmHWM"))
+        jvm = {"cpu": (int(stat[11]) + int(stat[12])) / ticks, "rss": hwm * 1024}
+out.write_text(json.dumps({"rows": rows, "jvm": jvm}))
+"""
+
+
+def run(task: str, root: Path, tmp: Path) -> dict:
+    """One child: wall, CPU and peak RSS of the Python process, and the JVM's for Spark."""
+    out = tmp / f"{task}.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    began = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, task, str(root), str(out)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - began
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{task} failed on {root}")
+    said = json.loads(out.read_text())
+    jvm = said["jvm"]
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime + jvm.get("cpu", 0.0),
+        "rss": usage.ru_maxrss * 1024,
+        "jvm_rss": jvm.get("rss", 0),
+        "rows": said["rows"],
+    }
+
+
+def bench(warehouse: Path, repeats: int) -> list[tuple[str, dict]]:
+    with tempfile.TemporaryDirectory(prefix="bench-spark-") as name:
+        tmp = Path(name)
+        copies = {}
+        for task in ("duckdb", "spark"):
+            copies[task] = tmp / task
+            shutil.copytree(warehouse, copies[task])
+        copies["floor"] = copies["duckdb"]
+        runs: dict[str, list[dict]] = {t: [] for t in ("floor", "duckdb", "spark")}
+        for i in range(repeats):
+            for task in runs:
+                runs[task].append(run(task, copies[task], tmp))
+            print(
+                f"{warehouse.name} run {i + 1}: "
+                + ", ".join(f"{t} {r[-1]['wall']:.1f} s" for t, r in runs.items()),
+                flush=True,
+            )
+    lines = {r["rows"] for r in runs["duckdb"] + runs["spark"]}
+    assert len(lines) == 1, f"the engines classified different line counts: {lines}"
+    return [(t, {k: statistics.median(r[k] for r in rs) for k in rs[0]}) for t, rs in runs.items()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("warehouses", nargs="+", type=Path)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}")
+    print(f"load before: {os.getloadavg()[0]:.1f} (1-minute average)")
+    tables = [(wh, bench(wh, args.repeats)) for wh in args.warehouses]
+    print(f"load after: {os.getloadavg()[0]:.1f} (1-minute average)")
+    print()
+    print("| warehouse | lines | engine | median wall s | CPU s | peak RSS python | peak RSS JVM "
+          "| wall vs floor | wall vs duckdb |")  # fmt: skip
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    for wh, figures in tables:
+        floor, duck = figures[0][1]["wall"], figures[1][1]["wall"]
+        rows = figures[1][1]["rows"]
+        for task, f in figures:
+            label = "floor (DuckDB group-by)" if task == "floor" else task
+            jvm = f"{f['jvm_rss'] / 2**30:.2f} GiB" if f["jvm_rss"] else "-"
+            print(
+                f"| {wh.name} | {int(rows):,} | {label} | {f['wall']:.1f} | {f['cpu']:.1f} | "
+                f"{f['rss'] / 2**30:.2f} GiB | {jvm} | {f['wall'] / floor:.1f}x | "
+                f"{f['wall'] / duck:.2f}x |"
+            )
+
+
+if __name__ == "__main__":
+    main()

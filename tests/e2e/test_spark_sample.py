@@ -1,0 +1,183 @@
+"""`finops --engine spark classify` on a copy of the sample warehouse: the classification
+Spark writes is the default engine's, row for row, every column (compared by DuckDB over both
+snapshots). A local Spark session starts a JVM: these tests are `heavy`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dashboard.cli.finops import main
+from ingest.warehouse.connection import table_select
+from models.classify import CLASS_KEYS, CLASSIFICATIONS, LINE_CLASSES
+
+pytest.importorskip("pyspark")
+# the first test pays for the sample warehouse and a JVM: minutes on a busy machine
+pytestmark = [pytest.mark.slow, pytest.mark.heavy, pytest.mark.timeout(1800)]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _finops(*args: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue() + err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def copies(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The sample warehouse classified by the default engine (as built) and by Spark."""
+    base = tmp_path_factory.mktemp("spark")
+    spark = base / "spark"
+    shutil.copytree(sample_warehouse, spark)
+    code, said = _finops("--warehouse", str(spark), "--engine", "spark", "classify")
+    assert code == 0, said
+    return {"duckdb": sample_warehouse, "spark": spark, "said": Path(said)}
+
+
+def _rows(con: duckdb.DuckDBPyConnection, root: Path, decl) -> str:
+    select = table_select(con, root / decl.name, decl)
+    assert select is not None, f"{decl.name} missing in {root}"
+    return select
+
+
+def _same(root_a: Path, root_b: Path, decl) -> tuple[int, int, int, int]:
+    """(rows a, rows b, rows of a not in b, rows of b not in a), duplicates counted."""
+    con = duckdb.connect()
+    a, b = _rows(con, root_a, decl), _rows(con, root_b, decl)
+    cols = ", ".join(f'"{c}"' for c in decl.names)
+    counts = con.execute(
+        f"SELECT (SELECT count(*) FROM ({a})), (SELECT count(*) FROM ({b})), "
+        f"(SELECT count(*) FROM (SELECT {cols} FROM ({a}) EXCEPT ALL SELECT {cols} FROM ({b}))), "
+        f"(SELECT count(*) FROM (SELECT {cols} FROM ({b}) EXCEPT ALL SELECT {cols} FROM ({a})))"
+    ).fetchone()
+    assert counts is not None
+    return counts
+
+
+def test_line_classes_are_the_default_engines_row_for_row(copies: dict[str, Path]) -> None:
+    rows_a, rows_b, only_a, only_b = _same(copies["duckdb"], copies["spark"], LINE_CLASSES)
+    assert rows_a == 124_656  # every line of the sample enterprise
+    assert (rows_b, only_a, only_b) == (rows_a, 0, 0)
+
+
+def test_class_keys_are_the_default_engines(copies: dict[str, Path]) -> None:
+    rows_a, rows_b, only_a, only_b = _same(copies["duckdb"], copies["spark"], CLASS_KEYS)
+    assert rows_a > 10
+    assert (rows_b, only_a, only_b) == (rows_a, 0, 0)
+
+
+def test_classified_cost_per_class_and_currency_to_the_cent(copies: dict[str, Path]) -> None:
+    def per_class(root: Path) -> list[tuple]:
+        con = duckdb.connect()
+        lines = _rows(con, root, LINE_CLASSES)
+        keys = _rows(con, root, CLASS_KEYS)
+        from models.schema import COST_LINES
+
+        costs = _rows(con, root, COST_LINES)
+        return con.execute(
+            f"SELECT k.x_AiClass, c.BillingCurrency, count(*), sum(c.EffectiveCost) "
+            f"FROM ({costs}) c JOIN ({lines}) l USING (x_LineId) JOIN ({keys}) k "
+            "USING (x_ClassKey) GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+
+    duck, spark = per_class(copies["duckdb"]), per_class(copies["spark"])
+    assert spark == duck
+    assert {cur for _, cur, _, _ in duck} == {"USD", "EUR"}
+    assert {c for c, *_ in duck} >= {"gpu_compute", "egress"}
+    assert CLASSIFICATIONS.names[0] == "x_LineId"
+
+
+def test_the_command_says_what_it_classified(copies: dict[str, Path]) -> None:
+    said = str(copies["said"])
+    assert "124,656 line(s) classified" in said
+
+
+def test_the_local_session_listens_on_loopback_only(copies: dict[str, Path]) -> None:
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    assert spark is not None, "the classify above ran in this process"
+    assert spark.conf.get("spark.driver.bindAddress") == "127.0.0.1"
+    assert spark.conf.get("spark.driver.host") == "127.0.0.1"
+    assert spark.conf.get("spark.ui.enabled") == "false"
+    pid = spark.sparkContext._gateway.proc.pid  # the JVM pyspark started
+    listening = _listening(pid)
+    assert listening, "the JVM listens on no port: the check would prove nothing"
+    assert {addr for addr, _ in listening} <= {"127.0.0.1", "::ffff:127.0.0.1", "::1"}
+
+
+def _listening(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of the TCP sockets process `pid` listens on, from /proc."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    out = []
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            f = line.split()
+            if f[3] != "0A" or f[9] not in inodes:  # 0A: LISTEN
+                continue
+            raw, port = f[1].split(":")
+            packed = bytes.fromhex(raw)
+            if family == socket.AF_INET:
+                packed = packed[::-1]
+            else:  # four little-endian 32-bit words
+                packed = b"".join(packed[i : i + 4][::-1] for i in range(0, 16, 4))
+            out.append((socket.inet_ntop(family, packed), int(port, 16)))
+    return out
+
+
+def test_an_ingest_classifies_on_spark_as_on_duckdb(tmp_path: Path) -> None:
+    """The refresh after an ingest classifies with the engine the command was given."""
+    from tests.fixtures.paths import SAMPLE_DATA
+
+    export = str(SAMPLE_DATA / "gcp" / "parquet")
+    for engine in ("duckdb", "spark"):
+        code, said = _finops("--warehouse", str(tmp_path / engine), "--engine", engine,
+                             "ingest", "gcp", export)  # fmt: skip
+        assert code == 0, said
+    rows_a, rows_b, only_a, only_b = _same(tmp_path / "duckdb", tmp_path / "spark", LINE_CLASSES)
+    assert rows_a == 4_932  # the sample's GCP lines
+    assert (rows_b, only_a, only_b) == (rows_a, 0, 0)
+    assert _same(tmp_path / "duckdb", tmp_path / "spark", CLASS_KEYS)[2:] == (0, 0)
+
+
+def test_an_unreachable_spark_remote_is_one_message(copies: dict[str, Path]) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    remote = f"sc://127.0.0.1:{port}/;token=planted-secret-123"
+    code, said = _finops("--warehouse", str(copies["spark"]), "--spark-remote", remote, "classify")
+    assert code == 5, said
+    assert f"the Spark Connect server sc://127.0.0.1:{port} cannot be reached" in said
+    assert "planted-secret-123" not in said
+    assert "Traceback" not in said
+
+
+def test_without_java_the_message_says_how_to_install(copies: dict[str, Path]) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    env["PATH"] = str(Path(sys.executable).parent)  # python and finops, no java
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run(
+        [sys.executable, "-m", "dashboard.cli", "--warehouse", str(copies["spark"]),
+         "--engine", "spark", "classify"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=copies["spark"].parent,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "--engine spark needs a Java runtime" in done.stderr
+    assert "pip install 'hybrid-finops[spark]'" in done.stderr
+    assert "openjdk-17-jre-headless" in done.stderr
