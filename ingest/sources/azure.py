@@ -126,7 +126,11 @@ def combine(actual: pl.LazyFrame, amortized: pl.LazyFrame | None) -> pl.LazyFram
         )
     keys = [*MATCH_KEY, "_occ"]
     a, m = _keyed(actual), _keyed(amortized)
-    joined = a.join(m, on=keys, how="full", suffix="_am", coalesce=True)
+    # in the actual file's order, then lines only the amortized file has: line ids (by
+    # position) are the same on every load of the same files
+    joined = a.join(
+        m, on=keys, how="full", suffix="_am", coalesce=True, maintain_order="left_right"
+    )
     names = joined.collect_schema().names()
     data_cols = [c for c in actual.collect_schema().names() if f"{c}_am" in names]
     return joined.select(

@@ -12,6 +12,7 @@ import pytest
 from dashboard.cli.finops import main
 from ingest.warehouse.connection import connect, versions
 from tests.fixtures.azure_runs import BAD_RUNS
+from tests.fixtures.paths import SAMPLE_DATA
 
 EA = "azure-ea-finops-toolkit"
 VARIANTS = "azure-header-variants"
@@ -424,3 +425,21 @@ def test_loads_record_the_sha256_of_each_file(tmp_path: Path, gz: bool) -> None:
         (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size)
     ]
     assert loads[0].source_total == Decimal("176.304")
+
+
+def test_the_same_exports_give_the_same_line_ids_on_every_load(tmp_path: Path) -> None:
+    """Actual and amortized files are matched line to line; the lines keep the actual file's
+    order, so ids (numbered by position) name the same line in every warehouse built from
+    the same files, as `finops explain` and saved links rely on."""
+    shown = []
+    for name in ("one", "two", "three"):
+        warehouse = tmp_path / name
+        exports = str(SAMPLE_DATA / "azure")
+        assert main(["--warehouse", str(warehouse), "ingest", "azure", exports]) == 0
+        rows = connect(warehouse).execute(
+            "select x_LineId, ResourceId, ChargeCategory, BilledCost, EffectiveCost "
+            "from cost_lines order by x_LineId"
+        )
+        shown.append(rows.fetchall())
+    assert len(shown[0]) == 2_753
+    assert shown[0] == shown[1] == shown[2]
