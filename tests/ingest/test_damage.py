@@ -31,7 +31,7 @@ LOG = Path("cost_lines") / "_delta_log"
 # The cost-line rollups the dashboard reads, derived at ingest (models/rollups.py).
 COST_ROLLUPS = (
     "spend_daily", "egress_daily", "tools_monthly", "tag_daily", "billed_periods",
-    "top_lines_parts",
+    "top_lines_parts", "commitment_months",
 )  # fmt: skip
 
 
