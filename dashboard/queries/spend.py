@@ -50,6 +50,8 @@ LINE_COLUMNS: dict[str, str] = {
     "account": "SubAccountName",
 }
 CLASSIFIED = "classified_costs"
+# Drill-down dimensions that are columns of cost_lines itself (no classification needed).
+LINE_NATIVE = ("provider", "service", "region", "account")
 # A line of AI spend: classified, and of a class other than NOT_AI_CLASSES.
 AI_SPEND = f"ai_class NOT IN {sql_list((*NOT_AI_CLASSES, UNSET))}"
 
@@ -308,12 +310,15 @@ def anomaly_drivers(
     """Resources that drove an anomaly: spend in it less their own daily baseline over the
     `window_days` before it (models/anomaly.py's definition), largest first."""
     col = LINE_COLUMNS[by]
+    source = lines_sql(con)
+    if by in LINE_NATIVE:  # a column of the line itself: no line joined to its class
+        source = f"SELECT *, {_PROVIDER} AS provider FROM cost_lines"
     return frame(
         con,
         f"""
         WITH l AS (SELECT coalesce(ResourceId, '(no resource id)') AS resource,
                           CAST(ChargePeriodStart AS DATE) AS d, {CostBasis(basis).column} AS c
-                   FROM ({lines_sql(con)})
+                   FROM ({source})
                    WHERE BillingCurrency = $cur
                      AND coalesce(CAST({col} AS VARCHAR), '{UNSET}') = $key
                      AND ChargePeriodStart >= CAST($a AS TIMESTAMPTZ) - to_days($w)
