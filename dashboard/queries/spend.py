@@ -310,9 +310,18 @@ def anomaly_drivers(
     """Resources that drove an anomaly: spend in it less their own daily baseline over the
     `window_days` before it (models/anomaly.py's definition), largest first."""
     col = LINE_COLUMNS[by]
-    source = lines_sql(con)
+    source, keyed = lines_sql(con), f"coalesce(CAST({col} AS VARCHAR), '{UNSET}') = $key"
     if by in LINE_NATIVE:  # a column of the line itself: no line joined to its class
         source = f"SELECT *, {_PROVIDER} AS provider FROM cost_lines"
+    elif key != UNSET and CLASSIFIED in available(con):
+        # A class: the ids of its lines (from the class combinations that give it) are hashed,
+        # not the window's lines with their resource ids: a third of the memory and time.
+        # (materialised, so DuckDB hashes the ids rather than turn the join around)
+        source = f"""WITH ids AS MATERIALIZED (
+                         SELECT x_LineId FROM line_classes WHERE x_ClassKey IN (
+                             SELECT x_ClassKey FROM class_keys WHERE CAST({col} AS VARCHAR) = $key))
+                     SELECT * FROM cost_lines SEMI JOIN ids USING (x_LineId)"""
+        keyed = "true"
     return frame(
         con,
         f"""
@@ -320,7 +329,7 @@ def anomaly_drivers(
                           CAST(ChargePeriodStart AS DATE) AS d, {CostBasis(basis).column} AS c
                    FROM ({source})
                    WHERE BillingCurrency = $cur
-                     AND coalesce(CAST({col} AS VARCHAR), '{UNSET}') = $key
+                     AND {keyed}
                      AND ChargePeriodStart >= CAST($a AS TIMESTAMPTZ) - to_days($w)
                      AND ChargePeriodStart < CAST($b AS TIMESTAMPTZ) + INTERVAL 1 DAY)
         SELECT resource,

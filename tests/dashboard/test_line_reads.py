@@ -60,3 +60,24 @@ def test_drivers_of_a_service_read_no_class(built_warehouse: Path, tmp_path: Pat
         assert _drivers(spoiled, "service", service).equals(drivers), service
     with pytest.raises(duckdb.Error):  # the damage is real: a team is a class
         _drivers(spoiled, "team", "ml-research")
+
+
+def test_drivers_of_a_class_equal_those_of_the_joined_lines(
+    built_warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team's or AI class's drivers, read through the ids of its lines, are those of the
+    lines joined to their classes (`classified_costs`), figure for figure."""
+    con = _connect(built_warehouse)
+    keys = con.execute(
+        "SELECT DISTINCT 'team', x_Team FROM classified_costs WHERE x_Team IS NOT NULL "
+        "UNION ALL SELECT DISTINCT 'AI class', x_AiClass FROM classified_costs "
+        "WHERE x_AiClass IS NOT NULL ORDER BY ALL"
+    ).fetchall()
+    assert len(keys) >= 4
+    got = {k: _drivers(con, *k) for k in keys}
+    assert sum(d.height for d in got.values()) >= 2
+    joined = f"SELECT *, {queries._PROVIDER} AS provider FROM classified_costs"
+    monkeypatch.setattr(queries, "available", lambda _con: set())
+    monkeypatch.setattr(queries, "lines_sql", lambda _con: joined)
+    for k, drivers in got.items():
+        assert _drivers(con, *k).equals(drivers), k
