@@ -87,15 +87,16 @@ def snapshot_key(root: Path | str) -> tuple[tuple[str, int | None], ...]:
     they are part of the key too.
     """
     root = warehouse.location(root)
-    out = dict(warehouse.versions(root))
+    # Every page asks it for every answer, so it lists each table's log rather than open the
+    # table (a Delta open reads its log: about 20 of them a page). A damaged table is
+    # refused when the snapshot is opened (`warehouse.connect`).
+    out: dict[str, int | None] = {t.name: None for t in warehouse.BASE_TABLES}
     if not isinstance(root, Path):  # object storage: its tables listed, their logs read
-        for name, version in warehouse.remote_versions(root).items():
-            out.setdefault(name, version)
+        out |= warehouse.remote_versions(root)
     elif root.is_dir():
         for log in sorted(root.glob("*/_delta_log")):
-            if log.parent.name not in out:
-                commits = [p.stem for p in log.glob("*.json")]
-                out[log.parent.name] = max((int(c) for c in commits if c.isdigit()), default=None)
+            commits = [p.stem for p in log.glob("*.json")]
+            out[log.parent.name] = max((int(c) for c in commits if c.isdigit()), default=None)
     return tuple(sorted(out.items()))
 
 
