@@ -36,10 +36,13 @@ from streamlit.testing.v1 import AppTest
 app, out, repeats = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 def rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-t = time.perf_counter()
+def cpu_s():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+t, c = time.perf_counter(), cpu_s()
 at = AppTest.from_string(f"import runpy; runpy.run_path({app!r})", default_timeout=3600).run()
-cold = time.perf_counter() - t
-pages = {"(cold) overview": {"first_s": cold, "rss_mib": rss_mib(),
+cold, cold_cpu = time.perf_counter() - t, cpu_s() - c
+pages = {"(cold) overview": {"first_s": cold, "cpu_s": cold_cpu, "rss_mib": rss_mib(),
                              "tiles": {m.label: m.value for m in at.metric}}}
 problems = [str(e.value) for e in list(at.exception) + list(at.error)]
 for page in sorted((Path(app).parent / "pages").glob("[!_]*.py")):
@@ -94,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     peaks = [round(r["peak_rss_mib"]) for r in runs]
     print(f"process peak RSS: median {statistics.median(peaks):.0f} MiB (runs: {peaks})")
     colds = [round(r["pages"]["(cold) overview"]["first_s"], 2) for r in runs]
-    print(f"cold load: median {statistics.median(colds):.2f} s (runs: {colds})")
+    cpus = [round(r["pages"]["(cold) overview"]["cpu_s"], 2) for r in runs]
+    print(
+        f"cold load: median {statistics.median(colds):.2f} s wall (runs: {colds}), "
+        f"{statistics.median(cpus):.2f} s CPU (runs: {cpus}; all threads of the process)"
+    )
     for page, f in runs[0]["pages"].items():
         if f["tiles"]:
             print(f"{page}: {json.dumps(f['tiles'], ensure_ascii=False)}")
