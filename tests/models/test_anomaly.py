@@ -205,8 +205,6 @@ def test_monthly_fees_are_spread_over_their_days_not_read_as_spikes():
 def test_baselines_taken_at_once_are_each_days_own() -> None:
     """Each day's baseline (median and median absolute deviation of the days before it, at
     most a window of them) is the same float whether taken day by day or all at once."""
-    import numpy as np
-
     from models.anomaly import _baseline
 
     rng = np.random.default_rng(7)
