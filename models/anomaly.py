@@ -171,10 +171,10 @@ _SCHEMA = {
 def _runs(x: np.ndarray, s: AnomalySettings) -> list[tuple[int, int, float, float, float]]:
     """(first, last, spend, expected, peak z) for each run of anomalous days."""
     flagged: list[tuple[int, float, float]] = []
+    medians, deviations = _baseline(x, s.window_days)
     for i in range(s.min_history_days, len(x)):
-        w = x[max(0, i - s.window_days) : i]
-        med = float(np.median(w))
-        mad = float(np.median(np.abs(w - med))) * _MAD_TO_SIGMA
+        med = float(medians[i])
+        mad = float(deviations[i]) * _MAD_TO_SIGMA
         # A flat baseline has MAD 0: floor the scale so cents of noise are not "infinite z".
         scale = max(mad, 0.05 * abs(med), 1.0)
         excess = x[i] - med
@@ -189,6 +189,23 @@ def _runs(x: np.ndarray, s: AnomalySettings) -> list[tuple[int, int, float, floa
         else:
             runs.append((i, i, float(x[i]), med, z))
     return runs
+
+
+def _baseline(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each day i, the median of the `window` days before it (fewer at the start) and
+    their median absolute deviation from it (day 0 has none: NaN). The full windows are taken
+    at once, as rows of one array: a year of a few dozen series is thousands of windows."""
+    n = len(x)
+    med, mad = np.full(n, np.nan), np.full(n, np.nan)
+    for i in range(1, min(window, n - 1) + 1):  # the first days: shorter windows
+        w = x[:i]
+        med[i] = np.median(w)
+        mad[i] = np.median(np.abs(w - med[i]))
+    if n > window + 1 and window > 0:
+        w = np.lib.stride_tricks.sliding_window_view(x[:-1], window)[1:]  # days window+1 ...
+        med[window + 1 :] = np.median(w, axis=1)
+        mad[window + 1 :] = np.median(np.abs(w - med[window + 1 :, None]), axis=1)
+    return med, mad
 
 
 def _drivers(

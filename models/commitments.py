@@ -67,6 +67,18 @@ SUMMARY_SCHEMA = {
     "net_savings": MONEY,
 }
 KEYS = ["ProviderName", "BillingCurrency", "BillingPeriodStart"]
+# The columns a pre-aggregation groups by (besides what it sums, `MONEY_COLUMNS`).
+GROUP_COLUMNS = (
+    *(c for c in COLUMNS if c not in ("BilledCost", "EffectiveCost", "ListCost")),
+    "x_InstanceType",
+    "x_AiClass",
+)
+MONEY_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost")
+# The lines `summarise` reads: a commitment's own, and the compute usage it could cover.
+LINES_SQL = (
+    "(CommitmentDiscountId IS NOT NULL "
+    "OR (ChargeCategory = 'Usage' AND ServiceCategory = 'Compute'))"
+)
 
 
 def family(itype: pl.Expr) -> pl.Expr:

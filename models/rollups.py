@@ -133,6 +133,30 @@ TOP_LINES_PARTS = Table(
     ),
 )  # fmt: skip
 
+# The commitment lines and the compute usage beside them (models/commitments.py LINES_SQL),
+# summed per the columns `summarise` groups by: a few hundred rows a month, where the lines
+# are millions (nearly every GPU-hour line is compute usage).
+COMMITMENT_MONTHS = Table(
+    "commitment_months",
+    (
+        *(
+            _line(n)
+            for n in (
+                "ProviderName", "BillingCurrency", "BillingPeriodStart", "ChargeCategory",
+                "CommitmentDiscountId", "CommitmentDiscountName", "CommitmentDiscountType",
+                "CommitmentDiscountCategory", "CommitmentDiscountStatus", "ServiceCategory",
+                "PricingCategory", "x_InstanceType",
+            )
+        ),
+        Column("x_AiClass", "string"),
+        *(
+            Column(n, "decimal", doc=f"sum of {n}")
+            for n in ("BilledCost", "EffectiveCost", "ListCost")
+        ),
+        Column("lines", "int", False),
+    ),
+)  # fmt: skip
+
 ROLLUPS: tuple[Table, ...] = (
     SPEND_DAILY,
     EGRESS_DAILY,
@@ -140,4 +164,5 @@ ROLLUPS: tuple[Table, ...] = (
     TAG_DAILY,
     BILLED_PERIODS,
     TOP_LINES_PARTS,
+    COMMITMENT_MONTHS,
 )

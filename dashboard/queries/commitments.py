@@ -13,9 +13,8 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from models.commitments import COLUMNS, summarise
-
-_MONEY = ("BilledCost", "EffectiveCost", "ListCost")
+from models.commitments import GROUP_COLUMNS, LINES_SQL, MONEY_COLUMNS, summarise
+from models.rollups import COMMITMENT_MONTHS as ROLLUP
 
 
 def _relation(con: duckdb.DuckDBPyConnection) -> tuple[str, bool]:
@@ -37,6 +36,16 @@ def _relation(con: duckdb.DuckDBPyConnection) -> tuple[str, bool]:
     return "cost_lines", False
 
 
+def _built(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this snapshot has the `commitment_months` rollup (a warehouse not ingested
+    since it was added, or a state `--as-of` before then, has not)."""
+    rows = con.execute(
+        "SELECT version FROM finops_snapshot() WHERE dataset = $name",
+        {"name": ROLLUP.name},
+    ).fetchall()
+    return bool(rows) and rows[0][0] is not None
+
+
 def summary(
     con: duckdb.DuckDBPyConnection,
     start: date | None = None,
@@ -45,23 +54,25 @@ def summary(
     currency: str | None = None,
 ) -> pl.DataFrame:
     """models.commitments.SUMMARY_SCHEMA rows for the billing periods starting in
-    [start, end) (None: unbounded), of `providers` (empty: all), in `currency` (None: all)."""
-    relation, classified = _relation(con)
-    dims = [*(c for c in COLUMNS if c not in _MONEY), "x_InstanceType"]
-    if classified:
-        dims.append("x_AiClass")
-    cols = ", ".join(dims)
-    sums = ", ".join(f"sum({m}) AS {m}" for m in _MONEY)
-    sql = f"""
-        SELECT {cols}, {sums} FROM {relation}
+    [start, end) (None: unbounded), of `providers` (empty: all), in `currency` (None: all).
+
+    Read from the `commitment_months` rollup (built at ingest, a few hundred rows a month),
+    else from the lines: every compute usage line joined to its classes."""
+    where = f"""
         WHERE ($start IS NULL OR BillingPeriodStart >= CAST($start AS TIMESTAMPTZ))
           AND ($end IS NULL OR BillingPeriodStart < CAST($end AS TIMESTAMPTZ))
           AND (len($providers) = 0 OR list_contains($providers, ProviderName))
           AND ($currency IS NULL OR BillingCurrency = $currency)
-          AND (CommitmentDiscountId IS NOT NULL
-               OR (ChargeCategory = 'Usage' AND ServiceCategory = 'Compute'))
-        GROUP BY ALL
+          AND {LINES_SQL}
     """
+    sums = ", ".join(f"sum({m}) AS {m}" for m in MONEY_COLUMNS)
+    if _built(con):
+        cols = ", ".join(GROUP_COLUMNS)
+        sql = f"SELECT {cols}, {sums} FROM {ROLLUP.name} {where} GROUP BY ALL"
+    else:
+        relation, classified = _relation(con)
+        dims = [c for c in GROUP_COLUMNS if classified or c != "x_AiClass"]
+        sql = f"SELECT {', '.join(dims)}, {sums} FROM {relation} {where} GROUP BY ALL"
     params = {
         "start": start,
         "end": end,

@@ -22,6 +22,7 @@ from dashboard.queries.spend import (
     CLASSIFIED,
     DIMENSIONS,
     LINE_COLUMNS,
+    LINE_NATIVE,
     UNSET,
     _p,
     amount,
@@ -155,7 +156,7 @@ def drill_page(
             "ORDER BY EffectiveCost DESC, x_LineId LIMIT $size OFFSET $offset"
         )
         return frame(con, sql, params)
-    native_ok = not (f.teams or f.environments) and by in (None, *_LINE_NATIVE)
+    native_ok = not (f.teams or f.environments) and by in (None, *LINE_NATIVE)
     if native_ok and CLASSIFIED in available(con) and "classifications" in relations(con):
         native = ", ".join(c for c in DRILL_COLUMNS if c not in ("provider", "x_Team", "x_AiClass"))
         page_sql = (
@@ -252,7 +253,3 @@ def _page_floor(
         params,
     ).fetchall()
     return row[0][0] if row else None
-
-
-# Drill dimensions that are columns of cost_lines itself (no classification needed).
-_LINE_NATIVE = ("provider", "service", "region", "account")

@@ -21,12 +21,22 @@ MIME = {
 def reconciliation(
     con: duckdb.DuckDBPyConnection, month: str, settings: Settings
 ) -> tuple[pl.DataFrame, bool]:
-    """The pack's reconciliation section (no files written) and whether it all matched."""
-    from dashboard.report.pack import build_pack
+    """The pack's reconciliation section (no files written) and whether it all matched: the
+    section alone, from the month's billed cost per account (the rest of the pack is built
+    when asked for, by `files`)."""
+    from dashboard.report import data as report_data
+    from dashboard.report import sections as report_sections
+    from dashboard.report.config import report_settings
+    from dashboard.report.model import Month, reconciled
 
-    pack = build_pack(con, month, out_dir=None, settings=settings)
-    section = pack.sections.get("reconciliation")
-    return (section.frame if section else pl.DataFrame()), pack.reconciled
+    at = Month.parse(month)
+    cur = con.cursor()  # its own temporary table
+    try:
+        report_data.stage_reconciliation(cur, at)
+        section = report_sections.reconciliation(cur, at, report_settings(settings))
+    finally:
+        cur.close()
+    return section.frame, reconciled(section)
 
 
 def files(

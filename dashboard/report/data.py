@@ -145,6 +145,22 @@ def stage(con: duckdb.DuckDBPyConnection, month: Month, sources: Sources) -> Non
     con.execute(f"drop table {LINES}_raw")
 
 
+def stage_reconciliation(con: duckdb.DuckDBPyConnection, month: Month) -> None:
+    """Only what the reconciliation section reads, into `report_lines`: the month's lines and
+    billed cost per source, billing account and currency. The cost lines alone, one month's
+    files: no classes are joined, so it holds a few rows however large the month."""
+    con.execute(f"drop table if exists {LINES}")
+    con.execute(
+        f"""create temp table {LINES} as
+        select $period as period, x_Source as source, BillingAccountId as account,
+               BillingCurrency as currency, count(*) as lines,
+               sum(BilledCost) as {_AMOUNTS[CostBasis.BILLED]}
+        from cost_lines
+        where BillingPeriodStart >= $start and BillingPeriodStart < $end group by all""",
+        {"period": str(month), "start": month.start, "end": month.end},
+    )
+
+
 def check_month(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> None:
     """A month with nothing in it, or nothing in the chosen currency, is an input error."""
     rows = con.sql(

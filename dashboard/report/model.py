@@ -95,10 +95,14 @@ class Pack:
     @property
     def reconciled(self) -> bool:
         """True when every reconciliation row has status ok."""
-        rec = self.sections.get("reconciliation")
-        if rec is None or rec.frame.height == 0:
-            return True
-        return bool((rec.frame.get_column("status") == "ok").all())
+        return reconciled(self.sections.get("reconciliation"))
+
+
+def reconciled(section: Section | None) -> bool:
+    """True when every row of a reconciliation section has status ok (none: nothing to check)."""
+    if section is None or section.frame.height == 0:
+        return True
+    return bool((section.frame.get_column("status") == "ok").all())
 
 
 def digits(currency: str | None) -> int:

@@ -20,6 +20,7 @@ from ingest.derive import lineage, scratch
 from ingest.warehouse.connection import files_view, table_select
 from ingest.warehouse.load_contract import new_load_id
 from ingest.warehouse.store import Store
+from models import commitments
 from models import rollups as contract
 from models.classify import CLASS_KEYS
 from models.cost_basis import CostBasis
@@ -50,7 +51,9 @@ _LINE_COLUMNS = (
     "RegionName", "RegionId", "x_Source", "ServiceName", "SubAccountName", "SubAccountId",
     "BillingAccountId", "BillingCurrency", "Tags", "EffectiveCost", "BilledCost",
     "ConsumedQuantity", "ConsumedUnit", "x_UsageType", "ResourceId", "ChargeDescription",
-    "x_Seats", "x_ActiveSeats",
+    "x_Seats", "x_ActiveSeats", "ChargeCategory", "ServiceCategory", "PricingCategory",
+    "CommitmentDiscountId", "CommitmentDiscountName", "CommitmentDiscountType",
+    "CommitmentDiscountCategory", "CommitmentDiscountStatus", "ListCost", "x_InstanceType",
 )  # fmt: skip
 _CLASS_COLUMNS = (
     "x_Team", "x_Project", "x_Environment", "x_AiClass", "x_Workload", "x_EgressKind",
@@ -194,6 +197,18 @@ def _billed_periods(parts: Parts) -> str:
         FROM {_GROUPS} GROUP BY ALL"""
 
 
+def _commitment_months(parts: Parts) -> str:
+    # from the lines, not the groups: the commitment columns are not among their keys, and
+    # only the commitment and compute lines are grouped
+    dims = ", ".join(f"l.{c}" for c in commitments.GROUP_COLUMNS if c != "x_AiClass")
+    money = ", ".join(f"sum(l.{c}) AS {c}" for c in commitments.MONEY_COLUMNS)
+    return f"""
+        SELECT {_P}, {dims}, k.x_AiClass, {money}, count(*) AS lines
+        FROM {_LINES} l LEFT JOIN {_KEYS} k ON k.x_ClassKey = l.x_ClassKey
+        WHERE {commitments.LINES_SQL}
+        GROUP BY ALL"""
+
+
 def _top_lines_parts(parts: Parts) -> str:
     return "SELECT * FROM _rollup_top"  # the lines `_top_ids` picks, with their classes
 
@@ -205,6 +220,7 @@ SQL = {
     contract.TAG_DAILY.name: _tag_daily,
     contract.BILLED_PERIODS.name: _billed_periods,
     contract.TOP_LINES_PARTS.name: _top_lines_parts,
+    contract.COMMITMENT_MONTHS.name: _commitment_months,
 }
 
 

@@ -40,6 +40,7 @@ PAUSE_POINTS: dict[str, str] = {
             "tag_daily",
             "billed_periods",
             "top_lines_parts",
+            "commitment_months",
         )
     },
 }

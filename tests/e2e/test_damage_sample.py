@@ -22,6 +22,6 @@ def test_the_sample_enterprise_checks_healthy(
         ("cost_lines", "gpu_util", "assets", "loads", "line_classes", "class_keys",
          "gpu_hours", "idle_episodes", "gpu_buckets", "gpu_demand", "gpu_owned_days",
          "telemetry_monthly", "spend_daily", "egress_daily", "tools_monthly", "tag_daily",
-         "billed_periods", "top_lines_parts"),
+         "billed_periods", "top_lines_parts", "commitment_months"),
         "healthy",
     )  # fmt: skip

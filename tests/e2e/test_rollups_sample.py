@@ -136,6 +136,29 @@ def test_billed_periods(con) -> None:
     assert n > 10
 
 
+def test_commitment_months(con) -> None:
+    from models.commitments import LINES_SQL
+
+    n = same(
+        con,
+        """SELECT BillingPeriodStart, CommitmentDiscountId, CommitmentDiscountStatus,
+                  ChargeCategory, x_InstanceType, x_AiClass, BillingCurrency, sum(BilledCost),
+                  sum(EffectiveCost), sum(ListCost) FROM commitment_months GROUP BY ALL""",
+        f"""SELECT BillingPeriodStart, CommitmentDiscountId, CommitmentDiscountStatus,
+                   ChargeCategory, x_InstanceType, x_AiClass, BillingCurrency, sum(BilledCost),
+                   sum(EffectiveCost), sum(ListCost) FROM {LINES}
+            WHERE {LINES_SQL} GROUP BY ALL""",
+    )
+    assert n > 10
+    counted = "SELECT sum(lines) FROM commitment_months"
+    direct = f"SELECT count(*) FROM cost_lines WHERE {LINES_SQL}"
+    assert con.execute(counted).fetchall() == con.execute(direct).fetchall()
+    committed = con.execute(
+        "SELECT count(DISTINCT CommitmentDiscountId) FROM commitment_months"
+    ).fetchall()[0][0]
+    assert committed >= 3
+
+
 def test_top_lines_are_the_costliest_lines(sample_warehouse: Path, monkeypatch) -> None:
     from models import rollups
 

@@ -31,7 +31,7 @@ LOG = Path("cost_lines") / "_delta_log"
 # The cost-line rollups the dashboard reads, derived at ingest (models/rollups.py).
 COST_ROLLUPS = (
     "spend_daily", "egress_daily", "tools_monthly", "tag_daily", "billed_periods",
-    "top_lines_parts",
+    "top_lines_parts", "commitment_months",
 )  # fmt: skip
 
 
@@ -252,7 +252,7 @@ def test_a_healthy_warehouse_checks_healthy(built: Path, capsys: pytest.CaptureF
     before = fingerprint(built)
     code, out, err = run(capsys, "--warehouse", str(built), "check")
     assert code == 0, out + err
-    assert "All 16 tables are healthy." in out
+    assert "All 17 tables are healthy." in out
     assert table_states(out) == dict.fromkeys(
         ("cost_lines", "loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes",
          "gpu_buckets", "gpu_demand", "gpu_owned_days", "telemetry_monthly", *COST_ROLLUPS),

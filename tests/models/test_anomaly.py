@@ -200,3 +200,19 @@ def test_monthly_fees_are_spread_over_their_days_not_read_as_spikes():
     found = detect_anomalies(costs)
     assert "W&B Dedicated" not in set(found["key"])
     assert found.filter(pl.col("dimension") == "service")["key"].to_list() == ["AWS Data Transfer"]
+
+
+def test_baselines_taken_at_once_are_each_days_own() -> None:
+    """Each day's baseline (median and median absolute deviation of the days before it, at
+    most a window of them) is the same float whether taken day by day or all at once."""
+    from models.anomaly import _baseline
+
+    rng = np.random.default_rng(7)
+    for n in (2, 5, 28, 29, 30, 31, 365):
+        for window in (1, 7, 28):
+            x = rng.gamma(2.0, 100.0, n).round(2)
+            med, mad = _baseline(x, window)
+            for i in range(1, n):
+                w = x[max(0, i - window) : i]
+                m = np.median(w)
+                assert (med[i], mad[i]) == (m, np.median(np.abs(w - m))), (n, window, i)
