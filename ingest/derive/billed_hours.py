@@ -51,10 +51,11 @@ def months_sql(column: str, months: list[str]) -> str:
 
 def _periods_sql(*, owned: bool) -> str:
     """One row per (resource key, charge period) of the staged `_gpu_lines`: attributes,
-    cost per GPU-hour, sizes.
+    cost per GPU-hour, sizes, and the resource's integer key (_kid, from `_keys`).
 
-    Most periods have one line, whose values are the period's: the string "first" aggregates
-    run only over periods of several lines, the rest take their line by id.
+    Most periods have one line, whose values are the period's: only the few periods of
+    several lines (found by counting lines per integer key and start, never grouping every
+    line with its strings) are aggregated, with "first" taken as the least x_LineId.
     """
     rounded = (  # sum / (hours x rows), rounded half to even at MONEY's scale as polars does
         "(CASE WHEN _r * 2 > _den OR (_r * 2 = _den AND _q % 2 <> 0) THEN _q + _s ELSE _q END)"
@@ -62,7 +63,10 @@ def _periods_sql(*, owned: bool) -> str:
     )
     cost = unit_cost = "p._unit_cost"
     if owned:
-        rates = "LEFT JOIN owned_rates o ON o._key = p._key"
+        rates = (
+            "LEFT JOIN (SELECT k._kid, o.* FROM owned_rates o JOIN _keys k ON k._key = o._key) o"
+            " ON o._kid = p._kid"
+        )
         cost = (
             "CASE WHEN p.source = 'onprem' AND o._rate IS NOT NULL THEN "
             "(CASE WHEN p.ChargePeriodStart >= o._life_end THEN o._rate_after_life "
@@ -70,29 +74,34 @@ def _periods_sql(*, owned: bool) -> str:
         )
     else:
         rates = ""
+    keyed = "(SELECT l.*, k._kid FROM _gpu_lines l JOIN _keys k ON k._key = l._key)"
     return f"""
-WITH groups AS (
-  SELECT _key, ChargePeriodStart, count(*) AS _n, min(x_LineId) AS _first,
-         sum(EffectiveCost) AS _cost, max(_billed_h) AS _billed_h, max(x_GpuPerInstance) AS _gpus
-  FROM _gpu_lines GROUP BY _key, ChargePeriodStart
-), several AS (  -- the first non-null host and model, and the costliest line's team
-  SELECT _key, ChargePeriodStart,
+WITH dups AS (  -- the periods of several lines
+  SELECT _kid, _start FROM {keyed} GROUP BY _kid, _start HAVING count(*) > 1
+), single AS (
+  SELECT _kid, ChargePeriodStart, 1::BIGINT AS _n, EffectiveCost AS _cost, _billed_h,
+         x_GpuPerInstance AS _gpus, ResourceId AS resource_id, ProviderName AS provider,
+         x_Source AS source, BillingCurrency AS currency, ResourceName AS host,
+         x_GpuModelName AS gpu_model, x_Team AS team
+  FROM {keyed} l WHERE _start IS NOT NULL
+    AND NOT EXISTS (SELECT 1 FROM dups d WHERE d._kid = l._kid AND d._start = l._start)
+), lines AS (
+  SELECT l.* FROM {keyed} l SEMI JOIN dups d ON d._kid = l._kid AND d._start = l._start
+), groups AS (
+  SELECT _kid, ChargePeriodStart, count(*) AS _n, min(x_LineId) AS _first,
+         sum(EffectiveCost) AS _cost, max(_billed_h) AS _billed_h, max(x_GpuPerInstance) AS _gpus,
          arg_min(ResourceName, x_LineId) FILTER (WHERE ResourceName IS NOT NULL) AS host,
          arg_min(x_GpuModelName, x_LineId) FILTER (WHERE x_GpuModelName IS NOT NULL) AS gpu_model,
          arg_max_null(x_Team, row(EffectiveCost, -x_LineId)) AS team
-  FROM _gpu_lines l
-  SEMI JOIN (SELECT _key, ChargePeriodStart FROM groups WHERE _n > 1) g
-    USING (_key, ChargePeriodStart)
-  GROUP BY _key, ChargePeriodStart
+  FROM lines GROUP BY _kid, ChargePeriodStart
 ), per_period AS (
-  SELECT g.*, f.ResourceId AS resource_id, f.ProviderName AS provider, f.x_Source AS source,
-         f.BillingCurrency AS currency,
-         CASE WHEN g._n = 1 THEN f.ResourceName ELSE m.host END AS host,
-         CASE WHEN g._n = 1 THEN f.x_GpuModelName ELSE m.gpu_model END AS gpu_model,
-         CASE WHEN g._n = 1 THEN f.x_Team ELSE m.team END AS team
-  FROM groups g JOIN _gpu_lines f
-    ON f.x_LineId = g._first AND f._key = g._key AND f.ChargePeriodStart = g.ChargePeriodStart
-  LEFT JOIN several m ON m._key = g._key AND m.ChargePeriodStart = g.ChargePeriodStart
+  SELECT g._kid, g.ChargePeriodStart, g._n, g._cost, g._billed_h, g._gpus,
+         f.ResourceId AS resource_id, f.ProviderName AS provider, f.x_Source AS source,
+         f.BillingCurrency AS currency, g.host, g.gpu_model, g.team
+  FROM groups g JOIN lines f
+    ON f.x_LineId = g._first AND f._kid = g._kid AND f.ChargePeriodStart = g.ChargePeriodStart
+  UNION ALL
+  SELECT * FROM single
 ), sized AS (
   SELECT *, {GPU_ROWS_SQL} AS _rows FROM per_period
 ), quotients AS (  -- the division once per distinct (cost, divisor): HUGEINT is slow
@@ -105,7 +114,7 @@ WITH groups AS (
   JOIN quotients q
     ON q._cost IS NOT DISTINCT FROM s._cost AND q._dd IS NOT DISTINCT FROM s._billed_h * s._rows
 )
-SELECT p._key, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown') AS gpu_model,
+SELECT p._kid, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown') AS gpu_model,
        p.provider, p.source,
        CASE WHEN p.source = 'onprem' THEN '{ONPREM}' ELSE '{CLOUD}' END AS deployment,
        coalesce(p.team, 'unallocated') AS team, {cost} AS cost, p.currency,
@@ -142,15 +151,15 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: b
         f"""CREATE OR REPLACE TEMP TABLE _gpu_lines AS
         SELECT x_LineId, ResourceId, ResourceName, ChargePeriodStart, EffectiveCost, ProviderName,
                x_Source, BillingCurrency, x_Team, x_GpuPerInstance, x_GpuModelName,
-               lower(ResourceId) AS _key,
+               lower(ResourceId) AS _key, epoch_us(ChargePeriodStart) AS _start,
                {BILLED_HOURS_SQL} AS _billed_h
         FROM ({lines}) WHERE {BILLED_LINES_SQL}"""
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _periods AS {_periods_sql(owned=owned)}")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _keys AS SELECT _key, "
-        "CAST(row_number() OVER () AS INTEGER) AS _kid FROM (SELECT DISTINCT _key FROM _periods)"
+        "CAST(row_number() OVER () AS INTEGER) AS _kid FROM (SELECT DISTINCT _key FROM _gpu_lines)"
     )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _periods AS {_periods_sql(owned=owned)}")
     for col in _ENUM_COLUMNS:
         con.execute(
             f"CREATE OR REPLACE TEMP TYPE _e_{col} AS ENUM "
@@ -164,10 +173,10 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: b
     enums = ", ".join(f"p.{c}::_e_{c} AS {c}" for c in _ENUM_COLUMNS)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _billed AS
-        SELECT k._kid, {enums},
+        SELECT p._kid, {enums},
                p.deployment::_e_deployment AS deployment, p.cost, p._start, p._rows, p._n_rows,
                p._m0 = p._m1 AS _one_month, p._m0::_e_month AS _month
-        FROM _periods p JOIN _keys k ON k._key = p._key"""
+        FROM _periods p"""
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _util_ids AS SELECT DISTINCT resource_id, host, gpu_uuid,"
@@ -180,8 +189,9 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: b
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _pairs AS
         WITH hosts AS (
-          SELECT lower(host) AS _host, min(_key) AS _hkey FROM _periods
-          WHERE host IS NOT NULL GROUP BY 1
+          SELECT _host, min(k._key) AS _hkey
+          FROM (SELECT DISTINCT lower(host) AS _host, _kid FROM _periods WHERE host IS NOT NULL)
+          JOIN _keys k USING (_kid) GROUP BY 1
         )
         SELECT u.resource_id, u.host, coalesce(k._kid, hk._kid) AS _kid
         FROM (SELECT DISTINCT resource_id, host FROM _util_ids) u
