@@ -7,6 +7,8 @@ rules of models.idle. `ingest.derive.gpu_hours` assembles these into the written
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 from models.idle import (
@@ -50,12 +52,12 @@ def months_sql(column: str, months: list[str]) -> str:
 
 
 def _periods_sql(*, owned: bool) -> str:
-    """One row per (resource key, charge period) of the staged `_gpu_lines`: attributes,
-    cost per GPU-hour, sizes, and the resource's integer key (_kid, from `_keys`).
+    """One row per (resource key, charge period) of the staged `_gpu_lines`: the resource's
+    integer key (_kid), attributes (ENUMs), cost per GPU-hour, sizes, months.
 
     Most periods have one line, whose values are the period's: only the few periods of
-    several lines (found by counting lines per integer key and start, never grouping every
-    line with its strings) are aggregated, with "first" taken as the least x_LineId.
+    several lines (found by counting lines per integer key and start) are aggregated, with
+    "first" taken as the least x_LineId, so no step groups or joins every line by strings.
     """
     rounded = (  # sum / (hours x rows), rounded half to even at MONEY's scale as polars does
         "(CASE WHEN _r * 2 > _den OR (_r * 2 = _den AND _q % 2 <> 0) THEN _q + _s ELSE _q END)"
@@ -69,39 +71,32 @@ def _periods_sql(*, owned: bool) -> str:
         )
         cost = (
             "CASE WHEN p.source = 'onprem' AND o._rate IS NOT NULL THEN "
-            "(CASE WHEN p.ChargePeriodStart >= o._life_end THEN o._rate_after_life "
+            "(CASE WHEN make_timestamptz(p._start) >= o._life_end THEN o._rate_after_life "
             f"ELSE o._rate END)::{MONEY_SQL} ELSE {unit_cost} END"
         )
     else:
         rates = ""
-    keyed = "(SELECT l.*, k._kid FROM _gpu_lines l JOIN _keys k ON k._key = l._key)"
     return f"""
-WITH dups AS (  -- the periods of several lines
-  SELECT _kid, _start FROM {keyed} GROUP BY _kid, _start HAVING count(*) > 1
-), single AS (
-  SELECT _kid, ChargePeriodStart, 1::BIGINT AS _n, EffectiveCost AS _cost, _billed_h,
-         x_GpuPerInstance AS _gpus, ResourceId AS resource_id, ProviderName AS provider,
-         x_Source AS source, BillingCurrency AS currency, ResourceName AS host,
-         x_GpuModelName AS gpu_model, x_Team AS team
-  FROM {keyed} l WHERE _start IS NOT NULL
-    AND NOT EXISTS (SELECT 1 FROM dups d WHERE d._kid = l._kid AND d._start = l._start)
+WITH dups AS (  -- the periods of several lines: few
+  SELECT _kid, _start FROM _gpu_lines GROUP BY _kid, _start HAVING count(*) > 1
 ), lines AS (
-  SELECT l.* FROM {keyed} l SEMI JOIN dups d ON d._kid = l._kid AND d._start = l._start
-), groups AS (
-  SELECT _kid, ChargePeriodStart, count(*) AS _n, min(x_LineId) AS _first,
-         sum(EffectiveCost) AS _cost, max(_billed_h) AS _billed_h, max(x_GpuPerInstance) AS _gpus,
-         arg_min(ResourceName, x_LineId) FILTER (WHERE ResourceName IS NOT NULL) AS host,
-         arg_min(x_GpuModelName, x_LineId) FILTER (WHERE x_GpuModelName IS NOT NULL) AS gpu_model,
-         arg_max_null(x_Team, row(EffectiveCost, -x_LineId)) AS team
-  FROM lines GROUP BY _kid, ChargePeriodStart
+  SELECT l.* FROM _gpu_lines l SEMI JOIN dups d ON d._kid = l._kid AND d._start = l._start
+), groups AS (  -- the first non-null host and model, and the costliest line's team
+  SELECT _kid, _start, min(x_LineId) AS _first, sum(EffectiveCost) AS _cost,
+         max(_billed_h) AS _billed_h, max(x_GpuPerInstance) AS _gpus,
+         arg_min(host, x_LineId) FILTER (WHERE host IS NOT NULL) AS host,
+         arg_min(gpu_model, x_LineId) FILTER (WHERE gpu_model IS NOT NULL) AS gpu_model,
+         arg_max_null(team, row(EffectiveCost, -x_LineId)) AS team
+  FROM lines GROUP BY _kid, _start
 ), per_period AS (
-  SELECT g._kid, g.ChargePeriodStart, g._n, g._cost, g._billed_h, g._gpus,
-         f.ResourceId AS resource_id, f.ProviderName AS provider, f.x_Source AS source,
-         f.BillingCurrency AS currency, g.host, g.gpu_model, g.team
-  FROM groups g JOIN lines f
-    ON f.x_LineId = g._first AND f._kid = g._kid AND f.ChargePeriodStart = g.ChargePeriodStart
+  SELECT g._kid, g._start, g._cost, g._billed_h, g._gpus, f.resource_id, f.provider,
+         f.source, f.currency, g.host, g.gpu_model, g.team
+  FROM groups g JOIN lines f ON f.x_LineId = g._first AND f._kid = g._kid AND f._start = g._start
   UNION ALL
-  SELECT * FROM single
+  SELECT _kid, _start, EffectiveCost, _billed_h, x_GpuPerInstance, resource_id, provider,
+         source, currency, host, gpu_model, team
+  FROM _gpu_lines l
+  WHERE NOT EXISTS (SELECT 1 FROM dups d WHERE d._kid = l._kid AND d._start = l._start)
 ), sized AS (
   SELECT *, {GPU_ROWS_SQL} AS _rows FROM per_period
 ), quotients AS (  -- the division once per distinct (cost, divisor): HUGEINT is slow
@@ -114,19 +109,33 @@ WITH dups AS (  -- the periods of several lines
   JOIN quotients q
     ON q._cost IS NOT DISTINCT FROM s._cost AND q._dd IS NOT DISTINCT FROM s._billed_h * s._rows
 )
-SELECT p._kid, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown') AS gpu_model,
+SELECT p._kid, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown'::_e_gpu_model) AS gpu_model,
        p.provider, p.source,
-       CASE WHEN p.source = 'onprem' THEN '{ONPREM}' ELSE '{CLOUD}' END AS deployment,
-       coalesce(p.team, 'unallocated') AS team, {cost} AS cost, p.currency,
-       epoch_us(p.ChargePeriodStart) AS _start, p._rows, p._billed_h * p._rows AS _n_rows,
-       strftime(make_timestamp(epoch_us(p.ChargePeriodStart)), '%Y-%m') AS _m0,
-       strftime(make_timestamp(epoch_us(p.ChargePeriodStart) + (p._billed_h - 1) * {US_PER_HOUR}),
-                '%Y-%m') AS _m1
+       (CASE WHEN p.source = 'onprem' THEN '{ONPREM}' ELSE '{CLOUD}' END)::_e_deployment
+         AS deployment,
+       coalesce(p.team, 'unallocated'::_e_team) AS team, {cost} AS cost, p.currency,
+       p._start, p._rows, p._billed_h * p._rows AS _n_rows,
+       {_month_of("p._start")} = {_month_of(f"p._start + (p._billed_h - 1) * {US_PER_HOUR}")}
+         AS _one_month,
+       {_month_of("p._start")}::_e_month AS _month
 FROM divided p {rates}
 """
 
 
-_ENUM_COLUMNS = ("resource_id", "host", "gpu_model", "provider", "source", "team", "currency")
+def _month_of(epoch_us: str) -> str:
+    return f"strftime(make_timestamp({epoch_us}), '%Y-%m')"
+
+
+# The line columns that become ENUMs, with the value a period takes when its lines have none
+_ENUM_SOURCES = {
+    "resource_id": ("ResourceId", None),
+    "host": ("ResourceName", None),
+    "gpu_model": ("x_GpuModelName", "unknown"),
+    "provider": ("ProviderName", None),
+    "source": ("x_Source", None),
+    "team": ("x_Team", "unallocated"),
+    "currency": ("BillingCurrency", None),
+}
 
 
 def _months_between(first: str, last: str) -> list[str]:
@@ -145,39 +154,56 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: b
     """Small temp tables and ENUM types the row-level query joins to: billed periods with an
     integer resource key, telemetry (resource id, host) pairs keyed to them, uuid ranks.
 
-    The string columns go out as ENUMs, whose Parquet dictionaries DuckDB writes directly.
+    The lines are read once, into a Parquet file in the connection's scratch folder (their
+    strings dictionary-encoded: a month of hourly lines held as DuckDB strings would spill);
+    the ENUM types come from its columns, and the lines are staged with ENUMs and an integer
+    resource key, so every later step groups and joins integers. The string columns go out
+    as ENUMs, whose Parquet dictionaries DuckDB writes directly.
     """
+    folder = Path(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / "gpu_lines.parquet"
+    columns = ", ".join(src for src, _ in _ENUM_SOURCES.values())
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _gpu_lines AS
-        SELECT x_LineId, ResourceId, ResourceName, ChargePeriodStart, EffectiveCost, ProviderName,
-               x_Source, BillingCurrency, x_Team, x_GpuPerInstance, x_GpuModelName,
-               lower(ResourceId) AS _key, epoch_us(ChargePeriodStart) AS _start,
-               {BILLED_HOURS_SQL} AS _billed_h
-        FROM ({lines}) WHERE {BILLED_LINES_SQL}"""
+        f"""COPY (SELECT x_LineId, {columns}, EffectiveCost, x_GpuPerInstance,
+               epoch_us(ChargePeriodStart) AS _start, {BILLED_HOURS_SQL} AS _billed_h
+        FROM ({lines}) WHERE {BILLED_LINES_SQL} AND ChargePeriodStart IS NOT NULL
+        ) TO $target (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)""",
+        {"target": str(staged)},
     )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _keys AS SELECT _key, "
-        "CAST(row_number() OVER () AS INTEGER) AS _kid FROM (SELECT DISTINCT _key FROM _gpu_lines)"
-    )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _periods AS {_periods_sql(owned=owned)}")
-    for col in _ENUM_COLUMNS:
+    src = con.read_parquet(str(staged))
+    src.create_view("_line_file", replace=True)
+    for col, (name, default) in _ENUM_SOURCES.items():
+        extra = f" UNION SELECT '{default}'" if default else ""
         con.execute(
             f"CREATE OR REPLACE TEMP TYPE _e_{col} AS ENUM "
-            f"(SELECT DISTINCT {col} FROM _periods WHERE {col} IS NOT NULL)"
+            f"(SELECT DISTINCT {name} FROM _line_file WHERE {name} IS NOT NULL{extra})"
         )
-    first, last = con.execute("SELECT min(_m0), max(_m1) FROM _periods").fetchall()[0]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _keys AS SELECT _key, CAST(row_number() OVER () AS INTEGER)"
+        " AS _kid FROM (SELECT DISTINCT lower(ResourceId) AS _key FROM _line_file)"
+    )
+    first, last = con.execute(
+        f"SELECT {_month_of('min(_start)')}, "
+        f"{_month_of(f'max(_start + (_billed_h - 1) * {US_PER_HOUR})')} FROM _line_file"
+    ).fetchall()[0]
     months = _months_between(first, last) if first and last else []
     con.execute(f"CREATE OR REPLACE TEMP TYPE _e_month AS {_enum(months)}")
     con.execute(f"CREATE OR REPLACE TEMP TYPE _e_state AS {_enum(list(STATES))}")
     con.execute(f"CREATE OR REPLACE TEMP TYPE _e_deployment AS {_enum(list(DEPLOYMENTS))}")
-    enums = ", ".join(f"p.{c}::_e_{c} AS {c}" for c in _ENUM_COLUMNS)
+    enums = ", ".join(f"l.{name}::_e_{col} AS {col}" for col, (name, _) in _ENUM_SOURCES.items())
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _billed AS
-        SELECT p._kid, {enums},
-               p.deployment::_e_deployment AS deployment, p.cost, p._start, p._rows, p._n_rows,
-               p._m0 = p._m1 AS _one_month, p._m0::_e_month AS _month
-        FROM _periods p"""
+        f"""CREATE OR REPLACE TEMP TABLE _gpu_lines AS
+        SELECT l.x_LineId, r._kid, {enums}, l.EffectiveCost, l.x_GpuPerInstance, l._start,
+               l._billed_h
+        FROM _line_file l JOIN (
+          SELECT r.ResourceId, k._kid FROM (SELECT DISTINCT ResourceId FROM _line_file) r
+          JOIN _keys k ON k._key = lower(r.ResourceId)) r ON r.ResourceId = l.ResourceId"""
     )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _billed AS {_periods_sql(owned=owned)}")
+    con.execute("DROP TABLE _gpu_lines")
+    con.execute("DROP VIEW _line_file")
+    staged.unlink(missing_ok=True)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _util_ids AS SELECT DISTINCT resource_id, host, gpu_uuid,"
         f" gpu_index IS NULL AS _noidx FROM ({util})"
@@ -190,7 +216,8 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: b
         """CREATE OR REPLACE TEMP TABLE _pairs AS
         WITH hosts AS (
           SELECT _host, min(k._key) AS _hkey
-          FROM (SELECT DISTINCT lower(host) AS _host, _kid FROM _periods WHERE host IS NOT NULL)
+          FROM (SELECT DISTINCT lower(host::VARCHAR) AS _host, _kid FROM _billed
+                WHERE host IS NOT NULL)
           JOIN _keys k USING (_kid) GROUP BY 1
         )
         SELECT u.resource_id, u.host, coalesce(k._kid, hk._kid) AS _kid
