@@ -7,6 +7,8 @@ rules of models.idle. `ingest.derive.gpu_hours` assembles these into the written
 
 from __future__ import annotations
 
+import tempfile
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -115,8 +117,9 @@ SELECT p._kid, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown'::_e_gpu_mo
          AS deployment,
        coalesce(p.team, 'unallocated'::_e_team) AS team, {cost} AS cost, p.currency,
        p._start, p._rows, p._billed_h * p._rows AS _n_rows,
-       {_month_of("p._start")} = {_month_of(f"p._start + (p._billed_h - 1) * {US_PER_HOUR}")}
-         AS _one_month,
+       CASE WHEN p._billed_h = 1 THEN true  -- one hour: one month, no formatting
+            ELSE {_month_of("p._start")}
+                 = {_month_of(f"p._start + (p._billed_h - 1) * {US_PER_HOUR}")} END AS _one_month,
        {_month_of("p._start")}::_e_month AS _month
 FROM divided p {rates}
 """
@@ -150,19 +153,21 @@ def _enum(values: list[str]) -> str:
     return "ENUM (" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
-def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: bool) -> list[str]:
-    """Small temp tables and ENUM types the row-level query joins to: billed periods with an
-    integer resource key, telemetry (resource id, host) pairs keyed to them, uuid ranks.
-
-    The lines are read once, into a Parquet file in the connection's scratch folder (their
-    strings dictionary-encoded: a month of hourly lines held as DuckDB strings would spill);
-    the ENUM types come from its columns, and the lines are staged with ENUMs and an integer
-    resource key, so every later step groups and joins integers. The string columns go out
-    as ENUMs, whose Parquet dictionaries DuckDB writes directly.
-    """
+def _scratch_file(con: duckdb.DuckDBPyConnection, name: str) -> Path:
+    """A new file name in the connection's spill folder (the system's temporary folder when
+    the connection has none of its own), removed with it."""
     folder = Path(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
+    if not folder.is_absolute():
+        folder = Path(tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)
-    staged = folder / "gpu_lines.parquet"
+    return folder / f"{name}-{uuid.uuid4().hex}.parquet"
+
+
+def _stage_lines(
+    con: duckdb.DuckDBPyConnection, lines: str, staged: Path, owned: bool
+) -> list[str]:
+    """`_billed` (one row per billed period) from the GPU `lines`, through the file `staged`;
+    returns the months their hours fall in."""
     columns = ", ".join(src for src, _ in _ENUM_SOURCES.values())
     con.execute(
         f"""COPY (SELECT x_LineId, {columns}, EffectiveCost, x_GpuPerInstance,
@@ -203,7 +208,24 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: b
     con.execute(f"CREATE OR REPLACE TEMP TABLE _billed AS {_periods_sql(owned=owned)}")
     con.execute("DROP TABLE _gpu_lines")
     con.execute("DROP VIEW _line_file")
-    staged.unlink(missing_ok=True)
+    return months
+
+
+def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: bool) -> list[str]:
+    """Small temp tables and ENUM types the row-level query joins to: billed periods with an
+    integer resource key, telemetry (resource id, host) pairs keyed to them, uuid ranks.
+
+    The lines are read once, into a Parquet file in the connection's scratch folder (their
+    strings dictionary-encoded: a month of hourly lines held as DuckDB strings would spill);
+    the ENUM types come from its columns, and the lines are staged with ENUMs and an integer
+    resource key, so every later step groups and joins integers. The string columns go out
+    as ENUMs, whose Parquet dictionaries DuckDB writes directly.
+    """
+    staged = _scratch_file(con, "gpu_lines")
+    try:
+        months = _stage_lines(con, lines, staged, owned)
+    finally:
+        staged.unlink(missing_ok=True)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _util_ids AS SELECT DISTINCT resource_id, host, gpu_uuid,"
         f" gpu_index IS NULL AS _noidx FROM ({util})"
