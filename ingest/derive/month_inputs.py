@@ -100,7 +100,7 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _line_files(store: Store, table: DeltaTable, months: list[str]) -> pl.DataFrame:
+def line_files(store: Store, table: DeltaTable, months: list[str]) -> pl.DataFrame:
     """cost_lines' files whose lines may start in `months`, by the ChargePeriodStart range
     the Delta log records for each file or, where it records none (a load commits row
     counts only), its Parquet footer's; a file with neither (or on object storage, where a
@@ -135,7 +135,7 @@ def gpu_lines(con: duckdb.DuckDBPyConnection, store: Store, months: list[str]) -
     lines = store.table("cost_lines")
     if lines is None:
         return None
-    picked = _line_files(store, lines, months)
+    picked = line_files(store, lines, months)
     cost = files_select(con, "_month_cost_lines", _paths(store, "cost_lines", picked),
                         COST_LINES, lines)  # fmt: skip
     parts = picked.select([f"partition.{k}" for k in PART]).unique().rows() if picked.height else []
