@@ -155,7 +155,7 @@ def _enum(values: list[str]) -> str:
 
 def _scratch_file(con: duckdb.DuckDBPyConnection, name: str) -> Path:
     """A new file name in the connection's spill folder (the system's temporary folder when
-    the connection has none of its own), removed with it."""
+    the connection has none of its own); the caller removes the file."""
     folder = Path(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
     if not folder.is_absolute():
         folder = Path(tempfile.gettempdir())
