@@ -7,6 +7,10 @@ rules of models.idle. `ingest.derive.gpu_hours` assembles these into the written
 
 from __future__ import annotations
 
+import tempfile
+import uuid
+from pathlib import Path
+
 import duckdb
 
 from models.idle import (
@@ -50,11 +54,12 @@ def months_sql(column: str, months: list[str]) -> str:
 
 
 def _periods_sql(*, owned: bool) -> str:
-    """One row per (resource key, charge period) of the staged `_gpu_lines`: attributes,
-    cost per GPU-hour, sizes.
+    """One row per (resource key, charge period) of the staged `_gpu_lines`: the resource's
+    integer key (_kid), attributes (ENUMs), cost per GPU-hour, sizes, months.
 
-    Most periods have one line, whose values are the period's: the string "first" aggregates
-    run only over periods of several lines, the rest take their line by id.
+    Most periods have one line, whose values are the period's: only the few periods of
+    several lines (found by counting lines per integer key and start) are aggregated, with
+    "first" taken as the least x_LineId, so no step groups or joins every line by strings.
     """
     rounded = (  # sum / (hours x rows), rounded half to even at MONEY's scale as polars does
         "(CASE WHEN _r * 2 > _den OR (_r * 2 = _den AND _q % 2 <> 0) THEN _q + _s ELSE _q END)"
@@ -62,37 +67,38 @@ def _periods_sql(*, owned: bool) -> str:
     )
     cost = unit_cost = "p._unit_cost"
     if owned:
-        rates = "LEFT JOIN owned_rates o ON o._key = p._key"
+        rates = (
+            "LEFT JOIN (SELECT k._kid, o.* FROM owned_rates o JOIN _keys k ON k._key = o._key) o"
+            " ON o._kid = p._kid"
+        )
         cost = (
             "CASE WHEN p.source = 'onprem' AND o._rate IS NOT NULL THEN "
-            "(CASE WHEN p.ChargePeriodStart >= o._life_end THEN o._rate_after_life "
+            "(CASE WHEN make_timestamptz(p._start) >= o._life_end THEN o._rate_after_life "
             f"ELSE o._rate END)::{MONEY_SQL} ELSE {unit_cost} END"
         )
     else:
         rates = ""
     return f"""
-WITH groups AS (
-  SELECT _key, ChargePeriodStart, count(*) AS _n, min(x_LineId) AS _first,
-         sum(EffectiveCost) AS _cost, max(_billed_h) AS _billed_h, max(x_GpuPerInstance) AS _gpus
-  FROM _gpu_lines GROUP BY _key, ChargePeriodStart
-), several AS (  -- the first non-null host and model, and the costliest line's team
-  SELECT _key, ChargePeriodStart,
-         arg_min(ResourceName, x_LineId) FILTER (WHERE ResourceName IS NOT NULL) AS host,
-         arg_min(x_GpuModelName, x_LineId) FILTER (WHERE x_GpuModelName IS NOT NULL) AS gpu_model,
-         arg_max_null(x_Team, row(EffectiveCost, -x_LineId)) AS team
-  FROM _gpu_lines l
-  SEMI JOIN (SELECT _key, ChargePeriodStart FROM groups WHERE _n > 1) g
-    USING (_key, ChargePeriodStart)
-  GROUP BY _key, ChargePeriodStart
+WITH dups AS (  -- the periods of several lines: few
+  SELECT _kid, _start FROM _gpu_lines GROUP BY _kid, _start HAVING count(*) > 1
+), lines AS (
+  SELECT l.* FROM _gpu_lines l SEMI JOIN dups d ON d._kid = l._kid AND d._start = l._start
+), groups AS (  -- the first non-null host and model, and the costliest line's team
+  SELECT _kid, _start, min(x_LineId) AS _first, sum(EffectiveCost) AS _cost,
+         max(_billed_h) AS _billed_h, max(x_GpuPerInstance) AS _gpus,
+         arg_min(host, x_LineId) FILTER (WHERE host IS NOT NULL) AS host,
+         arg_min(gpu_model, x_LineId) FILTER (WHERE gpu_model IS NOT NULL) AS gpu_model,
+         arg_max_null(team, row(EffectiveCost, -x_LineId)) AS team
+  FROM lines GROUP BY _kid, _start
 ), per_period AS (
-  SELECT g.*, f.ResourceId AS resource_id, f.ProviderName AS provider, f.x_Source AS source,
-         f.BillingCurrency AS currency,
-         CASE WHEN g._n = 1 THEN f.ResourceName ELSE m.host END AS host,
-         CASE WHEN g._n = 1 THEN f.x_GpuModelName ELSE m.gpu_model END AS gpu_model,
-         CASE WHEN g._n = 1 THEN f.x_Team ELSE m.team END AS team
-  FROM groups g JOIN _gpu_lines f
-    ON f.x_LineId = g._first AND f._key = g._key AND f.ChargePeriodStart = g.ChargePeriodStart
-  LEFT JOIN several m ON m._key = g._key AND m.ChargePeriodStart = g.ChargePeriodStart
+  SELECT g._kid, g._start, g._cost, g._billed_h, g._gpus, f.resource_id, f.provider,
+         f.source, f.currency, g.host, g.gpu_model, g.team
+  FROM groups g JOIN lines f ON f.x_LineId = g._first AND f._kid = g._kid AND f._start = g._start
+  UNION ALL
+  SELECT _kid, _start, EffectiveCost, _billed_h, x_GpuPerInstance, resource_id, provider,
+         source, currency, host, gpu_model, team
+  FROM _gpu_lines l
+  WHERE NOT EXISTS (SELECT 1 FROM dups d WHERE d._kid = l._kid AND d._start = l._start)
 ), sized AS (
   SELECT *, {GPU_ROWS_SQL} AS _rows FROM per_period
 ), quotients AS (  -- the division once per distinct (cost, divisor): HUGEINT is slow
@@ -105,19 +111,34 @@ WITH groups AS (
   JOIN quotients q
     ON q._cost IS NOT DISTINCT FROM s._cost AND q._dd IS NOT DISTINCT FROM s._billed_h * s._rows
 )
-SELECT p._key, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown') AS gpu_model,
+SELECT p._kid, p.resource_id, p.host, coalesce(p.gpu_model, 'unknown'::_e_gpu_model) AS gpu_model,
        p.provider, p.source,
-       CASE WHEN p.source = 'onprem' THEN '{ONPREM}' ELSE '{CLOUD}' END AS deployment,
-       coalesce(p.team, 'unallocated') AS team, {cost} AS cost, p.currency,
-       epoch_us(p.ChargePeriodStart) AS _start, p._rows, p._billed_h * p._rows AS _n_rows,
-       strftime(make_timestamp(epoch_us(p.ChargePeriodStart)), '%Y-%m') AS _m0,
-       strftime(make_timestamp(epoch_us(p.ChargePeriodStart) + (p._billed_h - 1) * {US_PER_HOUR}),
-                '%Y-%m') AS _m1
+       (CASE WHEN p.source = 'onprem' THEN '{ONPREM}' ELSE '{CLOUD}' END)::_e_deployment
+         AS deployment,
+       coalesce(p.team, 'unallocated'::_e_team) AS team, {cost} AS cost, p.currency,
+       p._start, p._rows, p._billed_h * p._rows AS _n_rows,
+       CASE WHEN p._billed_h = 1 THEN true  -- one hour: one month, no formatting
+            ELSE {_month_of("p._start")}
+                 = {_month_of(f"p._start + (p._billed_h - 1) * {US_PER_HOUR}")} END AS _one_month,
+       {_month_of("p._start")}::_e_month AS _month
 FROM divided p {rates}
 """
 
 
-_ENUM_COLUMNS = ("resource_id", "host", "gpu_model", "provider", "source", "team", "currency")
+def _month_of(epoch_us: str) -> str:
+    return f"strftime(make_timestamp({epoch_us}), '%Y-%m')"
+
+
+# The line columns that become ENUMs, with the value a period takes when its lines have none
+_ENUM_SOURCES = {
+    "resource_id": ("ResourceId", None),
+    "host": ("ResourceName", None),
+    "gpu_model": ("x_GpuModelName", "unknown"),
+    "provider": ("ProviderName", None),
+    "source": ("x_Source", None),
+    "team": ("x_Team", "unallocated"),
+    "currency": ("BillingCurrency", None),
+}
 
 
 def _months_between(first: str, last: str) -> list[str]:
@@ -132,43 +153,79 @@ def _enum(values: list[str]) -> str:
     return "ENUM (" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
-def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: bool) -> list[str]:
-    """Small temp tables and ENUM types the row-level query joins to: billed periods with an
-    integer resource key, telemetry (resource id, host) pairs keyed to them, uuid ranks.
+def _scratch_file(con: duckdb.DuckDBPyConnection, name: str) -> Path:
+    """A new file name in the connection's spill folder (the system's temporary folder when
+    the connection has none of its own); the caller removes the file."""
+    folder = Path(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0])
+    if not folder.is_absolute():
+        folder = Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}-{uuid.uuid4().hex}.parquet"
 
-    The string columns go out as ENUMs, whose Parquet dictionaries DuckDB writes directly.
-    """
+
+def _stage_lines(
+    con: duckdb.DuckDBPyConnection, lines: str, staged: Path, owned: bool
+) -> list[str]:
+    """`_billed` (one row per billed period) from the GPU `lines`, through the file `staged`;
+    returns the months their hours fall in."""
+    columns = ", ".join(src for src, _ in _ENUM_SOURCES.values())
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _gpu_lines AS
-        SELECT x_LineId, ResourceId, ResourceName, ChargePeriodStart, EffectiveCost, ProviderName,
-               x_Source, BillingCurrency, x_Team, x_GpuPerInstance, x_GpuModelName,
-               lower(ResourceId) AS _key,
-               {BILLED_HOURS_SQL} AS _billed_h
-        FROM ({lines}) WHERE {BILLED_LINES_SQL}"""
+        f"""COPY (SELECT x_LineId, {columns}, EffectiveCost, x_GpuPerInstance,
+               epoch_us(ChargePeriodStart) AS _start, {BILLED_HOURS_SQL} AS _billed_h
+        FROM ({lines}) WHERE {BILLED_LINES_SQL} AND ChargePeriodStart IS NOT NULL
+        ) TO $target (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)""",
+        {"target": str(staged)},
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _periods AS {_periods_sql(owned=owned)}")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _keys AS SELECT _key, "
-        "CAST(row_number() OVER () AS INTEGER) AS _kid FROM (SELECT DISTINCT _key FROM _periods)"
-    )
-    for col in _ENUM_COLUMNS:
+    src = con.read_parquet(str(staged))
+    src.create_view("_line_file", replace=True)
+    for col, (name, default) in _ENUM_SOURCES.items():
+        extra = f" UNION SELECT '{default}'" if default else ""
         con.execute(
             f"CREATE OR REPLACE TEMP TYPE _e_{col} AS ENUM "
-            f"(SELECT DISTINCT {col} FROM _periods WHERE {col} IS NOT NULL)"
+            f"(SELECT DISTINCT {name} FROM _line_file WHERE {name} IS NOT NULL{extra})"
         )
-    first, last = con.execute("SELECT min(_m0), max(_m1) FROM _periods").fetchall()[0]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _keys AS SELECT _key, CAST(row_number() OVER () AS INTEGER)"
+        " AS _kid FROM (SELECT DISTINCT lower(ResourceId) AS _key FROM _line_file)"
+    )
+    first, last = con.execute(
+        f"SELECT {_month_of('min(_start)')}, "
+        f"{_month_of(f'max(_start + (_billed_h - 1) * {US_PER_HOUR})')} FROM _line_file"
+    ).fetchall()[0]
     months = _months_between(first, last) if first and last else []
     con.execute(f"CREATE OR REPLACE TEMP TYPE _e_month AS {_enum(months)}")
     con.execute(f"CREATE OR REPLACE TEMP TYPE _e_state AS {_enum(list(STATES))}")
     con.execute(f"CREATE OR REPLACE TEMP TYPE _e_deployment AS {_enum(list(DEPLOYMENTS))}")
-    enums = ", ".join(f"p.{c}::_e_{c} AS {c}" for c in _ENUM_COLUMNS)
+    enums = ", ".join(f"l.{name}::_e_{col} AS {col}" for col, (name, _) in _ENUM_SOURCES.items())
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _billed AS
-        SELECT k._kid, {enums},
-               p.deployment::_e_deployment AS deployment, p.cost, p._start, p._rows, p._n_rows,
-               p._m0 = p._m1 AS _one_month, p._m0::_e_month AS _month
-        FROM _periods p JOIN _keys k ON k._key = p._key"""
+        f"""CREATE OR REPLACE TEMP TABLE _gpu_lines AS
+        SELECT l.x_LineId, r._kid, {enums}, l.EffectiveCost, l.x_GpuPerInstance, l._start,
+               l._billed_h
+        FROM _line_file l JOIN (
+          SELECT r.ResourceId, k._kid FROM (SELECT DISTINCT ResourceId FROM _line_file) r
+          JOIN _keys k ON k._key = lower(r.ResourceId)) r ON r.ResourceId = l.ResourceId"""
     )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _billed AS {_periods_sql(owned=owned)}")
+    con.execute("DROP TABLE _gpu_lines")
+    con.execute("DROP VIEW _line_file")
+    return months
+
+
+def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: bool) -> list[str]:
+    """Small temp tables and ENUM types the row-level query joins to: billed periods with an
+    integer resource key, telemetry (resource id, host) pairs keyed to them, uuid ranks.
+
+    The lines are read once, into a Parquet file in the connection's scratch folder (their
+    strings dictionary-encoded: a month of hourly lines held as DuckDB strings would spill);
+    the ENUM types come from its columns, and the lines are staged with ENUMs and an integer
+    resource key, so every later step groups and joins integers. The string columns go out
+    as ENUMs, whose Parquet dictionaries DuckDB writes directly.
+    """
+    staged = _scratch_file(con, "gpu_lines")
+    try:
+        months = _stage_lines(con, lines, staged, owned)
+    finally:
+        staged.unlink(missing_ok=True)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _util_ids AS SELECT DISTINCT resource_id, host, gpu_uuid,"
         f" gpu_index IS NULL AS _noidx FROM ({util})"
@@ -180,8 +237,10 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: b
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _pairs AS
         WITH hosts AS (
-          SELECT lower(host) AS _host, min(_key) AS _hkey FROM _periods
-          WHERE host IS NOT NULL GROUP BY 1
+          SELECT _host, min(k._key) AS _hkey
+          FROM (SELECT DISTINCT lower(host::VARCHAR) AS _host, _kid FROM _billed
+                WHERE host IS NOT NULL)
+          JOIN _keys k USING (_kid) GROUP BY 1
         )
         SELECT u.resource_id, u.host, coalesce(k._kid, hk._kid) AS _kid
         FROM (SELECT DISTINCT resource_id, host FROM _util_ids) u

@@ -204,7 +204,7 @@ def _copy(
 
 
 _STAGED_TABLES = (
-    "_gpu_lines", "_periods", "_keys", "_billed", "_util_ids", "_pairs", "_ranks", "_matched"
+    "_gpu_lines", "_keys", "_billed", "_util_ids", "_pairs", "_ranks", "_matched"
 )  # fmt: skip
 
 

@@ -1,9 +1,10 @@
 """The inputs of a monthly refresh, read from the files of those months only.
 
 A refresh of some months must cost those months, not the history: the files are picked
-from the Delta logs (partition values, and the ChargePeriodStart range each cost_lines file
-records in its statistics) and only they are handed to DuckDB, which then opens nothing of
-the other months, not even a footer.
+from the Delta logs (partition values, and the ChargePeriodStart range of each cost_lines
+file: its statistics in the log, else its Parquet footer) and only they are handed to
+DuckDB, which then reads nothing of the other months. Without that range every cost_lines
+file, and the line classes of every partition, would be read for one month.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from datetime import UTC, datetime
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 from ingest.warehouse.connection import files_select, local_path
+from ingest.warehouse.location import is_remote
 from ingest.warehouse.store import Store
 from models.classify import CLASS_KEYS, LINE_CLASSES
 from models.rules import GPU_COMPUTE
@@ -22,6 +25,7 @@ from models.schema import COST_LINES, GPU_UTIL, Table
 
 MONTH = "x_PartMonth"
 PART = ("x_PartSource", "x_PartAccount", "x_PartPeriod")
+START = "ChargePeriodStart"
 
 
 def next_month(month: str) -> str:
@@ -75,22 +79,51 @@ def month_select(
     return files_select(con, f"_month_{name}", files, decl, table)
 
 
-def _line_files(store: Store, table: DeltaTable, months: list[str]) -> pl.DataFrame:
-    """cost_lines' files whose lines may start in `months` (by their recorded range; a
-    file without statistics is taken)."""
+def _footer_range(path: str) -> tuple[datetime, datetime] | None:
+    """The ChargePeriodStart range a Parquet file's footer records over its row groups
+    (None: a row group records none). A footer is a small read; the lines are not read."""
+    meta = pq.read_metadata(path)
+    column = next((j for j in range(meta.num_columns) if meta.schema.column(j).path == START), None)
+    if column is None or meta.num_row_groups == 0:
+        return None
+    lows, highs = [], []
+    for group in range(meta.num_row_groups):
+        stats = meta.row_group(group).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        lows.append(_utc(stats.min))
+        highs.append(_utc(stats.max))
+    return min(lows), max(highs)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def line_files(store: Store, table: DeltaTable, months: list[str]) -> pl.DataFrame:
+    """cost_lines' files whose lines may start in `months`, by the ChargePeriodStart range
+    the Delta log records for each file or, where it records none (a load commits row
+    counts only), its Parquet footer's; a file with neither (or on object storage, where a
+    footer is a download) is taken."""
     actions = pl.DataFrame(table.get_add_actions(flatten=True))
-    lo, hi = "min.ChargePeriodStart", "max.ChargePeriodStart"
-    if not actions.height or lo not in actions.columns or hi not in actions.columns:
+    if not actions.height:
         return actions
-    first, end = start_of(min(months)), start_of(next_month(max(months)))
     spans = [(start_of(m), start_of(next_month(m))) for m in months]
-    low = pl.col(lo).cast(pl.Datetime("us", "UTC"))
-    high = pl.col(hi).cast(pl.Datetime("us", "UTC"))
-    overlaps = pl.lit(False)
-    for a, b in spans:
-        overlaps = overlaps | ((low < b) & (high >= a))
-    unknown = pl.col(lo).is_null() | pl.col(hi).is_null()
-    return actions.filter(unknown | (overlaps & (low < end) & (high >= first)))
+    lo, hi = f"min.{START}", f"max.{START}"
+    logged = zip(
+        actions[lo].to_list() if lo in actions.columns else [None] * actions.height,
+        actions[hi].to_list() if hi in actions.columns else [None] * actions.height,
+        strict=True,
+    )
+    root = store.table_path("cost_lines")
+    keep = []
+    for path, (low, high) in zip(actions["path"].to_list(), logged, strict=True):
+        found = None if low is None or high is None else (_utc(low), _utc(high))
+        uri = str(root / path)
+        if found is None and not is_remote(uri):
+            found = _footer_range(local_path(uri))
+        keep.append(found is None or any(found[0] < b and found[1] >= a for a, b in spans))
+    return actions.filter(pl.Series(keep, dtype=pl.Boolean))
 
 
 def gpu_lines(con: duckdb.DuckDBPyConnection, store: Store, months: list[str]) -> str | None:
@@ -102,7 +135,7 @@ def gpu_lines(con: duckdb.DuckDBPyConnection, store: Store, months: list[str]) -
     lines = store.table("cost_lines")
     if lines is None:
         return None
-    picked = _line_files(store, lines, months)
+    picked = line_files(store, lines, months)
     cost = files_select(con, "_month_cost_lines", _paths(store, "cost_lines", picked),
                         COST_LINES, lines)  # fmt: skip
     parts = picked.select([f"partition.{k}" for k in PART]).unique().rows() if picked.height else []

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 from deltalake import DeltaTable
 
-from ingest.derive import classified, lineage
+from ingest.derive import classified, lineage, month_inputs
 from ingest.warehouse import views
 from ingest.warehouse.connection import connect
 from ingest.warehouse.store import Store
@@ -130,3 +130,26 @@ def test_gpu_rollups_equal_a_direct_query_over_gpu_hours(tmp_path: Path) -> None
         "WHERE resource_id = $r",
         {"r": resource(0)},
     ).fetchall() == [(744 + 672 + 744, 8 * (744 + 672 + 744), 8, 8 * GPU_HOUR)]
+
+
+def test_a_month_reads_its_own_cost_line_files_though_the_log_records_no_ranges(
+    tmp_path: Path,
+) -> None:
+    """A load commits row counts only: the month's files are told by their Parquet footers,
+    so a month's refresh reads neither the other months' lines nor their line classes."""
+    root = tmp_path / "warehouse"
+    for month in MONTHS:
+        ingest(root, month, HOSTS, IDLE)
+    store = Store(root)
+    table = store.table("cost_lines")
+    assert table is not None
+    logged = pl.DataFrame(table.get_add_actions(flatten=True))
+    recorded = logged.get_column("min.ChargePeriodStart", default=None)
+    assert recorded is None or recorded.is_null().all()  # the case this is about
+    assert logged.height == 3
+    for month in MONTHS:
+        picked = month_inputs.line_files(store, table, [month])
+        assert picked["partition.x_PartPeriod"].to_list() == [month]
+    both = month_inputs.line_files(store, table, list(MONTHS[1:]))
+    assert sorted(both["partition.x_PartPeriod"].to_list()) == list(MONTHS[1:])
+    assert month_inputs.line_files(store, table, ["2024-12"]).height == 0
