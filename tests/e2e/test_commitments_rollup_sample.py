@@ -16,7 +16,7 @@ from dashboard.queries import commitments as queries_commitments
 from ingest.warehouse import views
 from ingest.warehouse.connection import connect, snapshot_files
 from models.settings import Settings
-from tests.fixtures.commitments import cents, planted
+from tests.fixtures.commitments import shown_against_planted
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
 
@@ -40,15 +40,7 @@ def test_summary_reads_no_cost_line(spoiled: Path, sample_truth: dict) -> None:
     with pytest.raises(duckdb.Error):  # the damage is real
         con.execute("SELECT sum(BilledCost) FROM cost_lines").fetchall()
     rows = queries_commitments.summary(con, currency="USD")
-    got = {
-        (str(r["period"])[:7], r["commitment_id"]): r
-        for r in rows.iter_rows(named=True)
-        if r["used"] or r["unused"]
-    }
-    want = planted(sample_truth)
-    assert set(got) == set(want)
-    for key, c in want.items():
-        assert cents(got[key]["unused"]) == cents(c["unused"]), key
+    shown_against_planted(rows, sample_truth)
 
 
 def test_rollup_and_lines_give_the_same_summary(sample_warehouse: Path, monkeypatch) -> None:
