@@ -7,35 +7,35 @@ with a planted secret in its environment that no output, record or traceback may
 
 from __future__ import annotations
 
-import csv
-import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import boto3
 import pyarrow.parquet as pq
 import pytest
 
 from tests.fixtures.app_pages import app, metrics, no_errors
 from tests.fixtures.cur import expected_billed
-from tests.fixtures.paths import SAMPLE_DATA
+from tests.fixtures.object_warehouse import (
+    SECRET,
+    TOML_SECRET,
+    TOTALS,
+    bucket,
+    child_env,
+    client,
+    finops,
+    no_secret_stored,
+    ok,
+    rows,
+    run,
+)
 from tests.fixtures.warehouse_state import REPO
 from tests.servers.moto import serve_process
 
-SECRET = "planted-secret-XYZ"
-TOML_SECRET = "planted-toml-secret-QRS"
 SAMPLE_AWS = REPO / "sample_data" / "aws" / "acme-cur2"
-TOTALS = (
-    "select BillingCurrency, strftime(BillingPeriodStart, '%Y-%m') as period, count(*) as lines,"
-    " sum(BilledCost) as billed from cost_lines group by all order by all"
-)
 
 
 @pytest.fixture(scope="module")
@@ -46,79 +46,7 @@ def s3() -> Iterator[str]:
 
 @pytest.fixture
 def env(s3: str, tmp_path: Path) -> dict[str, str]:
-    """A child's environment: the endpoint, a planted secret, a finops.toml holding another."""
-    config = tmp_path / "finops.toml"
-    config.write_text(
-        f'[auth]\nclient_id = "finops"\nclient_secret = "{TOML_SECRET}"\n'
-        'server_metadata_url = "http://127.0.0.1:9/.well-known/openid-configuration"\n'
-        f'cookie_secret = "{TOML_SECRET}"\n',
-        encoding="utf-8",
-    )
-    out = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "FINOPS_TEST_PAUSE")) and k != "FINOPS_WAREHOUSE"
-    }
-    out |= {
-        "AWS_ACCESS_KEY_ID": "AKIDPLANTED",
-        "AWS_SECRET_ACCESS_KEY": SECRET,
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": s3,
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "FINOPS_CONFIG": str(config),
-        "FINOPS_CACHE_DIR": str(tmp_path / "cache"),
-        "PYTHONPATH": str(REPO),
-        "FINOPS_DEBUG": "1",  # a failure shows its whole traceback: it must hold no secret
-    }
-    return out
-
-
-def client(endpoint: str):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="AKIDPLANTED",
-        aws_secret_access_key=SECRET,
-        region_name="us-east-1",
-    )
-
-
-def bucket(endpoint: str, name: str) -> str:
-    client(endpoint).create_bucket(Bucket=name)
-    return f"s3://{name}/wh"
-
-
-def finops(
-    env: dict[str, str], *args: str, extra: dict[str, str] | None = None
-) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "dashboard.cli", *args],
-        env={**env, **(extra or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
-
-
-def run(env: dict[str, str], *args: str, timeout: float = 900) -> tuple[int, str]:
-    proc = finops(env, *args)
-    out, err = proc.communicate(timeout=timeout)
-    said = out + err
-    assert SECRET not in said and TOML_SECRET not in said, said
-    return proc.returncode, said
-
-
-def ok(env: dict[str, str], *args: str) -> str:
-    code, said = run(env, *args)
-    assert code == 0, said
-    return said
-
-
-def rows(env: dict[str, str], warehouse: str, sql: str) -> list[dict]:
-    out = ok(env, "--warehouse", warehouse, "query", "--format", "json", sql)
-    return json.loads(out)
+    return child_env(s3, tmp_path)
 
 
 def one_period(tmp_path: Path, period: str) -> Path:
@@ -135,21 +63,6 @@ def source_total(period: str) -> tuple[int, Decimal]:
     table = pq.read_table(files[0]) if len(files) == 1 else None
     assert table is not None, files
     return table.num_rows, expected_billed(table)
-
-
-def without_load_ids(export: Path) -> list[list[str]]:
-    """An exported month's rows without x_LoadId, the one column that names the load itself."""
-    with export.open(newline="", encoding="utf-8") as fh:
-        table = list(csv.reader(fh))
-    at = table[0].index("x_LoadId")
-    return [row[:at] + row[at + 1 :] for row in table]
-
-
-def no_secret_stored(env: dict[str, str], warehouse: str) -> None:
-    for table in ("loads", "load_errors"):
-        for row in rows(env, warehouse, f"select * from {table}"):
-            text = json.dumps(row, default=str)
-            assert SECRET not in text and TOML_SECRET not in text and "AKIDPLANTED" not in text
 
 
 @pytest.mark.heavy
@@ -197,43 +110,6 @@ def test_commands_on_s3_answer_as_on_a_local_folder(
         no_errors(at)
         shown.append(metrics(at))
     assert shown[0] == shown[1] and shown[0]["Spend in the period"].startswith("USD "), shown
-
-
-@pytest.mark.heavy
-@pytest.mark.timeout(3600)  # the whole sample through moto: every source, every refresh
-def test_the_demo_on_s3_is_the_sample_warehouse_to_the_cent(
-    s3: str, env: dict[str, str], tmp_path: Path, sample_warehouse: Path
-) -> None:
-    """`finops demo` ingests every source and builds every derived table: on a bucket it
-    gives the local sample warehouse's figures, and the commands that read it (explain,
-    export, own-vs-rent) answer as on the folder."""
-    warehouse = bucket(s3, "finops-demo")
-    said = ok(env, "--warehouse", warehouse, "demo", "--no-serve", "--data", str(SAMPLE_DATA))
-    assert "124,656 cost lines" in said and "billed USD 3,317,447.68, EUR 15,359.45" in said
-    assert "4,474 episodes costing USD 432,238.86" in said
-    local = str(sample_warehouse)
-    for sql in (
-        TOTALS,
-        "select currency, sum(cost) as idle, sum(hours) as hours, count(*) as n from idle_episodes "
-        "group by all order by all",
-        "select x_AiClass, BillingCurrency, sum(EffectiveCost) as cost from classified_costs "
-        "group by all order by all",
-    ):
-        assert rows(env, warehouse, sql) == rows(env, local, sql), sql
-    (line,) = rows(env, local, "select min(x_LineId) as id from classified_costs "
-                   "where x_EgressKind = 'internet'")  # fmt: skip
-    exports, explained, verdicts = [], [], []
-    for where, name in ((warehouse, "s3"), (local, "local")):
-        out = tmp_path / f"{name}.csv"
-        ok(env, "--warehouse", where, "export", "--month", "2026-09", "--out", str(out))
-        exports.append(without_load_ids(out))
-        explained.append(ok(env, "--warehouse", where, "explain", str(line["id"]), "--json"))
-        verdicts.append(ok(env, "--warehouse", where, "own-vs-rent", "--format", "json"))
-    assert len(exports[0]) == 8_922 and exports[0] == exports[1]
-    assert explained[0] == explained[1]
-    assert verdicts[0] == verdicts[1]
-    assert "healthy" in ok(env, "--warehouse", warehouse, "check").lower()
-    no_secret_stored(env, warehouse)
 
 
 @pytest.mark.heavy
