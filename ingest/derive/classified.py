@@ -210,6 +210,8 @@ def refresh_partitions(
                 keep=PART, partition_by=PART,
             )  # fmt: skip
             rows, classes = done.rows, done.classes
+            with scratch.connect(staging) as con:
+                gpu_lines = gpu_digest.digests_of_classified(con, files, staged, classes)
         elif files:  # else nothing is left in these partitions (all restated away)
             with scratch.connect(staging) as con:
                 source = line_classes.files_source(con, files, ["x_LineId", *keys])

@@ -16,6 +16,7 @@ the usual Azure, GCP or SaaS one, reads nothing more), and line_classes' commit 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -48,26 +49,68 @@ def digests(
     data files with its stored values), whose key groups are `gpu` (`gpu_groups`; hashed over
     `keys` in order and reversed, as the classification pass did). Partitions without GPU
     lines are left out."""
-    from ingest.derive.classified import LINE_COLUMNS, PART
-
     if not gpu.height or not files:
         return {}
-    columns = list(dict.fromkeys([*LINE_COLUMNS, *keys]))
-    source = files_source(con, files, columns)
-    cols = ", ".join(f"s.{_q(c)}" for c in LINE_COLUMNS)
     ahead = ", ".join(f"s.{_q(k)}" for k in keys)
     back = ", ".join(f"s.{_q(k)}" for k in reversed(keys))
-    parts = ", ".join(f"s.{_q(p)}" for p in PART)
     con.register(GPU_KEYS, gpu.select("_h0", "_h1", "x_ClassKey").to_arrow())
     try:
-        rows = con.sql(
-            f"""SELECT {parts}, strftime(s.ChargePeriodStart, '%Y-%m') AS _month, count(*),
-                  sum(hash({cols}, g.x_ClassKey)), sum(hash(g.x_ClassKey, {cols}, 1))
-            FROM ({source}) s JOIN {GPU_KEYS} g ON hash({ahead}) = g._h0 AND hash({back}) = g._h1
-            GROUP BY ALL"""
-        ).fetchall()
+        return _digest(
+            con, files, keys, f"JOIN {GPU_KEYS} g ON hash({ahead}) = g._h0 AND hash({back}) = g._h1"
+        )
     finally:
         con.unregister(GPU_KEYS)
+
+
+def digests_of_classified(
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[tuple[Sequence[str], dict[str, str]]],
+    staged: Path,
+    classes: pl.DataFrame,
+) -> dict[str, dict[str, str]]:
+    """`digests` when the lines' classes were written by another engine (Spark): each line
+    finds its x_ClassKey in the staged line_classes files by its line id. The same lines and
+    classes give the same digest either way."""
+    keys = classes.filter(pl.col("x_AiClass") == GPU_COMPUTE).select("x_ClassKey")
+    if not keys.height or not files:
+        return {}
+    con.register(GPU_KEYS, keys.to_arrow())
+    try:
+        written = str(staged / "**" / "*.parquet")
+        return _digest(
+            con,
+            files,
+            [],
+            "JOIN (SELECT c.x_LineId, c.x_ClassKey FROM read_parquet($staged) c "
+            f"SEMI JOIN {GPU_KEYS} k ON c.x_ClassKey = k.x_ClassKey) g "
+            "ON s.x_LineId = g.x_LineId",
+            {"staged": written},
+        )
+    finally:
+        con.unregister(GPU_KEYS)
+
+
+def _digest(
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[tuple[Sequence[str], dict[str, str]]],
+    keys: Sequence[str],
+    join: str,
+    params: dict | None = None,
+) -> dict[str, dict[str, str]]:
+    """The digest of the lines of `files` that `join` (to `g`, with x_ClassKey) keeps."""
+    from ingest.derive.classified import LINE_COLUMNS, PART
+
+    columns = list(dict.fromkeys(["x_LineId", *LINE_COLUMNS, *keys]))
+    source = files_source(con, files, columns)
+    cols = ", ".join(f"s.{_q(c)}" for c in LINE_COLUMNS)
+    parts = ", ".join(f"s.{_q(p)}" for p in PART)
+    rows = con.sql(
+        f"""SELECT {parts}, strftime(s.ChargePeriodStart, '%Y-%m') AS _month, count(*),
+              sum(hash({cols}, g.x_ClassKey)), sum(hash(g.x_ClassKey, {cols}, 1))
+        FROM ({source}) s {join}
+        GROUP BY ALL""",
+        params=params,
+    ).fetchall()
     out: dict[str, dict[str, str]] = {}
     for *values, month, n, a, b in rows:
         part = lineage.part_key([str(v) for v in values])

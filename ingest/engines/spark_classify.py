@@ -143,4 +143,4 @@ def classify_lines(
             hint="nothing was committed; run `finops classify` again",
         )
     classes = decided.select("x_ClassKey", *CLASS_COLUMNS).unique("x_ClassKey", keep="first")
-    return ClassPass(int(written), classes)
+    return ClassPass(int(written), classes, pl.DataFrame())  # no DuckDB key hashes

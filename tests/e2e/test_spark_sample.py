@@ -181,3 +181,17 @@ def test_without_java_the_message_says_how_to_install(copies: dict[str, Path]) -
     assert "--engine spark needs a Java runtime" in done.stderr
     assert "pip install 'hybrid-finops[spark]'" in done.stderr
     assert "openjdk-17-jre-headless" in done.stderr
+
+
+def test_the_gpu_line_digests_are_the_default_engines(copies: dict[str, Path]) -> None:
+    """What a month's GPU data is built from (ingest/derive/gpu_digest.py) is recorded the
+    same whichever engine classified: switching engines rebuilds no GPU month."""
+    from ingest.derive import lineage
+    from ingest.warehouse.location import open_delta
+
+    recorded = [
+        lineage.recorded(open_delta(copies[name] / "line_classes"), lineage.GPU_LINES)
+        for name in ("duckdb", "spark")
+    ]
+    assert recorded[0] and sum(len(months) for months in recorded[0].values()) >= 12
+    assert recorded[0] == recorded[1]
