@@ -89,11 +89,28 @@ def replace(
         if fresh is None or partition_files(fresh, list(constants), [constants]).height:
             raise
         write(fresh)
-    table = open_delta(path)
-    version = version_of(table, record["load_id"])
+    table, version = _own_commit(path, record["load_id"])
     if version and version % 25 == 0:
         table.create_checkpoint()
     return version
+
+
+def _own_commit(path: str, load_id: str, tries: int = 5) -> tuple[DeltaTable, int]:
+    """The table and the version this load just committed. Read again a few times: with
+    another writer racing on object storage, a first read has been seen to come back with
+    no version at all."""
+    for attempt in range(tries):
+        table = open_delta(path)
+        version = version_of(table, load_id)
+        if version >= 0:
+            return table, version
+        time.sleep(0.2 * 2**attempt)
+    raise WarehouseError(
+        f"the load {load_id} was committed but its commit cannot be read back",
+        file=path,
+        hint="run `finops check`, then `finops loads` to see whether it is there",
+        retryable=True,
+    )
 
 
 def replace_partition(
