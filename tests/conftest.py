@@ -13,6 +13,9 @@ import pytest
 
 from tests.fixtures.paths import REFERENCE, SAMPLE_DATA
 
+# moto's S3 server (`s3`) and a child environment with planted secrets (`env`)
+pytest_plugins = ["tests.fixtures.object_warehouse"]
+
 
 @pytest.fixture
 def reference() -> Path:

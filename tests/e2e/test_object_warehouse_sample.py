@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,27 +9,14 @@ import pytest
 from tests.fixtures.object_warehouse import (
     TOTALS,
     bucket,
-    child_env,
     no_secret_stored,
     ok,
     rows,
     without_load_ids,
 )
 from tests.fixtures.paths import SAMPLE_DATA
-from tests.servers.moto import serve_process
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[str]:
-    with serve_process() as url:
-        yield url
-
-
-@pytest.fixture
-def env(s3: str, tmp_path: Path) -> dict[str, str]:
-    return child_env(s3, tmp_path)
 
 
 @pytest.mark.heavy

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import socket
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from tests.fixtures.object_warehouse import (
     TOML_SECRET,
     TOTALS,
     bucket,
-    child_env,
     client,
     finops,
     no_secret_stored,
@@ -33,20 +31,8 @@ from tests.fixtures.object_warehouse import (
     run,
 )
 from tests.fixtures.warehouse_state import REPO
-from tests.servers.moto import serve_process
 
 SAMPLE_AWS = REPO / "sample_data" / "aws" / "acme-cur2"
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[str]:
-    with serve_process() as url:
-        yield url
-
-
-@pytest.fixture
-def env(s3: str, tmp_path: Path) -> dict[str, str]:
-    return child_env(s3, tmp_path)
 
 
 def one_period(tmp_path: Path, period: str) -> Path:
