@@ -17,8 +17,13 @@ until the Overview is rendered), each page's median warm rerun and the process's
 
 Every figure is appended to `<out>/results.jsonl` as soon as it is measured (a run cut short
 keeps what it had), with the 1-minute load average of the machine; a markdown table of the
-months is printed at the end. Without `--keep` the generated files and the warehouse are
-deleted afterwards (results.jsonl stays).
+months is printed at the end. `--resume` goes on from a cut-short `--keep` run: the generated
+files are reused and the months already recorded are not ingested again (a month cut short
+mid-way is ingested again whole: each command replaces its periods). `--next-month` generates
+one month more than `--months` (at the same lines a month) and keeps it out of the year; after
+the year it is ingested into an empty warehouse and then into the year's, so the ratio of the
+two is what a month costs with a year of history. Without `--keep` the generated files and the
+warehouse are deleted afterwards (results.jsonl stays).
 """
 
 from __future__ import annotations
@@ -214,6 +219,9 @@ def split_months(src: Path, dest: Path) -> dict[str, Path]:
             month = f"{found[1]}-{found[2]}"
             target = dest / month / provider / path.relative_to(base)
             target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():  # a resumed run's split
+                months[month] = dest / month
+                continue
             try:
                 os.link(path, target)
             except OSError:
@@ -248,23 +256,33 @@ class Bench:
             "refresh_s": round(inner["refresh_s"], 2) if inner.get("refreshes") else None,
         }
 
-    def generate(self) -> None:
-        log, done = self.scratch / "generate.log", self.scratch / "generate.json"
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        fleet, gpus = fleet_for(self.args.gpus, self.args.months)
-        cmd = [sys.executable, "-c", GENERATE, str(self.src), str(log)]
-        cmd += [str(self.args.scale), str(self.args.months), str(fleet), str(done)]
-        seconds, rss, cpu = measured(cmd, env=self.env)
-        lines = json.loads(done.read_text())["lines"]
-        self.per_month_generation = _per_month(log)
+    def generated(self) -> bool:
+        """Whether a kept run's generation finished (then `--resume` reuses it)."""
+        done = self.scratch / "generate.json"
+        return done.exists() and (self.src / "truth.json").exists()
+
+    def read_generated(self) -> None:
+        self.per_month_generation = _per_month(self.scratch / "generate.log")
         self.lines_by_month: dict[str, int] = {}
         for row in json.loads((self.src / "truth.json").read_text())["totals"]:
             month = row["billing_period"]
             self.lines_by_month[month] = self.lines_by_month.get(month, 0) + row["lines"]
+
+    def generate(self) -> None:
+        log, done = self.scratch / "generate.log", self.scratch / "generate.json"
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        months = self.args.months + (1 if self.args.next_month else 0)
+        scale = self.args.scale * months // self.args.months  # the same lines a month
+        fleet, gpus = fleet_for(self.args.gpus, months)
+        cmd = [sys.executable, "-c", GENERATE, str(self.src), str(log)]
+        cmd += [str(scale), str(months), str(fleet), str(done)]
+        seconds, rss, cpu = measured(cmd, env=self.env)
+        lines = json.loads(done.read_text())["lines"]
+        self.read_generated()
         self.results.add(
             "generate",
-            scale=self.args.scale,
-            months=self.args.months,
+            scale=scale,
+            months=months,
             fleet=fleet,
             lines=lines,
             monitored_gpus=gpus,
@@ -276,7 +294,7 @@ class Bench:
             by_provider_s={k: round(v, 1) for k, v in _per_step(log).items()},
         )
 
-    def month(self, month: str, folder: Path, host_map: Path) -> dict:
+    def month(self, month: str, folder: Path, host_map: Path, step: str = "month") -> dict:
         floor_dir = self.scratch / "floor"
         shutil.rmtree(floor_dir, ignore_errors=True)
         floor_dir.mkdir(parents=True)
@@ -300,7 +318,7 @@ class Bench:
         source = _size(folder)
         stored = _size(self.warehouse)
         return self.results.add(
-            "month",
+            step,
             month=month,
             lines=self.lines_by_month.get(month),
             generate_s=round(self.per_month_generation.get(month, 0.0), 1),
@@ -310,9 +328,35 @@ class Bench:
             floor_rss_mib=round(f_rss / 2**20),
             ingest=ingest,
             ingest_s=round(sum(f["s"] for f in ingest.values()), 2),
+            ingest_cpu_s=round(sum(f["cpu_s"] for f in ingest.values()), 2),
             refresh_s=_sum_known(f["refresh_s"] for f in ingest.values()),
             peak_rss_mib=max(f["rss_mib"] for f in ingest.values()),
             warehouse_mib=round(stored / 2**20, 1),
+        )
+
+    def next_month(self, month: str, folder: Path, host_map: Path) -> dict:
+        """The month after the year, into an empty warehouse and then into the year's: the
+        same commands on the same files, so the ratio is the cost of the history alone."""
+        year = self.warehouse
+        self.warehouse = self.scratch / "empty-warehouse"
+        shutil.rmtree(self.warehouse, ignore_errors=True)
+        self.env["FINOPS_WAREHOUSE"] = str(self.warehouse)
+        try:
+            empty = self.month(month, folder, host_map, step="next month, empty warehouse")
+        finally:
+            shutil.rmtree(self.warehouse, ignore_errors=True)
+            self.warehouse = year
+            self.env["FINOPS_WAREHOUSE"] = str(year)
+        full = self.month(month, folder, host_map, step="next month, after the year")
+        return self.results.add(
+            "next month",
+            month=month,
+            empty_s=empty["ingest_s"],
+            full_s=full["ingest_s"],
+            ratio_s=round(full["ingest_s"] / empty["ingest_s"], 2),
+            empty_cpu_s=empty["ingest_cpu_s"],
+            full_cpu_s=full["ingest_cpu_s"],
+            ratio_cpu=round(full["ingest_cpu_s"] / empty["ingest_cpu_s"], 2),
         )
 
     def final(self, last: str) -> None:
@@ -360,6 +404,16 @@ class Bench:
         figures = self.finops("query", "--format", "json", sql)
         figures.pop("refresh_s")
         return self.results.add("query", month=month, sql=sql, **figures)
+
+
+def _recorded(path: Path) -> dict[str, set[str]]:
+    """The months each step has already recorded in a kept run's results.jsonl."""
+    done: dict[str, set[str]] = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        record = json.loads(line) if line else {}
+        if "month" in record:
+            done.setdefault(record["step"], set()).add(record["month"])
+    return done
 
 
 def _sum_known(values) -> float | None:
@@ -433,6 +487,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the source files and warehouse")
     ap.add_argument("--repeats", type=int, default=3, help="warm reruns of each page")
     ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on from a cut-short `--out DIR --keep` run: reuse its generated files and skip "
+        "the months it recorded",
+    )
+    ap.add_argument(
+        "--next-month",
+        action="store_true",
+        help="generate one month more and measure it into an empty warehouse and into the "
+        "year's (the cost of a year of history)",
+    )
+    ap.add_argument(
         "--final-only",
         action="store_true",
         help="only the steps after the months (dashboard, report, query) over the warehouse a "
@@ -443,20 +509,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.final_only:
         return final_only(args, out)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("source", "warehouse", "months", "scratch", "results.jsonl"):
-        target = out / stale
-        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    if not args.resume:
+        for stale in ("source", "warehouse", "months", "scratch", "results.jsonl"):
+            target = out / stale
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     bench = Bench(args, out)
+    recorded = _recorded(bench.results.path)
     bench.results.add(
         "machine", machine=machine(), python=sys.version.split()[0], argv=sys.argv[1:]
     )
     try:
-        bench.generate()
+        if args.resume and bench.generated():
+            bench.read_generated()
+        else:
+            bench.generate()
         months = split_months(bench.src, out / "months")
         host_map = bench.src / "telemetry" / "host_map.csv"
-        for month, folder in months.items():
-            bench.month(month, folder, host_map)
-        bench.final(list(months)[-1])
+        extra = list(months)[-1] if args.next_month else None
+        year = [m for m in months if m != extra]
+        for month in year:
+            if month not in recorded.get("month", set()):
+                bench.month(month, months[month], host_map)
+        if extra and extra not in recorded.get("next month", set()):
+            bench.next_month(extra, months[extra], host_map)
+        bench.final(year[-1])
     finally:
         records = [json.loads(x) for x in bench.results.path.read_text().splitlines() if x]
         print(table(records))

@@ -87,3 +87,52 @@ def test_a_tiny_run_records_every_month_and_step(tmp_path: Path) -> None:
     assert "| 2026-10 |" in done.stdout and "Dashboard: cold" in done.stdout
     # without --keep only the figures stay
     assert sorted(p.name for p in out.iterdir()) == ["results.jsonl"]
+
+
+@pytest.mark.heavy  # minutes: three tiny months, the third measured twice, then a resumed run
+def test_the_next_month_is_measured_empty_and_after_the_year_and_a_run_resumes(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "scale"
+    cmd = [sys.executable, str(SCRIPT), "--scale", "20000", "--months", "2", "--gpus", "0"]
+    cmd += ["--repeats", "1", "--out", str(out), "--keep", "--next-month"]
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+
+    def steps() -> dict[str, list[dict]]:
+        by_step: dict[str, list[dict]] = {}
+        for line in (out / "results.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            by_step.setdefault(record["step"], []).append(record)
+        return by_step
+
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first = steps()
+    (gen,) = first["generate"]
+    assert gen["months"] == 3 and gen["scale"] == 30_000  # the same lines a month
+    assert [m["month"] for m in first["month"]] == ["2026-08", "2026-09"]
+    (empty,) = first["next month, empty warehouse"]
+    (full,) = first["next month, after the year"]
+    (ratio,) = first["next month"]
+    assert empty["month"] == full["month"] == ratio["month"] == "2026-10"
+    assert empty["lines"] == full["lines"] > 0
+    assert set(empty["ingest"]) == set(full["ingest"]) == {"aws", "azure", "gcp", "telemetry"}
+    assert ratio["ratio_s"] == pytest.approx(full["ingest_s"] / empty["ingest_s"], abs=0.01)
+    assert ratio["ratio_cpu"] == pytest.approx(
+        full["ingest_cpu_s"] / empty["ingest_cpu_s"], abs=0.01
+    )
+    assert empty["warehouse_mib"] < full["warehouse_mib"]  # no history against a year of it
+    assert not (out / "scratch" / "empty-warehouse").exists()
+    # the year's warehouse now holds all three months, each month's total as generated
+    truth = json.loads((out / "source" / "truth.json").read_text())
+    assert sum(r["lines"] for r in truth["totals"]) == gen["lines"]
+
+    # resumed: nothing generated or ingested again, the final steps measured again
+    again = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True,
+                           timeout=1200)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    second = steps()
+    for step in ("generate", "month", "next month, empty warehouse", "next month"):
+        assert len(second[step]) == len(first[step]), step
+    assert len(second["dashboard"]) == 2 and len(second["machine"]) == 2
+    assert second["dashboard"][-1]["overview"] == first["dashboard"][0]["overview"]
