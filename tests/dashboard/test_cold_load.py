@@ -95,6 +95,10 @@ def test_overview_first_load_opens_only_the_tables_it_shows(
 def test_page_queries_answer_from_rollups(spoiled: Path) -> None:
     views.register_all(Settings())
     con = warehouse.connect(spoiled)
+    # the rows each table holds, as its Delta log counts them (no file is read)
+    logged = dict(con.execute("SELECT dataset, rows FROM finops_snapshot()").fetchall())
+    assert logged["cost_lines"] == 18
+    assert logged["line_classes"] == 18
     queries.prepare(con)
     f = Filters()
     assert queries.available(con) >= {"classified_costs", "gpu_hours"}
