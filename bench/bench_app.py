@@ -1,6 +1,6 @@
 """The dashboard as a visitor gets it, on any warehouse: cold load, every page, peak memory.
 
-    python bench/bench_app.py --warehouse DIR [--runs 3] [--repeats 3] [--config FILE]
+    python bench/bench_app.py --warehouse DIR [--runs 3] [--repeats 3] [--config FILE] [--cold]
 
 Runs the Streamlit app as bench/bench_scale.py's dashboard step does (AppTest, the main script
 from elsewhere, pages by switch_page) in `--runs` fresh processes, one after another. In each:
@@ -10,6 +10,8 @@ peak RSS after it (so the page that raises the peak shows). The parent prints me
 the runs, each run's process peak RSS (measured from outside, as bench/measure.py does), the
 load average before and after, and the figures every page's tiles show (the same in every
 run, or it says which differ): compare them before and after a change.
+
+`--cold` measures the cold load alone (no other page), for a quick before/after of it.
 
 `--config FILE` serves the app with FINOPS_CONFIG=FILE (e.g. another `[warehouse]
 memory_limit`); without it the defaults, as bench_scale.py serves it.
@@ -33,7 +35,7 @@ CHILD = """
 import json, resource, statistics, sys, time
 from pathlib import Path
 from streamlit.testing.v1 import AppTest
-app, out, repeats = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+app, out, repeats, cold_only = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 def rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 def cpu_s():
@@ -45,7 +47,7 @@ cold, cold_cpu = time.perf_counter() - t, cpu_s() - c
 pages = {"(cold) overview": {"first_s": cold, "cpu_s": cold_cpu, "rss_mib": rss_mib(),
                              "tiles": {m.label: m.value for m in at.metric}}}
 problems = [str(e.value) for e in list(at.exception) + list(at.error)]
-for page in sorted((Path(app).parent / "pages").glob("[!_]*.py")):
+for page in [] if cold_only else sorted((Path(app).parent / "pages").glob("[!_]*.py")):
     times = []
     for i in range(repeats + 1):
         t = time.perf_counter()
@@ -58,14 +60,15 @@ out.write_text(json.dumps({"pages": pages, "problems": problems[:5]}))
 """
 
 
-def run_once(warehouse: Path, repeats: int, config: Path | None) -> dict:
+def run_once(warehouse: Path, repeats: int, config: Path | None, cold_only: bool = False) -> dict:
     side = Path(tempfile.mkdtemp(prefix="bench-app-")) / "app.json"
     env = {k: v for k, v in os.environ.items() if k != "FINOPS_CONFIG"}
     env |= {"PYTHONPATH": str(ROOT), "FINOPS_WAREHOUSE": str(warehouse)}
     if config is not None:
         env["FINOPS_CONFIG"] = str(config)
     app = str(ROOT / "dashboard" / "app" / "main.py")
-    seconds, rss, _ = measured([sys.executable, "-c", CHILD, app, str(side), str(repeats)], env)
+    child = [sys.executable, "-c", CHILD, app, str(side), str(repeats), str(int(cold_only))]
+    seconds, rss, _ = measured(child, env)
     return {**json.loads(side.read_text()), "process_s": seconds, "peak_rss_mib": rss / 2**20}
 
 
@@ -76,9 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="warm reruns of each page")
     ap.add_argument("--config", type=Path, help="a finops.toml to serve the app with")
     ap.add_argument("--json", type=Path, help="also write every run's figures here")
+    ap.add_argument("--cold", action="store_true", help="the cold load alone, no other page")
     args = ap.parse_args(argv)
     before = os.getloadavg()
-    runs = [run_once(args.warehouse.resolve(), args.repeats, args.config) for _ in range(args.runs)]
+    wh = args.warehouse.resolve()
+    runs = [run_once(wh, args.repeats, args.config, args.cold) for _ in range(args.runs)]
     after = os.getloadavg()
     if args.json:
         args.json.write_text(json.dumps(runs, indent=1))

@@ -47,13 +47,24 @@ def settings() -> Settings:
     return parse_settings(tomllib.loads(Path(path).read_text(encoding="utf-8")), origin=path)
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _tables(root_: str, key: tuple) -> dict:
+    """The snapshot's tables, guarded (a damaged warehouse is refused by name) and opened
+    once: the connection and the staleness check read their logs from these."""
+    from ingest.warehouse.health_check import guard
+
+    return guard(root_)
+
+
 @st.cache_resource(max_entries=2, show_spinner="Reading the warehouse ...")
 def _connection(root_: str, key: tuple) -> duckdb.DuckDBPyConnection:
     from ingest.warehouse import connection as warehouse
     from ingest.warehouse import views
 
     views.register_all(settings())
-    con = warehouse.connect(root_, memory_limit=settings().warehouse.memory_limit)
+    con = warehouse.connect(
+        root_, memory_limit=settings().warehouse.memory_limit, checked=_tables(root_, key)
+    )
     queries.prepare(con)
     return con
 
@@ -123,9 +134,10 @@ def ready() -> bool:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _stale(root_: str, key: tuple) -> list:
-    from ingest.derive.lineage import stale
+    from ingest.derive.lineage import stale_of
 
-    return [s for s in stale(root_, settings()) if s.recorded]
+    tables = _tables(root_, key)
+    return [s for s in stale_of(tables.get, settings()) if s.recorded]
 
 
 @st.fragment(run_every=2)

@@ -124,18 +124,34 @@ _AVAILABLE = "snapshot_available"  # what `available` found when the snapshot wa
 def available(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Derived datasets that exist and hold rows (they exist empty before `finops classify`).
 
-    Each answer stops at the first row of a derived table, never scanning cost lines; a
-    prepared snapshot keeps the answer (`_AVAILABLE`)."""
+    The rows a snapshot's Delta log counts answer it without opening a file (the column
+    asked is never NULL in a table that stores it); else each answer stops at the first row
+    of a derived table, never scanning cost lines. A prepared snapshot keeps the answer
+    (`_AVAILABLE`)."""
     have = relations(con)
     if _AVAILABLE in have:
         return {r[0] for r in con.execute(f"SELECT name FROM {_AVAILABLE}").fetchall()}
+    logged = _logged_rows(con)
     out = set()
     for name, (relation, col) in DERIVED.items():
-        if name in have and relation in have:
+        if name not in have or relation not in have:
+            continue
+        if logged.get(relation) is not None:
+            held = logged[relation] > 0
+        else:
             sql = f'SELECT EXISTS (SELECT 1 FROM "{relation}" WHERE "{col}" IS NOT NULL)'
-            if con.execute(sql).fetchall()[0][0]:
-                out.add(name)
+            held = con.execute(sql).fetchall()[0][0]
+        if held:
+            out.add(name)
     return out
+
+
+def _logged_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int | None]:
+    """Each table's rows as its Delta log counts them (recorded by `warehouse.connect`)."""
+    try:
+        return dict(con.execute("SELECT dataset, rows FROM finops_snapshot()").fetchall())
+    except (duckdb.CatalogException, duckdb.BinderException):  # not a warehouse connection
+        return {}
 
 
 def lines_sql(con: duckdb.DuckDBPyConnection) -> str:

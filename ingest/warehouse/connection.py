@@ -84,7 +84,11 @@ def damaged(root: Path, name: str, exc: Exception) -> DamagedWarehouseError:
     )
 
 
-def _snapshot(root: Path, name: str, as_of: AsOf) -> DeltaTable | None:
+def _snapshot(
+    root: Path, name: str, as_of: AsOf, opened: dict[str, DeltaTable] | None = None
+) -> DeltaTable | None:
+    if as_of is None and opened is not None and name in opened:
+        return opened[name]  # opened by the guard a moment ago: its log is not read again
     path = root / name
     try:
         table = open_delta(path)
@@ -190,6 +194,13 @@ def readable(files: list[str]) -> list[str]:
     return [local_path(f) if is_remote(f) else f for f in files]
 
 
+def logged_rows(snap: DeltaTable) -> int | None:
+    """The rows of a snapshot as its Delta log counts them (None: a file's count is not
+    logged): whether a table holds rows is known without opening any of its files."""
+    counts = snap.get_add_actions(flatten=False).column("num_records").to_pylist()
+    return None if any(n is None for n in counts) else sum(counts)
+
+
 def snapshot_files(snap: DeltaTable) -> list[str]:
     """The data files of one snapshot, as paths DuckDB can open."""
     return [local_path(u) for u in snap.file_uris()]
@@ -293,6 +304,7 @@ def connect(
     derived: bool = True,
     memory_limit: str | None = None,
     untrusted: bool = False,
+    checked: dict[str, DeltaTable] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB with the warehouse views, pinned to one snapshot.
 
@@ -306,11 +318,16 @@ def connect(
     configuration is locked so SQL cannot undo that. `memory_limit` (e.g. "2GB",
     `[warehouse] memory_limit`) bounds what DuckDB holds; None leaves DuckDB's default.
     Beyond it DuckDB spills to `spill_directory()`.
+
+    `checked`: the tables `health_check.guard(root)` returned, when the caller has guarded
+    this snapshot already (the dashboard, once a snapshot); else it is guarded here.
     """
     root = location(root)
-    from ingest.warehouse.health_check import guard
+    if checked is None:
+        from ingest.warehouse.health_check import guard
 
-    guard(root)  # a damaged table is refused by name, not read as empty or a traceback
+        # a damaged table is refused by name, not read as empty or a traceback
+        checked = guard(root)
     config: dict[str, str | bool] = {**_NO_EXTENSIONS, "temp_directory": str(spill_directory())}
     if memory_limit is not None:
         config["memory_limit"] = memory_limit
@@ -318,15 +335,20 @@ def connect(
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # never write to a command's stdout
     versions: dict[str, int | None] = {}
+    rows: dict[str, int | None] = {}
     readable: list[str] = []
     derived_as_of = _derived_as_of(root, as_of) if _TABLES else as_of
     for table in (*BASE_TABLES, *_TABLES.values()):
-        snap = _snapshot(root, table.name, derived_as_of if table.name in _TABLES else as_of)
+        when = derived_as_of if table.name in _TABLES else as_of
+        snap = _snapshot(root, table.name, when, checked)
         files = snapshot_files(snap) if snap is not None else []
         versions[table.name] = snap.version() if snap is not None else None
         body = _empty_select(table)
+        rows[table.name] = 0
         if snap is not None and files:
             missing = missing_columns(snap, table)
+            # a declared column the files lack reads as NULL: its rows are not counted
+            rows[table.name] = None if missing else logged_rows(snap)
             if untrusted:
                 source = arrow_view(con, f"_files_{table.name}", snap)
             else:
@@ -338,13 +360,17 @@ def connect(
     if derived:
         for create in _DERIVED.values():
             create(con)
-    con.execute(
+    con.execute(  # `rows`: as the Delta log counts them, NULL when it does not (logged_rows)
         "CREATE MACRO finops_snapshot() AS TABLE SELECT * FROM (VALUES "
-        + ", ".join(f"('{k}', {v if v is not None else 'NULL'})" for k, v in versions.items())
-        + ") AS t(dataset, version)"
+        + ", ".join(f"('{k}', {_sql_int(v)}, {_sql_int(rows[k])})" for k, v in versions.items())
+        + ") AS t(dataset, version, rows)"
     )
     seal(con, readable)
     return con
+
+
+def _sql_int(value: int | None) -> str:
+    return "CAST(NULL AS BIGINT)" if value is None else f"CAST({int(value)} AS BIGINT)"
 
 
 def seal(con: duckdb.DuckDBPyConnection, readable: list[str]) -> None:

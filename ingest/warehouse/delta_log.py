@@ -190,7 +190,11 @@ def file_problems(root: Path, name: str, table: DeltaTable) -> list[Problem]:
     folder = root / name
 
     def files() -> list[dict]:  # path and size only: the statistics columns are most of it
-        return pa.table(table.get_add_actions()).select(["path", "size_bytes"]).to_pylist()
+        # read from the log's own Arrow table: `pa.table()` of it would import pandas first
+        # (a second of every command's start, the dashboard's cold load included)
+        actions = table.get_add_actions()
+        paths, sizes = (actions.column(c).to_pylist() for c in ("path", "size_bytes"))
+        return [{"path": p, "size_bytes": n} for p, n in zip(paths, sizes, strict=True)]
 
     actions = files()
     if any(not (folder / unquote(a["path"])).exists() for a in actions):

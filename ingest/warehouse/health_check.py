@@ -42,6 +42,8 @@ class Health:
     root: Path
     tables: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # the tables Delta opened, at their current version: a reader reuses them (`guard`)
+    opened: dict[str, DeltaTable] = field(default_factory=dict, repr=False)
 
     @property
     def healthy(self) -> bool:
@@ -175,7 +177,7 @@ def inspect(
             health.problems += found or [broken]  # type: ignore[list-item]
             continue
         assert table is not None
-        tables[name] = table
+        tables[name] = health.opened[name] = table
         if not remote:
             health.problems += file_problems(root, name, table)
     try:
@@ -200,9 +202,10 @@ def inspect(
     return health
 
 
-def guard(root: Path | str) -> None:
+def guard(root: Path | str) -> dict[str, DeltaTable]:
     """Refuse a damaged warehouse before a command reads or writes it, and one this process
-    may not read (permissions) with one message."""
+    may not read (permissions) with one message. Returns the tables it opened (current
+    versions, by name), so a reader need not open each again."""
     try:
         health = inspect(root, deep=False)
     except OSError as exc:
@@ -210,7 +213,7 @@ def guard(root: Path | str) -> None:
 
         raise os_error(exc, warehouse=location(root), writing=False) from None
     if health.healthy:
-        return
+        return health.opened
     first = health.problems[0]
     more = len(health.problems) - 1
     raise DamagedWarehouseError(

@@ -1,6 +1,8 @@
 """The dashboard's first request reads rollups, never cost lines: with every cost_lines data
 file overwritten by garbage (its Delta log intact), the Overview still shows the warehouse's
-total to the cent, and the page queries still answer from the rollups kept at ingest."""
+total to the cent, and the page queries still answer from the rollups kept at ingest. More:
+the Overview's first render opens the data files of the two rollups it shows (and the loads
+record the damage check reads) and of no other table."""
 
 from __future__ import annotations
 
@@ -25,10 +27,15 @@ from tests.fixtures.app_pages import app, metrics, no_errors, usd
 from tests.fixtures.small_warehouse import expected_total
 from tests.fixtures.warehouse_state import serve
 
+# What the Overview's first render reads: its figures (spend_daily, gpu_buckets) and the loads
+# records the damage check holds the tables' versions against.
+OVERVIEW_READS = ("spend_daily", "gpu_buckets", "loads")
 
-def _spoil_cost_lines(root: Path) -> int:
-    """Overwrite each cost_lines data file with bytes of the same length that are no Parquet."""
-    files = snapshot_files(DeltaTable(str(root / "cost_lines")))
+
+def _spoil_cost_lines(root: Path, table: str = "cost_lines") -> int:
+    """Overwrite each data file of `table` with bytes of the same length that are no Parquet
+    (so the damage check, which compares sizes with the log, still passes)."""
+    files = snapshot_files(DeltaTable(str(root / table)))
     for path in files:
         size = Path(path).stat().st_size
         Path(path).write_bytes(b"\x00garbage" * (size // 8) + b"\x00" * (size % 8))
@@ -61,9 +68,37 @@ def test_overview_first_load_reads_no_cost_line(spoiled: Path, monkeypatch) -> N
     assert shown["Last month"] == "USD 329.15"
 
 
+def test_overview_first_load_opens_only_the_tables_it_shows(
+    small_warehouse: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Every table but OVERVIEW_READS spoiled: the first render shows the figures (every
+    tile) of the intact warehouse. Asking a derived table whether it holds rows by reading
+    its files, or a health check that reads data, fails here."""
+    intact = app()
+    no_errors(intact)
+    root = tmp_path / "warehouse"
+    shutil.copytree(small_warehouse, root)
+    spoiled = [
+        t.parent.name
+        for t in sorted(root.glob("*/_delta_log"))
+        if t.parent.name not in OVERVIEW_READS and _spoil_cost_lines(root, t.parent.name)
+    ]
+    assert {"cost_lines", "line_classes", "gpu_hours", "idle_episodes"} <= set(spoiled)
+    serve(monkeypatch, root)
+    at = app()
+    no_errors(at)
+    assert metrics(at) == metrics(intact)
+    assert metrics(at)["Spend in the period"] == "USD 1,787.45"
+    assert metrics(at)["Idle GPU cost"] not in ("–", None)
+
+
 def test_page_queries_answer_from_rollups(spoiled: Path) -> None:
     views.register_all(Settings())
     con = warehouse.connect(spoiled)
+    # the rows each table holds, as its Delta log counts them (no file is read)
+    logged = dict(con.execute("SELECT dataset, rows FROM finops_snapshot()").fetchall())
+    assert logged["cost_lines"] == 18
+    assert logged["line_classes"] == 18
     queries.prepare(con)
     f = Filters()
     assert queries.available(con) >= {"classified_costs", "gpu_hours"}
