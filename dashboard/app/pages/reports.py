@@ -48,7 +48,7 @@ def render(d: dict) -> None:
         "Billed cost, whatever the Cost basis filter says: each source's own total for the "
         "month against what the warehouse holds."
     )
-    session.table(d["recon"])
+    session.table(d["recon"], d.get("cur"))
     if d["ok"] is True:
         st.success("Every source account reconciles.")
     elif d["ok"] is False:
