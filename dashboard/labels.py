@@ -14,7 +14,7 @@ Text cells that are codes (`gpu_compute`, `hard_idle`, `on_demand`) read as word
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
 import polars as pl
@@ -78,8 +78,8 @@ _KNOWN: dict[str, tuple[str, Kind]] = {
     "measure": ("Measure", Kind.TEXT),
     "dimension": ("Dimension", Kind.TEXT),
     "days": ("Days", Kind.COUNT),
-    "start": ("Start", Kind.DATE),
-    "end": ("End", Kind.DATE),
+    "start": ("Start", Kind.TIME),  # a day, or an hour of an idle episode: by its values
+    "end": ("End", Kind.TIME),
     # movement and tools
     "gb": ("Data moved (GB)", Kind.GB),
     "cost_per_gb": ("Cost per GB", Kind.PRICE),
@@ -168,6 +168,22 @@ _WORDS = re.compile(r"\s|\(")
 _CODE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 
 
+# Times whose hour is the point (an idle episode starts at 00:00 as at 13:00): never shown as
+# bare dates, whatever their values.
+_HOURS_MATTER = frozenset({"start", "end", "finished_at", "last_load", "data_until"})
+
+
+def as_days(name: str, values: pl.Series) -> bool:
+    """Whether a column of times reads as dates: every value at midnight (a daily charge),
+    unless its hours matter."""
+    if values.dtype == pl.Date:
+        return True
+    if name in _HOURS_MATTER or not isinstance(values.dtype, pl.Datetime):
+        return False
+    present = values.drop_nulls()
+    return present.len() > 0 and bool((present.dt.truncate("1d") == present).all())
+
+
 def words(name: str) -> str:
     """A code as words: `x_AiClass` -> 'AI class', `gpu_compute` -> 'GPU compute',
     `BilledCost` -> 'Billed cost'."""
@@ -245,6 +261,12 @@ def money_cell(value: object, currency: str | None) -> Decimal | None:
     return to_minor_units(amount, currency) if minor_units(currency) is not None else amount
 
 
+def _at(value: Decimal, digits: int) -> Decimal:
+    """`value` at `digits` after the point, half-even (the currency's minor units, or 2 in a
+    table whose rows each say their currency)."""
+    return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+
+
 def shown(frame: pl.DataFrame, currency: str | None, exact: bool = False) -> pl.DataFrame:
     """`frame` with the values people read: money at minor units, shares as percentages with
     one decimal, counts whole, other numbers at two decimals, codes as words. The column
@@ -260,7 +282,7 @@ def shown(frame: pl.DataFrame, currency: str | None, exact: bool = False) -> pl.
             elif kind in (Kind.MONEY, Kind.PRICE) and isinstance(dtype, pl.Decimal):
                 out.append(
                     col.map_elements(
-                        lambda v: money_cell(v, currency), return_dtype=pl.Decimal(38, digits)
+                        lambda v, d=digits: _at(v, d), return_dtype=pl.Decimal(38, digits)
                     )
                 )
             elif kind is Kind.SHARE:
@@ -285,3 +307,23 @@ def csv_frame(frame: pl.DataFrame, currency: str | None, exact: bool = False) ->
     if money and currency and "currency" not in frame.columns:
         out = out.with_columns(pl.lit(currency).alias("currency"))
     return out.rename({n: label(n, currency) for n in out.columns})
+
+
+def csv_bytes(frame: pl.DataFrame, currency: str | None, exact: bool = False) -> bytes:
+    """A table as the CSV a download button serves (`csv_frame`), written the one way the
+    product writes CSV; exact money without the zeros the storage type pads it with
+    (0.0000004, not 0.000000400000)."""
+    from dashboard.report.csv_cells import Figure, csv_text
+
+    out = csv_frame(frame, currency, exact)
+    padded = {i for i, t in enumerate(out.dtypes) if exact and isinstance(t, pl.Decimal)}
+    rows = (
+        [Figure(_plain(v)) if i in padded and v is not None else v for i, v in enumerate(row)]
+        for row in out.iter_rows()
+    )
+    return csv_text(out.columns, rows).encode("utf-8")
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

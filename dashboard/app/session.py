@@ -26,7 +26,6 @@ from dashboard.app import login
 from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import spend as queries
 from dashboard.queries.filters import Filters
-from dashboard.report.csv_cells import frame_csv
 from ingest.warehouse.connection import location
 from ingest.warehouse.location import Location
 from models.cost_basis import CostBasis
@@ -263,7 +262,7 @@ def table(
     st.dataframe(shown, hide_index=True, column_config=column_config(shown, cur), **options)
     if csv is not None:
         what, name = csv
-        data = frame_csv(labels.csv_frame(frame, cur, exact=exact))
+        data = labels.csv_bytes(frame, cur, exact=exact)
         st.download_button(f"Download {what} (CSV)", data, file_name=name, mime="text/csv")
 
 
@@ -274,9 +273,14 @@ def column_config(frame: pl.DataFrame, cur: str | None) -> dict[str, Any]:
         kind, text = labels.kind_of(name, dtype), labels.label(name, cur)
         digits = labels.decimals(kind, cur)
         if dtype.is_temporal():
-            config[name] = _when(frame[name], kind, text)
+            config[name] = _when(name, frame[name], kind, text)
         elif dtype.is_numeric() and digits is not None:
-            fmt = "%.1f%%" if kind is labels.Kind.SHARE else f"%,.{digits}f"
+            if kind is labels.Kind.SHARE:
+                fmt = "%.1f%%"  # `labels.shown` made 0.581 58.1
+            elif kind is labels.Kind.COUNT and dtype.is_integer():
+                fmt = "%,d"
+            else:
+                fmt = f"%,.{digits}f"
             config[name] = st.column_config.NumberColumn(text, format=fmt)
         elif kind is labels.Kind.ID:
             # long ids (an Azure path) are cut inside their cell, not push money off the side
@@ -286,23 +290,17 @@ def column_config(frame: pl.DataFrame, cur: str | None) -> dict[str, Any]:
     return config
 
 
-def _when(values: pl.Series, kind: labels.Kind, text: str) -> Any:
+def _when(name: str, values: pl.Series, kind: labels.Kind, text: str) -> Any:
     """Months as 2026-10, days as dates (not their 00:00 instant), times to the minute."""
     dated = values.dtype == pl.Date
     if kind is labels.Kind.MONTH:
         fmt = "YYYY-MM"
-    elif dated or kind is labels.Kind.DATE or _midnights(values):
+    elif kind is labels.Kind.DATE or labels.as_days(name, values):
         fmt = "YYYY-MM-DD"
     else:
         fmt = "YYYY-MM-DD HH:mm"
     column = st.column_config.DateColumn if dated else st.column_config.DatetimeColumn
     return column(text, format=fmt)
-
-
-def _midnights(values: pl.Series) -> bool:
-    if values.dtype == pl.Date or not values.dtype.is_temporal() or values.is_null().all():
-        return True
-    return bool((values.dt.truncate("1d") == values).all())
 
 
 def file_name(stem: str, suffix: str) -> str:
