@@ -19,6 +19,7 @@ from ingest.warehouse.connection import connect
 from models.cost_basis import CostBasis
 from models.settings import Settings
 from tests.fixtures.app_pages import app, no_errors, page
+from tests.fixtures.pack_sheets import sheet_rows
 from tests.fixtures.warehouse_state import serve
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
@@ -87,13 +88,18 @@ def dashboard(basis: CostBasis, by: str) -> tuple[dict[str, Decimal], list[str]]
     return shown, list(table.columns)
 
 
-def xlsx_summary(path: Path, dimension: str) -> tuple[str, dict[str, Decimal], list[str]]:
-    ws = openpyxl.load_workbook(path)["Summary"]
-    header = [c.value for c in ws[4]]
-    rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=5, values_only=True)]
+def xlsx_summary(pack, dimension: str) -> tuple[str, dict[str, Decimal], list[str]]:
+    path = pack.files["xlsx"][0]
+    header, rows = sheet_rows(path, "Summary", pack)
     cost = header[2]
     found = {r["value"]: Decimal(str(r[cost])) for r in rows if r["dimension"] == dimension}
+    ws = openpyxl.load_workbook(path)["Summary"]
+    assert [c.value for c in ws[4]][2] == f"{basis_words(cost)} ({pack.currency})"
     return ws["A1"].value, found, header
+
+
+def basis_words(column: str) -> str:
+    return column.replace("_", " ").capitalize()  # amortised_cost: "Amortised cost"
 
 
 def csv_summary(pack, dimension: str) -> tuple[set[str], dict[str, Decimal], list[str]]:
@@ -130,7 +136,7 @@ def test_every_ai_class_and_team_figure_agrees_and_says_its_basis(
     assert {k: cents(v) for k, v in shown.items()} == want
 
     pack = packs[basis]
-    title, xlsx, header = xlsx_summary(pack.files["xlsx"][0], dimension)
+    title, xlsx, header = xlsx_summary(pack, dimension)
     assert title == f"Summary {MONTH} — {label}"
     assert header[2:4] == [f"{basis.value}_cost", f"previous_{basis.value}_cost"]
     assert {k: cents(v) for k, v in xlsx.items()} == want
