@@ -21,6 +21,13 @@ def _f(frame: pl.DataFrame, col: str) -> list[float]:
     return frame[col].cast(pl.Float64).fill_null(0.0).to_list()
 
 
+def _name(key: object) -> str:
+    """A series' name: AI classes and workloads in words ("Egress", "GPU compute")."""
+    if isinstance(key, str) and (key in palette.AI_CLASSES or key in palette.WORKLOADS):
+        return words(key)
+    return str(value_words(key))
+
+
 def stacked_monthly(
     frame: pl.DataFrame, title: str, cur: str = "USD", groups: dict[str, str] | None = None
 ) -> go.Figure:
@@ -34,7 +41,7 @@ def stacked_monthly(
         fig.add_bar(
             x=part["month"].to_list(),
             y=_f(part, "cost"),
-            name=str(value_words(key)),
+            name=_name(key),
             marker_color=colour[str(key)],
         )
     fig.update_layout(barmode="stack", title=title, yaxis_title=cur, **_LAYOUT)
