@@ -241,10 +241,16 @@ def label(name: str, currency: str | None = None) -> str:
     return text
 
 
+# Codes without an underscore that still read as code.
+_VALUES = {"onprem": "On-prem", "cloud": "Cloud"}
+
+
 def value_words(value: object) -> object:
     """A code shown in a table or a legend as words; anything else as it is."""
     if isinstance(value, str) and _CODE.match(value):
         return words(value)
+    if isinstance(value, str) and value in _VALUES:
+        return _VALUES[value]
     return value
 
 

@@ -166,7 +166,7 @@ def _gpu_tiles(gpu, c, e, cur: str) -> None:
     st.caption(session.FIXED_BASIS.format(what="Idle GPU cost"))
     e.metric("Cost per useful GPU-hour", money(float(cost) / useful, cur) if useful else "–")
     parts = [
-        f"{r['deployment']}: {float(r['mean_activity'] or 0):.0%}"
+        f"{value_words(r['deployment'])}: {float(r['mean_activity'] or 0):.0%}"
         for r in gpu.iter_rows(named=True)
     ]
     st.caption("Mean GPU activity (monitored hours) — " + ", ".join(parts))
