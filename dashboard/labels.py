@@ -241,6 +241,7 @@ def label(name: str, currency: str | None = None) -> str:
     return text
 
 
+NONE = "–"  # an empty text cell, not the word "None"
 # Codes without an underscore that still read as code.
 _VALUES = {"onprem": "On-prem", "cloud": "Cloud"}
 
@@ -276,7 +277,9 @@ def _at(value: Decimal, digits: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
 
 
-def shown(frame: pl.DataFrame, currency: str | None, exact: bool = False) -> pl.DataFrame:
+def shown(
+    frame: pl.DataFrame, currency: str | None, exact: bool = False, empty: str | None = NONE
+) -> pl.DataFrame:
     """`frame` with the values people read: money at minor units, shares as percentages with
     one decimal, counts whole, other numbers at two decimals, codes as words. The column
     names stay (a page still finds its columns); `label` heads them. With `exact`, money
@@ -301,10 +304,23 @@ def shown(frame: pl.DataFrame, currency: str | None, exact: bool = False) -> pl.
             else:
                 out.append(col.cast(pl.Float64).round(digits))
         elif dtype == pl.String and kind is Kind.TEXT:
-            out.append(col.map_elements(value_words, return_dtype=pl.String))
+            as_words = col.map_elements(value_words, return_dtype=pl.String)
+            out.append(as_words if empty is None else as_words.fill_null(empty))
+        elif dtype == pl.String and empty is not None:
+            out.append(col.fill_null(empty))
         else:
             out.append(col)
     return frame.select(out) if out else frame
+
+
+def number_text(value: object, kind: Kind, currency: str | None) -> str:
+    """A number as a table shows it (after `shown`): '1,234.50', '58.1%', '1,235'; no number
+    is a dash."""
+    if value is None:
+        return NONE
+    digits = decimals(kind, currency)
+    text = f"{float(value):,.{2 if digits is None else digits}f}"
+    return f"{text}%" if kind is Kind.SHARE else text
 
 
 def csv_frame(frame: pl.DataFrame, currency: str | None, exact: bool = False) -> pl.DataFrame:
@@ -312,7 +328,7 @@ def csv_frame(frame: pl.DataFrame, currency: str | None, exact: bool = False) ->
     `shown`, and a Currency column wherever there is money (a file read on its own says what
     its amounts are)."""
     money = [n for n, t in frame.schema.items() if kind_of(n, t) in (Kind.MONEY, Kind.PRICE)]
-    out = shown(frame, currency, exact)
+    out = shown(frame, currency, exact, empty=None)  # an empty field stays empty
     if money and currency and "currency" not in frame.columns:
         out = out.with_columns(pl.lit(currency).alias("currency"))
     return out.rename({n: label(n, currency) for n in out.columns})

@@ -256,7 +256,7 @@ def table(
     currency column beside the money, and with `exact` (line items, where a request costs
     USD 0.0000004) money with every digit. `show` lists the columns drawn, so that a wide
     table fits the page at 1440 px; the CSV keeps every column."""
-    shown = labels.shown(frame, cur)
+    shown = _no_none(labels.shown(frame, cur), cur)
     if show is not None:
         options["column_order"] = [c for c in show if c in shown.columns]
     st.dataframe(shown, hide_index=True, column_config=column_config(shown, cur), **options)
@@ -264,6 +264,21 @@ def table(
         what, name = csv
         data = labels.csv_bytes(frame, cur, exact=exact)
         st.download_button(f"Download {what} (CSV)", data, file_name=name, mime="text/csv")
+
+
+def _no_none(frame: pl.DataFrame, cur: str | None) -> pl.DataFrame:
+    """A number column with empty cells as text ('1,234.50', '–'): the table would print an
+    empty number as the word None."""
+    blanks = [
+        pl.col(n).map_elements(
+            lambda v, k=labels.kind_of(n, t): labels.number_text(v, k, cur),
+            return_dtype=pl.String,
+            skip_nulls=False,
+        )
+        for n, t in frame.schema.items()
+        if t.is_numeric() and frame[n].null_count()
+    ]
+    return frame.with_columns(blanks) if blanks else frame
 
 
 def column_config(frame: pl.DataFrame, cur: str | None) -> dict[str, Any]:
@@ -282,6 +297,8 @@ def column_config(frame: pl.DataFrame, cur: str | None) -> dict[str, Any]:
             else:
                 fmt = f"%,.{digits}f"
             config[name] = st.column_config.NumberColumn(text, format=fmt)
+        elif kind not in (labels.Kind.TEXT, labels.Kind.ID):  # numbers as text (`_no_none`)
+            config[name] = st.column_config.TextColumn(text, alignment="right")
         elif kind is labels.Kind.ID:
             # long ids (an Azure path) are cut inside their cell, not push money off the side
             config[name] = st.column_config.TextColumn(text, width="medium")

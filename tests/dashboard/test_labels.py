@@ -46,8 +46,10 @@ def test_codes_read_as_words_and_ids_do_not() -> None:
     assert labels.value_words("Standard_ND96asr_v4") == "Standard_ND96asr_v4"  # not a code
     assert labels.value_words("research") == "research"
     assert labels.kind_of("resource_id", pl.String) is Kind.ID
-    frame = pl.DataFrame({"x_AiClass": ["managed_ai"], "ResourceId": ["vol_a_b"]})
-    assert labels.shown(frame, "USD").row(0) == ("Managed AI", "vol_a_b")
+    frame = pl.DataFrame({"x_AiClass": ["managed_ai", None], "ResourceId": ["vol_a_b", None]})
+    assert labels.shown(frame, "USD").rows() == [("Managed AI", "vol_a_b"), ("–", "–")]
+    # an empty cell reads as a dash on screen, and stays an empty field in a CSV
+    assert labels.csv_frame(frame, "USD").rows() == [("Managed AI", "vol_a_b"), (None, None)]
 
 
 def test_money_at_the_currencys_minor_units_half_even() -> None:

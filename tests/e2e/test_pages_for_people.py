@@ -114,6 +114,8 @@ def problems(seen: dict) -> list[str]:
                 most = 1 if head.endswith("(%)") else 2
                 if digits > most:
                     found.append(f"table {i}, {head}: {cell} has {digits} decimals (most {most})")
+                if cell == "None":
+                    found.append(f"table {i}, {head}: an empty cell reads None")
                 if not ID_COLUMNS.search(head) and CODE_NAME.search(cell):
                     found.append(f"table {i}, {head}: cell {cell!r} is a code name")
     return found
