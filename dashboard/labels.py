@@ -56,6 +56,8 @@ _KNOWN: dict[str, tuple[str, Kind]] = {
     "mean_activity": ("Mean GPU activity", Kind.SHARE),
     "deployment": ("Deployment", Kind.TEXT),
     "option": ("Option", Kind.TEXT),
+    "assumption": ("Assumption", Kind.TEXT),
+    "unit": ("Unit", Kind.TEXT),
     "change_pct": ("Change", Kind.SHARE),
     "used_pct": ("Used", Kind.SHARE),
     "cost_centre": ("Cost centre", Kind.TEXT),

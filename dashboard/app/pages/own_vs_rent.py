@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from dashboard import labels
 from dashboard.app import charts, session
 from dashboard.labels import words
 from dashboard.queries import gpu as queries_gpu
@@ -28,10 +29,17 @@ def read() -> dict | None:
     months = st.number_input("Months of history", 1, 36, settings.months, key="ovr_months")
     with st.expander("Price book and assumptions (edit values in place)"):
         table = pl.DataFrame(queries_own.entries(base, gpu))
+        named = table.with_columns(  # "Colo USD per kW month", not colo_usd_per_kw_month
+            pl.col("key")
+            .map_elements(lambda k: words(k.rsplit(".", 1)[-1]), return_dtype=pl.String)
+            .alias("assumption")
+        )
         edited = st.data_editor(
-            table,
-            disabled=["key", "unit", "source", "as_of", "confidence"],
+            named,
+            disabled=["key", "assumption", "unit", "source", "as_of", "confidence"],
             hide_index=True,
+            column_order=["assumption", "value", "unit", "source", "as_of", "confidence"],
+            column_config={c: labels.label(c) for c in named.columns},
             key="ovr_book",
         )
     edits = tuple(
