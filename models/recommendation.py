@@ -201,7 +201,7 @@ def _burst_price(measured, options, gpu, explicit, option_name) -> tuple[float, 
         return by_name[option_name].value, f"price book {by_name[option_name].key}"
     measured_price = measured.cloud_cost_per_gpu_hour
     if measured_price and measured_price > 0:
-        return float(measured_price), "measured: cloud cost per paid GPU-hour in gpu_hours"
+        return float(measured_price), "measured: cloud cost per paid GPU-hour"
     on_demand = [
         o for o in options if o.pricing_model == "on_demand" and o.provider in HYPERSCALERS
     ]

@@ -11,6 +11,9 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import polars as pl
 
+from dashboard import palette
+from dashboard.labels import value_words, words
+
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.15))
 
 
@@ -18,12 +21,29 @@ def _f(frame: pl.DataFrame, col: str) -> list[float]:
     return frame[col].cast(pl.Float64).fill_null(0.0).to_list()
 
 
-def stacked_monthly(frame: pl.DataFrame, title: str, cur: str = "USD") -> go.Figure:
-    """Monthly bars stacked by key (columns month, key, cost)."""
+def _name(key: object) -> str:
+    """A series' name: AI classes and workloads in words ("Egress", "GPU compute")."""
+    if isinstance(key, str) and (key in palette.AI_CLASSES or key in palette.WORKLOADS):
+        return words(key)
+    return str(value_words(key))
+
+
+def stacked_monthly(
+    frame: pl.DataFrame, title: str, cur: str = "USD", groups: dict[str, str] | None = None
+) -> go.Figure:
+    """Monthly bars stacked by key (columns month, key, cost), each key in its palette colour
+    (`groups` names the palette entry of a key that is not its own: an on-prem site)."""
     fig = go.Figure()
-    for key in frame["key"].unique(maintain_order=True).to_list():
+    keys = frame["key"].unique(maintain_order=True).to_list()
+    colour = palette.colours([str(k) for k in keys], groups)
+    for key in keys:
         part = frame.filter(pl.col("key") == key) if key is not None else frame
-        fig.add_bar(x=part["month"].to_list(), y=_f(part, "cost"), name=str(key))
+        fig.add_bar(
+            x=part["month"].to_list(),
+            y=_f(part, "cost"),
+            name=_name(key),
+            marker_color=colour[str(key)],
+        )
     fig.update_layout(barmode="stack", title=title, yaxis_title=cur, **_LAYOUT)
     return fig
 
@@ -31,7 +51,15 @@ def stacked_monthly(frame: pl.DataFrame, title: str, cur: str = "USD") -> go.Fig
 def bars(
     frame: pl.DataFrame, title: str, x: str = "key", y: str = "cost", cur: str = "USD"
 ) -> go.Figure:
-    fig = go.Figure(go.Bar(x=frame[x].cast(pl.String).to_list(), y=_f(frame, y)))
+    names = frame[x].cast(pl.String).to_list()
+    colour = palette.colours(names)
+    fig = go.Figure(
+        go.Bar(
+            x=[value_words(n) for n in names],
+            y=_f(frame, y),
+            marker_color=[colour[str(n)] for n in names],
+        )
+    )
     fig.update_layout(title=title, yaxis_title=cur, **_LAYOUT)
     return fig
 
@@ -41,9 +69,9 @@ def movers(frame: pl.DataFrame, title: str, cur: str = "USD") -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=change,
-            y=frame["key"].cast(pl.String).to_list(),
+            y=[value_words(k) for k in frame["key"].cast(pl.String).to_list()],
             orientation="h",
-            marker_color=["#c0392b" if c > 0 else "#27ae60" for c in change],
+            marker_color=[palette.INCREASE if c > 0 else palette.DECREASE for c in change],
         )
     )
     fig.update_layout(title=title, xaxis_title=f"{cur} change", **_LAYOUT)
@@ -100,8 +128,8 @@ def heatmap(frame: pl.DataFrame, rows: str, cols: str, value: str, title: str) -
     fig = go.Figure(
         go.Heatmap(
             z=list(map(list, zip(*z, strict=True))) if z else [],
-            x=columns,
-            y=wide[rows].cast(pl.String).to_list(),
+            x=[value_words(c) for c in columns],
+            y=[value_words(r) for r in wide[rows].cast(pl.String).to_list()],
             colorscale="Blues",
         )
     )
@@ -119,18 +147,22 @@ def own_vs_rent(
 ) -> go.Figure:
     """Cost per useful GPU-hour against utilisation: own (curve), each rent option (flat)."""
     fig = go.Figure()
-    fig.add_scatter(x=list(u_grid), y=list(own_cost), name="own", mode="lines")
+    colour = palette.colours(["own", *rent])
+    fig.add_scatter(
+        x=list(u_grid), y=list(own_cost), name="own", mode="lines", line_color=colour["own"]
+    )
     for name, price in rent.items():
         fig.add_scatter(
-            x=[u_grid[0], u_grid[-1]], y=[price, price], name=name, mode="lines", line_dash="dash"
-        )
+            x=[u_grid[0], u_grid[-1]], y=[price, price], name=words(name), mode="lines",
+            line_dash="dash", line_color=colour[name],
+        )  # fmt: skip
     if u_star is not None and math.isfinite(u_star) and u_star <= 1:
         fig.add_vline(x=u_star, line_color="#c0392b", annotation_text=f"break-even {u_star:.0%}")
     if u_measured is not None:
         fig.add_vline(
             x=u_measured,
             line_dash="dot",
-            annotation_text=f"measured u {u_measured:.0%}",
+            annotation_text=f"measured utilisation {u_measured:.0%}",
             annotation_position="bottom right",
         )
     if u_r_measured is not None:
@@ -138,7 +170,7 @@ def own_vs_rent(
             x=u_r_measured,
             line_dash="dot",
             line_color="#8e44ad",
-            annotation_text=f"measured u_r {u_r_measured:.0%}",
+            annotation_text=f"measured cloud utilisation {u_r_measured:.0%}",
             annotation_position="top left",
         )
     top = max([*rent.values(), 1.0]) * 3
@@ -169,7 +201,7 @@ def hybrid(costs: Sequence[float], baseline: int, gpus_per_node: int) -> go.Figu
 
 def tornado(bars_: Sequence[object], base: float) -> go.Figure:
     """Break-even utilisation when one input moves low/high (TornadoBar-like objects)."""
-    names = [b.parameter for b in bars_]
+    names = [words(b.parameter) for b in bars_]
 
     def clip(v: float) -> float:
         return min(v, 1.5) if math.isfinite(v) else 1.5
@@ -206,6 +238,7 @@ def forecast(frame: pl.DataFrame, key: str, cur: str = "USD", basis: str = "") -
     act = part.filter(pl.col("kind") == "actual")
     fc = part.filter(pl.col("kind") == "forecast")
     fig = go.Figure()
+    colour = palette.colours([key])[key]
     for lo, hi, name, alpha in (("lo95", "hi95", "95%", 0.12), ("lo80", "hi80", "80%", 0.22)):
         if fc[lo].null_count() < fc.height:
             x = fc["month"].to_list()
@@ -213,21 +246,25 @@ def forecast(frame: pl.DataFrame, key: str, cur: str = "USD", basis: str = "") -
                 x=x + x[::-1],
                 y=_f(fc, hi) + _f(fc, lo)[::-1],
                 fill="toself",
-                fillcolor=f"rgba(41,128,185,{alpha})",
+                fillcolor=palette.rgba(colour, alpha),
                 line_width=0,
                 name=name,
             )
     fig.add_scatter(
-        x=act["month"].to_list(), y=_f(act, "spend"), name="actual", mode="lines+markers"
-    )
+        x=act["month"].to_list(), y=_f(act, "spend"), name="actual", mode="lines+markers",
+        line_color=colour,
+    )  # fmt: skip
     fig.add_scatter(
         x=fc["month"].to_list(),
         y=_f(fc, "spend"),
         name="forecast",
         mode="lines+markers",
         line_dash="dash",
+        line_color=colour,
     )
     fig.update_layout(
-        title=f"{key}: monthly spend" + (f" — {basis}" if basis else ""), yaxis_title=cur, **_LAYOUT
+        title=f"{value_words(key)}: monthly spend" + (f" — {basis}" if basis else ""),
+        yaxis_title=cur,
+        **_LAYOUT,
     )
     return fig

@@ -21,11 +21,11 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from dashboard import labels
 from dashboard.app import login
 from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import spend as queries
 from dashboard.queries.filters import Filters
-from dashboard.report.csv_cells import frame_csv
 from ingest.warehouse.connection import location
 from ingest.warehouse.location import Location
 from models.cost_basis import CostBasis
@@ -241,10 +241,11 @@ def gpu_currency() -> str | None:
 
 
 def money(value: object, cur: str = "USD") -> str:
+    """'USD 1,234.57': at the currency's minor units, rounded half-even as the totals are
+    rounded everywhere else (JPY 1,235)."""
     if value is None:
         return "–"
-    # Decimal formatting rounds half-even, as the totals are rounded everywhere else.
-    return f"{cur} {Decimal(str(value)):,.2f}"
+    return f"{cur} {labels.money_cell(value, cur):,f}"
 
 
 def share(part: object, whole: object) -> str:
@@ -253,56 +254,82 @@ def share(part: object, whole: object) -> str:
     return f"{float(part) / float(whole):.1%}"
 
 
-# columns that count things (hours, GPUs, lines, seats ...) show whole with thousands
-# separators; ids, indexes, versions and years do not match
-_COUNTS = re.compile(r"hours|_h$|gpus$|lines|rows|resources|seats|count|^n$")
-# float columns of money (decimal columns are money already); unit prices (per GPU-hour,
-# per seat) keep their digits
-_MONEY = re.compile(r"^(?!.*(per_|price)).*(cost|saving|spend|excess|expected|baseline|during)")
-# float columns of fractions: shown as 58.1%
-_SHARES = re.compile(r"activity|coverage|share|utilisation|fraction")
-
-
 def table(
     frame: pl.DataFrame,
+    cur: str | None = None,
     exact: bool = False,
     csv: tuple[str, str] | None = None,
+    show: list[str] | None = None,
     **options: Any,
 ) -> None:
-    """`st.dataframe` with money as 1,234.56 and counts as 1,234: a raw Decimal(38,12) would
-    show as 243293.185600000000. With `exact` (line items, where a request costs
-    USD 0.0000004) decimal money keeps every digit. `csv` = (what, file name) adds a
-    "Download <what> (CSV)" button with the rows as they are."""
-    config: dict[str, Any] = {}
-    for name, dtype in frame.schema.items():
-        if name == "month" and dtype.is_temporal():  # a month, not its first instant
-            kind = (
-                st.column_config.DateColumn if dtype == pl.Date else st.column_config.DatetimeColumn
-            )
-            config[name] = kind(format="YYYY-MM")
-        elif dtype == pl.Date:  # else shown as a time stamp, 2026-01-01 00:00:00
-            config[name] = st.column_config.DateColumn(format="YYYY-MM-DD")
-        elif isinstance(dtype, pl.Datetime):  # hours, not 2026-09-19 18:00:00+00:00
-            config[name] = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
-        if not dtype.is_numeric():
-            continue
-        if _COUNTS.search(name):
-            fmt = "%,d" if dtype.is_integer() else "%,.0f"
-        elif (isinstance(dtype, pl.Decimal) and not exact) or (
-            dtype.is_float() and _MONEY.search(name)
-        ):
-            fmt = "%,.2f"
-        elif dtype.is_float() and _SHARES.search(name):
-            fmt = "percent"
-        else:
-            continue
-        config[name] = st.column_config.NumberColumn(format=fmt)
-    st.dataframe(frame, hide_index=True, column_config=config, **options)
+    """`st.dataframe` for people (dashboard/labels.py says how): headings in words with their
+    units, money in `cur` at its minor units, counts whole, shares as 58.1%, codes as words.
+    `csv` = (what, file name) adds a "Download <what> (CSV)" button: the same headings, a
+    currency column beside the money, and with `exact` (line items, where a request costs
+    USD 0.0000004) money with every digit. `show` lists the columns drawn, so that a wide
+    table fits the page at 1440 px; the CSV keeps every column."""
+    shown = _no_none(labels.shown(frame, cur), cur)
+    if show is not None:
+        options["column_order"] = [c for c in show if c in shown.columns]
+    st.dataframe(shown, hide_index=True, column_config=column_config(shown, cur), **options)
     if csv is not None:
         what, name = csv
-        st.download_button(
-            f"Download {what} (CSV)", frame_csv(frame), file_name=name, mime="text/csv"
+        data = labels.csv_bytes(frame, cur, exact=exact)
+        st.download_button(f"Download {what} (CSV)", data, file_name=name, mime="text/csv")
+
+
+def _no_none(frame: pl.DataFrame, cur: str | None) -> pl.DataFrame:
+    """A number column with empty cells as text ('1,234.50', '–'): the table would print an
+    empty number as the word None."""
+    blanks = [
+        pl.col(n).map_elements(
+            lambda v, k=labels.kind_of(n, t): labels.number_text(v, k, cur),
+            return_dtype=pl.String,
+            skip_nulls=False,
         )
+        for n, t in frame.schema.items()
+        if t.is_numeric() and frame[n].null_count()
+    ]
+    return frame.with_columns(blanks) if blanks else frame
+
+
+def column_config(frame: pl.DataFrame, cur: str | None) -> dict[str, Any]:
+    """Each column's heading and number format (`labels.shown` has rounded the values)."""
+    config: dict[str, Any] = {}
+    for name, dtype in frame.schema.items():
+        kind, text = labels.kind_of(name, dtype), labels.label(name, cur)
+        digits = labels.decimals(kind, cur)
+        if dtype.is_temporal():
+            config[name] = _when(name, frame[name], kind, text)
+        elif dtype.is_numeric() and digits is not None:
+            if kind is labels.Kind.SHARE:
+                fmt = "%.1f%%"  # `labels.shown` made 0.581 58.1
+            elif kind is labels.Kind.COUNT and dtype.is_integer():
+                fmt = "%,d"
+            else:
+                fmt = f"%,.{digits}f"
+            config[name] = st.column_config.NumberColumn(text, format=fmt)
+        elif kind not in (labels.Kind.TEXT, labels.Kind.ID):  # numbers as text (`_no_none`)
+            config[name] = st.column_config.TextColumn(text, alignment="right")
+        elif kind is labels.Kind.ID:
+            # long ids (an Azure path) are cut inside their cell, not push money off the side
+            config[name] = st.column_config.TextColumn(text, width="medium")
+        else:
+            config[name] = st.column_config.Column(text)
+    return config
+
+
+def _when(name: str, values: pl.Series, kind: labels.Kind, text: str) -> Any:
+    """Months as 2026-10, days as dates (not their 00:00 instant), times to the minute."""
+    dated = values.dtype == pl.Date
+    if kind is labels.Kind.MONTH:
+        fmt = "YYYY-MM"
+    elif kind is labels.Kind.DATE or labels.as_days(name, values):
+        fmt = "YYYY-MM-DD"
+    else:
+        fmt = "YYYY-MM-DD HH:mm"
+    column = st.column_config.DateColumn if dated else st.column_config.DatetimeColumn
+    return column(text, format=fmt)
 
 
 def file_name(stem: str, suffix: str) -> str:
@@ -323,12 +350,21 @@ def money_tile(
     cur: str = "USD",
     delta: str | None = None,
     about: str = "",
+    note: str | None = None,
     **kw: Any,
 ) -> None:
     """A metric tile of money: whole units from 100,000 up and millions as 3.32M, so a
-    tile's figure is never cut off; the exact amount is the tile's help, then `about`."""
+    tile's figure is never cut off; the exact amount is the tile's help, then `about`.
+
+    `delta` is a change of spend: an increase is bad, so it is drawn red ("inverse") unless
+    the caller says otherwise (a saving grown is good: delta_color="normal"). A figure that
+    is not a change (a share, a count) is a `note` under the tile, with no arrow."""
     exact = f"{money(value, cur)} exactly" + (f". {about}" if about else "")
+    if delta is not None:
+        kw.setdefault("delta_color", "inverse")
     col.metric(label, short_money(value, cur), delta, help=exact, **kw)
+    if note:
+        col.caption(note)
 
 
 def short_money(value: object, cur: str = "USD") -> str:

@@ -33,11 +33,12 @@ def command(app: App, rule_files: tuple[str, ...]) -> None:
         "group by 1, 2 order by 2, 4 desc nulls last, 1"
     ).fetchall()
     from dashboard.cli.tables import Column, money_with_code, show
+    from dashboard.labels import value_words
 
     show(
         app.console,
-        ["class", Column("lines", number=True), Column("effective cost", number=True)],
-        [(str(c), f"{n:,}", money_with_code(cost, cur)) for c, cur, n, cost in rows],
+        ["AI class", Column("lines", number=True), Column("amortised cost", number=True)],
+        [(str(value_words(c)), f"{n:,}", money_with_code(cost, cur)) for c, cur, n, cost in rows],
         title="Classified cost lines",
     )
     app.console.print(

@@ -11,11 +11,9 @@ from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 
-PALETTE = [
-    colors.HexColor(c)
-    for c in ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2",
-              "#7F7F7F", "#BCBD22", "#17BECF")
-]  # fmt: skip
+from dashboard import palette
+
+PALETTE = [colors.HexColor(c) for c in palette.COLOURS]  # the dashboard's, colour-blind safe
 WIDTH = 500
 
 
@@ -93,8 +91,9 @@ def stacked(title: str, periods: list[str], series: dict[str, list[float]]) -> D
     chart.valueAxis.labels.fontName = "Helvetica"
     chart.valueAxis.labels.fontSize = 7
     chart.valueAxis.labelTextFormat = lambda v: f"{v:,.0f}"
-    for i in range(len(names)):
-        chart.bars[i].fillColor = PALETTE[i % len(PALETTE)]
+    colour = {n: colors.HexColor(c) for n, c in palette.colours(names).items()}
+    for i, n in enumerate(names):  # a provider in the colour it has on the dashboard
+        chart.bars[i].fillColor = colour[n]
     d.add(chart)
     legend = Legend()
     legend.x, legend.y = WIDTH - 110, height - 30
@@ -102,6 +101,6 @@ def stacked(title: str, periods: list[str], series: dict[str, list[float]]) -> D
     legend.fontSize = 8
     legend.columnMaximum = 12
     legend.alignment = "right"
-    legend.colorNamePairs = [(PALETTE[i % len(PALETTE)], n[:18]) for i, n in enumerate(names)]
+    legend.colorNamePairs = [(colour[n], n[:18]) for n in names]
     d.add(legend)
     return d

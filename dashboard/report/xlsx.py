@@ -13,6 +13,7 @@ from pathlib import Path
 
 import xlsxwriter
 
+from dashboard import labels
 from dashboard.report.model import Pack, Section, cents, digits
 
 HEADER_ROW = 3  # title, note, blank, header
@@ -47,6 +48,17 @@ def _basis(pack: Pack) -> str:
         f"{pack.basis.words.lower()} ({pack.currency}) (reconciliation is billed cost; "
         "idle GPU and on-prem parts are amortised)"
     )
+
+
+def heading(section: Section, name: str, currency: str) -> str:
+    """A column's heading in words with its unit (dashboard/labels.py): 'Amortised cost (USD)',
+    'Change (%)'. The CSV files keep the column names, for the systems that import them."""
+    text = labels.label(name)
+    if (name in section.money or name in section.exact) and "(" not in text:
+        return f"{text} ({currency})"
+    if name in section.percent and "(%)" not in text:
+        return f"{text} (%)"
+    return text
 
 
 def _sheet_name(section: Section) -> str:
@@ -86,9 +98,10 @@ def _section_sheet(book: xlsxwriter.Workbook, section: Section, fmt: dict) -> No
     ws.write_string(0, 0, section.title, fmt["title"])
     ws.write_string(1, 0, section.note, fmt["note"])
     columns = section.frame.columns
-    widths = [len(c) + 2 for c in columns]
-    for col, name in enumerate(columns):
-        ws.write_string(HEADER_ROW, col, name, fmt["header"])
+    headings = [heading(section, c, fmt["currency"]) for c in columns]
+    widths = [min(len(h), 24) + 2 for h in headings]  # a long heading wraps in its cell
+    for col, text in enumerate(headings):
+        ws.write_string(HEADER_ROW, col, text, fmt["header"])
     row = HEADER_ROW
     for row, record in enumerate(section.frame.iter_rows(), HEADER_ROW + 1):
         for col, value in enumerate(record):

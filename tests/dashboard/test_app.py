@@ -129,7 +129,7 @@ def test_headline_numbers_equal_the_warehouse(full: Path) -> None:
     assert shown["Break-even utilisation"] == ("never" if u_star is None else f"{u_star:.1%}")
     # 36 useful (20 active + 16 underutilised) of 64 monitored cloud GPU-hours
     assert direct["measured"]["u_r"] == 36 / 64
-    assert shown["Measured u_r (cloud)"] == f"{36 / 64:.1%}"
+    assert shown["Measured utilisation, cloud"] == f"{36 / 64:.1%}"
 
 
 def test_idle_threshold_slider_recomputes(full: Path) -> None:
@@ -205,11 +205,12 @@ def test_explorer_breakdown_drilldown_and_csv(full: Path) -> None:
     lines = at.dataframe[1].value
     assert len(lines) == 2 and sorted(float(c) for c in lines["EffectiveCost"]) == [155, 310]
     # the page's lines carry their classification, joined after the page was chosen
-    assert set(lines["x_AiClass"]) == {"managed_ai"} and set(lines["x_Team"]) == {"nlp"}
-    # the breakdown's money to the cent, the line items' every digit (a request can cost
-    # USD 0.0000004)
+    # codes read as words: managed_ai is "Managed AI"
+    assert set(lines["x_AiClass"]) == {"Managed AI"} and set(lines["x_Team"]) == {"nlp"}
+    # money to the cent on screen, the breakdown's and the line items' (the line items' CSV
+    # keeps every digit: a request can cost USD 0.0000004; tests/dashboard/test_labels.py)
     assert formats(at.dataframe[0])[AMORTISED] == "%,.2f"
-    assert "EffectiveCost" not in formats(at.dataframe[1])
+    assert formats(at.dataframe[1])["EffectiveCost"] == "%,.2f"
     no_errors(at)
 
 

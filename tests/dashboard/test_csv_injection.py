@@ -134,8 +134,9 @@ def test_a_page_download_button_serves_inert_csv(monkeypatch: pytest.MonkeyPatch
     assert not at.exception
     assert [b.label for b in at.download_button] == ["Download lines (CSV)"]
     rows = _dicts(served["lines.csv"].decode("utf-8"))
-    assert [r["resource"] for r in rows] == [c for _, c in HOSTILE]
-    assert {r["cost"] for r in rows} == {"-1.500000000000"}
+    # headed in words; money at its minor units, still a number (never escaped)
+    assert [r["Resource"] for r in rows] == [c for _, c in HOSTILE]
+    assert {r["Cost"] for r in rows} == {"-1.50"}
 
 
 # -- the warehouse paths --------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dashboard.report.model import cents, money_text
 from dashboard.report.pack import build_pack
 from ingest.warehouse.connection import connect
 from models.settings import parse_settings
+from tests.fixtures.pack_sheets import sheet_rows
 from tests.fixtures.report_world import classified, shared
 
 MONTH = "2026-09"
@@ -60,16 +61,14 @@ def warehouse_total(world: Path, where: str = "true", column: str = "BilledCost"
     )
 
 
-def sheet(path: Path, name: str) -> tuple[list[dict], dict]:
-    """Data rows (header on row 4) and the closing Total row of one sheet."""
-    ws = openpyxl.load_workbook(path)[name]
-    header = [c.value for c in ws[4]]
+def sheet(path: Path, name: str, pack) -> tuple[list[dict], dict]:
+    """Data rows (header on row 4, in words) and the closing Total row of one sheet."""
+    header, records = sheet_rows(path, name, pack)
     rows, total = [], {}
-    for cells in ws.iter_rows(min_row=5, values_only=True):
-        record = dict(zip(header, cells, strict=False))
+    for record in records:
         if record[header[0]] == "Total":
             total = record
-        elif any(v is not None for v in cells):
+        elif any(v is not None for v in record.values()):
             rows.append(record)
     return rows, total
 
@@ -86,14 +85,14 @@ def c(value) -> Decimal:
 
 
 def test_summary_totals_equal_the_warehouse_to_the_cent(world: Path, billed_pack, pack) -> None:
-    amortised_rows, _ = sheet(pack.files["xlsx"][0], "Summary")
+    amortised_rows, _ = sheet(pack.files["xlsx"][0], "Summary", pack)
     amortised = next(r for r in amortised_rows if r["dimension"] == "total")
     assert "billed_cost" not in amortised  # one basis per table, named in its columns
     assert c(amortised["amortised_cost"]) == cents(warehouse_total(world, column="EffectiveCost"))
     pack = billed_pack
     billed = warehouse_total(world)
     assert billed == Decimal("9818.675456789001")  # the world as built, by hand
-    rows, _ = sheet(pack.files["xlsx"][0], "Summary")
+    rows, _ = sheet(pack.files["xlsx"][0], "Summary", pack)
     total = next(r for r in rows if r["dimension"] == "total")
     assert c(total["billed_cost"]) == cents(billed) == Decimal("9818.68")
     previous = truth(
@@ -121,7 +120,7 @@ def test_summary_totals_equal_the_warehouse_to_the_cent(world: Path, billed_pack
 
 def test_chargeback_splits_shared_cost_and_shows_unallocated(world: Path, pack) -> None:
     amortised = warehouse_total(world, column="EffectiveCost")
-    rows, total = sheet(pack.files["xlsx"][0], "Chargeback")
+    rows, total = sheet(pack.files["xlsx"][0], "Chargeback", pack)
     assert c(total["total_cost"]) == cents(amortised)
     assert c(total["shared_cost"]) == Decimal("40.00")  # the 'shared' team's storage
     unallocated = next(r for r in rows if r["team"] == "unallocated")
@@ -143,7 +142,7 @@ def test_chargeback_splits_shared_cost_and_shows_unallocated(world: Path, pack) 
 
 
 def test_reconciliation_lists_every_source_account_with_exact_totals(world: Path, pack) -> None:
-    rows, _ = sheet(pack.files["xlsx"][0], "Reconciliation")
+    rows, _ = sheet(pack.files["xlsx"][0], "Reconciliation", pack)
     got = {(r["source"], r["billing_account"], r["currency"]): r for r in rows}
     assert set(got) == {
         ("aws-cur2", "111122223333", "USD"), ("aws-cur2", "999900001111", "EUR"),
@@ -161,25 +160,25 @@ def test_reconciliation_lists_every_source_account_with_exact_totals(world: Path
 
 def test_waste_sections_carry_the_planted_figures(world: Path, pack) -> None:
     xlsx = pack.files["xlsx"][0]
-    idle, idle_total = sheet(xlsx, "Idle Gpu")
+    idle, idle_total = sheet(xlsx, "Idle Gpu", pack)
     assert [(r["team"], r["resource"], r["idle_hours"], r["unmonitored_hours"]) for r in idle] == [
         ("ml-research", "i-gpu-1", 100, 20)
     ]
     assert c(idle_total["idle_cost"]) == Decimal("250.00")  # 100 idle hours x 2.50
-    commitments, _ = sheet(xlsx, "Commitments")
+    commitments, _ = sheet(xlsx, "Commitments", pack)
     assert [(r["commitment_id"], c(r["billed_cost"]), c(r["unused_cost"])) for r in commitments
             ] == [("ri-1", Decimal("100.00"), Decimal("30.00"))]  # fmt: skip
     assert commitments[0]["utilisation"] == pytest.approx(0.7)
     assert c(commitments[0]["used_cost"]) == Decimal("70.00")  # amortised onto its usage
-    egress, egress_total = sheet(xlsx, "Egress")
+    egress, egress_total = sheet(xlsx, "Egress", pack)
     assert [(r["kind"], r["provider"]) for r in egress] == [("internet", "AWS")]
     assert c(egress_total["amortised_cost"]) == Decimal("7.12")
-    tools, _ = sheet(xlsx, "Tools")
+    tools, _ = sheet(xlsx, "Tools", pack)
     assert {r["tool"]: (r["unused_seats"], r["sprawl"]) for r in tools} == {
         "Cursor": (1, "overlap: 2 tools"),
         "GitHub Copilot": (6, "overlap: 2 tools"),
     }
-    parts, parts_total = sheet(xlsx, "Onprem Parts")
+    parts, parts_total = sheet(xlsx, "Onprem Parts", pack)
     assert {r["part"]: c(r["cost"]) for r in parts} == {
         "depreciation": Decimal("800.00"), "colo": Decimal("120.00"),
         "power": Decimal("65.50"), "ops": Decimal("40.00"),

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import openpyxl
 import polars as pl
 import pytest
 from pypdf import PdfReader
@@ -17,6 +16,7 @@ from ingest.warehouse import loads_log
 from ingest.warehouse.load_contract import LoadResult
 from ingest.warehouse.store import Store
 from models.settings import parse_settings
+from tests.fixtures.pack_sheets import sheet_rows
 from tests.fixtures.report_world import copy_of
 
 AWS = ("aws-cur2", "111122223333", "USD")
@@ -64,10 +64,8 @@ def test_a_load_record_that_disagrees_fails_with_the_difference(world: Path, tmp
     others = pack.sections["reconciliation"].frame.filter(pl.col("source") != AWS[0])
     assert set(others["status"]) == {"ok"}
     # the pack still renders, and says so where finance looks
-    ws = openpyxl.load_workbook(pack.files["xlsx"][0])["Reconciliation"]
-    cells = {(r[0], r[1]): r for r in ws.iter_rows(min_row=5, values_only=True)}
-    header = [c.value for c in ws[4]]
-    aws = dict(zip(header, cells[(AWS[0], AWS[1])], strict=True))
+    _, rows = sheet_rows(pack.files["xlsx"][0], "Reconciliation", pack)
+    aws = next(r for r in rows if (r["source"], r["billing_account"]) == AWS[:2])
     assert (aws["status"], aws["difference"]) == ("failed", -5.0)
     text = "\n".join(p.extract_text() for p in PdfReader(pack.files["pdf"][0]).pages)
     assert "1 FAILED" in text

@@ -12,13 +12,16 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
+from dashboard.labels import value_words
 from dashboard.report.model import cents, money_text
 from dashboard.report.pack import build_pack
 from ingest.warehouse import views
 from ingest.warehouse.connection import connect
 from models.cost_basis import CostBasis
+from models.rules import AI_CLASSES
 from models.settings import Settings
 from tests.fixtures.app_pages import app, no_errors, page
+from tests.fixtures.pack_sheets import sheet_rows
 from tests.fixtures.warehouse_state import serve
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
@@ -87,13 +90,18 @@ def dashboard(basis: CostBasis, by: str) -> tuple[dict[str, Decimal], list[str]]
     return shown, list(table.columns)
 
 
-def xlsx_summary(path: Path, dimension: str) -> tuple[str, dict[str, Decimal], list[str]]:
-    ws = openpyxl.load_workbook(path)["Summary"]
-    header = [c.value for c in ws[4]]
-    rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=5, values_only=True)]
+def xlsx_summary(pack, dimension: str) -> tuple[str, dict[str, Decimal], list[str]]:
+    path = pack.files["xlsx"][0]
+    header, rows = sheet_rows(path, "Summary", pack)
     cost = header[2]
     found = {r["value"]: Decimal(str(r[cost])) for r in rows if r["dimension"] == dimension}
+    ws = openpyxl.load_workbook(path)["Summary"]
+    assert [c.value for c in ws[4]][2] == f"{basis_words(cost)} ({pack.currency})"
     return ws["A1"].value, found, header
+
+
+def basis_words(column: str) -> str:
+    return column.replace("_", " ").capitalize()  # amortised_cost: "Amortised cost"
 
 
 def csv_summary(pack, dimension: str) -> tuple[set[str], dict[str, Decimal], list[str]]:
@@ -105,6 +113,10 @@ def csv_summary(pack, dimension: str) -> tuple[set[str], dict[str, Decimal], lis
     cost = f"{pack.basis.value}_cost"
     found = {r["value"]: Decimal(r[cost]) for r in rows if r["dimension"] == dimension}
     return {r["cost_basis"] for r in rows}, found, header
+
+
+# AI classes as the explorer shows them -> their codes
+_code = {value_words(c): c for c in AI_CLASSES}
 
 
 def pdf_text(pack) -> str:
@@ -126,11 +138,13 @@ def test_every_ai_class_and_team_figure_agrees_and_says_its_basis(
     label = basis.label("USD")
 
     shown, columns = dashboard(basis, by)
+    # the page shows a class in words: gpu_compute as "GPU compute"
+    shown = {_code.get(k, k): v for k, v in shown.items()}
     assert label in columns and other.label("USD") not in columns
     assert {k: cents(v) for k, v in shown.items()} == want
 
     pack = packs[basis]
-    title, xlsx, header = xlsx_summary(pack.files["xlsx"][0], dimension)
+    title, xlsx, header = xlsx_summary(pack, dimension)
     assert title == f"Summary {MONTH} — {label}"
     assert header[2:4] == [f"{basis.value}_cost", f"previous_{basis.value}_cost"]
     assert {k: cents(v) for k, v in xlsx.items()} == want

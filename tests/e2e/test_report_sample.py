@@ -6,13 +6,13 @@ import csv
 from decimal import Decimal
 from pathlib import Path
 
-import openpyxl
 import pytest
 from pypdf import PdfReader
 
 from dashboard.report.model import cents, money_text
 from dashboard.report.pack import build_pack
 from ingest.warehouse.connection import connect
+from tests.fixtures.pack_sheets import sheet_rows
 
 pytestmark = pytest.mark.slow  # needs the built sample warehouse
 
@@ -56,9 +56,7 @@ def test_sample_pack_totals_equal_the_warehouse(sample_warehouse: Path, sample_p
     by_provider = _truth(sample_warehouse, month)
     total = sum(by_provider.values(), Decimal(0))
     assert total > 0
-    ws = openpyxl.load_workbook(sample_pack.files["xlsx"][0])["Summary"]
-    header = [c.value for c in ws[4]]
-    rows = [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=5, values_only=True)]
+    _, rows = sheet_rows(sample_pack.files["xlsx"][0], "Summary", sample_pack)
     xlsx_total = next(r for r in rows if r["dimension"] == "total")
     assert cents(Decimal(str(xlsx_total["billed_cost"]))) == cents(total)
     csv_path = next(p for p in sample_pack.files["csv"] if p.name.endswith("-summary.csv"))

@@ -42,19 +42,20 @@ def label() -> pl.Expr:
 
 
 def shown(summary: pl.DataFrame, cur: str) -> pl.DataFrame:
-    """The table as read: human labels with their units, most unused first within a month."""
+    """The table as read (dashboard/labels.py heads it in words with the currency), most
+    unused first within a month."""
     return summary.select(
         pl.col("period").alias("month"),
         pl.col("provider"),
         label().alias("commitment"),
         pl.col("type"),
         pl.col("gpu").alias("GPU"),
-        pl.col("purchase").alias(f"purchase billed ({cur})"),
-        pl.col("used").alias(f"used ({cur}, amortised)"),
-        pl.col("unused").alias(f"unused ({cur}, amortised)"),
+        pl.col("purchase"),
+        pl.col("used"),
+        pl.col("unused"),
         pl.col("utilisation"),
-        pl.col("coverage").alias("coverage of eligible usage"),
-        pl.col("savings").alias(f"savings vs on-demand ({cur})"),
+        pl.col("coverage"),
+        pl.col("savings"),
         pl.col("commitment_id"),
     )
 
@@ -103,7 +104,9 @@ def render(d: dict) -> None:
     )
     st.plotly_chart(charts.stacked_monthly(by_month, f"Unused commitment by month ({cur})", cur))
     st.subheader("By commitment and month")
-    session.table(shown(summary, cur), csv=("commitments", "commitments.csv"))
+    table = shown(summary, cur)
+    drawn = [c for c in table.columns if c not in ("provider", "type", "GPU", "commitment_id")]
+    session.table(table, cur, csv=("commitments", "commitments.csv"), show=drawn)
 
 
 if session.ready():

@@ -5,10 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.app import charts, session
+from dashboard.labels import value_words
 from dashboard.queries import lines as queries_lines
 from dashboard.queries import spend as queries
 
 PAGE_SIZE = 100
+# The line items as drawn; the page's CSV has every column, the line id among them.
+LINE_COLUMNS = ["ChargePeriodStart", "provider", "ServiceName", "x_Team", "x_AiClass",
+                "ResourceId", "ConsumedQuantity", "ConsumedUnit", "EffectiveCost"]  # fmt: skip
 TAG = "tag key ..."
 
 
@@ -36,19 +40,23 @@ def render(d: dict) -> None:
     label = d["label"]  # the column is headed by what it breaks down by, not "key"
     shown = table if label in table.columns else table.rename({"key": label})
     shown = session.labelled(shown, cur)
-    session.table(shown, csv=("breakdown", session.file_name(f"spend_by_{label}", ".csv")))
+    session.table(shown, cur, csv=("breakdown", session.file_name(f"spend_by_{label}", ".csv")))
     if by == TAG:
         return
     st.subheader("Line items")
     keys = ["(all)", *[str(k) for k in table["key"].to_list()]]
-    key = st.selectbox(f"Drill into {by}", keys, key="ex_key")
+    key = st.selectbox(
+        f"Drill into {by}", keys, format_func=lambda k: str(value_words(k)), key="ex_key"
+    )
     dim = None if key == "(all)" else by
     picked = (d["f"], cur, dim, key if dim else None)
     total = session.ask(queries_lines.drill_count, *picked)
     pages = max(1, -(-total // PAGE_SIZE))
     page = st.number_input(f"Page (of {pages}; {total:,} lines)", 1, pages, 1, key="ex_page")
     lines = session.ask(queries_lines.drill_page, *picked, page - 1, PAGE_SIZE)
-    session.table(lines, exact=True, csv=("this page", f"lines_page{page}.csv"))
+    session.table(
+        lines, cur, exact=True, csv=("this page", f"lines_page{page}.csv"), show=LINE_COLUMNS
+    )
 
 
 if session.ready():

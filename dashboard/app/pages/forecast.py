@@ -7,6 +7,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.app import charts, session
+from dashboard.labels import value_words, words
 from dashboard.queries import forecast as queries_forecast
 from dashboard.queries import spend as queries
 from dashboard.queries.forecast import ANOMALY_DIMENSIONS
@@ -17,7 +18,11 @@ def read() -> dict:
     cur = session.currency()
     by = (
         st.segmented_control(
-            "Forecast by", ["provider", "ai_class"], default="provider", key="fc_by"
+            "Forecast by",
+            ["provider", "ai_class"],
+            default="provider",
+            format_func=words,
+            key="fc_by",
         )
         or "provider"
     )
@@ -28,7 +33,8 @@ def read() -> dict:
     out = {"cur": cur, "by": by, "forecast": fc, "anomalies": anomalies, "drivers": None}
     if anomalies.height:
         labels = [
-            f"{r['dimension']} {r['key']}: {r['start']} to {r['end']} (+{r['excess']:,.2f})"
+            f"{words(r['dimension'])} {value_words(r['key'])}: {r['start']} to {r['end']} "
+            f"(+{session.money(r['excess'], cur)})"
             for r in anomalies.iter_rows(named=True)
         ]
         pick = st.selectbox(
@@ -79,14 +85,15 @@ def render(d: dict) -> None:
                 f"Charts for the {CHARTS} largest by forecast spend; all {len(keys)} are in the "
                 "table."
             )
-        session.table(fc.filter(fc["kind"] == "forecast"))
+        ahead = fc.filter(fc["kind"] == "forecast").drop("kind").rename({"key": words(d["by"])})
+        session.table(ahead, d["cur"])
     st.subheader("Anomalies")
     if d["anomalies"].height == 0:
         st.write("No spend anomaly in the period.")
         return
-    session.table(d["anomalies"])
+    session.table(d["anomalies"], d["cur"])
     st.write("Resources that drove the selected anomaly:")
-    session.table(d["drivers"])
+    session.table(d["drivers"], d["cur"])
 
 
 if session.ready():

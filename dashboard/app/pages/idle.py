@@ -73,6 +73,11 @@ def _ranked(ranking: pl.DataFrame, name: Callable[[str], str]) -> pl.DataFrame:
     return shown.select(*first, *rest, "resource_id")
 
 
+# The ranking as drawn (the CSV has every column, the full resource id among them).
+SHOWN = ["resource", "idle_cost", "idle_hours", "longest_episode_h", "team", "gpu_model",
+         "provider", "gpu_hours", "cost"]  # fmt: skip
+
+
 def _episodes(d: dict) -> None:
     """The selected resource's idle episodes: what an engineer acts on."""
     episodes, name = d["episodes"], session.short_name(d["resource"])
@@ -81,15 +86,15 @@ def _episodes(d: dict) -> None:
     st.caption(
         f"Runs of at least {idle.episode_min_hours} consecutive idle hour(s) starting in the "
         f"period (times in UTC), costliest first, at mean activity below "
-        f"{d['threshold']:.0%}; GPUs idle over the same hours share a row. hard_idle: every "
+        f"{d['threshold']:.0%}; GPUs idle over the same hours share a row. Hard idle: every "
         f"hour under {idle.hard_idle_max_below:.0%} peak activity with under "
         f"{idle.hard_idle_mem_mib:,.0f} MiB in use (nothing loaded); "
-        "allocated_idle: idle, but something holds the GPU."
+        "Allocated idle: idle, but something holds the GPU."
     )
     if episodes.height == 0:
         st.write("No idle episode starts in the period.")
         return
-    session.table(episodes, csv=("episodes", f"idle_episodes_{name}.csv"))
+    session.table(episodes, d["cur"], csv=("episodes", f"idle_episodes_{name}.csv"))
 
 
 def render(d: dict | None) -> None:
@@ -113,10 +118,10 @@ def render(d: dict | None) -> None:
             "Its idle cost",
             top["idle_cost"],
             d["cur"],
-            delta=f"{top['idle_hours']:,} idle GPU-hours",
-            delta_color="off",
+            note=f"{top['idle_hours']:,} idle GPU-hours",
         )
-        session.table(_ranked(ranking, d["name"]), csv=("ranking", "idle_gpus.csv"))
+        ranked = _ranked(ranking, d["name"])
+        session.table(ranked, d["cur"], csv=("ranking", "idle_gpus.csv"), show=SHOWN)
         if d["hours"] is not None:
             title = d["name"](d["resource"])
             st.plotly_chart(charts.idle_timeline(d["hours"], title, d["threshold"], d["cur"]))
@@ -124,7 +129,7 @@ def render(d: dict | None) -> None:
             _episodes(d)
     st.subheader("Unmonitored GPU-hours")
     st.caption("Paid GPU-hours with no telemetry: neither idle nor active.")
-    session.table(d["unmonitored"])
+    session.table(d["unmonitored"], d["cur"])
 
 
 if session.ready():

@@ -42,10 +42,10 @@ def render(d: dict | None) -> None:
     )
     st.plotly_chart(charts.bars(d["table"].head(25), f"Egress by {d['by']} — {label}", cur=cur))
     st.caption(
-        "gb: gigabytes moved (GiB of GCP converted); cost_per_gb: over the lines billed by "
+        "Data moved: gigabytes (GiB of GCP converted). Cost per GB: over the lines billed by "
         "volume, so a NAT gateway's hours count in cost but not in cost per GB."
     )
-    session.table(session.labelled(d["table"].rename({"key": d["by"]}), cur))
+    session.table(session.labelled(d["table"].rename({"key": d["by"]}), cur), cur)
 
 
 if session.ready():

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import streamlit as st
 
+from dashboard import palette
 from dashboard.app import charts, session
 from dashboard.app.session import money, money_tile, share, short_money
+from dashboard.labels import value_words, words
 from dashboard.queries import forecast as queries_forecast
 from dashboard.queries import gpu as queries_gpu
+from dashboard.queries import providers as queries_providers
 from dashboard.queries import spend as queries
 
 
@@ -20,6 +24,7 @@ def read() -> dict:
         "cur": cur,
         "head": session.ask(queries.headline, f, cur),
         "by_provider": session.ask(queries.monthly, f, "provider", cur),
+        "provider_kinds": session.ask(queries_providers.kinds),
         "by_class": session.ask(queries.monthly, f, "AI class", cur),
         "movers": session.ask(queries.movers, f, cur, "service"),
         "classified": session.has("classified_costs"),
@@ -54,9 +59,10 @@ def render(d: dict) -> None:
     if not d["classified"]:
         session.not_yet("AI classes", "run `finops classify` after ingesting billing data.")
     left, right = st.columns(2)
-    left.plotly_chart(charts.stacked_monthly(d["by_provider"], f"Spend by provider — {label}", cur))
+    with left:
+        _providers(d["by_provider"], d["provider_kinds"], label, cur)
     right.plotly_chart(charts.stacked_monthly(d["by_class"], f"Spend by AI class — {label}", cur))
-    left, right = st.columns(2)
+    left, right = st.columns([2, 3])  # the anomalies' table needs the wider half
     left.plotly_chart(
         charts.movers(d["movers"], f"Biggest movers (service, month on month) — {label}", cur)
     )
@@ -65,13 +71,55 @@ def render(d: dict) -> None:
         top = d["anomalies"].head(5)
         if top.height:
             st.caption(label)
-            session.table(top.select("dimension", "key", "excess", "start", "end"))
+            # what it is in ("Team: research"), the excess, then the days
+            what = pl.concat_str(
+                pl.col("dimension").map_elements(words, return_dtype=pl.String),
+                pl.lit(": "),
+                pl.col("key").map_elements(value_words, return_dtype=pl.String),
+            )
+            shown = top.select(what.alias("anomaly"), "excess", "start", "end")
+            session.table(shown, cur)
         else:
             st.write("No spend anomaly in the period.")
         st.page_link(str(Path(__file__).with_name("forecast.py")), label="Anomalies with drivers")
     if d["gpu"] is not None and d["gpu"].height:
         st.subheader("GPU utilisation by environment")
-        session.table(d["gpu"])
+        session.table(d["gpu"], d.get("gpu_cur", cur))
+
+
+def grouped(by_provider: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
+    """Spend by provider with the SaaS vendors as one "SaaS & tools" series."""
+    saas = [p for p, k in kinds.items() if k == queries_providers.SAAS]
+    return (
+        by_provider.with_columns(
+            pl.when(pl.col("key").is_in(saas))
+            .then(pl.lit(palette.SAAS))
+            .otherwise(pl.col("key"))
+            .alias("key")
+        )
+        .group_by("month", "key", maintain_order=True)
+        .agg(pl.col("cost").sum())
+        .sort("month")
+    )
+
+
+def _providers(by_provider: pl.DataFrame, kinds: dict[str, str], label: str, cur: str) -> None:
+    """The clouds and on-prem at a glance; the SaaS vendors one click below."""
+    sites = {p: palette.ON_PREM for p, k in kinds.items() if k == queries_providers.ON_PREM}
+    st.plotly_chart(
+        charts.stacked_monthly(
+            grouped(by_provider, kinds), f"Spend by provider — {label}", cur, groups=sites
+        )
+    )
+    vendors = by_provider.filter(
+        pl.col("key").is_in([p for p, k in kinds.items() if k == queries_providers.SAAS])
+    )
+    if vendors.height:
+        with st.expander(f"{palette.SAAS}: {vendors['key'].n_unique()} vendors"):
+            st.plotly_chart(
+                charts.stacked_monthly(vendors, f"{palette.SAAS} by vendor — {label}", cur),
+                key="overview_saas_vendors",
+            )
 
 
 def _delta(h: dict) -> str | None:
@@ -101,9 +149,8 @@ def _untagged_tile(col, h: dict, cur: str) -> None:
         "Untagged spend",
         untagged,
         cur,
-        f"tag coverage {coverage}",
         about=queries.UNTAGGED,
-        delta_color="off",
+        note=f"Tag coverage {coverage}",
     )
 
 
@@ -115,11 +162,11 @@ def _gpu_tiles(gpu, c, e, cur: str) -> None:
         return
     idle, cost = gpu["idle_cost"].sum(), gpu["cost"].sum()
     useful = int(gpu["useful_hours"].sum())
-    money_tile(c, "Idle GPU cost", idle, cur, f"{share(idle, cost)} of GPU cost", delta_color="off")
+    money_tile(c, "Idle GPU cost", idle, cur, note=f"{share(idle, cost)} of GPU cost")
     st.caption(session.FIXED_BASIS.format(what="Idle GPU cost"))
     e.metric("Cost per useful GPU-hour", money(float(cost) / useful, cur) if useful else "–")
     parts = [
-        f"{r['deployment']}: {float(r['mean_activity'] or 0):.0%}"
+        f"{value_words(r['deployment'])}: {float(r['mean_activity'] or 0):.0%}"
         for r in gpu.iter_rows(named=True)
     ]
     st.caption("Mean GPU activity (monitored hours) — " + ", ".join(parts))

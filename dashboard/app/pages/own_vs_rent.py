@@ -5,7 +5,9 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from dashboard import labels
 from dashboard.app import charts, session
+from dashboard.labels import words
 from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import own_vs_rent as queries_own
 from models.errors import FinopsError
@@ -27,10 +29,17 @@ def read() -> dict | None:
     months = st.number_input("Months of history", 1, 36, settings.months, key="ovr_months")
     with st.expander("Price book and assumptions (edit values in place)"):
         table = pl.DataFrame(queries_own.entries(base, gpu))
+        named = table.with_columns(  # "Colo USD per kW month", not colo_usd_per_kw_month
+            pl.col("key")
+            .map_elements(lambda k: words(k.rsplit(".", 1)[-1]), return_dtype=pl.String)
+            .alias("assumption")
+        )
         edited = st.data_editor(
-            table,
-            disabled=["key", "unit", "source", "as_of", "confidence"],
+            named,
+            disabled=["key", "assumption", "unit", "source", "as_of", "confidence"],
             hide_index=True,
+            column_order=["assumption", "value", "unit", "source", "as_of", "confidence"],
+            column_config={c: labels.label(c) for c in named.columns},
             key="ovr_book",
         )
     edits = tuple(
@@ -61,14 +70,10 @@ def render(d: dict | None) -> None:
     u_star = r["break_even_utilisation"]
     a, b, c, e = st.columns(4)
     a.metric("Break-even utilisation", "never" if u_star is None else f"{u_star:.1%}")
-    b.metric("Measured u (owned)", "–" if m["u"] is None else f"{m['u']:.1%}")
-    c.metric("Measured u_r (cloud)", "–" if m["u_r"] is None else f"{m['u_r']:.1%}")
-    e.metric(
-        "Recommended owned baseline",
-        f"{r['owned_baseline_gpus']} GPUs",
-        f"saves USD {float(r['annual_saving']):,.0f} a year",
-        delta_color="off",
-    )
+    b.metric("Measured utilisation, owned", "–" if m["u"] is None else f"{m['u']:.1%}")
+    c.metric("Measured utilisation, cloud", "–" if m["u_r"] is None else f"{m['u_r']:.1%}")
+    e.metric("Recommended owned baseline", f"{r['owned_baseline_gpus']} GPUs")
+    e.caption(f"Saves USD {float(r['annual_saving']):,.0f} a year")
     other = m["cloud_unpriced_gpu_hours"]
     elsewhere = (  # the price book is in USD: another currency's cost is no price here
         f" {other:,} cloud GPU-hours billed in another currency are not in the measured price."
@@ -77,7 +82,8 @@ def render(d: dict | None) -> None:
     )
     st.caption(
         f"Burst price USD {r['burst_price_per_gpu_hour']:.2f}/GPU-hour "
-        f"({r['burst_price_source']}); u_r {rec.u_r:.0%} ({rec.u_r_source}).{elsewhere}"
+        f"({r['burst_price_source']}); cloud utilisation {rec.u_r:.0%} "
+        f"({rec.u_r_source}).{elsewhere}"
     )
     grid = [i / 100 for i in range(3, 101)]
     own = [cost_per_useful_gpu_hour(rec.node, u) for u in grid]
@@ -89,7 +95,15 @@ def render(d: dict | None) -> None:
     if u_star is not None:
         right.plotly_chart(charts.tornado(rec.sensitivity, u_star))
     st.subheader("Rent options")
-    session.table(pl.DataFrame(data["options"]).drop("source"))
+    options = pl.DataFrame(data["options"]).drop("source")
+    named = options.with_columns(
+        pl.col("key")
+        .map_elements(lambda k: words(k.rsplit(".", 1)[-1]), return_dtype=pl.String)
+        .alias("option")
+    )
+    drawn = ["option", "provider", "price_per_gpu_hour", "cost_per_useful_gpu_hour",
+             "break_even_utilisation", "annual_cost_per_node"]  # fmt: skip
+    session.table(named, "USD", show=drawn, csv=("rent options", "rent_options.csv"))
 
 
 if session.ready():

@@ -48,7 +48,11 @@ def render(d: dict) -> None:
         "Billed cost, whatever the Cost basis filter says: each source's own total for the "
         "month against what the warehouse holds."
     )
-    session.table(d["recon"])
+    # every source account on one screen; the CSV has every column (the row counts too)
+    drawn = [c for c in d["recon"].columns if c not in ("rows", "warehouse_total")]
+    session.table(
+        d["recon"], show=drawn, csv=("reconciliation", f"reconciliation_{d['month']}.csv")
+    )
     if d["ok"] is True:
         st.success("Every source account reconciles.")
     elif d["ok"] is False:

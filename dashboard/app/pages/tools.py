@@ -48,13 +48,13 @@ def render(d: dict) -> None:
     b.metric("Tools", f"{tools.height:,} in {tools['family'].n_unique()} families")
     money_tile(c, "Consolidation savings", d["savings"]["saving"].sum(), cur)
     st.subheader("Families and seats")
-    session.table(session.labelled(tools, cur))
+    session.table(session.labelled(tools, cur), cur)
     st.plotly_chart(
         charts.heatmap(d["matrix"], "team", "tool", "cost", f"Spend by team and tool — {label}")
     )
     st.subheader("Consolidation")
     st.caption("Every active seat of a family moved to its cheapest tool per active seat.")
-    session.table(session.labelled(d["savings"], cur))
+    session.table(session.labelled(d["savings"], cur), cur)
 
 
 if session.ready():

@@ -28,7 +28,7 @@ def render(d: dict | None) -> None:
     st.plotly_chart(charts.stacked_monthly(monthly, f"AI spend by workload — {label}", d["cur"]))
     by_team = table.group_by("team", "key").agg(pl.col("cost").sum())
     st.plotly_chart(charts.heatmap(by_team, "team", "key", "cost", f"Workload by team — {label}"))
-    session.table(session.labelled(table.rename({"key": "workload"}), d["cur"]))
+    session.table(session.labelled(table.rename({"key": "workload"}), d["cur"]), d["cur"])
 
 
 if session.ready():
