@@ -203,16 +203,44 @@ def test_the_gpu_line_digests_are_the_default_engines(copies: dict[str, Path]) -
 RUN_DEPENDENT = {"cost_lines": {"x_LoadId"}}
 
 
+SPARK_STEPS = {  # the heavy steps' Spark versions, counted as the demo calls them
+    "rollups": ("ingest.engines.spark_rollups", "stage"),
+    "gpu_hours": ("ingest.engines.spark_gpu_hours", "write_gpu_hours"),
+    "classification": ("ingest.engines.spark_classify", "classify_lines"),
+}
+CALLS: dict[str, int] = {}
+
+
 @pytest.fixture(scope="module")
 def spark_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """`finops --engine spark demo --no-serve` on the sample data, as a user runs it."""
+    import importlib
+
     from tests.fixtures.paths import SAMPLE_DATA
 
     root = tmp_path_factory.mktemp("spark-demo") / "warehouse"
-    code, said = _finops("--warehouse", str(root), "--engine", "spark", "demo", "--no-serve",
-                         "--data", str(SAMPLE_DATA))  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        for step, (module, name) in SPARK_STEPS.items():
+            found = importlib.import_module(module)
+            patch.setattr(found, name, _counted(step, getattr(found, name)))
+        code, said = _finops("--warehouse", str(root), "--engine", "spark", "demo",
+                             "--no-serve", "--data", str(SAMPLE_DATA))  # fmt: skip
     assert code == 0, said
     return root, said
+
+
+def _counted(step: str, func):
+    def counted(*args, **kwargs):
+        CALLS[step] = CALLS.get(step, 0) + 1
+        return func(*args, **kwargs)
+
+    return counted
+
+
+def test_the_heavy_steps_ran_on_spark(spark_demo: tuple[Path, str]) -> None:
+    """One call per refresh that had lines to read: the demo's ingests and its first build."""
+    assert set(CALLS) == set(SPARK_STEPS)
+    assert all(n >= 3 for n in CALLS.values()), CALLS
 
 
 def _table(root: Path, name: str):
