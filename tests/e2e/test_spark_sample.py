@@ -1,6 +1,8 @@
 """`finops --engine spark classify` on a copy of the sample warehouse: the classification
 Spark writes is the default engine's, row for row, every column (compared by DuckDB over both
-snapshots). A local Spark session starts a JVM: these tests are `heavy`."""
+snapshots). And `finops --engine spark demo --no-serve` built once: every derived table equals
+the default engine's sample warehouse, row for row and per currency to the cent. A local Spark
+session starts a JVM: these tests are `heavy`."""
 
 from __future__ import annotations
 
