@@ -1,6 +1,7 @@
-"""Benchmark: classification of a warehouse's cost lines on Spark against the default engine.
+"""Benchmark: the heavy steps on Spark against the default engine.
 
     python bench/bench_spark.py WAREHOUSE [WAREHOUSE...] [--repeats 3]
+    python bench/bench_spark.py --demo DATA [--repeats 1]
 
 For each warehouse (a built one: `finops demo --no-serve`, or the sample at `--scale N`
 through demo) it copies the warehouse twice and then, `repeats` times in turn, each in its
@@ -9,9 +10,15 @@ the same snapshot files: the least any engine must do), the classification pass 
 classify` with the default engine (DuckDB), and the same with `--engine spark` (a local
 session, local[*]: the JVM's start is part of what a user waits for). The classification
 pass is `ingest.derive.classified.refresh_classifications` of every partition, staged and
-committed by the store; gpu_hours and the rollups, which Spark does not run yet, are left
-out. Spark's JVM is a child of the child: its CPU seconds and peak RSS are read from /proc
-before it ends and reported beside the Python process's. Prints a Markdown table of medians.
+committed by the store; then the cost-line rollups of every partition (`rollups.rebuild_all`)
+with each engine. Spark's JVM is a child of the child: its CPU seconds and peak RSS are read
+from /proc before it ends and reported beside the Python process's. Prints a Markdown table
+of medians.
+
+With `--demo DATA` (a folder of sample exports, `finops sample --out DATA`), it runs instead,
+each in its own process into a new folder, `finops demo --no-serve --data DATA` with the
+default engine and with `--engine spark`: every ingest, classification, GPU-hours and
+rollups, as a user runs it.
 """
 
 from __future__ import annotations
@@ -39,9 +46,21 @@ from pathlib import Path
 task, root, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 from ingest.warehouse.store import Store
 from models.settings import EngineSettings, Settings
-store = Store(root)
 jvm = {}
-if task == "floor":
+if not task.startswith("demo-"):
+    store = Store(root)
+if task.startswith("demo-"):
+    import contextlib, io
+    from dashboard.cli.finops import main
+    with contextlib.redirect_stdout(io.StringIO()) as said:
+        code = main(["--warehouse", str(root), "--engine", task[5:], "demo", "--no-serve",
+                     "--data", sys.argv[4]])
+    assert code == 0, said.getvalue()
+    rows = Store(root).table("cost_lines").to_pyarrow_table(columns=["x_LineId"]).num_rows
+elif task.startswith("rollups-"):
+    from ingest.derive import rollups
+    rows = rollups.rebuild_all(store, EngineSettings(name=task[8:]))
+elif task == "floor":
     import duckdb
     from ingest.derive import line_classes
     from ingest.derive.classified import _partition_files, rulebook
@@ -60,7 +79,7 @@ else:
     settings = Settings(engine=EngineSettings(name=task))
     with store.writer():
         rows = refresh_classifications(store, rulebook(settings), None)
-    if task == "spark":
+if task.endswith("spark"):
         from pyspark.sql import SparkSession
         proc = SparkSession.getActiveSession().sparkContext._gateway.proc
         stat = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -72,13 +91,13 @@ out.write_text(json.dumps({"rows": rows, "jvm": jvm}))
 """
 
 
-def run(task: str, root: Path, tmp: Path) -> dict:
+def run(task: str, root: Path, tmp: Path, data: Path | None = None) -> dict:
     """One child: wall, CPU and peak RSS of the Python process, and the JVM's for Spark."""
     out = tmp / f"{task}.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     began = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, task, str(root), str(out)],
+        [sys.executable, "-c", CHILD, task, str(root), str(out), str(data or "")],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     _, status, usage = os.wait4(proc.pid, 0)
@@ -103,8 +122,10 @@ def bench(warehouse: Path, repeats: int) -> list[tuple[str, dict]]:
         for task in ("duckdb", "spark"):
             copies[task] = tmp / task
             shutil.copytree(warehouse, copies[task])
-        copies["floor"] = copies["duckdb"]
-        runs: dict[str, list[dict]] = {t: [] for t in ("floor", "duckdb", "spark")}
+        copies["floor"] = copies["rollups-duckdb"] = copies["duckdb"]
+        copies["rollups-spark"] = copies["spark"]
+        tasks = ("floor", "duckdb", "spark", "rollups-duckdb", "rollups-spark")
+        runs: dict[str, list[dict]] = {t: [] for t in tasks}
         for i in range(repeats):
             for task in runs:
                 runs[task].append(run(task, copies[task], tmp))
@@ -113,18 +134,52 @@ def bench(warehouse: Path, repeats: int) -> list[tuple[str, dict]]:
                 + ", ".join(f"{t} {r[-1]['wall']:.1f} s" for t, r in runs.items()),
                 flush=True,
             )
-    lines = {r["rows"] for r in runs["duckdb"] + runs["spark"]}
-    assert len(lines) == 1, f"the engines classified different line counts: {lines}"
+    lines = {r["rows"] for rs in runs.values() for r in rs}
+    assert len(lines) == 1, f"the engines read different line counts: {lines}"
+    return [(t, {k: statistics.median(r[k] for r in rs) for k in rs[0]}) for t, rs in runs.items()]
+
+
+def bench_demo(data: Path, repeats: int) -> list[tuple[str, dict]]:
+    """`finops demo --no-serve` of `data` with each engine, each run into a new folder."""
+    runs: dict[str, list[dict]] = {t: [] for t in ("demo-duckdb", "demo-spark")}
+    for i in range(repeats):
+        for task in runs:
+            with tempfile.TemporaryDirectory(prefix="bench-spark-") as name:
+                runs[task].append(run(task, Path(name) / "warehouse", Path(name), data))
+        print(
+            f"demo run {i + 1}: "
+            + ", ".join(f"{t} {r[-1]['wall']:.1f} s" for t, r in runs.items()),
+            flush=True,
+        )
+    lines = {r["rows"] for rs in runs.values() for r in rs}
+    assert len(lines) == 1, f"the engines loaded different line counts: {lines}"
     return [(t, {k: statistics.median(r[k] for r in rs) for k in rs[0]}) for t, rs in runs.items()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("warehouses", nargs="+", type=Path)
+    parser.add_argument("warehouses", nargs="*", type=Path)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--demo", type=Path, help="a folder of sample exports")
     args = parser.parse_args()
     print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}")
     print(f"load before: {os.getloadavg()[0]:.1f} (1-minute average)")
+    if args.demo is not None:
+        demo = bench_demo(args.demo.resolve(), args.repeats)
+        print(f"load after: {os.getloadavg()[0]:.1f} (1-minute average)")
+        print()
+        print("| engine | lines | median wall s | CPU s | peak RSS python | peak RSS JVM "
+              "| wall vs duckdb | CPU vs duckdb |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        duck = demo[0][1]
+        for task, f in demo:
+            jvm = f"{f['jvm_rss'] / 2**30:.2f} GiB" if f["jvm_rss"] else "-"
+            print(
+                f"| {task[5:]} | {int(f['rows']):,} | {f['wall']:.1f} | {f['cpu']:.1f} | "
+                f"{f['rss'] / 2**30:.2f} GiB | {jvm} | {f['wall'] / duck['wall']:.2f}x | "
+                f"{f['cpu'] / duck['cpu']:.2f}x |"
+            )
+        return
     tables = [(wh, bench(wh, args.repeats)) for wh in args.warehouses]
     print(f"load after: {os.getloadavg()[0]:.1f} (1-minute average)")
     print()
@@ -135,7 +190,8 @@ def main() -> None:
         floor, duck = figures[0][1]["wall"], figures[1][1]["wall"]
         rows = figures[1][1]["rows"]
         for task, f in figures:
-            label = "floor (DuckDB group-by)" if task == "floor" else task
+            label = {"floor": "floor (DuckDB group-by)", "duckdb": "classify duckdb",
+                     "spark": "classify spark"}.get(task, task.replace("-", " "))  # fmt: skip
             jvm = f"{f['jvm_rss'] / 2**30:.2f} GiB" if f["jvm_rss"] else "-"
             print(
                 f"| {wh.name} | {int(rows):,} | {label} | {f['wall']:.1f} | {f['cpu']:.1f} | "

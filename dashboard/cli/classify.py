@@ -26,7 +26,7 @@ def command(app: App, rule_files: tuple[str, ...]) -> None:
     with progress_bar(app.err_console, "classify") as progress:
         counts = classified.reclassify_all(app.store(), app.settings, rule_files, progress)
         progress("summing the rollups the dashboard reads", 2, 3)
-        rollups.rebuild_all(app.store())
+        rollups.rebuild_all(app.store(), app.settings.engine)
     con = app.connect()
     rows = con.execute(  # one row per class and currency: amounts in two currencies never add
         "select x_AiClass, BillingCurrency, count(*), sum(EffectiveCost) from classified_costs "

@@ -332,9 +332,12 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
                 util = "SELECT * FROM gpu_util"
             else:  # those months' files only
                 lines, util = month_lines, month_inputs.telemetry(con, store, months or [])
-            done = db.write_gpu_hours(
-                con, lines, util, owned, settings.idle, staged, months, episodes,
-            )  # fmt: skip
+            write = db.write_gpu_hours
+            if settings.engine.name == "spark":  # each resource's hours in a Spark task
+                from ingest.engines import spark_gpu_hours
+
+                write = functools.partial(spark_gpu_hours.write_gpu_hours, settings.engine)
+            done = write(con, lines, util, owned, settings.idle, staged, months, episodes)
             staged.mkdir(exist_ok=True)
             rollups = gpu_rollups.stage_gpu_rollups(con, staged, staging)
             reach = None if done.episodes is None else db.split_by_month(con, episodes, by_month)

@@ -18,7 +18,7 @@ from ingest.warehouse.cost_line_load import safe_part
 from ingest.warehouse.load_contract import LoadResult
 from ingest.warehouse.pause import pause_point
 from ingest.warehouse.store import Store
-from models.settings import Settings
+from models.settings import EngineSettings, Settings
 
 
 def refresh(store: Store, settings: Settings, results: list[LoadResult]) -> list[lineage.Stale]:
@@ -70,10 +70,12 @@ def _rebuild(store: Store, settings: Settings, parts: set[str], found: list[line
         )
     elif episodes:
         classified.refresh_episodes(store, settings)
-    _rebuild_rollups(store, want_parts, found)
+    _rebuild_rollups(store, want_parts, found, settings.engine)
 
 
-def _rebuild_rollups(store: Store, classified: set[str] | None, found: list[lineage.Stale]) -> None:
+def _rebuild_rollups(
+    store: Store, classified: set[str] | None, found: list[lineage.Stale], engine: EngineSettings
+) -> None:
     """The rollups of the partitions just classified and of those found stale (all when
     classification ran whole or a rollup recorded nothing)."""
     from ingest.derive import rollups
@@ -81,9 +83,9 @@ def _rebuild_rollups(store: Store, classified: set[str] | None, found: list[line
 
     mine = [s for s in found if s.dataset in {t.name for t in ROLLUPS}]
     if classified is None or any(not s.recorded for s in mine):
-        rollups.refresh(store, None)
+        rollups.refresh(store, None, engine)
     elif classified or mine:
-        rollups.refresh(store, classified | {s.part for s in mine})
+        rollups.refresh(store, classified | {s.part for s in mine}, engine)
 
 
 # rebuilt together, by month, from the same inputs (classified.refresh_gpu_hours)

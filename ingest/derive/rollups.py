@@ -12,6 +12,7 @@ imports `UNSET`, `PROVIDER`, `GB` and `sums` from here when its line-level reads
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -26,6 +27,7 @@ from models.classify import CLASS_KEYS
 from models.cost_basis import CostBasis
 from models.rules import EGRESS, SAAS_TOOL
 from models.schema import Table
+from models.settings import EngineSettings
 
 PART = lineage.PART
 UNSET = "(not set)"
@@ -46,7 +48,7 @@ GB = rf"""(CAST(ConsumedQuantity AS DOUBLE) * {_BLOCK} * CASE
     END)"""
 
 # cost_lines columns the rollups read, and the class columns joined to them
-_LINE_COLUMNS = (
+LINE_COLUMNS = (
     "x_LineId", "ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "ProviderName",
     "RegionName", "RegionId", "x_Source", "ServiceName", "SubAccountName", "SubAccountId",
     "BillingAccountId", "BillingCurrency", "Tags", "EffectiveCost", "BilledCost",
@@ -241,7 +243,7 @@ def _lines_view(con: duckdb.DuckDBPyConnection, store: Store, wanted: Parts) -> 
     classes = {tuple(v.values()): paths for paths, v in files_of(store, "line_classes", wanted)}
     keys = table_select(con, store.table_path("class_keys"), CLASS_KEYS)
     classified = bool(classes) and keys is not None
-    cols = ", ".join(f"c.{c}" for c in _LINE_COLUMNS)
+    cols = ", ".join(f"c.{c}" for c in LINE_COLUMNS)
     lines, top = [], []
     for n, (paths, values) in enumerate(cost):
         source = files_view(con, f"_cost_{n}", paths)
@@ -254,15 +256,27 @@ def _lines_view(con: duckdb.DuckDBPyConnection, store: Store, wanted: Parts) -> 
             join, key = f"LEFT JOIN {found} l ON l.x_LineId = c.x_LineId", "l.x_ClassKey"
         select = f"SELECT {cols}{extra}, {key} AS x_ClassKey FROM {source} c {join}"
         lines.append(select)
-        # the costliest lines: a top-N of ids from two columns, then only those lines whole
-        # (ranking the joined lines, or a top-N carrying every column, took several times
-        # as long)
-        top.append(
-            f"{select} WHERE c.x_LineId IN (SELECT x_LineId FROM {source} "
-            f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {contract.TOP_LINES})"
-        )
+        top.append(_top(select, source))
     con.execute(f"CREATE TEMP VIEW {_LINES} AS {' UNION ALL '.join(lines)}")
-    if classified:
+    class_views(con, keys if classified else None, " UNION ALL ".join(top))
+    return [values for _, values in cost]
+
+
+def _top(select: str, source: str) -> str:
+    """`select` (one partition's lines) kept to the costliest of `source`'s lines: a top-N of
+    ids from two columns, then only those lines whole (ranking the joined lines, or a top-N
+    carrying every column, took several times as long)."""
+    return (
+        f"{select} WHERE c.x_LineId IN (SELECT x_LineId FROM {source} "
+        f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {contract.TOP_LINES})"
+    )
+
+
+def class_views(con: duckdb.DuckDBPyConnection, keys: str | None, top: str) -> None:
+    """Over `_rollup_lines`: `_rollup_keys` from `keys` (the class_keys select; None when
+    classification has not run: the classes come from the tags) and `_rollup_top` from
+    `top` (the costliest lines of each partition)."""
+    if keys is not None:
         con.execute(f"CREATE TEMP VIEW {_KEYS} AS {keys}")
     else:
         tags = {c: _tag(t) for c, t in _TAGGED.items()}
@@ -278,10 +292,19 @@ def _lines_view(con: duckdb.DuckDBPyConnection, store: Store, wanted: Parts) -> 
     picked = ", ".join(f"k.{c}" for c in _CLASS_COLUMNS)
     con.execute(
         f"CREATE TEMP VIEW _rollup_top AS SELECT *, {PROVIDER} AS provider FROM ("
-        f"SELECT t.*, {picked} FROM ({' UNION ALL '.join(top)}) t "
+        f"SELECT t.*, {picked} FROM ({top}) t "
         f"LEFT JOIN {_KEYS} k ON k.x_ClassKey = t.x_ClassKey)"
     )
-    return [values for _, values in cost]
+
+
+def one_partition(con: duckdb.DuckDBPyConnection, lines: str, keys: str | None) -> dict[str, str]:
+    """Every rollup of one partition's lines: `lines` selects them as `_rollup_lines` holds
+    them (the cost_lines columns the rollups read, the partition's values, x_ClassKey);
+    `keys` as `class_views` takes it. How an engine that hands out a partition's lines at a
+    time (Spark) runs the one definition of each rollup."""
+    con.execute(f"CREATE TEMP VIEW {_LINES} AS {lines}")
+    class_views(con, keys, _top(f"SELECT * FROM {_LINES} c", _LINES))
+    return dict(grouped(con, [{}]))
 
 
 def _sql_str(text: str) -> str:
@@ -307,11 +330,12 @@ def files_of(
     return out
 
 
-def refresh(store: Store, parts: set[str] | None) -> int:
+def refresh(store: Store, parts: set[str] | None, engine: EngineSettings | None = None) -> int:
     """Rebuild every rollup's `parts` (partition keys, `lineage.part_key`; None: all) from the
     cost lines and classes committed now, one commit per rollup recording what it was built
     from. A rollup that recorded nothing (not built yet) makes this a whole rebuild. Returns
-    the lines read. The caller holds `store.writer()` and has classified the parts first."""
+    the lines read. The caller holds `store.writer()` and has classified the parts first.
+    With `engine` spark, the lines are grouped on its session (ingest/engines/spark_rollups)."""
     if store.table("cost_lines") is None:
         return 0
     tables = {t.name: store.table(t.name) for t in contract.ROLLUPS}
@@ -325,8 +349,13 @@ def refresh(store: Store, parts: set[str] | None) -> int:
     staging.mkdir()
     lines = 0
     try:
-        for period in _by_period(store, wanted):  # memory follows one month, not the table
-            lines += _stage(store, period, staging)
+        if engine is not None and engine.name == "spark":
+            from ingest.engines import spark_rollups
+
+            lines = spark_rollups.stage(engine, store, wanted, staging)
+        else:
+            for period in _by_period(store, wanted):  # memory follows one month, not the table
+                lines += _stage(store, period, staging)
         for table in contract.ROLLUPS:
             staged = staging / table.name
             staged.mkdir(parents=True, exist_ok=True)  # no rows: the parts are emptied
@@ -356,24 +385,29 @@ def _stage(store: Store, wanted: Parts, staging: Path) -> int:
         held = _lines_view(con, store, wanted)
         if not held:
             return 0
-        # grouped once, re-grouped by four rollups (DuckDB spills it beyond its memory limit)
-        con.execute(f"CREATE TEMP TABLE {_GROUPS} AS {_groups()}")
-        lines = int(con.execute(f"SELECT sum(lines) FROM {_GROUPS}").fetchall()[0][0] or 0)
-        for table in contract.ROLLUPS:
-            select = _typed(table, SQL[table.name](held))
+        for name, select in grouped(con, held):
             # each period writes partitions of its own into the rollup's folder
             con.execute(
                 f"COPY ({select}) TO $out "
                 f"(FORMAT parquet, PARTITION_BY ({_P}), OVERWRITE_OR_IGNORE true)",
-                {"out": str(staging / table.name)},
+                {"out": str(staging / name)},
             )
-    return lines
+        return int(con.execute(f"SELECT sum(lines) FROM {_GROUPS}").fetchall()[0][0] or 0)
 
 
-def rebuild_all(store: Store) -> int:
+def grouped(con: duckdb.DuckDBPyConnection, held: Parts) -> Iterator[tuple[str, str]]:
+    """Each rollup (by name) as a select over the views `_lines_view` or `one_partition`
+    made, typed by its contract, partition columns last."""
+    # grouped once, re-grouped by four rollups (DuckDB spills it beyond its memory limit)
+    con.execute(f"CREATE TEMP TABLE {_GROUPS} AS {_groups()}")
+    for table in contract.ROLLUPS:
+        yield table.name, _typed(table, SQL[table.name](held))
+
+
+def rebuild_all(store: Store, engine: EngineSettings | None = None) -> int:
     """`finops classify`: every rollup rebuilt whole (takes the writer lock)."""
     with store.writer():
-        return refresh(store, None)
+        return refresh(store, None, engine)
 
 
 def _values(part: str) -> dict[str, str]:

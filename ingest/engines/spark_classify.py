@@ -32,7 +32,7 @@ from models.settings import EngineSettings
 GROUP = "_g"  # the combination's number, carried through `decide`
 
 
-def _lines(
+def lines_of(
     spark,
     files: Sequence[tuple[Sequence[str], dict[str, str]]],
     columns: list[str],
@@ -47,7 +47,7 @@ def _lines(
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    typed = from_arrow_schema(pa.schema([_plain(schema.field(c)) for c in columns]))
+    typed = from_arrow_schema(pa.schema([plain(schema.field(c)) for c in columns]))
     paths = [p for group, _ in files for p in group]
     names = [(PurePosixPath(p).name, values) for group, values in files for p in group]
     if len({n for n, _ in names}) != len(names):  # not Delta's names: a scan per partition
@@ -68,7 +68,7 @@ def _lines(
     return lines.join(F.broadcast(owners), "_file").drop("_file")
 
 
-def _plain(field: pa.Field) -> pa.Field:
+def plain(field: pa.Field) -> pa.Field:
     """Arrow's string and binary views as the plain types Spark maps."""
     if pa.types.is_string_view(field.type) or pa.types.is_large_string(field.type):
         return field.with_type(pa.string())
@@ -105,7 +105,7 @@ def classify_lines(
             "of the warehouse in a folder",
         )
     spark = session(engine)
-    lines = _lines(spark, files, ["x_LineId", *keys], schema)
+    lines = lines_of(spark, files, ["x_LineId", *keys], schema)
     # pass 1: each combination once, with its count (the check on what pass 2 writes)
     with warnings.catch_warnings():  # pyspark frets over pandas 3, which Arrow data skips
         warnings.simplefilter("ignore", FutureWarning)

@@ -111,6 +111,8 @@ def session(engine: EngineSettings) -> SparkSession:
         # staged folders hold data files only: the store reads every *.parquet it is given
         .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
         .config("spark.hadoop.parquet.enable.summary-metadata", "false")
+        # timestamps as Parquet's INT64 microseconds (UTC), as DuckDB and polars write them
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     )
     if master.startswith("local"):  # one machine: no port on another interface, few tasks
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # block manager, executors

@@ -1,6 +1,8 @@
 """`finops --engine spark classify` on a copy of the sample warehouse: the classification
 Spark writes is the default engine's, row for row, every column (compared by DuckDB over both
-snapshots). A local Spark session starts a JVM: these tests are `heavy`."""
+snapshots). And `finops --engine spark demo --no-serve` built once: every derived table equals
+the default engine's sample warehouse, row for row and per currency to the cent. A local Spark
+session starts a JVM: these tests are `heavy`."""
 
 from __future__ import annotations
 
@@ -195,3 +197,151 @@ def test_the_gpu_line_digests_are_the_default_engines(copies: dict[str, Path]) -
     ]
     assert recorded[0] and sum(len(months) for months in recorded[0].values()) >= 12
     assert recorded[0] == recorded[1]
+
+
+# --- the whole sample warehouse built with --engine spark (issue 22, acceptance 1) ---
+
+# Columns that differ from one build to the next whatever the engine: each load's id is new.
+RUN_DEPENDENT = {"cost_lines": {"x_LoadId"}}
+
+
+SPARK_STEPS = {  # the heavy steps' Spark versions, counted as the demo calls them
+    "rollups": ("ingest.engines.spark_rollups", "stage"),
+    "gpu_hours": ("ingest.engines.spark_gpu_hours", "write_gpu_hours"),
+    "classification": ("ingest.engines.spark_classify", "classify_lines"),
+}
+CALLS: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module")
+def spark_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`finops --engine spark demo --no-serve` on the sample data, as a user runs it."""
+    import importlib
+
+    from tests.fixtures.paths import SAMPLE_DATA
+
+    root = tmp_path_factory.mktemp("spark-demo") / "warehouse"
+    with pytest.MonkeyPatch.context() as patch:
+        for step, (module, name) in SPARK_STEPS.items():
+            found = importlib.import_module(module)
+            patch.setattr(found, name, _counted(step, getattr(found, name)))
+        code, said = _finops("--warehouse", str(root), "--engine", "spark", "demo",
+                             "--no-serve", "--data", str(SAMPLE_DATA))  # fmt: skip
+    assert code == 0, said
+    return root, said
+
+
+def _counted(step: str, func):
+    def counted(*args, **kwargs):
+        CALLS[step] = CALLS.get(step, 0) + 1
+        return func(*args, **kwargs)
+
+    return counted
+
+
+def test_the_heavy_steps_ran_on_spark(spark_demo: tuple[Path, str]) -> None:
+    """One call per refresh that had lines to read: the demo's ingests and its first build."""
+    assert set(CALLS) == set(SPARK_STEPS)
+    assert all(n >= 3 for n in CALLS.values()), CALLS
+
+
+def _table(root: Path, name: str):
+    """The Delta table `name`'s current rows as Arrow (None: the warehouse has no such table)."""
+    from deltalake import DeltaTable
+
+    if not (root / name / "_delta_log").is_dir():
+        return None
+    return DeltaTable(str(root / name)).to_pyarrow_table()
+
+
+def _compared_columns(table, name: str) -> list[str]:
+    """Every column but the run-dependent ones; a float (a sum of readings, whose last bits
+    follow the order it was summed in, on either engine) to 9 significant digits."""
+    import pyarrow as pa
+
+    out = []
+    for field in table.schema:
+        if field.name in RUN_DEPENDENT.get(name, set()):
+            continue
+        col = f'"{field.name}"'
+        if pa.types.is_floating(field.type):
+            col = f"round({col} / 10 ^ (floor(log10(abs({col}) + 1e-300)) - 8)) AS {col}"
+        out.append(col)
+    return out
+
+
+def _derived_names() -> tuple[str, ...]:
+    from ingest.warehouse.delta_log import DERIVED_TABLES
+
+    return ("cost_lines", *DERIVED_TABLES)
+
+
+@pytest.mark.parametrize("name", _derived_names())
+def test_every_derived_table_is_the_default_engines_row_for_row(
+    name: str, spark_demo: tuple[Path, str], sample_warehouse: Path
+) -> None:
+    default, spark = _table(sample_warehouse, name), _table(spark_demo[0], name)
+    if default is None:  # an older name the demo no longer writes
+        assert spark is None, f"only Spark wrote {name}"
+        pytest.skip(f"{name} is not written by the demo")
+    assert spark is not None, f"the Spark demo wrote no {name}"
+    assert spark.schema == default.schema
+    assert default.num_rows > 0, f"{name} is empty: the comparison would prove nothing"
+    con = duckdb.connect()
+    con.register("a", default)
+    con.register("b", spark)
+    cols = ", ".join(_compared_columns(default, name))
+    only_a, only_b = con.execute(
+        f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM a EXCEPT ALL SELECT {cols} FROM b)), "
+        f"(SELECT count(*) FROM (SELECT {cols} FROM b EXCEPT ALL SELECT {cols} FROM a))"
+    ).fetchall()[0]
+    assert (spark.num_rows, only_a, only_b) == (default.num_rows, 0, 0)
+
+
+@pytest.mark.parametrize("name", _derived_names())
+def test_every_derived_tables_money_per_currency_to_the_cent(
+    name: str, spark_demo: tuple[Path, str], sample_warehouse: Path
+) -> None:
+    """Each money column (one per cost basis, and the other decimal sums) summed per currency:
+    the figures a page or the finance pack shows."""
+    import pyarrow as pa
+
+    default, spark = _table(sample_warehouse, name), _table(spark_demo[0], name)
+    if default is None:
+        pytest.skip(f"{name} is not written by the demo")
+    assert spark is not None
+    money = [f.name for f in default.schema if pa.types.is_decimal(f.type)]
+    currency = next((c for c in ("currency", "BillingCurrency") if c in default.column_names), None)
+    if not money:
+        pytest.skip(f"{name} holds no money")
+
+    def sums(table) -> list[tuple]:
+        con = duckdb.connect()
+        con.register("t", table)
+        by = f'"{currency}"' if currency else "'-'"
+        cents = ", ".join(f'round(sum("{m}"), 2)' for m in money)
+        return con.execute(
+            f"SELECT {by}, count(*), {cents} FROM t GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+
+    assert sums(spark) == sums(default)
+
+
+def test_the_spark_demo_says_the_sample_totals(spark_demo: tuple[Path, str]) -> None:
+    said = spark_demo[1]
+    assert "124,656 cost lines" in said
+    assert "billed USD 3,317,447.68, EUR 15,359.45" in said
+    assert "4,474 episodes costing USD 432,238.86" in said
+
+
+def test_the_spark_demo_s_cost_lines_per_currency_and_basis(spark_demo: tuple[Path, str]) -> None:
+    lines = _table(spark_demo[0], "cost_lines")
+    con = duckdb.connect()
+    con.register("t", lines)
+    got = con.execute(
+        "SELECT BillingCurrency, count(*), sum(BilledCost), sum(EffectiveCost) FROM t "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert [(c, n, str(round(b, 2))) for c, n, b, _ in got] == [
+        ("EUR", 12, "15359.45"), ("USD", 124_644, "3317447.68"),
+    ]  # fmt: skip
