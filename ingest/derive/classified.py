@@ -332,11 +332,7 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
                 util = "SELECT * FROM gpu_util"
             else:  # those months' files only
                 lines, util = month_lines, month_inputs.telemetry(con, store, months or [])
-            write = db.write_gpu_hours
-            if settings.engine.name == "spark":  # each resource's hours in a Spark task
-                from ingest.engines import spark_gpu_hours
-
-                write = functools.partial(spark_gpu_hours.write_gpu_hours, settings.engine)
+            write = db.writer(settings.engine)
             done = write(con, lines, util, owned, settings.idle, staged, months, episodes)
             staged.mkdir(exist_ok=True)
             rollups = gpu_rollups.stage_gpu_rollups(con, staged, staging)

@@ -20,8 +20,10 @@ episodes, like those of an incremental refresh, are derived from the gpu_hours t
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -52,7 +54,7 @@ from models.idle import (
     episode_state_sql,
 )
 from models.schema import Table
-from models.settings import IdleSettings
+from models.settings import EngineSettings, IdleSettings
 
 OVERLAP = "idle hours of one GPU overlap"
 
@@ -214,6 +216,16 @@ class Staged(NamedTuple):
 
     rows: int
     episodes: int | None
+
+
+def writer(engine: EngineSettings) -> Callable[..., Staged]:
+    """`write_gpu_hours` on the engine the settings name: on Spark, each resource's hours in a
+    task of its own running this module's one definition."""
+    if engine.name != "spark":
+        return write_gpu_hours
+    from ingest.engines import spark_gpu_hours
+
+    return functools.partial(spark_gpu_hours.write_gpu_hours, engine)
 
 
 def write_gpu_hours(

@@ -1,7 +1,7 @@
 """The dashboard's first request reads rollups, never cost lines: with every cost_lines data
 file overwritten by garbage (its Delta log intact), the Overview still shows the warehouse's
 total to the cent, and the page queries still answer from the rollups kept at ingest. More:
-the Overview's first render opens the data files of the two rollups it shows (and the loads
+the Overview's first render opens the data files of the rollups it shows (and the loads
 record the damage check reads) and of no other table."""
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from tests.fixtures.app_pages import app, metrics, no_errors, usd
 from tests.fixtures.small_warehouse import expected_total
 from tests.fixtures.warehouse_state import serve
 
-# What the Overview's first render reads: its figures (spend_daily, gpu_buckets) and the loads
-# records the damage check holds the tables' versions against.
-OVERVIEW_READS = ("spend_daily", "gpu_buckets", "loads")
+# What the Overview's first render reads: its figures (spend_daily, gpu_buckets), which
+# providers are SaaS vendors (tools_monthly) and the loads records the damage check holds the
+# tables' versions against.
+OVERVIEW_READS = ("spend_daily", "gpu_buckets", "tools_monthly", "loads")
 
 
 def _spoil_cost_lines(root: Path, table: str = "cost_lines") -> int:
