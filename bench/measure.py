@@ -86,10 +86,13 @@ def ingest_runs(
             done.append(measured(cmd(wh)))
             shutil.rmtree(wh)
         f, o, ld = (r[-1] for r in runs)
+        # CPU seconds too: on a shared machine they are the steadier figure, and a run cut
+        # short before the medians would otherwise leave none
         print(
-            f"run {i + 1}: floor {f[0]:.1f} s ({f[1] / 2**30:.2f} GiB), "
-            f"finops {o[0]:.1f} s ({o[1] / 2**30:.2f} GiB), "
-            f"load only {ld[0]:.1f} s ({ld[1] / 2**30:.2f} GiB)",
+            f"run {i + 1}: floor {f[0]:.1f} s, {f[2]:.1f} CPU s ({f[1] / 2**30:.2f} GiB), "
+            f"finops {o[0]:.1f} s, {o[2]:.1f} CPU s ({o[1] / 2**30:.2f} GiB), "
+            f"load only {ld[0]:.1f} s, {ld[2]:.1f} CPU s ({ld[1] / 2**30:.2f} GiB); "
+            f"load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     floor_f, ours, load_f = (medians(r) for r in runs)
@@ -103,10 +106,10 @@ def print_ingest_table(lines: int, about: str, steps: list[tuple[str, Figures]])
     print()
     print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}")
     print(about)
-    print("| step | median wall s | lines/s | CPU s | peak RSS | wall vs floor |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| step | median wall s | lines/s | CPU s | peak RSS | wall vs floor | CPU vs floor |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for label, f in steps:
         print(
             f"| {label} | {f.wall:.1f} | {lines / f.wall:,.0f} | {f.cpu:.1f} | "
-            f"{f.rss / 2**30:.2f} GiB | {f.wall / floor.wall:.2f}x |"
+            f"{f.rss / 2**30:.2f} GiB | {f.wall / floor.wall:.2f}x | {f.cpu / floor.cpu:.2f}x |"
         )
