@@ -191,6 +191,6 @@ def test_classify_summary_totals_each_currency_apart(
     ]
     assert rows == [
         ["egress", "1", "EUR 12.50"],
-        ["gpu_compute", "4", "USD 320.00"],
+        ["GPU compute", "4", "USD 320.00"],
         ["egress", "2", "USD 75.00"],
     ]

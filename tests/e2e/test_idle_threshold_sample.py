@@ -9,6 +9,7 @@ import pytest
 from ingest.derive.idle_threshold import THRESHOLD, hours_at_sql
 from ingest.warehouse import views
 from ingest.warehouse.connection import connect
+from models.currency import to_minor_units
 from models.idle import IDLE_IN_SQL
 from models.settings import Settings
 from tests.fixtures.app_pages import app, no_errors, page, ranking_shown
@@ -41,7 +42,7 @@ def test_idle_page_on_the_sample_at_another_threshold(
         GROUP BY 1 HAVING sum(idle_cost) > 0""",
         params={THRESHOLD: threshold, "cur": cur},
     ).fetchall()
-    want = {r: (n, c) for r, n, c in rows}
+    want = {r: (n, to_minor_units(c, cur)) for r, n, c in rows}  # the page shows cents
     assert len(shown) > 5
     assert shown == {r: want[r] for r in shown}
     assert len(shown) == min(len(want), 200)  # the page ranks the 200 costliest
