@@ -14,7 +14,7 @@ import pytest
 from tests.fixtures.paths import REFERENCE, SAMPLE_DATA
 
 # moto's S3 server (`s3`) and a child environment with planted secrets (`env`)
-pytest_plugins = ["tests.fixtures.object_warehouse"]
+pytest_plugins = ["tests.fixtures.object_warehouse", "tests.fixtures.served"]
 
 
 @pytest.fixture

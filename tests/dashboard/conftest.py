@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from ingest.warehouse.store import Store
-from tests.fixtures.served import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.small_warehouse import build, build_with_eur_gpu, cost_batches
 from tests.fixtures.warehouse_state import serve
 
@@ -71,18 +70,6 @@ def rollups_only(
 
 
 # ---- a real `finops dashboard` process --------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (tests/setup/system_deps.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="session")

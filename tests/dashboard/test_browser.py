@@ -12,23 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.served import Served
+from tests.fixtures.served import PAGE_TITLES, Served
 
 pytestmark = pytest.mark.slow
 
-PAGES = [
-    ("overview", "Overview"),
-    ("explorer", "Spend explorer"),
-    ("idle", "Idle GPUs"),
-    ("commitments", "Commitments"),
-    ("movement", "Data movement"),
-    ("tools", "Tools & SaaS"),
-    ("workloads", "Workloads"),
-    ("own_vs_rent", "Own vs rent"),
-    ("forecast", "Forecast"),
-    ("reports", "Reports"),
-    ("health", "Data health"),
-]
+PAGES = PAGE_TITLES
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 
 

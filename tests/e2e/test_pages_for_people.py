@@ -15,23 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.served import CHROMIUM, CHROMIUM_ARGS, Served
+from tests.fixtures.served import PAGE_TITLES, Served
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-PAGES = [
-    ("overview", "Overview"),
-    ("explorer", "Spend explorer"),
-    ("idle", "Idle GPUs"),
-    ("commitments", "Commitments"),
-    ("movement", "Data movement"),
-    ("tools", "Tools & SaaS"),
-    ("workloads", "Workloads"),
-    ("own_vs_rent", "Own vs rent"),
-    ("forecast", "Forecast"),
-    ("reports", "Reports"),
-    ("health", "Data health"),
-]
+PAGES = PAGE_TITLES
 WIDTH, HEIGHT = 1440, 900
 CODE_NAME = re.compile(r"\b[a-z]+_[a-z_]+\b|\bx_[A-Z]")
 NUMBER = re.compile(r"^-?\d+(?:\.(\d+))?$")
@@ -149,18 +137,6 @@ def shots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("FINOPS_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (tests/setup/system_deps.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_every_page_reads_for_people(browser, sample_warehouse: Path, shots: Path) -> None:
