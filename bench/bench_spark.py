@@ -134,6 +134,11 @@ def bench(warehouse: Path, repeats: int) -> list[tuple[str, dict]]:
                 + ", ".join(f"{t} {r[-1]['wall']:.1f} s" for t, r in runs.items()),
                 flush=True,
             )
+    return _medians(runs)
+
+
+def _medians(runs: dict[str, list[dict]]) -> list[tuple[str, dict]]:
+    """Each task's median figures, once every run of every engine read the same lines."""
     lines = {r["rows"] for rs in runs.values() for r in rs}
     assert len(lines) == 1, f"the engines read different line counts: {lines}"
     return [(t, {k: statistics.median(r[k] for r in rs) for k in rs[0]}) for t, rs in runs.items()]
@@ -151,9 +156,7 @@ def bench_demo(data: Path, repeats: int) -> list[tuple[str, dict]]:
             + ", ".join(f"{t} {r[-1]['wall']:.1f} s" for t, r in runs.items()),
             flush=True,
         )
-    lines = {r["rows"] for rs in runs.values() for r in rs}
-    assert len(lines) == 1, f"the engines loaded different line counts: {lines}"
-    return [(t, {k: statistics.median(r[k] for r in rs) for k in rs[0]}) for t, rs in runs.items()]
+    return _medians(runs)
 
 
 def main() -> None:

@@ -7,7 +7,6 @@ test's temporary folder.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -27,13 +26,6 @@ def settle(page, title: str) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
     )
     page.wait_for_timeout(500)  # let plotly finish drawing before a screenshot
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("FINOPS_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_every_page_in_chromium(browser, small_warehouse: Path, shots: Path) -> None:

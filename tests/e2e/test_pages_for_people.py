@@ -9,7 +9,6 @@ keeps beside it (the values sent to the browser, before the column's number form
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -130,13 +129,6 @@ def screenshot(page, path: Path) -> None:
     page.wait_for_timeout(1_000)
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("FINOPS_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_every_page_reads_for_people(browser, sample_warehouse: Path, shots: Path) -> None:
