@@ -93,16 +93,21 @@ def currencies(con: duckdb.DuckDBPyConnection) -> list[str | None]:
     return [c for (c,) in rows]
 
 
+RANKED = 200  # resources a ranking table lists; its totals still cover every one
+
+
 def ranking(
     con: duckdb.DuckDBPyConnection,
     f: Filters,
     currency: str | None,
     threshold: float,
     default: float,
-    n: int = 200,
+    n: int | None = None,
 ) -> pl.DataFrame:
-    """Resources ranked by idle cost, with idle hours and their longest idle episode (the
-    episodes the idle engine found at the configured threshold)."""
+    """The n resources with the most idle cost, with idle hours and their longest idle episode
+    (the episodes the idle engine found at the configured threshold). Every row also carries
+    `all_idle_cost` and `all_idle_resources`: the totals over every idle resource, not only
+    the n shown, so a page's total never under-reports a fleet larger than its table."""
     if _default(threshold, default):
         idle, cost, extra = "idle_default", "idle_cost", {}
     else:
@@ -121,12 +126,14 @@ def ranking(
                coalesce(sum(hours) FILTER (WHERE {idle}), 0)::BIGINT AS idle_hours,
                coalesce(sum(hours) FILTER (WHERE bucket IS NULL), 0)::BIGINT AS unmonitored_hours,
                sum(hours)::BIGINT AS gpu_hours, sum(cost) AS cost,
-               coalesce(any_value(e.longest_episode_h), 0) AS longest_episode_h
+               coalesce(any_value(e.longest_episode_h), 0) AS longest_episode_h,
+               sum(coalesce(sum({cost}), 0)) OVER () AS all_idle_cost,
+               count(*) OVER () AS all_idle_resources
         FROM b LEFT JOIN e USING (resource_id)
         GROUP BY resource_id HAVING coalesce(sum({cost}), 0) > 0
         ORDER BY idle_cost DESC, resource LIMIT $n
         """,
-        _params(f, currency, n=n, **extra),
+        _params(f, currency, n=RANKED if n is None else n, **extra),
     )
 
 

@@ -143,6 +143,27 @@ def test_idle_threshold_slider_recomputes(full: Path) -> None:
     no_errors(at)
 
 
+def test_idle_cost_covers_resources_beyond_the_ranking(full: Path, monkeypatch) -> None:
+    """The tile totals every idle resource, not the rows the ranking lists (it once summed a
+    200-row table: USD 12.69M of 12.93M on a 100M-line warehouse)."""
+    from dashboard.app import session
+    from dashboard.queries import gpu as queries_gpu
+
+    monkeypatch.setattr(queries_gpu, "RANKED", 1)
+    session._answer.clear()  # answers are kept per snapshot and arguments, not per limit
+    try:
+        at = page(app(), "idle")
+    finally:
+        session._answer.clear()
+    no_errors(at)
+    assert at.dataframe[0].value["resource"].to_list() == ["i-gpu2"]  # one row listed
+    shown = metrics(at)
+    # i-gpu2's 16 + i-gpu1's 12 idle GPU-hours x USD 10, as the Overview shows
+    assert shown["Idle GPU cost"] == "USD 280.00"
+    assert shown["Its idle cost"] == "USD 160.00"
+    assert any("The 1 with the most idle cost of 2 resources" in c.value for c in at.caption)
+
+
 def test_idle_resource_drilldown_and_unmonitored_hours(full: Path) -> None:
     at = page(app(), "idle")
     at.selectbox(key="idle_resource").set_value("i-gpu1").run()

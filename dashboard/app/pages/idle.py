@@ -28,10 +28,15 @@ def read() -> dict | None:
     )
     cur = session.gpu_currency()
     ranking = session.ask(queries_gpu.ranking, f, cur, threshold, default)
+    totals = ranking.select("all_idle_cost", "all_idle_resources").head(1)
+    ranking = ranking.drop("all_idle_cost", "all_idle_resources")
     out = {
         "f": f,
         "threshold": threshold,
         "ranking": ranking,
+        # Over every idle resource: the ranking holds only the costliest few hundred.
+        "idle_cost": totals["all_idle_cost"].sum(),
+        "idle_resources": int(totals["all_idle_resources"].sum()),
         "hours": None,
         "resource": None,
         "unmonitored": session.ask(queries_gpu.unmonitored, f, cur),
@@ -111,7 +116,9 @@ def render(d: dict | None) -> None:
     else:
         top = ranking.row(0, named=True)
         a, b, c = st.columns(3)
-        money_tile(a, "Idle GPU cost", ranking["idle_cost"].sum(), d["cur"])
+        money_tile(
+            a, "Idle GPU cost", d["idle_cost"], d["cur"], note=f"{d['idle_resources']:,} resources"
+        )
         b.metric("Top idle resource", session.short_name(top["resource"]), help=top["resource"])
         money_tile(
             c,
@@ -121,6 +128,11 @@ def render(d: dict | None) -> None:
             note=f"{top['idle_hours']:,} idle GPU-hours",
         )
         ranked = _ranked(ranking, d["name"])
+        if d["idle_resources"] > ranking.height:
+            st.caption(
+                f"The {ranking.height:,} with the most idle cost of "
+                f"{d['idle_resources']:,} resources with idle GPU-hours."
+            )
         session.table(ranked, d["cur"], csv=("ranking", "idle_gpus.csv"), show=SHOWN)
         if d["hours"] is not None:
             title = d["name"](d["resource"])
