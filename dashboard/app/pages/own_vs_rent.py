@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from decimal import Decimal
 
 import polars as pl
 import streamlit as st
 
 from dashboard import labels
-from dashboard.app import charts, session
+from dashboard.app import charts, session, verdicts
 from dashboard.labels import words
 from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import own_vs_rent as queries_own
@@ -62,7 +61,8 @@ def read() -> dict | None:
         rec = session.ask(queries_own.recommendation, settings, gpu, int(months), edits, days)
     except FinopsError as exc:
         return {"error": f"{exc.title}: {exc.render()}"}
-    return {"rec": rec, "data": to_dict(rec), "edits": edits}
+    defaults = gpu == default and not edits and days is None and int(months) == settings.months
+    return {"rec": rec, "data": to_dict(rec), "edits": edits, "defaults": defaults}
 
 
 def _days(f) -> tuple | None:
@@ -77,38 +77,6 @@ def _days(f) -> tuple | None:
     return first, f.end or span[1]
 
 
-def verdict(data: dict, node) -> str:
-    """The recommendation in one sentence, every figure as the tiles below show it."""
-    r, m = data["recommendation"], data["measured"]
-    gpu, per_node = data["gpu"], data["owned"]["gpus_per_node"]
-    own, today = r["owned_baseline_gpus"], m["owned_gpus"]
-    more = own - today
-    if more > 0:
-        capex = session.money(Decimal(str(node.capex)) * more / per_node, "USD")
-        change = f"{more:,} more than today, capex {capex}"
-    elif more < 0:
-        change = f"{-more:,} fewer than today's {today:,}"
-    else:
-        change = "as many as today"
-    price = f"USD {float(r['burst_price_per_gpu_hour']):,.2f}/GPU-hour"
-    at = (
-        f"your measured {price}"
-        if r["burst_price_source"].startswith("measured")
-        else f"{price} ({r['burst_price_source']})"
-    )
-    u_star, u = r["break_even_utilisation"], m["u"]
-    tail = (
-        f"break-even {'never' if u_star is None else f'{u_star:.1%}'}, your utilisation "
-        f"{'not measured' if u is None else f'{u:.1%}'}"
-    )
-    saving = session.money(r["annual_saving"], "USD")
-    if own == 0:
-        return f"**Rent all {gpu}**: owning saves nothing against renting at {at}; {tail}."
-    return (
-        f"**Own {own:,} {gpu}** ({change}): saves {saving} a year against renting at {at}; {tail}."
-    )
-
-
 def render(d: dict | None) -> None:
     if d is None:
         session.not_yet(
@@ -121,7 +89,10 @@ def render(d: dict | None) -> None:
         return
     rec, data = d["rec"], d["data"]
     r, m, dem = data["recommendation"], data["measured"], data["demand"]
-    st.markdown(verdict(data, rec.node))
+    told = verdicts.own_vs_rent(data, rec.node)
+    st.markdown(told)
+    if d["defaults"]:  # the Overview's tile shows the verdict at the page's defaults
+        st.session_state[verdicts.OWN_VS_RENT_KEY] = told
     w = rec.measured.window
     u_star = r["break_even_utilisation"]
     a, b, c, e = st.columns(4)
