@@ -98,6 +98,7 @@ class BudgetEntry:
 
     def __post_init__(self) -> None:
         _non_empty("[[budgets.budget]] ", self, ("name", "currency", "owner"))
+        self.budget("USD")  # a bad period or filter is told with the entry's number
 
     def budget(self, currency: str) -> Budget:
         where = tuple(
@@ -131,7 +132,8 @@ class BudgetSettings:
     budget: tuple[BudgetEntry, ...] = ()
 
     def __post_init__(self) -> None:
-        self.budgets("USD")  # a bad period or filter is told when the file is read
+        for scope, name, amount in self.entries():  # a negative amount is told on reading
+            Budget(name, amount, "USD", where=() if scope == "total" else ((scope, name),))
 
     def entries(self) -> list[tuple[str, str, Decimal]]:
         """(scope, name, amount) of the short form's budgets (the finance pack's monthly
