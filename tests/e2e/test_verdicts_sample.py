@@ -206,8 +206,9 @@ def test_workloads_split_is_the_tiles_and_the_lines(demo: Path, con) -> None:
         f"{part('data_prep', 'data prep')}; {part('unknown', 'unknown')}."
     )
     shown = metrics(at)
-    assert shown["Training"] == tile(rows["training"])
-    assert shown["Unknown"] == tile(rows["unknown"])
+    assert shown["Training"] == f"{float(rows['training']) / float(total):.1%}"
+    assert shown["Unknown"] == f"{float(rows['unknown']) / float(total):.1%}"
+    assert tile(rows["training"]) in [c.value for c in at.caption]
     # what unknown is, its largest services, how to teach a rule
     top = con.execute(
         f"SELECT ServiceName FROM {LINES} WHERE {AI} AND x_Workload = 'unknown' "
@@ -300,7 +301,7 @@ def test_budgets_are_direct_sums_and_the_planted_breach_shows_its_date(demo: Pat
     assert shown["Research team"]["status"] == "Over budget"
     told = sentence(at, "**Research team**")
     assert told == (
-        f"Research team (team research; October 2026): "
+        f"Research team (team research; October 2026; owner research-lead@example.com): "
         f"USD {_daily_sum(con, SCOPES['Research team'][1]):,} of USD 100,000.00 spent by "
         "31 October 2026 (115.2%); the period is complete — breached on 27 October 2026."
     )

@@ -44,8 +44,9 @@ def sentence(s: BudgetStatus) -> str:
     if s.as_of is None:
         return f"**{b.name}**: no spend in {covers(s)} yet."
     period = s.period_start.strftime("%B %Y") if b.period == "monthly" else str(s.period_start.year)
+    owner = f"; owner {b.owner}" if b.owner else ""
     spent = (
-        f"**{b.name}** ({covers(s)}; {period}): {session.money(s.actual, cur)} of "
+        f"**{b.name}** ({covers(s)}; {period}{owner}): {session.money(s.actual, cur)} of "
         f"{session.money(b.amount, cur)} spent by {s.as_of:%d %B %Y}"
         + (f" ({s.used:.1%})" if s.used is not None else "")
     )
@@ -97,9 +98,10 @@ def frame(statuses: list[BudgetStatus]) -> pl.DataFrame:
     )  # fmt: skip
 
 
-# the table's columns at 1440 px; the CSV has the forecast's interval too
-SHOWN = ["budget_name", "covers", "period", "owner", "budget", "actual", "forecast",
-         "used_pct", "first_breach", "status"]  # fmt: skip
+# the table's columns at 1440 px (the sentences say the period and owner); the CSV has
+# every column, the forecast's interval too
+SHOWN = ["budget_name", "covers", "budget", "actual", "forecast", "used_pct", "first_breach",
+         "status"]  # fmt: skip
 
 
 def render(d: dict) -> None:

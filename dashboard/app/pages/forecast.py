@@ -126,14 +126,15 @@ def crossings(statuses: list) -> str | None:
     return "Budgets: " + "; ".join(parts) + "."
 
 
-def render(d: dict) -> None:
+def render(d: dict, top=None) -> None:
+    """The page; `top` is where the sentences go (above the inputs, which `read` draws)."""
     fc, label = d["forecast"], session.cost_label(d["cur"])
     told = story(d["total"], d["cur"])
     if told:
-        st.markdown(told)
+        (top or st).markdown(told)
     crossed = crossings(d["budgets"])
     if crossed:
-        st.markdown(crossed)
+        (top or st).markdown(crossed)
     st.caption(f"Forecasts and anomalies of {label} (Filters: Cost basis).")
     if fc.height == 0:
         st.info("Not enough complete months of spend to forecast yet.")
@@ -162,4 +163,5 @@ def render(d: dict) -> None:
 
 if session.ready():
     st.title("Forecast")
-    render(read())
+    answer_slot = st.container()  # the answer first, the choices it depends on below
+    render(read(), answer_slot)

@@ -77,7 +77,8 @@ def _days(f) -> tuple | None:
     return first, f.end or span[1]
 
 
-def render(d: dict | None) -> None:
+def render(d: dict | None, top=None) -> None:
+    """The page; `top` is where the verdict goes (above the inputs, which `read` draws)."""
     if d is None:
         session.not_yet(
             "Own vs rent",
@@ -90,7 +91,7 @@ def render(d: dict | None) -> None:
     rec, data = d["rec"], d["data"]
     r, m, dem = data["recommendation"], data["measured"], data["demand"]
     told = verdicts.own_vs_rent(data, rec.node)
-    st.markdown(told)
+    (top or st).markdown(told)
     if d["defaults"]:  # the Overview's tile shows the verdict at the page's defaults
         st.session_state[verdicts.OWN_VS_RENT_KEY] = told
     w = rec.measured.window
@@ -158,4 +159,5 @@ def render(d: dict | None) -> None:
 
 if session.ready():
     st.title("Own vs rent")
-    render(read())
+    verdict_slot = st.container()  # the answer first, the inputs it came from below
+    render(read(), verdict_slot)

@@ -86,14 +86,19 @@ def render(d: dict | None) -> None:
         return
     st.markdown(headline(table, cur))
     st.caption(f"{label}; AI spend as on the Overview.")
-    cols = st.columns(len(split(table)))
-    for col, (key, cost, _) in zip(cols, split(table), strict=True):
-        name = value_words(key)
-        session.money_tile(col, name[:1].upper() + name[1:], cost, cur)
+    parts = split(table)
+    for col, (key, cost, part) in zip(st.columns(len(parts)), parts, strict=True):
+        name = value_words(key)  # five tiles: the share fits, the money goes under it
+        col.metric(
+            name[:1].upper() + name[1:],
+            "–" if part is None else f"{part:.1%}",
+            help=f"{session.money(cost, cur)} exactly",
+        )
+        col.caption(session.short_money(cost, cur))
     unknown = d["unknown"]
     if unknown.height:
         st.subheader("What “unknown” is")
-        tags = ", ".join(session.settings().classify.workload_tags)
+        tags = ", ".join(f"`{t}`" for t in session.settings().classify.workload_tags)
         st.write(UNKNOWN.format(tags=tags))
         st.write("The services with the most unknown AI spend:")
         session.table(unknown.rename({"cost": label}), cur)
