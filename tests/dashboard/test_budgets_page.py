@@ -51,7 +51,7 @@ def test_budgets_show_actual_forecast_and_breach_day(budgeted: Path) -> None:
     assert {k: str(r["first_breach"])[:10] for k, r in rows.items()} == {
         "All spend": "2026-10-02",  # 658.30 on the 1st is within 1,000
         "team nlp": "2026-10-02",
-        "Training on AWS": "NaT",
+        "Training on AWS": "–",
     }
     assert rows["Training on AWS"]["status"] == "Within budget"
     assert metrics(at) == {

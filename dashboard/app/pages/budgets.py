@@ -83,7 +83,8 @@ def frame(statuses: list[BudgetStatus]) -> pl.DataFrame:
                 "forecast_low": s.forecast_low,
                 "forecast_high": s.forecast_high,
                 "used_pct": s.used,
-                "first_breach": s.breach,
+                # a date or a dash: an empty date cell would read "None"
+                "first_breach": s.breach.isoformat() if s.breach else "–",
                 "status": s.verdict().capitalize(),
             }
             for s in statuses
@@ -93,7 +94,7 @@ def frame(statuses: list[BudgetStatus]) -> pl.DataFrame:
             "owner": pl.String, "budget": pl.Decimal(38, 2), "actual": pl.Decimal(38, 2),
             "forecast": pl.Decimal(38, 2), "forecast_low": pl.Decimal(38, 2),
             "forecast_high": pl.Decimal(38, 2), "used_pct": pl.Float64,
-            "first_breach": pl.Date, "status": pl.String,
+            "first_breach": pl.String, "status": pl.String,
         },
     )  # fmt: skip
 
