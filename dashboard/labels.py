@@ -116,6 +116,17 @@ _KNOWN: dict[str, tuple[str, Kind]] = {
     "used": ("Used", Kind.MONEY),
     "unused": ("Unused", Kind.MONEY),
     "savings": ("Saved vs on-demand", Kind.MONEY),
+    # budgets
+    "budget_name": ("Budget", Kind.TEXT),
+    "covers": ("Covers", Kind.TEXT),
+    "period": ("Period", Kind.TEXT),
+    "owner": ("Owner", Kind.TEXT),
+    "budget": ("Budget", Kind.MONEY),
+    "actual": ("Actual to date", Kind.MONEY),
+    "forecast": ("Forecast to period end", Kind.MONEY),
+    "forecast_low": ("Forecast 80% low", Kind.MONEY),
+    "forecast_high": ("Forecast 80% high", Kind.MONEY),
+    "first_breach": ("First breach", Kind.DATE),
     # health and reports
     "dataset": ("Dataset", Kind.TEXT),
     "source": ("Source", Kind.TEXT),

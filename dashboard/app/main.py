@@ -27,6 +27,7 @@ PAGES = (
     ("workloads.py", "Workloads", ":material/model_training:"),
     ("own_vs_rent.py", "Own vs rent", ":material/balance:"),
     ("forecast.py", "Forecast", ":material/trending_up:"),
+    ("budgets.py", "Budgets", ":material/savings:"),
     ("reports.py", "Reports", ":material/description:"),
     ("health.py", "Data health", ":material/monitor_heart:"),
 )

@@ -64,6 +64,61 @@ DEMO_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# The demo's settings: a few budgets over the sample enterprise so the Budgets page has
+# something to judge. Research's monthly budget is planted to breach in the sample's last
+# month (it spends about USD 115k in October 2026); the year's budget for all USD spend is
+# on course to breach in December; the others hold.
+DEMO_SETTINGS = """\
+# Written by `finops demo`: budgets over the sample enterprise (README: Budgets).
+[[budgets.budget]]
+name = "Research team"
+amount = "100000"
+team = "research"
+owner = "research-lead@example.com"
+
+[[budgets.budget]]
+name = "GPU compute"
+amount = "170000"
+ai_class = "gpu_compute"
+owner = "platform-lead@example.com"
+
+[[budgets.budget]]
+name = "All USD spend 2026"
+amount = "3350000"
+period = "annual"
+owner = "cio@example.com"
+
+[[budgets.budget]]
+name = "AWS 2026"
+amount = "1800000"
+period = "annual"
+provider = "AWS"
+owner = "cloud-office@example.com"
+
+[[budgets.budget]]
+name = "SaaS in euros"
+amount = "2000"
+currency = "EUR"
+owner = "procurement@example.com"
+"""
+DEMO_CONFIG = "finops-demo.toml"
+
+
+def demo_settings(app: App) -> Path | None:
+    """Write the demo's settings beside a local warehouse (never over a file the user named
+    or one already there) and use them; None when the warehouse is on object storage."""
+    from dashboard.cli.finops import load_settings
+    from ingest.warehouse.location import is_remote
+
+    if app.config_file is not None or is_remote(app.warehouse):
+        return None
+    path = Path(app.warehouse).resolve().parent / DEMO_CONFIG
+    if not path.exists():
+        path.write_text(DEMO_SETTINGS, encoding="utf-8")
+    app.settings, app.config_file = load_settings(str(path))
+    return path
+
+
 def serve(app: App, port: int, host: str) -> int:
     import tempfile
 
@@ -216,5 +271,11 @@ def demo(ctx: click.Context, data: Path, no_serve: bool, port: int) -> None:
         with ctx.scope():
             command.main(args=argv, standalone_mode=False, obj=app)
     _ready(app)
+    settings = demo_settings(app)
+    if settings is not None:
+        click.echo(
+            f"Demo budgets: {settings} (the Budgets page; `finops --config {settings} "
+            "dashboard` serves them later)."
+        )
     if not no_serve:
         raise click.exceptions.Exit(serve(app, port, "127.0.0.1"))

@@ -35,6 +35,21 @@ def forecast(
         return pl.DataFrame()
 
 
+TOTAL = "All spend"
+
+
+def total(
+    con: duckdb.DuckDBPyConnection, f: Filters, currency: str, horizon: int = 6
+) -> pl.DataFrame:
+    """The filtered spend's own forecast, as one series (not the sum of the providers'
+    forecasts, whose intervals do not add): forecast_spend's columns, key `TOTAL`."""
+    daily = _costs(con, f, currency).with_columns(pl.lit(TOTAL).alias("ProviderName"))
+    try:
+        return forecast_spend(daily, by="provider", horizon=horizon)
+    except InputError:
+        return pl.DataFrame()
+
+
 def anomalies(
     con: duckdb.DuckDBPyConnection,
     f: Filters,

@@ -6,8 +6,8 @@ import duckdb
 import polars as pl
 
 from dashboard.queries.filters import Filters
-from dashboard.queries.spend import _FILTER, AI_SPEND, UNSET, _p, amount, frame
-from models.rules import OTHER
+from dashboard.queries.spend import _FILTER, AI_SPEND, _p, amount, frame
+from models.rules import UNKNOWN_WORKLOAD
 
 # ---- data movement and tools -----------------------------------------------------------------
 
@@ -80,14 +80,28 @@ def tool_matrix(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl
 
 
 def workloads(con: duckdb.DuckDBPyConnection, f: Filters, currency: str) -> pl.DataFrame:
+    """AI spend (the Overview's: `AI_SPEND`) by month, team and workload."""
     return frame(
         con,
         f"""SELECT date_trunc('month', day) AS month, team, workload AS key,
                    sum({amount(f)}) AS cost
-            FROM spend_daily WHERE {_FILTER} AND currency = $cur
-              AND ai_class NOT IN ('{OTHER}', '{UNSET}')
+            FROM spend_daily WHERE {_FILTER} AND currency = $cur AND {AI_SPEND}
             GROUP BY ALL ORDER BY month, team, key""",
         _p(f, cur=currency),
+    )
+
+
+def unclassified(
+    con: duckdb.DuckDBPyConnection, f: Filters, currency: str, n: int = 5
+) -> pl.DataFrame:
+    """The services with the most AI spend no workload rule decided, largest first."""
+    return frame(
+        con,
+        f"""SELECT service, provider, sum({amount(f)}) AS cost
+            FROM spend_daily WHERE {_FILTER} AND currency = $cur AND {AI_SPEND}
+              AND workload = '{UNKNOWN_WORKLOAD}'
+            GROUP BY ALL ORDER BY cost DESC, service LIMIT $n""",
+        _p(f, cur=currency, n=n),
     )
 
 

@@ -10,7 +10,7 @@ models.gpu_rollups) in DuckDB and handed to the same pure model (`recommend_meas
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -83,7 +83,10 @@ def recommendation(
     gpu: str,
     months: int,
     edits: tuple[tuple[str, float], ...],
+    days: tuple[date, date] | None = None,
 ) -> Recommendation:
+    """The recommendation over the trailing `months` of GPU-hours, or over `days` (the first
+    and last day of the dashboard's date filter) when given."""
     prices = book(settings, edits)
     if "gpu_demand" not in _tables(con):  # not prepared: the model reads the GPU-hours
         frame, end = load_gpu_hours(con, gpu, months)
@@ -91,7 +94,7 @@ def recommendation(
             frame, prices, gpu=gpu, months=months, burst_option=settings.burst_option, end=end
         )
     owned_node(prices, gpu)  # an unknown GPU is the first error, as in `recommend`
-    window = _window(con, months)
+    window = _window(con, months) if days is None else days_window(*days)
     params = {"start": window.start, "end": window.end, "gpu": gpu_pattern(gpu)}
     return recommend_measured(
         measured(con, window, gpu, params),
@@ -115,6 +118,12 @@ _DEMAND = f"""
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
     return {r[0] for r in rows}
+
+
+def days_window(first: date, last: date) -> Window:
+    """The hours of the days `first` to `last`, both whole (UTC)."""
+    start = datetime.combine(first, time(), tzinfo=UTC)
+    return Window(start, datetime.combine(last, time(), tzinfo=UTC) + timedelta(days=1))
 
 
 def _window(con: duckdb.DuckDBPyConnection, months: int) -> Window:
@@ -183,3 +192,10 @@ def entries(book_: PriceBook, gpu: str) -> list[dict[str, Any]]:
         for e in book_.entries.values()
         if e.key.upper().startswith(tuple(k.upper() for k in keep))
     ]
+
+
+def hour_range(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
+    """The first and last day with GPU demand (None when there is none)."""
+    table = "gpu_demand" if "gpu_demand" in _tables(con) else "gpu_hours"
+    first, last = con.execute(f"SELECT min(hour), max(hour) FROM {table}").fetchall()[0]
+    return None if first is None else (first.date(), last.date())

@@ -132,7 +132,8 @@ def screenshot(page, path: Path) -> None:
 
 
 def test_every_page_reads_for_people(browser, sample_warehouse: Path, shots: Path) -> None:
-    with Served(sample_warehouse) as served:
+    # with the settings the demo writes (its budgets), as `finops demo` serves them
+    with Served(sample_warehouse, sample_warehouse.parent / "finops-demo.toml") as served:
         page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
         page.goto(served.url)
         settle(page, "Overview")

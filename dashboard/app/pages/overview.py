@@ -1,4 +1,5 @@
-"""Overview (CIO): AI spend this month and last, trend by provider and AI class, the KPI tiles."""
+"""Overview (CIO): the period's story in one line, AI spend this month and last, trend by
+provider and AI class, the KPI tiles (tool consolidation and own-vs-rent among them)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import polars as pl
 import streamlit as st
 
 from dashboard import palette
-from dashboard.app import charts, session
+from dashboard.app import charts, session, verdicts
 from dashboard.app.session import money, money_tile, share, short_money
 from dashboard.labels import value_words, words
 from dashboard.queries import forecast as queries_forecast
 from dashboard.queries import gpu as queries_gpu
+from dashboard.queries import movement as queries_movement
 from dashboard.queries import providers as queries_providers
 from dashboard.queries import spend as queries
 
@@ -29,6 +31,7 @@ def read() -> dict:
         "movers": session.ask(queries.movers, f, cur, "service"),
         "classified": session.has("classified_costs"),
         "anomalies": session.ask(queries_forecast.anomalies, f, cur),
+        "tools": session.ask(queries_movement.tools, f, cur),  # tools_monthly: small
         "gpu": None,
     }
     if session.has("gpu_hours"):
@@ -41,6 +44,9 @@ def read() -> dict:
 def render(d: dict) -> None:
     h, cur = d["head"], d["cur"]
     label = session.cost_label(cur)
+    told = story(d)
+    if told:
+        st.markdown(told)
     st.caption(f"Tiles and charts show {label} (Filters: Cost basis).")
     month = h["month"].strftime("%B %Y") if h["month"] else "–"
     a, b, c, e = st.columns(4)
@@ -58,6 +64,7 @@ def render(d: dict) -> None:
     _gpu_tiles(d["gpu"], c, e, d.get("gpu_cur", cur))
     if not d["classified"]:
         session.not_yet("AI classes", "run `finops classify` after ingesting billing data.")
+    _answer_tiles(d, cur)
     left, right = st.columns(2)
     with left:
         _providers(d["by_provider"], d["provider_kinds"], label, cur)
@@ -85,6 +92,86 @@ def render(d: dict) -> None:
     if d["gpu"] is not None and d["gpu"].height:
         st.subheader("GPU utilisation by environment")
         session.table(d["gpu"], d.get("gpu_cur", cur))
+
+
+def story(d: dict) -> str | None:
+    """The period in one line, every figure as its tile shows it: AI spend, this month
+    against last, idle GPUs' cost and share of GPU cost, the biggest mover."""
+    h, cur = d["head"], d["cur"]
+    if h["total"] is None:
+        return None
+    what, amount = ("AI spend", h["ai"]) if d["classified"] else ("Spend", h["total"])
+    parts = [f"**{what} {short_money(amount, cur)}** in the period"]
+    delta = _delta(h)
+    if delta:
+        parts.append(f"this month {short_money(h['this_month'], cur)}, {delta}")
+    gpu = d["gpu"]
+    if gpu is not None and gpu.height:
+        gpu_cur = d.get("gpu_cur", cur)
+        idle, cost = gpu["idle_cost"].sum(), gpu["cost"].sum()
+        parts.append(f"idle GPUs {short_money(idle, gpu_cur)} = {share(idle, cost)} of GPU cost")
+    movers = d["movers"]
+    if movers.height:
+        top = movers.row(0, named=True)
+        change = top["change"]
+        sign = "+" if change >= 0 else "−"
+        parts.append(
+            f"biggest mover: {value_words(top['key'])}, {sign}{short_money(abs(change), cur)} "
+            "on last month"
+        )
+    return "; ".join(parts) + "."
+
+
+def saving(tools: pl.DataFrame) -> object:
+    """What consolidating each tool family onto its cheapest tool per active seat saves (the
+    Tools & SaaS page's figure)."""
+    if tools.height == 0:
+        return None
+    return queries_movement.consolidation(tools)["saving"].sum()
+
+
+def _answer_tiles(d: dict, cur: str) -> None:
+    """Tool consolidation savings and the own-vs-rent verdict, each a link to its page. The
+    verdict reads the GPU demand rollups, which the first render does not open: it is drawn
+    when asked for (or as the Own vs rent page left it in this session)."""
+    here = Path(__file__).parent
+    a, b = st.columns(2)
+    with a:
+        money_tile(
+            st,
+            "Tool consolidation savings",
+            saving(d["tools"]),
+            cur,
+            about="Every active seat of a tool family moved to its cheapest tool per seat.",
+        )
+        st.page_link(str(here / "tools.py"), label="Tools & SaaS →")
+    with b:
+        told = st.session_state.get(verdicts.OWN_VS_RENT_KEY)
+        st.markdown(f"**Own vs rent**: {told}" if told else "**Own vs rent**")
+        if not told:
+            st.caption("The verdict reads a year of GPU demand: opened on request.")
+            if st.button("Show the own-vs-rent verdict", key="ov_own_vs_rent"):
+                _own_vs_rent_verdict()
+        st.page_link(str(here / "own_vs_rent.py"), label="Own vs rent →")
+
+
+def _own_vs_rent_verdict() -> None:
+    """The Own vs rent page's verdict at its defaults (what the page stores when visited)."""
+    from dashboard.queries import own_vs_rent as queries_own
+    from models.errors import FinopsError
+    from models.recommendation import to_dict
+
+    if not session.has("gpu_hours"):
+        st.caption("Needs GPU billing and telemetry.")
+        return
+    settings = session.settings().own_vs_rent
+    try:
+        rec = session.ask(queries_own.recommendation, settings, settings.gpu, settings.months, ())
+    except FinopsError as exc:
+        st.caption(exc.render())
+        return
+    st.session_state[verdicts.OWN_VS_RENT_KEY] = verdicts.own_vs_rent(to_dict(rec), rec.node)
+    st.rerun()
 
 
 def grouped(by_provider: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:

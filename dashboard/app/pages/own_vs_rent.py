@@ -1,12 +1,17 @@
-"""Own vs rent: price book editable in place; cost per useful GPU-hour; break-even; hybrid."""
+"""Own vs rent (CIO, finance): the verdict in one sentence first — how many GPUs to own, what
+that saves a year against renting at the measured price, break-even against measured
+utilisation — then the current fleet, the caveats, the curves and the price book (editable)."""
 
 from __future__ import annotations
+
+import math
+from datetime import timedelta
 
 import polars as pl
 import streamlit as st
 
 from dashboard import labels
-from dashboard.app import charts, session
+from dashboard.app import charts, session, verdicts
 from dashboard.labels import words
 from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import own_vs_rent as queries_own
@@ -26,7 +31,12 @@ def read() -> dict | None:
         return {"error": f"no owned-node prices for the GPU models in use ({', '.join(models)})"}
     default = next((g for g in priced if g.upper() == settings.gpu.upper()), priced[0])
     gpu = st.selectbox("GPU model", priced, index=priced.index(default), key="ovr_gpu")
-    months = st.number_input("Months of history", 1, 36, settings.months, key="ovr_months")
+    days = _days(session.filters())
+    if days is None:
+        months = st.number_input("Months of history", 1, 36, settings.months, key="ovr_months")
+    else:
+        months = settings.months  # the date filter's days say the history
+        st.caption(f"History: {days[0]:%d %b %Y} to {days[1]:%d %b %Y} (Filters: dates).")
     with st.expander("Price book and assumptions (edit values in place)"):
         table = pl.DataFrame(queries_own.entries(base, gpu))
         named = table.with_columns(  # "Colo USD per kW month", not colo_usd_per_kw_month
@@ -48,13 +58,27 @@ def read() -> dict | None:
         if v is not None and float(v) != float(old)
     )
     try:
-        rec = session.ask(queries_own.recommendation, settings, gpu, int(months), edits)
+        rec = session.ask(queries_own.recommendation, settings, gpu, int(months), edits, days)
     except FinopsError as exc:
         return {"error": f"{exc.title}: {exc.render()}"}
-    return {"rec": rec, "data": to_dict(rec), "edits": edits}
+    defaults = gpu == default and not edits and days is None and int(months) == settings.months
+    return {"rec": rec, "data": to_dict(rec), "edits": edits, "defaults": defaults}
 
 
-def render(d: dict | None) -> None:
+def _days(f) -> tuple | None:
+    """The date filter's first and last day, the open end taken from the GPU data (None:
+    no date filter, the trailing months are the history)."""
+    if f.start is None and f.end is None:
+        return None
+    span = session.ask(queries_own.hour_range)
+    if span is None:
+        return None
+    first = f.start or max(span[0], (f.end or span[1]) - timedelta(days=365))
+    return first, f.end or span[1]
+
+
+def render(d: dict | None, top=None) -> None:
+    """The page; `top` is where the verdict goes (above the inputs, which `read` draws)."""
     if d is None:
         session.not_yet(
             "Own vs rent",
@@ -64,16 +88,38 @@ def render(d: dict | None) -> None:
     if "error" in d:
         st.error(d["error"])
         return
-    st.caption(session.FIXED_BASIS.format(what="The measured cloud GPU-hour price"))
     rec, data = d["rec"], d["data"]
-    r, m = data["recommendation"], data["measured"]
+    r, m, dem = data["recommendation"], data["measured"], data["demand"]
+    told = verdicts.own_vs_rent(data, rec.node)
+    (top or st).markdown(told)
+    if d["defaults"]:  # the Overview's tile shows the verdict at the page's defaults
+        st.session_state[verdicts.OWN_VS_RENT_KEY] = told
+    w = rec.measured.window
     u_star = r["break_even_utilisation"]
     a, b, c, e = st.columns(4)
     a.metric("Break-even utilisation", "never" if u_star is None else f"{u_star:.1%}")
     b.metric("Measured utilisation, owned", "–" if m["u"] is None else f"{m['u']:.1%}")
     c.metric("Measured utilisation, cloud", "–" if m["u_r"] is None else f"{m['u_r']:.1%}")
-    e.metric("Recommended owned baseline", f"{r['owned_baseline_gpus']} GPUs")
-    e.caption(f"Saves USD {float(r['annual_saving']):,.0f} a year")
+    e.metric("Recommended owned baseline", f"{r['owned_baseline_gpus']:,} GPUs")
+    a, b, c, e = st.columns(4)
+    a.metric("Owned today", f"{m['owned_gpus']:,} GPUs")
+    session.money_tile(b, "Annual saving", r["annual_saving"], "USD")
+    session.money_tile(c, "Annual cost, all rented", r["all_rent_annual_cost"], "USD")
+    session.money_tile(e, "Annual cost, hybrid", r["annual_cost"], "USD")
+    st.caption(
+        f"“Saves” compares the hybrid — {r['owned_baseline_gpus']:,} owned GPUs used "
+        f"{r['owned_utilisation']:.1%} of the time, the rest of the demand rented at the burst "
+        f"price — with renting all of the demand at that price. Today's fleet: "
+        f"{m['owned_gpus']:,} owned {data['gpu']} GPUs seen in "
+        f"{w.start:%d %b %Y} to {w.end - timedelta(hours=1):%d %b %Y}."
+    )
+    st.caption(
+        f"Caveats: {m['unmonitored_gpu_hours']:,} GPU-hours unmonitored "
+        f"({m['unmonitored_share']:.1%}; in neither utilisation); demand estimated from "
+        f"billing alone {dem['estimated_from_billing_gpu_hours']:,} GPU-hours "
+        f"({dem['estimated_from_billing_share']:.1%}). "
+        + session.FIXED_BASIS.format(what="The measured cloud GPU-hour price")
+    )
     other = m["cloud_unpriced_gpu_hours"]
     elsewhere = (  # the price book is in USD: another currency's cost is no price here
         f" {other:,} cloud GPU-hours billed in another currency are not in the measured price."
@@ -88,6 +134,11 @@ def render(d: dict | None) -> None:
     grid = [i / 100 for i in range(3, 101)]
     own = [cost_per_useful_gpu_hour(rec.node, u) for u in grid]
     rent = {o.option.name: o.option.value / rec.u_r for o in rec.options if not o.option.committed}
+    burst = float(r["burst_price_per_gpu_hour"])
+    if math.isfinite(burst) and rec.u_r:  # the price "saves" is measured against, among them
+        rent[f"burst at USD {burst:,.2f} ({r['burst_price_source'].split(':')[0]})"] = (
+            burst / rec.u_r
+        )
     st.plotly_chart(charts.own_vs_rent(grid, own, rent, u_star, m["u"], m["u_r"]))
     left, right = st.columns(2)
     costs = [float(x) for x in rec.plan.annual_cost_by_nodes]
@@ -108,4 +159,5 @@ def render(d: dict | None) -> None:
 
 if session.ready():
     st.title("Own vs rent")
-    render(read())
+    verdict_slot = st.container()  # the answer first, the inputs it came from below
+    render(read(), verdict_slot)

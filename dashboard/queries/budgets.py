@@ -1,0 +1,62 @@
+"""Each budget's scope of spend, day by day, from the rollups kept at ingest (never the lines):
+spend_daily for the dimensions a line carries, tag_daily for a tag. models/budgets.py judges."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+
+from models.budgets import Budget, BudgetStatus, assess
+from models.cost_basis import CostBasis
+
+# A budget's dimension -> its test on spend_daily ($v is the budget's value). A provider is
+# named as the filters name it (on-prem with its site) or as the bill does ("On-Premises").
+_SPEND_DAILY = {
+    "team": "team = $v{n}",
+    "provider": "(provider = $v{n} OR provider_name = $v{n})",
+    "ai_class": "ai_class = $v{n}",
+    "project": "project = $v{n}",
+    "account": "account = $v{n}",
+}
+_TAG_DAILY = {"team": "team = $v{n}", "provider": "provider = $v{n}"}
+
+
+def scope_sql(budget: Budget, basis: CostBasis) -> tuple[str, dict[str, object]]:
+    """The SQL of the budget's daily spend (columns day, cost) and its parameters."""
+    tag = dict(budget.where).get("tag")
+    tests, params = ["currency = $currency"], {"currency": budget.currency}
+    if tag is not None:
+        key, value = tag.split("=", 1)
+        tests += ["tag_key = $tag_key", "tag_value = $tag_value"]
+        params |= {"tag_key": key, "tag_value": value}
+    table, known = ("tag_daily", _TAG_DAILY) if tag is not None else ("spend_daily", _SPEND_DAILY)
+    for n, (dimension, value) in enumerate(budget.where):
+        if dimension == "tag":
+            continue
+        tests.append(known[dimension].format(n=n))
+        params[f"v{n}"] = value
+    sql = (
+        f"SELECT day, sum({basis.value}) AS cost FROM {table} "
+        f"WHERE {' AND '.join(tests)} GROUP BY day ORDER BY day"
+    )
+    return sql, params
+
+
+def daily(con: duckdb.DuckDBPyConnection, budget: Budget, basis: CostBasis) -> list[tuple]:
+    sql, params = scope_sql(budget, basis)
+    return [(d, Decimal(c)) for d, c in con.execute(sql, params).fetchall() if c is not None]
+
+
+def statuses(
+    con: duckdb.DuckDBPyConnection, budgets: tuple[Budget, ...], basis: CostBasis
+) -> list[BudgetStatus]:
+    """Every budget's state on the warehouse's data to its last day."""
+    as_of = last_day(con)
+    return [assess(b, daily(con, b, basis), as_of) for b in budgets]
+
+
+def last_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The last day any spend covers: the day every budget is judged on."""
+    return con.execute("SELECT max(day) FROM spend_daily").fetchall()[0][0]
