@@ -19,6 +19,7 @@ from enum import StrEnum
 
 import polars as pl
 
+from dashboard.palette import AI_CLASSES, WORKLOADS
 from models.currency import minor_units, to_minor_units
 
 
@@ -257,6 +258,7 @@ def label(name: str, currency: str | None = None) -> str:
 NONE = "–"  # an empty text cell, not the word "None"
 # Codes without an underscore that still read as code.
 _VALUES = {"onprem": "On-prem", "cloud": "Cloud"}
+_CLASSES = {*AI_CLASSES, *WORKLOADS}  # AI classes and workloads, one word or more
 
 
 def value_words(value: object) -> object:
@@ -265,6 +267,8 @@ def value_words(value: object) -> object:
         return words(value)
     if isinstance(value, str) and value in _VALUES:
         return _VALUES[value]
+    if isinstance(value, str) and value in _CLASSES:
+        return words(value)  # "egress" beside "GPU compute" reads as a code: "Egress"
     return value
 
 

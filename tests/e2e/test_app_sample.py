@@ -80,6 +80,29 @@ def test_forecast_charts_the_six_largest_first(sample: Path) -> None:
     assert any(f"all {len(largest)} are in the table" in c.value for c in at.caption)
 
 
+def test_forecast_reads_an_anomalys_drivers_when_one_is_chosen(sample: Path, sample_truth) -> None:
+    """The drivers read line items (seconds on a large warehouse): not on the first render;
+    choosing the planted egress spike names its resource first."""
+    at = page(app(), "forecast")
+    no_errors(at)
+    assert at.selectbox(key="fc_anomaly").value is None
+    assert any("Choose an anomaly above" in c.value for c in at.caption)
+    assert not [d for d in at.dataframe if "baseline_per_day" in d.value.columns]
+    spike = next(e for e in sample_truth["events"] if e.get("kind") == "egress_spike")
+    box = at.selectbox(key="fc_anomaly")
+    (pick,) = [
+        i
+        for i, label in enumerate(box.options)
+        if label.startswith("AI class Egress:")
+        and spike["start"] <= label.split(": ")[1][:10]
+        and label.split(" to ")[1][:10] <= spike["end"]
+    ][:1]
+    box.set_value(int(pick)).run()
+    no_errors(at)
+    (drivers,) = [d.value for d in at.dataframe if "baseline_per_day" in d.value.columns]
+    assert drivers.iloc[0]["resource"] == spike["resource_id"]
+
+
 def test_overview_anomalies_lead_with_the_excess_and_show_days(sample: Path) -> None:
     at = app()
     no_errors(at)
@@ -156,7 +179,7 @@ def test_workloads_table_names_its_columns_and_shows_months(sample: Path) -> Non
     cost = "Amortised cost (USD)"  # the money column says its basis
     assert list(table.columns) == ["month", "team", "workload", cost]
     assert formats(frame) == {"month": "YYYY-MM", cost: "%,.2f"}
-    research = table[(table["team"] == "research") & (table["workload"] == "training")]
+    research = table[(table["team"] == "research") & (table["workload"] == "Training")]
     # each month shown to the cent (half-even), so their sum is the lines' within half a cent
     # a month
     months = list(research[cost])

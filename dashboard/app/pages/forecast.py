@@ -46,9 +46,18 @@ def read() -> dict:
             f"(+{session.money(r['excess'], cur)})"
             for r in anomalies.iter_rows(named=True)
         ]
+        # None at first: the drivers read the window's line items, seconds on a large
+        # warehouse, so they are read when someone asks for one anomaly's.
         pick = st.selectbox(
-            "Anomaly", range(len(labels)), format_func=labels.__getitem__, key="fc_anomaly"
+            "Anomaly",
+            range(len(labels)),
+            format_func=labels.__getitem__,
+            key="fc_anomaly",
+            index=None,
+            placeholder="Choose an anomaly to see the resources that drove it",
         )
+        if pick is None:
+            return out
         a = anomalies.row(pick, named=True)
         out["drivers"] = session.ask(
             queries.anomaly_drivers,
@@ -157,6 +166,9 @@ def render(d: dict, top=None) -> None:
         st.write("No spend anomaly in the period.")
         return
     session.table(d["anomalies"], d["cur"])
+    if d["drivers"] is None:
+        st.caption("Choose an anomaly above to list the resources that drove it.")
+        return
     st.write("Resources that drove the selected anomaly:")
     session.table(d["drivers"], d["cur"])
 
