@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import palette
-from dashboard.app import charts, session
+from dashboard.app import charts, session, url
 from dashboard.app.session import money, money_tile, share, short_money
 from dashboard.labels import value_words, words
 from dashboard.queries import forecast as queries_forecast
@@ -35,6 +35,7 @@ def read() -> dict:
         gpu_cur = session.gpu_currency()
         out["gpu"] = session.ask(queries_gpu.utilisation, f, gpu_cur)
         out["gpu_cur"] = gpu_cur or ""
+        out["costliest_idle"] = session.ask(queries_gpu.costliest_idle, f, gpu_cur)
     return out
 
 
@@ -48,6 +49,9 @@ def render(d: dict) -> None:
     money_tile(b, f"This month ({month})", h["this_month"], cur, _delta(h))
     money_tile(c, "Last month", h["last_month"], cur)
     _untagged_tile(e, h, cur)
+    url.page_link(a, "explorer.py", "Spend explorer")
+    url.page_link(b, "forecast.py", "Forecast")
+    url.page_link(e, "explorer.py", "Spend by team", by="team")
     a, b, c, e = st.columns(4)
     if d["classified"]:
         money_tile(a, "AI spend", h["ai"], cur)
@@ -56,6 +60,13 @@ def render(d: dict) -> None:
         a.metric("AI spend", "–")
         b.metric("Egress share of AI spend", "–")
     _gpu_tiles(d["gpu"], c, e, d.get("gpu_cur", cur))
+    url.page_link(a, "workloads.py", "Workloads")
+    url.page_link(b, "movement.py", "Data movement")
+    if d.get("costliest_idle"):  # one click to the resource that idles the most money away
+        top, idle = d["costliest_idle"]
+        costliest = f"{session.short_name(top)}: {short_money(idle, d['gpu_cur'])} idle"
+        url.page_link(c, "idle.py", costliest, resource=top)
+    url.page_link(e, "own_vs_rent.py", "Own vs rent")
     if not d["classified"]:
         session.not_yet("AI classes", "run `finops classify` after ingesting billing data.")
     left, right = st.columns(2)
