@@ -104,7 +104,7 @@ class Link:
         the data's span, providers, teams and environments the data holds, a known basis."""
         asked = from_query(self.query)
         start, end = asked.start, asked.end
-        for name, day, what in (("from", start, "The start date"), ("to", end, "The end date")):
+        for name, day, what in (("from", start, "the start date"), ("to", end, "the end date")):
             text = self.text(name, what)
             if text is None:
                 continue
@@ -122,13 +122,13 @@ class Link:
             kept[kind] = tuple(v for v in got if v in have)
             for v in got:
                 if v not in have:
-                    self.refuse(f"The {kind}", v, "is not in the data")
-        basis = self.text("basis", "The cost basis")
+                    self.refuse(f"the {kind}", v, "is not in the data")
+        basis = self.text("basis", "the cost basis")
         if basis is not None:
             try:
                 parse_basis(basis)
             except InputError:
-                self.refuse("The cost basis", basis, "is neither amortised nor billed")
+                self.refuse("the cost basis", basis, "is neither amortised nor billed")
         return Filters(
             start=start,
             end=end,

@@ -72,7 +72,7 @@ def sidebar_filters() -> Filters:
     if len(listed) > 1:  # money is never converted: one currency's totals at a time
         if state.get(session.CURRENCY_KEY) not in listed:
             asked = url.read(
-                lambda link: link.choice(CURRENCY, listed, "The currency", "one the data holds")
+                lambda link: link.choice(CURRENCY, listed, "the currency", "one the data holds")
             )
             state[session.CURRENCY_KEY] = asked or listed[0]
         st.sidebar.selectbox(

@@ -18,10 +18,14 @@ _CLAIMED = "url_claimed"  # the names this run's page keeps in its link
 
 
 def begin() -> Any:
-    """At the top of each run: a place above the page for the message, and a clean slate."""
-    st.session_state[_PROBLEMS] = []
-    st.session_state[_CLAIMED] = set()
-    return st.empty()
+    """At the top of each run: a clean slate and, when the link holds values this session did
+    not write (a link opened or followed), a place above the page for what it cannot show."""
+    state = st.session_state
+    state[_PROBLEMS] = []
+    state[_CLAIMED] = set()
+    written = state.get(_WRITTEN, {})
+    opened = any(st.query_params.get(n) != written.get(n) for n in st.query_params)
+    return st.empty() if opened else None
 
 
 def finish(slot: Any) -> None:
@@ -29,7 +33,7 @@ def finish(slot: Any) -> None:
     the page did not keep (another page's state, or names this dashboard never writes)."""
     problems = st.session_state.get(_PROBLEMS) or []
     if problems:
-        slot.warning(message(problems), icon=":material/link_off:")
+        (slot or st).warning(message(problems), icon=":material/link_off:")
     claimed = st.session_state.get(_CLAIMED, set()) | set(FILTERS) | {CURRENCY_NAME}
     for name in [n for n in st.query_params if n not in claimed]:
         del st.query_params[name]

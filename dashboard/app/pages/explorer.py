@@ -28,7 +28,7 @@ def read() -> dict:
     url.keep(links.BY, None if by == offered[0] else TAG_IN_LINK if by == TAG else by)
     label = by
     if by == TAG:
-        url.seed("ex_tag", links.TAG, lambda link: link.text(links.TAG, "The tag key"), FIRST_TAG)
+        url.seed("ex_tag", links.TAG, lambda link: link.text(links.TAG, "the tag key"), FIRST_TAG)
         tag = st.text_input("Tag key", key="ex_tag").strip()
         url.keep(links.TAG, None if tag == FIRST_TAG else tag)
         table = session.ask(queries_lines.tag_breakdown, f, tag, cur) if tag else None
@@ -40,7 +40,7 @@ def read() -> dict:
 
 def _by(link: links.Link) -> str | None:
     offered = [*queries.DIMENSIONS, TAG_IN_LINK]
-    by = link.choice(links.BY, offered, "The breakdown", "one the explorer offers")
+    by = link.choice(links.BY, offered, "the breakdown", "one the explorer offers")
     return TAG if by == TAG_IN_LINK else by
 
 
@@ -50,7 +50,7 @@ def _drilled(keys: list[str]) -> str:
     url.seed(
         "ex_key",
         links.DRILL,
-        lambda link: link.choice(links.DRILL, keys, "The value", among),
+        lambda link: link.choice(links.DRILL, keys, "the value drilled into", among),
         keys[0],
     )
     if st.session_state["ex_key"] not in keys:  # another breakdown's value
@@ -59,7 +59,12 @@ def _drilled(keys: list[str]) -> str:
 
 
 def _paged(pages: int) -> None:
-    url.seed("ex_page", links.PAGE, lambda link: link.whole(links.PAGE, 1, pages, "The page"), 1)
+    url.seed(
+        "ex_page",
+        links.PAGE,
+        lambda link: link.whole(links.PAGE, 1, pages, "the page of line items"),
+        1,
+    )
     if not 1 <= st.session_state["ex_page"] <= pages:
         st.session_state["ex_page"] = 1
 

@@ -60,13 +60,13 @@ def read() -> dict | None:
 
 
 def _threshold(link: links.Link) -> float | None:
-    percent = link.whole(links.THRESHOLD, LOWEST, HIGHEST, "The idle threshold (in %)")
+    percent = link.whole(links.THRESHOLD, LOWEST, HIGHEST, "the idle threshold (in %)")
     return None if percent is None else percent / 100
 
 
 def _resource(resources: list[str]) -> Callable[[links.Link], str | None]:
     among = "among the resources ranked for these filters and this threshold"
-    return lambda link: link.choice(links.RESOURCE, resources, "The GPU resource", among)
+    return lambda link: link.choice(links.RESOURCE, resources, "the GPU resource", among)
 
 
 def _picking(d: dict) -> dict:
