@@ -33,6 +33,7 @@ NAMES = (*FILTERS, CURRENCY, RESOURCE, THRESHOLD, BY, TAG, DRILL, PAGE)
 
 LONGEST = 512  # an Azure resource id is under 300 characters; anything longer is not a value
 SHOWN = 40  # characters of a refused value quoted back
+_WHOLE = re.compile(r"[0-9]{1,9}")  # ASCII digits only: "٣" is a digit to str.isdigit
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+!|~$:-])")
 
@@ -87,7 +88,7 @@ class Link:
         value = self.text(name, what)
         if value is None:
             return None
-        if not value.isdigit() or not lo <= int(value) <= hi:
+        if not _WHOLE.fullmatch(value) or not lo <= int(value) <= hi:
             self.refuse(what, value, f"is not a whole number from {lo} to {hi}")
             return None
         return int(value)
