@@ -84,6 +84,4 @@ def page_link(col: Any, page: str, label: str, **extra: str) -> None:
 
     kept = {k: v for k, v in st.query_params.to_dict().items() if k in (*FILTERS, CURRENCY_NAME)}
     where = Path(__file__).resolve().parent / "pages" / page
-    col.page_link(
-        str(where), label=label, icon=":material/chevron_right:", query_params=kept | extra
-    )
+    col.page_link(str(where), label=label, query_params=kept | extra)
