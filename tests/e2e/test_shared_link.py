@@ -16,8 +16,8 @@ from tests.fixtures.served import Served
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-# What the page shows: tiles, captions, the chosen values of its boxes, slider and number inputs, chart
-# titles, and every table's cells (from the accessible table Streamlit keeps beside its canvas).
+# What the page shows: tiles, captions, the chosen values of its boxes, slider and number
+# inputs, chart titles, and every table's cells (from the accessible table beside its canvas).
 SEEN = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
   const text = s => [...main.querySelectorAll(s)].map(e => e.innerText.trim());
@@ -65,6 +65,20 @@ def pick(page, label: str, option: str, title: str) -> None:
     settle(page, title)
 
 
+def slide(page, percent: int) -> None:
+    """The idle threshold to `percent`, by keyboard on the slider's thumb as a person moves it
+    (a step at a time, looking at the thumb: a key pressed while the page reruns may be lost)."""
+    thumb = page.locator('[data-testid="stSliderThumbValue"]').first
+    for _ in range(100):
+        now = int(thumb.inner_text().rstrip("%"))
+        if now == percent:
+            break
+        page.get_by_role("slider").first.press("ArrowRight" if now < percent else "ArrowLeft")
+        page.wait_for_timeout(200)
+    settle(page, "Idle GPUs")
+    assert thumb.inner_text() == f"{percent}%"
+
+
 def test_a_shared_link_reproduces_the_view(browser, sample_warehouse: Path, shots: Path) -> None:
     with Served(sample_warehouse) as served:
         context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
@@ -88,11 +102,7 @@ def test_a_shared_link_reproduces_the_view(browser, sample_warehouse: Path, shot
         assert box(at_default, "Resource") == top
         assert query(page.url) == {"team": ["research"]}  # the top resource is the default
 
-        # the threshold from 5% to 20%, by keyboard on the slider's thumb
-        page.get_by_role("slider").first.focus()
-        for _ in range(15):
-            page.keyboard.press("ArrowRight")
-        settle(page, "Idle GPUs")
+        slide(page, 20)  # the threshold from 5% to 20%
         assert query(page.url) == {"team": ["research"], "threshold": ["20"]}
 
         # a click on the ranking's second row opens that resource
