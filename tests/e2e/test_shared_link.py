@@ -11,8 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.e2e.test_pages_for_people import HEIGHT, WIDTH, settle
-from tests.fixtures.served import Served
+from tests.fixtures.served import HEIGHT, WIDTH, Served, settle
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
