@@ -29,7 +29,7 @@ def read() -> dict:
     label = by
     if by == TAG:
         url.seed("ex_tag", links.TAG, lambda link: link.text(links.TAG, "the tag key"), FIRST_TAG)
-        tag = st.text_input("Tag key", key="ex_tag").strip()
+        tag = st.text_input("Tag key", key="ex_tag", max_chars=links.LONGEST).strip()
         url.keep(links.TAG, None if tag == FIRST_TAG else tag)
         table = session.ask(queries_lines.tag_breakdown, f, tag, cur) if tag else None
         label = tag
@@ -44,7 +44,7 @@ def _by(link: links.Link) -> str | None:
     return TAG if by == TAG_IN_LINK else by
 
 
-def _drilled(keys: list[str]) -> str:
+def _drilled(keys: list[str]) -> None:
     """The value drilled into: from the link when it is opened, kept in the link after."""
     among = "among the values of this breakdown in the period"
     url.seed(
@@ -55,7 +55,6 @@ def _drilled(keys: list[str]) -> str:
     )
     if st.session_state["ex_key"] not in keys:  # another breakdown's value
         st.session_state["ex_key"] = keys[0]
-    return keys[0]
 
 
 def _paged(pages: int) -> None:
