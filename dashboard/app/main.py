@@ -14,7 +14,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard.app import login, session, sidebar  # noqa: E402
+from dashboard.app import login, session, sidebar, url  # noqa: E402
 from models.errors import FinopsError  # noqa: E402
 
 PAGES = (
@@ -52,8 +52,10 @@ def main() -> None:
         login.signed_in(session.settings())
         nav = st.navigation(pages())
         page = nav.title
+        above = url.begin()  # above the page: what a link asked for that cannot be shown
         sidebar.sidebar_filters()
         nav.run()
+        url.finish(above)
     except FinopsError as exc:
         # A damaged or unreadable warehouse, a bad setting: the operator's to fix. Say what
         # and how, once (the message names no secret: errors render redacted).

@@ -7,9 +7,10 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard.app import session
+from dashboard.app import session, url
+from dashboard.links import CURRENCY, FILTERS
 from dashboard.queries import spend as queries
-from dashboard.queries.filters import Filters, from_query, to_query
+from dashboard.queries.filters import Filters, to_query
 from models.cost_basis import CostBasis
 
 
@@ -20,18 +21,17 @@ def sidebar_filters() -> Filters:
         st.session_state[session.FILTERS_KEY] = Filters()
         return Filters()
     ch = session.ask(queries.choices)
-    url = from_query(st.query_params.to_dict() | _lists())
     first, last = ch["first"], ch["last"]
     state = st.session_state
     if "f_range" not in state:
-        state["f_range"] = (
-            _clip(url.start or first, first, last),
-            _clip(url.end or last, first, last),
+        asked = url.read(
+            lambda link: link.filters(first, last, ch["provider"], ch["team"], ch["env"])
         )
-        state["f_provider"] = [p for p in url.providers if p in ch["provider"]]
-        state["f_team"] = [t for t in url.teams if t in ch["team"]]
-        state["f_env"] = [e for e in url.environments if e in ch["env"]]
-        state["f_basis"] = url.basis
+        state["f_range"] = (asked.start or first, asked.end or last)
+        state["f_provider"] = list(asked.providers)
+        state["f_team"] = list(asked.teams)
+        state["f_env"] = list(asked.environments)
+        state["f_basis"] = asked.basis
     elif state.get("f_span") != (first, last):
         # New data since the range was set: a range that covered all of it covers all of the
         # new span (a restated or added month shows whole), a chosen range is kept within it.
@@ -71,8 +71,10 @@ def sidebar_filters() -> Filters:
     listed = session.ask(queries.currencies, f)["currency"].to_list()
     if len(listed) > 1:  # money is never converted: one currency's totals at a time
         if state.get(session.CURRENCY_KEY) not in listed:
-            asked = st.query_params.get("cur")
-            state[session.CURRENCY_KEY] = asked if asked in listed else listed[0]
+            asked = url.read(
+                lambda link: link.choice(CURRENCY, listed, "the currency", "one the data holds")
+            )
+            state[session.CURRENCY_KEY] = asked or listed[0]
         st.sidebar.selectbox(
             "Currency",
             listed,
@@ -80,17 +82,11 @@ def sidebar_filters() -> Filters:
             help="Each currency is totalled on its own.",
         )
         if state[session.CURRENCY_KEY] != listed[0]:
-            wanted["cur"] = state[session.CURRENCY_KEY]
-    if st.query_params.to_dict() != wanted:
-        st.query_params.from_dict(wanted)
+            wanted[CURRENCY] = state[session.CURRENCY_KEY]
+    for name in (*FILTERS, CURRENCY):
+        url.keep(name, wanted.get(name))
     state[session.FILTERS_KEY] = f
     return f
-
-
-def _lists() -> dict[str, list[str]]:
-    return {
-        k: st.query_params.get_all(k) for k in ("provider", "team", "env") if k in st.query_params
-    }
 
 
 def _clip(d: date, lo: date, hi: date) -> date:

@@ -247,3 +247,16 @@ def coverage(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                   monitored_hours / sum(hours) AS coverage
            FROM gpu_buckets GROUP BY ALL ORDER BY month, provider""",
     )
+
+
+def costliest_idle(
+    con: duckdb.DuckDBPyConnection, f: Filters, currency: str | None
+) -> tuple[str, object] | None:
+    """The resource the Idle GPUs page ranks first at the configured threshold, and its idle
+    cost (from gpu_buckets alone, so the Overview reads no other table to link to it)."""
+    row = con.execute(
+        f"""SELECT resource_id, sum(idle_cost) FROM gpu_buckets WHERE {_WHERE}
+        GROUP BY 1 HAVING coalesce(sum(idle_cost), 0) > 0 ORDER BY 2 DESC, 1 LIMIT 1""",
+        _params(f, currency),
+    ).fetchone()
+    return None if row is None else (row[0], row[1])

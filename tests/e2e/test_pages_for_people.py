@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.served import PAGE_TITLES, Served
+from tests.fixtures.served import HEIGHT, PAGE_TITLES, WIDTH, Served, settle
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 PAGES = PAGE_TITLES
-WIDTH, HEIGHT = 1440, 900
 CODE_NAME = re.compile(r"\b[a-z]+_[a-z_]+\b|\bx_[A-Z]")
 NUMBER = re.compile(r"^-?\d+(?:\.(\d+))?$")
 # Columns of identifiers, shown exactly as the provider spells them (an Azure SKU is
@@ -52,32 +51,6 @@ READ = """() => {
   });
   return {text: text.join('\\n'), tables, main: main.getBoundingClientRect().right};
 }"""
-
-
-# What the page is drawing: Streamlit's script state, a skeleton or a running indicator while
-# it works, and how many elements it has drawn so far.
-STATE = """() => [document.querySelector('[data-testid="stApp"]')
-    ?.getAttribute('data-test-script-state'),
-  document.querySelectorAll('[data-testid="stSkeleton"], [data-testid="stStatusWidget"]').length,
-  document.querySelectorAll('[data-testid="stMain"] [data-testid]').length]"""
-
-
-def settle(page, title: str, deadline_s: float = 180) -> None:
-    """Until the page's title is drawn and nothing has changed for two seconds with no run
-    under way (a page is 'not running' for a moment before its first run starts)."""
-    import time
-
-    page.locator("h1", has_text=title).first.wait_for(timeout=deadline_s * 1_000)
-    end, last, steady = time.monotonic() + deadline_s, None, 0
-    while time.monotonic() < end:
-        state = page.evaluate(STATE)
-        idle = state[0] == "notRunning" and state[1] == 0
-        steady = steady + 1 if idle and state == last else 0
-        if steady >= 4:
-            return
-        last = state
-        page.wait_for_timeout(500)
-    raise AssertionError(f"{title} did not finish drawing within {deadline_s:.0f} s")
 
 
 def problems(seen: dict) -> list[str]:

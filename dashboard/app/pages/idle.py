@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import polars as pl
 import streamlit as st
 
-from dashboard.app import charts, session
+from dashboard import links
+from dashboard.app import charts, session, url
 from dashboard.app.session import money_tile
 from dashboard.queries import gpu as queries_gpu
+
+LOWEST, HIGHEST = 1, 50  # the threshold's range in whole percent, on the slider and in a link
 
 
 def read() -> dict | None:
@@ -17,15 +21,17 @@ def read() -> dict | None:
         return None
     f = session.filters()
     default = session.settings().idle.idle_below
+    url.seed("idle_thr", links.THRESHOLD, _threshold, default)
     threshold = st.slider(
         "Idle when mean GPU activity is below",
-        0.01,
-        0.50,
-        default,
-        0.01,
+        LOWEST / 100,
+        HIGHEST / 100,
+        step=0.01,
         format="percent",
         key="idle_thr",
     )
+    same = queries_gpu.step(threshold) == queries_gpu.step(default)
+    url.keep(links.THRESHOLD, None if same else str(queries_gpu.step(threshold)))
     cur = session.gpu_currency()
     ranking = session.ask(queries_gpu.ranking, f, cur, threshold, default)
     totals = ranking.select("all_idle_cost", "all_idle_resources").head(1)
@@ -44,15 +50,50 @@ def read() -> dict | None:
         "cur": cur or "",
     }
     if ranking.height:
-        out["name"] = name = _namer(ranking["resource"].to_list())
-        resource = st.selectbox(
-            "Resource", ranking["resource"].to_list(), format_func=name, key="idle_resource"
-        )
+        resources = ranking["resource"].to_list()
+        out["name"] = name = _namer(resources)
+        url.seed("idle_resource", links.RESOURCE, _resource(resources), resources[0])
+        if st.session_state["idle_resource"] not in resources:  # not ranked at this threshold
+            st.session_state["idle_resource"] = resources[0]
+        resource = st.selectbox("Resource", resources, format_func=name, key="idle_resource")
+        url.keep(links.RESOURCE, None if resource == resources[0] else resource)
         out["resource"] = resource
         out["hours"] = session.ask(queries_gpu.resource_hours, f, cur, resource, threshold, default)
         idle = session.settings().idle
         out["episodes"] = session.ask(queries_gpu.episodes, f, resource, threshold, idle)
     return out
+
+
+def _threshold(link: links.Link) -> float | None:
+    percent = link.whole(links.THRESHOLD, LOWEST, HIGHEST, "the idle threshold (in %)")
+    return None if percent is None else percent / 100
+
+
+def _resource(resources: list[str]) -> Callable[[links.Link], str | None]:
+    among = "among the resources ranked for these filters and this threshold"
+    return lambda link: link.choice(links.RESOURCE, resources, "the GPU resource", among)
+
+
+def _picking(d: dict) -> dict:
+    """The ranking's row selection: a click opens that resource (the Resource box follows, and
+    so does the link). The table's key names what it shows, so that a new ranking or another
+    resource starts a new selection, on the resource's row."""
+    resources = d["ranking"]["resource"].to_list()
+    seen = repr((d["f"], d["threshold"], d["cur"], d["resource"]))
+    key = "idle_ranking_" + hashlib.sha1(seen.encode()).hexdigest()[:12]
+
+    def picked() -> None:
+        rows = st.session_state[key]["selection"]["rows"]
+        if rows:
+            st.session_state["idle_resource"] = resources[rows[0]]
+
+    row = resources.index(d["resource"]) if d["resource"] in resources else None
+    return {
+        "key": key,
+        "on_select": picked,
+        "selection_mode": "single-row",
+        "selection_default": {"selection": {"rows": [] if row is None else [row]}},
+    }
 
 
 def _namer(resources: list[str]) -> Callable[[str], str]:
@@ -78,9 +119,10 @@ def _ranked(ranking: pl.DataFrame, name: Callable[[str], str]) -> pl.DataFrame:
     return shown.select(*first, *rest, "resource_id")
 
 
-# The ranking as drawn (the CSV has every column, the full resource id among them).
+# The ranking as drawn, beside the column of row selection boxes, within 1440 px (the CSV has
+# every column, the full resource id and the GPU-hours among them).
 SHOWN = ["resource", "idle_cost", "idle_hours", "longest_episode_h", "team", "gpu_model",
-         "provider", "gpu_hours", "cost"]  # fmt: skip
+         "provider", "cost"]  # fmt: skip
 
 
 def _episodes(d: dict) -> None:
@@ -128,12 +170,14 @@ def render(d: dict | None) -> None:
             note=f"{top['idle_hours']:,} idle GPU-hours",
         )
         ranked = _ranked(ranking, d["name"])
+        shown = "Click a row to open its resource below."
         if d["idle_resources"] > ranking.height:
-            st.caption(
+            shown = (
                 f"The {ranking.height:,} with the most idle cost of "
-                f"{d['idle_resources']:,} resources with idle GPU-hours."
+                f"{d['idle_resources']:,} resources with idle GPU-hours. {shown}"
             )
-        session.table(ranked, d["cur"], csv=("ranking", "idle_gpus.csv"), show=SHOWN)
+        st.caption(shown)
+        session.table(ranked, d["cur"], csv=("ranking", "idle_gpus.csv"), show=SHOWN, **_picking(d))
         if d["hours"] is not None:
             title = d["name"](d["resource"])
             st.plotly_chart(charts.idle_timeline(d["hours"], title, d["threshold"], d["cur"]))

@@ -3,13 +3,11 @@ provider and AI class, the KPI tiles (tool consolidation and own-vs-rent among t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import streamlit as st
 
 from dashboard import palette
-from dashboard.app import charts, session, verdicts
+from dashboard.app import charts, session, url, verdicts
 from dashboard.app.session import money, money_tile, share, short_money
 from dashboard.labels import value_words, words
 from dashboard.queries import forecast as queries_forecast
@@ -38,6 +36,7 @@ def read() -> dict:
         gpu_cur = session.gpu_currency()
         out["gpu"] = session.ask(queries_gpu.utilisation, f, gpu_cur)
         out["gpu_cur"] = gpu_cur or ""
+        out["costliest_idle"] = session.ask(queries_gpu.costliest_idle, f, gpu_cur)
     return out
 
 
@@ -54,6 +53,9 @@ def render(d: dict) -> None:
     money_tile(b, f"This month ({month})", h["this_month"], cur, _delta(h))
     money_tile(c, "Last month", h["last_month"], cur)
     _untagged_tile(e, h, cur)
+    url.page_link(a, "explorer.py", "Spend explorer")
+    url.page_link(b, "forecast.py", "Forecast")
+    url.page_link(e, "explorer.py", "Spend by team", by="team")
     a, b, c, e = st.columns(4)
     if d["classified"]:
         money_tile(a, "AI spend", h["ai"], cur)
@@ -62,6 +64,13 @@ def render(d: dict) -> None:
         a.metric("AI spend", "–")
         b.metric("Egress share of AI spend", "–")
     _gpu_tiles(d["gpu"], c, e, d.get("gpu_cur", cur))
+    url.page_link(a, "workloads.py", "Workloads")
+    url.page_link(b, "movement.py", "Data movement")
+    if d.get("costliest_idle"):  # one click to the resource that idles the most money away
+        top, idle = d["costliest_idle"]
+        costliest = f"{session.short_name(top)}: {short_money(idle, d['gpu_cur'])} idle"
+        url.page_link(c, "idle.py", costliest, resource=top)
+    url.page_link(e, "own_vs_rent.py", "Own vs rent")
     if not d["classified"]:
         session.not_yet("AI classes", "run `finops classify` after ingesting billing data.")
     _answer_tiles(d, cur)
@@ -88,7 +97,7 @@ def render(d: dict) -> None:
             session.table(shown, cur)
         else:
             st.write("No spend anomaly in the period.")
-        st.page_link(str(Path(__file__).with_name("forecast.py")), label="Anomalies with drivers")
+        url.page_link(st, "forecast.py", "Anomalies with drivers")
     if d["gpu"] is not None and d["gpu"].height:
         st.subheader("GPU utilisation by environment")
         session.table(d["gpu"], d.get("gpu_cur", cur))
@@ -134,7 +143,6 @@ def _answer_tiles(d: dict, cur: str) -> None:
     """Tool consolidation savings and the own-vs-rent verdict, each a link to its page. The
     verdict reads the GPU demand rollups, which the first render does not open: it is drawn
     when asked for (or as the Own vs rent page left it in this session)."""
-    here = Path(__file__).parent
     a, b = st.columns(2)
     with a:
         money_tile(
@@ -144,7 +152,7 @@ def _answer_tiles(d: dict, cur: str) -> None:
             cur,
             about="Every active seat of a tool family moved to its cheapest tool per seat.",
         )
-        st.page_link(str(here / "tools.py"), label="Tools & SaaS →")
+        url.page_link(st, "tools.py", "Tools & SaaS")
     with b:
         told = st.session_state.get(verdicts.OWN_VS_RENT_KEY)
         st.markdown(f"**Own vs rent**: {told}" if told else "**Own vs rent**")
@@ -152,7 +160,7 @@ def _answer_tiles(d: dict, cur: str) -> None:
             st.caption("The verdict reads a year of GPU demand: opened on request.")
             if st.button("Show the own-vs-rent verdict", key="ov_own_vs_rent"):
                 _own_vs_rent_verdict()
-        st.page_link(str(here / "own_vs_rent.py"), label="Own vs rent →")
+        url.page_link(st, "own_vs_rent.py", "Own vs rent")
 
 
 def _own_vs_rent_verdict() -> None:
