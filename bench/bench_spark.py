@@ -2,6 +2,7 @@
 
     python bench/bench_spark.py WAREHOUSE [WAREHOUSE...] [--repeats 3]
     python bench/bench_spark.py --demo DATA [--repeats 1]
+    python bench/bench_spark.py --sources EXPORT [--repeats 3]
 
 For each warehouse (a built one: `finops demo --no-serve`, or the sample at `--scale N`
 through demo) it copies the warehouse twice and then, `repeats` times in turn, each in its
@@ -19,6 +20,13 @@ With `--demo DATA` (a folder of sample exports, `finops sample --out DATA`), it 
 each in its own process into a new folder, `finops demo --no-serve --data DATA` with the
 default engine and with `--engine spark`: every ingest, classification, GPU-hours and
 rollups, as a user runs it.
+
+With `--sources EXPORT` (an AWS CUR export: `sample_data/aws/acme-cur2`), it times source
+normalisation alone, each in its own process: the floor (the reader listing and checking the
+export on the driver, as every engine does first), the default engine (the floor, then every
+load's lines normalised by polars, as the store reads them) and Spark (the floor, then each
+file normalised by a Spark task, `ingest/engines/spark_sources.py`, and read back as the
+store reads them). Nothing is committed.
 """
 
 from __future__ import annotations
@@ -47,9 +55,23 @@ task, root, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 from ingest.warehouse.store import Store
 from models.settings import EngineSettings, Settings
 jvm = {}
-if not task.startswith("demo-"):
+if not task.startswith(("demo-", "sources-")):
     store = Store(root)
-if task.startswith("demo-"):
+if task.startswith("sources-"):
+    from ingest.sources import aws
+    rows = 0
+    with aws.open_export(Path(sys.argv[4])) as loads:
+        if task == "sources-spark":
+            from ingest.engines import spark_sources
+            staging = root / "staging"
+            staging.mkdir(parents=True)
+            with spark_sources.normalised(EngineSettings(name="spark"), loads, staging) as done:
+                rows = sum(f.height for load in done for f in load.chunks())
+        elif task == "sources-duckdb":
+            rows = sum(f.height for load in loads for f in load.chunks())
+        else:
+            rows = sum(load.source_total > 0 for load in loads)
+elif task.startswith("demo-"):
     import contextlib, io
     from dashboard.cli.finops import main
     with contextlib.redirect_stdout(io.StringIO()) as said:
@@ -137,6 +159,26 @@ def bench(warehouse: Path, repeats: int) -> list[tuple[str, dict]]:
     return _medians(runs)
 
 
+def bench_sources(export: Path, repeats: int) -> list[tuple[str, dict]]:
+    """An export's normalisation alone: the reader's floor, polars, Spark."""
+    runs: dict[str, list[dict]] = {t: [] for t in ("sources-floor", "sources-duckdb",
+                                                    "sources-spark")}  # fmt: skip
+    for i in range(repeats):
+        for task in runs:
+            with tempfile.TemporaryDirectory(prefix="bench-spark-") as name:
+                runs[task].append(run(task, Path(name), Path(name), export))
+        print(
+            f"sources run {i + 1}: "
+            + ", ".join(f"{t} {r[-1]['wall']:.1f} s" for t, r in runs.items()),
+            flush=True,
+        )
+    floor = runs.pop("sources-floor")
+    figures = _medians(runs)
+    rows = figures[0][1]["rows"]
+    median = {k: statistics.median(r[k] for r in floor) for k in floor[0]}
+    return [("sources-floor", {**median, "rows": rows}), *figures]
+
+
 def _medians(runs: dict[str, list[dict]]) -> list[tuple[str, dict]]:
     """Each task's median figures, once every run of every engine read the same lines."""
     lines = {r["rows"] for rs in runs.values() for r in rs}
@@ -164,9 +206,26 @@ def main() -> None:
     parser.add_argument("warehouses", nargs="*", type=Path)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--demo", type=Path, help="a folder of sample exports")
+    parser.add_argument("--sources", type=Path, help="an AWS CUR export to normalise")
     args = parser.parse_args()
     print(f"date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {machine()}")
     print(f"load before: {os.getloadavg()[0]:.1f} (1-minute average)")
+    if args.sources is not None:
+        figures = bench_sources(args.sources.resolve(), args.repeats)
+        print(f"load after: {os.getloadavg()[0]:.1f} (1-minute average)")
+        print()
+        print("| step | lines | median wall s | CPU s | peak RSS python | peak RSS JVM "
+              "| wall vs floor | wall vs duckdb |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        floor, duck = figures[0][1]["wall"], figures[1][1]["wall"]
+        for task, f in figures:
+            jvm = f"{f['jvm_rss'] / 2**30:.2f} GiB" if f["jvm_rss"] else "-"
+            print(
+                f"| {task[8:]} | {int(f['rows']):,} | {f['wall']:.1f} | {f['cpu']:.1f} | "
+                f"{f['rss'] / 2**30:.2f} GiB | {jvm} | {f['wall'] / floor:.2f}x | "
+                f"{f['wall'] / duck:.2f}x |"
+            )
+        return
     if args.demo is not None:
         demo = bench_demo(args.demo.resolve(), args.repeats)
         print(f"load after: {os.getloadavg()[0]:.1f} (1-minute average)")

@@ -65,10 +65,16 @@ def run(
     """
     target = redact(target)  # shown on the terminal and kept in load_errors
     try:
-        with read() as package:
+        with read() as package, contextlib.ExitStack() as staged:
             items = list(package)
             outcome = Outcome([], skipped_of(package))
             periods = [i for i in items if isinstance(i, PeriodLoad)]
+            if settings.engine.name == "spark" and periods:  # the files normalised on Spark
+                from ingest.engines import spark_sources
+
+                periods = staged.enter_context(
+                    spark_sources.normalised(settings.engine, periods, store.staging_dir())
+                )
             if periods or dataset == "cost_lines":
                 outcome.results += store.load_cost_lines(
                     periods,

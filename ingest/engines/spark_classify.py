@@ -7,8 +7,9 @@ to its combination's x_ClassKey (a broadcast of the small key -> class table, ma
 key values themselves, nulls equal). Each line's class key *is* its key values, so there is
 no second definition of it here: DuckDB's two hashes are only its way of joining cheaply.
 
-Spark reads the Parquet files of the Delta snapshot it is given (the store's file list) and
-writes `col=value/*.parquet` folders that the store validates and commits as today.
+Spark reads the Parquet files of the Delta snapshot it is given (the store's file list; on
+object storage through its own tasks, ingest/engines/spark_files) and writes
+`col=value/*.parquet` folders that the store validates and commits as today.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.derive.line_classes import ClassPass
+from ingest.engines.spark_files import remote_lines
 from ingest.engines.spark_session import session
 from models.classify import CLASS_COLUMNS, with_class_keys
-from models.errors import ConfigError, WarehouseError
+from models.errors import WarehouseError
 from models.settings import EngineSettings
 
 GROUP = "_g"  # the combination's number, carried through `decide`
@@ -47,6 +49,8 @@ def lines_of(
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
+    if any("://" in p for group, _ in files for p in group):  # object storage: read by tasks
+        return remote_lines(spark, files, columns, pa.schema([plain(f) for f in schema]))
     typed = from_arrow_schema(pa.schema([plain(schema.field(c)) for c in columns]))
     paths = [p for group, _ in files for p in group]
     names = [(PurePosixPath(p).name, values) for group, values in files for p in group]
@@ -95,15 +99,6 @@ def classify_lines(
 
     if not keys:
         raise WarehouseError("classification has no key columns to read")
-    remote = [p for paths, _ in files for p in paths if "://" in p]
-    if remote:  # a cluster reads s3a:// etc. through its own Hadoop connectors: not yet wired
-        raise ConfigError(
-            "--engine spark classifies a warehouse in a folder only, for now",
-            expected="a warehouse folder the Spark session can read",
-            found=remote[0].split("://")[0] + ":// warehouse",
-            hint="run without --engine spark (DuckDB reads object storage), or on a copy "
-            "of the warehouse in a folder",
-        )
     spark = session(engine)
     lines = lines_of(spark, files, ["x_LineId", *keys], schema)
     # pass 1: each combination once, with its count (the check on what pass 2 writes)

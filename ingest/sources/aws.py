@@ -337,6 +337,10 @@ def read_period(period: Period, work: Path, display: Display = str) -> list[Peri
                 source_total=totals[(account, months[0], currency)],
                 label=period.label,
                 pieces=_account_pieces(pieces, account if len(accounts) > 1 else None),
+                by_file=[
+                    _account_pieces([file], account if len(accounts) > 1 else None)
+                    for file in pieces
+                ],
             )
         )
     return loads

@@ -35,7 +35,7 @@ from ingest.sources.values import (
     timestamp,
     wrong_type,
 )
-from ingest.warehouse.load_contract import PeriodLoad, SourceFile
+from ingest.warehouse.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from models.errors import InputError
 from models.schema import COST_LINES
 
@@ -270,11 +270,27 @@ def _keys(frame: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
+def _of(lines: pl.LazyFrame, account: str, period: str) -> pl.LazyFrame:
+    """The lines of one billing account and period."""
+    return lines.filter(
+        (pl.col("BillingAccountId") == account)
+        & (pl.col("BillingPeriodStart").dt.strftime("%Y-%m") == period)
+    )
+
+
+def _file_pieces(lines: pl.LazyFrame) -> Callable[[], Iterator[pl.DataFrame]]:
+    def pieces() -> Iterator[pl.DataFrame]:
+        yield from lines.collect_batches(chunk_size=CHUNK_ROWS)
+
+    return pieces
+
+
 def read(target: Path, work: Path, display: Display = str) -> Loads:
     """Every (billing account, billing period) in the FOCUS files under `target`."""
     frames: list[pl.LazyFrame] = []
     totals: dict[tuple[str, str], dict[str, Decimal]] = {}
     files: dict[tuple[str, str], list[SourceFile]] = {}
+    holding: dict[tuple[str, str], list[int]] = {}  # the frames holding each key's lines
     listed = focus_delivery.list_files(target, display)
     skipped = listed.skipped
     for path in listed.files:
@@ -309,6 +325,7 @@ def read(target: Path, work: Path, display: Display = str) -> Loads:
             per = totals.setdefault((account, period), {})
             per[currency] = per.get(currency, Decimal(0)) + Decimal(total)
             files.setdefault((account, period), []).append(source_file)
+            holding.setdefault((account, period), []).append(len(frames))
         frames.append(normalise(frame, shown))
     if not frames:
         return Loads(skipped=skipped)
@@ -325,10 +342,7 @@ def read(target: Path, work: Path, display: Display = str) -> Loads:
                 hint="totals are never summed across currencies; split the export by currency",
             )
         ((currency, total),) = by_currency.items()
-        mine = lines.filter(
-            (pl.col("BillingAccountId") == account)
-            & (pl.col("BillingPeriodStart").dt.strftime("%Y-%m") == period)
-        )
+        mine = _of(lines, account, period)
         loads.append(
             PeriodLoad(
                 source=SOURCE,
@@ -339,6 +353,10 @@ def read(target: Path, work: Path, display: Display = str) -> Loads:
                 lines=mine,
                 source_total=total,
                 label=display(target),
+                by_file=[
+                    _file_pieces(_of(frames[i], account, period))
+                    for i in dict.fromkeys(holding[(account, period)])
+                ],
             )
         )
     azure_runs.one_run_per_period(loads, listed.runs, display(target))

@@ -53,6 +53,8 @@ class PeriodLoad:
     for the period at scale 12, computed by the reader independently of `lines`.
     `pieces`, when a reader can offer it, yields the same rows in the same order as frames of
     about CHUNK_ROWS rows (e.g. from Parquet row groups); otherwise polars streams `lines`.
+    `by_file`, when a reader can offer it, yields the same rows split by source file, in
+    order: an engine may normalise each file in a task of its own (ingest/engines/).
     """
 
     source: str
@@ -64,6 +66,7 @@ class PeriodLoad:
     source_total: Decimal
     label: str = ""  # what to call the batch in messages (a folder, a URI)
     pieces: Callable[[], Iterator[pl.DataFrame]] | None = None
+    by_file: list[Callable[[], Iterator[pl.DataFrame]]] | None = None
 
     def chunks(self) -> Iterator[pl.DataFrame]:
         """The period's rows in order, a bounded number at a time."""
