@@ -30,7 +30,10 @@ from tests.fixtures.warehouse_state import serve
 # What the Overview's first render reads: its figures (spend_daily, gpu_buckets), which
 # providers are SaaS vendors (tools_monthly) and the loads records the damage check holds the
 # tables' versions against.
-OVERVIEW_READS = ("spend_daily", "gpu_buckets", "tools_monthly", "loads")
+# gpu_demand and gpu_owned_days: the own-vs-rent verdict's tile (hours by state, GPUs seen)
+OVERVIEW_READS = (
+    "spend_daily", "gpu_buckets", "tools_monthly", "loads", "gpu_demand", "gpu_owned_days"
+)  # fmt: skip
 
 
 def _spoil_cost_lines(root: Path, table: str = "cost_lines") -> int:

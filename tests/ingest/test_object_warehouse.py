@@ -16,7 +16,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.fixtures.app_pages import app, metrics, no_errors
 from tests.fixtures.cur import expected_billed
 from tests.fixtures.object_warehouse import (
     SECRET,
@@ -27,6 +26,7 @@ from tests.fixtures.object_warehouse import (
     finops,
     no_secret_stored,
     ok,
+    overviews_agree,
     rows,
     run,
 )
@@ -85,17 +85,7 @@ def test_commands_on_s3_answer_as_on_a_local_folder(
         packs.append([line for line in said.splitlines() if "total billed" in line])
     assert packs[0] == packs[1] and packs[0], packs
     no_secret_stored(env, warehouse)
-    # the dashboard's overview shows the same figures from either
-    for name, value in env.items():
-        if name.startswith("AWS_") or name == "FINOPS_CACHE_DIR":
-            monkeypatch.setenv(name, value)
-    shown = []
-    for where in (warehouse, local):
-        monkeypatch.setenv("FINOPS_WAREHOUSE", where)
-        at = app()
-        no_errors(at)
-        shown.append(metrics(at))
-    assert shown[0] == shown[1] and shown[0]["Spend in the period"].startswith("USD "), shown
+    overviews_agree(monkeypatch, env, warehouse, local)
 
 
 @pytest.mark.heavy

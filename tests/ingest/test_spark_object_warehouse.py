@@ -13,8 +13,14 @@ from pathlib import Path
 import pytest
 
 from models.rollups import ROLLUPS
-from tests.fixtures.app_pages import app, metrics, no_errors
-from tests.fixtures.object_warehouse import TOTALS, bucket, no_secret_stored, ok, rows
+from tests.fixtures.object_warehouse import (
+    TOTALS,
+    bucket,
+    no_secret_stored,
+    ok,
+    overviews_agree,
+    rows,
+)
 from tests.fixtures.paths import SAMPLE_DATA
 
 pytest.importorskip("pyspark")
@@ -72,13 +78,4 @@ def test_spark_on_s3_answers_as_the_default_engine_in_a_folder(
     assert packs[0] == packs[1] and packs[0], packs
     no_secret_stored(env, warehouse)
 
-    for name, value in env.items():  # the dashboard, in this process, on either warehouse
-        if name.startswith("AWS_") or name == "FINOPS_CACHE_DIR":
-            monkeypatch.setenv(name, value)
-    shown = []
-    for where in (warehouse, local):
-        monkeypatch.setenv("FINOPS_WAREHOUSE", where)
-        at = app()
-        no_errors(at)
-        shown.append(metrics(at))
-    assert shown[0] == shown[1] and shown[0]["Spend in the period"].startswith("USD "), shown
+    overviews_agree(monkeypatch, env, warehouse, local)
