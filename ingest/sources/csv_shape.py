@@ -6,10 +6,11 @@ last line), reading every record through Python's csv module: ~100k lines/s, the
 of reading a large export. `scan` proves the same file free of those faults with vectorised
 byte arithmetic over bounded chunks (numpy): quotes, commas and line breaks are located, the
 quoted spans follow from the parity of the quotes, and each record's field count from its
-commas less those inside its quoted fields (a field's escaped "" quotes join its spans). It is deliberately strict: anything it cannot prove in
-that model (a quote inside an unquoted field, a lone carriage return, an open quote at the
-end) sends the file to `check_rows`' own pass, which names the fault or accepts the file as
-before. So the rules stay defined once, there; this only skips the pass when it cannot fail.
+commas less those inside its quoted fields (a field's escaped "" quotes join its spans).
+It is deliberately strict: anything it cannot prove in that model (a quote inside an
+unquoted field, a lone carriage return, an open quote at the end) sends the file to
+`check_rows`' own pass, which names the fault or accepts the file as before. So the rules
+stay defined once, there; this only skips the pass when it cannot fail.
 
 The same read hashes the file's bytes, so a reader need not read it again for its SHA-256.
 """
