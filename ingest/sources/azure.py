@@ -46,6 +46,9 @@ SOURCE = "azure-cost-details"
 PROVIDER = "Microsoft"
 SCALE = Decimal("1e-12")
 TYPED = "azure-typed.parquet"  # every file's rows, typed, in the staging folder
+# The staging files are read back several times, soon after: decompressing them cost more
+# CPU than their size on disk is worth (Parquet's dictionaries and RLE still apply).
+STAGING = "uncompressed"
 CAPACITY_KEY = "VMCapacityReservationId"  # in AdditionalInfo
 MATCH_KEY = ("_day", "_sub", "_rid", "_meter", "_ctype", "_pmodel", "_qty", "_benefit")
 
@@ -332,7 +335,7 @@ def read_all(
     path = workdir / TYPED
     try:
         typed(pl.concat(frames, how="vertical")).sink_parquet(
-            path, compression="lz4", row_group_size=CHUNK_ROWS
+            path, compression=STAGING, row_group_size=CHUNK_ROWS
         )
     except pl.exceptions.PolarsError as exc:
         raise InputError(
@@ -368,7 +371,7 @@ def period_loads(
         amortized = frame.filter(pl.col("_view") == "amortized")
         staged = workdir / "azure-combined.parquet"
         combine(billed_view, amortized).sink_parquet(
-            staged, compression="lz4", row_group_size=CHUNK_ROWS
+            staged, compression=STAGING, row_group_size=CHUNK_ROWS
         )
         combined = pl.scan_parquet(staged)
         keys = _keys(combined).join(_totals(billed_view), on=["_account", "_period"], how="left")

@@ -167,7 +167,8 @@ def _csv_as_text(export: ExportFile, header: Header) -> pl.LazyFrame:
         source,
         infer_schema=False,
         null_values=NULLS,
-        encoding="utf8-lossy",
+        # check_rows has proven the text UTF-8 (or refused the file): no bytes to replace
+        encoding="utf8",
         truncate_ragged_lines=False,
         # a CSV's data starts on line 2, after its header (a streaming row number)
         row_index_name="_line",

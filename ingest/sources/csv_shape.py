@@ -5,11 +5,12 @@ long record, a quote left open, a NUL or control character, bytes that are not U
 last line), reading every record through Python's csv module: ~100k lines/s, the slowest part
 of reading a large export. `scan` proves the same file free of those faults with vectorised
 byte arithmetic over bounded chunks (numpy): quotes, commas and line breaks are located, the
-quoted spans follow from the parity of the quotes before each byte, and each record's field
-count from the commas outside quotes. It is deliberately strict: anything it cannot prove in
-that model (a quote inside an unquoted field, a lone carriage return, an open quote at the
-end) sends the file to `check_rows`' own pass, which names the fault or accepts the file as
-before. So the rules stay defined once, there; this only skips the pass when it cannot fail.
+quoted spans follow from the parity of the quotes, and each record's field count from its
+commas less those inside its quoted fields (a field's escaped "" quotes join its spans).
+It is deliberately strict: anything it cannot prove in that model (a quote inside an
+unquoted field, a lone carriage return, an open quote at the end) sends the file to
+`check_rows`' own pass, which names the fault or accepts the file as before. So the rules
+stay defined once, there; this only skips the pass when it cannot fail.
 
 The same read hashes the file's bytes, so a reader need not read it again for its SHA-256.
 """
@@ -27,8 +28,6 @@ import numpy as np
 
 CHUNK = 4 << 20  # bytes scanned at a time: memory follows this, not the file
 QUOTE, COMMA, LF, CR = 34, 44, 10, 13
-# Control characters refused in text (tab, CR and LF are allowed), as detect._CONTROL.
-_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 13))
 
 
 @dataclass(frozen=True)
@@ -69,9 +68,8 @@ def scan(path: Path, final_newline: bool = True, trailing_optional: bool = False
                 if digest is not None:
                     digest.update(chunk)
                 if proven:
-                    proven = _text(chunk, decoder) and _records(
-                        np.frombuffer(chunk, np.uint8), state
-                    )
+                    b = np.frombuffer(chunk, np.uint8)
+                    proven = _text(chunk, b, decoder) and _records(b, state, b"\r" in chunk)
                 elif digest is None:
                     break  # nothing more to learn
         decoder.decode(b"", final=True)
@@ -81,14 +79,17 @@ def scan(path: Path, final_newline: bool = True, trailing_optional: bool = False
     return Scan(proven, digest.hexdigest() if digest is not None else None)
 
 
-def _text(chunk: bytes, decoder: codecs.IncrementalDecoder) -> bool:
+def _text(chunk: bytes, b: np.ndarray, decoder: codecs.IncrementalDecoder) -> bool:
     """UTF-8 (across chunk boundaries) without NUL or other control characters."""
     if not chunk.isascii():
         try:
             decoder.decode(chunk)
         except UnicodeDecodeError:
             return False
-    return len(chunk.translate(None, _CONTROL)) == len(chunk)
+    # every byte below 32 is a tab, CR or LF (counted by numpy: bytes.translate is slower)
+    low = np.count_nonzero(b < 32)
+    allowed = sum(np.count_nonzero(b == c) for c in (9, CR) if bytes((c,)) in chunk)
+    return low == allowed + np.count_nonzero(b == LF)
 
 
 def _ends_well(s: _State, final_newline: bool) -> bool:
@@ -114,19 +115,12 @@ def _width_ok(s: _State, fields: np.ndarray) -> bool:
     return bool((fields == s.width).all())
 
 
-def _records(b: np.ndarray, s: _State) -> bool:
+def _records(b: np.ndarray, s: _State, has_cr: bool = True) -> bool:
     """Advance `s` over one chunk; False when a record cannot be proven well formed."""
     n = len(b)
-    # One pass finds every byte that matters (quotes, commas, line breaks); the rest of the
-    # work is over those positions, not over every byte of the chunk.
-    marks = b == QUOTE
-    marks |= b == COMMA
-    marks |= b == LF
-    marks |= b == CR
-    special = np.flatnonzero(marks)
-    kinds = b[special]
-    is_quote = kinds == QUOTE
-    quotes = special[is_quote]
+    # Quotes and line breaks are located; commas are only counted, per record and per quoted
+    # span (a comma is a tenth of the bytes: their positions cost more than the rest).
+    quotes = np.flatnonzero(b == QUOTE)
     # Quotes alternate: the k-th of the chunk opens a quoted span when k (plus one if the
     # chunk starts inside a span) is even, else closes it. An opening quote must start a
     # field (or follow the closing quote of an escaped ""); a closing one must end the field
@@ -147,10 +141,11 @@ def _records(b: np.ndarray, s: _State) -> bool:
     s.close_pending = bool(len(closes) and closes[-1] == n - 1)
     # A byte is inside a quoted span when an odd number of quotes come before it in the
     # chunk (even, when the chunk starts inside one).
-    outside = (np.cumsum(is_quote, dtype=np.int32) & 1) == (1 if s.quoted else 0)
-    commas = special[(kinds == COMMA) & outside]
-    breaks = special[(kinds == LF) & outside]
-    crs = special[(kinds == CR) & outside]
+    inside = 1 if s.quoted else 0
+    breaks = np.flatnonzero(b == LF)
+    breaks = breaks[((np.searchsorted(quotes, breaks) + inside) & 1) == 0]
+    crs = np.flatnonzero(b == CR) if has_cr else breaks[:0]
+    crs = crs[((np.searchsorted(quotes, crs) + inside) & 1) == 0]
     # A CR outside quotes must start a CRLF (the csv module ends a record at a lone CR too:
     # not modelled here).
     if s.cr_pending and b[0] != LF:
@@ -158,9 +153,10 @@ def _records(b: np.ndarray, s: _State) -> bool:
     if len(crs) and not (b[crs[crs < n - 1] + 1] == LF).all():
         return False
     s.cr_pending = bool(len(crs) and crs[-1] == n - 1)
+    outside = _outside_commas(b, quotes, inside, breaks)
     if len(breaks):
         # commas and bytes (CRs excluded) of each record that ends in this chunk
-        per = np.diff(np.searchsorted(commas, breaks), prepend=0)
+        per = outside[:-1]
         per[0] += s.commas
         starts = np.concatenate(([0], breaks[:-1] + 1))
         lengths = breaks - starts
@@ -174,14 +170,38 @@ def _records(b: np.ndarray, s: _State) -> bool:
             return False
         s.records += len(breaks)
         last = int(breaks[-1])
-        s.commas = int(len(commas) - np.searchsorted(commas, last))
+        s.commas = int(outside[-1])
         s.length = (n - last - 1) - int(len(crs) - np.searchsorted(crs, last))
     else:
-        s.commas += len(commas)
+        s.commas += int(outside[0])
         s.length += n - len(crs)
-    s.quoted = (len(quotes) + (1 if s.quoted else 0)) % 2 == 1
+    s.quoted = (len(quotes) + inside) % 2 == 1
     s.prev = int(b[-1])
     return True
+
+
+def _outside_commas(b: np.ndarray, quotes: np.ndarray, inside: int, breaks: np.ndarray):
+    """Commas outside quotes in each record ending at `breaks` (line breaks outside quotes),
+    then after the last break: the record's commas less those in its quoted spans."""
+    n = len(b)
+    commas = np.flatnonzero(b == COMMA)
+    per = np.diff(np.searchsorted(commas, breaks), prepend=0, append=len(commas))
+    # quoted spans: from an opening quote (or the chunk's start, when it starts inside one)
+    # to the next quote (or the chunk's end); an escaped "" joins two spans into one, so a
+    # quoted field is one span however many quotes it holds
+    bounds = np.concatenate((np.zeros(inside, dtype=np.int64), quotes, [n, n]))
+    ends = bounds[1::2]
+    starts = bounds[0::2][: len(ends)]
+    if len(bounds) % 2 == 0:  # every span closed: the appended (n, n) is no span
+        starts, ends = starts[:-1], ends[:-1]
+    if len(starts):
+        joined = starts[1:] == ends[:-1] + 1
+        starts = starts[np.concatenate(([True], ~joined))]
+        ends = ends[np.concatenate((~joined, [True]))]
+        within = np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
+        record = np.searchsorted(breaks, starts)  # the record each span is in
+        per -= np.bincount(record, weights=within, minlength=len(per)).astype(np.int64)
+    return per
 
 
 def _among(values: np.ndarray, allowed: tuple[int, ...]) -> bool:

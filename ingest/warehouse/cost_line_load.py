@@ -8,6 +8,7 @@ of the load passes, so a bad file never leaves half an export behind.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Iterable
@@ -215,11 +216,19 @@ def _write_staged(
                     pl.col("BilledCost").sum().alias("total"),
                 )
             )
-            table = lines.to_arrow()
+            # polars' own string views go to the writer as they are (converting them to
+            # Arrow's large strings cost more than a tenth of a load); the file still
+            # tells readers the large-string schema it always had (`_arrow_schema`)
+            table = lines.to_arrow(compat_level=pl.CompatLevel.newest())
             if writer is None:
                 writer = pq.ParquetWriter(
-                    path, table.schema, compression="zstd", write_statistics=STATISTICS
+                    path,
+                    table.schema,
+                    compression="zstd",
+                    write_statistics=STATISTICS,
+                    store_schema=False,
                 )
+                writer.add_key_value_metadata(_arrow_schema(lines.head(0).to_arrow().schema))
             if pending is not None:
                 pending.result()
             pending = pool.submit(writer.write_table, table)
@@ -254,6 +263,12 @@ def _write_staged(
         .agg(pl.col("rows").sum(), pl.col("total").sum())
     )
     return list(found.values()), merged
+
+
+def _arrow_schema(schema: pa.Schema) -> dict[str, bytes]:
+    """The Parquet key-value entry by which Arrow readers restore a file's Arrow types, as
+    pyarrow writes it (base64 of the schema's IPC message)."""
+    return {"ARROW:schema": base64.b64encode(schema.serialize().to_pybytes())}
 
 
 def _check_single_key(batch: PeriodLoad, keys: pl.DataFrame, label: str) -> None:

@@ -79,6 +79,22 @@ def test_committed_lines_keep_ranges_for_times_amounts_and_ids_not_for_text(
     assert (start.min.year, start.min.month, start.max.month) == (2026, 9, 9)
 
 
+def test_committed_lines_tell_arrow_readers_the_contracts_types(warehouse: Path) -> None:
+    """The writer is handed polars' string views (no conversion), yet the file's Arrow
+    schema is the contract's, large strings included, as Delta and pyarrow readers expect."""
+    import pyarrow.parquet as pq
+
+    Store(warehouse).load_cost_lines([batch("2026-09", ["12.5", "-0.25"])])
+    (path,) = (warehouse / "cost_lines").rglob("*.parquet")
+    schema = pq.read_schema(path)
+    expected = COST_LINES.empty().to_arrow().schema
+    found = {f.name: str(f.type) for f in schema}
+    assert {n: found[n] for n in expected.names} == {f.name: str(f.type) for f in expected}
+    assert found["ResourceId"] == "large_string"
+    table = pq.ParquetFile(path).read()
+    assert table.column("BilledCost").to_pylist() == [Decimal("12.5"), Decimal("-0.25")]
+
+
 def test_mismatched_source_total_fails_and_commits_nothing(warehouse: Path) -> None:
     store = Store(warehouse)
     store.load_cost_lines([batch("2026-09", ["1.00"])])
