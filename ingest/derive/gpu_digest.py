@@ -104,10 +104,15 @@ def _digest(
     source = files_source(con, files, columns)
     cols = ", ".join(f"s.{_q(c)}" for c in LINE_COLUMNS)
     parts = ", ".join(f"s.{_q(p)}" for p in PART)
+    names = ", ".join(_q(p) for p in PART)
+    # summed by start first, the month formatted per start rather than per line (formatting
+    # a TIMESTAMPTZ cost more than the hashes); sums of sums are exact
     rows = con.sql(
-        f"""SELECT {parts}, strftime(s.ChargePeriodStart, '%Y-%m') AS _month, count(*),
-              sum(hash({cols}, g.x_ClassKey)), sum(hash(g.x_ClassKey, {cols}, 1))
-        FROM ({source}) s {join}
+        f"""SELECT {names}, strftime(_start, '%Y-%m') AS _month, sum(_n), sum(_a), sum(_b)
+        FROM (SELECT {parts}, s.ChargePeriodStart AS _start, count(*) AS _n,
+                     sum(hash({cols}, g.x_ClassKey)) AS _a, sum(hash(g.x_ClassKey, {cols}, 1)) AS _b
+              FROM ({source}) s {join}
+              GROUP BY ALL)
         GROUP BY ALL""",
         params=params,
     ).fetchall()

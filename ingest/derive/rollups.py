@@ -91,16 +91,23 @@ def _resums() -> str:
     return ", ".join(f"sum({b.value}) AS {b.value}" for b in CostBasis)
 
 
-# One pass over the lines feeds four rollups: the lines grouped by every key spend_daily,
-# tools_monthly, tag_daily and billed_periods group by, so each of those re-groups a few
-# thousand rows rather than every line (sums of sums, max of maxima and counts of counts are
-# exact: money is DECIMAL here). What a line needs computed is computed on the groups: the
-# classes joined by their key (an integer), UTC days as day numbers (a cast of a timestamp
-# with time zone per line cost more than the grouping), the period's name, the provider.
+# One pass over the lines feeds five rollups: the lines grouped by every key spend_daily,
+# tools_monthly, tag_daily, billed_periods and commitment_months group by, so each of those
+# re-groups a few thousand rows rather than every line (sums of sums, max of maxima and
+# counts of counts are exact: money is DECIMAL here). What a line needs computed is computed
+# on the groups: the classes joined by their key (an integer), UTC days as day numbers (a cast
+# of a timestamp with time zone per line cost more than the grouping), the period's name, the
+# provider.
 _GROUPS = "_rollup_groups"
 _LINES = "_rollup_lines"  # each line with its x_ClassKey (a view)
 _KEYS = "_rollup_keys"  # x_ClassKey with its class columns
 _DAY_US = 86_400_000_000
+# the commitment columns the groups keep beside the rollups' keys (commitment_months')
+_COMMITMENT_KEYS = ", ".join(
+    c
+    for c in commitments.GROUP_COLUMNS
+    if c not in ("ProviderName", "BillingCurrency", "BillingPeriodStart", "x_AiClass")
+)
 
 
 def _day_number(ts: str) -> str:
@@ -115,7 +122,7 @@ def _date(day_number: str) -> str:
 def _groups() -> str:
     classes = ", ".join(f"k.{c}" for c in _CLASS_COLUMNS)
     return f"""
-        SELECT g.* EXCLUDE (_day, _last, BillingPeriodStart, x_ClassKey),
+        SELECT g.* EXCLUDE (_day, _last, x_ClassKey),
                {_date("_day")} AS day,
                -- days the charge covers: a monthly fee is spread over them by the anomaly
                -- detector, not read as a spike on the 1st
@@ -128,6 +135,7 @@ def _groups() -> str:
                    x_ClassKey, x_Source, ProviderName, RegionName, ServiceName, RegionId,
                    coalesce(SubAccountName, SubAccountId, BillingAccountId) AS account,
                    BillingCurrency, Tags, BillingAccountId, BillingPeriodStart,
+                   {_COMMITMENT_KEYS}, sum(ListCost) AS list_cost,
                    {sums()}, count(*) AS lines, max(EffectiveCost) AS max_cost,
                    max(ChargePeriodEnd) AS data_until, sum(x_Seats) AS seats,
                    sum(x_ActiveSeats) AS active_seats
@@ -200,13 +208,15 @@ def _billed_periods(parts: Parts) -> str:
 
 
 def _commitment_months(parts: Parts) -> str:
-    # from the lines, not the groups: the commitment columns are not among their keys, and
-    # only the commitment and compute lines are grouped
-    dims = ", ".join(f"l.{c}" for c in commitments.GROUP_COLUMNS if c != "x_AiClass")
-    money = ", ".join(f"sum(l.{c}) AS {c}" for c in commitments.MONEY_COLUMNS)
+    # re-grouped from the groups, which carry the commitment columns (few values: a
+    # commitment's own, and the lines' pricing): no second pass over the lines
+    dims = ", ".join(commitments.GROUP_COLUMNS)
+    money = ", ".join(
+        [f"sum({b.value}) AS {b.column}" for b in CostBasis] + ["sum(list_cost) AS ListCost"]
+    )
     return f"""
-        SELECT {_P}, {dims}, k.x_AiClass, {money}, count(*) AS lines
-        FROM {_LINES} l LEFT JOIN {_KEYS} k ON k.x_ClassKey = l.x_ClassKey
+        SELECT {_P}, {dims}, {money}, sum(lines) AS lines
+        FROM {_GROUPS}
         WHERE {commitments.LINES_SQL}
         GROUP BY ALL"""
 
@@ -249,14 +259,20 @@ def _lines_view(con: duckdb.DuckDBPyConnection, store: Store, wanted: Parts) -> 
         source = files_view(con, f"_cost_{n}", paths)
         extra = "".join(f", {_sql_str(v)} AS {k}" for k, v in values.items())
         join, key = "", "CAST(NULL AS BIGINT)"
+        top_join = ""
         if not classified:  # classification has not run: the classes come from the tags
             key = "c.Tags"
         elif tuple(values.values()) in classes:  # a line's id is unique in its partition
             found = files_view(con, f"_classes_{n}", classes[tuple(values.values())])
             join, key = f"LEFT JOIN {found} l ON l.x_LineId = c.x_LineId", "l.x_ClassKey"
-        select = f"SELECT {cols}{extra}, {key} AS x_ClassKey FROM {source} c {join}"
-        lines.append(select)
-        top.append(_top(select, source))
+            # the top lines' classes only: a hash of the partition's every line cost more
+            # than picking the top
+            top_join = (
+                f"LEFT JOIN (FROM {found} SEMI JOIN _ids USING (x_LineId)) l USING (x_LineId)"
+            )
+        select = f"SELECT {cols}{extra}, {key} AS x_ClassKey FROM {source} c "
+        lines.append(select + join)
+        top.append(_top(select + (top_join or join), source))
     con.execute(f"CREATE TEMP VIEW {_LINES} AS {' UNION ALL '.join(lines)}")
     class_views(con, keys if classified else None, " UNION ALL ".join(top))
     return [values for _, values in cost]
@@ -266,10 +282,11 @@ def _top(select: str, source: str) -> str:
     """`select` (one partition's lines) kept to the costliest of `source`'s lines: a top-N of
     ids from two columns, then only those lines whole (ranking the joined lines, or a top-N
     carrying every column, took several times as long)."""
-    return (
-        f"{select} WHERE c.x_LineId IN (SELECT x_LineId FROM {source} "
-        f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {contract.TOP_LINES})"
+    ids = (
+        f"SELECT x_LineId FROM {source} "
+        f"ORDER BY EffectiveCost DESC NULLS LAST, x_LineId LIMIT {contract.TOP_LINES}"
     )
+    return f"(WITH _ids AS MATERIALIZED ({ids}) {select} SEMI JOIN _ids USING (x_LineId))"
 
 
 def class_views(con: duckdb.DuckDBPyConnection, keys: str | None, top: str) -> None:
