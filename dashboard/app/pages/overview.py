@@ -141,8 +141,8 @@ def saving(tools: pl.DataFrame) -> object:
 
 def _answer_tiles(d: dict, cur: str) -> None:
     """Tool consolidation savings and the own-vs-rent verdict, each a link to its page. The
-    verdict reads the GPU demand rollups, which the first render does not open: it is drawn
-    when asked for (or as the Own vs rent page left it in this session)."""
+    verdict is read from the GPU demand rollups (two small tables); a warehouse without them
+    would read every GPU-hour, so there it is drawn when asked for."""
     a, b = st.columns(2)
     with a:
         money_tile(
@@ -155,15 +155,18 @@ def _answer_tiles(d: dict, cur: str) -> None:
         url.page_link(st, "tools.py", "Tools & SaaS")
     with b:
         told = st.session_state.get(verdicts.OWN_VS_RENT_KEY)
+        if told is None and "gpu_demand" in session.ask(queries.relations):
+            told = _own_vs_rent_verdict()
         st.markdown(f"**Own vs rent**: {told}" if told else "**Own vs rent**")
         if not told:
-            st.caption("The verdict reads a year of GPU demand: opened on request.")
+            st.caption("The verdict reads a year of GPU-hours: opened on request.")
             if st.button("Show the own-vs-rent verdict", key="ov_own_vs_rent"):
                 _own_vs_rent_verdict()
+                st.rerun()
         url.page_link(st, "own_vs_rent.py", "Own vs rent")
 
 
-def _own_vs_rent_verdict() -> None:
+def _own_vs_rent_verdict() -> str | None:
     """The Own vs rent page's verdict at its defaults (what the page stores when visited)."""
     from dashboard.queries import own_vs_rent as queries_own
     from models.errors import FinopsError
@@ -171,15 +174,16 @@ def _own_vs_rent_verdict() -> None:
 
     if not session.has("gpu_hours"):
         st.caption("Needs GPU billing and telemetry.")
-        return
+        return None
     settings = session.settings().own_vs_rent
     try:
         rec = session.ask(queries_own.recommendation, settings, settings.gpu, settings.months, ())
     except FinopsError as exc:
         st.caption(exc.render())
-        return
-    st.session_state[verdicts.OWN_VS_RENT_KEY] = verdicts.own_vs_rent(to_dict(rec), rec.node)
-    st.rerun()
+        return None
+    told = verdicts.own_vs_rent(to_dict(rec), rec.node)
+    st.session_state[verdicts.OWN_VS_RENT_KEY] = told
+    return told
 
 
 def grouped(by_provider: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
