@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from dashboard.cli.finops import App
+from dashboard.labels import words
 from dashboard.queries.own_vs_rent import load_gpu_hours
 from models.price_book import CURRENCY
 from models.recommendation import OwnVsRentSettings, recommend, to_dict
@@ -97,6 +98,13 @@ def _input(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
+def _assumption(key: str) -> str:
+    """A price-book key in words: 'finance.life_years' -> 'Life years (finance)',
+    'node.H100.server_capex' -> 'Server capex (node H100)'."""
+    *scope, name = key.split(".")
+    return f"{words(name)} ({' '.join(scope)})" if scope else words(name)
+
+
 def _print_tables(console, d: dict) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -111,10 +119,14 @@ def _print_tables(console, d: dict) -> None:
             f"  {w['start'][:10]} to {w['end'][:10]} ({w['hours']:,} hours)",
         )
     )
-    t = Table("measure", "value", title="Measured from gpu_hours")
-    t.add_row("u: useful share of monitored owned GPU-hours", _pct(m["u"]) if m["u"] else "n/a")
+    t = Table("measure", "value", title="Measured from the GPU-hours")
     t.add_row(
-        "u_r: useful share of monitored cloud GPU-hours", _pct(m["u_r"]) if m["u_r"] else "n/a"
+        "measured utilisation, owned: useful share of monitored owned GPU-hours",
+        _pct(m["u"]) if m["u"] else "n/a",
+    )
+    t.add_row(
+        "measured utilisation, cloud: useful share of monitored cloud GPU-hours",
+        _pct(m["u_r"]) if m["u_r"] else "n/a",
     )
     t.add_row(
         "unmonitored GPU-hours (in neither share)",
@@ -141,7 +153,7 @@ def _print_tables(console, d: dict) -> None:
         rows.append(
             (
                 f"{o['provider']} {o['sku']}".strip(),
-                o["pricing_model"],
+                words(o["pricing_model"]),
                 money(o["price_per_gpu_hour"], CURRENCY),
                 _usd(o["cost_per_useful_gpu_hour"]),
                 "by annual cost" if o["committed"] else _pct(o["break_even_utilisation"]),
@@ -153,11 +165,11 @@ def _print_tables(console, d: dict) -> None:
     show(
         console,
         ["option", "model", Column("$/GPU-h", True), Column("$/useful GPU-h", True),
-         "break-even u*", Column("per node-year", True), "as of", "conf."],
+         "break-even utilisation", Column("per node-year", True), "as of", "conf."],
         rows,
         title=f"Owned: {_usd(own['cost_per_useful_gpu_hour'])} per useful GPU-hour at "
-        f"u = {own['u']:.1%} ({own['u_source']}); u_r = "
-        f"{d['rent_useful_fraction']['u_r']:.1%} ({d['rent_useful_fraction']['source']})",
+        f"utilisation {own['u']:.1%} owned ({own['u_source']}), "
+        f"{d['rent_useful_fraction']['u_r']:.1%} cloud ({d['rent_useful_fraction']['source']})",
     )  # fmt: skip
 
     t = Table("recommendation", "value", title="Hybrid: own the baseline, burst on demand")
@@ -170,9 +182,9 @@ def _print_tables(console, d: dict) -> None:
         "burst price",
         f"{_usd(rec['burst_price_per_gpu_hour'])} ({rec['burst_price_source']})",
     )
-    t.add_row("break-even u* at that price", _pct(rec["break_even_utilisation"]))
+    t.add_row("break-even utilisation at that price", _pct(rec["break_even_utilisation"]))
     t.add_row(
-        "rent at which owning breaks even at this u, u_r",
+        "rent at which owning breaks even at these utilisations",
         _usd(own["break_even_rent_per_gpu_hour"]) + " per GPU-hour",
     )
     t.add_row("annual cost, hybrid", _usd(rec["annual_cost"]))
@@ -183,10 +195,13 @@ def _print_tables(console, d: dict) -> None:
     t.add_row(Text("annual saving vs all rented", style="bold"), _usd(rec["annual_saving"]))
     console.print(t)
 
-    t = Table("input", "low → high", "u* low", "u* high", title="What moves u* most")
+    t = Table(
+        "input", "low → high", "break-even at low", "break-even at high",
+        title="What moves the break-even utilisation most",
+    )  # fmt: skip
     for b in d["sensitivity"][:6]:
         t.add_row(
-            b["parameter"],
+            words(b["parameter"]),
             f"{_input(b['low'])} → {_input(b['high'])}",
             _pct(b["u_star_low"]),
             _pct(b["u_star_high"]),
@@ -197,7 +212,14 @@ def _print_tables(console, d: dict) -> None:
         console,
         ["assumption", Column("value", True), "unit", "as of", "conf.", "source"],
         [
-            (key, f"{a['value']:,.6g}", a["unit"], a["as_of"], a["confidence"], a["source"])
+            (
+                _assumption(key),
+                f"{a['value']:,.6g}",
+                a["unit"],
+                a["as_of"],
+                a["confidence"],
+                a["source"],
+            )
             for key, a in d["assumptions"].items()
         ],
         title="Assumptions",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -122,8 +123,18 @@ def test_cli_price_option_and_settings_overrides():
 
 def test_cli_table_names_the_figures():
     text = run_own_vs_rent(_App(_gpu_hours_frame(24 * 10)), "--months", "1")
-    for words in ("u_r", "break-even", "owned baseline", "annual saving", "Assumptions"):
-        assert words in text
+    for words in (
+        "measured utilisation, cloud",
+        "break-even utilisation",
+        "owned baseline",
+        "annual saving",
+        "Assumptions",
+        "Life years (finance)",
+        "On demand",
+    ):
+        assert words in text  # fmt: skip
+    # in words, as the page says it: no code names of prices, inputs or models
+    assert not re.search(r"\b(u_r|on_demand|life_years|rent_useful_fraction)\b", text), text
     # the capex bounds of the sensitivity read as money is written, not as 2.58e+05
     assert "258,000 → 430,000" in text
 
