@@ -190,7 +190,7 @@ def test_classify_summary_totals_each_currency_apart(
         if line.startswith("│")
     ]
     assert rows == [
-        ["egress", "1", "EUR 12.50"],
+        ["Egress", "1", "EUR 12.50"],
         ["GPU compute", "4", "USD 320.00"],
-        ["egress", "2", "USD 75.00"],
+        ["Egress", "2", "USD 75.00"],
     ]

@@ -56,6 +56,11 @@ def _spend_daily(lines: list[tuple]) -> duckdb.DuckDBPyConnection:
         for n, (tag, effective, billed, day, cur) in enumerate(lines)
     ]  # fmt: skip
     con.executemany(f"INSERT INTO _rollup_lines VALUES ({', '.join(['?'] * 22)})", rows)
+    # the rest of the columns the rollups read (commitments, list cost ...): empty here
+    have = {r[0] for r in con.execute("DESCRIBE _rollup_lines").fetchall()}
+    for col in (c for c in rollups.LINE_COLUMNS if c not in have):
+        kind = "DECIMAL(38, 12)" if col in ("ListCost", "ConsumedQuantity") else "VARCHAR"
+        con.execute(f"ALTER TABLE _rollup_lines ADD COLUMN {col} {kind}")
     # no classification: every line's class key is NULL, so no class columns join
     classes = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in rollups._CLASS_COLUMNS)
     con.execute(
