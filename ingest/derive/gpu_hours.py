@@ -171,8 +171,12 @@ FROM runs r JOIN _billed b ON b.rowid = r._pid
 """
 
 
+# Runs are made of idle hours only: the periods of resources without one cannot break them
+# (a month of unmonitored GPUs, the usual cloud month, expands no period into its hours here).
+_IDLE_KIDS = f"""_kid IN (SELECT b._kid FROM _matched m JOIN _billed b ON b.rowid = m._pid
+                WHERE m._state IN {IDLE_IN_SQL})"""
 _OVERLAPPING_PERIODS = f"""SELECT count(*) FROM (
-  SELECT _kid, _h FROM {period_hours()} GROUP BY _kid, _h HAVING count(*) > 1)"""
+  SELECT _kid, _h FROM {period_hours(where=_IDLE_KIDS)} GROUP BY _kid, _h HAVING count(*) > 1)"""
 
 
 def _columns(table: Table, always: str, guard: tuple[str, ...]) -> str:
