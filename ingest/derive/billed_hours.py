@@ -331,11 +331,12 @@ def gpu_hours_select(util: str, settings: IdleSettings, *, ranked: bool, dedup: 
 MASK_ROWS = 62
 
 
-def period_hours(columns: str = "_kid, _rows, _start") -> str:
-    """Each billed period's hours (_h) with `columns` of `_billed`; a period is its row of
-    _billed (_pid)."""
+def period_hours(columns: str = "_kid, _rows, _start", where: str = "true") -> str:
+    """Each billed period's hours (_h) with `columns` of `_billed`, of the periods `where`
+    holds for; a period is its row of _billed (_pid)."""
     return f"""(SELECT *, _start + _i * {US_PER_HOUR} AS _h
-  FROM (SELECT rowid AS _pid, {columns}, unnest(range(_n_rows // _rows)) AS _i FROM _billed))"""
+  FROM (SELECT rowid AS _pid, {columns}, unnest(range(_n_rows // _rows)) AS _i FROM _billed
+        WHERE {where}))"""
 
 
 def matched_sql(util: str, settings: IdleSettings, *, ranked: bool) -> str:

@@ -26,10 +26,18 @@ ROLLUP_NAMES = tuple(t.name for t in GPU_ROLLUPS)
 TELEMETRY = TELEMETRY_MONTHLY.name
 
 
-def _stage(con: duckdb.DuckDBPyConnection, table: Table, source: str, folder: Path) -> int:
-    """COPY the rollup of `source` rows into `folder`, one x_PartMonth=... folder a month."""
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    source: str,
+    folder: Path,
+    only: str | None = None,
+) -> int:
+    """COPY the rollup of `source` rows into `folder`, one x_PartMonth=... folder a month
+    (`only`: the one month of every row)."""
     cols = ", ".join(f'"{c}"' for c in (*table.names, PART_MONTH))
-    rows = _copy(con, f"SELECT {cols} FROM ({rollup_sql(table, source)})", folder, PART_MONTH)
+    select = f"SELECT {cols} FROM ({rollup_sql(table, source)})"
+    rows = _copy(con, select, folder, PART_MONTH, only=only)
     folder.mkdir(parents=True, exist_ok=True)  # no rows: the months are emptied
     return rows
 
@@ -39,13 +47,16 @@ def stage_gpu_rollups(
 ) -> dict[str, Path]:
     """Stage every GPU rollup from the staged gpu_hours folder `hours` (x_PartMonth=.../)."""
     files = sorted(str(p) for p in hours.rglob("*.parquet"))
+    # a rollup row's month is its hour's, as the gpu_hours row's: one month staged, one month
+    months = {p.parent.name.removeprefix(f"{PART_MONTH}=") for p in hours.rglob("*.parquet")}
+    only = next(iter(months)) if len(months) == 1 else None
     out = {}
     for table in GPU_ROLLUPS:
         folder = staging / f"{table.name}-{new_load_id()}"
         if files:
             rel = con.read_parquet(files, hive_partitioning=False)
             rel.create_view("_staged_hours", replace=True)
-            _stage(con, table, "SELECT * FROM _staged_hours", folder)
+            _stage(con, table, "SELECT * FROM _staged_hours", folder, only)
         else:
             folder.mkdir(parents=True, exist_ok=True)
         out[table.name] = folder
