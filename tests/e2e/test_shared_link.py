@@ -13,7 +13,8 @@ import pytest
 
 from tests.fixtures.served import HEIGHT, WIDTH, Served, settle
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+# heavy: two minutes of clicks in Chromium (the default suite keeps its 15 minutes)
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.heavy]
 
 # What the page shows: tiles, captions, the chosen values of its boxes, slider and number
 # inputs, chart titles, and every table's cells (from the accessible table beside its canvas).
