@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.app_pages import PAGES as APP_PAGES
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "bench_scale.py"
-PAGES = {"overview", "explorer", "idle", "commitments", "movement", "tools", "workloads",
-         "own_vs_rent", "forecast", "reports", "health"}  # fmt: skip
+PAGES = set(APP_PAGES)  # every page the dashboard serves
 
 
 def _bench_scale():
