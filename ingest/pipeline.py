@@ -22,13 +22,20 @@ from ingest.derive import refresh as derived
 from ingest.sources.delivery import Skipped, skipped_of
 from ingest.sources.input_path import os_error
 from ingest.warehouse import commit_race
-from ingest.warehouse.load_contract import AssetsLoad, HourlyLoad, LoadResult, PeriodLoad, Progress
+from ingest.warehouse.load_contract import (
+    AssetsLoad,
+    HourlyLoad,
+    LoadResult,
+    PeriodLoad,
+    Progress,
+    RunsLoad,
+)
 from ingest.warehouse.store import Store
 from models.settings import Settings
 from models.urls import redact
 
 # What a reader yields: cost lines by period, GPU-hours, an inventory's servers (any mix).
-Package = Iterable[PeriodLoad | HourlyLoad | AssetsLoad]
+Package = Iterable[PeriodLoad | HourlyLoad | AssetsLoad | RunsLoad]
 Reader = Callable[[], contextlib.AbstractContextManager[Package]]
 
 
@@ -88,6 +95,9 @@ def run(
             for item in items:
                 if isinstance(item, AssetsLoad):
                     outcome.results.append(store.load_assets(item))
+            for item in items:
+                if isinstance(item, RunsLoad) and (runs := store.load_training_runs(item)):
+                    outcome.results.append(runs)
     except Exception as exc:  # kept for the Data health page, then shown by the command line
         error = os_error(exc, warehouse=store.root) if isinstance(exc, OSError) else exc
         store.record_error(dataset, source, target, error)

@@ -21,6 +21,7 @@ SOURCES = {
     "gcp": "dashboard.cli.ingest_gcp:command",
     "onprem": "dashboard.cli.ingest_onprem:command",
     "telemetry": "dashboard.cli.ingest_telemetry:group",
+    "jobs": "dashboard.cli.ingest_jobs:group",
     "saas": "dashboard.cli.ingest_saas:command",
 }
 

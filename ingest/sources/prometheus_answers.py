@@ -42,7 +42,7 @@ def list_answer_files(path: Path) -> list[Path]:
     return files
 
 
-def _load(path: Path) -> object:
+def load_answer(path: Path) -> object:
     try:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
@@ -60,7 +60,7 @@ def _load(path: Path) -> object:
 
 def read_answer(path: Path) -> pl.DataFrame:
     """One saved query_range answer of plain metric selectors -> long points."""
-    payload = _load(path)
+    payload = load_answer(path)
     cols: dict[str, list] = {k: [] for k in _LONG if k != "file"}
     for series in matrix(payload, str(path)):
         metric = series.get("metric", {})

@@ -18,7 +18,7 @@ from deltalake import DeltaTable
 from ingest.warehouse.location import open_delta
 from models.rollups import ROLLUPS
 
-BASE_TABLES = ("cost_lines", "gpu_util", "assets", "loads", "load_errors")
+BASE_TABLES = ("cost_lines", "gpu_util", "assets", "training_runs", "loads", "load_errors")
 # Rebuilt from the base tables (`finops classify`); "classifications" is their older name.
 DERIVED_TABLES = (
     "classifications", "line_classes", "class_keys", "gpu_hours", "idle_episodes",

@@ -98,6 +98,19 @@ class AssetsLoad:
     source: str = "onprem"
 
 
+@dataclass(frozen=True)
+class RunsLoad:
+    """Training-run allocations of one scheduler (Slurm, Kubernetes) and cluster. The writer
+    replaces that cluster's rows of the same jobs (Slurm) or the same hours (Kubernetes,
+    whose runs are seen hour by hour) with `rows`, in one commit."""
+
+    source: str  # slurm | kubernetes
+    cluster: str
+    rows: pl.DataFrame  # columns of training_runs except x_LoadId
+    files: list[SourceFile]
+    label: str
+
+
 @dataclass
 class LoadResult:
     load_id: str

@@ -29,7 +29,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from ingest.sources.input_path import os_error
-from ingest.warehouse import cost_line_load, delta_commit, loads_log, scoped_load
+from ingest.warehouse import cost_line_load, delta_commit, loads_log, runs_load, scoped_load
 from ingest.warehouse.connection import damaged, location
 from ingest.warehouse.cost_line_load import line_id_base, safe_part
 from ingest.warehouse.load_contract import (
@@ -39,6 +39,7 @@ from ingest.warehouse.load_contract import (
     LoadResult,
     PeriodLoad,
     Progress,
+    RunsLoad,
     SourceFile,
     new_load_id,
 )
@@ -201,6 +202,11 @@ class Store:
     def load_assets(self, load: AssetsLoad) -> LoadResult:
         """Replace the assets of the load's sites (ingest/warehouse/scoped_load.py)."""
         return scoped_load.load_assets(self, load)
+
+    def load_training_runs(self, load: RunsLoad) -> LoadResult | None:
+        """Replace a cluster's training-run allocations in the load's scope
+        (ingest/warehouse/runs_load.py)."""
+        return runs_load.load_training_runs(self, load)
 
     def replace_derived(
         self,

@@ -1,0 +1,46 @@
+"""Training runs with their GPU-hours, cost, activity and idle GPU-hours (models.training_runs),
+costliest first, for `finops runs`, the dashboard's Training runs section and the pack."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from models.schema import Table
+from models.settings import IdleSettings
+from models.training_runs import RUN_COSTS, run_costs_sql
+
+ORDER = "cost DESC NULLS LAST, gpu_hours DESC, start, cluster, job_id"
+
+
+def runs_sql(top: int | None = None) -> str:
+    limit = "" if top is None else f" LIMIT {int(top)}"
+    sql = run_costs_sql("SELECT * FROM training_runs", "SELECT * FROM gpu_hours")
+    return f"SELECT * FROM ({sql}) ORDER BY {ORDER}{limit}"
+
+
+def runs(
+    con: duckdb.DuckDBPyConnection, idle: IdleSettings, top: int | None = None
+) -> pl.DataFrame:
+    """One row per run (RUN_COSTS columns), costliest first; `top` keeps the first N."""
+    frame = con.sql(runs_sql(top), params={"idle_below": idle.idle_below}).pl()
+    return frame.select(RUN_COSTS.names) if frame.height else _empty(RUN_COSTS)
+
+
+def _empty(table: Table) -> pl.DataFrame:
+    return pl.DataFrame(schema={c.name: c.dtype for c in table.columns})
+
+
+def totals(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per currency: runs, GPU-hours, idle GPU-hours, cost (never across currencies)."""
+    return (
+        frame.filter(pl.col("currency").is_not_null())
+        .group_by("currency")
+        .agg(
+            pl.len().alias("runs"),
+            pl.col("gpu_hours").sum(),
+            pl.col("idle_gpu_hours").sum(),
+            pl.col("cost").sum(),
+        )
+        .sort("cost", descending=True)
+    )
