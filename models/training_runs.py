@@ -116,24 +116,26 @@ WITH a AS (
          gpus * coalesce(mig_slices, {n}) AS _sevenths,
          avg_active AS _own
   FROM ({runs})
+), ah AS (  -- each allocation's hours, so that GPU-hours are met by an equality join
+  SELECT *, unnest(range(CAST(floor(epoch(start) / 3600) AS BIGINT),
+                         CAST(ceil(epoch(_end) / 3600) AS BIGINT))) AS _hk
+  FROM a WHERE _end > start
 ), h AS (
-  SELECT hour, cost, currency, state, avg_active, lower(split_part(host, '.', 1)) AS _node,
-         gpu_index, count(*) OVER (PARTITION BY resource_id, hour) AS _node_gpus
+  SELECT cost, currency, state, avg_active, lower(split_part(host, '.', 1)) AS _node,
+         gpu_index, CAST(epoch(hour) // 3600 AS BIGINT) AS _hk,
+         count(*) OVER (PARTITION BY resource_id, hour) AS _node_gpus
   FROM ({hours})
   WHERE lower(split_part(host, '.', 1)) IN (SELECT _node FROM a)
 ), j AS (
-  SELECT a.source, a.cluster, a.job_id, a._own, h.cost, h.currency, h.state, h.avg_active,
-         h.hour IS NOT NULL AS _priced,
-         CASE WHEN h.hour IS NULL
-              THEN epoch(a._end - a.start) / 3600 * a._sevenths / {n}
-              ELSE epoch(least(a._end, h.hour + INTERVAL 1 HOUR) - greatest(a.start, h.hour))
-                   / 3600
-                   * CASE WHEN a.gpu_index IS NULL THEN a._sevenths / ({n} * h._node_gpus)
-                          ELSE coalesce(a.mig_slices, {n}) / {n} END
-         END AS _w
-  FROM a LEFT JOIN h ON h._node = a._node AND h.hour < a._end
-       AND h.hour + INTERVAL 1 HOUR > a.start
-       AND (a.gpu_index IS NULL OR a.gpu_index = h.gpu_index)
+  SELECT ah.source, ah.cluster, ah.job_id, ah._own, h.cost, h.currency, h.state,
+         h.avg_active, h._hk IS NOT NULL AS _priced,
+         epoch(least(ah._end, make_timestamptz((ah._hk + 1) * 3600 * 1000000))
+               - greatest(ah.start, make_timestamptz(ah._hk * 3600 * 1000000))) / 3600
+         * CASE WHEN h._hk IS NULL THEN ah._sevenths / {n}
+                WHEN ah.gpu_index IS NULL THEN ah._sevenths / ({n} * h._node_gpus)
+                ELSE coalesce(ah.mig_slices, {n}) / {n} END AS _w
+  FROM ah LEFT JOIN h ON h._node = ah._node AND h._hk = ah._hk
+       AND (ah.gpu_index IS NULL OR ah.gpu_index = h.gpu_index)
 ), used AS (
   SELECT {key},
          sum(_w) FILTER (WHERE _priced) AS priced,

@@ -25,7 +25,7 @@ def command(app: App, top: int | None, fmt: str) -> None:
     from dashboard.cli.query import to_csv, to_json
     from dashboard.queries.training_runs import runs
 
-    frame = runs(app.connect(), app.settings.idle, top)
+    frame = runs(app.connect(), app.settings.idle.idle_below, top)
     if fmt != "table":
         rows = frame.select(FIELDS).rows()
         sys.stdout.write(

@@ -61,7 +61,12 @@ DEMO_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("onprem", ("onprem/inventory.csv",)),
     ("saas", ("saas/invoices.csv",)),
+    # training runs: the colo's Slurm log, the cloud node pool's pods, MIG slices in the colo
+    ("jobs", ("slurm", "slurm/iad1-sacct.txt", "--cluster", "iad1", "--tz", "America/New_York")),
+    ("jobs", ("kubernetes", "kubernetes/aks-research/", "--cluster", "aks-research")),
+    ("jobs", ("kubernetes", "kubernetes/iad1-mig/", "--cluster", "iad1-k8s")),
 )
+ZONE_OPTION = "--tz"  # its value (America/New_York) holds a slash but is not a path
 
 
 # The demo's settings: a few budgets over the sample enterprise so the Budgets page has
@@ -258,7 +263,9 @@ def demo(ctx: click.Context, data: Path, no_serve: bool, port: int) -> None:
 
     app.brief = True  # one line per ingest; `finops loads` lists every period
     for source, args in DEMO_STEPS:
-        paths = [a for a in args if "/" in a]
+        paths = [
+            a for i, a in enumerate(args) if "/" in a and (i == 0 or args[i - 1] != ZONE_OPTION)
+        ]
         if any(not (data / p).exists() for p in paths):
             continue
         if source not in ingest_group.list_commands(ctx):

@@ -7,7 +7,6 @@ import duckdb
 import polars as pl
 
 from models.schema import Table
-from models.settings import IdleSettings
 from models.training_runs import RUN_COSTS, run_costs_sql
 
 ORDER = "cost DESC NULLS LAST, gpu_hours DESC, start, cluster, job_id"
@@ -19,11 +18,11 @@ def runs_sql(top: int | None = None) -> str:
     return f"SELECT * FROM ({sql}) ORDER BY {ORDER}{limit}"
 
 
-def runs(
-    con: duckdb.DuckDBPyConnection, idle: IdleSettings, top: int | None = None
-) -> pl.DataFrame:
-    """One row per run (RUN_COSTS columns), costliest first; `top` keeps the first N."""
-    frame = con.sql(runs_sql(top), params={"idle_below": idle.idle_below}).pl()
+def runs(con: duckdb.DuckDBPyConnection, idle_below: float, top: int | None = None) -> pl.DataFrame:
+    """One row per run (RUN_COSTS columns), costliest first; `top` keeps the first N.
+    `idle_below` is the idle threshold (`[idle] idle_below`) for activity a run measured
+    itself (a MIG slice, a pod); GPU-hours' own states were judged with it at ingest."""
+    frame = con.sql(runs_sql(top), params={"idle_below": idle_below}).pl()
     return frame.select(RUN_COSTS.names) if frame.height else _empty(RUN_COSTS)
 
 

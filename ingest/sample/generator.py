@@ -15,6 +15,7 @@ from ingest.sample.company import (
 )
 from ingest.sample.enterprise import build_company, with_bulk
 from ingest.sample.gcp import write_gcp
+from ingest.sample.jobs import write_jobs
 from ingest.sample.onprem import book_costs, model_doc, write_inventory
 from ingest.sample.saas import write_saas
 from ingest.sample.telemetry import write_telemetry
@@ -94,14 +95,18 @@ def generate(
         )
         if name in providers
     ]
+    runs: list[dict] = []
     if telemetry:
         steps.append(("telemetry", lambda t: write_telemetry(out, company, t)))
+        steps.append(("jobs", lambda t: runs.extend(write_jobs(out, company))))
     for i, (name, fn) in enumerate(steps):
         if progress:
             progress(name, i, len(steps))
         fn((lambda m, name=name, i=i: progress(f"{name} {m}", i, len(steps))) if progress else None)
     _planted_events(company, ledger)
     truth = build_truth(company, ledger, _meta(company, seed, scale, bulk))
+    if runs:
+        truth["training_runs"] = runs
     write_truth(out / "truth.json", truth)
     if progress:
         progress("done", len(steps), len(steps))

@@ -108,7 +108,7 @@ def _iso(company: Company, h: int) -> str:
     return company.cal.hour_time(h).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _gpu_hour_costs(company: Company, host: GpuHost) -> np.ndarray:
+def gpu_hour_costs(company: Company, host: GpuHost) -> np.ndarray:
     """Cost of one GPU-hour for each calendar hour, as Decimal objects (object array)."""
     out = np.empty(company.cal.hours, dtype=object)
     if host.provider == "onprem":
@@ -150,7 +150,7 @@ def idle_and_demand(company: Company) -> tuple[list, list]:
         d["active"] += (paid & ~idle) * host.gpus
         if not idle.any():
             continue
-        costs = _gpu_hour_costs(company, host)
+        costs = gpu_hour_costs(company, host)
         by_period = {}
         total = Z
         for m in cal.months:

@@ -1,5 +1,7 @@
 """Loads that replace rows by scope rather than by partition: a telemetry ingest's GPU-hours
-(its source, hosts and hour range) and an inventory's assets (its sites).
+(its source, hosts and hour range), an inventory's assets (its sites), and a scheduler's
+training runs (a Slurm cluster's jobs: a later sacct log restates those jobs and leaves the
+others; a Kubernetes cluster's hours, since its runs are seen hour by hour).
 
 The reader says what the rows are and which hosts, hours or sites they cover (load_contract);
 this module turns that scope into the Delta predicate and builds the LoadResults.
@@ -13,8 +15,15 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from ingest.warehouse import delta_commit
-from ingest.warehouse.load_contract import AssetsLoad, HourlyLoad, LoadResult, new_load_id
+from ingest.warehouse.load_contract import (
+    AssetsLoad,
+    HourlyLoad,
+    LoadResult,
+    RunsLoad,
+    new_load_id,
+)
 from models.schema import ASSETS, GPU_UTIL, conform
+from models.training_runs import SLURM, TRAINING_RUNS
 
 if TYPE_CHECKING:
     from ingest.warehouse.store import Store
@@ -118,6 +127,58 @@ def load_assets(store: Store, load: AssetsLoad) -> LoadResult:
         sites = ", ".join(_quote(s) for s in load.sites)
         try:
             delta_commit.replace_rows(store, "assets", ASSETS, staged, f"site IN ({sites})", result)
+        finally:
+            staged.unlink(missing_ok=True)
+    return result
+
+
+def _stamp(t: datetime) -> str:
+    return f"'{t:%Y-%m-%dT%H:%M:%S.%fZ}'"
+
+
+def scope(load: RunsLoad) -> str:
+    """The rows the load replaces, as a Delta predicate of quoted values."""
+    where = f"source = {_quote(load.source)} AND cluster = {_quote(load.cluster)}"
+    if load.source == SLURM:
+        jobs = sorted(set(load.rows["job_id"]))
+        return f"{where} AND job_id IN ({', '.join(_quote(j) for j in jobs)})"
+    first: datetime = load.rows["start"].min()  # type: ignore[assignment]
+    last: datetime = load.rows["start"].max()  # type: ignore[assignment]
+    return f"{where} AND start >= {_stamp(first)} AND start <= {_stamp(last)}"
+
+
+def load_training_runs(store: Store, load: RunsLoad) -> LoadResult | None:
+    """Replace the load's scope with its rows (one commit); None when it has no rows."""
+    if load.rows.height == 0:
+        return None
+    with store.writer():
+        load_id = new_load_id()
+        frame = (
+            conform(load.rows.lazy().with_columns(pl.lit(load_id).alias("x_LoadId")), TRAINING_RUNS)
+            .sort("job_id", "host", "gpu_index", "gpu_instance", "start")
+            .collect()
+        )
+        staged = store.staging_dir() / f"{load_id}-training_runs.parquet"
+        frame.write_parquet(staged)
+        months = frame["start"].dt.strftime("%Y-%m")
+        result = LoadResult(
+            load_id=load_id,
+            dataset="training_runs",
+            source=load.source,
+            billing_account=load.cluster,
+            billing_period=f"{months.min()}..{months.max()}",
+            currency=None,
+            rows=frame.height,
+            source_total=None,
+            warehouse_total=None,
+            status="committed",
+            table_version=None,
+            files=load.files,
+        )
+        try:
+            delta_commit.replace_rows(
+                store, "training_runs", TRAINING_RUNS, staged, scope(load), result
+            )
         finally:
             staged.unlink(missing_ok=True)
     return result

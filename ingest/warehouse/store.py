@@ -6,7 +6,8 @@ is split by concern:
 
 - ingest/warehouse/cost_line_load.py: cost lines staged, validated, reconciled, shrink-checked,
   committed
-- ingest/warehouse/scoped_load.py: gpu_util and assets, replaced by host and hour range or by site
+- ingest/warehouse/scoped_load.py: gpu_util, assets and training_runs, replaced by host and hour
+  range, by site, or by a cluster's jobs or hours
 - ingest/warehouse/delta_commit.py: the generic Delta commits (partition, predicate, derived data)
 - ingest/warehouse/loads_log.py: the `loads` records, their repair after a crash, `load_errors`
 - ingest/warehouse/vacuum.py: staging leftovers, orphan files and old history
@@ -29,7 +30,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from ingest.sources.input_path import os_error
-from ingest.warehouse import cost_line_load, delta_commit, loads_log, runs_load, scoped_load
+from ingest.warehouse import cost_line_load, delta_commit, loads_log, scoped_load
 from ingest.warehouse.connection import damaged, location
 from ingest.warehouse.cost_line_load import line_id_base, safe_part
 from ingest.warehouse.load_contract import (
@@ -205,8 +206,8 @@ class Store:
 
     def load_training_runs(self, load: RunsLoad) -> LoadResult | None:
         """Replace a cluster's training-run allocations in the load's scope
-        (ingest/warehouse/runs_load.py)."""
-        return runs_load.load_training_runs(self, load)
+        (ingest/warehouse/scoped_load.py)."""
+        return scoped_load.load_training_runs(self, load)
 
     def replace_derived(
         self,
