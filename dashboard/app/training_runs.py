@@ -31,7 +31,7 @@ def sentence(totals: pl.DataFrame, runs: int) -> str:
         parts.append(
             f"{r['runs']:,} runs billed in {r['currency']} cost "
             f"**{session.short_money(r['cost'], r['currency'])}** for "
-            f"{r['gpu_hours']:,.0f} GPU-hours, {idle:.0%} of them idle"
+            f"{r['gpu_hours']:,.0f} GPU-hours, {idle:.1%} of them idle"
         )
     unpriced = runs - int(totals["runs"].sum()) if totals.height else runs
     tail = f"; {unpriced:,} ran on GPUs no bill covers" if unpriced else ""
@@ -53,7 +53,7 @@ def shown(frame: pl.DataFrame, cur: str) -> pl.DataFrame:
             pl.col("gpus").round(2).alias("GPUs"),
             pl.col("gpu_hours").round(1).alias("GPU-hours"),
             pl.col("cost"),
-            (pl.col("mean_active") * 100).round(0).alias("Mean GPU activity (%)"),
+            pl.col("mean_active").alias("Mean GPU activity (%)"),
             pl.col("idle_gpu_hours").round(1).alias("Idle GPU-hours"),
         )
     )

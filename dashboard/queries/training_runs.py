@@ -23,7 +23,11 @@ def runs(con: duckdb.DuckDBPyConnection, idle_below: float, top: int | None = No
     `idle_below` is the idle threshold (`[idle] idle_below`) for activity a run measured
     itself (a MIG slice, a pod); GPU-hours' own states were judged with it at ingest."""
     frame = con.sql(runs_sql(top), params={"idle_below": idle_below}).pl()
-    return frame.select(RUN_COSTS.names) if frame.height else _empty(RUN_COSTS)
+    if not frame.height:
+        return _empty(RUN_COSTS)
+    return frame.select(RUN_COSTS.names).with_columns(
+        pl.col("start", "end").dt.convert_time_zone("UTC")  # DuckDB names it Etc/UTC
+    )
 
 
 def _empty(table: Table) -> pl.DataFrame:

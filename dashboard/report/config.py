@@ -14,7 +14,7 @@ from decimal import Decimal
 from dashboard.report.model import Month
 from models.allocate import AllocationSettings
 from models.report_settings import InvoiceEntry
-from models.settings import Settings
+from models.settings import IdleSettings, Settings
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class ReportSettings:
     invoices: tuple[Invoice, ...] = ()
     budgets: tuple[Budget, ...] = field(default=())
     allocation: AllocationSettings = field(default_factory=AllocationSettings)
+    idle_below: float = IdleSettings().idle_below  # `[idle]`: a training run's idle GPU-hours
 
     def invoices_for(self, month: Month) -> list[Invoice]:
         return [i for i in self.invoices if i.month == str(month)]
@@ -55,6 +56,7 @@ def report_settings(settings: Settings) -> ReportSettings:
         invoices=tuple(_invoice(i, currency) for i in report.invoices),
         budgets=tuple(Budget(*entry) for entry in settings.budgets.entries()),
         allocation=settings.allocation,
+        idle_below=settings.idle.idle_below,
     )
 
 

@@ -21,10 +21,10 @@ Public entry point (used by `finops report` and the dashboard's Reports page):
   title (`Section.basis`), so do the sheets, the PDF headings and the CSV files.
 
 `Pack.sections` maps a name (summary, budgets, trend, reconciliation, onprem_parts,
-chargeback, idle_gpu, egress, tools, commitments, notes) to a `Section` whose `frame` holds
-exact Decimal money; `Pack.files` maps each format to the files written; `Pack.reconciled`
-says whether every source account matched. Raises InputError for an unknown month or
-currency and ConfigError for a bad `[report]`/`[budgets]` section.
+chargeback, idle_gpu, egress, tools, commitments, training_runs, notes) to a `Section` whose
+`frame` holds exact Decimal money; `Pack.files` maps each format to the files written;
+`Pack.reconciled` says whether every source account matched. Raises InputError for an
+unknown month or currency and ConfigError for a bad `[report]`/`[budgets]` section.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import duckdb
 import polars as pl
 
 from dashboard.report import data as report_data
+from dashboard.report import runs as report_runs
 from dashboard.report import sections as report_sections
 from dashboard.report import usage as report_usage
 from dashboard.report.config import ReportSettings, report_settings
@@ -133,6 +134,7 @@ def compute(
             report_usage.egress(con, month, currency, basis),
             report_usage.tools(con, month, currency, basis),
             report_usage.commitments(con, month, currency),
+            report_runs.training_runs(con, month, currency, cfg.idle_below),
             report_usage.notes(con, month, currency, cfg, gaps, idle, rec),
         ]
     finally:

@@ -79,3 +79,42 @@ def test_finops_runs_json_on_the_demo_warehouse(
         assert Decimal(str(r["cost"])).quantize(Decimal("0.01")) == Decimal(p["cost"]).quantize(
             Decimal("0.01")
         )
+
+
+def test_the_training_runs_section_agrees_with_finops_runs(
+    sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from tests.fixtures.app_pages import app, no_errors, page
+    from tests.fixtures.warehouse_state import serve
+
+    capsys.readouterr()
+    assert main(["--warehouse", str(sample_warehouse), "runs", "--format", "json"]) == 0
+    every = json.loads(capsys.readouterr().out)
+    serve(monkeypatch, sample_warehouse)
+    at = page(app(), "workloads")
+    no_errors(at)
+    total = sum(Decimal(str(r["cost"])) for r in every)
+    hours = sum(r["gpu_hours"] for r in every)
+    idle = sum(r["idle_gpu_hours"] for r in every) / hours
+    said = f"{len(every)} runs billed in USD cost **USD {total:,.0f}** for {hours:,.0f} GPU-hours"
+    assert any(m.value.startswith(said) and f"{idle:.1%} of them idle" in m.value
+               for m in at.markdown), [m.value for m in at.markdown][-2:]  # fmt: skip
+    (table,) = [d.value for d in at.dataframe if "Job" in d.value.columns]
+    assert table["Job"].tolist() == [r["job_id"] for r in every[:20]]
+    assert table.iloc[0]["Cost (USD)"] == pytest.approx(float(every[0]["cost"]), abs=0.005)
+
+
+def test_the_pack_lists_the_runs_that_started_in_its_month(
+    sample_warehouse: Path, sample_truth: dict
+) -> None:
+    from dashboard.report.pack import build_pack
+
+    section = build_pack(sample_warehouse, "2026-10", formats="csv").sections["training_runs"]
+    planted = {p["job_id"]: p for p in sample_truth["training_runs"]
+               if p["start"].startswith("2026-10")}  # fmt: skip
+    assert set(section.frame["job_id"]) == set(planted)
+    total = sum((Decimal(p["cost"]) for p in planted.values()), Decimal(0))
+    assert abs(section.total("cost") - total) <= total * Decimal("0.005")
+    assert section.frame["gpu_hours"].sum() == pytest.approx(
+        sum(float(p["gpu_hours"]) for p in planted.values()), abs=1e-4
+    )
