@@ -39,22 +39,21 @@ def sentence(totals: pl.DataFrame, runs: int) -> str:
 
 
 def shown(frame: pl.DataFrame, cur: str) -> pl.DataFrame:
-    """The table's columns in words with their units, money in `cur`."""
+    """The table's columns, named so that dashboard/labels.py heads them in words with their
+    units; money in `cur`. Name and team are in `finops runs` (a Kubernetes job id holds both)."""
     return (
         frame.filter(pl.col("currency") == cur)
         .head(TOP)
         .select(
             pl.col("job_id").alias("Job"),
-            pl.col("name").alias("Name"),
             pl.col("cluster").alias("Cluster"),
-            pl.col("team").alias("Team"),
-            pl.col("start").dt.strftime("%Y-%m-%d %H:%M").alias("Start (UTC)"),
-            pl.col("end").dt.strftime("%Y-%m-%d %H:%M").fill_null("running").alias("End (UTC)"),
-            pl.col("gpus").round(2).alias("GPUs"),
-            pl.col("gpu_hours").round(1).alias("GPU-hours"),
-            pl.col("cost"),
-            pl.col("mean_active").alias("Mean GPU activity (%)"),
-            pl.col("idle_gpu_hours").round(1).alias("Idle GPU-hours"),
+            "start",
+            "end",
+            pl.col("gpus").round(2).alias("GPUs held"),
+            "gpu_hours",
+            "cost",
+            pl.col("mean_active").alias("mean_activity"),
+            pl.col("idle_gpu_hours").alias("idle_hours"),
         )
     )
 
@@ -73,4 +72,4 @@ def render(d: dict) -> None:
     )
     for cur in totals["currency"]:
         table = shown(frame, cur)
-        session.table(table.rename({"cost": f"Cost ({cur})"}), cur)
+        session.table(table, cur)
