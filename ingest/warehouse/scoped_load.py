@@ -20,9 +20,10 @@ from ingest.warehouse.load_contract import (
     HourlyLoad,
     LoadResult,
     RunsLoad,
+    SourceFile,
     new_load_id,
 )
-from models.schema import ASSETS, GPU_UTIL, conform
+from models.schema import ASSETS, GPU_UTIL, Table, conform
 from models.training_runs import SLURM, TRAINING_RUNS
 
 if TYPE_CHECKING:
@@ -52,6 +53,37 @@ def hours_predicate(
     )
 
 
+def _commit(
+    store: Store,
+    table: Table,
+    frame: pl.DataFrame,
+    load_id: str,
+    source: str,
+    account: str,
+    period: str,
+    files: list[SourceFile],
+    predicate: str,
+    partition_by: list[str] | None = None,
+    constants: dict[str, str] | None = None,
+) -> LoadResult:
+    """Stage `frame` and commit it into `table` in place of the rows `predicate` matches,
+    with its loads record; the staged file is removed whatever happens."""
+    staged = store.staging_dir() / f"{load_id}-{table.name}.parquet"
+    frame.write_parquet(staged)
+    result = LoadResult(
+        load_id=load_id, dataset=table.name, source=source, billing_account=account,
+        billing_period=period, currency=None, rows=frame.height, source_total=None,
+        warehouse_total=None, status="committed", table_version=None, files=files,
+    )  # fmt: skip
+    try:
+        delta_commit.replace_rows(
+            store, table.name, table, staged, predicate, result, partition_by, constants
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+    return result
+
+
 def load_gpu_util(store: Store, load: HourlyLoad) -> list[LoadResult]:
     """Replace this source's rows for exactly these hosts and hour range, one commit a month.
 
@@ -70,35 +102,12 @@ def load_gpu_util(store: Store, load: HourlyLoad) -> list[LoadResult]:
             hosts = sorted(set(frame["host"]))
             first: datetime = frame["hour"].min()  # type: ignore[assignment]
             last: datetime = frame["hour"].max()  # type: ignore[assignment]
-            staged = store.staging_dir() / f"{load_id}-gpu_util.parquet"
-            frame.write_parquet(staged)
-            result = LoadResult(
-                load_id=load_id,
-                dataset="gpu_util",
-                source=load.source,
-                billing_account=f"{len(hosts)} host(s)",
-                billing_period=str(month),
-                currency=None,
-                rows=frame.height,
-                source_total=None,
-                warehouse_total=None,
-                status="committed",
-                table_version=None,
-                files=load.files,
-            )
-            try:
-                delta_commit.replace_rows(
-                    store,
-                    "gpu_util",
-                    GPU_UTIL,
-                    staged,
-                    hours_predicate(str(month), load.source, hosts, first, last),
-                    result,
-                    partition_by=["x_PartMonth"],
-                    constants={"x_PartMonth": str(month)},
-                )
-            finally:
-                staged.unlink(missing_ok=True)
+            result = _commit(
+                store, GPU_UTIL, frame, load_id, load.source, f"{len(hosts)} host(s)",
+                str(month), load.files,
+                hours_predicate(str(month), load.source, hosts, first, last),
+                partition_by=["x_PartMonth"], constants={"x_PartMonth": str(month)},
+            )  # fmt: skip
             results.append(result)
     return sorted(results, key=lambda r: r.billing_period)
 
@@ -108,27 +117,11 @@ def load_assets(store: Store, load: AssetsLoad) -> LoadResult:
     with store.writer():
         load_id = new_load_id()
         frame = load.rows.with_columns(pl.lit(load_id).alias("x_LoadId")).select(ASSETS.names)
-        staged = store.staging_dir() / f"{load_id}-assets.parquet"
-        frame.write_parquet(staged)
-        result = LoadResult(
-            load_id=load_id,
-            dataset="assets",
-            source=load.source,
-            billing_account=",".join(load.sites),
-            billing_period="-",
-            currency=None,
-            rows=frame.height,
-            source_total=None,
-            warehouse_total=None,
-            status="committed",
-            table_version=None,
-            files=load.files,
-        )
         sites = ", ".join(_quote(s) for s in load.sites)
-        try:
-            delta_commit.replace_rows(store, "assets", ASSETS, staged, f"site IN ({sites})", result)
-        finally:
-            staged.unlink(missing_ok=True)
+        result = _commit(
+            store, ASSETS, frame, load_id, load.source, ",".join(load.sites), "-", load.files,
+            f"site IN ({sites})",
+        )  # fmt: skip
     return result
 
 
@@ -158,27 +151,8 @@ def load_training_runs(store: Store, load: RunsLoad) -> LoadResult | None:
             .sort("job_id", "host", "gpu_index", "gpu_instance", "start")
             .collect()
         )
-        staged = store.staging_dir() / f"{load_id}-training_runs.parquet"
-        frame.write_parquet(staged)
         months = frame["start"].dt.strftime("%Y-%m")
-        result = LoadResult(
-            load_id=load_id,
-            dataset="training_runs",
-            source=load.source,
-            billing_account=load.cluster,
-            billing_period=f"{months.min()}..{months.max()}",
-            currency=None,
-            rows=frame.height,
-            source_total=None,
-            warehouse_total=None,
-            status="committed",
-            table_version=None,
-            files=load.files,
-        )
-        try:
-            delta_commit.replace_rows(
-                store, "training_runs", TRAINING_RUNS, staged, scope(load), result
-            )
-        finally:
-            staged.unlink(missing_ok=True)
-    return result
+        return _commit(
+            store, TRAINING_RUNS, frame, load_id, load.source, load.cluster,
+            f"{months.min()}..{months.max()}", load.files, scope(load),
+        )  # fmt: skip
