@@ -15,7 +15,7 @@ def test_the_demo_prints_a_line_per_ingest_and_what_it_built(sample_warehouse: P
     from ingest.warehouse.connection import connect
 
     out = (sample_warehouse.parent / "demo.out").read_text(encoding="utf-8").splitlines()
-    assert len(out) < 30  # it used to print three lines per month loaded, 280 in all
+    assert len(out) < 36  # it used to print three lines per month loaded, 280 in all
     con = connect(sample_warehouse)
 
     def cents(value: Decimal) -> str:
@@ -44,3 +44,7 @@ def test_the_demo_prints_a_line_per_ingest_and_what_it_built(sample_warehouse: P
     ) in out
     episodes, cost = con.execute("SELECT count(*), sum(cost) FROM idle_episodes").fetchall()[0]
     assert f"Idle GPUs: {episodes:,} episodes costing USD {cents(cost)}." in out
+    # the training runs: the colo's Slurm log, the cloud node pool's pods, the MIG slices
+    assert "slurm iad1: 198 GPU runs (198 allocation rows, 2025-11..2026-10): committed (v0)" in out
+    assert any(line.startswith("kubernetes aks-research: 53 GPU runs") for line in out)
+    assert any(line.startswith("kubernetes iad1-k8s: 108 GPU runs") for line in out)
