@@ -19,7 +19,10 @@ HOW = (
 
 def read() -> dict:
     idle_below = session.settings().idle.idle_below
-    every = session.ask(queries.runs, idle_below, None)
+    if session.ask(queries.loaded):
+        every = session.ask(queries.runs, idle_below, None)
+    else:
+        every = queries.runs_frame()
     return {"runs": every, "totals": queries.totals(every), "idle_below": idle_below}
 
 

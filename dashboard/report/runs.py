@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from dashboard.queries.training_runs import runs
+from dashboard.queries.training_runs import loaded, runs
 from dashboard.report.model import Month, Section
 
 COLUMNS = (
@@ -19,9 +19,9 @@ def training_runs(
     con: duckdb.DuckDBPyConnection, month: Month, currency: str, idle_below: float
 ) -> Section | None:
     """None when the warehouse holds no runs (the pack then has no such section)."""
-    every = runs(con, idle_below)
-    if every.height == 0:
+    if not loaded(con):
         return None
+    every = runs(con, idle_below)
     mine = every.filter(
         (pl.col("currency") == currency)
         & (pl.col("start") >= month.start)
