@@ -211,7 +211,7 @@ def read_sacct(path: Path, cluster: str | None, tz: tzinfo) -> pl.DataFrame:
             )
         rec = dict(zip(header, values, strict=True))
         try:
-            rows += _allocations(rec, cluster or rec.get("Cluster") or _stem(path), tz, path)
+            rows += _allocations(rec, cluster or rec.get("Cluster") or _stem(path), tz)
         except ParseError as exc:
             column = exc.column
             raise InputError(
@@ -246,7 +246,7 @@ def _stem(path: Path) -> str:
     return path.name.split(".", 1)[0]
 
 
-def _allocations(rec: dict, cluster: str, tz: tzinfo, path: Path) -> list[dict]:
+def _allocations(rec: dict, cluster: str, tz: tzinfo) -> list[dict]:
     """A job line -> its allocation rows (none for a step, a pending or a GPU-less job)."""
     job = rec["JobID"].strip()
     if not job or "." in job:  # a step: --allocations leaves them out, we do too
