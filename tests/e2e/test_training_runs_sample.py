@@ -101,7 +101,9 @@ def test_the_training_runs_section_agrees_with_finops_runs(
                for m in at.markdown), [m.value for m in at.markdown][-2:]  # fmt: skip
     (table,) = [d.value for d in at.dataframe if "Job" in d.value.columns]
     assert table["Job"].tolist() == [r["job_id"] for r in every[:20]]
-    assert table.iloc[0]["cost"] == pytest.approx(float(every[0]["cost"]), abs=0.005)
+    cent = Decimal("0.01")
+    shown = Decimal(str(table.iloc[0]["cost"])).quantize(cent)
+    assert shown == Decimal(str(every[0]["cost"])).quantize(cent)
 
 
 def test_the_pack_lists_the_runs_that_started_in_its_month(
