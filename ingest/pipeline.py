@@ -22,13 +22,20 @@ from ingest.derive import refresh as derived
 from ingest.sources.delivery import Skipped, skipped_of
 from ingest.sources.input_path import os_error
 from ingest.warehouse import commit_race
-from ingest.warehouse.load_contract import AssetsLoad, HourlyLoad, LoadResult, PeriodLoad, Progress
+from ingest.warehouse.load_contract import (
+    AssetsLoad,
+    HourlyLoad,
+    LoadResult,
+    PeriodLoad,
+    Progress,
+    ServingLoad,
+)
 from ingest.warehouse.store import Store
 from models.settings import Settings
 from models.urls import redact
 
 # What a reader yields: cost lines by period, GPU-hours, an inventory's servers (any mix).
-Package = Iterable[PeriodLoad | HourlyLoad | AssetsLoad]
+Package = Iterable[PeriodLoad | HourlyLoad | ServingLoad | AssetsLoad]
 Reader = Callable[[], contextlib.AbstractContextManager[Package]]
 
 
@@ -85,6 +92,9 @@ def run(
             for item in items:
                 if isinstance(item, HourlyLoad):
                     outcome.results += store.load_gpu_util(item)
+            for item in items:
+                if isinstance(item, ServingLoad):
+                    outcome.results += store.load_serving_usage(item)
             for item in items:
                 if isinstance(item, AssetsLoad):
                     outcome.results.append(store.load_assets(item))

@@ -292,7 +292,12 @@ LOADS = Table(
     "loads",
     (
         Column("load_id", "string", False),
-        Column("dataset", "string", False, allowed=("cost_lines", "gpu_util", "assets")),
+        Column(
+            "dataset",
+            "string",
+            False,
+            allowed=("cost_lines", "gpu_util", "assets", "serving_usage"),
+        ),
         Column("source", "string", False),
         Column("billing_account", "string", False),
         Column("billing_period", "string", False, doc="YYYY-MM (gpu_util: the month)"),

@@ -21,6 +21,7 @@ SOURCES = {
     "gcp": "dashboard.cli.ingest_gcp:command",
     "onprem": "dashboard.cli.ingest_onprem:command",
     "telemetry": "dashboard.cli.ingest_telemetry:group",
+    "serving": "dashboard.cli.ingest_serving:group",
     "saas": "dashboard.cli.ingest_saas:command",
 }
 

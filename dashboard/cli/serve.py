@@ -61,6 +61,7 @@ DEMO_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("onprem", ("onprem/inventory.csv",)),
     ("saas", ("saas/invoices.csv",)),
+    ("serving", ("prometheus", "serving/prometheus")),  # after the GPU-hours it is costed by
 )
 
 

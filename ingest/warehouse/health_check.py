@@ -32,7 +32,12 @@ from ingest.warehouse.location import is_remote
 from models.errors import DamagedWarehouseError
 from models.settings import Settings
 
-LOADED = ("cost_lines", "gpu_util", "assets")  # tables whose commits carry a loads record
+LOADED = (
+    "cost_lines",
+    "gpu_util",
+    "assets",
+    "serving_usage",
+)  # tables whose commits carry a loads record
 
 
 @dataclass

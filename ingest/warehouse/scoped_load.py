@@ -1,5 +1,6 @@
 """Loads that replace rows by scope rather than by partition: a telemetry ingest's GPU-hours
-(its source, hosts and hour range) and an inventory's assets (its sites).
+and a serving-metrics ingest's usage (their source, hosts and hour range) and an inventory's
+assets (its sites).
 
 The reader says what the rows are and which hosts, hours or sites they cover (load_contract);
 this module turns that scope into the Delta predicate and builds the LoadResults.
@@ -13,8 +14,15 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from ingest.warehouse import delta_commit
-from ingest.warehouse.load_contract import AssetsLoad, HourlyLoad, LoadResult, new_load_id
-from models.schema import ASSETS, GPU_UTIL, conform
+from ingest.warehouse.load_contract import (
+    AssetsLoad,
+    HourlyLoad,
+    LoadResult,
+    ServingLoad,
+    new_load_id,
+)
+from models.schema import ASSETS, GPU_UTIL, Table, conform
+from models.serving import SERVING_USAGE
 
 if TYPE_CHECKING:
     from ingest.warehouse.store import Store
@@ -24,11 +32,16 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def to_gpu_util(rows: pl.DataFrame | pl.LazyFrame, source: str, load_id: str) -> pl.DataFrame:
+def to_gpu_util(
+    rows: pl.DataFrame | pl.LazyFrame, source: str, load_id: str, table: Table = GPU_UTIL
+) -> pl.DataFrame:
     frame = rows.lazy().with_columns(
         pl.lit(source).alias("source"), pl.lit(load_id).alias("x_LoadId")
     )
-    return conform(frame, GPU_UTIL).sort("host", "gpu_index", "gpu_uuid", "hour").collect()
+    order = [
+        c for c in ("host", "gpu_index", "gpu_uuid", "model", "pod", "hour") if c in table.names
+    ]
+    return conform(frame, table).sort(order, nulls_last=True).collect()
 
 
 def hours_predicate(
@@ -49,6 +62,15 @@ def load_gpu_util(store: Store, load: HourlyLoad) -> list[LoadResult]:
     Re-ingesting the same samples gives the same rows; other hosts, other sources and hours
     outside the range are untouched.
     """
+    return load_hourly(store, load, GPU_UTIL)
+
+
+def load_serving_usage(store: Store, load: ServingLoad) -> list[LoadResult]:
+    """Serving usage, replaced like GPU-hours: by source, hosts and hour range, by month."""
+    return load_hourly(store, load, SERVING_USAGE)
+
+
+def load_hourly(store: Store, load: HourlyLoad | ServingLoad, table: Table) -> list[LoadResult]:
     if load.rows.height == 0:
         return []
     results = []
@@ -57,15 +79,15 @@ def load_gpu_util(store: Store, load: HourlyLoad) -> list[LoadResult]:
         for month in sorted(set(months["_m"])):
             part = months.filter(pl.col("_m") == month)
             load_id = new_load_id()
-            frame = to_gpu_util(part.drop("_m"), load.source, load_id)
+            frame = to_gpu_util(part.drop("_m"), load.source, load_id, table)
             hosts = sorted(set(frame["host"]))
             first: datetime = frame["hour"].min()  # type: ignore[assignment]
             last: datetime = frame["hour"].max()  # type: ignore[assignment]
-            staged = store.staging_dir() / f"{load_id}-gpu_util.parquet"
+            staged = store.staging_dir() / f"{load_id}-{table.name}.parquet"
             frame.write_parquet(staged)
             result = LoadResult(
                 load_id=load_id,
-                dataset="gpu_util",
+                dataset=table.name,
                 source=load.source,
                 billing_account=f"{len(hosts)} host(s)",
                 billing_period=str(month),
@@ -80,8 +102,8 @@ def load_gpu_util(store: Store, load: HourlyLoad) -> list[LoadResult]:
             try:
                 delta_commit.replace_rows(
                     store,
-                    "gpu_util",
-                    GPU_UTIL,
+                    table.name,
+                    table,
                     staged,
                     hours_predicate(str(month), load.source, hosts, first, last),
                     result,
