@@ -172,7 +172,8 @@ def default_catalogue() -> Catalogue:
 
 
 _UNIT = re.compile(
-    r"^\s*(?P<n>\d+(?:\.\d+)?)?\s*(?P<mult>[KkMm])?\s*(?P<word>tokens?|count|requests?)?\s*$"
+    r"^\s*(?P<n>\d+(?:\.\d+)?)?\s*(?P<mult>[KkMm])?\s*(?P<word>tokens?|count|requests?)?\s*$",
+    re.IGNORECASE,
 )
 _MULT = {"k": 1_000, "m": 1_000_000}
 
