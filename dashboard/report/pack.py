@@ -21,10 +21,10 @@ Public entry point (used by `finops report` and the dashboard's Reports page):
   title (`Section.basis`), so do the sheets, the PDF headings and the CSV files.
 
 `Pack.sections` maps a name (summary, budgets, trend, reconciliation, onprem_parts,
-chargeback, idle_gpu, egress, tools, commitments, notes) to a `Section` whose `frame` holds
-exact Decimal money; `Pack.files` maps each format to the files written; `Pack.reconciled`
-says whether every source account matched. Raises InputError for an unknown month or
-currency and ConfigError for a bad `[report]`/`[budgets]` section.
+chargeback, idle_gpu, egress, tools, commitments, unit_costs, notes) to a `Section` whose
+`frame` holds exact Decimal money; `Pack.files` maps each format to the files written;
+`Pack.reconciled` says whether every source account matched. Raises InputError for an
+unknown month or currency and ConfigError for a bad `[report]`/`[budgets]` section.
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ def compute(
             report_usage.egress(con, month, currency, basis),
             report_usage.tools(con, month, currency, basis),
             report_usage.commitments(con, month, currency),
+            report_usage.unit_costs(con, month, currency),
             report_usage.notes(con, month, currency, cfg, gaps, idle, rec),
         ]
     finally:
