@@ -49,7 +49,7 @@ ENDPOINTS = (
         "mistralai/Mistral-7B-Instruct-v0.3": (2_400, (400, 700), (120, 260)),
     }),
 )  # fmt: skip
-RESTART = ("nc-a100-serve-01", -5, 14 * 24 + 9)  # host, month index, hour in it: a restart
+RESTART = ("nc-a100-serve-01", 5, 14 * 24 + 9)  # host, months before the end, hour in it
 STOP_SHARE = 0.92  # vLLM counts requests by finished_reason: stop, else length
 
 
@@ -110,8 +110,9 @@ def _series(s: Served) -> list[tuple[dict, np.ndarray]]:
 
 
 def _restart_hour(company: Company) -> tuple[str, int]:
-    host, month, hour = RESTART
-    return host, company.cal.month_hours(company.cal.months[month])[0] + hour
+    host, back, hour = RESTART
+    months = company.cal.months
+    return host, company.cal.month_hours(months[max(0, len(months) - back)])[0] + hour
 
 
 def _samples(company: Company, s: Served, per_hour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -202,8 +203,11 @@ def serving_truth(company: Company) -> list[dict]:
 def truth(company: Company) -> dict:
     """truth.json's `serving`: the per model and month figures and the planted restart."""
     host, at = _restart_hour(company)
+    restarted = any(s.host.host == host and s.served[at] for s in served(company))
     return {
         "models": serving_truth(company),
-        "restart": {"host": host, "hour": company.cal.hour_time(at).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "restart": {"host": host, "hour": company.cal.hour_time(at).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        if restarted
+        else None,
         "scrape_interval_s": STEP_S,
     }

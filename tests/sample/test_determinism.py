@@ -28,7 +28,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     assert da == db
     assert a == b
     kinds = {k.split("/")[0] for k in da}
-    assert kinds == {"aws", "azure", "gcp", "onprem", "saas", "telemetry", "truth.json"}
+    assert kinds == {"aws", "azure", "gcp", "onprem", "saas", "telemetry", "serving", "truth.json"}
 
 
 def test_other_seed_changes_data_not_layout(tmp_path: Path) -> None:
