@@ -12,12 +12,13 @@ import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
 from models.errors import ConfigError, InputError, did_you_mean
 from models.rules import _check_regex
+from models.sections import parse_section
 
 COUNTS = ("input_tokens", "output_tokens", "tokens", "requests")
 
@@ -25,14 +26,25 @@ COUNTS = ("input_tokens", "output_tokens", "tokens", "requests")
 @dataclass(frozen=True)
 class Meter:
     model: str
-    pattern: str
+    pattern: str  # regex over meter_text() of a cost line
     counts: str  # one of COUNTS
+
+    def __post_init__(self) -> None:
+        if self.counts not in COUNTS:
+            raise ConfigError(
+                f"unknown counts {self.counts!r}{did_you_mean(self.counts, COUNTS)}",
+                expected=f"one of {', '.join(COUNTS)}",
+            )
+        _check_regex(self.pattern, f"meter {self.model!r}", "")
 
 
 @dataclass(frozen=True)
 class Comparable:
     model: str  # regex over the self-hosted model's name
     api: str  # key of an ApiPrice
+
+    def __post_init__(self) -> None:
+        _check_regex(self.model, f"comparable {self.api!r}", "")
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,18 @@ class ApiPrice:
     as_of: date
     confidence: str
 
+    def __post_init__(self) -> None:
+        if self.input_per_1m < 0 or self.output_per_1m < 0:
+            raise ConfigError(
+                f"price {self.key!r}: not a price",
+                expected="a number >= 0",
+                found=f"{self.input_per_1m} / {self.output_per_1m}",
+            )
+        if not self.source.strip():
+            raise ConfigError(f"price {self.key!r}: a price needs its source")
+        if not isinstance(self.as_of, date):
+            raise ConfigError(f"price {self.key!r}: as_of is not a date", found=repr(self.as_of))
+
 
 @dataclass(frozen=True)
 class Catalogue:
@@ -64,100 +88,36 @@ class Catalogue:
         return None
 
 
-def _exact_keys(spec: Any, keys: tuple[str, ...], where: str, origin: str) -> dict:
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{where}: expected a table", file=origin, found=repr(spec))
-    for k in spec:
-        if k not in keys:
-            raise ConfigError(
-                f"{where}: unknown key {k!r}{did_you_mean(k, keys)}",
-                file=origin,
-                expected=f"keys {', '.join(keys)}",
-            )
-    missing = [k for k in keys if k not in spec]
-    if missing:
-        raise ConfigError(f"{where}: missing {', '.join(missing)}", file=origin)
-    return spec
-
-
-def _money(text: Any, where: str, origin: str) -> Decimal:
-    try:
-        value = Decimal(str(text))
-    except InvalidOperation:
-        value = Decimal(-1)
-    if not value.is_finite() or value < 0:
-        raise ConfigError(
-            f"{where}: not a price", file=origin, expected="a number >= 0", found=repr(text)
-        )
-    return value
-
-
-_PRICE_KEYS = (
-    "model", "provider", "region", "tier", "currency", "input_per_1m", "output_per_1m",
-    "source", "as_of", "confidence",
-)  # fmt: skip
-
-
 def parse_prices(doc: dict[str, Any], origin: str = "api_prices.toml") -> dict[str, ApiPrice]:
-    out = {}
-    for key, spec in doc.items():
-        s = _exact_keys(spec, _PRICE_KEYS, f"price {key!r}", origin)
-        if not isinstance(s["as_of"], date):
-            raise ConfigError(
-                f"price {key!r}: as_of is not a date", file=origin, found=repr(s["as_of"])
-            )
-        if not str(s["source"]).strip():
-            raise ConfigError(f"price {key!r}: a price needs its source", file=origin)
-        out[key] = ApiPrice(
-            key=key,
-            model=str(s["model"]),
-            provider=str(s["provider"]),
-            region=str(s["region"]),
-            tier=str(s["tier"]),
-            currency=str(s["currency"]),
-            input_per_1m=_money(s["input_per_1m"], f"price {key!r} input_per_1m", origin),
-            output_per_1m=_money(s["output_per_1m"], f"price {key!r} output_per_1m", origin),
-            source=str(s["source"]),
-            as_of=s["as_of"],
-            confidence=str(s["confidence"]),
-        )
-    return out
+    """`["key"]` tables -> prices, strictly (models/sections.py: unknown keys, types)."""
+    return {
+        key: parse_section(ApiPrice, {**spec, "key": key}, key, origin)
+        if isinstance(spec, dict)
+        else parse_section(ApiPrice, spec, key, origin)
+        for key, spec in doc.items()
+    }
+
+
+@dataclass(frozen=True)
+class _CatalogueFile:
+    meters: tuple[Meter, ...] = ()
+    comparables: tuple[Comparable, ...] = ()
 
 
 def parse_catalogue(
     doc: dict[str, Any], prices: dict[str, ApiPrice], origin: str = "model_catalogue.toml"
 ) -> Catalogue:
-    for key in doc:
-        if key not in ("meters", "comparables"):
+    """[[meters]] and [[comparables]], strictly (models/sections.py), each comparable naming
+    a price of `prices`."""
+    parsed = parse_section(_CatalogueFile, doc, "model catalogue", origin)
+    for n, c in enumerate(parsed.comparables, 1):
+        if c.api not in prices:
             raise ConfigError(
-                f"unknown key {key!r}{did_you_mean(key, ['meters', 'comparables'])}",
-                file=origin,
-                expected="[[meters]] and [[comparables]]",
-            )
-    meters = []
-    for i, spec in enumerate(doc.get("meters", [])):
-        where = f"meter #{i + 1}"
-        s = _exact_keys(spec, ("model", "pattern", "counts"), where, origin)
-        if s["counts"] not in COUNTS:
-            raise ConfigError(
-                f"{where}: unknown counts {s['counts']!r}{did_you_mean(str(s['counts']), COUNTS)}",
-                file=origin,
-                expected=f"one of {', '.join(COUNTS)}",
-            )
-        pattern = _check_regex(s["pattern"], where, origin)
-        meters.append(Meter(str(s["model"]), pattern, str(s["counts"])))
-    comparables = []
-    for i, spec in enumerate(doc.get("comparables", [])):
-        where = f"comparable #{i + 1}"
-        s = _exact_keys(spec, ("model", "api"), where, origin)
-        if s["api"] not in prices:
-            raise ConfigError(
-                f"{where}: no API price {s['api']!r}{did_you_mean(str(s['api']), prices)}",
+                f"[[comparables]] #{n}: no API price {c.api!r}{did_you_mean(c.api, prices)}",
                 file=origin,
                 expected=f"a key of api_prices.toml: {', '.join(sorted(prices))}",
             )
-        comparables.append(Comparable(_check_regex(s["model"], where, origin), str(s["api"])))
-    return Catalogue(tuple(meters), tuple(comparables), prices)
+    return Catalogue(parsed.meters, parsed.comparables, prices)
 
 
 @functools.cache

@@ -103,31 +103,35 @@ def host_of(metric: dict[str, str]) -> str | None:
 def check_points(points: pl.DataFrame, over: tuple[str, ...] = ("series",)) -> None:
     """Counters are not negative, and each series' times strictly increase (in the order
     given, within each group `over`)."""
-    bad = points.filter(pl.col("value") < 0)
-    if bad.height:
-        r = bad.row(0, named=True)
-        raise InputError(
-            f"negative counter value in {bad.height} sample(s)",
-            file=r["file"],
-            location=f"{r['field']} of model {r['model']} on {r['host']} at ts {r['ts']:g}",
-            expected="a counter (0 or more; it only grows until its server restarts)",
-            found=f"{r['value']:g}",
-            hint="save answers of the counters themselves (not rate() or deriv()); "
-            "nothing was stored",
-        )
     step = points.with_columns((pl.col("ts") - pl.col("ts").shift(1).over(over)).alias("_dt"))
-    bad = step.filter(pl.col("_dt") <= 0)
-    if bad.height:
-        r = bad.row(0, named=True)
-        raise InputError(
+    checks = [
+        (
+            pl.col("value") < 0,
+            "negative counter value",
+            "a counter (0 or more; it only grows until its server restarts)",
+            lambda r: f"{r['value']:g}",
+            "save answers of the counters themselves (not rate() or deriv())",
+        ),
+        (
+            pl.col("_dt") <= 0,
             "time does not increase within a series",
-            file=r["file"],
-            location=f"{r['field']} of model {r['model']} on {r['host']} at ts {r['ts']:g}",
-            expected="each series' samples in strictly increasing time, once each",
-            found=f"a sample {-r['_dt']:g} s before or at the one before it",
-            hint="a query_range answer is in time order; was the file edited or joined? "
-            "nothing was stored",
-        )
+            "each series' samples in strictly increasing time, once each",
+            lambda r: f"a sample {-r['_dt']:g} s before or at the one before it",
+            "a query_range answer is in time order; was the file edited or joined?",
+        ),
+    ]
+    for mask, message, expected, found, hint in checks:
+        bad = step.filter(mask)
+        if bad.height:
+            r = bad.row(0, named=True)
+            raise InputError(
+                f"{message} in {bad.height} sample(s)",
+                file=r["file"],
+                location=f"{r['field']} of model {r['model']} on {r['host']} at ts {r['ts']:g}",
+                expected=expected,
+                found=found(r),
+                hint=f"{hint} Nothing was stored.",
+            )
 
 
 def hourly_increases(points: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from dashboard.cli.finops import App
-from dashboard.cli.ingest_telemetry import server, server_options
+from dashboard.cli.ingest_telemetry import loaded, server, server_options
 
 
 @click.group()
@@ -78,25 +78,9 @@ def prometheus(
 
 
 def _summary(app: App, results, rows) -> None:
-    if not results:
+    if not loaded(app, results, "model-hours", "Loaded serving usage"):
         app.console.print("No serving counters found.")
         return
-    from dashboard.cli.progress import show_brief
-    from dashboard.cli.tables import Column, show
-
-    if app.brief:
-        show_brief(app.console, results, unit="model-hours")
-    else:
-        show(
-            app.console,
-            ["month", "hosts", Column("model-hours", number=True), "status"],
-            [
-                (r.billing_period, r.billing_account, f"{r.rows:,}",
-                 f"{r.status} (v{r.table_version})")
-                for r in results
-            ],
-            title="Loaded serving usage",
-        )  # fmt: skip
     resets = int(rows["resets"].sum()) if rows is not None and rows.height else 0
     if resets:
         app.console.print(

@@ -68,26 +68,34 @@ def _store(app: App, source: str, target: str, build, host_map: Path | None) -> 
     _summary(app, outcome.of("gpu_util"), frame)
 
 
-def _summary(app: App, results: list[LoadResult], frame) -> None:
+def loaded(app: App, results: list[LoadResult], unit: str, title: str) -> bool:
+    """One line per source (`finops demo`) or a row per month of hourly loads; False when
+    nothing was loaded."""
     if not results:
-        app.console.print("No GPU samples found.")
-        return
+        return False
     from dashboard.cli.progress import show_brief
     from dashboard.cli.tables import Column, show
 
     if app.brief:
-        show_brief(app.console, results, unit="GPU-hours")
+        show_brief(app.console, results, unit=unit)
     else:
         show(
             app.console,
-            ["source", "month", "hosts", Column("GPU-hours", number=True), "status"],
+            ["source", "month", "hosts", Column(unit, number=True), "status"],
             [
                 (r.source, r.billing_period, r.billing_account, f"{r.rows:,}",
                  f"{r.status} (v{r.table_version})")
                 for r in results
             ],
-            title="Loaded GPU-hours",
+            title=title,
         )  # fmt: skip
+    return True
+
+
+def _summary(app: App, results: list[LoadResult], frame) -> None:
+    if not loaded(app, results, "GPU-hours", "Loaded GPU-hours"):
+        app.console.print("No GPU samples found.")
+        return
     unmapped = sorted(set(frame.filter(frame["resource_id"].is_null())["host"]))
     if unmapped:
         app.console.print(

@@ -174,7 +174,7 @@ def test_the_shipped_catalogue_and_prices_are_sourced_and_dated() -> None:
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({"meter": []}, "unknown key 'meter' (did you mean \"meters\"?)"),
+        ({"meter": []}, "unknown key 'meter' in [model catalogue] (did you mean \"meters\"?)"),
         ({"meters": [{"model": "m", "pattern": "x", "counts": "tokenz"}]}, "unknown counts"),
         ({"meters": [{"model": "m", "pattern": "(", "counts": "tokens"}]}, "invalid regex"),
         ({"comparables": [{"model": "x", "api": "nope"}]}, "no API price 'nope'"),
