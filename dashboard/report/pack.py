@@ -133,7 +133,7 @@ def compute(
             report_usage.egress(con, month, currency, basis),
             report_usage.tools(con, month, currency, basis),
             report_usage.commitments(con, month, currency),
-            report_usage.unit_costs(con, month, currency),
+            report_usage.unit_costs(con, month, currency) if sources.unit_costs else None,
             report_usage.notes(con, month, currency, cfg, gaps, idle, rec),
         ]
     finally:
