@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.sources.prometheus import Client, matrix, point_value
+from ingest.sources.prometheus import Client, matrix
 from ingest.sources.prometheus_answers import _load, list_answer_files
 from ingest.warehouse.load_contract import SourceFile
 from models.errors import InputError
@@ -35,10 +35,11 @@ SELECTOR = '{__name__=~"' + "|".join(COUNTERS) + '"}'
 
 
 class _Points:
-    """Series of counters collected into POINTS columns, each series given an id."""
+    """Series of counters collected into POINTS frames, each series given an id; the values
+    of a series are parsed as one column, not point by point."""
 
     def __init__(self) -> None:
-        self.cols: dict[str, list] = {k: [] for k in POINTS}
+        self.parts: list[pl.DataFrame] = []
         self.ids: dict[tuple, int] = {}
 
     def add(self, series: dict, where: str) -> None:
@@ -67,26 +68,25 @@ class _Points:
                 found=str(metric),
                 hint="keep the label in the recording rule or relabelling; nothing was stored",
             )
-        key = tuple(sorted(metric.items()))
-        sid = self.ids.setdefault(key, len(self.ids))
+        sid = self.ids.setdefault(tuple(sorted(metric.items())), len(self.ids))
         values = series.get("values") or []
-        for t, v in values:
-            try:
-                value = point_value(v, where)
-            except ValueError:
-                raise InputError(
-                    "not a number in a series",
-                    file=where,
-                    location=f"{name} of model {model} on {host} at ts {t}",
-                    expected='a counter value such as "1234"',
-                    found=repr(v),
-                ) from None
-            if value is None:
-                continue  # NaN: no sample here, not zero
-            self.cols["series"].append(sid)
-            self.cols["ts"].append(float(t))
-            self.cols["value"].append(value)
-        n = len(self.cols["series"]) - len(self.cols["host"])
+        text = pl.DataFrame(
+            {"ts": [t for t, _ in values], "text": [v for _, v in values]},
+            schema={"ts": pl.Float64, "text": pl.String},
+        )
+        value = text["text"].cast(pl.Float64, strict=False)
+        bad = value.is_null() | value.is_infinite()
+        if bad.any():
+            i = int(bad.arg_true()[0])
+            raise InputError(
+                "infinite value in a series"
+                if value[i] is not None
+                else "not a number in a series",
+                file=where,
+                location=f"{name} of model {model} on {host} at ts {text['ts'][i]:g}",
+                expected='a finite counter value such as "1234" (or NaN for no sample)',
+                found=repr(text["text"][i]),
+            )
         base = {
             "host": host,
             "namespace": first_label(metric, NAMESPACE_LABELS),
@@ -96,11 +96,15 @@ class _Points:
             "field": counter.field,
             "file": where,
         }
-        for k, v in base.items():
-            self.cols[k].extend([v] * n)
+        self.parts.append(
+            text.with_columns(value.alias("value"), pl.lit(sid, pl.Int64).alias("series"))
+            .filter(~pl.col("value").is_nan())  # NaN: no sample here, not zero
+            .with_columns(pl.lit(v, pl.String).alias(k) for k, v in base.items())
+            .select(POINTS.keys())
+        )
 
     def frame(self) -> pl.DataFrame:
-        return pl.DataFrame(self.cols, schema=POINTS)
+        return pl.concat(self.parts) if self.parts else pl.DataFrame(schema=POINTS)
 
 
 def read_answers(path: Path) -> tuple[list[SourceFile], pl.LazyFrame]:
