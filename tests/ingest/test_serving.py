@@ -120,3 +120,26 @@ def test_a_real_prometheus_gives_the_same_usage_as_the_saved_answers(
     rows = usage(warehouse)
     assert by_hour(rows) == EXPECTED
     assert rows["resets"].sum() == RESETS
+
+
+def test_tgi_counters_give_requests_and_both_token_counts(warehouse: Path, tmp_path: Path) -> None:
+    labels = {"instance": "10.0.3.7:80", "kubernetes_node": "aks-gpu-2",
+              "kubernetes_pod_name": "tgi-mistral-0", "namespace": "llm",
+              "model_id": "mistralai/Mistral-7B-Instruct-v0.3"}  # fmt: skip
+    doc = answer(
+        [
+            ("tgi_request_success", labels, [0, 5, 5, 5] * 3),
+            ("tgi_request_input_length_sum", labels, [0, 2000, 2000, 2000] * 3),
+            ("tgi_request_generated_tokens_sum", labels, [0, 900, 900, 900] * 3),
+        ]
+    )
+    (tmp_path / "tgi.json").write_text(json.dumps(doc), encoding="utf-8")
+    assert ingest(warehouse, str(tmp_path / "tgi.json")) == 0
+    rows = usage(warehouse)
+    # the values above restart every hour (0, 5, 5, 5 is not a counter): each drop a reset
+    first = rows.row(0, named=True)
+    assert (first["host"], first["pod"], first["namespace"], first["server"]) == (
+        "aks-gpu-2", "tgi-mistral-0", "llm", "tgi")  # fmt: skip
+    assert by_hour(rows)[(0, "aks-gpu-2", "mistralai/Mistral-7B-Instruct-v0.3")] == (
+        5.0, 2000.0, 900.0)  # fmt: skip
+    assert rows["resets"].sum() == 6  # hours 1 and 2 begin with a drop, in each of 3 series
