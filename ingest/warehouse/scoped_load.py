@@ -32,16 +32,20 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# rows in a stable order, so the same samples write the same files
+_ORDER = {
+    GPU_UTIL.name: ["host", "gpu_index", "gpu_uuid", "hour"],
+    SERVING_USAGE.name: ["host", "model", "namespace", "pod", "hour"],
+}
+
+
 def to_gpu_util(
     rows: pl.DataFrame | pl.LazyFrame, source: str, load_id: str, table: Table = GPU_UTIL
 ) -> pl.DataFrame:
     frame = rows.lazy().with_columns(
         pl.lit(source).alias("source"), pl.lit(load_id).alias("x_LoadId")
     )
-    order = [
-        c for c in ("host", "gpu_index", "gpu_uuid", "model", "pod", "hour") if c in table.names
-    ]
-    return conform(frame, table).sort(order, nulls_last=True).collect()
+    return conform(frame, table).sort(_ORDER[table.name]).collect()
 
 
 def hours_predicate(
