@@ -26,6 +26,7 @@ from models.currency import minor_units, to_minor_units
 class Kind(StrEnum):
     MONEY = "money"  # an amount in the table's currency
     PRICE = "price"  # money per unit (per GPU-hour, per GB, per seat, per day)
+    UNIT_COST = "unit_cost"  # money per 1k requests or 1M tokens: cents would hide it
     COUNT = "count"  # whole things: hours, GPUs, lines, seats
     SHARE = "share"  # a fraction (0.581), shown as 58.1%
     GB = "gb"  # gigabytes moved or stored
@@ -36,6 +37,8 @@ class Kind(StrEnum):
     TEXT = "text"
     ID = "id"  # an identifier: shown exactly, never turned into words
 
+
+_AMOUNTS = (Kind.MONEY, Kind.PRICE, Kind.UNIT_COST)  # in a currency: headed with it
 
 # Known columns: name -> (words, kind). Money and prices get the currency after their words.
 _KNOWN: dict[str, tuple[str, Kind]] = {
@@ -65,6 +68,20 @@ _KNOWN: dict[str, tuple[str, Kind]] = {
     "anomaly": ("Anomaly in", Kind.TEXT),
     "hours": ("Hours", Kind.COUNT),
     "state": ("State", Kind.TEXT),
+    # unit costs (per model served)
+    "served_by": ("Served by", Kind.TEXT),
+    "how": ("How", Kind.TEXT),
+    "requests": ("Requests", Kind.COUNT),
+    "tokens": ("Tokens", Kind.COUNT),
+    "tokens_served": ("Tokens served", Kind.COUNT),
+    "per_1k_requests": ("Per 1k requests", Kind.UNIT_COST),
+    "per_1m_tokens": ("Per 1M tokens", Kind.UNIT_COST),
+    "per_1m_output_tokens": ("Per 1M output tokens", Kind.UNIT_COST),
+    "api_model": ("Comparable API", Kind.TEXT),
+    "self_hosted_cost": ("Self-hosted cost", Kind.MONEY),
+    "api_cost_at_this_volume": ("API cost at this volume", Kind.MONEY),
+    "break_even_tokens_a_month": ("Break-even tokens a month", Kind.COUNT),
+    "cheaper": ("Cheaper", Kind.TEXT),
     # spend
     "cost": ("Cost", Kind.MONEY),
     "spend": ("Spend", Kind.MONEY),
@@ -248,7 +265,7 @@ def label(name: str, currency: str | None = None) -> str:
     if _WORDS.search(name) and name not in _KNOWN:
         return name[0].upper() + name[1:]
     text, kind = _KNOWN.get(name, (words(name), kind_of(name)))
-    if kind in (Kind.MONEY, Kind.PRICE) and currency:
+    if kind in _AMOUNTS and currency:
         return f"{text} ({currency})"
     if kind is Kind.SHARE:
         return f"{text} (%)"
@@ -274,9 +291,9 @@ def value_words(value: object) -> object:
 
 def decimals(kind: Kind, currency: str | None) -> int | None:
     """Digits after the point a number of `kind` is shown with (None: not a number)."""
-    if kind in (Kind.MONEY, Kind.PRICE):
+    if kind in _AMOUNTS:
         digits = minor_units(currency)
-        return 2 if digits is None else digits
+        return (2 if digits is None else digits) + (2 if kind is Kind.UNIT_COST else 0)
     return {Kind.COUNT: 0, Kind.SHARE: 1, Kind.GB: 1, Kind.NUMBER: 2}.get(kind)
 
 
@@ -306,9 +323,9 @@ def shown(
         col, kind = pl.col(name), kind_of(name, dtype)
         digits = decimals(kind, currency)
         if dtype.is_numeric() and digits is not None:
-            if kind in (Kind.MONEY, Kind.PRICE) and exact:
+            if kind in _AMOUNTS and exact:
                 out.append(col)
-            elif kind in (Kind.MONEY, Kind.PRICE) and isinstance(dtype, pl.Decimal):
+            elif kind in _AMOUNTS and isinstance(dtype, pl.Decimal):
                 out.append(
                     col.map_elements(
                         lambda v, d=digits: _at(v, d), return_dtype=pl.Decimal(38, digits)
@@ -344,7 +361,7 @@ def csv_frame(frame: pl.DataFrame, currency: str | None, exact: bool = False) ->
     """A table as a downloaded CSV carries it: headings in words with units, values as
     `shown`, and a Currency column wherever there is money (a file read on its own says what
     its amounts are)."""
-    money = [n for n, t in frame.schema.items() if kind_of(n, t) in (Kind.MONEY, Kind.PRICE)]
+    money = [n for n, t in frame.schema.items() if kind_of(n, t) in _AMOUNTS]
     out = shown(frame, currency, exact, empty=None)  # an empty field stays empty
     if money and currency and "currency" not in frame.columns:
         out = out.with_columns(pl.lit(currency).alias("currency"))

@@ -29,13 +29,14 @@ from ingest.warehouse.load_contract import (
     PeriodLoad,
     Progress,
     RunsLoad,
+    ServingLoad,
 )
 from ingest.warehouse.store import Store
 from models.settings import Settings
 from models.urls import redact
 
 # What a reader yields: cost lines by period, GPU-hours, an inventory's servers (any mix).
-Package = Iterable[PeriodLoad | HourlyLoad | AssetsLoad | RunsLoad]
+Package = Iterable[PeriodLoad | HourlyLoad | ServingLoad | AssetsLoad | RunsLoad]
 Reader = Callable[[], contextlib.AbstractContextManager[Package]]
 
 
@@ -92,6 +93,9 @@ def run(
             for item in items:
                 if isinstance(item, HourlyLoad):
                     outcome.results += store.load_gpu_util(item)
+            for item in items:
+                if isinstance(item, ServingLoad):
+                    outcome.results += store.load_serving_usage(item)
             for item in items:
                 if isinstance(item, AssetsLoad):
                     outcome.results.append(store.load_assets(item))

@@ -296,7 +296,7 @@ LOADS = Table(
             "dataset",
             "string",
             False,
-            allowed=("cost_lines", "gpu_util", "assets", "training_runs"),
+            allowed=("cost_lines", "gpu_util", "assets", "training_runs", "serving_usage"),
         ),
         Column("source", "string", False),
         Column("billing_account", "string", False),

@@ -278,3 +278,24 @@ def forecast(frame: pl.DataFrame, key: str, cur: str = "USD", basis: str = "") -
         **_LAYOUT,
     )
     return fig
+
+
+def unit_cost_trend(frame: pl.DataFrame) -> go.Figure:
+    """Cost per 1M tokens by month, a line per model (columns of unit_costs); a model billed
+    in two currencies is two lines, never one."""
+    fig = go.Figure()
+    rows = frame.filter(pl.col("cost_per_1m_tokens").is_not_null()).sort("month")
+    for (model, kind, cur), part in rows.group_by("model", "kind", "currency", maintain_order=True):
+        how = "self-hosted" if kind == "self_hosted" else "API"
+        fig.add_scatter(
+            x=part["month"].to_list(),
+            y=_f(part, "cost_per_1m_tokens"),
+            mode="lines+markers",
+            name=f"{model} ({how}, {cur})",
+        )
+    fig.update_layout(
+        title="Cost per 1M tokens (input + output) by month",
+        yaxis_title="per 1M tokens",
+        **_LAYOUT,
+    )
+    return fig

@@ -26,6 +26,7 @@ PAGES = (
     ("tools.py", "Tools & SaaS", ":material/apps:"),
     ("workloads.py", "Workloads", ":material/model_training:"),
     ("own_vs_rent.py", "Own vs rent", ":material/balance:"),
+    ("unit_costs.py", "Unit costs", ":material/token:"),
     ("forecast.py", "Forecast", ":material/trending_up:"),
     ("budgets.py", "Budgets", ":material/savings:"),
     ("reports.py", "Reports", ":material/description:"),

@@ -52,6 +52,7 @@ COMMANDS = {
     "rules": "dashboard.cli.rules:group",
     "explain": "dashboard.cli.explain:command",
     "own-vs-rent": "dashboard.cli.own_vs_rent:command",
+    "unit-costs": "dashboard.cli.unit_costs:command",
     "report": "dashboard.cli.report:command",
     "export": "dashboard.cli.export:command",
     "runs": "dashboard.cli.runs:command",

@@ -22,6 +22,7 @@ SOURCES = {
     "onprem": "dashboard.cli.ingest_onprem:command",
     "telemetry": "dashboard.cli.ingest_telemetry:group",
     "jobs": "dashboard.cli.ingest_jobs:group",
+    "serving": "dashboard.cli.ingest_serving:group",
     "saas": "dashboard.cli.ingest_saas:command",
 }
 

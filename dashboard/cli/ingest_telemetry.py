@@ -68,26 +68,34 @@ def _store(app: App, source: str, target: str, build, host_map: Path | None) -> 
     _summary(app, outcome.of("gpu_util"), frame)
 
 
-def _summary(app: App, results: list[LoadResult], frame) -> None:
+def loaded(app: App, results: list[LoadResult], unit: str, title: str) -> bool:
+    """One line per source (`finops demo`) or a row per month of hourly loads; False when
+    nothing was loaded."""
     if not results:
-        app.console.print("No GPU samples found.")
-        return
+        return False
     from dashboard.cli.progress import show_brief
     from dashboard.cli.tables import Column, show
 
     if app.brief:
-        show_brief(app.console, results, unit="GPU-hours")
+        show_brief(app.console, results, unit=unit)
     else:
         show(
             app.console,
-            ["source", "month", "hosts", Column("GPU-hours", number=True), "status"],
+            ["source", "month", "hosts", Column(unit, number=True), "status"],
             [
                 (r.source, r.billing_period, r.billing_account, f"{r.rows:,}",
                  f"{r.status} (v{r.table_version})")
                 for r in results
             ],
-            title="Loaded GPU-hours",
+            title=title,
         )  # fmt: skip
+    return True
+
+
+def _summary(app: App, results: list[LoadResult], frame) -> None:
+    if not loaded(app, results, "GPU-hours", "Loaded GPU-hours"):
+        app.console.print("No GPU samples found.")
+        return
     unmapped = sorted(set(frame.filter(frame["resource_id"].is_null())["host"]))
     if unmapped:
         app.console.print(
@@ -97,6 +105,68 @@ def _summary(app: App, results: list[LoadResult], frame) -> None:
         )
 
 
+def server(
+    app: App,
+    target: str,
+    start: str | None,
+    end: str | None,
+    auth: str | None,
+    ca_bundle: Path | None,
+    org_id: str | None,
+    region: str | None,
+):
+    """A Prometheus client for `target` with its credentials, and the --start/--end range;
+    checked before anything is stored (a refused URL never reaches load_errors)."""
+    from ingest.sources import prometheus as prom
+    from ingest.sources import prometheus_auth
+    from models.errors import InputError
+
+    prometheus_auth.check_url(target)
+    if not start or not end:
+        raise InputError(
+            "a Prometheus URL needs --start and --end",
+            expected="--start 2026-10-01T00:00Z --end 2026-11-01T00:00Z",
+        )
+    t0, t1 = _time(start, "--start"), _time(end, "--end")
+    conf = app.settings.prometheus
+    org = org_id or conf.org_id
+    client = prom.Client(
+        target,
+        auth=prometheus_auth.resolve(target, auth, conf, app.settings.aws.profile, region),
+        tls=prometheus_auth.tls_context(ca_bundle or conf.ca_bundle),
+        headers={"X-Scope-OrgID": org} if org else {},
+    )
+    return client, t0, t1
+
+
+def server_options(command):
+    """The options of a Prometheus server: range, credentials, TLS, tenant."""
+    for option in reversed(
+        (
+            click.option("--start", help="Start time, ISO 8601 with zone (for a URL)."),
+            click.option("--end", help="End time, exclusive (for a URL)."),
+            click.option(
+                "--auth",
+                type=click.Choice(PROMETHEUS_AUTH_MODES),
+                help="Credentials (default: [sources.prometheus] auth, else by host: "
+                "aps-workspaces.<region>.amazonaws.com -> sigv4, "
+                "*.prometheus.monitor.azure.com -> azure, others none).",
+            ),
+            click.option(
+                "--ca-bundle",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="PEM file of the CA that signed the server's certificate (a private CA).",
+            ),
+            click.option("--org-id", help="Tenant sent as X-Scope-OrgID (Mimir, Cortex)."),
+            click.option(
+                "--region", help="AWS region for --auth sigv4 when the URL does not say it."
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @click.group()
 def group() -> None:
     """Load GPU utilisation telemetry (Prometheus/DCGM, nvidia-smi logs, CloudWatch agent)."""
@@ -104,23 +174,8 @@ def group() -> None:
 
 @group.command("prometheus")
 @click.argument("target")
-@click.option("--start", help="Start time, ISO 8601 with zone (for a URL).")
-@click.option("--end", help="End time, exclusive (for a URL).")
+@server_options
 @click.option("--query-set", default="dcgm", show_default=True, help="Queries to run.")
-@click.option(
-    "--auth",
-    type=click.Choice(PROMETHEUS_AUTH_MODES),
-    help="Credentials (default: [sources.prometheus] auth, else by host: "
-    "aps-workspaces.<region>.amazonaws.com -> sigv4, *.prometheus.monitor.azure.com -> azure, "
-    "others none).",
-)
-@click.option(
-    "--ca-bundle",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="PEM file of the CA that signed the server's certificate (a private CA).",
-)
-@click.option("--org-id", help="Tenant sent as X-Scope-OrgID (Mimir, Cortex).")
-@click.option("--region", help="AWS region for --auth sigv4 when the URL does not say it.")
 @HOST_MAP
 @click.pass_obj
 def prometheus(
@@ -142,27 +197,9 @@ def prometheus(
     $FINOPS_PROMETHEUS_PASSWORD (basic), boto3's chain (sigv4) or DefaultAzureCredential
     (azure); never put them in the URL."""
     from ingest.sources import prometheus as prom
-    from models.errors import InputError
 
     if target.startswith(("http://", "https://")):
-        from ingest.sources import prometheus_auth
-
-        # checked before anything is stored: a refused URL never reaches load_errors
-        prometheus_auth.check_url(target)
-        if not start or not end:
-            raise InputError(
-                "a Prometheus URL needs --start and --end",
-                expected="--start 2026-10-01T00:00Z --end 2026-11-01T00:00Z",
-            )
-        t0, t1 = _time(start, "--start"), _time(end, "--end")
-        conf = app.settings.prometheus
-        org = org_id or conf.org_id
-        client = prom.Client(
-            target,
-            auth=prometheus_auth.resolve(target, auth, conf, app.settings.aws.profile, region),
-            tls=prometheus_auth.tls_context(ca_bundle or conf.ca_bundle),
-            headers={"X-Scope-OrgID": org} if org else {},
-        )
+        client, t0, t1 = server(app, target, start, end, auth, ca_bundle, org_id, region)
 
         def build():
             from ingest.warehouse.load_contract import SourceFile

@@ -65,6 +65,7 @@ DEMO_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("jobs", ("slurm", "slurm/iad1-sacct.txt", "--cluster", "iad1", "--tz", "America/New_York")),
     ("jobs", ("kubernetes", "kubernetes/aks-research/", "--cluster", "aks-research")),
     ("jobs", ("kubernetes", "kubernetes/iad1-mig/", "--cluster", "iad1-k8s")),
+    ("serving", ("prometheus", "serving/prometheus")),  # after the GPU-hours it is costed by
 )
 ZONE_OPTION = "--tz"  # its value (America/New_York) holds a slash but is not a path
 
@@ -206,6 +207,9 @@ def _ready(app: App) -> None:
         idle = con.execute(
             "SELECT currency, count(*), sum(cost) FROM idle_episodes GROUP BY 1 ORDER BY 3 DESC"
         ).fetchall()
+        from dashboard.queries.unit_costs import served_tile
+
+        served = served_tile(con)
     finally:
         con.close()
     billed = ", ".join(money_with_code(total, currency) for currency, total in spend)
@@ -223,6 +227,12 @@ def _ready(app: App) -> None:
             for currency, n, cost in idle
         )
         click.echo(f"Idle GPUs: {costing}.")
+    if served is not None:
+        per = money_with_code(served["per_1m"], served["currency"])
+        click.echo(
+            f"Cost per 1M tokens served in {served['month']}: {per} on our own GPUs "
+            f"({served['models']} model(s)); per model and against the API: finops unit-costs"
+        )
     click.echo("Every load, period by period: finops loads")
 
 

@@ -35,6 +35,7 @@ class Sources:
 
     classified: bool
     gpu_hours: bool
+    unit_costs: bool = False
 
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection) -> Sources:
@@ -45,7 +46,11 @@ class Sources:
                 "union all select table_name from duckdb_tables()"
             ).fetchall()
         }
-        return cls(classified="classified_costs" in names, gpu_hours="gpu_hours" in names)
+        return cls(
+            classified="classified_costs" in names,
+            gpu_hours="gpu_hours" in names,
+            unit_costs="unit_costs" in names,
+        )
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> pl.DataFrame:

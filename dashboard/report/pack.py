@@ -21,9 +21,9 @@ Public entry point (used by `finops report` and the dashboard's Reports page):
   title (`Section.basis`), so do the sheets, the PDF headings and the CSV files.
 
 `Pack.sections` maps a name (summary, budgets, trend, reconciliation, onprem_parts,
-chargeback, idle_gpu, egress, tools, commitments, training_runs, notes) to a `Section` whose
-`frame` holds exact Decimal money; `Pack.files` maps each format to the files written;
-`Pack.reconciled` says whether every source account matched. Raises InputError for an
+chargeback, idle_gpu, egress, tools, commitments, training_runs, unit_costs, notes) to a
+`Section` whose `frame` holds exact Decimal money; `Pack.files` maps each format to the files
+written; `Pack.reconciled` says whether every source account matched. Raises InputError for an
 unknown month or currency and ConfigError for a bad `[report]`/`[budgets]` section.
 """
 
@@ -135,6 +135,7 @@ def compute(
             report_usage.tools(con, month, currency, basis),
             report_usage.commitments(con, month, currency),
             report_runs.training_runs(con, month, currency, cfg.idle_below),
+            report_usage.unit_costs(con, month, currency) if sources.unit_costs else None,
             report_usage.notes(con, month, currency, cfg, gaps, idle, rec),
         ]
     finally:

@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 
 from dashboard.queries import commitments as queries_commitments
+from dashboard.queries import unit_costs as queries_unit
 from dashboard.report.config import ReportSettings
 from dashboard.report.data import LINES, Sources, amount, frame
 from dashboard.report.model import Month, Section
@@ -357,3 +358,45 @@ def _ranges(days: list[date]) -> str:
         else:
             spans.append([d, d])
     return ", ".join(f"{a}" if a == b else f"{a}..{b}" for a, b in spans)
+
+
+UNIT = Decimal("0.0001")  # a unit cost at four decimals: cents would hide a request's cost
+
+
+def unit_costs(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> Section:
+    """Per model of the month: cost per 1k requests and per 1M tokens, self-hosted beside the
+    API, with the API's cost at the same volume and the break-even volume (the Unit costs
+    page and `finops unit-costs` show the same rows, from the unit_costs table)."""
+    rows = queries_unit.unit_costs(con).filter(
+        (pl.col("month") == str(month)) & (pl.col("currency") == currency)
+    )
+    tokens = pl.when(pl.col("input_tokens").is_not_null() | pl.col("output_tokens").is_not_null())
+    unit = pl.Decimal(38, 4)
+    df = rows.select(
+        "model",
+        pl.col("kind").replace_strict({"self_hosted": "Self-hosted", "api": "API"}).alias("how"),
+        pl.col("where_served").alias("served_by"),
+        "cost",
+        "idle_cost",
+        pl.col("requests").round(0).cast(pl.Int64),
+        tokens.then(pl.col("input_tokens").fill_null(0) + pl.col("output_tokens").fill_null(0))
+        .round(0)
+        .cast(pl.Int64)
+        .alias("tokens"),
+        pl.col("cost_per_1k_requests").round(4).cast(unit).alias("per_1k_requests"),
+        pl.col("cost_per_1m_tokens").round(4).cast(unit).alias("per_1m_tokens"),
+        pl.col("api_cost").alias("api_cost_at_this_volume"),
+        pl.col("break_even_tokens").round(0).cast(pl.Int64).alias("break_even_tokens_a_month"),
+    )
+    return Section(
+        "unit_costs",
+        f"Unit costs {month}",
+        df,
+        money=("cost", "idle_cost", "api_cost_at_this_volume"),
+        exact=("per_1k_requests", "per_1m_tokens"),
+        totals=("cost", "idle_cost"),
+        note="Cost per unit served (EffectiveCost). Self-hosted: the GPU-hours of the hosts "
+        "serving each model, idle included, a shared host split by requests; API: billed "
+        "cost over billed tokens. Break-even: the monthly tokens at which the comparable API "
+        "costs what the GPUs cost.",
+    )

@@ -6,14 +6,15 @@ every partition `lineage.stale()` finds out of date (a refresh killed, a disk th
 recording the digest of each one's GPU lines; then rebuilds gpu_hours for the months whose GPU
 inputs now differ from what it was built from (GPU lines, telemetry, assets, idle settings),
 then idle_episodes, then the rollups of the re-classified partitions and of those stale
-themselves. A load that changed no GPU line (an Azure, GCP or SaaS period without GPU VMs, a
-restatement of other lines) rebuilds no GPU month.
+themselves, then unit_costs when serving usage, GPU-hours or cost lines moved. A load that
+changed no GPU line (an Azure, GCP or SaaS period without GPU VMs, a restatement of other
+lines) rebuilds no GPU month.
 A warehouse whose derived data matches its sources costs a read of the Delta logs.
 """
 
 from __future__ import annotations
 
-from ingest.derive import lineage
+from ingest.derive import lineage, unit_costs
 from ingest.warehouse.cost_line_load import safe_part
 from ingest.warehouse.load_contract import LoadResult
 from ingest.warehouse.pause import pause_point
@@ -32,10 +33,12 @@ def refresh(store: Store, settings: Settings, results: list[LoadResult]) -> list
         if r.dataset == "cost_lines"
     }
     if not committed and not lineage.stale(store, settings):
+        unit_costs.refresh(store)  # a no-op when its inputs did not move
         return []  # the common re-ingest of unchanged files: logs read, no lock taken
     with store.writer():
         found = lineage.stale(store, settings)
         _rebuild(store, settings, parts, found)
+    unit_costs.refresh(store)  # after gpu_hours: it reads them
     return found
 
 

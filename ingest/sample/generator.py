@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ingest.sample import serving
 from ingest.sample.aws_services import write_aws
 from ingest.sample.azure_services import write_azure
 from ingest.sample.company import (
@@ -18,6 +19,7 @@ from ingest.sample.gcp import write_gcp
 from ingest.sample.jobs import write_jobs
 from ingest.sample.onprem import book_costs, model_doc, write_inventory
 from ingest.sample.saas import write_saas
+from ingest.sample.serving import write_serving
 from ingest.sample.telemetry import write_telemetry
 from ingest.sample.truth import Ledger, build_truth, write_truth
 
@@ -99,6 +101,7 @@ def generate(
     if telemetry:
         steps.append(("telemetry", lambda t: write_telemetry(out, company, t)))
         steps.append(("jobs", lambda t: runs.extend(write_jobs(out, company))))
+        steps.append(("serving", lambda t: write_serving(out, company)))
     for i, (name, fn) in enumerate(steps):
         if progress:
             progress(name, i, len(steps))
@@ -107,6 +110,7 @@ def generate(
     truth = build_truth(company, ledger, _meta(company, seed, scale, bulk))
     if runs:
         truth["training_runs"] = runs
+    truth["serving"] = serving.truth(company)
     write_truth(out / "truth.json", truth)
     if progress:
         progress("done", len(steps), len(steps))

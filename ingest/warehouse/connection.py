@@ -25,9 +25,12 @@ from deltalake.exceptions import TableNotFoundError
 from ingest.warehouse.location import Location, ObjectPath, fetch, is_remote, open_delta, parse
 from models.errors import ConfigError, DamagedWarehouseError, InputError, WarehouseError
 from models.schema import ASSETS, COST_LINES, GPU_UTIL, LOAD_ERRORS, LOADS, Table
+from models.serving import SERVING_USAGE
 from models.training_runs import TRAINING_RUNS
 
-BASE_TABLES: tuple[Table, ...] = (COST_LINES, GPU_UTIL, ASSETS, TRAINING_RUNS, LOADS, LOAD_ERRORS)
+BASE_TABLES: tuple[Table, ...] = (
+    COST_LINES, GPU_UTIL, ASSETS, TRAINING_RUNS, LOADS, LOAD_ERRORS, SERVING_USAGE
+)  # fmt: skip
 
 # Views built on top of the base tables: name -> function(connection) that creates it.
 # Registered by importing modules that define them (see register_view), so this module

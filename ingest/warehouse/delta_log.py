@@ -18,11 +18,14 @@ from deltalake import DeltaTable
 from ingest.warehouse.location import open_delta
 from models.rollups import ROLLUPS
 
-BASE_TABLES = ("cost_lines", "gpu_util", "assets", "training_runs", "loads", "load_errors")
+BASE_TABLES = (
+    "cost_lines", "gpu_util", "assets", "training_runs", "loads", "load_errors", "serving_usage"
+)  # fmt: skip
 # Rebuilt from the base tables (`finops classify`); "classifications" is their older name.
 DERIVED_TABLES = (
     "classifications", "line_classes", "class_keys", "gpu_hours", "idle_episodes",
     "gpu_buckets", "gpu_demand", "gpu_owned_days", "telemetry_monthly",  # GPU rollups
+    "unit_costs",
     *(t.name for t in ROLLUPS),
 )  # fmt: skip
 TABLES = BASE_TABLES + DERIVED_TABLES

@@ -37,6 +37,7 @@ LOADED = (
     "gpu_util",
     "assets",
     "training_runs",
+    "serving_usage",
 )  # tables whose commits carry a loads record
 
 

@@ -87,6 +87,17 @@ class HourlyLoad:
 
 
 @dataclass(frozen=True)
+class ServingLoad:
+    """Hourly serving usage of one serving-metrics ingest (models.serving.SERVING_USAGE). Like
+    GPU-hours, it replaces this source's rows for exactly its hosts and hour range."""
+
+    source: str  # prometheus | cloudwatch
+    rows: pl.DataFrame  # columns of serving_usage except source and x_LoadId
+    files: list[SourceFile]
+    label: str
+
+
+@dataclass(frozen=True)
 class AssetsLoad:
     """An inventory's servers. The writer replaces the assets of `sites` (its replace scope)
     with `rows`, in one commit."""

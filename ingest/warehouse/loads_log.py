@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 META_KEY = "finops.load"
 # The datasets whose commits are loads (the derived ones are rebuilt, never logged).
-LOGGED = ("cost_lines", "gpu_util", "assets", "training_runs")
+LOGGED = ("cost_lines", "gpu_util", "assets", "training_runs", "serving_usage")
 
 
 def committed_at(store: Store, dataset: str, version: int | None = None) -> datetime:

@@ -1,7 +1,8 @@
 """Loads that replace rows by scope rather than by partition: a telemetry ingest's GPU-hours
-(its source, hosts and hour range), an inventory's assets (its sites), and a scheduler's
-training runs (a Slurm cluster's jobs: a later sacct log restates those jobs and leaves the
-others; a Kubernetes cluster's hours, since its runs are seen hour by hour).
+(its source, hosts and hour range), a serving-metrics ingest's usage (the same scope), an
+inventory's assets (its sites), and a scheduler's training runs (a Slurm cluster's jobs: a later
+sacct log restates those jobs and leaves the others; a Kubernetes cluster's hours, since its
+runs are seen hour by hour).
 
 The reader says what the rows are and which hosts, hours or sites they cover (load_contract);
 this module turns that scope into the Delta predicate and builds the LoadResults.
@@ -20,10 +21,12 @@ from ingest.warehouse.load_contract import (
     HourlyLoad,
     LoadResult,
     RunsLoad,
+    ServingLoad,
     SourceFile,
     new_load_id,
 )
 from models.schema import ASSETS, GPU_UTIL, Table, conform
+from models.serving import SERVING_USAGE
 from models.training_runs import SLURM, TRAINING_RUNS
 
 if TYPE_CHECKING:
@@ -34,11 +37,20 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def to_gpu_util(rows: pl.DataFrame | pl.LazyFrame, source: str, load_id: str) -> pl.DataFrame:
+# rows in a stable order, so the same samples write the same files
+_ORDER = {
+    GPU_UTIL.name: ["host", "gpu_index", "gpu_uuid", "hour"],
+    SERVING_USAGE.name: ["host", "model", "namespace", "pod", "hour"],
+}
+
+
+def to_gpu_util(
+    rows: pl.DataFrame | pl.LazyFrame, source: str, load_id: str, table: Table = GPU_UTIL
+) -> pl.DataFrame:
     frame = rows.lazy().with_columns(
         pl.lit(source).alias("source"), pl.lit(load_id).alias("x_LoadId")
     )
-    return conform(frame, GPU_UTIL).sort("host", "gpu_index", "gpu_uuid", "hour").collect()
+    return conform(frame, table).sort(_ORDER[table.name]).collect()
 
 
 def hours_predicate(
@@ -90,6 +102,15 @@ def load_gpu_util(store: Store, load: HourlyLoad) -> list[LoadResult]:
     Re-ingesting the same samples gives the same rows; other hosts, other sources and hours
     outside the range are untouched.
     """
+    return load_hourly(store, load, GPU_UTIL)
+
+
+def load_serving_usage(store: Store, load: ServingLoad) -> list[LoadResult]:
+    """Serving usage, replaced like GPU-hours: by source, hosts and hour range, by month."""
+    return load_hourly(store, load, SERVING_USAGE)
+
+
+def load_hourly(store: Store, load: HourlyLoad | ServingLoad, table: Table) -> list[LoadResult]:
     if load.rows.height == 0:
         return []
     results = []
@@ -98,12 +119,12 @@ def load_gpu_util(store: Store, load: HourlyLoad) -> list[LoadResult]:
         for month in sorted(set(months["_m"])):
             part = months.filter(pl.col("_m") == month)
             load_id = new_load_id()
-            frame = to_gpu_util(part.drop("_m"), load.source, load_id)
+            frame = to_gpu_util(part.drop("_m"), load.source, load_id, table)
             hosts = sorted(set(frame["host"]))
             first: datetime = frame["hour"].min()  # type: ignore[assignment]
             last: datetime = frame["hour"].max()  # type: ignore[assignment]
             result = _commit(
-                store, GPU_UTIL, frame, load_id, load.source, f"{len(hosts)} host(s)",
+                store, table, frame, load_id, load.source, f"{len(hosts)} host(s)",
                 str(month), load.files,
                 hours_predicate(str(month), load.source, hosts, first, last),
                 partition_by=["x_PartMonth"], constants={"x_PartMonth": str(month)},

@@ -41,6 +41,7 @@ from ingest.warehouse.load_contract import (
     PeriodLoad,
     Progress,
     RunsLoad,
+    ServingLoad,
     SourceFile,
     new_load_id,
 )
@@ -199,6 +200,11 @@ class Store:
         """Replace the source's GPU-hours of the load's hosts and hours
         (ingest/warehouse/scoped_load.py)."""
         return scoped_load.load_gpu_util(self, load)
+
+    def load_serving_usage(self, load: ServingLoad) -> list[LoadResult]:
+        """Replace the source's serving usage of the load's hosts and hours
+        (ingest/warehouse/scoped_load.py)."""
+        return scoped_load.load_serving_usage(self, load)
 
     def load_assets(self, load: AssetsLoad) -> LoadResult:
         """Replace the assets of the load's sites (ingest/warehouse/scoped_load.py)."""

@@ -76,11 +76,13 @@ def register_all(settings: Settings) -> None:
     from models.gpu_rollups import GPU_ROLLUPS, TELEMETRY_MONTHLY
     from models.idle import GPU_HOURS, IDLE_EPISODES
     from models.rollups import ROLLUPS
+    from models.unit_costs import UNIT_COSTS
 
     for table in (LINE_CLASSES, CLASS_KEYS, GPU_HOURS, IDLE_EPISODES, *ROLLUPS):
         warehouse.register_table(table)
     for table in (*GPU_ROLLUPS, TELEMETRY_MONTHLY):  # derived at ingest, by month
         warehouse.register_table(table)
+    warehouse.register_table(UNIT_COSTS)  # derived at ingest, whole
     warehouse.register_view("gpu_hourly", _gpu_hourly)
     warehouse.register_view("top_lines", _top_lines)
     warehouse.register_view("classifications", _classifications)  # before classified_costs

@@ -12,8 +12,11 @@ pytestmark = pytest.mark.slow  # needs the built sample warehouse
 def test_the_demo_prints_a_line_per_ingest_and_what_it_built(sample_warehouse: Path) -> None:
     from decimal import ROUND_HALF_EVEN, Decimal
 
+    from ingest.warehouse import views
     from ingest.warehouse.connection import connect
+    from models.settings import Settings
 
+    views.register_all(Settings())  # unit_costs, a derived table
     out = (sample_warehouse.parent / "demo.out").read_text(encoding="utf-8").splitlines()
     assert len(out) < 36  # it used to print three lines per month loaded, 280 in all
     con = connect(sample_warehouse)
@@ -48,3 +51,14 @@ def test_the_demo_prints_a_line_per_ingest_and_what_it_built(sample_warehouse: P
     assert "slurm iad1: 198 GPU runs (198 allocation rows, 2025-11..2026-10): committed (v0)" in out
     assert any(line.startswith("kubernetes aks-research: 53 GPU runs") for line in out)
     assert any(line.startswith("kubernetes iad1-k8s: 108 GPU runs") for line in out)
+    # the model servers' counters, and what a million tokens served on our GPUs cost
+    assert "prometheus: 12 months (2025-11 .. 2026-10), 24,480 model-hours: committed" in out
+    cost, tokens = con.execute(
+        "SELECT sum(cost), sum(input_tokens + output_tokens) FROM unit_costs "
+        "WHERE month = '2026-10' AND kind = 'self_hosted' AND input_tokens IS NOT NULL"
+    ).fetchall()[0]
+    per = cents(cost * 1_000_000 / Decimal(repr(tokens)))
+    assert (
+        f"Cost per 1M tokens served in 2026-10: USD {per} on our own GPUs (2 model(s)); "
+        "per model and against the API: finops unit-costs"
+    ) in out

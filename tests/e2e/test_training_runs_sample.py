@@ -91,7 +91,7 @@ def test_the_training_runs_section_agrees_with_finops_runs(
     assert main(["--warehouse", str(sample_warehouse), "runs", "--format", "json"]) == 0
     every = json.loads(capsys.readouterr().out)
     serve(monkeypatch, sample_warehouse)
-    at = page(app(), "workloads")
+    at = page(app(), "unit_costs")
     no_errors(at)
     total = sum(Decimal(str(r["cost"])) for r in every)
     hours = sum(r["gpu_hours"] for r in every)

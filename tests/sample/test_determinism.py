@@ -29,7 +29,8 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     assert a == b
     kinds = {k.split("/")[0] for k in da}
     assert kinds == {
-        "aws", "azure", "gcp", "onprem", "saas", "telemetry", "slurm", "kubernetes", "truth.json"
+        "aws", "azure", "gcp", "onprem", "saas", "telemetry", "slurm", "kubernetes", "serving",
+        "truth.json",
     }  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import movement as queries_movement
 from dashboard.queries import providers as queries_providers
 from dashboard.queries import spend as queries
+from dashboard.queries import unit_costs as queries_unit
 
 
 def read() -> dict:
@@ -143,7 +144,9 @@ def _answer_tiles(d: dict, cur: str) -> None:
     """Tool consolidation savings and the own-vs-rent verdict, each a link to its page. The
     verdict is read from the GPU demand rollups (two small tables); a warehouse without them
     would read every GPU-hour, so there it is drawn when asked for."""
-    a, b = st.columns(2)
+    a, t, b = st.columns(3)
+    with t:
+        _served_tile()
     with a:
         money_tile(
             st,
@@ -164,6 +167,24 @@ def _answer_tiles(d: dict, cur: str) -> None:
                 _own_vs_rent_verdict()
                 st.rerun()
         url.page_link(st, "own_vs_rent.py", "Own vs rent")
+
+
+def _served_tile() -> None:
+    """Cost per 1M tokens served by our own model servers in the latest month (the small
+    unit_costs table; never cost lines or GPU-hours)."""
+    tile = session.ask(queries_unit.served_tile)
+    if tile is None:
+        st.metric("Cost per 1M tokens served", "–", help="No self-hosted model serving yet")
+        st.caption("Ingest model-server metrics: `finops ingest serving prometheus ...`")
+    else:
+        st.metric(
+            "Cost per 1M tokens served",
+            money(tile["per_1m"], tile["currency"]),
+            help=f"Self-hosted models, {tile['month']}: the GPU-hours of their hosts over "
+            f"{tile['tokens']:,.0f} input and output tokens",
+        )
+        st.caption(f"Self-hosted, {tile['month']}")
+    url.page_link(st, "unit_costs.py", "Unit costs")
 
 
 def _own_vs_rent_verdict() -> str | None:

@@ -1,13 +1,13 @@
 """Workloads (engineering leads): what the AI spend was for — training, inference,
 experimentation — in one line first, what "unknown" is and how to teach a rule, then by team
-and month; then the costliest training runs (dashboard/app/training_runs.py)."""
+and month."""
 
 from __future__ import annotations
 
 import polars as pl
 import streamlit as st
 
-from dashboard.app import charts, session, training_runs
+from dashboard.app import charts, session
 from dashboard.labels import value_words
 from dashboard.queries import movement as queries_movement
 from models.rules import UNKNOWN_WORKLOAD
@@ -116,4 +116,3 @@ def render(d: dict | None) -> None:
 if session.ready():
     st.title("Workloads")
     render(read())
-    training_runs.render(training_runs.read())

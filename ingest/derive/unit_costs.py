@@ -1,0 +1,89 @@
+"""The `unit_costs` table (models.unit_costs.UNIT_COSTS): cost per unit served, per model and
+month, self-hosted beside the API. A few rows a model and month, so the dashboard's
+Overview, the Unit costs page and `finops unit-costs` read it instead of GPU-hours or lines.
+
+Rebuilt whole after a refresh whenever one of its inputs — serving_usage, gpu_hours,
+cost_lines (data versions) or the model catalogue — differs from what it was built from
+(recorded in the commit, as every derived table records its sources).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import polars as pl
+
+from ingest.derive import lineage, scratch
+from ingest.warehouse.connection import files_select, snapshot_files
+from ingest.warehouse.load_contract import new_load_id
+from ingest.warehouse.store import Store
+from models.idle import GPU_HOURS
+from models.model_catalogue import Catalogue, default_catalogue
+from models.schema import COST_LINES, GPU_UTIL
+from models.serving import SERVING_USAGE
+from models.unit_costs import (
+    API_LINE_COLUMNS,
+    SELF_HOSTED_SQL,
+    UNIT_COSTS,
+    api_usage,
+    meters_sql_filter,
+    unit_costs,
+)
+
+INPUTS = ("serving_usage", "gpu_hours", "gpu_util", "cost_lines")
+
+
+def _record(store: Store, catalogue: Catalogue) -> dict:
+    now: dict[str, object] = {name: lineage.data_version(store.table(name)) for name in INPUTS}
+    now["catalogue"] = hashlib.sha256(repr(catalogue).encode()).hexdigest()[:16]
+    return now
+
+
+def refresh(store: Store, catalogue: Catalogue | None = None) -> bool:
+    """Rebuild unit_costs when its inputs moved; True when it was rebuilt."""
+    catalogue = catalogue or default_catalogue()
+    now = _record(store, catalogue)
+    table = store.table(UNIT_COSTS.name)
+    if table is not None and lineage.recorded(table) == json.loads(json.dumps(now)):
+        return False
+    if table is None and now["serving_usage"] is None and now["cost_lines"] is None:
+        return False  # an empty warehouse: nothing to cost
+    with store.writer():
+        frame = build(store, catalogue)
+        staged = store.staging_dir() / f"{UNIT_COSTS.name}-{new_load_id()}.parquet"
+        try:
+            frame.write_parquet(staged)
+            store.replace_derived(
+                UNIT_COSTS.name, UNIT_COSTS, staged, None, metadata=lineage.metadata(now)
+            )
+        finally:
+            staged.unlink(missing_ok=True)
+    return True
+
+
+def build(store: Store, catalogue: Catalogue) -> pl.DataFrame:
+    """The unit_costs rows from the current snapshot of the inputs."""
+    with scratch.connect(store.staging_dir()) as con:
+        sources = {}
+        for name, decl in (
+            ("serving_usage", SERVING_USAGE),
+            ("gpu_hours", GPU_HOURS),
+            ("gpu_util", GPU_UTIL),
+            ("cost_lines", COST_LINES),
+        ):
+            snap = store.table(name)
+            files = snapshot_files(snap) if snap is not None else []
+            sources[name] = files_select(con, f"_{name}", files, decl, snap)  # type: ignore[arg-type]
+        con.execute(f"CREATE VIEW serving_usage AS {sources['serving_usage']}")
+        con.execute(f"CREATE VIEW gpu_hours AS {sources['gpu_hours']}")
+        con.execute(f"CREATE VIEW gpu_util AS {sources['gpu_util']}")
+        self_hosted = con.sql(SELF_HOSTED_SQL).pl()
+        cols = ", ".join(f'"{c}"' for c in API_LINE_COLUMNS)
+        lines = con.sql(
+            f"""SELECT {cols} FROM ({sources["cost_lines"]})
+            WHERE regexp_matches(concat_ws(' | ', coalesce(x_UsageType, ''),
+                coalesce(ServiceName, ''), coalesce(ChargeDescription, '')), $pattern)""",
+            params={"pattern": meters_sql_filter(catalogue)},
+        ).pl()
+    return unit_costs(self_hosted, api_usage(lines, catalogue), catalogue)
