@@ -54,6 +54,7 @@ COMMANDS = {
     "own-vs-rent": "dashboard.cli.own_vs_rent:command",
     "report": "dashboard.cli.report:command",
     "export": "dashboard.cli.export:command",
+    "watch": "dashboard.cli.watch:command",
 }
 
 
