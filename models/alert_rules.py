@@ -18,9 +18,10 @@
 Rule types and their own keys (RULE_KEYS): budget_forecast (budget, lead_days),
 budget_breached (budget), anomaly (min_excess, within_days, dimensions), idle_episode
 (min_hours, min_cost, within_days), commitment (below, within_days), data_gap (days, source).
-Checked strictly: an unknown type, a key of another type, a bad threshold, a link or webhook that is not http(s) are one
-ConfigError; so is a secret variable that is not set (`secrets`, given the environment, before
-anything is evaluated). Pure: the caller reads the file and hands in the environment.
+Checked strictly: an unknown type, a key of another type, a bad threshold, a link or webhook
+that is not http(s) are one ConfigError; so is a secret variable that is not set (`secrets`,
+given the environment, before anything is evaluated). Pure: the caller reads the file and
+hands in the environment.
 """
 
 from __future__ import annotations

@@ -200,13 +200,17 @@ def _budget_figures(s: BudgetStatus) -> dict[str, str]:
         "budget": s.budget.name,
         "amount": str(s.budget.amount),
         "currency": s.budget.currency,
-        "actual": str(s.actual),
-        "forecast": str(s.forecast),
-        "forecast_low": str(s.forecast_low),
-        "forecast_high": str(s.forecast_high),
+        "actual": _cents(s.actual),
+        "forecast": _cents(s.forecast),
+        "forecast_low": _cents(s.forecast_low),
+        "forecast_high": _cents(s.forecast_high),
         "breach": s.breach.isoformat() if s.breach else "",
         "as_of": s.as_of.isoformat() if s.as_of else "",
     }
+
+
+def _cents(value: Decimal | None) -> str:
+    return "" if value is None else str(Decimal(value).quantize(Decimal("0.01")))
 
 
 def _period(s: BudgetStatus) -> str:
@@ -230,7 +234,7 @@ def budget_forecast(rule: AlertRule, f: Figures) -> list[Alert]:
                 f"Budget {s.budget.name} is expected to breach on {s.breach:%d %b %Y}",
                 tuple(lines),
                 _budget_view(s),
-                changes_with=(s.breach,),
+                changes_with=(s.budget.amount, s.breach),
                 figures=_budget_figures(s),
             )
         )
@@ -256,7 +260,7 @@ def budget_breached(rule: AlertRule, f: Figures) -> list[Alert]:
                 f"{money(s.budget.amount, cur)}",
                 tuple(lines),
                 _budget_view(s),
-                changes_with=(s.breach,),
+                changes_with=(s.budget.amount, s.breach),
                 figures=_budget_figures(s),
             )
         )

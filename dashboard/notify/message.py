@@ -4,6 +4,7 @@ dashboard/links.py so that opening it reproduces the view."""
 
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from urllib.parse import urlencode
@@ -75,7 +76,8 @@ def _inert(text: str) -> str:
 
 
 def email(alert: Alert, url: str, update: bool, sender: str, to: tuple[str, ...]) -> EmailMessage:
-    msg = EmailMessage()
+    # headers folded only past RFC 5322's 998 characters: a subject stays one line
+    msg = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
     msg["Subject"] = f"[finops {alert.rule.severity}] {'Update: ' if update else ''}{alert.title}"
     msg["From"] = sender
     msg["To"] = ", ".join(to)
