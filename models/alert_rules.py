@@ -106,8 +106,8 @@ class AlertRule:
                     "min_cost", "below", "days", "source"):  # fmt: skip
             if getattr(self, key) is not None and key not in own:
                 raise ConfigError(
-                    f"{label}: a {self.type} rule has no key {key!r}",
-                    expected=f"keys of a {self.type} rule: {', '.join(own)}",
+                    f"{label}: {key!r} is not a key of {self.type} rules",
+                    expected=f"keys of {self.type} rules: {', '.join(own)}",
                     found=key,
                 )
         if self.dimensions is not None:
@@ -180,8 +180,8 @@ class Channel:
                     "sender"):  # fmt: skip
             if getattr(self, key) is not None and key not in own:
                 raise ConfigError(
-                    f"{label}: a {self.type} channel has no key {key!r}",
-                    expected=f"keys of a {self.type} channel: {', '.join(own) or 'none'}",
+                    f"{label}: {key!r} is not a key of {self.type} channels",
+                    expected=f"keys of {self.type} channels: {', '.join(own) or 'none'}",
                     found=key,
                 )
         if self.type in ("slack", "webhook"):

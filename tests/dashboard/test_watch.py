@@ -258,3 +258,27 @@ def test_a_dry_run_sends_and_records_nothing(
     assert "[critical] Budget team nlp is over: USD 790.00 of USD 700.00" in out
     assert hook.attempts == 0
     assert alert_log.read(Store(watched)).height == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (("budget_breached", "budget_breach"),
+         "unknown rule type 'budget_breach' (did you mean \"budget_breached\"?)"),
+        (('url_env = "FINOPS_TEST_HOOK_URL"', 'url = "file:///etc/passwd"'),
+         "the webhook URL is not an http(s) URL"),
+        (("FINOPS_TEST_HOOK_URL", "FINOPS_UNSET_HOOK_URL"),
+         "the variable FINOPS_UNSET_HOOK_URL named by url_env is not set"),
+    ],
+)  # fmt: skip
+def test_bad_config_is_one_message_before_anything_is_evaluated(
+    watched: Path, tmp_path: Path, hook: Hook, secrets, capsys, change, said
+) -> None:
+    config = configure(tmp_path, hook, None)
+    config.write_text(config.read_text(encoding="utf-8").replace(*change), encoding="utf-8")
+    code, out, err = watch(watched, config, capsys)
+    assert code == 2
+    assert out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"Configuration error: {config}") and said in line
+    assert hook.attempts == 0 and Store(watched).table("alert_state") is None
