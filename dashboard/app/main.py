@@ -28,6 +28,7 @@ PAGES = (
     ("own_vs_rent.py", "Own vs rent", ":material/balance:"),
     ("forecast.py", "Forecast", ":material/trending_up:"),
     ("budgets.py", "Budgets", ":material/savings:"),
+    ("alerts.py", "Alerts", ":material/notifications:"),
     ("reports.py", "Reports", ":material/description:"),
     ("health.py", "Data health", ":material/monitor_heart:"),
 )

@@ -31,8 +31,10 @@ from tests.fixtures.warehouse_state import serve
 # providers are SaaS vendors (tools_monthly) and the loads records the damage check holds the
 # tables' versions against.
 # gpu_demand and gpu_owned_days: the own-vs-rent verdict's tile (hours by state, GPUs seen)
+# alert_state: the open alerts' line (written by `finops watch`)
 OVERVIEW_READS = (
-    "spend_daily", "gpu_buckets", "tools_monthly", "loads", "gpu_demand", "gpu_owned_days"
+    "spend_daily", "gpu_buckets", "tools_monthly", "loads", "gpu_demand", "gpu_owned_days",
+    "alert_state",
 )  # fmt: skip
 
 
