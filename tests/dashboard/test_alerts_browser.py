@@ -3,47 +3,23 @@ ran over the small warehouse: the sentence, the table with its links, no error b
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from dashboard.cli.finops import main
 from tests.fixtures.served import HEIGHT, WIDTH, Served, settle
+from tests.fixtures.watch_rules import STDOUT, copy_of, rules
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CONFIG = """
-[budgets]
-team = { nlp = "700" }
-
-[alerts]
-dashboard_url = "http://localhost:8599"
-
-[[alerts.rule]]
-name = "Over budget"
-type = "budget_breached"
-severity = "critical"
-
-[[alerts.rule]]
-name = "Idle GPUs"
-type = "idle_episode"
-min_hours = 1
-within_days = 31
-
-[[alerts.channel]]
-name = "terminal"
-type = "stdout"
-"""
 
 
 def test_the_alerts_page_in_a_browser(
     built_warehouse: Path, tmp_path: Path, browser, shots: Path, capsys
 ) -> None:
-    root = tmp_path / "warehouse"
-    shutil.copytree(built_warehouse, root)
+    root = copy_of(built_warehouse, tmp_path)
     config = tmp_path / "finops.toml"
-    config.write_text(CONFIG, encoding="utf-8")
+    config.write_text(rules() + STDOUT, encoding="utf-8")
     assert main(["--warehouse", str(root), "--config", str(config), "watch"]) == 1
     capsys.readouterr()
     with Served(root, config) as served:

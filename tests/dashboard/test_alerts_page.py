@@ -3,7 +3,6 @@ small warehouse (team nlp over its USD 700 budget; i-gpu1 and i-gpu2 idle)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,40 +10,19 @@ import pytest
 from dashboard.cli.finops import main
 from tests.fixtures.app_pages import app, metrics, no_errors, page
 from tests.fixtures.warehouse_state import serve
-
-CONFIG = """
-[budgets]
-team = { nlp = "700" }
-
-[[alerts.rule]]
-name = "Over budget"
-type = "budget_breached"
-severity = "critical"
-%s
-[[alerts.channel]]
-name = "terminal"
-type = "stdout"
-"""
-IDLE = """
-[[alerts.rule]]
-name = "Idle GPUs"
-type = "idle_episode"
-min_hours = 1
-within_days = 31
-"""
+from tests.fixtures.watch_rules import STDOUT, copy_of, rules
 
 
-def watch(root: Path, tmp_path: Path, rules: str) -> int:
+def watch(root: Path, tmp_path: Path, idle: bool) -> int:
     config = tmp_path / "finops.toml"
-    config.write_text(CONFIG % rules, encoding="utf-8")
+    config.write_text(rules(idle=idle) + STDOUT, encoding="utf-8")
     return main(["--warehouse", str(root), "--config", str(config), "watch"])
 
 
 @pytest.fixture
 def watched(built_warehouse: Path, tmp_path: Path, monkeypatch, capsys) -> Path:
-    root = tmp_path / "warehouse"
-    shutil.copytree(built_warehouse, root)
-    assert watch(root, tmp_path, IDLE) == 1
+    root = copy_of(built_warehouse, tmp_path)
+    assert watch(root, tmp_path, idle=True) == 1
     capsys.readouterr()
     serve(monkeypatch, root)
     return root
@@ -84,7 +62,7 @@ def test_the_overview_shows_open_alerts_and_drops_resolved_ones(
         "**3 open alerts**: Budget team nlp is over: USD 790.00 of USD 700.00 and 2 more."
     )
     # the idle rule removed: its two conditions no longer hold and are resolved
-    assert watch(watched, tmp_path, "") == 1
+    assert watch(watched, tmp_path, idle=False) == 1
     assert "2 resolved" in capsys.readouterr().err
     at = app()
     (line,) = [w.value for w in at.warning]

@@ -11,8 +11,6 @@ GPUs 0-2 idle 4 hours (USD 120), i-gpu2's 8 GPUs 2 hours (USD 160).
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -23,29 +21,11 @@ import pytest
 from dashboard.cli.finops import main
 from ingest.warehouse import alert_log
 from ingest.warehouse.store import Store
-from tests.fixtures.kill import REPO, finops
+from tests.fixtures.kill import REPO, finops, sigkill_when
 from tests.fixtures.receivers import SMTP_PASSWORD, SMTP_USER, Hook, Mailbox, hook, mailbox
+from tests.fixtures.watch_rules import copy_of, rules
 
 __all__ = ["hook", "mailbox"]  # fixtures
-
-RULES = """
-[budgets]
-team = {{ nlp = "{amount}" }}
-
-[alerts]
-dashboard_url = "http://127.0.0.1:8599"
-
-[[alerts.rule]]
-name = "Over budget"
-type = "budget_breached"
-severity = "critical"
-
-[[alerts.rule]]
-name = "Idle GPUs"
-type = "idle_episode"
-min_hours = 1
-within_days = 31
-"""
 
 HOOK = """
 [[alerts.channel]]
@@ -75,16 +55,14 @@ timeout_s = 5
 
 @pytest.fixture
 def watched(built_warehouse: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "warehouse"
-    shutil.copytree(built_warehouse, root)
-    return root
+    return copy_of(built_warehouse, tmp_path)
 
 
 def configure(
     tmp_path: Path, hook: Hook, box: Mailbox | None, amount: str = "700", timeout: float = 2,
     deadline: float = 30,
 ) -> Path:  # fmt: skip
-    text = RULES.format(amount=amount) + HOOK.format(timeout=timeout, deadline=deadline)
+    text = rules(amount) + HOOK.format(timeout=timeout, deadline=deadline)
     if box is not None:
         text += MAIL.format(port=box.port, ca=box.ca_file, user=SMTP_USER)
     path = tmp_path / "finops.toml"
@@ -227,15 +205,7 @@ def test_a_watch_killed_mid_delivery_neither_loses_nor_repeats(
         finops(watched, "--config", str(config), "watch"),
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-    try:
-        assert hook.holding.wait(60), "the watch never posted"
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+    sigkill_when(proc, lambda: hook.holding.wait(60))  # the watch is waiting for the hook
     records = alert_log.read(Store(watched))
     assert records.filter(pl.col("status") == "pending").height == 3
     assert records.filter(pl.col("status") == "sent").height == 0
