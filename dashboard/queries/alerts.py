@@ -173,7 +173,9 @@ def recent(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pl.DataFrame:
                        ELSE 'pending' END AS status,
                   coalesce(p.delivery, '–') AS delivery, f.link, f.body, f.alert_id
            FROM fired f LEFT JOIN per p USING (alert_id) LEFT JOIN closed c USING (condition)
-           ORDER BY f.fired_at DESC, f.alert_id LIMIT $n""",
+           ORDER BY f.fired_at DESC,
+                    CASE f.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
+                    f.title LIMIT $n""",
         {"n": limit},
     )
 
