@@ -108,10 +108,10 @@ def run(
     resolved = sorted(state.open - holding)
     if dry_run:
         return Pass(outcomes, resolved)
-    first = [
+    first = [  # new, changed, or holding again after it was resolved
         alert_log.row(o.alert, "fired", o.link)
         for o in outcomes
-        if o.alert.alert_id not in state.fired
+        if o.alert.alert_id not in state.fired or o.alert.condition not in state.open
     ]
     first += [
         alert_log.row(o.alert, "pending", o.link, name)

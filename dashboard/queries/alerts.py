@@ -149,7 +149,9 @@ def recent(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pl.DataFrame:
     return queries.frame(
         con,
         """WITH fired AS (
-               SELECT alert_id, min("at") AS fired_at, any_value(rule) AS rule,
+               SELECT alert_id, min("at") AS fired_at,
+                      max("at") FILTER (WHERE status = 'fired') AS last_fired,
+                      any_value(rule) AS rule,
                       any_value(rule_type) AS rule_type, any_value(severity) AS severity,
                       any_value(title) AS title, any_value(body) AS body,
                       any_value(link) AS link, any_value(condition) AS condition
@@ -166,7 +168,7 @@ def recent(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pl.DataFrame:
                SELECT condition, max("at") AS resolved_at FROM alert_state
                WHERE status = 'resolved' GROUP BY 1)
            SELECT f.fired_at, f.severity, f.rule, f.title,
-                  CASE WHEN c.resolved_at > f.fired_at THEN 'resolved'
+                  CASE WHEN c.resolved_at > f.last_fired THEN 'resolved'
                        WHEN p.failed THEN 'delivery failed'
                        WHEN p.sent THEN 'sent'
                        WHEN p.alert_id IS NULL THEN 'fired'

@@ -69,6 +69,11 @@ def test_the_overview_shows_open_alerts_and_drops_resolved_ones(
     assert line == "**1 open alert**: Budget team nlp is over: USD 790.00 of USD 700.00."
     at = page(at, "alerts")
     assert at.markdown[0].value.startswith("**1 alert condition holds** (1 critical)")
+    # the idle rule back: the same alerts hold again, open once more, but are not sent again
+    assert watch(watched, tmp_path, idle=True) == 1
+    assert "3 alerts hold: 0 messages sent, 3 sent before." in capsys.readouterr().err
+    (line,) = [w.value for w in app().warning]
+    assert line.startswith("**3 open alerts**")
 
 
 def test_before_any_alert_the_page_says_how_to_set_them_up(small_warehouse: Path) -> None:
