@@ -252,3 +252,28 @@ def test_bad_config_is_one_message_before_anything_is_evaluated(
     (line,) = err.strip().splitlines()
     assert line.startswith(f"Configuration error: {config}") and said in line
     assert hook.attempts == 0 and Store(watched).table("alert_state") is None
+
+
+def test_a_slack_channel_gets_text_and_blocks(
+    watched: Path, tmp_path: Path, hook: Hook, secrets, capsys
+) -> None:
+    config = configure(tmp_path, hook, None)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace('type = "webhook"', 'type = "slack"'),
+        encoding="utf-8",
+    )
+    code, _, err = watch(watched, config, capsys)
+    assert code == 1, err
+    (budget,) = [b for b in hook.distinct().values() if "Budget team nlp" in b["text"]]
+    link = "http://127.0.0.1:8599/budgets?from=2026-10-01&to=2026-10-31&team=nlp&cur=USD"
+    assert budget["text"].splitlines()[0] == (
+        ":rotating_light: Budget team nlp is over: USD 790.00 of USD 700.00"
+    )
+    assert budget["text"].endswith(f"<{link}|Open in the dashboard>")
+    head, body, context = budget["blocks"]
+    assert head["text"] == {
+        "type": "mrkdwn",
+        "text": ":rotating_light: *Budget team nlp is over: USD 790.00 of USD 700.00*",
+    }
+    assert "Actual to 02 Oct 2026: USD 790.00 (112.9% of the budget)" in body["text"]["text"]
+    assert context["elements"][0]["text"].endswith(f"<{link}|Open in the dashboard>")
