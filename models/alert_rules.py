@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 
 from models.errors import ConfigError, did_you_mean
@@ -136,7 +137,7 @@ class AlertRule:
                     f"{label}: {key} is out of range", expected=expected, found=repr(value)
                 )
 
-    def setting(self, key: str) -> object:
+    def setting(self, key: str) -> Any:
         """The rule's value for `key`, or the default (DEFAULTS)."""
         value = getattr(self, key)
         return DEFAULTS.get(key) if value is None else value

@@ -25,8 +25,9 @@ import polars as pl
 
 from dashboard.notify import message, transport
 from ingest.warehouse import alert_log
+from models.alert_conditions import evaluate
 from models.alert_rules import AlertSettings, Channel
-from models.alerts import Alert, Figures, evaluate
+from models.alerts import Alert, Figures
 
 # What a channel does with one alert: raise transport.DeliveryFailed when it did not take it.
 Emit = Callable[[Alert, str, bool], None]

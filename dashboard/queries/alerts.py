@@ -40,7 +40,7 @@ def check_budget_currencies(con: duckdb.DuckDBPyConnection, budgets: list[Budget
 
 def _within(settings: AlertSettings, rule_type: str) -> int | None:
     """The widest look-back of the rules of `rule_type` (None: no such rule)."""
-    days = [int(r.setting("within_days")) for r in settings.rule if r.type == rule_type]  # type: ignore[call-overload]
+    days = [int(r.setting("within_days")) for r in settings.rule if r.type == rule_type]
     return max(days) if days else None
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from models.alert_conditions import evaluate
 from models.alert_rules import AlertRule, AlertSettings
-from models.alerts import Anomaly, CommitmentUse, Figures, IdleEpisode, evaluate
+from models.alerts import Anomaly, CommitmentUse, Figures, IdleEpisode
 from models.budgets import Budget, assess
 
 NOW = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)
