@@ -27,7 +27,7 @@ hands in the environment.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -150,14 +150,14 @@ class Channel:
 
     name: str
     type: str
-    url: str | None = None
+    url: str | None = field(default=None, repr=False)  # a webhook URL holds its token
     url_env: str | None = None
     host: str | None = None
     port: int = 587
     starttls: bool = True
     ca_file: str | None = None  # PEM of the CA that signed the SMTP server's certificate
     user: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     password_env: str | None = None
     sender: str | None = None
     to: tuple[str, ...] = ()

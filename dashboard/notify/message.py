@@ -52,7 +52,7 @@ def slack(alert: Alert, url: str, update: bool) -> dict:
     head = f"{'Update: ' if update else ''}{alert.title}"
     icon = _ICON.get(alert.rule.severity, "")
     return {
-        "text": f"{icon} {head}\n{alert.body()}\n<{url}|Open in the dashboard>",
+        "text": f"{icon} {_inert(head)}\n{_inert(alert.body())}\n<{url}|Open in the dashboard>",
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} *{_inert(head)}*"}},
             {"type": "section", "text": {"type": "mrkdwn", "text": _inert(alert.body())}},
@@ -78,7 +78,8 @@ def _inert(text: str) -> str:
 def email(alert: Alert, url: str, update: bool, sender: str, to: tuple[str, ...]) -> EmailMessage:
     # headers folded only past RFC 5322's 998 characters: a subject stays one line
     msg = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
-    msg["Subject"] = f"[finops {alert.rule.severity}] {'Update: ' if update else ''}{alert.title}"
+    title = " ".join(alert.title.split())  # a line break in data would end the header
+    msg["Subject"] = f"[finops {alert.rule.severity}] {'Update: ' if update else ''}{title}"
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     msg["Date"] = formatdate(usegmt=True)

@@ -149,7 +149,9 @@ def _deliver(store, channel: Channel, items: list[Outcome], emit: Emit) -> None:
             if time.monotonic() >= deadline:
                 raise transport.DeliveryFailed("the channel's deadline passed", False)
             transport.with_retries(channel, send, deadline)
-        except transport.DeliveryFailed as exc:
+        except Exception as exc:  # a bug in one channel must not leave its alert pending
+            if not isinstance(exc, transport.DeliveryFailed):
+                exc = transport.DeliveryFailed(f"{type(exc).__name__}: {exc}", False)
             o.channels[channel.name] = f"failed: {exc}"
             alert_log.append(
                 store, [alert_log.row(o.alert, "failed", o.link, channel.name, str(exc))]
