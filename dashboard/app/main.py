@@ -51,7 +51,8 @@ def main() -> None:
             st.navigation(pages(), position="hidden").run()
             return
         login.signed_in(session.settings())
-        nav = st.navigation(pages())
+        # every page in view: past twelve Streamlit would hide some behind "View more"
+        nav = st.navigation(pages(), expanded=True)
         page = nav.title
         above = url.begin()  # above the page: what a link asked for that cannot be shown
         sidebar.sidebar_filters()
