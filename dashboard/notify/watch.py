@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -109,13 +110,14 @@ def run(
     resolved = sorted(state.open - holding)
     if dry_run:
         return Pass(outcomes, resolved)
+    now = datetime.now(UTC)  # one pass, one time: the page orders what fired together
     first = [  # new, changed, or holding again after it was resolved
-        alert_log.row(o.alert, "fired", o.link)
+        alert_log.row(o.alert, "fired", o.link, at=now)
         for o in outcomes
         if o.alert.alert_id not in state.fired or o.alert.condition not in state.open
     ]
     first += [
-        alert_log.row(o.alert, "pending", o.link, name)
+        alert_log.row(o.alert, "pending", o.link, name, at=now)
         for name, items in todo.items()
         for o in items
     ]

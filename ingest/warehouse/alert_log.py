@@ -29,7 +29,12 @@ _LOCK = threading.Lock()  # one commit at a time from this process's channel thr
 
 
 def row(
-    alert: Alert, status: str, link: str, channel: str | None = None, message: str | None = None
+    alert: Alert,
+    status: str,
+    link: str,
+    channel: str | None = None,
+    message: str | None = None,
+    at: datetime | None = None,
 ) -> dict:
     return {
         "alert_id": alert.alert_id,
@@ -42,7 +47,7 @@ def row(
         "fingerprint": alert.fingerprint,
         "channel": channel,
         "status": status,
-        "at": datetime.now(UTC),
+        "at": at or datetime.now(UTC),
         "title": alert.title,
         "body": alert.body(),
         "link": link,
