@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from models.alert_rules import AlertRule, AlertSettings
-from models.alerts import Alert, Figures, View, money
+from models.alerts import Alert, Anomaly, Figures, View, money
 from models.budgets import BudgetStatus
 
 
@@ -134,6 +134,12 @@ def _recent(end: date, f: Figures, rule: AlertRule) -> bool:
 _DIMENSION = {"service": "service", "team": "team", "ai_class": "AI class", "provider": "provider"}
 
 
+def _named(a: Anomaly) -> str:
+    """The series in words: "AI class GPU compute"-like, an AI class's code spaced out."""
+    key = a.key.replace("_", " ") if a.dimension == "ai_class" else a.key
+    return f"{_DIMENSION[a.dimension]} {key}"
+
+
 def anomaly(rule: AlertRule, f: Figures) -> list[Alert]:
     out = []
     for a in f.anomalies:
@@ -145,7 +151,7 @@ def anomaly(rule: AlertRule, f: Figures) -> list[Alert]:
             continue
         days = (a.end - a.start).days + 1
         lines = [
-            f"{_DIMENSION[a.dimension]} {a.key}: {money(a.spend, a.currency)} spent "
+            f"{_named(a)}: {money(a.spend, a.currency)} spent "
             f"{a.start:%d %b} to {a.end:%d %b %Y} ({days} day{'s' if days != 1 else ''}) against "
             f"{money(a.expected, a.currency)} expected: {money(a.excess, a.currency)} above",
         ]
@@ -155,8 +161,7 @@ def anomaly(rule: AlertRule, f: Figures) -> list[Alert]:
                 rule,
                 f"{a.dimension} {a.key}",
                 f"{a.start.isoformat()}..{a.end.isoformat()}",
-                f"Spend anomaly: {_DIMENSION[a.dimension]} {a.key} "
-                f"{money(a.excess, a.currency)} above its baseline",
+                f"Spend anomaly: {_named(a)} {money(a.excess, a.currency)} above its baseline",
                 tuple(lines),
                 View(
                     "forecast",

@@ -15,8 +15,8 @@ HOW = (
     '```toml\n[[alerts.rule]]\nname = "Budgets at risk"\ntype = "budget_forecast"\n'
     'lead_days = 30\n\n[[alerts.channel]]\nname = "team-slack"\ntype = "slack"\n'
     'url_env = "FINOPS_SLACK_WEBHOOK"\n```\n\n'
-    "Rule types: budget_forecast, budget_breached, anomaly, idle_episode, commitment, "
-    "data_gap. Channels: slack, webhook, email, stdout."
+    "Rule types: `budget_forecast`, `budget_breached`, `anomaly`, `idle_episode`, "
+    "`commitment`, `data_gap`. Channels: `slack`, `webhook`, `email`, `stdout`."
 )
 SEVERITY = {"critical": "Critical", "warning": "Warning", "info": "Info"}
 
