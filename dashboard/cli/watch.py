@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,7 +25,11 @@ EXIT_CODES = (
 
 
 def _epilog() -> str:
-    return "\b\nExit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES)
+    lines = [
+        textwrap.fill(text, 76, initial_indent=f"  {code:<3}", subsequent_indent=" " * 5)
+        for code, text in EXIT_CODES
+    ]  # click would join a \b paragraph's lines only after wrapping them itself
+    return "\b\nExit codes:\n" + "\n".join(lines)
 
 
 @click.command(epilog=_epilog())
