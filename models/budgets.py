@@ -255,3 +255,16 @@ def _month_end(d: date) -> date:
 
 def _cents(x: float) -> Decimal:
     return Decimal(repr(float(x))).quantize(_CENT, rounding=ROUND_HALF_EVEN)
+
+
+def check_currency(budget: Budget, billed_in: list[str]) -> None:
+    """Refuse a budget whose scope is billed only in other currencies: its spend would read as
+    nothing (money is never converted). `billed_in`: the currencies of the scope's spend."""
+    if billed_in and budget.currency not in billed_in:
+        raise ConfigError(
+            f"budget {budget.name!r} is in {budget.currency}, but the spend it covers "
+            f"({budget.scope_words()}) is billed in {', '.join(billed_in)}; money is never "
+            "converted, so it would always read as unspent",
+            expected=f"currency = {billed_in[0]!r} (or one budget per currency)",
+            found=budget.currency,
+        )

@@ -21,6 +21,7 @@ from models.sections import parse_section, section_label
 from models.shrink import DEFAULT_MAX_SHRINK
 
 if TYPE_CHECKING:
+    from models.alert_rules import AlertSettings
     from models.allocate import AllocationSettings
     from models.anomaly import AnomalySettings
     from models.recommendation import OwnVsRentSettings
@@ -249,6 +250,7 @@ SECTIONS = {
     "own_vs_rent": "models.recommendation:OwnVsRentSettings",
     "anomaly": "models.anomaly:AnomalySettings",
     "budgets": "models.report_settings:BudgetSettings",
+    "alerts": "models.alert_rules:AlertSettings",
     "auth": "models.settings:AuthSettings",
     "report": "models.report_settings:ReportSection",
 }
@@ -276,6 +278,7 @@ class Settings:
     own_vs_rent: OwnVsRentSettings = field(default_factory=_default("own_vs_rent"))
     anomaly: AnomalySettings = field(default_factory=_default("anomaly"))
     budgets: BudgetSettings = field(default_factory=_default("budgets"))
+    alerts: AlertSettings = field(default_factory=_default("alerts"))
     auth: AuthSettings = field(default_factory=AuthSettings)
     report: ReportSection = field(default_factory=_default("report"))
 

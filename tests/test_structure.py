@@ -19,6 +19,7 @@ INGEST = REPO / "ingest"
 WRITER = {
     "warehouse/store.py", "warehouse/cost_line_load.py", "warehouse/scoped_load.py",
     "warehouse/delta_commit.py", "warehouse/loads_log.py", "warehouse/vacuum.py", "pipeline.py",
+    "warehouse/alert_log.py",
 }  # fmt: skip
 # Derived data (rebuilt from what was loaded): its DuckDB SQL and its commits through
 # Store.replace_derived.

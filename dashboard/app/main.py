@@ -29,6 +29,7 @@ PAGES = (
     ("unit_costs.py", "Unit costs", ":material/token:"),
     ("forecast.py", "Forecast", ":material/trending_up:"),
     ("budgets.py", "Budgets", ":material/savings:"),
+    ("alerts.py", "Alerts", ":material/notifications:"),
     ("reports.py", "Reports", ":material/description:"),
     ("health.py", "Data health", ":material/monitor_heart:"),
 )
@@ -51,7 +52,8 @@ def main() -> None:
             st.navigation(pages(), position="hidden").run()
             return
         login.signed_in(session.settings())
-        nav = st.navigation(pages())
+        # every page in view: past twelve Streamlit would hide some behind "View more"
+        nav = st.navigation(pages(), expanded=True)
         page = nav.title
         above = url.begin()  # above the page: what a link asked for that cannot be shown
         sidebar.sidebar_filters()

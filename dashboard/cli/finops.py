@@ -56,6 +56,7 @@ COMMANDS = {
     "report": "dashboard.cli.report:command",
     "export": "dashboard.cli.export:command",
     "runs": "dashboard.cli.runs:command",
+    "watch": "dashboard.cli.watch:command",
 }
 
 

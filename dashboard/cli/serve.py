@@ -73,7 +73,8 @@ ZONE_OPTION = "--tz"  # its value (America/New_York) holds a slash but is not a 
 # The demo's settings: a few budgets over the sample enterprise so the Budgets page has
 # something to judge. Research's monthly budget is planted to breach in the sample's last
 # month (it spends about USD 115k in October 2026); the year's budget for all USD spend is
-# on course to breach in December; the others hold.
+# on course to breach in December; the others hold. Alert rules that report the sample's
+# planted events (the egress spike, the idle fleets, both budgets) on `finops watch`.
 DEMO_SETTINGS = """\
 # Written by `finops demo`: budgets over the sample enterprise (README: Budgets).
 [[budgets.budget]]
@@ -106,6 +107,51 @@ name = "SaaS in euros"
 amount = "2000"
 currency = "EUR"
 owner = "procurement@example.com"
+
+# `finops watch` (README: Alerts): these rules, printed to the terminal. Add a Slack,
+# webhook or email [[alerts.channel]] to have them delivered.
+[alerts]
+dashboard_url = "http://localhost:8501"
+
+[[alerts.rule]]
+name = "Budget over"
+type = "budget_breached"
+severity = "critical"
+
+[[alerts.rule]]
+name = "Budget at risk"
+type = "budget_forecast"
+lead_days = 90
+
+[[alerts.rule]]
+name = "Egress spike"
+type = "anomaly"
+dimensions = ["ai_class"]
+min_excess = "5000"
+within_days = 90
+
+[[alerts.rule]]
+name = "Idle GPU fleet"
+type = "idle_episode"
+min_hours = 168
+min_cost = "5000"
+within_days = 90
+
+[[alerts.rule]]
+name = "Commitment under-used"
+type = "commitment"
+below = 0.5
+within_days = 31
+severity = "info"
+
+[[alerts.rule]]
+name = "Data gap"
+type = "data_gap"
+days = 35
+
+[[alerts.channel]]
+name = "terminal"
+type = "stdout"
 """
 DEMO_CONFIG = "finops-demo.toml"
 
@@ -291,8 +337,9 @@ def demo(ctx: click.Context, data: Path, no_serve: bool, port: int) -> None:
     settings = demo_settings(app)
     if settings is not None:
         click.echo(
-            f"Demo budgets: {settings} (the Budgets page; `finops --config {settings} "
-            "dashboard` serves them later)."
+            f"Demo budgets and alert rules: {settings} (the Budgets page; `finops --config "
+            f"{settings} dashboard` serves them later, `finops --config {settings} watch "
+            "--dry-run` says which alerts hold)."
         )
     if not no_serve:
         raise click.exceptions.Exit(serve(app, port, "127.0.0.1"))

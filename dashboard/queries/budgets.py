@@ -23,10 +23,11 @@ _SPEND_DAILY = {
 _TAG_DAILY = {"team": "team = $v{n}", "provider": "provider = $v{n}"}
 
 
-def scope_sql(budget: Budget, basis: CostBasis) -> tuple[str, dict[str, object]]:
-    """The SQL of the budget's daily spend (columns day, cost) and its parameters."""
+def _scope(budget: Budget) -> tuple[str, list[str], dict[str, object]]:
+    """The rollup holding the budget's scope, its tests (any currency) and their parameters."""
     tag = dict(budget.where).get("tag")
-    tests, params = ["currency = $currency"], {"currency": budget.currency}
+    tests: list[str] = []
+    params: dict[str, object] = {}
     if tag is not None:
         key, value = tag.split("=", 1)
         tests += ["tag_key = $tag_key", "tag_value = $tag_value"]
@@ -37,11 +38,26 @@ def scope_sql(budget: Budget, basis: CostBasis) -> tuple[str, dict[str, object]]
             continue
         tests.append(known[dimension].format(n=n))
         params[f"v{n}"] = value
+    return table, tests, params
+
+
+def scope_sql(budget: Budget, basis: CostBasis) -> tuple[str, dict[str, object]]:
+    """The SQL of the budget's daily spend (columns day, cost) and its parameters."""
+    table, tests, params = _scope(budget)
+    tests = ["currency = $currency", *tests]
     sql = (
         f"SELECT day, sum({basis.value}) AS cost FROM {table} "
         f"WHERE {' AND '.join(tests)} GROUP BY day ORDER BY day"
     )
-    return sql, params
+    return sql, params | {"currency": budget.currency}
+
+
+def currencies(con: duckdb.DuckDBPyConnection, budget: Budget) -> list[str]:
+    """The currencies the budget's scope of spend is billed in, whatever its own currency."""
+    table, tests, params = _scope(budget)
+    where = " AND ".join(tests) or "true"
+    rows = con.execute(f"SELECT DISTINCT currency FROM {table} WHERE {where}", params).fetchall()
+    return sorted(c for (c,) in rows if c is not None)
 
 
 def daily(con: duckdb.DuckDBPyConnection, budget: Budget, basis: CostBasis) -> list[tuple]:

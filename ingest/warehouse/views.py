@@ -72,6 +72,7 @@ def register_all(settings: Settings) -> None:
     import importlib
 
     from ingest.warehouse import connection as warehouse
+    from models.alerts import ALERT_STATE
     from models.classify import CLASS_KEYS, LINE_CLASSES
     from models.gpu_rollups import GPU_ROLLUPS, TELEMETRY_MONTHLY
     from models.idle import GPU_HOURS, IDLE_EPISODES
@@ -83,6 +84,7 @@ def register_all(settings: Settings) -> None:
     for table in (*GPU_ROLLUPS, TELEMETRY_MONTHLY):  # derived at ingest, by month
         warehouse.register_table(table)
     warehouse.register_table(UNIT_COSTS)  # derived at ingest, whole
+    warehouse.register_table(ALERT_STATE)  # written by `finops watch`
     warehouse.register_view("gpu_hourly", _gpu_hourly)
     warehouse.register_view("top_lines", _top_lines)
     warehouse.register_view("classifications", _classifications)  # before classified_costs

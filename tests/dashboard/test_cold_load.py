@@ -32,9 +32,10 @@ from tests.fixtures.warehouse_state import serve
 # tables' versions against.
 # gpu_demand and gpu_owned_days: the own-vs-rent verdict's tile (hours by state, GPUs seen)
 # unit_costs: the "cost per 1M tokens served" tile (a few rows a model and month)
+# alert_state: the open alerts' line (written by `finops watch`)
 OVERVIEW_READS = (
     "spend_daily", "gpu_buckets", "tools_monthly", "loads", "gpu_demand", "gpu_owned_days",
-    "unit_costs",
+    "unit_costs", "alert_state",
 )  # fmt: skip
 
 

@@ -99,6 +99,13 @@ CASES = {
         ('[anomaly]\nwindow_days = "28"',
          "[anomaly] window_days has the wrong type — expected an integer, found '28'"),
     ),
+    "alerts": (
+        ('[alerts]\ndashboard = "https://finops.example.com"',
+         "unknown key 'dashboard' in [alerts] (did you mean \"dashboard_url\"?)"),
+        ('[alerts]\nrule = "budget_breached"',
+         "[alerts] rule has the wrong type — expected an array of tables ([[alerts.rule]] "
+         "entries), found 'budget_breached'"),
+    ),
     "budgets": (
         ('[budgets]\nteams = { a = "1" }',
          "unknown key 'teams' in [budgets] (did you mean \"team\"?)"),

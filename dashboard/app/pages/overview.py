@@ -10,6 +10,7 @@ from dashboard import palette
 from dashboard.app import charts, session, url, verdicts
 from dashboard.app.session import money, money_tile, share, short_money
 from dashboard.labels import value_words, words
+from dashboard.queries import alerts as queries_alerts
 from dashboard.queries import forecast as queries_forecast
 from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import movement as queries_movement
@@ -31,6 +32,7 @@ def read() -> dict:
         "classified": session.has("classified_costs"),
         "anomalies": session.ask(queries_forecast.anomalies, f, cur),
         "tools": session.ask(queries_movement.tools, f, cur),  # tools_monthly: small
+        "alerts": session.ask(queries_alerts.open_conditions),  # alert_state: small
         "gpu": None,
     }
     if session.has("gpu_hours"):
@@ -47,6 +49,7 @@ def render(d: dict) -> None:
     told = story(d)
     if told:
         st.markdown(told)
+    _open_alerts(d["alerts"])
     st.caption(f"Tiles and charts show {label} (Filters: Cost basis).")
     month = h["month"].strftime("%B %Y") if h["month"] else "–"
     a, b, c, e = st.columns(4)
@@ -130,6 +133,23 @@ def story(d: dict) -> str | None:
             "on last month"
         )
     return "; ".join(parts) + "."
+
+
+def alerts_line(open_: pl.DataFrame) -> str | None:
+    """The alert conditions `finops watch` found holding, in one line (None: none)."""
+    if not open_.height:
+        return None
+    first = open_.row(0, named=True)
+    n = open_.height
+    more = f" and {n - 1:,} more" if n > 1 else ""
+    return f"**{n:,} open alert{'s' if n > 1 else ''}**: {first['title']}{more}."
+
+
+def _open_alerts(open_: pl.DataFrame) -> None:
+    line = alerts_line(open_)
+    if line:
+        st.warning(line, icon=":material/notifications:")
+        url.page_link(st, "alerts.py", "Alerts")
 
 
 def saving(tools: pl.DataFrame) -> object:
