@@ -10,7 +10,8 @@ import pytest
 
 from models.flows import CDN_EDGE, INTERNET, monthly_flows, resolve, sankey_links
 
-ADDRESSES = {"acme-vision-datasets": "Google Cloud us-central1"}
+COPY = "acme-vision-datasets"
+ADDRESSES = {COPY: "Google Cloud us-central1"}
 
 
 @pytest.mark.parametrize(
@@ -35,8 +36,8 @@ def test_a_group_resolves_from_the_address_map_then_the_usage_type_then_its_kind
 
 def _groups() -> pl.DataFrame:
     rows = [  # day, provider, region, pair, kind, resource, gb, cost
-        (date(2026, 5, 1), "AWS", "us-east-1", "a", "internet", "acme-vision-datasets", 1000.0, "50"),
-        (date(2026, 5, 2), "AWS", "us-east-1", "a", "internet", "acme-vision-datasets", 3000.0, "150"),
+        (date(2026, 5, 1), "AWS", "us-east-1", "a", "internet", COPY, 1000.0, "50"),
+        (date(2026, 5, 2), "AWS", "us-east-1", "a", "internet", COPY, 3000.0, "150"),
         (date(2026, 5, 2), "AWS", "us-east-1", "a", "internet", "i-web", 10.0, "0.90"),
         (date(2026, 6, 1), "AWS", "us-east-1", "a", "internet", "i-web", 20.0, "1.80"),
         (date(2026, 6, 1), "AWS", "us-east-1", "a", "nat_endpoint", "nat-1", None, "1.08"),
