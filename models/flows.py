@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 import polars as pl
+
+from models.errors import ConfigError
 
 INTERNET = "internet"
 CDN_EDGE = "CDN edge"
 UNKNOWN = "unknown destination"
+LINK_SIZES = (1, 10, 100)  # Gbps of the dedicated ports the link price table can price
 
 # Billing names of the clouds (ProviderName) -> the word a location starts with, and the key
 # the link price table uses.
@@ -79,6 +84,8 @@ def resolve(
         return src, f"{src} (another zone)"
     if kind == "nat_endpoint":
         return src, f"{src} (NAT gateway)"
+    if kind == "interconnect":
+        return src, "on-prem (over an interconnect)"
     if kind == "inter_region":
         return src, f"{src.split(' ')[0]} (another region)"
     return src, UNKNOWN
@@ -134,3 +141,36 @@ def sankey_links(flows: pl.DataFrame, value: str) -> tuple[list[str], pl.DataFra
         pl.col("destination").replace_strict(index, return_dtype=pl.Int64).alias("t"),
     )
     return nodes, links
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """[flows] in finops.toml: where traffic goes that billing cannot place, and the link
+    the interconnect verdict is for.
+
+    `addresses` maps a resource id (bucket, instance, NAT gateway) to the location its egress
+    lands in: `"acme-datasets" = "Google Cloud us-central1"`, `"i-0sync" = "Colo IAD1"`.
+    """
+
+    addresses: dict[str, str] = field(default_factory=dict)
+    link_gbps: int = 10
+    cross_connect_usd_per_month: Decimal = Decimal(0)  # per cloud port, from your colo's quote
+    one_off_usd: Decimal = Decimal(0)  # installation, optics, router ports
+
+    def __post_init__(self) -> None:
+        for resource, where in self.addresses.items():
+            if not isinstance(where, str) or not where.strip():
+                raise ConfigError(
+                    f"[flows.addresses] {resource!r} needs a location",
+                    expected='a location such as "AWS us-east-1" or your site\'s name',
+                    found=repr(where),
+                )
+        if self.link_gbps not in LINK_SIZES:
+            raise ConfigError(
+                "[flows] link_gbps is not a priced link size",
+                expected=f"one of {list(LINK_SIZES)}",
+                found=repr(self.link_gbps),
+            )
+        for name in ("cross_connect_usd_per_month", "one_off_usd"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"[flows] {name} must not be negative", expected=">= 0 USD")

@@ -175,15 +175,20 @@ def needed_gbps(peak_hour_gb: float) -> float:
     return peak_hour_gb * 8 / 3600
 
 
-def assess(path: PathTraffic, prices: LinkPrices, fees: LinkFees = LinkFees()) -> PathVerdict:
-    """Every priced link size for the pair, and the smallest that carries its busiest hour."""
+def assess(
+    path: PathTraffic, prices: LinkPrices, fees: LinkFees = LinkFees(), gbps: int = 10
+) -> PathVerdict:
+    """Every priced link size for the pair; the verdict is for `gbps`, or for the smallest
+    larger size when `gbps` cannot carry the busiest hour."""
     cases = []
     for size in prices.sizes():
         links = links_for(path, prices, size)
         if links:
             cases.append(evaluate(path, links, fees))
     need = needed_gbps(path.peak_hour_gb)
-    chosen = next((c for c in cases if c.gbps >= need), None)
+    chosen = next((c for c in cases if c.gbps >= max(gbps, need)), None)
+    if chosen is None and cases:  # no size carries the busiest hour: say so, at the asked size
+        chosen = next((c for c in cases if c.gbps == gbps), cases[-1])
     return PathVerdict(path, need, tuple(cases), chosen)
 
 
@@ -192,18 +197,20 @@ def verdict_sentence(v: PathVerdict, gbps: int | None = None) -> str:
     case = v.chosen if gbps is None else next((c for c in v.cases if c.gbps == gbps), None)
     p = v.path
     if case is None:
-        return (
-            f"No priced dedicated link between {p.a} and {p.b} carries its busiest hour "
-            f"({v.needed_gbps:.1f} Gbps)."
-        )
+        return f"No dedicated link between {p.a} and {p.b} is in the price table."
     head = f"A {case.gbps} Gbps {_products(case)} between {p.a} and {p.b}"
+    short = (
+        f" Its busiest hour ({v.needed_gbps:.1f} Gbps) needs a larger link."
+        if case.gbps < v.needed_gbps
+        else ""
+    )
     if case.pays_off:
         pay = (
             "it has no one-off cost in the price table, so it pays back at once"
             if case.payback_months == 0
             else f"it pays back in {case.payback_months} months"
         )
-        return f"{head} would save USD {case.saving_per_month:,.2f} a month; {pay}."
+        return f"{head} would save USD {case.saving_per_month:,.2f} a month; {pay}.{short}"
     even = (
         f"it breaks even at {case.break_even_gb:,.0f} GB a month"
         if case.break_even_gb is not None
@@ -211,7 +218,7 @@ def verdict_sentence(v: PathVerdict, gbps: int | None = None) -> str:
     )
     return (
         f"{head} would cost USD {-case.saving_per_month:,.2f} a month more than the transfer "
-        f"it replaces ({p.gb_per_month:,.0f} GB a month); {even}."
+        f"it replaces ({p.gb_per_month:,.0f} GB a month); {even}.{short}"
     )
 
 
@@ -247,6 +254,8 @@ def measured_paths(flows: pl.DataFrame, currency: str = "USD") -> list[PathTraff
         s, d = row["source"], row["destination"]
         if not (is_site(s) and is_site(d)) or s == d:
             continue
+        if provider_key(s) is not None and provider_key(s) == provider_key(d):
+            continue  # within one cloud: a dedicated link does not carry inter-region traffic
         key = tuple(sorted((s, d)))
         acc = pairs.setdefault(key, {"gb": Decimal(0), "cost": Decimal(0), "peak": {}, "out": {}})
         gb = Decimal(repr(float(row["gb"] or 0)))

@@ -23,6 +23,7 @@ from models.shrink import DEFAULT_MAX_SHRINK
 if TYPE_CHECKING:
     from models.allocate import AllocationSettings
     from models.anomaly import AnomalySettings
+    from models.flows import FlowSettings
     from models.recommendation import OwnVsRentSettings
     from models.report_settings import BudgetSettings, ReportSection
     from models.rules import ClassifySettings
@@ -247,6 +248,7 @@ SECTIONS = {
     "allocation": "models.allocate:AllocationSettings",
     "idle": "models.settings:IdleSettings",
     "own_vs_rent": "models.recommendation:OwnVsRentSettings",
+    "flows": "models.flows:FlowSettings",
     "anomaly": "models.anomaly:AnomalySettings",
     "budgets": "models.report_settings:BudgetSettings",
     "auth": "models.settings:AuthSettings",
@@ -274,6 +276,7 @@ class Settings:
     allocation: AllocationSettings = field(default_factory=_default("allocation"))
     idle: IdleSettings = field(default_factory=IdleSettings)
     own_vs_rent: OwnVsRentSettings = field(default_factory=_default("own_vs_rent"))
+    flows: FlowSettings = field(default_factory=_default("flows"))
     anomaly: AnomalySettings = field(default_factory=_default("anomaly"))
     budgets: BudgetSettings = field(default_factory=_default("budgets"))
     auth: AuthSettings = field(default_factory=AuthSettings)

@@ -13,6 +13,7 @@ import polars as pl
 
 from dashboard import palette
 from dashboard.labels import value_words, words
+from models.flows import sankey_links
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.15))
 
@@ -277,4 +278,25 @@ def forecast(frame: pl.DataFrame, key: str, cur: str = "USD", basis: str = "") -
         yaxis_title=cur,
         **_LAYOUT,
     )
+    return fig
+
+
+def sankey(flows: pl.DataFrame, value: str, title: str, unit: str) -> go.Figure:
+    """Where data goes: one band per flow from place to place, its width `value` (gb or
+    cost) summed over the period; `unit` labels the hover ("GB", "USD")."""
+    nodes, links = sankey_links(flows, value)
+    colour = palette.colours(nodes)
+    fig = go.Figure(
+        go.Sankey(
+            valueformat=",.0f",
+            valuesuffix=f" {unit}",
+            node=dict(label=nodes, pad=18, color=[colour[n] for n in nodes]),
+            link=dict(
+                source=links["s"].to_list(),
+                target=links["t"].to_list(),
+                value=_f(links, value),
+            ),
+        )
+    )
+    fig.update_layout(title=title, **_LAYOUT)
     return fig

@@ -52,6 +52,7 @@ COMMANDS = {
     "rules": "dashboard.cli.rules:group",
     "explain": "dashboard.cli.explain:command",
     "own-vs-rent": "dashboard.cli.own_vs_rent:command",
+    "interconnect": "dashboard.cli.interconnect:command",
     "report": "dashboard.cli.report:command",
     "export": "dashboard.cli.export:command",
 }

@@ -104,6 +104,17 @@ owner = "procurement@example.com"
 DEMO_CONFIG = "finops-demo.toml"
 
 
+def _demo_flows() -> str:
+    """The sample's address map: billing says "internet" for traffic that lands in the colo
+    site or another cloud; these resources' destinations are known (ingest/sample/flows.py)."""
+    import json  # a JSON string is a TOML basic string
+
+    from ingest.sample.flows import ADDRESSES
+
+    lines = [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in sorted(ADDRESSES.items())]
+    return "\n[flows.addresses]\n" + "\n".join(lines) + "\n"
+
+
 def demo_settings(app: App) -> Path | None:
     """Write the demo's settings beside a local warehouse (never over a file the user named
     or one already there) and use them; None when the warehouse is on object storage."""
@@ -114,7 +125,7 @@ def demo_settings(app: App) -> Path | None:
         return None
     path = Path(app.warehouse).resolve().parent / DEMO_CONFIG
     if not path.exists():
-        path.write_text(DEMO_SETTINGS, encoding="utf-8")
+        path.write_text(DEMO_SETTINGS + _demo_flows(), encoding="utf-8")
     app.settings, app.config_file = load_settings(str(path))
     return path
 

@@ -117,7 +117,7 @@ SPIKE = Daily("AmazonS3", "DataTransfer-Out-Bytes", "GetObject", "Data Transfer"
               egress="internet", to_location="External", transfer_type="AWS Outbound",
               product_name="Amazon Simple Storage Service")
 COLO_SYNC = Daily("AmazonEC2", "DataTransfer-Out-Bytes", "RunInstances", "Data Transfer", "GB",
-                  Decimal("0.07"), *flows.COLO_SYNC_GB_PER_DAY, "research",
+                  Decimal("0.07"), *flows.COLO_SYNC_GB_PER_DAY, "platform",
                   flows.COLO_SYNC_RESOURCE,
                   "$0.070 per GB - next 100 TB / month data transfer out",
                   egress="internet", to_location="External", transfer_type="AWS Outbound",

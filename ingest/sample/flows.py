@@ -1,9 +1,10 @@
 """The data flows planted in the sample enterprise, and the interconnect verdicts they make.
 
 Two paths between sites, so that a 10 Gbps dedicated link pays off on one and not the other:
-- AWS us-east-1 -> the colo site: checkpoints synced every day to the owned H100s for
-  training, about 100 TB a month billed as internet egress at 0.07 USD/GB (~7,000 USD a
-  month) against a 10 Gbps Direct Connect at 1,642.50 USD of port-hours + 0.02 USD/GB.
+- AWS us-east-1 -> the colo site: the platform team syncs checkpoints every day to the owned
+  H100s, about 47 TB a month billed as internet egress at 0.07 USD/GB (~3,250 USD a month)
+  against a 10 Gbps Direct Connect at 1,642.50 USD of port-hours + 0.02 USD/GB (break-even
+  near 33 TB a month).
 - AWS us-east-1 -> Google Cloud us-central1: the one-off copy of a training dataset (the
   egress spike event), ~180 TB in one month; over the year it averages far below the two
   ports (AWS and Google) a cross-cloud link needs.
@@ -23,7 +24,7 @@ GCP_REGION = "Google Cloud us-central1"
 # resource -> where its traffic goes: the configured address map of the sample
 ADDRESSES = {COLO_SYNC_RESOURCE: ONPREM_SITE, DATASET_COPY_RESOURCE: GCP_REGION}
 
-COLO_SYNC_GB_PER_DAY = (3_000, 3_600)  # uniform whole GB a day
+COLO_SYNC_GB_PER_DAY = (1_400, 1_700)  # uniform whole GB a day
 LINK_GBPS = 10
 # The verdict each path must get at LINK_GBPS (with no cross-connect or one-off fees).
 VERDICTS = {(AWS_REGION, ONPREM_SITE): True, (AWS_REGION, GCP_REGION): False}

@@ -29,7 +29,7 @@ def test_the_demo_on_s3_is_the_sample_warehouse_to_the_cent(
     export, own-vs-rent) answer as on the folder."""
     warehouse = bucket(s3, "finops-demo")
     said = ok(env, "--warehouse", warehouse, "demo", "--no-serve", "--data", str(SAMPLE_DATA))
-    assert "124,656 cost lines" in said and "billed USD 3,317,447.68, EUR 15,359.45" in said
+    assert "125,021 cost lines" in said and "billed USD 3,357,046.40, EUR 15,359.45" in said
     assert "4,474 episodes costing USD 432,238.86" in said
     local = str(sample_warehouse)
     for sql in (
