@@ -122,6 +122,21 @@ def monthly_flows(groups: pl.DataFrame, addresses: Mapping[str, str]) -> pl.Data
     )
 
 
+def egress_rates(flows: pl.DataFrame, currency: str = "USD") -> dict[str, Decimal]:
+    """USD per GB billed today for data leaving each cloud to the internet, by ProviderName:
+    what moving a dataset out of it would cost a GB."""
+    out: dict[str, Decimal] = {}
+    internet = flows.filter(
+        (pl.col("destination") == INTERNET) & (pl.col("currency") == currency) & (pl.col("gb") > 0)
+    )
+    for name, (word, _) in CLOUDS.items():
+        part = internet.filter(pl.col("source").str.starts_with(word + " "))
+        gb = part["gb"].sum()
+        if gb:
+            out[name] = Decimal(part["cost"].sum()) / Decimal(repr(float(gb)))
+    return out
+
+
 def sankey_links(flows: pl.DataFrame, value: str) -> tuple[list[str], pl.DataFrame]:
     """Nodes and links (source index, target index, value) of a Sankey over the period.
 
@@ -153,6 +168,8 @@ class FlowSettings:
     """
 
     addresses: dict[str, str] = field(default_factory=dict)
+    # team -> GB of datasets that would move with its workloads (placement's one-off cost)
+    datasets: dict[str, Decimal] = field(default_factory=dict)
     link_gbps: int = 10
     cross_connect_usd_per_month: Decimal = Decimal(0)  # per cloud port, from your colo's quote
     one_off_usd: Decimal = Decimal(0)  # installation, optics, router ports
@@ -164,6 +181,11 @@ class FlowSettings:
                     f"[flows.addresses] {resource!r} needs a location",
                     expected='a location such as "AWS us-east-1" or your site\'s name',
                     found=repr(where),
+                )
+        for team, gb in self.datasets.items():
+            if not isinstance(gb, Decimal) or not gb.is_finite() or gb < 0:
+                raise ConfigError(
+                    f"[flows.datasets] {team!r} must be a size in GB >= 0", found=repr(gb)
                 )
         if self.link_gbps not in LINK_SIZES:
             raise ConfigError(

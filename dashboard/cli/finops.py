@@ -53,6 +53,7 @@ COMMANDS = {
     "explain": "dashboard.cli.explain:command",
     "own-vs-rent": "dashboard.cli.own_vs_rent:command",
     "interconnect": "dashboard.cli.interconnect:command",
+    "placement": "dashboard.cli.placement:command",
     "report": "dashboard.cli.report:command",
     "export": "dashboard.cli.export:command",
 }

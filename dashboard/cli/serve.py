@@ -109,10 +109,17 @@ def _demo_flows() -> str:
     site or another cloud; these resources' destinations are known (ingest/sample/flows.py)."""
     import json  # a JSON string is a TOML basic string
 
-    from ingest.sample.flows import ADDRESSES
+    from ingest.sample.flows import ADDRESSES, DATASETS
 
-    lines = [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in sorted(ADDRESSES.items())]
-    return "\n[flows.addresses]\n" + "\n".join(lines) + "\n"
+    where = [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in sorted(ADDRESSES.items())]
+    sizes = [f"{json.dumps(k)} = {v}" for k, v in sorted(DATASETS.items())]
+    return (
+        "\n[flows.addresses]\n"
+        + "\n".join(where)
+        + "\n\n[flows.datasets]  # GB\n"
+        + "\n".join(sizes)
+        + "\n"
+    )
 
 
 def demo_settings(app: App) -> Path | None:

@@ -24,6 +24,10 @@ GCP_REGION = "Google Cloud us-central1"
 # resource -> where its traffic goes: the configured address map of the sample
 ADDRESSES = {COLO_SYNC_RESOURCE: ONPREM_SITE, DATASET_COPY_RESOURCE: GCP_REGION}
 
+# team -> GB of datasets that would move with its workloads: vision's training set, the
+# size of the copy above (placement's one-off moving cost; finops.toml [flows.datasets])
+DATASETS = {"vision": 166_000}
+
 COLO_SYNC_GB_PER_DAY = (1_400, 1_700)  # uniform whole GB a day
 LINK_GBPS = 10
 # The verdict each path must get at LINK_GBPS (with no cross-connect or one-off fees).

@@ -15,8 +15,10 @@ from dashboard.app import charts, session, verdicts
 from dashboard.labels import words
 from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import own_vs_rent as queries_own
+from dashboard.queries import placement as queries_placement
 from models.errors import FinopsError
 from models.own_vs_rent import cost_per_useful_gpu_hour
+from models.placement import ASSUMPTIONS
 from models.recommendation import to_dict
 
 
@@ -157,7 +159,29 @@ def render(d: dict | None, top=None) -> None:
     session.table(named, "USD", show=drawn, csv=("rent options", "rent_options.csv"))
 
 
+def render_placement() -> None:
+    """Each workload where it runs today against its best other place, data movement in."""
+    if not session.has("gpu_hours"):
+        return
+    s = session.settings()
+    table = session.ask(queries_placement.placement_table, s.own_vs_rent, s.flows)
+    st.subheader("Where each workload would cost least")
+    if table.is_empty():
+        st.info("No GPU workload billed in USD has a price in the price book.")
+        return
+    top = table.row(0, named=True)
+    if top["first_year_saving"] > 0:
+        st.markdown(
+            f"**{top['workload']}** would cost USD {top['first_year_saving']:,.2f} less in its "
+            f"first year on {top['placed_on']}: the largest saving of "
+            f"{table.height} workloads, data movement included."
+        )
+    session.table(table, "USD", csv=("workload placement", "placement.csv"))
+    st.caption(" ".join(ASSUMPTIONS) + " Prices: the price book (dates in the last column).")
+
+
 if session.ready():
     st.title("Own vs rent")
     verdict_slot = st.container()  # the answer first, the inputs it came from below
     render(read(), verdict_slot)
+    render_placement()
