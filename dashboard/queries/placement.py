@@ -37,12 +37,13 @@ GROUP BY ALL ORDER BY ALL
 
 def workloads(con: duckdb.DuckDBPyConnection, months: int = 12) -> list[Workload]:
     """Each team's GPUs of one model where they run, over the trailing `months` of gpu_hours
-    (USD; the window ends at the last hour measured)."""
-    last = con.sql("SELECT max(hour) FROM gpu_hours").fetchall()[0][0]
+    (USD; the window ends at the last hour measured, and starts no earlier than the first)."""
+    first, last = con.sql("SELECT min(hour), max(hour) FROM gpu_hours").fetchall()[0]
     if last is None:
         return []
     end = last + timedelta(hours=1)
-    start = end - timedelta(days=round(365 * months / 12))
+    # a shorter history is scaled from what it holds, not from an empty rest of the year
+    start = max(first, end - timedelta(days=round(365 * months / 12)))
     hours = int((end - start) / timedelta(hours=1))
     rows = con.execute(_SQL.replace("$start", "?").replace("$end", "?"), [start, end]).fetchall()
     return [
