@@ -87,7 +87,8 @@ def resolve(
     if kind == "interconnect":
         return src, "on-prem (over an interconnect)"
     if kind == "inter_region":
-        return src, f"{src.split(' ')[0]} (another region)"
+        cloud = CLOUDS.get(provider, (src,))[0]
+        return src, f"{cloud} (another region)"
     return src, UNKNOWN
 
 

@@ -144,7 +144,7 @@ def heatmap(frame: pl.DataFrame, rows: str, cols: str, value: str, title: str) -
             colorscale="Blues",
         )
     )
-    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_layout(title=title, height=520, font=dict(size=13, color="#1f2933"), **_LAYOUT)
     return fig
 
 
@@ -290,7 +290,8 @@ def sankey(flows: pl.DataFrame, value: str, title: str, unit: str) -> go.Figure:
         go.Sankey(
             valueformat=",.0f",
             valuesuffix=f" {unit}",
-            node=dict(label=nodes, pad=18, color=[colour[n] for n in nodes]),
+            arrangement="snap",
+            node=dict(label=nodes, pad=26, thickness=18, color=[colour[n] for n in nodes]),
             link=dict(
                 source=links["s"].to_list(),
                 target=links["t"].to_list(),
@@ -298,5 +299,5 @@ def sankey(flows: pl.DataFrame, value: str, title: str, unit: str) -> go.Figure:
             ),
         )
     )
-    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_layout(title=title, height=520, font=dict(size=13, color="#1f2933"), **_LAYOUT)
     return fig

@@ -43,7 +43,7 @@ def test_the_sample_is_what_the_demo_loads(con) -> None:
         ).fetchall()
     )
     assert totals == {"USD": Decimal("3357046.40"), "EUR": Decimal("15359.45")}
-    assert con.execute("SELECT sum(lines) FROM spend_daily").fetchall() == [(124_656,)]
+    assert con.execute("SELECT sum(lines) FROM spend_daily").fetchall() == [(125_021,)]
 
 
 def test_spend_daily_by_day_provider_team_and_class(con) -> None:

@@ -71,9 +71,8 @@ def render_flows(d: dict, label: str) -> None:
         "usage type names, the internet or a CDN, or the place finops.toml [flows.addresses] "
         "gives a resource (billing alone says internet for a copy to another cloud)."
     )
-    a, b = st.columns(2)
-    a.plotly_chart(charts.sankey(flows, "gb", "Data moved, gigabytes", "GB"))
-    b.plotly_chart(charts.sankey(flows, "cost", f"Cost of the data moved — {label}", d["cur"]))
+    st.plotly_chart(charts.sankey(flows, "gb", "Data moved, gigabytes", "GB"))
+    st.plotly_chart(charts.sankey(flows, "cost", f"Cost of the data moved — {label}", d["cur"]))
 
 
 def render_links(d: dict) -> None:
@@ -98,26 +97,22 @@ def render_links(d: dict) -> None:
 
 
 def _links_table(links: list) -> pl.DataFrame:
+    """One row a pair: today's bill against the link the sentence names (sizes and products
+    are in the sentence; the table keeps the figures)."""
     rows = []
     for v in links:
         c = v.chosen
         rows.append(
             {
                 "between": f"{v.path.a} ↔ {v.path.b}",
-                "GB a month": round(float(v.path.gb_per_month)),
+                "GB a month": int(v.path.gb_per_month),
                 "billed a month today": v.path.cost_per_month.quantize(Decimal("0.01")),
-                "link": c.label if c else "none carries the busiest hour",
                 "link a month": c.link_per_month if c else None,
                 "saving a month": c.saving_per_month if c else None,
-                "break-even GB a month": float(c.break_even_gb)
+                "break-even GB a month": int(c.break_even_gb)
                 if c and c.break_even_gb is not None
                 else None,
                 "busiest hour, Gbps": round(v.needed_gbps, 2),
             }
         )
     return pl.DataFrame(rows)
-
-
-if session.ready():
-    st.title("Data movement")
-    render(read())
