@@ -10,48 +10,29 @@ import pytest
 from click.testing import CliRunner
 
 from models.flows import FlowSettings
+from tests.fixtures.flows_cli import CliApp
 
 SYNC, COPY = "i-sync", "bucket-copy"
 ADDRESSES = {SYNC: "Colo A", COPY: "Google Cloud us-central1"}
 
 
-class _App:
-    """What the command needs from ctx.obj: settings, a console, a read-only connection."""
-
-    def __init__(self, settings: FlowSettings):
-        from rich.console import Console
-
-        self.settings = type("S", (), {"flows": settings})()
-        self.config_file = None
-        self.console = Console(width=200, record=True)
-
-    def connect(self, as_of=None):
-        import duckdb
-
-        con = duckdb.connect()
-        con.execute(
-            """create table egress_daily (day date, provider varchar, team varchar,
-               env varchar, kind varchar, region varchar, region_pair varchar,
-               resource varchar, currency varchar, amortised decimal(38,12),
-               billed decimal(38,12), gb double)"""
-        )
-        rows = []
-        for i in range(60):  # 1 May to 29 June 2026: 3,000 GB a day at 0.07 to the colo
-            day = date(2026, 5, 1) + timedelta(days=i)
-            rows.append((day, "AWS", "t", "e", "internet", "us-east-1", "x", SYNC, "USD",
-                         Decimal("210"), Decimal("210"), 3000.0))  # fmt: skip
-            rows.append((day, "AWS", "t", "e", "internet", "us-east-1", "x", "i-web", "USD",
-                         Decimal("9"), Decimal("9"), 100.0))  # fmt: skip
-        rows.append((date(2026, 6, 3), "AWS", "t", "e", "internet", "us-east-1", "x", COPY,
-                     "USD", Decimal("6000"), Decimal("6000"), 120000.0))  # fmt: skip
-        con.executemany("insert into egress_daily values (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        return con
+def _egress(con) -> None:
+    rows = []
+    for i in range(60):  # 1 May to 29 June 2026: 3,000 GB a day at 0.07 to the colo
+        day = date(2026, 5, 1) + timedelta(days=i)
+        rows.append((day, "AWS", "t", "e", "internet", "us-east-1", "x", SYNC, "USD",
+                     Decimal("210"), Decimal("210"), 3000.0))  # fmt: skip
+        rows.append((day, "AWS", "t", "e", "internet", "us-east-1", "x", "i-web", "USD",
+                     Decimal("9"), Decimal("9"), 100.0))  # fmt: skip
+    rows.append((date(2026, 6, 3), "AWS", "t", "e", "internet", "us-east-1", "x", COPY,
+                 "USD", Decimal("6000"), Decimal("6000"), 120000.0))  # fmt: skip
+    con.executemany("insert into egress_daily values (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
 
 def _run(args, settings=None):
     from dashboard.cli.interconnect import command
 
-    app = _App(settings or FlowSettings(addresses=ADDRESSES))
+    app = CliApp(_egress, flows=settings or FlowSettings(addresses=ADDRESSES))
     result = CliRunner().invoke(command, args, obj=app, catch_exceptions=False)
     return result, app
 

@@ -11,45 +11,32 @@ from click.testing import CliRunner
 from models.flows import FlowSettings
 from models.price_book import default_price_book
 from models.recommendation import OwnVsRentSettings
+from tests.fixtures.flows_cli import CliApp
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-class _App:
-    def __init__(self, flows: FlowSettings):
-        from rich.console import Console
+def _tables(con) -> None:
+    con.execute(
+        """create table gpu_hours (hour timestamptz, team varchar, gpu_model varchar,
+           provider varchar, deployment varchar, currency varchar, state varchar,
+           cost decimal(38,12))"""
+    )
+    rows = []
+    for h in range(24 * 10):  # ten days: 8 H100s on AWS, half the hours useful
+        t = T0 + timedelta(hours=h)
+        for g in range(8):
+            state = "active" if (h + g) % 2 else "hard_idle"
+            rows.append((t, "research", "H100", "AWS", "cloud", "USD", state, Decimal("6")))
+    con.executemany("insert into gpu_hours values (?,?,?,?,?,?,?,?)", rows)
+    con.execute(
+        "insert into egress_daily values ('2026-01-05', 'AWS', 'research', 'prod', "
+        "'internet', 'us-east-1', 'x', 'i-web', 'USD', 90, 90, 1000)"
+    )
 
-        self.settings = type("S", (), {"flows": flows, "own_vs_rent": OwnVsRentSettings()})()
-        self.config_file = None
-        self.console = Console(width=220, record=True)
 
-    def connect(self, as_of=None):
-        import duckdb
-
-        con = duckdb.connect()
-        con.execute(
-            """create table gpu_hours (hour timestamptz, team varchar, gpu_model varchar,
-               provider varchar, deployment varchar, currency varchar, state varchar,
-               cost decimal(38,12))"""
-        )
-        rows = []
-        for h in range(24 * 10):  # ten days: 8 H100s on AWS, half the hours useful
-            t = T0 + timedelta(hours=h)
-            for g in range(8):
-                state = "active" if (h + g) % 2 else "hard_idle"
-                rows.append((t, "research", "H100", "AWS", "cloud", "USD", state, Decimal("6")))
-        con.executemany("insert into gpu_hours values (?,?,?,?,?,?,?,?)", rows)
-        con.execute(
-            """create table egress_daily (day date, provider varchar, team varchar,
-               env varchar, kind varchar, region varchar, region_pair varchar,
-               resource varchar, currency varchar, amortised decimal(38,12),
-               billed decimal(38,12), gb double)"""
-        )
-        con.execute(
-            "insert into egress_daily values ('2026-01-05', 'AWS', 'research', 'prod', "
-            "'internet', 'us-east-1', 'x', 'i-web', 'USD', 90, 90, 1000)"
-        )
-        return con
+def _App(flows: FlowSettings) -> CliApp:
+    return CliApp(_tables, flows=flows, own_vs_rent=OwnVsRentSettings())
 
 
 def test_each_workload_gets_its_best_place_with_the_move_priced():

@@ -119,3 +119,21 @@ def test_the_command_line_gives_the_same_verdicts(sample_warehouse: Path, capsys
     assert path["between"] == ["AWS us-east-1", "Acme Colo IAD1"]
     ten = next(x for x in path["links"] if x["gbps"] == 10)
     assert ten["pays_off"] is True and path["verdict"].startswith("A 10 Gbps AWS Direct")
+
+
+def test_own_vs_rent_ranks_the_workloads_with_the_dataset_move_priced(demo, con) -> None:
+    from dashboard.queries.placement import placement_table
+
+    s = session.settings()
+    table = placement_table(con, s.own_vs_rent, s.flows)
+    top = table.row(0, named=True)
+    assert top["workload"] == "research · H100 · AWS" and top["placed_on"] == "owned GPUs"
+    at = page(app(), "own_vs_rent")
+    no_errors(at)
+    said = " ".join(m.value for m in at.markdown)
+    assert (
+        f"**research · H100 · AWS** would cost USD {top['first_year_saving']:,.2f} less in its "
+        f"first year on owned GPUs" in said
+    )
+    shown = [d.value for d in at.dataframe if "first_year_saving" in d.value.columns]
+    assert shown and list(shown[0]["workload"]) == table["workload"].to_list()
