@@ -69,3 +69,11 @@ def test_the_sankey_has_one_node_per_place_and_leaves_out_empty_flows():
     nodes, links = sankey_links(monthly_flows(_groups(), ADDRESSES), "gb")
     assert nodes == ["AWS us-east-1", "Google Cloud us-central1", INTERNET]
     assert links.select("s", "t", "gb").rows() == [(0, 1, 4000.0), (0, 2, 30.0)]
+
+
+def test_egress_rates_are_the_cost_per_gb_billed_to_the_internet_by_cloud():
+    from models.flows import egress_rates
+
+    rates = egress_rates(monthly_flows(_groups(), {}))
+    # 4,030 GB for 202.70 (the copy and the web traffic, both internet without the map)
+    assert rates == {"AWS": Decimal("202.70") / Decimal("4030.0")}

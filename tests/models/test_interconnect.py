@@ -120,3 +120,28 @@ def test_measured_paths_pair_both_directions_and_leave_out_the_internet():
     assert (path.gb_per_month, path.cost_per_month) == (D("2100"), D("105"))
     assert path.gb_out == {AWS: D("2000"), COLO: D("100")}
     assert path.peak_hour_gb == (480.0 + 24.0) / 24
+
+
+def test_a_busiest_hour_beyond_every_priced_size_is_said():
+    # 60,000 GB in one hour is 133 Gbps: not even a 100 Gbps port carries it
+    path = PathTraffic(AWS, COLO, D(900000), D("45000"), 60000.0, {AWS: D(900000)})
+    text = assess(path, default_link_prices()).sentence()
+    assert text.startswith("A 10 Gbps AWS Direct Connect between AWS us-east-1 and Acme Colo")
+    assert text.endswith("Its busiest hour (133.3 Gbps) needs a larger link.")
+
+
+def test_pairs_within_one_cloud_need_no_link():
+    from datetime import date
+
+    flows = pl.DataFrame(
+        {
+            "month": [date(2026, 5, 1)],
+            "source": [AWS],
+            "destination": ["AWS us-west-2"],
+            "currency": ["USD"],
+            "gb": [5000.0],
+            "cost": [D("100")],
+            "peak_day_gb": [200.0],
+        }
+    )
+    assert measured_paths(flows) == []
