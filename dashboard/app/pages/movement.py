@@ -116,3 +116,8 @@ def _links_table(links: list) -> pl.DataFrame:
             }
         )
     return pl.DataFrame(rows)
+
+
+if session.ready():
+    st.title("Data movement")
+    render(read())
