@@ -133,7 +133,8 @@ def test_own_vs_rent_ranks_the_workloads_with_the_dataset_move_priced(demo, con)
     said = " ".join(m.value for m in at.markdown)
     assert (
         f"**research · H100 · AWS** would cost USD {top['first_year_saving']:,.2f} less in its "
-        f"first year on owned GPUs" in said
+        "first year on owned GPUs: the largest saving of 10 workloads (moving its datasets not "
+        "counted: their size is not set in [flows.datasets])" in said
     )
     shown = [d.value for d in at.dataframe if "first_year_saving" in d.value.columns]
     assert shown and list(shown[0]["workload"]) == table["workload"].to_list()

@@ -171,13 +171,20 @@ def render_placement() -> None:
         return
     top = table.row(0, named=True)
     if top["first_year_saving"] > 0:
+        moved = (
+            "moving its datasets not counted: their size is not set in [flows.datasets]"
+            if top["moving_data_once"] is None
+            else "data movement included"
+        )
         st.markdown(
             f"**{top['workload']}** would cost USD {top['first_year_saving']:,.2f} less in its "
             f"first year on {top['placed_on']}: the largest saving of "
-            f"{table.height} workloads, data movement included."
+            f"{table.height} workloads ({moved})."
         )
-    session.table(table, "USD", csv=("workload placement", "placement.csv"))
-    st.caption(" ".join(ASSUMPTIONS) + " Prices: the price book (dates in the last column).")
+    drawn = ["workload", "placed_on", "first_year_saving", "annual_cost_today",
+             "annual_cost_there", "moving_data_once"]  # fmt: skip
+    session.table(table, "USD", show=drawn, csv=("workload placement", "placement.csv"))
+    st.caption(" ".join(ASSUMPTIONS) + " Prices: the price book; the CSV gives the date of the price each row used.")
 
 
 if session.ready():
