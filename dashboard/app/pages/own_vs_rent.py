@@ -184,7 +184,8 @@ def render_placement() -> None:
     drawn = ["workload", "placed_on", "first_year_saving", "annual_cost_today",
              "annual_cost_there", "moving_data_once"]  # fmt: skip
     session.table(table, "USD", show=drawn, csv=("workload placement", "placement.csv"))
-    st.caption(" ".join(ASSUMPTIONS) + " Prices: the price book; the CSV gives the date of the price each row used.")
+    dated = " Prices: the price book; the CSV gives the date of the price each row used."
+    st.caption(" ".join(ASSUMPTIONS) + dated)
 
 
 if session.ready():
