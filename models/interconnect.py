@@ -20,16 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import polars as pl
 
 from models.errors import InputError
 from models.flows import CDN_EDGE, INTERNET, UNKNOWN, provider_key
 from models.link_prices import LinkPrice, LinkPrices
+from models.own_vs_rent import money
 
 HOURS_PER_MONTH = Decimal(730)  # 8760 / 12: the month the providers' calculators use
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def evaluate(
     saving = path.cost_per_month - link
     per_gb_link = transfer / path.gb_per_month if path.gb_per_month else Decimal(0)
     margin = path.rate_today - per_gb_link
-    break_even = _cents(fixed / margin) if margin > 0 else None
+    break_even = money(fixed / margin) if margin > 0 else None
     if saving <= 0:
         payback = None
     elif fees.one_off_usd == 0:
@@ -136,10 +136,10 @@ def evaluate(
         gbps=links[0].gbps,
         links=tuple(links),
         fees=fees,
-        fixed_per_month=_cents(fixed),
-        transfer_per_month=_cents(transfer),
-        link_per_month=_cents(link),
-        saving_per_month=_cents(saving),
+        fixed_per_month=money(fixed),
+        transfer_per_month=money(transfer),
+        link_per_month=money(link),
+        saving_per_month=money(saving),
         break_even_gb=break_even,
         payback_months=payback,
     )
@@ -229,10 +229,6 @@ def _products(case: LinkCase) -> str:
         if name not in names:
             names.append(name)
     return " and ".join(names)
-
-
-def _cents(x: Decimal) -> Decimal:
-    return x.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 def is_site(loc: str) -> bool:
