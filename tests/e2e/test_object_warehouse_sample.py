@@ -49,7 +49,7 @@ def test_the_demo_on_s3_is_the_sample_warehouse_to_the_cent(
         exports.append(without_load_ids(out))
         explained.append(ok(env, "--warehouse", where, "explain", str(line["id"]), "--json"))
         verdicts.append(ok(env, "--warehouse", where, "own-vs-rent", "--format", "json"))
-    assert len(exports[0]) == 8_922 and exports[0] == exports[1]
+    assert len(exports[0]) == 8_952 and exports[0] == exports[1]
     assert explained[0] == explained[1]
     assert verdicts[0] == verdicts[1]
     assert "healthy" in ok(env, "--warehouse", warehouse, "check").lower()
