@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from models.alert_rules import AlertSettings
     from models.allocate import AllocationSettings
     from models.anomaly import AnomalySettings
+    from models.flows import FlowSettings
     from models.recommendation import OwnVsRentSettings
     from models.report_settings import BudgetSettings, ReportSection
     from models.rules import ClassifySettings
@@ -248,6 +249,7 @@ SECTIONS = {
     "allocation": "models.allocate:AllocationSettings",
     "idle": "models.settings:IdleSettings",
     "own_vs_rent": "models.recommendation:OwnVsRentSettings",
+    "flows": "models.flows:FlowSettings",
     "anomaly": "models.anomaly:AnomalySettings",
     "budgets": "models.report_settings:BudgetSettings",
     "alerts": "models.alert_rules:AlertSettings",
@@ -276,6 +278,7 @@ class Settings:
     allocation: AllocationSettings = field(default_factory=_default("allocation"))
     idle: IdleSettings = field(default_factory=IdleSettings)
     own_vs_rent: OwnVsRentSettings = field(default_factory=_default("own_vs_rent"))
+    flows: FlowSettings = field(default_factory=_default("flows"))
     anomaly: AnomalySettings = field(default_factory=_default("anomaly"))
     budgets: BudgetSettings = field(default_factory=_default("budgets"))
     alerts: AlertSettings = field(default_factory=_default("alerts"))

@@ -13,6 +13,7 @@ import polars as pl
 
 from dashboard import palette
 from dashboard.labels import value_words, words
+from models.flows import sankey_links
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.15))
 
@@ -143,7 +144,7 @@ def heatmap(frame: pl.DataFrame, rows: str, cols: str, value: str, title: str) -
             colorscale="Blues",
         )
     )
-    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_layout(title=title, height=520, font=dict(size=13, color="#1f2933"), **_LAYOUT)
     return fig
 
 
@@ -298,4 +299,26 @@ def unit_cost_trend(frame: pl.DataFrame) -> go.Figure:
         yaxis_title="per 1M tokens",
         **_LAYOUT,
     )
+    return fig
+
+
+def sankey(flows: pl.DataFrame, value: str, title: str, unit: str) -> go.Figure:
+    """Where data goes: one band per flow from place to place, its width `value` (gb or
+    cost) summed over the period; `unit` labels the hover ("GB", "USD")."""
+    nodes, links = sankey_links(flows, value)
+    colour = palette.colours(nodes)
+    fig = go.Figure(
+        go.Sankey(
+            valueformat=",.0f",
+            valuesuffix=f" {unit}",
+            arrangement="snap",
+            node=dict(label=nodes, pad=26, thickness=18, color=[colour[n] for n in nodes]),
+            link=dict(
+                source=links["s"].to_list(),
+                target=links["t"].to_list(),
+                value=_f(links, value),
+            ),
+        )
+    )
+    fig.update_layout(title=title, height=520, font=dict(size=13, color="#1f2933"), **_LAYOUT)
     return fig

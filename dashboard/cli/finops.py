@@ -53,6 +53,8 @@ COMMANDS = {
     "explain": "dashboard.cli.explain:command",
     "own-vs-rent": "dashboard.cli.own_vs_rent:command",
     "unit-costs": "dashboard.cli.unit_costs:command",
+    "interconnect": "dashboard.cli.interconnect:command",
+    "placement": "dashboard.cli.placement:command",
     "report": "dashboard.cli.report:command",
     "export": "dashboard.cli.export:command",
     "runs": "dashboard.cli.runs:command",

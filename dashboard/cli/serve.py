@@ -156,6 +156,24 @@ type = "stdout"
 DEMO_CONFIG = "finops-demo.toml"
 
 
+def _demo_flows() -> str:
+    """The sample's address map: billing says "internet" for traffic that lands in the colo
+    site or another cloud; these resources' destinations are known (ingest/sample/flows.py)."""
+    import json  # a JSON string is a TOML basic string
+
+    from ingest.sample.flows import ADDRESSES, DATASETS
+
+    where = [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in sorted(ADDRESSES.items())]
+    sizes = [f"{json.dumps(k)} = {v}" for k, v in sorted(DATASETS.items())]
+    return (
+        "\n[flows.addresses]\n"
+        + "\n".join(where)
+        + "\n\n[flows.datasets]  # GB\n"
+        + "\n".join(sizes)
+        + "\n"
+    )
+
+
 def demo_settings(app: App) -> Path | None:
     """Write the demo's settings beside a local warehouse (never over a file the user named
     or one already there) and use them; None when the warehouse is on object storage."""
@@ -166,7 +184,7 @@ def demo_settings(app: App) -> Path | None:
         return None
     path = Path(app.warehouse).resolve().parent / DEMO_CONFIG
     if not path.exists():
-        path.write_text(DEMO_SETTINGS, encoding="utf-8")
+        path.write_text(DEMO_SETTINGS + _demo_flows(), encoding="utf-8")
     app.settings, app.config_file = load_settings(str(path))
     return path
 

@@ -91,6 +91,10 @@ def build_pack(
             warehouse.require(source), memory_limit=settings.warehouse.memory_limit
         )
     sections, totals = compute(con, month, currency, cfg, basis)
+    if currency == "USD":  # the price book is in USD
+        placed = report_usage.placement(con, settings or Settings())
+        if placed is not None:
+            sections[placed.name] = placed
     stamp = (generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     un = cfg.allocation.unallocated
     cover = headline(sections, totals, un, basis)

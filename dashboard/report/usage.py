@@ -10,13 +10,16 @@ import polars as pl
 
 from dashboard.queries import commitments as queries_commitments
 from dashboard.queries import unit_costs as queries_unit
+from dashboard.queries.placement import placement_table
 from dashboard.report.config import ReportSettings
 from dashboard.report.data import LINES, Sources, amount, frame
 from dashboard.report.model import Month, Section
 from models.cost_basis import CostBasis
 from models.idle import IDLE_STATES
+from models.placement import ASSUMPTIONS
 from models.rules import EGRESS, SAAS_TOOL
 from models.schema import MONEY
+from models.settings import Settings
 
 IDLE_SCHEMA = {
     "team": pl.String, "resource": pl.String, "gpu_model": pl.String, "gpu_hours": pl.Int64,
@@ -399,4 +402,24 @@ def unit_costs(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> S
         "serving each model, idle included, a shared host split by requests; API: billed "
         "cost over billed tokens. Break-even: the monthly tokens at which the comparable API "
         "costs what the GPUs cost.",
+    )
+
+
+def placement(con: duckdb.DuckDBPyConnection, settings: Settings) -> Section | None:
+    """Workload placement over the trailing months of GPU-hours (not the pack's month: a
+    placement is a year's decision), the best alternative of each workload; USD only."""
+    if not Sources.of(con).gpu_hours:
+        return None
+    df = placement_table(con, settings.own_vs_rent, settings.flows)
+    if df.is_empty():
+        return None
+    money = ("annual_cost_today", "annual_cost_there", "moving_data_once", "first_year_saving")
+    return Section(
+        "placement",
+        f"Workload placement, the last {settings.own_vs_rent.months} months of GPU-hours a year "
+        "— USD",
+        df.with_columns(pl.col(c).cast(MONEY) for c in money),
+        money=money,
+        note=" ".join(ASSUMPTIONS),
+        basis="Annual cost (USD)",
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.sample import flows
 from ingest.sample.aws import LOCATION, SRC, AwsMonth, _sku
 from ingest.sample.aws_delivery import (
     EXPORT,
@@ -18,7 +19,7 @@ from ingest.sample.aws_delivery import (
     execution_id,
     write_manifest,
 )
-from ingest.sample.company import Company
+from ingest.sample.company import ONPREM_SITE, Company
 from ingest.sample.cur2 import CurWriter
 from ingest.sample.truth import Ledger
 
@@ -115,6 +116,12 @@ SPIKE = Daily("AmazonS3", "DataTransfer-Out-Bytes", "GetObject", "Data Transfer"
               "$0.050 per GB - greater than 150 TB / month data transfer out",
               egress="internet", to_location="External", transfer_type="AWS Outbound",
               product_name="Amazon Simple Storage Service")
+COLO_SYNC = Daily("AmazonEC2", "DataTransfer-Out-Bytes", "RunInstances", "Data Transfer", "GB",
+                  Decimal("0.07"), *flows.COLO_SYNC_GB_PER_DAY, "platform",
+                  flows.COLO_SYNC_RESOURCE,
+                  "$0.070 per GB - next 100 TB / month data transfer out",
+                  egress="internet", to_location="External", transfer_type="AWS Outbound",
+                  product_name="Amazon Elastic Compute Cloud")
 MARKETPLACE_TOOLS = [  # (product code, product name, seller, family, tool, team, lo, hi $)
     ("prod-pcn3vdb7x2k1q", "Pinecone Vector Database - Pay As You Go", "Pinecone Systems, Inc.",
      "vector_db", "Pinecone", "recsys", 2_400, 3_900),
@@ -138,6 +145,7 @@ def daily_lines(am: AwsMonth) -> None:
         )
         _emit_daily(am, SPIKE, am.mstart + sel * DAY_MS, qty)
         total = sum((int(q) * SPIKE.rate for q in qty), Decimal(0))
+        am.ledger.flow(am.m, flows.AWS_REGION, flows.GCP_REGION, int(qty.sum()), total)
         am.ledger.events.append(
             {
                 "kind": "egress_spike",
@@ -152,6 +160,17 @@ def daily_lines(am: AwsMonth) -> None:
                 "description": "training dataset copied from S3 to another cloud over the internet",
             }
         )
+
+
+def flow_lines(am: AwsMonth) -> None:
+    """The planted AWS -> colo sync (ingest/sample/flows.py), appended after the month's other
+    lines and drawn from its own random stream."""
+    rng = np.random.default_rng(flows.flows_seed(am.c.seed, am.m))
+    d = COLO_SYNC
+    qty = rng.integers(d.lo, d.hi + 1, am.days)
+    _emit_daily(am, d, am.mstart + np.arange(am.days) * DAY_MS, qty)
+    cost = sum((int(q) * d.rate for q in qty), Decimal(0))
+    am.ledger.flow(am.m, flows.AWS_REGION, ONPREM_SITE, int(qty.sum()), cost)
 
 
 def _emit_daily(am: AwsMonth, d: Daily, start: np.ndarray, qty: np.ndarray) -> None:
@@ -282,6 +301,7 @@ def write_aws(
             daily_lines(am)
             am.commitments()
             monthly_lines(am, is_restatement)
+            flow_lines(am)
             w.close()
             when = delivered_at(month, n)
             write_manifest(out, month, execution, w.files, when)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.sample import flows
 from ingest.sample.activity import billed_mask, episodes, host_state, idle_mask
 from ingest.sample.company import ONPREM_SITE, Company, GpuHost
 from ingest.sample.pricing import effective_rate, owned_cost
@@ -42,6 +43,7 @@ class Ledger:
     restatements: list = field(default_factory=list)
     events: list = field(default_factory=list)
     commitments: dict = field(default_factory=dict)
+    flows: dict = field(default_factory=lambda: defaultdict(lambda: [0, Decimal(0)]))
 
     def charge(
         self,
@@ -64,6 +66,12 @@ class Ledger:
             self.egress[(provider, source, period, egress)] += effective
         if workload and team:
             self.workloads[(team, period, workload)] += effective
+
+    def flow(self, period: str, source: str, destination: str, gb: int, cost: Decimal) -> None:
+        """A planted data flow (ingest/sample/flows.py): GB and cost in USD for the month."""
+        acc = self.flows[(period, source, destination)]
+        acc[0] += gb
+        acc[1] += cost
 
     def commitment(
         self,
@@ -243,6 +251,24 @@ def build_truth(company: Company, ledger: Ledger, meta: dict) -> dict:
         "restatements": ledger.restatements,
         "events": ledger.events,
         "commitments": [_commitment(k, v) for k, v in sorted(ledger.commitments.items())],
+        "flows": _flows(ledger),
+    }
+
+
+def _flows(ledger: Ledger) -> dict:
+    """The planted flows per month, the address map that resolves them, and the verdict a
+    10 Gbps link must get on each path (over the year's months, no extra fees)."""
+    return {
+        "addresses": dict(sorted(flows.ADDRESSES.items())),
+        "currency": "USD",
+        "monthly": [
+            {"billing_period": m, "from": s, "to": d, "gb": gb, "cost": _s(cost)}
+            for (m, s, d), (gb, cost) in sorted(ledger.flows.items())
+        ],
+        "interconnect": [
+            {"between": list(pair), "gbps": flows.LINK_GBPS, "pays_off": pays}
+            for pair, pays in sorted(flows.VERDICTS.items())
+        ],
     }
 
 

@@ -38,9 +38,9 @@ def test_sample_headlines_equal_the_warehouse(sample: Path) -> None:
     ).fetchall()[0]
     at = app()
     assert cur == "USD"
-    # millions as 3.32M and whole dollars from 100,000 up, so no tile is cut off; exact in help
+    # millions as 3.36M and whole dollars from 100,000 up, so no tile is cut off; exact in help
     assert helps(at)["Spend in the period"] == f"{usd(total)} exactly"
-    assert metrics(at)["Spend in the period"] == "USD 3.32M"
+    assert metrics(at)["Spend in the period"] == "USD 3.36M"
     top = con.execute(
         "SELECT resource_id, sum(idle_cost) FROM gpu_hours GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
     ).fetchall()

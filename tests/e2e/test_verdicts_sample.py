@@ -108,7 +108,7 @@ def test_overview_story_is_the_tiles_and_the_lines(demo: Path, con) -> None:
         f"last month; idle GPUs {tile(idle)} = {float(idle) / float(gpu):.1%} of GPU cost; "
         f"biggest mover: {mover[0]}, +{tile(Decimal(mover[1]))} on last month."
     )
-    assert story.startswith("AI spend USD 3.32M in the period; this month USD 247,316, +1.0%")
+    assert story.startswith("AI spend USD 3.36M in the period; this month USD 250,714, +1.0%")
     # the page's own figures say the same
     assert shown["AI spend"] == tile(ai)
     assert shown["This month (October 2026)"] == tile(month["this"])

@@ -87,6 +87,12 @@ CASES = {
         ("[idle]\nmin_samples = 1.5",
          "[idle] min_samples has the wrong type — expected an integer, found 1.5"),
     ),
+    "flows": (
+        ('[flows]\naddress = {}',
+         "unknown key 'address' in [flows] (did you mean \"addresses\"?)"),
+        ('[flows]\nlink_gbps = "10"',
+         "[flows] link_gbps has the wrong type — expected an integer, found '10'"),
+    ),
     "own_vs_rent": (
         ('[own_vs_rent]\ngpus = "H100"',
          "unknown key 'gpus' in [own_vs_rent] (did you mean \"gpu\"?)"),

@@ -1,13 +1,19 @@
-"""Data movement: egress by kind, provider, region pair and resource; its share of AI spend."""
+"""Data movement: egress by kind, provider, region pair and resource; its share of AI spend;
+where data moves (a Sankey of GB and of money) and whether a dedicated link would pay."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import polars as pl
 import streamlit as st
 
 from dashboard.app import charts, session
 from dashboard.app.session import money_tile, share
+from dashboard.queries import flows as queries_flows
 from dashboard.queries import movement as queries_movement
 from dashboard.queries import spend as queries
+from models.link_prices import default_link_prices
 
 
 def read() -> dict | None:
@@ -15,6 +21,7 @@ def read() -> dict | None:
         return None
     f = session.filters()
     cur = session.currency()
+    flows = session.settings().flows
     by = st.segmented_control(
         "Egress by", list(queries_movement.EGRESS_BY), default="kind", key="eg_by"
     )
@@ -24,6 +31,9 @@ def read() -> dict | None:
         "head": session.ask(queries.headline, f, cur),
         "table": session.ask(queries_movement.egress, f, by or "kind", cur),
         "monthly": session.ask(queries_movement.egress_monthly, f, cur),
+        "flows": session.ask(queries_flows.flows, f, flows.addresses),
+        "links": session.ask(queries_flows.interconnect, f, flows),
+        "prices_as_of": default_link_prices().as_of,
     }
 
 
@@ -46,6 +56,66 @@ def render(d: dict | None) -> None:
         "volume, so a NAT gateway's hours count in cost but not in cost per GB."
     )
     session.table(session.labelled(d["table"].rename({"key": d["by"]}), cur), cur)
+    render_flows(d, label)
+    render_links(d)
+
+
+def render_flows(d: dict, label: str) -> None:
+    st.subheader("Where data moves")
+    flows = d["flows"].filter(pl.col("currency") == d["cur"])
+    if flows.is_empty():
+        st.info(f"No egress billed in {d['cur']} in this period.")
+        return
+    st.caption(
+        "Each band is a flow from where it was billed to where it went: the region pair a "
+        "usage type names, the internet or a CDN, or the place finops.toml [flows.addresses] "
+        "gives a resource (billing alone says internet for a copy to another cloud)."
+    )
+    st.plotly_chart(charts.sankey(flows, "gb", "Data moved, gigabytes", "GB"))
+    st.plotly_chart(charts.sankey(flows, "cost", f"Cost of the data moved — {label}", d["cur"]))
+
+
+def render_links(d: dict) -> None:
+    st.subheader("Would a dedicated link pay?")
+    links = d["links"]
+    if not links:
+        st.info(
+            "No traffic between two sites (cloud regions or your own) in this period: egress to "
+            "the internet or a CDN needs no link. Map resources to sites in finops.toml "
+            "[flows.addresses]."
+        )
+    for v in links:
+        st.markdown(v.sentence())
+    if links:
+        session.table(_links_table(links), "USD")
+    st.caption(
+        f"Link prices as of {d['prices_as_of']:%d %B %Y}: AWS Direct Connect and Google Cloud "
+        "Interconnect list prices (port-hours x 730 a month, transfer over the link per GB); "
+        "today's cost is the egress billed for the path, a month on average over the period, in "
+        "USD. Cross-connect and one-off fees: finops.toml [flows]."
+    )
+
+
+def _links_table(links: list) -> pl.DataFrame:
+    """One row a pair: today's bill against the link the sentence names (sizes and products
+    are in the sentence; the table keeps the figures)."""
+    rows = []
+    for v in links:
+        c = v.chosen
+        rows.append(
+            {
+                "between": f"{v.path.a} ↔ {v.path.b}",
+                "GB a month": int(v.path.gb_per_month),
+                "billed a month today": v.path.cost_per_month.quantize(Decimal("0.01")),
+                "link a month": c.link_per_month if c else None,
+                "saving a month": c.saving_per_month if c else None,
+                "break-even GB a month": int(c.break_even_gb)
+                if c and c.break_even_gb is not None
+                else None,
+                "busiest hour, Gbps": round(v.needed_gbps, 2),
+            }
+        )
+    return pl.DataFrame(rows)
 
 
 if session.ready():

@@ -15,8 +15,10 @@ from dashboard.app import charts, session, verdicts
 from dashboard.labels import words
 from dashboard.queries import gpu as queries_gpu
 from dashboard.queries import own_vs_rent as queries_own
+from dashboard.queries import placement as queries_placement
 from models.errors import FinopsError
 from models.own_vs_rent import cost_per_useful_gpu_hour
+from models.placement import ASSUMPTIONS
 from models.recommendation import to_dict
 
 
@@ -157,7 +159,37 @@ def render(d: dict | None, top=None) -> None:
     session.table(named, "USD", show=drawn, csv=("rent options", "rent_options.csv"))
 
 
+def render_placement() -> None:
+    """Each workload where it runs today against its best other place, data movement in."""
+    if not session.has("gpu_hours"):
+        return
+    s = session.settings()
+    table = session.ask(queries_placement.placement_table, s.own_vs_rent, s.flows)
+    st.subheader("Where each workload would cost least")
+    if table.is_empty():
+        st.info("No GPU workload billed in USD has a price in the price book.")
+        return
+    top = table.row(0, named=True)
+    if top["first_year_saving"] > 0:
+        moved = (
+            "moving its datasets not counted: their size is not set in [flows.datasets]"
+            if top["moving_data_once"] is None
+            else "data movement included"
+        )
+        st.markdown(
+            f"**{top['workload']}** would cost USD {top['first_year_saving']:,.2f} less in its "
+            f"first year on {top['placed_on']}: the largest saving of "
+            f"{table.height} workloads ({moved})."
+        )
+    drawn = ["workload", "placed_on", "first_year_saving", "annual_cost_today",
+             "annual_cost_there", "moving_data_once"]  # fmt: skip
+    session.table(table, "USD", show=drawn, csv=("workload placement", "placement.csv"))
+    dated = " Prices: the price book; the CSV gives the date of the price each row used."
+    st.caption(" ".join(ASSUMPTIONS) + dated)
+
+
 if session.ready():
     st.title("Own vs rent")
     verdict_slot = st.container()  # the answer first, the inputs it came from below
     render(read(), verdict_slot)
+    render_placement()
