@@ -204,6 +204,8 @@ def _target(name: str) -> pl.List:
 def _list_of_text(name: str, dtype: pl.DataType) -> pl.Expr:
     """A real array of structs as List[Struct] of text (absent fields null)."""
     target = _target(name)
+    if dtype == target:  # BigQuery's labels as Parquet: already a list of text pairs
+        return pl.col(name)
     if not isinstance(dtype, pl.List):
         return pl.lit(None, dtype=target).alias(name)
     inner = dtype.inner
