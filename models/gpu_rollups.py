@@ -79,17 +79,31 @@ TELEMETRY_MONTHLY = Table(
 )
 
 GPU_ROLLUPS = (GPU_BUCKETS, GPU_DEMAND, GPU_OWNED_DAYS)
+# The rollups that only count and sum GPU-hours (no column of one GPU): they can be built from
+# weighted rows, one row standing for the `weight` GPUs of a period-hour that share every
+# attribute (a period's unmonitored GPUs), instead of one row per GPU.
+WEIGHABLE = (GPU_BUCKETS, GPU_DEMAND)
 
 # UTC months from naive timestamps: a TIMESTAMPTZ would be formatted in the session's zone
 _MONTH = "strftime(make_timestamp(epoch_us(hour)), '%Y-%m')"
 _DAY = "CAST(make_timestamp(epoch_us(hour)) AS DATE)"
 
 
-def rollup_sql(table: Table, source: str) -> str:
+def rollup_sql(table: Table, source: str, weight: str | None = None) -> str:
     """The rollup `table` (its columns, then x_PartMonth) over rows of `source`: SQL of a
     relation with GPU_HOURS columns, or GPU_UTIL's for telemetry_monthly. Run on a
-    connection whose time zone is UTC (days and months are UTC)."""
-    return _SQL[table.name].format(src=source, month=_MONTH, day=_DAY)
+    connection whose time zone is UTC (days and months are UTC).
+
+    `weight` (a WEIGHABLE table only): the column of `source` saying how many GPU-hours
+    each row stands for; the sums are then exact multiples, the same figures as over one
+    row per GPU-hour."""
+    if weight is None:
+        count, times = "count(*)", ""
+    elif table in WEIGHABLE:
+        count, times = f"sum({weight})", f" * {weight}"
+    else:
+        raise ValueError(f"{table.name} is built from one row per GPU-hour")
+    return _SQL[table.name].format(src=source, month=_MONTH, day=_DAY, count=count, times=times)
 
 
 _SQL = {
@@ -100,13 +114,14 @@ SELECT {{day}} AS day, resource_id, provider, deployment, team, gpu_model, curre
        CASE WHEN state = '{UNMONITORED}' THEN NULL
             ELSE CAST(least({idle_step_sql()}, {TOP_BUCKET}) AS BIGINT) END AS bucket,
        state IN {IDLE_IN_SQL} AS idle_default, state IN {USEFUL_IN_SQL} AS useful,
-       count(*)::BIGINT AS hours, sum(cost) AS cost, sum(coalesce(idle_cost, 0)) AS idle_cost,
-       sum(avg_active) FILTER (WHERE state <> '{UNMONITORED}') AS active_sum,
+       {{count}}::BIGINT AS hours, sum(cost{{times}}) AS cost,
+       sum(coalesce(idle_cost, 0){{times}}) AS idle_cost,
+       sum(avg_active{{times}}) FILTER (WHERE state <> '{UNMONITORED}') AS active_sum,
        {{month}} AS {PART_MONTH}
 FROM ({{src}}) GROUP BY ALL""",
     "gpu_demand": f"""
-SELECT hour, gpu_model, deployment, state, currency, count(*)::BIGINT AS gpus,
-       sum(cost) AS cost, {{month}} AS {PART_MONTH}
+SELECT hour, gpu_model, deployment, state, currency, {{count}}::BIGINT AS gpus,
+       sum(cost{{times}}) AS cost, {{month}} AS {PART_MONTH}
 FROM ({{src}}) GROUP BY ALL""",
     "gpu_owned_days": f"""
 SELECT gpu_model,

@@ -291,9 +291,10 @@ def _telemetry_sql(util: str, *, ranked: bool) -> str:
     {rank_join}"""
 
 
-def _stated_select(joined: str, state: str) -> str:
+def _stated_select(joined: str, state: str, extra: str = "") -> str:
     """GPU_HOURS rows (+ x_PartMonth) from `joined`: billed attributes, _h, gpu_index and the
-    telemetry readings (NULL where none); `state` is the SQL of each row's state."""
+    telemetry readings (NULL where none); `state` is the SQL of each row's state; `extra`
+    more columns of `joined` (", _n")."""
     return f"""
 WITH stated AS (
   SELECT *, {state} AS state, {MONTH_SQL} AS month FROM ({joined})
@@ -302,7 +303,7 @@ SELECT make_timestamptz(_h) AS hour, resource_id, host, gpu_index, gpu_uuid, gpu
        provider, source, deployment, team, cost, currency, avg_active, max_active, mem_used_mib,
        coalesce(samples, 0)::BIGINT AS samples, state,
        {idle_cost_sql()} AS idle_cost,
-       month, month AS x_PartMonth
+       month, month AS x_PartMonth{extra}
 FROM stated
 """
 
@@ -354,7 +355,7 @@ SELECT *, {state_sql(settings, "_e_state")} AS _state FROM (
   WHERE t.gpu_index >= 0 AND t.gpu_index < h._rows)"""
 
 
-def fast_gpu_hours_select() -> str:
+def fast_gpu_hours_select(*, weighted: bool = False) -> str:
     """GPU_HOURS rows from `_matched` plus the billed GPU rows it lacks, found per
     period-hour from a bit mask of the GPU rows it has (periods of <= MASK_ROWS rows).
 
@@ -363,6 +364,11 @@ def fast_gpu_hours_select() -> str:
     telemetry carry their period's attributes from the start: where most GPUs are
     unmonitored they are most of the rows, and joining them back by period would cost a
     join of every row.
+
+    `weighted`: the rows without telemetry of a period-hour as one row, gpu_index NULL, with
+    `_n` the GPU rows it stands for (1 on the rows with telemetry): the GPU-hours for the
+    rollups that only count and sum them (models.gpu_rollups.WEIGHABLE), a fraction of the
+    rows where most GPUs are unmonitored.
     """
     attributes = ", ".join(f"b.{c}" for c in _ATTRIBUTES.split(", "))
     nulls = (  # no readings: unmonitored, whatever the settings
@@ -370,18 +376,31 @@ def fast_gpu_hours_select() -> str:
         f"'{UNMONITORED}'::_e_state"
     )
     hours = period_hours("*")
+    cover = (
+        "SELECT _pid, _h, bit_or(1::BIGINT << gpu_index) AS _mask FROM _matched GROUP BY _pid, _h"
+    )
+    lacking = "c._mask IS NULL OR c._mask <> (1::BIGINT << b._rows) - 1"
+    readings = ", ".join(f"r.{c}" for c in _READINGS.split(", "))
+    one = ", 1 AS _n" if weighted else ""
+    monitored = f"""
+  SELECT {attributes}, b._one_month, b._month, r._h, r.gpu_index, {readings}, r._state{one}
+  FROM _matched r JOIN _billed b ON b.rowid = r._pid"""
+    if weighted:
+        joined = f"""
+  WITH cover AS ({cover}){monitored}
+  UNION ALL
+  SELECT {attributes}, b._one_month, b._month, b._h, NULL::BIGINT AS gpu_index, {nulls},
+         b._rows - bit_count(coalesce(c._mask, 0)) AS _n
+  FROM {hours} b LEFT JOIN cover c ON c._pid = b._pid AND c._h = b._h
+  WHERE {lacking}"""
+        return _stated_select(joined, "_state", ", _n")
     joined = f"""
-  WITH cover AS (
-    SELECT _pid, _h, bit_or(1::BIGINT << gpu_index) AS _mask FROM _matched GROUP BY _pid, _h
-  )
-  SELECT {attributes}, b._one_month, b._month, r._h, r.gpu_index,
-         {", ".join(f"r.{c}" for c in _READINGS.split(", "))}, r._state
-  FROM _matched r JOIN _billed b ON b.rowid = r._pid
+  WITH cover AS ({cover}){monitored}
   UNION ALL
   SELECT {_ATTRIBUTES}, _one_month, _month, _h, gpu_index, {nulls} FROM (
     SELECT {attributes}, b._one_month, b._month, b._h, c._mask,
            unnest(range(b._rows)) AS gpu_index
     FROM {hours} b LEFT JOIN cover c ON c._pid = b._pid AND c._h = b._h
-    WHERE c._mask IS NULL OR c._mask <> (1::BIGINT << b._rows) - 1)
+    WHERE {lacking})
   WHERE _mask IS NULL OR (_mask >> gpu_index) & 1 = 0"""
     return _stated_select(joined, "_state")

@@ -333,9 +333,11 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
             else:  # those months' files only
                 lines, util = month_lines, month_inputs.telemetry(con, store, months or [])
             write = db.writer(settings.engine)
-            done = write(con, lines, util, owned, settings.idle, staged, months, episodes)
+            weighted = functools.partial(gpu_rollups.stage_weighted, staging)
+            done = write(con, lines, util, owned, settings.idle, staged, months, episodes, weighted)
+            rollups = done.rollups or {}  # staged already: dropped below whatever happens
             staged.mkdir(exist_ok=True)
-            rollups = gpu_rollups.stage_gpu_rollups(con, staged, staging)
+            rollups = gpu_rollups.stage_gpu_rollups(con, staged, staging, done.rollups)
             reach = None if done.episodes is None else db.split_by_month(con, episodes, by_month)
         replace = None if months is None else [{"x_PartMonth": m} for m in months]
         basis = _episodes_basis(store)  # read before gpu_hours moves on

@@ -239,10 +239,18 @@ _STAGED_TABLES = (
 
 class Staged(NamedTuple):
     """What `write_gpu_hours` staged: gpu_hours rows, and idle_episodes rows when it could
-    stage them too (None: derive them from the gpu_hours table with `write_idle_episodes`)."""
+    stage them too (None: derive them from the gpu_hours table with `write_idle_episodes`);
+    the rollups it staged from weighted rows, by table name (the others are built from the
+    staged hours)."""
 
     rows: int
     episodes: int | None
+    rollups: dict[str, Path] | None = None
+
+
+# Stages rollups from weighted GPU-hours (SQL with a `_n` column) whose rows all fall in the
+# one month given, if one: ingest.derive.gpu_rollups.stage_weighted.
+WeightedRollups = Callable[[duckdb.DuckDBPyConnection, str, "str | None"], dict[str, Path]]
 
 
 def writer(engine: EngineSettings) -> Callable[..., Staged]:
@@ -264,12 +272,14 @@ def write_gpu_hours(
     path: Path,
     months: list[str] | None = None,
     episodes: Path | None = None,
+    rollups: WeightedRollups | None = None,
 ) -> Staged:
     """Stage gpu_hours rows (GPU_HOURS columns) in `path`, a folder of `x_PartMonth=YYYY-MM/`
     files, and with `episodes` (all months only) idle_episodes rows in that file.
 
     `lines`/`util` are SQL relations on `con`; `months` limits lines, telemetry and hours to
-    those months (a line's hours stay in the month it starts in).
+    those months (a line's hours stay in the month it starts in). `rollups`, on the fast
+    path, is given the same GPU-hours with a period-hour's unmonitored GPUs as one row.
     """
     if months is not None:
         lines = f"SELECT * FROM ({lines}) WHERE {months_sql('ChargePeriodStart', months)}"
@@ -315,7 +325,11 @@ def write_gpu_hours(
         staged = None
         if fast and episodes is not None:
             staged = _fast_episodes(con, settings, episodes)
-        return Staged(rows, staged)
+        weighted = None
+        if fast and rollups is not None:
+            select = fast_gpu_hours_select(weighted=True)
+            weighted = rollups(con, f"SELECT * FROM ({select}){where}", only)
+        return Staged(rows, staged, weighted)
     finally:
         if owned is not None:
             con.unregister("owned_rates")

@@ -19,7 +19,13 @@ from ingest.derive.gpu_hours import _copy
 from ingest.warehouse.connection import files_select
 from ingest.warehouse.load_contract import new_load_id
 from ingest.warehouse.store import Store
-from models.gpu_rollups import GPU_ROLLUPS, PART_MONTH, TELEMETRY_MONTHLY, rollup_sql
+from models.gpu_rollups import (
+    GPU_ROLLUPS,
+    PART_MONTH,
+    TELEMETRY_MONTHLY,
+    WEIGHABLE,
+    rollup_sql,
+)
 from models.schema import GPU_UTIL, Table
 
 ROLLUP_NAMES = tuple(t.name for t in GPU_ROLLUPS)
@@ -32,26 +38,46 @@ def _stage(
     source: str,
     folder: Path,
     only: str | None = None,
+    weight: str | None = None,
 ) -> int:
     """COPY the rollup of `source` rows into `folder`, one x_PartMonth=... folder a month
-    (`only`: the one month of every row)."""
+    (`only`: the one month of every row; `weight`: see `rollup_sql`)."""
     cols = ", ".join(f'"{c}"' for c in (*table.names, PART_MONTH))
-    select = f"SELECT {cols} FROM ({rollup_sql(table, source)})"
+    select = f"SELECT {cols} FROM ({rollup_sql(table, source, weight)})"
     rows = _copy(con, select, folder, PART_MONTH, only=only)
     folder.mkdir(parents=True, exist_ok=True)  # no rows: the months are emptied
     return rows
 
 
-def stage_gpu_rollups(
-    con: duckdb.DuckDBPyConnection, hours: Path, staging: Path
+def stage_weighted(
+    staging: Path, con: duckdb.DuckDBPyConnection, source: str, only: str | None
 ) -> dict[str, Path]:
-    """Stage every GPU rollup from the staged gpu_hours folder `hours` (x_PartMonth=.../)."""
+    """Stage the WEIGHABLE rollups from GPU-hours `source` whose rows carry the GPU-hours
+    they stand for (`_n`), all in the month `only` if one; by table name."""
+    out = {}
+    for table in WEIGHABLE:
+        folder = staging / f"{table.name}-{new_load_id()}"
+        out[table.name] = folder
+        _stage(con, table, source, folder, only, weight="_n")
+    return out
+
+
+def stage_gpu_rollups(
+    con: duckdb.DuckDBPyConnection,
+    hours: Path,
+    staging: Path,
+    done: dict[str, Path] | None = None,
+) -> dict[str, Path]:
+    """Stage every GPU rollup not `done` (staged already, by `stage_weighted`) from the
+    staged gpu_hours folder `hours` (x_PartMonth=.../); all of them, by table name."""
     files = sorted(str(p) for p in hours.rglob("*.parquet"))
     # a rollup row's month is its hour's, as the gpu_hours row's: one month staged, one month
     months = {p.parent.name.removeprefix(f"{PART_MONTH}=") for p in hours.rglob("*.parquet")}
     only = next(iter(months)) if len(months) == 1 else None
-    out = {}
+    out = dict(done or {})
     for table in GPU_ROLLUPS:
+        if table.name in out:
+            continue
         folder = staging / f"{table.name}-{new_load_id()}"
         if files:
             rel = con.read_parquet(files, hive_partitioning=False)

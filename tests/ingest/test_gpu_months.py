@@ -5,6 +5,7 @@ the month boundary still one episode."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,12 +13,13 @@ from pathlib import Path
 import polars as pl
 from deltalake import DeltaTable
 
-from ingest.derive import classified, lineage, month_inputs
+from ingest.derive import classified, lineage, month_inputs, refresh
 from ingest.warehouse import views
 from ingest.warehouse.connection import connect
 from ingest.warehouse.store import Store
+from models.gpu_rollups import WEIGHABLE, rollup_sql
 from models.settings import Settings
-from tests.fixtures.gpu_months import GPU_HOUR, H, ingest, resource
+from tests.fixtures.gpu_months import GPU_HOUR, H, ingest, loads, resource
 
 MONTHS = ("2025-01", "2025-02", "2025-03")
 HOSTS = 2
@@ -153,3 +155,39 @@ def test_a_month_reads_its_own_cost_line_files_though_the_log_records_no_ranges(
     both = month_inputs.line_files(store, table, list(MONTHS[1:]))
     assert sorted(both["partition.x_PartPeriod"].to_list()) == list(MONTHS[1:])
     assert month_inputs.line_files(store, table, ["2024-12"]).height == 0
+
+
+def test_rollups_of_partly_monitored_hours_equal_the_rollup_of_every_gpu_hour(
+    tmp_path: Path,
+) -> None:
+    """A period-hour's unmonitored GPUs are rolled up as one weighted row: the stored
+    gpu_buckets and gpu_demand equal the same rollups over one gpu_hours row per GPU."""
+    root = tmp_path / "warehouse"
+    store = Store(root)
+    period, util = loads(MONTHS[0], HOSTS, IDLE)
+    # host 1 reports GPUs 0-4 only; host 0 reports nothing in the month's first 100 hours
+    first = datetime(2025, 1, 1, tzinfo=UTC)
+    util = dataclasses.replace(
+        util,
+        rows=util.rows.filter(
+            ~((pl.col("host") == "gpu-1") & (pl.col("gpu_index") > 4))
+            & ~((pl.col("host") == "gpu-0") & (pl.col("hour") < first + 100 * H))
+        ),
+    )
+    results = store.load_cost_lines([period]) + store.load_gpu_util(util)
+    refresh.refresh(store, Settings(), results)
+    views.register_all(Settings())
+    con = connect(root)
+    unmonitored = con.execute(
+        "SELECT sum(gpus) FROM gpu_demand WHERE state = 'unmonitored'"
+    ).fetchall()
+    assert unmonitored == [(3 * 744 + 8 * 100,)]
+    for table in WEIGHABLE:
+        cols = ", ".join(f'"{c}"' for c in table.names)
+        direct = f"SELECT {cols} FROM ({rollup_sql(table, 'SELECT * FROM gpu_hours')})"
+        stored = f"SELECT {cols} FROM {table.name}"
+        assert con.execute(f"SELECT count(*) FROM {table.name}").fetchall()[0][0] > 0
+        for a, b in ((direct, stored), (stored, direct)):
+            assert con.execute(f"SELECT count(*) FROM ({a} EXCEPT ALL {b})").fetchall() == [(0,)], (
+                table.name
+            )
