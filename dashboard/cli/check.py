@@ -10,10 +10,10 @@ from dashboard.cli.finops import App
 @click.command()
 @click.pass_obj
 def command(app: App) -> None:
-    """Check every table: its Delta log (readable commits, no gap, checkpoint), the data files
-    of its current version (present, logged size), the loads it is said to hold, and derived
-    data built from the current version of its sources. Exit 0 when healthy, 4 (warehouse)
-    otherwise."""
+    """Check every table (`finops watch`'s `alert_state` too): its Delta log (readable
+    commits, no gap, checkpoint), the data files of its current version (present, logged
+    size), the loads it is said to hold, and derived data built from the current version of
+    its sources. Exit 0 when healthy, 4 (warehouse) otherwise."""
     from dashboard.cli.tables import show
     from ingest.warehouse import connection as warehouse
     from ingest.warehouse.health_check import inspect

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 from ingest.warehouse.location import open_delta
+from models.alerts import ALERT_STATE
 from models.rollups import ROLLUPS
 
 BASE_TABLES = (
@@ -28,12 +29,20 @@ DERIVED_TABLES = (
     "unit_costs",
     *(t.name for t in ROLLUPS),
 )  # fmt: skip
-TABLES = BASE_TABLES + DERIVED_TABLES
+# What `finops watch` has fired and delivered: neither exported data nor rebuilt from it.
+WATCH_TABLES = (ALERT_STATE.name,)
+TABLES = BASE_TABLES + DERIVED_TABLES + WATCH_TABLES
 
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(?:\.\d+\.\d+)?\.parquet$")
 REBUILD = "delete the {table} folder and run `finops classify` (derived data is rebuilt)"
 NO_BACKUP = "without a backup, ingest every export again into a new warehouse"
+# Losing the watch's record costs repeats, never data: open alerts go out once more.
+RESTART_WATCH = (
+    "restore {what} from a backup; without one, delete the {table} folder: the next "
+    "`finops watch` sends every alert that still holds once more (under its same alert id) "
+    "and the Alerts page forgets the earlier ones"
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ def log_name(table: str, version: int) -> str:
 def restore_hint(table: str, what: str) -> str:
     if table in DERIVED_TABLES:
         return REBUILD.format(table=table)
+    if table in WATCH_TABLES:
+        return RESTART_WATCH.format(table=table, what=what)
     return f"restore {what} from a backup; {NO_BACKUP}"
 
 

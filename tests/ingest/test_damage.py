@@ -19,6 +19,7 @@ import pytest
 from deltalake import DeltaTable
 
 from dashboard.cli.finops import main
+from ingest.warehouse import alert_log
 from ingest.warehouse.store import Store
 from tests.fixtures.batches import batch
 from tests.fixtures.cur import STORED_ROWS, write_cur2
@@ -191,7 +192,8 @@ def test_check_names_the_damage_and_what_to_do(
     assert states.pop("cost_lines") != "healthy"
     assert states == dict.fromkeys(
         ("loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes", "gpu_buckets",
-         "gpu_demand", "gpu_owned_days", "telemetry_monthly", *COST_ROLLUPS), "healthy"
+         "gpu_demand", "gpu_owned_days", "telemetry_monthly", "unit_costs", *COST_ROLLUPS),
+        "healthy",
     )  # fmt: skip
     assert fingerprint(warehouse) == before
 
@@ -252,10 +254,11 @@ def test_a_healthy_warehouse_checks_healthy(built: Path, capsys: pytest.CaptureF
     before = fingerprint(built)
     code, out, err = run(capsys, "--warehouse", str(built), "check")
     assert code == 0, out + err
-    assert "All 17 tables are healthy." in out
+    assert "All 18 tables are healthy." in out
     assert table_states(out) == dict.fromkeys(
         ("cost_lines", "loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes",
-         "gpu_buckets", "gpu_demand", "gpu_owned_days", "telemetry_monthly", *COST_ROLLUPS),
+         "gpu_buckets", "gpu_demand", "gpu_owned_days", "telemetry_monthly", "unit_costs",
+         *COST_ROLLUPS),
         "healthy",
     )  # fmt: skip
     assert fingerprint(built) == before
@@ -416,3 +419,63 @@ def test_a_lost_commit_whose_number_another_took_is_named(
         "(aws-cur2, account 111111111111, period 2026-10) is listed at version 2, but that "
         "commit holds no load: the load's own commit was lost and another took its number"
     )
+
+
+# ---- the watch's record (alert_state) ------------------------------------------------------
+
+WATCHED = ("Over budget | team nlp | 2026-10", "Idle GPUs | i-gpu1 | 2026-10")
+
+
+def record_alerts(root: Path) -> Path:
+    """Two commits of `finops watch`'s record (conditions resolved), as a watch leaves them."""
+    store = Store(root)
+    for condition in WATCHED:
+        alert_log.append(store, [alert_log.resolved_row(condition)])
+    return root / "alert_state"
+
+
+def test_a_damaged_alert_state_is_reported_with_what_a_watch_would_do(
+    warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    table = record_alerts(warehouse)
+    last = table / "_delta_log" / f"{1:020d}.json"
+    last.write_bytes(last.read_bytes()[:120])
+    code, out, err = run(capsys, "--warehouse", str(warehouse), "check")
+    assert code == 4
+    problems = [line for line in out.splitlines() if line.startswith("- ")]
+    assert problems == [
+        "- alert_state: commit version 1 (00000000000000000001.json) is not valid JSON at line 1 "
+        "(Unterminated string starting at): truncated or overwritten"
+    ], out
+    advice = out.split("What to do:", 1)[1].split("truncated or overwritten", 1)[1]
+    remedy = " ".join(advice.split())
+    assert remedy == (
+        "restore alert_state/_delta_log/00000000000000000001.json from a backup; without one, "
+        "delete the alert_state folder: the next `finops watch` sends every alert that still "
+        "holds once more (under its same alert id) and the Alerts page forgets the earlier ones"
+    )
+    states = table_states(out)
+    assert states.pop("alert_state") != "healthy"
+    assert set(states.values()) == {"healthy"}
+    assert "1 problem(s) in 1 table(s)" in err
+    # as said: without the folder the warehouse is whole again, the record starts anew
+    shutil.rmtree(table)
+    assert run(capsys, "--warehouse", str(warehouse), "check")[0] == 0
+
+
+def test_vacuum_removes_the_unused_files_of_alert_state(
+    warehouse: Path, capsys: pytest.CaptureFixture
+) -> None:
+    table = record_alerts(warehouse)
+    live = sorted(table.glob("*.parquet"))
+    assert len(live) == 2
+    orphan = table / "part-00001-killed-before-its-commit.parquet"
+    shutil.copy(live[0], orphan)  # a data file no commit references
+    code, out, _ = run(capsys, "--warehouse", str(warehouse), "vacuum")
+    assert code == 0, out
+    assert "Removed 1 file(s)." in out and orphan.name in out
+    assert sorted(table.glob("*.parquet")) == live
+    kept = alert_log.read(Store(warehouse))
+    assert sorted(kept["condition"]) == sorted(WATCHED)
+    code, out, _ = run(capsys, "--warehouse", str(warehouse), "check")
+    assert code == 0 and table_states(out)["alert_state"] == "healthy"
