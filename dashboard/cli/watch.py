@@ -20,7 +20,7 @@ EXIT_CODES = (
      "ones delivered before are not sent again"),
     (2, "a configuration error (nothing was evaluated or sent)"),
     (3, "a delivery failed after its retries (the other channels were delivered)"),
-    (4, "the warehouse cannot be read"),
+    (4, "the warehouse cannot be read (or another watch kept it for 10 minutes)"),
 )  # fmt: skip
 
 
@@ -84,9 +84,22 @@ def command(app: App, dry_run: bool, fmt: str) -> None:
             click.echo(_shown(alert, url, update, fmt))
             sys.stdout.flush()
 
-    result = watch.run(app.store(), alerts, figures, emit, dry_run=dry_run)
+    store = app.store()
+    if dry_run:  # sends and records nothing: no other pass to keep out
+        result = watch.run(store, alerts, figures, emit, dry_run=True)
+    else:
+        with store.watcher(on_wait=_waiting):
+            result = watch.run(store, alerts, figures, emit)
     _report(result, fmt, dry_run)
     raise click.exceptions.Exit(result.exit_code)
+
+
+def _waiting() -> None:
+    click.echo(
+        "Another finops watch is running on this warehouse: waiting for it to finish "
+        "(what it sends is not sent again).",
+        err=True,
+    )
 
 
 def _shown(alert, url: str, update: bool, fmt: str) -> str:

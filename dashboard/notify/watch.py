@@ -91,7 +91,8 @@ def run(
     dry_run: bool = False,
 ) -> Pass:
     """Evaluate every rule on `figures` and deliver what is new. `emit` is the stdout
-    channel (the command prints). With `dry_run` nothing is sent or recorded."""
+    channel (the command prints). With `dry_run` nothing is sent or recorded; without, the
+    caller holds `store.watcher()`, so a second pass reads what this one recorded."""
     alerts = evaluate(settings, figures)
     state = _State(alert_log.read(store))
     outcomes, todo = [], {}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from deltalake import DeltaTable
@@ -67,6 +67,7 @@ __all__ = [
 ]
 
 LOCK_NAME = ".writer.lock"  # the writer's advisory lock, in the warehouse folder
+WATCH_LOCK_NAME = ".watch.lock"  # one `finops watch` pass at a time (Store.watcher)
 
 
 def writing(root: Path | str) -> bool:
@@ -133,16 +134,44 @@ class Store:
         A warehouse this process may not write (permissions, a read-only mount) is refused
         here, before anything is read or staged. On object storage nothing is locked: the
         commits' conditional writes are the guard."""
-        if isinstance(self.root, ObjectPath):
-            from ingest.warehouse.health_check import guard
+        from ingest.warehouse.health_check import guard
 
+        if isinstance(self.root, ObjectPath):
             guard(self.root)
             loads_log.repair(self)
             yield
             return
+        busy = "another finops process is writing to the warehouse"
+        with self._exclusive(LOCK_NAME, wait_s, busy):
+            guard(self.root)  # never write over a broken log or around lost files
+            loads_log.repair(self)
+            yield
+
+    @contextlib.contextmanager
+    def watcher(
+        self, wait_s: float = 600.0, on_wait: Callable[[], None] | None = None
+    ) -> Iterator[None]:
+        """One `finops watch` pass at a time: a second waits (`on_wait` is told once) for the
+        first to finish, then reads what it recorded, so an alert is never sent by both. Its
+        own lock, not the writer's: a pass never waits for an ingest, nor an ingest for a pass
+        delivering to a slow receiver. On object storage there is no lock (as for writers):
+        two passes at the same moment may both send, under the same alert id."""
+        if isinstance(self.root, ObjectPath):
+            yield
+            return
+        busy = "another finops watch is still running on this warehouse"
+        with self._exclusive(WATCH_LOCK_NAME, wait_s, busy, on_wait):
+            yield
+
+    @contextlib.contextmanager
+    def _exclusive(
+        self, name: str, wait_s: float, busy: str, on_wait: Callable[[], None] | None = None
+    ) -> Iterator[None]:
+        """An advisory lock file `name` in the warehouse folder, held exclusively; waits up to
+        `wait_s` for another holder, then fails saying `busy`."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            lock = (self.root / LOCK_NAME).open("a+")
+            lock = (self.root / name).open("a+")
         except OSError as exc:
             raise os_error(exc, warehouse=self.root) from None
         with lock as fh:
@@ -154,17 +183,16 @@ class Store:
                 except BlockingIOError:
                     if time.monotonic() > deadline:
                         raise WarehouseError(
-                            "another finops process is writing to the warehouse",
+                            f"{busy} (waited {wait_s:.0f} s)",
                             file=str(self.root),
                             hint="wait for it to finish, then run again",
                             retryable=True,
                         ) from None
+                    if on_wait is not None:
+                        on_wait()
+                        on_wait = None
                     time.sleep(0.2)
             try:
-                from ingest.warehouse.health_check import guard
-
-                guard(self.root)  # never write over a broken log or around lost files
-                loads_log.repair(self)
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from tests.fixtures.receivers import SMTP_PASSWORD, SMTP_USER, Hook, Mailbox, ho
 from tests.fixtures.watch_rules import copy_of, rules
 
 __all__ = ["hook", "mailbox"]  # fixtures
+
+WAITING = "Another finops watch is running on this warehouse: waiting for it to finish"
 
 HOOK = """
 [[alerts.channel]]
@@ -217,6 +220,49 @@ def test_a_watch_killed_mid_delivery_neither_loses_nor_repeats(
     assert len(hook.received) == 4
     code, _, err = watch(watched, config, capsys)
     assert code == 1 and "0 messages sent, 3 sent before" in err and len(hook.received) == 4
+
+
+def test_two_watches_at_once_deliver_each_alert_once(
+    watched: Path, tmp_path: Path, hook: Hook, secrets
+) -> None:
+    hook.hang_once = True  # the first POST is held: the passes overlap for as long as needed
+    config = configure(tmp_path, hook, None, timeout=30)
+    env = {**os.environ, "FINOPS_TEST_HOOK_URL": hook.url}
+    line = finops(watched, "--config", str(config), "watch")
+    pipes = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
+    procs = [subprocess.Popen(line, cwd=REPO, env=env, **pipes) for _ in range(2)]
+    errs: list[list[str]] = [[], []]
+    readers = [
+        threading.Thread(target=lambda p=p, e=e: e.extend(p.stderr), daemon=True)
+        for p, e in zip(procs, errs, strict=True)
+    ]
+    for r in readers:
+        r.start()
+    try:
+        assert hook.holding.wait(60), "neither watch reached the receiver"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the other pass waits, or (no lock) finishes
+            if any(WAITING in "".join(e) for e in errs) or any(p.poll() is not None for p in procs):
+                break
+            time.sleep(0.1)
+        assert any(WAITING in "".join(e) for e in errs), errs
+        hook.released.set()
+        codes = [p.wait(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for r in readers:
+        r.join(10)
+    summaries = sorted(next(line for line in e if "alerts hold" in line).strip() for e in errs)
+    assert codes == [1, 1], errs
+    assert summaries == [
+        "3 alerts hold: 0 messages sent, 3 sent before.",
+        "3 alerts hold: 3 messages sent, 0 sent before.",
+    ]
+    assert len(hook.received) == 3 == len(hook.distinct())  # each alert once, none twice
+    records = alert_log.read(Store(watched))
+    assert records.filter(pl.col("status") == "sent").height == 3
 
 
 def test_a_dry_run_sends_and_records_nothing(
