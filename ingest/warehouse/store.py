@@ -183,7 +183,7 @@ class Store:
                 except BlockingIOError:
                     if time.monotonic() > deadline:
                         raise WarehouseError(
-                            f"{busy} (waited {wait_s:.0f} s)",
+                            f"{busy} (waited {wait_s:g} s)",
                             file=str(self.root),
                             hint="wait for it to finish, then run again",
                             retryable=True,

@@ -12,7 +12,7 @@ import pytest
 
 from ingest.warehouse.connection import connect, parse_as_of, versions
 from ingest.warehouse.store import Store
-from models.errors import InputError, ReconciliationError
+from models.errors import InputError, ReconciliationError, WarehouseError
 from models.schema import COST_LINES
 from tests.fixtures.batches import batch
 
@@ -330,3 +330,25 @@ def test_derived_files_outside_the_replaced_partitions_or_contract_commit_nothin
     with pytest.raises(WarehouseError, match="x_ClassKey"):
         store.replace_derived("line_classes", LINE_CLASSES, bad.parent, None, by)
     assert _derived(store.root) == {"2026-01": [1]}
+
+
+def test_a_second_watch_pass_waits_then_says_another_is_running(warehouse: Path) -> None:
+    store = Store(warehouse)
+    told: list[str] = []
+    second = Store(warehouse).watcher(wait_s=0.5, on_wait=lambda: told.append("waiting"))
+    with store.watcher():
+        with pytest.raises(WarehouseError) as err, second:
+            pass
+        assert told == ["waiting"]  # told once, however long it waits
+        assert err.value.message == (
+            "another finops watch is still running on this warehouse (waited 0.5 s)"
+        )
+    with Store(warehouse).watcher(wait_s=0.5):  # released: the next pass goes straight in
+        pass
+
+
+def test_a_watch_pass_and_an_ingest_never_wait_for_each_other(warehouse: Path) -> None:
+    store = Store(warehouse)
+    with store.watcher():  # the load takes the writer lock: its own, free
+        store.load_cost_lines([batch("2026-09", ["1"])])
+    assert totals(warehouse)["2026-09"][1] == Decimal("1")
