@@ -114,11 +114,16 @@ def meters_sql_filter(catalogue: Catalogue) -> str:
     return "|".join(f"(?:{m.pattern})" for m in catalogue.meters) or "$^"
 
 
-def api_usage(lines: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
+def api_usage(
+    lines: pl.DataFrame, catalogue: Catalogue, skipped: list[InputError] | None = None
+) -> pl.DataFrame:
     """Cost lines -> per month, API model and currency: billed cost, tokens and requests.
 
     The first meter whose pattern matches a line names its model and what its quantity
-    counts; the line's unit (PricingUnit, else ConsumedUnit) says the scale."""
+    counts; the line's unit (PricingUnit, else ConsumedUnit) says the scale. A unit that
+    counts no tokens or requests is refused, or, given `skipped`, its lines are left out and
+    the refusal appended there (the refresh after a load: lines already stored must not stop
+    every later ingest)."""
     if lines.height == 0 or not catalogue.meters:
         return _api_frame([])
     text = lines.with_columns(meter_text().alias("_text"))
@@ -141,9 +146,16 @@ def api_usage(lines: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
     for (i, unit, file), in_file in matched.group_by("_meter", "_unit", "x_SourceFile"):
         meter = catalogue.meters[int(i)]  # type: ignore[arg-type]
         where = f"{file or 'cost_lines'} ({in_file['_text'][0]})"
-        scales[(i, unit)] = unit_scale(unit, meter.counts, where)  # type: ignore[arg-type]
+        try:
+            scales[(i, unit)] = unit_scale(unit, meter.counts, where)  # type: ignore[arg-type]
+        except InputError as refused:
+            if skipped is None:
+                raise
+            skipped.append(refused)
     rows: dict[tuple, dict] = {}
     for r in matched.iter_rows(named=True):
+        if (r["_meter"], r["_unit"]) not in scales:
+            continue  # a unit refused above and skipped
         meter = catalogue.meters[r["_meter"]]
         qty = Decimal(r["_qty"] or 0) * scales[(r["_meter"], r["_unit"])]
         month = r["BillingPeriodStart"].strftime("%Y-%m")

@@ -366,13 +366,16 @@ def _ranges(days: list[date]) -> str:
 UNIT = Decimal("0.0001")  # a unit cost at four decimals: cents would hide a request's cost
 
 
-def unit_costs(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> Section:
+def unit_costs(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> Section | None:
     """Per model of the month: cost per 1k requests and per 1M tokens, self-hosted beside the
     API, with the API's cost at the same volume and the break-even volume (the Unit costs
-    page and `finops unit-costs` show the same rows, from the unit_costs table)."""
+    page and `finops unit-costs` show the same rows, from the unit_costs table); None when
+    nothing was served or billed by the token in the month and currency."""
     rows = queries_unit.unit_costs(con).filter(
         (pl.col("month") == str(month)) & (pl.col("currency") == currency)
     )
+    if rows.is_empty():
+        return None
     tokens = pl.when(pl.col("input_tokens").is_not_null() | pl.col("output_tokens").is_not_null())
     unit = pl.Decimal(38, 4)
     df = rows.select(

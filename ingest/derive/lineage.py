@@ -260,7 +260,12 @@ def stale(where: Store | Path | str, settings: Settings | None = None) -> list[S
 
 def stale_of(tables: Tables, settings: Settings | None = None) -> list[Stale]:
     """`stale()` over tables already opened (`tables(name)` -> the table or None)."""
-    return [*_stale_lines(tables), *gpu_stale_of(tables, settings), *_stale_rollups(tables)]
+    return [
+        *_stale_lines(tables),
+        *gpu_stale_of(tables, settings),
+        *_stale_rollups(tables),
+        *_stale_unit_costs(tables),
+    ]
 
 
 def stale_gpu(store: Store, settings: Settings | None = None) -> list[Stale]:
@@ -295,6 +300,26 @@ def _not_built(dataset: str) -> Stale:
         dataset, "", "is not built yet although there are cost lines (the refresh of the first "
         "load did not run); it is built at the next ingest or vacuum", recorded=False,
     )  # fmt: skip
+
+
+# what unit_costs is built from (data versions; its model catalogue is recorded beside them)
+UNIT_COST_INPUTS = ("serving_usage", "gpu_hours", "gpu_util", "cost_lines")
+
+
+def _stale_unit_costs(tables: Tables) -> list[Stale]:
+    """unit_costs (rebuilt whole) when an input moved after it was built: a refresh killed
+    before it ran. A warehouse that never built it is not flagged: its next ingest builds it."""
+    table = tables("unit_costs")
+    if table is None:
+        return []
+    record = recorded(table)
+    if record is None:
+        return [_unrecorded("unit_costs")]
+    moved = [n for n in UNIT_COST_INPUTS if record.get(n) != data_version(tables(n))]
+    if not moved:
+        return []
+    why = f"was built before {', '.join(moved)} changed; it is rebuilt at the next ingest or vacuum"
+    return [Stale("unit_costs", "", why)]
 
 
 def _stale_lines(tables: Tables) -> list[Stale]:

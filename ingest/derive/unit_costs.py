@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 
 import polars as pl
 
@@ -18,6 +19,7 @@ from ingest.derive import lineage, scratch
 from ingest.warehouse.connection import files_select, snapshot_files
 from ingest.warehouse.load_contract import new_load_id
 from ingest.warehouse.store import Store
+from models.errors import InputError
 from models.idle import GPU_HOURS
 from models.model_catalogue import Catalogue, default_catalogue
 from models.schema import COST_LINES, GPU_UTIL
@@ -31,11 +33,13 @@ from models.unit_costs import (
     unit_costs,
 )
 
-INPUTS = ("serving_usage", "gpu_hours", "gpu_util", "cost_lines")
+log = logging.getLogger(__name__)
 
 
 def _record(store: Store, catalogue: Catalogue) -> dict:
-    now: dict[str, object] = {name: lineage.data_version(store.table(name)) for name in INPUTS}
+    now: dict[str, object] = {
+        name: lineage.data_version(store.table(name)) for name in lineage.UNIT_COST_INPUTS
+    }
     now["catalogue"] = hashlib.sha256(repr(catalogue).encode()).hexdigest()[:16]
     return now
 
@@ -86,4 +90,8 @@ def build(store: Store, catalogue: Catalogue) -> pl.DataFrame:
                 coalesce(ServiceName, ''), coalesce(ChargeDescription, '')), $pattern)""",
             params={"pattern": meters_sql_filter(catalogue)},
         ).pl()
-    return unit_costs(self_hosted, api_usage(lines, catalogue), catalogue)
+    skipped: list[InputError] = []
+    api = api_usage(lines, catalogue, skipped)
+    for refused in skipped:  # stored lines: said, never a stop to the refresh
+        log.warning("unit costs leave out lines: %s", refused.render())
+    return unit_costs(self_hosted, api, catalogue)

@@ -286,7 +286,7 @@ def test_the_connection_may_open_exactly_the_snapshot_files(
 
     for name in ("cost_lines", "gpu_util", "loads", "line_classes", "class_keys", "gpu_hours",
                  "idle_episodes", "gpu_buckets", "gpu_demand", "gpu_owned_days",
-                 "telemetry_monthly", *(t.name for t in ROLLUPS)):  # fmt: skip
+                 "telemetry_monthly", "unit_costs", *(t.name for t in ROLLUPS)):  # fmt: skip
         snapshot.update(warehouse.snapshot_files(DeltaTable(str(root / name))))
     assert set(allowed) == snapshot
     spill = sealed.execute("select current_setting('temp_directory')").fetchone()[0]

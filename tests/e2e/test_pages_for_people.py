@@ -71,7 +71,8 @@ def problems(seen: dict) -> list[str]:
             for head, cell in zip(t["heads"], row, strict=False):
                 number = NUMBER.match(cell.replace(",", ""))
                 digits = len(number.group(1) or "") if number else 0
-                most = 1 if head.endswith("(%)") else 2
+                # a unit price (per 1k requests, per 1M tokens) reads at 4 decimals, as prices do
+                most = 1 if head.endswith("(%)") else 4 if head.startswith("Per ") else 2
                 if digits > most:
                     found.append(f"table {i}, {head}: {cell} has {digits} decimals (most {most})")
                 if cell == "None":
