@@ -106,6 +106,14 @@ _KNOWN: dict[str, tuple[str, Kind]] = {
     # movement and tools
     "gb": ("Data moved (GB)", Kind.GB),
     "cost_per_gb": ("Cost per GB", Kind.PRICE),
+    # a dedicated link against the transfer it replaces (the Data movement page)
+    # (a month each: the table's caption says so; short, so that the table fits the page)
+    "gb_a_month": ("GB", Kind.GB),
+    "billed_a_month": ("Billed today", Kind.MONEY),
+    "link_a_month": ("Link", Kind.MONEY),
+    "saving_a_month": ("Saving", Kind.MONEY),
+    "break_even_gb_a_month": ("Break-even GB", Kind.GB),
+    "busiest_hour_gbps": ("Busiest hour (Gbps)", Kind.NUMBER),
     "family": ("Family", Kind.TEXT),
     "tool": ("Tool", Kind.TEXT),
     "tools": ("Tools", Kind.COUNT),

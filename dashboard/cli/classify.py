@@ -17,9 +17,10 @@ from dashboard.cli.finops import App
 )
 @click.pass_obj
 def command(app: App, rule_files: tuple[str, ...]) -> None:
-    """Classify every cost line, then rebuild gpu_hours, idle_episodes and the rollups."""
+    """Classify every cost line, then rebuild gpu_hours, idle_episodes, the rollups and the
+    unit costs."""
     from dashboard.cli.progress import progress_bar
-    from ingest.derive import classified, rollups
+    from ingest.derive import classified, rollups, unit_costs
     from ingest.warehouse import connection as warehouse
 
     warehouse.require(app.warehouse)
@@ -27,6 +28,7 @@ def command(app: App, rule_files: tuple[str, ...]) -> None:
         counts = classified.reclassify_all(app.store(), app.settings, rule_files, progress)
         progress("summing the rollups the dashboard reads", 2, 3)
         rollups.rebuild_all(app.store(), app.settings.engine)
+        unit_costs.refresh(app.store())  # it reads the GPU-hours just rebuilt
     con = app.connect()
     rows = con.execute(  # one row per class and currency: amounts in two currencies never add
         "select x_AiClass, BillingCurrency, count(*), sum(EffectiveCost) from classified_costs "

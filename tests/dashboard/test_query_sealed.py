@@ -27,6 +27,7 @@ from tests.fixtures.small_warehouse import build, expected_total
 
 REFUSED = "only read-only queries are allowed"
 NOT_READABLE = "query failed: it may read only the warehouse views"
+SECRET = "7319468250"
 TOTAL = "select BillingCurrency, sum(BilledCost) as total from cost_lines group by 1 order by 1"
 
 
@@ -35,10 +36,12 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sealed") / "warehouse"
     build(root)
     outside = root.parent
-    (outside / "secret.csv").write_text("a\n42\n")
-    (outside / "secret.json").write_text('{"a": 42}\n')
+    # a value no temporary path holds (pytest numbers its folders: pytest-142)
+    (outside / "secret.csv").write_text(f"a\n{SECRET}\n")
+    (outside / "secret.json").write_text(f'{{"a": {SECRET}}}\n')
     duckdb.execute(
-        "copy (select 42 as a) to $p (format parquet)", {"p": str(outside / "secret.parquet")}
+        f"copy (select {SECRET} as a) to $p (format parquet)",
+        {"p": str(outside / "secret.parquet")},
     )
     return root
 
@@ -167,7 +170,7 @@ def test_files_beyond_the_views_cannot_be_read(root: Path, capsys, sql: str) -> 
     assert code == 2
     assert out == ""
     assert NOT_READABLE in err and "cost_lines, classified_costs" in err
-    assert "42" not in err and "root:" not in err  # nothing of the file is shown
+    assert SECRET not in err and "root:" not in err  # nothing of the file is shown
     assert fingerprint(root) == before
 
 

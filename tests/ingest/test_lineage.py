@@ -300,6 +300,7 @@ def test_derived_tables_that_record_nothing_are_served_and_rebuilt_at_the_next_w
 
     for table in ROLLUPS:  # nor did it keep rollups
         shutil.rmtree(warehouse / table.name)
+    shutil.rmtree(warehouse / "unit_costs")  # nor unit costs
     found = lineage.stale(warehouse, Settings())
     assert [(s.dataset, s.recorded) for s in found] == [
         ("line_classes", False),

@@ -90,9 +90,10 @@ def render_links(d: dict) -> None:
         session.table(_links_table(links), "USD")
     st.caption(
         f"Link prices as of {d['prices_as_of']:%d %B %Y}: AWS Direct Connect and Google Cloud "
-        "Interconnect list prices (port-hours x 730 a month, transfer over the link per GB); "
-        "today's cost is the egress billed for the path, a month on average over the period, in "
-        "USD. Cross-connect and one-off fees: finops.toml [flows]."
+        "Interconnect list prices (port-hours x 730 a month, transfer over the link per GB). "
+        "Every figure in the table is a month's: GB and today's bill are the egress billed for "
+        "the path, a month on average over the period, in USD. Cross-connect and one-off fees: "
+        "finops.toml [flows]."
     )
 
 
@@ -105,14 +106,14 @@ def _links_table(links: list) -> pl.DataFrame:
         rows.append(
             {
                 "between": f"{v.path.a} ↔ {v.path.b}",
-                "GB a month": int(v.path.gb_per_month),
-                "billed a month today": v.path.cost_per_month.quantize(Decimal("0.01")),
-                "link a month": c.link_per_month if c else None,
-                "saving a month": c.saving_per_month if c else None,
-                "break-even GB a month": int(c.break_even_gb)
+                "gb_a_month": float(v.path.gb_per_month),
+                "billed_a_month": v.path.cost_per_month.quantize(Decimal("0.01")),
+                "link_a_month": c.link_per_month if c else None,
+                "saving_a_month": c.saving_per_month if c else None,
+                "break_even_gb_a_month": float(c.break_even_gb)
                 if c and c.break_even_gb is not None
                 else None,
-                "busiest hour, Gbps": round(v.needed_gbps, 2),
+                "busiest_hour_gbps": round(v.needed_gbps, 2),
             }
         )
     return pl.DataFrame(rows)
