@@ -24,12 +24,11 @@ import argparse
 import datetime as dt
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-from measure import ingest_runs, print_ingest_table
+from measure import generated_input, ingest_runs, print_ingest_table
 
 CLUSTER, TZ = "iad1", "America/New_York"
 NODES, GPUS_PER_NODE = 320, 8
@@ -181,11 +180,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-jobs-") as tmp:
         src = (args.data or Path(tmp) / "jobs") / f"{CLUSTER}-sacct.txt"
-        src.parent.mkdir(parents=True, exist_ok=True)
-        if not src.exists():
-            t = time.perf_counter()
-            generate(src, args.lines)
-            print(f"generated {args.lines:,} jobs in {time.perf_counter() - t:.1f} s", flush=True)
+        generated_input(src, lambda path: generate(path, args.lines), f"{args.lines:,} jobs")
         floor, ours, load = ingest_runs(
             args.repeats,
             Path(tmp),

@@ -3,7 +3,6 @@ whole, GPU for GPU, and its floor reads every line with typed times."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -13,17 +12,13 @@ import polars as pl
 import pytest
 
 from ingest.sources import slurm
+from tests.fixtures.bench_scripts import bench_script
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "bench" / "bench_ingest_jobs.py"
 
 
 def _bench_jobs():
-    sys.path.insert(0, str(SCRIPT.parent))  # the script imports its neighbour measure.py
-    spec = importlib.util.spec_from_file_location("bench_ingest_jobs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("bench_ingest_jobs")
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +62,22 @@ def test_the_floor_reads_every_line_with_typed_times(log: Path, tmp_path: Path) 
     started = db.execute(f"SELECT count(*), count(Start) FROM '{out}'").fetchone()
     text = pl.read_csv(log, separator="|", infer_schema=False)
     assert started == (5_000, text.filter(pl.col("Start") != "Unknown").height)
+
+
+@pytest.mark.heavy  # about a minute: three child processes a run, each importing the stack
+def test_a_tiny_run_prints_the_floor_the_command_and_the_load(tmp_path: Path) -> None:
+    cmd = [sys.executable, str(ROOT / "bench" / "bench_ingest_jobs.py"), "--lines", "2000"]
+    cmd += ["--repeats", "1", "--data", str(tmp_path / "data")]
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| ")]
+    labels = [r[0].lstrip("| ") for r in rows[1:]]  # under the header
+    assert labels == [
+        "DuckDB CSV→Parquet, typed timestamps (floor)",
+        "`finops ingest jobs slurm`",
+        "load only (no post-ingest refresh)",
+    ]
+    assert rows[1][-1].strip(" |") == "1.00x"  # the floor is its own yardstick
+    assert "input: 2,000 sacct job lines" in done.stdout
+    assert (tmp_path / "data" / "iad1-sacct.txt").read_text().count("\n") == 2_001
