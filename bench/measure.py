@@ -113,3 +113,12 @@ def print_ingest_table(lines: int, about: str, steps: list[tuple[str, Figures]])
             f"| {label} | {f.wall:.1f} | {lines / f.wall:,.0f} | {f.cpu:.1f} | "
             f"{f.rss / 2**30:.2f} GiB | {f.wall / floor.wall:.2f}x | {f.cpu / floor.cpu:.2f}x |"
         )
+
+
+def generated_input(src: Path, make: Callable[[Path], None], what: str) -> None:
+    """Write a bench's input with `make(src)` unless an earlier run left it there (--data)."""
+    src.parent.mkdir(parents=True, exist_ok=True)
+    if not src.exists():
+        began = time.perf_counter()
+        make(src)
+        print(f"generated {what} in {time.perf_counter() - began:.1f} s", flush=True)

@@ -3,7 +3,7 @@
 Each script prints its figures (medians, with the DuckDB floor measured in the same run) and
 the machine it ran on; copy them into bench/RESULTS.md. The whole set takes hours on two cores;
 run one script alone with `--help` to see its knobs (smaller sizes, fewer repeats).
-Usage: python bench/run.py [NAME ...]   (names: sample, aws, azure, gcp, telemetry, classify,
+Usage: python bench/run.py [NAME ...]   (names: sample, aws, azure, gcp, jobs, telemetry, classify,
 dashboard, report, incremental, scale)
 """
 
@@ -19,6 +19,7 @@ SCRIPTS = {
     "aws": ["bench_ingest_aws.py", "--lines", "5000000", "--repeats", "3"],
     "azure": ["bench_ingest_azure.py", "--lines", "5000000", "--repeats", "3"],
     "gcp": ["bench_ingest_gcp.py", "--lines", "5000000", "--repeats", "3"],
+    "jobs": ["bench_ingest_jobs.py", "--lines", "1000000", "--repeats", "3"],
     "telemetry": ["bench_ingest_telemetry.py", "--gpus", "500", "--days", "365", "--repeats", "3"],
     "classify": ["bench_classify.py", "--lines", "10000000", "--gpus", "500", "--repeats", "3"],
     "dashboard": ["bench_dashboard.py", "--repeats", "5"],

@@ -40,6 +40,7 @@ FIELDS = (
 FORMAT = ",".join(FIELDS)
 NO_TIME = ("Unknown", "None", "")
 _RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", re.ASCII)
 _TRES = re.compile(r"^gres/gpu(?::(?P<type>[^=]+))?=(?P<n>\d+)$")
 
 
@@ -158,10 +159,15 @@ def local_time(text: str, tz: tzinfo, *, after: datetime | None = None) -> datet
     readings of a time in the hour a clock turns back, the first that is not before `after`."""
     if text.strip() in NO_TIME:
         return None
-    try:
-        naive = datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M:%S")
+    try:  # the shape checked first: fromisoformat alone takes other shapes too
+        if not _TIME.match(text.strip()):
+            raise ValueError
+        naive = datetime.fromisoformat(text.strip())  # strptime was most of the read
     except ValueError:
         raise ParseError(f"not a time {text!r}", "YYYY-MM-DDTHH:MM:SS, Unknown or None") from None
+    offset = naive.replace(tzinfo=tz).utcoffset()
+    if offset is not None and offset == naive.replace(tzinfo=tz, fold=1).utcoffset():
+        return (naive - offset).replace(tzinfo=UTC)  # one reading: neither skipped nor repeated
     readings = [naive.replace(tzinfo=tz, fold=f).astimezone(UTC) for f in (0, 1)]
     for r in readings:  # a reading that does not come back to the same wall time never was
         if r.astimezone(tz).replace(tzinfo=None) != naive:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.app_pages import PAGES as APP_PAGES
+from tests.fixtures.bench_scripts import bench_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "bench_scale.py"
@@ -18,11 +18,7 @@ PAGES = set(APP_PAGES)  # every page the dashboard serves
 
 
 def _bench_scale():
-    sys.path.insert(0, str(SCRIPT.parent))  # the script imports its neighbour measure.py
-    spec = importlib.util.spec_from_file_location("bench_scale", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("bench_scale")
 
 
 def test_the_fleet_is_repeated_until_enough_gpus_report() -> None:
