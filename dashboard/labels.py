@@ -114,6 +114,8 @@ _KNOWN: dict[str, tuple[str, Kind]] = {
     "saving_a_month": ("Saving", Kind.MONEY),
     "break_even_gb_a_month": ("Break-even GB", Kind.GB),
     "busiest_hour_gbps": ("Busiest hour (Gbps)", Kind.NUMBER),
+    # workload placement (the Own vs rent page)
+    "moving_data_once": ("Moving data once", Kind.MONEY),
     "family": ("Family", Kind.TEXT),
     "tool": ("Tool", Kind.TEXT),
     "tools": ("Tools", Kind.COUNT),
