@@ -84,10 +84,21 @@ def build(store: Store, catalogue: Catalogue) -> pl.DataFrame:
         con.execute(f"CREATE VIEW gpu_util AS {sources['gpu_util']}")
         self_hosted = con.sql(SELF_HOSTED_SQL).pl()
         cols = ", ".join(f'"{c}"' for c in API_LINE_COLUMNS)
+        # the meters' patterns run over each distinct meter text, not over every line: a
+        # bill has a few thousand texts in millions of lines (0.55 -> 0.07 CPU s a 1M lines)
         lines = con.sql(
-            f"""SELECT {cols} FROM ({sources["cost_lines"]})
-            WHERE regexp_matches(concat_ws(' | ', coalesce(x_UsageType, ''),
-                coalesce(ServiceName, ''), coalesce(ChargeDescription, '')), $pattern)""",
+            f"""WITH texts AS (
+                SELECT DISTINCT x_UsageType, ServiceName, ChargeDescription
+                FROM ({sources["cost_lines"]})
+            ), meters AS (
+                SELECT * FROM texts
+                WHERE regexp_matches(concat_ws(' | ', coalesce(x_UsageType, ''),
+                    coalesce(ServiceName, ''), coalesce(ChargeDescription, '')), $pattern)
+            )
+            SELECT {cols} FROM ({sources["cost_lines"]}) AS line SEMI JOIN meters
+            ON line.x_UsageType IS NOT DISTINCT FROM meters.x_UsageType
+            AND line.ServiceName IS NOT DISTINCT FROM meters.ServiceName
+            AND line.ChargeDescription IS NOT DISTINCT FROM meters.ChargeDescription""",
             params={"pattern": meters_sql_filter(catalogue)},
         ).pl()
     skipped: list[InputError] = []
