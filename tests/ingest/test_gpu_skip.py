@@ -235,6 +235,7 @@ def test_a_warehouse_of_the_earlier_records_is_served_then_rebuilt_once(
     episodes["gpu_hours"] = DeltaTable(str(warehouse / "gpu_hours")).version()
     commit_record(warehouse / "idle_episodes", {lineage.EPISODES_OF: json.dumps(episodes)})
     assert lineage.recorded(DeltaTable(str(warehouse / "line_classes")), lineage.GPU_LINES) is None
+    shutil.rmtree(warehouse / "unit_costs")  # nor did the earlier version cost units
     found = lineage.stale(warehouse, Settings())
     assert [(s.dataset, s.recorded) for s in found] == [
         ("line_classes", False),
