@@ -152,14 +152,21 @@ def api_usage(
             if skipped is None:
                 raise
             skipped.append(refused)
+    # summed per meter, unit, month and currency first: a bill holds millions of token lines
+    # and a few hundred such groups (exact: Decimal sums, the scale applied to each sum)
+    groups = matched.group_by(
+        "_meter",
+        "_unit",
+        pl.col("BillingPeriodStart").dt.strftime("%Y-%m").alias("_month"),
+        "BillingCurrency",
+    ).agg(pl.col("_qty").fill_null(0).sum(), pl.col("EffectiveCost").fill_null(0).sum())
     rows: dict[tuple, dict] = {}
-    for r in matched.iter_rows(named=True):
+    for r in groups.sort("_month", "_meter", "_unit", "BillingCurrency").iter_rows(named=True):
         if (r["_meter"], r["_unit"]) not in scales:
             continue  # a unit refused above and skipped
         meter = catalogue.meters[r["_meter"]]
         qty = Decimal(r["_qty"] or 0) * scales[(r["_meter"], r["_unit"])]
-        month = r["BillingPeriodStart"].strftime("%Y-%m")
-        key = (month, meter.model, r["BillingCurrency"])
+        key = (r["_month"], meter.model, r["BillingCurrency"])
         acc = rows.setdefault(
             key, {"cost": Decimal(0), "input_tokens": None, "output_tokens": None, "requests": None}
         )
