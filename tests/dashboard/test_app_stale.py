@@ -21,7 +21,7 @@ STALE = (
     "aws-cur2/111122223333/2026-11: its cost lines were loaded after the last classification; "
     "gpu_hours 2026-11: cost lines or telemetry of this month were loaded after it was built; "
     "spend_daily aws-cur2/111122223333/2026-11: its cost lines were loaded after it was built "
-    "(and 6 more)"  # the other six cost-line rollups of the partition
+    "(and 7 more)"  # the other six cost-line rollups of the partition, and unit_costs
 )
 
 
