@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import duckdb
 
-from models.budgets import Budget, BudgetStatus, assess
+from models.budgets import Budget, BudgetStatus, assess, check_currency
 from models.cost_basis import CostBasis
+from models.errors import ConfigError
 
 # A budget's dimension -> its test on spend_daily ($v is the budget's value). A provider is
 # named as the filters name it (on-prem with its site) or as the bill does ("On-Premises").
@@ -71,6 +72,20 @@ def statuses(
     """Every budget's state on the warehouse's data to its last day."""
     as_of = last_day(con)
     return [assess(b, daily(con, b, basis), as_of) for b in budgets]
+
+
+def refused(
+    con: duckdb.DuckDBPyConnection, budgets: tuple[Budget, ...]
+) -> list[tuple[Budget, str]]:
+    """The budgets whose scope is billed only in other currencies, each with the reason: such
+    a budget would always read as unspent (money is never converted), so it is not judged."""
+    out = []
+    for b in budgets:
+        try:
+            check_currency(b, currencies(con, b))
+        except ConfigError as e:
+            out.append((b, str(e)))
+    return out
 
 
 def last_day(con: duckdb.DuckDBPyConnection) -> date | None:

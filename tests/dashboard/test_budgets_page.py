@@ -80,3 +80,26 @@ def test_without_budgets_the_page_says_how_to_set_one(small_warehouse: Path) -> 
     no_errors(at)
     assert [i.value for i in at.info] == ["No budget is configured yet."]
     assert any("[[budgets.budget]]" in m.value for m in at.markdown)
+
+
+def test_a_budget_in_a_currency_its_spend_is_not_billed_in_is_refused_not_shown_unspent(
+    small_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "finops.toml"
+    config.write_text(
+        CONFIG + '\n[[budgets.budget]]\nname = "NLP in yen"\namount = "100000"\n'
+        'currency = "JPY"\nteam = "nlp"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FINOPS_CONFIG", str(config))
+    session.settings.clear()
+    try:
+        at = page(app(), "budgets")
+    finally:
+        session.settings.clear()
+    (refused,) = [e.value for e in at.error]
+    assert "budget 'NLP in yen' is in JPY" in refused and "billed in USD" in refused, refused
+    assert "expected currency = 'USD'" in refused and "found JPY" in refused, refused
+    (table,) = [d.value for d in at.dataframe if "budget_name" in d.value.columns]
+    assert sorted(table["budget_name"]) == ["All spend", "Training on AWS", "team nlp"]
+    assert metrics(at)["Budgets"] == "3"

@@ -26,8 +26,10 @@ def read() -> dict:
     settings = session.settings()
     budgets = tuple(settings.budgets.budgets(settings.report.currency))
     basis = session.basis()
-    statuses = session.ask(queries_budgets.statuses, budgets, basis) if budgets else []
-    return {"statuses": statuses, "basis": basis}
+    refused = session.ask(queries_budgets.refused, budgets) if budgets else []
+    judged = tuple(b for b in budgets if b not in {r for r, _ in refused})
+    statuses = session.ask(queries_budgets.statuses, judged, basis) if judged else []
+    return {"statuses": statuses, "basis": basis, "refused": refused}
 
 
 def covers(status: BudgetStatus) -> str:
@@ -107,6 +109,11 @@ SHOWN = ["budget_name", "covers", "budget", "actual", "forecast", "used_pct", "f
 
 def render(d: dict) -> None:
     statuses: list[BudgetStatus] = d["statuses"]
+    for _, why in d.get("refused", []):
+        st.error(f"Budget not judged — {why}. Set its currency in finops.toml to the one its "
+                 "spend is billed in.")  # fmt: skip
+    if not statuses and d.get("refused"):
+        return
     if not statuses:
         st.info("No budget is configured yet.")
         st.markdown(HOW)
