@@ -53,13 +53,35 @@ SERVING_USAGE = Table(
     "serving_usage",
     (
         Column("hour", "datetime", False, doc="start of the UTC hour"),
-        Column("host", "string", False, doc="host serving (Hostname/node label, else instance)"),
-        Column("namespace", "string"),
-        Column("pod", "string"),
+        Column(
+            "host",
+            "string",
+            False,
+            doc="host serving (Hostname/node label, else instance; SageMaker: the endpoint's name)",
+        ),
+        Column("namespace", "string", doc="Kubernetes namespace (SageMaker: the region)"),
+        Column("pod", "string", doc="Kubernetes pod (SageMaker: the production variant)"),
         Column("server", "string", False, allowed=("vllm", "triton", "tgi", "sagemaker")),
-        Column("model", "string", False, doc="model name as the server labels it"),
-        Column("requests", "float", False, doc="successful requests in the hour"),
-        Column("prompt_tokens", "float", doc="input tokens in the hour (null: not counted)"),
+        Column(
+            "model",
+            "string",
+            False,
+            doc="model name as the server labels it (SageMaker: "
+            "the model catalogue's [[endpoints]] name, else the endpoint's)",
+        ),
+        Column(
+            "requests",
+            "float",
+            False,
+            doc="successful requests in the hour (SageMaker: "
+            "InvokeEndpoint requests sent, its Invocations)",
+        ),
+        Column(
+            "prompt_tokens",
+            "float",
+            doc="input tokens in the hour (null: not counted, "
+            "unknown, not zero: Triton, SageMaker)",
+        ),
         Column("generation_tokens", "float", doc="output tokens in the hour (null: not counted)"),
         Column("resets", "int", False, doc="counter resets (server restarts) seen in the hour"),
         Column("source", "string", False, allowed=("prometheus", "cloudwatch")),
