@@ -31,10 +31,13 @@ import polars as pl
 from models.errors import InputError
 from models.model_catalogue import Catalogue, unit_scale
 from models.sagemaker import KIND as SAGEMAKER_KIND
+from models.sagemaker import LABEL as SAGEMAKER_LABEL
 from models.sagemaker import SERVER as SAGEMAKER_SERVER
 from models.schema import MONEY, Column, Table
 
 COST_BASIS = "EffectiveCost"
+# how each kind of row is named on every face (page, pack, chart)
+KIND_WORDS = {"self_hosted": "Self-hosted", "api": "API", SAGEMAKER_KIND: SAGEMAKER_LABEL}
 MILLION = Decimal(1_000_000)
 
 UNIT_COSTS = Table(
@@ -42,7 +45,7 @@ UNIT_COSTS = Table(
     (
         Column("month", "string", False, doc="YYYY-MM"),
         Column("model", "string", False),
-        Column("kind", "string", False, allowed=("self_hosted", "api", SAGEMAKER_KIND)),
+        Column("kind", "string", False, allowed=tuple(KIND_WORDS)),
         Column("where_served", "string", False, doc="server kind and hosts, or the API"),
         Column("currency", "string", doc="null: served hours with no billed GPU cost"),
         Column("cost", "decimal", doc="cost of the month (GPU-hours or billed API lines)"),

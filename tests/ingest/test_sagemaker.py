@@ -22,9 +22,10 @@ from tests.fixtures.sagemaker import (
     REQUESTS,
     START,
     T0,
+    aws_credentials,
     invocations,
+    load,
     put,
-    write_bills,
 )
 from tests.servers import moto
 
@@ -33,16 +34,11 @@ from tests.servers import moto
 def endpoint():
     """One moto server: the endpoints' Invocations in us-east-1; eu-central-1 holds other
     SageMaker metrics only, ap-south-1 a negative Sum, eu-west-1 nothing."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.delenv("AWS_PROFILE", raising=False)
-        mp.delenv("AWS_DEFAULT_REGION", raising=False)
-        with moto.serve() as url:
-            put(url, invocations())
-            put(url, [("ranker-prod", "AllTraffic", T0, 3.5)], "eu-central-1", "ModelLatency")
-            put(url, [("broken", "AllTraffic", T0, -4.0)], "ap-south-1")
-            yield url
+    with aws_credentials(), moto.serve() as url:
+        put(url, invocations())
+        put(url, [("ranker-prod", "AllTraffic", T0, 3.5)], "eu-central-1", "ModelLatency")
+        put(url, [("broken", "AllTraffic", T0, -4.0)], "ap-south-1")
+        yield url
 
 
 def config(tmp_path: Path, url: str, extra: str = "") -> Path:
@@ -63,11 +59,7 @@ WINDOW = ("--start", START, "--end", END)
 def loaded(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The endpoints' bills (CUR 2.0) and their four hours of Invocations, to copy per test."""
     tmp = tmp_path_factory.mktemp("sagemaker")
-    root = tmp / "warehouse"
-    bills = write_bills(tmp / "bills")
-    assert main(["--warehouse", str(root), "ingest", "aws", str(bills)]) == 0
-    assert ingest(root, config(tmp, endpoint), "--region", REGION, *WINDOW) == 0
-    return root
+    return load(tmp / "warehouse", tmp, endpoint)
 
 
 def requests(root: Path) -> dict[tuple[str, str], float]:
