@@ -182,26 +182,19 @@ def endpoints(this: pl.DataFrame) -> None:
         f"{SAGEMAKER_LABEL}s: the cost of the cost lines whose resource is the endpoint's ARN "
         f"over its Invocations; no tokens are counted; {IDLE_UNKNOWN}."
     ]
-    unbilled = rows.filter(pl.col("currency").is_null())
-    if unbilled.height:
-        said.append(
-            "Invoked with no cost lines this month: "
-            + ", ".join(
-                f"{r['model']} ({_count(r['requests'])} requests)"
-                for r in unbilled.iter_rows(named=True)
-            )
-            + " (no line carries the endpoint's ARN: is its account's bill loaded?)."
-        )
-    unread = rows.filter(pl.col("currency").is_not_null() & pl.col("requests").is_null())
-    if unread.height:
-        said.append(
-            "Billed with no invocations read: "
-            + ", ".join(
-                f"{r['model']} ({session.money(r['cost'], r['currency'])})"
-                for r in unread.iter_rows(named=True)
-            )
-            + " (`finops ingest serving sagemaker` for its region and months)."
-        )
+    missing = (
+        (pl.col("currency").is_null(), "Invoked with no cost lines this month",
+         lambda r: f"{_count(r['requests'])} requests",
+         "no line carries the endpoint's ARN: is its account's bill loaded?"),
+        (pl.col("currency").is_not_null() & pl.col("requests").is_null(),
+         "Billed with no invocations read",
+         lambda r: session.money(r["cost"], r["currency"]),
+         "`finops ingest serving sagemaker` for its region and months"),
+    )  # fmt: skip
+    for which, opening, amount, hint in missing:
+        named = [f"{r['model']} ({amount(r)})" for r in rows.filter(which).iter_rows(named=True)]
+        if named:
+            said.append(f"{opening}: {', '.join(named)} ({hint}).")
     st.caption(" ".join(said))
 
 
