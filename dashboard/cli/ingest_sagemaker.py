@@ -64,7 +64,7 @@ def sagemaker(
             profile=aws.profile,
         )
         files = [SourceFile(f"{target} Invocations {start}..{end}", "-", 0)]
-        yield [ServingLoad("cloudwatch", rows, files, target)]
+        yield [ServingLoad("cloudwatch", rows, files, target, namespace=region)]
 
     outcome = pipeline.run(
         app.store(), app.settings, "cloudwatch", target, read, dataset="serving_usage"

@@ -33,11 +33,13 @@ from tests.servers import moto
 @pytest.fixture(scope="module")
 def endpoint():
     """One moto server: the endpoints' Invocations in us-east-1; eu-central-1 holds other
-    SageMaker metrics only, ap-south-1 a negative Sum, eu-west-1 nothing."""
+    SageMaker metrics only, ap-south-1 a negative Sum, eu-north-1 another ranker-prod,
+    eu-west-1 nothing."""
     with aws_credentials(), moto.serve() as url:
         put(url, invocations())
         put(url, [("ranker-prod", "AllTraffic", T0, 3.5)], "eu-central-1", "ModelLatency")
         put(url, [("broken", "AllTraffic", T0, -4.0)], "ap-south-1")
+        put(url, [("ranker-prod", "AllTraffic", T0, 9.0)], "eu-north-1")
         yield url
 
 
@@ -108,6 +110,24 @@ def test_one_endpoint_only(endpoint: str, tmp_path: Path) -> None:
     conf = config(tmp_path, endpoint, f'region = "{REGION}"\n')  # region from finops.toml
     assert ingest(root, conf, "--endpoint", "Chat-Bot", *WINDOW) == 0
     assert requests(root) == {("Chat-Bot", "2026-10"): 15.0}
+
+
+def test_an_endpoint_of_the_same_name_in_another_region_is_another_endpoint(
+    endpoint: str, loaded: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "warehouse"
+    shutil.copytree(loaded, root)
+    assert ingest(root, config(tmp_path, endpoint), "--region", "eu-north-1", *WINDOW) == 0
+    rows = (
+        connect(root)
+        .sql(
+            """SELECT namespace, sum(requests) FROM serving_usage WHERE host = 'ranker-prod'
+        AND hour < '2026-11-01' GROUP BY ALL"""
+        )
+        .fetchall()
+    )
+    # loading eu-north-1 replaced nothing of us-east-1's
+    assert dict(rows) == {REGION: REQUESTS[("ranker-prod", "2026-10")], "eu-north-1": 9.0}
 
 
 def cents(x: Decimal) -> Decimal:
