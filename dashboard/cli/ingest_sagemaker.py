@@ -72,6 +72,8 @@ def sagemaker(
     if not loaded(app, outcome.of("serving_usage"), "variant-hours", "Loaded SageMaker requests"):
         app.console.print("No SageMaker invocations found.")
         return
+    names = sorted(set(rows["host"])) if rows is not None else []
+    app.console.print(f"Endpoints (hosts) in {region}: {', '.join(names)}.")
     app.console.print(
         "SageMaker counts requests, not tokens: tokens are unknown for these endpoints. "
         "Cost per 1k requests: `finops unit-costs` (the cost lines of each endpoint's ARN)."

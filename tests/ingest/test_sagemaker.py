@@ -95,11 +95,14 @@ def test_requests_per_endpoint_and_month_are_the_hourly_sums(loaded: Path) -> No
     assert rows["prompt_tokens"].null_count() == rows["generation_tokens"].null_count() == 8
 
 
-def test_five_minute_sums_give_the_same_hours(endpoint: str, tmp_path: Path) -> None:
+def test_five_minute_sums_give_the_same_hours(endpoint: str, tmp_path: Path, capsys) -> None:
     root = tmp_path / "warehouse"
     conf = config(tmp_path, endpoint)
     assert ingest(root, conf, "--region", REGION, "--period", "300", *WINDOW) == 0
     assert requests(root) == REQUESTS
+    out = capsys.readouterr().out
+    assert "Endpoints (hosts) in us-east-1: Chat-Bot, ranker-prod, scorer-dev." in out
+    assert "tokens are unknown for these endpoints" in out
     # the same range again replaces, never adds
     assert ingest(root, conf, "--region", REGION, *WINDOW) == 0
     assert requests(root) == REQUESTS
