@@ -13,7 +13,8 @@ from dashboard.cli.finops import App
     "--endpoint",
     "endpoints",
     multiple=True,
-    help="An endpoint's name (repeat for several; default: every endpoint with Invocations).",
+    help="An endpoint's name, or NAME/VARIANT for one variant, read even when CloudWatch no "
+    "longer lists it (repeat for several; default: every endpoint with Invocations).",
 )
 @click.option("--start", required=True, help="Start time, ISO 8601 with zone, on the hour.")
 @click.option("--end", required=True, help="End time, exclusive, on the hour.")

@@ -86,7 +86,7 @@ def fetch_usage(
     with refusals(where, profile):
         client = make_client(region, endpoint_url, profile)
         listed = _list(client)
-        if not listed:
+        if not listed and not any("/" in e for e in endpoints):
             raise _nothing_listed(client, region, where)
         chosen = _choose(listed, endpoints, where)
         metrics = [m for _, _, m in chosen]
@@ -128,11 +128,18 @@ def _list(client) -> list[tuple[str, str, dict]]:
 
 
 def _choose(listed, endpoints: tuple[str, ...], where: str):
-    """The listed variants of the named endpoints (all when none is named)."""
+    """The listed variants of the named endpoints (all when none is named). NAME/VARIANT
+    names one variant and is read without being listed: CloudWatch lists only metrics with
+    data in the last two weeks, so an endpoint deleted before that is read this way."""
     if not endpoints:
         return listed
     known = sorted({e for e, _, _ in listed})
-    for name in endpoints:
+    chosen = []
+    for name in dict.fromkeys(endpoints):  # once each, in the order given
+        if "/" in name:
+            endpoint, variant = name.split("/", 1)
+            chosen.append((endpoint, variant, _metric(endpoint, variant)))
+            continue
         if name not in known:
             raise InputError(
                 f"no SageMaker endpoint {name!r} with Invocations{did_you_mean(name, known)}",
@@ -140,9 +147,23 @@ def _choose(listed, endpoints: tuple[str, ...], where: str):
                 expected=f"one of {', '.join(known[:10])}" + (" ..." if len(known) > 10 else ""),
                 found=repr(name),
                 hint="endpoint names are case-sensitive here; CloudWatch lists metrics that "
-                "had data in the last two weeks",
+                "had data in the last two weeks: for an endpoint deleted before, give "
+                "--endpoint NAME/VARIANT (e.g. NAME/AllTraffic)",
             )
-    return [c for c in listed if c[0] in endpoints]
+        chosen += [c for c in listed if c[0] == name]
+    return chosen
+
+
+def _metric(endpoint: str, variant: str) -> dict:
+    """The Invocations metric of one variant, as ListMetrics would have listed it."""
+    if not endpoint or not variant:
+        raise InputError(
+            "--endpoint NAME/VARIANT needs both parts",
+            expected="e.g. ranker-prod/AllTraffic",
+            found=repr(f"{endpoint}/{variant}"),
+        )
+    dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+    return {"Namespace": NAMESPACE, "MetricName": METRIC, "Dimensions": dims}
 
 
 def _nothing_listed(client, region: str, where: str) -> InputError:

@@ -133,6 +133,19 @@ def test_an_endpoint_of_the_same_name_in_another_region_is_another_endpoint(
     assert dict(rows) == {REGION: REQUESTS[("ranker-prod", "2026-10")], "eu-north-1": 9.0}
 
 
+def test_one_variant_named_is_read_without_a_listing(endpoint: str, tmp_path: Path) -> None:
+    root = tmp_path / "warehouse"
+    conf = config(tmp_path, endpoint)
+    args = ("--endpoint", "ranker-prod/Canary", "--endpoint", "scorer-dev")
+    assert ingest(root, conf, "--region", REGION, *args, *WINDOW) == 0
+    got = (
+        connect(root)
+        .sql("SELECT host, pod, sum(requests) FROM serving_usage GROUP BY ALL ORDER BY host")
+        .fetchall()
+    )
+    assert got == [("ranker-prod", "Canary", 4 * 30.0), ("scorer-dev", "AllTraffic", 42.0)]
+
+
 def cents(x: Decimal) -> Decimal:
     return x.quantize(Decimal("0.01"), ROUND_HALF_EVEN)
 
@@ -217,6 +230,13 @@ BAD = {
         ("no SageMaker Invocations datapoints in the time range",
          "2026-09-01T00:00Z .. 2026-09-02T00:00Z", "Chat-Bot, ranker-prod, scorer-dev",
          "hourly points 455 days")),
+    "a variant that has no datapoints": Bad(
+        ("--region", "eu-west-1", "--endpoint", "gone-endpoint/AllTraffic", *WINDOW),
+        ("no SageMaker Invocations datapoints in the time range",
+         "expected Sums of Invocations of endpoint(s) gone-endpoint")),
+    "a variant without its name": Bad(
+        ("--region", REGION, "--endpoint", "ranker-prod/", *WINDOW),
+        ("--endpoint NAME/VARIANT needs both parts", "found 'ranker-prod/'")),
     "a period CloudWatch does not offer": Bad(
         ("--region", REGION, "--period", "90", *WINDOW),
         ("--period is not a CloudWatch period", "found 90")),
