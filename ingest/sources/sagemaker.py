@@ -3,8 +3,9 @@
 SageMaker publishes `Invocations` in namespace AWS/SageMaker with dimensions EndpointName and
 VariantName (models/sagemaker.py). We list the endpoints' variants that have the metric
 (ListMetrics; metrics with other dimension sets, such as inference components', are left
-alone so nothing is counted twice), then read their Sum per period (`period_s`, an hour by
-default) with GetMetricData, through the same client, paging and refusals as the GPU metrics
+alone so nothing is counted twice; a variant named as NAME/VARIANT is read unlisted), then
+read their Sum per period (`period_s`, an hour by default) with GetMetricData, through the
+same client, paging and refusals as the GPU metrics
 (ingest/sources/cloudwatch.py). Credentials come from boto3's standard chain only.
 
 Refused with one message and nothing stored: no Invocations in the region (the message says
