@@ -20,10 +20,11 @@ from tests.servers import moto
 
 @pytest.fixture(scope="module")
 def endpoints_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.fixtures.sagemaker import invocations, put
+    from tests.fixtures.sagemaker import invocations, put, reset
 
     tmp = tmp_path_factory.mktemp("sagemaker-page")
     with aws_credentials(), moto.serve() as url:
+        reset(url)
         put(url, invocations())
         return load(tmp / "warehouse", tmp, url)
 

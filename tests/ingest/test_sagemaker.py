@@ -26,6 +26,7 @@ from tests.fixtures.sagemaker import (
     invocations,
     load,
     put,
+    reset,
 )
 from tests.servers import moto
 
@@ -36,6 +37,7 @@ def endpoint():
     SageMaker metrics only, ap-south-1 a negative Sum, eu-north-1 another ranker-prod,
     eu-west-1 nothing."""
     with aws_credentials(), moto.serve() as url:
+        reset(url)
         put(url, invocations())
         put(url, [("ranker-prod", "AllTraffic", T0, 3.5)], "eu-central-1", "ModelLatency")
         put(url, [("broken", "AllTraffic", T0, -4.0)], "ap-south-1")
