@@ -48,6 +48,15 @@ class Comparable:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """A SageMaker endpoint and the model it serves (the endpoint's name is the model
+    otherwise)."""
+
+    endpoint: str  # the endpoint's name, as CloudWatch's EndpointName gives it (any case)
+    model: str
+
+
+@dataclass(frozen=True)
 class ApiPrice:
     key: str
     model: str
@@ -79,6 +88,13 @@ class Catalogue:
     meters: tuple[Meter, ...]
     comparables: tuple[Comparable, ...]
     prices: dict[str, ApiPrice]
+    endpoints: tuple[Endpoint, ...] = ()
+
+    def endpoint_model(self, endpoint: str) -> str:
+        """The model a SageMaker endpoint serves: as [[endpoints]] maps it, else its name
+        (endpoint names are unique in a region whatever their case, as their ARNs are)."""
+        key = endpoint.lower()
+        return next((e.model for e in self.endpoints if e.endpoint.lower() == key), endpoint)
 
     def comparable(self, model: str) -> ApiPrice | None:
         """The API price a self-hosted `model` competes with, if the catalogue names one."""
@@ -102,13 +118,14 @@ def parse_prices(doc: dict[str, Any], origin: str = "api_prices.toml") -> dict[s
 class _CatalogueFile:
     meters: tuple[Meter, ...] = ()
     comparables: tuple[Comparable, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
 
 
 def parse_catalogue(
     doc: dict[str, Any], prices: dict[str, ApiPrice], origin: str = "model_catalogue.toml"
 ) -> Catalogue:
-    """[[meters]] and [[comparables]], strictly (models/sections.py), each comparable naming
-    a price of `prices`."""
+    """[[meters]], [[comparables]] and [[endpoints]], strictly (models/sections.py), each
+    comparable naming a price of `prices`."""
     parsed = parse_section(_CatalogueFile, doc, "model catalogue", origin)
     for n, c in enumerate(parsed.comparables, 1):
         if c.api not in prices:
@@ -117,7 +134,7 @@ def parse_catalogue(
                 file=origin,
                 expected=f"a key of api_prices.toml: {', '.join(sorted(prices))}",
             )
-    return Catalogue(parsed.meters, parsed.comparables, prices)
+    return Catalogue(parsed.meters, parsed.comparables, prices, parsed.endpoints)
 
 
 @functools.cache

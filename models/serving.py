@@ -49,13 +49,17 @@ HOST_LABELS = ("Hostname", "hostname", "host", "node", "kubernetes_node", "insta
 POD_LABELS = ("pod", "exported_pod", "kubernetes_pod_name")
 NAMESPACE_LABELS = ("namespace", "exported_namespace", "kubernetes_namespace")
 
+# A SageMaker endpoint's rows (models/sagemaker.py): host is the endpoint's name, namespace
+# its region, pod its production variant, model the model catalogue's [[endpoints]] name (else
+# the endpoint's), requests its Invocations (InvokeEndpoint requests sent); tokens are null:
+# unknown, not zero.
 SERVING_USAGE = Table(
     "serving_usage",
     (
         Column("hour", "datetime", False, doc="start of the UTC hour"),
         Column("host", "string", False, doc="host serving (Hostname/node label, else instance)"),
-        Column("namespace", "string"),
-        Column("pod", "string"),
+        Column("namespace", "string", doc="Kubernetes namespace; SageMaker: the region"),
+        Column("pod", "string", doc="Kubernetes pod; SageMaker: the production variant"),
         Column("server", "string", False, allowed=("vllm", "triton", "tgi", "sagemaker")),
         Column("model", "string", False, doc="model name as the server labels it"),
         Column("requests", "float", False, doc="successful requests in the hour"),

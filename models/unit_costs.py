@@ -10,6 +10,9 @@ no model are not attributed to any model.
 API: the billed cost (EffectiveCost, the amortised basis) of the cost lines the model
 catalogue names, over the tokens and requests their quantities count.
 
+SageMaker endpoint (models/sagemaker.py): the cost lines of the endpoint's ARN over its
+Invocations; tokens are not counted and the idle share is not known.
+
 Each is divided by requests (per 1k) and by tokens (per 1M, input+output and output only).
 Costs in different currencies are separate rows, never added.
 
@@ -27,9 +30,14 @@ import polars as pl
 
 from models.errors import InputError
 from models.model_catalogue import Catalogue, unit_scale
+from models.sagemaker import KIND as SAGEMAKER_KIND
+from models.sagemaker import LABEL as SAGEMAKER_LABEL
+from models.sagemaker import SERVER as SAGEMAKER_SERVER
 from models.schema import MONEY, Column, Table
 
 COST_BASIS = "EffectiveCost"
+# how each kind of row is named on every face (page, pack, chart)
+KIND_WORDS = {"self_hosted": "Self-hosted", "api": "API", SAGEMAKER_KIND: SAGEMAKER_LABEL}
 MILLION = Decimal(1_000_000)
 
 UNIT_COSTS = Table(
@@ -37,9 +45,9 @@ UNIT_COSTS = Table(
     (
         Column("month", "string", False, doc="YYYY-MM"),
         Column("model", "string", False),
-        Column("kind", "string", False, allowed=("self_hosted", "api")),
-        Column("where_served", "string", False, doc="server kind and hosts, or the API"),
-        Column("currency", "string", doc="null: served hours with no billed GPU cost"),
+        Column("kind", "string", False, allowed=tuple(KIND_WORDS)),
+        Column("where_served", "string", False, doc="server and hosts, the API, or the endpoint"),
+        Column("currency", "string", doc="null: served with no billed cost"),
         Column("cost", "decimal", doc="cost of the month (GPU-hours or billed API lines)"),
         Column("idle_cost", "decimal", doc="self-hosted: cost of idle GPU-hours within cost"),
         Column("gpu_hours", "float", doc="self-hosted: GPU-hours attributed to the model"),
@@ -59,11 +67,12 @@ UNIT_COSTS = Table(
 # The self-hosted cost of each model and month, from `serving_usage`, `gpu_hours` and
 # `gpu_util` (registered as relations under these names): a serving host is found in
 # gpu_hours by the resource its telemetry maps to, else by its name. Shares keep 12 decimals.
-SELF_HOSTED_SQL = """
+# SageMaker endpoints are costed from their own cost lines (models/sagemaker.py), not here.
+SELF_HOSTED_SQL = f"""
 WITH served AS (
     SELECT hour, host, model, min(server) AS server, sum(requests) AS requests,
            sum(prompt_tokens) AS prompt_tokens, sum(generation_tokens) AS generation_tokens
-    FROM serving_usage GROUP BY hour, host, model
+    FROM serving_usage WHERE server <> '{SAGEMAKER_SERVER}' GROUP BY hour, host, model
 ), shares AS (
     SELECT *, CASE WHEN sum(requests) OVER w > 0 THEN requests / sum(requests) OVER w
                    ELSE 1.0 / count(*) OVER w END AS share
@@ -194,14 +203,23 @@ def _per(cost: Decimal | None, units: float | None, scale: Decimal) -> Decimal |
     return (cost * scale / Decimal(repr(units))).quantize(Decimal("0.000000000001"))
 
 
-def unit_costs(self_hosted: pl.DataFrame, api: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
-    """Both sides -> UNIT_COSTS rows: unit costs, and for self-hosted models with a comparable
-    API price, the API's cost at the same volume and the break-even volume."""
+def unit_costs(
+    self_hosted: pl.DataFrame,
+    api: pl.DataFrame,
+    catalogue: Catalogue,
+    endpoints: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Each side -> UNIT_COSTS rows: unit costs, and for self-hosted models with a comparable
+    API price, the API's cost at the same volume and the break-even volume. `endpoints`:
+    SageMaker endpoints (models.sagemaker.endpoint_usage), idle cost unknown (null)."""
     rows = []
     for r in self_hosted.iter_rows(named=True):
         rows.append(_row(r, "self_hosted", r["where_served"], catalogue))
     for r in api.iter_rows(named=True):
         rows.append(_row({**r, "idle_cost": None, "gpu_hours": None}, "api", "API", catalogue))
+    for r in endpoints.iter_rows(named=True) if endpoints is not None else ():
+        unknown = {"idle_cost": None, "gpu_hours": None}
+        rows.append(_row({**r, **unknown}, SAGEMAKER_KIND, r["where_served"], catalogue))
     frame = pl.DataFrame(rows, schema=UNIT_COSTS.polars_schema, orient="row")
     return frame.sort("month", "kind", "model", "currency", nulls_last=True)
 

@@ -14,6 +14,7 @@ import polars as pl
 from dashboard import palette
 from dashboard.labels import value_words, words
 from models.flows import sankey_links
+from models.unit_costs import KIND_WORDS
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.15))
 
@@ -287,7 +288,7 @@ def unit_cost_trend(frame: pl.DataFrame) -> go.Figure:
     fig = go.Figure()
     rows = frame.filter(pl.col("cost_per_1m_tokens").is_not_null()).sort("month")
     for (model, kind, cur), part in rows.group_by("model", "kind", "currency", maintain_order=True):
-        how = "self-hosted" if kind == "self_hosted" else "API"
+        how = KIND_WORDS[str(kind)]
         fig.add_scatter(
             x=part["month"].to_list(),
             y=_f(part, "cost_per_1m_tokens"),

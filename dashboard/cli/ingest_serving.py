@@ -7,12 +7,17 @@ from pathlib import Path
 import click
 
 from dashboard.cli.finops import App
+from dashboard.cli.ingest_sagemaker import sagemaker
 from dashboard.cli.ingest_telemetry import loaded, server, server_options
 
 
 @click.group()
 def group() -> None:
-    """Load model-serving metrics (vLLM, Triton, TGI request and token counters)."""
+    """Load model-serving metrics (vLLM, Triton, TGI request and token counters; SageMaker
+    endpoint invocations)."""
+
+
+group.add_command(sagemaker)
 
 
 @group.command("prometheus")

@@ -21,6 +21,8 @@ def command(app: App, model: str | None, fmt: str) -> None:
     hosts serving the model (idle included, shown apart; a host serving several models split
     by requests each hour) over its requests and tokens (`finops ingest serving`). API: the
     billed cost (EffectiveCost) over the tokens of the lines the model catalogue names.
+    SageMaker endpoint: the cost lines of the endpoint's ARN over its Invocations
+    (`finops ingest serving sagemaker`); no tokens, idle share not known.
     A self-hosted model with a comparable API price shows what the API would cost at the
     same volume and the monthly tokens at which both cost the same."""
     from dashboard.cli.own_vs_rent import dumps
@@ -50,6 +52,9 @@ def _count(x: float | None) -> str:
 
 def _print(app: App, frame) -> None:
     from dashboard.cli.tables import Column, money, show
+    from models.sagemaker import IDLE_UNKNOWN
+    from models.sagemaker import KIND as SAGEMAKER_KIND
+    from models.sagemaker import LABEL as SAGEMAKER_LABEL
 
     def cur(v, c):
         return "" if v is None else f"{c} {money(v, c)}" if c else ""
@@ -74,6 +79,12 @@ def _print(app: App, frame) -> None:
         ],
         title="Cost per unit served (EffectiveCost basis)",
     )  # fmt: skip
+    if frame.filter(frame["kind"] == SAGEMAKER_KIND).height:
+        app.console.print(
+            f"{SAGEMAKER_LABEL}s: the cost lines of the endpoint's ARN over its Invocations; "
+            f"tokens not counted; {IDLE_UNKNOWN}. One with no cost lines or no invocations "
+            "read says so and has no cost per 1k requests."
+        )
     compared = frame.filter(frame["api_model"].is_not_null())
     if compared.height:
         show(

@@ -20,6 +20,7 @@ from models.placement import ASSUMPTIONS
 from models.rules import EGRESS, SAAS_TOOL
 from models.schema import MONEY
 from models.settings import Settings
+from models.unit_costs import KIND_WORDS
 
 IDLE_SCHEMA = {
     "team": pl.String, "resource": pl.String, "gpu_model": pl.String, "gpu_hours": pl.Int64,
@@ -380,7 +381,7 @@ def unit_costs(con: duckdb.DuckDBPyConnection, month: Month, currency: str) -> S
     unit = pl.Decimal(38, 4)
     df = rows.select(
         "model",
-        pl.col("kind").replace_strict({"self_hosted": "Self-hosted", "api": "API"}).alias("how"),
+        pl.col("kind").replace_strict(KIND_WORDS).alias("how"),
         pl.col("where_served").alias("served_by"),
         "cost",
         "idle_cost",

@@ -22,6 +22,7 @@ from ingest.warehouse.store import Store
 from models.errors import InputError
 from models.idle import GPU_HOURS
 from models.model_catalogue import Catalogue, default_catalogue
+from models.sagemaker import ENDPOINT_COSTS_SQL, endpoint_usage
 from models.schema import COST_LINES, GPU_UTIL
 from models.serving import SERVING_USAGE
 from models.unit_costs import (
@@ -83,6 +84,8 @@ def build(store: Store, catalogue: Catalogue) -> pl.DataFrame:
         con.execute(f"CREATE VIEW gpu_hours AS {sources['gpu_hours']}")
         con.execute(f"CREATE VIEW gpu_util AS {sources['gpu_util']}")
         self_hosted = con.sql(SELF_HOSTED_SQL).pl()
+        con.execute(f"CREATE VIEW cost_lines AS {sources['cost_lines']}")
+        endpoints = endpoint_usage(con.sql(ENDPOINT_COSTS_SQL).pl(), catalogue)
         cols = ", ".join(f'"{c}"' for c in API_LINE_COLUMNS)
         # the meters' patterns run over each distinct meter text, not over every line: a
         # bill has a few thousand texts in millions of lines (0.55 -> 0.07 CPU s a 1M lines)
@@ -105,4 +108,4 @@ def build(store: Store, catalogue: Catalogue) -> pl.DataFrame:
     api = api_usage(lines, catalogue, skipped)
     for refused in skipped:  # stored lines: said, never a stop to the refresh
         log.warning("unit costs leave out lines: %s", refused.render())
-    return unit_costs(self_hosted, api, catalogue)
+    return unit_costs(self_hosted, api, catalogue, endpoints)

@@ -16,6 +16,8 @@ them) or none in the time range, and a period CloudWatch does not offer.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import polars as pl
@@ -33,7 +35,7 @@ METRICS = {
 BATCH = 500  # GetMetricData accepts at most 500 queries per call
 
 
-def _client(region: str, endpoint_url: str | None, profile: str | None):
+def make_client(region: str, endpoint_url: str | None, profile: str | None):
     if endpoint_url:
         from ingest.sources.s3 import check_endpoint
 
@@ -55,7 +57,32 @@ def fetch_samples(
     profile: str | None = None,
 ) -> pl.DataFrame:
     """Checked samples (SAMPLE columns) of every GPU with agent metrics in [start, end)."""
-    _check_window(start, end, period_s)
+    check_window(start, end, period_s)
+    where = f"cloudwatch {region} {namespace}"
+    with refusals(where, profile):
+        client = make_client(region, endpoint_url, profile)
+        queries = _list(client, namespace)
+        if not queries:
+            raise _nothing_listed(client, region, namespace, where)
+        rows = _read(client, queries, start, end, period_s, where)
+    if not rows:
+        raise InputError(
+            "no GPU datapoints in the time range",
+            file=where,
+            location=f"{start:%Y-%m-%dT%H:%MZ} .. {end:%Y-%m-%dT%H:%MZ}",
+            expected=f"datapoints of {len(queries)} listed GPU metric(s) in the range",
+            found="none",
+            hint="check --start/--end (UTC); CloudWatch keeps 60-second points 15 days, "
+            "5-minute points 63 days and hourly points 455 days, so for older ranges give "
+            "--period 300 or 3600",
+        )
+    return _samples(rows, where)
+
+
+@contextlib.contextmanager
+def refusals(where: str, profile: str | None) -> Iterator[None]:
+    """CloudWatch's and boto3's failures -> one domain error each, saying what was tried
+    (one definition for every CloudWatch reader)."""
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
@@ -64,13 +91,8 @@ def fetch_samples(
         ProfileNotFound,
     )
 
-    where = f"cloudwatch {region} {namespace}"
     try:
-        client = _client(region, endpoint_url, profile)
-        queries = _list(client, namespace)
-        if not queries:
-            raise _nothing_listed(client, region, namespace, where)
-        rows = _read(client, queries, start, end, period_s, where)
+        yield
     except ClientError as exc:
         err = exc.response.get("Error", {})
         raise SourceUnavailableError(
@@ -106,21 +128,9 @@ def fetch_samples(
             hint="check the network and `endpoint_url` in [sources.aws]; retrying may help",
             retryable=True,
         ) from None
-    if not rows:
-        raise InputError(
-            "no GPU datapoints in the time range",
-            file=where,
-            location=f"{start:%Y-%m-%dT%H:%MZ} .. {end:%Y-%m-%dT%H:%MZ}",
-            expected=f"datapoints of {len(queries)} listed GPU metric(s) in the range",
-            found="none",
-            hint="check --start/--end (UTC); CloudWatch keeps 60-second points 15 days, "
-            "5-minute points 63 days and hourly points 455 days, so for older ranges give "
-            "--period 300 or 3600",
-        )
-    return _samples(rows, where)
 
 
-def _check_window(start: datetime, end: datetime, period_s: int) -> None:
+def check_window(start: datetime, end: datetime, period_s: int) -> None:
     if end <= start:
         raise InputError(
             "--end must be after --start",
@@ -179,31 +189,40 @@ def _nothing_listed(client, region: str, namespace: str, where: str) -> InputErr
     )
 
 
-def _read(client, queries, start: datetime, end: datetime, period_s: int, where: str):
-    rows: list[dict] = []
-    for k in range(0, len(queries), BATCH):
-        batch = queries[k : k + BATCH]
+def metric_data(
+    client, metrics: list[dict], start: datetime, end: datetime, period_s: int, stat: str
+) -> Iterator[tuple[int, list[datetime], list[float]]]:
+    """(index into `metrics`, UTC times, values) of each metric's datapoints in [start, end)
+    at `period_s` with statistic `stat`: GetMetricData in batches, every page read."""
+    for k in range(0, len(metrics), BATCH):
+        batch = metrics[k : k + BATCH]
         spec = [
             {
                 "Id": f"q{i}",
-                "MetricStat": {"Metric": m, "Period": period_s, "Stat": "Average"},
+                "MetricStat": {"Metric": m, "Period": period_s, "Stat": stat},
                 "ReturnData": True,
             }
-            for i, (_, _, m) in enumerate(batch)
+            for i, m in enumerate(batch)
         ]
         pages = client.get_paginator("get_metric_data").paginate(
             MetricDataQueries=spec, StartTime=start, EndTime=end, ScanBy="TimestampAscending"
         )
         for page in pages:
             for result in page.get("MetricDataResults", []):
-                field, dims, metric = batch[int(result["Id"][1:])]
-                if not result["Values"]:
-                    continue
-                identity = _identity(metric["MetricName"], dims, where)
-                for ts, value in zip(result["Timestamps"], result["Values"], strict=True):
-                    rows.append(
-                        {**identity, "ts": ts.astimezone(UTC), "field": field, "value": value}
-                    )
+                if result["Values"]:
+                    stamps = [ts.astimezone(UTC) for ts in result["Timestamps"]]
+                    yield k + int(result["Id"][1:]), stamps, result["Values"]
+
+
+def _read(client, queries, start: datetime, end: datetime, period_s: int, where: str):
+    rows: list[dict] = []
+    metrics = [m for _, _, m in queries]
+    # the agent's interval: Average of one sample is the sample itself
+    for i, stamps, values in metric_data(client, metrics, start, end, period_s, "Average"):
+        field, dims, metric = queries[i]
+        identity = _identity(metric["MetricName"], dims, where)
+        for ts, value in zip(stamps, values, strict=True):
+            rows.append({**identity, "ts": ts, "field": field, "value": value})
     return rows
 
 

@@ -95,6 +95,9 @@ class ServingLoad:
     rows: pl.DataFrame  # columns of serving_usage except source and x_LoadId
     files: list[SourceFile]
     label: str
+    # only this namespace's rows are replaced: a SageMaker load is one region's, and an
+    # endpoint of the same name in another region is another endpoint
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)

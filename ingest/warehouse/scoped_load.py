@@ -65,6 +65,12 @@ def hours_predicate(
     )
 
 
+def _in_namespace(load: HourlyLoad | ServingLoad) -> str:
+    """The load's namespace, when it replaces only that one's rows."""
+    namespace = load.namespace if isinstance(load, ServingLoad) else None
+    return f" AND namespace = {_quote(namespace)}" if namespace is not None else ""
+
+
 def _commit(
     store: Store,
     table: Table,
@@ -106,7 +112,8 @@ def load_gpu_util(store: Store, load: HourlyLoad) -> list[LoadResult]:
 
 
 def load_serving_usage(store: Store, load: ServingLoad) -> list[LoadResult]:
-    """Serving usage, replaced like GPU-hours: by source, hosts and hour range, by month."""
+    """Serving usage, replaced like GPU-hours: by source, hosts and hour range, by month (and
+    namespace, when the load names one: a SageMaker region)."""
     return load_hourly(store, load, SERVING_USAGE)
 
 
@@ -126,7 +133,8 @@ def load_hourly(store: Store, load: HourlyLoad | ServingLoad, table: Table) -> l
             result = _commit(
                 store, table, frame, load_id, load.source, f"{len(hosts)} host(s)",
                 str(month), load.files,
-                hours_predicate(str(month), load.source, hosts, first, last),
+                hours_predicate(str(month), load.source, hosts, first, last)
+                + _in_namespace(load),
                 partition_by=["x_PartMonth"], constants={"x_PartMonth": str(month)},
             )  # fmt: skip
             results.append(result)

@@ -13,7 +13,10 @@ import streamlit as st
 
 from dashboard.app import charts, session, training_runs
 from dashboard.queries import unit_costs as queries
-from models.unit_costs import COST_BASIS
+from models.sagemaker import IDLE_UNKNOWN
+from models.sagemaker import KIND as SAGEMAKER
+from models.sagemaker import LABEL as SAGEMAKER_LABEL
+from models.unit_costs import COST_BASIS, KIND_WORDS
 
 
 def read() -> dict | None:
@@ -67,16 +70,34 @@ def sentence(this: pl.DataFrame, month: str) -> str:
             f"for the same tokens, so {cheaper} at this volume (they break even at "
             f"{_count(r['break_even_tokens'])} tokens a month)."
         )
+    parts += _endpoints_sentence(this)
     if not parts:
         return f"In {month}, no self-hosted model served tokens; API usage is below."
     return " ".join(parts)
+
+
+def _endpoints_sentence(this: pl.DataFrame) -> list[str]:
+    """SageMaker endpoints with both a cost and requests: their cost per 1k requests."""
+    both = this.filter(
+        (pl.col("kind") == SAGEMAKER) & pl.col("cost").is_not_null() & (pl.col("requests") > 0)
+    )
+    parts = []
+    for cur in sorted(set(both["currency"])):
+        part = both.filter(pl.col("currency") == cur)
+        requests = float(part["requests"].sum())
+        per = _per(part["cost"].sum(), requests, 1000)
+        parts.append(
+            f"{SAGEMAKER_LABEL}s answered {_count(requests)} requests at "
+            f"{session.money(per, cur)} per 1k requests (their own cost lines)."
+        )
+    return parts
 
 
 def shown(this: pl.DataFrame) -> pl.DataFrame:
     """The month's table: one row per model (and currency), units in words."""
     return this.select(
         pl.col("model"),
-        pl.col("kind").replace_strict({"self_hosted": "Self-hosted", "api": "API"}).alias("how"),
+        pl.col("kind").replace_strict(KIND_WORDS).alias("how"),
         pl.col("where_served").alias("served_by"),
         "cost",
         "idle_cost",
@@ -99,7 +120,8 @@ def render(d: dict | None) -> None:
     if d is None:
         session.not_yet(
             "Unit costs",
-            "ingest model-server metrics (`finops ingest serving prometheus URL_OR_FOLDER`) "
+            "ingest model-server metrics (`finops ingest serving prometheus URL_OR_FOLDER`, "
+            "`finops ingest serving sagemaker --region R --start T --end T`) "
             "or bills whose lines carry token meters (Bedrock, Azure OpenAI, Vertex AI).",
         )
         return
@@ -139,15 +161,41 @@ def render(d: dict | None) -> None:
             csv=("unit costs", f"unit_costs_{month}_{cur}.csv"),
             show=SHOWN,  # fits the page; the CSV has every column
         )
-    unpriced = this.filter(pl.col("currency").is_null())
+    unpriced = this.filter(pl.col("currency").is_null() & (pl.col("kind") != SAGEMAKER))
     if unpriced.height:
         st.caption(
             f"Served without a billed GPU cost this month: {', '.join(unpriced['model'])} "
             "(hosts not tied to a bill: give `finops ingest telemetry --host-map`)."
         )
+    endpoints(this)
     compare(this)
     st.subheader("Cost per 1M tokens by month")
     st.plotly_chart(charts.unit_cost_trend(d["rows"]))
+
+
+def endpoints(this: pl.DataFrame) -> None:
+    """What the SageMaker rows rest on, and the endpoints missing one side."""
+    rows = this.filter(pl.col("kind") == SAGEMAKER)
+    if rows.height == 0:
+        return
+    said = [
+        f"{SAGEMAKER_LABEL}s: the cost of the cost lines whose resource is the endpoint's ARN "
+        f"over its Invocations; no tokens are counted; {IDLE_UNKNOWN}."
+    ]
+    missing = (
+        (pl.col("currency").is_null(), "Invoked with no cost lines this month",
+         lambda r: f"{_count(r['requests'])} requests",
+         "no line carries the endpoint's ARN: is its account's bill loaded?"),
+        (pl.col("currency").is_not_null() & pl.col("requests").is_null(),
+         "Billed with no invocations read",
+         lambda r: session.money(r["cost"], r["currency"]),
+         "`finops ingest serving sagemaker` for its region and months"),
+    )  # fmt: skip
+    for which, opening, amount, hint in missing:
+        named = [f"{r['model']} ({amount(r)})" for r in rows.filter(which).iter_rows(named=True)]
+        if named:
+            said.append(f"{opening}: {', '.join(named)} ({hint}).")
+    st.caption(" ".join(said))
 
 
 def compare(this: pl.DataFrame) -> None:
