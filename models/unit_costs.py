@@ -27,7 +27,7 @@ import polars as pl
 
 from models.errors import InputError
 from models.model_catalogue import Catalogue, unit_scale
-from models.schema import MONEY, Column, Table
+from models.schema import COST_LINES, MONEY, Column, Table
 
 COST_BASIS = "EffectiveCost"
 MILLION = Decimal(1_000_000)
@@ -99,6 +99,26 @@ API_LINE_COLUMNS = (
     "ConsumedQuantity", "ConsumedUnit", "EffectiveCost", "BillingCurrency", "BillingPeriodStart",
     "x_SourceFile",
 )  # fmt: skip
+
+
+# The cost lines the model catalogue's meters can name (their patterns joined:
+# `meters_sql_filter`), summed per meter text, unit, billing period, currency and source file;
+# kept per cost_lines partition (ingest/derive/api_usage.py), so that unit_costs reads a few
+# rows a partition, never every cost line. `api_usage` takes these rows as it takes lines:
+# a group's quantities and cost are the sums of its lines', and its text and unit are theirs.
+_SUMMED = {"PricingQuantity", "ConsumedQuantity", "EffectiveCost"}
+API_USAGE_PARTS = Table(
+    "api_usage_parts",
+    (
+        *(
+            COST_LINES.column(c)
+            if c not in _SUMMED
+            else Column(c, "decimal", doc=f"sum of the lines' {c}")
+            for c in API_LINE_COLUMNS
+        ),
+        Column("lines", "int", False, doc="cost lines summed"),
+    ),
+)
 
 
 def meter_text() -> pl.Expr:

@@ -95,6 +95,11 @@ def part_key(values: Sequence[str]) -> str:
     return SEP.join(values)
 
 
+def part_values(part: str) -> dict[str, str]:
+    """A partition's name in the records back to its stored values by column."""
+    return dict(zip(PART, part.split(SEP), strict=True))
+
+
 def partition_fingerprints(table: DeltaTable | None, keys: Sequence[str]) -> dict[str, str]:
     """{partition: fingerprint of its data file paths} of the table's current version."""
     if table is None:
