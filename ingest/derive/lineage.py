@@ -22,6 +22,9 @@ from under `finops.built_from`:
   telemetry_monthly {month: gpu_util fingerprint}.
 - the cost-line rollups (models/rollups.py): {partition: {"cost_lines", "line_classes":
   fingerprint}}, the partition's cost lines and the classes they were summed with.
+- api_usage_parts: {partition: {"cost_lines", "meters": fingerprint}}, the partition's cost
+  lines and the model catalogue's meter patterns it summed them with (ingest/derive/api_usage).
+  unit_costs, rebuilt whole, records the data versions of UNIT_COST_INPUTS and the catalogue.
 - idle_episodes records `finops.episodes_of` instead: the gpu_hours version and idle settings
   (and each start month's latest episode end, which months a monthly refresh must read).
 
