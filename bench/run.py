@@ -4,7 +4,7 @@ Each script prints its figures (medians, with the DuckDB floor measured in the s
 the machine it ran on; copy them into bench/RESULTS.md. The whole set takes hours on two cores;
 run one script alone with `--help` to see its knobs (smaller sizes, fewer repeats).
 Usage: python bench/run.py [NAME ...]   (names: sample, aws, azure, gcp, jobs, telemetry, classify,
-dashboard, report, incremental, scale)
+dashboard, report, incremental, unit_costs, scale)
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ SCRIPTS = {
     "dashboard": ["bench_dashboard.py", "--repeats", "5"],
     "report": ["bench_report.py", "--repeats", "3"],
     "incremental": ["bench_incremental.py", "--gpus", "512", "--repeats", "3"],
+    "unit_costs": ["bench_unit_costs.py", "--lines", "1000000", "--repeats", "3"],
     # a year of the sample enterprise month by month: hours on two cores, figures kept as they come
     "scale": [
         "bench_scale.py",

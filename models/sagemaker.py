@@ -77,8 +77,9 @@ def usage(points: pl.DataFrame, region: str, catalogue: Catalogue, where: str) -
 
 # Per SageMaker endpoint (region and name, any case) and month: the requests of
 # `serving_usage` beside the cost (EffectiveCost) of the `cost_lines` whose ResourceId is the
-# endpoint's ARN, per currency. Either side may be missing: an endpoint invoked with no cost
-# lines, or billed with no invocations read, keeps its row.
+# endpoint's ARN, per currency, read from their sums in `api_usage_parts`. Either side may be
+# missing: an endpoint invoked with no cost lines, or billed with no invocations read, keeps
+# its row.
 ENDPOINT_COSTS_SQL = f"""
 WITH invoked AS (
     SELECT strftime(hour, '%Y-%m') AS month, namespace AS region, lower(host) AS key,
@@ -92,9 +93,8 @@ WITH invoked AS (
            lower(regexp_extract(ResourceId, '{ENDPOINT_ARN}', 2)) AS key,
            min(regexp_extract(ResourceId, '{ENDPOINT_ARN}', 2)) AS endpoint,
            BillingCurrency AS currency, sum(EffectiveCost) AS cost
-    FROM cost_lines  -- LIKE first: cheap, and false for nearly every line
-    WHERE ResourceId LIKE 'arn:aws%:sagemaker:%:endpoint/%'
-      AND regexp_matches(ResourceId, '{ENDPOINT_ARN}')
+    FROM api_usage_parts  -- the hosting lines' sums per ARN, kept per cost_lines partition
+    WHERE ResourceId IS NOT NULL AND regexp_matches(ResourceId, '{ENDPOINT_ARN}')
     GROUP BY month, region, key, currency
 )
 SELECT coalesce(i.month, b.month) AS month, coalesce(i.region, b.region) AS region,

@@ -33,7 +33,7 @@ from models.model_catalogue import Catalogue, unit_scale
 from models.sagemaker import KIND as SAGEMAKER_KIND
 from models.sagemaker import LABEL as SAGEMAKER_LABEL
 from models.sagemaker import SERVER as SAGEMAKER_SERVER
-from models.schema import MONEY, Column, Table
+from models.schema import COST_LINES, MONEY, Column, Table
 
 COST_BASIS = "EffectiveCost"
 # how each kind of row is named on every face (page, pack, chart)
@@ -108,6 +108,33 @@ API_LINE_COLUMNS = (
     "ConsumedQuantity", "ConsumedUnit", "EffectiveCost", "BillingCurrency", "BillingPeriodStart",
     "x_SourceFile",
 )  # fmt: skip
+
+
+# The cost lines the model catalogue's meters can name (their patterns joined:
+# `meters_sql_filter`), summed per meter text, unit, billing period, currency and source file;
+# kept per cost_lines partition (ingest/derive/api_usage.py), so that unit_costs reads a few
+# rows a partition, never every cost line. `api_usage` takes these rows as it takes lines:
+# a group's quantities and cost are the sums of its lines', and its text and unit are theirs.
+_SUMMED = {"PricingQuantity", "ConsumedQuantity", "EffectiveCost"}
+API_USAGE_PARTS = Table(
+    "api_usage_parts",
+    (
+        *(
+            COST_LINES.column(c)
+            if c not in _SUMMED
+            else Column(c, "decimal", doc=f"sum of the lines' {c}")
+            for c in API_LINE_COLUMNS
+        ),
+        Column(
+            "ResourceId",
+            "string",
+            doc="a SageMaker endpoint's ARN on the sums of its hosting lines (EffectiveCost, "
+            "per currency and month: models.sagemaker.ENDPOINT_COSTS_SQL); null on the "
+            "meters' sums",
+        ),
+        Column("lines", "int", False, doc="cost lines summed"),
+    ),
+)
 
 
 def meter_text() -> pl.Expr:

@@ -28,7 +28,7 @@ def command(app: App, rule_files: tuple[str, ...]) -> None:
         counts = classified.reclassify_all(app.store(), app.settings, rule_files, progress)
         progress("summing the rollups the dashboard reads", 2, 3)
         rollups.rebuild_all(app.store(), app.settings.engine)
-        unit_costs.refresh(app.store())  # it reads the GPU-hours just rebuilt
+        unit_costs.refresh(app.store(), whole=True)  # it reads the GPU-hours just rebuilt
     con = app.connect()
     rows = con.execute(  # one row per class and currency: amounts in two currencies never add
         "select x_AiClass, BillingCurrency, count(*), sum(EffectiveCost) from classified_costs "

@@ -22,6 +22,9 @@ from under `finops.built_from`:
   telemetry_monthly {month: gpu_util fingerprint}.
 - the cost-line rollups (models/rollups.py): {partition: {"cost_lines", "line_classes":
   fingerprint}}, the partition's cost lines and the classes they were summed with.
+- api_usage_parts: {partition: {"cost_lines", "meters": fingerprint}}, the partition's cost
+  lines and the model catalogue's meter patterns it summed them with (ingest/derive/api_usage).
+  unit_costs, rebuilt whole, records the data versions of UNIT_COST_INPUTS and the catalogue.
 - idle_episodes records `finops.episodes_of` instead: the gpu_hours version and idle settings
   (and each start month's latest episode end, which months a monthly refresh must read).
 
@@ -93,6 +96,11 @@ def fingerprint(items: Iterable[str]) -> str:
 def part_key(values: Sequence[str]) -> str:
     """A partition's name in the records: its stored values, e.g. `aws-cur2/4123/2026-09`."""
     return SEP.join(values)
+
+
+def part_values(part: str) -> dict[str, str]:
+    """A partition's name in the records back to its stored values by column."""
+    return dict(zip(PART, part.split(SEP), strict=True))
 
 
 def partition_fingerprints(table: DeltaTable | None, keys: Sequence[str]) -> dict[str, str]:

@@ -6,7 +6,8 @@ every partition `lineage.stale()` finds out of date (a refresh killed, a disk th
 recording the digest of each one's GPU lines; then rebuilds gpu_hours for the months whose GPU
 inputs now differ from what it was built from (GPU lines, telemetry, assets, idle settings),
 then idle_episodes, then the rollups of the re-classified partitions and of those stale
-themselves, then unit_costs when serving usage, GPU-hours or cost lines moved. A load that
+themselves, then unit_costs when serving usage, GPU-hours or cost lines moved (its API side
+from api_usage_parts, summed again only for the cost_lines partitions that moved). A load that
 changed no GPU line (an Azure, GCP or SaaS period without GPU VMs, a restatement of other
 lines) rebuilds no GPU month.
 A warehouse whose derived data matches its sources costs a read of the Delta logs.

@@ -4,7 +4,10 @@ Overview, the Unit costs page and `finops unit-costs` read it instead of GPU-hou
 
 Rebuilt whole after a refresh whenever one of its inputs — serving_usage, gpu_hours,
 cost_lines (data versions) or the model catalogue — differs from what it was built from
-(recorded in the commit, as every derived table records its sources).
+(recorded in the commit, as every derived table records its sources). The API side is read
+from `api_usage_parts` (ingest/derive/api_usage.py), brought up to date first: the sums of the
+catalogue's token and request lines per cost_lines partition, so a rebuild reads the cost lines
+of the partitions a load changed, never every cost line.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 
 import polars as pl
 
+from ingest.derive import api_usage as usage_parts
 from ingest.derive import lineage, scratch
 from ingest.warehouse.connection import files_select, snapshot_files
 from ingest.warehouse.load_contract import new_load_id
@@ -23,16 +27,9 @@ from models.errors import InputError
 from models.idle import GPU_HOURS
 from models.model_catalogue import Catalogue, default_catalogue
 from models.sagemaker import ENDPOINT_COSTS_SQL, endpoint_usage
-from models.schema import COST_LINES, GPU_UTIL
+from models.schema import GPU_UTIL
 from models.serving import SERVING_USAGE
-from models.unit_costs import (
-    API_LINE_COLUMNS,
-    SELF_HOSTED_SQL,
-    UNIT_COSTS,
-    api_usage,
-    meters_sql_filter,
-    unit_costs,
-)
+from models.unit_costs import API_USAGE_PARTS, SELF_HOSTED_SQL, UNIT_COSTS, api_usage, unit_costs
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +42,18 @@ def _record(store: Store, catalogue: Catalogue) -> dict:
     return now
 
 
-def refresh(store: Store, catalogue: Catalogue | None = None) -> bool:
-    """Rebuild unit_costs when its inputs moved; True when it was rebuilt."""
+def refresh(store: Store, catalogue: Catalogue | None = None, whole: bool = False) -> bool:
+    """Rebuild unit_costs when its inputs moved (`whole`: always, and every partition of
+    api_usage_parts summed again, as `finops classify` does); True when it was rebuilt."""
     catalogue = catalogue or default_catalogue()
     now = _record(store, catalogue)
     table = store.table(UNIT_COSTS.name)
-    if table is not None and lineage.recorded(table) == json.loads(json.dumps(now)):
+    if not whole and table is not None and lineage.recorded(table) == json.loads(json.dumps(now)):
         return False
     if table is None and now["serving_usage"] is None and now["cost_lines"] is None:
         return False  # an empty warehouse: nothing to cost
     with store.writer():
+        usage_parts.refresh(store, catalogue, whole)
         frame = build(store, catalogue)
         staged = store.staging_dir() / f"{UNIT_COSTS.name}-{new_load_id()}.parquet"
         try:
@@ -68,14 +67,14 @@ def refresh(store: Store, catalogue: Catalogue | None = None) -> bool:
 
 
 def build(store: Store, catalogue: Catalogue) -> pl.DataFrame:
-    """The unit_costs rows from the current snapshot of the inputs."""
+    """The unit_costs rows from the current snapshot of the inputs (api_usage_parts current)."""
     with scratch.connect(store.staging_dir()) as con:
         sources = {}
         for name, decl in (
             ("serving_usage", SERVING_USAGE),
             ("gpu_hours", GPU_HOURS),
             ("gpu_util", GPU_UTIL),
-            ("cost_lines", COST_LINES),
+            (API_USAGE_PARTS.name, API_USAGE_PARTS),
         ):
             snap = store.table(name)
             files = snapshot_files(snap) if snap is not None else []
@@ -84,28 +83,13 @@ def build(store: Store, catalogue: Catalogue) -> pl.DataFrame:
         con.execute(f"CREATE VIEW gpu_hours AS {sources['gpu_hours']}")
         con.execute(f"CREATE VIEW gpu_util AS {sources['gpu_util']}")
         self_hosted = con.sql(SELF_HOSTED_SQL).pl()
-        con.execute(f"CREATE VIEW cost_lines AS {sources['cost_lines']}")
+        # the lines summed per meter text, unit, period, currency and file (api_usage reads
+        # each group as one line of its sums), and per SageMaker endpoint ARN
+        con.execute(f"CREATE VIEW api_usage_parts AS {sources[API_USAGE_PARTS.name]}")
         endpoints = endpoint_usage(con.sql(ENDPOINT_COSTS_SQL).pl(), catalogue)
-        cols = ", ".join(f'"{c}"' for c in API_LINE_COLUMNS)
-        # the meters' patterns run over each distinct meter text, not over every line: a
-        # bill has a few thousand texts in millions of lines (0.55 -> 0.07 CPU s a 1M lines)
-        lines = con.sql(
-            f"""WITH texts AS (
-                SELECT DISTINCT x_UsageType, ServiceName, ChargeDescription
-                FROM ({sources["cost_lines"]})
-            ), meters AS (
-                SELECT * FROM texts
-                WHERE regexp_matches(concat_ws(' | ', coalesce(x_UsageType, ''),
-                    coalesce(ServiceName, ''), coalesce(ChargeDescription, '')), $pattern)
-            )
-            SELECT {cols} FROM ({sources["cost_lines"]}) AS line SEMI JOIN meters
-            ON line.x_UsageType IS NOT DISTINCT FROM meters.x_UsageType
-            AND line.ServiceName IS NOT DISTINCT FROM meters.ServiceName
-            AND line.ChargeDescription IS NOT DISTINCT FROM meters.ChargeDescription""",
-            params={"pattern": meters_sql_filter(catalogue)},
-        ).pl()
+        sums = con.sql("SELECT * FROM api_usage_parts WHERE ResourceId IS NULL").pl()
     skipped: list[InputError] = []
-    api = api_usage(lines, catalogue, skipped)
+    api = api_usage(sums, catalogue, skipped)
     for refused in skipped:  # stored lines: said, never a stop to the refresh
         log.warning("unit costs leave out lines: %s", refused.render())
     return unit_costs(self_hosted, api, catalogue, endpoints)

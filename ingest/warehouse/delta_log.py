@@ -26,7 +26,7 @@ BASE_TABLES = (
 DERIVED_TABLES = (
     "classifications", "line_classes", "class_keys", "gpu_hours", "idle_episodes",
     "gpu_buckets", "gpu_demand", "gpu_owned_days", "telemetry_monthly",  # GPU rollups
-    "unit_costs",
+    "unit_costs", "api_usage_parts",
     *(t.name for t in ROLLUPS),
 )  # fmt: skip
 # What `finops watch` has fired and delivered: neither exported data nor rebuilt from it.

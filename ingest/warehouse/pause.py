@@ -25,6 +25,8 @@ PAUSE_POINTS: dict[str, str] = {
     "derived:gpu_hours": "gpu_hours files are moved into the table; commit not yet written",
     "derived:idle_episodes": "idle_episodes file is moved into the table; commit not yet written",
     "derived:unit_costs": "unit_costs file is moved into the table; commit not yet written",
+    "derived:api_usage_parts": "api_usage_parts files are moved into the table; commit not "
+    "yet written",
     "derived:gpu_buckets": "gpu_buckets files are moved into the table; commit not yet written",
     "derived:gpu_demand": "gpu_demand files are moved into the table; commit not yet written",
     "derived:gpu_owned_days": "gpu_owned_days files are moved into the table; commit not yet "

@@ -20,6 +20,7 @@ def test_the_sample_enterprise_checks_healthy(
     assert code == 0, out + err
     assert table_states(out) == dict.fromkeys(
         ("cost_lines", "gpu_util", "assets", "training_runs", "serving_usage", "unit_costs",
+         "api_usage_parts",
          "loads", "line_classes", "class_keys",
          "gpu_hours", "idle_episodes", "gpu_buckets", "gpu_demand", "gpu_owned_days",
          "telemetry_monthly", "spend_daily", "egress_daily", "tools_monthly", "tag_daily",

@@ -192,7 +192,8 @@ def test_check_names_the_damage_and_what_to_do(
     assert states.pop("cost_lines") != "healthy"
     assert states == dict.fromkeys(
         ("loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes", "gpu_buckets",
-         "gpu_demand", "gpu_owned_days", "telemetry_monthly", "unit_costs", *COST_ROLLUPS),
+         "gpu_demand", "gpu_owned_days", "telemetry_monthly", "unit_costs", "api_usage_parts",
+         *COST_ROLLUPS),
         "healthy",
     )  # fmt: skip
     assert fingerprint(warehouse) == before
@@ -254,11 +255,11 @@ def test_a_healthy_warehouse_checks_healthy(built: Path, capsys: pytest.CaptureF
     before = fingerprint(built)
     code, out, err = run(capsys, "--warehouse", str(built), "check")
     assert code == 0, out + err
-    assert "All 18 tables are healthy." in out
+    assert "All 19 tables are healthy." in out
     assert table_states(out) == dict.fromkeys(
         ("cost_lines", "loads", "line_classes", "class_keys", "gpu_hours", "idle_episodes",
          "gpu_buckets", "gpu_demand", "gpu_owned_days", "telemetry_monthly", "unit_costs",
-         *COST_ROLLUPS),
+         "api_usage_parts", *COST_ROLLUPS),
         "healthy",
     )  # fmt: skip
     assert fingerprint(built) == before
