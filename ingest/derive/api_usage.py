@@ -100,8 +100,7 @@ def _stage(
             ).pl()
             # a SageMaker endpoint's hosting lines, per ARN: its cost beside its invocations
             endpoints = con.sql(
-                f"""SELECT ResourceId, BillingCurrency, BillingPeriodStart, x_SourceFile,
-                    sum(EffectiveCost) AS EffectiveCost, count(*) AS lines
+                f"""SELECT {groups}, ResourceId, {sums}, count(*) AS lines
                 FROM ({lines})  -- LIKE first: cheap, and false for nearly every line
                 WHERE ResourceId LIKE 'arn:aws%:sagemaker:%:endpoint/%'
                   AND regexp_matches(ResourceId, $arn)

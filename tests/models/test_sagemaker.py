@@ -13,8 +13,8 @@ import pytest
 from models.errors import ConfigError
 from models.model_catalogue import default_catalogue, parse_catalogue
 from models.sagemaker import ENDPOINT_COSTS_SQL, POINTS, endpoint_usage, usage
-from models.schema import COST_LINES
 from models.serving import SERVING_USAGE
+from models.unit_costs import API_USAGE_PARTS
 
 T = datetime(2026, 10, 31, 22, tzinfo=UTC)
 CATALOGUE = parse_catalogue(
@@ -63,7 +63,7 @@ def _frame(rows: list[dict], table) -> pl.DataFrame:
                         schema=table.polars_schema, orient="row")  # fmt: skip
 
 
-def test_cost_lines_of_the_endpoints_arn_by_region_and_name_whatever_the_case() -> None:
+def test_costs_of_the_endpoints_arn_by_region_and_name_whatever_the_case() -> None:
     arn = "arn:aws:sagemaker:{}:123456789012:endpoint/{}"
     lines = [
         _line(arn.format("us-east-1", "ranker-prod"), "1.50"),  # the ARN in lower case
@@ -75,7 +75,8 @@ def test_cost_lines_of_the_endpoints_arn_by_region_and_name_whatever_the_case() 
         _line("i-0123", "3.00"),
     ]
     con = duckdb.connect()
-    con.register("cost_lines", _frame(lines, COST_LINES).to_arrow())
+    # api_usage_parts' endpoint rows: the hosting lines summed per ARN (here one line a row)
+    con.register("api_usage_parts", _frame(lines, API_USAGE_PARTS).to_arrow())
     con.register("serving_usage", _frame([_served("Ranker-Prod", 1100.0)], SERVING_USAGE)
                  .to_arrow())  # fmt: skip
     rows = endpoint_usage(con.sql(ENDPOINT_COSTS_SQL).pl(), CATALOGUE)
