@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import NoReturn
 
 import polars as pl
 
@@ -39,7 +40,7 @@ from ingest.sources.gcp_catalog import (
     CUD_CREDITS,
     CUD_FEE,
 )
-from ingest.sources.gcp_checks import check, survey, typed
+from ingest.sources.gcp_checks import broken, check, money_sums, survey, typed
 from ingest.sources.gcp_commitments import (
     RESOURCE_CUD_CREDIT,
     combine_used,
@@ -312,14 +313,17 @@ TYPED = "gcp-typed.parquet"  # the typed rows of text files, staged once in the 
 def read_all(exports: list[ExportFile], workdir: Path) -> tuple[pl.LazyFrame, pl.DataFrame]:
     """Every file typed, with its `survey`, checked. Parquet is read where it lies (each pass
     decodes only the columns it needs); text files are typed once into a staging Parquet
-    file, so their text is parsed once."""
+    file, so their text is parsed once. The survey leaves the amounts to the conversion
+    pass, which parses them anyway (`_pieces`); a rule broken anywhere has the whole export
+    checked with them, so the message names the rule and row a full check names."""
     frame = pl.concat([typed(flat(e, i)) for i, e in enumerate(exports)], how="vertical_relaxed")
     if any(e.fmt != "parquet" for e in exports):
         path = workdir / TYPED
         frame.sink_parquet(path, compression="lz4", row_group_size=CHUNK_ROWS)
         frame = pl.scan_parquet(path)
-    keys = survey(frame)
-    check(frame, exports, keys)
+    keys = survey(frame, money=False)
+    if broken(keys):
+        check(frame, exports)
     return frame, keys
 
 
@@ -334,7 +338,10 @@ def period_loads(
     try:
         frame, keys = read_all(exports, workdir)
         if month is not None:
-            keys = keys.filter(pl.col("_period").dt.strftime("%Y-%m") == month)
+            picked = keys.filter(pl.col("_period").dt.strftime("%Y-%m") == month)
+            if picked.height < keys.height:  # the other months are not converted: checked here
+                check(frame, exports)
+            keys = picked
         return loads_of(frame, exports, label, keys)
     except pl.exceptions.PolarsError as exc:  # a file polars cannot decode
         raise InputError(
@@ -345,25 +352,37 @@ def period_loads(
 
 
 def _pieces(
-    batches: Callable[[], Iterator[pl.LazyFrame]], fees: pl.DataFrame, display: list[str]
+    batches: Callable[[], Iterator[pl.LazyFrame]],
+    fees: pl.DataFrame,
+    display: list[str],
+    refuse: Callable[[], NoReturn],
+    load: PeriodLoad,
 ) -> Pieces:
     """One invoice month's cost lines a chunk at a time: each chunk of typed rows (`batches`,
     already this month's) becomes its usage lines and its credit lines on its own (the
     month's CUD rates, from its few fee rows, are known beforehand); the Unused lines follow
-    the last chunk."""
+    the last chunk. The typed rows' amounts are checked and summed as they pass: a chunk
+    with one that breaks a rule calls `refuse`, and once the last chunk is converted the
+    month's sum(cost) + sum(credits) is `load`'s source total."""
 
     def pieces() -> Iterator[pl.DataFrame]:
         rates = cud_rates(fees.lazy()).collect()
         used: list[pl.DataFrame] = []
+        sums: list[pl.DataFrame] = []
         for batch in batches():
             base = _base(_prepared(batch), rates).collect()
             if not base.height:
                 continue
+            found = money_sums(base)
+            if found["bad"][0]:
+                refuse()
+            sums.append(found)
             yield _usage(base.lazy(), display).collect()
             credits = _credits(base.lazy(), display).collect()
             if credits.height:
                 yield credits
             used.append(used_by_commitment(base.lazy()).collect())
+        load.source_total = _source_total(sums)
         if fees.height:
             fee_base = _base(fees.lazy(), rates)
             unused = unused_lines(fee_base, _usage(fee_base, display), combine_used(used))
@@ -372,6 +391,27 @@ def _pieces(
                 yield lines
 
     return pieces
+
+
+def _source_total(sums: list[pl.DataFrame]) -> Decimal:
+    """sum(cost) + sum(credits) of a month from its chunks' `money_sums`, at scale 12."""
+    cost = credits = None
+    if sums:
+        both = pl.concat(sums, how="vertical_relaxed")
+        cost, credits = both["cost"].sum(), both["credits"].sum()
+    return (Decimal(cost or 0) + Decimal(credits or 0)).quantize(Decimal("1e-12"))
+
+
+def _refuse(frame: pl.LazyFrame, exports: list[ExportFile]) -> NoReturn:
+    """A chunk holds an amount that breaks a rule: the whole export is checked, so the
+    message names the first rule broken and its first row, as a check before any chunk."""
+    check(frame, exports)
+    raise InputError(  # not reached: the check finds what the chunk held
+        "an amount that is not a decimal number",
+        file=", ".join(e.display for e in exports[:3]),
+        expected="a decimal number in every cost and credit amount",
+        hint="re-export the billing table",
+    )
 
 
 def _fees(batches: Callable[[], Iterator[pl.LazyFrame]]) -> pl.DataFrame:
@@ -407,7 +447,7 @@ def loads_of(
 ) -> list[PeriodLoad]:
     """One PeriodLoad per (billing account, invoice month) of typed rows (`keys`: their
     `survey`); the store reads each month a chunk at a time."""
-    keys = survey(frame) if keys is None else keys
+    keys = survey(frame, money=False) if keys is None else keys
     display = [e.display for e in exports]
     out = []
     for row in keys.iter_rows(named=True):
@@ -425,20 +465,18 @@ def loads_of(
         part = frame.filter(key)
         batches = _batches(frame, exports, key, sorted(row["files"]))
         fees = _fees(batches) if row["fee rows"] else _prepared(part.clear()).collect()
-        total = Decimal(row["cost"] or 0) + Decimal(row["credits"] or 0)
-        out.append(
-            PeriodLoad(
-                source=SOURCE,
-                billing_account=row["billing_account_id"],
-                billing_period=f"{row['_period']:%Y-%m}",
-                currency=row["currencies"][0],
-                files=[
-                    SourceFile.of(exports[i].path, exports[i].display) for i in sorted(row["files"])
-                ],
-                lines=to_cost_lines(part, display),
-                source_total=total.quantize(Decimal("1e-12")),
-                label=label,
-                pieces=_pieces(batches, fees, display),
-            )
+        load = PeriodLoad(
+            source=SOURCE,
+            billing_account=row["billing_account_id"],
+            billing_period=f"{row['_period']:%Y-%m}",
+            currency=row["currencies"][0],
+            files=[
+                SourceFile.of(exports[i].path, exports[i].display) for i in sorted(row["files"])
+            ],
+            lines=to_cost_lines(part, display),
+            source_total=None,  # summed by the pieces, as they convert the rows
+            label=label,
         )
+        load.pieces = _pieces(batches, fees, display, lambda: _refuse(frame, exports), load)
+        out.append(load)
     return out

@@ -4,6 +4,9 @@
 _period, _ctype, _credit_amounts); `survey` makes one pass over the typed rows per (billing
 account, invoice month): currencies, files, sums and how many rows break each of MASKS; `check`
 refuses the first broken rule, naming its first such row, and a usage that ends before it starts.
+The amounts are parsed by the conversion pass anyway, so a read surveys without them
+(`survey(money=False)`) and the conversion counts and sums them a chunk at a time
+(`money_sums`); whatever breaks a rule is then refused by `check` over the whole export.
 """
 
 from __future__ import annotations
@@ -84,19 +87,29 @@ MASKS = (
     ("cost_type", ~pl.col("_ctype").is_in(list(COST_TYPES)), "one of " + ", ".join(COST_TYPES)),
 )  # fmt: skip
 BACKWARDS = pl.col("_end") < pl.col("_start")
+MONEY_RULES = ("cost", "credits.amount")  # the rules of MASKS that parse the amounts
 
 
-def survey(frame: pl.LazyFrame) -> pl.DataFrame:
+def _sums() -> list[pl.Expr]:
+    return [
+        pl.col("_cost").sum().alias("cost"),
+        credit_sum(pl.col("_credit_amounts")).sum().alias("credits"),
+    ]
+
+
+def survey(frame: pl.LazyFrame, money: bool = True) -> pl.DataFrame:
     """One pass over the typed rows: per (billing account, invoice month) its currencies,
-    files, sum(cost) and sum(credits), and how many rows break each of MASKS."""
+    files, sum(cost) and sum(credits), and how many rows break each of MASKS. Without
+    `money` the amounts are not parsed: no sums, and the rules of MONEY_RULES not counted
+    (the conversion pass, which parses them anyway, does: `money_sums`)."""
+    masks = [(c, m) for c, m, _ in MASKS if money or c not in MONEY_RULES]
     return (
         frame.group_by("billing_account_id", "_period")
         .agg(
             pl.col("currency").unique().alias("currencies"),
             pl.col("_file").unique().alias("files"),
-            pl.col("_cost").sum().alias("cost"),
-            credit_sum(pl.col("_credit_amounts")).sum().alias("credits"),
-            *[mask.sum().alias(f"bad {column}") for column, mask, _ in MASKS],
+            *(_sums() if money else []),
+            *[mask.sum().alias(f"bad {column}") for column, mask in masks],
             BACKWARDS.sum().alias("backwards"),
             pl.col("sku.description").str.contains(CUD_FEE).sum().alias("fee rows"),
         )
@@ -105,11 +118,26 @@ def survey(frame: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
+def money_sums(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row: how many of the typed `rows` break a rule of MONEY_RULES (`bad`), their
+    sum(cost) and sum(credits), as `survey` counts and sums them; a month's chunks add up."""
+    bad = [mask.sum() for column, mask, _ in MASKS if column in MONEY_RULES]
+    return rows.select(pl.sum_horizontal(bad).alias("bad"), *_sums())
+
+
+def broken(keys: pl.DataFrame) -> bool:
+    """Whether a `survey` counted any row breaking a rule."""
+    counts = [c for c in keys.columns if c.startswith("bad ") or c == "backwards"]
+    return any(keys[c].sum() for c in counts)
+
+
 def check(frame: pl.LazyFrame, exports: list[ExportFile], keys: pl.DataFrame | None = None) -> None:
     """Refuse the first rule of MASKS any row breaks, naming its first such row; `keys` is
     the `survey` of `frame` (made here when not given)."""
     keys = survey(frame) if keys is None else keys
     for column, mask, expected in MASKS:
+        if f"bad {column}" not in keys.columns:  # not surveyed (`money=False`)
+            continue
         count = keys[f"bad {column}"].sum()
         if not count:
             continue

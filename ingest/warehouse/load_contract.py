@@ -50,7 +50,9 @@ class PeriodLoad:
 
     `lines` holds the period's rows in (or castable to) the cost_lines schema; the store adds
     x_Source, x_LoadId and x_LineId. `source_total` is the sum of the source's own cost column
-    for the period at scale 12, computed by the reader independently of `lines`.
+    for the period at scale 12, computed by the reader independently of `lines`; a reader
+    whose `pieces` sum it from the source rows as they pass leaves it None until the last
+    piece is taken (the store reconciles after staging every piece).
     `pieces`, when a reader can offer it, yields the same rows in the same order as frames of
     about CHUNK_ROWS rows (e.g. from Parquet row groups); otherwise polars streams `lines`.
     `by_file`, when a reader can offer it, yields the same rows split by source file, in
@@ -63,7 +65,7 @@ class PeriodLoad:
     currency: str
     files: list[SourceFile]
     lines: pl.LazyFrame
-    source_total: Decimal
+    source_total: Decimal | None
     label: str = ""  # what to call the batch in messages (a folder, a URI)
     pieces: Callable[[], Iterator[pl.DataFrame]] | None = None
     by_file: list[Callable[[], Iterator[pl.DataFrame]]] | None = None

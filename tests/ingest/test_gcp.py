@@ -373,3 +373,40 @@ def test_credit_sums_count_every_credit_and_an_empty_list_as_zero() -> None:
     )
     sums = pl.DataFrame({"a": amounts}).select(credit_sum(pl.col("a")))["a"].to_list()
     assert sums == [Decimal("-1.75"), Decimal(0), None, Decimal(2)]
+
+
+def test_an_amount_broken_late_in_a_month_is_refused_as_a_check_before_any_chunk(
+    tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The amounts are checked by the conversion as its chunks pass: a cost that is not a
+    number in the last chunk of a month, after others were converted, is refused with the
+    message a whole-export check gives (its count and first row), and nothing is stored."""
+    from ingest.sources import gcp
+
+    assert ingest(warehouse, str(write_ndjson(tmp_path / "good" / "x.jsonl", export_rows()))) == 0
+    before = stored(warehouse)
+    rows = [r for r in export_rows() if r["invoice"]["month"] == "202409"] * 3
+    rows = [*rows, {**rows[0], "cost": "1.2.3"}, {**rows[1], "cost": "lots"}]
+    monkeypatch.setattr(gcp, "CHUNK_ROWS", 2)
+    capsys.readouterr()
+    assert ingest(warehouse, str(write_ndjson(tmp_path / "bad" / "x.jsonl", rows))) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Bad input: ") and err.count("\n") == 1, err
+    assert "line 10, column cost: 2 row(s) with a bad cost" in err and "'1.2.3'" in err
+    assert stored(warehouse) == before
+
+
+def test_a_broken_amount_in_a_month_not_asked_for_is_still_refused(
+    tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --month only that month is converted; the export's other months' amounts are
+    checked all the same, as before any month is read."""
+    rows = export_rows()
+    rows[-1] = {**rows[-1], "cost": "n/a"}  # the October fee
+    path = write_ndjson(tmp_path / "gcp" / "x.jsonl", rows)
+    assert ingest(warehouse, str(path), "--month", "2024-09") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Bad input: ") and err.count("\n") == 1, err
+    assert "line 4, column cost: 1 row(s) with a bad cost" in err
+    assert stored(warehouse) == (None, None)
