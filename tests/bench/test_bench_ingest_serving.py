@@ -5,6 +5,7 @@ both the floor and the serving reader find the planted totals exactly."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,3 +56,21 @@ def test_the_serving_reader_finds_the_planted_totals_through_the_server(bench) -
     said = bench.check(found, fleet, 2 * bench.DAY - 1, "finops")
     assert "6 counter resets found" in said
     assert rows["hour"].n_unique() == 48
+
+
+@pytest.mark.heavy  # about half a minute: two child processes, each importing the stack
+def test_a_tiny_run_checks_the_totals_and_prints_the_floor_and_the_command(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, str(root / "bench" / "bench_ingest_serving.py"), "--endpoints", "3",
+           "--days", "1", "--repeats", "1", "--data", str(tmp_path / "data")]  # fmt: skip
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = "3 endpoints' requests, prompt and generation tokens equal the planted totals exactly"
+    assert f"floor: {said}" in done.stdout and f"finops: {said}" in done.stdout
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| ")]
+    labels = [r[0].lstrip("| ") for r in rows[1:]]
+    floor, ours = "DuckDB points→hourly increases (floor)", "`finops ingest serving prometheus`"
+    assert labels == [floor, ours]
+    assert rows[1][-1].strip(" |") == "1.00x"
+    assert "= 51,840 points" in done.stdout  # 3 endpoints x 3 counters x 5,760 scrapes
