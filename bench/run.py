@@ -3,8 +3,8 @@
 Each script prints its figures (medians, with the DuckDB floor measured in the same run) and
 the machine it ran on; copy them into bench/RESULTS.md. The whole set takes hours on two cores;
 run one script alone with `--help` to see its knobs (smaller sizes, fewer repeats).
-Usage: python bench/run.py [NAME ...]   (names: sample, aws, azure, gcp, jobs, telemetry, classify,
-dashboard, report, incremental, unit_costs, scale)
+Usage: python bench/run.py [NAME ...]   (names: sample, aws, azure, gcp, jobs, serving, telemetry,
+classify, dashboard, report, incremental, unit_costs, scale)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ SCRIPTS = {
     "azure": ["bench_ingest_azure.py", "--lines", "5000000", "--repeats", "3"],
     "gcp": ["bench_ingest_gcp.py", "--lines", "5000000", "--repeats", "3"],
     "jobs": ["bench_ingest_jobs.py", "--lines", "1000000", "--repeats", "3"],
+    "serving": ["bench_ingest_serving.py", "--endpoints", "200", "--days", "30", "--repeats", "3"],
     "telemetry": ["bench_ingest_telemetry.py", "--gpus", "500", "--days", "365", "--repeats", "3"],
     "classify": ["bench_classify.py", "--lines", "10000000", "--gpus", "500", "--repeats", "3"],
     "dashboard": ["bench_dashboard.py", "--repeats", "5"],

@@ -45,9 +45,9 @@ def prometheus(
     vllm:prompt_tokens_total, vllm:generation_tokens_total), NVIDIA Triton
     (nv_inference_request_success) and Hugging Face TGI (tgi_request_success,
     tgi_request_input_length_sum, tgi_request_generated_tokens_sum) from a Prometheus
-    server URL (query_range of the counters at --step), or from a file or folder of saved
-    query_range answers (*.json, *.json.gz). Hourly per model and host, counter resets
-    (restarts) counted from zero.
+    server URL (query_range of the counters at --step, read a day at a time with progress on
+    stderr), or from a file or folder of saved query_range answers (*.json, *.json.gz).
+    Hourly per model and host, counter resets (restarts) counted from zero.
 
     Credentials as for `finops ingest telemetry prometheus`."""
     import contextlib
@@ -60,8 +60,14 @@ def prometheus(
         client, t0, t1 = server(app, target, start, end, auth, ca_bundle, org_id, region)
 
         def build():
+            from dashboard.cli.progress import progress_bar
+            from models.urls import redact
+
             span = f"{target} {t0:%Y-%m-%dT%H:%MZ}..{t1:%Y-%m-%dT%H:%MZ}"
-            return [SourceFile(span, "-", 0)], serving.fetch(client, t0, t1, step)
+            # a day of samples a window: a year is hundreds of windows, shown on stderr
+            with progress_bar(app.err_console, f"serving {redact(target)}") as progress:
+                rows = serving.fetch(client, t0, t1, step, progress)
+            return [SourceFile(span, "-", 0)], rows
     else:
 
         def build():
