@@ -191,3 +191,51 @@ def test_rollups_of_partly_monitored_hours_equal_the_rollup_of_every_gpu_hour(
             assert con.execute(f"SELECT count(*) FROM ({a} EXCEPT ALL {b})").fetchall() == [(0,)], (
                 table.name
             )
+
+
+def test_a_second_account_in_a_month_rebuilds_the_month_from_both_accounts_gpu_lines(
+    tmp_path: Path,
+) -> None:
+    """The refresh after a second account's month classifies that account's partition only,
+    yet rebuilds the month from both accounts' GPU lines, as a whole rebuild gives them."""
+    root = tmp_path / "warehouse"
+    ingest(root, MONTHS[0], HOSTS, IDLE)
+    period, _ = loads(MONTHS[0], HOSTS, IDLE)
+    other = dataclasses.replace(
+        period,
+        billing_account="999999999999",
+        lines=period.lines.with_columns(
+            pl.col("ResourceId").str.replace("^i-0", "i-9"),
+            pl.lit("999999999999").alias("BillingAccountId"),
+        ),
+    )
+
+    def classes_files() -> dict[str, set[str]]:
+        actions = pl.DataFrame(DeltaTable(str(root / "line_classes")).get_add_actions(flatten=True))
+        out: dict[str, set[str]] = {}
+        for path, account in actions.select("path", "partition.x_PartAccount").iter_rows():
+            out.setdefault(account, set()).add(path)
+        return out
+
+    first = classes_files()
+    store = Store(root)
+    refresh.refresh(store, Settings(), store.load_cost_lines([other]))
+    after = classes_files()
+    assert set(after) == {"412395078111", "999999999999"}
+    assert after["412395078111"] == first["412395078111"]  # not classified again
+
+    views.register_all(Settings())
+    query = (
+        "SELECT resource_id, count(*), sum(cost), sum(idle_cost) FROM gpu_hours "
+        "WHERE month = '2025-01' GROUP BY ALL ORDER BY ALL"
+    )
+    month = connect(root).execute(query).fetchall()
+    hours, both = 744, sorted([resource(0), resource(1), "i-9" + resource(0)[3:],
+                               "i-9" + resource(1)[3:]])  # fmt: skip
+    assert [r[0] for r in month] == both
+    assert [r[1:3] for r in month] == [(8 * hours, 8 * hours * GPU_HOUR)] * 4
+    # January's 7 idle GPU-hours are the first account's host 1; the second has no telemetry
+    assert [r[3] for r in month] == [0, 7 * GPU_HOUR, 0, 0]
+    with store.writer():
+        classified.refresh_gpu_hours(store, Settings())  # whole, from cost_lines
+    assert connect(root).execute(query).fetchall() == month
