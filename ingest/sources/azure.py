@@ -5,8 +5,9 @@ reads one file as text under canonical names (ingest/sources/azure_export.py, az
 `period_loads` types the rows into a staging Parquet file (the CSV is parsed once, streaming),
 checks them, combines the views and converts to FOCUS, one PeriodLoad per (billing account,
 billing period). Lookup tables (service categories, GPU VM sizes) are in azure_catalog.py,
-the charge codes and value checks in azure_checks.py, commitment coverage in
-azure_commitments.py.
+what a row's text values say (VM size, resource name and type, categories; once per distinct
+value) in azure_rules.py, the charge codes and value checks in azure_checks.py, commitment
+coverage in azure_commitments.py.
 
 Actual + amortized. Cost Management writes two views of the same month: actual cost (what is
 invoiced: commitment purchases in full, covered usage at zero) and amortized cost (purchases
