@@ -5,8 +5,9 @@ reads one file as text under canonical names (ingest/sources/azure_export.py, az
 `period_loads` types the rows into a staging Parquet file (the CSV is parsed once, streaming),
 checks them, combines the views and converts to FOCUS, one PeriodLoad per (billing account,
 billing period). Lookup tables (service categories, GPU VM sizes) are in azure_catalog.py,
-the charge codes and value checks in azure_checks.py, commitment coverage in
-azure_commitments.py.
+what a row's text values say (VM size, resource name and type, categories; once per distinct
+value) in azure_rules.py, the charge codes and value checks in azure_checks.py, commitment
+coverage in azure_commitments.py.
 
 Actual + amortized. Cost Management writes two views of the same month: actual cost (what is
 invoiced: commitment purchases in full, covered usage at zero) and amortized cost (purchases
@@ -33,7 +34,14 @@ import pyarrow.parquet as pq
 
 from ingest.sources import azure_catalog as catalog
 from ingest.sources import azure_commitments as commitments
-from ingest.sources.azure_checks import CHARGE_TYPES, FREQUENCIES, PRICING_MODELS, check
+from ingest.sources import azure_rules as rules
+from ingest.sources.azure_checks import (
+    CHARGE_TYPES,
+    FREQUENCIES,
+    PRICING_MODELS,
+    check,
+    kept_for_messages,
+)
 from ingest.sources.azure_commitments import covered_sizes
 from ingest.sources.azure_export import ExportFile, read_export
 from ingest.sources.azure_headers import Header
@@ -50,6 +58,11 @@ TYPED = "azure-typed.parquet"  # every file's rows, typed, in the staging folder
 # CPU than their size on disk is worth (Parquet's dictionaries and RLE still apply).
 STAGING = "uncompressed"
 CAPACITY_KEY = "VMCapacityReservationId"  # in AdditionalInfo
+# Read only for their typed columns (`typed`): not staged.
+TYPED_ONLY = (
+    "UnitPrice", "PaygCost", "BillingPeriodStartDate", "_bp_start", "BillingAccountId",
+    "BillingProfileId",
+)  # fmt: skip
 MATCH_KEY = ("_day", "_sub", "_rid", "_meter", "_ctype", "_pmodel", "_qty", "_benefit")
 
 
@@ -69,7 +82,8 @@ def _day(name: str) -> pl.Expr:
 
 
 def typed(raw: pl.LazyFrame) -> pl.LazyFrame:
-    """Parse the columns that totals, periods and keys depend on."""
+    """Parse the columns that totals, periods and keys depend on; the texts that only the
+    checks' messages read are kept on the failing rows alone (`kept_for_messages`)."""
     blank = pl.all_horizontal(
         pl.col(c).is_null() for c in ("Cost", "MeterId", "MeterCategory", "SubscriptionId")
     )
@@ -96,6 +110,8 @@ def typed(raw: pl.LazyFrame) -> pl.LazyFrame:
             ).alias("_account"),
             pl.col("BillingCurrency").str.to_uppercase().alias("_currency"),
         )
+        .with_columns(kept_for_messages())
+        .drop(TYPED_ONLY)
     )
 
 
@@ -148,14 +164,6 @@ def combine(actual: pl.LazyFrame, amortized: pl.LazyFrame | None) -> pl.LazyFram
 # ---- FOCUS conversion ---------------------------------------------------------------------
 
 
-def _lookup(
-    key: pl.Expr, table: dict[str, tuple], field: int, dtype: pl.DataType = pl.String
-) -> pl.Expr:
-    return key.replace_strict(
-        {k: v[field] for k, v in table.items()}, default=None, return_dtype=dtype
-    )
-
-
 def to_cost_lines(frame: pl.LazyFrame, display: list[str], covered: dict[str, str]) -> pl.LazyFrame:
     """FOCUS columns from the combined frame (`_billed`, `_effective` and typed helpers) of
     one (billing account, period); `covered` maps its commitments to the one VM size each
@@ -178,7 +186,7 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str], covered: dict[str, st
         pl.col("_pm_key") == "savingsplan"
     )
     has_benefit = commitments.has_benefit()
-    vm_size = commitments.vm_size()
+    vm_size = pl.col(rules.INFO).struct.field("_vm_size")
     tags = pl.col("Tags").str.strip_chars()
     # Few rows name a capacity reservation: only those are parsed as JSON.
     info = pl.col("AdditionalInfo")
@@ -196,18 +204,8 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str], covered: dict[str, st
         "_effective",
     )
     contracted = pl.coalesce(pl.col("_unit_price") * pl.col("_qtyd"), "_effective")
-    # Lookups map one key column each (a join would copy every column of the batch).
-    cat_key = pl.col("MeterCategory").str.to_lowercase()
-    cons_key = pl.col("ConsumedService").str.to_lowercase()
-    lines = frame.with_columns(
-        cat_key.alias("_cat_key"),
-        _lookup(cat_key, catalog.METER_CATEGORIES, 0).alias("_svc_cat"),
-        _lookup(cat_key, catalog.METER_CATEGORIES, 1).alias("_svc_sub"),
-        _lookup(cons_key, catalog.CONSUMED_SERVICES, 0).alias("_cons_cat"),
-        _lookup(cons_key, catalog.CONSUMED_SERVICES, 1).alias("_cons_sub"),
-        vm_size.alias("x_InstanceType"),
-        vm_size.str.to_lowercase().str.strip_prefix("standard_").alias("_size_key"),
-    )
+    lines = frame.with_columns(*rules.parsed()).unnest(rules.METER, rules.SERVICE)
+    lines = lines.with_columns(vm_size.alias("x_InstanceType"))
     # An unused commitment's line carries the one VM size the commitment covered in the
     # period (covered_sizes), else none.
     lines = lines.with_columns(
@@ -215,10 +213,6 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str], covered: dict[str, st
         .then(benefit.replace_strict(covered, default=None, return_dtype=pl.String))
         .otherwise(pl.col("x_InstanceType"))
         .alias("x_InstanceType")
-    )
-    lines = lines.with_columns(
-        _lookup(pl.col("_size_key"), catalog.GPU_SIZES, 0).alias("x_GpuModel"),
-        _lookup(pl.col("_size_key"), catalog.GPU_SIZES, 1, pl.Int64).alias("x_GpuCount"),
     )
     gpu_line = pl.col("_cat_key").is_in(catalog.GPU_METER_CATEGORIES) & (category == "Usage")
     return lines.select(
@@ -273,13 +267,8 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str], covered: dict[str, st
         pl.col("ResourceLocation").str.to_lowercase().str.replace_all(" ", "").alias("RegionId"),
         pl.col("MeterRegion").alias("RegionName"),
         pl.col("ResourceId").str.to_lowercase().alias("ResourceId"),
-        pl.coalesce("ResourceName", pl.col("ResourceId").str.extract(r"/([^/]+)$")).alias(
-            "ResourceName"
-        ),
-        pl.coalesce(
-            pl.col("ResourceType"),
-            pl.col("ResourceId").str.to_lowercase().str.extract(r"/providers/([^/]+/[^/]+)"),
-        ).alias("ResourceType"),
+        pl.coalesce("ResourceName", pl.col(rules.RID).struct.field("_name")).alias("ResourceName"),
+        pl.coalesce("ResourceType", pl.col(rules.RID).struct.field("_type")).alias("ResourceType"),
         pl.coalesce("_svc_cat", "_cons_cat", pl.lit(catalog.OTHER[0])).alias("ServiceCategory"),
         pl.coalesce(
             "MeterCategory", "ServiceName", "ConsumedService", "ProductName", pl.lit("Azure")
@@ -307,8 +296,8 @@ def to_cost_lines(frame: pl.LazyFrame, display: list[str], covered: dict[str, st
         pl.col("MeterCategory").alias("x_SkuMeterCategory"),
         pl.col("MeterSubCategory").alias("x_SkuMeterSubcategory"),
         pl.col("x_InstanceType"),
-        pl.when(gpu_line).then(pl.col("x_GpuModel")).alias("x_GpuModel"),
-        pl.when(gpu_line).then(pl.col("x_GpuCount")).alias("x_GpuCount"),
+        pl.when(gpu_line).then(pl.col(rules.INFO).struct.field("_gpu_model")).alias("x_GpuModel"),
+        pl.when(gpu_line).then(pl.col(rules.INFO).struct.field("_gpu_count")).alias("x_GpuCount"),
         (pl.col("PublisherType").str.to_lowercase() == "marketplace")
         .fill_null(False)
         .alias("x_Marketplace"),

@@ -60,7 +60,9 @@ def masks() -> dict[str, pl.Expr]:
 
     return {
         "cost": bad_number("Cost", "_cost"),
-        "cost_missing": pl.col("Cost").is_null(),
+        # (the text is null wherever the number is: as `pl.col("Cost").is_null()`, and
+        # still true of the staged rows, which keep the text only where a check fails)
+        "cost_missing": pl.col("_cost").is_null() & pl.col("Cost").is_null(),
         "date": pl.col("_date").is_null(),
         "qty": bad_number("Quantity", "_qtyd"),
         "payg": bad_number("PayGPrice", "_payg_price"),
@@ -70,6 +72,21 @@ def masks() -> dict[str, pl.Expr]:
         "freq": pl.col("_freq_key").is_not_null() & ~pl.col("_freq_key").is_in(list(FREQUENCIES)),
         "pmodel": pl.col("_pm_key").is_not_null() & ~pl.col("_pm_key").is_in(list(PRICING_MODELS)),
     }
+
+
+def kept_for_messages() -> list[pl.Expr]:
+    """Each checked text column, kept only on the rows where one of its checks fails: a
+    message quotes it there, the typed column says all the rest, and the staging file writes
+    a column of nulls for next to nothing (a text column of every row cost more to write
+    than to parse). `masks()` give the same answers on the rows so kept."""
+    bad = masks()
+    checks: dict[str, list[str]] = {}
+    for column, key, _, _ in CHECKS:
+        checks.setdefault(column, []).append(key)
+    return [
+        pl.when(pl.any_horizontal(bad[k] for k in keys)).then(pl.col(column)).alias(column)
+        for column, keys in checks.items()
+    ]
 
 
 def check(frame: pl.LazyFrame, exports: list[ExportFile], headers: list[Header]) -> None:

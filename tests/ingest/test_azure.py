@@ -270,6 +270,14 @@ BAD_CASES = {
     "cost is not a number": (
         lambda t: write(t / "a.csv", mca_row(), mca_row(CostInBillingCurrency="12,5x")),
         "bad Cost", "line 3, column CostInBillingCurrency"),
+    # the staged rows keep a checked text only where a check fails: the message still
+    # quotes what the file holds
+    "cost text is quoted": (
+        lambda t: write(t / "a.csv", mca_row(), mca_row(CostInBillingCurrency="12,5x")),
+        "bad Cost", "'12,5x'"),
+    "currency text is quoted": (
+        lambda t: write(t / "a.csv", mca_row(), mca_row(BillingCurrency="US$")),
+        "bad BillingCurrency", "expected a currency code such as USD, found 'US$'"),
     "date is not a date": (
         lambda t: write(t / "a.csv", mca_row(Date="31/13/2024")), "bad Date",
         "line 2, column Date"),
