@@ -13,7 +13,7 @@ import polars as pl
 
 from ingest.sources import azure_catalog as catalog
 from ingest.sources import azure_commitments as commitments
-from ingest.sources.gcp_rules import per_value
+from ingest.sources.values import per_value
 
 
 def lookup(

@@ -51,8 +51,8 @@ from ingest.sources.gcp_commitments import (
     with_cud_shares,
 )
 from ingest.sources.gcp_export import ExportFile, flat, parquet_batches
-from ingest.sources.gcp_rules import machine_rules, per_value, service_rules, sku_rules
-from ingest.sources.values import present, pricing
+from ingest.sources.gcp_rules import machine_rules, service_rules, sku_rules
+from ingest.sources.values import per_value, present, pricing
 from ingest.warehouse.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from models.errors import InputError
 

@@ -2,8 +2,8 @@
 
 A month of millions of rows has only hundreds of SKU descriptions, machine types and services,
 so each rule here runs over the distinct values and its result is gathered back to the rows
-(`per_value`). The vocabularies the rules read are in ingest/sources/gcp_catalog.py; the
-conversion that uses them is ingest/sources/gcp.py.
+(`per_value` of ingest/sources/values.py). The vocabularies the rules read are in
+ingest/sources/gcp_catalog.py; the conversion that uses them is ingest/sources/gcp.py.
 """
 
 from __future__ import annotations
@@ -19,22 +19,6 @@ from ingest.sources.gcp_catalog import (
     SERVICES,
     SPEND_FEE,
 )
-
-
-def per_value(key: str, rules: list[pl.Expr], name: str) -> pl.Expr:
-    """`rules` (expressions of the text column `key` alone) as one struct column `name`,
-    computed once per distinct value of `key` and gathered back to the rows: a month of
-    millions of rows has only hundreds of SKUs, machine types and services. Unnest it."""
-    dtype = pl.Struct(pl.DataFrame(schema={key: pl.String}).select(rules).schema)
-
-    def apply(values: pl.Series) -> pl.Series:
-        found = values.unique().drop_nulls()
-        keys = pl.concat([found, pl.Series([None], dtype=pl.String)])  # null last
-        table = keys.to_frame(key).select(rules)
-        codes = values.cast(pl.Enum(found)).to_physical().fill_null(len(found))
-        return table[codes].to_struct(name)
-
-    return pl.col(key).map_batches(apply, return_dtype=dtype, is_elementwise=True).alias(name)
 
 
 def sku_rules() -> list[pl.Expr]:

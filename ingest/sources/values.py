@@ -198,3 +198,19 @@ def raise_bad(display: str, found: tuple[Check, int, str] | None, header_lines: 
         found=repr(value[:80]),
         hint="fix or re-export the file; nothing was loaded",
     )
+
+
+def per_value(key: str, rules: list[pl.Expr], name: str) -> pl.Expr:
+    """`rules` (expressions of the text column `key` alone) as one struct column `name`,
+    computed once per distinct value of `key` and gathered back to the rows: a month of
+    millions of rows has only hundreds of SKUs, machine types and services. Unnest it."""
+    dtype = pl.Struct(pl.DataFrame(schema={key: pl.String}).select(rules).schema)
+
+    def apply(values: pl.Series) -> pl.Series:
+        found = values.unique().drop_nulls()
+        keys = pl.concat([found, pl.Series([None], dtype=pl.String)])  # null last
+        table = keys.to_frame(key).select(rules)
+        codes = values.cast(pl.Enum(found)).to_physical().fill_null(len(found))
+        return table[codes].to_struct(name)
+
+    return pl.col(key).map_batches(apply, return_dtype=dtype, is_elementwise=True).alias(name)

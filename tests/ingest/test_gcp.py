@@ -340,7 +340,8 @@ def test_a_month_read_in_chunks_gives_the_lines_read_whole(
 def test_sku_machine_and_service_rules_per_distinct_value_match_them_row_by_row() -> None:
     """The rules run once per distinct SKU, machine type and service and are gathered back:
     every row, blanks and absent values included, gets what the rule gives it directly."""
-    from ingest.sources.gcp_rules import machine_rules, per_value, service_rules, sku_rules
+    from ingest.sources.gcp_rules import machine_rules, service_rules, sku_rules
+    from ingest.sources.values import per_value
 
     skus = [
         "Commitment v1: Nvidia A100 GPU in Americas for 1 Year", None,
