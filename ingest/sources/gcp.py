@@ -52,7 +52,7 @@ from ingest.sources.gcp_commitments import (
 )
 from ingest.sources.gcp_export import ExportFile, flat, parquet_batches
 from ingest.sources.gcp_rules import machine_rules, service_rules, sku_rules
-from ingest.sources.values import per_value, present, pricing
+from ingest.sources.values import per_list, per_value, present, pricing
 from ingest.warehouse.load_contract import CHUNK_ROWS, PeriodLoad, SourceFile
 from models.errors import InputError
 
@@ -118,7 +118,7 @@ def _base(prepared: pl.LazyFrame, rates: pl.LazyFrame | pl.DataFrame) -> pl.Lazy
         .unnest("_by_service")
     ).with_columns(
         pl.coalesce("_gpu_sku", "_machine_gpu").alias("_gpu_model"),
-        _labels_json("labels").alias("_tags"),
+        per_list("labels", _labels_json("labels"), pl.String).alias("_tags"),
     )
 
 
@@ -183,7 +183,7 @@ def _usage(base: pl.LazyFrame, display: list[str]) -> pl.LazyFrame:
     category = pl.col("_ctype").replace_strict(COST_TYPES, default=None)
     # Adjustment and rounding rows come without a SKU: "Compute Engine rounding error".
     description = pl.coalesce(
-        present(sku),
+        pl.col("_sku_text"),
         pl.concat_str(
             pl.coalesce(present(pl.col("service.description")), pl.lit(PROVIDER)),
             pl.col("_ctype").str.replace_all("_", " "),

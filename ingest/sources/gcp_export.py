@@ -17,16 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.sources.detect import check_rows
 from models.errors import InputError
 
+# The fields the conversion reads (not `usage.amount` and `usage.unit`, the usage in its
+# own unit: a cost line's quantity is the one in pricing units, which the price is for).
 FIELDS = (
     "billing_account_id", "service.id", "service.description", "sku.id", "sku.description",
     "usage_start_time", "usage_end_time", "project.id", "project.name", "labels",
-    "system_labels", "location.location", "location.region", "location.zone", "cost",
-    "currency", "usage.amount", "usage.unit", "usage.amount_in_pricing_units",
+    "system_labels", "location.region", "location.zone", "cost",
+    "currency", "usage.amount_in_pricing_units",
     "usage.pricing_unit", "credits", "invoice.month", "cost_type", "resource.name",
     "resource.global_name", "transaction_type", "seller_name", "cost_at_list",
 )  # fmt: skip
@@ -130,11 +133,38 @@ def parquet_batches(export: ExportFile, index: int, rows: int) -> Iterator[pl.La
     flight (a BigQuery export's row groups can hold a million rows). On one thread: with
     pyarrow's pool beside polars' on the same cores, a batch cost about twice the CPU."""
     source = pq.ParquetFile(export.path, pre_buffer=False)
+    columns = _parquet_columns(source.schema_arrow)
     line = 1
-    for batch in source.iter_batches(rows, use_threads=False):
+    for batch in source.iter_batches(rows, columns=columns, use_threads=False):
         frame = pl.DataFrame(pl.from_arrow(batch))
         yield _flat_of(frame.lazy(), export, index, line)
         line += frame.height
+
+
+def _parquet_columns(schema: pa.Schema) -> list[str] | None:
+    """The file's columns (or struct fields, as dotted paths) that hold FIELDS, so the
+    columns nothing reads are not decoded; None (every column) when a required field is
+    missing, so the message about it lists the file's own columns."""
+    names = set(schema.names)
+    columns: dict[str, str] = {}  # field -> the file's column or dotted struct field
+    for path in FIELDS:
+        head, _, rest = path.partition(".")
+        if path in names:
+            columns[path] = path
+        elif path.replace(".", "_") in names:
+            columns[path] = path.replace(".", "_")
+        elif _has_field(schema, head, rest):
+            columns[path] = path
+    if any(f not in columns for f in REQUIRED):
+        return None
+    return list(dict.fromkeys(columns.values()))
+
+
+def _has_field(schema: pa.Schema, head: str, rest: str) -> bool:
+    if not rest or head not in schema.names:
+        return False
+    kind = schema.field(head).type
+    return pa.types.is_struct(kind) and kind.get_field_index(rest) >= 0
 
 
 def _flat_of(lf: pl.LazyFrame, export: ExportFile, index: int, first_line: int) -> pl.LazyFrame:

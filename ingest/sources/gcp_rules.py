@@ -19,11 +19,13 @@ from ingest.sources.gcp_catalog import (
     SERVICES,
     SPEND_FEE,
 )
+from ingest.sources.values import present
 
 
 def sku_rules() -> list[pl.Expr]:
     """What a SKU description says: the resource a CUD fee commits, whether it is a (spend
-    or resource) CUD fee, a Spot/Preemptible SKU, the GPU model a GPU SKU names."""
+    or resource) CUD fee, a Spot/Preemptible SKU, the GPU model a GPU SKU names, and the
+    description itself when it is not blank."""
     sku = pl.col("sku.description")
     cud_fee = sku.str.contains(CUD_FEE)
     spend_fee = sku.str.contains(SPEND_FEE)
@@ -34,6 +36,7 @@ def sku_rules() -> list[pl.Expr]:
         spend_fee.alias("_spend_fee"),
         sku.str.contains(r"^(?:Spot )?Preemptible ").alias("_preemptible"),
         sku.str.extract(GPU_SKU).alias("_gpu_sku"),
+        present(sku).alias("_sku_text"),
     ]
 
 

@@ -214,3 +214,18 @@ def per_value(key: str, rules: list[pl.Expr], name: str) -> pl.Expr:
         return table[codes].to_struct(name)
 
     return pl.col(key).map_batches(apply, return_dtype=dtype, is_elementwise=True).alias(name)
+
+
+def per_list(key: str, rule: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """`rule` (an expression of the column `key` alone, of type `dtype`) computed once per
+    distinct value of `key`, a list or struct column `per_value` cannot encode: a month's
+    millions of label lists hold a few dozen distinct ones. Joined back on the value itself,
+    not a hash of it, so two lists never share a result by accident."""
+
+    def apply(values: pl.Series) -> pl.Series:
+        table = values.unique().to_frame(key).with_columns(rule.alias("_result"))
+        return values.to_frame(key).join(
+            table, on=key, how="left", nulls_equal=True, maintain_order="left"
+        )["_result"]
+
+    return pl.col(key).map_batches(apply, return_dtype=dtype, is_elementwise=True)

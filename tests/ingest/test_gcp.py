@@ -411,3 +411,44 @@ def test_a_broken_amount_in_a_month_not_asked_for_is_still_refused(
     assert err.startswith("Bad input: ") and err.count("\n") == 1, err
     assert "line 4, column cost: 1 row(s) with a bad cost" in err
     assert stored(warehouse) == (None, None)
+
+
+def test_a_parquet_export_is_decoded_without_the_fields_nothing_reads(tmp_path: Path) -> None:
+    """The usage in its own unit (`usage.amount`, `usage.unit`) and `location.location` are
+    not decoded, and the fields read are what the whole file gives."""
+    import pyarrow.parquet as pq
+
+    from ingest.sources.gcp_export import _parquet_columns, discover, flat, parquet_batches
+
+    rows = [r | {"location": {"location": "us", "region": "us-central1", "zone": None}}
+            for r in cud_month()]  # fmt: skip
+    source = write_ndjson(tmp_path / "202409.jsonl", rows)
+    path = tmp_path / "202409.parquet"
+    pl.read_ndjson(source).write_parquet(path)
+    columns = _parquet_columns(pq.ParquetFile(path).schema_arrow)
+    assert columns is not None
+    assert {"usage.amount", "usage.unit", "location.location"}.isdisjoint(columns)
+    assert {"usage.amount_in_pricing_units", "location.region", "credits", "cost"} <= set(columns)
+    (export,) = discover(path)
+    batches = pl.concat([b.collect() for b in parquet_batches(export, 0, 2)])
+    assert batches.equals(flat(export, 0).collect())
+    assert batches["usage.amount_in_pricing_units"].to_list() == ["20", "80", "12", "40", "2"]
+    assert batches["location.region"].to_list() == ["us-central1"] * 5
+
+
+def test_a_parquet_export_missing_a_required_field_names_the_files_own_columns(
+    tmp_path: Path, warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pyarrow.parquet as pq
+
+    from ingest.sources.gcp_export import _parquet_columns
+
+    source = write_ndjson(tmp_path / "202409.jsonl", cud_month())
+    path = tmp_path / "202409.parquet"
+    pl.read_ndjson(source).drop("currency").write_parquet(path)
+    assert ingest(warehouse, str(path)) == 2
+    err = capsys.readouterr().err
+    assert "not a BigQuery billing export: missing currency" in err
+    assert "found billing_account_id, service, usage_start_time" in err
+    assert stored(warehouse) == (None, None)
+    assert _parquet_columns(pq.ParquetFile(path).schema_arrow) is None  # every column read

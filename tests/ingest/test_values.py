@@ -1,4 +1,5 @@
-"""The shared money parse of ingest/sources/values.py at the edges of MONEY_LIMIT."""
+"""The shared money parse of ingest/sources/values.py at the edges of MONEY_LIMIT, and rules
+worked out once per distinct list."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from ingest.sources.values import money, money_text
+from ingest.sources.values import money, money_text, per_list
 
 TEXT = {
     "999999999999999.999999999999": Decimal("999999999999999.999999999999"),
@@ -45,3 +46,25 @@ def test_amounts_inside_lists_are_bounded() -> None:
     credits = pl.DataFrame({"c": [["-1.25", "2000000000000000"], []]})
     got = credits.select(pl.col("c").list.eval(money_text(pl.element()))).to_series()
     assert got.to_list() == [[Decimal("-1.25"), None], []]
+
+
+def test_a_rule_per_distinct_list_gives_each_row_its_own_lists_result() -> None:
+    """Equal lists share a result, lists with the same items in another order do not, and an
+    empty list and a missing one keep theirs."""
+    pair = pl.Struct({"key": pl.String, "value": pl.String})
+    labels = [
+        [{"key": "team", "value": "ml"}, {"key": "env", "value": "prod"}],
+        [{"key": "env", "value": "prod"}, {"key": "team", "value": "ml"}],
+        [{"key": "team", "value": "ml"}, {"key": "env", "value": "prod"}],
+        [],
+        None,
+        [{"key": "team", "value": None}],
+    ]
+    frame = pl.DataFrame({"labels": labels}, schema={"labels": pl.List(pair)})
+    rule = pl.col("labels").list.eval(
+        pl.concat_str(pl.element().struct.field("key"), pl.element().struct.field("value"),
+                      separator="=", ignore_nulls=True)
+    ).list.join(",")  # fmt: skip
+    got = frame.select(per_list("labels", rule, pl.String).alias("tags"))["tags"].to_list()
+    assert got == ["team=ml,env=prod", "env=prod,team=ml", "team=ml,env=prod", "", None, "team"]
+    assert got == frame.select(rule.alias("tags"))["tags"].to_list()
