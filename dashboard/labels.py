@@ -70,6 +70,7 @@ _KNOWN: dict[str, tuple[str, Kind]] = {
     "state": ("State", Kind.TEXT),
     # unit costs (per model served)
     "served_by": ("Served by", Kind.TEXT),
+    "served_in_full": ("Served by, in full", Kind.TEXT),
     "how": ("How", Kind.TEXT),
     "requests": ("Requests", Kind.COUNT),
     "tokens": ("Tokens", Kind.COUNT),

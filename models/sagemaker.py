@@ -31,6 +31,7 @@ DIMENSIONS = ("EndpointName", "VariantName")
 SERVER = "sagemaker"
 KIND = "sagemaker_endpoint"  # unit_costs.kind of an endpoint's row
 LABEL = "SageMaker endpoint"  # how that kind is shown
+SHORT = "SageMaker"  # in a table column at 1440 px, before the endpoint's name
 IDLE_UNKNOWN = "idle share not known for SageMaker endpoints (no per-GPU activity is read for them)"
 
 # Invocations' Sums per period: the endpoint, its variant, the period's start and the Sum.
@@ -106,18 +107,31 @@ ORDER BY month, endpoint, currency
 """
 
 
+def where_served(endpoint: str, region: str, variants: str | None, billed: bool) -> str:
+    """An endpoint's `where_served` in words: its name, region, variants, what is missing."""
+    said = f"; variants {variants}" if variants else "; no invocations read"
+    return f"{LABEL} {endpoint} ({region}{said}{'' if billed else '; no cost lines'})"
+
+
+def short_where(text: pl.Expr) -> pl.Expr:
+    """`where_served` of an endpoint's row (`where_served`) as "SageMaker NAME", the width
+    of a table column; the region and variants stay in the full text."""
+    name = text.str.extract(rf"^{LABEL} ([A-Za-z0-9-]+) \(")
+    return pl.coalesce(pl.concat_str(pl.lit(f"{SHORT} "), name), text)
+
+
 def endpoint_usage(frame: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
     """ENDPOINT_COSTS_SQL's rows -> the columns models.unit_costs.unit_costs reads: the model
     (the catalogue's name for the endpoint) and where it was served, in words."""
     rows = []
     for r in frame.iter_rows(named=True):
-        variants = f"; variants {r['variants']}" if r["variants"] else "; no invocations read"
-        billed = "" if r["currency"] is not None else "; no cost lines"
         rows.append(
             {
                 "month": r["month"],
                 "model": catalogue.endpoint_model(r["endpoint"]),
-                "where_served": f"{LABEL} {r['endpoint']} ({r['region']}{variants}{billed})",
+                "where_served": where_served(
+                    r["endpoint"], r["region"], r["variants"], r["currency"] is not None
+                ),
                 "currency": r["currency"],
                 "cost": r["cost"],
                 "requests": r["requests"],

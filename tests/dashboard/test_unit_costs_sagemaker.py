@@ -43,7 +43,8 @@ def test_the_page_shows_each_endpoint_as_the_cli_does(
     assert "SageMaker endpoints answered 1,265 requests at USD 2.40 per 1k requests" in said
     (table,) = [d.value for d in at.dataframe if "served_by" in d.value.columns][:1]
     ranker = table[table["model"] == "ranker-prod"].iloc[0]
-    assert ranker["served_by"] == (
+    assert ranker["served_by"] == "SageMaker ranker-prod"  # fits its column at 1440 px
+    assert ranker["served_in_full"] == (
         "SageMaker endpoint ranker-prod (us-east-1; variants AllTraffic, Canary)"
     )
     by_cli = next(r for r in cli if r["model"] == "ranker-prod" and r["month"] == "2026-11")
@@ -51,7 +52,10 @@ def test_the_page_shows_each_endpoint_as_the_cli_does(
         Decimal("0.0001")
     )
     idle = table[table["model"] == "idle-endpoint"].iloc[0]
-    assert idle["served_by"] == "SageMaker endpoint idle-endpoint (us-east-1; no invocations read)"
+    assert idle["served_by"] == "SageMaker idle-endpoint"
+    assert idle["served_in_full"] == (
+        "SageMaker endpoint idle-endpoint (us-east-1; no invocations read)"
+    )
     captions = " ".join(c.value for c in at.caption)
     assert "idle share not known for SageMaker endpoints" in captions
     assert "Invoked with no cost lines this month: scorer-dev (42 requests)" in captions

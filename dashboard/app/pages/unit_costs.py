@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard.app import charts, session, training_runs
 from dashboard.queries import unit_costs as queries
-from models.sagemaker import IDLE_UNKNOWN
+from models.sagemaker import IDLE_UNKNOWN, short_where
 from models.sagemaker import KIND as SAGEMAKER
 from models.sagemaker import LABEL as SAGEMAKER_LABEL
 from models.unit_costs import COST_BASIS, KIND_WORDS
@@ -98,7 +98,10 @@ def shown(this: pl.DataFrame) -> pl.DataFrame:
     return this.select(
         pl.col("model"),
         pl.col("kind").replace_strict(KIND_WORDS).alias("how"),
-        pl.col("where_served").alias("served_by"),
+        pl.when(pl.col("kind") == SAGEMAKER)
+        .then(short_where(pl.col("where_served")))
+        .otherwise(pl.col("where_served"))
+        .alias("served_by"),
         "cost",
         "idle_cost",
         pl.col("requests"),
@@ -106,11 +109,12 @@ def shown(this: pl.DataFrame) -> pl.DataFrame:
         pl.col("cost_per_1k_requests").alias("per_1k_requests"),
         pl.col("cost_per_1m_tokens").alias("per_1m_tokens"),
         pl.col("cost_per_1m_output_tokens").alias("per_1m_output_tokens"),
+        pl.col("where_served").alias("served_in_full"),  # the CSV's: region, variants
     )
 
 
-# drawn on the page, to fit it ("Served by" says API for an API); the CSV adds requests and
-# the output-only cost
+# drawn on the page, to fit it ("Served by" says API for an API, "SageMaker NAME" for an
+# endpoint); the CSV adds requests, the output-only cost and where each was served in full
 SHOWN = [
     "model", "served_by", "cost", "idle_cost", "tokens", "per_1k_requests", "per_1m_tokens",
 ]  # fmt: skip
