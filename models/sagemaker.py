@@ -18,6 +18,8 @@ Pure: frames in, frames out; ingest/sources/sagemaker.py reads CloudWatch.
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from models.errors import InputError
@@ -39,7 +41,8 @@ POINTS = {"endpoint": pl.String, "variant": pl.String, "ts": pl.Datetime("us", "
           "value": pl.Float64}  # fmt: skip
 
 # An endpoint's ARN: region (1) and name (2). Hosting lines carry it as their ResourceId.
-ENDPOINT_ARN = r"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):[0-9]{12}:endpoint/([A-Za-z0-9-]+)$"
+ENDPOINT_NAME = r"[A-Za-z0-9-]+"  # what SageMaker allows in an endpoint's name
+ENDPOINT_ARN = rf"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):[0-9]{{12}}:endpoint/({ENDPOINT_NAME})$"
 
 
 def usage(points: pl.DataFrame, region: str, catalogue: Catalogue, where: str) -> pl.DataFrame:
@@ -116,7 +119,7 @@ def where_served(endpoint: str, region: str, variants: str | None, billed: bool)
 def short_where(text: pl.Expr) -> pl.Expr:
     """`where_served` of an endpoint's row (`where_served`) as "SageMaker NAME", the width
     of a table column; the region and variants stay in the full text."""
-    name = text.str.extract(rf"^{LABEL} ([A-Za-z0-9-]+) \(")
+    name = text.str.extract(rf"^{re.escape(LABEL)} ({ENDPOINT_NAME}) \(")
     return pl.coalesce(pl.concat_str(pl.lit(f"{SHORT} "), name), text)
 
 
