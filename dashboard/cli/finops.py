@@ -383,6 +383,9 @@ cli.params.append(
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs a command and turns domain errors into one message + exit code."""
+    from ingest.arrow_pool import use_reusing_pool
+
+    use_reusing_pool()  # before any Parquet is read
     try:
         # Not standalone, so errors reach the handlers below; an Exit (--help, a stopped
         # dashboard) comes back as its code instead of raising, and nothing else comes back.

@@ -298,3 +298,30 @@ def test_a_dashboard_server_that_fails_fails_the_command(
     monkeypatch.setattr(serve, "_LAUNCH", "import sys; sys.exit(1)")
     code, out, _ = run(capsys, "--warehouse", str(loaded), "dashboard", "--port", str(free_port()))
     assert code == 1 and "Serving the dashboard" in out
+
+
+@pytest.mark.parametrize(
+    ("chosen", "expected"),
+    [(None, {"jemalloc", "system"}), ("mimalloc", {"mimalloc"})],
+    ids=["ours", "the user's"],
+)
+def test_commands_decode_with_a_pool_that_keeps_its_pages(chosen, expected, tmp_path):
+    """pyarrow's default pool (mimalloc) gave each batch's pages back to the system, so a
+    Parquet export read 100k rows at a time faulted them in again batch after batch; a
+    command runs on jemalloc (the system allocator where pyarrow lacks it), and a pool the
+    user chose with ARROW_DEFAULT_MEMORY_POOL is kept."""
+    code = (
+        "import pyarrow as pa; from dashboard.cli import main\n"
+        f"main(['loads', '--warehouse', {str(tmp_path / 'wh')!r}])\n"
+        "print(pa.default_memory_pool().backend_name)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.stdout.split()[-1] in expected, proc.stdout + proc.stderr
