@@ -155,8 +155,6 @@ def floor_cmd(src: Path, out: Path) -> list[str]:
 
 # The load alone: what `finops ingest azure` does before `derived.refresh`.
 LOAD_CHILD = """
-from ingest.arrow_pool import use_reusing_pool
-use_reusing_pool()  # as the command does
 import sys, tempfile
 from pathlib import Path
 from ingest.sources import azure_delivery

@@ -158,8 +158,6 @@ def floor_cmd(src: Path, out: Path) -> list[str]:
 
 # The load alone: what `finops ingest jobs slurm` does before the post-ingest refresh.
 LOAD_CHILD = f"""
-from ingest.arrow_pool import use_reusing_pool
-use_reusing_pool()  # as the command does
 import sys
 from pathlib import Path
 from ingest.sources import slurm

@@ -57,6 +57,9 @@ def medians(runs: list[tuple[float, int, float]]) -> Figures:
     )
 
 
+_POOL = "from ingest.arrow_pool import use_reusing_pool; use_reusing_pool()"  # as `finops` does
+
+
 def ingest_runs(
     repeats: int,
     tmp: Path,
@@ -66,9 +69,11 @@ def ingest_runs(
 ) -> tuple[Figures, Figures, Figures]:
     """An ingest benchmark's loop: `repeats` times, in turn and each in its own process, the
     floor (writing to the Parquet file it is given), `finops ingest SOURCE...` and the load
-    alone (the script `load_child`, given the input `source[-1]` and the warehouse), each into
-    a fresh warehouse folder, printing each run; their medians."""
+    alone (the script `load_child`, given the input `source[-1]` and the warehouse, on the
+    Arrow pool the command sets), each into a fresh warehouse folder, printing each run; their
+    medians."""
     cli = [sys.executable, "-m", "dashboard.cli", "--warehouse"]
+    load_child = f"{_POOL}\n{load_child}"
 
     def ingest(wh: Path) -> list[str]:
         return [*cli, str(wh), "ingest", *source]

@@ -1,9 +1,9 @@
 """The Arrow memory pool a finops process reads and writes Parquet with.
 
-pyarrow's default pool (mimalloc) hands freed pages back to the system as soon as a batch
-is done with them, so reading an export 100k rows at a time faults the same memory in again
-for every batch: decoding 1M GCP rows cost 1.1–2.3 CPU s that way and 0.7–0.8 with jemalloc,
-which keeps them for the next batch (bench/RESULTS.md). A pool the user chose with pyarrow's
+On pyarrow's default pool (mimalloc), reading an export 100k rows at a time spent its time
+in the kernel, faulting memory in again for every batch: decoding 1M GCP rows cost 1.1–2.3
+CPU s (0.8–1.8 of the process' system time) against 0.7–0.8 (0.3) with jemalloc, which keeps
+freed pages for the next batch (bench/RESULTS.md). A pool the user chose with pyarrow's
 own ARROW_DEFAULT_MEMORY_POOL is left alone.
 """
 
