@@ -53,13 +53,35 @@ def months_sql(column: str, months: list[str]) -> str:
     return "(" + " OR ".join(conds) + ")" if conds else "false"
 
 
+# Sources that bill a period in several lines: GCP's detailed export has one line per SKU of
+# a VM-hour (its cores, its memory, its GPUs), so a month of GPU VMs is three or more lines
+# per billed period. Their lines are grouped per period as they are staged.
+GROUPED_SOURCES = ("gcp-bq",)
+
+# A billed period's values from its lines (columns named as `_gpu_lines` has them): the cost
+# summed, the longest billing, the most GPUs, the first non-null host and model, and the
+# costliest line's team (the first line's among equally costly ones); `x_LineId` is the
+# first line's (the least), whose values are the period's `FIRST_LINE` columns.
+PERIOD_TOTALS = """min(x_LineId) AS x_LineId, sum(EffectiveCost) AS EffectiveCost,
+  max(_billed_h) AS _billed_h, max(x_GpuPerInstance) AS x_GpuPerInstance,
+  arg_min(host, x_LineId) FILTER (WHERE host IS NOT NULL) AS host,
+  arg_min(gpu_model, x_LineId) FILTER (WHERE gpu_model IS NOT NULL) AS gpu_model,
+  arg_max_null(team, row(EffectiveCost, -x_LineId)) AS team"""
+FIRST_LINE = ("resource_id", "provider", "source", "currency")
+# the same, the first line's columns taken as it is grouped (not joined back to it)
+PERIOD_OF_LINES = PERIOD_TOTALS + "".join(
+    f", arg_min_null({c}, x_LineId) AS {c}" for c in FIRST_LINE
+)
+
+
 def _periods_sql(*, owned: bool) -> str:
     """One row per (resource key, charge period) of the staged `_gpu_lines`: the resource's
     integer key (_kid), attributes (ENUMs), cost per GPU-hour, sizes, months.
 
-    Most periods have one line, whose values are the period's: only the few periods of
-    several lines (found by counting lines per integer key and start) are aggregated, with
-    "first" taken as the least x_LineId, so no step groups or joins every line by strings.
+    Most periods have one line, whose values are the period's: only the periods of several
+    lines (found by counting lines per integer key and start) are aggregated (PERIOD_TOTALS,
+    and FIRST_LINE from the first line), so no step groups or joins every line by strings. A
+    source that bills a period in several lines has them grouped as they are staged.
     """
     rounded = (  # sum / (hours x rows), rounded half to even at MONEY's scale as polars does
         "(CASE WHEN _r * 2 > _den OR (_r * 2 = _den AND _q % 2 <> 0) THEN _q + _s ELSE _q END)"
@@ -83,17 +105,12 @@ WITH dups AS (  -- the periods of several lines: few
   SELECT _kid, _start FROM _gpu_lines GROUP BY _kid, _start HAVING count(*) > 1
 ), lines AS (
   SELECT l.* FROM _gpu_lines l SEMI JOIN dups d ON d._kid = l._kid AND d._start = l._start
-), groups AS (  -- the first non-null host and model, and the costliest line's team
-  SELECT _kid, _start, min(x_LineId) AS _first, sum(EffectiveCost) AS _cost,
-         max(_billed_h) AS _billed_h, max(x_GpuPerInstance) AS _gpus,
-         arg_min(host, x_LineId) FILTER (WHERE host IS NOT NULL) AS host,
-         arg_min(gpu_model, x_LineId) FILTER (WHERE gpu_model IS NOT NULL) AS gpu_model,
-         arg_max_null(team, row(EffectiveCost, -x_LineId)) AS team
-  FROM lines GROUP BY _kid, _start
-), per_period AS (
-  SELECT g._kid, g._start, g._cost, g._billed_h, g._gpus, f.resource_id, f.provider,
-         f.source, f.currency, g.host, g.gpu_model, g.team
-  FROM groups g JOIN lines f ON f.x_LineId = g._first AND f._kid = g._kid AND f._start = g._start
+), groups AS (
+  SELECT _kid, _start, {PERIOD_TOTALS} FROM lines GROUP BY _kid, _start
+), per_period AS (  -- the first line's columns joined back: cheaper than taken as grouped
+  SELECT g._kid, g._start, g.EffectiveCost AS _cost, g._billed_h, g.x_GpuPerInstance AS _gpus,
+         {", ".join(f"f.{c}" for c in FIRST_LINE)}, g.host, g.gpu_model, g.team
+  FROM groups g JOIN lines f ON f.x_LineId = g.x_LineId AND f._kid = g._kid AND f._start = g._start
   UNION ALL
   SELECT _kid, _start, EffectiveCost, _billed_h, x_GpuPerInstance, resource_id, provider,
          source, currency, host, gpu_model, team
@@ -163,30 +180,41 @@ def _scratch_file(con: duckdb.DuckDBPyConnection, name: str) -> Path:
     return folder / f"{name}-{uuid.uuid4().hex}.parquet"
 
 
+def _line_rows(lines: str) -> str:
+    """The billed GPU `lines` as `_gpu_lines` names their columns (strings still)."""
+    columns = ", ".join(f"{src} AS {col}" for col, (src, _) in _ENUM_SOURCES.items())
+    return f"""SELECT x_LineId, {columns}, EffectiveCost, x_GpuPerInstance,
+      epoch_us(ChargePeriodStart) AS _start, {BILLED_HOURS_SQL} AS _billed_h
+    FROM ({lines}) WHERE {BILLED_LINES_SQL} AND ChargePeriodStart IS NOT NULL"""
+
+
 def _stage_lines(
-    con: duckdb.DuckDBPyConnection, lines: str, staged: Path, owned: bool
+    con: duckdb.DuckDBPyConnection, lines: str, grouped: str | None, staged: Path, owned: bool
 ) -> list[str]:
-    """`_billed` (one row per billed period) from the GPU `lines`, through the file `staged`;
-    returns the months their hours fall in."""
-    columns = ", ".join(src for src, _ in _ENUM_SOURCES.values())
+    """`_billed` (one row per billed period) from the GPU `lines`, and from the `grouped`
+    lines one row per period (PERIOD_OF_LINES, grouped by lower-cased resource id and start
+    as they are read), through the file `staged`; returns the months their hours fall in."""
+    rows = _line_rows(lines)
+    if grouped is not None:
+        rows += f"""
+    UNION ALL BY NAME
+    SELECT _start, {PERIOD_OF_LINES}
+    FROM ({_line_rows(grouped)}) GROUP BY lower(resource_id), _start"""
     con.execute(
-        f"""COPY (SELECT x_LineId, {columns}, EffectiveCost, x_GpuPerInstance,
-               epoch_us(ChargePeriodStart) AS _start, {BILLED_HOURS_SQL} AS _billed_h
-        FROM ({lines}) WHERE {BILLED_LINES_SQL} AND ChargePeriodStart IS NOT NULL
-        ) TO $target (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)""",
+        f"COPY ({rows}) TO $target (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)",
         {"target": str(staged)},
     )
     src = con.read_parquet(str(staged))
     src.create_view("_line_file", replace=True)
-    for col, (name, default) in _ENUM_SOURCES.items():
+    for col, (_, default) in _ENUM_SOURCES.items():
         extra = f" UNION SELECT '{default}'" if default else ""
         con.execute(
             f"CREATE OR REPLACE TEMP TYPE _e_{col} AS ENUM "
-            f"(SELECT DISTINCT {name} FROM _line_file WHERE {name} IS NOT NULL{extra})"
+            f"(SELECT DISTINCT {col} FROM _line_file WHERE {col} IS NOT NULL{extra})"
         )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _keys AS SELECT _key, CAST(row_number() OVER () AS INTEGER)"
-        " AS _kid FROM (SELECT DISTINCT lower(ResourceId) AS _key FROM _line_file)"
+        " AS _kid FROM (SELECT DISTINCT lower(resource_id) AS _key FROM _line_file)"
     )
     first, last = con.execute(
         f"SELECT {_month_of('min(_start)')}, "
@@ -196,14 +224,14 @@ def _stage_lines(
     con.execute(f"CREATE OR REPLACE TEMP TYPE _e_month AS {_enum(months)}")
     con.execute(f"CREATE OR REPLACE TEMP TYPE _e_state AS {_enum(list(STATES))}")
     con.execute(f"CREATE OR REPLACE TEMP TYPE _e_deployment AS {_enum(list(DEPLOYMENTS))}")
-    enums = ", ".join(f"l.{name}::_e_{col} AS {col}" for col, (name, _) in _ENUM_SOURCES.items())
+    enums = ", ".join(f"l.{col}::_e_{col} AS {col}" for col in _ENUM_SOURCES)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _gpu_lines AS
         SELECT l.x_LineId, r._kid, {enums}, l.EffectiveCost, l.x_GpuPerInstance, l._start,
                l._billed_h
         FROM _line_file l JOIN (
-          SELECT r.ResourceId, k._kid FROM (SELECT DISTINCT ResourceId FROM _line_file) r
-          JOIN _keys k ON k._key = lower(r.ResourceId)) r ON r.ResourceId = l.ResourceId"""
+          SELECT r.resource_id, k._kid FROM (SELECT DISTINCT resource_id FROM _line_file) r
+          JOIN _keys k ON k._key = lower(r.resource_id)) r ON r.resource_id = l.resource_id"""
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _billed AS {_periods_sql(owned=owned)}")
     con.execute("DROP TABLE _gpu_lines")
@@ -211,7 +239,9 @@ def _stage_lines(
     return months
 
 
-def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: bool) -> list[str]:
+def stage_inputs(
+    con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: bool, grouped: str | None = None
+) -> list[str]:
     """Small temp tables and ENUM types the row-level query joins to: billed periods with an
     integer resource key, telemetry (resource id, host) pairs keyed to them, uuid ranks.
 
@@ -219,11 +249,12 @@ def stage_inputs(con: duckdb.DuckDBPyConnection, lines: str, util: str, owned: b
     strings dictionary-encoded: a month of hourly lines held as DuckDB strings would spill);
     the ENUM types come from its columns, and the lines are staged with ENUMs and an integer
     resource key, so every later step groups and joins integers. The string columns go out
-    as ENUMs, whose Parquet dictionaries DuckDB writes directly.
+    as ENUMs, whose Parquet dictionaries DuckDB writes directly. The `grouped` lines (SQL as
+    `lines`, of a source billing a period in several lines) are staged one row per period.
     """
     staged = _scratch_file(con, "gpu_lines")
     try:
-        months = _stage_lines(con, lines, staged, owned)
+        months = _stage_lines(con, lines, grouped, staged, owned)
     finally:
         staged.unlink(missing_ok=True)
     con.execute(

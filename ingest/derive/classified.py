@@ -51,7 +51,6 @@ from models.idle import (
     owned_rates,
 )
 from models.rules import (
-    GPU_COMPUTE,
     ClassifySettings,
     Rule,
     RuleSet,
@@ -225,7 +224,8 @@ def refresh_partitions(
                     partition_by=PART,
                 )
                 gpu = gpu_digest.gpu_groups(done.groups, done.classes)
-                gpu_lines = gpu_digest.digests(con, files, keys, gpu)
+                by_first = line_classes.by_first_hash(done.groups)
+                gpu_lines = gpu_digest.digests(con, files, keys, gpu, by_first)
             rows, classes = done.rows, done.classes
         known = _scan(store, "class_keys")
         if wanted is not None and known is not None:  # keep the combinations other parts use
@@ -282,17 +282,6 @@ def _partition_files(
     return out
 
 
-def classified_gpu_lines(store: Store) -> str | None:
-    """SQL (over the warehouse views) of the gpu_compute lines with what gpu_hours needs."""
-    if store.table("cost_lines") is None:
-        return None
-    cols = ", ".join(
-        f'"{c}"' for c in (*LINE_COLUMNS, "x_AiClass", "x_Team", "x_GpuPerInstance",
-                           "x_GpuModelName")
-    )  # fmt: skip
-    return f"SELECT {cols} FROM classified_costs WHERE x_AiClass = '{GPU_COMPUTE}'"
-
-
 def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None = None) -> int:
     """Rebuild gpu_hours and the GPU rollups for `months` (None: all), then idle_episodes
     (the runs near those months, or whole); telemetry_monthly too. Returns gpu_hours rows.
@@ -306,8 +295,8 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
     from ingest.warehouse import views
 
     gpu_rollups.refresh_telemetry(store, months)
-    lines = classified_gpu_lines(store)
-    if lines is None:
+    whole = month_inputs.whole_gpu_lines(store)
+    if whole is None:
         return 0
     if months is not None and (_outdated(store) or gpu_rollups.needs_whole(store)):
         months = None  # written before a column or a rollup was added: rebuilt whole
@@ -329,12 +318,15 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
             month_lines = None if months is None else month_inputs.gpu_lines(con, store, months)
             if month_lines is None:
                 db.warehouse_views(con, store.root)
-                util = "SELECT * FROM gpu_util"
+                (lines, grouped), util = whole, "SELECT * FROM gpu_util"
             else:  # those months' files only
-                lines, util = month_lines, month_inputs.telemetry(con, store, months or [])
+                lines, grouped = month_lines
+                util = month_inputs.telemetry(con, store, months or [])
             write = db.writer(settings.engine)
             weighted = functools.partial(gpu_rollups.stage_weighted, staging)
-            done = write(con, lines, util, owned, settings.idle, staged, months, episodes, weighted)
+            done = write(
+                con, lines, util, owned, settings.idle, staged, months, episodes, weighted, grouped
+            )
             rollups = done.rollups or {}  # staged already: dropped below whatever happens
             staged.mkdir(exist_ok=True)
             rollups = gpu_rollups.stage_gpu_rollups(con, staged, staging, done.rollups)

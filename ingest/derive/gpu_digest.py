@@ -44,20 +44,21 @@ def digests(
     files: Sequence[tuple[Sequence[str], dict[str, str]]],
     keys: Sequence[str],
     gpu: pl.DataFrame,
+    by_first: bool = False,
 ) -> dict[str, dict[str, str]]:
     """{partition: {month: digest}} of the GPU lines of `files` (groups of one partition's
     data files with its stored values), whose key groups are `gpu` (`gpu_groups`; hashed over
     `keys` in order and reversed, as the classification pass did). Partitions without GPU
-    lines are left out."""
+    lines are left out. `by_first`: the first hash alone tells the pass's key groups apart
+    (`line_classes.by_first_hash`), so a line is hashed once to find its group."""
     if not gpu.height or not files:
         return {}
-    ahead = ", ".join(f"s.{_q(k)}" for k in keys)
-    back = ", ".join(f"s.{_q(k)}" for k in reversed(keys))
+    on = f"hash({', '.join(f's.{_q(k)}' for k in keys)}) = g._h0"
+    if not by_first:
+        on += f" AND hash({', '.join(f's.{_q(k)}' for k in reversed(keys))}) = g._h1"
     con.register(GPU_KEYS, gpu.select("_h0", "_h1", "x_ClassKey").to_arrow())
     try:
-        return _digest(
-            con, files, keys, f"JOIN {GPU_KEYS} g ON hash({ahead}) = g._h0 AND hash({back}) = g._h1"
-        )
+        return _digest(con, files, keys, f"JOIN {GPU_KEYS} g ON {on}")
     finally:
         con.unregister(GPU_KEYS)
 

@@ -273,6 +273,7 @@ def write_gpu_hours(
     months: list[str] | None = None,
     episodes: Path | None = None,
     rollups: WeightedRollups | None = None,
+    grouped: str | None = None,
 ) -> Staged:
     """Stage gpu_hours rows (GPU_HOURS columns) in `path`, a folder of `x_PartMonth=YYYY-MM/`
     files, and with `episodes` (all months only) idle_episodes rows in that file.
@@ -280,15 +281,18 @@ def write_gpu_hours(
     `lines`/`util` are SQL relations on `con`; `months` limits lines, telemetry and hours to
     those months (a line's hours stay in the month it starts in). `rollups`, on the fast
     path, is given the same GPU-hours with a period-hour's unmonitored GPUs as one row.
+    `grouped`: more lines, of sources that bill a period in several lines (`stage_inputs`).
     """
     if months is not None:
         lines = f"SELECT * FROM ({lines}) WHERE {months_sql('ChargePeriodStart', months)}"
+        if grouped is not None:
+            grouped = f"SELECT * FROM ({grouped}) WHERE {months_sql('ChargePeriodStart', months)}"
         util = f"SELECT * FROM ({util}) WHERE {months_sql('hour', months)}"
         episodes = None  # episodes span months: they come from the whole table
     if owned is not None:
         con.register("owned_rates", owned.cast(OWNED_RATES_SCHEMA).to_arrow())
     try:
-        known = stage_inputs(con, lines, util, owned is not None)
+        known = stage_inputs(con, lines, util, owned is not None, grouped)
         n_ranked, widest = con.execute(
             "SELECT (SELECT count(*) FROM _ranks), (SELECT coalesce(max(_rows), 0) FROM _billed)"
         ).fetchall()[0]

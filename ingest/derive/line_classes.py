@@ -36,6 +36,12 @@ class ClassPass:
     groups: pl.DataFrame  # _h0, _h1 (the key hashes) and x_ClassKey of every key group
 
 
+def by_first_hash(groups: pl.DataFrame) -> bool:
+    """Whether the first key hash (`_h0`) alone tells the key `groups` apart (it practically
+    always does): then a line is hashed once to find its group."""
+    return groups["_h0"].n_unique() == groups.height
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -102,7 +108,7 @@ def classify_lines(
         )
     groups = groups.join(values, on=["_h0", "_h1"], how="inner")
     decided = with_class_keys(decide(groups))
-    by_first = decided["_h0"].n_unique() == decided.height
+    by_first = by_first_hash(decided)
     lookup = decided.select("_h0", "_h1", "x_ClassKey").to_arrow()
     con.register("_class_lookup", lookup)
     try:

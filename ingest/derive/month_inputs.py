@@ -9,6 +9,7 @@ file, and the line classes of every partition, would be read for one month.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 import duckdb
@@ -126,32 +127,83 @@ def line_files(store: Store, table: DeltaTable, months: list[str]) -> pl.DataFra
     return actions.filter(pl.Series(keep, dtype=pl.Boolean))
 
 
-def gpu_lines(con: duckdb.DuckDBPyConnection, store: Store, months: list[str]) -> str | None:
+def whole_gpu_lines(store: Store) -> tuple[str, str | None] | None:
+    """For a whole rebuild, SQL (over the warehouse views) of every gpu_compute line with what
+    gpu_hours needs: of the sources that bill a period in one line, and of `GROUPED_SOURCES`
+    (None: none loaded).
+    A side with no source loaded is not read: a query reading none would still hash every
+    line's class to join them."""
+    from ingest.derive.billed_hours import GROUPED_SOURCES
+    from ingest.derive.classified import LINE_COLUMNS
+
+    table = store.table("cost_lines")
+    if table is None:
+        return None
+    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    column = f"partition.{PART[0]}"
+    loaded = set(actions[column]) if column in actions.columns else set()
+    cols = ", ".join(
+        f'"{c}"' for c in (*LINE_COLUMNS, "x_AiClass", "x_Team", "x_GpuPerInstance",
+                           "x_GpuModelName")
+    )  # fmt: skip
+    lines = f"SELECT {cols} FROM classified_costs WHERE x_AiClass = '{GPU_COMPUTE}'"
+    several = "x_Source IN (" + ", ".join(f"'{s}'" for s in GROUPED_SOURCES) + ")"
+    grouped = set(GROUPED_SOURCES)  # partition values: the source names are safe as they are
+    by_line = f"{lines} AND " + (f"NOT {several}" if loaded - grouped else "false")
+    return by_line, f"{lines} AND {several}" if loaded & grouped else None
+
+
+def gpu_lines(
+    con: duckdb.DuckDBPyConnection, store: Store, months: list[str]
+) -> tuple[str, str | None] | None:
     """SQL of the gpu_compute lines starting in `months`, with the columns and classes
-    gpu_hours needs (as `classified_costs` has them), over those months' files only."""
+    gpu_hours needs (as `classified_costs` has them), over those months' files only: those
+    of the sources that bill a period in one line, and those of `GROUPED_SOURCES` (None:
+    none loaded), which `billed_hours.stage_inputs` groups per period as it reads them."""
+    from ingest.derive.billed_hours import GROUPED_SOURCES
+
+    lines = store.table("cost_lines")
+    classes_table = store.table("line_classes")
+    keys_table = store.table("class_keys")
+    if lines is None or classes_table is None or keys_table is None:
+        return None  # nothing classified yet: no GPU lines
+    picked = line_files(store, lines, months)
+    keys = files_select(con, "_month_class_keys", [local_path(u) for u in keys_table.file_uris()],
+                        CLASS_KEYS, keys_table)  # fmt: skip
+    of = functools.partial(_classified, con, store, lines, classes_table, keys=keys, months=months)
+    if not picked.height:
+        return of(picked, tag=""), None
+    several = picked[f"partition.{PART[0]}"].is_in(GROUPED_SOURCES)
+    grouped = picked.filter(several)
+    return of(picked.filter(~several), tag=""), of(grouped, tag="_g") if grouped.height else None
+
+
+def _classified(
+    con: duckdb.DuckDBPyConnection,
+    store: Store,
+    lines: DeltaTable,
+    classes_table: DeltaTable,
+    picked: pl.DataFrame,
+    keys: str,
+    months: list[str],
+    tag: str,
+) -> str:
+    """SQL of the gpu_compute lines of the `picked` cost_lines files starting in `months`,
+    joined to their classes (views named with `tag`)."""
     from ingest.derive.billed_hours import months_sql
     from ingest.derive.classified import LINE_COLUMNS
 
-    lines = store.table("cost_lines")
-    if lines is None:
-        return None
-    picked = line_files(store, lines, months)
-    cost = files_select(con, "_month_cost_lines", _paths(store, "cost_lines", picked),
+    cost = files_select(con, f"_month_cost_lines{tag}", _paths(store, "cost_lines", picked),
                         COST_LINES, lines)  # fmt: skip
     parts = picked.select([f"partition.{k}" for k in PART]).unique().rows() if picked.height else []
-    classes_table = store.table("line_classes")
     class_files: list[str] = []
-    if classes_table is not None and parts:
+    if parts:
         wanted = [dict(zip(PART, (str(v) for v in p), strict=True)) for p in parts]
         class_files = _paths(
             store, "line_classes", store.partition_files(classes_table, list(PART), wanted)
         )
-    keys_table = store.table("class_keys")
-    if classes_table is None or keys_table is None:
-        return None  # nothing classified yet: no GPU lines
-    classes = files_select(con, "_month_line_classes", class_files, LINE_CLASSES, classes_table)
-    keys = files_select(con, "_month_class_keys", [local_path(u) for u in keys_table.file_uris()],
-                        CLASS_KEYS, keys_table)  # fmt: skip
+    classes = files_select(con, f"_month_line_classes{tag}", class_files, LINE_CLASSES,
+                           classes_table)  # fmt: skip
     cols = ", ".join(f'c."{c}"' for c in LINE_COLUMNS)
     klass = ", ".join(
         f'k."{c}"' for c in ("x_AiClass", "x_Team", "x_GpuPerInstance", "x_GpuModelName")

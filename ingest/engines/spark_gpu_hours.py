@@ -177,11 +177,15 @@ def write_gpu_hours(
     months: list[str] | None = None,
     episodes: Path | None = None,
     rollups: db.WeightedRollups | None = None,
+    grouped: str | None = None,
 ) -> db.Staged:
     """`gpu_hours.write_gpu_hours` on Spark: `lines` and `util` (SQL on the driver's `con`)
     are written once to the staging folder for the session to read, then every resource's
     rows are made by one task. No rollup is staged here (`rollups` is unused): they are
-    built from the staged hours."""
+    built from the staged hours. The `grouped` lines join the others: a task has one
+    resource's lines, few."""
+    if grouped is not None:
+        lines = f"{lines} UNION ALL {grouped}"
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from ingest.warehouse.connection import connect, versions
-from tests.fixtures.gcp_export import ACCOUNT, export_rows, ingest, write_ndjson
+from tests.fixtures.gcp_export import ACCOUNT, GPU_VM, export_rows, ingest, write_ndjson
 
 KOKU = "gcp-bq-export-koku/2022-08-01_5.csv"
 
@@ -452,3 +452,85 @@ def test_a_parquet_export_missing_a_required_field_names_the_files_own_columns(
     assert "found billing_account_id, service, usage_start_time" in err
     assert stored(warehouse) == (None, None)
     assert _parquet_columns(pq.ParquetFile(path).schema_arrow) is None  # every column read
+
+
+def _vm_hours(month: int) -> list[dict]:
+    """Two A2 VMs of 2 GPUs, each hour billed as GCP bills it: one line per SKU (the GPUs,
+    the cores, the memory), the memory line labelled with another team."""
+    gpu = export_rows()[0]
+    rows = []
+    for vm, team in ((GPU_VM, "research"), (GPU_VM[:-1] + "2", "vision")):
+        for hour in range(2):
+            start = f"2024-{month:02d}-10T{hour:02d}:00:00Z"
+            end = f"2024-{month:02d}-10T{hour + 1:02d}:00:00Z"
+            for sku, cost, owner in (
+                ("Nvidia Tesla A100 GPU running in Americas", 5.866, team),
+                ("A2 Instance Core running in Americas", 1.1, team),
+                ("A2 Instance Ram running in Americas", 0.4, "ads"),
+            ):
+                rows.append({
+                    **gpu, "sku": {"id": sku[:12], "description": sku}, "cost": cost,
+                    "credits": [], "usage_start_time": start, "usage_end_time": end,
+                    "invoice": {"month": f"2024{month:02d}"},
+                    "labels": [{"key": "team", "value": owner}],
+                    "resource": {"name": vm.rsplit("/", 1)[1], "global_name": vm},
+                })  # fmt: skip
+    return rows
+
+
+def _gpu_hours(warehouse: Path) -> list[tuple]:
+    return (
+        connect(warehouse)
+        .execute(
+            "select strftime(hour, '%Y-%m-%d %H'), resource_id, gpu_index, team, cost, gpu_model "
+            "from gpu_hours order by all"
+        )
+        .fetchall()
+    )
+
+
+def test_a_vm_hour_billed_in_several_sku_lines_is_one_billed_gpu_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GCP's lines are grouped per VM-hour as they are staged (the first month: the whole
+    build; the second: a month's refresh); the GPU-hours are those of staging them line by
+    line: the VM-hour's cost over its GPUs, the costliest line's team."""
+    built = {}
+    for grouped in (True, False):
+        if not grouped:
+            monkeypatch.setattr("ingest.derive.billed_hours.GROUPED_SOURCES", ())
+        warehouse = tmp_path / f"warehouse-{grouped}"
+        for month in (9, 10):
+            path = write_ndjson(tmp_path / f"gcp-{month}" / f"2024{month:02d}.jsonl",
+                                _vm_hours(month))  # fmt: skip
+            assert ingest(warehouse, str(path)) == 0
+        built[grouped] = _gpu_hours(warehouse)
+    assert built[True] == built[False]
+    hours = built[True]
+    assert len(hours) == 2 * 2 * 2 * 2  # months x VMs x hours x GPUs
+    assert {h[4] for h in hours} == {Decimal("3.683")}  # (5.866 + 1.1 + 0.4) / 2 GPUs
+    assert {(h[1][-1], h[3]) for h in hours} == {("1", "research"), ("2", "vision")}
+    assert sum(h[4] for h in hours) == Decimal("58.928")
+
+
+def test_the_gpu_lines_digest_is_the_same_whether_a_line_is_hashed_once_or_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line finds its key group by the first hash alone when that tells the groups apart
+    (practically always), else by both: what a GPU month is recorded as built from is the
+    same either way, so no GPU month is rebuilt for it."""
+    from ingest.derive import lineage
+    from ingest.warehouse.location import open_delta
+
+    path = write_ndjson(tmp_path / "gcp" / "202409.jsonl", _vm_hours(9))
+    recorded = []
+    for once in (True, False):
+        if not once:
+            monkeypatch.setattr("ingest.derive.line_classes.by_first_hash", lambda groups: False)
+        warehouse = tmp_path / f"warehouse-{once}"
+        assert ingest(warehouse, str(path)) == 0
+        found = lineage.recorded(open_delta(warehouse / "line_classes"), lineage.GPU_LINES)
+        recorded.append(found)
+    assert recorded[0] and recorded[0] == recorded[1]
+    (months,) = recorded[0].values()
+    assert list(months) == ["2024-09"] and months["2024-09"].startswith("12:")  # 12 GPU lines

@@ -28,18 +28,24 @@ def duckdb_path(
     owned: pl.DataFrame | None,
     settings: IdleSettings,
     months: list[str] | None = None,
+    grouped: pl.Expr | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
     """gpu_hours and idle_episodes as refresh_gpu_hours stages them, and whether the
     episodes were staged with the hours (else derived from the staged hours, as
-    refresh_episodes does). Episodes staged with the hours must equal the derived ones."""
+    refresh_episodes does). Episodes staged with the hours must equal the derived ones.
+    The lines `grouped` selects are handed over as a source billing a period in several
+    lines (grouped per period as they are read)."""
     hours_path = tmp_path / "gpu_hours"
     episodes_path, derived_path = tmp_path / "episodes.parquet", tmp_path / "derived.parquet"
     with connect(tmp_path, memory_limit="256MB") as con:
-        con.register("lines_in", lines.to_arrow())
+        several = pl.lit(False) if grouped is None else grouped
+        con.register("lines_in", lines.filter(~several).to_arrow())
+        con.register("grouped_in", lines.filter(several).to_arrow())
         con.register("util_in", util.to_arrow())
         done = write_gpu_hours(
             con, "SELECT * FROM lines_in", "SELECT * FROM util_in", owned, settings,
             hours_path, months, episodes_path,
+            grouped=None if grouped is None else "SELECT * FROM grouped_in",
         )  # fmt: skip
         staged = f"{hours_path}/*/*.parquet"
         m = (
@@ -68,13 +74,23 @@ def duckdb_path(
 
 
 def check(
-    tmp_path: Path, lines, util, owned=None, settings=None, months=None, *, fast: bool | None
+    tmp_path: Path,
+    lines,
+    util,
+    owned=None,
+    settings=None,
+    months=None,
+    *,
+    fast: bool | None,
+    grouped: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """DuckDB equals the reference; `fast`: the episodes were staged with the hours (the
     path taken when no GPU-hour has two telemetry rows and periods have <= 62 GPUs)."""
     settings = settings or IdleSettings()
     want_hours, want_eps = reference(lines, util, owned, settings, months)
-    got_hours, got_eps, with_hours = duckdb_path(tmp_path, lines, util, owned, settings, months)
+    got_hours, got_eps, with_hours = duckdb_path(
+        tmp_path, lines, util, owned, settings, months, grouped
+    )
     assert_same(got_hours, want_hours)
     assert_same(got_eps, want_eps)
     if fast is not None:
@@ -126,6 +142,31 @@ def test_varied_estate_matches_the_reference(tmp_path: Path) -> None:
     currencies = hours.group_by("currency").agg(pl.col("resource_id").unique().sort())
     assert dict(currencies.iter_rows())["EUR"] == ["/subscriptions/s/vm-eu"]
     assert by["/subscriptions/s/vm-eu"] == [Decimal("15.3")]
+
+
+@pytest.mark.parametrize(
+    "grouped",
+    [
+        pl.lit(True),
+        pl.col("x_Source") == "gcp",
+        pl.col("ResourceId").str.to_lowercase() == "i-0case",
+    ],
+    ids=["every line", "one source", "a resource billed in ids of different case"],
+)
+def test_lines_grouped_per_period_as_they_are_read_give_the_same_hours(
+    tmp_path: Path, grouped: pl.Expr
+) -> None:
+    """A source that bills a period in several lines (GCP's SKU lines of a VM-hour) has its
+    lines grouped per period as they are staged: the same hours, costs, hosts and teams as
+    line by line (the period's cost summed, the first line's id, the costliest line's team)."""
+    lines, util, owned = estate()
+    hours = check(tmp_path, lines, util, owned, fast=False, grouped=grouped)
+    by = dict(hours.group_by("resource_id").agg(pl.col("cost").unique().sort()).iter_rows())
+    assert by["i-0p5"] == [Decimal("7.5275")]  # (98.32 - 38.1) / 8 GPUs, two lines an hour
+    case = hours.filter(pl.col("resource_id").str.to_lowercase() == "i-0case").sort("hour")
+    assert case["team"].to_list()[-1] == "search"  # equally costly lines: the first line's team
+    hosts = case.group_by("hour").agg(pl.col("host").first()).sort("hour")["host"].to_list()
+    assert hosts == ["case-host", None, "case-host"]  # the period's first host that is named
 
 
 @pytest.mark.parametrize(
