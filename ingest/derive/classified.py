@@ -295,8 +295,8 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
     from ingest.warehouse import views
 
     gpu_rollups.refresh_telemetry(store, months)
-    whole = month_inputs.whole_gpu_lines(store)
-    if whole is None:
+    cost_lines = store.table("cost_lines")
+    if cost_lines is None:
         return 0
     if months is not None and (_outdated(store) or gpu_rollups.needs_whole(store)):
         months = None  # written before a column or a rollup was added: rebuilt whole
@@ -318,7 +318,8 @@ def refresh_gpu_hours(store: Store, settings: Settings, months: list[str] | None
             month_lines = None if months is None else month_inputs.gpu_lines(con, store, months)
             if month_lines is None:
                 db.warehouse_views(con, store.root)
-                (lines, grouped), util = whole, "SELECT * FROM gpu_util"
+                lines, grouped = month_inputs.whole_gpu_lines(cost_lines)
+                util = "SELECT * FROM gpu_util"
             else:  # those months' files only
                 lines, grouped = month_lines
                 util = month_inputs.telemetry(con, store, months or [])

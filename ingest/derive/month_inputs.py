@@ -127,25 +127,23 @@ def line_files(store: Store, table: DeltaTable, months: list[str]) -> pl.DataFra
     return actions.filter(pl.Series(keep, dtype=pl.Boolean))
 
 
-def whole_gpu_lines(store: Store) -> tuple[str, str | None] | None:
+# the class columns gpu_hours reads beside the cost_lines columns (classified.LINE_COLUMNS)
+GPU_CLASS_COLUMNS = ("x_AiClass", "x_Team", "x_GpuPerInstance", "x_GpuModelName")
+
+
+def whole_gpu_lines(cost_lines: DeltaTable) -> tuple[str, str | None]:
     """For a whole rebuild, SQL (over the warehouse views) of every gpu_compute line with what
     gpu_hours needs: of the sources that bill a period in one line, and of `GROUPED_SOURCES`
-    (None: none loaded).
-    A side with no source loaded is not read: a query reading none would still hash every
-    line's class to join them."""
+    (None: none loaded), as the `cost_lines` table's partitions hold them. A side with no
+    source loaded is not read: a query reading none would still hash every line's class to
+    join them."""
     from ingest.derive.billed_hours import GROUPED_SOURCES
     from ingest.derive.classified import LINE_COLUMNS
 
-    table = store.table("cost_lines")
-    if table is None:
-        return None
-    actions = pl.DataFrame(table.get_add_actions(flatten=True))
+    actions = pl.DataFrame(cost_lines.get_add_actions(flatten=True))
     column = f"partition.{PART[0]}"
     loaded = set(actions[column]) if column in actions.columns else set()
-    cols = ", ".join(
-        f'"{c}"' for c in (*LINE_COLUMNS, "x_AiClass", "x_Team", "x_GpuPerInstance",
-                           "x_GpuModelName")
-    )  # fmt: skip
+    cols = ", ".join(f'"{c}"' for c in (*LINE_COLUMNS, *GPU_CLASS_COLUMNS))
     lines = f"SELECT {cols} FROM classified_costs WHERE x_AiClass = '{GPU_COMPUTE}'"
     several = "x_Source IN (" + ", ".join(f"'{s}'" for s in GROUPED_SOURCES) + ")"
     grouped = set(GROUPED_SOURCES)  # partition values: the source names are safe as they are
@@ -205,9 +203,7 @@ def _classified(
     classes = files_select(con, f"_month_line_classes{tag}", class_files, LINE_CLASSES,
                            classes_table)  # fmt: skip
     cols = ", ".join(f'c."{c}"' for c in LINE_COLUMNS)
-    klass = ", ".join(
-        f'k."{c}"' for c in ("x_AiClass", "x_Team", "x_GpuPerInstance", "x_GpuModelName")
-    )
+    klass = ", ".join(f'k."{c}"' for c in GPU_CLASS_COLUMNS)
     return f"""SELECT {cols}, {klass}
     FROM ({cost}) c
     JOIN ({classes}) l ON l.x_LineId = c.x_LineId
