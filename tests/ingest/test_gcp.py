@@ -413,25 +413,37 @@ def test_a_broken_amount_in_a_month_not_asked_for_is_still_refused(
     assert stored(warehouse) == (None, None)
 
 
-def test_a_parquet_export_is_decoded_without_the_fields_nothing_reads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("whole_group_rows", [1_100_000, 1])
+def test_a_parquet_export_is_decoded_without_the_fields_nothing_reads(
+    whole_group_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The usage in its own unit (`usage.amount`, `usage.unit`) and `location.location` are
-    not decoded, and the fields read are what the whole file gives."""
+    not decoded, and the fields read are what the whole file gives, in its order and with
+    its line numbers: its row groups of 2, 2 and 1 rows decoded whole, or a batch at a time
+    when they are larger than WHOLE_GROUP_ROWS (1 then keeps only the last one whole)."""
     import pyarrow.parquet as pq
 
+    from ingest.sources import gcp_export
     from ingest.sources.gcp_export import _parquet_columns, discover, flat, parquet_batches
 
     rows = [r | {"location": {"location": "us", "region": "us-central1", "zone": None}}
             for r in cud_month()]  # fmt: skip
     source = write_ndjson(tmp_path / "202409.jsonl", rows)
     path = tmp_path / "202409.parquet"
-    pl.read_ndjson(source).write_parquet(path)
+    pl.read_ndjson(source).write_parquet(path, row_group_size=2)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
     columns = _parquet_columns(pq.ParquetFile(path).schema_arrow)
     assert columns is not None
     assert {"usage.amount", "usage.unit", "location.location"}.isdisjoint(columns)
     assert {"usage.amount_in_pricing_units", "location.region", "credits", "cost"} <= set(columns)
     (export,) = discover(path)
-    batches = pl.concat([b.collect() for b in parquet_batches(export, 0, 2)])
+    monkeypatch.setattr(gcp_export, "WHOLE_GROUP_ROWS", whole_group_rows)
+    pieces = [b.collect() for b in parquet_batches(export, 0, 1)]
+    assert [p.height for p in pieces] == [1] * 5
+    batches = pl.concat(pieces)
     assert batches.equals(flat(export, 0).collect())
+    assert batches["_line"].to_list() == [1, 2, 3, 4, 5]
+    assert "usage.amount" not in batches.columns
     assert batches["usage.amount_in_pricing_units"].to_list() == ["20", "80", "12", "40", "2"]
     assert batches["location.region"].to_list() == ["us-central1"] * 5
 
