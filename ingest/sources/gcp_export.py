@@ -127,17 +127,19 @@ def flat(export: ExportFile, index: int) -> pl.LazyFrame:
     return _flat_of(_scan(export), export, index, 2 if export.fmt == "csv" else 1)
 
 
-# A row group up to this size is decoded whole by polars (a third of pyarrow's CPU for the
-# same rows, no copy of its text into polars' string views); a larger one, as some writers
-# make, is decoded by pyarrow a batch at a time, so memory stays bounded by this size.
-WHOLE_GROUP_ROWS = 1_100_000
+# A row group of up to this many values (of the fields read) is decoded whole by polars: a
+# third of pyarrow's CPU for the same rows, with no copy of its text into polars' string views.
+# Decoded, a value takes about 14 bytes (a 1M-row detailed export's group holds 28M), so
+# this is about half a GiB. A larger group (more rows, or many labels a row) is decoded by
+# pyarrow a batch at a time, so memory stays bounded whatever the file's layout.
+WHOLE_GROUP_VALUES = 32_000_000
 
 
 def parquet_batches(export: ExportFile, index: int, rows: int) -> Iterator[pl.LazyFrame]:
     """`flat` of a Parquet export, `rows` rows at a time, in the file's order: each row group
-    of up to WHOLE_GROUP_ROWS rows is decoded whole, then handed out in slices; a larger one
-    is decoded a batch at a time (pyarrow on one thread: with its pool beside polars' on the
-    same cores, a batch cost about twice the CPU)."""
+    of up to WHOLE_GROUP_VALUES values is decoded whole, then handed out in slices; a larger
+    one is decoded a batch at a time (pyarrow on one thread: with its pool beside polars' on
+    the same cores, a batch cost about twice the CPU)."""
     source = pq.ParquetFile(export.path, pre_buffer=False)
     columns = _parquet_columns(source.schema_arrow)
     names = set(source.schema_arrow.names)
@@ -147,7 +149,7 @@ def parquet_batches(export: ExportFile, index: int, rows: int) -> Iterator[pl.La
     line = start = 0
     for group in range(source.metadata.num_row_groups):
         size = source.metadata.row_group(group).num_rows
-        if size <= WHOLE_GROUP_ROWS:
+        if group_values(source.metadata.row_group(group), columns) <= WHOLE_GROUP_VALUES:
             whole = scan.slice(start, size).collect()
             frames: Iterator[pl.DataFrame] = (whole.slice(at, rows) for at in range(0, size, rows))
         else:
@@ -159,6 +161,18 @@ def parquet_batches(export: ExportFile, index: int, rows: int) -> Iterator[pl.La
             yield _flat_of(frame.lazy(), export, index, line + 1)
             line += frame.height
         start += size
+
+
+def group_values(group: pq.RowGroupMetaData, columns: list[str] | None) -> int:
+    """The values a row group holds in `columns` (`_parquet_columns`; None: every column),
+    each list's elements counted."""
+    leaves = (group.column(i) for i in range(group.num_columns))
+    return sum(
+        leaf.num_values
+        for leaf in leaves
+        if columns is None
+        or any(leaf.path_in_schema == c or leaf.path_in_schema.startswith(c + ".") for c in columns)
+    )
 
 
 def _decoded(column: str, names: set[str]) -> pl.Expr:

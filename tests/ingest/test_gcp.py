@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -413,32 +414,51 @@ def test_a_broken_amount_in_a_month_not_asked_for_is_still_refused(
     assert stored(warehouse) == (None, None)
 
 
-@pytest.mark.parametrize("whole_group_rows", [1_100_000, 1])
+@pytest.mark.parametrize("whole", ["every group", "the last group"])
 def test_a_parquet_export_is_decoded_without_the_fields_nothing_reads(
-    whole_group_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    whole: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The usage in its own unit (`usage.amount`, `usage.unit`) and `location.location` are
     not decoded, and the fields read are what the whole file gives, in its order and with
     its line numbers: its row groups of 2, 2 and 1 rows decoded whole, or a batch at a time
-    when they are larger than WHOLE_GROUP_ROWS (1 then keeps only the last one whole)."""
+    when they hold more values than WHOLE_GROUP_VALUES (all but the last, of one row)."""
     import pyarrow.parquet as pq
 
     from ingest.sources import gcp_export
-    from ingest.sources.gcp_export import _parquet_columns, discover, flat, parquet_batches
+    from ingest.sources.gcp_export import (
+        _parquet_columns,
+        discover,
+        flat,
+        group_values,
+        parquet_batches,
+    )
 
     rows = [r | {"location": {"location": "us", "region": "us-central1", "zone": None}}
             for r in cud_month()]  # fmt: skip
     source = write_ndjson(tmp_path / "202409.jsonl", rows)
     path = tmp_path / "202409.parquet"
     pl.read_ndjson(source).write_parquet(path, row_group_size=2)
-    assert pq.ParquetFile(path).metadata.num_row_groups == 3
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_row_groups == 3
     columns = _parquet_columns(pq.ParquetFile(path).schema_arrow)
     assert columns is not None
     assert {"usage.amount", "usage.unit", "location.location"}.isdisjoint(columns)
     assert {"usage.amount_in_pricing_units", "location.region", "credits", "cost"} <= set(columns)
+    sizes = [group_values(meta.row_group(g), columns) for g in range(3)]
+    assert sizes[2] < min(sizes[:2])  # the one-row group holds the fewest values
     (export,) = discover(path)
-    monkeypatch.setattr(gcp_export, "WHOLE_GROUP_ROWS", whole_group_rows)
+    if whole == "the last group":
+        monkeypatch.setattr(gcp_export, "WHOLE_GROUP_VALUES", sizes[2])
+    batched: list[list[int]] = []  # the groups pyarrow decoded a batch at a time
+    iter_batches = pq.ParquetFile.iter_batches
+
+    def noted(self: pq.ParquetFile, *args: Any, **kwargs: Any) -> Any:
+        batched.append(list(kwargs["row_groups"]))
+        return iter_batches(self, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", noted)
     pieces = [b.collect() for b in parquet_batches(export, 0, 1)]
+    assert batched == ([] if whole == "every group" else [[0], [1]])
     assert [p.height for p in pieces] == [1] * 5
     batches = pl.concat(pieces)
     assert batches.equals(flat(export, 0).collect())
