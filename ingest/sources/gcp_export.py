@@ -129,9 +129,11 @@ def flat(export: ExportFile, index: int) -> pl.LazyFrame:
 
 # A row group of up to this many values (of the fields read) is decoded whole by polars: a
 # third of pyarrow's CPU for the same rows, with no copy of its text into polars' string views.
-# Decoded, a value takes about 14 bytes (a 1M-row detailed export's group holds 28M), so
-# this is about half a GiB. A larger group (more rows, or many labels a row) is decoded by
-# pyarrow a batch at a time, so memory stays bounded whatever the file's layout.
+# Decoded, a value takes about 14 bytes (a 1M-row detailed export's group holds 28M), so a
+# group is about half a GiB, and two are held at a turn (the slices handed out share the
+# group's buffers, and the last one is still in use while the next group is decoded). A
+# larger group (more rows, or many labels a row) is decoded by pyarrow a batch at a time, so
+# memory stays bounded whatever the file's layout.
 WHOLE_GROUP_VALUES = 32_000_000
 
 
