@@ -144,10 +144,10 @@ def parquet_batches(export: ExportFile, index: int, rows: int) -> Iterator[pl.La
     the same cores, a batch cost about twice the CPU)."""
     source = pq.ParquetFile(export.path, pre_buffer=False)
     columns = _parquet_columns(source.schema_arrow)
-    names = set(source.schema_arrow.names)
     scan = pl.scan_parquet(export.path)
     if columns is not None:  # only the fields read: polars skips the others inside a struct
-        scan = scan.select(_decoded(c, names) for c in columns)
+        schema = scan.collect_schema()  # a struct field keeps its dotted name, as `_field` finds
+        scan = scan.select(_field(schema, c).alias(c) for c in columns)
     line = start = 0
     for group in range(source.metadata.num_row_groups):
         size = source.metadata.row_group(group).num_rows
@@ -175,15 +175,6 @@ def group_values(group: pq.RowGroupMetaData, columns: list[str] | None) -> int:
         if columns is None
         or any(leaf.path_in_schema == c or leaf.path_in_schema.startswith(c + ".") for c in columns)
     )
-
-
-def _decoded(column: str, names: set[str]) -> pl.Expr:
-    """A column of `_parquet_columns` as polars reads it: a struct field under its dotted
-    name, which `_field` then finds as it is."""
-    if column in names:
-        return pl.col(column)
-    head, _, rest = column.partition(".")
-    return pl.col(head).struct.field(rest).alias(column)
 
 
 def _parquet_columns(schema: pa.Schema) -> list[str] | None:
